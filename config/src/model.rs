@@ -1,0 +1,224 @@
+//! The validated configuration model that the rest of Outpost consumes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A fully validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file this was loaded from.
+    pub source: PathBuf,
+    /// Listening addresses.
+    pub listen: Listen,
+    /// Server certificates.
+    pub tls: TlsConfig,
+    /// Process-level settings (threads, shutdown).
+    pub server: ServerSettings,
+    /// Logging.
+    pub log: LogConfig,
+    /// Sites, in file order.
+    pub sites: Vec<SiteConfig>,
+}
+
+/// Where Outpost listens.
+#[derive(Debug, Clone, Default)]
+pub struct Listen {
+    /// Plain HTTP listener.
+    pub http: Option<SocketAddr>,
+    /// HTTPS listener (requires at least one certificate).
+    pub https: Option<SocketAddr>,
+    /// Accept HTTP/2 without TLS (prior knowledge) on the plain listener.
+    pub h2c: bool,
+}
+
+/// Server certificates for the HTTPS listener.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// Certificates; SNI picks one by the names in its SAN extension.
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// One certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key: PathBuf,
+    /// Served to clients that send no SNI or an unknown name.
+    pub default: bool,
+}
+
+/// Process-level settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Worker threads for the proxy.
+    pub threads: usize,
+    /// After SIGTERM, how long to keep accepting before closing listeners.
+    pub grace_period: Duration,
+    /// After listeners close, how long in-flight requests get to finish.
+    pub shutdown_timeout: Duration,
+    /// Idle upstream connections kept for reuse, across all origins.
+    pub upstream_keepalive_pool: usize,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// Default level filter (`RUST_LOG` overrides it).
+    pub level: String,
+    /// Emit one access-log line per request.
+    pub access_log: bool,
+}
+
+/// A host name a site answers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    /// An exact host name, lowercased.
+    Exact(String),
+    /// `*.example.com`: any name ending in `.example.com` (one or more labels), stored as `example.com`.
+    Wildcard(String),
+}
+
+/// How a site picks among its origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// Each request goes to the next healthy origin.
+    RoundRobin,
+    /// The same key goes to the same origin while it is healthy (ketama ring).
+    ConsistentHash,
+}
+
+/// What the consistent hash is computed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashOn {
+    /// Path and query of the request.
+    Uri,
+    /// The client's IP address.
+    ClientIp,
+    /// The value of a request header.
+    Header(String),
+}
+
+/// Which `Host` header goes to the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginHost {
+    /// The client's `Host` (usual for CDNs: the origin sees its public name).
+    Preserve,
+    /// The host from the origin URL.
+    Origin,
+}
+
+/// One origin server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An HTTP(S) server.
+    Http {
+        /// TLS to the origin.
+        tls: bool,
+        /// Host name or IP literal (brackets stripped); also the SNI for TLS.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// Outpost's built-in static file origin serving this directory.
+    Static {
+        /// Absolute directory path.
+        root: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Http { tls, host, port } => {
+                let scheme = if *tls { "https" } else { "http" };
+                if host.contains(':') {
+                    write!(f, "{scheme}://[{host}]:{port}")
+                } else {
+                    write!(f, "{scheme}://{host}:{port}")
+                }
+            }
+            Origin::Static { root } => write!(f, "static:{}", root.display()),
+        }
+    }
+}
+
+/// Timeouts towards origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP (and TLS) connect.
+    pub connect: Duration,
+    /// Waiting for each read from the origin (so also time to first byte).
+    pub read: Duration,
+    /// Each write to the origin.
+    pub write: Duration,
+    /// How long an idle upstream connection is kept for reuse.
+    pub idle: Duration,
+}
+
+/// Active health checking of origins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Path requested with GET.
+    pub path: String,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Connect and read timeout of a probe.
+    pub timeout: Duration,
+    /// Consecutive successes to mark a down origin up.
+    pub healthy_threshold: u32,
+    /// Consecutive failures to mark an up origin down.
+    pub unhealthy_threshold: u32,
+    /// Expected status code.
+    pub expect_status: u16,
+}
+
+/// Passive failure marking from real traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassiveHealth {
+    /// Consecutive failed attempts (connect errors, timeouts) that take an origin out.
+    pub max_failures: u32,
+    /// How long it stays out before traffic tries it again.
+    pub cooldown: Duration,
+}
+
+/// One site: the hosts it answers and how it reaches its origins.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// A name for logs and metrics (defaults to the first host).
+    pub name: String,
+    /// Hosts this site answers.
+    pub hosts: Vec<HostPattern>,
+    /// Answers requests whose host matches no site.
+    pub default: bool,
+    /// Origins, at least one.
+    pub origins: Vec<Origin>,
+    /// Selection among origins.
+    pub balance: Balance,
+    /// Hash input for [`Balance::ConsistentHash`].
+    pub hash_on: HashOn,
+    /// `Host` header sent upstream.
+    pub origin_host: OriginHost,
+    /// Timeouts towards origins.
+    pub timeouts: Timeouts,
+    /// How many other origins to try after a failure (connect errors always; other
+    /// errors only for idempotent requests without a body).
+    pub retries: u32,
+    /// Active probes, if configured.
+    pub health_check: Option<HealthCheck>,
+    /// Passive failure marking.
+    pub passive_health: PassiveHealth,
+}

@@ -1,0 +1,112 @@
+//! The wire schema: what serde reads from YAML, before validation.
+//!
+//! Every struct denies unknown fields so that a typo is an error, not a silently
+//! ignored setting. Values stay close to their YAML form (strings for addresses,
+//! sizes and durations); `validate` turns them into the typed model.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Root {
+    #[serde(default)]
+    pub listen: Listen,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub log: Log,
+    #[serde(default)]
+    pub sites: Vec<Site>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Listen {
+    pub http: Option<String>,
+    pub https: Option<String>,
+    #[serde(default)]
+    pub h2c: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tls {
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Certificate {
+    pub cert: String,
+    pub key: String,
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Server {
+    pub threads: Option<usize>,
+    pub grace_period: Option<String>,
+    pub shutdown_timeout: Option<String>,
+    pub upstream_keepalive_pool: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Log {
+    pub format: Option<String>,
+    pub level: Option<String>,
+    pub access_log: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Site {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub origins: Vec<String>,
+    pub balance: Option<String>,
+    pub hash_on: Option<String>,
+    pub origin_host: Option<String>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    pub retries: Option<u32>,
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub passive_health: PassiveHealth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Timeouts {
+    pub connect: Option<String>,
+    pub read: Option<String>,
+    pub write: Option<String>,
+    pub idle: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthCheck {
+    pub path: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub healthy_threshold: Option<u32>,
+    pub unhealthy_threshold: Option<u32>,
+    pub expect_status: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PassiveHealth {
+    pub max_failures: Option<u32>,
+    pub cooldown: Option<String>,
+}

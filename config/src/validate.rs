@@ -1,0 +1,530 @@
+//! Turns the wire schema into the validated model, collecting every problem.
+
+use crate::error::{ConfigError, Diagnostic, Result};
+use crate::locate::{Seg, display_path, locate};
+use crate::model::*;
+use crate::raw;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Collects problems with their positions while walking the raw config.
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a Path,
+    base: PathBuf,
+    problems: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn report(&mut self, path: &[Seg], message: impl Into<String>) {
+        // A missing node (a default we filled in) is reported at its parent.
+        let mut at = path;
+        let (line, column) = loop {
+            if let Some(pos) = locate(self.text, at) {
+                break pos;
+            }
+            if at.is_empty() {
+                break (1, 1);
+            }
+            at = &at[..at.len() - 1];
+        };
+        self.problems.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            path: display_path(path),
+            message: message.into(),
+        });
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn addr(&mut self, v: &Option<String>, path: &[Seg]) -> Option<SocketAddr> {
+        let s = v.as_ref()?;
+        match s.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.report(
+                    path,
+                    format!("{s:?} is not a listen address (expected IP:PORT, e.g. \"0.0.0.0:8080\" or \"[::]:443\")"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, v: &Option<String>, default: Duration, path: &[Seg]) -> Duration {
+        let Some(s) = v else { return default };
+        match humantime::parse_duration(s) {
+            Ok(d) => d,
+            Err(_) => {
+                self.report(
+                    path,
+                    format!("{s:?} is not a duration (expected a number and unit, e.g. \"500ms\", \"30s\", \"5m\")"),
+                );
+                default
+            }
+        }
+    }
+
+    fn existing_file(&mut self, v: &str, path: &[Seg], what: &str) -> PathBuf {
+        let resolved = self.resolve(v);
+        if !resolved.is_file() {
+            self.report(
+                path,
+                format!(
+                    "{what} file {v:?} (resolved to {}) does not exist or is not a file",
+                    resolved.display()
+                ),
+            );
+        }
+        resolved
+    }
+}
+
+/// Validates `raw`, read from `file` whose text is `text`.
+pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config> {
+    let base = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let mut v = Validator {
+        text,
+        file,
+        base,
+        problems: Vec::new(),
+    };
+
+    use Seg::{Index, Key};
+    let listen = Listen {
+        http: v.addr(&raw.listen.http, &[Key("listen"), Key("http")]),
+        https: v.addr(&raw.listen.https, &[Key("listen"), Key("https")]),
+        h2c: raw.listen.h2c,
+    };
+    if raw.listen.http.is_none() && raw.listen.https.is_none() {
+        v.report(
+            &[Key("listen")],
+            "no listener configured (expected listen.http and/or listen.https)",
+        );
+    }
+
+    let mut certificates = Vec::new();
+    let mut defaults = 0;
+    for (i, c) in raw.tls.certificates.iter().enumerate() {
+        let at = |k| [Key("tls"), Key("certificates"), Index(i), Key(k)];
+        let cert = v.existing_file(&c.cert, &at("cert"), "certificate");
+        let key = v.existing_file(&c.key, &at("key"), "private key");
+        if c.default {
+            defaults += 1;
+            if defaults > 1 {
+                v.report(&at("default"), "only one certificate can be the default");
+            }
+        }
+        certificates.push(CertificateConfig {
+            cert,
+            key,
+            default: c.default,
+        });
+    }
+    if raw.listen.https.is_some() && certificates.is_empty() {
+        v.report(
+            &[Key("listen"), Key("https")],
+            "an HTTPS listener needs at least one certificate in tls.certificates (try `outpost cert self-signed HOST`)",
+        );
+    }
+
+    let threads = match raw.server.threads {
+        Some(0) => {
+            v.report(&[Key("server"), Key("threads")], "must be at least 1");
+            1
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let server = ServerSettings {
+        threads,
+        grace_period: v.duration(
+            &raw.server.grace_period,
+            Duration::ZERO,
+            &[Key("server"), Key("grace_period")],
+        ),
+        shutdown_timeout: v.duration(
+            &raw.server.shutdown_timeout,
+            Duration::from_secs(10),
+            &[Key("server"), Key("shutdown_timeout")],
+        ),
+        upstream_keepalive_pool: raw.server.upstream_keepalive_pool.unwrap_or(256),
+    };
+
+    let format = match raw.log.format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            v.report(
+                &[Key("log"), Key("format")],
+                format!("{other:?} is not a log format (expected \"text\" or \"json\")"),
+            );
+            LogFormat::Text
+        }
+    };
+    let level = raw.log.level.clone().unwrap_or_else(|| "info".to_string());
+    if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+        v.report(
+            &[Key("log"), Key("level")],
+            format!("{level:?} is not a log level (expected error, warn, info, debug or trace)"),
+        );
+    }
+    let log = LogConfig {
+        format,
+        level,
+        access_log: raw.log.access_log.unwrap_or(true),
+    };
+
+    if raw.sites.is_empty() {
+        v.report(
+            &[Key("sites")],
+            "no sites configured (expected at least one entry under sites)",
+        );
+    }
+    let mut seen_hosts: HashMap<HostPattern, usize> = HashMap::new();
+    let mut default_site: Option<usize> = None;
+    let mut sites = Vec::new();
+    for (i, s) in raw.sites.iter().enumerate() {
+        sites.push(validate_site(
+            &mut v,
+            s,
+            i,
+            &mut seen_hosts,
+            &mut default_site,
+        ));
+    }
+
+    if v.problems.is_empty() {
+        Ok(Config {
+            source: file.to_path_buf(),
+            listen,
+            tls: TlsConfig { certificates },
+            server,
+            log,
+            sites,
+        })
+    } else {
+        Err(ConfigError::Invalid(v.problems))
+    }
+}
+
+fn validate_site(
+    v: &mut Validator<'_>,
+    s: &raw::Site,
+    i: usize,
+    seen_hosts: &mut HashMap<HostPattern, usize>,
+    default_site: &mut Option<usize>,
+) -> SiteConfig {
+    use Seg::{Index, Key};
+    let at = |k: &'static str| vec![Key("sites"), Index(i), Key(k)];
+
+    let mut hosts = Vec::new();
+    for (j, h) in s.hosts.iter().enumerate() {
+        let path = [Key("sites"), Index(i), Key("hosts"), Index(j)];
+        match parse_host(h) {
+            Ok(p) => {
+                if let Some(other) = seen_hosts.insert(p.clone(), i) {
+                    v.report(
+                        &path,
+                        format!("host {h:?} is already served by sites[{other}]"),
+                    );
+                }
+                hosts.push(p);
+            }
+            Err(why) => v.report(&path, format!("{h:?} is not a host name ({why})")),
+        }
+    }
+    let mut default = s.default;
+    if s.hosts.iter().any(|h| h == "*") {
+        default = true;
+    }
+    if default {
+        if let Some(other) = default_site {
+            v.report(
+                &at("default"),
+                format!("sites[{other}] is already the default site; only one site can be"),
+            );
+        } else {
+            *default_site = Some(i);
+        }
+    }
+    if hosts.is_empty() && !default {
+        v.report(
+            &at("hosts"),
+            "a site needs at least one host (or `default: true`)",
+        );
+    }
+
+    let mut origins = Vec::new();
+    for (j, o) in s.origins.iter().enumerate() {
+        let path = [Key("sites"), Index(i), Key("origins"), Index(j)];
+        match parse_origin(o, &v.base) {
+            Ok(origin) => origins.push(origin),
+            Err(why) => v.report(&path, why),
+        }
+    }
+    if s.origins.is_empty() {
+        v.report(&at("origins"), "a site needs at least one origin (e.g. \"http://10.0.0.5:8080\" or \"static:./public\")");
+    }
+
+    let balance = match s.balance.as_deref() {
+        None | Some("round_robin") => Balance::RoundRobin,
+        Some("consistent_hash") => Balance::ConsistentHash,
+        Some(other) => {
+            v.report(
+                &at("balance"),
+                format!("{other:?} is not a balancing method (expected \"round_robin\" or \"consistent_hash\")"),
+            );
+            Balance::RoundRobin
+        }
+    };
+    let hash_on = match s.hash_on.as_deref() {
+        None | Some("uri") => HashOn::Uri,
+        Some("client_ip") => HashOn::ClientIp,
+        Some(h) if h.starts_with("header:") && h.len() > "header:".len() => {
+            HashOn::Header(h["header:".len()..].to_ascii_lowercase())
+        }
+        Some(other) => {
+            v.report(
+                &at("hash_on"),
+                format!("{other:?} is not a hash input (expected \"uri\", \"client_ip\" or \"header:NAME\")"),
+            );
+            HashOn::Uri
+        }
+    };
+    let origin_host = match s.origin_host.as_deref() {
+        None | Some("preserve") => OriginHost::Preserve,
+        Some("origin") => OriginHost::Origin,
+        Some(other) => {
+            v.report(
+                &at("origin_host"),
+                format!(
+                    "{other:?} is not an origin_host mode (expected \"preserve\" or \"origin\")"
+                ),
+            );
+            OriginHost::Preserve
+        }
+    };
+    let t = |k: &'static str| vec![Key("sites"), Index(i), Key("timeouts"), Key(k)];
+    let timeouts = Timeouts {
+        connect: v.duration(&s.timeouts.connect, Duration::from_secs(5), &t("connect")),
+        read: v.duration(&s.timeouts.read, Duration::from_secs(60), &t("read")),
+        write: v.duration(&s.timeouts.write, Duration::from_secs(60), &t("write")),
+        idle: v.duration(&s.timeouts.idle, Duration::from_secs(60), &t("idle")),
+    };
+    let health_check = s.health_check.as_ref().map(|h| {
+        let hp = |k: &'static str| vec![Key("sites"), Index(i), Key("health_check"), Key(k)];
+        let path = h.path.clone().unwrap_or_else(|| "/".to_string());
+        if !path.starts_with('/') {
+            v.report(
+                &hp("path"),
+                format!("{path:?} is not an absolute path (expected it to start with '/')"),
+            );
+        }
+        let check = HealthCheck {
+            path,
+            interval: v.duration(&h.interval, Duration::from_secs(5), &hp("interval")),
+            timeout: v.duration(&h.timeout, Duration::from_secs(2), &hp("timeout")),
+            healthy_threshold: h.healthy_threshold.unwrap_or(2),
+            unhealthy_threshold: h.unhealthy_threshold.unwrap_or(3),
+            expect_status: h.expect_status.unwrap_or(200),
+        };
+        if check.interval.is_zero() {
+            v.report(&hp("interval"), "must be greater than zero");
+        }
+        for (k, n) in [
+            ("healthy_threshold", check.healthy_threshold),
+            ("unhealthy_threshold", check.unhealthy_threshold),
+        ] {
+            if n == 0 {
+                v.report(&hp(k), "must be at least 1");
+            }
+        }
+        if !(100..=599).contains(&check.expect_status) {
+            v.report(
+                &hp("expect_status"),
+                format!(
+                    "{} is not an HTTP status (expected 100..599)",
+                    check.expect_status
+                ),
+            );
+        }
+        check
+    });
+    let pp = |k: &'static str| vec![Key("sites"), Index(i), Key("passive_health"), Key(k)];
+    let passive_health = PassiveHealth {
+        max_failures: s.passive_health.max_failures.unwrap_or(3),
+        cooldown: v.duration(
+            &s.passive_health.cooldown,
+            Duration::from_secs(10),
+            &pp("cooldown"),
+        ),
+    };
+
+    let name = s.name.clone().unwrap_or_else(|| match hosts.first() {
+        Some(HostPattern::Exact(h)) => h.clone(),
+        Some(HostPattern::Wildcard(h)) => format!("*.{h}"),
+        None => "default".to_string(),
+    });
+    SiteConfig {
+        name,
+        hosts,
+        default,
+        origins,
+        balance,
+        hash_on,
+        origin_host,
+        timeouts,
+        retries: s.retries.unwrap_or(1),
+        health_check,
+        passive_health,
+    }
+}
+
+/// Parses a site host: `example.com` or `*.example.com`. `*` alone is handled by the caller.
+pub(crate) fn parse_host(h: &str) -> std::result::Result<HostPattern, &'static str> {
+    let lower = h.to_ascii_lowercase();
+    let (wild, name) = match lower.strip_prefix("*.") {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, lower),
+    };
+    if name.is_empty() || name == "*" {
+        return Err("expected a name like \"example.com\" or \"*.example.com\"");
+    }
+    if name.len() > 253 {
+        return Err("longer than 253 characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("each dot-separated label must have 1 to 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("only letters, digits, '-' and a leading \"*.\" are allowed");
+        }
+    }
+    Ok(if wild {
+        HostPattern::Wildcard(name)
+    } else {
+        HostPattern::Exact(name)
+    })
+}
+
+/// Parses an origin: `http://host:port`, `https://host[:port]` or `static:DIR`.
+pub(crate) fn parse_origin(o: &str, base: &Path) -> std::result::Result<Origin, String> {
+    if let Some(dir) = o.strip_prefix("static:") {
+        let p = Path::new(dir);
+        let root = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
+        if !root.is_dir() {
+            return Err(format!(
+                "static root {dir:?} (resolved to {}) does not exist or is not a directory",
+                root.display()
+            ));
+        }
+        let root = root.canonicalize().unwrap_or(root);
+        return Ok(Origin::Static { root });
+    }
+    let expected = "(expected http://HOST[:PORT], https://HOST[:PORT] or static:DIR)";
+    let url = url::Url::parse(o).map_err(|_| format!("{o:?} is not a URL {expected}"))?;
+    let tls = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(format!("{o:?} is not a URL {expected}")),
+    };
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_string(),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        None => return Err(format!("{o:?} has no host {expected}")),
+    };
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{o:?}: an origin URL cannot have a path, query or fragment {expected}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{o:?}: credentials in origin URLs are not supported"
+        ));
+    }
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
+    Ok(Origin::Http { tls, host, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("Example.COM"),
+            Ok(HostPattern::Exact("example.com".into()))
+        );
+        assert_eq!(
+            parse_host("*.example.com"),
+            Ok(HostPattern::Wildcard("example.com".into()))
+        );
+        assert!(parse_host("ex ample.com").is_err());
+        assert!(parse_host("a..b").is_err());
+        assert!(parse_host("*").is_err());
+    }
+
+    #[test]
+    fn origins() {
+        let base = Path::new(".");
+        assert_eq!(
+            parse_origin("http://10.0.0.5:8080", base),
+            Ok(Origin::Http {
+                tls: false,
+                host: "10.0.0.5".into(),
+                port: 8080
+            })
+        );
+        assert_eq!(
+            parse_origin("https://api.example.com", base),
+            Ok(Origin::Http {
+                tls: true,
+                host: "api.example.com".into(),
+                port: 443
+            })
+        );
+        assert_eq!(
+            parse_origin("http://[::1]:81", base),
+            Ok(Origin::Http {
+                tls: false,
+                host: "::1".into(),
+                port: 81
+            })
+        );
+        assert!(
+            parse_origin("htp://x", base)
+                .unwrap_err()
+                .contains("is not a URL")
+        );
+        assert!(parse_origin("http://x/path", base).is_err());
+        assert!(parse_origin("static:/definitely/not/here", base).is_err());
+    }
+}

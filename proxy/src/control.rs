@@ -1,0 +1,155 @@
+//! The control plane: a small runtime beside pingora's that runs active health
+//! probes, config reloads (SIGHUP and `--watch`) and the built-in static origins.
+//!
+//! It is separate from pingora's request runtimes so that slow probes or a reload
+//! that reads many files never sit on a request thread.
+
+use crate::error::{ProxyError, Result};
+use crate::pool::OriginPool;
+use crate::snapshot::Live;
+use pingora::lb::Backend;
+use pingora::lb::health_check::{HealthCheck as _, HttpHealthCheck};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Builds the control runtime (one worker thread).
+pub fn control_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("outpost-control")
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)
+}
+
+/// Runs active health probes for every pool of the current snapshot, forever.
+pub async fn health_loop(live: Arc<Live>) {
+    let mut last: HashMap<usize, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let snapshot = live.snapshot();
+        let mut seen = Vec::new();
+        for site in snapshot.sites.sites() {
+            let pool = site.pool.clone();
+            let key = Arc::as_ptr(&pool) as usize;
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let Some(interval) = pool.probe_interval() else {
+                continue;
+            };
+            let due = last.get(&key).is_none_or(|t| t.elapsed() >= interval);
+            if due {
+                last.insert(key, Instant::now());
+                for i in 0..pool.origins().len() {
+                    tokio::spawn(probe(pool.clone(), i));
+                }
+            }
+        }
+        last.retain(|k, _| seen.contains(k));
+    }
+}
+
+async fn probe(pool: Arc<OriginPool>, i: usize) {
+    let Some(hc) = pool.health_check.clone() else {
+        return;
+    };
+    let o = &pool.origins()[i];
+    let mut check = HttpHealthCheck::new(&o.host, o.tls);
+    check.peer_template.options.connection_timeout = Some(hc.timeout);
+    check.peer_template.options.read_timeout = Some(hc.timeout);
+    let expect = hc.expect_status;
+    check.validator = Some(Box::new(move |resp| {
+        if resp.status.as_u16() == expect {
+            Ok(())
+        } else {
+            pingora::Error::e_explain(
+                pingora::ErrorType::CustomCode(
+                    "unexpected health check status",
+                    resp.status.as_u16(),
+                ),
+                format!("expected {expect}"),
+            )
+        }
+    }));
+    let ok = match pingora::http::RequestHeader::build("GET", hc.path.as_bytes(), None) {
+        Ok(mut req) => {
+            let _ = req.insert_header("host", o.host.as_str());
+            let _ = req.insert_header("user-agent", "outpost-health-check");
+            check.req = req;
+            let backend = Backend {
+                addr: pingora::protocols::l4::socket::SocketAddr::Inet(o.addr),
+                weight: 1,
+                ext: Default::default(),
+            };
+            let res = tokio::time::timeout(hc.timeout * 2, check.check(&backend)).await;
+            matches!(res, Ok(Ok(())))
+        }
+        Err(_) => false,
+    };
+    tracing::debug!(origin = %o.label(), ok, "health probe");
+    pool.record_probe(i, ok);
+}
+
+/// Reloads on SIGHUP and, with `watch`, when the config or a certificate file changes.
+///
+/// The SIGHUP handler is registered before this returns, so a HUP sent as soon as the
+/// server is up never falls back to the default action (terminating the process).
+pub fn start_reloader(
+    live: Arc<Live>,
+    runtime: &tokio::runtime::Runtime,
+    watch: bool,
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = runtime
+        .block_on(async { signal(SignalKind::hangup()) })
+        .map_err(ProxyError::Runtime)?;
+    runtime.spawn(async move {
+        let mut stamps = file_stamps(&live);
+        let mut poll = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let reason = tokio::select! {
+                _ = hup.recv() => "SIGHUP",
+                _ = poll.tick(), if watch => {
+                    let now = file_stamps(&live);
+                    if now == stamps { continue; }
+                    "file change"
+                }
+            };
+            let live2 = live.clone();
+            // Reading files and resolving origins block: keep them off the runtime's worker.
+            let outcome = tokio::task::spawn_blocking(move || live2.reload()).await;
+            match outcome {
+                Ok(Ok(generation)) => tracing::info!(reason, generation, "configuration reloaded"),
+                Ok(Err(e)) => tracing::error!(
+                    reason,
+                    "configuration reload failed; still serving the previous configuration:\n{e}"
+                ),
+                Err(e) => tracing::error!(reason, error = %e, "configuration reload task failed"),
+            }
+            stamps = file_stamps(&live);
+        }
+    });
+    Ok(())
+}
+
+/// Modification times of the files a config depends on.
+fn file_stamps(live: &Live) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let snapshot = live.snapshot();
+    let mut files = vec![snapshot.config.source.clone()];
+    for c in &snapshot.config.tls.certificates {
+        files.push(c.cert.clone());
+        files.push(c.key.clone());
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let m = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
+            (f, m)
+        })
+        .collect()
+}

@@ -1,0 +1,35 @@
+//! The one error type of this crate.
+
+/// Result alias for building and running the proxy.
+pub type Result<T> = std::result::Result<T, ProxyError>;
+
+/// What can go wrong building a running snapshot from a configuration, or starting the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The configuration itself is invalid.
+    #[error(transparent)]
+    Config(#[from] outpost_config::ConfigError),
+    /// Certificates could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] outpost_tls::TlsError),
+    /// An origin host name did not resolve.
+    #[error("site {site:?}: origin {origin} does not resolve: {reason}")]
+    Resolve {
+        /// Site name.
+        site: String,
+        /// Origin as configured.
+        origin: String,
+        /// Resolver message.
+        reason: String,
+    },
+    /// The built-in static origin could not start.
+    #[error("static origin: {0}")]
+    StaticOrigin(std::io::Error),
+    /// The control-plane runtime (health checks, reload, static origins) could not start.
+    #[error("control runtime: {0}")]
+    Runtime(std::io::Error),
+    /// pingora refused to start.
+    #[error("server: {0}")]
+    Server(String),
+}

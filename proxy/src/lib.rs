@@ -1,0 +1,26 @@
+//! Outpost's proxy: the pingora application that wires the other crates together.
+//!
+//! This crate owns the `ProxyHttp` implementation ([`EdgeProxy`]), host-based site
+//! selection, origin pools (round robin, consistent hash, active and passive health),
+//! the built-in static origin, live config snapshots with atomic reload, and the
+//! process wiring (pingora `Server`, listeners, the control-plane runtime).
+//!
+//! It is the only crate that depends on `pingora-proxy`. It must keep per-request
+//! state in [`service::RequestCtx`], never in the proxy struct, and must not parse
+//! YAML itself (that is `outpost-config`'s job) or choose certificates (that is
+//! `outpost-tls`'s).
+
+mod control;
+mod error;
+pub mod pool;
+mod server;
+pub mod service;
+pub mod site;
+pub mod snapshot;
+mod static_origin;
+
+pub use error::{ProxyError, Result};
+pub use server::{ServeOptions, run};
+pub use service::EdgeProxy;
+pub use snapshot::{Live, Snapshot};
+pub use static_origin::ensure_static_origin;

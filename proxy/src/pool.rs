@@ -1,0 +1,298 @@
+//! Origin pools: choosing an origin per request and tracking origin health.
+//!
+//! Health has two inputs. Active probes (optional, per site) flip an origin down
+//! after `unhealthy_threshold` consecutive failed probes and up after
+//! `healthy_threshold` successes. Passive marking counts consecutive failed
+//! requests (connect errors, timeouts) and takes an origin out of rotation for
+//! `cooldown` after `max_failures`. When every origin looks down we still try them
+//! rather than fail outright: a false "all down" must not become an outage.
+
+use outpost_config::{Balance, HealthCheck, Origin, PassiveHealth, Timeouts};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One origin with its resolved address and health state.
+#[derive(Debug)]
+pub struct OriginState {
+    /// The origin as configured.
+    pub origin: Origin,
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// TLS to the origin.
+    pub tls: bool,
+    /// SNI and certificate name for TLS origins; `Host` for `origin_host: origin`.
+    pub host: String,
+    /// Port, for the `Host` header.
+    pub port: u16,
+    active_up: AtomicBool,
+    probe_streak: AtomicU32,
+    passive_failures: AtomicU32,
+    /// Milliseconds since the pool's epoch until which passive marking keeps it out.
+    down_until_ms: AtomicU64,
+}
+
+impl OriginState {
+    /// Label used in logs: the configured origin.
+    pub fn label(&self) -> String {
+        self.origin.to_string()
+    }
+}
+
+/// The origins of one site and how to choose among them.
+pub struct OriginPool {
+    origins: Vec<OriginState>,
+    balance: Balance,
+    ring: Option<pingora_ketama::Continuum>,
+    next: AtomicUsize,
+    epoch: Instant,
+    /// Passive marking settings.
+    pub passive: PassiveHealth,
+    /// Active probe settings.
+    pub health_check: Option<HealthCheck>,
+    /// Timeouts towards these origins.
+    pub timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for OriginPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OriginPool")
+            .field("origins", &self.origins)
+            .field("balance", &self.balance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OriginPool {
+    /// Builds a pool from resolved origins: `(origin, addr, tls, host, port)`.
+    pub fn new(
+        resolved: Vec<(Origin, SocketAddr, bool, String, u16)>,
+        balance: Balance,
+        passive: PassiveHealth,
+        health_check: Option<HealthCheck>,
+        timeouts: Timeouts,
+    ) -> Self {
+        let origins: Vec<OriginState> = resolved
+            .into_iter()
+            .map(|(origin, addr, tls, host, port)| OriginState {
+                origin,
+                addr,
+                tls,
+                host,
+                port,
+                active_up: AtomicBool::new(true),
+                probe_streak: AtomicU32::new(0),
+                passive_failures: AtomicU32::new(0),
+                down_until_ms: AtomicU64::new(0),
+            })
+            .collect();
+        let ring = (balance == Balance::ConsistentHash).then(|| {
+            let buckets: Vec<_> = origins
+                .iter()
+                .map(|o| pingora_ketama::Bucket::new(o.addr, 1))
+                .collect();
+            pingora_ketama::Continuum::new(&buckets)
+        });
+        OriginPool {
+            origins,
+            balance,
+            ring,
+            next: AtomicUsize::new(0),
+            epoch: Instant::now(),
+            passive,
+            health_check,
+            timeouts,
+        }
+    }
+
+    /// The origins, in configuration order.
+    pub fn origins(&self) -> &[OriginState] {
+        &self.origins
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether `i` is in rotation (active probes say up and not passively marked out).
+    pub fn is_available(&self, i: usize) -> bool {
+        let o = &self.origins[i];
+        o.active_up.load(Ordering::Relaxed)
+            && self.now_ms() >= o.down_until_ms.load(Ordering::Relaxed)
+    }
+
+    /// Picks an origin not in `exclude`: a healthy one if any, else any untried one.
+    /// `key` is the consistent-hash input (ignored for round robin).
+    pub fn select(&self, key: &[u8], exclude: &[usize]) -> Option<usize> {
+        let n = self.origins.len();
+        let order: Box<dyn Iterator<Item = usize> + '_> = match (&self.ring, self.balance) {
+            (Some(ring), Balance::ConsistentHash) => Box::new(
+                ring.node_iter(key)
+                    .filter_map(|addr| self.origins.iter().position(|o| o.addr == *addr))
+                    .take(n * 200),
+            ),
+            _ => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                Box::new((0..n).map(move |k| (start + k) % n))
+            }
+        };
+        let mut fallback = None;
+        for i in order {
+            if exclude.contains(&i) {
+                continue;
+            }
+            if self.is_available(i) {
+                return Some(i);
+            }
+            fallback.get_or_insert(i);
+        }
+        fallback.or_else(|| (0..n).find(|i| !exclude.contains(i)))
+    }
+
+    /// Records a request that reached origin `i` and got a response.
+    pub fn record_success(&self, i: usize) {
+        self.origins[i].passive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a failed attempt (connect error or timeout) against origin `i`.
+    pub fn record_failure(&self, i: usize) {
+        let o = &self.origins[i];
+        let n = o.passive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.passive.max_failures > 0 && n >= self.passive.max_failures {
+            let until = self.now_ms() + self.passive.cooldown.as_millis() as u64;
+            o.down_until_ms.store(until, Ordering::Relaxed);
+            o.passive_failures.store(0, Ordering::Relaxed);
+            tracing::warn!(origin = %o.label(), cooldown = ?self.passive.cooldown, "origin marked down after {n} consecutive failures");
+        }
+    }
+
+    /// Applies one active probe result to origin `i`, honouring the thresholds.
+    pub fn record_probe(&self, i: usize, ok: bool) {
+        let Some(hc) = &self.health_check else { return };
+        let o = &self.origins[i];
+        let up = o.active_up.load(Ordering::Relaxed);
+        if ok == up {
+            o.probe_streak.store(0, Ordering::Relaxed);
+            return;
+        }
+        let streak = o.probe_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        let needed = if up {
+            hc.unhealthy_threshold
+        } else {
+            hc.healthy_threshold
+        };
+        if streak >= needed {
+            o.active_up.store(ok, Ordering::Relaxed);
+            o.probe_streak.store(0, Ordering::Relaxed);
+            if ok {
+                // A recovered origin gets a clean slate from passive marking too.
+                o.down_until_ms.store(0, Ordering::Relaxed);
+                tracing::info!(origin = %o.label(), "origin healthy again (active probe)");
+            } else {
+                tracing::warn!(origin = %o.label(), "origin unhealthy (active probe)");
+            }
+        }
+    }
+
+    /// Interval of active probes, if configured.
+    pub fn probe_interval(&self) -> Option<Duration> {
+        self.health_check.as_ref().map(|h| h.interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: u16, balance: Balance) -> OriginPool {
+        let resolved = (0..n)
+            .map(|i| {
+                let addr: SocketAddr = format!("127.0.0.1:{}", 1000 + i).parse().expect("addr");
+                (
+                    Origin::Http {
+                        tls: false,
+                        host: "127.0.0.1".into(),
+                        port: 1000 + i,
+                    },
+                    addr,
+                    false,
+                    "127.0.0.1".to_string(),
+                    1000 + i,
+                )
+            })
+            .collect();
+        let hc = HealthCheck {
+            path: "/".into(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            expect_status: 200,
+        };
+        let t = Duration::from_secs(1);
+        OriginPool::new(
+            resolved,
+            balance,
+            PassiveHealth {
+                max_failures: 2,
+                cooldown: Duration::from_secs(60),
+            },
+            Some(hc),
+            Timeouts {
+                connect: t,
+                read: t,
+                write: t,
+                idle: t,
+            },
+        )
+    }
+
+    #[test]
+    fn round_robin_skips_down_and_excluded() {
+        let p = pool(3, Balance::RoundRobin);
+        let picks: Vec<_> = (0..6).filter_map(|_| p.select(b"", &[])).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+        p.record_failure(1);
+        assert!(p.is_available(1), "one failure is below max_failures");
+        p.record_failure(1);
+        assert!(!p.is_available(1));
+        for _ in 0..6 {
+            assert_ne!(p.select(b"", &[]), Some(1));
+        }
+        assert_eq!(
+            p.select(b"", &[0, 2]),
+            Some(1),
+            "all else tried: try the marked one"
+        );
+        assert_eq!(p.select(b"", &[0, 1, 2]), None);
+    }
+
+    #[test]
+    fn consistent_hash_is_stable_and_fails_over() {
+        let p = pool(4, Balance::ConsistentHash);
+        let first = p.select(b"/a", &[]).expect("pick");
+        for _ in 0..10 {
+            assert_eq!(p.select(b"/a", &[]), Some(first));
+        }
+        let second = p.select(b"/a", &[first]).expect("pick");
+        assert_ne!(first, second);
+        // Keys spread over more than one origin.
+        let distinct: std::collections::HashSet<_> = (0..100)
+            .filter_map(|k| p.select(format!("/k{k}").as_bytes(), &[]))
+            .collect();
+        assert!(distinct.len() > 1);
+    }
+
+    #[test]
+    fn probes_respect_thresholds() {
+        let p = pool(1, Balance::RoundRobin);
+        p.record_probe(0, false);
+        assert!(p.is_available(0));
+        p.record_probe(0, false);
+        assert!(!p.is_available(0));
+        p.record_probe(0, true);
+        assert!(!p.is_available(0));
+        p.record_probe(0, true);
+        assert!(p.is_available(0));
+    }
+}

@@ -1,0 +1,77 @@
+//! Starting Outpost: pingora's `Server` built from our config, plus the control plane.
+
+use crate::control::{control_runtime, health_loop, start_reloader};
+use crate::error::{ProxyError, Result};
+use crate::service::EdgeProxy;
+use crate::snapshot::Live;
+use outpost_config::Config;
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
+use pingora::server::Server;
+use pingora::server::configuration::ServerConf;
+use std::sync::Arc;
+
+/// How `outpost run` was asked to serve.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Reload when the config file or a certificate file changes.
+    pub watch: bool,
+}
+
+/// The one place where our config becomes pingora's `ServerConf`.
+fn pingora_server_conf(config: &Config) -> ServerConf {
+    let mut conf = ServerConf::default();
+    conf.threads = config.server.threads;
+    conf.grace_period_seconds = Some(config.server.grace_period.as_secs());
+    conf.graceful_shutdown_timeout_seconds = Some(config.server.shutdown_timeout.as_secs().max(1));
+    conf.upstream_keepalive_pool_size = config.server.upstream_keepalive_pool;
+    conf
+}
+
+/// Serves `config` until SIGTERM (graceful) or SIGINT (fast). Does not return on success.
+pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
+    outpost_tls::install_crypto_provider();
+    let control = control_runtime()?;
+    let live = Arc::new(Live::new(config.clone(), control.handle().clone())?);
+
+    let mut server = Server::new_with_opt_and_conf(None, pingora_server_conf(&config));
+    server.bootstrap();
+
+    let mut service = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        EdgeProxy::new(live.clone()),
+        "outpost",
+    );
+    if config.listen.h2c
+        && let Some(app) = service.app_logic_mut()
+    {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        app.server_options = Some(options);
+    }
+    if let Some(addr) = config.listen.http {
+        service.add_tcp(&addr.to_string());
+        tracing::info!(%addr, "listening for HTTP");
+    }
+    if let Some(addr) = config.listen.https {
+        // Paths are unused: the resolver below supplies every certificate, by SNI.
+        let mut tls =
+            TlsSettings::intermediate("", "").map_err(|e| ProxyError::Server(e.to_string()))?;
+        tls.set_cert_resolver(live.certs.clone());
+        tls.enable_h2();
+        service.add_tls_with_settings(&addr.to_string(), None, tls);
+        tracing::info!(%addr, names = ?live.certs.current().names(), "listening for HTTPS (h2, http/1.1)");
+    }
+    server.add_service(service);
+
+    control.spawn(health_loop(live.clone()));
+    start_reloader(live.clone(), &control, opts.watch)?;
+    tracing::info!(
+        sites = config.sites.len(),
+        config = %config.source.display(),
+        "outpost started"
+    );
+    // The control runtime must outlive the server; run_forever exits the process.
+    let _control = control;
+    server.run_forever()
+}

@@ -1,0 +1,483 @@
+//! The `ProxyHttp` implementation: a thin layer that asks the snapshot what to do.
+//!
+//! Phases we override, in the order pingora calls them (see `docs/phases.md`):
+//! - `request_filter`: picks the config snapshot and the site by host; answers 400
+//!   for a missing/invalid host and 404 for a host no site serves. Runs for every
+//!   request (cache hits included, once a cache exists).
+//! - `upstream_peer`: picks an origin from the site's pool, skipping those this
+//!   request already tried. Runs once per attempt.
+//! - `upstream_request_filter`: forwarding headers, hop-by-hop removal, `Host`.
+//! - `fail_to_connect` / `error_while_proxy`: passive health marking and retries.
+//! - `response_filter`: hop-by-hop removal, `Via`. Runs after any cache, on hits too.
+//! - `fail_to_proxy`: the 4xx/5xx page when nothing else answered.
+//! - `logging`: the access-log line.
+
+use crate::pool::OriginPool;
+use crate::site::{Site, normalize_host};
+use crate::snapshot::{Live, Snapshot};
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header;
+use outpost_config::{HashOn, OriginHost};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Outpost's proxy application.
+#[derive(Debug)]
+pub struct EdgeProxy {
+    live: Arc<Live>,
+}
+
+impl EdgeProxy {
+    /// A proxy serving whatever `live` currently holds.
+    pub fn new(live: Arc<Live>) -> Self {
+        EdgeProxy { live }
+    }
+}
+
+/// Per-request state.
+#[derive(Debug)]
+pub struct RequestCtx {
+    start: Instant,
+    snapshot: Option<Arc<Snapshot>>,
+    site: Option<Arc<Site>>,
+    host: String,
+    /// Origins (pool indexes) tried so far, in order.
+    tried: Vec<usize>,
+    /// Connect or proxy failures so far.
+    failures: u32,
+    /// Whether the downstream connection is TLS.
+    tls: bool,
+}
+
+const VIA: &str = "outpost";
+
+/// Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. `Transfer-Encoding`
+/// and `Content-Length` are left to pingora, which owns message framing on both sides.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those named in `Connection`. For an upgrade
+/// (WebSocket) exchange `Connection: upgrade` and `Upgrade` are kept, since the
+/// upgrade must reach the other side for the tunnel to exist.
+fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
+    let mut remove: Vec<String> = Vec::new();
+    for v in headers.get_all(header::CONNECTION) {
+        if let Ok(s) = v.to_str() {
+            for token in s.split(',') {
+                let t = token.trim().to_ascii_lowercase();
+                if !t.is_empty() && !(upgrade && t == "upgrade") {
+                    remove.push(t);
+                }
+            }
+        }
+    }
+    for h in HOP_BY_HOP {
+        if upgrade && (h == "connection" || h == "upgrade") {
+            continue;
+        }
+        remove.push(h.to_string());
+    }
+    remove.sort();
+    remove.dedup();
+    remove.retain(|h| headers.contains_key(h.as_str()));
+    remove
+}
+
+fn hash_key(site: &Site, session: &Session) -> Vec<u8> {
+    match &site.hash_on {
+        HashOn::Uri => session
+            .req_header()
+            .uri
+            .path_and_query()
+            .map_or_else(|| b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
+        HashOn::ClientIp => session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map_or_else(Vec::new, |a| a.ip().to_string().into_bytes()),
+        HashOn::Header(name) => session
+            .get_header(name.as_str())
+            .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
+    }
+}
+
+/// Writes a small complete response from inside a filter.
+async fn respond(session: &mut Session, status: u16, body: String) -> Result<()> {
+    let mut resp = ResponseHeader::build(status, Some(4))?;
+    resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
+    resp.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
+    resp.insert_header(header::CACHE_CONTROL, "no-store")?;
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(resp), head_only)
+        .await?;
+    if !head_only {
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await?;
+    }
+    Ok(())
+}
+
+fn status_text(code: u16) -> &'static str {
+    http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+impl EdgeProxy {
+    fn pool<'a>(&self, ctx: &'a RequestCtx) -> Option<&'a OriginPool> {
+        ctx.site.as_ref().map(|s| s.pool.as_ref())
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for EdgeProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx {
+            start: Instant::now(),
+            snapshot: None,
+            site: None,
+            host: String::new(),
+            tried: Vec::new(),
+            failures: 0,
+            tls: false,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        let snapshot = self.live.snapshot();
+        ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let raw_host = session
+            .get_header(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| session.req_header().uri.authority().map(|a| a.to_string()));
+        let Some(host) = raw_host.as_deref().and_then(normalize_host) else {
+            respond(
+                session,
+                400,
+                "400 Bad Request: missing or invalid Host header\n".into(),
+            )
+            .await?;
+            return Ok(true);
+        };
+        ctx.host = host;
+        match snapshot.sites.lookup(&ctx.host) {
+            Some(site) => ctx.site = Some(site.clone()),
+            None => {
+                let msg = format!(
+                    "404 Not Found: no site is configured for host {:?}\n",
+                    ctx.host
+                );
+                respond(session, 404, msg).await?;
+                return Ok(true);
+            }
+        }
+        ctx.snapshot = Some(snapshot);
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        let Some(site) = ctx.site.clone() else {
+            return Error::e_explain(ErrorType::InternalError, "no site selected");
+        };
+        let key = hash_key(&site, session);
+        let pool = &site.pool;
+        let Some(i) = pool.select(&key, &ctx.tried) else {
+            return Error::e_explain(ErrorType::ConnectNoRoute, "no origin left to try");
+        };
+        ctx.tried.push(i);
+        let o = &pool.origins()[i];
+        let sni = if o.tls { o.host.clone() } else { String::new() };
+        let mut peer = HttpPeer::new(o.addr, o.tls, sni);
+        let t = pool.timeouts;
+        peer.options.connection_timeout = Some(t.connect);
+        peer.options.total_connection_timeout = Some(t.connect * 2);
+        peer.options.read_timeout = Some(t.read);
+        peer.options.write_timeout = Some(t.write);
+        peer.options.idle_timeout = Some(t.idle);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let upgrade = session.is_upgrade_req();
+        for h in strip_hop_by_hop(&upstream_request.headers, upgrade) {
+            upstream_request.remove_header(h.as_str());
+        }
+        if let Some(ip) = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+        {
+            let xff = match upstream_request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
+                _ => ip.to_string(),
+            };
+            upstream_request.insert_header("x-forwarded-for", xff)?;
+        }
+        // Set, never trusted from the client: the origin decides redirects on these.
+        upstream_request
+            .insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
+        upstream_request.insert_header("x-forwarded-host", ctx.host.as_str())?;
+        let version = match session.req_header().version {
+            http::Version::HTTP_2 => "2",
+            http::Version::HTTP_10 => "1.0",
+            _ => "1.1",
+        };
+        let via = match upstream_request
+            .headers
+            .get(header::VIA)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) => format!("{prev}, {version} {VIA}"),
+            None => format!("{version} {VIA}"),
+        };
+        upstream_request.insert_header(header::VIA, via)?;
+
+        let (Some(site), Some(&i)) = (ctx.site.as_ref(), ctx.tried.last()) else {
+            return Ok(());
+        };
+        let o = &site.pool.origins()[i];
+        let client_host = upstream_request
+            .headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| {
+                session
+                    .req_header()
+                    .uri
+                    .authority()
+                    .and_then(|a| a.as_str().parse().ok())
+            });
+        match (site.origin_host, client_host) {
+            (OriginHost::Preserve, Some(h)) => upstream_request.insert_header(header::HOST, h)?,
+            _ => {
+                let default_port = if o.tls { 443 } else { 80 };
+                let host = if o.host.contains(':') {
+                    format!("[{}]", o.host)
+                } else {
+                    o.host.clone()
+                };
+                let value = if o.port == default_port {
+                    host
+                } else {
+                    format!("{host}:{}", o.port)
+                };
+                upstream_request.insert_header(header::HOST, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Self::CTX,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        ctx.failures += 1;
+        if let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last()) {
+            pool.record_failure(i);
+        }
+        // Nothing was sent yet, so trying the next origin is always safe.
+        let retries = ctx.site.as_ref().map_or(0, |s| s.retries);
+        e.set_retry(ctx.failures <= retries);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut Self::CTX,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if e.esource() == &ErrorSource::Upstream {
+            ctx.failures += 1;
+            if matches!(
+                e.etype(),
+                ErrorType::ReadTimedout | ErrorType::WriteTimedout | ErrorType::ConnectionClosed
+            ) && let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last())
+            {
+                pool.record_failure(i);
+            }
+        }
+        let retries = ctx.site.as_ref().map_or(0, |s| s.retries);
+        // The request may have reached the origin: only idempotent requests whose body
+        // we can still replay are retried, and only on a reused connection (the origin
+        // closing a stale keep-alive connection), as pingora's default policy does.
+        if !session.req_header().method.is_idempotent()
+            || session.as_ref().retry_buffer_truncated()
+            || ctx.failures > retries
+        {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
+        }
+        e
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last()) {
+            pool.record_success(i);
+        }
+        let upgrade = upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS;
+        for h in strip_hop_by_hop(&upstream_response.headers, upgrade) {
+            upstream_response.remove_header(h.as_str());
+        }
+        let version = if session.req_header().version == http::Version::HTTP_2 {
+            "2"
+        } else {
+            "1.1"
+        };
+        let via = match upstream_response
+            .headers
+            .get(header::VIA)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) => format!("{prev}, {version} {VIA}"),
+            None => format!("{version} {VIA}"),
+        };
+        upstream_response.insert_header(header::VIA, via)?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Self::CTX,
+    ) -> FailToProxy {
+        use ErrorType::*;
+        let code = match e.etype() {
+            HTTPStatus(code) => *code,
+            ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout
+                if e.esource() == &ErrorSource::Upstream =>
+            {
+                504
+            }
+            ConnectNoRoute | ConnectRefused | ConnectError | ConnectionClosed
+            | TLSHandshakeFailure | InvalidCert | HandshakeError => 502,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    WriteError | ReadError | ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 {
+            let why = match code {
+                502 => "Outpost could not get a valid response from the origin server.",
+                504 => "The origin server did not answer in time.",
+                400 => "The request could not be understood.",
+                _ => "Outpost could not complete the request.",
+            };
+            let site = ctx.site.as_ref().map_or("-", |s| s.name.as_str());
+            let body = format!("{code} {}\n{why}\nsite: {site}\n", status_text(code));
+            if let Err(err) = respond(session, code, body).await {
+                tracing::debug!(error = %err, "could not send error response");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        let log_enabled = ctx
+            .snapshot
+            .as_ref()
+            .is_none_or(|s| s.config.log.access_log);
+        if !log_enabled {
+            return;
+        }
+        let req = session.req_header();
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let origin = match (ctx.site.as_ref(), ctx.tried.last()) {
+            (Some(site), Some(&i)) => site.pool.origins()[i].label(),
+            _ => "-".to_string(),
+        };
+        let client = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+        tracing::info!(
+            target: "outpost::access",
+            client = %client,
+            method = %req.method,
+            host = %ctx.host,
+            path = %req.uri.path_and_query().map_or("/", |p| p.as_str()),
+            version = ?req.version,
+            status,
+            bytes = session.body_bytes_sent(),
+            duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
+            site = ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
+            origin = %origin,
+            attempts = ctx.tried.len(),
+            cache = "-",
+            error = e.map(|e| e.to_string()),
+            "access"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers() {
+        let mut h = http::HeaderMap::new();
+        h.insert("connection", "keep-alive, X-Secret".parse().expect("value"));
+        h.insert("x-secret", "1".parse().expect("value"));
+        h.insert("keep-alive", "timeout=5".parse().expect("value"));
+        h.insert("accept", "*/*".parse().expect("value"));
+        let mut removed = strip_hop_by_hop(&h, false);
+        removed.sort();
+        assert_eq!(removed, vec!["connection", "keep-alive", "x-secret"]);
+
+        let mut up = http::HeaderMap::new();
+        up.insert("connection", "Upgrade".parse().expect("value"));
+        up.insert("upgrade", "websocket".parse().expect("value"));
+        assert!(strip_hop_by_hop(&up, true).is_empty());
+        assert_eq!(strip_hop_by_hop(&up, false).len(), 2);
+    }
+}

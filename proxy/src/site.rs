@@ -1,0 +1,130 @@
+//! Host-based site selection: exact names, `*.parent` wildcards, then the default site.
+
+use crate::pool::OriginPool;
+use outpost_config::{HashOn, HostPattern, OriginHost, SiteConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A site as the proxy uses it: its settings plus its live origin pool.
+#[derive(Debug)]
+pub struct Site {
+    /// Name for logs.
+    pub name: String,
+    /// Origins.
+    pub pool: Arc<OriginPool>,
+    /// Consistent-hash input.
+    pub hash_on: HashOn,
+    /// `Host` header policy upstream.
+    pub origin_host: OriginHost,
+    /// Further origins to try after a failure.
+    pub retries: u32,
+}
+
+impl Site {
+    /// Builds a site from its config and its (already resolved) pool.
+    pub fn new(cfg: &SiteConfig, pool: Arc<OriginPool>) -> Self {
+        Site {
+            name: cfg.name.clone(),
+            pool,
+            hash_on: cfg.hash_on.clone(),
+            origin_host: cfg.origin_host,
+            retries: cfg.retries,
+        }
+    }
+}
+
+/// The host index of one config snapshot.
+#[derive(Debug, Default)]
+pub struct SiteTable {
+    exact: HashMap<String, Arc<Site>>,
+    /// Wildcard parents (`example.com` for `*.example.com`).
+    wildcard: HashMap<String, Arc<Site>>,
+    default: Option<Arc<Site>>,
+}
+
+impl SiteTable {
+    /// Adds a site under all its host patterns.
+    pub fn insert(&mut self, cfg: &SiteConfig, site: Arc<Site>) {
+        for h in &cfg.hosts {
+            match h {
+                HostPattern::Exact(n) => self.exact.insert(n.clone(), site.clone()),
+                HostPattern::Wildcard(p) => self.wildcard.insert(p.clone(), site.clone()),
+            };
+        }
+        if cfg.default {
+            self.default = Some(site);
+        }
+    }
+
+    /// Finds the site for a request host (already lowercased, without port).
+    ///
+    /// An exact name wins; then the most specific wildcard (`*.a.example.com`
+    /// before `*.example.com`); then the default site.
+    pub fn lookup(&self, host: &str) -> Option<&Arc<Site>> {
+        if let Some(s) = self.exact.get(host) {
+            return Some(s);
+        }
+        let mut rest = host;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if let Some(s) = self.wildcard.get(parent) {
+                return Some(s);
+            }
+            rest = parent;
+        }
+        self.default.as_ref()
+    }
+
+    /// All sites, for health checking (a site appears once per host; callers dedupe by pointer).
+    pub fn sites(&self) -> impl Iterator<Item = &Arc<Site>> {
+        self.exact
+            .values()
+            .chain(self.wildcard.values())
+            .chain(self.default.iter())
+    }
+}
+
+/// Normalises a `Host` header or `:authority`: strips the port and a trailing dot,
+/// lowercases. Returns `None` for values that cannot be a host.
+pub fn normalize_host(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let host = if let Some(v6) = raw.strip_prefix('[') {
+        // [::1]:8080
+        let end = v6.find(']')?;
+        &raw[..end + 2]
+    } else {
+        match raw.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => raw,
+        }
+    };
+    let host = host.trim_end_matches('.');
+    if host.is_empty()
+        || host
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'/' || b == b'@')
+    {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_normalisation() {
+        assert_eq!(
+            normalize_host("Example.COM:8080").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalize_host("example.com.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(normalize_host("[::1]:80").as_deref(), Some("[::1]"));
+        assert_eq!(normalize_host(""), None);
+        assert_eq!(normalize_host("a b"), None);
+        assert_eq!(normalize_host("evil.com/x"), None);
+    }
+}

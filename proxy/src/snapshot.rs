@@ -1,0 +1,166 @@
+//! Config snapshots: everything a request needs, built from one validated config and
+//! swapped atomically on reload.
+//!
+//! A request loads the current snapshot once, at its start, and keeps that `Arc` to
+//! the end: a reload never changes the rules under a request in flight.
+
+use crate::error::{ProxyError, Result};
+use crate::pool::OriginPool;
+use crate::site::{Site, SiteTable};
+use crate::static_origin::ensure_static_origin;
+use arc_swap::ArcSwap;
+use outpost_config::{Config, Origin};
+use outpost_tls::{CertIndex, CertSource, CertStore};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One immutable generation of the running configuration.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The validated configuration it was built from.
+    pub config: Arc<Config>,
+    /// Host index.
+    pub sites: SiteTable,
+    /// 1 for the first load, +1 per successful reload.
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Resolves origins (DNS, static origin ports) and builds the host index.
+    pub fn build(
+        config: Config,
+        generation: u64,
+        control: &tokio::runtime::Handle,
+    ) -> Result<Self> {
+        let mut sites = SiteTable::default();
+        for site_cfg in &config.sites {
+            let mut resolved = Vec::with_capacity(site_cfg.origins.len());
+            for origin in &site_cfg.origins {
+                resolved.push(resolve_origin(&site_cfg.name, origin, control)?);
+            }
+            let pool = Arc::new(OriginPool::new(
+                resolved,
+                site_cfg.balance,
+                site_cfg.passive_health,
+                site_cfg.health_check.clone(),
+                site_cfg.timeouts,
+            ));
+            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool)));
+        }
+        Ok(Snapshot {
+            config: Arc::new(config),
+            sites,
+            generation,
+        })
+    }
+}
+
+fn resolve_origin(
+    site: &str,
+    origin: &Origin,
+    control: &tokio::runtime::Handle,
+) -> Result<(Origin, SocketAddr, bool, String, u16)> {
+    match origin {
+        Origin::Static { root } => {
+            let addr = ensure_static_origin(root, control)?;
+            Ok((
+                origin.clone(),
+                addr,
+                false,
+                "localhost".to_string(),
+                addr.port(),
+            ))
+        }
+        Origin::Http { tls, host, port } => {
+            let addr = (host.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no addresses".to_string()))
+                .map_err(|reason| ProxyError::Resolve {
+                    site: site.to_string(),
+                    origin: origin.to_string(),
+                    reason,
+                })?;
+            Ok((origin.clone(), addr, *tls, host.clone(), *port))
+        }
+    }
+}
+
+/// The live state shared by every request: the current snapshot and certificates.
+#[derive(Debug)]
+pub struct Live {
+    snapshot: ArcSwap<Snapshot>,
+    /// The certificate store the HTTPS listener resolves from.
+    pub certs: Arc<CertStore>,
+    generation: AtomicU64,
+    control: tokio::runtime::Handle,
+}
+
+/// Converts config certificate entries to the TLS crate's sources.
+pub fn cert_sources(config: &Config) -> Vec<CertSource> {
+    config
+        .tls
+        .certificates
+        .iter()
+        .map(|c| CertSource {
+            cert: c.cert.clone(),
+            key: c.key.clone(),
+            default: c.default,
+        })
+        .collect()
+}
+
+impl Live {
+    /// Builds the first snapshot and certificate set.
+    pub fn new(config: Config, control: tokio::runtime::Handle) -> Result<Self> {
+        let certs = CertIndex::load(&cert_sources(&config))?;
+        let snapshot = Snapshot::build(config, 1, &control)?;
+        Ok(Live {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            certs: Arc::new(CertStore::new(certs)),
+            generation: AtomicU64::new(1),
+            control,
+        })
+    }
+
+    /// The snapshot for a new request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The file the running config came from.
+    pub fn config_path(&self) -> PathBuf {
+        self.snapshot.load().config.source.clone()
+    }
+
+    /// Re-reads the config file and, if everything in it is valid, swaps it in with
+    /// freshly loaded certificates. On any error nothing changes.
+    pub fn reload(&self) -> Result<u64> {
+        let path = self.config_path();
+        let config = outpost_config::load(&path)?;
+        self.apply(config)
+    }
+
+    /// Swaps in an already validated config (all-or-nothing).
+    pub fn apply(&self, config: Config) -> Result<u64> {
+        let old = self.snapshot();
+        let certs = CertIndex::load(&cert_sources(&config))?;
+        let generation = self.generation.load(Ordering::SeqCst) + 1;
+        let listen_changed = old.config.listen.http != config.listen.http
+            || old.config.listen.https != config.listen.https
+            || old.config.listen.h2c != config.listen.h2c;
+        let snapshot = Snapshot::build(config, generation, &self.control)?;
+        self.certs.replace(certs);
+        self.snapshot.store(Arc::new(snapshot));
+        self.generation.store(generation, Ordering::SeqCst);
+        if listen_changed {
+            // Listening sockets are created once at start; everything else was applied.
+            tracing::warn!(
+                "listen addresses changed; restart Outpost to apply them (the rest of the reload was applied)"
+            );
+        }
+        Ok(generation)
+    }
+}

@@ -1,0 +1,222 @@
+//! The `outpost` command line: `run`, `check`, quick `proxy` mode and `cert` helpers.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Outpost: a CDN edge node in one binary.
+///
+/// Terminates TLS, picks a site by host, and proxies to origin pools with health
+/// checks and failover. Start with `outpost run --config examples/quickstart.yaml`.
+#[derive(Debug, Parser)]
+#[command(name = "outpost", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve with a configuration file (SIGHUP reloads it, SIGTERM drains and exits).
+    Run {
+        /// Main configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Also reload when the config file or a certificate file changes.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Validate a configuration (and every file it names); print `ok` or the errors.
+    Check {
+        /// Main configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Quick mode: put Outpost in front of one origin with no config file.
+    ///
+    /// Example: outpost proxy --listen 127.0.0.1:8080 --origin http://127.0.0.1:3000
+    Proxy(ProxyArgs),
+    /// Certificate helpers.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Args)]
+struct ProxyArgs {
+    /// Plain HTTP listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Origin URL (http://HOST:PORT, https://HOST:PORT or static:DIR); repeat for a pool.
+    #[arg(long, value_name = "URL", required = true)]
+    origin: Vec<String>,
+    /// Also listen for HTTPS on this address (needs --cert and --key).
+    #[arg(long, value_name = "ADDR", requires_all = ["cert", "key"])]
+    https: Option<String>,
+    /// PEM certificate chain for --https.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --https.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Write a self-signed certificate and key for development.
+    SelfSigned {
+        /// Host names (or IP addresses) the certificate covers; `*.example.com` allowed.
+        #[arg(required = true, value_name = "HOST")]
+        hosts: Vec<String>,
+        /// Where to write the certificate.
+        #[arg(long, value_name = "FILE", default_value = "outpost-cert.pem")]
+        cert: PathBuf,
+        /// Where to write the private key (mode 0600).
+        #[arg(long, value_name = "FILE", default_value = "outpost-key.pem")]
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Log format (overrides log.format in the config).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+fn init_logging(format: outpost_config::LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    // pingora logs a line per retried or failed upstream attempt at warn; keep them,
+    // they are what an operator needs when an origin misbehaves.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        outpost_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        outpost_config::LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn log_format(
+    arg: Option<LogFormatArg>,
+    config: outpost_config::LogFormat,
+) -> outpost_config::LogFormat {
+    match arg {
+        Some(LogFormatArg::Json) => outpost_config::LogFormat::Json,
+        Some(LogFormatArg::Text) => outpost_config::LogFormat::Text,
+        None => config,
+    }
+}
+
+fn serve(config: outpost_config::Config, log: &LogArgs, watch: bool) -> anyhow::Result<()> {
+    init_logging(
+        log_format(log.log_format, config.log.format),
+        &config.log.level,
+    );
+    outpost_proxy::run(config, outpost_proxy::ServeOptions { watch })?;
+    Ok(())
+}
+
+/// Quick mode builds the same YAML a user would write, so it is validated the same way.
+fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
+    let q = |s: &str| serde_json_escape(s);
+    let mut yaml = format!("listen:\n  http: {}\n", q(&args.listen));
+    if let (Some(https), Some(cert), Some(key)) = (&args.https, &args.cert, &args.key) {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        yaml.push_str(&format!("  https: {}\n", q(https)));
+        yaml.push_str(&format!(
+            "tls:\n  certificates:\n    - cert: {}\n      key: {}\n",
+            q(&abs(cert).to_string_lossy()),
+            q(&abs(key).to_string_lossy())
+        ));
+    }
+    yaml.push_str("sites:\n  - name: quick\n    default: true\n    origins:\n");
+    for o in &args.origin {
+        yaml.push_str(&format!("      - {}\n", q(o)));
+    }
+    let cwd = std::env::current_dir().context("current directory")?;
+    Ok(outpost_config::load_str(
+        &yaml,
+        &cwd.join("<outpost proxy flags>"),
+    )?)
+}
+
+/// Quotes a string for YAML (a JSON string is a valid YAML flow scalar).
+fn serde_json_escape(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { config, watch, log } => {
+            let cfg = outpost_config::load(&config)?;
+            serve(cfg, &log, watch)
+        }
+        Command::Check { config } => {
+            let cfg = outpost_config::load(&config)?;
+            outpost_tls::install_crypto_provider();
+            let sources = outpost_proxy::snapshot::cert_sources(&cfg);
+            outpost_tls::CertIndex::load(&sources)?;
+            println!(
+                "ok: {} ({} site{}, {} certificate{})",
+                config.display(),
+                cfg.sites.len(),
+                if cfg.sites.len() == 1 { "" } else { "s" },
+                sources.len(),
+                if sources.len() == 1 { "" } else { "s" },
+            );
+            Ok(())
+        }
+        Command::Proxy(args) => {
+            let cfg = quick_config(&args)?;
+            serve(cfg, &args.log, false)
+        }
+        Command::Cert(CertCommand::SelfSigned { hosts, cert, key }) => {
+            let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            if names.is_empty() {
+                bail!("name at least one host");
+            }
+            let pair = outpost_tls::self_signed(&names)?;
+            pair.write(&cert, &key)?;
+            println!(
+                "wrote {} and {} for {}",
+                cert.display(),
+                key.display(),
+                names.join(", ")
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The certificate store: an SNI index swapped atomically on reload.
+
+use crate::error::{Result, TlsError};
+use arc_swap::ArcSwap;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where to load one certificate from.
+#[derive(Debug, Clone)]
+pub struct CertSource {
+    /// PEM chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// Serve it when no other certificate matches the SNI (or there is no SNI).
+    pub default: bool,
+}
+
+/// An immutable index from server name to certificate.
+#[derive(Debug, Default)]
+pub struct CertIndex {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// Keyed by the parent of the wildcard: `*.example.com` is stored as `example.com`.
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+    default: Option<Arc<CertifiedKey>>,
+    names: Vec<String>,
+}
+
+impl CertIndex {
+    /// Loads and indexes every certificate. Fails on the first unusable one, so a
+    /// reload with a broken file leaves the previous index in place.
+    pub fn load(sources: &[CertSource]) -> Result<Self> {
+        let mut index = CertIndex::default();
+        for (i, src) in sources.iter().enumerate() {
+            let (key, names) = load_pair(&src.cert, &src.key)?;
+            let key = Arc::new(key);
+            for name in &names {
+                let name = name.to_ascii_lowercase();
+                // First certificate listed wins a name shared by several.
+                match name.strip_prefix("*.") {
+                    Some(parent) => index
+                        .wildcard
+                        .entry(parent.to_string())
+                        .or_insert_with(|| key.clone()),
+                    None => index
+                        .exact
+                        .entry(name.clone())
+                        .or_insert_with(|| key.clone()),
+                };
+                index.names.push(name);
+            }
+            if src.default || (i == 0 && !sources.iter().any(|s| s.default)) {
+                index.default = Some(key.clone());
+            }
+        }
+        Ok(index)
+    }
+
+    /// The certificate for `server_name` (SNI), falling back to the default.
+    pub fn select(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = server_name {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if let Some(k) = self.exact.get(&name) {
+                return Some(k.clone());
+            }
+            // A wildcard covers exactly one label (RFC 6125 6.4.3).
+            if let Some((_, parent)) = name.split_once('.') {
+                if let Some(k) = self.wildcard.get(parent) {
+                    return Some(k.clone());
+                }
+            }
+        }
+        self.default.clone()
+    }
+
+    /// All names covered, as listed in the certificates (for logs and status).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The live certificate set; implements rustls' [`ResolvesServerCert`].
+///
+/// Cloning the `Arc<CertStore>` into the listener once and calling
+/// [`CertStore::replace`] on reload is all hot reload takes: each handshake reads the
+/// index current at that moment, and established connections are unaffected.
+#[derive(Debug, Default)]
+pub struct CertStore {
+    current: ArcSwap<CertIndex>,
+}
+
+impl CertStore {
+    /// A store serving `index`.
+    pub fn new(index: CertIndex) -> Self {
+        CertStore {
+            current: ArcSwap::from_pointee(index),
+        }
+    }
+
+    /// Atomically replaces the certificate set for new handshakes.
+    pub fn replace(&self, index: CertIndex) {
+        self.current.store(Arc::new(index));
+    }
+
+    /// The index now in use.
+    pub fn current(&self) -> Arc<CertIndex> {
+        self.current.load_full()
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let picked = self.current.load().select(hello.server_name());
+        if picked.is_none() {
+            tracing::debug!(sni = ?hello.server_name(), "no certificate for server name");
+        }
+        picked
+    }
+}
+
+fn load_pair(cert_path: &Path, key_path: &Path) -> Result<(CertifiedKey, Vec<String>)> {
+    let cert_pem = std::fs::read(cert_path).map_err(|source| TlsError::Read {
+        path: cert_path.to_path_buf(),
+        source,
+    })?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .filter_map(|c| c.ok())
+        .collect();
+    let Some(leaf) = chain.first() else {
+        return Err(TlsError::NoCertificate {
+            path: cert_path.to_path_buf(),
+        });
+    };
+    let names = dns_names(leaf).map_err(|reason| TlsError::BadCertificate {
+        path: cert_path.to_path_buf(),
+        reason,
+    })?;
+
+    let key_pem = std::fs::read(key_path).map_err(|source| TlsError::Read {
+        path: key_path.to_path_buf(),
+        source,
+    })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoKey {
+        path: key_path.to_path_buf(),
+    })?;
+    let signing_key =
+        rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| TlsError::BadKey {
+            path: key_path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    if certified.keys_match().is_err() {
+        return Err(TlsError::KeyMismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        });
+    }
+    Ok((certified, names))
+}
+
+/// DNS names from the SAN extension, or the subject CN when there is no SAN.
+fn dns_names(leaf: &CertificateDer<'_>) -> std::result::Result<Vec<String>, String> {
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(leaf.as_ref()).map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for gn in &san.value.general_names {
+            if let GeneralName::DNSName(d) = gn {
+                names.push(d.to_string());
+            }
+        }
+    }
+    if names.is_empty() {
+        for cn in cert.subject().iter_common_name() {
+            if let Ok(s) = cn.as_str() {
+                names.push(s.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::self_signed;
+
+    fn write_pair(dir: &Path, name: &str, hosts: &[&str]) -> CertSource {
+        let pair = self_signed(hosts).expect("generate");
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        pair.write(&cert, &key).expect("write");
+        CertSource {
+            cert,
+            key,
+            default: false,
+        }
+    }
+
+    #[test]
+    fn selects_exact_wildcard_and_default() {
+        crate::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write_pair(dir.path(), "a", &["a.test"]);
+        let w = write_pair(dir.path(), "w", &["*.w.test"]);
+        let index = CertIndex::load(&[a, w]).expect("load");
+        let ptr =
+            |k: Option<Arc<CertifiedKey>>| k.map(|k| k.end_entity_cert().map(|c| c.to_vec()).ok());
+        let a_cert = ptr(index.select(Some("a.test")));
+        let w_cert = ptr(index.select(Some("x.w.test")));
+        assert!(a_cert.is_some() && w_cert.is_some());
+        assert_ne!(a_cert, w_cert);
+        assert_eq!(ptr(index.select(Some("A.TEST."))), a_cert);
+        // A wildcard covers one label only; deeper names fall back to the default (the first).
+        assert_eq!(ptr(index.select(Some("y.x.w.test"))), a_cert);
+        assert_eq!(ptr(index.select(None)), a_cert);
+    }
+
+    #[test]
+    fn rejects_mismatched_key_and_garbage() {
+        crate::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write_pair(dir.path(), "a", &["a.test"]);
+        let b = write_pair(dir.path(), "b", &["b.test"]);
+        let mixed = CertSource {
+            cert: a.cert.clone(),
+            key: b.key.clone(),
+            default: false,
+        };
+        assert!(matches!(
+            CertIndex::load(&[mixed]),
+            Err(TlsError::KeyMismatch { .. })
+        ));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a pem").expect("write");
+        let bad = CertSource {
+            cert: junk,
+            key: a.key.clone(),
+            default: false,
+        };
+        assert!(matches!(
+            CertIndex::load(&[bad]),
+            Err(TlsError::NoCertificate { .. })
+        ));
+    }
+}
