@@ -55,9 +55,8 @@ pub struct CertificateConfig {
 pub struct ServerSettings {
     /// Worker threads for the proxy.
     pub threads: usize,
-    /// After SIGTERM, how long to keep accepting before closing listeners.
-    pub grace_period: Duration,
-    /// After listeners close, how long in-flight requests get to finish.
+    /// After SIGTERM, listeners close at once and in-flight requests get up to this
+    /// long to finish; the process exits as soon as none are left.
     pub shutdown_timeout: Duration,
     /// Idle upstream connections kept for reuse, across all origins.
     pub upstream_keepalive_pool: usize,

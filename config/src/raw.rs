@@ -50,7 +50,6 @@ pub(crate) struct Certificate {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Server {
     pub threads: Option<usize>,
-    pub grace_period: Option<String>,
     pub shutdown_timeout: Option<String>,
     pub upstream_keepalive_pool: Option<usize>,
 }

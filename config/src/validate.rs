@@ -152,11 +152,6 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
     };
     let server = ServerSettings {
         threads,
-        grace_period: v.duration(
-            &raw.server.grace_period,
-            Duration::ZERO,
-            &[Key("server"), Key("grace_period")],
-        ),
         shutdown_timeout: v.duration(
             &raw.server.shutdown_timeout,
             Duration::from_secs(10),

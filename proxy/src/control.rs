@@ -153,3 +153,42 @@ fn file_stamps(live: &Live) -> Vec<(PathBuf, Option<SystemTime>)> {
         })
         .collect()
 }
+
+/// On SIGTERM, waits for in-flight requests to finish (pingora has already stopped
+/// accepting), then exits at once instead of sleeping out the whole grace period.
+pub fn start_drain_watcher(
+    live: Arc<Live>,
+    runtime: &tokio::runtime::Runtime,
+    limit: Duration,
+) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = runtime
+        .block_on(async { signal(SignalKind::terminate()) })
+        .map_err(ProxyError::Runtime)?;
+    runtime.spawn(async move {
+        term.recv().await;
+        let started = Instant::now();
+        tracing::info!(
+            in_flight = live.in_flight.load(Ordering::SeqCst),
+            ?limit,
+            "SIGTERM: draining"
+        );
+        // Give pingora a moment to close its listeners before counting down.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while live.in_flight.load(Ordering::SeqCst) > 0 && started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = live.in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "drain time limit reached; exiting with requests in flight"
+            );
+        } else {
+            tracing::info!(took = ?started.elapsed(), "drained; exiting");
+        }
+        std::process::exit(0);
+    });
+    Ok(())
+}

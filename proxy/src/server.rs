@@ -1,6 +1,6 @@
 //! Starting Outpost: pingora's `Server` built from our config, plus the control plane.
 
-use crate::control::{control_runtime, health_loop, start_reloader};
+use crate::control::{control_runtime, health_loop, start_drain_watcher, start_reloader};
 use crate::error::{ProxyError, Result};
 use crate::service::EdgeProxy;
 use crate::snapshot::Live;
@@ -22,8 +22,11 @@ pub struct ServeOptions {
 fn pingora_server_conf(config: &Config) -> ServerConf {
     let mut conf = ServerConf::default();
     conf.threads = config.server.threads;
-    conf.grace_period_seconds = Some(config.server.grace_period.as_secs());
-    conf.graceful_shutdown_timeout_seconds = Some(config.server.shutdown_timeout.as_secs().max(1));
+    // pingora sleeps the whole grace period even when nothing is in flight; our drain
+    // watcher (control::start_drain_watcher) exits as soon as the last request ends,
+    // so this is only the upper bound.
+    conf.grace_period_seconds = Some(config.server.shutdown_timeout.as_secs().max(1));
+    conf.graceful_shutdown_timeout_seconds = Some(1);
     conf.upstream_keepalive_pool_size = config.server.upstream_keepalive_pool;
     conf
 }
@@ -66,6 +69,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
 
     control.spawn(health_loop(live.clone()));
     start_reloader(live.clone(), &control, opts.watch)?;
+    start_drain_watcher(live.clone(), &control, config.server.shutdown_timeout)?;
     tracing::info!(
         sites = config.sites.len(),
         config = %config.source.display(),

@@ -24,6 +24,7 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Outpost's proxy application.
@@ -52,6 +53,24 @@ pub struct RequestCtx {
     failures: u32,
     /// Whether the downstream connection is TLS.
     tls: bool,
+    _in_flight: InFlight,
+}
+
+/// Counts a request as in flight from `new_ctx` until its context is dropped.
+#[derive(Debug)]
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 const VIA: &str = "outpost";
@@ -155,6 +174,7 @@ impl ProxyHttp for EdgeProxy {
             tried: Vec::new(),
             failures: 0,
             tls: false,
+            _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
 

@@ -14,7 +14,7 @@ use outpost_tls::{CertIndex, CertSource, CertStore};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// One immutable generation of the running configuration.
 #[derive(Debug)]
@@ -96,6 +96,8 @@ pub struct Live {
     pub certs: Arc<CertStore>,
     generation: AtomicU64,
     control: tokio::runtime::Handle,
+    /// Requests being processed now (for draining on shutdown).
+    pub in_flight: Arc<AtomicUsize>,
 }
 
 /// Converts config certificate entries to the TLS crate's sources.
@@ -122,6 +124,7 @@ impl Live {
             certs: Arc::new(CertStore::new(certs)),
             generation: AtomicU64::new(1),
             control,
+            in_flight: Arc::default(),
         })
     }
 

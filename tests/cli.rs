@@ -1,0 +1,111 @@
+//! The command-line contract: check, cert self-signed, version.
+
+mod common;
+
+use std::process::Command;
+
+fn outpost(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(common::outpost_bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run outpost")
+}
+
+#[test]
+fn check_reports_positioned_errors_and_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "listen:\n  http: \"127.0.0.1:8080\"\nsites:\n  - hosts: [\"a.test\"]\n    origins:\n      - \"http://10.0.0.1:80\"\n      - \"htp://x\"\n",
+    )
+    .expect("write");
+    let out = outpost(&["check", "--config", "bad.yaml"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:7:9: sites[0].origins[1]: \"htp://x\" is not a URL (expected http://HOST[:PORT], https://HOST[:PORT] or static:DIR)"),
+        "{err}"
+    );
+
+    std::fs::create_dir(dir.path().join("public")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "listen: { http: \"127.0.0.1:8080\" }\nsites:\n  - default: true\n    origins: [\"static:./public\"]\n",
+    )
+    .expect("write");
+    let out = outpost(&["check", "--config", "good.yaml"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"));
+}
+
+#[test]
+fn self_signed_cert_is_usable_by_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = outpost(
+        &[
+            "cert",
+            "self-signed",
+            "dev.test",
+            "*.dev.test",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("k.pem"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let pem = std::fs::read(dir.path().join("c.pem")).expect("cert");
+    let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+        .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
+        .expect("pem");
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
+    let san = cert
+        .subject_alternative_name()
+        .expect("san")
+        .expect("present");
+    assert_eq!(san.value.general_names.len(), 2);
+
+    std::fs::create_dir(dir.path().join("public")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("tls.yaml"),
+        "listen: { https: \"127.0.0.1:8443\" }\ntls:\n  certificates: [ { cert: c.pem, key: k.pem } ]\nsites:\n  - default: true\n    origins: [\"static:./public\"]\n",
+    )
+    .expect("write");
+    let out = outpost(&["check", "--config", "tls.yaml"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = outpost(&["--version"], dir.path());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("outpost "));
+    let out = outpost(&["--help"], dir.path());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["run", "check", "proxy", "cert"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+}

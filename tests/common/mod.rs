@@ -1,0 +1,188 @@
+//! Shared helpers for integration tests: a real origin, the real `outpost` binary
+//! started on free loopback ports, a test CA, and clients.
+#![allow(dead_code)]
+
+pub mod origin;
+pub mod pki;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every test body runs under this bound so a hang fails instead of stalling CI.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A free loopback port. The binary binds it a moment later; a collision with
+/// another process in between is possible but rare, and shows as a start failure.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A running `outpost` process, killed on drop.
+pub struct Outpost {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Outpost {
+    /// Writes `yaml` (with `{http}` and `{https}` replaced by free ports) and starts
+    /// `outpost run --config` on it, waiting until the listeners accept.
+    pub fn start(yaml: &str) -> Outpost {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), yaml, &[])
+    }
+
+    /// Like [`Outpost::start`] in a prepared directory, with extra CLI args.
+    pub fn start_in(dir: tempfile::TempDir, yaml: &str, extra: &[&str]) -> Outpost {
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let uses_https = yaml.contains("{https}");
+        let text = yaml
+            .replace("{http}", &http.to_string())
+            .replace("{https}", &https.to_string());
+        let config = dir.path().join("outpost.yaml");
+        std::fs::write(&config, text).expect("write config");
+        let log = dir.path().join("outpost.log");
+        let mut args = vec!["run", "--config", config.to_str().expect("utf8 path")];
+        args.extend_from_slice(extra);
+        let child = spawn_outpost(&args, &log);
+        let o = Outpost {
+            child,
+            http,
+            https: uses_https.then_some(https),
+            dir,
+            config,
+            log,
+        };
+        o.wait_ready();
+        o
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut addrs = vec![self.http];
+        addrs.extend(self.https);
+        for addr in addrs {
+            while TcpStream::connect(addr).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "outpost did not start; log:\n{}",
+                    self.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`) with the system `kill`.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Rewrites the config file (same placeholders as `start`).
+    pub fn rewrite_config(&self, yaml: &str) {
+        let mut text = yaml.replace("{http}", &self.http.to_string());
+        if let Some(h) = self.https {
+            text = text.replace("{https}", &h.to_string());
+        }
+        std::fs::write(&self.config, text).expect("rewrite config");
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle` `count` times (bounded).
+    pub fn wait_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log_text().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Peak resident memory of the process (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .expect("VmHWM")
+    }
+}
+
+impl Drop for Outpost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn outpost_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_outpost")
+}
+
+/// Spawns the binary with stdout+stderr appended to `log`.
+pub fn spawn_outpost(args: &[&str], log: &Path) -> Child {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("clone log");
+    Command::new(outpost_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn outpost")
+}
+
+/// A plain HTTP client that never pools (so each request sees the current config).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Sends raw bytes and reads until the peer closes or `timeout` passes.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    s.write_all(request).expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}

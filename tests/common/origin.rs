@@ -1,0 +1,196 @@
+//! A real HTTP/1.1 origin for tests, on 127.0.0.1:0, built on hyper.
+//!
+//! Routes: `/echo` (request line and headers back), `/slow?ms=N`, `/big?bytes=N`
+//! (streamed), `/upload` (counts a streamed body), `/health` (status settable),
+//! anything else: `hello from NAME`. Every response carries `x-origin: NAME`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::task::AbortHandle;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+pub struct TestOrigin {
+    pub addr: SocketAddr,
+    pub name: String,
+    pub health_status: Arc<AtomicU16>,
+    pub hits: Arc<AtomicUsize>,
+    tasks: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl TestOrigin {
+    pub async fn start(name: &str) -> TestOrigin {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind origin");
+        let addr = listener.local_addr().expect("addr");
+        let health_status = Arc::new(AtomicU16::new(200));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (n, h, c, t) = (
+            name.to_string(),
+            health_status.clone(),
+            hits.clone(),
+            tasks.clone(),
+        );
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (n, h, c) = (n.clone(), h.clone(), c.clone());
+                let conn = tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let (n, h, c) = (n.clone(), h.clone(), c.clone());
+                        async move { Ok::<_, Infallible>(route(&n, &h, &c, req).await) }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .with_upgrades()
+                        .await;
+                });
+                t.lock().expect("lock").push(conn.abort_handle());
+            }
+        });
+        tasks.lock().expect("lock").push(accept.abort_handle());
+        TestOrigin {
+            addr,
+            name: name.to_string(),
+            health_status,
+            hits,
+            tasks,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting and drops every open connection: the origin is gone.
+    pub fn stop(&self) {
+        for t in self.tasks.lock().expect("lock").drain(..) {
+            t.abort();
+        }
+    }
+}
+
+fn full(s: impl Into<Bytes>) -> Body {
+    Full::new(s.into()).boxed()
+}
+
+fn query_num(req: &Request<Incoming>, key: &str) -> u64 {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn route(
+    name: &str,
+    health: &AtomicU16,
+    hits: &AtomicUsize,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path != "/health" {
+        hits.fetch_add(1, Ordering::SeqCst);
+    }
+    let (status, body): (u16, Body) = match path.as_str() {
+        "/echo" => {
+            let mut out = format!("{} {} {}\n", name, req.method(), req.uri());
+            for (k, v) in req.headers() {
+                out.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
+            }
+            (200, full(out))
+        }
+        "/slow" => {
+            tokio::time::sleep(std::time::Duration::from_millis(query_num(&req, "ms"))).await;
+            (200, full(format!("slow from {name}")))
+        }
+        "/big" => {
+            let total = query_num(&req, "bytes");
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let chunks = total / chunk.len() as u64;
+            let rest = (total % chunk.len() as u64) as usize;
+            let stream = futures_util::stream::iter(
+                (0..chunks)
+                    .map(move |_| chunk.clone())
+                    .chain(std::iter::once(Bytes::from(vec![b'x'; rest])))
+                    .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+            );
+            (200, BodyExt::boxed(StreamBody::new(stream)))
+        }
+        "/upload" => {
+            let mut body = req.into_body();
+            let mut n: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => n += f.data_ref().map_or(0, |d| d.len() as u64),
+                    Err(_) => {
+                        return Response::builder()
+                            .status(400)
+                            .body(full("bad body"))
+                            .expect("resp");
+                    }
+                }
+            }
+            (200, full(format!("received {n}")))
+        }
+        "/health" => (health.load(Ordering::SeqCst), full("health")),
+        "/ws" => {
+            // Minimal upgrade: answer 101 and echo bytes on the upgraded connection.
+            let upgrade = hyper::upgrade::on(req);
+            tokio::spawn(async move {
+                if let Ok(up) = upgrade.await {
+                    let mut io = hyper_util::rt::TokioIo::new(up);
+                    let (mut r, mut w) = tokio::io::split(&mut io);
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+            return Response::builder()
+                .status(101)
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .header("x-origin", name)
+                .body(full(""))
+                .expect("resp");
+        }
+        _ => (200, full(format!("hello from {name}"))),
+    };
+    Response::builder()
+        .status(status)
+        .header("x-origin", name)
+        .header("content-type", "text/plain")
+        .body(body)
+        .expect("response")
+}
+
+/// A TCP listener that accepts connections and never answers (a hung origin).
+pub async fn blackhole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    (addr, task)
+}
+
+/// A port with nothing listening (bound then released).
+pub fn closed_port_url() -> String {
+    format!("http://127.0.0.1:{}", super::free_port())
+}
