@@ -54,9 +54,8 @@ impl Diagnostic {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         let mut message = e.to_string();
         // serde_yaml appends " at line L column C"; we print the position up front.
-        if let Some(i) = message.rfind(" at line ") {
-            message.truncate(i);
-        }
+        // (A second position, where an unclosed construct began, is kept: it helps.)
+        message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
         // Its messages start with "path: " when it knows the path; keep that split.
         let (path, message) = match message.split_once(": ") {
             Some((p, m)) if !p.contains(' ') && !p.is_empty() => (p.to_string(), m.to_string()),

@@ -257,7 +257,7 @@ fn validate_site(
             *default_site = Some(i);
         }
     }
-    if hosts.is_empty() && !default {
+    if s.hosts.is_empty() && !default {
         v.report(
             &at("hosts"),
             "a site needs at least one host (or `default: true`)",
@@ -516,7 +516,7 @@ mod tests {
         );
         assert!(
             parse_origin("htp://x", base)
-                .unwrap_err()
+                .expect_err("bad scheme")
                 .contains("is not a URL")
         );
         assert!(parse_origin("http://x/path", base).is_err());

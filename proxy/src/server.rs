@@ -20,15 +20,16 @@ pub struct ServeOptions {
 
 /// The one place where our config becomes pingora's `ServerConf`.
 fn pingora_server_conf(config: &Config) -> ServerConf {
-    let mut conf = ServerConf::default();
-    conf.threads = config.server.threads;
     // pingora sleeps the whole grace period even when nothing is in flight; our drain
     // watcher (control::start_drain_watcher) exits as soon as the last request ends,
     // so this is only the upper bound.
-    conf.grace_period_seconds = Some(config.server.shutdown_timeout.as_secs().max(1));
-    conf.graceful_shutdown_timeout_seconds = Some(1);
-    conf.upstream_keepalive_pool_size = config.server.upstream_keepalive_pool;
-    conf
+    ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.shutdown_timeout.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upstream_keepalive_pool_size: config.server.upstream_keepalive_pool,
+        ..Default::default()
+    }
 }
 
 /// Serves `config` until SIGTERM (graceful) or SIGINT (fast). Does not return on success.

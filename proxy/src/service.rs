@@ -95,7 +95,8 @@ fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
         if let Ok(s) = v.to_str() {
             for token in s.split(',') {
                 let t = token.trim().to_ascii_lowercase();
-                if !t.is_empty() && !(upgrade && t == "upgrade") {
+                let keep = upgrade && t == "upgrade";
+                if !t.is_empty() && !keep {
                     remove.push(t);
                 }
             }

@@ -69,10 +69,10 @@ impl CertIndex {
                 return Some(k.clone());
             }
             // A wildcard covers exactly one label (RFC 6125 6.4.3).
-            if let Some((_, parent)) = name.split_once('.') {
-                if let Some(k) = self.wildcard.get(parent) {
-                    return Some(k.clone());
-                }
+            if let Some((_, parent)) = name.split_once('.')
+                && let Some(k) = self.wildcard.get(parent)
+            {
+                return Some(k.clone());
             }
         }
         self.default.clone()

@@ -1,0 +1,167 @@
+//! Every bad config gets one exact, positioned message: `file:line:col: path: what`.
+
+use outpost_config::load_str;
+use std::path::Path;
+
+const CASES: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown key (typo)",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    orgins: [\"http://x\"]\n",
+        &[
+            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `health_check`, `passive_health`",
+        ],
+    ),
+    (
+        "origin with a bad scheme",
+        "listen:\n  http: \"0.0.0.0:80\"\nsites:\n  - hosts: [a.test]\n    origins:\n      - http://10.0.0.5:8080\n      - htp://x\n",
+        &[
+            "outpost.yaml:7:9: sites[0].origins[1]: \"htp://x\" is not a URL (expected http://HOST[:PORT], https://HOST[:PORT] or static:DIR)",
+        ],
+    ),
+    (
+        "origin with a path",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    origins: [\"http://x/app\"]\n",
+        &[
+            "outpost.yaml:4:15: sites[0].origins[0]: \"http://x/app\": an origin URL cannot have a path, query or fragment (expected http://HOST[:PORT], https://HOST[:PORT] or static:DIR)",
+        ],
+    ),
+    (
+        "listen address",
+        "listen: { http: \"localhost\" }\nsites:\n  - { default: true, origins: [\"http://x\"] }\n",
+        &[
+            "outpost.yaml:1:17: listen.http: \"localhost\" is not a listen address (expected IP:PORT, e.g. \"0.0.0.0:8080\" or \"[::]:443\")",
+        ],
+    ),
+    (
+        "duration",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    timeouts: { connect: 5 parsecs }\n",
+        &[
+            "outpost.yaml:5:26: sites[0].timeouts.connect: \"5 parsecs\" is not a duration (expected a number and unit, e.g. \"500ms\", \"30s\", \"5m\")",
+        ],
+    ),
+    (
+        "wrong type",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    retries: lots\n",
+        &["outpost.yaml:5:14: sites[0].retries: invalid type: string \"lots\", expected u32"],
+    ),
+    (
+        "duplicate host and two defaults, both reported",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    default: true\n    origins: [\"http://x\"]\n  - hosts: [\"A.test\"]\n    default: true\n    origins: [\"http://y\"]\n",
+        &[
+            "outpost.yaml:6:13: sites[1].hosts[0]: host \"A.test\" is already served by sites[0]",
+            "outpost.yaml:7:14: sites[1].default: sites[0] is already the default site; only one site can be",
+        ],
+    ),
+    (
+        "bad host name",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [\"exa mple.com\"]\n    origins: [\"http://x\"]\n",
+        &[
+            "outpost.yaml:3:13: sites[0].hosts[0]: \"exa mple.com\" is not a host name (only letters, digits, '-' and a leading \"*.\" are allowed)",
+        ],
+    ),
+    (
+        "https without certificates",
+        "listen: { https: \"0.0.0.0:443\" }\nsites:\n  - { default: true, origins: [\"http://x\"] }\n",
+        &[
+            "outpost.yaml:1:18: listen.https: an HTTPS listener needs at least one certificate in tls.certificates (try `outpost cert self-signed HOST`)",
+        ],
+    ),
+    (
+        "missing certificate file",
+        "listen: { http: \"0.0.0.0:80\" }\ntls:\n  certificates:\n    - cert: /nonexistent/a.pem\n      key: /nonexistent/a.key\nsites:\n  - { default: true, origins: [\"http://x\"] }\n",
+        &[
+            "outpost.yaml:4:13: tls.certificates[0].cert: certificate file \"/nonexistent/a.pem\" (resolved to /nonexistent/a.pem) does not exist or is not a file",
+            "outpost.yaml:5:12: tls.certificates[0].key: private key file \"/nonexistent/a.key\" (resolved to /nonexistent/a.key) does not exist or is not a file",
+        ],
+    ),
+    (
+        "static root missing",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - { default: true, origins: [\"static:/nonexistent/www\"] }\n",
+        &[
+            "outpost.yaml:3:32: sites[0].origins[0]: static root \"/nonexistent/www\" (resolved to /nonexistent/www) does not exist or is not a directory",
+        ],
+    ),
+    (
+        "no sites, no listener",
+        "log: { format: json }\n",
+        &[
+            "outpost.yaml:1:1: listen: no listener configured (expected listen.http and/or listen.https)",
+            "outpost.yaml:1:1: sites: no sites configured (expected at least one entry under sites)",
+        ],
+    ),
+    (
+        "site without origins or hosts",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - name: empty\n",
+        &[
+            "outpost.yaml:3:5: sites[0].hosts: a site needs at least one host (or `default: true`)",
+            "outpost.yaml:3:5: sites[0].origins: a site needs at least one origin (e.g. \"http://10.0.0.5:8080\" or \"static:./public\")",
+        ],
+    ),
+    (
+        "enum values",
+        "listen: { http: \"0.0.0.0:80\" }\nlog: { format: xml }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    balance: random\n",
+        &[
+            "outpost.yaml:2:16: log.format: \"xml\" is not a log format (expected \"text\" or \"json\")",
+            "outpost.yaml:6:14: sites[0].balance: \"random\" is not a balancing method (expected \"round_robin\" or \"consistent_hash\")",
+        ],
+    ),
+    (
+        "health check values",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    health_check:\n      path: healthz\n      expect_status: 999\n",
+        &[
+            "outpost.yaml:6:13: sites[0].health_check.path: \"healthz\" is not an absolute path (expected it to start with '/')",
+            "outpost.yaml:7:22: sites[0].health_check.expect_status: 999 is not an HTTP status (expected 100..599)",
+        ],
+    ),
+    (
+        "YAML syntax",
+        "listen: { http: \"0.0.0.0:80\"\nsites: []\n",
+        &[
+            "outpost.yaml:2:1: did not find expected ',' or '}', while parsing a flow mapping at line 1 column 9",
+        ],
+    ),
+];
+
+#[test]
+fn bad_configs_get_exact_positioned_errors() {
+    let mut failures = Vec::new();
+    for (name, yaml, want) in CASES {
+        match load_str(yaml, Path::new("outpost.yaml")) {
+            Ok(_) => failures.push(format!("{name}: accepted")),
+            Err(e) => {
+                let got: Vec<String> = e.diagnostics().iter().map(|d| d.to_string()).collect();
+                if got != *want {
+                    failures.push(format!("{name}:\n  want {want:#?}\n  got  {got:#?}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn good_config_loads_with_defaults() {
+    let yaml = "listen: { http: \"127.0.0.1:8080\", h2c: true }\nsites:\n  - hosts: [\"example.com\", \"*.example.com\"]\n    origins: [\"http://10.0.0.5:8080\", \"https://origin.example.net\"]\n    balance: consistent_hash\n    hash_on: header:X-User\n";
+    let cfg = load_str(yaml, Path::new("outpost.yaml")).expect("valid");
+    let site = &cfg.sites[0];
+    assert_eq!(site.name, "example.com");
+    assert_eq!(
+        site.hash_on,
+        outpost_config::HashOn::Header("x-user".into())
+    );
+    assert_eq!(site.retries, 1);
+    assert_eq!(site.timeouts.connect, std::time::Duration::from_secs(5));
+    assert!(cfg.listen.h2c);
+    assert_eq!(cfg.log.format, outpost_config::LogFormat::Text);
+}
+
+#[test]
+fn examples_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for entry in std::fs::read_dir(&root).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            outpost_config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
