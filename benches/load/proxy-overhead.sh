@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Proxy overhead: wrk against an nginx origin directly, then through `outpost proxy`.
+# Bounded: two 10 s runs on 127.0.0.1 only. Installs nginx and wrk from Debian if missing.
+#
+# CPU placement (2-core machine): wrk runs on CPU 1; the origin and Outpost share CPU 0,
+# so the "through Outpost" figure includes Outpost's CPU cost competing with the origin.
+#   usage: benches/load/proxy-overhead.sh [DURATION_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dur=${1:-10}
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release --locked -q
+bin=target/release/outpost
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+origin_port=$(free_port); proxy_port=$(free_port)
+mkdir -p "$work/www"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$origin_port; root $work/www; }
+}
+NGINX
+taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+taskset -c 0 "$bin" proxy --listen "127.0.0.1:$proxy_port" --origin "http://127.0.0.1:$origin_port" >"$work/outpost.log" 2>&1 &
+for _ in $(seq 100); do curl -fso /dev/null "http://127.0.0.1:$proxy_port/1k.txt" && break; sleep 0.1; done
+# Access logging is on by default; send it to a file as an operator would.
+run() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
+read -r d_rps d_p50 d_p99 < <(run "http://127.0.0.1:$origin_port/1k.txt")
+read -r p_rps p_p50 p_p99 < <(run "http://127.0.0.1:$proxy_port/1k.txt")
+ratio=$(python3 -c "print(f'{$p_rps/$d_rps:.2f}')")
+echo "| target (1 KiB, wrk -t1 -c64 -d${dur}s) | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+echo "| nginx origin directly | $d_rps | $d_p50 | $d_p99 |"
+echo "| through outpost proxy | $p_rps | $p_p50 | $p_p99 |"
+echo "| ratio (outpost / direct) | $ratio | | |"
