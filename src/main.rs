@@ -119,12 +119,16 @@ fn log_format(
     }
 }
 
-fn serve(config: outpost_config::Config, log: &LogArgs, watch: bool) -> anyhow::Result<()> {
+fn serve(
+    config: outpost_config::Config,
+    log: &LogArgs,
+    opts: outpost_proxy::ServeOptions,
+) -> anyhow::Result<()> {
     init_logging(
         log_format(log.log_format, config.log.format),
         &config.log.level,
     );
-    outpost_proxy::run(config, outpost_proxy::ServeOptions { watch })?;
+    outpost_proxy::run(config, opts)?;
     Ok(())
 }
 
@@ -182,7 +186,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config, watch, log } => {
             let cfg = outpost_config::load(&config)?;
-            serve(cfg, &log, watch)
+            let opts = outpost_proxy::ServeOptions {
+                watch,
+                no_config_file: false,
+            };
+            serve(cfg, &log, opts)
         }
         Command::Check { config } => {
             let cfg = outpost_config::load(&config)?;
@@ -201,7 +209,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Proxy(args) => {
             let cfg = quick_config(&args)?;
-            serve(cfg, &args.log, false)
+            let opts = outpost_proxy::ServeOptions {
+                watch: false,
+                no_config_file: true,
+            };
+            serve(cfg, &args.log, opts)
         }
         Command::Cert(CertCommand::SelfSigned { hosts, cert, key }) => {
             let names: Vec<&str> = hosts.iter().map(String::as_str).collect();

@@ -214,3 +214,32 @@ async fn quick_proxy_mode_needs_no_config_file() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h2c_and_json_access_log() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("h2c").await;
+        let op = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\", h2c: true }}\nlog: {{ format: json }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n",
+            origin.url()
+        ));
+        let h2 = reqwest::Client::builder().http2_prior_knowledge().build().expect("client");
+        let r = h2.get(op.url("/echo")).send().await.expect("h2c request");
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        let body = r.text().await.expect("body");
+        assert!(body.contains("via: 2 outpost"), "{body}");
+        op.wait_log("\"target\":\"outpost::access\"", 1);
+        let line = op
+            .log_text()
+            .lines()
+            .find(|l| l.contains("outpost::access"))
+            .expect("access line")
+            .to_string();
+        assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
+        for field in ["\"method\":\"GET\"", "\"path\":\"/echo\"", "\"status\":200", "\"site\":\"default\""] {
+            assert!(line.contains(field), "{field} in {line}");
+        }
+    })
+    .await
+    .expect("test timed out");
+}

@@ -6,6 +6,7 @@
 
 use crate::error::{ProxyError, Result};
 use crate::pool::OriginPool;
+use crate::server::ServeOptions;
 use crate::snapshot::Live;
 use pingora::lb::Backend;
 use pingora::lb::health_check::{HealthCheck as _, HttpHealthCheck};
@@ -102,8 +103,10 @@ async fn probe(pool: Arc<OriginPool>, i: usize) {
 pub fn start_reloader(
     live: Arc<Live>,
     runtime: &tokio::runtime::Runtime,
-    watch: bool,
+    opts: &ServeOptions,
 ) -> Result<()> {
+    let watch = opts.watch && !opts.no_config_file;
+    let reloadable = !opts.no_config_file;
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = runtime
         .block_on(async { signal(SignalKind::hangup()) })
@@ -120,6 +123,10 @@ pub fn start_reloader(
                     "file change"
                 }
             };
+            if !reloadable {
+                tracing::warn!("SIGHUP ignored: quick mode has no config file to reload");
+                continue;
+            }
             let live2 = live.clone();
             // Reading files and resolving origins block: keep them off the runtime's worker.
             let outcome = tokio::task::spawn_blocking(move || live2.reload()).await;

@@ -16,6 +16,8 @@ use std::sync::Arc;
 pub struct ServeOptions {
     /// Reload when the config file or a certificate file changes.
     pub watch: bool,
+    /// Quick mode has no config file: SIGHUP is acknowledged and ignored.
+    pub no_config_file: bool,
 }
 
 /// The one place where our config becomes pingora's `ServerConf`.
@@ -69,7 +71,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     server.add_service(service);
 
     control.spawn(health_loop(live.clone()));
-    start_reloader(live.clone(), &control, opts.watch)?;
+    start_reloader(live.clone(), &control, &opts)?;
     start_drain_watcher(live.clone(), &control, config.server.shutdown_timeout)?;
     tracing::info!(
         sites = config.sites.len(),
