@@ -5,6 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// glibc malloc showed up as ~12% of proxy CPU (malloc/free/consolidate) in perf;
+// mimalloc's thread-local free lists suit pingora's many small per-request allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Outpost: a CDN edge node in one binary.
 ///
 /// Terminates TLS, picks a site by host, and proxies to origin pools with health
@@ -94,14 +99,36 @@ enum LogFormatArg {
     Json,
 }
 
+/// The background log writer's guard; dropping it flushes buffered lines.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Flushes buffered log lines; called before the process exits after a drain.
+fn flush_logs() {
+    let guard = LOG_GUARD.lock().map(|mut g| g.take()).unwrap_or(None);
+    drop(guard);
+}
+
 fn init_logging(format: outpost_config::LogFormat, level: &str) {
     use tracing_subscriber::EnvFilter;
     // pingora logs a line per retried or failed upstream attempt at warn; keep them,
     // they are what an operator needs when an origin misbehaves.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Request threads hand log lines to a writer thread instead of writing to stderr
+    // themselves (a synchronous write per access-log line cost ~20% of throughput).
+    // Not lossy: if the writer falls behind by 128k lines, logging applies
+    // backpressure rather than silently dropping access-log lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("outpost-log")
+        .finish(std::io::stderr());
+    if let Ok(mut slot) = LOG_GUARD.lock() {
+        *slot = Some(guard);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer);
     let _ = match format {
         outpost_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
         outpost_config::LogFormat::Text => builder.try_init(),
@@ -189,6 +216,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let opts = outpost_proxy::ServeOptions {
                 watch,
                 no_config_file: false,
+                before_exit: Some(flush_logs),
             };
             serve(cfg, &log, opts)
         }
@@ -212,6 +240,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let opts = outpost_proxy::ServeOptions {
                 watch: false,
                 no_config_file: true,
+                before_exit: Some(flush_logs),
             };
             serve(cfg, &args.log, opts)
         }

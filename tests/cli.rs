@@ -109,3 +109,17 @@ fn version_and_help() {
         assert!(help.contains(cmd), "{help}");
     }
 }
+
+#[test]
+fn busy_listen_address_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let out = outpost(
+        &["proxy", "--listen", &addr, "--origin", "http://127.0.0.1:9"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}: ")), "{err}");
+}

@@ -167,6 +167,7 @@ pub fn start_drain_watcher(
     live: Arc<Live>,
     runtime: &tokio::runtime::Runtime,
     limit: Duration,
+    before_exit: Option<fn()>,
 ) -> Result<()> {
     use std::sync::atomic::Ordering;
     use tokio::signal::unix::{SignalKind, signal};
@@ -194,6 +195,9 @@ pub fn start_drain_watcher(
             );
         } else {
             tracing::info!(took = ?started.elapsed(), "drained; exiting");
+        }
+        if let Some(f) = before_exit {
+            f();
         }
         std::process::exit(0);
     });

@@ -29,6 +29,14 @@ pub enum ProxyError {
     /// The control-plane runtime (health checks, reload, static origins) could not start.
     #[error("control runtime: {0}")]
     Runtime(std::io::Error),
+    /// A listen address cannot be bound (in use, not local, or no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// pingora refused to start.
     #[error("server: {0}")]
     Server(String),

@@ -18,6 +18,8 @@ pub struct ServeOptions {
     pub watch: bool,
     /// Quick mode has no config file: SIGHUP is acknowledged and ignored.
     pub no_config_file: bool,
+    /// Called just before the process exits after a drain (e.g. to flush logs).
+    pub before_exit: Option<fn()>,
 }
 
 /// The one place where our config becomes pingora's `ServerConf`.
@@ -37,6 +39,14 @@ fn pingora_server_conf(config: &Config) -> ServerConf {
 /// Serves `config` until SIGTERM (graceful) or SIGINT (fast). Does not return on success.
 pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     outpost_tls::install_crypto_provider();
+    // pingora retries a busy address for a while and then panics on a runtime thread,
+    // leaving a process that serves nothing. Bind once here to fail fast and clearly.
+    for addr in [config.listen.http, config.listen.https]
+        .into_iter()
+        .flatten()
+    {
+        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
+    }
     let control = control_runtime()?;
     let live = Arc::new(Live::new(config.clone(), control.handle().clone())?);
 
@@ -72,7 +82,12 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
 
     control.spawn(health_loop(live.clone()));
     start_reloader(live.clone(), &control, &opts)?;
-    start_drain_watcher(live.clone(), &control, config.server.shutdown_timeout)?;
+    start_drain_watcher(
+        live.clone(),
+        &control,
+        config.server.shutdown_timeout,
+        opts.before_exit,
+    )?;
     tracing::info!(
         sites = config.sites.len(),
         config = %config.source.display(),
