@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Proxy overhead: wrk against an nginx origin directly, then through `outpost proxy`.
-# Bounded: two 10 s runs on 127.0.0.1 only. Installs nginx and wrk from Debian if missing.
+# Proxy overhead: wrk against an nginx origin directly, through `outpost proxy`, and
+# through nginx as a reverse proxy (for scale).
+# Bounded: three 10 s runs on 127.0.0.1 only. Installs nginx and wrk from Debian if missing.
 #
 # CPU placement (2-core machine): wrk runs on CPU 1; the origin and Outpost share CPU 0,
 # so the "through Outpost" figure includes Outpost's CPU cost competing with the origin.
@@ -18,9 +19,14 @@ cargo build --release --locked -q
 bin=target/release/outpost
 
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-origin_port=$(free_port); proxy_port=$(free_port)
+origin_port=$(free_port); proxy_port=$(free_port); nginx_proxy_port=$(free_port)
 mkdir -p "$work/www"
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
 cat > "$work/nginx.conf" <<NGINX
@@ -34,16 +40,36 @@ http {
   server { listen 127.0.0.1:$origin_port; root $work/www; }
 }
 NGINX
+# The same origin behind nginx as a reverse proxy, for scale (a separate nginx, also on CPU 0).
+cat > "$work/nginx-proxy.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx-proxy.pid;
+error_log $work/nginx-proxy-error.log;
+events { worker_connections 1024; }
+http {
+  access_log $work/nginx-proxy-access.log;
+  keepalive_requests 100000;
+  upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_proxy_port;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
 taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
+taskset -c 0 /usr/sbin/nginx -c "$work/nginx-proxy.conf" -p "$work" -e "$work/nginx-proxy-error.log"
 taskset -c 0 "$bin" proxy --listen "127.0.0.1:$proxy_port" --origin "http://127.0.0.1:$origin_port" >"$work/outpost.log" 2>&1 &
 for _ in $(seq 100); do curl -fso /dev/null "http://127.0.0.1:$proxy_port/1k.txt" && break; sleep 0.1; done
 # Access logging is on by default; send it to a file as an operator would.
 run() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
 read -r d_rps d_p50 d_p99 < <(run "http://127.0.0.1:$origin_port/1k.txt")
 read -r p_rps p_p50 p_p99 < <(run "http://127.0.0.1:$proxy_port/1k.txt")
+read -r n_rps n_p50 n_p99 < <(run "http://127.0.0.1:$nginx_proxy_port/1k.txt")
 ratio=$(python3 -c "print(f'{$p_rps/$d_rps:.2f}')")
 echo "| target (1 KiB, wrk -t1 -c64 -d${dur}s) | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
 echo "| nginx origin directly | $d_rps | $d_p50 | $d_p99 |"
 echo "| through outpost proxy | $p_rps | $p_p50 | $p_p99 |"
-echo "| ratio (outpost / direct) | $ratio | | |"
+echo "| nginx reverse proxy (keepalive upstream, access log on) | $n_rps | $n_p50 | $n_p99 |"
+echo "| ratio outpost / direct | $ratio | | |"
+echo "| ratio outpost / nginx proxy | $(python3 -c "print(f'{$p_rps/$n_rps:.2f}')") | | |"
