@@ -7,6 +7,17 @@ use common::{Outpost, TEST_TIMEOUT, client};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+/// Which origins answered `n` requests for `/`.
+async fn origins_seen(c: &reqwest::Client, op: &Outpost, n: usize) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    for _ in 0..n {
+        let r = c.get(op.url("/")).send().await.expect("request");
+        assert_eq!(r.status(), 200);
+        seen.insert(r.headers()["x-origin"].to_str().expect("str").to_string());
+    }
+    seen
+}
+
 fn pool_config(origins: &[String], extra: &str) -> String {
     let list = origins
         .iter()
@@ -24,11 +35,7 @@ async fn one_origin_down_requests_keep_succeeding_both_down_502() {
         let (a, b) = (TestOrigin::start("a").await, TestOrigin::start("b").await);
         let op = Outpost::start(&pool_config(&[a.url(), b.url()], ""));
         let c = client();
-        let mut seen = HashSet::new();
-        for _ in 0..6 {
-            let r = c.get(op.url("/")).send().await.expect("request");
-            seen.insert(r.headers()["x-origin"].to_str().expect("str").to_string());
-        }
+        let seen = origins_seen(&c, &op, 6).await;
         assert_eq!(seen.len(), 2, "round robin reaches both origins");
 
         a.stop();
@@ -116,11 +123,7 @@ async fn active_health_check_takes_origin_out_and_back() {
 
         a.health_status.store(200, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        let mut seen = HashSet::new();
-        for _ in 0..6 {
-            let r = c.get(op.url("/")).send().await.expect("request");
-            seen.insert(r.headers()["x-origin"].to_str().expect("str").to_string());
-        }
+        let seen = origins_seen(&c, &op, 6).await;
         assert!(seen.contains("a"), "a is back in rotation: {seen:?}");
     })
     .await

@@ -76,6 +76,32 @@ impl Validator<'_> {
         }
     }
 
+    /// One of a fixed set of words; the first option is the default when absent.
+    fn choice<T: Copy>(
+        &mut self,
+        value: Option<&str>,
+        path: &[Seg],
+        options: &[(&str, T)],
+        what: &str,
+    ) -> T {
+        let Some(value) = value else {
+            return options[0].1;
+        };
+        if let Some((_, t)) = options.iter().find(|(name, _)| *name == value) {
+            return *t;
+        }
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+        let expected = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        self.report(
+            path,
+            format!("{value:?} is not {what} (expected {expected})"),
+        );
+        options[0].1
+    }
+
     fn existing_file(&mut self, v: &str, path: &[Seg], what: &str) -> PathBuf {
         let resolved = self.resolve(v);
         if !resolved.is_file() {
@@ -160,17 +186,12 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         upstream_keepalive_pool: raw.server.upstream_keepalive_pool.unwrap_or(256),
     };
 
-    let format = match raw.log.format.as_deref() {
-        None | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => {
-            v.report(
-                &[Key("log"), Key("format")],
-                format!("{other:?} is not a log format (expected \"text\" or \"json\")"),
-            );
-            LogFormat::Text
-        }
-    };
+    let format = v.choice(
+        raw.log.format.as_deref(),
+        &[Key("log"), Key("format")],
+        &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        "a log format",
+    );
     let level = raw.log.level.clone().unwrap_or_else(|| "info".to_string());
     if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
         v.report(
@@ -276,17 +297,15 @@ fn validate_site(
         v.report(&at("origins"), "a site needs at least one origin (e.g. \"http://10.0.0.5:8080\" or \"static:./public\")");
     }
 
-    let balance = match s.balance.as_deref() {
-        None | Some("round_robin") => Balance::RoundRobin,
-        Some("consistent_hash") => Balance::ConsistentHash,
-        Some(other) => {
-            v.report(
-                &at("balance"),
-                format!("{other:?} is not a balancing method (expected \"round_robin\" or \"consistent_hash\")"),
-            );
-            Balance::RoundRobin
-        }
-    };
+    let balance = v.choice(
+        s.balance.as_deref(),
+        &at("balance"),
+        &[
+            ("round_robin", Balance::RoundRobin),
+            ("consistent_hash", Balance::ConsistentHash),
+        ],
+        "a balancing method",
+    );
     let hash_on = match s.hash_on.as_deref() {
         None | Some("uri") => HashOn::Uri,
         Some("client_ip") => HashOn::ClientIp,
@@ -301,19 +320,15 @@ fn validate_site(
             HashOn::Uri
         }
     };
-    let origin_host = match s.origin_host.as_deref() {
-        None | Some("preserve") => OriginHost::Preserve,
-        Some("origin") => OriginHost::Origin,
-        Some(other) => {
-            v.report(
-                &at("origin_host"),
-                format!(
-                    "{other:?} is not an origin_host mode (expected \"preserve\" or \"origin\")"
-                ),
-            );
-            OriginHost::Preserve
-        }
-    };
+    let origin_host = v.choice(
+        s.origin_host.as_deref(),
+        &at("origin_host"),
+        &[
+            ("preserve", OriginHost::Preserve),
+            ("origin", OriginHost::Origin),
+        ],
+        "an origin_host mode",
+    );
     let t = |k: &'static str| vec![Key("sites"), Index(i), Key("timeouts"), Key(k)];
     let timeouts = Timeouts {
         connect: v.duration(&s.timeouts.connect, Duration::from_secs(5), &t("connect")),

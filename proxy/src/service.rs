@@ -114,6 +114,20 @@ fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
     remove
 }
 
+/// The `Via` value to send on: any existing hops, then ours with the client's
+/// protocol version (RFC 9110 7.6.3).
+fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
+    let version = match version {
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    };
+    match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {version} {VIA}"),
+        None => format!("{version} {VIA}"),
+    }
+}
+
 fn hash_key(site: &Site, session: &Session) -> Vec<u8> {
     match &site.hash_on {
         HashOn::Uri => session
@@ -267,19 +281,7 @@ impl ProxyHttp for EdgeProxy {
         upstream_request
             .insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
         upstream_request.insert_header("x-forwarded-host", ctx.host.as_str())?;
-        let version = match session.req_header().version {
-            http::Version::HTTP_2 => "2",
-            http::Version::HTTP_10 => "1.0",
-            _ => "1.1",
-        };
-        let via = match upstream_request
-            .headers
-            .get(header::VIA)
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) => format!("{prev}, {version} {VIA}"),
-            None => format!("{version} {VIA}"),
-        };
+        let via = append_via(&upstream_request.headers, session.req_header().version);
         upstream_request.insert_header(header::VIA, via)?;
 
         let (Some(site), Some(&i)) = (ctx.site.as_ref(), ctx.tried.last()) else {
@@ -381,19 +383,7 @@ impl ProxyHttp for EdgeProxy {
         for h in strip_hop_by_hop(&upstream_response.headers, upgrade) {
             upstream_response.remove_header(h.as_str());
         }
-        let version = if session.req_header().version == http::Version::HTTP_2 {
-            "2"
-        } else {
-            "1.1"
-        };
-        let via = match upstream_response
-            .headers
-            .get(header::VIA)
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) => format!("{prev}, {version} {VIA}"),
-            None => format!("{version} {VIA}"),
-        };
+        let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
         Ok(())
     }
