@@ -1,26 +1,15 @@
-//! The tiered cache: a pingora-cache `Storage` with a moka memory tier in front of a
-//! crash-safe, size-bounded disk tier, plus purge.
+//! The tiered cache: a pingora-cache [`Storage`](pingora_cache::Storage) with a moka
+//! memory tier in front of a crash-safe, size-bounded disk tier.
 //!
-//! This crate will own cache storage only: where bytes live, eviction, promotion
-//! between tiers and purge. It must know nothing of rules, scripts or sites; cache
-//! policy (what is cacheable, for how long, under which key) is decided in `proxy`.
-//!
-//! Status: the foundation issue only establishes the crate and its error type; the
-//! storage lands with the cache issue.
+//! This crate owns where cached bytes live: admission and eviction in each tier
+//! (moka's TinyLFU, weighed in bytes), promotion of disk hits to memory, the on-disk
+//! format and its integrity checks, rebuilding the disk index at start, and purge.
+//! It must know nothing of rules, scripts or sites: what is cacheable, for how long
+//! and under which key is decided in `proxy`, with pingora-cache's HTTP semantics.
 
-/// Result alias for cache storage.
-pub type Result<T> = std::result::Result<T, CacheError>;
+mod disk;
+mod error;
+mod storage;
 
-/// Errors from cache storage.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CacheError {
-    /// Disk I/O failed.
-    #[error("cache I/O on {path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
+pub use error::{CacheError, Result};
+pub use storage::{CacheStats, TieredStorage, TieredStorageConfig};

@@ -15,6 +15,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Process-level settings (threads, shutdown).
     pub server: ServerSettings,
+    /// The tiered cache.
+    pub cache: CacheConfig,
     /// Logging.
     pub log: LogConfig,
     /// Sites, in file order.
@@ -60,6 +62,28 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Idle upstream connections kept for reuse, across all origins.
     pub upstream_keepalive_pool: usize,
+}
+
+/// The tiered cache (shared by all sites).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Memory tier capacity in bytes (0 disables caching entirely unless a disk tier is set).
+    pub memory: u64,
+    /// Objects larger than this skip the memory tier.
+    pub max_memory_object: u64,
+    /// Disk tier, if configured.
+    pub disk: Option<CacheDiskConfig>,
+    /// How long concurrent misses for one key wait for the first one's fetch.
+    pub lock_timeout: Duration,
+}
+
+/// The disk tier of the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheDiskConfig {
+    /// Directory (created if missing).
+    pub path: PathBuf,
+    /// Capacity in bytes.
+    pub size: u64,
 }
 
 /// Log output format.
@@ -216,6 +240,8 @@ pub struct SiteConfig {
     /// How many other origins to try after a failure (connect errors always; other
     /// errors only for idempotent requests without a body).
     pub retries: u32,
+    /// Whether responses for this site may be cached (per RFC 9111 and origin headers).
+    pub cache: bool,
     /// Active probes, if configured.
     pub health_check: Option<HealthCheck>,
     /// Passive failure marking.

@@ -16,6 +16,8 @@ pub(crate) struct Root {
     #[serde(default)]
     pub server: Server,
     #[serde(default)]
+    pub cache: Cache,
+    #[serde(default)]
     pub log: Log,
     #[serde(default)]
     pub sites: Vec<Site>,
@@ -56,6 +58,22 @@ pub(crate) struct Server {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct Cache {
+    pub memory: Option<String>,
+    pub max_memory_object: Option<String>,
+    pub disk: Option<CacheDisk>,
+    pub lock_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CacheDisk {
+    pub path: String,
+    pub size: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Log {
     pub format: Option<String>,
     pub level: Option<String>,
@@ -78,6 +96,7 @@ pub(crate) struct Site {
     #[serde(default)]
     pub timeouts: Timeouts,
     pub retries: Option<u32>,
+    pub cache: Option<bool>,
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub passive_health: PassiveHealth,

@@ -102,6 +102,20 @@ impl Validator<'_> {
         options[0].1
     }
 
+    fn size(&mut self, v: Option<&str>, default: u64, path: &[Seg]) -> u64 {
+        let Some(s) = v else { return default };
+        match s.parse::<bytesize::ByteSize>() {
+            Ok(b) => b.as_u64(),
+            Err(_) => {
+                self.report(
+                    path,
+                    format!("{s:?} is not a size (expected a number and unit, e.g. \"512MiB\", \"20GiB\", \"64KiB\")"),
+                );
+                default
+            }
+        }
+    }
+
     fn existing_file(&mut self, v: &str, path: &[Seg], what: &str) -> PathBuf {
         let resolved = self.resolve(v);
         if !resolved.is_file() {
@@ -186,6 +200,35 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         upstream_keepalive_pool: raw.server.upstream_keepalive_pool.unwrap_or(256),
     };
 
+    let c = &raw.cache;
+    let cache = CacheConfig {
+        memory: v.size(
+            c.memory.as_deref(),
+            256 << 20,
+            &[Key("cache"), Key("memory")],
+        ),
+        max_memory_object: v.size(
+            c.max_memory_object.as_deref(),
+            8 << 20,
+            &[Key("cache"), Key("max_memory_object")],
+        ),
+        disk: c.disk.as_ref().map(|d| CacheDiskConfig {
+            path: v.resolve(&d.path),
+            size: v.size(Some(&d.size), 0, &[Key("cache"), Key("disk"), Key("size")]),
+        }),
+        lock_timeout: v.duration(
+            &c.lock_timeout,
+            Duration::from_secs(5),
+            &[Key("cache"), Key("lock_timeout")],
+        ),
+    };
+    if cache.disk.as_ref().is_some_and(|d| d.size == 0) {
+        v.report(
+            &[Key("cache"), Key("disk"), Key("size")],
+            "must be greater than zero",
+        );
+    }
+
     let format = v.choice(
         raw.log.format.as_deref(),
         &[Key("log"), Key("format")],
@@ -230,6 +273,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             listen,
             tls: TlsConfig { certificates },
             server,
+            cache,
             log,
             sites,
         })
@@ -400,6 +444,7 @@ fn validate_site(
         origin_host,
         timeouts,
         retries: s.retries.unwrap_or(1),
+        cache: s.cache.unwrap_or(true),
         health_check,
         passive_health,
     }

@@ -13,6 +13,9 @@ pub enum ProxyError {
     /// Certificates could not be loaded.
     #[error(transparent)]
     Tls(#[from] outpost_tls::TlsError),
+    /// The cache could not be set up (e.g. its disk directory).
+    #[error(transparent)]
+    Cache(#[from] outpost_cache::CacheError),
     /// An origin host name did not resolve.
     #[error("site {site:?}: origin {origin} does not resolve: {reason}")]
     Resolve {

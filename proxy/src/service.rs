@@ -12,6 +12,7 @@
 //! - `fail_to_proxy`: the 4xx/5xx page when nothing else answered.
 //! - `logging`: the access-log line.
 
+use crate::caching::{cache_key, cache_status, cacheability, variance};
 use crate::pool::OriginPool;
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
@@ -19,6 +20,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
 use outpost_config::{HashOn, OriginHost};
+use pingora::cache::key::HashBinary;
+use pingora::cache::{CacheKey, CacheMeta, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -53,6 +56,8 @@ pub struct RequestCtx {
     failures: u32,
     /// Whether the downstream connection is TLS.
     tls: bool,
+    /// The response was admitted to the cache.
+    stored: bool,
     _in_flight: InFlight,
 }
 
@@ -189,6 +194,7 @@ impl ProxyHttp for EdgeProxy {
             tried: Vec::new(),
             failures: 0,
             tls: false,
+            stored: false,
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -226,6 +232,53 @@ impl ProxyHttp for EdgeProxy {
         Ok(false)
     }
 
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
+        let (Some(cache), Some(site)) = (self.live.cache, ctx.site.as_ref()) else {
+            return Ok(());
+        };
+        let req = session.req_header();
+        // Requests with credentials go to the origin: a shared cache must not answer
+        // them from another user's response (RFC 9111 3.5), and bypassing is the safe side.
+        if !site.cache
+            || !pingora::cache::filters::request_cacheable(req)
+            || req.headers.contains_key(header::AUTHORIZATION)
+        {
+            return Ok(());
+        }
+        session
+            .cache
+            .enable(cache.storage, None, None, Some(cache.lock), None);
+        Ok(())
+    }
+
+    fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
+        Ok(cache_key(ctx.tls, &ctx.host, session.req_header()))
+    }
+
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<RespCacheable> {
+        let authorization = session
+            .req_header()
+            .headers
+            .contains_key(header::AUTHORIZATION);
+        let decision = cacheability(resp, authorization);
+        ctx.stored = decision.is_cacheable();
+        Ok(decision)
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &CacheMeta,
+        _ctx: &mut Self::CTX,
+        req: &RequestHeader,
+    ) -> Option<HashBinary> {
+        variance(meta, req)
+    }
+
     async fn upstream_peer(
         &self,
         session: &mut Session,
@@ -237,7 +290,10 @@ impl ProxyHttp for EdgeProxy {
         let key = hash_key(&site, session);
         let pool = &site.pool;
         let Some(i) = pool.select(&key, &ctx.tried) else {
-            return Error::e_explain(ErrorType::ConnectNoRoute, "no origin left to try");
+            // An upstream error, so that stale-if-error can answer from cache.
+            let mut e = Error::explain(ErrorType::ConnectNoRoute, "no origin left to try");
+            e.esource = ErrorSource::Upstream;
+            return Err(e);
         };
         ctx.tried.push(i);
         let o = &pool.origins()[i];
@@ -385,6 +441,14 @@ impl ProxyHttp for EdgeProxy {
         }
         let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
+        if self.live.cache.is_some() && ctx.site.as_ref().is_some_and(|s| s.cache) {
+            let status = cache_status(
+                session.cache.phase(),
+                session.cache.maybe_cache_meta(),
+                ctx.stored,
+            );
+            upstream_response.insert_header("cache-status", status)?;
+        }
         Ok(())
     }
 
@@ -463,7 +527,7 @@ impl ProxyHttp for EdgeProxy {
             site = ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
             origin = %origin,
             attempts = ctx.tried.len(),
-            cache = "-",
+            cache = session.cache.phase().as_str(),
             error = e.map(|e| e.to_string()),
             "access"
         );

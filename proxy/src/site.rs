@@ -18,6 +18,8 @@ pub struct Site {
     pub origin_host: OriginHost,
     /// Further origins to try after a failure.
     pub retries: u32,
+    /// Responses may be cached.
+    pub cache: bool,
 }
 
 impl Site {
@@ -29,6 +31,7 @@ impl Site {
             hash_on: cfg.hash_on.clone(),
             origin_host: cfg.origin_host,
             retries: cfg.retries,
+            cache: cfg.cache,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! A request loads the current snapshot once, at its start, and keeps that `Arc` to
 //! the end: a reload never changes the rules under a request in flight.
 
+use crate::caching::EdgeCache;
 use crate::error::{ProxyError, Result};
 use crate::pool::OriginPool;
 use crate::site::{Site, SiteTable};
@@ -98,6 +99,8 @@ pub struct Live {
     control: tokio::runtime::Handle,
     /// Requests being processed now (for draining on shutdown).
     pub in_flight: Arc<AtomicUsize>,
+    /// The cache, built once at start (cache settings need a restart to change).
+    pub cache: Option<EdgeCache>,
 }
 
 /// Converts config certificate entries to the TLS crate's sources.
@@ -118,6 +121,7 @@ impl Live {
     /// Builds the first snapshot and certificate set.
     pub fn new(config: Config, control: tokio::runtime::Handle) -> Result<Self> {
         let certs = CertIndex::load(&cert_sources(&config))?;
+        let cache = EdgeCache::from_config(&config.cache)?;
         let snapshot = Snapshot::build(config, 1, &control)?;
         Ok(Live {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -125,6 +129,7 @@ impl Live {
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
+            cache,
         })
     }
 
@@ -154,10 +159,16 @@ impl Live {
         let listen_changed = old.config.listen.http != config.listen.http
             || old.config.listen.https != config.listen.https
             || old.config.listen.h2c != config.listen.h2c;
+        let cache_changed = old.config.cache != config.cache;
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.certs.replace(certs);
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::SeqCst);
+        if cache_changed {
+            tracing::warn!(
+                "cache settings changed; restart Outpost to apply them (the rest of the reload was applied)"
+            );
+        }
         if listen_changed {
             // Listening sockets are created once at start; everything else was applied.
             tracing::warn!(

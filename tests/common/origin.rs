@@ -85,6 +85,14 @@ fn full(s: impl Into<Bytes>) -> Body {
     Full::new(s.into()).boxed()
 }
 
+/// A query parameter, with `+` as space and `%2C`/`%3D` decoded (enough for header values).
+fn query_str(req: &Request<Incoming>, key: &str) -> Option<String> {
+    req.uri().query().unwrap_or("").split('&').find_map(|kv| {
+        kv.strip_prefix(&format!("{key}="))
+            .map(|v| v.replace('+', " ").replace("%2C", ",").replace("%3D", "="))
+    })
+}
+
 fn query_num(req: &Request<Incoming>, key: &str) -> u64 {
     req.uri()
         .query()
@@ -147,6 +155,54 @@ async fn route(
             (200, full(format!("received {n}")))
         }
         "/health" => (health.load(Ordering::SeqCst), full("health")),
+        "/c" => {
+            // Cacheable resource whose headers the test sets through the query string:
+            // cc=Cache-Control, cdn=CDN-Cache-Control, etag=ETag (answers If-None-Match
+            // with 304), vary=Vary, cookie=1 (Set-Cookie), ms=delay. Body: "NAME #N".
+            let ms = query_num(&req, "ms");
+            if ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            let n = hits.load(Ordering::SeqCst);
+            let mut b = Response::builder()
+                .header("x-origin", name)
+                .header("content-type", "text/plain");
+            for (q, h) in [
+                ("cc", "cache-control"),
+                ("cdn", "cdn-cache-control"),
+                ("etag", "etag"),
+                ("vary", "vary"),
+            ] {
+                if let Some(v) = query_str(&req, q) {
+                    b = b.header(h, v);
+                }
+            }
+            if query_str(&req, "cookie").is_some() {
+                b = b.header("set-cookie", "session=abc");
+            }
+            let etag = query_str(&req, "etag");
+            let inm = req
+                .headers()
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if etag.is_some() && inm == etag {
+                return b
+                    .status(304)
+                    .header("x-revalidated", "1")
+                    .body(full(""))
+                    .expect("resp");
+            }
+            let mut body = format!("{name} #{n}");
+            if let Some(lang) = req
+                .headers()
+                .get("accept-language")
+                .and_then(|v| v.to_str().ok())
+            {
+                body.push_str(&format!(" lang={lang}"));
+            }
+            return b.status(200).body(full(body)).expect("resp");
+        }
         "/ws" => {
             // Minimal upgrade: answer 101 and echo bytes on the upgraded connection.
             let upgrade = hyper::upgrade::on(req);

@@ -1,0 +1,326 @@
+//! The disk tier: one file per cached object, crash-safe, bounded in bytes.
+//!
+//! File format (little endian):
+//! `"OPC1" | meta_internal_len u32 | meta_header_len u32 | body_len u64 | body_crc32 u32 |
+//!  head_crc32 u32 | meta_internal | meta_header | body`
+//! where `head_crc32` covers the 24 bytes before it and both meta blobs.
+//!
+//! Writes go to `tmp/` and are renamed into `xx/<key>.obj` after `fsync` of the file,
+//! so a reader sees either the old object or the new one, never a torn one (an open
+//! file keeps its inode across the rename). The directory itself is not fsync'd: after
+//! a power loss an object may be missing, which is a miss, never a corrupt hit. Every
+//! read checks the magic, the lengths against the file size and the head CRC; bodies
+//! are checked against their CRC as they are read. Anything that fails is deleted and
+//! treated as a miss.
+//!
+//! The index of what is on disk is a moka cache weighed in bytes (TinyLFU admission,
+//! eviction deletes the file). It is rebuilt at start from directory listings alone
+//! (file names and sizes), without reading the files.
+
+use moka::notification::RemovalCause;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// Cache keys as stored: pingora's 128-bit combined hash.
+pub(crate) type Key = [u8; 16];
+
+const MAGIC: &[u8; 4] = b"OPC1";
+const PREFIX: usize = 28;
+/// A sanity bound on meta sizes so a corrupt length cannot make us allocate wildly.
+const MAX_META: u32 = 1 << 20;
+
+/// The disk tier.
+pub(crate) struct DiskTier {
+    root: PathBuf,
+    index: moka::sync::Cache<Key, u64>,
+    next_tmp: AtomicU64,
+    pub(crate) evictions: Arc<AtomicU64>,
+}
+
+/// A validated object opened for reading.
+pub(crate) struct DiskEntry {
+    pub file: tokio::fs::File,
+    pub meta_internal: Vec<u8>,
+    pub meta_header: Vec<u8>,
+    pub body_len: u64,
+    pub body_crc: u32,
+    pub body_offset: u64,
+}
+
+fn hex_key(key: &Key) -> String {
+    hex::encode(key)
+}
+
+impl DiskTier {
+    /// Opens (creating if needed) the tier at `root`, bounded to `capacity` bytes, and
+    /// rebuilds its index from the files present.
+    pub(crate) fn open(root: &Path, capacity: u64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(root.join("tmp"))?;
+        // Leftover temp files are writes that never committed.
+        for e in std::fs::read_dir(root.join("tmp"))? {
+            let _ = std::fs::remove_file(e?.path());
+        }
+        let evictions = Arc::new(AtomicU64::new(0));
+        let ev = evictions.clone();
+        let listen_root = root.to_path_buf();
+        let index = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|_k: &Key, w: &u64| (*w).min(u32::MAX as u64) as u32)
+            .eviction_listener(move |k: Arc<Key>, _w: u64, cause: RemovalCause| {
+                // Replaced: the new file already took the name. Explicit: purge deleted it.
+                if cause.was_evicted() {
+                    ev.fetch_add(1, Ordering::Relaxed);
+                    let _ = std::fs::remove_file(object_path(&listen_root, &k));
+                }
+            })
+            .build();
+        let tier = DiskTier {
+            root: root.to_path_buf(),
+            index,
+            next_tmp: AtomicU64::new(0),
+            evictions,
+        };
+        tier.rebuild_index()?;
+        Ok(tier)
+    }
+
+    fn rebuild_index(&self) -> std::io::Result<()> {
+        for shard in std::fs::read_dir(&self.root)? {
+            let shard = shard?;
+            let name = shard.file_name();
+            if name == "tmp" || !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for obj in std::fs::read_dir(shard.path())? {
+                let obj = obj?;
+                let fname = obj.file_name();
+                let Some(stem) = fname.to_str().and_then(|n| n.strip_suffix(".obj")) else {
+                    continue;
+                };
+                let mut key = [0u8; 16];
+                if hex::decode_to_slice(stem, &mut key).is_err() {
+                    continue;
+                }
+                let size = obj.metadata()?.len();
+                self.index.insert(key, size);
+            }
+        }
+        self.index.run_pending_tasks();
+        Ok(())
+    }
+
+    /// Objects and bytes in the index.
+    pub(crate) fn usage(&self) -> (u64, u64) {
+        self.index.run_pending_tasks();
+        (self.index.entry_count(), self.index.weighted_size())
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        object_path(&self.root, key)
+    }
+
+    /// Drops an object from the index and the disk.
+    pub(crate) fn remove(&self, key: &Key) -> bool {
+        let present = self.index.contains_key(key);
+        let _ = std::fs::remove_file(self.path(key));
+        self.index.invalidate(key);
+        present
+    }
+
+    /// Opens and validates an object; a missing or damaged one is a `None` (and is removed).
+    pub(crate) async fn open_entry(&self, key: &Key) -> Option<DiskEntry> {
+        if !self.index.contains_key(key) {
+            return None;
+        }
+        match read_entry(&self.path(key)).await {
+            Ok(entry) => Some(entry),
+            Err(why) => {
+                tracing::warn!(key = %hex_key(key), %why, "dropping damaged or missing disk cache object");
+                self.remove(key);
+                None
+            }
+        }
+    }
+
+    /// Starts writing a new object; nothing is visible until [`DiskWriter::commit`].
+    pub(crate) async fn begin(
+        &self,
+        meta_internal: &[u8],
+        meta_header: &[u8],
+    ) -> std::io::Result<DiskWriter> {
+        let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{}-{n}", std::process::id()));
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        file.write_all(&[0u8; PREFIX]).await?;
+        file.write_all(meta_internal).await?;
+        file.write_all(meta_header).await?;
+        Ok(DiskWriter {
+            tmp: Some(tmp),
+            file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            meta_internal: meta_internal.to_vec(),
+            meta_header: meta_header.to_vec(),
+        })
+    }
+
+    /// Rewrites an object's metadata, keeping its body (used after a 304 revalidation).
+    pub(crate) async fn update_meta(
+        &self,
+        key: &Key,
+        internal: &[u8],
+        header: &[u8],
+    ) -> std::io::Result<bool> {
+        let Some(mut entry) = self.open_entry(key).await else {
+            return Ok(false);
+        };
+        let mut w = self.begin(internal, header).await?;
+        entry
+            .file
+            .seek(std::io::SeekFrom::Start(entry.body_offset))
+            .await?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = entry.body_len;
+        while left > 0 {
+            let chunk = left.min(buf.len() as u64) as usize;
+            let n = entry.file.read(&mut buf[..chunk]).await?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "body shorter than recorded",
+                ));
+            }
+            w.write(&buf[..n]).await?;
+            left -= n as u64;
+        }
+        if w.crc.clone().finalize() != entry.body_crc {
+            self.remove(key);
+            return Ok(false);
+        }
+        w.commit(self, key).await?;
+        Ok(true)
+    }
+}
+
+fn object_path(root: &Path, key: &Key) -> PathBuf {
+    let hex = hex::encode(key);
+    root.join(&hex[..2]).join(format!("{hex}.obj"))
+}
+
+fn invalid(why: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string())
+}
+
+fn head_crc(prefix: &[u8], internal: &[u8], header: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&prefix[..24]);
+    h.update(internal);
+    h.update(header);
+    h.finalize()
+}
+
+async fn read_entry(path: &Path) -> std::io::Result<DiskEntry> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let size = file.metadata().await?.len();
+    let mut prefix = [0u8; PREFIX];
+    file.read_exact(&mut prefix).await?;
+    if &prefix[..4] != MAGIC {
+        return Err(invalid("bad magic"));
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
+    let il = u32_at(4);
+    let hl = u32_at(8);
+    let mut bl_bytes = [0u8; 8];
+    bl_bytes.copy_from_slice(&prefix[12..20]);
+    let body_len = u64::from_le_bytes(bl_bytes);
+    let body_crc = u32_at(20);
+    let stored_head_crc = u32_at(24);
+    if il > MAX_META || hl > MAX_META {
+        return Err(invalid("meta length out of range"));
+    }
+    let body_offset = PREFIX as u64 + il as u64 + hl as u64;
+    if body_offset.checked_add(body_len) != Some(size) {
+        return Err(invalid(
+            "file size does not match recorded lengths (torn write?)",
+        ));
+    }
+    let mut meta_internal = vec![0u8; il as usize];
+    file.read_exact(&mut meta_internal).await?;
+    let mut meta_header = vec![0u8; hl as usize];
+    file.read_exact(&mut meta_header).await?;
+    if head_crc(&prefix, &meta_internal, &meta_header) != stored_head_crc {
+        return Err(invalid("head checksum mismatch"));
+    }
+    Ok(DiskEntry {
+        file,
+        meta_internal,
+        meta_header,
+        body_len,
+        body_crc,
+        body_offset,
+    })
+}
+
+/// An object being written to a temp file.
+pub(crate) struct DiskWriter {
+    tmp: Option<PathBuf>,
+    file: tokio::fs::File,
+    crc: crc32fast::Hasher,
+    len: u64,
+    meta_internal: Vec<u8>,
+    meta_header: Vec<u8>,
+}
+
+impl DiskWriter {
+    pub(crate) async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.crc.update(data);
+        self.len += data.len() as u64;
+        self.file.write_all(data).await
+    }
+
+    /// Seals the header, fsyncs, and atomically publishes the object.
+    pub(crate) async fn commit(mut self, tier: &DiskTier, key: &Key) -> std::io::Result<u64> {
+        let mut prefix = [0u8; PREFIX];
+        prefix[..4].copy_from_slice(MAGIC);
+        prefix[4..8].copy_from_slice(&(self.meta_internal.len() as u32).to_le_bytes());
+        prefix[8..12].copy_from_slice(&(self.meta_header.len() as u32).to_le_bytes());
+        prefix[12..20].copy_from_slice(&self.len.to_le_bytes());
+        prefix[20..24].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
+        let hc = head_crc(&prefix, &self.meta_internal, &self.meta_header);
+        prefix[24..28].copy_from_slice(&hc.to_le_bytes());
+        self.file.seek(std::io::SeekFrom::Start(0)).await?;
+        self.file.write_all(&prefix).await?;
+        self.file.flush().await?;
+        self.file.sync_data().await?;
+        let dest = tier.path(key);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let tmp = self
+            .tmp
+            .take()
+            .ok_or_else(|| invalid("writer already committed"))?;
+        tokio::fs::rename(&tmp, &dest).await?;
+        let size = PREFIX as u64
+            + self.meta_internal.len() as u64
+            + self.meta_header.len() as u64
+            + self.len;
+        tier.index.insert(*key, size);
+        Ok(size)
+    }
+}
+
+impl Drop for DiskWriter {
+    fn drop(&mut self) {
+        // An abandoned write (origin error, client gone) leaves nothing behind.
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! [`TieredStorage`]: the pingora-cache `Storage` over the memory and disk tiers.
+
+use crate::disk::{DiskEntry, DiskTier, DiskWriter, Key};
+use crate::error::{CacheError, Result};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_cache::key::{CacheHashKey, CacheKey};
+use pingora_cache::storage::{
+    HandleHit, HandleMiss, HitHandler, MissFinishType, MissHandler, PurgeOutcome, PurgeTarget,
+    PurgeType,
+};
+use pingora_cache::trace::SpanHandle;
+use pingora_cache::{CacheEntryKey, CacheMeta, Storage};
+use std::any::Any;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+type PResult<T> = pingora_error::Result<T>;
+
+/// Sizes and places of the tiers.
+#[derive(Debug, Clone)]
+pub struct TieredStorageConfig {
+    /// Memory tier capacity in bytes.
+    pub memory_bytes: u64,
+    /// Objects larger than this skip the memory tier (and are streamed from disk).
+    pub max_memory_object: u64,
+    /// Disk tier directory and capacity in bytes, if any.
+    pub disk: Option<(PathBuf, u64)>,
+}
+
+/// Counters and sizes, for stats endpoints and logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from memory.
+    pub memory_hits: u64,
+    /// Lookups answered from disk.
+    pub disk_hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Objects admitted.
+    pub stores: u64,
+    /// Objects evicted from memory for space.
+    pub memory_evictions: u64,
+    /// Objects evicted from disk for space.
+    pub disk_evictions: u64,
+    /// Objects and bytes in memory.
+    pub memory_entries: u64,
+    /// Bytes in memory.
+    pub memory_bytes: u64,
+    /// Objects on disk.
+    pub disk_entries: u64,
+    /// Bytes on disk.
+    pub disk_bytes: u64,
+}
+
+struct MemEntry {
+    meta_internal: Vec<u8>,
+    meta_header: Vec<u8>,
+    body: Bytes,
+}
+
+/// Memory tier (moka, TinyLFU, weighed in bytes) in front of an optional disk tier.
+pub struct TieredStorage {
+    memory: moka::sync::Cache<Key, Arc<MemEntry>>,
+    disk: Option<DiskTier>,
+    max_memory_object: u64,
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    misses: AtomicU64,
+    stores: AtomicU64,
+    memory_evictions: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for TieredStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TieredStorage")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl TieredStorage {
+    /// Builds the tiers; with a disk tier, its index is rebuilt from the directory.
+    pub fn new(config: &TieredStorageConfig) -> Result<Self> {
+        let memory_evictions = Arc::new(AtomicU64::new(0));
+        let ev = memory_evictions.clone();
+        let memory = moka::sync::Cache::builder()
+            .max_capacity(config.memory_bytes)
+            .weigher(|_k: &Key, v: &Arc<MemEntry>| {
+                let w = v.body.len() + v.meta_internal.len() + v.meta_header.len() + 128;
+                w.min(u32::MAX as usize) as u32
+            })
+            .eviction_listener(move |_k, _v, cause: moka::notification::RemovalCause| {
+                if cause.was_evicted() {
+                    ev.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
+        let disk = match &config.disk {
+            Some((path, size)) => {
+                Some(
+                    DiskTier::open(path, *size).map_err(|source| CacheError::Io {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(TieredStorage {
+            memory,
+            disk,
+            max_memory_object: config.max_memory_object,
+            memory_hits: AtomicU64::new(0),
+            disk_hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stores: AtomicU64::new(0),
+            memory_evictions,
+        })
+    }
+
+    /// Current counters and sizes.
+    pub fn stats(&self) -> CacheStats {
+        self.memory.run_pending_tasks();
+        let (disk_entries, disk_bytes) = self.disk.as_ref().map_or((0, 0), |d| d.usage());
+        CacheStats {
+            memory_hits: self.memory_hits.load(Ordering::Relaxed),
+            disk_hits: self.disk_hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            stores: self.stores.load(Ordering::Relaxed),
+            memory_evictions: self.memory_evictions.load(Ordering::Relaxed),
+            disk_evictions: self
+                .disk
+                .as_ref()
+                .map_or(0, |d| d.evictions.load(Ordering::Relaxed)),
+            memory_entries: self.memory.entry_count(),
+            memory_bytes: self.memory.weighted_size(),
+            disk_entries,
+            disk_bytes,
+        }
+    }
+
+    fn mem_hit(entry: &MemEntry) -> PResult<(CacheMeta, HitHandler)> {
+        let meta = CacheMeta::deserialize(&entry.meta_internal, &entry.meta_header)?;
+        let hit = MemHit {
+            body: entry.body.clone(),
+            done: false,
+            range: None,
+        };
+        Ok((meta, Box::new(hit)))
+    }
+}
+
+fn internal_err(context: &'static str, e: impl std::fmt::Display) -> Box<pingora_error::Error> {
+    pingora_error::Error::explain(
+        pingora_error::ErrorType::InternalError,
+        format!("{context}: {e}"),
+    )
+}
+
+#[async_trait]
+impl Storage for TieredStorage {
+    async fn lookup(
+        &'static self,
+        key: &CacheKey,
+        _trace: &SpanHandle,
+    ) -> PResult<Option<(CacheMeta, HitHandler)>> {
+        let k = key.combined_bin();
+        if let Some(entry) = self.memory.get(&k) {
+            self.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Self::mem_hit(&entry).map(Some);
+        }
+        let Some(disk) = &self.disk else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        let Some(mut entry) = disk.open_entry(&k).await else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        let meta = match CacheMeta::deserialize(&entry.meta_internal, &entry.meta_header) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping disk cache object with unreadable metadata");
+                disk.remove(&k);
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+        };
+        self.disk_hits.fetch_add(1, Ordering::Relaxed);
+        if entry.body_len <= self.max_memory_object {
+            // Small enough: read and verify it whole, then promote it to memory.
+            let mut body = vec![0u8; entry.body_len as usize];
+            if entry.file.read_exact(&mut body).await.is_err()
+                || crc32fast::hash(&body) != entry.body_crc
+            {
+                tracing::warn!("dropping disk cache object whose body fails its checksum");
+                disk.remove(&k);
+                return Ok(None);
+            }
+            let promoted = Arc::new(MemEntry {
+                meta_internal: entry.meta_internal,
+                meta_header: entry.meta_header,
+                body: Bytes::from(body),
+            });
+            self.memory.insert(k, promoted.clone());
+            let hit = MemHit {
+                body: promoted.body.clone(),
+                done: false,
+                range: None,
+            };
+            return Ok(Some((meta, Box::new(hit))));
+        }
+        let hit = DiskHit::new(entry, k);
+        Ok(Some((meta, Box::new(hit))))
+    }
+
+    async fn get_miss_handler(
+        &'static self,
+        key: &CacheKey,
+        meta: &CacheMeta,
+        _trace: &SpanHandle,
+    ) -> PResult<MissHandler> {
+        let (internal, header) = meta.serialize()?;
+        let disk = match &self.disk {
+            Some(d) => Some(
+                d.begin(&internal, &header)
+                    .await
+                    .map_err(|e| internal_err("disk cache write", e))?,
+            ),
+            None => None,
+        };
+        Ok(Box::new(TieredMiss {
+            storage: self,
+            key: key.combined_bin(),
+            meta_internal: internal,
+            meta_header: header,
+            buffer: Some(Vec::new()),
+            disk,
+            len: 0,
+        }))
+    }
+
+    async fn purge(
+        &'static self,
+        target: PurgeTarget<'_>,
+        _purge_type: PurgeType,
+        _trace: &SpanHandle,
+    ) -> PResult<PurgeOutcome> {
+        // We do not assign entry IDs, so identified targets cannot be ours.
+        if matches!(target, PurgeTarget::Exact(CacheEntryKey::Identified { .. })) {
+            return Ok(PurgeOutcome::NotFound);
+        }
+        let k = target.key().combined_bin();
+        let in_memory = self.memory.remove(&k).is_some();
+        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(&k));
+        Ok(if in_memory || on_disk {
+            PurgeOutcome::Purged(None)
+        } else {
+            PurgeOutcome::NotFound
+        })
+    }
+
+    async fn update_meta(
+        &'static self,
+        key: &CacheKey,
+        meta: &CacheMeta,
+        _trace: &SpanHandle,
+    ) -> PResult<bool> {
+        let k = key.combined_bin();
+        let (internal, header) = meta.serialize()?;
+        let mut updated = false;
+        if let Some(old) = self.memory.get(&k) {
+            self.memory.insert(
+                k,
+                Arc::new(MemEntry {
+                    meta_internal: internal.clone(),
+                    meta_header: header.clone(),
+                    body: old.body.clone(),
+                }),
+            );
+            updated = true;
+        }
+        if let Some(disk) = &self.disk {
+            updated |= disk
+                .update_meta(&k, &internal, &header)
+                .await
+                .map_err(|e| internal_err("disk cache meta update", e))?;
+        }
+        Ok(updated)
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync + 'static) {
+        self
+    }
+}
+
+/// A hit served from memory (also used for just-promoted disk objects).
+struct MemHit {
+    body: Bytes,
+    done: bool,
+    range: Option<(usize, usize)>,
+}
+
+#[async_trait]
+impl HandleHit for MemHit {
+    async fn read_body(&mut self) -> PResult<Option<Bytes>> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        Ok(Some(match self.range {
+            Some((s, e)) => self.body.slice(s..e),
+            None => self.body.clone(),
+        }))
+    }
+
+    async fn finish(
+        self: Box<Self>,
+        _storage: &'static (dyn Storage + Sync),
+        _key: &CacheKey,
+        _trace: &SpanHandle,
+    ) -> PResult<()> {
+        Ok(())
+    }
+
+    fn can_seek(&self) -> bool {
+        true
+    }
+
+    fn seek(&mut self, start: usize, end: Option<usize>) -> PResult<()> {
+        let len = self.body.len();
+        let end = end.unwrap_or(len).min(len);
+        if start > end {
+            return pingora_error::Error::e_explain(
+                pingora_error::ErrorType::InternalError,
+                "seek past end",
+            );
+        }
+        self.range = Some((start, end));
+        self.done = false;
+        Ok(())
+    }
+
+    fn get_eviction_weight(&self) -> usize {
+        self.body.len()
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        self
+    }
+}
+
+/// A hit streamed from disk in 64 KiB reads, checksum verified on a full read.
+struct DiskHit {
+    entry: DiskEntry,
+    key: Key,
+    /// Bytes of body still to send in the current range.
+    left: u64,
+    /// Running CRC; only meaningful when reading the whole body from its start.
+    crc: Option<crc32fast::Hasher>,
+    seek_to: Option<u64>,
+    corrupt: bool,
+}
+
+impl DiskHit {
+    fn new(entry: DiskEntry, key: Key) -> Self {
+        let left = entry.body_len;
+        DiskHit {
+            entry,
+            key,
+            left,
+            crc: Some(crc32fast::Hasher::new()),
+            seek_to: None,
+            corrupt: false,
+        }
+    }
+}
+
+#[async_trait]
+impl HandleHit for DiskHit {
+    async fn read_body(&mut self) -> PResult<Option<Bytes>> {
+        if let Some(pos) = self.seek_to.take() {
+            self.entry
+                .file
+                .seek(std::io::SeekFrom::Start(self.entry.body_offset + pos))
+                .await
+                .map_err(|e| internal_err("disk cache seek", e))?;
+        }
+        if self.left == 0 {
+            if let Some(h) = self.crc.take()
+                && h.finalize() != self.entry.body_crc
+            {
+                self.corrupt = true;
+                tracing::warn!(key = %hex::encode(self.key), "disk cache body failed its checksum mid-stream; aborting");
+                return pingora_error::Error::e_explain(
+                    pingora_error::ErrorType::InternalError,
+                    "disk cache body checksum mismatch",
+                );
+            }
+            return Ok(None);
+        }
+        let want = self.left.min(64 * 1024) as usize;
+        let mut buf = vec![0u8; want];
+        self.entry
+            .file
+            .read_exact(&mut buf)
+            .await
+            .map_err(|e| internal_err("disk cache read", e))?;
+        self.left -= want as u64;
+        if let Some(h) = self.crc.as_mut() {
+            h.update(&buf);
+        }
+        Ok(Some(Bytes::from(buf)))
+    }
+
+    async fn finish(
+        self: Box<Self>,
+        storage: &'static (dyn Storage + Sync),
+        _key: &CacheKey,
+        _trace: &SpanHandle,
+    ) -> PResult<()> {
+        // A body that failed its checksum must never be served again.
+        if self.corrupt
+            && let Some(ts) = storage.as_any().downcast_ref::<TieredStorage>()
+            && let Some(disk) = &ts.disk
+        {
+            disk.remove(&self.key);
+        }
+        Ok(())
+    }
+
+    fn can_seek(&self) -> bool {
+        true
+    }
+
+    fn seek(&mut self, start: usize, end: Option<usize>) -> PResult<()> {
+        let len = self.entry.body_len;
+        let end = end.map_or(len, |e| (e as u64).min(len));
+        if start as u64 > end {
+            return pingora_error::Error::e_explain(
+                pingora_error::ErrorType::InternalError,
+                "seek past end",
+            );
+        }
+        self.seek_to = Some(start as u64);
+        self.left = end - start as u64;
+        // Partial reads cannot verify the whole-body checksum.
+        self.crc = None;
+        Ok(())
+    }
+
+    fn get_eviction_weight(&self) -> usize {
+        self.entry.body_len as usize
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut (dyn Any + Send + Sync) {
+        self
+    }
+}
+
+/// A miss being admitted: streamed to a temp file, and buffered for memory while small.
+struct TieredMiss {
+    storage: &'static TieredStorage,
+    key: Key,
+    meta_internal: Vec<u8>,
+    meta_header: Vec<u8>,
+    buffer: Option<Vec<u8>>,
+    disk: Option<DiskWriter>,
+    len: u64,
+}
+
+#[async_trait]
+impl HandleMiss for TieredMiss {
+    async fn write_body(&mut self, data: Bytes, _eof: bool) -> PResult<()> {
+        self.len += data.len() as u64;
+        if self.len > self.storage.max_memory_object {
+            // Large objects skip the memory tier: never hold them whole.
+            self.buffer = None;
+        }
+        if let Some(buf) = self.buffer.as_mut() {
+            buf.extend_from_slice(&data);
+        }
+        if let Some(w) = self.disk.as_mut() {
+            w.write(&data)
+                .await
+                .map_err(|e| internal_err("disk cache write", e))?;
+        }
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> PResult<MissFinishType> {
+        let TieredMiss {
+            storage,
+            key,
+            meta_internal,
+            meta_header,
+            buffer,
+            disk,
+            len,
+        } = *self;
+        if let (Some(w), Some(tier)) = (disk, storage.disk.as_ref()) {
+            w.commit(tier, &key)
+                .await
+                .map_err(|e| internal_err("disk cache commit", e))?;
+        }
+        if let Some(body) = buffer {
+            storage.memory.insert(
+                key,
+                Arc::new(MemEntry {
+                    meta_internal,
+                    meta_header,
+                    body: Bytes::from(body),
+                }),
+            );
+        }
+        storage.stores.fetch_add(1, Ordering::Relaxed);
+        Ok(MissFinishType::Created(len as usize))
+    }
+}

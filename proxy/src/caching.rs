@@ -1,0 +1,227 @@
+//! HTTP caching policy: keys, cacheability (RFC 9111 via pingora-cache), `Vary`, and
+//! the `Cache-Status` header (RFC 9211). Storage itself is `outpost-cache`.
+
+use outpost_cache::{TieredStorage, TieredStorageConfig};
+use outpost_config::CacheConfig;
+use pingora::cache::cache_control::CacheControl;
+use pingora::cache::filters::resp_cacheable;
+use pingora::cache::lock::{CacheKeyLockImpl, CacheLock};
+use pingora::cache::{
+    CacheKey, CacheMeta, CacheMetaDefaults, CachePhase, NoCacheReason, RespCacheable,
+    VarianceBuilder,
+};
+use pingora::http::{RequestHeader, ResponseHeader};
+use std::time::SystemTime;
+
+/// The process-wide cache: storage and the per-key fill lock (request collapsing).
+///
+/// Both live for the whole process (`'static`, as pingora-cache requires); the cache
+/// settings are read once at start.
+#[derive(Clone, Copy)]
+pub struct EdgeCache {
+    /// The tiered storage.
+    pub storage: &'static TieredStorage,
+    /// Collapses concurrent misses for one key into one origin fetch.
+    pub lock: &'static CacheKeyLockImpl,
+}
+
+impl std::fmt::Debug for EdgeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeCache")
+            .field("storage", self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EdgeCache {
+    /// Builds the cache from config, or `None` when it has no capacity at all.
+    pub fn from_config(c: &CacheConfig) -> Result<Option<Self>, outpost_cache::CacheError> {
+        if c.memory == 0 && c.disk.is_none() {
+            return Ok(None);
+        }
+        let storage = TieredStorage::new(&TieredStorageConfig {
+            memory_bytes: c.memory,
+            max_memory_object: c.max_memory_object.min(c.memory),
+            disk: c.disk.as_ref().map(|d| (d.path.clone(), d.size)),
+        })?;
+        let lock: Box<CacheKeyLockImpl> = CacheLock::new_boxed(c.lock_timeout);
+        Ok(Some(EdgeCache {
+            storage: Box::leak(Box::new(storage)),
+            lock: Box::leak(lock),
+        }))
+    }
+}
+
+/// No heuristic freshness: a response is stored only when its headers give it a
+/// lifetime (RFC 9111 4.2.2 allows heuristics; we choose not to guess for origins).
+fn no_heuristic(_status: http::StatusCode) -> Option<std::time::Duration> {
+    None
+}
+
+static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
+
+/// The cache key: scheme, host and path+query, each length-prefixed so that no two
+/// different requests can frame to the same bytes.
+pub fn cache_key(tls: bool, host: &str, req: &RequestHeader) -> CacheKey {
+    let scheme = if tls { "https" } else { "http" };
+    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let primary = format!(
+        "{}:{scheme}{}:{host}{}:{pq}",
+        scheme.len(),
+        host.len(),
+        pq.len()
+    );
+    CacheKey::new(primary, "")
+}
+
+/// Decides whether a response may be stored in this shared cache.
+pub fn cacheability(resp: &ResponseHeader, authorization: bool) -> RespCacheable {
+    // A Set-Cookie response is someone's session: never shared by default.
+    if resp.headers.contains_key(http::header::SET_COOKIE) {
+        return RespCacheable::Uncacheable(NoCacheReason::Custom("set-cookie"));
+    }
+    if resp
+        .headers
+        .get(http::header::VARY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*"))
+    {
+        return RespCacheable::Uncacheable(NoCacheReason::Custom("vary-star"));
+    }
+    // RFC 9213: CDN-Cache-Control, when present, governs us instead of Cache-Control.
+    let cc = CacheControl::from_resp_headers_named("cdn-cache-control", resp)
+        .or_else(|| CacheControl::from_resp_headers(resp));
+    resp_cacheable(cc.as_ref(), resp.clone(), authorization, &DEFAULTS)
+}
+
+/// The secondary key for a stored response with `Vary`.
+pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora::cache::key::HashBinary> {
+    let vary = meta.headers().get(http::header::VARY)?.to_str().ok()?;
+    let mut builder = VarianceBuilder::new();
+    let names: Vec<String> = vary
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    for name in names {
+        let value = req
+            .headers
+            .get(name.as_str())
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default();
+        builder.add_owned_name_value(name, value);
+    }
+    builder.finalize()
+}
+
+/// The `Cache-Status` value (RFC 9211) for what the cache did with this request.
+pub fn cache_status(phase: CachePhase, meta: Option<&CacheMeta>, stored: bool) -> String {
+    let ttl = |m: &CacheMeta| {
+        let now = SystemTime::now();
+        match m.fresh_until().duration_since(now) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        }
+    };
+    match phase {
+        CachePhase::Hit => match meta {
+            Some(m) => format!("outpost; hit; ttl={}", ttl(m)),
+            None => "outpost; hit".to_string(),
+        },
+        CachePhase::Stale | CachePhase::StaleUpdating => match meta {
+            Some(m) => format!("outpost; hit; ttl={}; fwd=stale", ttl(m)),
+            None => "outpost; hit; fwd=stale".to_string(),
+        },
+        CachePhase::Revalidated | CachePhase::RevalidatedNoCache(_) => {
+            "outpost; fwd=stale; fwd-status=304".to_string()
+        }
+        CachePhase::Miss | CachePhase::Expired => {
+            let fwd = if phase == CachePhase::Expired {
+                "stale"
+            } else {
+                "miss"
+            };
+            if stored {
+                format!("outpost; fwd={fwd}; stored")
+            } else {
+                format!("outpost; fwd={fwd}")
+            }
+        }
+        _ => "outpost; fwd=bypass".to_string(),
+    }
+}
+
+/// A short label for access logs.
+pub fn log_label(phase: CachePhase) -> &'static str {
+    phase.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_framed_unambiguously() {
+        let req = |p: &str| RequestHeader::build("GET", p.as_bytes(), None).expect("request");
+        let a = cache_key(false, "ab", &req("/c"));
+        let b = cache_key(false, "a", &req("/bc"));
+        assert_ne!(a.primary_key(), b.primary_key());
+        let plain = cache_key(false, "x.test", &req("/p?q=1"));
+        let tls = cache_key(true, "x.test", &req("/p?q=1"));
+        assert_ne!(plain.primary_key(), tls.primary_key());
+    }
+
+    #[test]
+    fn set_cookie_private_and_no_store_are_not_shared() {
+        let resp = |h: &[(&str, &str)]| {
+            let mut r = ResponseHeader::build(200, None).expect("resp");
+            for (k, v) in h {
+                r.insert_header(k.to_string(), *v).expect("header");
+            }
+            r
+        };
+        let ok = |r: RespCacheable| r.is_cacheable();
+        assert!(ok(cacheability(
+            &resp(&[("cache-control", "max-age=60")]),
+            false
+        )));
+        assert!(!ok(cacheability(
+            &resp(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]),
+            false
+        )));
+        assert!(!ok(cacheability(
+            &resp(&[("cache-control", "private, max-age=60")]),
+            false
+        )));
+        assert!(!ok(cacheability(
+            &resp(&[("cache-control", "no-store")]),
+            false
+        )));
+        assert!(
+            !ok(cacheability(&resp(&[]), false)),
+            "no heuristic freshness"
+        );
+        assert!(
+            !ok(cacheability(
+                &resp(&[("cache-control", "max-age=60")]),
+                true
+            )),
+            "RFC 9111 3.5"
+        );
+        assert!(ok(cacheability(
+            &resp(&[("cache-control", "public, max-age=60")]),
+            true
+        )));
+        assert!(!ok(cacheability(
+            &resp(&[("cache-control", "max-age=60"), ("vary", "*")]),
+            false
+        )));
+        assert!(ok(cacheability(
+            &resp(&[
+                ("cache-control", "no-store"),
+                ("cdn-cache-control", "max-age=60")
+            ]),
+            false
+        )));
+    }
+}

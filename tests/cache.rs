@@ -1,0 +1,303 @@
+//! The tiered cache through the real binary: RFC 9111 behaviour, Cache-Status, request
+//! collapsing, and the disk tier across restarts.
+
+mod common;
+
+use common::origin::TestOrigin;
+use common::{Outpost, TEST_TIMEOUT, client};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+fn config(origin: &TestOrigin, cache: &str) -> String {
+    format!(
+        "listen: {{ http: \"{{http}}\" }}\n{cache}sites:\n  - default: true\n    origins: [\"{}\"]\n",
+        origin.url()
+    )
+}
+
+struct Got {
+    status: u16,
+    cache_status: String,
+    body: String,
+}
+
+async fn get(c: &reqwest::Client, url: String, headers: &[(&str, &str)]) -> Got {
+    let mut r = c.get(url);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let cache_status = resp
+        .headers()
+        .get("cache-status")
+        .map_or(String::new(), |v| v.to_str().expect("ascii").to_string());
+    Got {
+        status,
+        cache_status,
+        body: resp.text().await.expect("body"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fresh_responses_are_served_from_cache_with_cache_status() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = client();
+        let first = get(&c, op.url("/c?cc=max-age%3D60"), &[]).await;
+        assert_eq!(first.status, 200);
+        assert_eq!(first.cache_status, "outpost; fwd=miss; stored");
+        let second = get(&c, op.url("/c?cc=max-age%3D60"), &[]).await;
+        assert!(
+            second.cache_status.starts_with("outpost; hit; ttl="),
+            "{}",
+            second.cache_status
+        );
+        assert_eq!(second.body, first.body);
+        assert_eq!(
+            origin.hits.load(Ordering::SeqCst),
+            1,
+            "second request never reached the origin"
+        );
+
+        // A different query string is a different object.
+        get(&c, op.url("/c?cc=max-age%3D60&x=1"), &[]).await;
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
+
+        // Expiry: max-age=1 is refetched after a second.
+        get(&c, op.url("/c?cc=max-age%3D1"), &[]).await;
+        get(&c, op.url("/c?cc=max-age%3D1"), &[]).await;
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 3);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let again = get(&c, op.url("/c?cc=max-age%3D1"), &[]).await;
+        assert!(
+            again.cache_status.contains("fwd=stale") || again.cache_status.contains("fwd=miss"),
+            "{}",
+            again.cache_status
+        );
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 4);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_uncacheable_and_personal_responses_are_never_shared() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = client();
+        let cases = [
+            "/c", // no freshness information: no heuristic caching
+            "/c?cc=no-store",
+            "/c?cc=private%2C+max-age%3D60",
+            "/c?cc=max-age%3D60&cookie=1", // Set-Cookie
+            "/c?cc=max-age%3D60&vary=*",
+        ];
+        for path in cases {
+            let before = origin.hits.load(Ordering::SeqCst);
+            let a = get(&c, op.url(path), &[]).await;
+            let b = get(&c, op.url(path), &[]).await;
+            assert_eq!(
+                origin.hits.load(Ordering::SeqCst),
+                before + 2,
+                "{path} was served from cache"
+            );
+            assert!(
+                !a.cache_status.contains("stored") && !b.cache_status.contains("hit"),
+                "{path}: {} / {}",
+                a.cache_status,
+                b.cache_status
+            );
+        }
+        // no-cache may be stored but is revalidated every time; with no validator that
+        // is a full fetch each time.
+        let before = origin.hits.load(Ordering::SeqCst);
+        get(&c, op.url("/c?cc=no-cache"), &[]).await;
+        let b = get(&c, op.url("/c?cc=no-cache"), &[]).await;
+        assert_eq!(origin.hits.load(Ordering::SeqCst), before + 2);
+        assert!(!b.cache_status.contains("hit"), "{}", b.cache_status);
+
+        // A request with credentials bypasses the shared cache.
+        get(&c, op.url("/c?cc=max-age%3D60&k=auth"), &[]).await;
+        let before = origin.hits.load(Ordering::SeqCst);
+        let r = get(
+            &c,
+            op.url("/c?cc=max-age%3D60&k=auth"),
+            &[("authorization", "Bearer x")],
+        )
+        .await;
+        assert_eq!(origin.hits.load(Ordering::SeqCst), before + 1);
+        assert_eq!(r.cache_status, "outpost; fwd=bypass");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_entries_revalidate_with_304() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = client();
+        let path = "/c?cc=max-age%3D1&etag=%22v1%22";
+        let first = get(&c, op.url(path), &[]).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let reval = get(&c, op.url(path), &[]).await;
+        assert_eq!(reval.status, 200);
+        assert_eq!(reval.body, first.body, "body comes from cache after a 304");
+        assert_eq!(reval.cache_status, "outpost; fwd=stale; fwd-status=304");
+        assert_eq!(
+            origin.hits.load(Ordering::SeqCst),
+            2,
+            "one fetch, one conditional request"
+        );
+        // The 304 refreshed the stored freshness: the next request is a hit.
+        let hit = get(&c, op.url(path), &[]).await;
+        assert!(
+            hit.cache_status.starts_with("outpost; hit"),
+            "{}",
+            hit.cache_status
+        );
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vary_keeps_one_variant_per_header_value() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = client();
+        let path = "/c?cc=max-age%3D60&vary=accept-language";
+        let en1 = get(&c, op.url(path), &[("accept-language", "en")]).await;
+        let en2 = get(&c, op.url(path), &[("accept-language", "en")]).await;
+        let fr1 = get(&c, op.url(path), &[("accept-language", "fr")]).await;
+        let fr2 = get(&c, op.url(path), &[("accept-language", "fr")]).await;
+        assert!(
+            en1.body.ends_with("lang=en") && en2.body == en1.body,
+            "{} / {}",
+            en1.body,
+            en2.body
+        );
+        assert!(
+            fr1.body.ends_with("lang=fr") && fr2.body == fr1.body,
+            "{} / {}",
+            fr1.body,
+            fr2.body
+        );
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_if_error_serves_cached_copy_when_origin_is_down() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    timeouts: {{ connect: 1s, read: 1s }}\n",
+            origin.url()
+        ));
+        let c = client();
+        let path = "/c?cc=max-age%3D1%2C+stale-if-error%3D60";
+        let first = get(&c, op.url(path), &[]).await;
+        origin.stop();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let stale = get(&c, op.url(path), &[]).await;
+        assert_eq!(stale.status, 200);
+        assert_eq!(stale.body, first.body);
+        // Without stale-if-error the same situation is a clean 502.
+        let none = get(&c, op.url("/c?cc=max-age%3D1&other=1"), &[]).await;
+        assert_eq!(none.status, 502);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_misses_for_one_key_make_one_origin_request() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = reqwest::Client::builder()
+            .pool_max_idle_per_host(200)
+            .build()
+            .expect("client");
+        let url = op.url("/c?cc=max-age%3D60&ms=500");
+        let tasks: Vec<_> = (0..100)
+            .map(|_| tokio::spawn(get_owned(c.clone(), url.clone())))
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("join"), 200);
+        }
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+async fn get_owned(c: reqwest::Client, url: String) -> u16 {
+    c.get(url).send().await.expect("request").status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disk_tier_survives_restart_and_drops_corrupt_objects() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let cache_dir = tempfile::tempdir().expect("tempdir");
+        let cache = format!(
+            "cache:\n  memory: 1MiB\n  max_memory_object: 1KiB\n  disk: {{ path: \"{}\", size: 64MiB }}\n",
+            cache_dir.path().display()
+        );
+        let yaml = config(&origin, &cache);
+        let c = client();
+        let first_body = {
+            let op = Outpost::start(&yaml);
+            let a = get(&c, op.url("/c?cc=max-age%3D600"), &[]).await;
+            assert!(a.cache_status.contains("stored"), "{}", a.cache_status);
+            a.body
+        };
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+
+        // Restart: the object is served from disk without the origin.
+        {
+            let op = Outpost::start(&yaml);
+            let b = get(&c, op.url("/c?cc=max-age%3D600"), &[]).await;
+            assert!(b.cache_status.starts_with("outpost; hit"), "{}", b.cache_status);
+            assert_eq!(b.body, first_body);
+            assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+        }
+
+        // Damage every stored object: each is detected, dropped and refetched.
+        let mut damaged = 0;
+        for shard in std::fs::read_dir(cache_dir.path()).expect("dir") {
+            let shard = shard.expect("entry").path();
+            if !shard.is_dir() || shard.ends_with("tmp") {
+                continue;
+            }
+            for obj in std::fs::read_dir(&shard).expect("shard") {
+                let path = obj.expect("obj").path();
+                let mut bytes = std::fs::read(&path).expect("read");
+                let mid = bytes.len() / 2;
+                bytes[mid] ^= 0xff;
+                bytes[30] ^= 0xff;
+                std::fs::write(&path, bytes).expect("write");
+                damaged += 1;
+            }
+        }
+        assert!(damaged >= 1);
+        let op = Outpost::start(&yaml);
+        let d = get(&c, op.url("/c?cc=max-age%3D600"), &[]).await;
+        assert_eq!(d.status, 200);
+        assert!(d.cache_status.contains("fwd=miss"), "{}", d.cache_status);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
+        assert!(op.log_text().contains("dropping damaged"), "{}", op.log_text());
+    })
+    .await
+    .expect("test timed out");
+}
