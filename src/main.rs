@@ -66,6 +66,20 @@ struct ProxyArgs {
     /// PEM private key for --https.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Memory cache size, e.g. 256MiB (0 with no --cache-dir disables caching).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    cache_memory: String,
+    /// Also keep a disk cache tier in this directory (survives restarts).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Disk cache tier size, with --cache-dir.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "1GiB",
+        requires = "cache_dir"
+    )]
+    cache_disk_size: String,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -170,6 +184,15 @@ fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
             "tls:\n  certificates:\n    - cert: {}\n      key: {}\n",
             q(&abs(cert).to_string_lossy()),
             q(&abs(key).to_string_lossy())
+        ));
+    }
+    yaml.push_str(&format!("cache:\n  memory: {}\n", q(&args.cache_memory)));
+    if let Some(dir) = &args.cache_dir {
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        yaml.push_str(&format!(
+            "  disk: {{ path: {}, size: {} }}\n",
+            q(&abs.to_string_lossy()),
+            q(&args.cache_disk_size)
         ));
     }
     yaml.push_str("sites:\n  - name: quick\n    default: true\n    origins:\n");

@@ -301,3 +301,92 @@ async fn disk_tier_survives_restart_and_drops_corrupt_objects() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_methods_invalidate_and_stale_while_revalidate_refreshes_in_background() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&config(&origin, ""));
+        let c = client();
+        let path = "/c?cc=max-age%3D60";
+        get(&c, op.url(path), &[]).await;
+        assert!(
+            get(&c, op.url(path), &[])
+                .await
+                .cache_status
+                .contains("hit")
+        );
+        let r = c
+            .post(op.url(path))
+            .body("change")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 200);
+        let after = get(&c, op.url(path), &[]).await;
+        assert!(
+            after.cache_status.contains("fwd=miss"),
+            "POST invalidated it: {}",
+            after.cache_status
+        );
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 3);
+
+        // stale-while-revalidate: the stale copy is served at once and refreshed behind it.
+        let swr = "/c?cc=max-age%3D1%2C+stale-while-revalidate%3D60";
+        let first = get(&c, op.url(swr), &[]).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let stale = get(&c, op.url(swr), &[]).await;
+        assert_eq!(stale.body, first.body, "served the stale copy");
+        assert!(
+            stale.cache_status.contains("fwd=stale"),
+            "{}",
+            stale.cache_status
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let fresh = get(&c, op.url(swr), &[]).await;
+            if fresh.body != first.body {
+                assert!(
+                    fresh.cache_status.starts_with("outpost; hit"),
+                    "{}",
+                    fresh.cache_status
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "background refresh never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_objects_stream_from_disk_and_ranges_come_from_cache() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let cache_dir = tempfile::tempdir().expect("tempdir");
+        let cache = format!(
+            "cache:\n  memory: 4MiB\n  max_memory_object: 64KiB\n  disk: {{ path: \"{}\", size: 64MiB }}\n",
+            cache_dir.path().display()
+        );
+        let op = Outpost::start(&config(&origin, &cache));
+        let c = client();
+        let path = "/c?cc=max-age%3D600&size=1048576";
+        let full = get(&c, op.url(path), &[]).await;
+        assert_eq!(full.body.len(), 1_048_576);
+        let hit = get(&c, op.url(path), &[]).await;
+        assert!(hit.cache_status.starts_with("outpost; hit"), "{}", hit.cache_status);
+        assert_eq!(hit.body, full.body, "1 MiB body streamed back from the disk tier intact");
+        let r = c.get(op.url(path)).header("range", "bytes=1000-1099").send().await.expect("range");
+        assert_eq!(r.status(), 206);
+        assert!(r.headers()["cache-status"].to_str().expect("ascii").starts_with("outpost; hit"));
+        assert_eq!(r.text().await.expect("body"), full.body[1000..1100]);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+    })
+    .await
+    .expect("test timed out");
+}

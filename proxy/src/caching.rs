@@ -34,6 +34,23 @@ impl std::fmt::Debug for EdgeCache {
 }
 
 impl EdgeCache {
+    /// Removes the stored response for `key` (both tiers) before returning.
+    pub async fn invalidate(&self, key: &CacheKey) -> bool {
+        use pingora::cache::Storage;
+        use pingora::cache::storage::{PurgeOutcome, PurgeTarget, PurgeType};
+        let span = pingora::cache::trace::Span::inactive();
+        let compact = key.to_compact();
+        let outcome = self
+            .storage
+            .purge(
+                PurgeTarget::Active(&compact),
+                PurgeType::Invalidation,
+                &span.handle(),
+            )
+            .await;
+        matches!(outcome, Ok(PurgeOutcome::Purged(_)))
+    }
+
     /// Builds the cache from config, or `None` when it has no capacity at all.
     pub fn from_config(c: &CacheConfig) -> Result<Option<Self>, outpost_cache::CacheError> {
         if c.memory == 0 && c.disk.is_none() {

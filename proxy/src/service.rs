@@ -176,6 +176,42 @@ fn status_text(code: u16) -> &'static str {
 }
 
 impl EdgeProxy {
+    /// RFC 9111 4.4: a successful unsafe request invalidates the target URI and the
+    /// same-host URIs in `Location` and `Content-Location`. Only the primary (non-Vary)
+    /// entry of each is removed.
+    async fn invalidate_after_unsafe(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &RequestCtx,
+        cache: crate::caching::EdgeCache,
+    ) {
+        let mut targets = vec![cache_key(ctx.tls, &ctx.host, session.req_header())];
+        for h in [header::LOCATION, header::CONTENT_LOCATION] {
+            let Some(v) = resp.headers.get(&h).and_then(|v| v.to_str().ok()) else {
+                continue;
+            };
+            let Ok(uri) = v.parse::<http::Uri>() else {
+                continue;
+            };
+            if uri
+                .host()
+                .is_some_and(|host| !host.eq_ignore_ascii_case(&ctx.host))
+            {
+                continue;
+            }
+            let Some(pq) = uri.path_and_query() else {
+                continue;
+            };
+            if let Ok(req) = RequestHeader::build("GET", pq.as_str().as_bytes(), None) {
+                targets.push(cache_key(ctx.tls, &ctx.host, &req));
+            }
+        }
+        for key in &targets {
+            cache.invalidate(key).await;
+        }
+    }
+
     fn pool<'a>(&self, ctx: &'a RequestCtx) -> Option<&'a OriginPool> {
         ctx.site.as_ref().map(|s| s.pool.as_ref())
     }
@@ -277,6 +313,18 @@ impl ProxyHttp for EdgeProxy {
         req: &RequestHeader,
     ) -> Option<HashBinary> {
         variance(meta, req)
+    }
+
+    /// Called with `None` for stale-while-revalidate and with the error for
+    /// stale-if-error; pingora has already checked the stored response's stale windows.
+    /// We allow both when the origin said so (pingora's default refuses the former).
+    fn should_serve_stale(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Self::CTX,
+        error: Option<&Error>,
+    ) -> bool {
+        error.is_none_or(|e| e.esource() == &ErrorSource::Upstream)
     }
 
     async fn upstream_peer(
@@ -441,6 +489,14 @@ impl ProxyHttp for EdgeProxy {
         }
         let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
+        if let Some(cache) = self.live.cache
+            && ctx.site.as_ref().is_some_and(|s| s.cache)
+            && !session.req_header().method.is_safe()
+            && (200..400).contains(&upstream_response.status.as_u16())
+        {
+            self.invalidate_after_unsafe(session, upstream_response, ctx, cache)
+                .await;
+        }
         if self.live.cache.is_some() && ctx.site.as_ref().is_some_and(|s| s.cache) {
             let status = cache_status(
                 session.cache.phase(),

@@ -158,7 +158,8 @@ async fn route(
         "/c" => {
             // Cacheable resource whose headers the test sets through the query string:
             // cc=Cache-Control, cdn=CDN-Cache-Control, etag=ETag (answers If-None-Match
-            // with 304), vary=Vary, cookie=1 (Set-Cookie), ms=delay. Body: "NAME #N".
+            // with 304), vary=Vary, cookie=1 (Set-Cookie), ms=delay, size=N (pad the body
+            // to N bytes). Body: "NAME #N" (N = origin hits so far), then padding.
             let ms = query_num(&req, "ms");
             if ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -194,6 +195,11 @@ async fn route(
                     .expect("resp");
             }
             let mut body = format!("{name} #{n}");
+            let pad = query_num(&req, "size") as usize;
+            if pad > body.len() {
+                // Deterministic, position-dependent filler so ranges can be checked.
+                body.extend((body.len()..pad).map(|i| (b'a' + (i % 26) as u8) as char));
+            }
             if let Some(lang) = req
                 .headers()
                 .get("accept-language")
