@@ -80,6 +80,9 @@ struct ProxyArgs {
         requires = "cache_dir"
     )]
     cache_disk_size: String,
+    /// Admin API address (loopback only in quick mode, no token): purge, stats, status.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -194,6 +197,9 @@ fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
             q(&abs.to_string_lossy()),
             q(&args.cache_disk_size)
         ));
+    }
+    if let Some(admin) = &args.admin {
+        yaml.push_str(&format!("admin:\n  listen: {}\n", q(admin)));
     }
     yaml.push_str("sites:\n  - name: quick\n    default: true\n    origins:\n");
     for o in &args.origin {

@@ -1,9 +1,10 @@
 //! The disk tier: one file per cached object, crash-safe, bounded in bytes.
 //!
 //! File format (little endian):
-//! `"OPC1" | meta_internal_len u32 | meta_header_len u32 | body_len u64 | body_crc32 u32 |
-//!  head_crc32 u32 | meta_internal | meta_header | body`
-//! where `head_crc32` covers the 24 bytes before it and both meta blobs.
+//! `"OPC2" | meta_internal_len u32 | meta_header_len u32 | body_len u64 | body_crc32 u32 |
+//!  head_crc32 u32 | info_len u32 | meta_internal | meta_header | info | body`
+//! where `head_crc32` covers every other prefix field and the three blobs, and `info`
+//! is the catalog record (key text and tags, see `catalog`).
 //!
 //! Writes go to `tmp/` and are renamed into `xx/<key>.obj` after `fsync` of the file,
 //! so a reader sees either the old object or the new one, never a torn one (an open
@@ -26,8 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 /// Cache keys as stored: pingora's 128-bit combined hash.
 pub(crate) type Key = [u8; 16];
 
-const MAGIC: &[u8; 4] = b"OPC1";
-const PREFIX: usize = 28;
+const MAGIC: &[u8; 4] = b"OPC2";
+const PREFIX: usize = 32;
 /// A sanity bound on meta sizes so a corrupt length cannot make us allocate wildly.
 const MAX_META: u32 = 1 << 20;
 
@@ -44,6 +45,7 @@ pub(crate) struct DiskEntry {
     pub file: tokio::fs::File,
     pub meta_internal: Vec<u8>,
     pub meta_header: Vec<u8>,
+    pub info: Vec<u8>,
     pub body_len: u64,
     pub body_crc: u32,
     pub body_offset: u64,
@@ -56,7 +58,12 @@ fn hex_key(key: &Key) -> String {
 impl DiskTier {
     /// Opens (creating if needed) the tier at `root`, bounded to `capacity` bytes, and
     /// rebuilds its index from the files present.
-    pub(crate) fn open(root: &Path, capacity: u64) -> std::io::Result<Self> {
+    pub(crate) fn open(
+        root: &Path,
+        capacity: u64,
+        on_entry: &mut dyn FnMut(Key, Vec<u8>),
+        on_evict: Box<dyn Fn(&Key) + Send + Sync>,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("tmp"))?;
         // Leftover temp files are writes that never committed.
         for e in std::fs::read_dir(root.join("tmp"))? {
@@ -73,6 +80,7 @@ impl DiskTier {
                 if cause.was_evicted() {
                     ev.fetch_add(1, Ordering::Relaxed);
                     let _ = std::fs::remove_file(object_path(&listen_root, &k));
+                    on_evict(&k);
                 }
             })
             .build();
@@ -82,11 +90,13 @@ impl DiskTier {
             next_tmp: AtomicU64::new(0),
             evictions,
         };
-        tier.rebuild_index()?;
+        tier.rebuild_index(on_entry)?;
         Ok(tier)
     }
 
-    fn rebuild_index(&self) -> std::io::Result<()> {
+    /// Indexes every object file and hands each one's catalog record to `on_entry`.
+    /// Only the head of each file is read (the body is checked when it is served).
+    fn rebuild_index(&self, on_entry: &mut dyn FnMut(Key, Vec<u8>)) -> std::io::Result<()> {
         for shard in std::fs::read_dir(&self.root)? {
             let shard = shard?;
             let name = shard.file_name();
@@ -104,7 +114,16 @@ impl DiskTier {
                     continue;
                 }
                 let size = obj.metadata()?.len();
-                self.index.insert(key, size);
+                match read_info_sync(&obj.path(), size) {
+                    Ok(info) => {
+                        self.index.insert(key, size);
+                        on_entry(key, info);
+                    }
+                    Err(why) => {
+                        tracing::warn!(file = %obj.path().display(), %why, "removing unreadable cache object at start");
+                        let _ = std::fs::remove_file(obj.path());
+                    }
+                }
             }
         }
         self.index.run_pending_tasks();
@@ -129,6 +148,11 @@ impl DiskTier {
         present
     }
 
+    /// Every key in the index.
+    pub(crate) fn keys(&self) -> Vec<Key> {
+        self.index.iter().map(|(k, _)| *k).collect()
+    }
+
     /// Opens and validates an object; a missing or damaged one is a `None` (and is removed).
     pub(crate) async fn open_entry(&self, key: &Key) -> Option<DiskEntry> {
         if !self.index.contains_key(key) {
@@ -149,6 +173,7 @@ impl DiskTier {
         &self,
         meta_internal: &[u8],
         meta_header: &[u8],
+        info: &[u8],
     ) -> std::io::Result<DiskWriter> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self
@@ -159,6 +184,7 @@ impl DiskTier {
         file.write_all(&[0u8; PREFIX]).await?;
         file.write_all(meta_internal).await?;
         file.write_all(meta_header).await?;
+        file.write_all(info).await?;
         Ok(DiskWriter {
             tmp: Some(tmp),
             file,
@@ -166,6 +192,7 @@ impl DiskTier {
             len: 0,
             meta_internal: meta_internal.to_vec(),
             meta_header: meta_header.to_vec(),
+            info: info.to_vec(),
         })
     }
 
@@ -179,7 +206,7 @@ impl DiskTier {
         let Some(mut entry) = self.open_entry(key).await else {
             return Ok(false);
         };
-        let mut w = self.begin(internal, header).await?;
+        let mut w = self.begin(internal, header, &entry.info).await?;
         entry
             .file
             .seek(std::io::SeekFrom::Start(entry.body_offset))
@@ -207,6 +234,40 @@ impl DiskTier {
     }
 }
 
+/// Reads and checks just the head of an object, returning its catalog record.
+fn read_info_sync(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut prefix = [0u8; PREFIX];
+    f.read_exact(&mut prefix)?;
+    if &prefix[..4] != MAGIC {
+        return Err(invalid("bad magic"));
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
+    let (il, hl, nl) = (u32_at(4), u32_at(8), u32_at(28));
+    if il > MAX_META || hl > MAX_META || nl > MAX_META {
+        return Err(invalid("meta length out of range"));
+    }
+    let mut bl = [0u8; 8];
+    bl.copy_from_slice(&prefix[12..20]);
+    if (PREFIX as u64 + il as u64 + hl as u64 + nl as u64).checked_add(u64::from_le_bytes(bl))
+        != Some(size)
+    {
+        return Err(invalid(
+            "file size does not match recorded lengths (torn write?)",
+        ));
+    }
+    let mut blobs = vec![0u8; (il + hl + nl) as usize];
+    f.read_exact(&mut blobs)?;
+    let (internal, rest) = blobs.split_at(il as usize);
+    let (header, info) = rest.split_at(hl as usize);
+    if head_crc(&prefix, internal, header, info) != u32_at(24) {
+        return Err(invalid("head checksum mismatch"));
+    }
+    Ok(info.to_vec())
+}
+
 fn object_path(root: &Path, key: &Key) -> PathBuf {
     let hex = hex::encode(key);
     root.join(&hex[..2]).join(format!("{hex}.obj"))
@@ -216,11 +277,13 @@ fn invalid(why: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string())
 }
 
-fn head_crc(prefix: &[u8], internal: &[u8], header: &[u8]) -> u32 {
+fn head_crc(prefix: &[u8], internal: &[u8], header: &[u8], info: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&prefix[..24]);
+    h.update(&prefix[28..32]);
     h.update(internal);
     h.update(header);
+    h.update(info);
     h.finalize()
 }
 
@@ -241,10 +304,11 @@ async fn read_entry(path: &Path) -> std::io::Result<DiskEntry> {
     let body_len = u64::from_le_bytes(bl_bytes);
     let body_crc = u32_at(20);
     let stored_head_crc = u32_at(24);
-    if il > MAX_META || hl > MAX_META {
+    let nl = u32_at(28);
+    if il > MAX_META || hl > MAX_META || nl > MAX_META {
         return Err(invalid("meta length out of range"));
     }
-    let body_offset = PREFIX as u64 + il as u64 + hl as u64;
+    let body_offset = PREFIX as u64 + il as u64 + hl as u64 + nl as u64;
     if body_offset.checked_add(body_len) != Some(size) {
         return Err(invalid(
             "file size does not match recorded lengths (torn write?)",
@@ -254,13 +318,16 @@ async fn read_entry(path: &Path) -> std::io::Result<DiskEntry> {
     file.read_exact(&mut meta_internal).await?;
     let mut meta_header = vec![0u8; hl as usize];
     file.read_exact(&mut meta_header).await?;
-    if head_crc(&prefix, &meta_internal, &meta_header) != stored_head_crc {
+    let mut info = vec![0u8; nl as usize];
+    file.read_exact(&mut info).await?;
+    if head_crc(&prefix, &meta_internal, &meta_header, &info) != stored_head_crc {
         return Err(invalid("head checksum mismatch"));
     }
     Ok(DiskEntry {
         file,
         meta_internal,
         meta_header,
+        info,
         body_len,
         body_crc,
         body_offset,
@@ -275,6 +342,7 @@ pub(crate) struct DiskWriter {
     len: u64,
     meta_internal: Vec<u8>,
     meta_header: Vec<u8>,
+    info: Vec<u8>,
 }
 
 impl DiskWriter {
@@ -292,7 +360,8 @@ impl DiskWriter {
         prefix[8..12].copy_from_slice(&(self.meta_header.len() as u32).to_le_bytes());
         prefix[12..20].copy_from_slice(&self.len.to_le_bytes());
         prefix[20..24].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
-        let hc = head_crc(&prefix, &self.meta_internal, &self.meta_header);
+        prefix[28..32].copy_from_slice(&(self.info.len() as u32).to_le_bytes());
+        let hc = head_crc(&prefix, &self.meta_internal, &self.meta_header, &self.info);
         prefix[24..28].copy_from_slice(&hc.to_le_bytes());
         self.file.seek(std::io::SeekFrom::Start(0)).await?;
         self.file.write_all(&prefix).await?;

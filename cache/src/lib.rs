@@ -7,9 +7,11 @@
 //! It must know nothing of rules, scripts or sites: what is cacheable, for how long
 //! and under which key is decided in `proxy`, with pingora-cache's HTTP semantics.
 
+mod catalog;
 mod disk;
 mod error;
 mod storage;
 
+pub use catalog::ObjectInfo;
 pub use error::{CacheError, Result};
 pub use storage::{CacheStats, TieredStorage, TieredStorageConfig};

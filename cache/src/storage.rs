@@ -1,5 +1,6 @@
 //! [`TieredStorage`]: the pingora-cache `Storage` over the memory and disk tiers.
 
+use crate::catalog::{Catalog, ObjectInfo};
 use crate::disk::{DiskEntry, DiskTier, DiskWriter, Key};
 use crate::error::{CacheError, Result};
 use async_trait::async_trait;
@@ -71,6 +72,7 @@ pub struct TieredStorage {
     misses: AtomicU64,
     stores: AtomicU64,
     memory_evictions: Arc<AtomicU64>,
+    catalog: Catalog,
 }
 
 impl std::fmt::Debug for TieredStorage {
@@ -86,26 +88,47 @@ impl TieredStorage {
     pub fn new(config: &TieredStorageConfig) -> Result<Self> {
         let memory_evictions = Arc::new(AtomicU64::new(0));
         let ev = memory_evictions.clone();
+        let catalog = Catalog::default();
+        let memory_only = config.disk.is_none();
+        let mem_catalog = catalog.clone();
         let memory = moka::sync::Cache::builder()
             .max_capacity(config.memory_bytes)
             .weigher(|_k: &Key, v: &Arc<MemEntry>| {
                 let w = v.body.len() + v.meta_internal.len() + v.meta_header.len() + 128;
                 w.min(u32::MAX as usize) as u32
             })
-            .eviction_listener(move |_k, _v, cause: moka::notification::RemovalCause| {
-                if cause.was_evicted() {
-                    ev.fetch_add(1, Ordering::Relaxed);
-                }
-            })
+            .eviction_listener(
+                move |k: Arc<Key>, _v, cause: moka::notification::RemovalCause| {
+                    if cause.was_evicted() {
+                        ev.fetch_add(1, Ordering::Relaxed);
+                        // With a disk tier the object lives on there; without, it is gone.
+                        if memory_only {
+                            mem_catalog.remove(&k);
+                        }
+                    }
+                },
+            )
             .build();
         let disk = match &config.disk {
             Some((path, size)) => {
-                Some(
-                    DiskTier::open(path, *size).map_err(|source| CacheError::Io {
-                        path: path.clone(),
-                        source,
-                    })?,
+                let rebuild_catalog = catalog.clone();
+                let (evict_catalog, evict_memory) = (catalog.clone(), memory.clone());
+                let tier = DiskTier::open(
+                    path,
+                    *size,
+                    &mut |k, info| rebuild_catalog.insert(k, Arc::new(ObjectInfo::decode(&info))),
+                    // Leaving the disk tier is leaving the cache: a memory copy must not
+                    // outlive its catalog record, or a purge by tag could miss it.
+                    Box::new(move |k: &Key| {
+                        evict_memory.invalidate(k);
+                        evict_catalog.remove(k);
+                    }),
                 )
+                .map_err(|source| CacheError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(tier)
             }
             None => None,
         };
@@ -118,6 +141,7 @@ impl TieredStorage {
             misses: AtomicU64::new(0),
             stores: AtomicU64::new(0),
             memory_evictions,
+            catalog,
         })
     }
 
@@ -140,6 +164,38 @@ impl TieredStorage {
             disk_entries,
             disk_bytes,
         }
+    }
+
+    /// Removes one object from both tiers and the catalog.
+    fn remove(&self, k: &Key) -> bool {
+        let in_memory = self.memory.remove(k).is_some();
+        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(k));
+        self.catalog.remove(k);
+        in_memory || on_disk
+    }
+
+    /// Purges every object whose catalog record satisfies `pred`; returns how many.
+    /// Both tiers are purged before this returns.
+    pub fn purge_matching(&self, pred: &dyn Fn(&ObjectInfo) -> bool) -> usize {
+        self.catalog
+            .matching(pred)
+            .iter()
+            .filter(|k| self.remove(k))
+            .count()
+    }
+
+    /// Purges everything; returns how many objects were removed.
+    pub fn purge_all(&self) -> usize {
+        let mut keys = self.catalog.keys();
+        keys.extend(self.memory.iter().map(|(k, _)| *k));
+        if let Some(d) = &self.disk {
+            keys.extend(d.keys());
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let n = keys.iter().filter(|k| self.remove(k)).count();
+        self.memory.invalidate_all();
+        n
     }
 
     fn mem_hit(entry: &MemEntry) -> PResult<(CacheMeta, HitHandler)> {
@@ -224,9 +280,18 @@ impl Storage for TieredStorage {
         _trace: &SpanHandle,
     ) -> PResult<MissHandler> {
         let (internal, header) = meta.serialize()?;
+        let info = Arc::new(ObjectInfo {
+            key_text: key.primary_key_str().unwrap_or_default().to_string(),
+            tags: meta
+                .headers()
+                .get("cache-tag")
+                .and_then(|v| v.to_str().ok())
+                .map(ObjectInfo::tags_from_header)
+                .unwrap_or_default(),
+        });
         let disk = match &self.disk {
             Some(d) => Some(
-                d.begin(&internal, &header)
+                d.begin(&internal, &header, &info.encode())
                     .await
                     .map_err(|e| internal_err("disk cache write", e))?,
             ),
@@ -240,6 +305,7 @@ impl Storage for TieredStorage {
             buffer: Some(Vec::new()),
             disk,
             len: 0,
+            info,
         }))
     }
 
@@ -254,9 +320,7 @@ impl Storage for TieredStorage {
             return Ok(PurgeOutcome::NotFound);
         }
         let k = target.key().combined_bin();
-        let in_memory = self.memory.remove(&k).is_some();
-        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(&k));
-        Ok(if in_memory || on_disk {
+        Ok(if self.remove(&k) {
             PurgeOutcome::Purged(None)
         } else {
             PurgeOutcome::NotFound
@@ -478,6 +542,7 @@ struct TieredMiss {
     buffer: Option<Vec<u8>>,
     disk: Option<DiskWriter>,
     len: u64,
+    info: Arc<ObjectInfo>,
 }
 
 #[async_trait]
@@ -508,7 +573,9 @@ impl HandleMiss for TieredMiss {
             buffer,
             disk,
             len,
+            info,
         } = *self;
+        storage.catalog.insert(key, info);
         if let (Some(w), Some(tier)) = (disk, storage.disk.as_ref()) {
             w.commit(tier, &key)
                 .await

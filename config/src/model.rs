@@ -17,6 +17,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// The tiered cache.
     pub cache: CacheConfig,
+    /// The admin API, if enabled.
+    pub admin: Option<AdminConfig>,
     /// Logging.
     pub log: LogConfig,
     /// Sites, in file order.
@@ -62,6 +64,16 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Idle upstream connections kept for reuse, across all origins.
     pub upstream_keepalive_pool: usize,
+}
+
+/// The admin API listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Where it listens (plain HTTP; keep it on a private or loopback address).
+    pub listen: SocketAddr,
+    /// Bearer token required on every call (read from `token_file`); required unless
+    /// `listen` is a loopback address.
+    pub token: Option<String>,
 }
 
 /// The tiered cache (shared by all sites).

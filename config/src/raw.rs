@@ -17,6 +17,7 @@ pub(crate) struct Root {
     pub server: Server,
     #[serde(default)]
     pub cache: Cache,
+    pub admin: Option<Admin>,
     #[serde(default)]
     pub log: Log,
     #[serde(default)]
@@ -54,6 +55,13 @@ pub(crate) struct Server {
     pub threads: Option<usize>,
     pub shutdown_timeout: Option<String>,
     pub upstream_keepalive_pool: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Admin {
+    pub listen: String,
+    pub token_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -229,6 +229,25 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         );
     }
 
+    let admin = raw.admin.as_ref().and_then(|a| {
+        let listen = v.addr(&Some(a.listen.clone()), &[Key("admin"), Key("listen")])?;
+        let token = a.token_file.as_ref().and_then(|f| {
+            let path = v.existing_file(f, &[Key("admin"), Key("token_file")], "token");
+            let token = std::fs::read_to_string(&path).ok()?.trim().to_string();
+            if token.len() < 16 {
+                v.report(&[Key("admin"), Key("token_file")], "the token must be at least 16 characters");
+            }
+            Some(token)
+        });
+        if token.is_none() && !listen.ip().is_loopback() {
+            v.report(
+                &[Key("admin"), Key("listen")],
+                format!("{listen} is not a loopback address: set admin.token_file so the admin API is not open to anyone"),
+            );
+        }
+        Some(AdminConfig { listen, token })
+    });
+
     let format = v.choice(
         raw.log.format.as_deref(),
         &[Key("log"), Key("format")],
@@ -274,6 +293,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             tls: TlsConfig { certificates },
             server,
             cache,
+            admin,
             log,
             sites,
         })

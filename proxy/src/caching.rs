@@ -80,8 +80,12 @@ static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
 /// The cache key: scheme, host and path+query, each length-prefixed so that no two
 /// different requests can frame to the same bytes.
 pub fn cache_key(tls: bool, host: &str, req: &RequestHeader) -> CacheKey {
-    let scheme = if tls { "https" } else { "http" };
     let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    key_from_parts(if tls { "https" } else { "http" }, host, pq)
+}
+
+/// The cache key for a scheme, host and path+query (see [`cache_key`]).
+pub fn key_from_parts(scheme: &str, host: &str, pq: &str) -> CacheKey {
     let primary = format!(
         "{}:{scheme}{}:{host}{}:{pq}",
         scheme.len(),
@@ -89,6 +93,19 @@ pub fn cache_key(tls: bool, host: &str, req: &RequestHeader) -> CacheKey {
         pq.len()
     );
     CacheKey::new(primary, "")
+}
+
+/// Splits a primary key made by [`key_from_parts`] back into (scheme, host, path+query).
+pub fn parse_key_text(text: &str) -> Option<(&str, &str, &str)> {
+    fn part(s: &str) -> Option<(&str, &str)> {
+        let (len, rest) = s.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        Some((rest.get(..len)?, rest.get(len..)?))
+    }
+    let (scheme, rest) = part(text)?;
+    let (host, rest) = part(rest)?;
+    let (pq, rest) = part(rest)?;
+    rest.is_empty().then_some((scheme, host, pq))
 }
 
 /// Decides whether a response may be stored in this shared cache.
@@ -176,6 +193,22 @@ pub fn log_label(phase: CachePhase) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_text_round_trips() {
+        let k = key_from_parts("https", "a:b.test", "/x:1?y=2");
+        let text = k.primary_key_str().expect("utf8");
+        assert_eq!(
+            parse_key_text(text),
+            Some(("https", "a:b.test", "/x:1?y=2"))
+        );
+        assert_eq!(parse_key_text("garbage"), None);
+        assert_eq!(
+            parse_key_text("4:http1:a2:/x"),
+            None,
+            "length runs past the end"
+        );
+    }
 
     #[test]
     fn keys_are_framed_unambiguously() {

@@ -10,6 +10,7 @@
 //! YAML itself (that is `outpost-config`'s job) or choose certificates (that is
 //! `outpost-tls`'s).
 
+mod admin;
 pub mod caching;
 mod control;
 mod error;

@@ -82,6 +82,9 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
 
     control.spawn(health_loop(live.clone()));
     start_reloader(live.clone(), &control, &opts)?;
+    if let Some(admin) = &config.admin {
+        crate::admin::start_admin(admin.listen, admin.token.clone(), live.clone(), &control)?;
+    }
     start_drain_watcher(
         live.clone(),
         &control,

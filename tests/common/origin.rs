@@ -155,7 +155,7 @@ async fn route(
             (200, full(format!("received {n}")))
         }
         "/health" => (health.load(Ordering::SeqCst), full("health")),
-        "/c" => {
+        p if p == "/c" || p.ends_with("/c") => {
             // Cacheable resource whose headers the test sets through the query string:
             // cc=Cache-Control, cdn=CDN-Cache-Control, etag=ETag (answers If-None-Match
             // with 304), vary=Vary, cookie=1 (Set-Cookie), ms=delay, size=N (pad the body
@@ -173,6 +173,7 @@ async fn route(
                 ("cdn", "cdn-cache-control"),
                 ("etag", "etag"),
                 ("vary", "vary"),
+                ("tag", "cache-tag"),
             ] {
                 if let Some(v) = query_str(&req, q) {
                     b = b.header(h, v);

@@ -1,0 +1,263 @@
+//! The admin API: a small JSON-over-HTTP listener for operators.
+//!
+//! `POST /purge` takes Cloudflare's purge body so existing tooling ports over:
+//! `{"files": [urls]}`, `{"prefixes": ["host/path"]}`, `{"hosts": [...]}`,
+//! `{"tags": [...]}` (from the origin's `Cache-Tag`) or `{"purge_everything": true}`.
+//! `GET /cache/stats`, `GET /status` and `POST /reload` complete it. Every failure
+//! has a JSON body; with a token configured every call needs `Authorization: Bearer`.
+
+use crate::caching::{key_from_parts, parse_key_text};
+use crate::error::{ProxyError, Result};
+use crate::snapshot::Live;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Starts the admin listener on `runtime`.
+pub fn start_admin(
+    addr: SocketAddr,
+    token: Option<String>,
+    live: Arc<Live>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<()> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(ProxyError::Runtime)?;
+    let _guard = runtime.enter();
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(ProxyError::Runtime)?;
+    let started = Instant::now();
+    let token: Arc<Option<String>> = Arc::new(token);
+    tracing::info!(%addr, auth = token.is_some(), "admin API listening");
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (live, token) = (live.clone(), token.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let (live, token) = (live.clone(), token.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            handle(req, &live, token.as_deref(), started).await,
+                        )
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn failure(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>> {
+    reply(
+        status,
+        json!({ "success": false, "errors": [ { "message": message.into() } ] }),
+    )
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &[u8], want: &[u8]) -> bool {
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    live: &Live,
+    token: Option<&str>,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    if let Some(want) = token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| token_matches(g.as_bytes(), want.as_bytes())) {
+            return failure(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        }
+    }
+    match (req.method().clone(), req.uri().path()) {
+        (Method::POST, "/purge") => purge(req, live).await,
+        (Method::GET, "/cache/stats") => match live.cache {
+            Some(cache) => {
+                let s = cache.storage.stats();
+                let lookups = s.memory_hits + s.disk_hits + s.misses;
+                let ratio = if lookups == 0 {
+                    0.0
+                } else {
+                    (s.memory_hits + s.disk_hits) as f64 / lookups as f64
+                };
+                reply(
+                    StatusCode::OK,
+                    json!({
+                        "success": true,
+                        "memory": { "entries": s.memory_entries, "bytes": s.memory_bytes, "hits": s.memory_hits, "evictions": s.memory_evictions },
+                        "disk": { "entries": s.disk_entries, "bytes": s.disk_bytes, "hits": s.disk_hits, "evictions": s.disk_evictions },
+                        "misses": s.misses,
+                        "stores": s.stores,
+                        "hit_ratio": ratio,
+                    }),
+                )
+            }
+            None => failure(StatusCode::NOT_FOUND, "caching is disabled"),
+        },
+        (Method::GET, "/status") => {
+            let snap = live.snapshot();
+            reply(
+                StatusCode::OK,
+                json!({
+                    "success": true,
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "uptime_seconds": started.elapsed().as_secs(),
+                    "config": snap.config.source.display().to_string(),
+                    "config_generation": snap.generation,
+                    "sites": snap.config.sites.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+                }),
+            )
+        }
+        (Method::POST, "/reload") => match tokio::task::block_in_place(|| live.reload()) {
+            Ok(generation) => reply(
+                StatusCode::OK,
+                json!({ "success": true, "config_generation": generation }),
+            ),
+            Err(e) => failure(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        },
+        _ => failure(
+            StatusCode::NOT_FOUND,
+            "no such endpoint (try POST /purge, GET /cache/stats, GET /status, POST /reload)",
+        ),
+    }
+}
+
+/// Cloudflare's purge request body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    purge_everything: bool,
+}
+
+fn strip_scheme(s: &str) -> &str {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s)
+}
+
+async fn purge(req: Request<Incoming>, live: &Live) -> Response<Full<Bytes>> {
+    let Some(cache) = live.cache else {
+        return failure(StatusCode::NOT_FOUND, "caching is disabled");
+    };
+    let body = match Limited::new(req.into_body(), 1 << 20).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return failure(StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
+    };
+    let p: PurgeRequest = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                format!("invalid purge request: {e}"),
+            );
+        }
+    };
+    let kinds = [
+        !p.files.is_empty(),
+        !p.prefixes.is_empty(),
+        !p.hosts.is_empty(),
+        !p.tags.is_empty(),
+        p.purge_everything,
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "give exactly one of files, prefixes, hosts, tags or purge_everything: true",
+        );
+    }
+    let storage = cache.storage;
+    let purged = if p.purge_everything {
+        storage.purge_all()
+    } else if !p.files.is_empty() {
+        let mut n = 0;
+        for f in &p.files {
+            let Ok(uri) = f.parse::<http::Uri>() else {
+                return failure(StatusCode::BAD_REQUEST, format!("{f:?} is not a URL"));
+            };
+            let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("{f:?} needs a scheme and host"),
+                );
+            };
+            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+            if cache
+                .invalidate(&key_from_parts(scheme, &host.to_ascii_lowercase(), pq))
+                .await
+            {
+                n += 1;
+            }
+        }
+        n
+    } else if !p.prefixes.is_empty() {
+        let prefixes: Vec<String> = p
+            .prefixes
+            .iter()
+            .map(|x| strip_scheme(x).to_ascii_lowercase())
+            .collect();
+        storage.purge_matching(&|info| {
+            parse_key_text(&info.key_text).is_some_and(|(_, host, pq)| {
+                let url = format!("{host}{pq}");
+                prefixes.iter().any(|pre| url.starts_with(pre.as_str()))
+            })
+        })
+    } else if !p.hosts.is_empty() {
+        let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        storage.purge_matching(&|info| {
+            parse_key_text(&info.key_text)
+                .is_some_and(|(_, host, _)| hosts.iter().any(|h| h == host))
+        })
+    } else {
+        let tags: Vec<String> = p
+            .tags
+            .iter()
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        storage.purge_matching(&|info| info.tags.iter().any(|t| tags.contains(t)))
+    };
+    reply(StatusCode::OK, json!({ "success": true, "purged": purged }))
+}
