@@ -204,7 +204,7 @@ mod tests {
         );
         assert_eq!(parse_key_text("garbage"), None);
         assert_eq!(
-            parse_key_text("4:http1:a2:/x"),
+            parse_key_text("4:http1:a9:/x"),
             None,
             "length runs past the end"
         );
