@@ -104,6 +104,8 @@ async fn private_uncacheable_and_personal_responses_are_never_shared() {
                 before + 2,
                 "{path} was served from cache"
             );
+            assert_eq!(a.cache_status, "outpost; fwd=miss", "{path}");
+            assert_eq!(b.cache_status, "outpost; fwd=miss", "{path}");
             assert!(
                 !a.cache_status.contains("stored") && !b.cache_status.contains("hit"),
                 "{path}: {} / {}",

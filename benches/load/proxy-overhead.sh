@@ -19,6 +19,8 @@ cargo build --release --locked -q
 bin=target/release/outpost
 
 work=$(mktemp -d)
+# nginx workers run as www-data: the files they serve must be readable by it.
+chmod 755 "$work"
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
   for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
@@ -60,6 +62,10 @@ taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-er
 taskset -c 0 /usr/sbin/nginx -c "$work/nginx-proxy.conf" -p "$work" -e "$work/nginx-proxy-error.log"
 taskset -c 0 "$bin" proxy --listen "127.0.0.1:$proxy_port" --origin "http://127.0.0.1:$origin_port" >"$work/outpost.log" 2>&1 &
 for _ in $(seq 100); do curl -fso /dev/null "http://127.0.0.1:$proxy_port/1k.txt" && break; sleep 0.1; done
+for port in $origin_port $proxy_port $nginx_proxy_port; do
+  [ "$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/1k.txt")" = "200 1024" ] \
+    || { echo "port $port does not serve the 1 KiB test file" >&2; exit 1; }
+done
 # Access logging is on by default; send it to a file as an operator would.
 run() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
 read -r d_rps d_p50 d_p99 < <(run "http://127.0.0.1:$origin_port/1k.txt")

@@ -149,7 +149,16 @@ pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora::cache:
 }
 
 /// The `Cache-Status` value (RFC 9211) for what the cache did with this request.
-pub fn cache_status(phase: CachePhase, meta: Option<&CacheMeta>, stored: bool) -> String {
+///
+/// `consulted` says whether the cache was enabled for the request: a request that
+/// bypassed it is `fwd=bypass`; one whose response turned out not storable is
+/// `fwd=miss` without `stored`.
+pub fn cache_status(
+    phase: CachePhase,
+    meta: Option<&CacheMeta>,
+    consulted: bool,
+    stored: bool,
+) -> String {
     let ttl = |m: &CacheMeta| {
         let now = SystemTime::now();
         match m.fresh_until().duration_since(now) {
@@ -181,6 +190,7 @@ pub fn cache_status(phase: CachePhase, meta: Option<&CacheMeta>, stored: bool) -
                 format!("outpost; fwd={fwd}")
             }
         }
+        _ if consulted => "outpost; fwd=miss".to_string(),
         _ => "outpost; fwd=bypass".to_string(),
     }
 }

@@ -58,6 +58,8 @@ pub struct RequestCtx {
     tls: bool,
     /// The response was admitted to the cache.
     stored: bool,
+    /// The cache was consulted for this request (not bypassed up front).
+    cache_enabled: bool,
     _in_flight: InFlight,
 }
 
@@ -231,6 +233,7 @@ impl ProxyHttp for EdgeProxy {
             failures: 0,
             tls: false,
             stored: false,
+            cache_enabled: false,
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -284,6 +287,7 @@ impl ProxyHttp for EdgeProxy {
         session
             .cache
             .enable(cache.storage, None, None, Some(cache.lock), None);
+        ctx.cache_enabled = true;
         Ok(())
     }
 
@@ -501,6 +505,7 @@ impl ProxyHttp for EdgeProxy {
             let status = cache_status(
                 session.cache.phase(),
                 session.cache.maybe_cache_meta(),
+                ctx.cache_enabled,
                 ctx.stored,
             );
             upstream_response.insert_header("cache-status", status)?;

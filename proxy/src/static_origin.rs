@@ -4,7 +4,8 @@
 //! static site goes through exactly the same proxy pipeline (rules, cache, HTML
 //! rewriting) as a remote origin. It serves files with `Content-Type`, a strong
 //! `ETag` (size + mtime), `Last-Modified`, conditional requests (`If-None-Match`,
-//! `If-Modified-Since`) and single byte ranges. Directory requests serve
+//! `If-Modified-Since`), single byte ranges and `Cache-Control: public, max-age=60`
+//! (so the edge caches it for a minute). Directory requests serve
 //! `index.html`. Paths are confined to the root: `..`, encoded separators and
 //! symlinks leaving the root are refused.
 
@@ -179,6 +180,9 @@ async fn serve(root: &Path, req: Request<Incoming>) -> Response<Body> {
         (header::ETAG, etag.as_str()),
         (header::LAST_MODIFIED, last_modified.as_str()),
         (header::ACCEPT_RANGES, "bytes"),
+        // Files change only when someone edits them; a minute at the edge is a safe
+        // default that still shows edits quickly. Revalidation (ETag) keeps it cheap.
+        (header::CACHE_CONTROL, "public, max-age=60"),
     ] {
         if let Ok(v) = HeaderValue::from_str(v) {
             headers.insert(k, v);
