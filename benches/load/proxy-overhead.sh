@@ -6,28 +6,8 @@
 # CPU placement (2-core machine): wrk runs on CPU 1; the origin and Outpost share CPU 0,
 # so the "through Outpost" figure includes Outpost's CPU cost competing with the origin.
 #   usage: benches/load/proxy-overhead.sh [DURATION_SECONDS]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 dur=${1:-10}
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-cargo build --release --locked -q
-bin=target/release/outpost
-
-work=$(mktemp -d)
-# nginx workers run as www-data: the files they serve must be readable by it.
-chmod 755 "$work"
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/common.sh"
 origin_port=$(free_port); proxy_port=$(free_port); nginx_proxy_port=$(free_port)
 mkdir -p "$work/www"
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
@@ -67,10 +47,9 @@ for port in $origin_port $proxy_port $nginx_proxy_port; do
     || { echo "port $port does not serve the 1 KiB test file" >&2; exit 1; }
 done
 # Access logging is on by default; send it to a file as an operator would.
-run() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
-read -r d_rps d_p50 d_p99 < <(run "http://127.0.0.1:$origin_port/1k.txt")
-read -r p_rps p_p50 p_p99 < <(run "http://127.0.0.1:$proxy_port/1k.txt")
-read -r n_rps n_p50 n_p99 < <(run "http://127.0.0.1:$nginx_proxy_port/1k.txt")
+read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$origin_port/1k.txt")
+read -r p_rps p_p50 p_p99 < <(run_wrk "http://127.0.0.1:$proxy_port/1k.txt")
+read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nginx_proxy_port/1k.txt")
 ratio=$(python3 -c "print(f'{$p_rps/$d_rps:.2f}')")
 echo "| target (1 KiB, wrk -t1 -c64 -d${dur}s) | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"

@@ -234,37 +234,78 @@ impl DiskTier {
     }
 }
 
+/// The fixed-size prefix of an object file, parsed and checked against the file size.
+struct Head {
+    prefix: [u8; PREFIX],
+    internal_len: usize,
+    header_len: usize,
+    info_len: usize,
+    body_len: u64,
+    body_crc: u32,
+    head_crc: u32,
+}
+
+impl Head {
+    fn parse(prefix: [u8; PREFIX], file_size: u64) -> std::io::Result<Head> {
+        if &prefix[..4] != MAGIC {
+            return Err(invalid("bad magic"));
+        }
+        let u32_at =
+            |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
+        let (il, hl, nl) = (u32_at(4), u32_at(8), u32_at(28));
+        if il > MAX_META || hl > MAX_META || nl > MAX_META {
+            return Err(invalid("meta length out of range"));
+        }
+        let mut bl = [0u8; 8];
+        bl.copy_from_slice(&prefix[12..20]);
+        let body_len = u64::from_le_bytes(bl);
+        let head = Head {
+            prefix,
+            internal_len: il as usize,
+            header_len: hl as usize,
+            info_len: nl as usize,
+            body_len,
+            body_crc: u32_at(20),
+            head_crc: u32_at(24),
+        };
+        if head.body_offset().checked_add(body_len) != Some(file_size) {
+            return Err(invalid(
+                "file size does not match recorded lengths (torn write?)",
+            ));
+        }
+        Ok(head)
+    }
+
+    fn blobs_len(&self) -> usize {
+        self.internal_len + self.header_len + self.info_len
+    }
+
+    fn body_offset(&self) -> u64 {
+        PREFIX as u64 + self.blobs_len() as u64
+    }
+
+    /// Splits the blobs that follow the prefix into (internal, header, info) after
+    /// checking them against the head checksum.
+    fn check<'a>(&self, blobs: &'a [u8]) -> std::io::Result<(&'a [u8], &'a [u8], &'a [u8])> {
+        let (internal, rest) = blobs.split_at(self.internal_len);
+        let (header, info) = rest.split_at(self.header_len);
+        if head_crc(&self.prefix, internal, header, info) != self.head_crc {
+            return Err(invalid("head checksum mismatch"));
+        }
+        Ok((internal, header, info))
+    }
+}
+
 /// Reads and checks just the head of an object, returning its catalog record.
 fn read_info_sync(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut prefix = [0u8; PREFIX];
     f.read_exact(&mut prefix)?;
-    if &prefix[..4] != MAGIC {
-        return Err(invalid("bad magic"));
-    }
-    let u32_at =
-        |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
-    let (il, hl, nl) = (u32_at(4), u32_at(8), u32_at(28));
-    if il > MAX_META || hl > MAX_META || nl > MAX_META {
-        return Err(invalid("meta length out of range"));
-    }
-    let mut bl = [0u8; 8];
-    bl.copy_from_slice(&prefix[12..20]);
-    if (PREFIX as u64 + il as u64 + hl as u64 + nl as u64).checked_add(u64::from_le_bytes(bl))
-        != Some(size)
-    {
-        return Err(invalid(
-            "file size does not match recorded lengths (torn write?)",
-        ));
-    }
-    let mut blobs = vec![0u8; (il + hl + nl) as usize];
+    let head = Head::parse(prefix, size)?;
+    let mut blobs = vec![0u8; head.blobs_len()];
     f.read_exact(&mut blobs)?;
-    let (internal, rest) = blobs.split_at(il as usize);
-    let (header, info) = rest.split_at(hl as usize);
-    if head_crc(&prefix, internal, header, info) != u32_at(24) {
-        return Err(invalid("head checksum mismatch"));
-    }
+    let (_, _, info) = head.check(&blobs)?;
     Ok(info.to_vec())
 }
 
@@ -292,45 +333,18 @@ async fn read_entry(path: &Path) -> std::io::Result<DiskEntry> {
     let size = file.metadata().await?.len();
     let mut prefix = [0u8; PREFIX];
     file.read_exact(&mut prefix).await?;
-    if &prefix[..4] != MAGIC {
-        return Err(invalid("bad magic"));
-    }
-    let u32_at =
-        |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
-    let il = u32_at(4);
-    let hl = u32_at(8);
-    let mut bl_bytes = [0u8; 8];
-    bl_bytes.copy_from_slice(&prefix[12..20]);
-    let body_len = u64::from_le_bytes(bl_bytes);
-    let body_crc = u32_at(20);
-    let stored_head_crc = u32_at(24);
-    let nl = u32_at(28);
-    if il > MAX_META || hl > MAX_META || nl > MAX_META {
-        return Err(invalid("meta length out of range"));
-    }
-    let body_offset = PREFIX as u64 + il as u64 + hl as u64 + nl as u64;
-    if body_offset.checked_add(body_len) != Some(size) {
-        return Err(invalid(
-            "file size does not match recorded lengths (torn write?)",
-        ));
-    }
-    let mut meta_internal = vec![0u8; il as usize];
-    file.read_exact(&mut meta_internal).await?;
-    let mut meta_header = vec![0u8; hl as usize];
-    file.read_exact(&mut meta_header).await?;
-    let mut info = vec![0u8; nl as usize];
-    file.read_exact(&mut info).await?;
-    if head_crc(&prefix, &meta_internal, &meta_header, &info) != stored_head_crc {
-        return Err(invalid("head checksum mismatch"));
-    }
+    let head = Head::parse(prefix, size)?;
+    let mut blobs = vec![0u8; head.blobs_len()];
+    file.read_exact(&mut blobs).await?;
+    let (internal, header, info) = head.check(&blobs)?;
     Ok(DiskEntry {
+        meta_internal: internal.to_vec(),
+        meta_header: header.to_vec(),
+        info: info.to_vec(),
+        body_len: head.body_len,
+        body_crc: head.body_crc,
+        body_offset: head.body_offset(),
         file,
-        meta_internal,
-        meta_header,
-        info,
-        body_len,
-        body_crc,
-        body_offset,
     })
 }
 

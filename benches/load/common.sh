@@ -1,0 +1,26 @@
+# Shared set-up for the load scripts (sourced, not run): installs nginx and wrk from
+# Debian if missing, builds Outpost, makes a work directory that nginx workers can read,
+# cleans up every process on exit, and provides free_port and run_wrk.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release --locked -q
+bin=target/release/outpost
+
+work=$(mktemp -d)
+# nginx workers run as www-data: the files they serve must be readable by it.
+chmod 755 "$work"
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# run_wrk URL -> "requests/s p50 p99"; wrk pinned to CPU 1, one thread, 64 connections.
+run_wrk() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
