@@ -558,3 +558,88 @@ async fn memory_tier_stays_within_its_limit() {
     .await
     .expect("test timed out");
 }
+
+fn tier_config(origin: &TestOrigin, parent: Option<&str>) -> String {
+    let parent = parent.map_or(String::new(), |p| format!("    parent: \"{p}\"\n"));
+    format!(
+        "listen: {{ http: \"{{http}}\" }}\nsites:\n  - hosts: [\"site.test\"]\n    origins: [\"{}\"]\n    timeouts: {{ connect: 1s, read: 5s }}\n{parent}",
+        origin.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lower_tiers_go_through_the_parent_and_fall_back_when_it_is_down() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let upper = Outpost::start(&tier_config(&origin, None));
+        let parent = format!("http://{}", upper.http);
+        let lower_a = Outpost::start(&tier_config(&origin, Some(&parent)));
+        let lower_b = Outpost::start(&tier_config(&origin, Some(&parent)));
+        let c = client();
+        let path = "/c?cc=max-age%3D600";
+        let mut bodies = Vec::new();
+        for node in [&lower_a, &lower_b, &lower_a, &lower_b] {
+            let r = get(&c, node.url(path), &[("host", "site.test")]).await;
+            assert_eq!(r.status, 200);
+            bodies.push(r.body);
+        }
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(
+            origin.hits.load(Ordering::SeqCst),
+            1,
+            "two lower tiers, one origin fetch"
+        );
+        let r = c
+            .get(lower_a.url("/echo"))
+            .header("host", "site.test")
+            .send()
+            .await
+            .expect("echo");
+        let echo = r.text().await.expect("body");
+        let hops = echo
+            .lines()
+            .find(|l| l.starts_with("cdn-loop: "))
+            .expect("cdn-loop header");
+        assert_eq!(
+            hops.matches("outpost; id=").count(),
+            2,
+            "both hops marked: {hops}"
+        );
+
+        // Parent down: the lower tier goes to the origin itself.
+        drop(upper);
+        let r = get(
+            &c,
+            lower_a.url("/c?cc=max-age%3D600&fresh=1"),
+            &[("host", "site.test")],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 3);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_loop_is_stopped_with_508() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        // Two nodes that name each other as parent (A learns B's address by a reload).
+        let a = Outpost::start(&tier_config(&origin, None));
+        let b = Outpost::start(&tier_config(&origin, Some(&format!("http://{}", a.http))));
+        a.rewrite_config(&tier_config(&origin, Some(&format!("http://{}", b.http))));
+        a.signal("HUP");
+        a.wait_log("configuration reloaded", 1);
+        let r = get(
+            &client(),
+            a.url("/c?cc=max-age%3D600"),
+            &[("host", "site.test")],
+        )
+        .await;
+        assert_eq!(r.status, 508, "{}", r.body);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 0);
+    })
+    .await
+    .expect("test timed out");
+}

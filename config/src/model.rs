@@ -256,6 +256,10 @@ pub struct SiteConfig {
     pub cache: bool,
     /// Active probes, if configured.
     pub health_check: Option<HealthCheck>,
+    /// Upper-tier Outpost that misses go to instead of the origins (tiered caching).
+    pub parent: Option<Origin>,
+    /// Go to the origins directly when the parent cannot be reached.
+    pub parent_fallback: bool,
     /// Passive failure marking.
     pub passive_health: PassiveHealth,
 }

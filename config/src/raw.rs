@@ -106,6 +106,8 @@ pub(crate) struct Site {
     pub retries: Option<u32>,
     pub cache: Option<bool>,
     pub health_check: Option<HealthCheck>,
+    pub parent: Option<String>,
+    pub parent_fallback: Option<bool>,
     #[serde(default)]
     pub passive_health: PassiveHealth,
 }

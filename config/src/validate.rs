@@ -400,6 +400,25 @@ fn validate_site(
         write: v.duration(&s.timeouts.write, Duration::from_secs(60), &t("write")),
         idle: v.duration(&s.timeouts.idle, Duration::from_secs(60), &t("idle")),
     };
+    let parent = s
+        .parent
+        .as_ref()
+        .and_then(|p| match parse_origin(p, &v.base) {
+            Ok(Origin::Static { .. }) => {
+                v.report(
+                    &at("parent"),
+                    format!(
+                        "{p:?}: a parent tier must be an http:// or https:// URL of another Outpost"
+                    ),
+                );
+                None
+            }
+            Ok(o) => Some(o),
+            Err(why) => {
+                v.report(&at("parent"), why);
+                None
+            }
+        });
     let health_check = s.health_check.as_ref().map(|h| {
         let hp = |k: &'static str| vec![Key("sites"), Index(i), Key("health_check"), Key(k)];
         let path = h.path.clone().unwrap_or_else(|| "/".to_string());
@@ -465,6 +484,8 @@ fn validate_site(
         timeouts,
         retries: s.retries.unwrap_or(1),
         cache: s.cache.unwrap_or(true),
+        parent,
+        parent_fallback: s.parent_fallback.unwrap_or(true),
         health_check,
         passive_health,
     }

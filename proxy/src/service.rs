@@ -60,6 +60,10 @@ pub struct RequestCtx {
     stored: bool,
     /// The cache was consulted for this request (not bypassed up front).
     cache_enabled: bool,
+    /// The current attempt goes to the parent tier.
+    via_parent: bool,
+    /// The parent tier failed for this request; later attempts go to the origins.
+    parent_failed: bool,
     _in_flight: InFlight,
 }
 
@@ -152,6 +156,35 @@ fn hash_key(site: &Site, session: &Session) -> Vec<u8> {
     }
 }
 
+/// The connection settings for origin `i` of `pool`.
+fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
+    let o = &pool.origins()[i];
+    let sni = if o.tls { o.host.clone() } else { String::new() };
+    let mut peer = HttpPeer::new(o.addr, o.tls, sni);
+    let t = pool.timeouts;
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect * 2);
+    peer.options.read_timeout = Some(t.read);
+    peer.options.write_timeout = Some(t.write);
+    peer.options.idle_timeout = Some(t.idle);
+    peer
+}
+
+/// RFC 8586 loop detection: whether this node already handled this request, i.e.
+/// a `CDN-Loop` entry `outpost; id=<our node id>` is present.
+fn seen_by(req: &RequestHeader, node_id: &str) -> bool {
+    req.headers
+        .get_all("cdn-loop")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|entry| {
+            let mut parts = entry.split(';').map(str::trim);
+            parts.next().is_some_and(|id| id.eq_ignore_ascii_case(VIA))
+                && parts.any(|p| p.strip_prefix("id=") == Some(node_id))
+        })
+}
+
 /// Writes a small complete response from inside a filter.
 async fn respond(session: &mut Session, status: u16, body: String) -> Result<()> {
     let mut resp = ResponseHeader::build(status, Some(4))?;
@@ -234,6 +267,8 @@ impl ProxyHttp for EdgeProxy {
             tls: false,
             stored: false,
             cache_enabled: false,
+            via_parent: false,
+            parent_failed: false,
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -255,6 +290,11 @@ impl ProxyHttp for EdgeProxy {
             .await?;
             return Ok(true);
         };
+        // Caught on the second visit, before the cache lock (which the first visit holds).
+        if seen_by(session.req_header(), &self.live.node_id) {
+            respond(session, 508, "508 Loop Detected: this request has passed through Outpost too many times (check parent tiers)\n".into()).await?;
+            return Ok(true);
+        }
         ctx.host = host;
         match snapshot.sites.lookup(&ctx.host) {
             Some(site) => ctx.site = Some(site.clone()),
@@ -339,6 +379,14 @@ impl ProxyHttp for EdgeProxy {
         let Some(site) = ctx.site.clone() else {
             return Error::e_explain(ErrorType::InternalError, "no site selected");
         };
+        if let Some(parent) = site.parent.as_ref()
+            && !ctx.parent_failed
+            && (parent.is_available(0) || !site.parent_fallback)
+        {
+            ctx.via_parent = true;
+            return Ok(Box::new(peer_for(parent, 0)));
+        }
+        ctx.via_parent = false;
         let key = hash_key(&site, session);
         let pool = &site.pool;
         let Some(i) = pool.select(&key, &ctx.tried) else {
@@ -348,16 +396,7 @@ impl ProxyHttp for EdgeProxy {
             return Err(e);
         };
         ctx.tried.push(i);
-        let o = &pool.origins()[i];
-        let sni = if o.tls { o.host.clone() } else { String::new() };
-        let mut peer = HttpPeer::new(o.addr, o.tls, sni);
-        let t = pool.timeouts;
-        peer.options.connection_timeout = Some(t.connect);
-        peer.options.total_connection_timeout = Some(t.connect * 2);
-        peer.options.read_timeout = Some(t.read);
-        peer.options.write_timeout = Some(t.write);
-        peer.options.idle_timeout = Some(t.idle);
-        Ok(Box::new(peer))
+        Ok(Box::new(peer_for(pool, i)))
     }
 
     async fn upstream_request_filter(
@@ -391,6 +430,27 @@ impl ProxyHttp for EdgeProxy {
         upstream_request.insert_header("x-forwarded-host", ctx.host.as_str())?;
         let via = append_via(&upstream_request.headers, session.req_header().version);
         upstream_request.insert_header(header::VIA, via)?;
+        // RFC 8586: mark the hop so a parent-tier loop is detected and stopped.
+        let me = format!("{VIA}; id={}", self.live.node_id);
+        let loop_value = match upstream_request
+            .headers
+            .get("cdn-loop")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) => format!("{prev}, {me}"),
+            None => me,
+        };
+        upstream_request.insert_header("cdn-loop", loop_value)?;
+        if ctx.via_parent {
+            // The upper tier picks the site by the client's Host: always pass it on
+            // (an HTTP/2 client may have sent only :authority).
+            if !upstream_request.headers.contains_key(header::HOST)
+                && let Some(a) = session.req_header().uri.authority().map(|a| a.to_string())
+            {
+                upstream_request.insert_header(header::HOST, a)?;
+            }
+            return Ok(());
+        }
 
         let (Some(site), Some(&i)) = (ctx.site.as_ref(), ctx.tried.last()) else {
             return Ok(());
@@ -434,6 +494,17 @@ impl ProxyHttp for EdgeProxy {
         ctx: &mut Self::CTX,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if ctx.via_parent {
+            // The parent tier is unreachable: mark it, then go to the origins if allowed.
+            ctx.parent_failed = true;
+            let fallback = ctx.site.as_ref().is_some_and(|s| s.parent_fallback);
+            if let Some(parent) = ctx.site.as_ref().and_then(|s| s.parent.as_ref()) {
+                parent.record_failure(0);
+            }
+            tracing::warn!(error = %e, fallback, "parent tier unreachable");
+            e.set_retry(fallback);
+            return e;
+        }
         ctx.failures += 1;
         if let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last()) {
             pool.record_failure(i);
@@ -453,7 +524,7 @@ impl ProxyHttp for EdgeProxy {
         client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        if e.esource() == &ErrorSource::Upstream {
+        if e.esource() == &ErrorSource::Upstream && !ctx.via_parent {
             ctx.failures += 1;
             if matches!(
                 e.etype(),
@@ -568,6 +639,10 @@ impl ProxyHttp for EdgeProxy {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let origin = match (ctx.site.as_ref(), ctx.tried.last()) {
+            (Some(site), _) if ctx.via_parent => site.parent.as_ref().map_or_else(
+                || "-".to_string(),
+                |p| format!("parent {}", p.origins()[0].label()),
+            ),
             (Some(site), Some(&i)) => site.pool.origins()[i].label(),
             _ => "-".to_string(),
         };

@@ -20,11 +20,15 @@ pub struct Site {
     pub retries: u32,
     /// Responses may be cached.
     pub cache: bool,
+    /// Upper-tier Outpost for misses (a one-origin pool), if configured.
+    pub parent: Option<Arc<OriginPool>>,
+    /// Fall back to the origins when the parent cannot be reached.
+    pub parent_fallback: bool,
 }
 
 impl Site {
     /// Builds a site from its config and its (already resolved) pool.
-    pub fn new(cfg: &SiteConfig, pool: Arc<OriginPool>) -> Self {
+    pub fn new(cfg: &SiteConfig, pool: Arc<OriginPool>, parent: Option<Arc<OriginPool>>) -> Self {
         Site {
             name: cfg.name.clone(),
             pool,
@@ -32,6 +36,8 @@ impl Site {
             origin_host: cfg.origin_host,
             retries: cfg.retries,
             cache: cfg.cache,
+            parent,
+            parent_fallback: cfg.parent_fallback,
         }
     }
 }

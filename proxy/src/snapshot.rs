@@ -48,7 +48,22 @@ impl Snapshot {
                 site_cfg.health_check.clone(),
                 site_cfg.timeouts,
             ));
-            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool)));
+            let parent = match &site_cfg.parent {
+                Some(p) => {
+                    let resolved = vec![resolve_origin(&site_cfg.name, p, control)?];
+                    // The parent is one address; passive marking keeps a dead parent from
+                    // costing every request a connect timeout.
+                    Some(Arc::new(OriginPool::new(
+                        resolved,
+                        outpost_config::Balance::RoundRobin,
+                        site_cfg.passive_health,
+                        None,
+                        site_cfg.timeouts,
+                    )))
+                }
+                None => None,
+            };
+            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool, parent)));
         }
         Ok(Snapshot {
             config: Arc::new(config),
@@ -89,6 +104,15 @@ fn resolve_origin(
     }
 }
 
+fn random_node_id() -> String {
+    use std::hash::BuildHasher;
+    let seed = (std::process::id(), std::time::SystemTime::now());
+    format!(
+        "{:016x}",
+        std::collections::hash_map::RandomState::new().hash_one(seed)
+    )
+}
+
 /// The live state shared by every request: the current snapshot and certificates.
 #[derive(Debug)]
 pub struct Live {
@@ -101,6 +125,8 @@ pub struct Live {
     pub in_flight: Arc<AtomicUsize>,
     /// The cache, built once at start (cache settings need a restart to change).
     pub cache: Option<EdgeCache>,
+    /// This process's identity in `CDN-Loop` (random per start), for loop detection.
+    pub node_id: String,
 }
 
 /// Converts config certificate entries to the TLS crate's sources.
@@ -130,6 +156,7 @@ impl Live {
             control,
             in_flight: Arc::default(),
             cache,
+            node_id: random_node_id(),
         })
     }
 
