@@ -643,3 +643,23 @@ async fn a_parent_loop_is_stopped_with_508() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn site_cache_key_policy_sorts_queries_and_splits_by_cookie() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let op = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    cache_key: {{ query: sorted, cookies: [currency] }}\n",
+            origin.url()
+        ));
+        let c = client();
+        get(&c, op.url("/c?cc=max-age%3D600&b=1&a=2"), &[("cookie", "currency=EUR")]).await;
+        let same = get(&c, op.url("/c?a=2&cc=max-age%3D600&b=1"), &[("cookie", "x=1; currency=EUR")]).await;
+        assert!(same.cache_status.starts_with("outpost; hit"), "sorted query, same cookie: {}", same.cache_status);
+        let other = get(&c, op.url("/c?cc=max-age%3D600&b=1&a=2"), &[("cookie", "currency=USD")]).await;
+        assert!(other.cache_status.contains("fwd=miss"), "another currency is another object: {}", other.cache_status);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
+    })
+    .await
+    .expect("test timed out");
+}

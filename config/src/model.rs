@@ -204,6 +204,29 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
+/// What goes into a site's cache key besides scheme, host and path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheKeyPolicy {
+    /// Query string handling.
+    pub query: QueryKey,
+    /// Request headers whose values are part of the key (lowercase names).
+    pub headers: Vec<String>,
+    /// Cookies whose values are part of the key.
+    pub cookies: Vec<String>,
+}
+
+/// How the query string enters the cache key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueryKey {
+    /// As sent.
+    #[default]
+    Full,
+    /// Parameters sorted, so `?b=1&a=2` and `?a=2&b=1` share an object.
+    Sorted,
+    /// Left out: every query string shares the object of the bare path.
+    Ignore,
+}
+
 /// Active health checking of origins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
@@ -256,6 +279,8 @@ pub struct SiteConfig {
     pub cache: bool,
     /// Active probes, if configured.
     pub health_check: Option<HealthCheck>,
+    /// How the cache key is built for this site.
+    pub cache_key: CacheKeyPolicy,
     /// Upper-tier Outpost that misses go to instead of the origins (tiered caching).
     pub parent: Option<Origin>,
     /// Go to the origins directly when the parent cannot be reached.

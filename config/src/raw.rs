@@ -107,9 +107,20 @@ pub(crate) struct Site {
     pub cache: Option<bool>,
     pub health_check: Option<HealthCheck>,
     pub parent: Option<String>,
+    pub cache_key: Option<CacheKey>,
     pub parent_fallback: Option<bool>,
     #[serde(default)]
     pub passive_health: PassiveHealth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CacheKey {
+    pub query: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub cookies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

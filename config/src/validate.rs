@@ -400,6 +400,23 @@ fn validate_site(
         write: v.duration(&s.timeouts.write, Duration::from_secs(60), &t("write")),
         idle: v.duration(&s.timeouts.idle, Duration::from_secs(60), &t("idle")),
     };
+    let cache_key = match &s.cache_key {
+        None => CacheKeyPolicy::default(),
+        Some(k) => CacheKeyPolicy {
+            query: v.choice(
+                k.query.as_deref(),
+                &[Key("sites"), Index(i), Key("cache_key"), Key("query")],
+                &[
+                    ("full", QueryKey::Full),
+                    ("sorted", QueryKey::Sorted),
+                    ("ignore", QueryKey::Ignore),
+                ],
+                "a query key mode",
+            ),
+            headers: k.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            cookies: k.cookies.clone(),
+        },
+    };
     let parent = s
         .parent
         .as_ref()
@@ -484,6 +501,7 @@ fn validate_site(
         timeouts,
         retries: s.retries.unwrap_or(1),
         cache: s.cache.unwrap_or(true),
+        cache_key,
         parent,
         parent_fallback: s.parent_fallback.unwrap_or(true),
         health_check,

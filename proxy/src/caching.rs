@@ -2,7 +2,7 @@
 //! the `Cache-Status` header (RFC 9211). Storage itself is `outpost-cache`.
 
 use outpost_cache::{TieredStorage, TieredStorageConfig};
-use outpost_config::CacheConfig;
+use outpost_config::{CacheConfig, CacheKeyPolicy, QueryKey};
 use pingora::cache::cache_control::CacheControl;
 use pingora::cache::filters::resp_cacheable;
 use pingora::cache::lock::{CacheKeyLockImpl, CacheLock};
@@ -77,22 +77,69 @@ fn no_heuristic(_status: http::StatusCode) -> Option<std::time::Duration> {
 
 static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
 
-/// The cache key: scheme, host and path+query, each length-prefixed so that no two
-/// different requests can frame to the same bytes.
-pub fn cache_key(tls: bool, host: &str, req: &RequestHeader) -> CacheKey {
-    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
-    key_from_parts(if tls { "https" } else { "http" }, host, pq)
+/// The cache key: scheme, host, path+query (as the site's policy says) and any
+/// configured header and cookie values, each length-prefixed so that no two different
+/// requests can frame to the same bytes.
+pub fn cache_key(tls: bool, host: &str, req: &RequestHeader, policy: &CacheKeyPolicy) -> CacheKey {
+    let path = req.uri.path();
+    let pq: std::borrow::Cow<'_, str> = match (policy.query, req.uri.query()) {
+        (QueryKey::Full, Some(_)) => req.uri.path_and_query().map_or(path, |p| p.as_str()).into(),
+        (QueryKey::Sorted, Some(q)) => {
+            let mut params: Vec<&str> = q.split('&').filter(|p| !p.is_empty()).collect();
+            params.sort_unstable();
+            format!("{path}?{}", params.join("&")).into()
+        }
+        _ => path.into(),
+    };
+    let mut extra = String::new();
+    for name in &policy.headers {
+        let value = req
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let part = format!("h:{name}={value}");
+        extra.push_str(&format!("{}:{part}", part.len()));
+    }
+    for name in &policy.cookies {
+        let value = cookie_value(req, name).unwrap_or("");
+        let part = format!("c:{name}={value}");
+        extra.push_str(&format!("{}:{part}", part.len()));
+    }
+    let scheme = if tls { "https" } else { "http" };
+    if extra.is_empty() {
+        key_from_parts(scheme, host, &pq)
+    } else {
+        let primary = format!("{}{}:{extra}", framed(scheme, host, &pq), extra.len());
+        CacheKey::new(primary, "")
+    }
 }
 
-/// The cache key for a scheme, host and path+query (see [`cache_key`]).
-pub fn key_from_parts(scheme: &str, host: &str, pq: &str) -> CacheKey {
-    let primary = format!(
+fn cookie_value<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
+    req.headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+fn framed(scheme: &str, host: &str, pq: &str) -> String {
+    format!(
         "{}:{scheme}{}:{host}{}:{pq}",
         scheme.len(),
         host.len(),
         pq.len()
-    );
-    CacheKey::new(primary, "")
+    )
+}
+
+/// The cache key for a scheme, host and path+query with no extra parts (what
+/// [`cache_key`] makes for a site with the default policy).
+pub fn key_from_parts(scheme: &str, host: &str, pq: &str) -> CacheKey {
+    CacheKey::new(framed(scheme, host, pq), "")
 }
 
 /// Splits a primary key made by [`key_from_parts`] back into (scheme, host, path+query).
@@ -105,7 +152,9 @@ pub fn parse_key_text(text: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = part(text)?;
     let (host, rest) = part(rest)?;
     let (pq, rest) = part(rest)?;
-    rest.is_empty().then_some((scheme, host, pq))
+    // An optional fourth part holds configured header/cookie values.
+    let complete = rest.is_empty() || part(rest).is_some_and(|(_, tail)| tail.is_empty());
+    complete.then_some((scheme, host, pq))
 }
 
 /// Decides whether a response may be stored in this shared cache.
@@ -122,8 +171,10 @@ pub fn cacheability(resp: &ResponseHeader, authorization: bool) -> RespCacheable
     {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("vary-star"));
     }
-    // RFC 9213: CDN-Cache-Control, when present, governs us instead of Cache-Control.
+    // RFC 9213: CDN-Cache-Control, when present, governs us instead of Cache-Control;
+    // Surrogate-Control (its older cousin) likewise.
     let cc = CacheControl::from_resp_headers_named("cdn-cache-control", resp)
+        .or_else(|| CacheControl::from_resp_headers_named("surrogate-control", resp))
         .or_else(|| CacheControl::from_resp_headers(resp));
     resp_cacheable(cc.as_ref(), resp.clone(), authorization, &DEFAULTS)
 }
@@ -205,6 +256,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn edge_specific_cache_control_wins() {
+        let resp = |h: &[(&str, &str)]| {
+            let mut r = ResponseHeader::build(200, None).expect("resp");
+            for (k, v) in h {
+                r.insert_header(k.to_string(), *v).expect("header");
+            }
+            r
+        };
+        let ok = |h: &[(&str, &str)]| cacheability(&resp(h), false).is_cacheable();
+        assert!(ok(&[
+            ("cache-control", "no-store"),
+            ("surrogate-control", "max-age=60")
+        ]));
+        assert!(!ok(&[
+            ("cache-control", "max-age=60"),
+            ("cdn-cache-control", "no-store")
+        ]));
+    }
+
+    #[test]
     fn key_text_round_trips() {
         let k = key_from_parts("https", "a:b.test", "/x:1?y=2");
         let text = k.primary_key_str().expect("utf8");
@@ -223,12 +294,61 @@ mod tests {
     #[test]
     fn keys_are_framed_unambiguously() {
         let req = |p: &str| RequestHeader::build("GET", p.as_bytes(), None).expect("request");
-        let a = cache_key(false, "ab", &req("/c"));
-        let b = cache_key(false, "a", &req("/bc"));
+        let d = CacheKeyPolicy::default();
+        let a = cache_key(false, "ab", &req("/c"), &d);
+        let b = cache_key(false, "a", &req("/bc"), &d);
         assert_ne!(a.primary_key(), b.primary_key());
-        let plain = cache_key(false, "x.test", &req("/p?q=1"));
-        let tls = cache_key(true, "x.test", &req("/p?q=1"));
+        let plain = cache_key(false, "x.test", &req("/p?q=1"), &d);
+        let tls = cache_key(true, "x.test", &req("/p?q=1"), &d);
         assert_ne!(plain.primary_key(), tls.primary_key());
+    }
+
+    #[test]
+    fn key_policy_query_headers_and_cookies() {
+        let req = |p: &str, h: &[(&str, &str)]| {
+            let mut r = RequestHeader::build("GET", p.as_bytes(), None).expect("request");
+            for (k, v) in h {
+                r.insert_header(k.to_string(), *v).expect("header");
+            }
+            r
+        };
+        let key = |p: &CacheKeyPolicy, r: &RequestHeader| {
+            cache_key(false, "x.test", r, p).primary_key().to_vec()
+        };
+        let sorted = CacheKeyPolicy {
+            query: QueryKey::Sorted,
+            ..Default::default()
+        };
+        assert_eq!(
+            key(&sorted, &req("/a?b=1&a=2", &[])),
+            key(&sorted, &req("/a?a=2&b=1", &[]))
+        );
+        let ignore = CacheKeyPolicy {
+            query: QueryKey::Ignore,
+            ..Default::default()
+        };
+        assert_eq!(
+            key(&ignore, &req("/a?utm=1", &[])),
+            key(&ignore, &req("/a", &[]))
+        );
+        let full = CacheKeyPolicy::default();
+        assert_ne!(
+            key(&full, &req("/a?b=1&a=2", &[])),
+            key(&full, &req("/a?a=2&b=1", &[]))
+        );
+        let by = CacheKeyPolicy {
+            headers: vec!["x-device".into()],
+            cookies: vec!["cur".into()],
+            ..Default::default()
+        };
+        let mobile_eur = req("/a", &[("x-device", "mobile"), ("cookie", "a=1; cur=EUR")]);
+        let mobile_usd = req("/a", &[("x-device", "mobile"), ("cookie", "cur=USD")]);
+        assert_ne!(key(&by, &mobile_eur), key(&by, &mobile_usd));
+        let k = cache_key(false, "x.test", &mobile_eur, &by);
+        assert_eq!(
+            parse_key_text(k.primary_key_str().expect("utf8")),
+            Some(("http", "x.test", "/a"))
+        );
     }
 
     #[test]

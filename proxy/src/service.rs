@@ -221,7 +221,10 @@ impl EdgeProxy {
         ctx: &RequestCtx,
         cache: crate::caching::EdgeCache,
     ) {
-        let mut targets = vec![cache_key(ctx.tls, &ctx.host, session.req_header())];
+        let Some(policy) = ctx.site.as_ref().map(|s| &s.cache_key) else {
+            return;
+        };
+        let mut targets = vec![cache_key(ctx.tls, &ctx.host, session.req_header(), policy)];
         for h in [header::LOCATION, header::CONTENT_LOCATION] {
             let Some(v) = resp.headers.get(&h).and_then(|v| v.to_str().ok()) else {
                 continue;
@@ -239,7 +242,7 @@ impl EdgeProxy {
                 continue;
             };
             if let Ok(req) = RequestHeader::build("GET", pq.as_str().as_bytes(), None) {
-                targets.push(cache_key(ctx.tls, &ctx.host, &req));
+                targets.push(cache_key(ctx.tls, &ctx.host, &req, policy));
             }
         }
         for key in &targets {
@@ -332,7 +335,9 @@ impl ProxyHttp for EdgeProxy {
     }
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
-        Ok(cache_key(ctx.tls, &ctx.host, session.req_header()))
+        let default = outpost_config::CacheKeyPolicy::default();
+        let policy = ctx.site.as_ref().map_or(&default, |s| &s.cache_key);
+        Ok(cache_key(ctx.tls, &ctx.host, session.req_header(), policy))
     }
 
     fn response_cache_filter(

@@ -20,6 +20,8 @@ pub struct Site {
     pub retries: u32,
     /// Responses may be cached.
     pub cache: bool,
+    /// What goes into the cache key.
+    pub cache_key: outpost_config::CacheKeyPolicy,
     /// Upper-tier Outpost for misses (a one-origin pool), if configured.
     pub parent: Option<Arc<OriginPool>>,
     /// Fall back to the origins when the parent cannot be reached.
@@ -36,6 +38,7 @@ impl Site {
             origin_host: cfg.origin_host,
             retries: cfg.retries,
             cache: cfg.cache,
+            cache_key: cfg.cache_key.clone(),
             parent,
             parent_fallback: cfg.parent_fallback,
         }
