@@ -663,3 +663,30 @@ async fn site_cache_key_policy_sorts_queries_and_splits_by_cookie() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prefix_purge_removes_every_vary_variant() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_addr = format!("127.0.0.1:{}", common::free_port());
+        let op = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin_addr}\" }}\nsites:\n  - hosts: [v.test]\n    origins: [\"{}\"]\n",
+            origin.url()
+        ));
+        let c = client();
+        let path = "/c?cc=max-age%3D600&vary=accept-language";
+        for lang in ["en", "fr"] {
+            get(&c, op.url(path), &[("host", "v.test"), ("accept-language", lang)]).await;
+            let hit = get(&c, op.url(path), &[("host", "v.test"), ("accept-language", lang)]).await;
+            assert!(hit.cache_status.starts_with("outpost; hit"), "{lang}: {}", hit.cache_status);
+        }
+        let (status, body) = admin(&c, &admin_addr, None, "{\"prefixes\":[\"v.test/c\"]}").await;
+        assert_eq!(status, 200, "{body}");
+        for lang in ["en", "fr"] {
+            let r = get(&c, op.url(path), &[("host", "v.test"), ("accept-language", lang)]).await;
+            assert!(r.cache_status.contains("fwd=miss"), "{lang} variant purged: {}", r.cache_status);
+        }
+    })
+    .await
+    .expect("test timed out");
+}
