@@ -48,8 +48,8 @@ impl Validator<'_> {
         }
     }
 
-    fn addr(&mut self, v: &Option<String>, path: &[Seg]) -> Option<SocketAddr> {
-        let s = v.as_ref()?;
+    fn addr(&mut self, v: Option<&str>, path: &[Seg]) -> Option<SocketAddr> {
+        let s = v?;
         match s.parse() {
             Ok(a) => Some(a),
             Err(_) => {
@@ -62,7 +62,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&mut self, v: &Option<String>, default: Duration, path: &[Seg]) -> Duration {
+    fn duration(&mut self, v: Option<&str>, default: Duration, path: &[Seg]) -> Duration {
         let Some(s) = v else { return default };
         match humantime::parse_duration(s) {
             Ok(d) => d,
@@ -146,8 +146,8 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
 
     use Seg::{Index, Key};
     let listen = Listen {
-        http: v.addr(&raw.listen.http, &[Key("listen"), Key("http")]),
-        https: v.addr(&raw.listen.https, &[Key("listen"), Key("https")]),
+        http: v.addr(raw.listen.http.as_deref(), &[Key("listen"), Key("http")]),
+        https: v.addr(raw.listen.https.as_deref(), &[Key("listen"), Key("https")]),
         h2c: raw.listen.h2c,
     };
     if raw.listen.http.is_none() && raw.listen.https.is_none() {
@@ -193,7 +193,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
     let server = ServerSettings {
         threads,
         shutdown_timeout: v.duration(
-            &raw.server.shutdown_timeout,
+            raw.server.shutdown_timeout.as_deref(),
             Duration::from_secs(10),
             &[Key("server"), Key("shutdown_timeout")],
         ),
@@ -217,7 +217,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             size: v.size(Some(&d.size), 0, &[Key("cache"), Key("disk"), Key("size")]),
         }),
         lock_timeout: v.duration(
-            &c.lock_timeout,
+            c.lock_timeout.as_deref(),
             Duration::from_secs(5),
             &[Key("cache"), Key("lock_timeout")],
         ),
@@ -230,7 +230,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
     }
 
     let admin = raw.admin.as_ref().and_then(|a| {
-        let listen = v.addr(&Some(a.listen.clone()), &[Key("admin"), Key("listen")])?;
+        let listen = v.addr(Some(&a.listen), &[Key("admin"), Key("listen")])?;
         let token = a.token_file.as_ref().and_then(|f| {
             let path = v.existing_file(f, &[Key("admin"), Key("token_file")], "token");
             let token = std::fs::read_to_string(&path).ok()?.trim().to_string();
@@ -395,10 +395,26 @@ fn validate_site(
     );
     let t = |k: &'static str| vec![Key("sites"), Index(i), Key("timeouts"), Key(k)];
     let timeouts = Timeouts {
-        connect: v.duration(&s.timeouts.connect, Duration::from_secs(5), &t("connect")),
-        read: v.duration(&s.timeouts.read, Duration::from_secs(60), &t("read")),
-        write: v.duration(&s.timeouts.write, Duration::from_secs(60), &t("write")),
-        idle: v.duration(&s.timeouts.idle, Duration::from_secs(60), &t("idle")),
+        connect: v.duration(
+            s.timeouts.connect.as_deref(),
+            Duration::from_secs(5),
+            &t("connect"),
+        ),
+        read: v.duration(
+            s.timeouts.read.as_deref(),
+            Duration::from_secs(60),
+            &t("read"),
+        ),
+        write: v.duration(
+            s.timeouts.write.as_deref(),
+            Duration::from_secs(60),
+            &t("write"),
+        ),
+        idle: v.duration(
+            s.timeouts.idle.as_deref(),
+            Duration::from_secs(60),
+            &t("idle"),
+        ),
     };
     let cache_key = match &s.cache_key {
         None => CacheKeyPolicy::default(),
@@ -447,8 +463,12 @@ fn validate_site(
         }
         let check = HealthCheck {
             path,
-            interval: v.duration(&h.interval, Duration::from_secs(5), &hp("interval")),
-            timeout: v.duration(&h.timeout, Duration::from_secs(2), &hp("timeout")),
+            interval: v.duration(
+                h.interval.as_deref(),
+                Duration::from_secs(5),
+                &hp("interval"),
+            ),
+            timeout: v.duration(h.timeout.as_deref(), Duration::from_secs(2), &hp("timeout")),
             healthy_threshold: h.healthy_threshold.unwrap_or(2),
             unhealthy_threshold: h.unhealthy_threshold.unwrap_or(3),
             expect_status: h.expect_status.unwrap_or(200),
@@ -479,7 +499,7 @@ fn validate_site(
     let passive_health = PassiveHealth {
         max_failures: s.passive_health.max_failures.unwrap_or(3),
         cooldown: v.duration(
-            &s.passive_health.cooldown,
+            s.passive_health.cooldown.as_deref(),
             Duration::from_secs(10),
             &pp("cooldown"),
         ),

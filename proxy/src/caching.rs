@@ -246,11 +246,6 @@ pub fn cache_status(
     }
 }
 
-/// A short label for access logs.
-pub fn log_label(phase: CachePhase) -> &'static str {
-    phase.as_str()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,11 @@ impl OriginPool {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// Whether selection uses the hash key (consistent hashing).
+    pub fn is_hashed(&self) -> bool {
+        self.ring.is_some()
+    }
+
     /// Whether `i` is in rotation (active probes say up and not passively marked out).
     pub fn is_available(&self, i: usize) -> bool {
         let o = &self.origins[i];

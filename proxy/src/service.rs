@@ -392,8 +392,13 @@ impl ProxyHttp for EdgeProxy {
             return Ok(Box::new(peer_for(parent, 0)));
         }
         ctx.via_parent = false;
-        let key = hash_key(&site, session);
         let pool = &site.pool;
+        // Only consistent hashing reads the key; don't build it for round robin.
+        let key = if pool.is_hashed() {
+            hash_key(&site, session)
+        } else {
+            Vec::new()
+        };
         let Some(i) = pool.select(&key, &ctx.tried) else {
             // An upstream error, so that stale-if-error can answer from cache.
             let mut e = Error::explain(ErrorType::ConnectNoRoute, "no origin left to try");
@@ -569,15 +574,18 @@ impl ProxyHttp for EdgeProxy {
         }
         let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
-        if let Some(cache) = self.live.cache
-            && ctx.site.as_ref().is_some_and(|s| s.cache)
+        let site_cache = self
+            .live
+            .cache
+            .filter(|_| ctx.site.as_ref().is_some_and(|s| s.cache));
+        if let Some(cache) = site_cache
             && !session.req_header().method.is_safe()
             && (200..400).contains(&upstream_response.status.as_u16())
         {
             self.invalidate_after_unsafe(session, upstream_response, ctx, cache)
                 .await;
         }
-        if self.live.cache.is_some() && ctx.site.as_ref().is_some_and(|s| s.cache) {
+        if site_cache.is_some() {
             let status = cache_status(
                 session.cache.phase(),
                 session.cache.maybe_cache_meta(),
