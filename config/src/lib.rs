@@ -13,11 +13,15 @@
 mod error;
 mod locate;
 mod model;
+mod pattern;
 mod raw;
+mod rule;
+mod rule_file;
 mod validate;
 
 pub use error::{ConfigError, Diagnostic, Result};
 pub use model::*;
+pub use rule::*;
 
 use std::path::Path;
 

@@ -15,6 +15,8 @@ use std::fmt;
 pub(crate) enum Seg {
     Key(&'static str),
     Index(usize),
+    /// A key chosen by the user (a header name, a pool name).
+    Name(String),
 }
 
 /// Formats a path as `a.b[1].c`.
@@ -23,6 +25,12 @@ pub(crate) fn display_path(path: &[Seg]) -> String {
     for seg in path {
         match seg {
             Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Name(k) => {
                 if !out.is_empty() {
                     out.push('.');
                 }
@@ -67,6 +75,7 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
         let want = match self.path.first() {
             None => return Err(de::Error::custom(FOUND)),
             Some(Seg::Key(k)) => Some(*k),
+            Some(Seg::Name(k)) => Some(k.as_str()),
             Some(Seg::Index(_)) => None,
         };
         while let Some(key) = map.next_key::<String>()? {
@@ -84,7 +93,7 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
         let want = match self.path.first() {
             None => return Err(de::Error::custom(FOUND)),
             Some(Seg::Index(i)) => Some(*i),
-            Some(Seg::Key(_)) => None,
+            Some(Seg::Key(_) | Seg::Name(_)) => None,
         };
         let mut i = 0;
         loop {

@@ -23,6 +23,33 @@ pub struct Config {
     pub log: LogConfig,
     /// Sites, in file order.
     pub sites: Vec<SiteConfig>,
+    /// Problems that do not stop the config from loading (such as a rule that can
+    /// never match); `outpost check` prints them and `run` logs them.
+    pub warnings: Vec<crate::Diagnostic>,
+    /// Every file this configuration was read from, main file first (for `--watch`).
+    pub files: Vec<PathBuf>,
+}
+
+impl Config {
+    /// The site that serves `host` (lowercase, no port): an exact name first, then the
+    /// most specific `*.` wildcard, then the default site. The proxy's own index
+    /// follows the same order.
+    pub fn site_for_host(&self, host: &str) -> Option<&SiteConfig> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let exact = HostPattern::Exact(host.clone());
+        if let Some(s) = self.sites.iter().find(|s| s.hosts.contains(&exact)) {
+            return Some(s);
+        }
+        let mut rest = host.as_str();
+        while let Some((_, parent)) = rest.split_once('.') {
+            let wild = HostPattern::Wildcard(parent.to_string());
+            if let Some(s) = self.sites.iter().find(|s| s.hosts.contains(&wild)) {
+                return Some(s);
+            }
+            rest = parent;
+        }
+        self.sites.iter().find(|s| s.default)
+    }
 }
 
 /// Where Outpost listens.
@@ -64,6 +91,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Idle upstream connections kept for reuse, across all origins.
     pub upstream_keepalive_pool: usize,
+    /// Add debugging response headers such as `Outpost-Rule` (which page rule
+    /// applied). Meant for development; `outpost dev` turns it on.
+    pub debug_headers: bool,
 }
 
 /// The admin API listener.
@@ -216,7 +246,7 @@ pub struct CacheKeyPolicy {
 }
 
 /// How the query string enters the cache key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum QueryKey {
     /// As sent.
     #[default]
@@ -225,6 +255,10 @@ pub enum QueryKey {
     Sorted,
     /// Left out: every query string shares the object of the bare path.
     Ignore,
+    /// Only these parameters, in the order sent.
+    Include(Vec<String>),
+    /// Every parameter but these, in the order sent.
+    Exclude(Vec<String>),
 }
 
 /// Active health checking of origins.
@@ -287,4 +321,9 @@ pub struct SiteConfig {
     pub parent_fallback: bool,
     /// Passive failure marking.
     pub passive_health: PassiveHealth,
+    /// Named extra origin pools that page rules can pick (`origin: NAME`); they share
+    /// the site's balancing, timeouts and health settings.
+    pub pools: Vec<(String, Vec<Origin>)>,
+    /// Page rules from the site's rules files, in order: the first match applies.
+    pub rules: Vec<crate::rule::Rule>,
 }

@@ -5,6 +5,7 @@
 //! sizes and durations); `validate` turns them into the typed model.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +54,7 @@ pub(crate) struct Certificate {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Server {
     pub threads: Option<usize>,
+    pub debug_headers: Option<bool>,
     pub shutdown_timeout: Option<String>,
     pub upstream_keepalive_pool: Option<usize>,
 }
@@ -111,12 +113,17 @@ pub(crate) struct Site {
     pub parent_fallback: Option<bool>,
     #[serde(default)]
     pub passive_health: PassiveHealth,
+    /// One file name or a list of them.
+    pub rules: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub pools: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CacheKey {
-    pub query: Option<String>,
+    /// `full`, `sorted`, `ignore`, `{ include: [..] }` or `{ exclude: [..] }`.
+    pub query: Option<serde_yaml::Value>,
     #[serde(default)]
     pub headers: Vec<String>,
     #[serde(default)]
@@ -148,4 +155,77 @@ pub(crate) struct HealthCheck {
 pub(crate) struct PassiveHealth {
     pub max_failures: Option<u32>,
     pub cooldown: Option<String>,
+}
+
+/// One entry of a rules file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rule {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub when: When,
+    pub actions: RuleActions,
+}
+
+/// Conditions; values stay YAML so each can be checked with its own message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct When {
+    pub method: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub header: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub cookie: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub query: BTreeMap<String, serde_yaml::Value>,
+    pub client_ip: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleActions {
+    pub always_use_https: Option<bool>,
+    pub forward: Option<Forward>,
+    pub cache_level: Option<String>,
+    pub edge_ttl: Option<String>,
+    pub browser_ttl: Option<String>,
+    pub bypass_cache_on_cookie: Option<String>,
+    pub cache_key: Option<CacheKey>,
+    pub origin_cache_control: Option<bool>,
+    #[serde(default)]
+    pub set_request_headers: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub add_request_headers: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub remove_request_headers: Vec<String>,
+    #[serde(default)]
+    pub set_response_headers: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub add_response_headers: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub remove_response_headers: Vec<String>,
+    pub rewrite: Option<Rewrite>,
+    pub host_header: Option<String>,
+    pub origin: Option<String>,
+    pub script: Option<String>,
+    pub html_rewrite: Option<String>,
+    #[serde(default)]
+    pub disable: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Forward {
+    pub to: String,
+    pub status: Option<u16>,
+    pub keep_query: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rewrite {
+    pub path: Option<String>,
+    pub query: Option<String>,
 }

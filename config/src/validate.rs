@@ -9,37 +9,77 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Collects problems with their positions while walking the raw config.
-struct Validator<'a> {
-    text: &'a str,
-    file: &'a Path,
-    base: PathBuf,
-    problems: Vec<Diagnostic>,
+/// Collects problems with their positions while walking one YAML file.
+pub(crate) struct Validator<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) file: &'a Path,
+    /// Relative paths in the file are resolved against this directory.
+    pub(crate) base: PathBuf,
+    pub(crate) problems: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
+    /// Files read so far (main config first), for `--watch`.
+    pub(crate) files: Vec<PathBuf>,
 }
 
-impl Validator<'_> {
-    fn report(&mut self, path: &[Seg], message: impl Into<String>) {
+impl<'a> Validator<'a> {
+    /// A validator for `text`, read from `file`.
+    pub(crate) fn new(text: &'a str, file: &'a Path) -> Self {
+        let base = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Validator {
+            text,
+            file,
+            base,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    pub(crate) fn report(&mut self, path: &[Seg], message: impl Into<String>) {
+        let d = self.diagnostic(path, message.into());
+        self.problems.push(d);
+    }
+
+    /// Records a problem that does not stop loading.
+    pub(crate) fn warn(&mut self, path: &[Seg], message: impl Into<String>) {
+        let d = self.diagnostic(path, message.into());
+        self.warnings.push(d);
+    }
+
+    /// The 1-based line of the node at `path` (or its nearest existing parent).
+    pub(crate) fn line_of(&self, path: &[Seg]) -> usize {
+        self.position(path).0
+    }
+
+    fn position(&self, path: &[Seg]) -> (usize, usize) {
         // A missing node (a default we filled in) is reported at its parent.
         let mut at = path;
-        let (line, column) = loop {
+        loop {
             if let Some(pos) = locate(self.text, at) {
-                break pos;
+                return pos;
             }
             if at.is_empty() {
-                break (1, 1);
+                return (1, 1);
             }
             at = &at[..at.len() - 1];
-        };
-        self.problems.push(Diagnostic {
+        }
+    }
+
+    fn diagnostic(&self, path: &[Seg], message: String) -> Diagnostic {
+        let (line, column) = self.position(path);
+        Diagnostic {
             file: self.file.to_path_buf(),
             line,
             column,
             path: display_path(path),
-            message: message.into(),
-        });
+            message,
+        }
     }
 
-    fn resolve(&self, p: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_path_buf()
@@ -48,7 +88,7 @@ impl Validator<'_> {
         }
     }
 
-    fn addr(&mut self, v: Option<&str>, path: &[Seg]) -> Option<SocketAddr> {
+    pub(crate) fn addr(&mut self, v: Option<&str>, path: &[Seg]) -> Option<SocketAddr> {
         let s = v?;
         match s.parse() {
             Ok(a) => Some(a),
@@ -62,7 +102,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&mut self, v: Option<&str>, default: Duration, path: &[Seg]) -> Duration {
+    pub(crate) fn duration(&mut self, v: Option<&str>, default: Duration, path: &[Seg]) -> Duration {
         let Some(s) = v else { return default };
         match humantime::parse_duration(s) {
             Ok(d) => d,
@@ -77,7 +117,7 @@ impl Validator<'_> {
     }
 
     /// One of a fixed set of words; the first option is the default when absent.
-    fn choice<T: Copy>(
+    pub(crate) fn choice<T: Copy>(
         &mut self,
         value: Option<&str>,
         path: &[Seg],
@@ -102,7 +142,7 @@ impl Validator<'_> {
         options[0].1
     }
 
-    fn size(&mut self, v: Option<&str>, default: u64, path: &[Seg]) -> u64 {
+    pub(crate) fn size(&mut self, v: Option<&str>, default: u64, path: &[Seg]) -> u64 {
         let Some(s) = v else { return default };
         match s.parse::<bytesize::ByteSize>() {
             Ok(b) => b.as_u64(),
@@ -116,7 +156,7 @@ impl Validator<'_> {
         }
     }
 
-    fn existing_file(&mut self, v: &str, path: &[Seg], what: &str) -> PathBuf {
+    pub(crate) fn existing_file(&mut self, v: &str, path: &[Seg], what: &str) -> PathBuf {
         let resolved = self.resolve(v);
         if !resolved.is_file() {
             self.report(
@@ -133,16 +173,8 @@ impl Validator<'_> {
 
 /// Validates `raw`, read from `file` whose text is `text`.
 pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config> {
-    let base = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut v = Validator {
-        text,
-        file,
-        base,
-        problems: Vec::new(),
-    };
+    let mut v = Validator::new(text, file);
+    v.files.push(file.to_path_buf());
 
     use Seg::{Index, Key};
     let listen = Listen {
@@ -198,6 +230,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             &[Key("server"), Key("shutdown_timeout")],
         ),
         upstream_keepalive_pool: raw.server.upstream_keepalive_pool.unwrap_or(256),
+        debug_headers: raw.server.debug_headers.unwrap_or(false),
     };
 
     let c = &raw.cache;
@@ -296,6 +329,8 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             admin,
             log,
             sites,
+            warnings: v.warnings,
+            files: v.files,
         })
     } else {
         Err(ConfigError::Invalid(v.problems))
@@ -418,20 +453,7 @@ fn validate_site(
     };
     let cache_key = match &s.cache_key {
         None => CacheKeyPolicy::default(),
-        Some(k) => CacheKeyPolicy {
-            query: v.choice(
-                k.query.as_deref(),
-                &[Key("sites"), Index(i), Key("cache_key"), Key("query")],
-                &[
-                    ("full", QueryKey::Full),
-                    ("sorted", QueryKey::Sorted),
-                    ("ignore", QueryKey::Ignore),
-                ],
-                "a query key mode",
-            ),
-            headers: k.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            cookies: k.cookies.clone(),
-        },
+        Some(k) => cache_key_policy(v, k, &at("cache_key")),
     };
     let parent = s
         .parent
@@ -505,6 +527,33 @@ fn validate_site(
         ),
     };
 
+    let mut pools = Vec::new();
+    for (name, list) in &s.pools {
+        let mut resolved = Vec::new();
+        for (j, o) in list.iter().enumerate() {
+            match parse_origin(o, &v.base) {
+                Ok(origin) => resolved.push(origin),
+                Err(why) => v.report(
+                    &[Key("sites"), Index(i), Key("pools"), Seg::Name(name.clone()), Index(j)],
+                    why,
+                ),
+            }
+        }
+        if list.is_empty() {
+            v.report(
+                &[Key("sites"), Index(i), Key("pools"), Seg::Name(name.clone())],
+                "a pool needs at least one origin",
+            );
+        }
+        pools.push((name.clone(), resolved));
+    }
+    let pool_names: Vec<&str> = pools.iter().map(|(n, _)| n.as_str()).collect();
+    let view = crate::rule_file::SiteView {
+        pools: &pool_names,
+        host_globs: crate::rule_file::site_host_globs(&hosts, default),
+    };
+    let rules = crate::rule_file::load_site_rules(v, s.rules.as_ref(), i, &view);
+
     let name = s.name.clone().unwrap_or_else(|| match hosts.first() {
         Some(HostPattern::Exact(h)) => h.clone(),
         Some(HostPattern::Wildcard(h)) => format!("*.{h}"),
@@ -526,6 +575,54 @@ fn validate_site(
         parent_fallback: s.parent_fallback.unwrap_or(true),
         health_check,
         passive_health,
+        pools,
+        rules,
+    }
+}
+
+/// A cache key policy (site `cache_key:` or a rule's `cache_key` action).
+pub(crate) fn cache_key_policy(
+    v: &mut Validator<'_>,
+    k: &raw::CacheKey,
+    at: &[Seg],
+) -> CacheKeyPolicy {
+    let mut path = at.to_vec();
+    path.push(Seg::Key("query"));
+    let expected = "(expected \"full\", \"sorted\", \"ignore\", { include: [NAME, ...] } or { exclude: [NAME, ...] })";
+    let query = match &k.query {
+        None => QueryKey::Full,
+        Some(serde_yaml::Value::String(s)) => match s.as_str() {
+            "full" => QueryKey::Full,
+            "sorted" => QueryKey::Sorted,
+            "ignore" => QueryKey::Ignore,
+            other => {
+                v.report(&path, format!("{other:?} is not a query key mode {expected}"));
+                QueryKey::Full
+            }
+        },
+        Some(serde_yaml::Value::Mapping(m)) if m.len() == 1 => {
+            let (key, list) = m.iter().next().map_or((None, None), |(k, l)| (k.as_str(), Some(l)));
+            let names: Option<Vec<String>> = list.and_then(|l| l.as_sequence()).and_then(|seq| {
+                seq.iter().map(|n| n.as_str().map(str::to_string)).collect()
+            });
+            match (key, names) {
+                (Some("include"), Some(n)) => QueryKey::Include(n),
+                (Some("exclude"), Some(n)) => QueryKey::Exclude(n),
+                _ => {
+                    v.report(&path, format!("not a query key mode {expected}"));
+                    QueryKey::Full
+                }
+            }
+        }
+        Some(_) => {
+            v.report(&path, format!("not a query key mode {expected}"));
+            QueryKey::Full
+        }
+    };
+    CacheKeyPolicy {
+        query,
+        headers: k.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        cookies: k.cookies.clone(),
     }
 }
 

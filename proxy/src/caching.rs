@@ -2,7 +2,7 @@
 //! the `Cache-Status` header (RFC 9211). Storage itself is `outpost-cache`.
 
 use outpost_cache::{TieredStorage, TieredStorageConfig};
-use outpost_config::{CacheConfig, CacheKeyPolicy, QueryKey};
+use outpost_config::{CacheConfig, CacheKeyPolicy, CacheLevel, QueryKey};
 use pingora::cache::cache_control::CacheControl;
 use pingora::cache::filters::resp_cacheable;
 use pingora::cache::lock::{CacheKeyLockImpl, CacheLock};
@@ -11,7 +11,7 @@ use pingora::cache::{
     VarianceBuilder,
 };
 use pingora::http::{RequestHeader, ResponseHeader};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The process-wide cache: storage and the per-key fill lock (request collapsing).
 ///
@@ -82,12 +82,42 @@ static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
 /// requests can frame to the same bytes.
 pub fn cache_key(tls: bool, host: &str, req: &RequestHeader, policy: &CacheKeyPolicy) -> CacheKey {
     let path = req.uri.path();
-    let pq: std::borrow::Cow<'_, str> = match (policy.query, req.uri.query()) {
+    let params = |q: &'_ str| -> Vec<String> {
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    // Include/exclude compare decoded names, so `a%5Bb%5D` and `a[b]` are one parameter.
+    let name_of = |p: &str| {
+        let raw = p.split_once('=').map_or(p, |(k, _)| k);
+        form_urlencoded::parse(raw.as_bytes())
+            .next()
+            .map_or_else(|| raw.to_string(), |(k, _)| k.into_owned())
+    };
+    let with_query = |kept: Vec<String>| -> std::borrow::Cow<'_, str> {
+        if kept.is_empty() {
+            path.into()
+        } else {
+            format!("{path}?{}", kept.join("&")).into()
+        }
+    };
+    let pq: std::borrow::Cow<'_, str> = match (&policy.query, req.uri.query()) {
         (QueryKey::Full, Some(_)) => req.uri.path_and_query().map_or(path, |p| p.as_str()).into(),
         (QueryKey::Sorted, Some(q)) => {
-            let mut params: Vec<&str> = q.split('&').filter(|p| !p.is_empty()).collect();
-            params.sort_unstable();
-            format!("{path}?{}", params.join("&")).into()
+            let mut kept = params(q);
+            kept.sort_unstable();
+            with_query(kept)
+        }
+        (QueryKey::Include(names), Some(q)) => {
+            let mut kept = params(q);
+            kept.retain(|p| names.contains(&name_of(p)));
+            with_query(kept)
+        }
+        (QueryKey::Exclude(names), Some(q)) => {
+            let mut kept = params(q);
+            kept.retain(|p| !names.contains(&name_of(p)));
+            with_query(kept)
         }
         _ => path.into(),
     };
@@ -157,8 +187,63 @@ pub fn parse_key_text(text: &str) -> Option<(&str, &str, &str)> {
     complete.then_some((scheme, host, pq))
 }
 
-/// Decides whether a response may be stored in this shared cache.
-pub fn cacheability(resp: &ResponseHeader, authorization: bool) -> RespCacheable {
+/// What a page rule says about storing responses (the default is plain RFC 9111).
+#[derive(Debug, Clone, Copy)]
+pub struct RuleCaching {
+    /// The rule's cache level, if it set one.
+    pub level: Option<CacheLevel>,
+    /// Edge lifetime replacing the origin's.
+    pub edge_ttl: Option<Duration>,
+    /// Whether the origin's no-store/private/no-cache still prevent storing.
+    pub origin_cache_control: bool,
+}
+
+impl Default for RuleCaching {
+    fn default() -> Self {
+        RuleCaching {
+            level: None,
+            edge_ttl: None,
+            origin_cache_control: true,
+        }
+    }
+}
+
+impl RuleCaching {
+    /// The caching part of a rule's actions.
+    pub fn from_actions(a: &outpost_config::Actions) -> Self {
+        RuleCaching {
+            level: a.cache_level,
+            edge_ttl: a.edge_ttl,
+            origin_cache_control: a.origin_cache_control.unwrap_or(true),
+        }
+    }
+}
+
+/// Statuses that `edge_ttl` and `cache_everything` may store (RFC 9110 15.1's
+/// "heuristically cacheable" set, minus 206 whose ranges pingora-cache handles itself).
+const OVERRIDABLE: [u16; 9] = [200, 203, 204, 300, 301, 308, 404, 410, 501];
+
+/// `cache_everything` with no edge TTL and no origin lifetime: Cloudflare's defaults.
+fn default_ttl(status: u16) -> Option<Duration> {
+    match status {
+        200 | 203 | 204 | 300 | 301 | 308 => Some(Duration::from_secs(2 * 3600)),
+        404 | 410 => Some(Duration::from_secs(180)),
+        _ => None,
+    }
+}
+
+/// Decides whether a response may be stored in this shared cache, and for how long.
+///
+/// Without rule overrides this is RFC 9111 (no heuristics). With `edge_ttl` the
+/// lifetime is the rule's, whatever the origin said; `cache_everything` also stores
+/// responses that carry no lifetime (Cloudflare's default TTLs). Unless the rule
+/// turns `origin_cache_control` off, the origin's `no-store`, `private` and
+/// `no-cache` still win. `Set-Cookie` and `Vary: *` responses are never shared.
+pub fn cacheability(
+    resp: &ResponseHeader,
+    authorization: bool,
+    rule: &RuleCaching,
+) -> RespCacheable {
     // A Set-Cookie response is someone's session: never shared by default.
     if resp.headers.contains_key(http::header::SET_COOKIE) {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("set-cookie"));
@@ -176,7 +261,44 @@ pub fn cacheability(resp: &ResponseHeader, authorization: bool) -> RespCacheable
     let cc = CacheControl::from_resp_headers_named("cdn-cache-control", resp)
         .or_else(|| CacheControl::from_resp_headers_named("surrogate-control", resp))
         .or_else(|| CacheControl::from_resp_headers(resp));
-    resp_cacheable(cc.as_ref(), resp.clone(), authorization, &DEFAULTS)
+    let everything = rule.level == Some(CacheLevel::CacheEverything);
+    let overridden = rule.edge_ttl.is_some() || everything;
+    let origin_forbids = cc
+        .as_ref()
+        .is_some_and(|c| c.no_store() || c.private() || c.no_cache());
+    let by_origin = || resp_cacheable(cc.as_ref(), resp.clone(), authorization, &DEFAULTS);
+    if !overridden || authorization || (rule.origin_cache_control && origin_forbids) {
+        return by_origin();
+    }
+    let status = resp.status.as_u16();
+    if !OVERRIDABLE.contains(&status) {
+        return by_origin();
+    }
+    let ttl = match rule.edge_ttl {
+        Some(t) => t,
+        None => {
+            // cache_everything: the origin's lifetime when it gives one.
+            if rule.origin_cache_control {
+                let origin = by_origin();
+                if origin.is_cacheable() {
+                    return origin;
+                }
+            }
+            match default_ttl(status) {
+                Some(t) => t,
+                None => return by_origin(),
+            }
+        }
+    };
+    let (swr, sie) = match (&cc, rule.origin_cache_control) {
+        (Some(c), true) => (
+            c.stale_while_revalidate().ok().flatten().unwrap_or(0),
+            c.stale_if_error().ok().flatten().unwrap_or(0),
+        ),
+        _ => (0, 0),
+    };
+    let now = SystemTime::now();
+    RespCacheable::Cacheable(CacheMeta::new(now + ttl, now, swr, sie, resp.clone()))
 }
 
 /// The secondary key for a stored response with `Vary`.
@@ -259,7 +381,7 @@ mod tests {
             }
             r
         };
-        let ok = |h: &[(&str, &str)]| cacheability(&resp(h), false).is_cacheable();
+        let ok = |h: &[(&str, &str)]| cacheability(&resp(h), false, &RuleCaching::default()).is_cacheable();
         assert!(ok(&[
             ("cache-control", "no-store"),
             ("surrogate-control", "max-age=60")
@@ -358,22 +480,26 @@ mod tests {
         let ok = |r: RespCacheable| r.is_cacheable();
         assert!(ok(cacheability(
             &resp(&[("cache-control", "max-age=60")]),
-            false
+            false,
+            &RuleCaching::default()
         )));
         assert!(!ok(cacheability(
             &resp(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]),
-            false
+            false,
+            &RuleCaching::default()
         )));
         assert!(!ok(cacheability(
             &resp(&[("cache-control", "private, max-age=60")]),
-            false
+            false,
+            &RuleCaching::default()
         )));
         assert!(!ok(cacheability(
             &resp(&[("cache-control", "no-store")]),
-            false
+            false,
+            &RuleCaching::default()
         )));
         assert!(
-            !ok(cacheability(&resp(&[]), false)),
+            !ok(cacheability(&resp(&[]), false, &RuleCaching::default())),
             "no heuristic freshness"
         );
         assert!(
@@ -385,18 +511,68 @@ mod tests {
         );
         assert!(ok(cacheability(
             &resp(&[("cache-control", "public, max-age=60")]),
-            true
+            true,
+            &RuleCaching::default()
         )));
         assert!(!ok(cacheability(
             &resp(&[("cache-control", "max-age=60"), ("vary", "*")]),
-            false
+            false,
+            &RuleCaching::default()
         )));
         assert!(ok(cacheability(
             &resp(&[
                 ("cache-control", "no-store"),
                 ("cdn-cache-control", "max-age=60")
             ]),
-            false
+            false,
+            &RuleCaching::default()
         )));
+    }
+
+    #[test]
+    fn rule_overrides() {
+        let resp = |status: u16, h: &[(&str, &str)]| {
+            let mut r = ResponseHeader::build(status, None).expect("resp");
+            for (k, v) in h {
+                r.insert_header(k.to_string(), *v).expect("header");
+            }
+            r
+        };
+        let ttl = |r: RespCacheable| match r {
+            RespCacheable::Cacheable(m) => m
+                .fresh_until()
+                .duration_since(SystemTime::now())
+                .map(|d| d.as_secs() + 1)
+                .ok(),
+            RespCacheable::Uncacheable(_) => None,
+        };
+        let everything = RuleCaching {
+            level: Some(CacheLevel::CacheEverything),
+            ..RuleCaching::default()
+        };
+        let day = RuleCaching {
+            edge_ttl: Some(Duration::from_secs(86400)),
+            ..RuleCaching::default()
+        };
+        let day_no_occ = RuleCaching {
+            origin_cache_control: false,
+            ..day
+        };
+        // cache_everything stores what carries no lifetime, for Cloudflare's default TTLs.
+        assert_eq!(ttl(cacheability(&resp(200, &[]), false, &everything)), Some(7200));
+        assert_eq!(ttl(cacheability(&resp(404, &[]), false, &everything)), Some(180));
+        assert_eq!(ttl(cacheability(&resp(500, &[]), false, &everything)), None);
+        // ...and keeps the origin's lifetime when there is one.
+        let sixty = resp(200, &[("cache-control", "max-age=60")]);
+        assert_eq!(ttl(cacheability(&sixty, false, &everything)), Some(60));
+        // edge_ttl replaces it.
+        assert_eq!(ttl(cacheability(&sixty, false, &day)), Some(86400));
+        // no-store wins unless origin_cache_control is off.
+        let no_store = resp(200, &[("cache-control", "no-store")]);
+        assert_eq!(ttl(cacheability(&no_store, false, &day)), None);
+        assert_eq!(ttl(cacheability(&no_store, false, &day_no_occ)), Some(86400));
+        // Never a response that sets a cookie.
+        let cookie = resp(200, &[("set-cookie", "a=b")]);
+        assert_eq!(ttl(cacheability(&cookie, false, &day_no_occ)), None);
     }
 }

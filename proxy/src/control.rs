@@ -33,8 +33,8 @@ pub async fn health_loop(live: Arc<Live>) {
         tick.tick().await;
         let snapshot = live.snapshot();
         let mut seen = Vec::new();
-        for site in snapshot.sites.sites() {
-            let pool = site.pool.clone();
+        for pool in snapshot.sites.pools() {
+            let pool = pool.clone();
             let key = Arc::as_ptr(&pool) as usize;
             if seen.contains(&key) {
                 continue;
@@ -147,7 +147,7 @@ pub fn start_reloader(
 /// Modification times of the files a config depends on.
 fn file_stamps(live: &Live) -> Vec<(PathBuf, Option<SystemTime>)> {
     let snapshot = live.snapshot();
-    let mut files = vec![snapshot.config.source.clone()];
+    let mut files = snapshot.config.files.clone();
     for c in &snapshot.config.tls.certificates {
         files.push(c.cert.clone());
         files.push(c.key.clone());

@@ -2,24 +2,28 @@
 //!
 //! Phases we override, in the order pingora calls them (see `docs/phases.md`):
 //! - `request_filter`: picks the config snapshot and the site by host; answers 400
-//!   for a missing/invalid host and 404 for a host no site serves. Runs for every
-//!   request (cache hits included, once a cache exists).
+//!   for a missing/invalid host and 404 for a host no site serves. Then finds the
+//!   site's page rule: redirects answer here; request header edits and URL rewrites
+//!   change the request before the cache and the origin see it. Runs for every
+//!   request (cache hits included).
 //! - `upstream_peer`: picks an origin from the site's pool, skipping those this
 //!   request already tried. Runs once per attempt.
 //! - `upstream_request_filter`: forwarding headers, hop-by-hop removal, `Host`.
 //! - `fail_to_connect` / `error_while_proxy`: passive health marking and retries.
-//! - `response_filter`: hop-by-hop removal, `Via`. Runs after any cache, on hits too.
+//! - `response_filter`: hop-by-hop removal, `Via`, `Cache-Status`, the rule's response
+//!   header edits and browser TTL. Runs after any cache, on hits too.
 //! - `fail_to_proxy`: the 4xx/5xx page when nothing else answered.
 //! - `logging`: the access-log line.
 
-use crate::caching::{cache_key, cache_status, cacheability, variance};
+use crate::caching::{RuleCaching, cache_key, cache_status, cacheability, variance};
 use crate::pool::OriginPool;
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
-use outpost_config::{HashOn, OriginHost};
+use outpost_config::{CacheLevel, HashOn, HeaderEdits, OriginHost};
+use outpost_rules::{Match, RequestView};
 use pingora::cache::key::HashBinary;
 use pingora::cache::{CacheKey, CacheMeta, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -64,7 +68,21 @@ pub struct RequestCtx {
     via_parent: bool,
     /// The parent tier failed for this request; later attempts go to the origins.
     parent_failed: bool,
+    /// The page rule that applies, if any.
+    rule: Option<Match>,
+    /// The origin pool for this request: the site's, or the one a rule picked.
+    pool: Option<Arc<OriginPool>>,
     _in_flight: InFlight,
+}
+
+impl RequestCtx {
+    fn caching(&self) -> RuleCaching {
+        self.rule
+            .as_ref()
+            .map_or_else(RuleCaching::default, |m| {
+                RuleCaching::from_actions(&m.rule.actions)
+            })
+    }
 }
 
 /// Counts a request as in flight from `new_ctx` until its context is dropped.
@@ -187,7 +205,20 @@ fn seen_by(req: &RequestHeader, node_id: &str) -> bool {
 
 /// Writes a small complete response from inside a filter.
 async fn respond(session: &mut Session, status: u16, body: String) -> Result<()> {
-    let mut resp = ResponseHeader::build(status, Some(4))?;
+    respond_with(session, status, body, &[]).await
+}
+
+/// [`respond`] with extra headers (`Location`, `Outpost-Rule`).
+async fn respond_with(
+    session: &mut Session,
+    status: u16,
+    body: String,
+    extra: &[(&'static str, String)],
+) -> Result<()> {
+    let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
+    for (name, value) in extra {
+        resp.insert_header(*name, value.as_str())?;
+    }
     resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
     resp.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
     resp.insert_header(header::CACHE_CONTROL, "no-store")?;
@@ -201,6 +232,54 @@ async fn respond(session: &mut Session, status: u16, body: String) -> Result<()>
             .await?;
     }
     Ok(())
+}
+
+/// Request and response heads alike, for rule header edits.
+trait EditHeaders {
+    fn remove(&mut self, name: &str);
+    fn set(&mut self, name: &str, value: &str) -> Result<()>;
+    fn add(&mut self, name: &str, value: &str) -> Result<()>;
+
+    /// Applies `edits` in the documented order: remove, set, add.
+    fn apply(&mut self, edits: &HeaderEdits) -> Result<()> {
+        for name in &edits.remove {
+            self.remove(name);
+        }
+        for (name, value) in &edits.set {
+            self.set(name, value)?;
+        }
+        for (name, value) in &edits.add {
+            self.add(name, value)?;
+        }
+        Ok(())
+    }
+}
+
+macro_rules! edit_headers_for {
+    ($t:ty) => {
+        impl EditHeaders for $t {
+            fn remove(&mut self, name: &str) {
+                self.remove_header(name);
+            }
+            fn set(&mut self, name: &str, value: &str) -> Result<()> {
+                self.insert_header(name.to_string(), value).map(|_| ())
+            }
+            fn add(&mut self, name: &str, value: &str) -> Result<()> {
+                self.append_header(name.to_string(), value).map(|_| ())
+            }
+        }
+    };
+}
+edit_headers_for!(RequestHeader);
+edit_headers_for!(ResponseHeader);
+
+/// The port a client addressed: from `Host`, else the scheme's default.
+fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
+    raw_host
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(h, _)| !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(if tls { 443 } else { 80 })
 }
 
 fn status_text(code: u16) -> &'static str {
@@ -251,7 +330,88 @@ impl EdgeProxy {
     }
 
     fn pool<'a>(&self, ctx: &'a RequestCtx) -> Option<&'a OriginPool> {
-        ctx.site.as_ref().map(|s| s.pool.as_ref())
+        ctx.pool.as_deref()
+    }
+
+    /// Finds the site's page rule and applies its request-side actions. Returns
+    /// `true` when the rule answered (a redirect, or an error).
+    async fn apply_rule(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        site: &Site,
+        raw_host: Option<&str>,
+        snapshot: &Snapshot,
+    ) -> Result<bool> {
+        let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let req = session.req_header();
+        let pq = req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let view = RequestView {
+            tls: ctx.tls,
+            host: &ctx.host,
+            port: request_port(raw_host, ctx.tls),
+            path_and_query: &pq,
+            method: req.method.as_str(),
+            headers: &req.headers,
+            client_ip,
+        };
+        let Some(m) = site.rules.find(&view) else {
+            return Ok(false);
+        };
+        let debug = snapshot.config.server.debug_headers;
+        let rule_header = || {
+            if debug {
+                vec![("outpost-rule", m.rule.source.to_string())]
+            } else {
+                Vec::new()
+            }
+        };
+        let https_port = snapshot.config.listen.https.map(|a| a.port());
+        match m.redirect(&view, https_port) {
+            Some(Ok(r)) => {
+                let mut extra = rule_header();
+                extra.push(("location", r.location.clone()));
+                let body = format!("{} {}: {}\n", r.status, status_text(r.status), r.location);
+                respond_with(session, r.status, body, &extra).await?;
+                ctx.rule = Some(m);
+                return Ok(true);
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "page rule produced an invalid redirect");
+                let body = format!("500 Internal Server Error\n{e}\n");
+                respond_with(session, 500, body, &rule_header()).await?;
+                return Ok(true);
+            }
+            None => {}
+        }
+        let rewritten = m.rewritten(&pq);
+        let actions = &m.rule.actions;
+        let req = session.req_header_mut();
+        req.apply(&actions.request_headers)?;
+        match rewritten {
+            Some(Ok(target)) => match target.parse::<http::Uri>() {
+                Ok(uri) => req.set_uri(uri),
+                Err(_) => {
+                    let body = format!("500 Internal Server Error\nrule {}: rewrite produced an invalid URL\n", m.rule.source);
+                    respond_with(session, 500, body, &rule_header()).await?;
+                    return Ok(true);
+                }
+            },
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "page rule produced an invalid rewrite");
+                let body = format!("500 Internal Server Error\n{e}\n");
+                respond_with(session, 500, body, &rule_header()).await?;
+                return Ok(true);
+            }
+            None => {}
+        }
+        if let Some(name) = &actions.origin
+            && let Some(pool) = site.pools.get(name)
+        {
+            ctx.pool = Some(pool.clone());
+        }
+        ctx.rule = Some(m);
+        Ok(false)
     }
 }
 
@@ -272,6 +432,8 @@ impl ProxyHttp for EdgeProxy {
             cache_enabled: false,
             via_parent: false,
             parent_failed: false,
+            rule: None,
+            pool: None,
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -299,8 +461,8 @@ impl ProxyHttp for EdgeProxy {
             return Ok(true);
         }
         ctx.host = host;
-        match snapshot.sites.lookup(&ctx.host) {
-            Some(site) => ctx.site = Some(site.clone()),
+        let site = match snapshot.sites.lookup(&ctx.host) {
+            Some(site) => site.clone(),
             None => {
                 let msg = format!(
                     "404 Not Found: no site is configured for host {:?}\n",
@@ -309,9 +471,15 @@ impl ProxyHttp for EdgeProxy {
                 respond(session, 404, msg).await?;
                 return Ok(true);
             }
-        }
+        };
+        ctx.site = Some(site.clone());
+        ctx.pool = Some(site.pool.clone());
+        let answered = !site.rules.is_empty()
+            && self
+                .apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot)
+                .await?;
         ctx.snapshot = Some(snapshot);
-        Ok(false)
+        Ok(answered)
     }
 
     fn request_cache_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
@@ -327,6 +495,12 @@ impl ProxyHttp for EdgeProxy {
         {
             return Ok(());
         }
+        if let Some(m) = &ctx.rule
+            && (m.rule.actions.cache_level == Some(CacheLevel::Bypass)
+                || m.bypass_on_cookie(&req.headers))
+        {
+            return Ok(());
+        }
         session
             .cache
             .enable(cache.storage, None, None, Some(cache.lock), None);
@@ -336,7 +510,19 @@ impl ProxyHttp for EdgeProxy {
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
         let default = outpost_config::CacheKeyPolicy::default();
-        let policy = ctx.site.as_ref().map_or(&default, |s| &s.cache_key);
+        let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
+        let mut policy = actions
+            .and_then(|a| a.cache_key.as_ref())
+            .or(ctx.site.as_ref().map(|s| &s.cache_key))
+            .unwrap_or(&default);
+        let ignore_query;
+        if actions.is_some_and(|a| a.cache_level == Some(CacheLevel::IgnoreQueryString)) {
+            ignore_query = outpost_config::CacheKeyPolicy {
+                query: outpost_config::QueryKey::Ignore,
+                ..policy.clone()
+            };
+            policy = &ignore_query;
+        }
         Ok(cache_key(ctx.tls, &ctx.host, session.req_header(), policy))
     }
 
@@ -350,7 +536,7 @@ impl ProxyHttp for EdgeProxy {
             .req_header()
             .headers
             .contains_key(header::AUTHORIZATION);
-        let decision = cacheability(resp, authorization);
+        let decision = cacheability(resp, authorization, &ctx.caching());
         ctx.stored = decision.is_cacheable();
         Ok(decision)
     }
@@ -392,7 +578,7 @@ impl ProxyHttp for EdgeProxy {
             return Ok(Box::new(peer_for(parent, 0)));
         }
         ctx.via_parent = false;
-        let pool = &site.pool;
+        let pool = ctx.pool.clone().unwrap_or_else(|| site.pool.clone());
         // Only consistent hashing reads the key; don't build it for round robin.
         let key = if pool.is_hashed() {
             hash_key(&site, session)
@@ -406,7 +592,7 @@ impl ProxyHttp for EdgeProxy {
             return Err(e);
         };
         ctx.tried.push(i);
-        Ok(Box::new(peer_for(pool, i)))
+        Ok(Box::new(peer_for(&pool, i)))
     }
 
     async fn upstream_request_filter(
@@ -462,10 +648,14 @@ impl ProxyHttp for EdgeProxy {
             return Ok(());
         }
 
-        let (Some(site), Some(&i)) = (ctx.site.as_ref(), ctx.tried.last()) else {
+        let (Some(site), Some(pool), Some(&i)) = (ctx.site.as_ref(), ctx.pool.as_ref(), ctx.tried.last()) else {
             return Ok(());
         };
-        let o = &site.pool.origins()[i];
+        if let Some(host) = ctx.rule.as_ref().and_then(|m| m.rule.actions.host_header.as_ref()) {
+            upstream_request.insert_header(header::HOST, host.as_str())?;
+            return Ok(());
+        }
+        let o = &pool.origins()[i];
         let client_host = upstream_request
             .headers
             .get(header::HOST)
@@ -594,6 +784,28 @@ impl ProxyHttp for EdgeProxy {
             );
             upstream_response.insert_header("cache-status", status)?;
         }
+        if let Some(m) = &ctx.rule {
+            let a = &m.rule.actions;
+            let resp = &mut *upstream_response;
+            if let Some(ttl) = a.browser_ttl {
+                let origin = resp
+                    .headers
+                    .get(header::CACHE_CONTROL)
+                    .and_then(|v| v.to_str().ok());
+                if let Some(cc) = outpost_rules::browser_cache_control(origin, ttl) {
+                    resp.insert_header(header::CACHE_CONTROL, cc)?;
+                    resp.remove_header(&header::EXPIRES);
+                }
+            }
+            resp.apply(&a.response_headers)?;
+            if ctx
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.config.server.debug_headers)
+            {
+                upstream_response.insert_header("outpost-rule", m.rule.source.to_string())?;
+            }
+        }
         Ok(())
     }
 
@@ -656,7 +868,10 @@ impl ProxyHttp for EdgeProxy {
                 || "-".to_string(),
                 |p| format!("parent {}", p.origins()[0].label()),
             ),
-            (Some(site), Some(&i)) => site.pool.origins()[i].label(),
+            (Some(_), Some(&i)) => ctx
+                .pool
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |p| p.origins()[i].label()),
             _ => "-".to_string(),
         };
         let client = session

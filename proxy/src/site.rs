@@ -26,11 +26,20 @@ pub struct Site {
     pub parent: Option<Arc<OriginPool>>,
     /// Fall back to the origins when the parent cannot be reached.
     pub parent_fallback: bool,
+    /// Named pools that page rules can pick with `origin:`.
+    pub pools: HashMap<String, Arc<OriginPool>>,
+    /// The site's page rules, compiled.
+    pub rules: outpost_rules::RuleSet,
 }
 
 impl Site {
     /// Builds a site from its config and its (already resolved) pool.
-    pub fn new(cfg: &SiteConfig, pool: Arc<OriginPool>, parent: Option<Arc<OriginPool>>) -> Self {
+    pub fn new(
+        cfg: &SiteConfig,
+        pool: Arc<OriginPool>,
+        parent: Option<Arc<OriginPool>>,
+        pools: HashMap<String, Arc<OriginPool>>,
+    ) -> Self {
         Site {
             name: cfg.name.clone(),
             pool,
@@ -41,6 +50,8 @@ impl Site {
             cache_key: cfg.cache_key.clone(),
             parent,
             parent_fallback: cfg.parent_fallback,
+            pools,
+            rules: outpost_rules::RuleSet::new(&cfg.rules),
         }
     }
 }
@@ -84,6 +95,12 @@ impl SiteTable {
             rest = parent;
         }
         self.default.as_ref()
+    }
+
+    /// Every origin pool of every site (main and named pools; a pool may repeat).
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<OriginPool>> {
+        self.sites()
+            .flat_map(|s| std::iter::once(&s.pool).chain(s.pools.values()))
     }
 
     /// All sites, for health checking (a site appears once per host; callers dedupe by pointer).

@@ -63,7 +63,25 @@ impl Snapshot {
                 }
                 None => None,
             };
-            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool, parent)));
+            let mut pools = std::collections::HashMap::new();
+            for (name, origins) in &site_cfg.pools {
+                let mut resolved = Vec::with_capacity(origins.len());
+                for origin in origins {
+                    resolved.push(resolve_origin(&site_cfg.name, origin, control)?);
+                }
+                let pool = OriginPool::new(
+                    resolved,
+                    site_cfg.balance,
+                    site_cfg.passive_health,
+                    site_cfg.health_check.clone(),
+                    site_cfg.timeouts,
+                );
+                pools.insert(name.clone(), Arc::new(pool));
+            }
+            sites.insert(
+                site_cfg,
+                Arc::new(Site::new(site_cfg, pool, parent, pools)),
+            );
         }
         Ok(Snapshot {
             config: Arc::new(config),

@@ -1,26 +1,38 @@
-//! Page rules: compiles the ops team's YAML rules into a fast matcher.
+//! Page rules: compiles the ops team's YAML rules into a fast matcher and answers
+//! "which rule applies to this request, and what does it do".
 //!
-//! This crate will own URL pattern compilation (host index, then ordered wildcard
-//! patterns, first match wins) and return the actions that apply to a request. It
-//! takes a plain request view and returns a decision: it must not depend on pingora
-//! or perform I/O. Rule files are parsed and validated by `outpost-config`.
-//!
-//! Status: the foundation issue only establishes the crate and its error type; the
-//! matcher lands with the page-rules issue.
+//! This crate owns URL pattern matching (a host index, then a first-path-segment
+//! index, then ordered wildcard patterns: the first matching rule wins), the `when`
+//! conditions, and the pure parts of the actions (redirect targets, URL rewrites, the
+//! client's `Cache-Control`). It takes a plain [`RequestView`] and returns a
+//! [`Match`]; it must not depend on pingora, do I/O, or compile anything per request.
+//! Rule files are read and validated by `outpost-config`; `outpost-proxy` applies the
+//! decisions.
 
-/// Result alias for rule compilation.
+mod actions;
+mod conditions;
+mod glob;
+mod matcher;
+
+pub use actions::{Redirect, browser_cache_control};
+pub use matcher::{Match, RequestView, RuleSet};
+
+/// Result alias for applying rules.
 pub type Result<T> = std::result::Result<T, RulesError>;
 
-/// Errors from compiling rules.
+/// Errors from applying a matched rule to a request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RulesError {
-    /// A URL pattern could not be compiled.
-    #[error("invalid URL pattern {pattern:?}: {reason}")]
-    Pattern {
-        /// The pattern as written.
-        pattern: String,
-        /// What is wrong with it.
-        reason: String,
+    /// Substituting the request's text into a target produced something unusable
+    /// (for example a rewritten path that is not a valid URI path).
+    #[error("rule {rule}: {what} {value:?} is not valid after substitution")]
+    BadTarget {
+        /// The rule (`file:line`).
+        rule: String,
+        /// Which target (`forward.to`, `rewrite`).
+        what: &'static str,
+        /// The text produced.
+        value: String,
     },
 }
