@@ -58,7 +58,10 @@ impl Diagnostic {
         message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
         // Its messages start with "path: " when it knows the path; keep that split.
         let (path, message) = match message.split_once(": ") {
-            Some((p, m)) if !p.contains(' ') && !p.is_empty() => (p.to_string(), m.to_string()),
+            // A path into a top-level list (a rules file) starts with a dot: `.[0].actions`.
+            Some((p, m)) if !p.contains(' ') && !p.is_empty() => {
+                (p.trim_start_matches('.').to_string(), m.to_string())
+            }
             _ => (String::new(), message),
         };
         Diagnostic {

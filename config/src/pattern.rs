@@ -54,7 +54,7 @@ pub(crate) fn parse_pattern(text: &str) -> Result<UrlPattern, String> {
     }
     if let Some(bad) = host
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | ':')))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | ':' | '[' | ']')))
     {
         return Err(format!("{text:?}: {bad:?} is not allowed in a host name"));
     }
@@ -101,7 +101,13 @@ pub(crate) fn covers(a: &UrlPattern, b: &UrlPattern) -> bool {
         (Some(h), None) => h == "*",
         (Some(ha), Some(hb)) => glob_covers(ha.as_bytes(), hb.as_bytes()),
     };
-    scheme && port && host && glob_covers(a.path.as_bytes(), b.path.as_bytes())
+    // A pattern without `?` sees only the path; one with `?` needs a query.
+    let path = match (a.path.contains('?'), b.path.split_once('?')) {
+        (false, Some((b_path, _))) => glob_covers(a.path.as_bytes(), b_path.as_bytes()),
+        (true, None) => false,
+        _ => glob_covers(a.path.as_bytes(), b.path.as_bytes()),
+    };
+    scheme && port && host && path
 }
 
 /// Whether glob `a` matches every string glob `b` matches, both using `*` only.
@@ -211,6 +217,9 @@ mod tests {
         assert!(!covers(&p("example.com/a*"), &p("example.com/*a")));
         assert!(covers(&p("example.com/*a*"), &p("example.com/x*a*y")));
         assert!(!covers(&p("example.com/x/*"), &p("/x/*")));
+        assert!(covers(&p("x/a/*"), &p("x/a/b?y=*")));
+        assert!(!covers(&p("x/a*b"), &p("x/a?b")));
+        assert!(!covers(&p("x/a?*"), &p("x/a")));
     }
 
     #[test]

@@ -53,9 +53,11 @@ pub enum Scheme {
 /// A URL pattern with Cloudflare page-rule semantics.
 ///
 /// `[scheme://]host[:port][/path[?query]]`, where `*` matches any run of characters
-/// (also none) in the host and in the path-and-query. Without a scheme both match;
-/// without a port every port matches; without a path only `/` matches. A pattern that
-/// starts with `/` matches any host of the site.
+/// (also none) in the host and in the path. Without a scheme both match; without a
+/// port every port matches; without a path only `/` matches. A pattern that starts
+/// with `/` matches any host of the site. A pattern without `?` is matched against
+/// the request's path alone (any query string is fine, and wildcards never capture
+/// it); a pattern with `?` is matched against path, `?` and query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlPattern {
     /// The pattern as written.

@@ -275,13 +275,12 @@ fn value_test(rv: &mut Validator<'_>, v: &serde_yaml::Value, path: &[Seg]) -> Op
     }
 }
 
+/// The regex crate's error ends with the reason on its own line ("error: unclosed
+/// group") after an ASCII-art pointer; the reason is what fits in a one-line message.
 fn one_line(e: &regex::Error) -> String {
-    e.to_string()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let text = e.to_string();
+    let last = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
+    last.map_or(text.clone(), |l| l.trim_start_matches("error: ").to_string())
 }
 
 fn header_edits(
@@ -515,10 +514,9 @@ fn actions(
     {
         rv.report(&at("host_header"), format!("{h:?} is not a host name"));
     }
+    out.origin = a.origin.clone();
     if let Some(o) = &a.origin {
-        if site.pools.contains(&o.as_str()) {
-            out.origin = Some(o.clone());
-        } else {
+        if !site.pools.contains(&o.as_str()) {
             let known = if site.pools.is_empty() {
                 "the site defines no pools (add them under the site's `pools:`)".to_string()
             } else {

@@ -81,7 +81,7 @@ impl<'a> Validator<'a> {
 
     pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() {
+        if p.is_absolute() || self.base == Path::new(".") {
             p.to_path_buf()
         } else {
             self.base.join(p)

@@ -205,6 +205,9 @@ impl Live {
             || old.config.listen.https != config.listen.https
             || old.config.listen.h2c != config.listen.h2c;
         let cache_changed = old.config.cache != config.cache;
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.certs.replace(certs);
         self.snapshot.store(Arc::new(snapshot));

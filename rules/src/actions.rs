@@ -49,10 +49,10 @@ impl Match {
         }
         let f = a.forward.as_ref()?;
         let mut location = f.to.render(&self.captures());
-        // A wildcard that spans the `?` already carried the query into the target.
-        let carried = self.captures.iter().any(|c| c.contains('?'));
+        // With a `?` in the pattern the rule handles the query itself.
+        let pattern_has_query = self.rule.pattern.path.contains('?');
         if f.keep_query
-            && !carried
+            && !pattern_has_query
             && let Some((_, q)) = req.path_and_query.split_once('?')
             && !q.is_empty()
         {

@@ -39,6 +39,21 @@ struct Compiled {
     rule: Arc<Rule>,
     host: Option<Glob>,
     path: Glob,
+    /// The pattern has a `?`: match path and query; otherwise the path alone.
+    with_query: bool,
+}
+
+impl Compiled {
+    /// The part of the request URL this pattern's path glob is matched against.
+    fn subject<'r>(&self, path_and_query: &'r str) -> &'r str {
+        if self.with_query {
+            path_and_query
+        } else {
+            path_and_query
+                .split_once('?')
+                .map_or(path_and_query, |(p, _)| p)
+        }
+    }
 }
 
 /// Rule numbers, grouped by the first path segment their pattern fixes.
@@ -96,6 +111,7 @@ impl RuleSet {
                 rule: Arc::new(rule.clone()),
                 host: host.map(Glob::new),
                 path: Glob::new(&rule.pattern.path),
+                with_query: rule.pattern.path.contains('?'),
             });
         }
         set
@@ -151,7 +167,7 @@ impl RuleSet {
         scheme_ok
             && p.port.is_none_or(|port| port == req.port)
             && c.host.as_ref().is_none_or(|h| h.is_match(req.host))
-            && c.path.is_match(req.path_and_query)
+            && c.path.is_match(c.subject(req.path_and_query))
             && crate::conditions::hold(&c.rule.when, req)
     }
 }
@@ -161,6 +177,6 @@ fn captures(c: &Compiled, req: &RequestView<'_>) -> Vec<String> {
     if let Some(h) = &c.host {
         h.captures(req.host, &mut out);
     }
-    c.path.captures(req.path_and_query, &mut out);
+    c.path.captures(c.subject(req.path_and_query), &mut out);
     out.into_iter().map(str::to_string).collect()
 }

@@ -114,7 +114,7 @@ async fn route(
         hits.fetch_add(1, Ordering::SeqCst);
     }
     let (status, body): (u16, Body) = match path.as_str() {
-        "/echo" => {
+        p if p == "/echo" || p.ends_with("/echo") => {
             let mut out = format!("{} {} {}\n", name, req.method(), req.uri());
             for (k, v) in req.headers() {
                 out.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
