@@ -69,7 +69,11 @@ pub fn explain(
         return Ok(out);
     };
     let rule = &m.rule;
-    write!(out, "rule:    {}  match {:?}", rule.source, rule.pattern.text)?;
+    write!(
+        out,
+        "rule:    {}  match {:?}",
+        rule.source, rule.pattern.text
+    )?;
     if let Some(name) = &rule.name {
         write!(out, "  ({name})")?;
     }
@@ -124,7 +128,12 @@ pub fn explain(
         writeln!(out, "  edge_ttl: {}", secs(t))?;
     }
     if let Some(t) = a.browser_ttl {
-        writeln!(out, "  browser_ttl: {} (clients get max-age={})", secs(t), t.as_secs())?;
+        writeln!(
+            out,
+            "  browser_ttl: {} (clients get max-age={})",
+            secs(t),
+            t.as_secs()
+        )?;
     }
     if let Some(k) = &a.cache_key {
         let query = match &k.query {

@@ -107,13 +107,20 @@ async fn get(op: &Outpost, host: &str, path: &str, headers: &[(&str, &str)]) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirect_actions_answer_at_the_edge() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let (main, beta) = (TestOrigin::start("main").await, TestOrigin::start("beta").await);
+        let (main, beta) = (
+            TestOrigin::start("main").await,
+            TestOrigin::start("beta").await,
+        );
         let op = start(&main, &beta);
 
         let r = get(&op, "secure.example.com", "/a/b?x=1", &[]).await;
         assert_eq!(r.status, 301);
         assert_eq!(r.header("location"), "https://secure.example.com/a/b?x=1");
-        assert_eq!(r.header("outpost-rule"), "rules.yaml:2", "debug header names the rule");
+        assert_eq!(
+            r.header("outpost-rule"),
+            "rules.yaml:2",
+            "debug header names the rule"
+        );
 
         let r = get(&op, "example.com", "/old/a/b.html?x=1", &[]).await;
         assert_eq!(r.status, 301);
@@ -121,7 +128,11 @@ async fn redirect_actions_answer_at_the_edge() {
 
         let r = get(&op, "example.com", "/tmp/t?drop=me", &[]).await;
         assert_eq!(r.status, 302);
-        assert_eq!(r.header("location"), "/elsewhere/t", "keep_query: false drops the query");
+        assert_eq!(
+            r.header("location"),
+            "/elsewhere/t",
+            "keep_query: false drops the query"
+        );
 
         let r = get(&op, "shop.example.com", "/go/cart", &[]).await;
         assert_eq!(r.status, 307);
@@ -131,7 +142,11 @@ async fn redirect_actions_answer_at_the_edge() {
         assert_eq!(r.status, 308);
         assert_eq!(r.header("location"), "/p/x");
 
-        assert_eq!(main.hits.load(Ordering::SeqCst), 0, "no redirect reached the origin");
+        assert_eq!(
+            main.hits.load(Ordering::SeqCst),
+            0,
+            "no redirect reached the origin"
+        );
 
         // No rule: the origin answers, and there is no Outpost-Rule header.
         let r = get(&op, "example.com", "/plain", &[]).await;
@@ -146,7 +161,10 @@ async fn redirect_actions_answer_at_the_edge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cache_actions_change_what_is_stored_and_for_how_long() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let (main, beta) = (TestOrigin::start("main").await, TestOrigin::start("beta").await);
+        let (main, beta) = (
+            TestOrigin::start("main").await,
+            TestOrigin::start("beta").await,
+        );
         let op = start(&main, &beta);
         let hits = || main.hits.load(Ordering::SeqCst);
 
@@ -161,14 +179,25 @@ async fn cache_actions_change_what_is_stored_and_for_how_long() {
             .strip_prefix("outpost; hit; ttl=")
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| panic!("not a hit with a ttl: {}", r.header("cache-status")));
-        assert!((604_700..=604_800).contains(&ttl), "edge TTL is the rule's 7d: {ttl}");
-        assert_eq!(r.header("cache-control"), "public, max-age=3600", "browser TTL on hits too");
+        assert!(
+            (604_700..=604_800).contains(&ttl),
+            "edge TTL is the rule's 7d: {ttl}"
+        );
+        assert_eq!(
+            r.header("cache-control"),
+            "public, max-age=3600",
+            "browser TTL on hits too"
+        );
         assert_eq!(hits(), 1);
 
         // cache_everything stores a response without any freshness headers...
         get(&op, "example.com", "/static/c", &[]).await;
         let r = get(&op, "example.com", "/static/c", &[]).await;
-        assert!(r.header("cache-status").starts_with("outpost; hit"), "{}", r.header("cache-status"));
+        assert!(
+            r.header("cache-status").starts_with("outpost; hit"),
+            "{}",
+            r.header("cache-status")
+        );
         assert_eq!(hits(), 2);
         // ...which without a rule is not stored (RFC 9111, no heuristics).
         get(&op, "example.com", "/plain/c", &[]).await;
@@ -188,10 +217,22 @@ async fn cache_actions_change_what_is_stored_and_for_how_long() {
 
         // bypass_cache_on_cookie: a matching cookie name goes to the origin.
         get(&op, "example.com", "/cookie/c?cc=max-age%3D600", &[]).await;
-        let r = get(&op, "example.com", "/cookie/c?cc=max-age%3D600", &[("cookie", "theme=dark")]).await;
+        let r = get(
+            &op,
+            "example.com",
+            "/cookie/c?cc=max-age%3D600",
+            &[("cookie", "theme=dark")],
+        )
+        .await;
         assert!(r.header("cache-status").starts_with("outpost; hit"));
         assert_eq!(hits(), 9);
-        let r = get(&op, "example.com", "/cookie/c?cc=max-age%3D600", &[("cookie", "theme=dark; wp-settings=1")]).await;
+        let r = get(
+            &op,
+            "example.com",
+            "/cookie/c?cc=max-age%3D600",
+            &[("cookie", "theme=dark; wp-settings=1")],
+        )
+        .await;
         assert_eq!(r.header("cache-status"), "outpost; fwd=bypass");
         assert_eq!(hits(), 10);
 
@@ -214,7 +255,11 @@ async fn cache_actions_change_what_is_stored_and_for_how_long() {
         // while the client still sees the origin's Cache-Control.
         get(&op, "example.com", "/occ/c?cc=no-store", &[]).await;
         let r = get(&op, "example.com", "/occ/c?cc=no-store", &[]).await;
-        assert!(r.header("cache-status").starts_with("outpost; hit; ttl=3"), "{}", r.header("cache-status"));
+        assert!(
+            r.header("cache-status").starts_with("outpost; hit; ttl=3"),
+            "{}",
+            r.header("cache-status")
+        );
         assert_eq!(r.header("cache-control"), "no-store");
         assert_eq!(hits(), 14);
     })
@@ -225,23 +270,43 @@ async fn cache_actions_change_what_is_stored_and_for_how_long() {
 #[tokio::test(flavor = "multi_thread")]
 async fn header_rewrite_and_origin_actions_reach_the_origin() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let (main, beta) = (TestOrigin::start("main").await, TestOrigin::start("beta").await);
+        let (main, beta) = (
+            TestOrigin::start("main").await,
+            TestOrigin::start("beta").await,
+        );
         let op = start(&main, &beta);
 
         // Conditions hold: the beta pool, request and response header edits.
-        let r = get(&op, "example.com", "/api/echo", &[("x-beta", "1"), ("x-secret", "s")]).await;
+        let r = get(
+            &op,
+            "example.com",
+            "/api/echo",
+            &[("x-beta", "1"), ("x-secret", "s")],
+        )
+        .await;
         assert!(r.body.starts_with("beta GET /api/echo"), "{}", r.body);
         assert!(r.body.contains("x-edge: outpost\n"), "{}", r.body);
-        assert!(!r.body.contains("x-secret"), "removed before the origin: {}", r.body);
+        assert!(
+            !r.body.contains("x-secret"),
+            "removed before the origin: {}",
+            r.body
+        );
         assert_eq!(r.header("x-api"), "beta");
-        assert!(r.headers.get("x-origin").is_none(), "response header removed");
+        assert!(
+            r.headers.get("x-origin").is_none(),
+            "response header removed"
+        );
         assert_eq!(r.header("cache-status"), "outpost; fwd=bypass");
         assert_eq!(beta.hits.load(Ordering::SeqCst), 1);
 
         // Conditions fail (no x-beta): the next rule, the main pool, added headers.
         let r = get(&op, "example.com", "/api/echo", &[("x-edge", "client")]).await;
         assert!(r.body.starts_with("main GET /api/echo"), "{}", r.body);
-        assert!(r.body.contains("x-edge: client\nx-edge: plain\n"), "added after the client's: {}", r.body);
+        assert!(
+            r.body.contains("x-edge: client\nx-edge: plain\n"),
+            "added after the client's: {}",
+            r.body
+        );
         assert_eq!(r.header("x-api"), "stable");
         assert_eq!(r.header("x-origin"), "main");
 
@@ -249,7 +314,11 @@ async fn header_rewrite_and_origin_actions_reach_the_origin() {
         let r = get(&op, "example.com", "/v1/echo?x=1", &[]).await;
         assert!(r.body.starts_with("main GET /echo?from=v1\n"), "{}", r.body);
         assert!(r.body.contains("host: internal.example\n"), "{}", r.body);
-        assert!(r.body.contains("x-forwarded-host: example.com\n"), "{}", r.body);
+        assert!(
+            r.body.contains("x-forwarded-host: example.com\n"),
+            "{}",
+            r.body
+        );
 
         // client_ip: the loopback client matches the second /ip/ rule.
         let r = get(&op, "example.com", "/ip/x", &[]).await;

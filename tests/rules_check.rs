@@ -112,7 +112,10 @@ fn bad_rules_files_get_exact_positioned_errors() {
     for (name, rules, want) in cases {
         let (ok, _, stderr) = check(Some(rules), &[]);
         if ok || stderr.trim_end() != *want {
-            failures.push(format!("{name}:\n  want {want}\n  got  {}", stderr.trim_end()));
+            failures.push(format!(
+                "{name}:\n  want {want}\n  got  {}",
+                stderr.trim_end()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -151,7 +154,9 @@ fn rules_that_can_never_apply_are_warnings() {
     );
     // A rule shadowed only by a conditional rule is reachable: no warning.
     let (ok, _, stderr) = check(
-        Some("- match: \"example.com/*\"\n  when: { method: POST }\n  actions: { cache_level: bypass }\n- match: \"example.com/static/*\"\n  actions: { edge_ttl: 1d }\n"),
+        Some(
+            "- match: \"example.com/*\"\n  when: { method: POST }\n  actions: { cache_level: bypass }\n- match: \"example.com/static/*\"\n  actions: { edge_ttl: 1d }\n",
+        ),
         &["--deny-warnings"],
     );
     assert!(ok, "{stderr}");

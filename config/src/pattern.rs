@@ -13,7 +13,10 @@ pub(crate) fn parse_pattern(text: &str) -> Result<UrlPattern, String> {
             "{text:?}: `**` is the same as `*` but shifts the $n numbering; write one `*`"
         ));
     }
-    if let Some(bad) = t.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '#') {
+    if let Some(bad) = t
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '#')
+    {
         return Err(format!(
             "{text:?}: {bad:?} cannot appear in a URL pattern (fragments are never sent to the server)"
         ));
@@ -52,10 +55,9 @@ pub(crate) fn parse_pattern(text: &str) -> Result<UrlPattern, String> {
             "{text:?} has no host (write `*` for any host, or start the pattern with `/` for any host of the site)"
         ));
     }
-    if let Some(bad) = host
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | ':' | '[' | ']')))
-    {
+    if let Some(bad) = host.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | ':' | '[' | ']'))
+    }) {
         return Err(format!("{text:?}: {bad:?} is not allowed in a host name"));
     }
     Ok(UrlPattern {
@@ -188,7 +190,15 @@ mod tests {
         assert_eq!(p("example.com?a=1").path, "/?a=1");
         assert_eq!(p("/static/*").host, None);
         assert_eq!(p("[::1]:8080/x").port, Some(8080));
-        for bad in ["", "ftp://x/", "example.com:*/x", ":80/", "a b/", "x/#frag", "x/**"] {
+        for bad in [
+            "",
+            "ftp://x/",
+            "example.com:*/x",
+            ":80/",
+            "a b/",
+            "x/#frag",
+            "x/**",
+        ] {
             assert!(parse_pattern(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -201,7 +211,10 @@ mod tests {
         assert_eq!(p("x/a*").first_segment(), None);
         assert_eq!(p("x/*").first_segment(), None);
         assert_eq!(p("x").first_segment(), Some(""));
-        assert_eq!(crate::rule::request_first_segment("/static/a.css"), "static");
+        assert_eq!(
+            crate::rule::request_first_segment("/static/a.css"),
+            "static"
+        );
         assert_eq!(crate::rule::request_first_segment("/a?x=1"), "a");
         assert_eq!(crate::rule::request_first_segment("/"), "");
     }
@@ -209,7 +222,10 @@ mod tests {
     #[test]
     fn coverage() {
         assert!(covers(&p("example.com/*"), &p("example.com/static/*")));
-        assert!(covers(&p("*example.com/*"), &p("https://www.example.com/a")));
+        assert!(covers(
+            &p("*example.com/*"),
+            &p("https://www.example.com/a")
+        ));
         assert!(covers(&p("/*"), &p("example.com/x")));
         assert!(!covers(&p("example.com/static/*"), &p("example.com/*")));
         assert!(!covers(&p("https://example.com/*"), &p("example.com/x")));

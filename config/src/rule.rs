@@ -231,9 +231,11 @@ impl Template {
         for p in &self.parts {
             match p {
                 TemplatePart::Literal(s) => out.push_str(s),
-                TemplatePart::Capture(n) => {
-                    out.push_str(n.checked_sub(1).and_then(|i| captures.get(i)).unwrap_or(&""))
-                }
+                TemplatePart::Capture(n) => out.push_str(
+                    n.checked_sub(1)
+                        .and_then(|i| captures.get(i))
+                        .unwrap_or(&""),
+                ),
             }
         }
         out

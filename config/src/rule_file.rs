@@ -63,6 +63,7 @@ pub(crate) fn load_site_rules(
         }
     };
     let mut rules: Vec<Rule> = Vec::new();
+    let mut shadows = ShadowIndex::default();
     for (name, path) in files {
         let resolved = v.resolve(&name);
         v.files.push(resolved.clone());
@@ -88,9 +89,16 @@ pub(crate) fn load_site_rules(
             }
         };
         let mut rv = Validator::new(&text, &resolved);
-        for (idx, raw_rule) in parsed.unwrap_or_default().iter().enumerate() {
-            if let Some(rule) = validate_rule(&mut rv, raw_rule, idx, &name, site) {
-                shadow_check(&mut rv, &rules, &rule, idx);
+        let parsed = parsed.unwrap_or_default();
+        let lines = item_lines(&text, parsed.len());
+        for (idx, raw_rule) in parsed.iter().enumerate() {
+            let line = match &lines {
+                Some(l) => l[idx],
+                None => rv.line_of(&[Index(idx)]),
+            };
+            if let Some(rule) = validate_rule(&mut rv, raw_rule, idx, &name, line, site) {
+                shadows.check(&mut rv, &rules, &rule, idx);
+                shadows.add(&rule, rules.len());
                 rules.push(rule);
             }
         }
@@ -100,22 +108,62 @@ pub(crate) fn load_site_rules(
     rules
 }
 
-/// Warns when an earlier unconditional rule matches every URL `rule` matches.
-fn shadow_check(rv: &mut Validator<'_>, earlier: &[Rule], rule: &Rule, idx: usize) {
-    let seg = rule.pattern.first_segment();
-    let shadow = earlier.iter().find(|e| {
-        e.when.is_empty()
-            && (e.pattern.first_segment().is_none() || e.pattern.first_segment() == seg)
-            && covers(&e.pattern, &rule.pattern)
-    });
-    if let Some(e) = shadow {
-        rv.warn(
-            &[Index(idx), Key("match")],
-            format!(
-                "this rule never applies: the rule at {} ({:?}) matches every URL it matches and comes first",
-                e.source, e.pattern.text
-            ),
-        );
+/// The 1-based line of each top-level list item of a rules file, found by a text scan
+/// (an item of a block list at the root starts with `- ` in column 1). `None` when the
+/// scan does not find exactly `count` items (a flow-style list, say); callers then ask
+/// the YAML parser per item, which is exact but re-parses the file each time.
+fn item_lines(text: &str, count: usize) -> Option<Vec<usize>> {
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("- ") || *l == "-")
+        .map(|(i, _)| i + 1)
+        .collect();
+    (lines.len() == count).then_some(lines)
+}
+
+/// Earlier unconditional rules, by the first path segment their pattern fixes, so the
+/// shadowing check compares a rule only with rules that could cover it.
+#[derive(Default)]
+struct ShadowIndex {
+    by_segment: std::collections::HashMap<String, Vec<usize>>,
+    any_segment: Vec<usize>,
+}
+
+impl ShadowIndex {
+    fn add(&mut self, rule: &Rule, n: usize) {
+        if !rule.when.is_empty() {
+            return;
+        }
+        match rule.pattern.first_segment() {
+            Some(s) => self.by_segment.entry(s.to_string()).or_default().push(n),
+            None => self.any_segment.push(n),
+        }
+    }
+
+    /// Warns when an earlier unconditional rule matches every URL `rule` matches. A
+    /// rule with a fixed first segment can only cover rules with the same one.
+    fn check(&self, rv: &mut Validator<'_>, earlier: &[Rule], rule: &Rule, idx: usize) {
+        let same = rule
+            .pattern
+            .first_segment()
+            .and_then(|s| self.by_segment.get(s))
+            .map_or(&[][..], Vec::as_slice);
+        let mut candidates: Vec<usize> = same.iter().chain(&self.any_segment).copied().collect();
+        candidates.sort_unstable();
+        let shadow = candidates
+            .into_iter()
+            .map(|n| &earlier[n])
+            .find(|e| covers(&e.pattern, &rule.pattern));
+        if let Some(e) = shadow {
+            rv.warn(
+                &[Index(idx), Key("match")],
+                format!(
+                    "this rule never applies: the rule at {} ({:?}) matches every URL it matches and comes first",
+                    e.source, e.pattern.text
+                ),
+            );
+        }
     }
 }
 
@@ -124,6 +172,7 @@ fn validate_rule(
     r: &raw::Rule,
     idx: usize,
     file_name: &str,
+    line: usize,
     site: &SiteView<'_>,
 ) -> Option<Rule> {
     let at = |k: &'static str| vec![Index(idx), Key(k)];
@@ -153,7 +202,7 @@ fn validate_rule(
     let actions = actions(rv, &r.actions, idx, &pattern, site);
     let source = RuleSource {
         file: file_name.to_string(),
-        line: rv.line_of(&[Index(idx)]),
+        line,
         index: idx,
     };
     Some(Rule {
@@ -245,7 +294,8 @@ fn strings(
 
 fn value_test(rv: &mut Validator<'_>, v: &serde_yaml::Value, path: &[Seg]) -> Option<ValueTest> {
     use serde_yaml::Value;
-    let expected = "(expected a value to equal, true for present, false for absent, or { regex: \"...\" })";
+    let expected =
+        "(expected a value to equal, true for present, false for absent, or { regex: \"...\" })";
     match v {
         Value::Bool(true) => Some(ValueTest::Present),
         Value::Bool(false) => Some(ValueTest::Absent),
@@ -257,7 +307,10 @@ fn value_test(rv: &mut Validator<'_>, v: &serde_yaml::Value, path: &[Seg]) -> Op
                 (Some("regex"), Some(re)) => match regex::Regex::new(re) {
                     Ok(re) => Some(ValueTest::Regex(re)),
                     Err(e) => {
-                        rv.report(path, format!("{re:?} is not a valid regex: {}", one_line(&e)));
+                        rv.report(
+                            path,
+                            format!("{re:?} is not a valid regex: {}", one_line(&e)),
+                        );
                         None
                     }
                 },
@@ -280,7 +333,9 @@ fn value_test(rv: &mut Validator<'_>, v: &serde_yaml::Value, path: &[Seg]) -> Op
 fn one_line(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
-    last.map_or(text.clone(), |l| l.trim_start_matches("error: ").to_string())
+    last.map_or(text.clone(), |l| {
+        l.trim_start_matches("error: ").to_string()
+    })
 }
 
 fn header_edits(
@@ -324,7 +379,10 @@ fn header_edits(
         }
         Some(lower)
     };
-    for (map, key, out) in [(set, set_key, &mut edits.set), (add, add_key, &mut edits.add)] {
+    for (map, key, out) in [
+        (set, set_key, &mut edits.set),
+        (add, add_key, &mut edits.add),
+    ] {
         for (name, value) in map {
             let path = [Index(idx), Key("actions"), Key(key), Name(name.clone())];
             let Some(lower) = name_ok(rv, name, &path) else {
@@ -367,7 +425,10 @@ fn template(rv: &mut Validator<'_>, text: &str, path: &[Seg], pattern: &UrlPatte
     let max = t.max_reference();
     let have = pattern.wildcards();
     if t.parts.contains(&TemplatePart::Capture(0)) {
-        rv.report(path, "$0 is not a reference: wildcards are numbered from $1");
+        rv.report(
+            path,
+            "$0 is not a reference: wildcards are numbered from $1",
+        );
     } else if max > have {
         rv.report(
             path,
@@ -453,18 +514,19 @@ fn actions(
         .browser_ttl
         .as_deref()
         .map(|t| rv.duration(Some(t), Duration::ZERO, &at("browser_ttl")));
-    out.bypass_cache_on_cookie = a.bypass_cache_on_cookie.as_ref().and_then(|re| {
-        match regex::Regex::new(re) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                rv.report(
-                    &at("bypass_cache_on_cookie"),
-                    format!("{re:?} is not a valid regex: {}", one_line(&e)),
-                );
-                None
-            }
-        }
-    });
+    out.bypass_cache_on_cookie =
+        a.bypass_cache_on_cookie
+            .as_ref()
+            .and_then(|re| match regex::Regex::new(re) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    rv.report(
+                        &at("bypass_cache_on_cookie"),
+                        format!("{re:?} is not a valid regex: {}", one_line(&e)),
+                    );
+                    None
+                }
+            });
     out.cache_key = a
         .cache_key
         .as_ref()
@@ -499,7 +561,10 @@ fn actions(
         });
         let query = r.query.as_deref().map(|q| {
             if q.starts_with('?') || q.contains('#') {
-                rv.report(&rp("query"), format!("{q:?}: write the query without a leading '?'"));
+                rv.report(
+                    &rp("query"),
+                    format!("{q:?}: write the query without a leading '?'"),
+                );
             }
             template(rv, q, &rp("query"), pattern)
         });
@@ -522,7 +587,10 @@ fn actions(
             } else {
                 format!("the site's pools are: {}", site.pools.join(", "))
             };
-            rv.report(&at("origin"), format!("no origin pool named {o:?}: {known}"));
+            rv.report(
+                &at("origin"),
+                format!("no origin pool named {o:?}: {known}"),
+            );
         }
     }
     out.script = a
@@ -531,7 +599,10 @@ fn actions(
         .map(|s| rv.existing_file(s, &at("script"), "script"));
     out.html_rewrite = a.html_rewrite.clone();
     if out.html_rewrite.as_deref() == Some("") {
-        rv.report(&at("html_rewrite"), "expected the name of a rewrite profile");
+        rv.report(
+            &at("html_rewrite"),
+            "expected the name of a rewrite profile",
+        );
     }
     for (j, d) in a.disable.iter().enumerate() {
         match d.as_str() {
@@ -605,7 +676,10 @@ fn conflicts(rv: &mut Validator<'_>, a: &Actions, idx: usize) {
         );
     }
     if a.script.is_some() && a.disable_scripts {
-        rv.report(&at("disable"), "the rule binds a script and also disables scripts");
+        rv.report(
+            &at("disable"),
+            "the rule binds a script and also disables scripts",
+        );
     }
     if a.html_rewrite.is_some() && a.disable_html_rewrite {
         rv.report(
@@ -627,4 +701,18 @@ pub(crate) fn site_host_globs(hosts: &[crate::model::HostPattern], default: bool
             crate::model::HostPattern::Wildcard(p) => format!("*.{p}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_lines_scan_block_lists_and_defer_otherwise() {
+        let block =
+            "# rules\n- match: a\n  actions: {}\n\n- match: b\n  when:\n    - x\n-\n  match: c\n";
+        assert_eq!(item_lines(block, 3), Some(vec![2, 5, 8]));
+        assert_eq!(item_lines("[ {match: a}, {match: b} ]\n", 2), None);
+        assert_eq!(item_lines("---\n- match: a\n", 1), Some(vec![2]));
+    }
 }

@@ -102,7 +102,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    pub(crate) fn duration(&mut self, v: Option<&str>, default: Duration, path: &[Seg]) -> Duration {
+    pub(crate) fn duration(
+        &mut self,
+        v: Option<&str>,
+        default: Duration,
+        path: &[Seg],
+    ) -> Duration {
         let Some(s) = v else { return default };
         match humantime::parse_duration(s) {
             Ok(d) => d,
@@ -534,14 +539,25 @@ fn validate_site(
             match parse_origin(o, &v.base) {
                 Ok(origin) => resolved.push(origin),
                 Err(why) => v.report(
-                    &[Key("sites"), Index(i), Key("pools"), Seg::Name(name.clone()), Index(j)],
+                    &[
+                        Key("sites"),
+                        Index(i),
+                        Key("pools"),
+                        Seg::Name(name.clone()),
+                        Index(j),
+                    ],
                     why,
                 ),
             }
         }
         if list.is_empty() {
             v.report(
-                &[Key("sites"), Index(i), Key("pools"), Seg::Name(name.clone())],
+                &[
+                    Key("sites"),
+                    Index(i),
+                    Key("pools"),
+                    Seg::Name(name.clone()),
+                ],
                 "a pool needs at least one origin",
             );
         }
@@ -596,15 +612,21 @@ pub(crate) fn cache_key_policy(
             "sorted" => QueryKey::Sorted,
             "ignore" => QueryKey::Ignore,
             other => {
-                v.report(&path, format!("{other:?} is not a query key mode {expected}"));
+                v.report(
+                    &path,
+                    format!("{other:?} is not a query key mode {expected}"),
+                );
                 QueryKey::Full
             }
         },
         Some(serde_yaml::Value::Mapping(m)) if m.len() == 1 => {
-            let (key, list) = m.iter().next().map_or((None, None), |(k, l)| (k.as_str(), Some(l)));
-            let names: Option<Vec<String>> = list.and_then(|l| l.as_sequence()).and_then(|seq| {
-                seq.iter().map(|n| n.as_str().map(str::to_string)).collect()
-            });
+            let (key, list) = m
+                .iter()
+                .next()
+                .map_or((None, None), |(k, l)| (k.as_str(), Some(l)));
+            let names: Option<Vec<String>> = list
+                .and_then(|l| l.as_sequence())
+                .and_then(|seq| seq.iter().map(|n| n.as_str().map(str::to_string)).collect());
             match (key, names) {
                 (Some("include"), Some(n)) => QueryKey::Include(n),
                 (Some("exclude"), Some(n)) => QueryKey::Exclude(n),

@@ -381,7 +381,9 @@ mod tests {
             }
             r
         };
-        let ok = |h: &[(&str, &str)]| cacheability(&resp(h), false, &RuleCaching::default()).is_cacheable();
+        let ok = |h: &[(&str, &str)]| {
+            cacheability(&resp(h), false, &RuleCaching::default()).is_cacheable()
+        };
         assert!(ok(&[
             ("cache-control", "no-store"),
             ("surrogate-control", "max-age=60")
@@ -559,8 +561,14 @@ mod tests {
             ..day
         };
         // cache_everything stores what carries no lifetime, for Cloudflare's default TTLs.
-        assert_eq!(ttl(cacheability(&resp(200, &[]), false, &everything)), Some(7200));
-        assert_eq!(ttl(cacheability(&resp(404, &[]), false, &everything)), Some(180));
+        assert_eq!(
+            ttl(cacheability(&resp(200, &[]), false, &everything)),
+            Some(7200)
+        );
+        assert_eq!(
+            ttl(cacheability(&resp(404, &[]), false, &everything)),
+            Some(180)
+        );
         assert_eq!(ttl(cacheability(&resp(500, &[]), false, &everything)), None);
         // ...and keeps the origin's lifetime when there is one.
         let sixty = resp(200, &[("cache-control", "max-age=60")]);
@@ -570,7 +578,10 @@ mod tests {
         // no-store wins unless origin_cache_control is off.
         let no_store = resp(200, &[("cache-control", "no-store")]);
         assert_eq!(ttl(cacheability(&no_store, false, &day)), None);
-        assert_eq!(ttl(cacheability(&no_store, false, &day_no_occ)), Some(86400));
+        assert_eq!(
+            ttl(cacheability(&no_store, false, &day_no_occ)),
+            Some(86400)
+        );
         // Never a response that sets a cookie.
         let cookie = resp(200, &[("set-cookie", "a=b")]);
         assert_eq!(ttl(cacheability(&cookie, false, &day_no_occ)), None);

@@ -77,11 +77,9 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     fn caching(&self) -> RuleCaching {
-        self.rule
-            .as_ref()
-            .map_or_else(RuleCaching::default, |m| {
-                RuleCaching::from_actions(&m.rule.actions)
-            })
+        self.rule.as_ref().map_or_else(RuleCaching::default, |m| {
+            RuleCaching::from_actions(&m.rule.actions)
+        })
     }
 }
 
@@ -343,9 +341,16 @@ impl EdgeProxy {
         raw_host: Option<&str>,
         snapshot: &Snapshot,
     ) -> Result<bool> {
-        let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
         let req = session.req_header();
-        let pq = req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let pq = req
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
         let view = RequestView {
             tls: ctx.tls,
             host: &ctx.host,
@@ -392,7 +397,10 @@ impl EdgeProxy {
             Some(Ok(target)) => match target.parse::<http::Uri>() {
                 Ok(uri) => req.set_uri(uri),
                 Err(_) => {
-                    let body = format!("500 Internal Server Error\nrule {}: rewrite produced an invalid URL\n", m.rule.source);
+                    let body = format!(
+                        "500 Internal Server Error\nrule {}: rewrite produced an invalid URL\n",
+                        m.rule.source
+                    );
                     respond_with(session, 500, body, &rule_header()).await?;
                     return Ok(true);
                 }
@@ -648,10 +656,16 @@ impl ProxyHttp for EdgeProxy {
             return Ok(());
         }
 
-        let (Some(site), Some(pool), Some(&i)) = (ctx.site.as_ref(), ctx.pool.as_ref(), ctx.tried.last()) else {
+        let (Some(site), Some(pool), Some(&i)) =
+            (ctx.site.as_ref(), ctx.pool.as_ref(), ctx.tried.last())
+        else {
             return Ok(());
         };
-        if let Some(host) = ctx.rule.as_ref().and_then(|m| m.rule.actions.host_header.as_ref()) {
+        if let Some(host) = ctx
+            .rule
+            .as_ref()
+            .and_then(|m| m.rule.actions.host_header.as_ref())
+        {
             upstream_request.insert_header(header::HOST, host.as_str())?;
             return Ok(());
         }

@@ -78,10 +78,7 @@ impl Snapshot {
                 );
                 pools.insert(name.clone(), Arc::new(pool));
             }
-            sites.insert(
-                site_cfg,
-                Arc::new(Site::new(site_cfg, pool, parent, pools)),
-            );
+            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool, parent, pools)));
         }
         Ok(Snapshot {
             config: Arc::new(config),

@@ -141,7 +141,10 @@ mod tests {
             browser_cache_control(Some("private, max-age=60"), h).as_deref(),
             Some("private, max-age=3600")
         );
-        assert_eq!(browser_cache_control(None, h).as_deref(), Some("public, max-age=3600"));
+        assert_eq!(
+            browser_cache_control(None, h).as_deref(),
+            Some("public, max-age=3600")
+        );
         assert_eq!(browser_cache_control(Some("no-store"), h), None);
     }
 }

@@ -39,8 +39,7 @@ impl Glob {
         let Some(last) = rest.last() else {
             return s == &**first;
         };
-        if s.len() < first.len() + last.len() || !s.starts_with(&**first) || !s.ends_with(&**last)
-        {
+        if s.len() < first.len() + last.len() || !s.starts_with(&**first) || !s.ends_with(&**last) {
             return false;
         }
         let end = s.len() - last.len();
@@ -82,7 +81,11 @@ mod tests {
             caps("/*/x/*", "/a/x/b/x/c"),
             Some(vec!["a".into(), "b/x/c".into()])
         );
-        assert_eq!(caps("ab*ba", "aba"), None, "prefix and suffix must not overlap");
+        assert_eq!(
+            caps("ab*ba", "aba"),
+            None,
+            "prefix and suffix must not overlap"
+        );
         assert_eq!(caps("*.jpg", "/a.jpg.png"), None);
     }
 }

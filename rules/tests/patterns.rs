@@ -84,15 +84,27 @@ fn pattern_table() {
     let cases: &[(&str, &str, Option<&[&str]>)] = &[
         // Cloudflare's documented examples.
         ("example.com/t*st", "http://example.com/test", Some(&["e"])),
-        ("example.com/t*st", "http://example.com/toast", Some(&["oa"])),
-        ("example.com/t*st", "http://example.com/trust", Some(&["ru"])),
+        (
+            "example.com/t*st",
+            "http://example.com/toast",
+            Some(&["oa"]),
+        ),
+        (
+            "example.com/t*st",
+            "http://example.com/trust",
+            Some(&["ru"]),
+        ),
         ("example.com/t*st", "http://example.com/foo/t/test", None),
         ("example.com/foo/*", "http://example.com/foo", None),
         ("example.com/foo*", "http://example.com/foo", Some(&[""])),
         ("example.com", "http://example.com/", Some(&[])),
         ("example.com", "http://example.com/page", None),
         ("example.com/*", "http://example.com/a/b", Some(&["a/b"])),
-        ("*example.com/*", "https://www.example.com/x", Some(&["www.", "x"])),
+        (
+            "*example.com/*",
+            "https://www.example.com/x",
+            Some(&["www.", "x"]),
+        ),
         ("*example.com/*", "http://example.com/x", Some(&["", "x"])),
         ("*.example.com/*", "http://example.com/x", None),
         (
@@ -100,28 +112,64 @@ fn pattern_table() {
             "https://a.b.example.com/img/1.png",
             Some(&["a.b", "img/1.png"]),
         ),
-        ("www.example.com/*/*.jpg", "http://www.example.com/a/b/c.jpg", Some(&["a", "b/c"])),
+        (
+            "www.example.com/*/*.jpg",
+            "http://www.example.com/a/b/c.jpg",
+            Some(&["a", "b/c"]),
+        ),
         // Scheme: optional; when given it must match.
         ("http://example.com/*", "https://example.com/a", None),
         ("http://example.com/*", "http://example.com/a", Some(&["a"])),
-        ("https://example.com/*", "https://example.com/a", Some(&["a"])),
+        (
+            "https://example.com/*",
+            "https://example.com/a",
+            Some(&["a"]),
+        ),
         ("example.com/*", "https://example.com/a", Some(&["a"])),
         // Port: optional; the scheme's default counts when the URL has none.
-        ("example.com:8080/*", "http://example.com:8080/a", Some(&["a"])),
+        (
+            "example.com:8080/*",
+            "http://example.com:8080/a",
+            Some(&["a"]),
+        ),
         ("example.com:8080/*", "http://example.com/a", None),
         ("example.com/*", "http://example.com:8080/a", Some(&["a"])),
-        ("https://example.com:443/*", "https://example.com/a", Some(&["a"])),
+        (
+            "https://example.com:443/*",
+            "https://example.com/a",
+            Some(&["a"]),
+        ),
         // Case: host insensitive, path sensitive.
         ("EXAMPLE.com/a", "http://Example.COM/a", Some(&[])),
         ("example.com/Path", "http://example.com/path", None),
         // Query: ignored by patterns without `?` (and never captured); matched by those with one.
-        ("example.com/page", "http://example.com/page?utm=1", Some(&[])),
-        ("example.com/page*", "http://example.com/page?x=1", Some(&[""])),
-        ("example.com/search?q=*", "http://example.com/search?q=cats", Some(&["cats"])),
+        (
+            "example.com/page",
+            "http://example.com/page?utm=1",
+            Some(&[]),
+        ),
+        (
+            "example.com/page*",
+            "http://example.com/page?x=1",
+            Some(&[""]),
+        ),
+        (
+            "example.com/search?q=*",
+            "http://example.com/search?q=cats",
+            Some(&["cats"]),
+        ),
         ("example.com/search?q=*", "http://example.com/search", None),
-        ("example.com/*?*", "http://example.com/a?b=1", Some(&["a", "b=1"])),
+        (
+            "example.com/*?*",
+            "http://example.com/a?b=1",
+            Some(&["a", "b=1"]),
+        ),
         // Any host of the site, and paths matched as sent (no decoding).
-        ("/static/*", "http://anything.test/static/x.css", Some(&["x.css"])),
+        (
+            "/static/*",
+            "http://anything.test/static/x.css",
+            Some(&["x.css"]),
+        ),
         ("example.com/a%20b", "http://example.com/a%20b", Some(&[])),
         ("example.com/a b", "http://example.com/a%20b", None),
     ];
@@ -132,9 +180,13 @@ fn pattern_table() {
             continue;
         }
         let set = patterns(&[pattern]);
-        let got = Req::new(url)
-            .find(&set)
-            .map(|m| m.captures.iter().map(String::as_str).map(str::to_string).collect::<Vec<_>>());
+        let got = Req::new(url).find(&set).map(|m| {
+            m.captures
+                .iter()
+                .map(String::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
         let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         if got != want {
             failures.push(format!("{pattern:?} on {url}: want {want:?}, got {got:?}"));
@@ -179,7 +231,10 @@ fn back_references_fill_forwarding_targets() {
     let redirect = |url: &str, https_port: Option<u16>| {
         let r = Req::new(url);
         let m = r.find(&set).expect("a rule matches");
-        let d = m.redirect(&r.view(), https_port).expect("redirects").expect("valid");
+        let d = m
+            .redirect(&r.view(), https_port)
+            .expect("redirects")
+            .expect("valid");
         (d.status, d.location)
     };
     assert_eq!(
@@ -228,7 +283,10 @@ fn rewrites_substitute_into_path_and_query() {
         m.rewritten(&r.pq).expect("rewrites").expect("valid")
     };
     assert_eq!(rewrite("http://h/v1/users?id=7"), "/api/v1/users?id=7");
-    assert_eq!(rewrite("http://h/img/cat.png?w=100"), "/images/cat.webp?fmt=webp");
+    assert_eq!(
+        rewrite("http://h/img/cat.png?w=100"),
+        "/images/cat.webp?fmt=webp"
+    );
     assert_eq!(rewrite("http://h/clean/x?utm=1"), "/clean/x");
 }
 
@@ -261,24 +319,31 @@ fn conditions() {
     post.method = "POST".into();
     assert!(!hit(post));
 
-    assert!(hit(Req::new("http://h/re/x").header("user-agent", "GoogleBot/2")));
-    assert!(!hit(Req::new("http://h/re/x").header("user-agent", "Firefox")));
-    assert!(!hit(
-        Req::new("http://h/re/x")
-            .header("user-agent", "bot")
-            .header("x-debug", "1")
-    ));
-
-    assert!(hit(Req::new("http://h/c/x").header("cookie", "session=abc; theme=dark")));
     assert!(hit(
-        Req::new("http://h/c/x")
-            .header("cookie", "theme=dark")
-            .header("cookie", "session=1")
+        Req::new("http://h/re/x").header("user-agent", "GoogleBot/2")
     ));
-    assert!(!hit(Req::new("http://h/c/x").header("cookie", "theme=dark")));
-    assert!(!hit(Req::new("http://h/c/x").header("cookie", "session=abc; theme=light")));
+    assert!(!hit(
+        Req::new("http://h/re/x").header("user-agent", "Firefox")
+    ));
+    assert!(!hit(Req::new("http://h/re/x")
+        .header("user-agent", "bot")
+        .header("x-debug", "1")));
 
-    assert!(hit(Req::new("http://h/q/x?a+b=c%26d")), "names and values are decoded");
+    assert!(hit(
+        Req::new("http://h/c/x").header("cookie", "session=abc; theme=dark")
+    ));
+    assert!(hit(Req::new("http://h/c/x")
+        .header("cookie", "theme=dark")
+        .header("cookie", "session=1")));
+    assert!(!hit(Req::new("http://h/c/x").header("cookie", "theme=dark")));
+    assert!(!hit(
+        Req::new("http://h/c/x").header("cookie", "session=abc; theme=light")
+    ));
+
+    assert!(
+        hit(Req::new("http://h/q/x?a+b=c%26d")),
+        "names and values are decoded"
+    );
     assert!(!hit(Req::new("http://h/q/x?a+b=c")));
 
     let from = |ip: &str| {
