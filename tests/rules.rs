@@ -355,3 +355,81 @@ async fn rules_reload_with_the_config_and_a_bad_file_keeps_the_old_rules() {
     .await
     .expect("test timed out");
 }
+
+#[test]
+fn rules_test_explains_which_rule_applies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rules.yaml"), RULES).expect("write rules");
+    let main = "listen: { http: \"127.0.0.1:8080\" }\nsites:\n  - name: example\n    hosts: [example.com, \"*.example.com\"]\n    origins: [\"http://127.0.0.1:9\"]\n    pools: { beta: [\"http://127.0.0.1:10\"] }\n    rules: rules.yaml\n";
+    std::fs::write(dir.path().join("outpost.yaml"), main).expect("write config");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::outpost_bin())
+            .args(["rules", "test", "--config", "outpost.yaml"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run outpost rules test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    assert_eq!(
+        run(&["http://shop.example.com/go/cart?x=1"]),
+        "site:    example\nrule:    rules.yaml:8  match \"*.example.com/go/*\"\n  $1 = \"shop\"\n  $2 = \"cart\"\nactions:\n  redirect 307 -> https://shop.example.org/cart?x=1\n"
+    );
+    assert_eq!(
+        run(&["example.com/api/users", "-H", "x-beta: 1"]),
+        "site:    example\nrule:    rules.yaml:24  match \"example.com/api/*\"\n  $1 = \"users\"\nactions:\n  cache_level: bypass (never cached)\n  request header: remove x-secret\n  request header: set x-edge: outpost\n  response header: remove x-origin\n  response header: set x-api: beta\n  origin: pool beta\n"
+    );
+    assert_eq!(
+        run(&["-X", "POST", "example.com/api/users", "-H", "x-beta: 1"]),
+        "site:    example\nrule:    rules.yaml:33  match \"example.com/api/*\"\n  $1 = \"users\"\nactions:\n  request header: add x-edge: plain\n  response header: add x-api: stable\n",
+        "the method condition fails, so the next rule applies"
+    );
+    assert_eq!(
+        run(&["https://example.com/v1/a?b=c"]),
+        "site:    example\nrule:    rules.yaml:35  match \"example.com/v1/*\"\n  $1 = \"a\"\nactions:\n  rewrite: origin gets /a?from=v1\n  host_header: internal.example\n"
+    );
+    assert_eq!(
+        run(&["example.com/elsewhere"]),
+        "site:    example\nrule:    none of the site's 16 rule(s) match; the site's defaults apply\n"
+    );
+    assert_eq!(
+        run(&["other.test/"]),
+        "no site serves host \"other.test\": Outpost answers 404\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quick_mode_takes_a_rules_file() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("quick").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(&rules, "- match: \"/old/*\"\n  actions: { forward: { to: \"/new/$1\", status: 308 } }\n- match: \"/*\"\n  actions: { set_response_headers: { x-quick: \"yes\" } }\n").expect("write");
+        let listen = format!("127.0.0.1:{}", common::free_port());
+        let log = dir.path().join("log");
+        let mut child = common::spawn_outpost(
+            &["proxy", "--listen", &listen, "--origin", &origin.url(), "--rules", rules.to_str().expect("utf8")],
+            &log,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let r = client().get(format!("http://{listen}/old/a")).send().await.expect("request");
+        assert_eq!(r.status().as_u16(), 308);
+        assert_eq!(r.headers()["location"], "/new/a");
+        let r = client().get(format!("http://{listen}/x")).send().await.expect("request");
+        assert_eq!(r.headers()["x-quick"], "yes");
+        assert_eq!(r.text().await.expect("body"), "hello from quick");
+        let _ = child.kill();
+        let _ = child.wait();
+    })
+    .await
+    .expect("test timed out");
+}
