@@ -6,19 +6,9 @@
 dur=${1:-10}
 . "$(dirname "$0")/common.sh"
 origin=$(free_port); outpost=$(free_port); ncache=$(free_port)
-mkdir -p "$work/www" "$work/nginx-cache"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
+mkdir -p "$work/nginx-cache"
+nginx_origin "$origin" "expires 1h;"
 head -c 102400 /dev/zero | tr '\0' 'y' > "$work/www/100k.txt"
-cat > "$work/origin.conf" <<NGINX
-worker_processes 1;
-pid $work/origin.pid;
-error_log $work/origin-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$origin; root $work/www; expires 1h; }
-}
-NGINX
 cat > "$work/cache.conf" <<NGINX
 worker_processes 1;
 pid $work/cache.pid;
@@ -41,7 +31,6 @@ http {
   }
 }
 NGINX
-taskset -c 0 /usr/sbin/nginx -c "$work/origin.conf" -p "$work" -e "$work/origin-error.log"
 taskset -c 0 /usr/sbin/nginx -c "$work/cache.conf" -p "$work" -e "$work/cache-error.log"
 taskset -c 0 "$bin" proxy --listen "127.0.0.1:$outpost" --origin "http://127.0.0.1:$origin" \
   --cache-memory 256MiB >"$work/outpost.log" 2>&1 &

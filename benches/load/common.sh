@@ -24,3 +24,21 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # run_wrk URL -> "requests/s p50 p99"; wrk pinned to CPU 1, one thread, 64 connections.
 run_wrk() { taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$1" | awk '/Requests\/sec/{rps=$2} /50%/{p50=$2} /99%/{p99=$2} END{printf "%s %s %s\n", rps, p50, p99}'; }
+# nginx_origin PORT [DIRECTIVES]: nginx serving $work/www (which holds a 1 KiB 1k.txt)
+# on 127.0.0.1:PORT, pinned to CPU 0; DIRECTIVES go into its server block.
+nginx_origin() {
+  mkdir -p "$work/www"
+  head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
+  cat > "$work/origin.conf" <<NGINX
+worker_processes 1;
+pid $work/origin.pid;
+error_log $work/origin-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$1; root $work/www; ${2:-} }
+}
+NGINX
+  taskset -c 0 /usr/sbin/nginx -c "$work/origin.conf" -p "$work" -e "$work/origin-error.log"
+}

@@ -9,19 +9,7 @@
 dur=${1:-10}
 . "$(dirname "$0")/common.sh"
 origin_port=$(free_port); proxy_port=$(free_port); nginx_proxy_port=$(free_port)
-mkdir -p "$work/www"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$origin_port; root $work/www; }
-}
-NGINX
+nginx_origin "$origin_port"
 # The same origin behind nginx as a reverse proxy, for scale (a separate nginx, also on CPU 0).
 cat > "$work/nginx-proxy.conf" <<NGINX
 worker_processes 1;
@@ -38,7 +26,6 @@ http {
   }
 }
 NGINX
-taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
 taskset -c 0 /usr/sbin/nginx -c "$work/nginx-proxy.conf" -p "$work" -e "$work/nginx-proxy-error.log"
 taskset -c 0 "$bin" proxy --listen "127.0.0.1:$proxy_port" --origin "http://127.0.0.1:$origin_port" >"$work/outpost.log" 2>&1 &
 for _ in $(seq 100); do curl -fso /dev/null "http://127.0.0.1:$proxy_port/1k.txt" && break; sleep 0.1; done

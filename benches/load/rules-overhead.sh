@@ -7,19 +7,7 @@
 dur=${1:-10}
 . "$(dirname "$0")/common.sh"
 origin_port=$(free_port); plain_port=$(free_port); rules_port=$(free_port)
-mkdir -p "$work/www"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k.txt"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  server { listen 127.0.0.1:$origin_port; root $work/www; }
-}
-NGINX
+nginx_origin "$origin_port"
 python3 - "$work/rules.yaml" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
@@ -27,7 +15,6 @@ with open(sys.argv[1], "w") as f:
         f.write(f'- match: "/s{i}/*"\n  actions: {{ cache_level: bypass, set_response_headers: {{ x-section: "{i}" }} }}\n')
     f.write('- match: "/*"\n  actions: { set_response_headers: { x-rule: last } }\n')
 PY
-taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log"
 run_proxy() { # port, extra args...
   local port=$1; shift
   taskset -c 0 "$bin" proxy --listen "127.0.0.1:$port" --origin "http://127.0.0.1:$origin_port" \

@@ -332,7 +332,7 @@ fn value_test(rv: &mut Validator<'_>, v: &serde_yaml::Value, path: &[Seg]) -> Op
 /// group") after an ASCII-art pointer; the reason is what fits in a one-line message.
 fn one_line(e: &regex::Error) -> String {
     let text = e.to_string();
-    let last = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
+    let last = text.lines().map(str::trim).rfind(|l| !l.is_empty());
     last.map_or(text.clone(), |l| {
         l.trim_start_matches("error: ").to_string()
     })
@@ -580,18 +580,18 @@ fn actions(
         rv.report(&at("host_header"), format!("{h:?} is not a host name"));
     }
     out.origin = a.origin.clone();
-    if let Some(o) = &a.origin {
-        if !site.pools.contains(&o.as_str()) {
-            let known = if site.pools.is_empty() {
-                "the site defines no pools (add them under the site's `pools:`)".to_string()
-            } else {
-                format!("the site's pools are: {}", site.pools.join(", "))
-            };
-            rv.report(
-                &at("origin"),
-                format!("no origin pool named {o:?}: {known}"),
-            );
-        }
+    if let Some(o) = &a.origin
+        && !site.pools.contains(&o.as_str())
+    {
+        let known = if site.pools.is_empty() {
+            "the site defines no pools (add them under the site's `pools:`)".to_string()
+        } else {
+            format!("the site's pools are: {}", site.pools.join(", "))
+        };
+        rv.report(
+            &at("origin"),
+            format!("no origin pool named {o:?}: {known}"),
+        );
     }
     out.script = a
         .script

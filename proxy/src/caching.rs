@@ -146,15 +146,7 @@ pub fn cache_key(tls: bool, host: &str, req: &RequestHeader, policy: &CacheKeyPo
 }
 
 fn cookie_value<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
-    req.headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+    outpost_rules::cookies(&req.headers).find_map(|(k, v)| (k == name).then_some(v))
 }
 
 fn framed(scheme: &str, host: &str, pq: &str) -> String {
@@ -507,7 +499,8 @@ mod tests {
         assert!(
             !ok(cacheability(
                 &resp(&[("cache-control", "max-age=60")]),
-                true
+                true,
+                &RuleCaching::default()
             )),
             "RFC 9111 3.5"
         );

@@ -232,6 +232,19 @@ async fn respond_with(
     Ok(())
 }
 
+/// A page rule produced a target that is not a valid URL for this request (its
+/// wildcards captured something odd): a 500 naming the rule, and a log line.
+async fn rule_failed(
+    session: &mut Session,
+    e: &outpost_rules::RulesError,
+    extra: &[(&'static str, String)],
+) -> Result<bool> {
+    tracing::warn!(error = %e, "page rule could not be applied");
+    let body = format!("500 Internal Server Error\n{e}\n");
+    respond_with(session, 500, body, extra).await?;
+    Ok(true)
+}
+
 /// Request and response heads alike, for rule header edits.
 trait EditHeaders {
     fn remove(&mut self, name: &str);
@@ -381,12 +394,7 @@ impl EdgeProxy {
                 ctx.rule = Some(m);
                 return Ok(true);
             }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "page rule produced an invalid redirect");
-                let body = format!("500 Internal Server Error\n{e}\n");
-                respond_with(session, 500, body, &rule_header()).await?;
-                return Ok(true);
-            }
+            Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
             None => {}
         }
         let rewritten = m.rewritten(&pq);
@@ -394,23 +402,8 @@ impl EdgeProxy {
         let req = session.req_header_mut();
         req.apply(&actions.request_headers)?;
         match rewritten {
-            Some(Ok(target)) => match target.parse::<http::Uri>() {
-                Ok(uri) => req.set_uri(uri),
-                Err(_) => {
-                    let body = format!(
-                        "500 Internal Server Error\nrule {}: rewrite produced an invalid URL\n",
-                        m.rule.source
-                    );
-                    respond_with(session, 500, body, &rule_header()).await?;
-                    return Ok(true);
-                }
-            },
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "page rule produced an invalid rewrite");
-                let body = format!("500 Internal Server Error\n{e}\n");
-                respond_with(session, 500, body, &rule_header()).await?;
-                return Ok(true);
-            }
+            Some(Ok(uri)) => req.set_uri(uri),
+            Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
             None => {}
         }
         if let Some(name) = &actions.origin

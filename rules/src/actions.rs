@@ -68,8 +68,9 @@ impl Match {
         }))
     }
 
-    /// The path-and-query to send upstream after this rule's `rewrite`, if it has one.
-    pub fn rewritten(&self, path_and_query: &str) -> Option<Result<String>> {
+    /// The request target (path and query) to send upstream after this rule's
+    /// `rewrite`, if it has one.
+    pub fn rewritten(&self, path_and_query: &str) -> Option<Result<http::Uri>> {
         let r = self.rule.actions.rewrite.as_ref()?;
         let caps = self.captures();
         let (path, query) = match path_and_query.split_once('?') {
@@ -88,10 +89,10 @@ impl Match {
             out.push('?');
             out.push_str(&q);
         }
-        if !out.starts_with('/') || out.parse::<http::uri::PathAndQuery>().is_err() {
-            return Some(Err(self.bad("rewrite", out)));
+        match out.parse::<http::Uri>() {
+            Ok(uri) if out.starts_with('/') => Some(Ok(uri)),
+            _ => Some(Err(self.bad("rewrite", out))),
         }
-        Some(Ok(out))
     }
 
     /// Whether `bypass_cache_on_cookie` applies: a cookie name matches its regex.

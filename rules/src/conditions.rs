@@ -54,8 +54,8 @@ fn check<'v>(test: &ValueTest, present: bool, mut values: impl Iterator<Item = &
     }
 }
 
-/// `(name, value)` pairs from every `Cookie` header.
-pub(crate) fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+/// `(name, value)` pairs from every `Cookie` header (RFC 6265 `name=value; ...`).
+pub fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -15,6 +15,7 @@ mod glob;
 mod matcher;
 
 pub use actions::{Redirect, browser_cache_control};
+pub use conditions::cookies;
 pub use matcher::{Match, RequestView, RuleSet};
 
 /// Result alias for applying rules.

@@ -280,7 +280,10 @@ fn rewrites_substitute_into_path_and_query() {
     let rewrite = |url: &str| {
         let r = Req::new(url);
         let m = r.find(&set).expect("a rule matches");
-        m.rewritten(&r.pq).expect("rewrites").expect("valid")
+        m.rewritten(&r.pq)
+            .expect("rewrites")
+            .expect("valid")
+            .to_string()
     };
     assert_eq!(rewrite("http://h/v1/users?id=7"), "/api/v1/users?id=7");
     assert_eq!(
