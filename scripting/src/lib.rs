@@ -1,27 +1,23 @@
-//! The JavaScript hook runtime: a Workers-compatible API on boa_engine.
+//! JavaScript hooks: a Workers-shaped runtime on boa_engine.
 //!
-//! This crate will own running developers' `fetch` hooks in sandboxes (CPU-time and
-//! memory limits per request, no file system, no sockets except `fetch`), the Web
-//! APIs they use, and compiled-script caching. `boa_engine::Context` is `!Send`, so
-//! JS runs on dedicated threads and must never cross into a pingora task. It talks
-//! to the network only through a `Fetcher` trait that `proxy` provides.
+//! This crate owns running developers' scripts: a pool of dedicated JS threads (boa's
+//! `Context` is `!Send`), each keeping every script it has seen compiled and warm; the
+//! two Workers entry points (`export default { fetch }` and
+//! `addEventListener("fetch", …)`); the Web APIs scripts see (Request, Response,
+//! Headers, URL, console, TextEncoder/Decoder, atob/btoa, structuredClone, from
+//! `boa_runtime`); and the sandbox limits (CPU time per request, loop and recursion
+//! limits). It must not open files or sockets on a script's behalf: the only way out
+//! is `fetch()`, which a later step routes through Outpost's own pipeline via a trait
+//! that `proxy` implements. It knows nothing of pingora, rules or the cache.
 //!
-//! Status: the foundation issue only establishes the crate and its error type; the
-//! runtime lands with the scripting issue.
+//! Status: the runtime core (entry points, Web API classes, limits, error reporting)
+//! is here and tested; `fetch()` subrequests, KV, env bindings, hot deploy and the
+//! proxy wiring are still to come (see the scripting issue).
 
-/// Result alias for script operations.
-pub type Result<T> = std::result::Result<T, ScriptError>;
+mod console;
+mod engine;
+mod error;
+mod instance;
 
-/// Errors from loading or running scripts.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ScriptError {
-    /// The script failed to compile.
-    #[error("{script}: syntax error: {message}")]
-    Compile {
-        /// Script name or path.
-        script: String,
-        /// The engine's message.
-        message: String,
-    },
-}
+pub use engine::{Limits, ScriptEngine, ScriptSource};
+pub use error::{Result, ScriptError};

@@ -1,0 +1,342 @@
+//! The runtime core: entry points, Web API classes, errors and sandbox limits, through
+//! the real engine (real JS threads, real boa).
+
+use outpost_scripting::{Limits, ScriptEngine, ScriptError, ScriptSource};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn script(name: &str, code: &str) -> Arc<ScriptSource> {
+    Arc::new(ScriptSource {
+        name: name.to_string(),
+        code: code.to_string(),
+        version: 1,
+    })
+}
+
+fn request(url: &str) -> http::Request<Vec<u8>> {
+    http::Request::builder()
+        .uri(url)
+        .header("x-user", "ada")
+        .header("cookie", "bucket=b")
+        .body(Vec::new())
+        .expect("request")
+}
+
+fn engine() -> ScriptEngine {
+    ScriptEngine::new(1, Limits::default()).expect("engine")
+}
+
+async fn run(
+    e: &ScriptEngine,
+    s: &Arc<ScriptSource>,
+    url: &str,
+) -> Result<(u16, String, http::HeaderMap), ScriptError> {
+    let r = e.run(s.clone(), request(url)).await?;
+    Ok((
+        r.status().as_u16(),
+        String::from_utf8(r.body().clone()).expect("utf8"),
+        r.headers().clone(),
+    ))
+}
+
+#[tokio::test]
+async fn module_entry_point_answers_with_a_response() {
+    let e = engine();
+    let s = script(
+        "json.js",
+        r#"
+        let calls = 0;
+        export default {
+          async fetch(request, env, ctx) {
+            calls += 1;
+            const url = new URL(request.url);
+            return Response.json(
+              { path: url.pathname, q: url.searchParams.get("q"), user: request.headers.get("X-User"), calls },
+              { status: 201, headers: { "x-hook": "yes" } },
+            );
+          },
+        };
+        "#,
+    );
+    let (status, body, headers) = run(&e, &s, "https://example.com/api/items?q=rust")
+        .await
+        .expect("runs");
+    assert_eq!(status, 201);
+    assert_eq!(
+        body,
+        r#"{"path":"/api/items","q":"rust","user":"ada","calls":1}"#
+    );
+    assert_eq!(headers["x-hook"], "yes");
+    assert_eq!(headers["content-type"], "application/json");
+    // Module state persists between requests on a warm script, as in Workers.
+    let (_, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert!(body.ends_with(r#""calls":2}"#), "{body}");
+}
+
+#[tokio::test]
+async fn service_worker_entry_point_and_text_apis() {
+    let e = engine();
+    let s = script(
+        "sw.js",
+        r#"
+        addEventListener("fetch", (event) => {
+          const bytes = new TextEncoder().encode("héllo");
+          const cookie = event.request.headers.get("cookie");
+          event.respondWith(new Response(`${bytes.length} ${btoa("hi")} ${cookie}`, {
+            status: 200, headers: [["x-a", "1"], ["X-A", "2"]],
+          }));
+        });
+        "#,
+    );
+    let (status, body, headers) = run(&e, &s, "http://example.com/").await.expect("runs");
+    assert_eq!(status, 200);
+    assert_eq!(body, "6 aGk= bucket=b");
+    let values: Vec<_> = headers
+        .get_all("x-a")
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .collect();
+    assert_eq!(
+        values,
+        vec!["1", "2"],
+        "header names are case-insensitive and multi-valued"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_reported_with_the_script_name() {
+    let e = engine();
+    let throws = script(
+        "throws.js",
+        "export default { fetch() { throw new TypeError('boom'); } };",
+    );
+    match run(&e, &throws, "http://h/").await {
+        Err(ScriptError::Exception { script, message }) => {
+            assert_eq!(script, "throws.js");
+            assert!(message.contains("TypeError: boom"), "{message}");
+        }
+        other => panic!("expected an exception, got {other:?}"),
+    }
+    let rejects = script(
+        "rejects.js",
+        "export default { async fetch() { await null; throw new Error('later'); } };",
+    );
+    let err = run(&e, &rejects, "http://h/").await.expect_err("rejects");
+    assert!(err.to_string().contains("Error: later"), "{err}");
+
+    let syntax = script("syntax.js", "export default { fetch( { };");
+    let err = run(&e, &syntax, "http://h/")
+        .await
+        .expect_err("does not compile");
+    assert!(matches!(err, ScriptError::Compile { .. }), "{err:?}");
+
+    let none = script("none.js", "export const x = 1;");
+    assert!(matches!(
+        run(&e, &none, "http://h/").await,
+        Err(ScriptError::NoHandler { .. })
+    ));
+
+    let wrong = script(
+        "wrong.js",
+        "export default { fetch() { return 'hello'; } };",
+    );
+    let err = run(&e, &wrong, "http://h/")
+        .await
+        .expect_err("not a response");
+    assert_eq!(
+        err.to_string(),
+        "script wrong.js: the fetch handler returned a string, not a Response"
+    );
+}
+
+#[tokio::test]
+async fn no_file_system_process_or_sockets() {
+    let e = engine();
+    let s = script(
+        "escape.js",
+        r#"
+        export default {
+          async fetch() {
+            const probes = {
+              require: typeof require, process: typeof process, Deno: typeof Deno,
+              readFile: typeof readFile, importScripts: typeof importScripts,
+            };
+            let subrequest;
+            try { await fetch("http://127.0.0.1:1/"); subrequest = "allowed"; }
+            catch (e) { subrequest = String(e); }
+            let dynamicImport;
+            try { await import("/etc/passwd"); dynamicImport = "allowed"; }
+            catch (e) { dynamicImport = "refused"; }
+            return Response.json({ probes, subrequest, dynamicImport });
+          },
+        };
+        "#,
+    );
+    let (_, body, _) = run(&e, &s, "http://h/").await.expect("runs");
+    assert_eq!(
+        body,
+        r#"{"probes":{"require":"undefined","process":"undefined","Deno":"undefined","readFile":"undefined","importScripts":"undefined"},"subrequest":"TypeError: fetch() subrequests are not available in this Outpost version yet","dynamicImport":"refused"}"#
+    );
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_and_the_thread_serves_the_next_request() {
+    let limits = Limits {
+        cpu_time: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let e = ScriptEngine::new(1, limits).expect("engine");
+    let spin = script("spin.js", "export default { fetch() { for (;;) {} } };");
+    let start = Instant::now();
+    let err = run(&e, &spin, "http://h/").await.expect_err("stopped");
+    let took = start.elapsed();
+    assert!(
+        matches!(err, ScriptError::CpuLimit { limit_ms: 50, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), "cpu-limit");
+    // Not a timing assertion on the limit itself: only that it did not run unbounded.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    let ok = script(
+        "ok.js",
+        "export default { fetch() { return new Response('fine'); } };",
+    );
+    let (status, body, _) = run(&e, &ok, "http://h/")
+        .await
+        .expect("same thread, next request");
+    assert_eq!((status, body.as_str()), (200, "fine"));
+    // The looping script is recompiled and stopped again, not left wedged.
+    assert!(matches!(
+        run(&e, &spin, "http://h/").await,
+        Err(ScriptError::CpuLimit { .. })
+    ));
+}
+
+#[tokio::test]
+async fn loops_after_an_await_and_deep_recursion_hit_runtime_limits() {
+    let e = engine();
+    let async_spin = script(
+        "async-spin.js",
+        "export default { async fetch() { await null; while (true) {} } };",
+    );
+    let err = run(&e, &async_spin, "http://h/")
+        .await
+        .expect_err("stopped");
+    assert!(matches!(err, ScriptError::RuntimeLimit { .. }), "{err:?}");
+
+    let recurse = script(
+        "recurse.js",
+        "function f(n) { return f(n + 1) + 1; } export default { fetch() { return new Response(String(f(0))); } };",
+    );
+    let err = run(&e, &recurse, "http://h/").await.expect_err("stopped");
+    assert!(
+        matches!(
+            err,
+            ScriptError::RuntimeLimit { .. } | ScriptError::Exception { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("maximum number of recursive calls"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().lines().count() < 10,
+        "the stack is cut short: {err}"
+    );
+
+    let ok = script(
+        "ok.js",
+        "export default { fetch() { return new Response('fine'); } };",
+    );
+    assert!(
+        run(&e, &ok, "http://h/").await.is_ok(),
+        "the thread is fine afterwards"
+    );
+}
+
+#[tokio::test]
+async fn a_new_version_replaces_the_warm_script() {
+    let e = engine();
+    let v1 = script(
+        "deploy.js",
+        "export default { fetch() { return new Response('v1'); } };",
+    );
+    assert_eq!(run(&e, &v1, "http://h/").await.expect("v1").1, "v1");
+    let v2 = Arc::new(ScriptSource {
+        code: "export default { fetch() { return new Response('v2'); } };".into(),
+        version: 2,
+        ..(*v1).clone()
+    });
+    assert_eq!(run(&e, &v2, "http://h/").await.expect("v2").1, "v2");
+}
+
+#[tokio::test]
+async fn web_api_behaviours_follow_the_specs() {
+    let e = engine();
+    let s = script(
+        "spec.js",
+        r#"
+        export default {
+          async fetch(request) {
+            const out = {};
+            // Headers: case-insensitive names, values combined with ", " by get().
+            const h = new Headers({ "Content-Type": "text/plain" });
+            h.append("x-multi", "a");
+            h.append("X-Multi", "b");
+            out.headers = [h.get("content-type"), h.get("x-multi"), h.has("X-MULTI")];
+            // Request: body readers consume the body once; clone() before that is fine.
+            const r = new Request("https://example.com/p", { method: "post", body: "abc" });
+            const copy = r.clone();
+            out.request = [r.method, r.url, await r.text(), r.bodyUsed, await copy.text()];
+            try { await r.text(); out.reuse = "allowed"; } catch (e) { out.reuse = e.name; }
+            try { new Request("https://example.com/", { method: "GET", body: "x" }); out.getBody = "allowed"; }
+            catch (e) { out.getBody = e.name; }
+            // The incoming request, with its original method and headers.
+            out.incoming = [request.method, request.headers.get("x-user"), request.url];
+            // URLSearchParams: decoding, ordering, encoding, live binding to URL.
+            const u = new URL("https://example.com/s?b=2&a=1&q=a+b%26c&a=3");
+            const p = u.searchParams;
+            out.search = [p.get("q"), p.getAll("a"), p.toString()];
+            p.set("a", "x y");
+            out.searchAfter = u.search;
+            out.sorted = (() => { const s = new URLSearchParams("b=1&a=2"); s.sort(); return s.toString(); })();
+            // URL parsing edge cases (WHATWG, via the url crate).
+            out.urls = [
+              new URL("../x?y#z", "https://a.example/b/c/d").href,
+              new URL("HTTPS://EXAMPLE.com:443/%7Efoo").href,
+            ];
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (_, body, _) = run(&e, &s, "https://example.com/in").await.expect("runs");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v["headers"],
+        serde_json::json!(["text/plain", "a, b", true])
+    );
+    assert_eq!(
+        v["request"],
+        serde_json::json!(["POST", "https://example.com/p", "abc", true, "abc"])
+    );
+    assert_eq!(v["reuse"], "TypeError");
+    assert_eq!(v["getBody"], "TypeError");
+    assert_eq!(
+        v["incoming"],
+        serde_json::json!(["GET", "ada", "https://example.com/in"])
+    );
+    assert_eq!(
+        v["search"],
+        serde_json::json!(["a b&c", ["1", "3"], "b=2&a=1&q=a+b%26c&a=3"])
+    );
+    assert_eq!(v["searchAfter"], "?b=2&a=x+y&q=a+b%26c");
+    assert_eq!(v["sorted"], "a=2&b=1");
+    assert_eq!(
+        v["urls"],
+        serde_json::json!(["https://a.example/b/x?y#z", "https://example.com/%7Efoo"])
+    );
+}
