@@ -175,21 +175,8 @@ async fn quick_proxy_mode_needs_no_config_file() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("quick").await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let listen = format!("127.0.0.1:{}", common::free_port());
-        let log = dir.path().join("log");
-        let mut child = common::spawn_outpost(
-            &["proxy", "--listen", &listen, "--origin", &origin.url()],
-            &log,
-        );
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (mut child, listen) =
+            common::start_quick(&["--origin", &origin.url()], &dir.path().join("log"));
         let r = client()
             .get(format!("http://{listen}/"))
             .send()

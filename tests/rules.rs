@@ -410,17 +410,10 @@ async fn quick_mode_takes_a_rules_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rules = dir.path().join("rules.yaml");
         std::fs::write(&rules, "- match: \"/old/*\"\n  actions: { forward: { to: \"/new/$1\", status: 308 } }\n- match: \"/*\"\n  actions: { set_response_headers: { x-quick: \"yes\" } }\n").expect("write");
-        let listen = format!("127.0.0.1:{}", common::free_port());
-        let log = dir.path().join("log");
-        let mut child = common::spawn_outpost(
-            &["proxy", "--listen", &listen, "--origin", &origin.url(), "--rules", rules.to_str().expect("utf8")],
-            &log,
+        let (mut child, listen) = common::start_quick(
+            &["--origin", &origin.url(), "--rules", rules.to_str().expect("utf8")],
+            &dir.path().join("log"),
         );
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         let r = client().get(format!("http://{listen}/old/a")).send().await.expect("request");
         assert_eq!(r.status().as_u16(), 308);
         assert_eq!(r.headers()["location"], "/new/a");

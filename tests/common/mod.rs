@@ -162,6 +162,25 @@ pub fn spawn_outpost(args: &[&str], log: &Path) -> Child {
         .expect("spawn outpost")
 }
 
+/// Starts quick mode, `outpost proxy --listen ADDR ARGS…`, on a free loopback port and
+/// waits until it accepts; returns the process and its address. Logs go to `log`.
+pub fn start_quick(args: &[&str], log: &Path) -> (Child, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut all = vec!["proxy", "--listen", listen.as_str()];
+    all.extend_from_slice(args);
+    let child = spawn_outpost(&all, log);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&listen).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "quick mode did not start:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, listen)
+}
+
 /// A plain HTTP client that never pools (so each request sees the current config).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
