@@ -97,6 +97,9 @@ struct ProxyArgs {
     /// Page rules file (YAML); patterns may start with `/` to match any host.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// JS hook (Workers module) run for every request; it answers the request itself.
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -247,6 +250,10 @@ fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
         let abs = std::path::absolute(rules).unwrap_or_else(|_| rules.clone());
         yaml.push_str(&format!("    rules: {}\n", q(&abs.to_string_lossy())));
     }
+    if let Some(script) = &args.script {
+        let abs = std::path::absolute(script).unwrap_or_else(|_| script.clone());
+        yaml.push_str(&format!("    script: {}\n", q(&abs.to_string_lossy())));
+    }
     let cwd = std::env::current_dir().context("current directory")?;
     Ok(outpost_config::load_str(
         &yaml,
@@ -302,6 +309,17 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             outpost_tls::install_crypto_provider();
             let sources = outpost_proxy::snapshot::cert_sources(&cfg);
             outpost_tls::CertIndex::load(&sources)?;
+            let scripts = outpost_proxy::snapshot::scripts(&cfg);
+            let limits = outpost_scripting::Limits::default();
+            let mut broken = Vec::new();
+            for s in &scripts {
+                if let Err(e) = outpost_scripting::ScriptEngine::compile_check(s, &limits) {
+                    broken.push(e.to_string());
+                }
+            }
+            if !broken.is_empty() {
+                bail!("{}", broken.join("\n"));
+            }
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
@@ -314,12 +332,14 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let rules: usize = cfg.sites.iter().map(|s| s.rules.len()).sum();
             let plural = |n: usize| if n == 1 { "" } else { "s" };
             println!(
-                "ok: {} ({} site{}, {} page rule{}, {} certificate{})",
+                "ok: {} ({} site{}, {} page rule{}, {} script{}, {} certificate{})",
                 config.display(),
                 cfg.sites.len(),
                 plural(cfg.sites.len()),
                 rules,
                 plural(rules),
+                scripts.len(),
+                plural(scripts.len()),
                 sources.len(),
                 plural(sources.len()),
             );

@@ -162,7 +162,7 @@ pub fn explain(
         writeln!(out, "  origin: pool {o}")?;
     }
     if let Some(s) = &a.script {
-        writeln!(out, "  script: {}", s.display())?;
+        writeln!(out, "  script: {}", s.path.display())?;
     }
     if let Some(h) = &a.html_rewrite {
         writeln!(out, "  html_rewrite: {h}")?;

@@ -138,7 +138,7 @@ fn rules_that_can_never_apply_are_warnings() {
     assert!(ok, "warnings do not fail the check: {stderr}");
     assert_eq!(
         stdout.trim_end(),
-        "ok: outpost.yaml (1 site, 4 page rules, 0 certificates)"
+        "ok: outpost.yaml (1 site, 4 page rules, 0 scripts, 0 certificates)"
     );
     assert_eq!(
         stderr.trim_end(),

@@ -326,4 +326,6 @@ pub struct SiteConfig {
     pub pools: Vec<(String, Vec<Origin>)>,
     /// Page rules from the site's rules files, in order: the first match applies.
     pub rules: Vec<crate::rule::Rule>,
+    /// JS hook run for every request of the site (a rule can replace or disable it).
+    pub script: Option<crate::rule::ScriptFile>,
 }

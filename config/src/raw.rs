@@ -117,6 +117,7 @@ pub(crate) struct Site {
     pub rules: Option<serde_yaml::Value>,
     #[serde(default)]
     pub pools: BTreeMap<String, Vec<String>>,
+    pub script: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

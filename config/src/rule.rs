@@ -280,6 +280,32 @@ impl HeaderEdits {
     }
 }
 
+/// A JS hook file, read when the configuration is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its source text (an ES module).
+    pub code: std::sync::Arc<str>,
+    /// A hash of the code: a changed file is a new version.
+    pub version: u64,
+}
+
+impl ScriptFile {
+    /// Reads a script file.
+    pub fn read(path: &std::path::Path) -> std::io::Result<ScriptFile> {
+        use std::hash::{Hash, Hasher};
+        let code = std::fs::read_to_string(path)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        code.hash(&mut h);
+        Ok(ScriptFile {
+            path: path.to_path_buf(),
+            code: code.into(),
+            version: h.finish(),
+        })
+    }
+}
+
 /// What a matching rule does. Unset fields leave the site's behaviour alone.
 #[derive(Debug, Clone, Default)]
 pub struct Actions {
@@ -310,8 +336,8 @@ pub struct Actions {
     pub host_header: Option<String>,
     /// Another origin pool of the site (by name).
     pub origin: Option<String>,
-    /// A JS hook to run (consumed by the scripting runtime).
-    pub script: Option<PathBuf>,
+    /// A JS hook to run instead of the site's (if any).
+    pub script: Option<ScriptFile>,
     /// An HTML rewrite profile to apply (consumed by the HTML rewriter).
     pub html_rewrite: Option<String>,
     /// Turn off scripts bound elsewhere (e.g. quick mode's `--script`).

@@ -454,6 +454,7 @@ fn actions(
     site: &SiteView<'_>,
 ) -> Actions {
     let at = |k: &'static str| vec![Index(idx), Key("actions"), Key(k)];
+    let problems_before = rv.problems.len();
     let mut out = Actions {
         always_use_https: a.always_use_https.unwrap_or(false),
         ..Actions::default()
@@ -596,7 +597,7 @@ fn actions(
     out.script = a
         .script
         .as_ref()
-        .map(|s| rv.existing_file(s, &at("script"), "script"));
+        .and_then(|s| rv.script_file(s, &at("script")));
     out.html_rewrite = a.html_rewrite.clone();
     if out.html_rewrite.as_deref() == Some("") {
         rv.report(
@@ -615,7 +616,8 @@ fn actions(
         }
     }
     conflicts(rv, &out, idx);
-    if out.names().is_empty() {
+    // An action dropped for being invalid was already reported.
+    if out.names().is_empty() && rv.problems.len() == problems_before {
         rv.report(&[Index(idx), Key("actions")], "the rule has no actions");
     }
     out

@@ -4,6 +4,7 @@ use crate::error::{ConfigError, Diagnostic, Result};
 use crate::locate::{Seg, display_path, locate};
 use crate::model::*;
 use crate::raw;
+use crate::rule::ScriptFile;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -157,6 +158,22 @@ impl<'a> Validator<'a> {
                     format!("{s:?} is not a size (expected a number and unit, e.g. \"512MiB\", \"20GiB\", \"64KiB\")"),
                 );
                 default
+            }
+        }
+    }
+
+    /// Reads a JS hook file (and records it for `--watch`).
+    pub(crate) fn script_file(&mut self, v: &str, path: &[Seg]) -> Option<ScriptFile> {
+        let resolved = self.existing_file(v, path, "script");
+        if !resolved.is_file() {
+            return None;
+        }
+        self.files.push(resolved.clone());
+        match ScriptFile::read(&resolved) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.report(path, format!("script file {v:?}: cannot read: {e}"));
+                None
             }
         }
     }
@@ -593,6 +610,10 @@ fn validate_site(
         passive_health,
         pools,
         rules,
+        script: s
+            .script
+            .as_ref()
+            .and_then(|f| v.script_file(f, &at("script"))),
     }
 }
 

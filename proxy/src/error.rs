@@ -40,6 +40,9 @@ pub enum ProxyError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A JS hook does not compile (a reload keeps the previous scripts serving).
+    #[error(transparent)]
+    Script(#[from] outpost_scripting::ScriptError),
     /// pingora refused to start.
     #[error("server: {0}")]
     Server(String),

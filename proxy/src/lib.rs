@@ -14,6 +14,7 @@ mod admin;
 pub mod caching;
 mod control;
 mod error;
+mod hooks;
 pub mod pool;
 mod server;
 pub mod service;

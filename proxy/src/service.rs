@@ -479,6 +479,26 @@ impl ProxyHttp for EdgeProxy {
             && self
                 .apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot)
                 .await?;
+        if !answered && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref()) {
+            let debug = snapshot.config.server.debug_headers;
+            ctx.snapshot = Some(snapshot);
+            let engine = match self.live.script_engine() {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the JavaScript runtime");
+                    respond(session, 500, "500 Internal Server Error\n".into()).await?;
+                    return Ok(true);
+                }
+            };
+            let pq = session
+                .req_header()
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str());
+            let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
+            crate::hooks::answer(session, engine, script, url, debug).await?;
+            return Ok(true);
+        }
         ctx.snapshot = Some(snapshot);
         Ok(answered)
     }

@@ -30,6 +30,8 @@ pub struct Site {
     pub pools: HashMap<String, Arc<OriginPool>>,
     /// The site's page rules, compiled.
     pub rules: outpost_rules::RuleSet,
+    /// JS hook for every request of the site (rules may replace or disable it).
+    pub script: Option<outpost_config::ScriptFile>,
 }
 
 impl Site {
@@ -52,6 +54,7 @@ impl Site {
             parent_fallback: cfg.parent_fallback,
             pools,
             rules: outpost_rules::RuleSet::new(&cfg.rules),
+            script: cfg.script.clone(),
         }
     }
 }

@@ -35,6 +35,13 @@ impl Snapshot {
         generation: u64,
         control: &tokio::runtime::Handle,
     ) -> Result<Self> {
+        // A hook that does not compile fails the load, so a reload keeps the old one.
+        for script in scripts(&config) {
+            outpost_scripting::ScriptEngine::compile_check(
+                script,
+                &outpost_scripting::Limits::default(),
+            )?;
+        }
         let mut sites = SiteTable::default();
         for site_cfg in &config.sites {
             let mut resolved = Vec::with_capacity(site_cfg.origins.len());
@@ -142,6 +149,27 @@ pub struct Live {
     pub cache: Option<EdgeCache>,
     /// This process's identity in `CDN-Loop` (random per start), for loop detection.
     pub node_id: String,
+    /// The JS runtime, started the first time a config uses a hook.
+    scripts: std::sync::OnceLock<outpost_scripting::ScriptEngine>,
+    /// Threads for the JS runtime.
+    script_threads: usize,
+}
+
+/// Every distinct JS hook a config names (site hooks and rule hooks).
+pub fn scripts(config: &Config) -> Vec<&outpost_config::ScriptFile> {
+    let mut out: Vec<&outpost_config::ScriptFile> = Vec::new();
+    for site in &config.sites {
+        let rule_scripts = site.rules.iter().filter_map(|r| r.actions.script.as_ref());
+        for s in site.script.iter().chain(rule_scripts) {
+            if !out
+                .iter()
+                .any(|o| o.path == s.path && o.version == s.version)
+            {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// Converts config certificate entries to the TLS crate's sources.
@@ -163,6 +191,7 @@ impl Live {
     pub fn new(config: Config, control: tokio::runtime::Handle) -> Result<Self> {
         let certs = CertIndex::load(&cert_sources(&config))?;
         let cache = EdgeCache::from_config(&config.cache)?;
+        let script_threads = config.server.threads;
         let snapshot = Snapshot::build(config, 1, &control)?;
         Ok(Live {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -172,7 +201,21 @@ impl Live {
             in_flight: Arc::default(),
             cache,
             node_id: random_node_id(),
+            scripts: std::sync::OnceLock::new(),
+            script_threads,
         })
+    }
+
+    /// The JS runtime (its threads start on first use).
+    pub fn script_engine(&self) -> std::io::Result<&outpost_scripting::ScriptEngine> {
+        if let Some(e) = self.scripts.get() {
+            return Ok(e);
+        }
+        let engine = outpost_scripting::ScriptEngine::new(
+            self.script_threads,
+            outpost_scripting::Limits::default(),
+        )?;
+        Ok(self.scripts.get_or_init(|| engine))
     }
 
     /// The snapshot for a new request.

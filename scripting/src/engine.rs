@@ -9,7 +9,6 @@
 use crate::error::{Result, ScriptError};
 use crate::instance::Instance;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -37,20 +36,12 @@ impl Default for Limits {
     }
 }
 
-/// A script as deployed: its name (the path, for messages and logs), its code and a
-/// version that changes whenever the code does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptSource {
-    /// Name for errors and logs (usually the file path).
-    pub name: String,
-    /// ES module source text.
-    pub code: String,
-    /// Changes when the code changes; threads recompile on a new version.
-    pub version: u64,
-}
+/// A script as deployed: its path (its name in errors and logs), its code, and a
+/// version that changes whenever the code does. The config's script file is one.
+pub use outpost_config::ScriptFile as ScriptSource;
 
 struct Job {
-    script: Arc<ScriptSource>,
+    script: ScriptSource,
     request: http::Request<Vec<u8>>,
     reply: tokio::sync::oneshot::Sender<Result<http::Response<Vec<u8>>>>,
 }
@@ -89,7 +80,7 @@ impl ScriptEngine {
     /// Runs `script`'s fetch handler for `request` and returns its response.
     pub async fn run(
         &self,
-        script: Arc<ScriptSource>,
+        script: ScriptSource,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
@@ -107,8 +98,13 @@ impl ScriptEngine {
     /// Compiles `script` on the calling thread and discards it: the check that
     /// `outpost check` and deploys run before a script may serve.
     pub fn compile_check(script: &ScriptSource, limits: &Limits) -> Result<()> {
-        Instance::compile(&script.name, &script.code, limits).map(|_| ())
+        Instance::compile(&name_of(script), &script.code, limits).map(|_| ())
     }
+}
+
+/// How a script is named in errors and logs: its path as configured.
+fn name_of(script: &ScriptSource) -> String {
+    script.path.display().to_string()
 }
 
 /// One JS thread: compiles scripts on first use and runs jobs one at a time.
@@ -123,16 +119,16 @@ fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
             return;
         }
     };
-    let mut warm: HashMap<String, (u64, Instance)> = HashMap::new();
+    let mut warm: HashMap<std::path::PathBuf, (u64, Instance)> = HashMap::new();
     while let Ok(job) = rx.recv() {
         let script = job.script;
         let fresh = warm
-            .get(&script.name)
+            .get(&script.path)
             .is_none_or(|(v, _)| *v != script.version);
         if fresh {
-            match Instance::compile(&script.name, &script.code, &limits) {
+            match Instance::compile(&name_of(&script), &script.code, &limits) {
                 Ok(inst) => {
-                    warm.insert(script.name.clone(), (script.version, inst));
+                    warm.insert(script.path.clone(), (script.version, inst));
                 }
                 Err(e) => {
                     let _ = job.reply.send(Err(e));
@@ -140,13 +136,13 @@ fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
                 }
             }
         }
-        let Some((_, inst)) = warm.get_mut(&script.name) else {
+        let Some((_, inst)) = warm.get_mut(&script.path) else {
             continue;
         };
         let result = rt.block_on(inst.call(job.request, &limits));
         if matches!(result, Err(ScriptError::CpuLimit { .. })) {
             // Stopped mid-run: its VM state is not reusable.
-            warm.remove(&script.name);
+            warm.remove(&script.path);
         }
         let _ = job.reply.send(result);
     }

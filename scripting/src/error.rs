@@ -7,8 +7,9 @@ pub type Result<T> = std::result::Result<T, ScriptError>;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScriptError {
-    /// The script does not parse or its top level throws.
-    #[error("script {script}: {message}")]
+    /// The script does not parse or its top level throws. Shown as
+    /// `FILE:LINE:COL: message` when the engine gave a position.
+    #[error("{}", compile_message(script, message))]
     Compile {
         /// The script's name (its path).
         script: String,
@@ -72,5 +73,41 @@ impl ScriptError {
             ScriptError::RuntimeLimit { .. } => "runtime-limit",
             ScriptError::Unavailable => "script-unavailable",
         }
+    }
+}
+
+/// `path:line:col: message` from boa's "... at line L, col C (native)" form.
+fn compile_message(script: &str, message: &str) -> String {
+    let found = message.rfind(" at line ").and_then(|at| {
+        let tail = &message[at + " at line ".len()..];
+        let (line, rest) = tail.split_once(", col ")?;
+        let col: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let line: usize = line.parse().ok()?;
+        let col: usize = col.parse().ok()?;
+        Some((line, col, &message[..at]))
+    });
+    match found {
+        Some((line, col, what)) => format!("{script}:{line}:{col}: {what}"),
+        None => format!("script {script}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compile_errors_lead_with_the_position() {
+        assert_eq!(
+            compile_message(
+                "a.js",
+                "SyntaxError: expected ')' at line 4, col 3 (native)"
+            ),
+            "a.js:4:3: SyntaxError: expected ')'"
+        );
+        assert_eq!(
+            compile_message("a.js", "Error: boom"),
+            "script a.js: Error: boom"
+        );
     }
 }

@@ -2,15 +2,14 @@
 //! the real engine (real JS threads, real boa).
 
 use outpost_scripting::{Limits, ScriptEngine, ScriptError, ScriptSource};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn script(name: &str, code: &str) -> Arc<ScriptSource> {
-    Arc::new(ScriptSource {
-        name: name.to_string(),
-        code: code.to_string(),
+fn script(name: &str, code: &str) -> ScriptSource {
+    ScriptSource {
+        path: name.into(),
+        code: code.into(),
         version: 1,
-    })
+    }
 }
 
 fn request(url: &str) -> http::Request<Vec<u8>> {
@@ -28,7 +27,7 @@ fn engine() -> ScriptEngine {
 
 async fn run(
     e: &ScriptEngine,
-    s: &Arc<ScriptSource>,
+    s: &ScriptSource,
     url: &str,
 ) -> Result<(u16, String, http::HeaderMap), ScriptError> {
     let r = e.run(s.clone(), request(url)).await?;
@@ -265,11 +264,11 @@ async fn a_new_version_replaces_the_warm_script() {
         "export default { fetch() { return new Response('v1'); } };",
     );
     assert_eq!(run(&e, &v1, "http://h/").await.expect("v1").1, "v1");
-    let v2 = Arc::new(ScriptSource {
+    let v2 = ScriptSource {
         code: "export default { fetch() { return new Response('v2'); } };".into(),
         version: 2,
-        ..(*v1).clone()
-    });
+        ..v1.clone()
+    };
     assert_eq!(run(&e, &v2, "http://h/").await.expect("v2").1, "v2");
 }
 
