@@ -307,12 +307,18 @@ async fn web_api_behaviours_follow_the_specs() {
               new URL("../x?y#z", "https://a.example/b/c/d").href,
               new URL("HTTPS://EXAMPLE.com:443/%7Efoo").href,
             ];
+            const redirect = Response.redirect("https://example.com/elsewhere", 302);
+            out.redirect = [redirect.status, redirect.headers.get("location")];
             return Response.json(out);
           },
         };
         "#,
     );
     let (_, body, _) = run(&e, &s, "https://example.com/in").await.expect("runs");
+    assert!(
+        body.contains(r#""redirect":[302,"https://example.com/elsewhere"]"#),
+        "{body}"
+    );
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(
         v["headers"],
