@@ -46,6 +46,8 @@ const RULES: &str = r#"
   actions: { disable: [scripts] }
 - match: "/post/*"
   actions: { script: echo-body.js }
+- match: "/env/*"
+  actions: { script: env.js }
 "#;
 
 fn start(origin: &TestOrigin, debug: bool, extra: &[&str]) -> Outpost {
@@ -63,12 +65,17 @@ fn start(origin: &TestOrigin, debug: bool, extra: &[&str]) -> Outpost {
             "export default { async fetch(r) { return new Response(`${r.method} ${await r.text()}`, { status: 202 }); } };",
         ),
         ("rules.yaml", RULES),
+        (
+            "env.js",
+            "export default { fetch(r, env) { return Response.json(env); } };",
+        ),
+        ("token.txt", "t0ken-from-file\n"),
     ];
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write");
     }
     let yaml = format!(
-        "listen: {{ http: \"{{http}}\" }}\nserver: {{ threads: 1, debug_headers: {debug} }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: site.js\n    rules: rules.yaml\n",
+        "listen: {{ http: \"{{http}}\" }}\nserver: {{ threads: 1, debug_headers: {debug} }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: site.js\n    rules: rules.yaml\n    env: {{ GREETING: hej, LIMIT: 3, TOKEN: {{ file: token.txt }} }}\n",
         origin.url()
     );
     Outpost::start_in(dir, &yaml, extra)
@@ -106,6 +113,13 @@ async fn hooks_answer_requests_and_rules_choose_or_disable_them() {
         let r = c.post(op.url("/post/x")).body("payload").send().await.expect("req");
         assert_eq!(r.status(), 202);
         assert_eq!(r.text().await.expect("body"), "POST payload");
+
+        // `env` bindings: plain values and a secret read from a file.
+        let r = c.get(op.url("/env/x")).send().await.expect("req");
+        assert_eq!(
+            r.text().await.expect("body"),
+            r#"{"GREETING":"hej","LIMIT":"3","TOKEN":"t0ken-from-file"}"#
+        );
 
         // `disable: [scripts]` sends the request to the origin as usual.
         assert_eq!(origin.hits.load(Ordering::SeqCst), 0, "hooks answered everything so far");

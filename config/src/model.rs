@@ -328,4 +328,7 @@ pub struct SiteConfig {
     pub rules: Vec<crate::rule::Rule>,
     /// JS hook run for every request of the site (a rule can replace or disable it).
     pub script: Option<crate::rule::ScriptFile>,
+    /// Bindings the site's hooks see as `env` (values resolved at load; secrets may
+    /// come from files or the process environment so they stay out of the YAML).
+    pub env: Vec<(String, String)>,
 }

@@ -118,6 +118,9 @@ pub(crate) struct Site {
     #[serde(default)]
     pub pools: BTreeMap<String, Vec<String>>,
     pub script: Option<String>,
+    /// Name -> plain value, `{ file: PATH }` or `{ from_env: VAR }`.
+    #[serde(default)]
+    pub env: BTreeMap<String, serde_yaml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

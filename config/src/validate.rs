@@ -614,7 +614,80 @@ fn validate_site(
             .script
             .as_ref()
             .and_then(|f| v.script_file(f, &at("script"))),
+        env: site_env(v, &s.env, i),
     }
+}
+
+/// Resolves a site's `env:` bindings.
+fn site_env(
+    v: &mut Validator<'_>,
+    env: &std::collections::BTreeMap<String, serde_yaml::Value>,
+    i: usize,
+) -> Vec<(String, String)> {
+    use serde_yaml::Value;
+    let mut out = Vec::new();
+    for (name, value) in env {
+        let path = [
+            Seg::Key("sites"),
+            Seg::Index(i),
+            Seg::Key("env"),
+            Seg::Name(name.clone()),
+        ];
+        let ident = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        if !ident {
+            v.report(
+                &path,
+                format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),
+            );
+            continue;
+        }
+        let expected = "expected a value, { file: PATH } or { from_env: VAR }";
+        let resolved = match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, val) = m
+                    .iter()
+                    .next()
+                    .map_or((None, None), |(k, v)| (k.as_str(), v.as_str()));
+                match (k, val) {
+                    (Some("file"), Some(f)) => {
+                        let file = v.existing_file(f, &path, "secret");
+                        v.files.push(file.clone());
+                        std::fs::read_to_string(&file)
+                            .ok()
+                            .map(|s| s.trim_end().to_string())
+                    }
+                    (Some("from_env"), Some(var)) => match std::env::var(var) {
+                        Ok(s) => Some(s),
+                        Err(_) => {
+                            v.report(&path, format!("environment variable {var:?} is not set"));
+                            None
+                        }
+                    },
+                    _ => {
+                        v.report(&path, expected);
+                        None
+                    }
+                }
+            }
+            _ => {
+                v.report(&path, expected);
+                None
+            }
+        };
+        if let Some(r) = resolved {
+            out.push((name.clone(), r));
+        }
+    }
+    out
 }
 
 /// A cache key policy (site `cache_key:` or a rule's `cache_key` action).

@@ -33,6 +33,7 @@ pub(crate) async fn answer(
     session: &mut Session,
     engine: &ScriptEngine,
     script: ScriptFile,
+    env: std::sync::Arc<outpost_scripting::Env>,
     url: String,
     debug: bool,
 ) -> Result<()> {
@@ -49,7 +50,7 @@ pub(crate) async fn answer(
             .await;
         }
     };
-    match engine.run(script, request).await {
+    match engine.run(script, env, request).await {
         Ok(resp) => {
             let (parts, body) = resp.into_parts();
             let headers: Vec<(String, Vec<u8>)> = parts

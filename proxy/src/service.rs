@@ -496,7 +496,7 @@ impl ProxyHttp for EdgeProxy {
                 .path_and_query()
                 .map_or("/", |p| p.as_str());
             let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
-            crate::hooks::answer(session, engine, script, url, debug).await?;
+            crate::hooks::answer(session, engine, script, site.env.clone(), url, debug).await?;
             return Ok(true);
         }
         ctx.snapshot = Some(snapshot);

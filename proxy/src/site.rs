@@ -32,6 +32,8 @@ pub struct Site {
     pub rules: outpost_rules::RuleSet,
     /// JS hook for every request of the site (rules may replace or disable it).
     pub script: Option<outpost_config::ScriptFile>,
+    /// The `env` the site's hooks see.
+    pub env: Arc<outpost_scripting::Env>,
 }
 
 impl Site {
@@ -55,6 +57,9 @@ impl Site {
             pools,
             rules: outpost_rules::RuleSet::new(&cfg.rules),
             script: cfg.script.clone(),
+            env: Arc::new(outpost_scripting::Env {
+                vars: cfg.env.clone(),
+            }),
         }
     }
 }

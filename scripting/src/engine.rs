@@ -40,8 +40,23 @@ impl Default for Limits {
 /// version that changes whenever the code does. The config's script file is one.
 pub use outpost_config::ScriptFile as ScriptSource;
 
+/// The bindings a hook sees: `env` in module form, globals in service-worker form.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub struct Env {
+    /// Name and value of each variable or secret.
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
+    }
+}
+
 struct Job {
     script: ScriptSource,
+    env: std::sync::Arc<Env>,
     request: http::Request<Vec<u8>>,
     reply: tokio::sync::oneshot::Sender<Result<http::Response<Vec<u8>>>>,
 }
@@ -81,6 +96,7 @@ impl ScriptEngine {
     pub async fn run(
         &self,
         script: ScriptSource,
+        env: std::sync::Arc<Env>,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
@@ -88,6 +104,7 @@ impl ScriptEngine {
         self.workers[i]
             .send(Job {
                 script,
+                env,
                 request,
                 reply,
             })
@@ -98,7 +115,7 @@ impl ScriptEngine {
     /// Compiles `script` on the calling thread and discards it: the check that
     /// `outpost check` and deploys run before a script may serve.
     pub fn compile_check(script: &ScriptSource, limits: &Limits) -> Result<()> {
-        Instance::compile(&name_of(script), &script.code, limits).map(|_| ())
+        Instance::compile(&name_of(script), &script.code, &Env::default(), limits).map(|_| ())
     }
 }
 
@@ -119,16 +136,17 @@ fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
             return;
         }
     };
-    let mut warm: HashMap<std::path::PathBuf, (u64, Instance)> = HashMap::new();
+    // One instance per script and set of bindings (two sites may share a script file
+    // with different `env`).
+    let mut warm: HashMap<(std::path::PathBuf, u64), (u64, Instance)> = HashMap::new();
     while let Ok(job) = rx.recv() {
         let script = job.script;
-        let fresh = warm
-            .get(&script.path)
-            .is_none_or(|(v, _)| *v != script.version);
+        let key = (script.path.clone(), job.env.fingerprint());
+        let fresh = warm.get(&key).is_none_or(|(v, _)| *v != script.version);
         if fresh {
-            match Instance::compile(&name_of(&script), &script.code, &limits) {
+            match Instance::compile(&name_of(&script), &script.code, &job.env, &limits) {
                 Ok(inst) => {
-                    warm.insert(script.path.clone(), (script.version, inst));
+                    warm.insert(key.clone(), (script.version, inst));
                 }
                 Err(e) => {
                     let _ = job.reply.send(Err(e));
@@ -136,13 +154,13 @@ fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
                 }
             }
         }
-        let Some((_, inst)) = warm.get_mut(&script.path) else {
+        let Some((_, inst)) = warm.get_mut(&key) else {
             continue;
         };
         let result = rt.block_on(inst.call(job.request, &limits));
         if matches!(result, Err(ScriptError::CpuLimit { .. })) {
             // Stopped mid-run: its VM state is not reusable.
-            warm.remove(&script.path);
+            warm.remove(&key);
         }
         let _ = job.reply.send(result);
     }

@@ -207,7 +207,12 @@ fn message(e: &JsError, context: &mut Context) -> String {
 
 impl Instance {
     /// Compiles `code` as an ES module and finds its fetch handler.
-    pub(crate) fn compile(name: &str, code: &str, limits: &Limits) -> Result<Instance> {
+    pub(crate) fn compile(
+        name: &str,
+        code: &str,
+        env: &crate::engine::Env,
+        limits: &Limits,
+    ) -> Result<Instance> {
         let name: Arc<str> = Arc::from(name);
         let fail = |message: String| ScriptError::Compile {
             script: name.to_string(),
@@ -289,9 +294,21 @@ impl Instance {
                 });
             }
         }
-        let env = JsObject::with_null_proto();
+        let env_obj = JsObject::with_null_proto();
+        for (k, v) in &env.vars {
+            let (key, value) = (JsString::from(k.as_str()), JsString::from(v.as_str()));
+            env_obj
+                .set(key.clone(), value.clone(), false, &mut context)
+                .map_err(|e| fail(e.to_string()))?;
+            // Service-worker scripts see their bindings as globals, as in Workers.
+            if !has_fetch {
+                global
+                    .set(key, value, false, &mut context)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+        }
         global
-            .set(js_string!("__outpostEnv"), env, false, &mut context)
+            .set(js_string!("__outpostEnv"), env_obj, false, &mut context)
             .map_err(|e| fail(e.to_string()))?;
         let ctx = context
             .eval(Source::from_bytes(

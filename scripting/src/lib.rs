@@ -19,5 +19,5 @@ mod engine;
 mod error;
 mod instance;
 
-pub use engine::{Limits, ScriptEngine, ScriptSource};
+pub use engine::{Env, Limits, ScriptEngine, ScriptSource};
 pub use error::{Result, ScriptError};

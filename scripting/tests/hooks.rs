@@ -1,7 +1,7 @@
 //! The runtime core: entry points, Web API classes, errors and sandbox limits, through
 //! the real engine (real JS threads, real boa).
 
-use outpost_scripting::{Limits, ScriptEngine, ScriptError, ScriptSource};
+use outpost_scripting::{Env, Limits, ScriptEngine, ScriptError, ScriptSource};
 use std::time::{Duration, Instant};
 
 fn script(name: &str, code: &str) -> ScriptSource {
@@ -30,7 +30,7 @@ async fn run(
     s: &ScriptSource,
     url: &str,
 ) -> Result<(u16, String, http::HeaderMap), ScriptError> {
-    let r = e.run(s.clone(), request(url)).await?;
+    let r = e.run(s.clone(), Default::default(), request(url)).await?;
     Ok((
         r.status().as_u16(),
         String::from_utf8(r.body().clone()).expect("utf8"),
@@ -344,4 +344,34 @@ async fn web_api_behaviours_follow_the_specs() {
         v["urls"],
         serde_json::json!(["https://a.example/b/x?y#z", "https://example.com/%7Efoo"])
     );
+}
+
+#[tokio::test]
+async fn env_bindings_reach_both_entry_points() {
+    let e = engine();
+    let env = std::sync::Arc::new(Env {
+        vars: vec![
+            ("GREETING".into(), "hej".into()),
+            ("API_KEY".into(), "s3cret".into()),
+        ],
+    });
+    let module = script(
+        "env.js",
+        "export default { fetch(r, env) { return new Response(`${env.GREETING} ${env.API_KEY.length} ${typeof GREETING}`); } };",
+    );
+    let r = e
+        .run(module, env.clone(), request("http://h/"))
+        .await
+        .expect("runs");
+    assert_eq!(
+        r.body(),
+        b"hej 6 undefined",
+        "module form: env only, no globals"
+    );
+    let sw = script(
+        "env-sw.js",
+        "addEventListener('fetch', (e) => e.respondWith(new Response(GREETING)));",
+    );
+    let r = e.run(sw, env, request("http://h/")).await.expect("runs");
+    assert_eq!(r.body(), b"hej", "service-worker form: globals");
 }

@@ -1,0 +1,53 @@
+//! JS hook costs: cold start (a fresh boa context, the Workers prelude, and compiling
+//! and evaluating a module) and a warm call of its fetch handler through the engine's
+//! thread (channel hop, Request construction, handler, Response conversion).
+//!
+//! Run: `cargo bench --bench hooks`.
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use outpost_scripting::{Limits, ScriptEngine, ScriptSource};
+
+const HOOK: &str = r#"
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const headers = new Headers({ "content-type": "application/json", "x-edge": "outpost" });
+    return new Response(JSON.stringify({ path: url.pathname, ua: request.headers.get("user-agent") }), { headers });
+  },
+};
+"#;
+
+fn benches(c: &mut Criterion) {
+    let script = ScriptSource {
+        path: "bench.js".into(),
+        code: HOOK.into(),
+        version: 1,
+    };
+    let limits = Limits::default();
+    c.bench_function("hook/cold_start_compile", |b| {
+        b.iter(|| ScriptEngine::compile_check(black_box(&script), &limits).expect("compiles"))
+    });
+
+    let engine = ScriptEngine::new(1, limits).expect("engine");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let request = || {
+        http::Request::builder()
+            .uri("https://example.com/a/b?c=d")
+            .header("user-agent", "bench")
+            .body(Vec::new())
+            .expect("request")
+    };
+    rt.block_on(engine.run(script.clone(), Default::default(), request()))
+        .expect("warm up");
+    c.bench_function("hook/warm_call", |b| {
+        b.iter(|| {
+            rt.block_on(engine.run(script.clone(), Default::default(), request()))
+                .expect("runs")
+        })
+    });
+}
+
+criterion_group!(group, benches);
+criterion_main!(group);
