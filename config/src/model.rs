@@ -21,6 +21,9 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// The file holding every KV namespace (`kv.path`; default `kv.redb` beside the
+    /// main config file).
+    pub kv_path: PathBuf,
     /// Sites, in file order.
     pub sites: Vec<SiteConfig>,
     /// Problems that do not stop the config from loading (such as a rule that can
@@ -331,4 +334,6 @@ pub struct SiteConfig {
     /// Bindings the site's hooks see as `env` (values resolved at load; secrets may
     /// come from files or the process environment so they stay out of the YAML).
     pub env: Vec<(String, String)>,
+    /// KV bindings: the name hooks see in `env` and the namespace behind it.
+    pub kv: Vec<(String, String)>,
 }

@@ -22,7 +22,15 @@ pub(crate) struct Root {
     #[serde(default)]
     pub log: Log,
     #[serde(default)]
+    pub kv: Kv,
+    #[serde(default)]
     pub sites: Vec<Site>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Kv {
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +129,9 @@ pub(crate) struct Site {
     /// Name -> plain value, `{ file: PATH }` or `{ from_env: VAR }`.
     #[serde(default)]
     pub env: BTreeMap<String, serde_yaml::Value>,
+    /// Binding name -> KV namespace.
+    #[serde(default)]
+    pub kv: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

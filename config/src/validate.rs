@@ -350,6 +350,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             cache,
             admin,
             log,
+            kv_path: v.resolve(raw.kv.path.as_deref().unwrap_or("kv.redb")),
             sites,
             warnings: v.warnings,
             files: v.files,
@@ -615,7 +616,55 @@ fn validate_site(
             .as_ref()
             .and_then(|f| v.script_file(f, &at("script"))),
         env: site_env(v, &s.env, i),
+        kv: site_kv(v, s, i),
     }
+}
+
+fn is_js_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// Resolves a site's `kv:` bindings (binding name -> namespace).
+fn site_kv(v: &mut Validator<'_>, s: &raw::Site, i: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, namespace) in &s.kv {
+        let path = [
+            Seg::Key("sites"),
+            Seg::Index(i),
+            Seg::Key("kv"),
+            Seg::Name(name.clone()),
+        ];
+        if !is_js_identifier(name) {
+            v.report(
+                &path,
+                format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),
+            );
+            continue;
+        }
+        if s.env.contains_key(name) {
+            v.report(&path, format!("{name:?} is already an env binding"));
+            continue;
+        }
+        let ok = !namespace.is_empty()
+            && namespace.len() <= 64
+            && namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            v.report(
+                &path,
+                format!("namespace {namespace:?}: use 1 to 64 letters, digits, '_' or '-'"),
+            );
+            continue;
+        }
+        out.push((name.clone(), namespace.clone()));
+    }
+    out
 }
 
 /// Resolves a site's `env:` bindings.
@@ -633,14 +682,7 @@ fn site_env(
             Seg::Key("env"),
             Seg::Name(name.clone()),
         ];
-        let ident = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-        if !ident {
+        if !is_js_identifier(name) {
             v.report(
                 &path,
                 format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),

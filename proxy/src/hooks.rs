@@ -1,18 +1,22 @@
 //! Running a JS hook for a request and writing its answer.
 //!
 //! A hook runs after the page rules (which may have rewritten the request) and before
-//! the cache, as in Workers. In this version a hook answers the request itself;
-//! `fetch()` subrequests through the pipeline come with the rest of the scripting work.
+//! the cache, as in Workers. Its `fetch()` calls are subrequests through this proxy
+//! (see `subrequest`), which is how `return fetch(request)` is served from the cache.
 
 use crate::site::Site;
+use crate::subrequest::PipelineFetcher;
 use bytes::Bytes;
 use http::header;
 use outpost_config::ScriptFile;
 use outpost_rules::Match;
-use outpost_scripting::ScriptEngine;
+use outpost_scripting::{
+    Answer, Cf, FetchRequest, Fetcher, HookRequest, HookResponse, ScriptEngine,
+};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
+use std::sync::Arc;
 
 /// Largest request body handed to a hook.
 const MAX_BODY: usize = 1 << 20;
@@ -27,18 +31,28 @@ pub(crate) fn hook_for(site: &Site, rule: Option<&Match>) -> Option<ScriptFile> 
     }
 }
 
-/// Runs `script` for the request in `session` and writes its response (or a 500 that
+/// Everything a hook run needs besides the session.
+pub(crate) struct HookRun {
+    pub(crate) script: ScriptFile,
+    pub(crate) env: std::sync::Arc<outpost_scripting::Env>,
+    /// The absolute URL the script sees.
+    pub(crate) url: String,
+    /// Put the failure detail in error pages.
+    pub(crate) debug: bool,
+    pub(crate) cf: Cf,
+    /// Where its `fetch()` goes (none when the session cannot spawn subrequests).
+    pub(crate) fetcher: Option<Arc<PipelineFetcher>>,
+}
+
+/// Runs the hook for the request in `session` and writes its response (or a 500 that
 /// says why the hook failed; the detail only with `debug`).
 pub(crate) async fn answer(
     session: &mut Session,
     engine: &ScriptEngine,
-    script: ScriptFile,
-    env: std::sync::Arc<outpost_scripting::Env>,
-    url: String,
-    debug: bool,
+    run: HookRun,
 ) -> Result<()> {
-    let name = script.path.display().to_string();
-    let request = match request_for(session, url).await? {
+    let name = run.script.path.display().to_string();
+    let request = match request_for(session, &run.url).await? {
         Some(r) => r,
         None => {
             return write(
@@ -50,39 +64,111 @@ pub(crate) async fn answer(
             .await;
         }
     };
-    match engine.run(script, env, request).await {
-        Ok(resp) => {
-            let (parts, body) = resp.into_parts();
-            let headers: Vec<(String, Vec<u8>)> = parts
-                .headers
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        *k,
-                        &header::CONTENT_LENGTH | &header::TRANSFER_ENCODING | &header::CONNECTION
-                    )
-                })
-                .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
-                .collect();
-            write(session, parts.status.as_u16(), &headers, Bytes::from(body)).await
-        }
-        Err(e) => {
-            tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed");
-            let mut body = String::from(
-                "500 Internal Server Error\nThe site's edge script could not handle this request.\n",
-            );
-            if debug {
-                body.push_str(&format!("\n{e}\n"));
+    let original = FetchRequest {
+        method: request.method().clone(),
+        url: url::Url::parse(&run.url).map_err(|e| {
+            Error::because(
+                ErrorType::InvalidHTTPHeader,
+                "request URL for the script",
+                e,
+            )
+        })?,
+        headers: request.headers().clone(),
+        body: Some(outpost_scripting::Body::Bytes(request.body().clone())),
+    };
+    let hook_request = HookRequest {
+        request,
+        cf: run.cf,
+        fetcher: run
+            .fetcher
+            .clone()
+            .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
+    };
+    let failure = match engine.run(run.script, run.env, hook_request).await {
+        Ok(Answer::Respond(resp)) => return write_hook_response(session, resp).await,
+        Ok(Answer::PassThrough(e)) => {
+            tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
+            match &run.fetcher {
+                Some(f) => match f.fetch(original).await {
+                    Ok(r) => {
+                        let resp = HookResponse {
+                            head: r.head,
+                            body: outpost_scripting::Body::Stream(r.body),
+                        };
+                        return write_hook_response(session, resp).await;
+                    }
+                    Err(e) => e,
+                },
+                None => e,
             }
-            let kind = vec![("outpost-error".to_string(), e.kind().as_bytes().to_vec())];
-            write(session, 500, &kind, Bytes::from(body)).await
         }
+        Err(e) => e,
+    };
+    let e = failure;
+    tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed");
+    let mut body = String::from(
+        "500 Internal Server Error\nThe site's edge script could not handle this request.\n",
+    );
+    if run.debug {
+        body.push_str(&format!("\n{e}\n"));
     }
+    let kind = vec![("outpost-error".to_string(), e.kind().as_bytes().to_vec())];
+    write(session, 500, &kind, Bytes::from(body)).await
+}
+
+/// Writes a hook's response: bytes with their length, or a subrequest's body streamed
+/// chunk by chunk as it arrives.
+async fn write_hook_response(session: &mut Session, resp: HookResponse) -> Result<()> {
+    let HookResponse { head, body } = resp;
+    let headers: Vec<(String, Vec<u8>)> = head
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                &header::CONTENT_LENGTH | &header::TRANSFER_ENCODING | &header::CONNECTION
+            )
+        })
+        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let mut stream = match body {
+        outpost_scripting::Body::Bytes(b) => {
+            return write(session, head.status.as_u16(), &headers, b).await;
+        }
+        outpost_scripting::Body::Stream(s) => s,
+    };
+    let mut resp = ResponseHeader::build(head.status.as_u16(), Some(headers.len() + 1))?;
+    for (k, v) in &headers {
+        resp.append_header(k.clone(), v.as_slice())?;
+    }
+    // The fetched response's length still holds: its bytes pass through unchanged.
+    match head.headers.get(header::CONTENT_LENGTH) {
+        Some(len) => resp.insert_header(header::CONTENT_LENGTH, len.clone())?,
+        None if session.req_header().version == http::Version::HTTP_11 => {
+            resp.insert_header(header::TRANSFER_ENCODING, "chunked")?
+        }
+        None => {}
+    }
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(resp), head_only)
+        .await?;
+    if head_only {
+        return Ok(());
+    }
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Error::because(ErrorType::ReadError, "subrequest body for the client", e)
+        })?;
+        session.write_response_body(Some(chunk), false).await?;
+    }
+    session.write_response_body(None, true).await?;
+    Ok(())
 }
 
 /// The request as the hook sees it: absolute URL, method, headers and (bounded) body.
 /// `None` when the body is over [`MAX_BODY`].
-async fn request_for(session: &mut Session, url: String) -> Result<Option<http::Request<Vec<u8>>>> {
+async fn request_for(session: &mut Session, url: &str) -> Result<Option<http::Request<Bytes>>> {
     let mut body = Vec::new();
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > MAX_BODY {
@@ -91,14 +177,12 @@ async fn request_for(session: &mut Session, url: String) -> Result<Option<http::
         body.extend_from_slice(&chunk);
     }
     let req = session.req_header();
-    let mut builder = http::Request::builder()
-        .method(req.method.clone())
-        .uri(url.as_str());
+    let mut builder = http::Request::builder().method(req.method.clone()).uri(url);
     for (k, v) in req.headers.iter() {
         builder = builder.header(k, v);
     }
     builder
-        .body(body)
+        .body(Bytes::from(body))
         .map(Some)
         .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "request for the script", e))
 }

@@ -21,6 +21,7 @@ pub mod service;
 pub mod site;
 pub mod snapshot;
 mod static_origin;
+mod subrequest;
 
 pub use error::{ProxyError, Result};
 pub use server::{ServeOptions, run};

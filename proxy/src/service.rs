@@ -72,6 +72,11 @@ pub struct RequestCtx {
     rule: Option<Match>,
     /// The origin pool for this request: the site's, or the one a rule picked.
     pool: Option<Arc<OriginPool>>,
+    /// The client's address (for a script's subrequest: the original client's).
+    client_ip: Option<std::net::IpAddr>,
+    /// Scripts that already ran on this request's path (set for scripts' subrequests;
+    /// none of them runs again for it).
+    scripts_seen: Vec<std::path::PathBuf>,
     _in_flight: InFlight,
 }
 
@@ -155,17 +160,14 @@ fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
     }
 }
 
-fn hash_key(site: &Site, session: &Session) -> Vec<u8> {
+fn hash_key(site: &Site, session: &Session, client_ip: Option<std::net::IpAddr>) -> Vec<u8> {
     match &site.hash_on {
         HashOn::Uri => session
             .req_header()
             .uri
             .path_and_query()
             .map_or_else(|| b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
-        HashOn::ClientIp => session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map_or_else(Vec::new, |a| a.ip().to_string().into_bytes()),
+        HashOn::ClientIp => client_ip.map_or_else(Vec::new, |ip| ip.to_string().into_bytes()),
         HashOn::Header(name) => session
             .get_header(name.as_str())
             .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
@@ -354,10 +356,7 @@ impl EdgeProxy {
         raw_host: Option<&str>,
         snapshot: &Snapshot,
     ) -> Result<bool> {
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
+        let client_ip = ctx.client_ip;
         let req = session.req_header();
         let pq = req
             .uri
@@ -435,13 +434,32 @@ impl ProxyHttp for EdgeProxy {
             parent_failed: false,
             rule: None,
             pool: None,
+            client_ip: None,
+            scripts_seen: Vec::new(),
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
+    }
+
+    fn allow_spawning_subrequest(&self, _session: &Session, _ctx: &Self::CTX) -> bool {
+        // Scripts' fetch() calls are subrequests through this proxy.
+        true
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let snapshot = self.live.snapshot();
         ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        ctx.client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        // A script's fetch(): serve the request it made in place of the placeholder.
+        if let Some(spec) = crate::subrequest::spec_of(session) {
+            let header = spec.header.clone();
+            ctx.tls = spec.https;
+            ctx.client_ip = spec.client_ip;
+            ctx.scripts_seen = spec.scripts.clone();
+            *session.req_header_mut() = header;
+        }
         let raw_host = session
             .get_header(header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -479,7 +497,11 @@ impl ProxyHttp for EdgeProxy {
             && self
                 .apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot)
                 .await?;
-        if !answered && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref()) {
+        if !answered
+            && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref())
+            && !ctx.scripts_seen.contains(&script.path)
+            && ctx.scripts_seen.len() <= usize::from(crate::subrequest::MAX_DEPTH)
+        {
             let debug = snapshot.config.server.debug_headers;
             ctx.snapshot = Some(snapshot);
             let engine = match self.live.script_engine() {
@@ -496,7 +518,32 @@ impl ProxyHttp for EdgeProxy {
                 .path_and_query()
                 .map_or("/", |p| p.as_str());
             let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
-            crate::hooks::answer(session, engine, script, site.env.clone(), url, debug).await?;
+            let fetcher = session.subrequest_spawner.take().map(|spawner| {
+                Arc::new(crate::subrequest::PipelineFetcher::new(
+                    spawner,
+                    ctx.client_ip,
+                    ctx.scripts_seen.clone(),
+                    script.path.clone(),
+                ))
+            });
+            let cf = outpost_scripting::Cf {
+                client_ip: ctx.client_ip,
+                tls_version: session
+                    .digest()
+                    .and_then(|d| d.ssl_digest.as_ref())
+                    .map(|t| t.version.to_string()),
+                http_protocol: format!("{:?}", session.req_header().version),
+                rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
+            };
+            let run = crate::hooks::HookRun {
+                script,
+                env: site.env.clone(),
+                url,
+                debug,
+                cf,
+                fetcher,
+            };
+            crate::hooks::answer(session, engine, run).await?;
             return Ok(true);
         }
         ctx.snapshot = Some(snapshot);
@@ -602,7 +649,7 @@ impl ProxyHttp for EdgeProxy {
         let pool = ctx.pool.clone().unwrap_or_else(|| site.pool.clone());
         // Only consistent hashing reads the key; don't build it for round robin.
         let key = if pool.is_hashed() {
-            hash_key(&site, session)
+            hash_key(&site, session, ctx.client_ip)
         } else {
             Vec::new()
         };
@@ -626,11 +673,7 @@ impl ProxyHttp for EdgeProxy {
         for h in strip_hop_by_hop(&upstream_request.headers, upgrade) {
             upstream_request.remove_header(h.as_str());
         }
-        if let Some(ip) = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip())
-        {
+        if let Some(ip) = ctx.client_ip {
             let xff = match upstream_request
                 .headers
                 .get("x-forwarded-for")
@@ -901,10 +944,15 @@ impl ProxyHttp for EdgeProxy {
                 .map_or_else(|| "-".to_string(), |p| p.origins()[i].label()),
             _ => "-".to_string(),
         };
-        let client = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+        let client = ctx
+            .client_ip
+            .or_else(|| {
+                session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip())
+            })
+            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
         tracing::info!(
             target: "outpost::access",
             client = %client,
@@ -919,6 +967,7 @@ impl ProxyHttp for EdgeProxy {
             origin = %origin,
             attempts = ctx.tried.len(),
             cache = session.cache.phase().as_str(),
+            subrequest = !ctx.scripts_seen.is_empty(),
             error = e.map(|e| e.to_string()),
             "access"
         );

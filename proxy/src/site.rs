@@ -59,6 +59,7 @@ impl Site {
             script: cfg.script.clone(),
             env: Arc::new(outpost_scripting::Env {
                 vars: cfg.env.clone(),
+                kv: cfg.kv.clone(),
             }),
         }
     }

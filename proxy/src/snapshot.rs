@@ -151,6 +151,8 @@ pub struct Live {
     pub node_id: String,
     /// The JS runtime, started the first time a config uses a hook.
     scripts: std::sync::OnceLock<outpost_scripting::ScriptEngine>,
+    /// The KV store, opened when a config first binds a namespace.
+    kv: Arc<outpost_scripting::KvSlot>,
     /// Threads for the JS runtime.
     script_threads: usize,
 }
@@ -186,14 +188,33 @@ pub fn cert_sources(config: &Config) -> Vec<CertSource> {
         .collect()
 }
 
+/// Opens the KV store the first time a config binds a namespace (it stays open; a
+/// changed `kv.path` needs a restart).
+fn open_kv(slot: &outpost_scripting::KvSlot, config: &Config) -> Result<()> {
+    if slot.get().is_some() || config.sites.iter().all(|s| s.kv.is_empty()) {
+        return Ok(());
+    }
+    let store = outpost_scripting::KvStore::open(&config.kv_path)?;
+    let _ = slot.set(Arc::new(store));
+    Ok(())
+}
+
 impl Live {
+    /// The KV store, if a config has bound a namespace.
+    pub fn kv(&self) -> Option<&Arc<outpost_scripting::KvStore>> {
+        self.kv.get()
+    }
+
     /// Builds the first snapshot and certificate set.
     pub fn new(config: Config, control: tokio::runtime::Handle) -> Result<Self> {
         let certs = CertIndex::load(&cert_sources(&config))?;
         let cache = EdgeCache::from_config(&config.cache)?;
         let script_threads = config.server.threads;
+        let kv = Arc::new(outpost_scripting::KvSlot::new());
+        open_kv(&kv, &config)?;
         let snapshot = Snapshot::build(config, 1, &control)?;
         Ok(Live {
+            kv,
             snapshot: ArcSwap::from_pointee(snapshot),
             certs: Arc::new(CertStore::new(certs)),
             generation: AtomicU64::new(1),
@@ -211,9 +232,10 @@ impl Live {
         if let Some(e) = self.scripts.get() {
             return Ok(e);
         }
-        let engine = outpost_scripting::ScriptEngine::new(
+        let engine = outpost_scripting::ScriptEngine::with_kv(
             self.script_threads,
             outpost_scripting::Limits::default(),
+            self.kv.clone(),
         )?;
         Ok(self.scripts.get_or_init(|| engine))
     }
@@ -248,6 +270,7 @@ impl Live {
         for w in &config.warnings {
             tracing::warn!("{w}");
         }
+        open_kv(&self.kv, &config)?;
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.certs.replace(certs);
         self.snapshot.store(Arc::new(snapshot));

@@ -5,12 +5,25 @@
 //! sees that name and version and keeps it warm afterwards: module state persists
 //! between requests, as in Workers. A script that hit its CPU limit is thrown away and
 //! compiled afresh for the next request, so the thread is always usable.
+//!
+//! Each thread runs an event loop, so one script serves many requests at once, as a
+//! Workers isolate does: while one request waits on a subrequest, others run.
 
 use crate::error::{Result, ScriptError};
-use crate::instance::Instance;
-use std::collections::HashMap;
+use crate::exchange::{Answer, FetchResponse, Fetcher, HookRequest};
+use crate::host::{self, HostCall};
+use crate::instance::{Instance, Outcome};
+use crate::kv::{KvResult, KvStore};
+use boa_engine::object::builtins::JsArray;
+use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 
 /// Per-request sandbox limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +58,8 @@ pub use outpost_config::ScriptFile as ScriptSource;
 pub struct Env {
     /// Name and value of each variable or secret.
     pub vars: Vec<(String, String)>,
+    /// KV bindings: the name the script sees and the namespace it stands for.
+    pub kv: Vec<(String, String)>,
 }
 
 impl Env {
@@ -54,16 +69,26 @@ impl Env {
     }
 }
 
+/// Where the engine finds the node's KV store once one is opened.
+pub type KvSlot = std::sync::OnceLock<Arc<KvStore>>;
+
+/// Subrequests one request may make (Workers' default on the free plan).
+pub const MAX_SUBREQUESTS: u32 = 50;
+/// How long a subrequest, a body read, a timer or `waitUntil` work may take.
+pub const ASYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a script may read of one body into memory.
+pub const MAX_READ: usize = 128 << 20;
+
 struct Job {
     script: ScriptSource,
-    env: std::sync::Arc<Env>,
-    request: http::Request<Vec<u8>>,
-    reply: tokio::sync::oneshot::Sender<Result<http::Response<Vec<u8>>>>,
+    env: Arc<Env>,
+    request: HookRequest,
+    reply: oneshot::Sender<Result<Answer>>,
 }
 
 /// The JS runtime: a fixed pool of threads running scripts' fetch handlers.
 pub struct ScriptEngine {
-    workers: Vec<std::sync::mpsc::Sender<Job>>,
+    workers: Vec<mpsc::UnboundedSender<Job>>,
     next: AtomicUsize,
 }
 
@@ -76,14 +101,21 @@ impl std::fmt::Debug for ScriptEngine {
 }
 
 impl ScriptEngine {
-    /// Starts `threads` JS threads (at least one) with these limits.
+    /// Starts `threads` JS threads (at least one) with these limits and no KV store.
     pub fn new(threads: usize, limits: Limits) -> std::io::Result<Self> {
+        Self::with_kv(threads, limits, Arc::default())
+    }
+
+    /// Starts `threads` JS threads whose scripts' KV bindings use the store in `kv`
+    /// (which may be filled in later, when a config first binds a namespace).
+    pub fn with_kv(threads: usize, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Self> {
         let mut workers = Vec::new();
         for i in 0..threads.max(1) {
-            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let (tx, rx) = mpsc::unbounded_channel::<Job>();
+            let kv = kv.clone();
             std::thread::Builder::new()
                 .name(format!("outpost-js-{i}"))
-                .spawn(move || worker(rx, limits))?;
+                .spawn(move || worker(rx, limits, kv))?;
             workers.push(tx);
         }
         Ok(ScriptEngine {
@@ -92,15 +124,15 @@ impl ScriptEngine {
         })
     }
 
-    /// Runs `script`'s fetch handler for `request` and returns its response.
+    /// Runs `script`'s fetch handler for `request`.
     pub async fn run(
         &self,
         script: ScriptSource,
-        env: std::sync::Arc<Env>,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>> {
+        env: Arc<Env>,
+        request: HookRequest,
+    ) -> Result<Answer> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
-        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (reply, answer) = oneshot::channel();
         self.workers[i]
             .send(Job {
                 script,
@@ -124,8 +156,9 @@ fn name_of(script: &ScriptSource) -> String {
     script.path.display().to_string()
 }
 
-/// One JS thread: compiles scripts on first use and runs jobs one at a time.
-fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
+/// One JS thread: an event loop over new requests and the completions of the host
+/// work (subrequests, body reads, timers, KV) that scripts started.
+fn worker(rx: mpsc::UnboundedReceiver<Job>, limits: Limits, kv: Arc<KvSlot>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -136,32 +169,488 @@ fn worker(rx: std::sync::mpsc::Receiver<Job>, limits: Limits) {
             return;
         }
     };
-    // One instance per script and set of bindings (two sites may share a script file
-    // with different `env`).
-    let mut warm: HashMap<(std::path::PathBuf, u64), (u64, Instance)> = HashMap::new();
-    while let Ok(job) = rx.recv() {
-        let script = job.script;
-        let key = (script.path.clone(), job.env.fingerprint());
-        let fresh = warm.get(&key).is_none_or(|(v, _)| *v != script.version);
-        if fresh {
-            match Instance::compile(&name_of(&script), &script.code, &job.env, &limits) {
-                Ok(inst) => {
-                    warm.insert(key.clone(), (script.version, inst));
+    let mut w = Worker {
+        limits,
+        kv,
+        instances: HashMap::new(),
+        warm: HashMap::new(),
+        next_instance: 1,
+        requests: HashMap::new(),
+        next_request: 1,
+        events: FuturesUnordered::new(),
+    };
+    rt.block_on(w.run(rx));
+}
+
+/// A compiled script on this thread, with the requests it is serving.
+struct Live {
+    inst: Instance,
+    in_flight: usize,
+    retired: bool,
+}
+
+/// A request whose script has not finished: waiting on host work, or answered but
+/// with `waitUntil` work (or other calls) still running.
+struct InFlight {
+    instance: u64,
+    reply: Option<oneshot::Sender<Result<Answer>>>,
+    value: JsValue,
+    fetcher: Option<Arc<dyn Fetcher>>,
+    subrequests: u32,
+    outstanding: usize,
+    cancelled: HashSet<u32>,
+    pass_through: bool,
+    cpu: Duration,
+}
+
+/// Finished host work, to be handed back to the script.
+struct Event {
+    request: u64,
+    call: u32,
+    done: Done,
+}
+
+enum Done {
+    Fetched(Result<FetchResponse>),
+    Read(Result<bytes::Bytes>),
+    Timer,
+    Kv(Result<KvResult>),
+}
+
+struct Worker {
+    limits: Limits,
+    kv: Arc<KvSlot>,
+    instances: HashMap<u64, Live>,
+    warm: HashMap<(std::path::PathBuf, u64), (u64, u64)>,
+    next_instance: u64,
+    requests: HashMap<u64, InFlight>,
+    next_request: u64,
+    events: FuturesUnordered<BoxFuture<'static, Event>>,
+}
+
+fn timed<F>(
+    request: u64,
+    call: u32,
+    limit: Duration,
+    fut: F,
+    late: Done,
+) -> BoxFuture<'static, Event>
+where
+    F: std::future::Future<Output = Done> + Send + 'static,
+{
+    Box::pin(async move {
+        let done = tokio::time::timeout(limit, fut).await.unwrap_or(late);
+        Event {
+            request,
+            call,
+            done,
+        }
+    })
+}
+
+impl Worker {
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        loop {
+            tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => self.start(job).await,
+                    None => break,
+                },
+                Some(event) = self.events.next(), if !self.events.is_empty() => self.settle(event),
+            }
+        }
+    }
+
+    /// The warm instance for this script and bindings, compiling it when new or changed.
+    fn instance_for(&mut self, script: &ScriptSource, env: &Env) -> Result<u64> {
+        let key = (script.path.clone(), env.fingerprint());
+        if let Some((version, id)) = self.warm.get(&key)
+            && *version == script.version
+            && self.instances.contains_key(id)
+        {
+            return Ok(*id);
+        }
+        let inst = Instance::compile(&name_of(script), &script.code, env, &self.limits)?;
+        let id = self.next_instance;
+        self.next_instance += 1;
+        self.instances.insert(
+            id,
+            Live {
+                inst,
+                in_flight: 0,
+                retired: false,
+            },
+        );
+        // The old version finishes the requests it has, then goes.
+        if let Some((_, old)) = self.warm.insert(key, (script.version, id)) {
+            self.retire(old);
+        }
+        Ok(id)
+    }
+
+    fn retire(&mut self, id: u64) {
+        if let Some(live) = self.instances.get_mut(&id) {
+            live.retired = true;
+            if live.in_flight == 0 {
+                self.instances.remove(&id);
+            }
+        }
+    }
+
+    async fn start(&mut self, job: Job) {
+        let id = match self.instance_for(&job.script, &job.env) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+                return;
+            }
+        };
+        let Some(live) = self.instances.get_mut(&id) else {
+            return;
+        };
+        let request = self.next_request;
+        self.next_request += 1;
+        live.in_flight += 1;
+        self.requests.insert(
+            request,
+            InFlight {
+                instance: id,
+                reply: Some(job.reply),
+                value: JsValue::undefined(),
+                fetcher: job.request.fetcher,
+                subrequests: 0,
+                outstanding: 0,
+                cancelled: HashSet::new(),
+                pass_through: false,
+                cpu: Duration::ZERO,
+            },
+        );
+        host::set_current(request);
+        let started = Instant::now();
+        let result = live
+            .inst
+            .start(&job.request.request, &job.request.cf, &self.limits)
+            .await;
+        let spent = started.elapsed();
+        match result {
+            Err(e @ ScriptError::CpuLimit { .. }) => {
+                // Stopped mid-run: the VM state is not reusable. Every request on this
+                // instance fails; the next one gets a fresh copy of the script.
+                self.take_calls(id);
+                self.reset(id, request, e);
+            }
+            Err(e) => {
+                self.take_calls(id);
+                self.fail(request, e);
+                self.check(id);
+            }
+            Ok(value) => {
+                if let Some(r) = self.requests.get_mut(&request) {
+                    r.value = value;
+                    r.cpu += spent;
                 }
-                Err(e) => {
-                    let _ = job.reply.send(Err(e));
+                self.take_calls(id);
+                self.check(id);
+            }
+        }
+    }
+
+    /// Drops instance `id` after `culprit` went over its CPU limit.
+    fn reset(&mut self, id: u64, culprit: u64, e: ScriptError) {
+        let name = self
+            .instances
+            .get(&id)
+            .map(|l| l.inst.name().to_string())
+            .unwrap_or_default();
+        let victims: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.instance == id)
+            .map(|(k, _)| *k)
+            .collect();
+        for r in victims {
+            let err = if r == culprit {
+                e.clone()
+            } else {
+                ScriptError::Exception {
+                    script: name.clone(),
+                    message:
+                        "the script was restarted because another request exceeded its CPU limit"
+                            .into(),
+                }
+            };
+            if let Some(mut f) = self.requests.remove(&r) {
+                if let Some(reply) = f.reply.take() {
+                    let _ = reply.send(Err(err));
+                }
+                host::drop_bodies(r);
+            }
+        }
+        self.instances.remove(&id);
+        self.warm.retain(|_, (_, i)| *i != id);
+    }
+
+    /// Answers `request` with an error (or a pass-through, if the script asked).
+    fn fail(&mut self, request: u64, e: ScriptError) {
+        if let Some(r) = self.requests.get_mut(&request) {
+            match r.reply.take() {
+                Some(reply) => {
+                    let answer = if r.pass_through {
+                        Ok(Answer::PassThrough(e))
+                    } else {
+                        Err(e)
+                    };
+                    let _ = reply.send(answer);
+                }
+                None => tracing::warn!(error = %e, "script work after the response failed"),
+            }
+        }
+    }
+
+    /// Turns the host calls the last run of JavaScript made into work.
+    fn take_calls(&mut self, instance: u64) {
+        for (request, call) in host::drain_outbox() {
+            let Some(r) = self.requests.get_mut(&request) else {
+                continue;
+            };
+            if r.instance != instance {
+                continue;
+            }
+            let fut = match call {
+                HostCall::PassThrough => {
+                    r.pass_through = true;
                     continue;
+                }
+                HostCall::CancelTimer { call } => {
+                    if r.cancelled.insert(call) {
+                        r.outstanding = r.outstanding.saturating_sub(1);
+                    }
+                    continue;
+                }
+                HostCall::Fetch { call, request: req } => {
+                    r.subrequests += 1;
+                    let started = match (&r.fetcher, r.subrequests > MAX_SUBREQUESTS) {
+                        (_, true) => Err(ScriptError::Subrequest {
+                            message: format!(
+                                "too many subrequests: a request may make at most {MAX_SUBREQUESTS}"
+                            ),
+                        }),
+                        (None, _) => Err(ScriptError::Subrequest {
+                            message: "fetch() is not available here".into(),
+                        }),
+                        (Some(f), _) => Ok(f.fetch(req)),
+                    };
+                    let late = Done::Fetched(Err(ScriptError::Subrequest {
+                        message: format!("no response within {} s", ASYNC_TIMEOUT.as_secs()),
+                    }));
+                    timed(
+                        request,
+                        call,
+                        ASYNC_TIMEOUT,
+                        async move {
+                            match started {
+                                Ok(f) => Done::Fetched(f.await),
+                                Err(e) => Done::Fetched(Err(e)),
+                            }
+                        },
+                        late,
+                    )
+                }
+                HostCall::ReadBody { call, body } => {
+                    let late = Done::Read(Err(ScriptError::Subrequest {
+                        message: format!("body not read within {} s", ASYNC_TIMEOUT.as_secs()),
+                    }));
+                    timed(
+                        request,
+                        call,
+                        ASYNC_TIMEOUT,
+                        async move { Done::Read(body.collect(MAX_READ).await) },
+                        late,
+                    )
+                }
+                HostCall::Timer { call, ms } => {
+                    let wait = Duration::from_millis(ms).min(ASYNC_TIMEOUT);
+                    timed(
+                        request,
+                        call,
+                        ASYNC_TIMEOUT + Duration::from_secs(1),
+                        async move {
+                            tokio::time::sleep(wait).await;
+                            Done::Timer
+                        },
+                        Done::Timer,
+                    )
+                }
+                HostCall::Kv { call, op } => {
+                    let done = match self.kv.get() {
+                        Some(kv) => kv.apply(op),
+                        None => Err(ScriptError::Kv {
+                            message: "no KV store is configured on this node".into(),
+                        }),
+                    };
+                    Box::pin(std::future::ready(Event {
+                        request,
+                        call,
+                        done: Done::Kv(done),
+                    }))
+                }
+            };
+            r.outstanding += 1;
+            self.events.push(fut);
+        }
+    }
+
+    /// Hands finished host work back to the script that asked for it.
+    fn settle(&mut self, event: Event) {
+        let Some(r) = self.requests.get_mut(&event.request) else {
+            return;
+        };
+        if r.cancelled.remove(&event.call) {
+            return;
+        }
+        r.outstanding = r.outstanding.saturating_sub(1);
+        let id = r.instance;
+        let Some(live) = self.instances.get_mut(&id) else {
+            return;
+        };
+        let inst = &mut live.inst;
+        host::set_current(event.request);
+        let started = Instant::now();
+        let value = to_js(inst, event.request, event.done);
+        let result = match value {
+            Ok((ok, v)) => inst.settle(event.call, ok, v),
+            Err(e) => Err(inst.error(&e)),
+        };
+        if let Some(r) = self.requests.get_mut(&event.request) {
+            r.cpu += started.elapsed();
+        }
+        self.take_calls(id);
+        if let Err(e) = result {
+            self.fail(event.request, e);
+        }
+        self.check(id);
+    }
+
+    /// Answers the requests on `instance` whose handler finished, and forgets the ones
+    /// with nothing left to do.
+    fn check(&mut self, instance: u64) {
+        let ids: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.instance == instance)
+            .map(|(k, _)| *k)
+            .collect();
+        for request in ids {
+            let Some(live) = self.instances.get_mut(&instance) else {
+                return;
+            };
+            let Some(r) = self.requests.get_mut(&request) else {
+                continue;
+            };
+            if r.reply.is_some() {
+                let name = live.inst.name().to_string();
+                let answer = if r.cpu > self.limits.cpu_time {
+                    Some(Err(ScriptError::CpuLimit {
+                        script: name,
+                        limit_ms: self.limits.cpu_time.as_millis() as u64,
+                    }))
+                } else {
+                    match live.inst.outcome(&r.value) {
+                        Outcome::Done(v) => Some(live.inst.export(&v).map(Answer::Respond)),
+                        Outcome::Failed(e) => Some(Err(e)),
+                        Outcome::Pending if r.outstanding == 0 => Some(Err(ScriptError::RuntimeLimit {
+                            script: name,
+                            message: "the handler's promise never settled: it awaits something that cannot finish, or a loop or recursion limit stopped it".into(),
+                        })),
+                        Outcome::Pending => None,
+                    }
+                };
+                match answer {
+                    Some(Ok(a)) => {
+                        if let Some(reply) = r.reply.take() {
+                            let _ = reply.send(Ok(a));
+                        }
+                    }
+                    Some(Err(e)) => self.fail(request, e),
+                    None => {}
+                }
+            }
+            let Some(r) = self.requests.get(&request) else {
+                continue;
+            };
+            if r.reply.is_none() && r.outstanding == 0 {
+                self.requests.remove(&request);
+                host::drop_bodies(request);
+                if let Some(live) = self.instances.get_mut(&instance) {
+                    live.in_flight -= 1;
+                    if live.retired && live.in_flight == 0 {
+                        self.instances.remove(&instance);
+                    }
                 }
             }
         }
-        let Some((_, inst)) = warm.get_mut(&key) else {
-            continue;
-        };
-        let result = rt.block_on(inst.call(job.request, &limits));
-        if matches!(result, Err(ScriptError::CpuLimit { .. })) {
-            // Stopped mid-run: its VM state is not reusable.
-            warm.remove(&key);
-        }
-        let _ = job.reply.send(result);
     }
+}
+
+/// The JS value a finished piece of host work settles its call with.
+fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsValue)> {
+    let ctx = inst.context();
+    let fail = |e: ScriptError| (false, JsValue::from(JsString::from(e.to_string().as_str())));
+    Ok(match done {
+        Done::Timer => (true, JsValue::undefined()),
+        Done::Read(Ok(bytes)) => (true, host::uint8_array(&bytes, ctx)?),
+        Done::Fetched(Ok(resp)) => {
+            let status = resp.head.status;
+            let headers = host::headers_object(resp.head.headers, ctx)?;
+            let body = host::store_body(request, resp.body);
+            let parts = JsArray::from_iter(
+                [
+                    JsValue::from(status.as_u16()),
+                    JsValue::from(JsString::from(status.canonical_reason().unwrap_or(""))),
+                    headers,
+                    JsValue::from(body as f64),
+                    JsValue::from(JsString::from("")),
+                ],
+                ctx,
+            );
+            (true, parts.into())
+        }
+        Done::Kv(Ok(KvResult::Done)) => (true, JsValue::undefined()),
+        Done::Kv(Ok(KvResult::Value(None))) => (true, JsValue::null()),
+        Done::Kv(Ok(KvResult::Value(Some(v)))) => (true, host::uint8_array(&v, ctx)?),
+        Done::Kv(Ok(KvResult::List(list))) => {
+            let mut keys = Vec::new();
+            for k in list.keys {
+                let o = JsObject::with_object_proto(ctx.intrinsics());
+                o.set(
+                    js_string!("name"),
+                    JsString::from(k.name.as_str()),
+                    false,
+                    ctx,
+                )?;
+                if let Some(e) = k.expiration {
+                    o.set(js_string!("expiration"), e, false, ctx)?;
+                }
+                keys.push(JsValue::from(o));
+            }
+            let out = JsObject::with_object_proto(ctx.intrinsics());
+            out.set(
+                js_string!("keys"),
+                JsArray::from_iter(keys, ctx),
+                false,
+                ctx,
+            )?;
+            out.set(
+                js_string!("list_complete"),
+                list.cursor.is_none(),
+                false,
+                ctx,
+            )?;
+            if let Some(c) = list.cursor {
+                out.set(js_string!("cursor"), JsString::from(c.as_str()), false, ctx)?;
+            }
+            (true, out.into())
+        }
+        Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) => fail(e),
+    })
 }

@@ -56,6 +56,24 @@ pub enum ScriptError {
         /// Which limit.
         message: String,
     },
+    /// A `fetch()` subrequest failed (no response from Outpost's pipeline).
+    #[error("subrequest failed: {message}")]
+    Subrequest {
+        /// What went wrong.
+        message: String,
+    },
+    /// A KV operation failed.
+    #[error("KV: {message}")]
+    Kv {
+        /// What went wrong.
+        message: String,
+    },
+    /// A body was larger than a hook may read into memory.
+    #[error("body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// The JS threads are gone (the engine is shutting down).
     #[error("the JavaScript runtime is not running")]
     Unavailable,
@@ -71,6 +89,9 @@ impl ScriptError {
             ScriptError::NotAResponse { .. } => "script-bad-response",
             ScriptError::CpuLimit { .. } => "cpu-limit",
             ScriptError::RuntimeLimit { .. } => "runtime-limit",
+            ScriptError::Subrequest { .. } => "subrequest",
+            ScriptError::Kv { .. } => "kv",
+            ScriptError::BodyTooLarge { .. } => "body-too-large",
             ScriptError::Unavailable => "script-unavailable",
         }
     }

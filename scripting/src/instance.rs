@@ -4,6 +4,7 @@
 use crate::console::TracingLogger;
 use crate::engine::Limits;
 use crate::error::{Result, ScriptError};
+use crate::exchange::{Body, Cf, HookResponse};
 use boa_engine::JsString;
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::object::builtins::JsArray;
@@ -26,142 +27,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-/// Defines the Service Worker entry point before the script runs.
-const PRELUDE: &str = r#"
-globalThis.addEventListener = function addEventListener(type, listener) {
-  if (type === "fetch") globalThis.__outpostListener = listener;
-};
-// boa_runtime's Request has only a constructor; this one follows the Fetch spec's
-// shape for what hooks use: url, method, headers, body readers, bodyUsed, clone().
-globalThis.Request = class Request {
-  #url; #method; #headers; #body = null; #bodyUsed = false;
-  constructor(input, init = {}) {
-    if (input instanceof Request) {
-      if (input.bodyUsed) throw new TypeError("Request body has already been used");
-      this.#url = input.url;
-      this.#method = input.method;
-      this.#headers = new Headers(input.headers);
-      this.#body = input.#body;
-    } else {
-      this.#url = new URL(String(input)).href;
-      this.#method = "GET";
-      this.#headers = new Headers();
-    }
-    if (init.method !== undefined) {
-      const m = String(init.method);
-      const upper = m.toUpperCase();
-      this.#method = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].includes(upper) ? upper : m;
-    }
-    if (init.headers !== undefined) this.#headers = new Headers(init.headers);
-    if (init.body !== undefined && init.body !== null) {
-      if (this.#method === "GET" || this.#method === "HEAD") {
-        throw new TypeError("Request with GET/HEAD method cannot have body");
-      }
-      this.#body = String(init.body);
-    }
-  }
-  get url() { return this.#url; }
-  get method() { return this.#method; }
-  get headers() { return this.#headers; }
-  get bodyUsed() { return this.#bodyUsed; }
-  async text() {
-    if (this.#bodyUsed) throw new TypeError("Body has already been used");
-    this.#bodyUsed = true;
-    return this.#body ?? "";
-  }
-  async json() { return JSON.parse(await this.text()); }
-  async arrayBuffer() { return new TextEncoder().encode(await this.text()).buffer; }
-  clone() { return new Request(this); }
-};
-// WHATWG URLSearchParams (application/x-www-form-urlencoded), and URL#searchParams
-// kept in step with the URL's query, which boa_runtime's URL does not provide.
-globalThis.URLSearchParams = class URLSearchParams {
-  #list = [];
-  #onChange = null;
-  constructor(init = "", onChange = null) {
-    if (typeof init === "object" && init !== null) {
-      const pairs = Symbol.iterator in init ? init : Object.entries(init);
-      for (const [k, v] of pairs) this.#list.push([String(k), String(v)]);
-    } else {
-      let s = String(init);
-      if (s.startsWith("?")) s = s.slice(1);
-      for (const part of s.split("&")) {
-        if (part === "") continue;
-        const eq = part.indexOf("=");
-        const k = eq < 0 ? part : part.slice(0, eq);
-        const v = eq < 0 ? "" : part.slice(eq + 1);
-        this.#list.push([URLSearchParams.#decode(k), URLSearchParams.#decode(v)]);
-      }
-    }
-    this.#onChange = onChange;
-  }
-  static #decode(s) {
-    s = s.replace(/\+/g, " ");
-    try { return decodeURIComponent(s); } catch { return s; }
-  }
-  static #encode(s) {
-    return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
-  }
-  #changed() { if (this.#onChange) this.#onChange(this.toString()); }
-  get size() { return this.#list.length; }
-  append(k, v) { this.#list.push([String(k), String(v)]); this.#changed(); }
-  delete(k, v) {
-    this.#list = this.#list.filter(([a, b]) => !(a === String(k) && (v === undefined || b === String(v))));
-    this.#changed();
-  }
-  get(k) { const e = this.#list.find(([a]) => a === String(k)); return e ? e[1] : null; }
-  getAll(k) { return this.#list.filter(([a]) => a === String(k)).map(([, b]) => b); }
-  has(k, v) { return this.#list.some(([a, b]) => a === String(k) && (v === undefined || b === String(v))); }
-  set(k, v) {
-    k = String(k); v = String(v);
-    const i = this.#list.findIndex(([a]) => a === k);
-    if (i < 0) this.#list.push([k, v]);
-    else { this.#list[i][1] = v; this.#list = this.#list.filter(([a], j) => a !== k || j === i); }
-    this.#changed();
-  }
-  sort() { this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); this.#changed(); }
-  forEach(f, self) { for (const [k, v] of this.#list) f.call(self, v, k, this); }
-  *entries() { for (const [k, v] of this.#list) yield [k, v]; }
-  *keys() { for (const [k] of this.#list) yield k; }
-  *values() { for (const [, v] of this.#list) yield v; }
-  [Symbol.iterator]() { return this.entries(); }
-  toString() {
-    return this.#list.map(([k, v]) => URLSearchParams.#encode(k) + "=" + URLSearchParams.#encode(v)).join("&");
-  }
-};
-Object.defineProperty(URL.prototype, "searchParams", {
-  configurable: true,
-  get() {
-    const url = this;
-    return new URLSearchParams(url.search, (q) => { url.search = q; });
-  },
-});
-// JSON.stringify keeps the object's key order, as Workers do.
-Response.json = function json(data, init = {}) {
-  const headers = new Headers(init.headers);
-  if (!headers.has("content-type")) headers.set("content-type", "application/json");
-  return new Response(JSON.stringify(data), { ...init, headers });
-};
-"#;
+/// The Workers API parts written in JS (see the file's header).
+const PRELUDE: &str = include_str!("prelude.js");
 
-/// Calls whichever entry point the script has; the result may be a promise.
-const DISPATCH: &str = r#"
-(function () {
-  const [url, method, headers, body] = globalThis.__outpostRequest;
-  const request = new Request(url, { method, headers, body });
-  const handler = globalThis.__outpostHandler;
-  if (handler) return handler.fetch(request, globalThis.__outpostEnv, globalThis.__outpostCtx);
-  let response;
-  const event = {
-    request,
-    respondWith(r) { response = r; },
-    waitUntil() {},
-    passThroughOnException() {},
-  };
-  globalThis.__outpostListener(event);
-  return response;
-})()
-"#;
+/// Calls the prelude's dispatcher with the request parts stored in `__outpostArgs`
+/// (a script, so that it can run under the VM's instruction budget).
+const DISPATCH: &str = "__outpostDispatch(...globalThis.__outpostArgs)";
 
 /// `fetch()` until subrequests are routed through Outpost's pipeline: a clear error
 /// rather than a direct socket from the script.
@@ -186,6 +57,18 @@ pub(crate) struct Instance {
     name: Arc<str>,
     context: Context,
     dispatch: Script,
+    settle: JsObject,
+    export: JsObject,
+}
+
+/// Where a handler's result stands.
+pub(crate) enum Outcome {
+    /// Still waiting (on a subrequest, a timer, a body read…).
+    Pending,
+    /// The handler produced this value.
+    Done(JsValue),
+    /// The handler threw or its promise was rejected.
+    Failed(ScriptError),
 }
 
 /// The error as JavaScript prints it, with at most a few stack frames (a runaway
@@ -205,8 +88,16 @@ fn message(e: &JsError, context: &mut Context) -> String {
     out.join("\n")
 }
 
+fn global_function(context: &mut Context, name: JsString) -> JsResult<JsObject> {
+    context
+        .global_object()
+        .get(name, context)?
+        .as_callable()
+        .ok_or_else(|| js_error!(TypeError: "prelude function missing"))
+}
+
 impl Instance {
-    /// Compiles `code` as an ES module and finds its fetch handler.
+    /// Compiles `code` as an ES module in a fresh context and finds its fetch handler.
     pub(crate) fn compile(
         name: &str,
         code: &str,
@@ -233,6 +124,7 @@ impl Instance {
             .register(None, &mut context),
             "console",
         )?;
+        // For its Headers class; the prelude replaces Request, Response and fetch.
         set_up(
             FetchExtension(NoSubrequests).register(None, &mut context),
             "fetch",
@@ -244,9 +136,10 @@ impl Instance {
             StructuredCloneExtension.register(None, &mut context),
             "clone",
         )?;
+        set_up(crate::host::install(&mut context), "host")?;
         context
             .eval(Source::from_bytes(PRELUDE))
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(message(&e, &mut context)))?;
 
         let module = Module::parse(
             Source::from_bytes(code).with_path(std::path::Path::new(&*name)),
@@ -295,8 +188,26 @@ impl Instance {
             }
         }
         let env_obj = JsObject::with_null_proto();
+        let kv_namespace = global_function(&mut context, js_string!("__outpostKvNamespace"))
+            .map_err(|e| fail(e.to_string()))?;
+        let mut bindings: Vec<(JsString, JsValue)> = Vec::new();
         for (k, v) in &env.vars {
-            let (key, value) = (JsString::from(k.as_str()), JsString::from(v.as_str()));
+            bindings.push((
+                JsString::from(k.as_str()),
+                JsString::from(v.as_str()).into(),
+            ));
+        }
+        for (binding, namespace) in &env.kv {
+            let ns = kv_namespace
+                .call(
+                    &JsValue::undefined(),
+                    &[JsString::from(namespace.as_str()).into()],
+                    &mut context,
+                )
+                .map_err(|e| fail(e.to_string()))?;
+            bindings.push((JsString::from(binding.as_str()), ns));
+        }
+        for (key, value) in bindings {
             env_obj
                 .set(key.clone(), value.clone(), false, &mut context)
                 .map_err(|e| fail(e.to_string()))?;
@@ -310,24 +221,32 @@ impl Instance {
         global
             .set(js_string!("__outpostEnv"), env_obj, false, &mut context)
             .map_err(|e| fail(e.to_string()))?;
-        let ctx = context
-            .eval(Source::from_bytes(
-                "({ waitUntil() {}, passThroughOnException() {} })",
-            ))
-            .map_err(|e| fail(e.to_string()))?;
-        global
-            .set(js_string!("__outpostCtx"), ctx, false, &mut context)
-            .map_err(|e| fail(e.to_string()))?;
         let dispatch = Script::parse(Source::from_bytes(DISPATCH), None, &mut context)
+            .map_err(|e| fail(e.to_string()))?;
+        let settle = global_function(&mut context, js_string!("__outpostSettle"))
+            .map_err(|e| fail(e.to_string()))?;
+        let export = global_function(&mut context, js_string!("__outpostExport"))
             .map_err(|e| fail(e.to_string()))?;
         Ok(Instance {
             name,
             context,
             dispatch,
+            settle,
+            export,
         })
     }
 
-    fn error(&mut self, e: &JsError) -> ScriptError {
+    /// The script's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The context, to build values for [`Instance::settle`].
+    pub(crate) fn context(&mut self) -> &mut Context {
+        &mut self.context
+    }
+
+    pub(crate) fn error(&mut self, e: &JsError) -> ScriptError {
         let message = message(e, &mut self.context);
         // A RuntimeLimit error is not catchable by the script and names the limit.
         if message.starts_with("RuntimeLimit") {
@@ -343,47 +262,65 @@ impl Instance {
         }
     }
 
-    /// Runs the fetch handler for `request`. On `Err(CpuLimit)` the instance is left
-    /// mid-run and must be dropped (the caller compiles a fresh one).
-    pub(crate) async fn call(
+    /// Runs the synchronous part of the fetch handler for `request` under the CPU
+    /// limit, then the promise jobs it queued. Returns the handler's value (usually a
+    /// promise). On `Err(CpuLimit)` the VM was stopped mid-run and the instance must be
+    /// dropped.
+    pub(crate) async fn start(
         &mut self,
-        request: http::Request<Vec<u8>>,
+        request: &http::Request<bytes::Bytes>,
+        cf: &Cf,
         limits: &Limits,
-    ) -> Result<http::Response<Vec<u8>>> {
-        // The script gets a real `Request` made by its own constructor (from URL,
-        // method and header pairs), so it behaves exactly like one the script builds.
+    ) -> Result<JsValue> {
         let ctx = &mut self.context;
-        let mut pairs = Vec::new();
-        for (k, v) in request.headers() {
-            let pair = JsArray::from_iter(
-                [
-                    JsValue::from(JsString::from(k.as_str())),
-                    JsValue::from(JsString::from(
-                        String::from_utf8_lossy(v.as_bytes()).as_ref(),
-                    )),
-                ],
-                ctx,
-            );
-            pairs.push(JsValue::from(pair));
+        let headers = crate::host::headers_object(request.headers().clone(), ctx)
+            .map_err(|e| self.error(&e))?;
+        let ctx = &mut self.context;
+        let body = if request.body().is_empty() {
+            JsValue::null()
+        } else {
+            match crate::host::uint8_array(request.body(), ctx) {
+                Ok(b) => b,
+                Err(e) => return Err(self.error(&e)),
+            }
+        };
+        let ctx = &mut self.context;
+        let cf_obj = JsObject::with_object_proto(ctx.intrinsics());
+        let mut facts: Vec<(JsString, JsValue)> = vec![(
+            js_string!("httpProtocol"),
+            JsString::from(cf.http_protocol.as_str()).into(),
+        )];
+        if let Some(ip) = cf.client_ip {
+            facts.push((
+                js_string!("clientIp"),
+                JsString::from(ip.to_string().as_str()).into(),
+            ));
         }
-        let parts = JsArray::from_iter(
+        if let Some(v) = &cf.tls_version {
+            facts.push((js_string!("tlsVersion"), JsString::from(v.as_str()).into()));
+        }
+        if let Some(r) = &cf.rule {
+            facts.push((js_string!("rule"), JsString::from(r.as_str()).into()));
+        }
+        for (k, v) in facts {
+            if let Err(e) = cf_obj.set(k, v, false, ctx) {
+                return Err(self.error(&e));
+            }
+        }
+        let ctx = &mut self.context;
+        let args = JsArray::from_iter(
             [
                 JsValue::from(JsString::from(request.uri().to_string().as_str())),
                 JsValue::from(JsString::from(request.method().as_str())),
-                JsValue::from(JsArray::from_iter(pairs, ctx)),
-                if request.body().is_empty() {
-                    JsValue::null()
-                } else {
-                    JsValue::from(JsString::from(
-                        String::from_utf8_lossy(request.body()).as_ref(),
-                    ))
-                },
+                headers,
+                body,
+                cf_obj.into(),
             ],
             ctx,
         );
         let global = ctx.global_object();
         global
-            .set(js_string!("__outpostRequest"), parts, false, ctx)
+            .set(js_string!("__outpostArgs"), args, false, ctx)
             .map_err(|e| self.error(&e))?;
 
         // The synchronous part of the handler runs with a budget: the VM yields every
@@ -395,42 +332,101 @@ impl Instance {
                 .evaluate_async_with_budget(&mut self.context, 4096);
             within(eval, started, limits).await
         };
-        let value = match result {
-            None => {
-                return Err(ScriptError::CpuLimit {
-                    script: self.name.to_string(),
-                    limit_ms: limits.cpu_time.as_millis() as u64,
-                });
+        match result {
+            None => Err(ScriptError::CpuLimit {
+                script: self.name.to_string(),
+                limit_ms: limits.cpu_time.as_millis() as u64,
+            }),
+            Some(r) => {
+                let value = r.map_err(|e| self.error(&e))?;
+                self.run_jobs()?;
+                Ok(value)
             }
-            Some(r) => r.map_err(|e| self.error(&e))?,
-        };
-        // Async continuations run as jobs; the loop and recursion limits bound them.
-        self.context.run_jobs().map_err(|e| self.error(&e))?;
-        let value = match value
+        }
+    }
+
+    /// Runs queued promise jobs (continuations). The loop and recursion limits bound
+    /// them.
+    pub(crate) fn run_jobs(&mut self) -> Result<()> {
+        self.context.run_jobs().map_err(|e| self.error(&e))
+    }
+
+    /// Settles host call `call` with `value` (or rejects it), then runs the
+    /// continuations that unblocks.
+    pub(crate) fn settle(&mut self, call: u32, ok: bool, value: JsValue) -> Result<()> {
+        let settle = self.settle.clone();
+        settle
+            .call(
+                &JsValue::undefined(),
+                &[JsValue::from(call), JsValue::from(ok), value],
+                &mut self.context,
+            )
+            .map_err(|e| self.error(&e))?;
+        self.run_jobs()
+    }
+
+    /// Where the handler's `value` stands.
+    pub(crate) fn outcome(&mut self, value: &JsValue) -> Outcome {
+        match value
             .as_object()
             .and_then(|o| JsPromise::from_object(o.clone()).ok())
         {
             Some(p) => match p.state() {
-                PromiseState::Fulfilled(v) => v,
-                PromiseState::Rejected(v) => return Err(self.error(&JsError::from_opaque(v))),
-                PromiseState::Pending => {
-                    // Either it awaits something that can never finish, or a runtime
-                    // limit stopped an async continuation (boa drops that job).
-                    return Err(ScriptError::RuntimeLimit {
-                        script: self.name.to_string(),
-                        message: "the handler's promise never settled: it awaits something that cannot finish, or a loop or recursion limit stopped it".into(),
-                    });
-                }
+                PromiseState::Fulfilled(v) => Outcome::Done(v),
+                PromiseState::Rejected(v) => Outcome::Failed(self.error(&JsError::from_opaque(v))),
+                PromiseState::Pending => Outcome::Pending,
             },
-            None => value,
-        };
-        if started.elapsed() > limits.cpu_time {
-            return Err(ScriptError::CpuLimit {
-                script: self.name.to_string(),
-                limit_ms: limits.cpu_time.as_millis() as u64,
-            });
+            None => Outcome::Done(value.clone()),
         }
-        to_http(&self.name, &value)
+    }
+
+    /// Turns the handler's final value into a response (status, headers and a body
+    /// that is bytes or a host-held stream).
+    pub(crate) fn export(&mut self, value: &JsValue) -> Result<HookResponse> {
+        let name = self.name.clone();
+        let not_response = |got: String| ScriptError::NotAResponse {
+            script: name.to_string(),
+            got,
+        };
+        let export = self.export.clone();
+        let parts = export
+            .call(
+                &JsValue::undefined(),
+                std::slice::from_ref(value),
+                &mut self.context,
+            )
+            .map_err(|e| self.error(&e))?;
+        let Some(parts) = parts.as_object() else {
+            return Err(not_response(describe(value)));
+        };
+        let ctx = &mut self.context;
+        let get = |i: u32, ctx: &mut Context| parts.get(i, ctx);
+        let (status, headers, body) = match (get(0, ctx), get(1, ctx), get(2, ctx)) {
+            (Ok(s), Ok(h), Ok(b)) => (s, h, b),
+            _ => return Err(not_response(describe(value))),
+        };
+        let status = status.as_number().unwrap_or(0.0) as u16;
+        let status = http::StatusCode::from_u16(status)
+            .map_err(|_| not_response(format!("a Response with status {status}")))?;
+        let headers = crate::host::header_map(&headers).unwrap_or_default();
+        let body = if body.is_null_or_undefined() {
+            Body::Bytes(bytes::Bytes::new())
+        } else if let Some(s) = body.as_string() {
+            Body::Bytes(bytes::Bytes::from(s.to_std_string_escaped()))
+        } else if let Some(id) = body.as_number() {
+            match crate::host::take_body(id as u64) {
+                Some(stream) => Body::Stream(stream),
+                None => Body::Bytes(bytes::Bytes::new()),
+            }
+        } else {
+            let bytes =
+                crate::host::bytes_of(&body, &mut self.context).map_err(|e| self.error(&e))?;
+            Body::Bytes(bytes::Bytes::from(bytes))
+        };
+        let mut head = http::Response::new(()).into_parts().0;
+        head.status = status;
+        head.headers = headers;
+        Ok(HookResponse { head, body })
     }
 }
 
@@ -463,22 +459,4 @@ fn describe(v: &JsValue) -> String {
     } else {
         v.type_of().to_string()
     }
-}
-
-fn to_http(script: &str, v: &JsValue) -> Result<http::Response<Vec<u8>>> {
-    let not_response = || ScriptError::NotAResponse {
-        script: script.to_string(),
-        got: describe(v),
-    };
-    let obj = v.as_object().ok_or_else(not_response)?;
-    let resp = obj.downcast_ref::<JsResponse>().ok_or_else(not_response)?;
-    let mut out = http::Response::new(resp.body().as_ref().clone());
-    *out.status_mut() =
-        http::StatusCode::from_u16(resp.status()).map_err(|_| ScriptError::NotAResponse {
-            script: script.to_string(),
-            got: format!("a Response with status {}", resp.status()),
-        })?;
-    let headers = resp.headers().as_header_map();
-    *out.headers_mut() = headers.borrow().clone();
-    Ok(out)
 }

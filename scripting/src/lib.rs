@@ -17,7 +17,16 @@
 mod console;
 mod engine;
 mod error;
+mod exchange;
+mod host;
 mod instance;
+mod kv;
 
-pub use engine::{Env, Limits, ScriptEngine, ScriptSource};
+pub use engine::{
+    ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, ScriptEngine, ScriptSource,
+};
 pub use error::{Result, ScriptError};
+pub use exchange::{
+    Answer, Body, BodyStream, Cf, FetchRequest, FetchResponse, Fetcher, HookRequest, HookResponse,
+};
+pub use kv::{KvKey, KvList, KvStore};

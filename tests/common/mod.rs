@@ -64,6 +64,14 @@ impl Outpost {
         o
     }
 
+    /// Stops the process and hands back its directory (config, data), for a restart.
+    #[allow(dead_code)]
+    pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut addrs = vec![self.http];

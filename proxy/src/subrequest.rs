@@ -1,0 +1,231 @@
+//! Scripts' `fetch()`: subrequests through this same proxy, so they get the page
+//! rules, the cache and the origin pools like any request.
+//!
+//! pingora runs a subrequest as an in-process session fed through channels (the way
+//! its own background cache revalidation works): no socket, no loopback port. The
+//! script's request travels as a [`Spec`] in the subrequest's context and replaces the
+//! placeholder request at the top of `request_filter`. The response comes back as
+//! pingora `HttpTask`s; its body stays a stream, so a hook that returns it unchanged
+//! sends the bytes to the client without copying them through JavaScript.
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use outpost_scripting::{Body, BodyStream, FetchRequest, FetchResponse, Fetcher, ScriptError};
+use pingora::http::RequestHeader;
+use pingora::protocols::http::HttpTask;
+use pingora::protocols::http::ServerSession;
+use pingora::proxy::subrequest::{BodyMode, Ctx as SubrequestCtx};
+use pingora::proxy::{Session, SubrequestSpawner};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How deep scripts may nest subrequests (a script's fetch running another script
+/// that fetches…). The script that made a subrequest never runs for it again.
+pub(crate) const MAX_DEPTH: u8 = 4;
+
+/// A script's request, carried into its subrequest session.
+pub(crate) struct Spec {
+    /// The request to serve in place of the placeholder.
+    pub(crate) header: RequestHeader,
+    /// Whether the script asked for `https:` (the request is treated as arriving
+    /// over TLS: rules and cache keys see the scheme the script used).
+    pub(crate) https: bool,
+    /// The original client's address (rules' `client_ip` conditions, X-Forwarded-For).
+    pub(crate) client_ip: Option<IpAddr>,
+    /// Scripts already on this request's path; none of them runs again for it.
+    pub(crate) scripts: Vec<PathBuf>,
+}
+
+/// The spec of the subrequest `session` serves, if it is one of ours.
+pub(crate) fn spec_of(session: &Session) -> Option<&Spec> {
+    session
+        .subrequest_ctx
+        .as_ref()?
+        .user_ctx()?
+        .downcast_ref::<Spec>()
+}
+
+/// Runs a script's subrequests for one client request.
+pub(crate) struct PipelineFetcher {
+    spawner: Arc<SubrequestSpawner>,
+    runtime: tokio::runtime::Handle,
+    client_ip: Option<IpAddr>,
+    scripts: Vec<PathBuf>,
+}
+
+impl PipelineFetcher {
+    /// A fetcher for requests made by `script`, on behalf of a request that already
+    /// passed through `scripts` (empty for a client's own request).
+    pub(crate) fn new(
+        spawner: SubrequestSpawner,
+        client_ip: Option<IpAddr>,
+        mut scripts: Vec<PathBuf>,
+        script: PathBuf,
+    ) -> Self {
+        scripts.push(script);
+        PipelineFetcher {
+            spawner: Arc::new(spawner),
+            runtime: tokio::runtime::Handle::current(),
+            client_ip,
+            scripts,
+        }
+    }
+}
+
+fn failed(message: impl Into<String>) -> ScriptError {
+    ScriptError::Subrequest {
+        message: message.into(),
+    }
+}
+
+/// The request header a script's fetch stands for.
+fn header_for(req: &FetchRequest, body_len: usize) -> Result<RequestHeader, ScriptError> {
+    let url = &req.url;
+    let mut pq = url.path().to_string();
+    if let Some(q) = url.query() {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let mut header = RequestHeader::build(req.method.clone(), pq.as_bytes(), None)
+        .map_err(|e| failed(format!("bad request: {e}")))?;
+    let host = url.host_str().ok_or_else(|| failed("URL without a host"))?;
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    for (name, value) in &req.headers {
+        if name == http::header::HOST || name == http::header::CONTENT_LENGTH {
+            continue;
+        }
+        header
+            .append_header(name.clone(), value.clone())
+            .map_err(|e| failed(format!("bad header {name}: {e}")))?;
+    }
+    header
+        .insert_header(http::header::HOST, authority)
+        .map_err(|e| failed(format!("bad host: {e}")))?;
+    if body_len > 0 || !matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        header
+            .insert_header(http::header::CONTENT_LENGTH, body_len.to_string())
+            .map_err(|e| failed(format!("bad length: {e}")))?;
+    }
+    Ok(header)
+}
+
+impl Fetcher for PipelineFetcher {
+    fn fetch(
+        &self,
+        request: FetchRequest,
+    ) -> BoxFuture<'static, Result<FetchResponse, ScriptError>> {
+        let spawner = self.spawner.clone();
+        let client_ip = self.client_ip;
+        let scripts = self.scripts.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Started on the proxy's runtime: the JS thread only waits for the answer.
+        self.runtime.spawn(async move {
+            let _ = tx.send(run(spawner, request, client_ip, scripts).await);
+        });
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(failed("the subrequest was dropped")))
+        })
+    }
+}
+
+/// A placeholder parent session: pingora builds a subrequest from a parsed request,
+/// which [`Spec`] then replaces.
+async fn placeholder() -> Result<ServerSession, ScriptError> {
+    let raw = b"GET / HTTP/1.1\r\nHost: subrequest.outpost.invalid\r\n\r\n".to_vec();
+    let mut session = ServerSession::new_http1(Box::new(std::io::Cursor::new(raw)));
+    session
+        .read_request()
+        .await
+        .map_err(|e| failed(format!("placeholder request: {e}")))?;
+    Ok(session)
+}
+
+async fn run(
+    spawner: Arc<SubrequestSpawner>,
+    request: FetchRequest,
+    client_ip: Option<IpAddr>,
+    scripts: Vec<PathBuf>,
+) -> Result<FetchResponse, ScriptError> {
+    if scripts.len() > usize::from(MAX_DEPTH) {
+        return Err(failed(format!(
+            "subrequests nested more than {MAX_DEPTH} scripts deep"
+        )));
+    }
+    let mut request = request;
+    let body = match request.body.take() {
+        None => Bytes::new(),
+        Some(Body::Bytes(b)) => b,
+        Some(Body::Stream(s)) => s.collect(outpost_scripting::MAX_READ).await?,
+    };
+    let spec = Spec {
+        header: header_for(&request, body.len())?,
+        https: request.url.scheme() == "https",
+        client_ip,
+        scripts,
+    };
+    let parent = placeholder().await?;
+    let mode = if body.is_empty() {
+        BodyMode::NoBody
+    } else {
+        BodyMode::ExpectBody
+    };
+    let ctx = SubrequestCtx::builder()
+        .user_ctx(Box::new(spec))
+        .body_mode(mode)
+        .build();
+    let (prepared, mut handle) = spawner.create_subrequest(&parent, ctx);
+    tokio::spawn(prepared.run());
+    if !body.is_empty() {
+        handle
+            .tx
+            .send(HttpTask::Body(Some(body), true))
+            .await
+            .map_err(|_| failed("the subrequest ended before reading its body"))?;
+    }
+    let (head, end) = loop {
+        match handle.rx.recv().await {
+            Some(HttpTask::Header(h, end)) => break (h, end),
+            Some(HttpTask::Failed(e)) => return Err(failed(e.to_string())),
+            Some(_) => continue,
+            None => return Err(failed("no response")),
+        }
+    };
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = head.status;
+    parts.headers = head.headers.clone();
+    let body = if end {
+        BodyStream::new(futures_util::stream::empty())
+    } else {
+        // The input side stays open while the body streams (closing it early would
+        // look like a client going away).
+        let state = Some((handle.rx, handle.tx));
+        BodyStream::new(futures_util::stream::unfold(state, |state| async move {
+            let (mut rx, input) = state?;
+            loop {
+                match rx.recv().await {
+                    Some(HttpTask::Body(Some(b), end)) => {
+                        if b.is_empty() {
+                            if end {
+                                return None;
+                            }
+                            continue;
+                        }
+                        let next = if end { None } else { Some((rx, input)) };
+                        return Some((Ok(b), next));
+                    }
+                    Some(HttpTask::Body(None, _)) | Some(HttpTask::Done) | None => return None,
+                    Some(HttpTask::Failed(e)) => {
+                        return Some((Err(failed(e.to_string())), None));
+                    }
+                    Some(_) => continue,
+                }
+            }
+        }))
+    };
+    Ok(FetchResponse { head: parts, body })
+}

@@ -1,0 +1,210 @@
+//! What goes in and out of a hook: the request handed to it, the response it gives
+//! back, bodies that stay on the Rust side, and the [`Fetcher`] through which its
+//! `fetch()` subrequests leave the sandbox.
+
+use crate::error::{Result, ScriptError};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+/// A body that is streamed, not held in memory: a subrequest's response body. A hook
+/// that returns a fetched response unchanged (or with other headers) hands this stream
+/// straight back, so the bytes never pass through JavaScript.
+pub struct BodyStream(BoxStream<'static, Result<Bytes>>);
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyStream")
+    }
+}
+
+impl BodyStream {
+    /// Wraps a stream of chunks.
+    pub fn new(s: impl Stream<Item = Result<Bytes>> + Send + 'static) -> Self {
+        BodyStream(s.boxed())
+    }
+
+    /// The next chunk; `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Bytes>> {
+        self.0.next().await
+    }
+
+    /// Reads the whole body, failing once it passes `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Bytes> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next().await {
+            let chunk = chunk?;
+            if out.len() + chunk.len() > limit {
+                return Err(ScriptError::BodyTooLarge { limit });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Splits the stream in two (for `clone()`): each half sees every chunk. The half
+    /// that reads ahead buffers the chunks the other has not read yet.
+    pub fn tee(self) -> (BodyStream, BodyStream) {
+        let shared = Arc::new(Mutex::new(Tee {
+            source: Some(self),
+            queues: [Vec::new(), Vec::new()],
+            finished: false,
+        }));
+        let half = |i: usize| {
+            let shared = shared.clone();
+            BodyStream::new(futures_util::stream::poll_fn(move |cx| {
+                Tee::poll_half(&shared, i, cx)
+            }))
+        };
+        (half(0), half(1))
+    }
+}
+
+struct Tee {
+    source: Option<BodyStream>,
+    queues: [Vec<Result<Bytes>>; 2],
+    finished: bool,
+}
+
+impl Tee {
+    fn poll_half(
+        shared: &Mutex<Tee>,
+        i: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes>>> {
+        let Ok(mut t) = shared.lock() else {
+            return Poll::Ready(None);
+        };
+        if !t.queues[i].is_empty() {
+            return Poll::Ready(Some(t.queues[i].remove(0)));
+        }
+        if t.finished {
+            return Poll::Ready(None);
+        }
+        let Some(source) = t.source.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut source.0).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                t.finished = true;
+                t.source = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(item)) => {
+                let copy = match &item {
+                    Ok(b) => Ok(b.clone()),
+                    Err(e) => Err(e.clone()),
+                };
+                t.queues[1 - i].push(copy);
+                Poll::Ready(Some(item))
+            }
+        }
+    }
+}
+
+/// A body as a hook gives it back.
+#[derive(Debug)]
+pub enum Body {
+    /// Bytes made by the script (or none).
+    Bytes(Bytes),
+    /// A subrequest's body, streamed through untouched.
+    Stream(BodyStream),
+}
+
+impl Body {
+    /// The whole body (reads a stream to its end, up to `limit` bytes).
+    pub async fn into_bytes(self, limit: usize) -> Result<Bytes> {
+        match self {
+            Body::Bytes(b) => Ok(b),
+            Body::Stream(s) => s.collect(limit).await,
+        }
+    }
+}
+
+/// What Outpost knows about the connection, shown to scripts as `request.cf`.
+#[derive(Debug, Clone, Default)]
+pub struct Cf {
+    /// The client's address.
+    pub client_ip: Option<IpAddr>,
+    /// `TLSv1.3`, `TLSv1.2`, or none for plain HTTP.
+    pub tls_version: Option<String>,
+    /// `HTTP/1.1`, `HTTP/2`…
+    pub http_protocol: String,
+    /// The page rule that bound the script (`file:line`), if one did.
+    pub rule: Option<String>,
+}
+
+/// A request handed to a hook.
+pub struct HookRequest {
+    /// Method, absolute URL, headers and the (already read, bounded) body.
+    pub request: http::Request<Bytes>,
+    /// Connection facts for `request.cf`.
+    pub cf: Cf,
+    /// Where the script's `fetch()` calls go; without one, `fetch()` rejects.
+    pub fetcher: Option<Arc<dyn Fetcher>>,
+}
+
+impl HookRequest {
+    /// A request with no connection facts and no fetcher.
+    pub fn new(request: http::Request<Bytes>) -> Self {
+        HookRequest {
+            request,
+            cf: Cf::default(),
+            fetcher: None,
+        }
+    }
+}
+
+/// A hook's response.
+#[derive(Debug)]
+pub struct HookResponse {
+    /// Status and headers.
+    pub head: http::response::Parts,
+    /// The body.
+    pub body: Body,
+}
+
+/// How a hook run ended, when the script itself did not fail outright.
+#[derive(Debug)]
+pub enum Answer {
+    /// The script's response.
+    Respond(HookResponse),
+    /// The script failed after calling `passThroughOnException()`: the request goes on
+    /// to the cache and origin as if there were no script. Carries the failure, for logs.
+    PassThrough(ScriptError),
+}
+
+/// A subrequest as a script made it.
+#[derive(Debug)]
+pub struct FetchRequest {
+    /// Method.
+    pub method: http::Method,
+    /// Absolute URL.
+    pub url: url::Url,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body bytes, if any.
+    pub body: Option<Body>,
+}
+
+/// A subrequest's response: status and headers now, the body as a stream.
+#[derive(Debug)]
+pub struct FetchResponse {
+    /// Status and headers.
+    pub head: http::response::Parts,
+    /// The body, streamed.
+    pub body: BodyStream,
+}
+
+/// Where a script's `fetch()` goes. `proxy` implements it with subrequests through
+/// Outpost's own pipeline (rules, cache, origin pools); the sandbox has no other way out.
+pub trait Fetcher: Send + Sync + 'static {
+    /// Starts the subrequest. Called on a JS thread: it must not block, only start work
+    /// elsewhere and return a future of the response head.
+    fn fetch(&self, request: FetchRequest) -> BoxFuture<'static, Result<FetchResponse>>;
+}

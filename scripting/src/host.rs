@@ -1,0 +1,336 @@
+//! The native side of the prelude: the host functions scripts reach through `fetch`,
+//! body reads, timers, crypto and KV, and the conversions between JS values and Rust.
+//!
+//! Host functions run inside the VM and must not block. Asynchronous ones only record
+//! a [`HostCall`] in this thread's outbox; the JS thread's event loop turns it into
+//! work and later settles the call's promise. Calls are attributed to the request
+//! whose JavaScript is running ([`set_current`]).
+
+use crate::exchange::{Body, BodyStream, FetchRequest};
+use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsTypedArray, JsUint8Array};
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::{
+    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
+};
+use boa_runtime::fetch::headers::JsHeaders;
+use bytes::Bytes;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// Work a script asked for, to be done by the JS thread's event loop.
+pub(crate) enum HostCall {
+    /// `fetch()`.
+    Fetch { call: u32, request: FetchRequest },
+    /// Reading a host-held body to bytes.
+    ReadBody { call: u32, body: BodyStream },
+    /// `setTimeout`.
+    Timer { call: u32, ms: u64 },
+    /// `clearTimeout`.
+    CancelTimer { call: u32 },
+    /// `passThroughOnException()`.
+    PassThrough,
+    /// A KV operation.
+    Kv { call: u32, op: crate::kv::KvOp },
+}
+
+thread_local! {
+    static OUTBOX: RefCell<Vec<(u64, HostCall)>> = const { RefCell::new(Vec::new()) };
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+    static NEXT_BODY: Cell<u64> = const { Cell::new(1) };
+    static BODIES: RefCell<HashMap<u64, (u64, BodyStream)>> = RefCell::new(HashMap::new());
+}
+
+/// Marks `request` as the one whose JavaScript runs next on this thread.
+pub(crate) fn set_current(request: u64) {
+    CURRENT.set(request);
+}
+
+/// The host calls made since the last drain, each with the request that made it.
+pub(crate) fn drain_outbox() -> Vec<(u64, HostCall)> {
+    OUTBOX.with_borrow_mut(std::mem::take)
+}
+
+fn push(call: HostCall) {
+    OUTBOX.with_borrow_mut(|o| o.push((CURRENT.get(), call)));
+}
+
+/// Keeps `body` on this thread for `request`; scripts see the returned id.
+pub(crate) fn store_body(request: u64, body: BodyStream) -> u64 {
+    let id = NEXT_BODY.get();
+    NEXT_BODY.set(id + 1);
+    BODIES.with_borrow_mut(|b| b.insert(id, (request, body)));
+    id
+}
+
+/// Takes a stored body out (it is then gone from JS's reach).
+pub(crate) fn take_body(id: u64) -> Option<BodyStream> {
+    BODIES.with_borrow_mut(|b| b.remove(&id)).map(|(_, s)| s)
+}
+
+/// Drops the bodies a finished request left unread.
+pub(crate) fn drop_bodies(request: u64) {
+    BODIES.with_borrow_mut(|b| b.retain(|_, (r, _)| *r != request));
+}
+
+fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
+    JsNativeError::typ().with_message(msg.into()).into()
+}
+
+fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+fn string_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
+    Ok(arg(args, i).to_string(ctx)?.to_std_string_escaped())
+}
+
+fn call_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<u32> {
+    arg(args, i).to_u32(ctx)
+}
+
+/// The bytes of a typed array (copied out of the VM).
+pub(crate) fn bytes_of(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| type_error("expected a Uint8Array"))?;
+    let array = JsTypedArray::from_object(obj.clone())?;
+    let offset = array.byte_offset(ctx)?;
+    let len = array.byte_length(ctx)?;
+    let buffer = array.buffer(ctx)?;
+    let buffer = buffer
+        .as_object()
+        .ok_or_else(|| type_error("typed array without a buffer"))?;
+    let buffer = JsArrayBuffer::from_object(buffer.clone())?;
+    let data = buffer
+        .data()
+        .ok_or_else(|| type_error("detached ArrayBuffer"))?;
+    data.get(offset..offset + len)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| type_error("typed array out of its buffer's bounds"))
+}
+
+/// A new `ArrayBuffer` holding `bytes`.
+pub(crate) fn array_buffer(bytes: &[u8], ctx: &mut Context) -> JsResult<JsArrayBuffer> {
+    JsArrayBuffer::from_byte_block(AlignedVec::from_slice(64, bytes), ctx)
+}
+
+/// A new `Uint8Array` holding `bytes`.
+pub(crate) fn uint8_array(bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
+    let buffer = array_buffer(bytes, ctx)?;
+    Ok(JsUint8Array::from_array_buffer(buffer, ctx)?.into())
+}
+
+/// A `Headers` object (boa_runtime's class) holding `map`.
+pub(crate) fn headers_object(map: http::HeaderMap, ctx: &mut Context) -> JsResult<JsValue> {
+    use boa_engine::class::Class;
+    Ok(JsHeaders::from_data(JsHeaders::from_http(map), ctx)?.into())
+}
+
+/// The header map of a `Headers` object.
+pub(crate) fn header_map(v: &JsValue) -> Option<http::HeaderMap> {
+    let obj = v.as_object()?;
+    let h = obj.downcast_ref::<JsHeaders>()?;
+    let map = h.as_header_map().borrow().clone();
+    Some(map)
+}
+
+/// `fetch(call, url, method, headers, bytes, bodyId)`.
+fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let url = string_arg(args, 1, ctx)?;
+    let url =
+        url::Url::parse(&url).map_err(|e| type_error(format!("fetch: bad URL {url:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(type_error(format!(
+            "fetch: only http and https URLs can be fetched, not {}",
+            url.scheme()
+        )));
+    }
+    let method = string_arg(args, 2, ctx)?;
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| type_error(format!("fetch: bad method {method:?}")))?;
+    let headers = header_map(&arg(args, 3)).unwrap_or_default();
+    let bytes = arg(args, 4);
+    let body_id = arg(args, 5);
+    let body = if !bytes.is_null_or_undefined() {
+        Some(Body::Bytes(Bytes::from(bytes_of(&bytes, ctx)?)))
+    } else if !body_id.is_null_or_undefined() {
+        let id = body_id.to_length(ctx)?;
+        Some(Body::Stream(
+            take_body(id).ok_or_else(|| type_error("Body has already been used"))?,
+        ))
+    } else {
+        None
+    };
+    push(HostCall::Fetch {
+        call,
+        request: FetchRequest {
+            method,
+            url,
+            headers,
+            body,
+        },
+    });
+    Ok(JsValue::undefined())
+}
+
+/// `readBody(call, bodyId)`.
+fn read_body(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let id = arg(args, 1).to_length(ctx)?;
+    let body = take_body(id).ok_or_else(|| type_error("Body has already been used"))?;
+    push(HostCall::ReadBody { call, body });
+    Ok(JsValue::undefined())
+}
+
+/// `tee(bodyId) -> [id, id]`.
+fn tee(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = arg(args, 0).to_length(ctx)?;
+    let body = take_body(id).ok_or_else(|| type_error("Body has already been used"))?;
+    let (a, b) = body.tee();
+    let request = CURRENT.get();
+    let ids = [store_body(request, a), store_body(request, b)];
+    Ok(boa_engine::object::builtins::JsArray::from_iter(
+        ids.into_iter().map(|i| JsValue::from(i as f64)),
+        ctx,
+    )
+    .into())
+}
+
+/// `timer(call, ms)`.
+fn timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let ms = arg(args, 1).to_number(ctx)?;
+    let ms = if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    };
+    push(HostCall::Timer { call, ms });
+    Ok(JsValue::undefined())
+}
+
+/// `cancelTimer(call)`.
+fn cancel_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    push(HostCall::CancelTimer { call });
+    Ok(JsValue::undefined())
+}
+
+/// `passThrough()`.
+fn pass_through(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    push(HostCall::PassThrough);
+    Ok(JsValue::undefined())
+}
+
+fn fill_random(buf: &mut [u8]) -> JsResult<()> {
+    use ring::rand::SecureRandom;
+    ring::rand::SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| type_error("the system random number generator failed"))
+}
+
+/// `random(n) -> Uint8Array`.
+fn random(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let n = (arg(args, 0).to_length(ctx)? as usize).min(65536);
+    let mut buf = vec![0u8; n];
+    fill_random(&mut buf)?;
+    uint8_array(&buf, ctx)
+}
+
+/// `uuid() -> string` (version 4).
+fn uuid(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let mut b = [0u8; 16];
+    fill_random(&mut b)?;
+    let id = uuid::Builder::from_random_bytes(b).into_uuid();
+    Ok(JsString::from(id.hyphenated().to_string().as_str()).into())
+}
+
+/// `digest(name, bytes) -> ArrayBuffer`.
+fn digest(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let name = string_arg(args, 0, ctx)?;
+    let alg = match name.as_str() {
+        "SHA-1" => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        "SHA-256" => &ring::digest::SHA256,
+        "SHA-384" => &ring::digest::SHA384,
+        "SHA-512" => &ring::digest::SHA512,
+        other => return Err(type_error(format!("unsupported digest {other}"))),
+    };
+    let data = bytes_of(&arg(args, 1), ctx)?;
+    let out = ring::digest::digest(alg, &data);
+    Ok(array_buffer(out.as_ref(), ctx)?.into())
+}
+
+/// `kv(call, namespace, op, key, value, extra)`.
+fn kv(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let namespace = string_arg(args, 1, ctx)?;
+    let op = string_arg(args, 2, ctx)?;
+    let key = string_arg(args, 3, ctx)?;
+    let op = match op.as_str() {
+        "get" => crate::kv::KvOp::Get { namespace, key },
+        "put" => {
+            let value = bytes_of(&arg(args, 4), ctx)?;
+            let extra = arg(args, 5);
+            let expires = if extra.is_null_or_undefined() {
+                None
+            } else {
+                Some(extra.to_number(ctx)?)
+            };
+            crate::kv::KvOp::Put {
+                namespace,
+                key,
+                value,
+                expires,
+            }
+        }
+        "delete" => crate::kv::KvOp::Delete { namespace, key },
+        "list" => {
+            let cursor = string_arg(args, 4, ctx)?;
+            let limit = arg(args, 5).to_length(ctx)? as usize;
+            crate::kv::KvOp::List {
+                namespace,
+                prefix: key,
+                cursor,
+                limit,
+            }
+        }
+        other => return Err(type_error(format!("unknown KV operation {other}"))),
+    };
+    push(HostCall::Kv { call, op });
+    Ok(JsValue::undefined())
+}
+
+/// Defines `__outpostHost` (the prelude takes it and deletes it).
+pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
+    type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
+    let functions: [(&str, Native, usize); 10] = [
+        ("fetch", fetch, 6),
+        ("readBody", read_body, 2),
+        ("tee", tee, 1),
+        ("timer", timer, 2),
+        ("cancelTimer", cancel_timer, 1),
+        ("passThrough", pass_through, 0),
+        ("random", random, 1),
+        ("uuid", uuid, 0),
+        ("digest", digest, 2),
+        ("kv", kv, 6),
+    ];
+    let mut built: Vec<(JsString, JsObject)> = Vec::new();
+    for (name, f, len) in functions {
+        let name = JsString::from(name);
+        let func = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(f))
+            .name(name.clone())
+            .length(len)
+            .build();
+        built.push((name, func.into()));
+    }
+    let mut init = ObjectInitializer::new(ctx);
+    for (name, func) in built {
+        init.property(name, func, boa_engine::property::Attribute::all());
+    }
+    let host = init.build();
+    let global = ctx.global_object();
+    global.set(js_string!("__outpostHost"), host, false, ctx)?;
+    Ok(())
+}

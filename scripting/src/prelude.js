@@ -1,0 +1,493 @@
+// Outpost's Workers prelude: the parts of the Workers API written in JS over a few
+// native host functions. It runs once in every script's context, before the script.
+//
+// Host functions (`__outpostHost`, removed from the global object below):
+//   fetch(call, url, method, headers, body, handle)  start a subrequest
+//   readBody(call, handle)                           read a host body to bytes
+//   tee(handle) -> [handle, handle]                  split a host body in two
+//   timer(call, ms) / cancelTimer(call)              setTimeout support
+//   passThrough()                                    passThroughOnException()
+//   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
+//   kv(call, ns, op, key, value, options)            KV namespaces
+// Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
+// WHATWG URLSearchParams (application/x-www-form-urlencoded), and URL#searchParams
+// kept in step with the URL's query, which boa_runtime's URL does not provide.
+globalThis.URLSearchParams = class URLSearchParams {
+  #list = [];
+  #onChange = null;
+  constructor(init = "", onChange = null) {
+    if (typeof init === "object" && init !== null) {
+      const pairs = Symbol.iterator in init ? init : Object.entries(init);
+      for (const [k, v] of pairs) this.#list.push([String(k), String(v)]);
+    } else {
+      let s = String(init);
+      if (s.startsWith("?")) s = s.slice(1);
+      for (const part of s.split("&")) {
+        if (part === "") continue;
+        const eq = part.indexOf("=");
+        const k = eq < 0 ? part : part.slice(0, eq);
+        const v = eq < 0 ? "" : part.slice(eq + 1);
+        this.#list.push([URLSearchParams.#decode(k), URLSearchParams.#decode(v)]);
+      }
+    }
+    this.#onChange = onChange;
+  }
+  static #decode(s) {
+    s = s.replace(/\+/g, " ");
+    try { return decodeURIComponent(s); } catch { return s; }
+  }
+  static #encode(s) {
+    return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  }
+  #changed() { if (this.#onChange) this.#onChange(this.toString()); }
+  get size() { return this.#list.length; }
+  append(k, v) { this.#list.push([String(k), String(v)]); this.#changed(); }
+  delete(k, v) {
+    this.#list = this.#list.filter(([a, b]) => !(a === String(k) && (v === undefined || b === String(v))));
+    this.#changed();
+  }
+  get(k) { const e = this.#list.find(([a]) => a === String(k)); return e ? e[1] : null; }
+  getAll(k) { return this.#list.filter(([a]) => a === String(k)).map(([, b]) => b); }
+  has(k, v) { return this.#list.some(([a, b]) => a === String(k) && (v === undefined || b === String(v))); }
+  set(k, v) {
+    k = String(k); v = String(v);
+    const i = this.#list.findIndex(([a]) => a === k);
+    if (i < 0) this.#list.push([k, v]);
+    else { this.#list[i][1] = v; this.#list = this.#list.filter(([a], j) => a !== k || j === i); }
+    this.#changed();
+  }
+  sort() { this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); this.#changed(); }
+  forEach(f, self) { for (const [k, v] of this.#list) f.call(self, v, k, this); }
+  *entries() { for (const [k, v] of this.#list) yield [k, v]; }
+  *keys() { for (const [k] of this.#list) yield k; }
+  *values() { for (const [, v] of this.#list) yield v; }
+  [Symbol.iterator]() { return this.entries(); }
+  toString() {
+    return this.#list.map(([k, v]) => URLSearchParams.#encode(k) + "=" + URLSearchParams.#encode(v)).join("&");
+  }
+};
+Object.defineProperty(URL.prototype, "searchParams", {
+  configurable: true,
+  get() {
+    const url = this;
+    return new URLSearchParams(url.search, (q) => { url.search = q; });
+  },
+});
+
+(() => {
+  "use strict";
+  const host = globalThis.__outpostHost;
+  delete globalThis.__outpostHost;
+  const NativeHeaders = globalThis.Headers;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+
+  // Asynchronous host calls: each gets an id; the host settles it later.
+  let nextCall = 1;
+  const pending = new Map();
+  const timers = new Map();
+  function hostCall(start) {
+    return new Promise((resolve, reject) => {
+      const id = nextCall++;
+      pending.set(id, { resolve, reject });
+      start(id);
+    });
+  }
+  Object.defineProperty(globalThis, "__outpostSettle", {
+    value(id, ok, value) {
+      const timer = timers.get(id);
+      if (timer !== undefined) {
+        timers.delete(id);
+        timer();
+        return;
+      }
+      const p = pending.get(id);
+      if (p === undefined) return;
+      pending.delete(id);
+      if (ok) p.resolve(value);
+      else p.reject(typeof value === "string" ? new Error(value) : value);
+    },
+  });
+
+  // A body held by the host (a subrequest's response body): never copied into JS
+  // unless the script reads it.
+  class HostBody {
+    constructor(id) { this.id = id; }
+  }
+
+  function toBytes(data) {
+    if (data instanceof Uint8Array) return data;
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (typeof data === "string") return encoder.encode(data);
+    throw new TypeError("expected an ArrayBuffer, a typed array, a DataView or a string");
+  }
+
+  // What a Request or Response body can be built from: [source, default content type].
+  // A source is null, a string, a Uint8Array or a HostBody.
+  function extractBody(body) {
+    if (body === null || body === undefined) return [null, null];
+    if (body instanceof HostBody) return [body, null];
+    if (typeof body === "string") return [body, "text/plain;charset=UTF-8"];
+    if (body instanceof ReadableStream) return [ReadableStream.take(body), null];
+    if (body instanceof ArrayBuffer) return [new Uint8Array(body.slice(0)), null];
+    if (ArrayBuffer.isView(body)) {
+      return [new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)), null];
+    }
+    if (body instanceof URLSearchParams) {
+      return [body.toString(), "application/x-www-form-urlencoded;charset=UTF-8"];
+    }
+    return [String(body), "text/plain;charset=UTF-8"];
+  }
+
+  // The body mixin of the Fetch spec, shared by Request and Response.
+  class Body {
+    #source;
+    #used = false;
+    #stream = null;
+    constructor(source) { this.#source = source; }
+    get bodyUsed() { return this.#used; }
+    get body() {
+      if (this.#source === null) return null;
+      if (this.#stream === null) this.#stream = ReadableStream.wrap(this);
+      return this.#stream;
+    }
+    // Takes the source out of `b` (marking it used), for a new Request or Response
+    // built from it, or for the host.
+    static take(b) {
+      if (b.#used) throw new TypeError("Body has already been used");
+      const s = b.#source;
+      if (s !== null) b.#used = true;
+      b.#source = null;
+      return s;
+    }
+    // A copy of the source for clone(); a host body is split in two.
+    static tee(b) {
+      if (b.#used) throw new TypeError("Body has already been used");
+      const s = b.#source;
+      if (s instanceof HostBody) {
+        const [one, two] = host.tee(s.id);
+        b.#source = new HostBody(one);
+        return new HostBody(two);
+      }
+      return s;
+    }
+    async bytes() {
+      if (this.#used) throw new TypeError("Body has already been used");
+      this.#used = true;
+      const s = this.#source;
+      this.#source = null;
+      if (s === null) return new Uint8Array(0);
+      if (typeof s === "string") return encoder.encode(s);
+      if (s instanceof HostBody) return hostCall((id) => host.readBody(id, s.id));
+      return s;
+    }
+    async text() {
+      const s = this.#source;
+      if (typeof s === "string" && !this.#used) {
+        this.#used = true;
+        this.#source = null;
+        return s;
+      }
+      return decoder.decode(await this.bytes());
+    }
+    async json() { return JSON.parse(await this.text()); }
+    async arrayBuffer() {
+      const b = await this.bytes();
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    }
+  }
+
+  // A minimal ReadableStream: what `new Response(other.body, other)` and reading a
+  // body through a reader need. The whole body arrives as one chunk.
+  class ReadableStream {
+    #owner;
+    #locked = false;
+    #done = false;
+    constructor(underlying) {
+      if (underlying !== ReadableStream.#token) {
+        throw new TypeError("constructing a ReadableStream is not supported by Outpost yet; pass a string, ArrayBuffer or typed array as the body");
+      }
+    }
+    static #token = {};
+    static wrap(owner) {
+      const s = new ReadableStream(ReadableStream.#token);
+      s.#owner = owner;
+      return s;
+    }
+    static take(s) {
+      if (s.#locked) throw new TypeError("ReadableStream is locked");
+      s.#locked = true;
+      return Body.take(s.#owner);
+    }
+    get locked() { return this.#locked; }
+    getReader() {
+      if (this.#locked) throw new TypeError("ReadableStream is locked");
+      this.#locked = true;
+      const stream = this;
+      return {
+        async read() {
+          if (stream.#done) return { value: undefined, done: true };
+          stream.#done = true;
+          const value = await stream.#owner.bytes();
+          return value.length === 0 ? { value: undefined, done: true } : { value, done: false };
+        },
+        releaseLock() { stream.#locked = false; },
+        async cancel() { stream.#done = true; },
+        get closed() { return Promise.resolve(); },
+      };
+    }
+    async cancel() { this.#done = true; }
+  }
+
+  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+
+  class Request extends Body {
+    #url; #method; #headers; #redirect; #cf;
+    constructor(input, init = {}) {
+      init = init ?? {};
+      let url, method = "GET", headers, redirect = "follow", cf, source = null;
+      if (input instanceof Request) {
+        url = input.url;
+        method = input.method;
+        headers = new NativeHeaders(input.headers);
+        redirect = input.redirect;
+        cf = input.cf;
+        if (init.body === undefined) source = Body.take(input);
+      } else {
+        url = new URL(String(input)).href;
+        headers = new NativeHeaders();
+      }
+      if (init.method !== undefined) {
+        const m = String(init.method);
+        method = METHODS.includes(m.toUpperCase()) ? m.toUpperCase() : m;
+      }
+      if (init.headers !== undefined) headers = new NativeHeaders(init.headers);
+      if (init.redirect !== undefined) redirect = String(init.redirect);
+      if (init.cf !== undefined) cf = init.cf;
+      if (init.body !== undefined && init.body !== null) {
+        const [s, type] = extractBody(init.body);
+        source = s;
+        if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
+      }
+      if ((method === "GET" || method === "HEAD") && source !== null) {
+        throw new TypeError("Request with GET/HEAD method cannot have body");
+      }
+      super(source);
+      this.#url = url;
+      this.#method = method;
+      this.#headers = headers;
+      this.#redirect = redirect;
+      this.#cf = cf;
+    }
+    get url() { return this.#url; }
+    get method() { return this.#method; }
+    get headers() { return this.#headers; }
+    get redirect() { return this.#redirect; }
+    get cf() { return this.#cf; }
+    get signal() { return undefined; }
+    clone() {
+      return new Request(this.#url, {
+        method: this.#method, headers: this.#headers, redirect: this.#redirect, cf: this.#cf, body: Body.tee(this),
+      });
+    }
+  }
+
+  const NULL_BODY = [101, 204, 205, 304];
+
+  class Response extends Body {
+    #status; #statusText; #headers; #url = ""; #redirected = false; #type = "default";
+    constructor(body = null, init = {}) {
+      init = init ?? {};
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        if (!(status === 101 && init[Response.#internal])) {
+          throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
+        }
+      }
+      const headers = new NativeHeaders(init.headers);
+      const [source, type] = extractBody(body);
+      if (source !== null && NULL_BODY.includes(status)) {
+        throw new TypeError(`Response with null body status ${status} cannot have body`);
+      }
+      if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
+      super(source);
+      this.#status = status;
+      this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
+      this.#headers = headers;
+      if (init[Response.#internal]) {
+        this.#url = init.url ?? "";
+        this.#redirected = false;
+      }
+    }
+    static #internal = Symbol("internal");
+    static fromHost(status, statusText, headers, handle, url) {
+      const body = handle === null ? null : new HostBody(handle);
+      return new Response(body, { status, statusText, headers, url, [Response.#internal]: true });
+    }
+    static redirect(url, status = 302) {
+      if (![301, 302, 303, 307, 308].includes(status)) {
+        throw new RangeError(`redirect status ${status} is not one of 301, 302, 303, 307, 308`);
+      }
+      return new Response(null, { status, headers: { location: new URL(String(url)).href } });
+    }
+    static json(data, init = {}) {
+      init = init ?? {};
+      const headers = new NativeHeaders(init.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new Response(JSON.stringify(data), { ...init, headers });
+    }
+    get status() { return this.#status; }
+    get ok() { return this.#status >= 200 && this.#status <= 299; }
+    get statusText() { return this.#statusText; }
+    get headers() { return this.#headers; }
+    get url() { return this.#url; }
+    get redirected() { return this.#redirected; }
+    get type() { return this.#type; }
+    clone() {
+      const s = Body.tee(this);
+      return new Response(s, { status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url, [Response.#internal]: true });
+    }
+  }
+
+  globalThis.Request = Request;
+  globalThis.Response = Response;
+  globalThis.ReadableStream = ReadableStream;
+
+  globalThis.fetch = async function fetch(input, init) {
+    const req = new Request(input, init);
+    const source = Body.take(req);
+    const handle = source instanceof HostBody ? source.id : null;
+    const bytes = source === null || source instanceof HostBody ? null : toBytes(source);
+    let parts;
+    try {
+      parts = await hostCall((id) => host.fetch(id, req.url, req.method, req.headers, bytes, handle));
+    } catch (e) {
+      // Workers reject failed fetches with a TypeError.
+      throw new TypeError(e.message);
+    }
+    const [status, statusText, headers, body, url] = parts;
+    return Response.fromHost(status, statusText, headers, body, url);
+  };
+
+  // Turns what a handler returned into [status, headers, body] for the host; body is
+  // null, a string, a Uint8Array or a host body id (a number).
+  Object.defineProperty(globalThis, "__outpostExport", {
+    value(r) {
+      if (!(r instanceof Response)) return undefined;
+      const s = Body.take(r);
+      const body = s instanceof HostBody ? s.id : s;
+      return [r.status, r.headers, body];
+    },
+  });
+
+  // The Service Worker entry point.
+  globalThis.addEventListener = function addEventListener(type, listener) {
+    if (type === "fetch") globalThis.__outpostListener = listener;
+  };
+
+  // Builds the request a handler receives and calls whichever entry point the script
+  // has. Returns what the handler returned (a Response or a promise of one).
+  Object.defineProperty(globalThis, "__outpostDispatch", {
+    value(url, method, headers, body, cf) {
+      const request = new Request(url, { method, headers, body, cf });
+      const ctx = {
+        waitUntil(promise) {
+          Promise.resolve(promise).catch((e) => console.error("waitUntil promise rejected:", String(e)));
+        },
+        passThroughOnException() { host.passThrough(); },
+      };
+      const handler = globalThis.__outpostHandler;
+      if (handler) return handler.fetch(request, globalThis.__outpostEnv, ctx);
+      let response;
+      const event = {
+        type: "fetch",
+        request,
+        respondWith(r) { response = r; },
+        waitUntil: ctx.waitUntil,
+        passThroughOnException: ctx.passThroughOnException,
+      };
+      globalThis.__outpostListener(event);
+      if (response === undefined) throw new TypeError("the fetch event listener did not call event.respondWith()");
+      return response;
+    },
+  });
+
+  // Timers: bounded by the host (at most 30 s, and only while the request or its
+  // waitUntil work is alive).
+  globalThis.setTimeout = function setTimeout(fn, ms = 0, ...args) {
+    if (typeof fn !== "function") throw new TypeError("setTimeout needs a function");
+    const id = nextCall++;
+    timers.set(id, () => fn(...args));
+    host.timer(id, Math.max(0, Number(ms) || 0));
+    return id;
+  };
+  globalThis.clearTimeout = function clearTimeout(id) {
+    if (timers.delete(id)) host.cancelTimer(id);
+  };
+
+  // Web Crypto, the parts hooks use.
+  const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+  globalThis.crypto = {
+    randomUUID() { return host.uuid(); },
+    getRandomValues(array) {
+      if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
+        throw new TypeError("getRandomValues needs an integer typed array");
+      }
+      if (array.byteLength > 65536) {
+        throw new RangeError(`getRandomValues: ${array.byteLength} bytes requested, the limit is 65536`);
+      }
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(host.random(array.byteLength));
+      return array;
+    },
+    subtle: {
+      async digest(algorithm, data) {
+        const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
+        if (!DIGESTS.includes(name)) throw new TypeError(`Unrecognized or unimplemented digest algorithm: ${name}`);
+        return host.digest(name, toBytes(data));
+      },
+    },
+  };
+
+  // KV namespaces: env.NAME.get/put/delete/list, as in Workers KV.
+  Object.defineProperty(globalThis, "__outpostKvNamespace", {
+    value(ns) {
+      return {
+        async get(key, options) {
+          const type = typeof options === "string" ? options : options?.type ?? "text";
+          const bytes = await hostCall((id) => host.kv(id, ns, "get", String(key), null, null));
+          if (bytes === null) return null;
+          switch (type) {
+            case "text": return decoder.decode(bytes);
+            case "json": return JSON.parse(decoder.decode(bytes));
+            case "arrayBuffer": return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+            case "stream": return new Response(bytes).body;
+            default: throw new TypeError(`unknown KV get type ${type}`);
+          }
+        },
+        async put(key, value, options = {}) {
+          const bytes = typeof value === "string" ? encoder.encode(value) : toBytes(value);
+          const ttl = options?.expirationTtl;
+          const at = options?.expiration;
+          let expires = null;
+          if (ttl !== undefined) {
+            if (!(Number(ttl) >= 60)) throw new TypeError("KV put: expirationTtl must be at least 60 seconds");
+            expires = Date.now() / 1000 + Number(ttl);
+          } else if (at !== undefined) {
+            expires = Number(at);
+          }
+          await hostCall((id) => host.kv(id, ns, "put", String(key), bytes, expires));
+        },
+        async delete(key) {
+          await hostCall((id) => host.kv(id, ns, "delete", String(key), null, null));
+        },
+        async list(options = {}) {
+          const prefix = options?.prefix === undefined ? "" : String(options.prefix);
+          const limit = options?.limit === undefined ? 1000 : Math.min(1000, Number(options.limit));
+          const cursor = options?.cursor === undefined ? "" : String(options.cursor);
+          return hostCall((id) => host.kv(id, ns, "list", prefix, cursor, limit));
+        },
+      };
+    },
+  });
+})();
