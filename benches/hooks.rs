@@ -5,7 +5,7 @@
 //! Run: `cargo bench --bench hooks`.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use outpost_scripting::{Limits, ScriptEngine, ScriptSource};
+use outpost_scripting::{HookRequest, Limits, ScriptEngine, ScriptSource};
 
 const HOOK: &str = r#"
 export default {
@@ -33,11 +33,13 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let request = || {
-        http::Request::builder()
-            .uri("https://example.com/a/b?c=d")
-            .header("user-agent", "bench")
-            .body(Vec::new())
-            .expect("request")
+        HookRequest::new(
+            http::Request::builder()
+                .uri("https://example.com/a/b?c=d")
+                .header("user-agent", "bench")
+                .body(bytes::Bytes::new())
+                .expect("request"),
+        )
     };
     rt.block_on(engine.run(script.clone(), Default::default(), request()))
         .expect("warm up");

@@ -97,6 +97,9 @@ pub struct ServerSettings {
     /// Add debugging response headers such as `Outpost-Rule` (which page rule
     /// applied). Meant for development; `outpost dev` turns it on.
     pub debug_headers: bool,
+    /// CPU time a JS hook may use per request (Workers' `cpu_ms`); over it, the
+    /// request fails with `Outpost-Error: cpu-limit`.
+    pub script_cpu_limit: Duration,
 }
 
 /// The admin API listener.

@@ -65,6 +65,7 @@ pub(crate) struct Server {
     pub debug_headers: Option<bool>,
     pub shutdown_timeout: Option<String>,
     pub upstream_keepalive_pool: Option<usize>,
+    pub script_cpu_limit: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

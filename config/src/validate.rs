@@ -253,6 +253,11 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         ),
         upstream_keepalive_pool: raw.server.upstream_keepalive_pool.unwrap_or(256),
         debug_headers: raw.server.debug_headers.unwrap_or(false),
+        script_cpu_limit: v.duration(
+            raw.server.script_cpu_limit.as_deref(),
+            Duration::from_millis(50),
+            &[Key("server"), Key("script_cpu_limit")],
+        ),
     };
 
     let c = &raw.cache;

@@ -155,6 +155,8 @@ pub struct Live {
     kv: Arc<outpost_scripting::KvSlot>,
     /// Threads for the JS runtime.
     script_threads: usize,
+    /// Sandbox limits for hooks (from the config at start).
+    script_limits: outpost_scripting::Limits,
 }
 
 /// Every distinct JS hook a config names (site hooks and rule hooks).
@@ -210,6 +212,10 @@ impl Live {
         let certs = CertIndex::load(&cert_sources(&config))?;
         let cache = EdgeCache::from_config(&config.cache)?;
         let script_threads = config.server.threads;
+        let script_limits = outpost_scripting::Limits {
+            cpu_time: config.server.script_cpu_limit,
+            ..outpost_scripting::Limits::default()
+        };
         let kv = Arc::new(outpost_scripting::KvSlot::new());
         open_kv(&kv, &config)?;
         let snapshot = Snapshot::build(config, 1, &control)?;
@@ -224,6 +230,7 @@ impl Live {
             node_id: random_node_id(),
             scripts: std::sync::OnceLock::new(),
             script_threads,
+            script_limits,
         })
     }
 
@@ -234,7 +241,7 @@ impl Live {
         }
         let engine = outpost_scripting::ScriptEngine::with_kv(
             self.script_threads,
-            outpost_scripting::Limits::default(),
+            self.script_limits,
             self.kv.clone(),
         )?;
         Ok(self.scripts.get_or_init(|| engine))
