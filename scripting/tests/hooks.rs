@@ -399,3 +399,90 @@ async fn env_bindings_reach_both_entry_points() {
         .expect("runs");
     assert_eq!(body, "hej", "service-worker form: globals");
 }
+
+#[tokio::test]
+async fn crypto_timers_and_body_rules_follow_the_specs() {
+    let e = engine();
+    let s = script(
+        "apis.js",
+        r#"
+        export default {
+          async fetch() {
+            const out = {};
+            out.uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID());
+            const r = crypto.getRandomValues(new Uint8Array(32));
+            out.random = r.length === 32 && r.some((b) => b !== 0);
+            try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { out.tooMuch = e.name; }
+            const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("abc"));
+            out.sha256 = [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+            out.digestLengths = [];
+            for (const name of ["SHA-1", "SHA-384", "SHA-512"]) {
+              out.digestLengths.push((await crypto.subtle.digest({ name }, new Uint8Array([1]))).byteLength);
+            }
+            const order = [];
+            await new Promise((done) => {
+              setTimeout(() => { order.push("b"); done(); }, 30);
+              setTimeout((x) => order.push(x), 5, "a");
+              clearTimeout(setTimeout(() => order.push("never"), 1));
+            });
+            out.order = order.join("");
+
+            const resp = new Response("body!", { status: 201, headers: { "X-A": "1" } });
+            const copy = resp.clone();
+            out.clone = [await resp.text(), await copy.text(), resp.bodyUsed, copy.status];
+            try { await resp.text(); } catch (e) { out.reuse = e.name; }
+            const req = new Request("https://e.com/x", { method: "post", body: "data" });
+            const moved = new Request(req);
+            out.request = [req.method, req.bodyUsed, await moved.text()];
+            try { new Request("https://e.com/", { body: "x" }); } catch (e) { out.getBody = e.name; }
+            try { new Response("x", { status: 204 }); } catch (e) { out.nullBody = e.name; }
+            try { new Response("x", { status: 99 }); } catch (e) { out.range = e.name; }
+            const h = new Headers([["Set-Cookie", "a=1"], ["set-cookie", "b=2"], ["X-Y", "1"]]);
+            h.append("x-y", "2");
+            out.headers = [h.get("X-y"), h.getSetCookie()];
+            out.redirect = [Response.redirect("https://e.com/n", 301).headers.get("location")];
+            try { Response.redirect("https://e.com/", 200); } catch (e) { out.redirect.push(e.name); }
+            out.bytes = await new Response(new Uint8Array([104, 105])).text();
+            out.json = await new Response('{"a":1}').json();
+            out.contentType = new Response("t").headers.get("content-type");
+            const reader = new Response("streamed").body.getReader();
+            const chunk = await reader.read();
+            out.reader = [new TextDecoder().decode(chunk.value), (await reader.read()).done];
+            out.misc = [structuredClone({ a: [1, 2] }).a.length, btoa("hi"), atob("aGk=")];
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["uuid"], true);
+    assert_eq!(v["random"], true);
+    assert_eq!(v["tooMuch"], "RangeError");
+    assert_eq!(
+        v["sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(v["digestLengths"], serde_json::json!([20, 48, 64]));
+    assert_eq!(
+        v["order"], "ab",
+        "timers fire in time order; a cleared one never"
+    );
+    assert_eq!(v["clone"], serde_json::json!(["body!", "body!", true, 201]));
+    assert_eq!(v["reuse"], "TypeError");
+    assert_eq!(v["request"], serde_json::json!(["POST", true, "data"]));
+    assert_eq!(v["getBody"], "TypeError");
+    assert_eq!(v["nullBody"], "TypeError");
+    assert_eq!(v["range"], "RangeError");
+    assert_eq!(v["headers"], serde_json::json!(["1, 2", ["a=1", "b=2"]]));
+    assert_eq!(
+        v["redirect"],
+        serde_json::json!(["https://e.com/n", "RangeError"])
+    );
+    assert_eq!(v["bytes"], "hi");
+    assert_eq!(v["json"], serde_json::json!({ "a": 1 }));
+    assert_eq!(v["contentType"], "text/plain;charset=UTF-8");
+    assert_eq!(v["reader"], serde_json::json!(["streamed", true]));
+    assert_eq!(v["misc"], serde_json::json!([2, "aGk=", "hi"]));
+}
