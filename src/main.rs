@@ -58,6 +58,74 @@ enum Command {
     /// Certificate helpers.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Read and write KV namespaces (the store named by the config's `kv.path`).
+    ///
+    /// Works on the file directly, so Outpost must not be running; while it runs, use
+    /// the admin API (`PUT /kv/NAMESPACE/KEY`).
+    #[command(subcommand)]
+    Kv(KvCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KvCommand {
+    /// Store a value: outpost kv put --config outpost.yaml NAMESPACE KEY VALUE
+    Put {
+        #[command(flatten)]
+        store: KvStoreArgs,
+        /// The key.
+        key: String,
+        /// The value (text; use --file for bytes from a file).
+        #[arg(required_unless_present = "file")]
+        value: Option<String>,
+        /// Read the value from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        file: Option<PathBuf>,
+        /// Expire after this many seconds (at least 60).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u64>,
+    },
+    /// Print a value.
+    Get {
+        #[command(flatten)]
+        store: KvStoreArgs,
+        /// The key.
+        key: String,
+    },
+    /// Delete a key.
+    Delete {
+        #[command(flatten)]
+        store: KvStoreArgs,
+        /// The key.
+        key: String,
+    },
+    /// List keys, one per line.
+    List {
+        #[command(flatten)]
+        store: KvStoreArgs,
+        /// Only keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct KvStoreArgs {
+    /// Main configuration file (its `kv.path` names the store).
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// The namespace.
+    namespace: String,
+}
+
+impl KvStoreArgs {
+    fn open(&self) -> anyhow::Result<outpost_scripting::KvStore> {
+        let cfg = outpost_config::load(&self.config)?;
+        outpost_scripting::KvStore::open(&cfg.kv_path).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\n(is Outpost running? while it runs, write through the admin API: PUT /kv/NAMESPACE/KEY)"
+            )
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +413,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Kv(cmd) => kv_command(cmd),
         Command::Rules(RulesCommand::Test {
             config,
             url,
@@ -382,6 +451,63 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 names.join(", ")
             );
             Ok(())
+        }
+    }
+}
+
+fn kv_command(cmd: KvCommand) -> anyhow::Result<()> {
+    match cmd {
+        KvCommand::Put {
+            store,
+            key,
+            value,
+            file,
+            ttl,
+        } => {
+            let bytes = match (value, file) {
+                (_, Some(f)) => std::fs::read(&f)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+                (Some(v), None) => v.into_bytes(),
+                (None, None) => anyhow::bail!("give a VALUE or --file"),
+            };
+            let expires = match ttl {
+                Some(t) if t < 60 => anyhow::bail!("--ttl must be at least 60 seconds"),
+                Some(t) => Some(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs_f64()
+                        + t as f64,
+                ),
+                None => None,
+            };
+            store.open()?.put(&store.namespace, &key, &bytes, expires)?;
+            Ok(())
+        }
+        KvCommand::Get { store, key } => match store.open()?.get(&store.namespace, &key)? {
+            Some(v) => {
+                use std::io::Write;
+                std::io::stdout().write_all(&v)?;
+                Ok(())
+            }
+            None => anyhow::bail!("no key {key:?} in namespace {:?}", store.namespace),
+        },
+        KvCommand::Delete { store, key } => {
+            store.open()?.delete(&store.namespace, &key)?;
+            Ok(())
+        }
+        KvCommand::List { store, prefix } => {
+            let kv = store.open()?;
+            let mut cursor = String::new();
+            loop {
+                let page = kv.list(&store.namespace, &prefix, &cursor, 1000)?;
+                for k in &page.keys {
+                    println!("{}", k.name);
+                }
+                match page.cursor {
+                    Some(c) => cursor = c,
+                    None => return Ok(()),
+                }
+            }
         }
     }
 }

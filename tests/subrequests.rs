@@ -129,8 +129,10 @@ fn start_in(dir: tempfile::TempDir, origin: &TestOrigin) -> Outpost {
         std::fs::write(dir.path().join(name), text).expect("write");
     }
     std::fs::write(dir.path().join("rules.yaml"), RULES).expect("write");
+    let admin = format!("127.0.0.1:{}", common::free_port());
+    std::fs::write(dir.path().join("admin.addr"), &admin).expect("write");
     let yaml = format!(
-        "listen: {{ http: \"{{http}}\" }}\nserver: {{ threads: 2, debug_headers: true, script_cpu_limit: 2s }}\ncache: {{ memory: 16MiB }}\nkv: {{ path: data/kv.redb }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n    kv: {{ STORE: main }}\n  - hosts: [hooked.test]\n    origins: [\"{}\"]\n    script: site.js\n",
+        "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\nserver: {{ threads: 2, debug_headers: true, script_cpu_limit: 2s }}\ncache: {{ memory: 16MiB }}\nkv: {{ path: data/kv.redb }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n    kv: {{ STORE: main }}\n  - hosts: [hooked.test]\n    origins: [\"{}\"]\n    script: site.js\n",
         origin.url(),
         origin.url()
     );

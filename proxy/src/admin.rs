@@ -150,11 +150,135 @@ async fn handle(
             ),
             Err(e) => failure(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         },
+        (method, path) if path.starts_with("/kv/") => {
+            let path = path.to_string();
+            kv(method, &path, req, live).await
+        }
         _ => failure(
             StatusCode::NOT_FOUND,
-            "no such endpoint (try POST /purge, GET /cache/stats, GET /status, POST /reload)",
+            "no such endpoint (try POST /purge, GET /cache/stats, GET /status, POST /reload, GET|PUT|DELETE /kv/NAMESPACE/KEY, GET /kv/NAMESPACE?prefix=)",
         ),
     }
+}
+
+/// KV namespaces: `GET|PUT|DELETE /kv/NS/KEY` (the value is the raw body; `?ttl=SECONDS`
+/// on PUT), `GET /kv/NS?prefix=P&cursor=C&limit=N` lists keys.
+async fn kv(
+    method: Method,
+    path: &str,
+    req: Request<Incoming>,
+    live: &Live,
+) -> Response<Full<Bytes>> {
+    let Some(store) = live.kv() else {
+        return failure(
+            StatusCode::NOT_FOUND,
+            "no KV store: no site binds a KV namespace (site `kv:`)",
+        );
+    };
+    let rest = &path["/kv/".len()..];
+    let (namespace, key) = match rest.split_once('/') {
+        Some((ns, key)) => (ns, Some(key)),
+        None => (rest, None),
+    };
+    let decode = |s: &str| {
+        percent_decode(s).ok_or_else(|| failure(StatusCode::BAD_REQUEST, "bad percent-encoding"))
+    };
+    let namespace = match decode(namespace) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let query: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let key = match key.map(decode).transpose() {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let result = match (method, key) {
+        (Method::GET, None) => {
+            let limit = query
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1000);
+            let prefix = query.get("prefix").map_or("", String::as_str);
+            let cursor = query.get("cursor").map_or("", String::as_str);
+            store.list(&namespace, prefix, cursor, limit).map(|page| {
+                let keys: Vec<_> = page
+                    .keys
+                    .iter()
+                    .map(|k| json!({ "name": k.name, "expiration": k.expiration }))
+                    .collect();
+                reply(
+                    StatusCode::OK,
+                    json!({ "success": true, "keys": keys, "list_complete": page.cursor.is_none(), "cursor": page.cursor }),
+                )
+            })
+        }
+        (Method::GET, Some(key)) => store.get(&namespace, &key).map(|v| match v {
+            Some(v) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Full::new(Bytes::from(v)))
+                .unwrap_or_else(|_| failure(StatusCode::INTERNAL_SERVER_ERROR, "response")),
+            None => failure(
+                StatusCode::NOT_FOUND,
+                format!("no key {key:?} in {namespace:?}"),
+            ),
+        }),
+        (Method::PUT, Some(key)) => {
+            let body = match Limited::new(req.into_body(), outpost_scripting::KV_MAX_VALUE)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    return failure(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("cannot read value: {e}"),
+                    );
+                }
+            };
+            let expires = match query.get("ttl").map(|t| t.parse::<f64>()) {
+                Some(Ok(ttl)) if ttl >= 60.0 => Some(now_secs() + ttl),
+                Some(_) => {
+                    return failure(
+                        StatusCode::BAD_REQUEST,
+                        "ttl must be a number of seconds, at least 60",
+                    );
+                }
+                None => None,
+            };
+            let store = store.clone();
+            tokio::task::block_in_place(|| store.put(&namespace, &key, &body, expires))
+                .map(|()| reply(StatusCode::OK, json!({ "success": true })))
+        }
+        (Method::DELETE, Some(key)) => {
+            let store = store.clone();
+            tokio::task::block_in_place(|| store.delete(&namespace, &key))
+                .map(|()| reply(StatusCode::OK, json!({ "success": true })))
+        }
+        _ => {
+            return failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use GET|PUT|DELETE /kv/NAMESPACE/KEY or GET /kv/NAMESPACE",
+            );
+        }
+    };
+    result.unwrap_or_else(|e| failure(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Cloudflare's purge request body.

@@ -29,4 +29,4 @@ pub use error::{Result, ScriptError};
 pub use exchange::{
     Answer, Body, BodyStream, Cf, FetchRequest, FetchResponse, Fetcher, HookRequest, HookResponse,
 };
-pub use kv::{KvKey, KvList, KvStore};
+pub use kv::{KvKey, KvList, KvStore, MAX_KEY as KV_MAX_KEY, MAX_VALUE as KV_MAX_VALUE};
