@@ -180,20 +180,15 @@ async fn kv(
         Some((ns, key)) => (ns, Some(key)),
         None => (rest, None),
     };
-    let decode = |s: &str| {
-        percent_decode(s).ok_or_else(|| failure(StatusCode::BAD_REQUEST, "bad percent-encoding"))
-    };
-    let namespace = match decode(namespace) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
     let query: std::collections::HashMap<String, String> =
         form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let key = match key.map(decode).transpose() {
-        Ok(k) => k,
-        Err(r) => return r,
+    let (Some(namespace), Some(key)) = (
+        percent_decode(namespace),
+        key.map(percent_decode).map_or(Some(None), |k| k.map(Some)),
+    ) else {
+        return failure(StatusCode::BAD_REQUEST, "bad percent-encoding");
     };
     let result = match (method, key) {
         (Method::GET, None) => {
