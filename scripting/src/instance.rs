@@ -32,7 +32,7 @@ const PRELUDE: &str = include_str!("prelude.js");
 
 /// Calls the prelude's dispatcher with the request parts stored in `__outpostArgs`
 /// (a script, so that it can run under the VM's instruction budget).
-const DISPATCH: &str = "__outpostDispatch(...globalThis.__outpostArgs)";
+const DISPATCH: &str = "__outpostDispatch(__outpostArgs)";
 
 /// `fetch()` until subrequests are routed through Outpost's pipeline: a clear error
 /// rather than a direct socket from the script.

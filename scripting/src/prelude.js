@@ -241,10 +241,23 @@ Object.defineProperty(URL.prototype, "searchParams", {
   }
 
   const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+  // Passed as the first constructor argument by the host-facing code below: the parts
+  // are already valid (URL serialized, Headers freshly made), so nothing is re-parsed
+  // or copied on the per-request path.
+  const FAST = Object.freeze({});
 
   class Request extends Body {
     #url; #method; #headers; #redirect; #cf;
     constructor(input, init = {}) {
+      if (input === FAST) {
+        super(init.source);
+        this.#url = init.url;
+        this.#method = init.method;
+        this.#headers = init.headers;
+        this.#redirect = "follow";
+        this.#cf = init.cf;
+        return;
+      }
       init = init ?? {};
       let url, method = "GET", headers, redirect = "follow", cf, source = null;
       if (input instanceof Request) {
@@ -298,12 +311,18 @@ Object.defineProperty(URL.prototype, "searchParams", {
   class Response extends Body {
     #status; #statusText; #headers; #url = ""; #redirected = false; #type = "default";
     constructor(body = null, init = {}) {
+      if (body === FAST) {
+        super(init.source);
+        this.#status = init.status;
+        this.#statusText = init.statusText;
+        this.#headers = init.headers;
+        this.#url = init.url;
+        return;
+      }
       init = init ?? {};
       const status = init.status === undefined ? 200 : Number(init.status);
       if (!Number.isInteger(status) || status < 200 || status > 599) {
-        if (!(status === 101 && init[Response.#internal])) {
-          throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
-        }
+        throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
       }
       const headers = new NativeHeaders(init.headers);
       const [source, type] = extractBody(body);
@@ -315,15 +334,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
       this.#status = status;
       this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
       this.#headers = headers;
-      if (init[Response.#internal]) {
-        this.#url = init.url ?? "";
-        this.#redirected = false;
-      }
     }
-    static #internal = Symbol("internal");
     static fromHost(status, statusText, headers, handle, url) {
-      const body = handle === null ? null : new HostBody(handle);
-      return new Response(body, { status, statusText, headers, url, [Response.#internal]: true });
+      const source = handle === null ? null : new HostBody(handle);
+      return new Response(FAST, { status, statusText, headers, url, source });
     }
     static redirect(url, status = 302) {
       if (![301, 302, 303, 307, 308].includes(status)) {
@@ -346,7 +360,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
     get type() { return this.#type; }
     clone() {
       const s = Body.tee(this);
-      return new Response(s, { status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url, [Response.#internal]: true });
+      return new Response(FAST, {
+        status: this.#status, statusText: this.#statusText, headers: new NativeHeaders(this.#headers), url: this.#url, source: s,
+      });
     }
   }
 
@@ -355,7 +371,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
   globalThis.ReadableStream = ReadableStream;
 
   globalThis.fetch = async function fetch(input, init) {
-    const req = new Request(input, init);
+    // fetch(request) sends that request as is (and uses up its body, as the spec says).
+    const req = input instanceof Request && init === undefined ? input : new Request(input, init);
     const source = Body.take(req);
     const handle = source instanceof HostBody ? source.id : null;
     const bytes = source === null || source instanceof HostBody ? null : toBytes(source);
@@ -388,15 +405,17 @@ Object.defineProperty(URL.prototype, "searchParams", {
 
   // Builds the request a handler receives and calls whichever entry point the script
   // has. Returns what the handler returned (a Response or a promise of one).
+  // One ctx for every request: the host knows which request is running.
+  const ctx = Object.freeze({
+    waitUntil(promise) {
+      Promise.resolve(promise).catch((e) => console.error("waitUntil promise rejected:", String(e)));
+    },
+    passThroughOnException() { host.passThrough(); },
+  });
   Object.defineProperty(globalThis, "__outpostDispatch", {
-    value(url, method, headers, body, cf) {
-      const request = new Request(url, { method, headers, body, cf });
-      const ctx = {
-        waitUntil(promise) {
-          Promise.resolve(promise).catch((e) => console.error("waitUntil promise rejected:", String(e)));
-        },
-        passThroughOnException() { host.passThrough(); },
-      };
+    value(args) {
+      const [url, method, headers, source, cf] = args;
+      const request = new Request(FAST, { url, method, headers, source, cf });
       const handler = globalThis.__outpostHandler;
       if (handler) return handler.fetch(request, globalThis.__outpostEnv, ctx);
       let response;
