@@ -100,6 +100,9 @@ pub struct ServerSettings {
     /// CPU time a JS hook may use per request (Workers' `cpu_ms`); over it, the
     /// request fails with `Outpost-Error: cpu-limit`.
     pub script_cpu_limit: Duration,
+    /// Memory one run of a hook's JavaScript may allocate (Workers: 128 MB per
+    /// isolate); over it, the request fails with `Outpost-Error: memory-limit`.
+    pub script_memory_limit: u64,
 }
 
 /// The admin API listener.

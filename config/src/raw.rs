@@ -66,6 +66,7 @@ pub(crate) struct Server {
     pub shutdown_timeout: Option<String>,
     pub upstream_keepalive_pool: Option<usize>,
     pub script_cpu_limit: Option<String>,
+    pub script_memory_limit: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -258,6 +258,11 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             Duration::from_millis(50),
             &[Key("server"), Key("script_cpu_limit")],
         ),
+        script_memory_limit: v.size(
+            raw.server.script_memory_limit.as_deref(),
+            128 << 20,
+            &[Key("server"), Key("script_memory_limit")],
+        ),
     };
 
     let c = &raw.cache;

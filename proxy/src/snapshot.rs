@@ -214,6 +214,7 @@ impl Live {
         let script_threads = config.server.threads;
         let script_limits = outpost_scripting::Limits {
             cpu_time: config.server.script_cpu_limit,
+            memory: usize::try_from(config.server.script_memory_limit).unwrap_or(usize::MAX),
             ..outpost_scripting::Limits::default()
         };
         let kv = Arc::new(outpost_scripting::KvSlot::new());

@@ -36,6 +36,9 @@ pub struct Limits {
     pub loop_iterations: u64,
     /// Nested calls.
     pub recursion: usize,
+    /// Bytes one run of a request's JavaScript may allocate and keep (enforced when the
+    /// process reports allocations, see [`crate::memory`]).
+    pub memory: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             // ~100 ms of a tight loop on this class of machine.
             loop_iterations: 10_000_000,
             recursion: 512,
+            memory: 128 << 20,
         }
     }
 }
@@ -80,6 +84,8 @@ pub const ASYNC_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_READ: usize = 128 << 20;
 
 struct Job {
+    /// This thread's count of jobs sent but not yet started (for least-loaded dispatch).
+    queued: Arc<AtomicUsize>,
     script: ScriptSource,
     env: Arc<Env>,
     request: HookRequest,
@@ -88,7 +94,7 @@ struct Job {
 
 /// The JS runtime: a fixed pool of threads running scripts' fetch handlers.
 pub struct ScriptEngine {
-    workers: Vec<mpsc::UnboundedSender<Job>>,
+    workers: Vec<(mpsc::UnboundedSender<Job>, Arc<AtomicUsize>)>,
     next: AtomicUsize,
 }
 
@@ -116,7 +122,7 @@ impl ScriptEngine {
             std::thread::Builder::new()
                 .name(format!("outpost-js-{i}"))
                 .spawn(move || worker(rx, limits, kv))?;
-            workers.push(tx);
+            workers.push((tx, Arc::new(AtomicUsize::new(0))));
         }
         Ok(ScriptEngine {
             workers,
@@ -131,16 +137,26 @@ impl ScriptEngine {
         env: Arc<Env>,
         request: HookRequest,
     ) -> Result<Answer> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        // The thread with the fewest jobs waiting to start (round robin among equals):
+        // a thread busy with a runaway script gets no new work while another is free,
+        // so one tenant's loop does not delay the others beyond its own limit.
+        let n = self.workers.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let i = (0..n)
+            .map(|k| (first + k) % n)
+            .min_by_key(|&i| self.workers[i].1.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        let (tx, queued) = &self.workers[i];
+        queued.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        self.workers[i]
-            .send(Job {
-                script,
-                env,
-                request,
-                reply,
-            })
-            .map_err(|_| ScriptError::Unavailable)?;
+        tx.send(Job {
+            queued: queued.clone(),
+            script,
+            env,
+            request,
+            reply,
+        })
+        .map_err(|_| ScriptError::Unavailable)?;
         answer.await.map_err(|_| ScriptError::Unavailable)?
     }
 
@@ -298,6 +314,12 @@ impl Worker {
     }
 
     async fn start(&mut self, job: Job) {
+        let queued = job.queued.clone();
+        self.start_job(job).await;
+        queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    async fn start_job(&mut self, job: Job) {
         let id = match self.instance_for(&job.script, &job.env) {
             Ok(id) => id,
             Err(e) => {
@@ -333,7 +355,7 @@ impl Worker {
             .await;
         let spent = started.elapsed();
         match result {
-            Err(e @ ScriptError::CpuLimit { .. }) => {
+            Err(e @ (ScriptError::CpuLimit { .. } | ScriptError::MemoryLimit { .. })) => {
                 // Stopped mid-run: the VM state is not reusable. Every request on this
                 // instance fails; the next one gets a fresh copy of the script.
                 self.take_calls(id);
@@ -388,6 +410,8 @@ impl Worker {
         }
         self.instances.remove(&id);
         self.warm.retain(|_, (_, i)| *i != id);
+        // Give the dropped context's heap back now, not at the next collection.
+        boa_gc::force_collect();
     }
 
     /// Answers `request` with an error (or a pass-through, if the script asked).
@@ -516,11 +540,23 @@ impl Worker {
         let inst = &mut live.inst;
         host::set_current(event.request);
         let started = Instant::now();
+        let base = crate::memory::live();
         let value = to_js(inst, event.request, event.done);
         let result = match value {
             Ok((ok, v)) => inst.settle(event.call, ok, v),
             Err(e) => Err(inst.error(&e)),
         };
+        if let (Some(base), Some(now)) = (base, crate::memory::live())
+            && now.saturating_sub(base) > self.limits.memory as isize
+        {
+            let e = ScriptError::MemoryLimit {
+                script: inst.name().to_string(),
+                limit_mb: (self.limits.memory >> 20) as u64,
+            };
+            let _ = host::drain_outbox();
+            self.reset(id, event.request, e);
+            return;
+        }
         if let Some(r) = self.requests.get_mut(&event.request) {
             r.cpu += started.elapsed();
         }

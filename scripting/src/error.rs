@@ -48,6 +48,14 @@ pub enum ScriptError {
         /// The limit.
         limit_ms: u64,
     },
+    /// The request's JavaScript allocated more memory than allowed.
+    #[error("script {script}: exceeded its memory limit of {limit_mb} MiB")]
+    MemoryLimit {
+        /// The script's name.
+        script: String,
+        /// The limit.
+        limit_mb: u64,
+    },
     /// A loop ran more iterations, or calls nested deeper, than allowed.
     #[error("script {script}: {message}")]
     RuntimeLimit {
@@ -88,6 +96,7 @@ impl ScriptError {
             ScriptError::Exception { .. } => "script-exception",
             ScriptError::NotAResponse { .. } => "script-bad-response",
             ScriptError::CpuLimit { .. } => "cpu-limit",
+            ScriptError::MemoryLimit { .. } => "memory-limit",
             ScriptError::RuntimeLimit { .. } => "runtime-limit",
             ScriptError::Subrequest { .. } => "subrequest",
             ScriptError::Kv { .. } => "kv",

@@ -30,6 +30,11 @@ use std::time::Instant;
 /// The Workers API parts written in JS (see the file's header).
 const PRELUDE: &str = include_str!("prelude.js");
 
+/// VM instructions between limit checks. Small, because one instruction can be a
+/// native call doing a lot of work (`new Array(1e5).fill(0)`), and the memory check
+/// must see a bomb before it has grown far past the limit.
+const BUDGET: u32 = 32;
+
 /// Calls the prelude's dispatcher with the request parts stored in `__outpostArgs`
 /// (a script, so that it can run under the VM's instruction budget).
 const DISPATCH: &str = "__outpostDispatch(__outpostArgs)";
@@ -329,15 +334,19 @@ impl Instance {
         let result = {
             let eval = self
                 .dispatch
-                .evaluate_async_with_budget(&mut self.context, 4096);
+                .evaluate_async_with_budget(&mut self.context, BUDGET);
             within(eval, started, limits).await
         };
         match result {
-            None => Err(ScriptError::CpuLimit {
+            Err(Stop::Cpu) => Err(ScriptError::CpuLimit {
                 script: self.name.to_string(),
                 limit_ms: limits.cpu_time.as_millis() as u64,
             }),
-            Some(r) => {
+            Err(Stop::Memory) => Err(ScriptError::MemoryLimit {
+                script: self.name.to_string(),
+                limit_mb: (limits.memory >> 20) as u64,
+            }),
+            Ok(r) => {
                 let value = r.map_err(|e| self.error(&e))?;
                 self.run_jobs()?;
                 Ok(value)
@@ -430,19 +439,35 @@ impl Instance {
     }
 }
 
-/// Polls `fut` until it finishes or `limits.cpu_time` has passed since `started`
-/// (checked each time the VM yields). `None` means the limit was hit.
-async fn within<F: Future>(fut: F, started: Instant, limits: &Limits) -> Option<F::Output> {
+/// Why a run of JavaScript was stopped.
+enum Stop {
+    Cpu,
+    Memory,
+}
+
+/// Polls `fut` until it finishes, or until `limits.cpu_time` has passed since
+/// `started` or the run has allocated more than `limits.memory` (both checked each
+/// time the VM yields).
+async fn within<F: Future>(
+    fut: F,
+    started: Instant,
+    limits: &Limits,
+) -> std::result::Result<F::Output, Stop> {
+    let base = crate::memory::live();
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(move |cx| {
         if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
-            return Poll::Ready(Some(v));
+            return Poll::Ready(Ok(v));
         }
         if started.elapsed() > limits.cpu_time {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
+            return Poll::Ready(Err(Stop::Cpu));
         }
+        if let (Some(base), Some(now)) = (base, crate::memory::live())
+            && now.saturating_sub(base) > limits.memory as isize
+        {
+            return Poll::Ready(Err(Stop::Memory));
+        }
+        Poll::Pending
     })
     .await
 }

@@ -21,6 +21,7 @@ mod exchange;
 mod host;
 mod instance;
 mod kv;
+pub mod memory;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, ScriptEngine, ScriptSource,
