@@ -14,6 +14,7 @@ mod rules_test;
 static GLOBAL: alloc::CountingMimalloc = alloc::CountingMimalloc;
 
 mod alloc;
+mod dev;
 
 /// Outpost: a CDN edge node in one binary.
 ///
@@ -61,12 +62,36 @@ enum Command {
     /// Certificate helpers.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Local development: serve on localhost with debug headers, reload on every save
+    /// of the config, rules or scripts, and print requests and console output plainly.
+    ///
+    /// Example: outpost dev --script worker.js --origin http://127.0.0.1:3000
+    Dev(DevArgs),
     /// Read and write KV namespaces (the store named by the config's `kv.path`).
     ///
     /// Works on the file directly, so Outpost must not be running; while it runs, use
     /// the admin API (`PUT /kv/NAMESPACE/KEY`).
     #[command(subcommand)]
     Kv(KvCommand),
+}
+
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// A full config file (its listeners are used as they are).
+    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["origin", "script", "rules"])]
+    config: Option<PathBuf>,
+    /// Listen address (without --config).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    listen: String,
+    /// Origin URL (http://HOST:PORT, https://HOST:PORT or static:DIR); repeat for a pool.
+    #[arg(long, value_name = "URL", required_unless_present = "config")]
+    origin: Vec<String>,
+    /// The JS hook to develop (runs for every request).
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+    /// A page rules file.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +315,16 @@ fn serve(
 
 /// Quick mode builds the same YAML a user would write, so it is validated the same way.
 fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
+    let yaml = quick_yaml(args);
+    let cwd = std::env::current_dir().context("current directory")?;
+    Ok(outpost_config::load_str(
+        &yaml,
+        &cwd.join("<outpost proxy flags>"),
+    )?)
+}
+
+/// The config quick mode's flags stand for (file paths made absolute).
+fn quick_yaml(args: &ProxyArgs) -> String {
     let q = |s: &str| serde_json_escape(s);
     let mut yaml = format!("listen:\n  http: {}\n", q(&args.listen));
     if let (Some(https), Some(cert), Some(key)) = (&args.https, &args.cert, &args.key) {
@@ -325,11 +360,105 @@ fn quick_config(args: &ProxyArgs) -> anyhow::Result<outpost_config::Config> {
         let abs = std::path::absolute(script).unwrap_or_else(|_| script.clone());
         yaml.push_str(&format!("    script: {}\n", q(&abs.to_string_lossy())));
     }
-    let cwd = std::env::current_dir().context("current directory")?;
-    Ok(outpost_config::load_str(
-        &yaml,
-        &cwd.join("<outpost proxy flags>"),
-    )?)
+    yaml
+}
+
+fn dev_command(args: DevArgs) -> anyhow::Result<()> {
+    // With flags, dev mode writes the config they stand for to a file of its own, so the
+    // usual --watch machinery reloads it (and the rules and script it names) on save.
+    let config = match args.config {
+        Some(c) => c,
+        None => {
+            #[derive(Parser)]
+            struct Quick {
+                #[command(flatten)]
+                args: ProxyArgs,
+            }
+            let quick = Quick::try_parse_from(
+                [
+                    "outpost-proxy",
+                    "--listen",
+                    &args.listen,
+                    "--cache-memory",
+                    "64MiB",
+                ]
+                .into_iter()
+                .map(String::from)
+                .chain(
+                    args.origin
+                        .iter()
+                        .flat_map(|o| ["--origin".to_string(), o.clone()]),
+                )
+                .chain(
+                    args.script
+                        .iter()
+                        .flat_map(|s| ["--script".to_string(), s.display().to_string()]),
+                )
+                .chain(
+                    args.rules
+                        .iter()
+                        .flat_map(|r| ["--rules".to_string(), r.display().to_string()]),
+                ),
+            )?
+            .args;
+            let dir = std::env::temp_dir().join(format!("outpost-dev-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let file = dir.join("outpost-dev.yaml");
+            let yaml = format!(
+                "# written by `outpost dev` from its flags\n{}log: {{ access_log: true, level: info }}\n",
+                quick_yaml(&quick)
+            );
+            std::fs::write(&file, yaml).with_context(|| format!("writing {}", file.display()))?;
+            file
+        }
+    };
+    let cfg = outpost_config::load(&config)?;
+    init_dev_logging(&cfg.log.level);
+    let addrs: Vec<String> = [
+        cfg.listen.http.map(|a| format!("http://{a}")),
+        cfg.listen.https.map(|a| format!("https://{a}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    eprintln!(
+        "outpost dev: serving on {}; watching {} file(s) for changes (Ctrl-C to stop)",
+        addrs.join(" and "),
+        cfg.files.len()
+    );
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    let opts = outpost_proxy::ServeOptions {
+        watch: true,
+        no_config_file: false,
+        before_exit: Some(flush_logs),
+        dev: true,
+    };
+    outpost_proxy::run(cfg, opts)?;
+    Ok(())
+}
+
+/// Logging for `outpost dev`: one plain line per request and per console call.
+fn init_dev_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},outpost::script=debug,pingora_core=warn,pingora_cache=error"
+        ))
+    });
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("outpost-log")
+        .finish(std::io::stderr());
+    if let Ok(mut slot) = LOG_GUARD.lock() {
+        *slot = Some(guard);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .event_format(dev::DevFormat)
+        .try_init();
 }
 
 /// Quotes a string for YAML (a JSON string is a valid YAML flow scalar).
@@ -370,6 +499,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 watch,
                 no_config_file: false,
                 before_exit: Some(flush_logs),
+                dev: false,
             };
             serve(cfg, &log, opts)
         }
@@ -418,6 +548,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Kv(cmd) => kv_command(cmd),
+        Command::Dev(args) => dev_command(args),
         Command::Rules(RulesCommand::Test {
             config,
             url,
@@ -438,6 +569,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 watch: false,
                 no_config_file: true,
                 before_exit: Some(flush_logs),
+                dev: false,
             };
             serve(cfg, &args.log, opts)
         }

@@ -24,6 +24,10 @@ fn start(origin: &TestOrigin, server: &str, scripts: &[(&str, &str)], extra: &[&
 
 // A 1 MiB string, then ever more copies of it (string concatenation does not count
 // toward the loop limit, so the memory limit is what stops this).
+/// These tests load the machine on purpose (a memory bomb, a spinning tenant, a
+/// request storm); run one at a time so each measures itself, not the others.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const BOMB: &str = "export default { fetch(r) { if (new URL(r.url).pathname === '/ok') return new Response('fine'); let s = 'x'; for (let i = 0; i < 20; i++) s = s + s; const a = []; for (;;) a.push(s + a.length); } };";
 const SPIN: &str = "export default { fetch() { for (;;) {} } };";
 const CALM: &str = "let v = 'v1'; export default { fetch() { return new Response(v); } };";
@@ -50,6 +54,7 @@ async fn get(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_memory_bomb_is_stopped_and_the_process_serves_on() {
+    let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
         let op = start(
@@ -82,6 +87,7 @@ async fn a_memory_bomb_is_stopped_and_the_process_serves_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runaway_tenant_does_not_hold_up_another() {
+    let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
         // Two JS threads; the spinning tenant may burn 1 s per request.
@@ -134,6 +140,7 @@ async fn a_runaway_tenant_does_not_hold_up_another() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_script_replaced_under_load_drops_no_request() {
+    let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
         let op = start(
@@ -161,10 +168,15 @@ async fn a_script_replaced_under_load_drops_no_request() {
                         Ok(r) if r.status() == 200 => {
                             let body = r.text().await.unwrap_or_default();
                             if body != "v1" && body != "v2" {
+                                eprintln!("unexpected body {body:?}");
                                 failures.fetch_add(1, Ordering::SeqCst);
                             }
                         }
-                        _ => {
+                        other => {
+                            match other {
+                                Ok(r) => eprintln!("status {} {:?}", r.status(), r.text().await),
+                                Err(e) => eprintln!("error {e}"),
+                            }
                             failures.fetch_add(1, Ordering::SeqCst);
                         }
                     }

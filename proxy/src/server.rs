@@ -20,6 +20,9 @@ pub struct ServeOptions {
     pub no_config_file: bool,
     /// Called just before the process exits after a drain (e.g. to flush logs).
     pub before_exit: Option<fn()>,
+    /// `outpost dev`: debug headers and full error detail on, whatever the config says
+    /// (also after reloads).
+    pub dev: bool,
 }
 
 /// The one place where our config becomes pingora's `ServerConf`.
@@ -48,7 +51,11 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
     }
     let control = control_runtime()?;
-    let live = Arc::new(Live::new(config.clone(), control.handle().clone())?);
+    let live = Arc::new(Live::new(
+        config.clone(),
+        control.handle().clone(),
+        opts.dev,
+    )?);
 
     let mut server = Server::new_with_opt_and_conf(None, pingora_server_conf(&config));
     server.bootstrap();

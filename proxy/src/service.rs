@@ -77,6 +77,8 @@ pub struct RequestCtx {
     /// Scripts that already ran on this request's path (set for scripts' subrequests;
     /// none of them runs again for it).
     scripts_seen: Vec<std::path::PathBuf>,
+    /// The JS hook that answered this request, if one did.
+    hook: Option<std::path::PathBuf>,
     _in_flight: InFlight,
 }
 
@@ -436,6 +438,7 @@ impl ProxyHttp for EdgeProxy {
             pool: None,
             client_ip: None,
             scripts_seen: Vec::new(),
+            hook: None,
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -535,6 +538,7 @@ impl ProxyHttp for EdgeProxy {
                 http_protocol: format!("{:?}", session.req_header().version),
                 rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
             };
+            ctx.hook = Some(script.path.clone());
             let run = crate::hooks::HookRun {
                 script,
                 env: site.env.clone(),
@@ -968,6 +972,8 @@ impl ProxyHttp for EdgeProxy {
             attempts = ctx.tried.len(),
             cache = session.cache.phase().as_str(),
             subrequest = !ctx.scripts_seen.is_empty(),
+            rule = ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
+            script = ctx.hook.as_ref().map(|p| p.display().to_string()),
             error = e.map(|e| e.to_string()),
             "access"
         );

@@ -155,6 +155,8 @@ pub struct Live {
     kv: Arc<outpost_scripting::KvSlot>,
     /// Threads for the JS runtime.
     script_threads: usize,
+    /// Development mode (`outpost dev`): every config gets debug headers.
+    dev: bool,
     /// Sandbox limits for hooks (from the config at start).
     script_limits: outpost_scripting::Limits,
 }
@@ -208,7 +210,10 @@ impl Live {
     }
 
     /// Builds the first snapshot and certificate set.
-    pub fn new(config: Config, control: tokio::runtime::Handle) -> Result<Self> {
+    pub fn new(mut config: Config, control: tokio::runtime::Handle, dev: bool) -> Result<Self> {
+        if dev {
+            config.server.debug_headers = true;
+        }
         let certs = CertIndex::load(&cert_sources(&config))?;
         let cache = EdgeCache::from_config(&config.cache)?;
         let script_threads = config.server.threads;
@@ -232,6 +237,7 @@ impl Live {
             scripts: std::sync::OnceLock::new(),
             script_threads,
             script_limits,
+            dev,
         })
     }
 
@@ -267,7 +273,10 @@ impl Live {
     }
 
     /// Swaps in an already validated config (all-or-nothing).
-    pub fn apply(&self, config: Config) -> Result<u64> {
+    pub fn apply(&self, mut config: Config) -> Result<u64> {
+        if self.dev {
+            config.server.debug_headers = true;
+        }
         let old = self.snapshot();
         let certs = CertIndex::load(&cert_sources(&config))?;
         let generation = self.generation.load(Ordering::SeqCst) + 1;

@@ -79,9 +79,27 @@ pub(crate) enum Outcome {
 /// The error as JavaScript prints it, with at most a few stack frames (a runaway
 /// recursion would otherwise log hundreds of identical lines).
 fn message(e: &JsError, context: &mut Context) -> String {
-    let full = match e.try_native(context) {
-        Ok(native) => native.to_string(),
-        Err(_) => e.to_string(),
+    // A thrown Error object carries the script's own stack (file:line:col per frame);
+    // frames in Outpost's prelude and dispatcher (no file name) are left out.
+    let stack = e.as_opaque().and_then(|v| v.as_object()).and_then(|o| {
+        let stack = o.get(js_string!("stack"), context).ok()?;
+        let stack = stack.as_string()?.to_std_string_escaped();
+        let head = JsValue::from(o.clone())
+            .to_string(context)
+            .ok()?
+            .to_std_string_escaped();
+        let frames: Vec<&str> = stack
+            .lines()
+            .filter(|l| !l.contains("(unknown at "))
+            .collect();
+        Some(format!("{head}\n{}", frames.join("\n")))
+    });
+    let full = match stack {
+        Some(s) => s,
+        None => match e.try_native(context) {
+            Ok(native) => native.to_string(),
+            Err(_) => e.to_string(),
+        },
     };
     let mut lines = full.lines();
     let mut out: Vec<&str> = lines.by_ref().take(6).collect();
