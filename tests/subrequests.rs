@@ -25,6 +25,12 @@ const RULES: &str = r#"
   actions: { script: many.js }
 - match: "/tagged/*"
   actions: { set_request_headers: { x-rule: tagged } }
+- match: "/moved/*"
+  actions: { forward: { to: "/tagged/$1", status: 301 } }
+- match: "/follow/*"
+  actions: { script: follow.js }
+- match: "/later/*"
+  actions: { script: later.js }
 "#;
 
 const SCRIPTS: &[(&str, &str)] = &[
@@ -107,6 +113,36 @@ const SCRIPTS: &[(&str, &str)] = &[
               return new Response(`${ok} then ${e.name}: ${e.message}`);
             }
             return new Response(`${ok} fetched`);
+          },
+        };"#,
+    ),
+    // fetch() follows redirects (a page rule's forward here) unless told not to.
+    (
+        "follow.js",
+        r#"export default {
+          async fetch(request) {
+            const base = new URL(request.url).origin;
+            const followed = await fetch(`${base}/moved/echo`);
+            const manual = await fetch(`${base}/moved/echo`, { redirect: "manual" });
+            return Response.json({
+              status: followed.status, redirected: followed.redirected, url: followed.url,
+              rule: (await followed.text()).includes("x-rule: tagged"),
+              manual: [manual.status, manual.headers.get("location")],
+            });
+          },
+        };"#,
+    ),
+    // Work after the response (waitUntil), and request.cf.
+    (
+        "later.js",
+        r#"export default {
+          async fetch(request, env, ctx) {
+            const url = new URL(request.url);
+            if (url.pathname === "/later/check") {
+              return new Response((await env.STORE.get("later")) ?? "(none)");
+            }
+            ctx.waitUntil(new Promise((done) => setTimeout(done, 300)).then(() => env.STORE.put("later", "done after the response")));
+            return Response.json(request.cf);
           },
         };"#,
     ),
@@ -245,6 +281,78 @@ async fn a_subrequest_does_not_run_the_same_script_again() {
                 .starts_with("origin GET /echo")
         );
         assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_follows_redirects_unless_told_not_to() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let op = start(&origin);
+        let c = common::client();
+        let v: serde_json::Value = c
+            .get(op.url("/follow/x"))
+            .send()
+            .await
+            .expect("req")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["redirected"], true);
+        assert!(
+            v["url"].as_str().expect("url").ends_with("/tagged/echo"),
+            "{v}"
+        );
+        assert_eq!(v["rule"], true);
+        assert_eq!(v["manual"], serde_json::json!([301, "/tagged/echo"]));
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_until_work_finishes_after_the_response_and_cf_describes_the_client() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let op = start(&origin);
+        let c = common::client();
+        let started = Instant::now();
+        let cf: serde_json::Value = c
+            .get(op.url("/later/go"))
+            .send()
+            .await
+            .expect("req")
+            .json()
+            .await
+            .expect("json");
+        let answered = started.elapsed();
+        assert_eq!(cf["clientIp"], "127.0.0.1");
+        assert_eq!(cf["httpProtocol"], "HTTP/1.1");
+        assert!(
+            cf["rule"].as_str().expect("rule").contains("rules.yaml:"),
+            "{cf}"
+        );
+        let check = || async {
+            c.get(op.url("/later/check"))
+                .send()
+                .await
+                .expect("req")
+                .text()
+                .await
+                .expect("body")
+        };
+        // The response did not wait for the 300 ms of waitUntil work; the work still ran.
+        let mut value = check().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while value != "done after the response" {
+            assert!(Instant::now() < deadline, "waitUntil work never finished");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            value = check().await;
+        }
+        eprintln!("answered in {answered:?}");
     })
     .await
     .expect("timed out");

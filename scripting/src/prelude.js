@@ -307,6 +307,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   }
 
   const NULL_BODY = [101, 204, 205, 304];
+  const REDIRECTS = [301, 302, 303, 307, 308];
 
   class Response extends Body {
     #status; #statusText; #headers; #url = ""; #redirected = false; #type = "default";
@@ -317,6 +318,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
         this.#statusText = init.statusText;
         this.#headers = init.headers;
         this.#url = init.url;
+        this.#redirected = init.redirected === true;
         return;
       }
       init = init ?? {};
@@ -335,9 +337,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
       this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
       this.#headers = headers;
     }
-    static fromHost(status, statusText, headers, handle, url) {
+    static fromHost(status, statusText, headers, handle, url, redirected) {
       const source = handle === null ? null : new HostBody(handle);
-      return new Response(FAST, { status, statusText, headers, url, source });
+      return new Response(FAST, { status, statusText, headers, url, source, redirected });
     }
     static redirect(url, status = 302) {
       if (![301, 302, 303, 307, 308].includes(status)) {
@@ -374,17 +376,39 @@ Object.defineProperty(URL.prototype, "searchParams", {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
     const source = Body.take(req);
-    const handle = source instanceof HostBody ? source.id : null;
-    const bytes = source === null || source instanceof HostBody ? null : toBytes(source);
-    let parts;
-    try {
-      parts = await hostCall((id) => host.fetch(id, req.url, req.method, req.headers, bytes, handle));
-    } catch (e) {
-      // Workers reject failed fetches with a TypeError.
-      throw new TypeError(e.message);
+    let handle = source instanceof HostBody ? source.id : null;
+    let bytes = source === null || source instanceof HostBody ? null : toBytes(source);
+    let url = req.url;
+    let method = req.method;
+    let headers = req.headers;
+    for (let hops = 0; ; hops++) {
+      let parts;
+      try {
+        parts = await hostCall((id) => host.fetch(id, url, method, headers, bytes, handle));
+      } catch (e) {
+        // Workers reject failed fetches with a TypeError.
+        throw new TypeError(e.message);
+      }
+      const [status, statusText, responseHeaders, body] = parts;
+      const location = REDIRECTS.includes(status) ? responseHeaders.get("location") : null;
+      if (location === null || req.redirect === "manual") {
+        return Response.fromHost(status, statusText, responseHeaders, body, url, hops > 0);
+      }
+      if (req.redirect === "error") throw new TypeError(`fetch: ${url} redirected and redirect is "error"`);
+      if (hops === 20) throw new TypeError(`fetch: more than 20 redirects from ${req.url}`);
+      url = new URL(location, url).href;
+      // Fetch spec, HTTP-redirect fetch: 303 (and 301/302 after a POST) becomes a GET
+      // without a body; other redirects resend the body, which a stream cannot be.
+      if ((status === 303 && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+        method = "GET";
+        bytes = null;
+        handle = null;
+        headers = new NativeHeaders(headers);
+        for (const h of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) headers.delete(h);
+      } else if (handle !== null) {
+        throw new TypeError(`fetch: cannot follow a ${status} redirect with a streamed request body`);
+      }
     }
-    const [status, statusText, headers, body, url] = parts;
-    return Response.fromHost(status, statusText, headers, body, url);
   };
 
   // Turns what a handler returned into [status, headers, body] for the host; body is
