@@ -174,8 +174,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
     async bytes() {
       if (this.#used) throw new TypeError("Body has already been used");
-      this.#used = true;
       const s = this.#source;
+      // A null body is never "used" (Fetch spec: only a body can be disturbed).
+      if (s !== null) this.#used = true;
       this.#source = null;
       if (s === null) return new Uint8Array(0);
       if (typeof s === "string") return encoder.encode(s);
@@ -254,7 +255,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
         this.#url = init.url;
         this.#method = init.method;
         this.#headers = init.headers;
-        this.#redirect = "follow";
+        // As in Workers: the request a handler receives has redirect "manual", so
+        // `fetch(request)` hands a redirect back to the client instead of following it.
+        this.#redirect = "manual";
         this.#cf = init.cf;
         return;
       }

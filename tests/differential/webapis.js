@@ -1,0 +1,95 @@
+// Differential test script: run in Cloudflare's workerd and in Outpost, the answers
+// must match (tests/workerd_diff.rs). Deterministic only: no dates, no randomness.
+const routes = {
+  async "/request"(request) {
+    const url = new URL(request.url);
+    return {
+      method: request.method,
+      path: url.pathname,
+      search: url.search,
+      q: url.searchParams.getAll("q"),
+      ua: request.headers.get("user-agent"),
+      multi: request.headers.get("x-multi"),
+      missing: request.headers.get("x-missing"),
+      has: request.headers.has("X-Multi"),
+      body: await request.text(),
+      bodyUsed: request.bodyUsed,
+      redirect: request.redirect,
+    };
+  },
+  async "/url"() {
+    const u = new URL("https://user:pw@Example.COM:443/a/../b/./c%20d?x=1&y=2#frag");
+    const rel = new URL("../up?z", "https://example.com/a/b/c");
+    const p = new URLSearchParams("a=1&b=2&a=3&c=%20x+y");
+    p.append("d", "é&=");
+    p.sort();
+    return {
+      href: u.href, host: u.host, hostname: u.hostname, port: u.port, pathname: u.pathname,
+      search: u.search, hash: u.hash, origin: u.origin, username: u.username,
+      rel: rel.href,
+      params: p.toString(), all: p.getAll("a"), c: p.get("c"), size: [...p].length,
+      encoded: new URL("https://example.com/ü?ä=ö").href,
+    };
+  },
+  async "/headers"() {
+    const h = new Headers({ "Content-Type": "text/plain", "X-A": "1" });
+    h.append("x-a", "2");
+    h.append("Set-Cookie", "a=1");
+    h.append("set-cookie", "b=2");
+    h.set("X-B", "  padded  ");
+    h.delete("content-type");
+    let bad = null;
+    try { h.set("bad name", "x"); } catch (e) { bad = e.name; }
+    return { xa: h.get("x-a"), xb: h.get("x-b"), cookies: h.getSetCookie(), has: h.has("content-type"), bad };
+  },
+  async "/bodies"() {
+    const r = new Response("hello", { status: 201, statusText: "Made", headers: { "x-r": "1" } });
+    const c = r.clone();
+    const t1 = await r.text();
+    let reuse = null;
+    try { await r.text(); } catch (e) { reuse = e.name; }
+    const ab = await c.arrayBuffer();
+    const json = await new Response('{"k":[1,2]}').json();
+    const req = new Request("https://example.com/p", { method: "post", body: "data", headers: { "content-type": "text/x" } });
+    const copy = new Request(req, { headers: { "x-new": "1" } });
+    let getBody = null;
+    try { new Request("https://example.com/", { method: "GET", body: "x" }); } catch (e) { getBody = e.name; }
+    let nullBody = null;
+    try { new Response("x", { status: 204 }); } catch (e) { nullBody = e.name; }
+    let range = null;
+    try { new Response("x", { status: 600 }); } catch (e) { range = e.name; }
+    return {
+      t1, reuse, abLen: ab.byteLength, json, status: c.status, statusText: c.statusText, ok: c.ok,
+      reqMethod: req.method, copyHeaders: [copy.headers.get("x-new"), copy.headers.get("content-type")],
+      copyBody: await copy.text(), reqUsed: req.bodyUsed, getBody, nullBody, range,
+      defaultType: new Response("t").headers.get("content-type"),
+      paramsType: new Response(new URLSearchParams("a=1")).headers.get("content-type"),
+    };
+  },
+  async "/encoding"() {
+    const bytes = new TextEncoder().encode("héllo €");
+    const digest = await crypto.subtle.digest("SHA-256", bytes);
+    const sha1 = await crypto.subtle.digest({ name: "SHA-1" }, new TextEncoder().encode("abc"));
+    const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return {
+      bytes: [...bytes], decoded: new TextDecoder().decode(bytes),
+      b64: btoa("hello"), unb64: atob("aGVsbG8="),
+      sha256: hex(digest), sha1: hex(sha1),
+      clone: structuredClone({ a: [1, { b: "c" }], d: new Map([["k", 1]]).size }),
+      uuidShape: /^[0-9a-f-]{36}$/.test(crypto.randomUUID()),
+      randomLen: crypto.getRandomValues(new Uint8Array(8)).length,
+    };
+  },
+};
+
+export default {
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname;
+    if (path === "/redirect") return Response.redirect("https://example.com/elsewhere", 307);
+    if (path === "/json") return Response.json({ z: 1, a: [true, null], s: "ü" }, { status: 202, headers: { "x-j": "1" } });
+    if (path === "/throw") throw new Error("nope");
+    const route = routes[path];
+    if (!route) return new Response("not found", { status: 404 });
+    return Response.json(await route(request));
+  },
+};

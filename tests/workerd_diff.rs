@@ -1,0 +1,227 @@
+//! Differential tests: the same hook script runs in Cloudflare's own Workers runtime
+//! (workerd) and in Outpost; for the same requests, status, key headers and body must
+//! match. workerd comes from `tests/differential/install-workerd.sh` (a pinned npm
+//! tarball; `.ci/run` installs it, and this test runs the script when it is missing).
+
+mod common;
+
+use common::origin::TestOrigin;
+use common::{TEST_TIMEOUT, free_port, start_quick};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workerd() -> PathBuf {
+    if let Ok(p) = std::env::var("OUTPOST_WORKERD") {
+        return PathBuf::from(p);
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/differential/install-workerd.sh"
+    );
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("run install-workerd.sh");
+    assert!(
+        out.status.success(),
+        "workerd is needed for the differential tests and could not be installed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+struct Workerd(Child);
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serves `script` (a module worker) with workerd on a free loopback port.
+fn start_workerd(dir: &std::path::Path, script: &str, module: bool) -> (Workerd, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    std::fs::copy(script, dir.join("worker.js")).expect("copy script");
+    let code = if module {
+        r#"modules = [ (name = "worker.js", esModule = embed "worker.js") ]"#
+    } else {
+        r#"serviceWorkerScript = embed "worker.js""#
+    };
+    // Subrequests may reach the test origin on loopback.
+    let capnp = format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .w),
+    (name = "net", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [ (name = "http", address = "{addr}", http = (), service = "main") ],
+);
+const w :Workerd.Worker = (
+  {code},
+  compatibilityDate = "2024-09-23",
+  globalOutbound = "net",
+);
+"#
+    );
+    let config = dir.join("config.capnp");
+    std::fs::write(&config, capnp).expect("write capnp");
+    let log = std::fs::File::create(dir.join("workerd.log")).expect("log");
+    let child = Command::new(workerd())
+        .arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start workerd");
+    let w = Workerd(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "workerd did not start:\n{}",
+            std::fs::read_to_string(dir.join("workerd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (w, addr)
+}
+
+/// What is compared: status, the headers a script controls, and the body.
+async fn exchange(
+    c: &reqwest::Client,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    origin: &str,
+) -> (u16, Option<String>, Option<String>, Option<String>, String) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = c
+        .request(method, format!("http://{addr}{path}"))
+        .header("user-agent", "differential/1")
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .header("x-origin-url", origin);
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let r = req.send().await.expect("request");
+    let h = |name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_string())
+    };
+    let (status, ct, location, xj) = (
+        r.status().as_u16(),
+        h("content-type"),
+        h("location"),
+        h("x-j").or(h("x-hook")),
+    );
+    let text = r.text().await.expect("body");
+    // An uncaught exception: both answer 500; the error pages are each runtime's own.
+    let text = if status == 500 { String::new() } else { text };
+    (status, ct, location, xj, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_answer_as_workerd_does() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/webapis.js");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_workerd, wd) = start_workerd(dir.path(), script, true);
+        let origin = TestOrigin::start("origin").await;
+        let (mut op, outpost) = start_quick(
+            &["--origin", &origin.url(), "--script", script],
+            &dir.path().join("outpost.log"),
+        );
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("GET", "/request?q=1&q=2", None),
+            ("POST", "/request", Some("posted body")),
+            ("PUT", "/request?x=%20y", Some("")),
+            ("GET", "/url", None),
+            ("GET", "/headers", None),
+            ("GET", "/bodies", None),
+            ("GET", "/encoding", None),
+            ("GET", "/json", None),
+            ("GET", "/redirect", None),
+            ("GET", "/nowhere", None),
+            ("GET", "/throw", None),
+        ];
+        let mut diffs = Vec::new();
+        for (method, path, body) in cases {
+            let want = exchange(&c, &wd, method, path, *body, "").await;
+            let got = exchange(&c, &outpost, method, path, *body, "").await;
+            assert!(
+                *path == "/throw" || got.0 != 500,
+                "{method} {path} failed in Outpost: {got:?}"
+            );
+            if want != got {
+                diffs.push(format!(
+                    "{method} {path}\n  workerd: {want:?}\n  outpost: {got:?}"
+                ));
+            }
+        }
+        let _ = op.kill();
+        let _ = op.wait();
+        assert!(
+            diffs.is_empty(),
+            "Outpost differs from workerd:\n{}",
+            diffs.join("\n")
+        );
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subrequests_behave_as_in_workerd() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/fetcher.js");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_workerd, wd) = start_workerd(dir.path(), script, false);
+        let origin = TestOrigin::start("origin").await;
+        let (mut op, outpost) = start_quick(
+            &[
+                "--origin",
+                &origin.url(),
+                "--script",
+                script,
+                "--cache-memory",
+                "0",
+            ],
+            &dir.path().join("outpost.log"),
+        );
+        let c = common::client();
+        let mut diffs = Vec::new();
+        for path in ["/passthrough", "/read", "/parallel", "/clone", "/none"] {
+            let want = exchange(&c, &wd, "GET", path, None, &origin.url()).await;
+            let got = exchange(&c, &outpost, "GET", path, None, &origin.url()).await;
+            // Every route answers for real (a 500 on both sides would compare equal).
+            assert!(matches!(got.0, 200 | 404), "GET {path}: {got:?}");
+            if want != got {
+                diffs.push(format!(
+                    "GET {path}\n  workerd: {want:?}\n  outpost: {got:?}"
+                ));
+            }
+        }
+        let _ = op.kill();
+        let _ = op.wait();
+        assert!(
+            diffs.is_empty(),
+            "Outpost differs from workerd:\n{}",
+            diffs.join("\n")
+        );
+    })
+    .await
+    .expect("timed out");
+}
