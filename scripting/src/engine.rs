@@ -576,6 +576,12 @@ impl Worker {
             .filter(|(_, r)| r.instance == instance)
             .map(|(k, _)| *k)
             .collect();
+        // A pending handler may be waiting on another request's work (a promise the
+        // module shares between requests): it can only be declared stuck once nothing
+        // on the instance is outstanding.
+        let instance_busy = ids
+            .iter()
+            .any(|id| self.requests.get(id).is_some_and(|r| r.outstanding > 0));
         for request in ids {
             let Some(live) = self.instances.get_mut(&instance) else {
                 return;
@@ -594,7 +600,7 @@ impl Worker {
                     match live.inst.outcome(&r.value) {
                         Outcome::Done(v) => Some(live.inst.export(&v).map(Answer::Respond)),
                         Outcome::Failed(e) => Some(Err(e)),
-                        Outcome::Pending if r.outstanding == 0 => Some(Err(ScriptError::RuntimeLimit {
+                        Outcome::Pending if !instance_busy => Some(Err(ScriptError::RuntimeLimit {
                             script: name,
                             message: "the handler's promise never settled: it awaits something that cannot finish, or a loop or recursion limit stopped it".into(),
                         })),

@@ -486,3 +486,32 @@ async fn crypto_timers_and_body_rules_follow_the_specs() {
     assert_eq!(v["reader"], serde_json::json!(["streamed", true]));
     assert_eq!(v["misc"], serde_json::json!([2, "aGk=", "hi"]));
 }
+
+#[tokio::test]
+async fn requests_can_wait_on_work_another_request_started() {
+    // A module-level promise shared by concurrent requests (a common Workers pattern
+    // for a one-time load): the second request has no work of its own outstanding.
+    let e = engine();
+    let s = script(
+        "shared.js",
+        r#"
+        let shared = null;
+        let starts = 0;
+        export default {
+          async fetch() {
+            if (shared === null) {
+              starts += 1;
+              shared = new Promise((done) => setTimeout(() => done("loaded"), 100));
+            }
+            return new Response(`${await shared} ${starts}`);
+          },
+        };
+        "#,
+    );
+    let (a, b) = tokio::join!(
+        run(&e, &s, "https://example.com/a"),
+        run(&e, &s, "https://example.com/b")
+    );
+    assert_eq!(a.expect("first").1, "loaded 1");
+    assert_eq!(b.expect("second waits on the first's timer").1, "loaded 1");
+}
