@@ -1,18 +1,15 @@
 //! JavaScript hooks: a Workers-shaped runtime on boa_engine.
 //!
 //! This crate owns running developers' scripts: a pool of dedicated JS threads (boa's
-//! `Context` is `!Send`), each keeping every script it has seen compiled and warm; the
-//! two Workers entry points (`export default { fetch }` and
-//! `addEventListener("fetch", …)`); the Web APIs scripts see (Request, Response,
-//! Headers, URL, console, TextEncoder/Decoder, atob/btoa, structuredClone, from
-//! `boa_runtime`); and the sandbox limits (CPU time per request, loop and recursion
-//! limits). It must not open files or sockets on a script's behalf: the only way out
-//! is `fetch()`, which a later step routes through Outpost's own pipeline via a trait
-//! that `proxy` implements. It knows nothing of pingora, rules or the cache.
-//!
-//! Status: the runtime core (entry points, Web API classes, limits, error reporting)
-//! is here and tested; `fetch()` subrequests, KV, env bindings, hot deploy and the
-//! proxy wiring are still to come (see the scripting issue).
+//! `Context` is `!Send`), each running an event loop and keeping every script it has
+//! seen compiled and warm; the two Workers entry points (`export default { fetch }` and
+//! `addEventListener("fetch", …)`); the Web APIs scripts see (a JS prelude over
+//! `boa_runtime`'s Headers, URL, console and encoding classes, and a few native host
+//! functions); KV namespaces on disk; and the sandbox limits (CPU time and memory per
+//! request, loop and recursion limits). It must not open sockets on a script's behalf:
+//! the only way out is `fetch()`, which goes to a [`Fetcher`] that `proxy` implements
+//! with subrequests through Outpost's own pipeline. It knows nothing of pingora, rules
+//! or the cache.
 
 mod console;
 mod engine;
