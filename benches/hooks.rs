@@ -1,10 +1,12 @@
 //! JS hook costs: cold start (a fresh boa context, the Workers prelude, and compiling
-//! and evaluating a module) and a warm call of its fetch handler through the engine's
-//! thread (channel hop, Request construction, handler, Response conversion).
+//! and evaluating a module), a warm call of its fetch handler through the engine's
+//! thread (channel hop and thread wake-ups, Request construction, handler, Response
+//! conversion: latency), and 64 calls in flight at once (throughput: time per call
+//! when the JS thread is kept busy, as under load).
 //!
 //! Run: `cargo bench --bench hooks`.
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use outpost_scripting::{HookRequest, Limits, ScriptEngine, ScriptSource};
 
 const HOOK: &str = r#"
@@ -49,6 +51,16 @@ fn benches(c: &mut Criterion) {
                 .expect("runs")
         })
     });
+    let mut group = c.benchmark_group("hook");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("warm_calls_64_in_flight", |b| {
+        b.iter(|| {
+            rt.block_on(futures_util::future::join_all(
+                (0..64).map(|_| engine.run(script.clone(), Default::default(), request())),
+            ))
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(group, benches);
