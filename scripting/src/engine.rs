@@ -194,6 +194,7 @@ fn worker(rx: mpsc::UnboundedReceiver<Job>, limits: Limits, kv: Arc<KvSlot>) {
         requests: HashMap::new(),
         next_request: 1,
         events: FuturesUnordered::new(),
+        settled: Vec::new(),
     };
     rt.block_on(w.run(rx));
 }
@@ -242,6 +243,8 @@ struct Worker {
     requests: HashMap<u64, InFlight>,
     next_request: u64,
     events: FuturesUnordered<BoxFuture<'static, Event>>,
+    /// Requests whose handler promise settled since the last check.
+    settled: Vec<u64>,
 }
 
 fn timed<F>(
@@ -351,7 +354,7 @@ impl Worker {
         let started = Instant::now();
         let result = live
             .inst
-            .start(&job.request.request, &job.request.cf, &self.limits)
+            .start(request, &job.request.request, &job.request.cf, &self.limits)
             .await;
         let spent = started.elapsed();
         match result {
@@ -364,7 +367,7 @@ impl Worker {
             Err(e) => {
                 self.take_calls(id);
                 self.fail(request, e);
-                self.check(id);
+                self.check(id, &[request]);
             }
             Ok(value) => {
                 if let Some(r) = self.requests.get_mut(&request) {
@@ -372,7 +375,7 @@ impl Worker {
                     r.cpu += spent;
                 }
                 self.take_calls(id);
-                self.check(id);
+                self.check(id, &[request]);
             }
         }
     }
@@ -434,6 +437,11 @@ impl Worker {
     /// Turns the host calls the last run of JavaScript made into work.
     fn take_calls(&mut self, instance: u64) {
         for (request, call) in host::drain_outbox() {
+            // Whichever request's JS was running, this names the one that settled.
+            if let HostCall::Settled { request: done } = call {
+                self.settled.push(done);
+                continue;
+            }
             let Some(r) = self.requests.get_mut(&request) else {
                 continue;
             };
@@ -445,6 +453,7 @@ impl Worker {
                     r.pass_through = true;
                     continue;
                 }
+                HostCall::Settled { .. } => continue,
                 HostCall::CancelTimer { call } => {
                     if r.cancelled.insert(call) {
                         r.outstanding = r.outstanding.saturating_sub(1);
@@ -564,12 +573,12 @@ impl Worker {
         if let Err(e) = result {
             self.fail(event.request, e);
         }
-        self.check(id);
+        self.check(id, &[event.request]);
     }
 
     /// Answers the requests on `instance` whose handler finished, and forgets the ones
     /// with nothing left to do.
-    fn check(&mut self, instance: u64) {
+    fn check(&mut self, instance: u64, focus: &[u64]) {
         let ids: Vec<u64> = self
             .requests
             .iter()
@@ -582,7 +591,25 @@ impl Worker {
         let instance_busy = ids
             .iter()
             .any(|id| self.requests.get(id).is_some_and(|r| r.outstanding > 0));
-        for request in ids {
+        // Looking at a handler's promise costs a VM call: while the instance is busy,
+        // only the requests that just had work done, or whose handler just settled
+        // (the prelude reports that), can have changed.
+        let mut targets = if instance_busy {
+            ids.into_iter()
+                .filter(|id| focus.contains(id))
+                .collect::<Vec<_>>()
+        } else {
+            ids
+        };
+        targets.extend(std::mem::take(&mut self.settled).into_iter().filter(|id| {
+            !focus.contains(id)
+                && self
+                    .requests
+                    .get(id)
+                    .is_some_and(|r| r.instance == instance)
+        }));
+        targets.dedup();
+        for request in targets {
             let Some(live) = self.instances.get_mut(&instance) else {
                 return;
             };

@@ -31,6 +31,8 @@ pub(crate) enum HostCall {
     PassThrough,
     /// A KV operation.
     Kv { call: u32, op: crate::kv::KvOp },
+    /// The handler promise of `request` settled.
+    Settled { request: u64 },
 }
 
 thread_local! {
@@ -217,6 +219,13 @@ fn cancel_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
     Ok(JsValue::undefined())
 }
 
+/// `settled(requestId)`.
+fn settled(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let request = arg(args, 0).to_length(ctx)?;
+    push(HostCall::Settled { request });
+    Ok(JsValue::undefined())
+}
+
 /// `passThrough()`.
 fn pass_through(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     push(HostCall::PassThrough);
@@ -304,7 +313,8 @@ fn kv(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 10] = [
+    let functions: [(&str, Native, usize); 11] = [
+        ("settled", settled, 1),
         ("fetch", fetch, 6),
         ("readBody", read_body, 2),
         ("tee", tee, 1),

@@ -305,6 +305,7 @@ impl Instance {
     /// dropped.
     pub(crate) async fn start(
         &mut self,
+        id: u64,
         request: &http::Request<bytes::Bytes>,
         cf: &Cf,
         limits: &Limits,
@@ -352,6 +353,7 @@ impl Instance {
                 headers,
                 body,
                 cf_obj.into(),
+                JsValue::from(id as f64),
             ],
             ctx,
         );

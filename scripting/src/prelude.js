@@ -141,11 +141,13 @@ Object.defineProperty(URL.prototype, "searchParams", {
   }
 
   // The body mixin of the Fetch spec, shared by Request and Response.
+  // (Fields are declared without initializers and set in constructors: boa runs each
+  // field initializer as a function call on every construction.)
   class Body {
     #source;
-    #used = false;
-    #stream = null;
-    constructor(source) { this.#source = source; }
+    #used;
+    #stream;
+    constructor(source) { this.#source = source; this.#used = false; this.#stream = null; }
     get bodyUsed() { return this.#used; }
     get body() {
       if (this.#source === null) return null;
@@ -203,12 +205,15 @@ Object.defineProperty(URL.prototype, "searchParams", {
   // body through a reader need. The whole body arrives as one chunk.
   class ReadableStream {
     #owner;
-    #locked = false;
-    #done = false;
+    #locked;
+    #done;
     constructor(underlying) {
       if (underlying !== ReadableStream.#token) {
         throw new TypeError("constructing a ReadableStream is not supported by Outpost yet; pass a string, ArrayBuffer or typed array as the body");
       }
+      this.#owner = null;
+      this.#locked = false;
+      this.#done = false;
     }
     static #token = {};
     static wrap(owner) {
@@ -311,14 +316,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
 
 
   class Response extends Body {
-    #status; #statusText; #headers; #url = ""; #redirected = false; #type = "default";
+    #status; #statusText; #headers; #url; #redirected;
     constructor(body = null, init = {}) {
       if (body === FAST) {
         super(init.source);
         this.#status = init.status;
         this.#statusText = init.statusText;
         this.#headers = init.headers;
-        this.#url = init.url;
+        this.#url = init.url ?? "";
         this.#redirected = init.redirected === true;
         return;
       }
@@ -340,6 +345,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
       this.#status = status;
       this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
       this.#headers = headers;
+      this.#url = "";
+      this.#redirected = false;
     }
     static fromHost(status, statusText, headers, handle, url, redirected) {
       const source = handle === null ? null : new HostBody(handle);
@@ -363,7 +370,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     get headers() { return this.#headers; }
     get url() { return this.#url; }
     get redirected() { return this.#redirected; }
-    get type() { return this.#type; }
+    get type() { return "default"; }
     clone() {
       const s = Body.tee(this);
       return new Response(FAST, {
@@ -444,6 +451,18 @@ Object.defineProperty(URL.prototype, "searchParams", {
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
       const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source: args[3], cf: args[4] });
+      const result = call(request);
+      // Tell the host when the handler's promise settles (it may be settled by another
+      // request's work, e.g. a promise the module shares between requests).
+      if (result instanceof Promise) {
+        const id = args[5];
+        const done = () => host.settled(id);
+        result.then(done, done);
+      }
+      return result;
+    },
+  });
+  function call(request) {
       const handler = globalThis.__outpostHandler;
       if (handler) return handler.fetch(request, globalThis.__outpostEnv, ctx);
       let response;
@@ -457,8 +476,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       globalThis.__outpostListener(event);
       if (response === undefined) throw new TypeError("the fetch event listener did not call event.respondWith()");
       return response;
-    },
-  });
+  }
 
   // Timers: bounded by the host (at most 30 s, and only while the request or its
   // waitUntil work is alive).
