@@ -32,9 +32,10 @@ fn workerd() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-struct Workerd(Child);
+/// A child process killed when the test ends, passed or not.
+struct Killed(Child);
 
-impl Drop for Workerd {
+impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -42,7 +43,7 @@ impl Drop for Workerd {
 }
 
 /// Serves `script` (a module worker) with workerd on a free loopback port.
-fn start_workerd(dir: &std::path::Path, script: &str, module: bool) -> (Workerd, String) {
+fn start_workerd(dir: &std::path::Path, script: &str, module: bool) -> (Killed, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     std::fs::copy(script, dir.join("worker.js")).expect("copy script");
     let code = if module {
@@ -78,7 +79,7 @@ const w :Workerd.Worker = (
         .stderr(log)
         .spawn()
         .expect("start workerd");
-    let w = Workerd(child);
+    let w = Killed(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(&addr).is_err() {
         assert!(
@@ -128,6 +129,33 @@ async fn exchange(
     (status, ct, location, xj, text)
 }
 
+/// Sends each case to both runtimes; returns the differences (empty when they agree).
+/// Every case must have really answered in Outpost (a 500 on both sides would compare
+/// equal), except `/throw`, which tests exactly that.
+async fn compare(
+    c: &reqwest::Client,
+    workerd: &str,
+    outpost: &str,
+    cases: &[(&str, &str, Option<&str>)],
+    origin: &str,
+) -> String {
+    let mut diffs = Vec::new();
+    for (method, path, body) in cases {
+        let want = exchange(c, workerd, method, path, *body, origin).await;
+        let got = exchange(c, outpost, method, path, *body, origin).await;
+        assert!(
+            *path == "/throw" || got.0 != 500,
+            "{method} {path} failed in Outpost: {got:?}"
+        );
+        if want != got {
+            diffs.push(format!(
+                "{method} {path}\n  workerd: {want:?}\n  outpost: {got:?}"
+            ));
+        }
+    }
+    diffs.join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hooks_answer_as_workerd_does() {
     tokio::time::timeout(TEST_TIMEOUT, async {
@@ -135,10 +163,11 @@ async fn hooks_answer_as_workerd_does() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_workerd, wd) = start_workerd(dir.path(), script, true);
         let origin = TestOrigin::start("origin").await;
-        let (mut op, outpost) = start_quick(
+        let (op, outpost) = start_quick(
             &["--origin", &origin.url(), "--script", script],
             &dir.path().join("outpost.log"),
         );
+        let _op = Killed(op);
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -157,27 +186,8 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/nowhere", None),
             ("GET", "/throw", None),
         ];
-        let mut diffs = Vec::new();
-        for (method, path, body) in cases {
-            let want = exchange(&c, &wd, method, path, *body, "").await;
-            let got = exchange(&c, &outpost, method, path, *body, "").await;
-            assert!(
-                *path == "/throw" || got.0 != 500,
-                "{method} {path} failed in Outpost: {got:?}"
-            );
-            if want != got {
-                diffs.push(format!(
-                    "{method} {path}\n  workerd: {want:?}\n  outpost: {got:?}"
-                ));
-            }
-        }
-        let _ = op.kill();
-        let _ = op.wait();
-        assert!(
-            diffs.is_empty(),
-            "Outpost differs from workerd:\n{}",
-            diffs.join("\n")
-        );
+        let diffs = compare(&c, &wd, &outpost, cases, "").await;
+        assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })
     .await
     .expect("timed out");
@@ -190,7 +200,7 @@ async fn subrequests_behave_as_in_workerd() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_workerd, wd) = start_workerd(dir.path(), script, false);
         let origin = TestOrigin::start("origin").await;
-        let (mut op, outpost) = start_quick(
+        let (op, outpost) = start_quick(
             &[
                 "--origin",
                 &origin.url(),
@@ -201,26 +211,15 @@ async fn subrequests_behave_as_in_workerd() {
             ],
             &dir.path().join("outpost.log"),
         );
+        let _op = Killed(op);
         let c = common::client();
-        let mut diffs = Vec::new();
-        for path in ["/passthrough", "/read", "/parallel", "/clone", "/none"] {
-            let want = exchange(&c, &wd, "GET", path, None, &origin.url()).await;
-            let got = exchange(&c, &outpost, "GET", path, None, &origin.url()).await;
-            // Every route answers for real (a 500 on both sides would compare equal).
-            assert!(matches!(got.0, 200 | 404), "GET {path}: {got:?}");
-            if want != got {
-                diffs.push(format!(
-                    "GET {path}\n  workerd: {want:?}\n  outpost: {got:?}"
-                ));
-            }
-        }
-        let _ = op.kill();
-        let _ = op.wait();
-        assert!(
-            diffs.is_empty(),
-            "Outpost differs from workerd:\n{}",
-            diffs.join("\n")
-        );
+        let cases: Vec<(&str, &str, Option<&str>)> =
+            ["/passthrough", "/read", "/parallel", "/clone", "/none"]
+                .into_iter()
+                .map(|p| ("GET", p, None))
+                .collect();
+        let diffs = compare(&c, &wd, &outpost, &cases, &origin.url()).await;
+        assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })
     .await
     .expect("timed out");

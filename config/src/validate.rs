@@ -639,23 +639,38 @@ fn is_js_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
+/// Where binding `name` of `sites[i].<section>` is, if the name can be a JavaScript
+/// binding (reported otherwise).
+fn binding_path(
+    v: &mut Validator<'_>,
+    i: usize,
+    section: &'static str,
+    name: &str,
+) -> Option<[Seg; 4]> {
+    let path = [
+        Seg::Key("sites"),
+        Seg::Index(i),
+        Seg::Key(section),
+        Seg::Name(name.to_string()),
+    ];
+    if is_js_identifier(name) {
+        Some(path)
+    } else {
+        v.report(
+            &path,
+            format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),
+        );
+        None
+    }
+}
+
 /// Resolves a site's `kv:` bindings (binding name -> namespace).
 fn site_kv(v: &mut Validator<'_>, s: &raw::Site, i: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, namespace) in &s.kv {
-        let path = [
-            Seg::Key("sites"),
-            Seg::Index(i),
-            Seg::Key("kv"),
-            Seg::Name(name.clone()),
-        ];
-        if !is_js_identifier(name) {
-            v.report(
-                &path,
-                format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),
-            );
+        let Some(path) = binding_path(v, i, "kv", name) else {
             continue;
-        }
+        };
         if s.env.contains_key(name) {
             v.report(&path, format!("{name:?} is already an env binding"));
             continue;
@@ -686,19 +701,9 @@ fn site_env(
     use serde_yaml::Value;
     let mut out = Vec::new();
     for (name, value) in env {
-        let path = [
-            Seg::Key("sites"),
-            Seg::Index(i),
-            Seg::Key("env"),
-            Seg::Name(name.clone()),
-        ];
-        if !is_js_identifier(name) {
-            v.report(
-                &path,
-                format!("{name:?} is not a JavaScript identifier (letters, digits, _ and $)"),
-            );
+        let Some(path) = binding_path(v, i, "env", name) else {
             continue;
-        }
+        };
         let expected = "expected a value, { file: PATH } or { from_env: VAR }";
         let resolved = match value {
             Value::String(s) => Some(s.clone()),

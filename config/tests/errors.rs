@@ -12,6 +12,15 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "KV bindings",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    env: { STORE: x }\n    kv: { STORE: main, 2bad: main, CACHE: \"no spaces\" }\n",
+        &[
+            "outpost.yaml:6:30: sites[0].kv.2bad: \"2bad\" is not a JavaScript identifier (letters, digits, _ and $)",
+            "outpost.yaml:6:43: sites[0].kv.CACHE: namespace \"no spaces\": use 1 to 64 letters, digits, '_' or '-'",
+            "outpost.yaml:6:18: sites[0].kv.STORE: \"STORE\" is already an env binding",
+        ],
+    ),
+    (
         "origin with a bad scheme",
         "listen:\n  http: \"0.0.0.0:80\"\nsites:\n  - hosts: [a.test]\n    origins:\n      - http://10.0.0.5:8080\n      - htp://x\n",
         &[
