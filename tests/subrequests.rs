@@ -19,6 +19,8 @@ const RULES: &str = r#"
   actions: { script: merge.js }
 - match: "/fallback/*"
   actions: { script: fallback.js }
+- match: "/spin-fallback/*"
+  actions: { script: spin-fallback.js }
 - match: "/kv/*"
   actions: { script: kv.js }
 - match: "/many/*"
@@ -77,6 +79,11 @@ const SCRIPTS: &[(&str, &str)] = &[
             throw new Error("hook bug");
           },
         };"#,
+    ),
+    // Over the CPU limit after passThroughOnException(): the origin answers.
+    (
+        "spin-fallback.js",
+        "export default { fetch(request, env, ctx) { ctx.passThroughOnException(); for (;;) {} } };",
     ),
     (
         "kv.js",

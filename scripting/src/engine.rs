@@ -406,7 +406,12 @@ impl Worker {
             };
             if let Some(mut f) = self.requests.remove(&r) {
                 if let Some(reply) = f.reply.take() {
-                    let _ = reply.send(Err(err));
+                    let answer = if f.pass_through {
+                        Ok(Answer::PassThrough(err))
+                    } else {
+                        Err(err)
+                    };
+                    let _ = reply.send(answer);
                 }
                 host::drop_bodies(r);
             }
