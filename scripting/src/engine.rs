@@ -380,7 +380,7 @@ impl Worker {
         }
     }
 
-    /// Drops instance `id` after `culprit` went over its CPU limit.
+    /// Drops instance `id` after `culprit` went over its CPU or memory limit.
     fn reset(&mut self, id: u64, culprit: u64, e: ScriptError) {
         let name = self
             .instances
@@ -399,9 +399,8 @@ impl Worker {
             } else {
                 ScriptError::Exception {
                     script: name.clone(),
-                    message:
-                        "the script was restarted because another request exceeded its CPU limit"
-                            .into(),
+                    message: "the script was restarted because another request exceeded its limits"
+                        .into(),
                 }
             };
             if let Some(mut f) = self.requests.remove(&r) {
