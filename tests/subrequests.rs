@@ -158,6 +158,7 @@ const SCRIPTS: &[(&str, &str)] = &[
         "site.js",
         r#"export default {
           async fetch(request) {
+            console.log("site hook for", new URL(request.url).pathname);
             const r = await fetch(request);
             const out = new Response(r.body, r);
             out.headers.append("x-site-hook", "once");
@@ -288,6 +289,21 @@ async fn a_subrequest_does_not_run_the_same_script_again() {
                 .starts_with("origin GET /echo")
         );
         assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
+        // One id ties the console line, the request and its subrequest (`ID.1`) together.
+        op.wait_log("site hook for /echo", 1);
+        let log = op.log_text();
+        let console = log
+            .lines()
+            .find(|l| l.contains("site hook for /echo"))
+            .expect("console line");
+        let id = console
+            .split("request_id=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("request id on the console line")
+            .to_string();
+        op.wait_log(&format!("request_id={id}.1 method=GET"), 1);
+        op.wait_log(&format!("request_id={id} method=GET"), 1);
     })
     .await
     .expect("timed out");

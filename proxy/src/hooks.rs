@@ -33,6 +33,8 @@ pub(crate) fn hook_for(site: &Site, rule: Option<&Match>) -> Option<ScriptFile> 
 
 /// Everything a hook run needs besides the session.
 pub(crate) struct HookRun {
+    /// The request's id in logs.
+    pub(crate) id: Arc<str>,
     pub(crate) script: ScriptFile,
     pub(crate) env: std::sync::Arc<outpost_scripting::Env>,
     /// The absolute URL the script sees.
@@ -78,6 +80,7 @@ pub(crate) async fn answer(
     };
     let hook_request = HookRequest {
         request,
+        id: run.id,
         cf: run.cf,
         fetcher: run
             .fetcher

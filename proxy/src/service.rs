@@ -38,12 +38,17 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct EdgeProxy {
     live: Arc<Live>,
+    /// Numbers requests for their ids (`NODE-N`, N in hex).
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl EdgeProxy {
     /// A proxy serving whatever `live` currently holds.
     pub fn new(live: Arc<Live>) -> Self {
-        EdgeProxy { live }
+        EdgeProxy {
+            live,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -79,6 +84,8 @@ pub struct RequestCtx {
     scripts_seen: Vec<std::path::PathBuf>,
     /// The JS hook that answered this request, if one did.
     hook: Option<std::path::PathBuf>,
+    /// This request's id in logs (scripts' console lines carry it too).
+    request_id: Arc<str>,
     _in_flight: InFlight,
 }
 
@@ -439,6 +446,11 @@ impl ProxyHttp for EdgeProxy {
             client_ip: None,
             scripts_seen: Vec::new(),
             hook: None,
+            request_id: Arc::from(format!(
+                "{}-{:x}",
+                self.live.node_id,
+                self.requests.fetch_add(1, Ordering::Relaxed)
+            )),
             _in_flight: InFlight::enter(&self.live.in_flight),
         }
     }
@@ -461,6 +473,7 @@ impl ProxyHttp for EdgeProxy {
             ctx.tls = spec.https;
             ctx.client_ip = spec.client_ip;
             ctx.scripts_seen = spec.scripts.clone();
+            ctx.request_id = spec.request_id.clone();
             *session.req_header_mut() = header;
         }
         let raw_host = session
@@ -527,6 +540,7 @@ impl ProxyHttp for EdgeProxy {
                     ctx.client_ip,
                     ctx.scripts_seen.clone(),
                     script.path.clone(),
+                    ctx.request_id.clone(),
                 ))
             });
             let cf = outpost_scripting::Cf {
@@ -540,6 +554,7 @@ impl ProxyHttp for EdgeProxy {
             };
             ctx.hook = Some(script.path.clone());
             let run = crate::hooks::HookRun {
+                id: ctx.request_id.clone(),
                 script,
                 env: site.env.clone(),
                 url,
@@ -960,6 +975,7 @@ impl ProxyHttp for EdgeProxy {
         tracing::info!(
             target: "outpost::access",
             client = %client,
+            request_id = %ctx.request_id,
             method = %req.method,
             host = %ctx.host,
             path = %req.uri.path_and_query().map_or("/", |p| p.as_str()),

@@ -35,6 +35,9 @@ pub(crate) struct Spec {
     pub(crate) client_ip: Option<IpAddr>,
     /// Scripts already on this request's path; none of them runs again for it.
     pub(crate) scripts: Vec<PathBuf>,
+    /// Its id in logs: the parent's, a dot, and its number among the parent's
+    /// subrequests.
+    pub(crate) request_id: std::sync::Arc<str>,
 }
 
 /// The spec of the subrequest `session` serves, if it is one of ours.
@@ -52,6 +55,8 @@ pub(crate) struct PipelineFetcher {
     runtime: tokio::runtime::Handle,
     client_ip: Option<IpAddr>,
     scripts: Vec<PathBuf>,
+    parent_id: Arc<str>,
+    made: std::sync::atomic::AtomicU32,
 }
 
 impl PipelineFetcher {
@@ -62,6 +67,7 @@ impl PipelineFetcher {
         client_ip: Option<IpAddr>,
         mut scripts: Vec<PathBuf>,
         script: PathBuf,
+        parent_id: Arc<str>,
     ) -> Self {
         scripts.push(script);
         PipelineFetcher {
@@ -69,6 +75,8 @@ impl PipelineFetcher {
             runtime: tokio::runtime::Handle::current(),
             client_ip,
             scripts,
+            parent_id,
+            made: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }
@@ -121,10 +129,12 @@ impl Fetcher for PipelineFetcher {
         let spawner = self.spawner.clone();
         let client_ip = self.client_ip;
         let scripts = self.scripts.clone();
+        let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let request_id: Arc<str> = Arc::from(format!("{}.{n}", self.parent_id));
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Started on the proxy's runtime: the JS thread only waits for the answer.
         self.runtime.spawn(async move {
-            let _ = tx.send(run(spawner, request, client_ip, scripts).await);
+            let _ = tx.send(run(spawner, request, client_ip, scripts, request_id).await);
         });
         Box::pin(async move {
             rx.await
@@ -150,6 +160,7 @@ async fn run(
     request: FetchRequest,
     client_ip: Option<IpAddr>,
     scripts: Vec<PathBuf>,
+    request_id: Arc<str>,
 ) -> Result<FetchResponse, ScriptError> {
     if scripts.len() > usize::from(MAX_DEPTH) {
         return Err(failed(format!(
@@ -167,6 +178,7 @@ async fn run(
         https: request.url.scheme() == "https",
         client_ip,
         scripts,
+        request_id,
     };
     let parent = placeholder().await?;
     let mode = if body.is_empty() {

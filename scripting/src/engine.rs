@@ -218,6 +218,8 @@ struct InFlight {
     cancelled: HashSet<u32>,
     pass_through: bool,
     cpu: Duration,
+    /// The request's id in logs.
+    id: Arc<str>,
 }
 
 /// Finished host work, to be handed back to the script.
@@ -348,9 +350,10 @@ impl Worker {
                 cancelled: HashSet::new(),
                 pass_through: false,
                 cpu: Duration::ZERO,
+                id: job.request.id.clone(),
             },
         );
-        host::set_current(request);
+        host::set_current(request, &job.request.id);
         let started = Instant::now();
         let result = live
             .inst
@@ -547,11 +550,12 @@ impl Worker {
         }
         r.outstanding = r.outstanding.saturating_sub(1);
         let id = r.instance;
+        let log_id = r.id.clone();
         let Some(live) = self.instances.get_mut(&id) else {
             return;
         };
         let inst = &mut live.inst;
-        host::set_current(event.request);
+        host::set_current(event.request, &log_id);
         let started = Instant::now();
         let base = crate::memory::live();
         let value = to_js(inst, event.request, event.done);

@@ -147,6 +147,8 @@ pub struct HookRequest {
     pub cf: Cf,
     /// Where the script's `fetch()` calls go; without one, `fetch()` rejects.
     pub fetcher: Option<Arc<dyn Fetcher>>,
+    /// The request's id in Outpost's logs; the script's `console` lines carry it.
+    pub id: Arc<str>,
 }
 
 impl HookRequest {
@@ -156,6 +158,7 @@ impl HookRequest {
             request,
             cf: Cf::default(),
             fetcher: None,
+            id: Arc::from("-"),
         }
     }
 }

@@ -38,13 +38,23 @@ pub(crate) enum HostCall {
 thread_local! {
     static OUTBOX: RefCell<Vec<(u64, HostCall)>> = const { RefCell::new(Vec::new()) };
     static CURRENT: Cell<u64> = const { Cell::new(0) };
+    static CURRENT_ID: RefCell<Option<std::sync::Arc<str>>> = const { RefCell::new(None) };
     static NEXT_BODY: Cell<u64> = const { Cell::new(1) };
     static BODIES: RefCell<HashMap<u64, (u64, BodyStream)>> = RefCell::new(HashMap::new());
 }
 
-/// Marks `request` as the one whose JavaScript runs next on this thread.
-pub(crate) fn set_current(request: u64) {
+/// Marks `request` (known in logs as `id`) as the one whose JavaScript runs next on
+/// this thread.
+pub(crate) fn set_current(request: u64, id: &std::sync::Arc<str>) {
     CURRENT.set(request);
+    CURRENT_ID.with_borrow_mut(|c| *c = Some(id.clone()));
+}
+
+/// The log id of the request whose JavaScript is running.
+pub(crate) fn current_id() -> std::sync::Arc<str> {
+    CURRENT_ID
+        .with_borrow(|c| c.clone())
+        .unwrap_or_else(|| std::sync::Arc::from("-"))
 }
 
 /// The host calls made since the last drain, each with the request that made it.
