@@ -263,15 +263,13 @@ fn flush_logs() {
     drop(guard);
 }
 
-fn init_logging(format: outpost_config::LogFormat, level: &str) {
-    use tracing_subscriber::EnvFilter;
-    // pingora logs a line per retried or failed upstream attempt at warn; keep them,
-    // they are what an operator needs when an origin misbehaves.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    // Request threads hand log lines to a writer thread instead of writing to stderr
-    // themselves (a synchronous write per access-log line cost ~20% of throughput).
-    // Not lossy: if the writer falls behind by 128k lines, logging applies
-    // backpressure rather than silently dropping access-log lines.
+/// Stderr through a writer thread; its guard is kept for [`flush_logs`].
+///
+/// Request threads hand log lines to a writer thread instead of writing to stderr
+/// themselves (a synchronous write per access-log line cost ~20% of throughput).
+/// Not lossy: if the writer falls behind by 128k lines, logging applies backpressure
+/// rather than silently dropping access-log lines.
+fn log_writer() -> tracing_appender::non_blocking::NonBlocking {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("outpost-log")
@@ -279,6 +277,15 @@ fn init_logging(format: outpost_config::LogFormat, level: &str) {
     if let Ok(mut slot) = LOG_GUARD.lock() {
         *slot = Some(guard);
     }
+    writer
+}
+
+fn init_logging(format: outpost_config::LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    // pingora logs a line per retried or failed upstream attempt at warn; keep them,
+    // they are what an operator needs when an origin misbehaves.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let writer = log_writer();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -447,16 +454,9 @@ fn init_dev_logging(level: &str) {
             "{level},outpost::script=debug,pingora_core=warn,pingora_cache=error"
         ))
     });
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("outpost-log")
-        .finish(std::io::stderr());
-    if let Ok(mut slot) = LOG_GUARD.lock() {
-        *slot = Some(guard);
-    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(log_writer())
         .event_format(dev::DevFormat)
         .try_init();
 }
