@@ -207,7 +207,12 @@ async fn a_script_replaced_under_load_drops_no_request() {
         assert_eq!(
             failures.load(Ordering::SeqCst),
             0,
-            "failed requests during the deploy"
+            "failed requests during the deploy; the log says:\n{}",
+            op.log_text()
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         assert!(served.load(Ordering::SeqCst) > 20);
         eprintln!("new version served {took:?} after the file changed");

@@ -22,7 +22,7 @@ use futures_util::stream::FuturesUnordered;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Per-request sandbox limits.
@@ -354,7 +354,7 @@ impl Worker {
             },
         );
         host::set_current(request, &job.request.id);
-        let started = Instant::now();
+        let started = crate::instance::CpuClock::start();
         let result = live
             .inst
             .start(request, &job.request.request, &job.request.cf, &self.limits)
@@ -556,7 +556,7 @@ impl Worker {
         };
         let inst = &mut live.inst;
         host::set_current(event.request, &log_id);
-        let started = Instant::now();
+        let started = crate::instance::CpuClock::start();
         let base = crate::memory::live();
         let value = to_js(inst, event.request, event.done);
         let result = match value {
