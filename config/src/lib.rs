@@ -11,17 +11,21 @@
 //! resolves a host name; `proxy` does that when it builds a running snapshot.
 
 mod error;
+mod html;
 mod locate;
 mod model;
 mod pattern;
 mod raw;
 mod rule;
 mod rule_file;
+mod template;
 mod validate;
 
 pub use error::{ConfigError, Diagnostic, Result};
+pub use html::*;
 pub use model::*;
 pub use rule::*;
+pub use template::{Context as TemplateContext, Template, ValueSource, html_escape};
 
 use std::path::Path;
 

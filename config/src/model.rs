@@ -342,4 +342,17 @@ pub struct SiteConfig {
     pub env: Vec<(String, String)>,
     /// KV bindings: the name hooks see in `env` and the namespace behind it.
     pub kv: Vec<(String, String)>,
+    /// HTML rewrite profiles declared by the site (built-ins are not listed).
+    pub html_profiles: Vec<crate::html::HtmlProfile>,
+}
+
+impl SiteConfig {
+    /// The profile a rule's `html_rewrite: NAME` names: the site's own, else a built-in.
+    pub fn html_profile(&self, name: &str) -> Option<crate::html::HtmlProfile> {
+        self.html_profiles
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .or_else(|| crate::html::builtin_profile(name))
+    }
 }

@@ -134,6 +134,68 @@ pub(crate) struct Site {
     /// Binding name -> KV namespace.
     #[serde(default)]
     pub kv: BTreeMap<String, String>,
+    /// Profile name -> HTML rewrite profile.
+    #[serde(default)]
+    pub html_profiles: BTreeMap<String, HtmlProfile>,
+}
+
+/// One HTML rewrite profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HtmlProfile {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub content_types: Vec<String>,
+    #[serde(default)]
+    pub https_hosts: Vec<String>,
+    pub append_to_head: Option<String>,
+    pub append_to_body: Option<String>,
+    #[serde(default)]
+    pub replace_text: Vec<TextReplace>,
+    #[serde(default)]
+    pub elements: Vec<ElementRewrite>,
+}
+
+/// Edits of the elements one selector matches; content values stay YAML so each
+/// form (`"<b>…</b>"`, `{ html }`, `{ text }`) gets its own message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ElementRewrite {
+    pub select: String,
+    #[serde(default)]
+    pub set_attribute: BTreeMap<String, String>,
+    pub remove_attribute: Option<serde_yaml::Value>,
+    pub rewrite_attribute: Option<RewriteAttribute>,
+    pub set_inner_content: Option<serde_yaml::Value>,
+    pub prepend: Option<serde_yaml::Value>,
+    pub append: Option<serde_yaml::Value>,
+    pub before: Option<serde_yaml::Value>,
+    pub after: Option<serde_yaml::Value>,
+    pub replace: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub remove: bool,
+    #[serde(default)]
+    pub remove_and_keep_content: bool,
+    #[serde(default)]
+    pub replace_text: Vec<TextReplace>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RewriteAttribute {
+    pub name: String,
+    pub from: Option<String>,
+    pub regex: Option<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextReplace {
+    pub from: Option<String>,
+    pub regex: Option<String>,
+    pub to: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -30,6 +30,8 @@ const MANAGED_HEADERS: [&str; 7] = [
 pub(crate) struct SiteView<'s> {
     /// Named origin pools.
     pub pools: &'s [&'s str],
+    /// HTML rewrite profiles rules may bind (the site's and the built-ins).
+    pub html_profiles: &'s [&'s str],
     /// Exact host names and `*.suffix` wildcards (as globs), empty for a default site.
     pub host_globs: Vec<String>,
 }
@@ -599,11 +601,19 @@ fn actions(
         .as_ref()
         .and_then(|s| rv.script_file(s, &at("script")));
     out.html_rewrite = a.html_rewrite.clone();
-    if out.html_rewrite.as_deref() == Some("") {
-        rv.report(
+    match out.html_rewrite.as_deref() {
+        Some("") => rv.report(
             &at("html_rewrite"),
             "expected the name of a rewrite profile",
-        );
+        ),
+        Some(name) if !site.html_profiles.contains(&name) => rv.report(
+            &at("html_rewrite"),
+            format!(
+                "no HTML rewrite profile named {name:?}: the site's html_profiles and the built-ins are: {}",
+                site.html_profiles.join(", ")
+            ),
+        ),
+        _ => {}
     }
     for (j, d) in a.disable.iter().enumerate() {
         match d.as_str() {

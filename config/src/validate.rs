@@ -592,8 +592,12 @@ fn validate_site(
         pools.push((name.clone(), resolved));
     }
     let pool_names: Vec<&str> = pools.iter().map(|(n, _)| n.as_str()).collect();
+    let html_profiles = crate::html::site_profiles(v, &s.html_profiles, i);
+    let mut profile_names: Vec<&str> = html_profiles.iter().map(|p| p.name.as_str()).collect();
+    profile_names.extend(crate::html::BUILTIN_PROFILES);
     let view = crate::rule_file::SiteView {
         pools: &pool_names,
+        html_profiles: &profile_names,
         host_globs: crate::rule_file::site_host_globs(&hosts, default),
     };
     let rules = crate::rule_file::load_site_rules(v, s.rules.as_ref(), i, &view);
@@ -627,6 +631,7 @@ fn validate_site(
             .and_then(|f| v.script_file(f, &at("script"))),
         env: site_env(v, &s.env, i),
         kv: site_kv(v, s, i),
+        html_profiles,
     }
 }
 

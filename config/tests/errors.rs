@@ -8,7 +8,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "unknown key (typo)",
         "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    orgins: [\"http://x\"]\n",
         &[
-            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`",
+            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`",
         ],
     ),
     (
@@ -18,6 +18,18 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "outpost.yaml:6:30: sites[0].kv.2bad: \"2bad\" is not a JavaScript identifier (letters, digits, _ and $)",
             "outpost.yaml:6:43: sites[0].kv.CACHE: namespace \"no spaces\": use 1 to 64 letters, digits, '_' or '-'",
             "outpost.yaml:6:18: sites[0].kv.STORE: \"STORE\" is already an env binding",
+        ],
+    ),
+    (
+        "HTML rewrite profiles",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    html_profiles:\n      banner:\n        include: [https_link]\n        append_to_body: \"{{ header.x-user | loud }}\"\n        elements:\n          - select: \"a:hover\"\n            remove: true\n          - select: img\n            rewrite_attribute: { name: src, regex: \"(\", to: x }\n          - select: p\n            append: { markup: x }\n          - select: div\n",
+        &[
+            "outpost.yaml:7:19: sites[0].html_profiles.banner.include[0]: unknown built-in profile \"https_link\" (expected https_links or strip_comments)",
+            "outpost.yaml:8:25: sites[0].html_profiles.banner.append_to_body: unknown filter \"loud\" (expected html_escape, raw, url_encode or default: \"…\")",
+            "outpost.yaml:10:21: sites[0].html_profiles.banner.elements[0].select: bad CSS selector \"a:hover\": Unsupported pseudo-class or pseudo-element in selector.",
+            "outpost.yaml:13:32: sites[0].html_profiles.banner.elements[1].rewrite_attribute: bad regex \"(\": regex parse error:\n    (\n    ^\nerror: unclosed group",
+            "outpost.yaml:15:21: sites[0].html_profiles.banner.elements[2].append: expected markup, { html: \"…\" } or { text: \"…\" }",
+            "outpost.yaml:16:13: sites[0].html_profiles.banner.elements[3]: no action for the selected elements",
         ],
     ),
     (

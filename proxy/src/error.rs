@@ -3,7 +3,8 @@
 /// Result alias for building and running the proxy.
 pub type Result<T> = std::result::Result<T, ProxyError>;
 
-/// What can go wrong building a running snapshot from a configuration, or starting the server.
+/// What can go wrong building a running snapshot from a configuration, starting the
+/// server, or rewriting a page.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProxyError {
@@ -43,6 +44,18 @@ pub enum ProxyError {
     /// A JS hook does not compile (a reload keeps the previous scripts serving).
     #[error(transparent)]
     Script(#[from] outpost_scripting::ScriptError),
+    /// A compressed page did not decode, or its rewrite did not encode (the response
+    /// is cut short: its head is sent already).
+    #[error("{coding} body: {source}")]
+    HtmlCodec {
+        /// The content coding.
+        coding: &'static str,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// lol_html stopped rewriting a page (a tag larger than its buffer limit).
+    #[error("HTML rewriter: {0}")]
+    HtmlRewriter(lol_html::errors::RewritingError),
     /// pingora refused to start.
     #[error("server: {0}")]
     Server(String),

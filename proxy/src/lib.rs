@@ -15,6 +15,7 @@ pub mod caching;
 mod control;
 mod error;
 mod hooks;
+pub mod html;
 pub mod pool;
 mod server;
 pub mod service;

@@ -86,6 +86,11 @@ pub struct RequestCtx {
     hook: Option<std::path::PathBuf>,
     /// This request's id in logs (scripts' console lines carry it too).
     request_id: Arc<str>,
+    /// The HTML rewrite profile the page rule binds, if any.
+    html_profile: Option<Arc<crate::html::CompiledProfile>>,
+    /// The rewrite of this response's body, once its head showed it is a page to
+    /// rewrite. (A mutex only because pingora wants the context `Sync`.)
+    html: Option<std::sync::Mutex<crate::html::PageRewriter>>,
     _in_flight: InFlight,
 }
 
@@ -419,6 +424,9 @@ impl EdgeProxy {
         {
             ctx.pool = Some(pool.clone());
         }
+        if let Some(name) = &actions.html_rewrite {
+            ctx.html_profile = site.html_profiles.get(name).cloned();
+        }
         ctx.rule = Some(m);
         Ok(false)
     }
@@ -446,6 +454,8 @@ impl ProxyHttp for EdgeProxy {
             client_ip: None,
             scripts_seen: Vec::new(),
             hook: None,
+            html_profile: None,
+            html: None,
             request_id: Arc::from(format!(
                 "{}-{:x}",
                 self.live.node_id,
@@ -895,7 +905,84 @@ impl ProxyHttp for EdgeProxy {
                 upstream_response.insert_header("outpost-rule", m.rule.source.to_string())?;
             }
         }
+        if let Some(profile) = &ctx.html_profile {
+            ctx.html = crate::html::begin(
+                profile,
+                session.req_header(),
+                upstream_response,
+                &ctx.host,
+                ctx.client_ip,
+            )
+            .map(std::sync::Mutex::new);
+        }
         Ok(())
+    }
+
+    fn range_header_filter(
+        &self,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> pingora::proxy::RangeType {
+        // A page that will be rewritten is served whole: byte ranges of the origin's
+        // body mean nothing in the rewritten one (ignoring Range is always allowed).
+        let rewritten = ctx.html_profile.as_ref().is_some_and(|p| {
+            resp.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| p.rewrites(&crate::html::media_type(ct).0))
+        });
+        if rewritten {
+            return pingora::proxy::RangeType::None;
+        }
+        pingora::proxy::range_header_filter(session.req_header(), resp, Some(200))
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<std::time::Duration>> {
+        let Some(rewriter) = &ctx.html else {
+            return Ok(None);
+        };
+        let Ok(mut rewriter) = rewriter.lock() else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "HTML rewriter poisoned",
+            ));
+        };
+        let mut out = match body.take() {
+            Some(chunk) => rewriter.push(&chunk),
+            None => Ok(Bytes::new()),
+        };
+        if end_of_stream && let Ok(head) = &out {
+            out = rewriter.finish().map(|tail| {
+                if head.is_empty() {
+                    tail
+                } else {
+                    let mut all = head.to_vec();
+                    all.extend_from_slice(&tail);
+                    Bytes::from(all)
+                }
+            });
+        }
+        match out {
+            // Nothing to send yet: an empty chunk would end a chunked body early.
+            Ok(bytes) if bytes.is_empty() => *body = None,
+            Ok(bytes) => *body = Some(bytes),
+            Err(e) => {
+                // The head is gone; cut the body off so the client sees it is incomplete.
+                tracing::warn!(request_id = %ctx.request_id, error = %e, "HTML rewrite failed; response truncated");
+                return Err(Error::explain(
+                    ErrorType::InternalError,
+                    format!("HTML rewrite failed: {e}"),
+                ));
+            }
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(

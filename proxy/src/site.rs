@@ -1,5 +1,6 @@
 //! Host-based site selection: exact names, `*.parent` wildcards, then the default site.
 
+use crate::html::CompiledProfile;
 use crate::pool::OriginPool;
 use outpost_config::{HashOn, HostPattern, OriginHost, SiteConfig};
 use std::collections::HashMap;
@@ -34,6 +35,29 @@ pub struct Site {
     pub script: Option<outpost_config::ScriptFile>,
     /// The `env` the site's hooks see.
     pub env: Arc<outpost_scripting::Env>,
+    /// HTML rewrite profiles by name: the site's and the built-ins.
+    pub html_profiles: HashMap<String, Arc<CompiledProfile>>,
+}
+
+/// Compiles the site's HTML profiles and the built-in ones.
+fn html_profiles(cfg: &SiteConfig) -> HashMap<String, Arc<CompiledProfile>> {
+    let builtins = outpost_config::BUILTIN_PROFILES
+        .iter()
+        .filter_map(|n| outpost_config::builtin_profile(n));
+    let mut out = HashMap::new();
+    for p in cfg.html_profiles.iter().cloned().chain(builtins) {
+        let name = p.name.clone();
+        match CompiledProfile::new(p, &cfg.hosts) {
+            Ok(c) => {
+                out.insert(name, Arc::new(c));
+            }
+            // Selectors were checked when the config loaded.
+            Err(e) => {
+                tracing::error!(site = %cfg.name, profile = %name, error = %e, "HTML profile dropped")
+            }
+        }
+    }
+    out
 }
 
 impl Site {
@@ -61,6 +85,7 @@ impl Site {
                 vars: cfg.env.clone(),
                 kv: cfg.kv.clone(),
             }),
+            html_profiles: html_profiles(cfg),
         }
     }
 }

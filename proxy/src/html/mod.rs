@@ -1,0 +1,127 @@
+//! Streaming HTML rewriting of responses on their way out, per the page rule's
+//! `html_rewrite` profile.
+//!
+//! Runs in `response_body_filter`, after the cache: the cache keeps the origin's bytes
+//! and every response is rewritten for its own request, so one cached page can carry
+//! per-visitor values. Bodies stream through in constant memory: each chunk is
+//! decoded (gzip, deflate, br, zstd), fed to lol_html, and whatever lol_html emits is
+//! encoded again for the client and sent at once.
+
+mod codec;
+mod profile;
+mod stream;
+
+pub use codec::{Codec, Coding};
+pub use profile::{CompiledProfile, RequestValues};
+pub use stream::PageRewriter;
+
+/// The media type and charset of a `Content-Type` value (both lowercase).
+pub fn media_type(content_type: &str) -> (String, Option<String>) {
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let charset = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+    });
+    (media, charset)
+}
+
+/// Starts rewriting `resp` with `profile` if it is a page the profile applies to:
+/// adjusts the head (no `Content-Length`, weak `ETag`, the client's coding) and
+/// returns the body's rewriter. `None` leaves the response untouched.
+pub fn begin(
+    profile: &std::sync::Arc<CompiledProfile>,
+    req: &pingora::http::RequestHeader,
+    resp: &mut pingora::http::ResponseHeader,
+    host: &str,
+    client_ip: Option<std::net::IpAddr>,
+) -> Option<PageRewriter> {
+    use http::header;
+    let status = resp.status.as_u16();
+    if matches!(status, 100..=199 | 204 | 206 | 304) {
+        return None;
+    }
+    let (media, charset) = media_type(resp.headers.get(header::CONTENT_TYPE)?.to_str().ok()?);
+    if !profile.rewrites(&media) {
+        return None;
+    }
+    let encoding = resp
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let Some(from) = Coding::from_content_encoding(encoding) else {
+        tracing::debug!(
+            profile = profile.name(),
+            encoding,
+            "page left as is: unknown content coding"
+        );
+        return None;
+    };
+    let accept = req
+        .headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let to = Coding::for_client(accept, from);
+    let values = RequestValues::new(profile.sources(), req, host, client_ip);
+    let rewriter = match PageRewriter::new(
+        profile,
+        std::sync::Arc::new(values),
+        charset.as_deref(),
+        from,
+        to,
+    ) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::debug!(
+                profile = profile.name(),
+                charset,
+                "page left as is: charset is not ASCII-compatible"
+            );
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(profile = profile.name(), error = %e, "page left as is: codec set-up failed");
+            return None;
+        }
+    };
+    resp.remove_header(&header::CONTENT_LENGTH);
+    // pingora frames an HTTP/1.1 body by these headers (and drops them for HTTP/2).
+    let _ = resp.insert_header(header::TRANSFER_ENCODING, "chunked");
+    resp.remove_header(&header::ACCEPT_RANGES);
+    // The bytes differ from the origin's, so a strong validator would lie (RFC 9110 §8.8.1).
+    if let Some(etag) = resp.headers.get(header::ETAG).and_then(|v| v.to_str().ok())
+        && !etag.starts_with("W/")
+    {
+        let weak = format!("W/{etag}");
+        let _ = resp.insert_header(header::ETAG, weak);
+    }
+    match to {
+        Some(c) => {
+            let _ = resp.insert_header(header::CONTENT_ENCODING, c.token());
+        }
+        None => {
+            resp.remove_header(&header::CONTENT_ENCODING);
+        }
+    }
+    if from.is_some() {
+        let vary = resp
+            .headers
+            .get(header::VARY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !vary
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("accept-encoding") || v.trim() == "*")
+        {
+            let v = if vary.is_empty() {
+                "Accept-Encoding".to_string()
+            } else {
+                format!("{vary}, Accept-Encoding")
+            };
+            let _ = resp.insert_header(header::VARY, v);
+        }
+    }
+    Some(rewriter)
+}
