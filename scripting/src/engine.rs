@@ -14,6 +14,7 @@ use crate::exchange::{Answer, FetchResponse, Fetcher, HookRequest};
 use crate::host::{self, HostCall};
 use crate::instance::{Instance, Outcome};
 use crate::kv::{KvResult, KvStore};
+use crate::rewriter::HandlerCall;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
 use futures_util::StreamExt;
@@ -234,6 +235,33 @@ enum Done {
     Read(Result<bytes::Bytes>),
     Timer,
     Kv(Result<KvResult>),
+    /// A rewriter's parser thread wants a handler run (`None`: the rewrite ended).
+    Rewrite {
+        rewriter: u32,
+        call: Option<HandlerCall>,
+        calls: mpsc::UnboundedReceiver<HandlerCall>,
+    },
+}
+
+/// Waits for rewriter `rewriter`'s next handler call.
+fn next_handler_call(
+    request: u64,
+    rewriter: u32,
+    mut calls: mpsc::UnboundedReceiver<HandlerCall>,
+) -> BoxFuture<'static, Event> {
+    Box::pin(async move {
+        let call = calls.recv().await;
+        Event {
+            request,
+            // Host calls are numbered from 1: 0 is never cancelled.
+            call: 0,
+            done: Done::Rewrite {
+                rewriter,
+                call,
+                calls,
+            },
+        }
+    })
 }
 
 struct Worker {
@@ -461,6 +489,11 @@ impl Worker {
                     continue;
                 }
                 HostCall::Settled { .. } => continue,
+                HostCall::Rewrite { rewriter, calls } => {
+                    // Not timed as a whole (a big page takes as long as it takes);
+                    // each handler and each body read has its own timeout.
+                    next_handler_call(request, rewriter, calls)
+                }
                 HostCall::CancelTimer { call } => {
                     if r.cancelled.insert(call) {
                         r.outstanding = r.outstanding.saturating_sub(1);
@@ -549,20 +582,39 @@ impl Worker {
             return;
         }
         r.outstanding = r.outstanding.saturating_sub(1);
+        let request = event.request;
+        match event.done {
+            Done::Rewrite {
+                rewriter,
+                call,
+                calls,
+            } => self.rewrite_call(request, rewriter, call, calls),
+            done => {
+                let call = event.call;
+                self.run_js(request, move |inst| match to_js(inst, request, done) {
+                    Ok((ok, v)) => inst.settle(call, ok, v),
+                    Err(e) => Err(inst.error(&e)),
+                });
+            }
+        }
+    }
+
+    /// Runs `f` (a piece of `request`'s JavaScript) under the request's CPU and
+    /// memory accounting, then turns its host calls into work and answers what finished.
+    fn run_js(&mut self, request: u64, f: impl FnOnce(&mut Instance) -> Result<()>) {
+        let Some(r) = self.requests.get_mut(&request) else {
+            return;
+        };
         let id = r.instance;
         let log_id = r.id.clone();
         let Some(live) = self.instances.get_mut(&id) else {
             return;
         };
         let inst = &mut live.inst;
-        host::set_current(event.request, &log_id);
+        host::set_current(request, &log_id);
         let started = crate::instance::CpuClock::start();
         let base = crate::memory::live();
-        let value = to_js(inst, event.request, event.done);
-        let result = match value {
-            Ok((ok, v)) => inst.settle(event.call, ok, v),
-            Err(e) => Err(inst.error(&e)),
-        };
+        let result = f(inst);
         if let (Some(base), Some(now)) = (base, crate::memory::live())
             && now.saturating_sub(base) > self.limits.memory as isize
         {
@@ -571,17 +623,57 @@ impl Worker {
                 limit_mb: (self.limits.memory >> 20) as u64,
             };
             let _ = host::drain_outbox();
-            self.reset(id, event.request, e);
+            self.reset(id, request, e);
             return;
         }
-        if let Some(r) = self.requests.get_mut(&event.request) {
+        if let Some(r) = self.requests.get_mut(&request) {
             r.cpu += started.elapsed();
         }
         self.take_calls(id);
         if let Err(e) = result {
-            self.fail(event.request, e);
+            self.fail(request, e);
         }
-        self.check(id, &[event.request]);
+        self.check(id, &[request]);
+    }
+
+    /// Runs an `HTMLRewriter` handler for `request`, or forgets the rewriter once its
+    /// parser thread is done.
+    fn rewrite_call(
+        &mut self,
+        request: u64,
+        rewriter: u32,
+        call: Option<HandlerCall>,
+        calls: mpsc::UnboundedReceiver<HandlerCall>,
+    ) {
+        let Some(call) = call else {
+            self.run_js(request, |inst| inst.rewrite(rewriter, 0, None));
+            return;
+        };
+        let Some(r) = self.requests.get_mut(&request) else {
+            return;
+        };
+        r.outstanding += 1;
+        self.events
+            .push(next_handler_call(request, rewriter, calls));
+        // Handlers run after the response has started, so the CPU limit is enforced
+        // here: over it, the rewrite stops and the response is cut short.
+        if r.cpu > self.limits.cpu_time {
+            let _ = call.reply.send(Err(format!(
+                "the script exceeded its CPU limit of {} ms",
+                self.limits.cpu_time.as_millis()
+            )));
+            return;
+        }
+        let token = host::store_reply(request, call.reply);
+        let target = call.target;
+        let unit = call.unit;
+        self.run_js(request, move |inst| {
+            let result = inst.rewrite(rewriter, token, Some((target, unit)));
+            if let Err(e) = &result {
+                host::fail_reply(token, e.to_string());
+            }
+            result
+        });
     }
 
     /// Answers the requests on `instance` whose handler finished, and forgets the ones
@@ -729,5 +821,6 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
             (true, out.into())
         }
         Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) => fail(e),
+        Done::Rewrite { .. } => (true, JsValue::undefined()),
     })
 }

@@ -70,6 +70,13 @@ pub enum ScriptError {
         /// What went wrong.
         message: String,
     },
+    /// An `HTMLRewriter` transform stopped: a handler threw or hit a limit, or the
+    /// source body failed. The rewritten response is cut short.
+    #[error("HTMLRewriter: {message}")]
+    Rewriter {
+        /// What went wrong.
+        message: String,
+    },
     /// A KV operation failed.
     #[error("KV: {message}")]
     Kv {
@@ -100,6 +107,7 @@ impl ScriptError {
             ScriptError::RuntimeLimit { .. } => "runtime-limit",
             ScriptError::Subrequest { .. } => "subrequest",
             ScriptError::Kv { .. } => "kv",
+            ScriptError::Rewriter { .. } => "html-rewriter",
             ScriptError::BodyTooLarge { .. } => "body-too-large",
             ScriptError::Unavailable => "script-unavailable",
         }

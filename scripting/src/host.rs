@@ -7,6 +7,7 @@
 //! whose JavaScript is running ([`set_current`]).
 
 use crate::exchange::{Body, BodyStream, FetchRequest};
+use crate::rewriter::Op;
 use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsTypedArray, JsUint8Array};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::{
@@ -33,7 +34,16 @@ pub(crate) enum HostCall {
     Kv { call: u32, op: crate::kv::KvOp },
     /// The handler promise of `request` settled.
     Settled { request: u64 },
+    /// `HTMLRewriter.transform()` started rewriter `rewriter`, whose handler calls
+    /// arrive on `calls`.
+    Rewrite {
+        rewriter: u32,
+        calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter::HandlerCall>,
+    },
 }
+
+/// Where a rewriter handler's edits go: the parser thread waiting for them.
+type Reply = std::sync::mpsc::SyncSender<std::result::Result<Vec<Op>, String>>;
 
 thread_local! {
     static OUTBOX: RefCell<Vec<(u64, HostCall)>> = const { RefCell::new(Vec::new()) };
@@ -41,6 +51,24 @@ thread_local! {
     static CURRENT_ID: RefCell<Option<std::sync::Arc<str>>> = const { RefCell::new(None) };
     static NEXT_BODY: Cell<u64> = const { Cell::new(1) };
     static BODIES: RefCell<HashMap<u64, (u64, BodyStream)>> = RefCell::new(HashMap::new());
+    static NEXT_REPLY: Cell<u64> = const { Cell::new(1) };
+    static REPLIES: RefCell<HashMap<u64, (u64, Reply)>> = RefCell::new(HashMap::new());
+}
+
+/// Keeps the reply channel of a rewriter handler call made for `request`; the
+/// handler's JavaScript answers through `rewriteReply(token, …)`.
+pub(crate) fn store_reply(request: u64, reply: Reply) -> u64 {
+    let token = NEXT_REPLY.get();
+    NEXT_REPLY.set(token + 1);
+    REPLIES.with_borrow_mut(|r| r.insert(token, (request, reply)));
+    token
+}
+
+/// Answers a rewriter handler call with an error (its JavaScript could not run).
+pub(crate) fn fail_reply(token: u64, message: String) {
+    if let Some((_, reply)) = REPLIES.with_borrow_mut(|r| r.remove(&token)) {
+        let _ = reply.send(Err(message));
+    }
 }
 
 /// Marks `request` (known in logs as `id`) as the one whose JavaScript runs next on
@@ -82,6 +110,9 @@ pub(crate) fn take_body(id: u64) -> Option<BodyStream> {
 /// Drops the bodies a finished request left unread.
 pub(crate) fn drop_bodies(request: u64) {
     BODIES.with_borrow_mut(|b| b.retain(|_, (r, _)| *r != request));
+    // A rewrite waiting on one of this request's handlers stops (the parser thread
+    // sees the channel close).
+    REPLIES.with_borrow_mut(|m| m.retain(|_, (r, _)| *r != request));
 }
 
 fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
@@ -320,11 +351,122 @@ fn kv(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     Ok(JsValue::undefined())
 }
 
+/// `checkSelector(selector)`: throws a TypeError for a selector lol_html cannot use.
+fn check_selector(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let s = string_arg(args, 0, ctx)?;
+    crate::rewriter::check_selector(&s).map_err(type_error)?;
+    Ok(JsValue::undefined())
+}
+
+/// `rewrite(rewriter, bodyId, bytes, plan) -> bodyId`: starts an `HTMLRewriter`
+/// transform of a host body or of bytes; returns the rewritten body.
+/// `plan` is `[[[selector, element, comments, text]…], [[doctype, comments, text, end]…]]`.
+fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let rewriter = call_arg(args, 0, ctx)?;
+    let body_id = arg(args, 1);
+    let source = if body_id.is_null_or_undefined() {
+        Body::Bytes(Bytes::from(bytes_of(&arg(args, 2), ctx)?))
+    } else {
+        let id = body_id.to_length(ctx)?;
+        Body::Stream(take_body(id).ok_or_else(|| type_error("Body has already been used"))?)
+    };
+    let plan_value = arg(args, 3);
+    let plan_obj = plan_value
+        .as_object()
+        .ok_or_else(|| type_error("bad rewriter plan"))?;
+    let list = |v: JsValue, ctx: &mut Context| -> JsResult<Vec<JsValue>> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| type_error("bad rewriter plan"))?;
+        let n = o.get(js_string!("length"), ctx)?.to_length(ctx)?;
+        (0..n).map(|i| o.get(i, ctx)).collect()
+    };
+    let mut plan = crate::rewriter::Plan::default();
+    for entry in list(plan_obj.get(0, ctx)?, ctx)? {
+        let e = list(entry, ctx)?;
+        let selector = e
+            .first()
+            .cloned()
+            .unwrap_or_default()
+            .to_string(ctx)?
+            .to_std_string_escaped();
+        let flag = |i: usize| e.get(i).is_some_and(JsValue::to_boolean);
+        plan.selectors.push((selector, [flag(1), flag(2), flag(3)]));
+    }
+    for entry in list(plan_obj.get(1, ctx)?, ctx)? {
+        let e = list(entry, ctx)?;
+        let flag = |i: usize| e.get(i).is_some_and(JsValue::to_boolean);
+        plan.documents.push([flag(0), flag(1), flag(2), flag(3)]);
+    }
+    let (calls_tx, calls) = tokio::sync::mpsc::unbounded_channel();
+    let out =
+        crate::rewriter::start(source, plan, calls_tx).map_err(|e| type_error(e.to_string()))?;
+    let id = store_body(CURRENT.get(), out);
+    push(HostCall::Rewrite { rewriter, calls });
+    Ok(JsValue::from(id as f64))
+}
+
+/// `rewriteReply(token, ops, error)`: a handler finished (`ops`: `[[name, a, b]…]`)
+/// or threw (`error`).
+fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let token = arg(args, 0).to_length(ctx)?;
+    let Some((_, reply)) = REPLIES.with_borrow_mut(|r| r.remove(&token)) else {
+        return Ok(JsValue::undefined());
+    };
+    let error = arg(args, 2);
+    if !error.is_null_or_undefined() {
+        let _ = reply.send(Err(error.to_string(ctx)?.to_std_string_escaped()));
+        return Ok(JsValue::undefined());
+    }
+    let ops_value = arg(args, 1);
+    let Some(ops_obj) = ops_value.as_object() else {
+        let _ = reply.send(Ok(Vec::new()));
+        return Ok(JsValue::undefined());
+    };
+    let n = ops_obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    let mut ops = Vec::new();
+    for i in 0..n {
+        let op = ops_obj.get(i, ctx)?;
+        let Some(op) = op.as_object() else { continue };
+        let name = op.get(0, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        let a = op.get(1, ctx)?;
+        let a_str = |ctx: &mut Context| -> JsResult<String> {
+            Ok(a.to_string(ctx)?.to_std_string_escaped())
+        };
+        let html = op.get(2, ctx)?.to_boolean();
+        use crate::rewriter::Op;
+        ops.push(match name.as_str() {
+            "setAttribute" => {
+                let v = op.get(2, ctx)?.to_string(ctx)?.to_std_string_escaped();
+                Op::SetAttribute(a_str(ctx)?, v)
+            }
+            "removeAttribute" => Op::RemoveAttribute(a_str(ctx)?),
+            "tagName" => Op::TagName(a_str(ctx)?),
+            "before" => Op::Before(a_str(ctx)?, html),
+            "after" => Op::After(a_str(ctx)?, html),
+            "prepend" => Op::Prepend(a_str(ctx)?, html),
+            "append" => Op::Append(a_str(ctx)?, html),
+            "setInnerContent" => Op::SetInnerContent(a_str(ctx)?, html),
+            "replace" => Op::Replace(a_str(ctx)?, html),
+            "remove" => Op::Remove,
+            "removeAndKeepContent" => Op::RemoveAndKeepContent,
+            "onEndTag" => Op::OnEndTag(a.to_u32(ctx)?),
+            "text" => Op::Text(a_str(ctx)?),
+            _ => continue,
+        });
+    }
+    let _ = reply.send(Ok(ops));
+    Ok(JsValue::undefined())
+}
+
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 11] = [
+    let functions: [(&str, Native, usize); 14] = [
         ("settled", settled, 1),
+        ("checkSelector", check_selector, 1),
+        ("rewrite", rewrite, 4),
+        ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 6),
         ("readBody", read_body, 2),
         ("tee", tee, 1),

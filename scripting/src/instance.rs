@@ -78,6 +78,7 @@ pub(crate) struct Instance {
     dispatch: Script,
     settle: JsObject,
     export: JsObject,
+    rewrite: JsObject,
 }
 
 /// Where a handler's result stands.
@@ -264,12 +265,15 @@ impl Instance {
             .map_err(|e| fail(e.to_string()))?;
         let export = global_function(&mut context, js_string!("__outpostExport"))
             .map_err(|e| fail(e.to_string()))?;
+        let rewrite = global_function(&mut context, js_string!("__outpostRewrite"))
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Instance {
             name,
             context,
             dispatch,
             settle,
             export,
+            rewrite,
         })
     }
 
@@ -405,6 +409,71 @@ impl Instance {
                 &mut self.context,
             )
             .map_err(|e| self.error(&e))?;
+        self.run_jobs()
+    }
+
+    /// Runs rewriter `rewriter`'s handler for `call` (its edits come back through the
+    /// host's `rewriteReply(token, …)`), or, with no call, forgets the rewriter.
+    pub(crate) fn rewrite(
+        &mut self,
+        rewriter: u32,
+        token: u64,
+        call: Option<(crate::rewriter::Target, crate::rewriter::Unit)>,
+    ) -> Result<()> {
+        use crate::rewriter::Unit;
+        let ctx = &mut self.context;
+        let s = |v: &str| JsValue::from(JsString::from(v));
+        let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::null(), s);
+        let (kind, index, data) = match call {
+            None => (8, 0, JsValue::undefined()),
+            Some((target, unit)) => {
+                let (kind, index) = target.code();
+                let items: Vec<JsValue> = match unit {
+                    Unit::Element {
+                        tag,
+                        attributes,
+                        namespace,
+                        self_closing,
+                        can_have_content,
+                    } => {
+                        let attrs: Vec<JsValue> = attributes
+                            .iter()
+                            .map(|(n, v)| JsArray::from_iter([s(n), s(v)], ctx).into())
+                            .collect();
+                        vec![
+                            s(&tag),
+                            JsArray::from_iter(attrs, ctx).into(),
+                            s(namespace),
+                            self_closing.into(),
+                            can_have_content.into(),
+                        ]
+                    }
+                    Unit::Text { text, last } => vec![s(&text), last.into()],
+                    Unit::Comment { text } => vec![s(&text)],
+                    Unit::Doctype {
+                        name,
+                        public_id,
+                        system_id,
+                    } => vec![opt(&name), opt(&public_id), opt(&system_id)],
+                    Unit::End => vec![],
+                    Unit::EndTag { name } => vec![s(&name)],
+                };
+                (kind, index, JsArray::from_iter(items, ctx).into())
+            }
+        };
+        let f = self.rewrite.clone();
+        f.call(
+            &JsValue::undefined(),
+            &[
+                JsValue::from(rewriter),
+                JsValue::from(token as f64),
+                JsValue::from(kind),
+                JsValue::from(index),
+                data,
+            ],
+            &mut self.context,
+        )
+        .map_err(|e| self.error(&e))?;
         self.run_jobs()
     }
 

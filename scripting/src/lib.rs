@@ -5,7 +5,8 @@
 //! seen compiled and warm; the two Workers entry points (`export default { fetch }` and
 //! `addEventListener("fetch", …)`); the Web APIs scripts see (a JS prelude over
 //! `boa_runtime`'s Headers, URL, console and encoding classes, and a few native host
-//! functions); KV namespaces on disk; and the sandbox limits (CPU time and memory per
+//! functions); `HTMLRewriter` (lol_html on a parser thread that asks the JS thread to
+//! run each handler); KV namespaces on disk; and the sandbox limits (CPU time and memory per
 //! request, loop and recursion limits). It must not open sockets on a script's behalf:
 //! the only way out is `fetch()`, which goes to a [`Fetcher`] that `proxy` implements
 //! with subrequests through Outpost's own pipeline. It knows nothing of pingora, rules
@@ -19,6 +20,7 @@ mod host;
 mod instance;
 mod kv;
 pub mod memory;
+mod rewriter;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, ScriptEngine, ScriptSource,

@@ -9,6 +9,8 @@
 //   passThrough()                                    passThroughOnException()
 //   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
 //   kv(call, ns, op, key, value, options)            KV namespaces
+//   checkSelector(s), rewrite(id, handle, bytes, plan) -> handle, rewriteReply(token, ops, error)
+//                                                    HTMLRewriter
 // Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
 // WHATWG URLSearchParams (application/x-www-form-urlencoded), and URL#searchParams
 // kept in step with the URL's query, which boa_runtime's URL does not provide.
@@ -379,6 +381,191 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
   }
 
+  // HTMLRewriter (Workers API). The parser runs on a host thread; each match comes
+  // here through __outpostRewrite(rewriter, token, kind, index, data). Handlers get
+  // snapshot objects that record their edits; the edits go back with
+  // host.rewriteReply(token, ops) once the handler (and its promise) finished.
+  const rewriters = new Map();
+  let nextRewriter = 1;
+  const DEAD = "This content token is no longer valid. Content tokens are only valid during the execution of the relevant content handler.";
+  function contentArgs(content, options) {
+    return [String(content), options !== undefined && options !== null && options.html === true];
+  }
+  class Token {
+    #state;
+    constructor(state) { this.#state = state; }
+    static op(t, op) {
+      if (!t.#state.live) throw new TypeError(DEAD);
+      t.#state.ops.push(op);
+    }
+  }
+  class Element extends Token {
+    #tag; #attrs; #removed; #rw; #ns; #selfClosing; #canHaveContent;
+    constructor(state, data, rw) {
+      super(state);
+      this.#tag = data[0];
+      this.#attrs = new Map(data[1]);
+      this.#ns = data[2];
+      this.#selfClosing = data[3];
+      this.#canHaveContent = data[4];
+      this.#removed = false;
+      this.#rw = rw;
+    }
+    get tagName() { return this.#tag; }
+    set tagName(name) { name = String(name).toLowerCase(); Token.op(this, ["tagName", name]); this.#tag = name; }
+    get namespaceURI() { return this.#ns; }
+    get selfClosing() { return this.#selfClosing; }
+    get canHaveContent() { return this.#canHaveContent; }
+    get removed() { return this.#removed; }
+    get attributes() { return Array.from(this.#attrs.entries())[Symbol.iterator](); }
+    getAttribute(name) {
+      const v = this.#attrs.get(String(name).toLowerCase());
+      return v === undefined ? null : v;
+    }
+    hasAttribute(name) { return this.#attrs.has(String(name).toLowerCase()); }
+    setAttribute(name, value) {
+      name = String(name).toLowerCase(); value = String(value);
+      Token.op(this, ["setAttribute", name, value]);
+      this.#attrs.set(name, value);
+      return this;
+    }
+    removeAttribute(name) {
+      name = String(name).toLowerCase();
+      Token.op(this, ["removeAttribute", name]);
+      this.#attrs.delete(name);
+      return this;
+    }
+    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
+    prepend(content, options) { Token.op(this, ["prepend", ...contentArgs(content, options)]); return this; }
+    append(content, options) { Token.op(this, ["append", ...contentArgs(content, options)]); return this; }
+    setInnerContent(content, options) { Token.op(this, ["setInnerContent", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#removed = true; return this; }
+    remove() { Token.op(this, ["remove"]); this.#removed = true; return this; }
+    removeAndKeepContent() { Token.op(this, ["removeAndKeepContent"]); this.#removed = true; return this; }
+    onEndTag(handler) {
+      if (typeof handler !== "function") throw new TypeError("onEndTag expects a function");
+      if (!this.#canHaveContent) throw new TypeError(`<${this.#tag}> has no end tag`);
+      const t = this.#rw.nextEndTag++;
+      Token.op(this, ["onEndTag", t]);
+      this.#rw.endTags.set(t, handler);
+    }
+  }
+  class EndTag extends Token {
+    #name;
+    constructor(state, data) { super(state); this.#name = data[0]; }
+    get name() { return this.#name; }
+    set name(n) { n = String(n); Token.op(this, ["tagName", n]); this.#name = n; }
+    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
+    remove() { Token.op(this, ["remove"]); return this; }
+  }
+  class Text extends Token {
+    #text; #last; #removed;
+    constructor(state, data) { super(state); this.#text = data[0]; this.#last = data[1]; this.#removed = false; }
+    get text() { return this.#text; }
+    get lastInTextNode() { return this.#last; }
+    get removed() { return this.#removed; }
+    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#removed = true; return this; }
+    remove() { Token.op(this, ["remove"]); this.#removed = true; return this; }
+  }
+  class Comment extends Token {
+    #text; #removed;
+    constructor(state, data) { super(state); this.#text = data[0]; this.#removed = false; }
+    get text() { return this.#text; }
+    set text(t) { t = String(t); Token.op(this, ["text", t]); this.#text = t; }
+    get removed() { return this.#removed; }
+    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#removed = true; return this; }
+    remove() { Token.op(this, ["remove"]); this.#removed = true; return this; }
+  }
+  class Doctype {
+    #d;
+    constructor(data) { this.#d = data; }
+    get name() { return this.#d[0]; }
+    get publicId() { return this.#d[1]; }
+    get systemId() { return this.#d[2]; }
+  }
+  class DocumentEnd extends Token {
+    append(content, options) { Token.op(this, ["append", ...contentArgs(content, options)]); return this; }
+  }
+  // "Name: message" and the script's own frames (the prelude's have no file name).
+  function errorText(e) {
+    if (!(e instanceof Error)) return `Uncaught ${String(e)}`;
+    const frames = String(e.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at ") && !l.includes("unknown at"));
+    return [`${e.name}: ${e.message}`, ...frames].join("\n");
+  }
+  Object.defineProperty(globalThis, "__outpostRewrite", {
+    value(id, token, kind, index, data) {
+      const rw = rewriters.get(id);
+      if (kind === 8) { rewriters.delete(id); return; }
+      if (rw === undefined) { host.rewriteReply(token, null, "unknown rewriter"); return; }
+      const state = { live: true, ops: [] };
+      let handlers, method, unit;
+      switch (kind) {
+        case 0: handlers = rw.element[index][1]; method = "element"; unit = new Element(state, data, rw); break;
+        case 1: handlers = rw.element[index][1]; method = "comments"; unit = new Comment(state, data); break;
+        case 2: handlers = rw.element[index][1]; method = "text"; unit = new Text(state, data); break;
+        case 3: handlers = rw.document[index]; method = "doctype"; unit = new Doctype(data); break;
+        case 4: handlers = rw.document[index]; method = "comments"; unit = new Comment(state, data); break;
+        case 5: handlers = rw.document[index]; method = "text"; unit = new Text(state, data); break;
+        case 6: handlers = rw.document[index]; method = "end"; unit = new DocumentEnd(state); break;
+        default: {
+          const f = rw.endTags.get(index);
+          rw.endTags.delete(index);
+          handlers = { f }; method = "f"; unit = new EndTag(state, data);
+        }
+      }
+      const done = () => { state.live = false; host.rewriteReply(token, state.ops, null); };
+      const failed = (e) => { state.live = false; host.rewriteReply(token, null, errorText(e)); };
+      try {
+        const r = handlers[method](unit);
+        if (r !== null && typeof r === "object" && typeof r.then === "function") r.then(done, failed);
+        else done();
+      } catch (e) {
+        failed(e);
+      }
+    },
+  });
+  class HTMLRewriter {
+    #element; #document;
+    constructor() { this.#element = []; this.#document = []; }
+    on(selector, handlers) {
+      selector = String(selector);
+      host.checkSelector(selector);
+      if (handlers === null || typeof handlers !== "object") throw new TypeError("on() expects a handlers object");
+      this.#element.push([selector, handlers]);
+      return this;
+    }
+    onDocument(handlers) {
+      if (handlers === null || typeof handlers !== "object") throw new TypeError("onDocument() expects a handlers object");
+      this.#document.push(handlers);
+      return this;
+    }
+    transform(response) {
+      if (!(response instanceof Response)) throw new TypeError("HTMLRewriter.transform() expects a Response");
+      const headers = new NativeHeaders(response.headers);
+      const init = { status: response.status, statusText: response.statusText, headers };
+      const source = Body.take(response);
+      if (source === null) return new Response(null, init);
+      headers.delete("content-length");
+      const fn = (h, k) => typeof h[k] === "function";
+      const plan = [
+        this.#element.map(([s, h]) => [s, fn(h, "element"), fn(h, "comments"), fn(h, "text")]),
+        this.#document.map((h) => [fn(h, "doctype"), fn(h, "comments"), fn(h, "text"), fn(h, "end")]),
+      ];
+      const id = nextRewriter++;
+      rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
+      let body;
+      if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan);
+      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan);
+      return new Response(new HostBody(body), init);
+    }
+  }
+  globalThis.HTMLRewriter = HTMLRewriter;
   globalThis.Request = Request;
   globalThis.Response = Response;
   globalThis.ReadableStream = ReadableStream;

@@ -1,0 +1,403 @@
+//! The native half of `HTMLRewriter`: lol_html runs on a blocking thread of its own
+//! and asks the JS thread to run each handler.
+//!
+//! lol_html calls handlers synchronously, while a Workers handler may be `async`. So
+//! the parser does not run on the JS thread: every match becomes a [`HandlerCall`]
+//! sent to the JS thread's event loop, and the parser thread waits for the edits the
+//! handler made ([`Op`]s) before it goes on. The JS thread never blocks, async
+//! handlers are awaited like any other promise, and handler time counts against the
+//! request's CPU limit there. Element and text objects in JS are snapshots that
+//! record edits; they stop working once their handler has finished, as in Workers.
+
+use crate::engine::ASYNC_TIMEOUT;
+use crate::error::{Result, ScriptError};
+use crate::exchange::{Body, BodyStream};
+use bytes::Bytes;
+use lol_html::html_content::{ContentType, EndTag};
+use lol_html::{DocumentContentHandlers, ElementContentHandlers, HtmlRewriter, Settings};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::mpsc;
+
+/// Which handlers one `on(selector, handlers)` or `onDocument(handlers)` has.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Plan {
+    /// Selector and whether it has `element`, `comments`, `text` handlers.
+    pub selectors: Vec<(String, [bool; 3])>,
+    /// Whether each document handler set has `doctype`, `comments`, `text`, `end`.
+    pub documents: Vec<[bool; 4]>,
+}
+
+/// The handler a call is for (the numbers are the prelude's `kind`s).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    Element(usize),
+    Comments(usize),
+    Text(usize),
+    Doctype(usize),
+    DocComments(usize),
+    DocText(usize),
+    DocEnd(usize),
+    EndTag(u32),
+}
+
+impl Target {
+    /// `(kind, index)` as the prelude's dispatcher takes them.
+    pub(crate) fn code(self) -> (u32, u32) {
+        match self {
+            Target::Element(i) => (0, i as u32),
+            Target::Comments(i) => (1, i as u32),
+            Target::Text(i) => (2, i as u32),
+            Target::Doctype(i) => (3, i as u32),
+            Target::DocComments(i) => (4, i as u32),
+            Target::DocText(i) => (5, i as u32),
+            Target::DocEnd(i) => (6, i as u32),
+            Target::EndTag(t) => (7, t),
+        }
+    }
+}
+
+/// What a handler sees of the token it was called for.
+#[derive(Debug, Clone)]
+pub(crate) enum Unit {
+    /// Tag name, attributes, namespace, self-closing, can have content.
+    Element {
+        tag: String,
+        attributes: Vec<(String, String)>,
+        namespace: &'static str,
+        self_closing: bool,
+        can_have_content: bool,
+    },
+    /// A text chunk and whether it ends its text node.
+    Text { text: String, last: bool },
+    /// A comment's text.
+    Comment { text: String },
+    /// The doctype's name, public id and system id.
+    Doctype {
+        name: Option<String>,
+        public_id: Option<String>,
+        system_id: Option<String>,
+    },
+    /// The end of the document.
+    End,
+    /// An end tag's name.
+    EndTag { name: String },
+}
+
+/// An edit a handler made.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    SetAttribute(String, String),
+    RemoveAttribute(String),
+    TagName(String),
+    Before(String, bool),
+    After(String, bool),
+    Prepend(String, bool),
+    Append(String, bool),
+    SetInnerContent(String, bool),
+    Replace(String, bool),
+    Remove,
+    RemoveAndKeepContent,
+    OnEndTag(u32),
+    /// A comment's new text.
+    Text(String),
+}
+
+/// One handler to run on the JS thread; the edits (or the handler's error) go back
+/// through `reply`.
+pub(crate) struct HandlerCall {
+    pub target: Target,
+    pub unit: Unit,
+    pub reply: std_mpsc::SyncSender<std::result::Result<Vec<Op>, String>>,
+}
+
+/// Checks a selector as `HTMLRewriter.on()` gets it.
+pub(crate) fn check_selector(s: &str) -> std::result::Result<(), String> {
+    lol_html::Selector::from_str(s)
+        .map(|_| ())
+        .map_err(|e| format!("invalid selector {s:?}: {e}"))
+}
+
+/// Output chunks buffered between the parser thread and the client.
+const OUT_CHANNEL: usize = 8;
+
+/// Starts rewriting `source` per `plan`; returns the rewritten body. Handler calls
+/// arrive on `calls`; the stream ends when the rewrite does (or errs if it failed).
+pub(crate) fn start(
+    source: Body,
+    plan: Plan,
+    calls: mpsc::UnboundedSender<HandlerCall>,
+) -> Result<BodyStream> {
+    let selectors = plan
+        .selectors
+        .iter()
+        .map(|(s, _)| lol_html::Selector::from_str(s).map_err(|e| e.to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|message| ScriptError::Rewriter { message })?;
+    let (out_tx, mut out_rx) = mpsc::channel::<Result<Bytes>>(OUT_CHANNEL);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let result = run(&handle, source, &plan, selectors, &calls, &out_tx);
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "HTMLRewriter stopped; the response is cut short");
+            let _ = handle.block_on(out_tx.send(Err(e)));
+        }
+    });
+    Ok(BodyStream::new(futures_util::stream::poll_fn(move |cx| {
+        out_rx.poll_recv(cx)
+    })))
+}
+
+fn failed(message: impl Into<String>) -> ScriptError {
+    ScriptError::Rewriter {
+        message: message.into(),
+    }
+}
+
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs handler `target` for `unit` on the JS thread and waits for its edits.
+fn ask(
+    calls: &mpsc::UnboundedSender<HandlerCall>,
+    target: Target,
+    unit: Unit,
+) -> std::result::Result<Vec<Op>, Boxed> {
+    let (reply, answer) = std_mpsc::sync_channel(1);
+    calls
+        .send(HandlerCall {
+            target,
+            unit,
+            reply,
+        })
+        .map_err(|_| Boxed::from("the script is gone"))?;
+    match answer.recv_timeout(ASYNC_TIMEOUT) {
+        Ok(Ok(ops)) => Ok(ops),
+        Ok(Err(message)) => Err(message.into()),
+        Err(std_mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "a handler did not finish within {} s",
+            ASYNC_TIMEOUT.as_secs()
+        )
+        .into()),
+        Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+            Err("the script stopped (an error, or a CPU or memory limit)".into())
+        }
+    }
+}
+
+fn kind(html: bool) -> ContentType {
+    if html {
+        ContentType::Html
+    } else {
+        ContentType::Text
+    }
+}
+
+fn apply_end_tag(end: &mut EndTag<'_>, ops: Vec<Op>) {
+    for op in ops {
+        match op {
+            Op::Before(s, h) => end.before(&s, kind(h)),
+            Op::After(s, h) => end.after(&s, kind(h)),
+            Op::Remove => end.remove(),
+            Op::TagName(n) => end.set_name_str(n),
+            _ => {}
+        }
+    }
+}
+
+fn end_tag_handler(
+    calls: mpsc::UnboundedSender<HandlerCall>,
+    token: u32,
+) -> lol_html::EndTagHandler<'static> {
+    Box::new(move |end: &mut EndTag<'_>| {
+        let ops = ask(
+            &calls,
+            Target::EndTag(token),
+            Unit::EndTag { name: end.name() },
+        )?;
+        apply_end_tag(end, ops);
+        Ok(())
+    })
+}
+
+fn run(
+    handle: &tokio::runtime::Handle,
+    source: Body,
+    plan: &Plan,
+    selectors: Vec<lol_html::Selector>,
+    calls: &mpsc::UnboundedSender<HandlerCall>,
+    out_tx: &mpsc::Sender<Result<Bytes>>,
+) -> Result<()> {
+    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::<u8>::new()));
+    let sink = {
+        let out = out.clone();
+        move |c: &[u8]| out.borrow_mut().extend_from_slice(c)
+    };
+    let mut settings = Settings::new();
+    for (i, ((_, has), sel)) in plan.selectors.iter().zip(&selectors).enumerate() {
+        let mut h = ElementContentHandlers::default();
+        if has[0] {
+            let calls = calls.clone();
+            h = h.element(move |el: &mut lol_html::html_content::Element<'_, '_>| {
+                let unit = Unit::Element {
+                    tag: el.tag_name(),
+                    attributes: el
+                        .attributes()
+                        .iter()
+                        .map(|a| (a.name(), a.value()))
+                        .collect(),
+                    namespace: el.namespace_uri(),
+                    self_closing: el.is_self_closing(),
+                    can_have_content: el.can_have_content(),
+                };
+                for op in ask(&calls, Target::Element(i), unit)? {
+                    match op {
+                        Op::SetAttribute(n, v) => el.set_attribute(&n, &v)?,
+                        Op::RemoveAttribute(n) => el.remove_attribute(&n),
+                        Op::TagName(n) => el.set_tag_name(&n)?,
+                        Op::Before(s, h) => el.before(&s, kind(h)),
+                        Op::After(s, h) => el.after(&s, kind(h)),
+                        Op::Prepend(s, h) => el.prepend(&s, kind(h)),
+                        Op::Append(s, h) => el.append(&s, kind(h)),
+                        Op::SetInnerContent(s, h) => el.set_inner_content(&s, kind(h)),
+                        Op::Replace(s, h) => el.replace(&s, kind(h)),
+                        Op::Remove => el.remove(),
+                        Op::RemoveAndKeepContent => el.remove_and_keep_content(),
+                        Op::OnEndTag(token) => {
+                            if let Some(handlers) = el.end_tag_handlers() {
+                                handlers.push(end_tag_handler(calls.clone(), token));
+                            }
+                        }
+                        Op::Text(_) => {}
+                    }
+                }
+                Ok(())
+            });
+        }
+        if has[1] {
+            let calls = calls.clone();
+            h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
+                comment(&calls, Target::Comments(i), c)
+            });
+        }
+        if has[2] {
+            let calls = calls.clone();
+            h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
+                text(&calls, Target::Text(i), t)
+            });
+        }
+        settings = settings.append_element_content_handler((Cow::Borrowed(sel), h));
+    }
+    for (i, has) in plan.documents.iter().enumerate() {
+        let mut h = DocumentContentHandlers::default();
+        if has[0] {
+            let calls = calls.clone();
+            h = h.doctype(move |d: &mut lol_html::html_content::Doctype<'_>| {
+                let unit = Unit::Doctype {
+                    name: d.name(),
+                    public_id: d.public_id(),
+                    system_id: d.system_id(),
+                };
+                ask(&calls, Target::Doctype(i), unit).map(|_| ())
+            });
+        }
+        if has[1] {
+            let calls = calls.clone();
+            h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
+                comment(&calls, Target::DocComments(i), c)
+            });
+        }
+        if has[2] {
+            let calls = calls.clone();
+            h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
+                text(&calls, Target::DocText(i), t)
+            });
+        }
+        if has[3] {
+            let calls = calls.clone();
+            h = h.end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+                for op in ask(&calls, Target::DocEnd(i), Unit::End)? {
+                    if let Op::Append(s, h) = op {
+                        end.append(&s, kind(h));
+                    }
+                }
+                Ok(())
+            });
+        }
+        settings = settings.append_document_content_handler(h);
+    }
+    let mut rewriter = HtmlRewriter::new(settings, sink);
+    let send = |bytes: Vec<u8>| -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match handle.block_on(tokio::time::timeout(
+            ASYNC_TIMEOUT,
+            out_tx.send(Ok(Bytes::from(bytes))),
+        )) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(failed("the response was dropped")),
+            Err(_) => Err(failed("the rewritten body was not read")),
+        }
+    };
+    match source {
+        Body::Bytes(b) => {
+            rewriter.write(&b).map_err(|e| failed(e.to_string()))?;
+        }
+        Body::Stream(mut s) => loop {
+            let next = handle
+                .block_on(tokio::time::timeout(ASYNC_TIMEOUT, s.next()))
+                .map_err(|_| failed("the source body stalled"))?;
+            match next {
+                None => break,
+                Some(chunk) => {
+                    rewriter.write(&chunk?).map_err(|e| failed(e.to_string()))?;
+                    let bytes = std::mem::take(&mut *out.borrow_mut());
+                    send(bytes)?;
+                }
+            }
+        },
+    }
+    rewriter.end().map_err(|e| failed(e.to_string()))?;
+    let bytes = std::mem::take(&mut *out.borrow_mut());
+    send(bytes)
+}
+
+fn comment(
+    calls: &mpsc::UnboundedSender<HandlerCall>,
+    target: Target,
+    c: &mut lol_html::html_content::Comment<'_>,
+) -> lol_html::HandlerResult {
+    for op in ask(calls, target, Unit::Comment { text: c.text() })? {
+        match op {
+            Op::Text(t) => c.set_text(&t)?,
+            Op::Before(s, h) => c.before(&s, kind(h)),
+            Op::After(s, h) => c.after(&s, kind(h)),
+            Op::Replace(s, h) => c.replace(&s, kind(h)),
+            Op::Remove => c.remove(),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn text(
+    calls: &mpsc::UnboundedSender<HandlerCall>,
+    target: Target,
+    t: &mut lol_html::html_content::TextChunk<'_>,
+) -> lol_html::HandlerResult {
+    let unit = Unit::Text {
+        text: t.as_str().to_string(),
+        last: t.last_in_text_node(),
+    };
+    for op in ask(calls, target, unit)? {
+        match op {
+            Op::Before(s, h) => t.before(&s, kind(h)),
+            Op::After(s, h) => t.after(&s, kind(h)),
+            Op::Replace(s, h) => t.replace(&s, kind(h)),
+            Op::Remove => t.remove(),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! `HTMLRewriter` through the real engine: every element, text, comment, end-tag and
+//! document method, async handlers, errors and limits.
+
+use outpost_scripting::{Answer, HookRequest, Limits, ScriptEngine, ScriptError, ScriptSource};
+
+fn script(name: &str, code: &str) -> ScriptSource {
+    ScriptSource {
+        path: name.into(),
+        code: code.into(),
+        version: 1,
+    }
+}
+
+fn request() -> HookRequest {
+    HookRequest::new(
+        http::Request::builder()
+            .uri("https://example.com/")
+            .body(bytes::Bytes::new())
+            .expect("request"),
+    )
+}
+
+async fn run_with(e: &ScriptEngine, code: &str) -> Result<(http::HeaderMap, String), ScriptError> {
+    match e
+        // Named by its length: each different script gets its own warm instance.
+        .run(
+            script(&format!("rewrite-{}.js", code.len()), code),
+            Default::default(),
+            request(),
+        )
+        .await?
+    {
+        Answer::Respond(r) => {
+            let body = r.body.into_bytes(64 << 20).await?;
+            Ok((
+                r.head.headers,
+                String::from_utf8(body.to_vec()).expect("utf8"),
+            ))
+        }
+        Answer::PassThrough(e) => panic!("unexpected pass-through: {e}"),
+    }
+}
+
+async fn run(code: &str) -> Result<(http::HeaderMap, String), ScriptError> {
+    let e = ScriptEngine::new(1, Limits::default()).expect("engine");
+    run_with(&e, code).await
+}
+
+/// A module whose fetch handler rewrites `page` with the rewriter `setup` builds.
+fn module(page: &str, setup: &str) -> String {
+    format!(
+        r#"
+        const page = {page:?};
+        export default {{
+          async fetch(request) {{
+            const response = new Response(page, {{ headers: {{ "content-type": "text/html", "content-length": "{len}" }} }});
+            return {setup}.transform(response);
+          }},
+        }};
+        "#,
+        len = page.len()
+    )
+}
+
+#[tokio::test]
+async fn element_methods() {
+    let page = r#"<div id="a" class="x" data-drop="1"><p>one</p><span>keep me</span><b>gone</b><i>old</i><u>in</u></div><img src="/a.png">"#;
+    let code = module(
+        page,
+        r#"new HTMLRewriter()
+          .on("div#a", {
+            element(el) {
+              const seen = [el.tagName, el.getAttribute("class"), el.hasAttribute("id"), el.hasAttribute("nope"),
+                            el.getAttribute("nope"), [...el.attributes].map(([k, v]) => k + "=" + v).join(","),
+                            el.canHaveContent, el.removed];
+              el.setAttribute("class", "y").removeAttribute("data-drop");
+              el.setAttribute("data-seen", JSON.stringify(seen));
+              el.before("<hr>", { html: true }).after("<after>");
+              el.prepend("<em>first</em>", { html: true }).append("last");
+            },
+          })
+          .on("p", { element(el) { el.setInnerContent("<b>two</b>", { html: true }); } })
+          .on("span", { element(el) { el.removeAndKeepContent(); } })
+          .on("b", { element(el) { el.remove(); if (!el.removed) throw new Error("removed flag"); } })
+          .on("i", { element(el) { el.replace("<i>new</i>", { html: true }); } })
+          .on("u", { element(el) { el.tagName = "strong"; } })
+          .on("img", { element(el) { el.setAttribute("src", el.getAttribute("src").replace(".png", ".webp")); } })"#,
+    );
+    let (headers, body) = run(&code).await.expect("rewrite");
+    assert!(headers.get("content-length").is_none(), "length dropped");
+    let seen = r#"data-seen="[&quot;div&quot;,&quot;x&quot;,true,false,null,&quot;id=a,class=x,data-drop=1&quot;,true,false]""#;
+    assert_eq!(
+        body,
+        format!(
+            r#"<hr><div id="a" class="y" {seen}><em>first</em><p><b>two</b></p>keep me<i>new</i><strong>in</strong>last</div>&lt;after&gt;<img src="/a.webp">"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn text_comments_end_tags_and_document() {
+    let page = "<!DOCTYPE html><html><body><!-- note --><h1>Hello world</h1><p>a <b>b</b></p></body></html>";
+    let code = module(
+        page,
+        r#"new HTMLRewriter()
+          .on("h1", {
+            text(t) {
+              // (The last chunk of a text node may be empty, as in Workers.)
+              t.replace(t.text.toUpperCase());
+              if (t.lastInTextNode) t.after("!");
+            },
+            element(el) {
+              el.onEndTag((end) => { end.before("<small>end of " + end.name + "</small>", { html: true }); end.after("|"); });
+            },
+          })
+          .on("b", { element(el) { el.onEndTag((end) => { end.name = "i"; }); el.tagName = "i"; } })
+          .on("body", { comments(c) { c.text = " " + c.text.trim().toUpperCase() + " "; c.after("<br>", { html: true }); } })
+          .onDocument({
+            doctype(d) { globalThis.doctype = [d.name, d.publicId, d.systemId]; },
+            comments(c) { if (c.text.includes("NOTE")) c.before("[c]"); },
+            text(t) { if (t.text === "a ") t.before("&"); },
+            end(end) { end.append("<!-- done: " + JSON.stringify(globalThis.doctype) + " -->", { html: true }); },
+          })"#,
+    );
+    let (_, body) = run(&code).await.expect("rewrite");
+    assert_eq!(
+        body,
+        "<!DOCTYPE html><html><body>[c]<!-- NOTE --><br><h1>HELLO WORLD!<small>end of h1</small></h1>|<p>&amp;a <i>b</i></p></body></html><!-- done: [\"html\",null,null] -->"
+    );
+}
+
+#[tokio::test]
+async fn async_handlers_are_awaited_in_order() {
+    let page = "<ul><li>1</li><li>2</li><li>3</li></ul>";
+    let code = module(
+        page,
+        r#"new HTMLRewriter().on("li", {
+            async element(el) {
+              // A real wait on the host (a timer): the parser must not go on meanwhile.
+              await new Promise((r) => setTimeout(r, 20));
+              const n = (globalThis.n = (globalThis.n ?? 0) + 1);
+              el.setAttribute("data-order", String(n));
+              await null;
+              el.append(" (async)");
+            },
+          })"#,
+    );
+    let (_, body) = run(&code).await.expect("rewrite");
+    assert_eq!(
+        body,
+        r#"<ul><li data-order="1">1 (async)</li><li data-order="2">2 (async)</li><li data-order="3">3 (async)</li></ul>"#
+    );
+}
+
+#[tokio::test]
+async fn tokens_die_with_their_handler_and_bad_selectors_throw() {
+    let code = r#"
+        let kept;
+        export default {
+          async fetch() {
+            let bad = "none";
+            try { new HTMLRewriter().on("a:hover", {}); } catch (e) { bad = e.name + ": " + e.message; }
+            const r = new HTMLRewriter().on("p", { element(el) { kept = el; } })
+              .transform(new Response("<p>x</p>"));
+            const text = await r.text();
+            let late = "none";
+            try { kept.setAttribute("a", "b"); } catch (e) { late = e.message; }
+            return Response.json({ bad, text, late });
+          },
+        };
+    "#;
+    let (_, body) = run(code).await.expect("run");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        v["bad"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("TypeError: invalid selector \"a:hover\"")),
+        "{v}"
+    );
+    assert_eq!(v["text"], "<p>x</p>");
+    assert!(
+        v["late"]
+            .as_str()
+            .is_some_and(|s| s.contains("no longer valid")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_throwing_handler_cuts_the_response_short() {
+    let page = format!(
+        "<p>ok</p>{}<p class=bad>x</p>",
+        "<i>filler</i>".repeat(1_000)
+    );
+    let code = module(
+        &page,
+        r#"new HTMLRewriter().on("p.bad", { element() { throw new Error("handler broke"); } })"#,
+    );
+    let e = ScriptEngine::new(1, Limits::default()).expect("engine");
+    let err = run_with(&e, &code).await.expect_err("the body fails");
+    let msg = err.to_string();
+    assert!(msg.contains("handler broke"), "{msg}");
+    // The thread and the script are fine afterwards.
+    let (_, body) = run_with(
+        &e,
+        &module(
+            "<p>x</p>",
+            r#"new HTMLRewriter().on("p", { element(el) { el.setAttribute("ok", "1"); } })"#,
+        ),
+    )
+    .await
+    .expect("next request");
+    assert_eq!(body, r#"<p ok="1">x</p>"#);
+}
+
+#[tokio::test]
+async fn handlers_count_against_the_cpu_limit() {
+    let page = "<p>x</p>".repeat(50);
+    let code = module(
+        &page,
+        r#"new HTMLRewriter().on("p", { element(el) { const end = Date.now() + 5; while (Date.now() < end) {} } })"#,
+    );
+    let limits = Limits {
+        cpu_time: std::time::Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let e = ScriptEngine::new(1, limits).expect("engine");
+    let err = run_with(&e, &code).await.expect_err("stopped");
+    assert!(err.to_string().contains("CPU limit"), "{err}");
+}
