@@ -199,7 +199,21 @@ async fn start_origin() -> PageOrigin {
     }
 }
 
+const HOOK: &str = r#"
+export default {
+  async fetch(request) {
+    const page = await fetch(request);
+    return new HTMLRewriter()
+      .on("h1", { async element(el) { await null; el.setAttribute("data-js", request.headers.get("x-user")); } })
+      .onDocument({ end(end) { end.append("<!-- rewritten by a hook -->", { html: true }); } })
+      .transform(page);
+  },
+};
+"#;
+
 const RULES: &str = r#"
+- match: "/js/*"
+  actions: { script: hook.js }
 - match: "/builtin/https/*"
   actions: { html_rewrite: https_links }
 - match: "/builtin/comments/*"
@@ -262,6 +276,7 @@ sites:
 fn start(origin: SocketAddr) -> Outpost {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+    std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
     Outpost::start_in(dir, &config(origin), &[])
 }
 
@@ -571,6 +586,33 @@ async fn a_200_mib_page_is_rewritten_in_bounded_memory() {
         assert!(total > 200 << 20, "whole page came through ({total} bytes)");
         assert!(upgraded > 3_000_000, "links were rewritten all the way ({upgraded})");
         assert!(grew < 64 << 20, "proxy memory grew by {} MiB for a 200 MiB page", grew >> 20);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hooks_html_rewriter_streams_a_fetched_page() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = start_origin().await;
+        let o = start(origin.addr);
+        let resp = get(&o, "/js/slow", &[("x-user", "Ann")]).await;
+        assert!(resp.headers().get("content-length").is_none());
+        let mut body = resp.bytes_stream();
+        use futures_util::StreamExt;
+        let mut seen = String::new();
+        let mut nav_at = None;
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            if nav_at.is_none() && seen.contains("<nav aria-label=\"Main\">") {
+                nav_at = Some(Instant::now());
+            }
+        }
+        let nav_at = nav_at.expect("the page's first half arrived");
+        let rest_sent = origin.rest_sent.lock().expect("lock").expect("origin sent the rest");
+        assert!(nav_at < rest_sent, "the first half streamed through the hook before the origin sent the rest");
+        assert!(seen.contains("<h1 id=\"page-rules\" data-js=\"Ann\">"), "{seen}");
+        assert!(seen.ends_with("</html>\n<!-- rewritten by a hook -->"), "{seen}");
     })
     .await
     .expect("test timed out");

@@ -224,3 +224,27 @@ async fn subrequests_behave_as_in_workerd() {
     .await
     .expect("timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_rewriter_behaves_as_in_workerd() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/rewriter.js");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_workerd, wd) = start_workerd(dir.path(), script, true);
+        let origin = TestOrigin::start("origin").await;
+        let (op, outpost) = start_quick(
+            &["--origin", &origin.url(), "--script", script],
+            &dir.path().join("outpost.log"),
+        );
+        let _op = Killed(op);
+        let c = common::client();
+        let cases: Vec<(&str, &str, Option<&str>)> = ["/elements", "/text", "/async", "/fetched"]
+            .into_iter()
+            .map(|p| ("GET", p, None))
+            .collect();
+        let diffs = compare(&c, &wd, &outpost, &cases, &origin.url()).await;
+        assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
+    })
+    .await
+    .expect("timed out");
+}
