@@ -609,10 +609,23 @@ async fn a_hooks_html_rewriter_streams_a_fetched_page() {
             }
         }
         let nav_at = nav_at.expect("the page's first half arrived");
-        let rest_sent = origin.rest_sent.lock().expect("lock").expect("origin sent the rest");
-        assert!(nav_at < rest_sent, "the first half streamed through the hook before the origin sent the rest");
-        assert!(seen.contains("<h1 id=\"page-rules\" data-js=\"Ann\">"), "{seen}");
-        assert!(seen.ends_with("</html>\n<!-- rewritten by a hook -->"), "{seen}");
+        let rest_sent = origin
+            .rest_sent
+            .lock()
+            .expect("lock")
+            .expect("origin sent the rest");
+        assert!(
+            nav_at < rest_sent,
+            "the first half streamed through the hook before the origin sent the rest"
+        );
+        assert!(
+            seen.contains("<h1 id=\"page-rules\" data-js=\"Ann\">"),
+            "{seen}"
+        );
+        assert!(
+            seen.ends_with("</html>\n<!-- rewritten by a hook -->"),
+            "{seen}"
+        );
     })
     .await
     .expect("test timed out");

@@ -228,7 +228,10 @@ async fn subrequests_behave_as_in_workerd() {
 #[tokio::test(flavor = "multi_thread")]
 async fn html_rewriter_behaves_as_in_workerd() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/rewriter.js");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/differential/rewriter.js"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let (_workerd, wd) = start_workerd(dir.path(), script, true);
         let origin = TestOrigin::start("origin").await;

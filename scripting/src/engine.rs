@@ -12,7 +12,7 @@
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Answer, FetchResponse, Fetcher, HookRequest};
 use crate::host::{self, HostCall};
-use crate::instance::{Instance, Outcome};
+use crate::instance::{CpuClock, Instance, Outcome};
 use crate::kv::{KvResult, KvStore};
 use crate::rewriter::HandlerCall;
 use boa_engine::object::builtins::JsArray;
@@ -241,6 +241,26 @@ enum Done {
         call: Option<HandlerCall>,
         calls: mpsc::UnboundedReceiver<HandlerCall>,
     },
+}
+
+/// How long a thread polls for the other side of a rewriter hand-off before it
+/// sleeps (a sleep and wake-up costs tens of microseconds).
+pub(crate) const SPIN: Duration = Duration::from_micros(40);
+
+/// The next handler call if one arrives within [`SPIN`]; `None` if the channel is
+/// still empty (or closed: the future that waits will see that).
+fn spin_recv(calls: &mut mpsc::UnboundedReceiver<HandlerCall>) -> Option<HandlerCall> {
+    let until = std::time::Instant::now() + SPIN;
+    loop {
+        match calls.try_recv() {
+            Ok(c) => return Some(c),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() >= until => {
+                return None;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => std::hint::spin_loop(),
+        }
+    }
 }
 
 /// Waits for rewriter `rewriter`'s next handler call.
@@ -591,9 +611,11 @@ impl Worker {
             } => self.rewrite_call(request, rewriter, call, calls),
             done => {
                 let call = event.call;
-                self.run_js(request, move |inst| match to_js(inst, request, done) {
-                    Ok((ok, v)) => inst.settle(call, ok, v),
-                    Err(e) => Err(inst.error(&e)),
+                self.run_js(request, CpuClock::start, move |inst| {
+                    match to_js(inst, request, done) {
+                        Ok((ok, v)) => inst.settle(call, ok, v),
+                        Err(e) => Err(inst.error(&e)),
+                    }
                 });
             }
         }
@@ -601,7 +623,12 @@ impl Worker {
 
     /// Runs `f` (a piece of `request`'s JavaScript) under the request's CPU and
     /// memory accounting, then turns its host calls into work and answers what finished.
-    fn run_js(&mut self, request: u64, f: impl FnOnce(&mut Instance) -> Result<()>) {
+    fn run_js(
+        &mut self,
+        request: u64,
+        clock: fn() -> CpuClock,
+        f: impl FnOnce(&mut Instance) -> Result<()>,
+    ) {
         let Some(r) = self.requests.get_mut(&request) else {
             return;
         };
@@ -612,7 +639,7 @@ impl Worker {
         };
         let inst = &mut live.inst;
         host::set_current(request, &log_id);
-        let started = crate::instance::CpuClock::start();
+        let started = clock();
         let base = crate::memory::live();
         let result = f(inst);
         if let (Some(base), Some(now)) = (base, crate::memory::live())
@@ -645,16 +672,39 @@ impl Worker {
         call: Option<HandlerCall>,
         calls: mpsc::UnboundedReceiver<HandlerCall>,
     ) {
-        let Some(call) = call else {
-            self.run_js(request, |inst| inst.rewrite(rewriter, 0, None));
+        let Some(mut call) = call else {
+            self.run_js(request, CpuClock::wall_only, |inst| {
+                inst.rewrite(rewriter, 0, None)
+            });
             return;
         };
-        let Some(r) = self.requests.get_mut(&request) else {
-            return;
-        };
-        r.outstanding += 1;
+        let mut calls = calls;
+        // The rewrite is still going: it counts as outstanding work of the request
+        // (so the request is not forgotten while its handlers run).
+        match self.requests.get_mut(&request) {
+            Some(r) => r.outstanding += 1,
+            None => return,
+        }
+        loop {
+            self.handler_call(request, rewriter, call);
+            if !self.requests.contains_key(&request) {
+                return;
+            }
+            // The parser thread usually asks again within microseconds: catching that
+            // here saves two thread wake-ups per handler, most of a call's cost.
+            match spin_recv(&mut calls) {
+                Some(next) => call = next,
+                None => break,
+            }
+        }
         self.events
             .push(next_handler_call(request, rewriter, calls));
+    }
+
+    fn handler_call(&mut self, request: u64, rewriter: u32, call: HandlerCall) {
+        let Some(r) = self.requests.get(&request) else {
+            return;
+        };
         // Handlers run after the response has started, so the CPU limit is enforced
         // here: over it, the rewrite stops and the response is cut short.
         if r.cpu > self.limits.cpu_time {
@@ -667,7 +717,7 @@ impl Worker {
         let token = host::store_reply(request, call.reply);
         let target = call.target;
         let unit = call.unit;
-        self.run_js(request, move |inst| {
+        self.run_js(request, CpuClock::wall_only, move |inst| {
             let result = inst.rewrite(rewriter, token, Some((target, unit)));
             if let Err(e) = &result {
                 host::fail_reply(token, e.to_string());

@@ -558,6 +558,16 @@ impl CpuClock {
         }
     }
 
+    /// A clock that counts wall time only: for slices of JavaScript so short (an
+    /// `HTMLRewriter` handler) that reading the thread's CPU clock, a system call,
+    /// would cost more than the slice. Wall time over-counts only preemption.
+    pub(crate) fn wall_only() -> Self {
+        CpuClock {
+            wall: Instant::now(),
+            cpu: None,
+        }
+    }
+
     /// CPU time used since [`CpuClock::start`] (wall time if there is no CPU clock).
     pub(crate) fn elapsed(&self) -> std::time::Duration {
         self.cpu

@@ -171,7 +171,21 @@ fn ask(
             reply,
         })
         .map_err(|_| Boxed::from("the script is gone"))?;
-    match answer.recv_timeout(ASYNC_TIMEOUT) {
+    // Most handlers answer within microseconds: poll briefly before sleeping.
+    let until = std::time::Instant::now() + crate::engine::SPIN;
+    let answer = loop {
+        match answer.try_recv() {
+            Ok(a) => break Ok(a),
+            Err(std_mpsc::TryRecvError::Disconnected) => {
+                break Err(std_mpsc::RecvTimeoutError::Disconnected);
+            }
+            Err(std_mpsc::TryRecvError::Empty) if std::time::Instant::now() < until => {
+                std::hint::spin_loop();
+            }
+            Err(std_mpsc::TryRecvError::Empty) => break answer.recv_timeout(ASYNC_TIMEOUT),
+        }
+    };
+    match answer {
         Ok(Ok(ops)) => Ok(ops),
         Ok(Err(message)) => Err(message.into()),
         Err(std_mpsc::RecvTimeoutError::Timeout) => Err(format!(
