@@ -532,9 +532,10 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let rules: usize = cfg.sites.iter().map(|s| s.rules.len()).sum();
+            let profiles: usize = cfg.sites.iter().map(|s| s.html_profiles.len()).sum();
             let plural = |n: usize| if n == 1 { "" } else { "s" };
             println!(
-                "ok: {} ({} site{}, {} page rule{}, {} script{}, {} certificate{})",
+                "ok: {} ({} site{}, {} page rule{}, {} script{}, {} HTML profile{}, {} certificate{})",
                 config.display(),
                 cfg.sites.len(),
                 plural(cfg.sites.len()),
@@ -542,6 +543,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 plural(rules),
                 scripts.len(),
                 plural(scripts.len()),
+                profiles,
+                plural(profiles),
                 sources.len(),
                 plural(sources.len()),
             );

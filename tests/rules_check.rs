@@ -78,6 +78,11 @@ fn bad_rules_files_get_exact_positioned_errors() {
             "error: rules.yaml:2:22: [0].actions.origin: no origin pool named \"apii\": the site's pools are: api",
         ),
         (
+            "unknown HTML rewrite profile",
+            "- match: \"example.com/a/*\"\n  actions: { html_rewrite: https_link }\n",
+            "error: rules.yaml:2:28: [0].actions.html_rewrite: no HTML rewrite profile named \"https_link\": the site's html_profiles and the built-ins are: https_links, strip_comments",
+        ),
+        (
             "bad regex and network in conditions",
             "- match: \"example.com/a/*\"\n  when: { header: { user-agent: { regex: \"(bot\" } }, client_ip: \"10.0.0.0/33\" }\n  actions: { cache_level: bypass }\n",
             "error: rules.yaml:2:33: [0].when.header.user-agent: \"(bot\" is not a valid regex: unclosed group\nrules.yaml:2:65: [0].when.client_ip: \"10.0.0.0/33\" is not an IP network (expected e.g. \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\")",
@@ -138,7 +143,7 @@ fn rules_that_can_never_apply_are_warnings() {
     assert!(ok, "warnings do not fail the check: {stderr}");
     assert_eq!(
         stdout.trim_end(),
-        "ok: outpost.yaml (1 site, 4 page rules, 0 scripts, 0 certificates)"
+        "ok: outpost.yaml (1 site, 4 page rules, 0 scripts, 0 HTML profiles, 0 certificates)"
     );
     assert_eq!(
         stderr.trim_end(),

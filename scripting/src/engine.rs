@@ -244,13 +244,24 @@ enum Done {
 }
 
 /// How long a thread polls for the other side of a rewriter hand-off before it
-/// sleeps (a sleep and wake-up costs tens of microseconds).
-pub(crate) const SPIN: Duration = Duration::from_micros(40);
+/// sleeps (a sleep and wake-up costs tens of microseconds). Zero when the process
+/// has one CPU: polling would only keep the other side from running.
+pub(crate) fn spin() -> Duration {
+    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        if cpus > 1 {
+            Duration::from_micros(40)
+        } else {
+            Duration::ZERO
+        }
+    })
+}
 
-/// The next handler call if one arrives within [`SPIN`]; `None` if the channel is
+/// The next handler call if one arrives within [`spin`]; `None` if the channel is
 /// still empty (or closed: the future that waits will see that).
 fn spin_recv(calls: &mut mpsc::UnboundedReceiver<HandlerCall>) -> Option<HandlerCall> {
-    let until = std::time::Instant::now() + SPIN;
+    let until = std::time::Instant::now() + spin();
     loop {
         match calls.try_recv() {
             Ok(c) => return Some(c),

@@ -172,7 +172,7 @@ fn ask(
         })
         .map_err(|_| Boxed::from("the script is gone"))?;
     // Most handlers answer within microseconds: poll briefly before sleeping.
-    let until = std::time::Instant::now() + crate::engine::SPIN;
+    let until = std::time::Instant::now() + crate::engine::spin();
     let answer = loop {
         match answer.try_recv() {
             Ok(a) => break Ok(a),
