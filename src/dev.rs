@@ -85,6 +85,9 @@ where
                 if let Some(script) = f.get("script") {
                     let _ = write!(line, " script {script}");
                 }
+                if let Some(html) = f.get("html") {
+                    let _ = write!(line, " html {html}");
+                }
                 if f.get("subrequest") == Some("true") {
                     line.insert_str(0, "  ↳ fetch ");
                 }

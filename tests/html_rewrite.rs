@@ -349,6 +349,8 @@ async fn every_declarative_action_on_a_real_page() {
         // Untouched parts survive byte for byte.
         assert!(page.contains("<figcaption>Rules run before the cache &amp; the origin.</figcaption>"));
 
+        assert!(head.get("outpost-html-rewrite").is_none(), "debug headers are off");
+
         // Other media types under the same rule pass untouched.
         let (head, plain) = text(&o, "/plain.txt", &[]).await;
         assert_eq!(plain, "<!-- not html --> http://docs.test/");

@@ -914,6 +914,14 @@ impl ProxyHttp for EdgeProxy {
                 ctx.client_ip,
             )
             .map(std::sync::Mutex::new);
+            if ctx.html.is_some()
+                && ctx
+                    .snapshot
+                    .as_ref()
+                    .is_some_and(|s| s.config.server.debug_headers)
+            {
+                upstream_response.insert_header("outpost-html-rewrite", profile.name())?;
+            }
         }
         Ok(())
     }
@@ -1077,6 +1085,11 @@ impl ProxyHttp for EdgeProxy {
             subrequest = !ctx.scripts_seen.is_empty(),
             rule = ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
             script = ctx.hook.as_ref().map(|p| p.display().to_string()),
+            html = ctx
+                .html
+                .as_ref()
+                .and(ctx.html_profile.as_ref())
+                .map(|p| p.name()),
             error = e.map(|e| e.to_string()),
             "access"
         );
