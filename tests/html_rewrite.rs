@@ -302,6 +302,20 @@ async fn text(o: &Outpost, path: &str, headers: &[(&str, &str)]) -> (http::Heade
     (head, String::from_utf8(body).expect("utf-8 page"))
 }
 
+/// Reads the whole body, noting when `marker` had arrived.
+async fn read_noting(resp: reqwest::Response, marker: &str) -> (String, Option<Instant>) {
+    use futures_util::StreamExt;
+    let mut body = resp.bytes_stream();
+    let (mut seen, mut at) = (String::new(), None);
+    while let Some(chunk) = body.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        if at.is_none() && seen.contains(marker) {
+            at = Some(Instant::now());
+        }
+    }
+    (seen, at)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_declarative_action_on_a_real_page() {
     tokio::time::timeout(TEST_TIMEOUT, async {
@@ -520,18 +534,8 @@ async fn rewritten_head_arrives_before_the_origin_finishes() {
         let origin = start_origin().await;
         let o = start(origin.addr);
         let resp = get(&o, "/slow", &[("x-user", "Ann")]).await;
-        let mut body = resp.bytes_stream();
-        use futures_util::StreamExt;
-        let mut seen = String::new();
-        let mut head_at = None;
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-            if head_at.is_none()
-                && seen.contains("<meta name=\"edge-user\" content=\"Ann\"></head>")
-            {
-                head_at = Some(Instant::now());
-            }
-        }
+        let (seen, head_at) =
+            read_noting(resp, "<meta name=\"edge-user\" content=\"Ann\"></head>").await;
         let head_at = head_at.expect("the rewritten head arrived");
         let rest_sent = origin
             .rest_sent
@@ -600,16 +604,7 @@ async fn a_hooks_html_rewriter_streams_a_fetched_page() {
         let o = start(origin.addr);
         let resp = get(&o, "/js/slow", &[("x-user", "Ann")]).await;
         assert!(resp.headers().get("content-length").is_none());
-        let mut body = resp.bytes_stream();
-        use futures_util::StreamExt;
-        let mut seen = String::new();
-        let mut nav_at = None;
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-            if nav_at.is_none() && seen.contains("<nav aria-label=\"Main\">") {
-                nav_at = Some(Instant::now());
-            }
-        }
+        let (seen, nav_at) = read_noting(resp, "<nav aria-label=\"Main\">").await;
         let nav_at = nav_at.expect("the page's first half arrived");
         let rest_sent = origin
             .rest_sent

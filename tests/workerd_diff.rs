@@ -156,18 +156,37 @@ async fn compare(
     diffs.join("\n")
 }
 
+/// Runs `tests/differential/NAME` in workerd and in `outpost proxy` (quick mode, in
+/// front of a test origin, with `extra` flags), sends both `cases`, and returns the
+/// differences. With `send_origin`, requests carry the origin's URL for the script.
+async fn differ(
+    name: &str,
+    module: bool,
+    extra: &[&str],
+    c: &reqwest::Client,
+    cases: &[(&str, &str, Option<&str>)],
+    send_origin: bool,
+) -> String {
+    let script = format!("{}/tests/differential/{name}", env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_workerd, wd) = start_workerd(dir.path(), &script, module);
+    let origin = TestOrigin::start("origin").await;
+    let url = origin.url();
+    let mut args = vec!["--origin", url.as_str(), "--script", script.as_str()];
+    args.extend_from_slice(extra);
+    let (op, outpost) = start_quick(&args, &dir.path().join("outpost.log"));
+    let _op = Killed(op);
+    let sent = if send_origin { url.as_str() } else { "" };
+    compare(c, &wd, &outpost, cases, sent).await
+}
+
+fn gets<'a>(paths: &[&'a str]) -> Vec<(&'static str, &'a str, Option<&'static str>)> {
+    paths.iter().map(|p| ("GET", *p, None)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hooks_answer_as_workerd_does() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/webapis.js");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_workerd, wd) = start_workerd(dir.path(), script, true);
-        let origin = TestOrigin::start("origin").await;
-        let (op, outpost) = start_quick(
-            &["--origin", &origin.url(), "--script", script],
-            &dir.path().join("outpost.log"),
-        );
-        let _op = Killed(op);
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -186,7 +205,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/nowhere", None),
             ("GET", "/throw", None),
         ];
-        let diffs = compare(&c, &wd, &outpost, cases, "").await;
+        let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })
     .await
@@ -196,29 +215,9 @@ async fn hooks_answer_as_workerd_does() {
 #[tokio::test(flavor = "multi_thread")]
 async fn subrequests_behave_as_in_workerd() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/fetcher.js");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_workerd, wd) = start_workerd(dir.path(), script, false);
-        let origin = TestOrigin::start("origin").await;
-        let (op, outpost) = start_quick(
-            &[
-                "--origin",
-                &origin.url(),
-                "--script",
-                script,
-                "--cache-memory",
-                "0",
-            ],
-            &dir.path().join("outpost.log"),
-        );
-        let _op = Killed(op);
-        let c = common::client();
-        let cases: Vec<(&str, &str, Option<&str>)> =
-            ["/passthrough", "/read", "/parallel", "/clone", "/none"]
-                .into_iter()
-                .map(|p| ("GET", p, None))
-                .collect();
-        let diffs = compare(&c, &wd, &outpost, &cases, &origin.url()).await;
+        let cases = gets(&["/passthrough", "/read", "/parallel", "/clone", "/none"]);
+        let extra = ["--cache-memory", "0"];
+        let diffs = differ("fetcher.js", false, &extra, &common::client(), &cases, true).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })
     .await
@@ -228,24 +227,8 @@ async fn subrequests_behave_as_in_workerd() {
 #[tokio::test(flavor = "multi_thread")]
 async fn html_rewriter_behaves_as_in_workerd() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/differential/rewriter.js"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_workerd, wd) = start_workerd(dir.path(), script, true);
-        let origin = TestOrigin::start("origin").await;
-        let (op, outpost) = start_quick(
-            &["--origin", &origin.url(), "--script", script],
-            &dir.path().join("outpost.log"),
-        );
-        let _op = Killed(op);
-        let c = common::client();
-        let cases: Vec<(&str, &str, Option<&str>)> = ["/elements", "/text", "/async", "/fetched"]
-            .into_iter()
-            .map(|p| ("GET", p, None))
-            .collect();
-        let diffs = compare(&c, &wd, &outpost, &cases, &origin.url()).await;
+        let cases = gets(&["/elements", "/text", "/async", "/fetched"]);
+        let diffs = differ("rewriter.js", true, &[], &common::client(), &cases, true).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })
     .await
