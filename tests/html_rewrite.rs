@@ -623,6 +623,20 @@ async fn a_hooks_html_rewriter_streams_a_fetched_page() {
             seen.ends_with("</html>\n<!-- rewritten by a hook -->"),
             "{seen}"
         );
+
+        // A compressed page from fetch() is decoded for the rewrite, sent uncompressed.
+        let (head, page) = text(
+            &o,
+            "/js/page.br",
+            &[("accept-encoding", "br"), ("x-user", "Bo")],
+        )
+        .await;
+        assert!(head.get("content-encoding").is_none());
+        assert!(
+            page.contains("<h1 id=\"page-rules\" data-js=\"Bo\">"),
+            "{page}"
+        );
+        assert!(page.ends_with("</html>\n<!-- rewritten by a hook -->"));
     })
     .await
     .expect("test timed out");

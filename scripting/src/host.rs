@@ -358,8 +358,9 @@ fn check_selector(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
     Ok(JsValue::undefined())
 }
 
-/// `rewrite(rewriter, bodyId, bytes, plan) -> bodyId`: starts an `HTMLRewriter`
-/// transform of a host body or of bytes; returns the rewritten body.
+/// `rewrite(rewriter, bodyId, bytes, plan, coding) -> bodyId`: starts an
+/// `HTMLRewriter` transform of a host body or of bytes (decoded first if `coding` names
+/// a content coding); returns the rewritten body.
 /// `plan` is `[[[selector, element, comments, text]…], [[doctype, comments, text, end]…]]`.
 fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let rewriter = call_arg(args, 0, ctx)?;
@@ -398,9 +399,16 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         let flag = |i: usize| e.get(i).is_some_and(JsValue::to_boolean);
         plan.documents.push([flag(0), flag(1), flag(2), flag(3)]);
     }
+    let coding = arg(args, 4);
+    let coding = if coding.is_null_or_undefined() {
+        None
+    } else {
+        let token = coding.to_string(ctx)?.to_std_string_escaped();
+        crate::codec::Coding::from_content_encoding(Some(&token)).flatten()
+    };
     let (calls_tx, calls) = tokio::sync::mpsc::unbounded_channel();
-    let out =
-        crate::rewriter::start(source, plan, calls_tx).map_err(|e| type_error(e.to_string()))?;
+    let out = crate::rewriter::start(source, coding, plan, calls_tx)
+        .map_err(|e| type_error(e.to_string()))?;
     let id = store_body(CURRENT.get(), out);
     push(HostCall::Rewrite { rewriter, calls });
     Ok(JsValue::from(id as f64))
@@ -465,7 +473,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     let functions: [(&str, Native, usize); 14] = [
         ("settled", settled, 1),
         ("checkSelector", check_selector, 1),
-        ("rewrite", rewrite, 4),
+        ("rewrite", rewrite, 5),
         ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 6),
         ("readBody", read_body, 2),

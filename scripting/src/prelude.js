@@ -9,7 +9,7 @@
 //   passThrough()                                    passThroughOnException()
 //   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
 //   kv(call, ns, op, key, value, options)            KV namespaces
-//   checkSelector(s), rewrite(id, handle, bytes, plan) -> handle, rewriteReply(token, ops, error)
+//   checkSelector(s), rewrite(id, handle, bytes, plan, coding) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
 // Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
 // WHATWG URLSearchParams (application/x-www-form-urlencoded), and URL#searchParams
@@ -552,6 +552,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const source = Body.take(response);
       if (source === null) return new Response(null, init);
       headers.delete("content-length");
+      // fetch() hands bodies over as the origin sent them: a compressed page is
+      // decoded for the rewrite and the result goes out uncompressed.
+      const ce = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+      let coding = null;
+      if (["gzip", "x-gzip", "deflate", "br", "zstd"].includes(ce)) {
+        coding = ce;
+        headers.delete("content-encoding");
+      }
       const fn = (h, k) => typeof h[k] === "function";
       const plan = [
         this.#element.map(([s, h]) => [s, fn(h, "element"), fn(h, "comments"), fn(h, "text")]),
@@ -560,8 +568,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const id = nextRewriter++;
       rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
       let body;
-      if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan);
-      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan);
+      if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding);
+      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding);
       return new Response(new HostBody(body), init);
     }
   }

@@ -9,6 +9,7 @@
 //! request's CPU limit there. Element and text objects in JS are snapshots that
 //! record edits; they stop working once their handler has finished, as in Workers.
 
+use crate::codec::{Codec, Coding};
 use crate::engine::ASYNC_TIMEOUT;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Body, BodyStream};
@@ -126,6 +127,7 @@ const OUT_CHANNEL: usize = 8;
 /// arrive on `calls`; the stream ends when the rewrite does (or errs if it failed).
 pub(crate) fn start(
     source: Body,
+    coding: Option<Coding>,
     plan: Plan,
     calls: mpsc::UnboundedSender<HandlerCall>,
 ) -> Result<BodyStream> {
@@ -138,7 +140,7 @@ pub(crate) fn start(
     let (out_tx, mut out_rx) = mpsc::channel::<Result<Bytes>>(OUT_CHANNEL);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let result = run(&handle, source, &plan, selectors, &calls, &out_tx);
+        let result = run(&handle, source, coding, &plan, selectors, &calls, &out_tx);
         if let Err(e) = result {
             tracing::warn!(error = %e, "HTMLRewriter stopped; the response is cut short");
             let _ = handle.block_on(out_tx.send(Err(e)));
@@ -237,6 +239,7 @@ fn end_tag_handler(
 fn run(
     handle: &tokio::runtime::Handle,
     source: Body,
+    coding: Option<Coding>,
     plan: &Plan,
     selectors: Vec<lol_html::Selector>,
     calls: &mpsc::UnboundedSender<HandlerCall>,
@@ -354,10 +357,27 @@ fn run(
             Err(_) => Err(failed("the rewritten body was not read")),
         }
     };
+    // A compressed page is decoded first (fetch() hands bodies over as the origin
+    // sent them); the rewritten page goes out uncompressed.
+    let mut decoder = coding
+        .map(Codec::decoder)
+        .transpose()
+        .map_err(|e| failed(e.to_string()))?;
+    let mut feed = |rewriter: &mut HtmlRewriter<'_, _>, chunk: &[u8]| -> Result<()> {
+        let decoded;
+        let html = match &mut decoder {
+            Some(d) => {
+                decoded = d
+                    .push(chunk)
+                    .map_err(|e| failed(format!("the page does not decode: {e}")))?;
+                &decoded[..]
+            }
+            None => chunk,
+        };
+        rewriter.write(html).map_err(|e| failed(e.to_string()))
+    };
     match source {
-        Body::Bytes(b) => {
-            rewriter.write(&b).map_err(|e| failed(e.to_string()))?;
-        }
+        Body::Bytes(b) => feed(&mut rewriter, &b)?,
         Body::Stream(mut s) => loop {
             let next = handle
                 .block_on(tokio::time::timeout(ASYNC_TIMEOUT, s.next()))
@@ -365,12 +385,18 @@ fn run(
             match next {
                 None => break,
                 Some(chunk) => {
-                    rewriter.write(&chunk?).map_err(|e| failed(e.to_string()))?;
+                    feed(&mut rewriter, &chunk?)?;
                     let bytes = std::mem::take(&mut *out.borrow_mut());
                     send(bytes)?;
                 }
             }
         },
+    }
+    if let Some(d) = decoder.take() {
+        let rest = d
+            .finish()
+            .map_err(|e| failed(format!("the page does not decode: {e}")))?;
+        rewriter.write(&rest).map_err(|e| failed(e.to_string()))?;
     }
     rewriter.end().map_err(|e| failed(e.to_string()))?;
     let bytes = std::mem::take(&mut *out.borrow_mut());

@@ -7,11 +7,10 @@
 //! decoded (gzip, deflate, br, zstd), fed to lol_html, and whatever lol_html emits is
 //! encoded again for the client and sent at once.
 
-mod codec;
 mod profile;
 mod stream;
 
-pub use codec::{Codec, Coding};
+pub use outpost_scripting::codec::{Codec, Coding};
 pub use profile::{CompiledProfile, RequestValues};
 pub use stream::PageRewriter;
 

@@ -1,7 +1,7 @@
 //! One response's rewrite: decode, rewrite with lol_html, encode, chunk by chunk.
 
-use super::codec::{Codec, Coding};
 use super::profile::{CompiledProfile, RequestValues};
+use super::{Codec, Coding};
 use crate::error::ProxyError;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
-//! Content codings of HTML bodies: origin bodies are decoded before rewriting and the
-//! rewritten bytes encoded again for the client, chunk by chunk (constant memory).
+//! Content codings (gzip, deflate, br, zstd), streamed chunk by chunk in constant
+//! memory: `HTMLRewriter` decodes a compressed page before rewriting it, and `proxy`'s
+//! HTML profiles decode origin pages and encode the result for the client.
 
 use std::io::Write;
 
