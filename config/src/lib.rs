@@ -1,7 +1,8 @@
 //! Outpost's configuration: the YAML model, its validation, and nothing else.
 //!
-//! This crate owns the shape of `outpost.yaml` (and, as later features land, the
-//! files it names). It parses YAML with `serde_yaml` into a private wire schema
+//! This crate owns the shape of `outpost.yaml` and of the files it names (rules
+//! files), including HTML rewrite profiles and their per-request placeholders (parsed
+//! here, rendered by whoever holds the request). It parses YAML with `serde_yaml` into a private wire schema
 //! (`raw`), then validates every value into the public [`Config`] model, reporting
 //! each problem with the file, line and column it came from and the YAML path of
 //! the value (`outpost.yaml:14:5: sites[0].origins[1]: ...`).

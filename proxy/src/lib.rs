@@ -2,8 +2,9 @@
 //!
 //! This crate owns the `ProxyHttp` implementation ([`EdgeProxy`]), host-based site
 //! selection, origin pools (round robin, consistent hash, active and passive health),
-//! the built-in static origin, live config snapshots with atomic reload, and the
-//! process wiring (pingora `Server`, listeners, the control-plane runtime).
+//! the built-in static origin, live config snapshots with atomic reload, streaming
+//! HTML rewriting of responses by the rules' profiles ([`html`]), and the process
+//! wiring (pingora `Server`, listeners, the control-plane runtime).
 //!
 //! It is the only crate that depends on `pingora-proxy`. It must keep per-request
 //! state in [`service::RequestCtx`], never in the proxy struct, and must not parse
