@@ -3,7 +3,8 @@
 //! `POST /purge` takes Cloudflare's purge body so existing tooling ports over:
 //! `{"files": [urls]}`, `{"prefixes": ["host/path"]}`, `{"hosts": [...]}`,
 //! `{"tags": [...]}` (from the origin's `Cache-Tag`) or `{"purge_everything": true}`.
-//! `GET /cache/stats`, `GET /status` and `POST /reload` complete it. Every failure
+//! `GET /cache/stats`, `GET /status`, `GET /metrics` (Prometheus) and `POST /reload`
+//! complete it. Every failure
 //! has a JSON body; with a token configured every call needs `Authorization: Bearer`.
 
 use crate::caching::{key_from_parts, parse_key_text};
@@ -61,6 +62,36 @@ pub fn start_admin(
     Ok(())
 }
 
+/// `GET /metrics`: the Prometheus text format.
+fn metrics(live: &Live) -> Response<Full<Bytes>> {
+    let snap = live.snapshot();
+    let mut seen: Vec<*const crate::site::Site> = Vec::new();
+    let mut origins = Vec::new();
+    for site in snap.sites.sites() {
+        // A site is indexed once per host name.
+        if seen.contains(&Arc::as_ptr(site)) {
+            continue;
+        }
+        seen.push(Arc::as_ptr(site));
+        for pool in std::iter::once(&site.pool).chain(site.pools.values()) {
+            for (i, o) in pool.origins().iter().enumerate() {
+                origins.push((site.name.as_str(), o.label(), pool.is_available(i)));
+            }
+        }
+    }
+    let state = crate::metrics::State {
+        in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        cache: live.cache.as_ref().map(|c| c.storage.stats()),
+        origins,
+    };
+    let mut r = Response::new(Full::new(Bytes::from(live.metrics.render(&state))));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
@@ -105,6 +136,7 @@ async fn handle(
         }
     }
     match (req.method().clone(), req.uri().path()) {
+        (Method::GET, "/metrics") => metrics(live),
         (Method::POST, "/purge") => purge(req, live).await,
         (Method::GET, "/cache/stats") => match live.cache {
             Some(cache) => {

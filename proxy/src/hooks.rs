@@ -47,23 +47,26 @@ pub(crate) struct HookRun {
 }
 
 /// Runs the hook for the request in `session` and writes its response (or a 500 that
-/// says why the hook failed; the detail only with `debug`).
+/// says why the hook failed; the detail only with `debug`). Returns how the run went,
+/// for metrics: `ok`, `pass-through`, `body-too-large` or the failure's kind
+/// (`cpu-limit`, `script-exception`…).
 pub(crate) async fn answer(
     session: &mut Session,
     engine: &ScriptEngine,
     run: HookRun,
-) -> Result<()> {
+) -> Result<&'static str> {
     let name = run.script.path.display().to_string();
     let request = match request_for(session, &run.url).await? {
         Some(r) => r,
         None => {
-            return write(
+            write(
                 session,
                 413,
                 &[],
                 Bytes::from_static(b"413 Payload Too Large\n"),
             )
-            .await;
+            .await?;
+            return Ok("body-too-large");
         }
     };
     let original = FetchRequest {
@@ -88,7 +91,10 @@ pub(crate) async fn answer(
             .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
     };
     let failure = match engine.run(run.script, run.env, hook_request).await {
-        Ok(Answer::Respond(resp)) => return write_hook_response(session, resp).await,
+        Ok(Answer::Respond(resp)) => {
+            write_hook_response(session, resp).await?;
+            return Ok("ok");
+        }
         Ok(Answer::PassThrough(e)) => {
             tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
             match &run.fetcher {
@@ -98,7 +104,8 @@ pub(crate) async fn answer(
                             head: r.head,
                             body: outpost_scripting::Body::Stream(r.body),
                         };
-                        return write_hook_response(session, resp).await;
+                        write_hook_response(session, resp).await?;
+                        return Ok("pass-through");
                     }
                     Err(e) => e,
                 },
@@ -116,7 +123,8 @@ pub(crate) async fn answer(
         body.push_str(&format!("\n{e}\n"));
     }
     let kind = vec![("outpost-error".to_string(), e.kind().as_bytes().to_vec())];
-    write(session, 500, &kind, Bytes::from(body)).await
+    write(session, 500, &kind, Bytes::from(body)).await?;
+    Ok(e.kind())
 }
 
 /// Writes a hook's response: bytes with their length, or a subrequest's body streamed

@@ -17,6 +17,7 @@ mod control;
 mod error;
 mod hooks;
 pub mod html;
+pub mod metrics;
 pub mod pool;
 mod server;
 pub mod service;

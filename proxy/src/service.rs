@@ -86,6 +86,8 @@ pub struct RequestCtx {
     hook: Option<std::path::PathBuf>,
     /// This request's id in logs (scripts' console lines carry it too).
     request_id: Arc<str>,
+    /// When the current attempt to reach an origin (or the parent) started.
+    origin_started: Option<Instant>,
     /// The HTML rewrite profile the page rule binds, if any.
     html_profile: Option<Arc<crate::html::CompiledProfile>>,
     /// The rewrite of this response's body, once its head showed it is a page to
@@ -432,6 +434,43 @@ impl EdgeProxy {
     }
 }
 
+impl EdgeProxy {
+    /// Counts a finished request in the metrics.
+    fn record(&self, session: &Session, ctx: &RequestCtx) {
+        let m = &self.live.metrics;
+        let site = ctx.site.as_ref().map_or("-", |s| s.name.as_str());
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let cache = if ctx.hook.is_some() {
+            "script"
+        } else {
+            session.cache.phase().as_str()
+        };
+        m.requests
+            .with_label_values(&[site, crate::metrics::status_class(status), cache])
+            .inc();
+        m.duration
+            .with_label_values(&[site])
+            .observe(ctx.start.elapsed().as_secs_f64());
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        m.bytes_out
+            .with_label_values(&[site])
+            .inc_by(as_u64(session.body_bytes_sent()));
+        m.bytes_in
+            .with_label_values(&[site])
+            .inc_by(as_u64(session.body_bytes_read()));
+        if let Some(r) = &ctx.rule {
+            m.rule_hits
+                .with_label_values(&[&r.rule.source.to_string()])
+                .inc();
+        }
+        if ctx.html.is_some()
+            && let Some(p) = &ctx.html_profile
+        {
+            m.html_rewrites.with_label_values(&[p.name()]).inc();
+        }
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for EdgeProxy {
     type CTX = RequestCtx;
@@ -456,6 +495,7 @@ impl ProxyHttp for EdgeProxy {
             hook: None,
             html_profile: None,
             html: None,
+            origin_started: None,
             request_id: Arc::from(format!(
                 "{}-{:x}",
                 self.live.node_id,
@@ -563,6 +603,7 @@ impl ProxyHttp for EdgeProxy {
                 rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
             };
             ctx.hook = Some(script.path.clone());
+            let script_name = script.path.display().to_string();
             let run = crate::hooks::HookRun {
                 id: ctx.request_id.clone(),
                 script,
@@ -572,7 +613,12 @@ impl ProxyHttp for EdgeProxy {
                 cf,
                 fetcher,
             };
-            crate::hooks::answer(session, engine, run).await?;
+            let outcome = crate::hooks::answer(session, engine, run).await?;
+            self.live
+                .metrics
+                .scripts
+                .with_label_values(&[&script_name, outcome])
+                .inc();
             return Ok(true);
         }
         ctx.snapshot = Some(snapshot);
@@ -667,6 +713,7 @@ impl ProxyHttp for EdgeProxy {
         let Some(site) = ctx.site.clone() else {
             return Error::e_explain(ErrorType::InternalError, "no site selected");
         };
+        ctx.origin_started = Some(Instant::now());
         if let Some(parent) = site.parent.as_ref()
             && !ctx.parent_failed
             && (parent.is_available(0) || !site.parent_fallback)
@@ -857,6 +904,13 @@ impl ProxyHttp for EdgeProxy {
         if let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last()) {
             pool.record_success(i);
         }
+        if let (Some(started), Some(site)) = (ctx.origin_started.take(), &ctx.site) {
+            self.live
+                .metrics
+                .origin_duration
+                .with_label_values(&[site.name.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+        }
         let upgrade = upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS;
         for h in strip_hop_by_hop(&upstream_response.headers, upgrade) {
             upstream_response.remove_header(h.as_str());
@@ -1038,6 +1092,7 @@ impl ProxyHttp for EdgeProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        self.record(session, ctx);
         let log_enabled = ctx
             .snapshot
             .as_ref()

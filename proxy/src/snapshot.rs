@@ -159,6 +159,21 @@ pub struct Live {
     dev: bool,
     /// Sandbox limits for hooks (from the config at start).
     script_limits: outpost_scripting::Limits,
+    /// Prometheus series (admin `GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// A short hash of the configuration's files as they are on disk now (main file,
+/// rules files, scripts), to tell which config a node runs.
+pub fn config_hash(config: &Config) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+    let mut h =
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
+    for f in &config.files {
+        h.write(f.as_os_str().as_encoded_bytes());
+        h.write(&std::fs::read(f).unwrap_or_default());
+    }
+    format!("{:016x}", h.finish())
 }
 
 /// Every distinct JS hook a config names (site hooks and rule hooks).
@@ -224,8 +239,11 @@ impl Live {
         };
         let kv = Arc::new(outpost_scripting::KvSlot::new());
         open_kv(&kv, &config)?;
+        let metrics = crate::metrics::Metrics::new();
+        metrics.config_loaded(&config_hash(&config), 1);
         let snapshot = Snapshot::build(config, 1, &control)?;
         Ok(Live {
+            metrics,
             kv,
             snapshot: ArcSwap::from_pointee(snapshot),
             certs: Arc::new(CertStore::new(certs)),
@@ -268,8 +286,12 @@ impl Live {
     /// freshly loaded certificates. On any error nothing changes.
     pub fn reload(&self) -> Result<u64> {
         let path = self.config_path();
-        let config = outpost_config::load(&path)?;
-        self.apply(config)
+        let result = outpost_config::load(&path)
+            .map_err(ProxyError::from)
+            .and_then(|config| self.apply(config));
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        self.metrics.reloads.with_label_values(&[outcome]).inc();
+        result
     }
 
     /// Swaps in an already validated config (all-or-nothing).
@@ -288,7 +310,9 @@ impl Live {
             tracing::warn!("{w}");
         }
         open_kv(&self.kv, &config)?;
+        let hash = config_hash(&config);
         let snapshot = Snapshot::build(config, generation, &self.control)?;
+        self.metrics.config_loaded(&hash, generation);
         self.certs.replace(certs);
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::SeqCst);

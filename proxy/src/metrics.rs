@@ -1,0 +1,269 @@
+//! Prometheus metrics, served by the admin API at `GET /metrics`.
+//!
+//! Per-request series are updated once per request, in the access-log phase, from
+//! what the request context already knows; gauges that describe state (in-flight
+//! requests, cache contents, origin health, the loaded config) are read at scrape
+//! time, so the request path pays nothing for them.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every series Outpost exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by site, status class (`2xx`…) and cache outcome.
+    pub requests: IntCounterVec,
+    /// Time from the request's arrival to its last byte, by site.
+    pub duration: HistogramVec,
+    /// Time spent waiting for origins (connect to response head), by site.
+    pub origin_duration: HistogramVec,
+    /// Response body bytes sent, by site.
+    pub bytes_out: IntCounterVec,
+    /// Request body bytes received, by site.
+    pub bytes_in: IntCounterVec,
+    /// JS hook runs by script and outcome (`ok`, `error`, `cpu_limit`, `memory_limit`).
+    pub scripts: IntCounterVec,
+    /// Requests each page rule applied to (`file:line`).
+    pub rule_hits: IntCounterVec,
+    /// Responses rewritten by each HTML profile.
+    pub html_rewrites: IntCounterVec,
+    /// Config reloads by result (`ok`, `failed`).
+    pub reloads: IntCounterVec,
+    config_info: IntGaugeVec,
+    config_loaded: IntGauge,
+    in_flight: IntGauge,
+    cache_bytes: IntGaugeVec,
+    cache_entries: IntGaugeVec,
+    cache_lookups: IntGaugeVec,
+    cache_evictions: IntGaugeVec,
+    origin_up: IntGaugeVec,
+}
+
+/// What the scrape reads from the running node.
+pub struct State<'a> {
+    /// Requests being served now.
+    pub in_flight: usize,
+    /// Cache counters, if caching is on.
+    pub cache: Option<outpost_cache::CacheStats>,
+    /// `(site, origin, up)` for every origin of every site.
+    pub origins: Vec<(&'a str, String, bool)>,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str) -> HistogramVec {
+    let buckets = vec![
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["site"])
+        .expect("valid metric definition");
+    r.register(Box::new(h.clone()))
+        .expect("metric registered once");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every series, all at zero.
+    // The definitions are constants: registering them cannot fail at run time.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let single = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric definition");
+            r.register(Box::new(g.clone()))
+                .expect("metric registered once");
+            g
+        };
+        let config_loaded = single(
+            "outpost_config_loaded_timestamp_seconds",
+            "When the running configuration was loaded (Unix time).",
+        );
+        let in_flight = single("outpost_requests_in_flight", "Requests being served now.");
+        Metrics {
+            requests: counter(
+                &r,
+                "outpost_requests_total",
+                "Requests served, by site, status class and cache outcome.",
+                &["site", "status", "cache"],
+            ),
+            duration: histogram(
+                &r,
+                "outpost_request_duration_seconds",
+                "Time from a request's arrival to its response's last byte.",
+            ),
+            origin_duration: histogram(
+                &r,
+                "outpost_origin_duration_seconds",
+                "Time from connecting to an origin to its response head.",
+            ),
+            bytes_out: counter(
+                &r,
+                "outpost_response_body_bytes_total",
+                "Response body bytes sent to clients.",
+                &["site"],
+            ),
+            bytes_in: counter(
+                &r,
+                "outpost_request_body_bytes_total",
+                "Request body bytes received from clients.",
+                &["site"],
+            ),
+            scripts: counter(
+                &r,
+                "outpost_script_runs_total",
+                "JS hook runs, by script and outcome.",
+                &["script", "outcome"],
+            ),
+            rule_hits: counter(
+                &r,
+                "outpost_rule_hits_total",
+                "Requests each page rule applied to.",
+                &["rule"],
+            ),
+            html_rewrites: counter(
+                &r,
+                "outpost_html_rewrites_total",
+                "Responses rewritten, by HTML profile.",
+                &["profile"],
+            ),
+            reloads: counter(
+                &r,
+                "outpost_config_reloads_total",
+                "Configuration reloads, by result.",
+                &["result"],
+            ),
+            config_info: gauge(
+                &r,
+                "outpost_config_info",
+                "The running configuration: 1 for its content hash and generation.",
+                &["hash", "generation"],
+            ),
+            config_loaded,
+            in_flight,
+            cache_bytes: gauge(
+                &r,
+                "outpost_cache_bytes",
+                "Bytes cached, by tier.",
+                &["tier"],
+            ),
+            cache_entries: gauge(
+                &r,
+                "outpost_cache_entries",
+                "Objects cached, by tier.",
+                &["tier"],
+            ),
+            cache_lookups: gauge(
+                &r,
+                "outpost_cache_lookups",
+                "Cache lookups since start, by result (memory_hit, disk_hit, miss).",
+                &["result"],
+            ),
+            cache_evictions: gauge(
+                &r,
+                "outpost_cache_evictions",
+                "Objects evicted for space since start, by tier.",
+                &["tier"],
+            ),
+            origin_up: gauge(
+                &r,
+                "outpost_origin_up",
+                "1 when an origin is taking traffic (health checks and passive marking), else 0.",
+                &["site", "origin"],
+            ),
+            registry: r,
+        }
+    }
+
+    /// Records that config `hash` (generation `generation`) is now running.
+    pub fn config_loaded(&self, hash: &str, generation: u64) {
+        self.config_info.reset();
+        self.config_info
+            .with_label_values(&[hash, &generation.to_string()])
+            .set(1);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.config_loaded
+            .set(i64::try_from(now).unwrap_or(i64::MAX));
+    }
+
+    /// The text exposition of every series, with `state` read now.
+    pub fn render(&self, state: &State<'_>) -> String {
+        let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.in_flight
+            .set(i64::try_from(state.in_flight).unwrap_or(i64::MAX));
+        if let Some(s) = &state.cache {
+            for (tier, bytes, entries, evictions) in [
+                (
+                    "memory",
+                    s.memory_bytes,
+                    s.memory_entries,
+                    s.memory_evictions,
+                ),
+                ("disk", s.disk_bytes, s.disk_entries, s.disk_evictions),
+            ] {
+                self.cache_bytes
+                    .with_label_values(&[tier])
+                    .set(to_i64(bytes));
+                self.cache_entries
+                    .with_label_values(&[tier])
+                    .set(to_i64(entries));
+                self.cache_evictions
+                    .with_label_values(&[tier])
+                    .set(to_i64(evictions));
+            }
+            for (result, n) in [
+                ("memory_hit", s.memory_hits),
+                ("disk_hit", s.disk_hits),
+                ("miss", s.misses),
+            ] {
+                self.cache_lookups
+                    .with_label_values(&[result])
+                    .set(to_i64(n));
+            }
+        }
+        self.origin_up.reset();
+        for (site, origin, up) in &state.origins {
+            self.origin_up
+                .with_label_values(&[site, origin.as_str()])
+                .set(i64::from(*up));
+        }
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail; an empty page is the fallback.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// `2xx`, `4xx`… for a status code (`0`: no response was written).
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
+    }
+}

@@ -1,0 +1,91 @@
+//! `GET /metrics` on the admin API after real traffic: the series count what the test
+//! sent (requests by cache outcome and status class, rule hits, hook runs, HTML
+//! rewrites, reloads, origin health, bytes).
+
+mod common;
+
+use common::origin::TestOrigin;
+use common::{Outpost, TEST_TIMEOUT, client};
+
+/// The value of the series `name{labels}` (labels in the exposition's order).
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_what_was_sent() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("rules.yaml"),
+            "- match: \"/hook/*\"\n  actions: { script: hook.js }\n- match: \"/page/*\"\n  actions: { html_rewrite: strip_comments }\n",
+        )
+        .expect("rules");
+        std::fs::write(
+            dir.path().join("hook.js"),
+            "export default { fetch() { return new Response('<!-- x --><p>hi</p>', { headers: { 'content-type': 'text/html' } }); } };",
+        )
+        .expect("hook");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - name: shop\n    default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
+            origin.url()
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let c = client();
+        // 1 miss + 2 hits of a cacheable object.
+        for _ in 0..3 {
+            let r = c.get(o.url("/c?cc=max-age%3D60")).send().await.expect("get");
+            assert_eq!(r.status(), 200);
+            r.bytes().await.expect("body");
+        }
+        // Two hook runs.
+        for _ in 0..2 {
+            let r = c.get(o.url("/hook/a")).send().await.expect("hook");
+            assert_eq!(r.status(), 200);
+        }
+        // A failed reload, then a good one.
+        let good = std::fs::read_to_string(&o.config).expect("config");
+        std::fs::write(&o.config, "listen: [oops").expect("break config");
+        let r = c.post(format!("http://{admin}/reload")).send().await.expect("reload");
+        assert_ne!(r.status(), 200);
+        std::fs::write(&o.config, &good).expect("restore config");
+        let r = c.post(format!("http://{admin}/reload")).send().await.expect("reload");
+        assert_eq!(r.status(), 200);
+
+        let text = c
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert_eq!(value(&text, r#"outpost_requests_total{cache="miss",site="shop",status="2xx"}"#), 1.0, "{text}");
+        assert_eq!(value(&text, r#"outpost_requests_total{cache="hit",site="shop",status="2xx"}"#), 2.0);
+        assert_eq!(value(&text, r#"outpost_requests_total{cache="script",site="shop",status="2xx"}"#), 2.0);
+        let runs = text
+            .lines()
+            .find(|l| l.starts_with(r#"outpost_script_runs_total{outcome="ok",script=""#) && l.contains("hook.js"))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or("none");
+        assert_eq!(runs, "2", "{text}");
+        assert_eq!(value(&text, r#"outpost_rule_hits_total{rule="rules.yaml:1"}"#), 2.0);
+        assert_eq!(value(&text, r#"outpost_config_reloads_total{result="failed"}"#), 1.0);
+        assert_eq!(value(&text, r#"outpost_config_reloads_total{result="ok"}"#), 1.0);
+        assert!(text.contains("outpost_config_info{generation=\"2\",hash=\""), "{text}");
+        assert_eq!(value(&text, &format!("outpost_origin_up{{origin=\"{}\",site=\"shop\"}}", origin.url())), 1.0);
+        assert_eq!(value(&text, r#"outpost_request_duration_seconds_count{site="shop"}"#), 5.0);
+        assert!(value(&text, r#"outpost_response_body_bytes_total{site="shop"}"#) > 0.0);
+        assert_eq!(value(&text, r#"outpost_cache_lookups{result="memory_hit"}"#), 2.0);
+        assert_eq!(value(&text, "outpost_requests_in_flight"), 0.0);
+    })
+    .await
+    .expect("test timed out");
+}
