@@ -89,3 +89,62 @@ async fn metrics_count_what_was_sent() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_response_carries_the_request_id_of_its_log_line() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("rules.yaml"),
+            "- match: \"/old/*\"\n  actions: { forward: { to: \"/new/$1\" } }\n",
+        )
+        .expect("rules");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nlog: {{ format: json }}\nsites:\n  - hosts: [a.test]\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
+            origin.url()
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut ids = Vec::new();
+        // Proxied, redirected by a rule, and refused (no site for the host).
+        for (host, path, status) in [("a.test", "/x", 200), ("a.test", "/old/y", 301), ("b.test", "/", 404)] {
+            let r = c
+                .get(o.url(path))
+                .header("host", host)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), status, "{host}{path}");
+            let id = r
+                .headers()
+                .get("outpost-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{host}{path}: no request id"))
+                .to_string();
+            ids.push(id);
+        }
+        assert!(ids[0] != ids[1] && ids[1] != ids[2]);
+        for id in &ids {
+            o.wait_log(&format!("\"request_id\":\"{id}\""), 1);
+        }
+        // Renamed, then turned off, by a reload.
+        let named = yaml.replace("log: {", "server: { request_id_header: X-Req }\nlog: {");
+        o.rewrite_config(&named);
+        o.signal("HUP");
+        o.wait_log("configuration reloaded", 1);
+        let r = c.get(o.url("/x")).header("host", "a.test").send().await.expect("request");
+        assert!(r.headers().get("x-req").is_some() && r.headers().get("outpost-request-id").is_none());
+        let off = yaml.replace("log: {", "server: { request_id_header: \"\" }\nlog: {");
+        o.rewrite_config(&off);
+        o.signal("HUP");
+        o.wait_log("configuration reloaded", 2);
+        let r = c.get(o.url("/x")).header("host", "a.test").send().await.expect("request");
+        assert!(r.headers().get("x-req").is_none() && r.headers().get("outpost-request-id").is_none());
+    })
+    .await
+    .expect("test timed out");
+}

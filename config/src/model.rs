@@ -103,6 +103,9 @@ pub struct ServerSettings {
     /// Memory one run of a hook's JavaScript may allocate (Workers: 128 MB per
     /// isolate); over it, the request fails with `Outpost-Error: memory-limit`.
     pub script_memory_limit: u64,
+    /// Response header that carries the request's id (as in the access log), so users
+    /// can quote it; `None` when turned off (`request_id_header: ""`).
+    pub request_id_header: Option<http::HeaderName>,
 }
 
 /// The admin API listener.

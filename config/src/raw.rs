@@ -67,6 +67,7 @@ pub(crate) struct Server {
     pub upstream_keepalive_pool: Option<usize>,
     pub script_cpu_limit: Option<String>,
     pub script_memory_limit: Option<String>,
+    pub request_id_header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -244,7 +244,22 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let request_id_header = match raw.server.request_id_header.as_deref() {
+        None => Some(http::HeaderName::from_static("outpost-request-id")),
+        Some("") => None,
+        Some(name) => match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(h) => Some(h),
+            Err(_) => {
+                v.report(
+                    &[Key("server"), Key("request_id_header")],
+                    format!("{name:?} is not a header name (\"\" turns the header off)"),
+                );
+                None
+            }
+        },
+    };
     let server = ServerSettings {
+        request_id_header,
         threads,
         shutdown_timeout: v.duration(
             raw.server.shutdown_timeout.as_deref(),

@@ -19,6 +19,7 @@ mod hooks;
 pub mod html;
 pub mod metrics;
 pub mod pool;
+mod request_id;
 mod server;
 pub mod service;
 pub mod site;

@@ -505,6 +505,13 @@ impl ProxyHttp for EdgeProxy {
         }
     }
 
+    fn init_downstream_modules(&self, modules: &mut pingora::modules::http::HttpModules) {
+        // pingora's default (its compression module, disabled), plus the request id.
+        modules
+            .add_module(pingora::modules::http::compression::ResponseCompressionBuilder::enable(0));
+        modules.add_module(Box::new(crate::request_id::RequestIdBuilder));
+    }
+
     fn allow_spawning_subrequest(&self, _session: &Session, _ctx: &Self::CTX) -> bool {
         // Scripts' fetch() calls are subrequests through this proxy.
         true
@@ -525,6 +532,13 @@ impl ProxyHttp for EdgeProxy {
             ctx.scripts_seen = spec.scripts.clone();
             ctx.request_id = spec.request_id.clone();
             *session.req_header_mut() = header;
+        }
+        if let Some(name) = &snapshot.config.server.request_id_header
+            && let Some(m) = session
+                .downstream_modules_ctx
+                .get_mut::<crate::request_id::RequestIdModule>()
+        {
+            m.set(name.clone(), ctx.request_id.clone());
         }
         let raw_host = session
             .get_header(header::HOST)

@@ -1,0 +1,54 @@
+//! The request-id response header (`Outpost-Request-Id` by default), as a pingora
+//! downstream module so that every response carries it: proxied and cached ones, a
+//! hook's, redirects and error pages alike. `request_filter` hands the module the id
+//! (the same one the access log and the scripts' console lines carry).
+
+use async_trait::async_trait;
+use pingora::http::ResponseHeader;
+use pingora::modules::http::{HttpModule, HttpModuleBuilder, Module};
+use std::sync::Arc;
+
+/// Per-request state of the module: the header to set and the id.
+#[derive(Debug, Default)]
+pub struct RequestIdModule {
+    header: Option<(http::HeaderName, Arc<str>)>,
+}
+
+impl RequestIdModule {
+    /// Every response of this request gets `name: id`.
+    pub fn set(&mut self, name: http::HeaderName, id: Arc<str>) {
+        self.header = Some((name, id));
+    }
+}
+
+#[async_trait]
+impl HttpModule for RequestIdModule {
+    async fn response_header_filter(
+        &mut self,
+        resp: &mut ResponseHeader,
+        _end_of_stream: bool,
+    ) -> pingora::Result<()> {
+        if let Some((name, id)) = &self.header {
+            resp.insert_header(name.clone(), id.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Builds the module for each request.
+#[derive(Debug)]
+pub struct RequestIdBuilder;
+
+impl HttpModuleBuilder for RequestIdBuilder {
+    fn init(&self) -> Module {
+        Box::<RequestIdModule>::default()
+    }
+}
