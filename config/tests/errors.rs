@@ -33,6 +33,13 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "request id header",
+        "listen: { http: \"0.0.0.0:80\" }\nserver: { request_id_header: \"x id\" }\nsites:\n  - { default: true, origins: [\"http://x\"] }\n",
+        &[
+            "outpost.yaml:2:30: server.request_id_header: \"x id\" is not a header name (\"\" turns the header off)",
+        ],
+    ),
+    (
         "origin with a bad scheme",
         "listen:\n  http: \"0.0.0.0:80\"\nsites:\n  - hosts: [a.test]\n    origins:\n      - http://10.0.0.5:8080\n      - htp://x\n",
         &[
