@@ -15,6 +15,7 @@ static GLOBAL: alloc::CountingMimalloc = alloc::CountingMimalloc;
 
 mod alloc;
 mod dev;
+mod logfile;
 
 /// Outpost: a CDN edge node in one binary.
 ///
@@ -270,25 +271,46 @@ fn flush_logs() {
 /// Not lossy: if the writer falls behind by 128k lines, logging applies backpressure
 /// rather than silently dropping access-log lines.
 fn log_writer() -> tracing_appender::non_blocking::NonBlocking {
+    non_blocking(std::io::stderr())
+}
+
+/// Log lines are formatted on the thread that logs and written by a dedicated thread,
+/// so request tasks never wait on the terminal or the disk.
+fn non_blocking(
+    out: impl std::io::Write + Send + 'static,
+) -> tracing_appender::non_blocking::NonBlocking {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("outpost-log")
-        .finish(std::io::stderr());
+        .finish(out);
     if let Ok(mut slot) = LOG_GUARD.lock() {
         *slot = Some(guard);
     }
     writer
 }
 
-fn init_logging(format: outpost_config::LogFormat, level: &str) {
+fn init_logging(format: outpost_config::LogFormat, level: &str, file: Option<&Path>) {
     use tracing_subscriber::EnvFilter;
     // pingora logs a line per retried or failed upstream attempt at warn; keep them,
     // they are what an operator needs when an origin misbehaves.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let writer = log_writer();
+    let (writer, ansi) = match file.map(logfile::LogFile::open) {
+        Some(Ok(f)) => {
+            logfile::reopen_on_sigusr1(f.clone());
+            (non_blocking(f), false)
+        }
+        Some(Err(e)) => {
+            eprintln!("cannot open the log file ({e}); logging to stderr");
+            (log_writer(), false)
+        }
+        None => (
+            log_writer(),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_writer(writer);
     let _ = match format {
         outpost_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -315,6 +337,7 @@ fn serve(
     init_logging(
         log_format(log.log_format, config.log.format),
         &config.log.level,
+        config.log.file.as_deref(),
     );
     outpost_proxy::run(config, opts)?;
     Ok(())

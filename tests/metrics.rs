@@ -148,3 +148,57 @@ async fn every_response_carries_the_request_id_of_its_log_line() {
     .await
     .expect("test timed out");
 }
+
+/// Waits (bounded) until `path` contains `needle`.
+fn wait_file(path: &std::path::Path, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never showed {needle:?}:\n{}",
+            path.display(),
+            std::fs::read_to_string(path).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_file_is_reopened_on_sigusr1() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nlog: {{ file: logs/outpost.log, format: json }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n",
+            origin.url()
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("logs")).expect("logs dir");
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let log = o.dir.path().join("logs/outpost.log");
+        let rotated = o.dir.path().join("logs/outpost.log.1");
+        let c = client();
+        let id = |r: &reqwest::Response| {
+            r.headers()
+                .get("outpost-request-id")
+                .and_then(|v| v.to_str().ok())
+                .expect("request id")
+                .to_string()
+        };
+        let first = id(&c.get(o.url("/a")).send().await.expect("request"));
+        wait_file(&log, &format!("\"request_id\":\"{first}\""));
+        // What logrotate does: move the file away, then signal.
+        std::fs::rename(&log, &rotated).expect("rotate");
+        o.signal("USR1");
+        wait_file(&log, "log file reopened");
+        let second = id(&c.get(o.url("/b")).send().await.expect("request"));
+        wait_file(&log, &format!("\"request_id\":\"{second}\""));
+        let old = std::fs::read_to_string(&rotated).expect("rotated log");
+        assert!(old.contains(&first) && !old.contains(&second), "{old}");
+        assert!(!std::fs::read_to_string(&log).expect("log").contains(&first));
+    })
+    .await
+    .expect("test timed out");
+}

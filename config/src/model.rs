@@ -158,6 +158,9 @@ pub struct LogConfig {
     pub level: String,
     /// Emit one access-log line per request.
     pub access_log: bool,
+    /// Write the log (access lines included) to this file instead of stderr; reopened
+    /// on SIGUSR1, the logrotate convention. Read at start.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// A host name a site answers to.

@@ -99,6 +99,7 @@ pub(crate) struct Log {
     pub format: Option<String>,
     pub level: Option<String>,
     pub access_log: Option<bool>,
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

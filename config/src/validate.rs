@@ -345,6 +345,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         format,
         level,
         access_log: raw.log.access_log.unwrap_or(true),
+        file: raw.log.file.as_deref().map(|f| v.resolve(f)),
     };
 
     if raw.sites.is_empty() {
