@@ -202,3 +202,71 @@ async fn the_log_file_is_reopened_on_sigusr1() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_admin_endpoint_answers_without_the_token() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = "s3cret-token-for-the-test";
+        std::fs::write(dir.path().join("admin.token"), format!("{token}\n")).expect("token");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\", token_file: admin.token }}\ncache: {{ memory: 16MiB }}\nkv: {{ path: kv.redb }}\nsites:\n  - name: shop\n    default: true\n    origins: [\"{}\"]\n    kv: {{ STORE: main }}\n",
+            origin.url()
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let c = client();
+        let calls: &[(&str, &str)] = &[
+            ("GET", "/status"),
+            ("GET", "/metrics"),
+            ("GET", "/origins"),
+            ("GET", "/cache/stats"),
+            ("POST", "/purge"),
+            ("POST", "/reload"),
+            ("GET", "/kv/main/k"),
+            ("PUT", "/kv/main/k"),
+            ("DELETE", "/kv/main/k"),
+            ("GET", "/kv/main"),
+            ("GET", "/no-such-endpoint"),
+        ];
+        for (method, path) in calls {
+            for auth in [None, Some("wrong"), Some("Bearer"), Some(&format!("{token}x")[..])] {
+                let mut req = c.request(
+                    reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                    format!("http://{admin}{path}"),
+                );
+                if let Some(a) = auth {
+                    req = req.bearer_auth(a);
+                }
+                let r = req.body("{\"purge_everything\":true}").send().await.expect("admin");
+                assert_eq!(r.status(), 401, "{method} {path} with {auth:?}");
+                let body = r.text().await.expect("body");
+                assert!(body.contains("\"success\":false"), "{body}");
+            }
+        }
+        // With the token: the origin list says the origin takes traffic.
+        let r = c
+            .get(format!("http://{admin}/origins"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("origins");
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["origins"][0]["origin"], origin.url());
+        assert_eq!(v["origins"][0]["healthy"], true);
+        assert_eq!(v["origins"][0]["site"], "shop");
+        let r = c
+            .get(format!("http://{admin}/status"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("status");
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["config_hash"].as_str().map(str::len), Some(16), "{v}");
+        drop(o);
+    })
+    .await
+    .expect("test timed out");
+}

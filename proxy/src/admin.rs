@@ -3,8 +3,8 @@
 //! `POST /purge` takes Cloudflare's purge body so existing tooling ports over:
 //! `{"files": [urls]}`, `{"prefixes": ["host/path"]}`, `{"hosts": [...]}`,
 //! `{"tags": [...]}` (from the origin's `Cache-Tag`) or `{"purge_everything": true}`.
-//! `GET /cache/stats`, `GET /status`, `GET /metrics` (Prometheus) and `POST /reload`
-//! complete it. Every failure
+//! `GET /cache/stats`, `GET /status`, `GET /origins`, `GET /metrics` (Prometheus) and
+//! `POST /reload` complete it. Every failure
 //! has a JSON body; with a token configured every call needs `Authorization: Bearer`.
 
 use crate::caching::{key_from_parts, parse_key_text};
@@ -62,23 +62,53 @@ pub fn start_admin(
     Ok(())
 }
 
-/// `GET /metrics`: the Prometheus text format.
-fn metrics(live: &Live) -> Response<Full<Bytes>> {
-    let snap = live.snapshot();
+/// Every origin of every site (main pool, named pools, parent) as `(site, pool,
+/// origin, taking traffic)`.
+fn origin_health(snap: &crate::snapshot::Snapshot) -> Vec<(String, String, String, bool)> {
     let mut seen: Vec<*const crate::site::Site> = Vec::new();
-    let mut origins = Vec::new();
+    let mut out = Vec::new();
     for site in snap.sites.sites() {
         // A site is indexed once per host name.
         if seen.contains(&Arc::as_ptr(site)) {
             continue;
         }
         seen.push(Arc::as_ptr(site));
-        for pool in std::iter::once(&site.pool).chain(site.pools.values()) {
+        let pools = std::iter::once(("origins", &site.pool))
+            .chain(site.pools.iter().map(|(n, p)| (n.as_str(), p)))
+            .chain(site.parent.iter().map(|p| ("parent", p)));
+        for (pool_name, pool) in pools {
             for (i, o) in pool.origins().iter().enumerate() {
-                origins.push((site.name.as_str(), o.label(), pool.is_available(i)));
+                out.push((
+                    site.name.clone(),
+                    pool_name.to_string(),
+                    o.label(),
+                    pool.is_available(i),
+                ));
             }
         }
     }
+    out
+}
+
+/// `GET /origins`: each origin and whether it is taking traffic.
+fn origins(live: &Live) -> Response<Full<Bytes>> {
+    let list: Vec<serde_json::Value> = origin_health(&live.snapshot())
+        .into_iter()
+        .map(|(site, pool, origin, up)| {
+            json!({ "site": site, "pool": pool, "origin": origin, "healthy": up })
+        })
+        .collect();
+    reply(StatusCode::OK, json!({ "success": true, "origins": list }))
+}
+
+/// `GET /metrics`: the Prometheus text format.
+fn metrics(live: &Live) -> Response<Full<Bytes>> {
+    let health = origin_health(&live.snapshot());
+    let origins = health
+        .iter()
+        .filter(|(_, pool, _, _)| pool != "parent")
+        .map(|(site, _, origin, up)| (site.as_str(), origin.clone(), *up))
+        .collect();
     let state = crate::metrics::State {
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         cache: live.cache.as_ref().map(|c| c.storage.stats()),
@@ -137,6 +167,7 @@ async fn handle(
     }
     match (req.method().clone(), req.uri().path()) {
         (Method::GET, "/metrics") => metrics(live),
+        (Method::GET, "/origins") => origins(live),
         (Method::POST, "/purge") => purge(req, live).await,
         (Method::GET, "/cache/stats") => match live.cache {
             Some(cache) => {
@@ -171,6 +202,8 @@ async fn handle(
                     "uptime_seconds": started.elapsed().as_secs(),
                     "config": snap.config.source.display().to_string(),
                     "config_generation": snap.generation,
+                    "config_hash": crate::snapshot::config_hash(&snap.config),
+                    "in_flight": live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
                     "sites": snap.config.sites.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
                 }),
             )
