@@ -22,7 +22,12 @@ mod logfile;
 /// Terminates TLS, picks a site by host, and proxies to origin pools with health
 /// checks and failover. Start with `outpost run --config examples/quickstart.yaml`.
 #[derive(Debug, Parser)]
-#[command(name = "outpost", version, about, long_about)]
+#[command(
+    name = "outpost",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OUTPOST_GIT_HASH"), ")"),
+    about,
+    long_about
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,6 +79,11 @@ enum Command {
     /// the admin API (`PUT /kv/NAMESPACE/KEY`).
     #[command(subcommand)]
     Kv(KvCommand),
+    /// Print a shell completion script: `outpost completions bash > /etc/bash_completion.d/outpost`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -575,6 +585,15 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Kv(cmd) => kv_command(cmd),
         Command::Dev(args) => dev_command(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "outpost", &mut script);
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&script);
+            Ok(())
+        }
         Command::Rules(RulesCommand::Test {
             config,
             url,

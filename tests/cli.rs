@@ -102,11 +102,29 @@ fn self_signed_cert_is_usable_by_check() {
 fn version_and_help() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = outpost(&["--version"], dir.path());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("outpost "));
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // `outpost X.Y.Z (commit)`: the git commit it was built from, or `unknown`.
+    let commit = version
+        .strip_prefix(&format!("outpost {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("version line: {version:?}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{version}"
+    );
     let out = outpost(&["--help"], dir.path());
     let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["run", "check", "proxy", "cert"] {
+    for cmd in ["run", "check", "proxy", "cert", "completions"] {
         assert!(help.contains(cmd), "{help}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let out = outpost(&["completions", shell], dir.path());
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && script.contains("outpost") && script.contains("rules"),
+            "{shell}"
+        );
     }
 }
 
