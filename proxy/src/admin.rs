@@ -202,7 +202,7 @@ async fn handle(
                     "uptime_seconds": started.elapsed().as_secs(),
                     "config": snap.config.source.display().to_string(),
                     "config_generation": snap.generation,
-                    "config_hash": crate::snapshot::config_hash(&snap.config),
+                    "config_hash": snap.hash,
                     "in_flight": live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
                     "sites": snap.config.sites.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
                 }),

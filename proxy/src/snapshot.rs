@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub sites: SiteTable,
     /// 1 for the first load, +1 per successful reload.
     pub generation: u64,
+    /// [`config_hash`] of the files it was loaded from (for `/status` and metrics).
+    pub hash: String,
 }
 
 impl Snapshot {
@@ -88,6 +90,7 @@ impl Snapshot {
             sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool, parent, pools)));
         }
         Ok(Snapshot {
+            hash: config_hash(&config),
             config: Arc::new(config),
             sites,
             generation,
@@ -239,9 +242,9 @@ impl Live {
         };
         let kv = Arc::new(outpost_scripting::KvSlot::new());
         open_kv(&kv, &config)?;
-        let metrics = crate::metrics::Metrics::new();
-        metrics.config_loaded(&config_hash(&config), 1);
         let snapshot = Snapshot::build(config, 1, &control)?;
+        let metrics = crate::metrics::Metrics::new();
+        metrics.config_loaded(&snapshot.hash, 1);
         Ok(Live {
             metrics,
             kv,
@@ -310,9 +313,8 @@ impl Live {
             tracing::warn!("{w}");
         }
         open_kv(&self.kv, &config)?;
-        let hash = config_hash(&config);
         let snapshot = Snapshot::build(config, generation, &self.control)?;
-        self.metrics.config_loaded(&hash, generation);
+        self.metrics.config_loaded(&snapshot.hash, generation);
         self.certs.replace(certs);
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::SeqCst);
