@@ -167,6 +167,23 @@ pub fn explain(
     if let Some(h) = &a.html_rewrite {
         writeln!(out, "  html_rewrite: {h}")?;
     }
+    if let Some(r) = &a.rate_limit {
+        let key = match &r.key {
+            outpost_config::RateKey::ClientIp => "client_ip".to_string(),
+            outpost_config::RateKey::Header(h) => format!("header:{h}"),
+            outpost_config::RateKey::Cookie(c) => format!("cookie:{c}"),
+        };
+        let action = match r.action {
+            outpost_config::RateAction::Block => "429 with Retry-After",
+            outpost_config::RateAction::ChallengeHeader => "Outpost-Rate-Limited: 1 to the origin",
+        };
+        writeln!(
+            out,
+            "  rate_limit: {} per {} by {key}, then {action}",
+            r.requests,
+            humantime::format_duration(r.per)
+        )?;
+    }
     if a.disable_scripts {
         writeln!(out, "  disable: scripts")?;
     }

@@ -270,3 +270,50 @@ async fn no_admin_endpoint_answers_without_the_token() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_block_per_key_with_retry_after() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("rules.yaml"),
+            concat!(
+                "- match: \"/login\"\n  actions: { rate_limit: { requests: 3, per: 1h, key: \"header:x-user\" } }\n",
+                "- match: \"/search/*\"\n  actions: { rate_limit: { requests: 2, per: 1h, action: challenge_header } }\n",
+            ),
+        )
+        .expect("rules");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
+            origin.url()
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let c = client();
+        let login = |user: &'static str| c.get(o.url("/login")).header("x-user", user).send();
+        for i in 1..=3 {
+            assert_eq!(login("ann").await.expect("login").status(), 200, "request {i}");
+        }
+        let r = login("ann").await.expect("login");
+        assert_eq!(r.status(), 429, "the 4th request in the window");
+        assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("3600"));
+        // Another key has its own count.
+        assert_eq!(login("bob").await.expect("login").status(), 200);
+        // challenge_header: over the limit, the origin is told (echo shows the header).
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let body = c
+                .get(o.url("/search/echo"))
+                .send()
+                .await
+                .expect("search")
+                .text()
+                .await
+                .expect("body");
+            seen.push(body.contains("outpost-rate-limited: 1"));
+        }
+        assert_eq!(seen, [false, false, true]);
+    })
+    .await
+    .expect("test timed out");
+}

@@ -40,7 +40,7 @@ fn bad_rules_files_get_exact_positioned_errors() {
         (
             "unknown action",
             "- match: \"/x\"\n  actions: { cache_levl: bypass }\n",
-            "error: rules.yaml:2:14: [0].actions: unknown field `cache_levl`, expected one of `always_use_https`, `forward`, `cache_level`, `edge_ttl`, `browser_ttl`, `bypass_cache_on_cookie`, `cache_key`, `origin_cache_control`, `set_request_headers`, `add_request_headers`, `remove_request_headers`, `set_response_headers`, `add_response_headers`, `remove_response_headers`, `rewrite`, `host_header`, `origin`, `script`, `html_rewrite`, `disable`",
+            "error: rules.yaml:2:14: [0].actions: unknown field `cache_levl`, expected one of `always_use_https`, `forward`, `cache_level`, `edge_ttl`, `browser_ttl`, `bypass_cache_on_cookie`, `cache_key`, `origin_cache_control`, `set_request_headers`, `add_request_headers`, `remove_request_headers`, `set_response_headers`, `add_response_headers`, `remove_response_headers`, `rewrite`, `host_header`, `origin`, `script`, `html_rewrite`, `rate_limit`, `disable`",
         ),
         (
             "unknown scheme",
@@ -81,6 +81,11 @@ fn bad_rules_files_get_exact_positioned_errors() {
             "unknown HTML rewrite profile",
             "- match: \"example.com/a/*\"\n  actions: { html_rewrite: https_link }\n",
             "error: rules.yaml:2:28: [0].actions.html_rewrite: no HTML rewrite profile named \"https_link\": the site's html_profiles and the built-ins are: https_links, strip_comments",
+        ),
+        (
+            "bad rate limit",
+            "- match: \"example.com/login\"\n  actions: { rate_limit: { requests: 0, per: 1m, key: \"ip\", action: ban } }\n",
+            "error: rules.yaml:2:38: [0].actions.rate_limit.requests: allow at least one request per window\nrules.yaml:2:55: [0].actions.rate_limit.key: \"ip\" is not a rate-limit key (expected client_ip, header:NAME or cookie:NAME)\nrules.yaml:2:69: [0].actions.rate_limit.action: \"ban\" is not a rate-limit action (expected block or challenge_header)",
         ),
         (
             "bad regex and network in conditions",

@@ -292,8 +292,18 @@ pub(crate) struct RuleActions {
     pub origin: Option<String>,
     pub script: Option<String>,
     pub html_rewrite: Option<String>,
+    pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub disable: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimit {
+    pub requests: u32,
+    pub per: String,
+    pub key: Option<String>,
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -306,6 +306,40 @@ impl ScriptFile {
     }
 }
 
+/// A rate limit: at most `requests` per `per` for each value of `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// The window.
+    pub per: Duration,
+    /// What counts as one client.
+    pub key: RateKey,
+    /// What happens to requests over the limit.
+    pub action: RateAction,
+}
+
+/// What a rate limit counts by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateKey {
+    /// The client's IP address.
+    ClientIp,
+    /// A request header's value (lowercase name; absent counts as empty).
+    Header(String),
+    /// A cookie's value.
+    Cookie(String),
+}
+
+/// What a rate limit does to requests over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateAction {
+    /// Answer `429 Too Many Requests` with `Retry-After`.
+    Block,
+    /// Let the request through with `Outpost-Rate-Limited: 1` for the origin to act
+    /// on (a challenge page, a captcha).
+    ChallengeHeader,
+}
+
 /// What a matching rule does. Unset fields leave the site's behaviour alone.
 #[derive(Debug, Clone, Default)]
 pub struct Actions {
@@ -340,6 +374,8 @@ pub struct Actions {
     pub script: Option<ScriptFile>,
     /// An HTML rewrite profile to apply (consumed by the HTML rewriter).
     pub html_rewrite: Option<String>,
+    /// Limit the request rate per client (or per header/cookie value).
+    pub rate_limit: Option<RateLimit>,
     /// Turn off scripts bound elsewhere (e.g. quick mode's `--script`).
     pub disable_scripts: bool,
     /// Turn off HTML rewriting bound elsewhere.
@@ -373,6 +409,7 @@ impl Actions {
         add(self.origin.is_some(), "origin");
         add(self.script.is_some(), "script");
         add(self.html_rewrite.is_some(), "html_rewrite");
+        add(self.rate_limit.is_some(), "rate_limit");
         add(self.disable_scripts || self.disable_html_rewrite, "disable");
         n
     }

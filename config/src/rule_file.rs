@@ -615,6 +615,53 @@ fn actions(
         ),
         _ => {}
     }
+    if let Some(r) = &a.rate_limit {
+        let here = |k: &'static str| vec![Index(idx), Key("actions"), Key("rate_limit"), Key(k)];
+        let per = rv.duration(Some(&r.per), Duration::from_secs(60), &here("per"));
+        if per.is_zero() || per > Duration::from_secs(86_400) {
+            rv.report(&here("per"), "the window must be between 1ms and 24h");
+        }
+        if r.requests == 0 {
+            rv.report(&here("requests"), "allow at least one request per window");
+        }
+        let key = match r.key.as_deref().unwrap_or("client_ip") {
+            "client_ip" => Some(RateKey::ClientIp),
+            k => match k.split_once(':') {
+                Some(("header", h)) if http::HeaderName::from_bytes(h.as_bytes()).is_ok() => {
+                    Some(RateKey::Header(h.to_ascii_lowercase()))
+                }
+                Some(("cookie", c)) if !c.is_empty() => Some(RateKey::Cookie(c.to_string())),
+                _ => {
+                    rv.report(
+                        &here("key"),
+                        format!("{k:?} is not a rate-limit key (expected client_ip, header:NAME or cookie:NAME)"),
+                    );
+                    None
+                }
+            },
+        };
+        let action = match r.action.as_deref().unwrap_or("block") {
+            "block" => Some(RateAction::Block),
+            "challenge_header" => Some(RateAction::ChallengeHeader),
+            other => {
+                rv.report(
+                    &here("action"),
+                    format!(
+                        "{other:?} is not a rate-limit action (expected block or challenge_header)"
+                    ),
+                );
+                None
+            }
+        };
+        if let (Some(key), Some(action)) = (key, action) {
+            out.rate_limit = Some(RateLimit {
+                requests: r.requests,
+                per,
+                key,
+                action,
+            });
+        }
+    }
     for (j, d) in a.disable.iter().enumerate() {
         match d.as_str() {
             "scripts" => out.disable_scripts = true,

@@ -412,10 +412,36 @@ impl EdgeProxy {
             Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
             None => {}
         }
+        let limited = match &m.rule.actions.rate_limit {
+            Some(limit) => over_limit(site, &m, limit, &view),
+            None => false,
+        };
+        if limited
+            && m.rule.actions.rate_limit.as_ref().map(|l| l.action)
+                == Some(outpost_config::RateAction::Block)
+        {
+            let per = m.rule.actions.rate_limit.as_ref().map_or(60, |l| {
+                l.per.as_secs() + u64::from(l.per.subsec_nanos() > 0)
+            });
+            let mut extra = rule_header();
+            extra.push(("retry-after", per.to_string()));
+            respond_with(
+                session,
+                429,
+                "429 Too Many Requests: slow down and retry later\n".into(),
+                &extra,
+            )
+            .await?;
+            ctx.rule = Some(m);
+            return Ok(true);
+        }
         let rewritten = m.rewritten(&pq);
         let actions = &m.rule.actions;
         let req = session.req_header_mut();
         req.apply(&actions.request_headers)?;
+        if limited {
+            req.insert_header("outpost-rate-limited", "1")?;
+        }
         match rewritten {
             Some(Ok(uri)) => req.set_uri(uri),
             Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
@@ -432,6 +458,31 @@ impl EdgeProxy {
         ctx.rule = Some(m);
         Ok(false)
     }
+}
+
+/// Counts this request against the rule's rate limit; whether it is over it.
+fn over_limit(
+    site: &Site,
+    m: &Match,
+    limit: &outpost_config::RateLimit,
+    view: &RequestView<'_>,
+) -> bool {
+    let Some(rate) = site.rate_limits.get(&m.rule.source.to_string()) else {
+        return false;
+    };
+    let key = match &limit.key {
+        outpost_config::RateKey::ClientIp => view.client_ip.map(|ip| ip.to_string()),
+        outpost_config::RateKey::Header(h) => view
+            .headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        outpost_config::RateKey::Cookie(c) => outpost_rules::cookies(view.headers)
+            .find(|(k, _)| k == c)
+            .map(|(_, v)| v.to_string()),
+    }
+    .unwrap_or_default();
+    rate.hit(&key) > isize::try_from(limit.requests).unwrap_or(isize::MAX)
 }
 
 impl EdgeProxy {

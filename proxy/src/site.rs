@@ -37,6 +37,26 @@ pub struct Site {
     pub env: Arc<outpost_scripting::Env>,
     /// HTML rewrite profiles by name: the site's and the built-ins.
     pub html_profiles: HashMap<String, Arc<CompiledProfile>>,
+    /// A rate estimator per page rule with `rate_limit`, by the rule's `file:line`.
+    /// (Counts start afresh when the config reloads.)
+    pub rate_limits: HashMap<String, Arc<RateCounter>>,
+}
+
+/// Requests per key in fixed windows (pingora's count-min-sketch estimator: constant
+/// memory whatever the number of clients; counts can only err upward, rarely).
+pub struct RateCounter(pingora_limits::rate::Rate);
+
+impl RateCounter {
+    /// Counts one request for `key`; the count in the current window, this one included.
+    pub fn hit(&self, key: &str) -> isize {
+        self.0.observe(&key, 1)
+    }
+}
+
+impl std::fmt::Debug for RateCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateCounter")
+    }
 }
 
 /// Compiles the site's HTML profiles and the built-in ones.
@@ -86,6 +106,15 @@ impl Site {
                 kv: cfg.kv.clone(),
             }),
             html_profiles: html_profiles(cfg),
+            rate_limits: cfg
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let limit = r.actions.rate_limit.as_ref()?;
+                    let rate = pingora_limits::rate::Rate::new(limit.per);
+                    Some((r.source.to_string(), Arc::new(RateCounter(rate))))
+                })
+                .collect(),
         }
     }
 }
