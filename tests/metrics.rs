@@ -317,3 +317,37 @@ async fn rate_limits_block_per_key_with_retry_after() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ip_allow_and_deny_lists_refuse_with_403() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let site = |lists: &str| {
+            format!(
+                "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n{lists}",
+                origin.url()
+            )
+        };
+        let o = Outpost::start(&site("    ip_allow: [\"127.0.0.0/8\", \"::1\"]\n"));
+        let c = client();
+        assert_eq!(c.get(o.url("/a")).send().await.expect("get").status(), 200);
+        let mut reloads = 0;
+        for (lists, want) in [
+            ("    ip_allow: [\"10.0.0.0/8\"]\n", 403),
+            ("    ip_deny: [\"127.0.0.1\"]\n", 403),
+            ("    ip_allow: [\"127.0.0.0/8\"]\n    ip_deny: [\"192.0.2.0/24\"]\n", 200),
+        ] {
+            o.rewrite_config(&site(lists));
+            o.signal("HUP");
+            reloads += 1;
+            o.wait_log("configuration reloaded", reloads);
+            let r = c.get(o.url("/a")).send().await.expect("get");
+            assert_eq!(r.status(), want, "{lists}");
+            if want == 403 {
+                assert!(r.text().await.expect("body").contains("does not serve your network"));
+            }
+        }
+    })
+    .await
+    .expect("test timed out");
+}

@@ -350,6 +350,25 @@ pub struct SiteConfig {
     pub kv: Vec<(String, String)>,
     /// HTML rewrite profiles declared by the site (built-ins are not listed).
     pub html_profiles: Vec<crate::html::HtmlProfile>,
+    /// When not empty, only clients in these networks are served (others get `403`).
+    pub ip_allow: Vec<ipnet::IpNet>,
+    /// Clients in these networks get `403` (checked after `ip_allow`).
+    pub ip_deny: Vec<ipnet::IpNet>,
+}
+
+/// Whether a site with these lists serves a client at `ip`: in `allow` (when it is
+/// not empty) and not in `deny`. A client without an IP address is served only when
+/// there is no allow list.
+pub fn ip_admitted(
+    allow: &[ipnet::IpNet],
+    deny: &[ipnet::IpNet],
+    ip: Option<std::net::IpAddr>,
+) -> bool {
+    let Some(ip) = ip else {
+        return allow.is_empty();
+    };
+    (allow.is_empty() || allow.iter().any(|n| n.contains(&ip)))
+        && !deny.iter().any(|n| n.contains(&ip))
 }
 
 impl SiteConfig {

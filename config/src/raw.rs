@@ -139,6 +139,12 @@ pub(crate) struct Site {
     /// Profile name -> HTML rewrite profile.
     #[serde(default)]
     pub html_profiles: BTreeMap<String, HtmlProfile>,
+    /// Client networks allowed (all others refused), if set.
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
+    /// Client networks refused.
+    #[serde(default)]
+    pub ip_deny: Vec<String>,
 }
 
 /// One HTML rewrite profile.

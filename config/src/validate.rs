@@ -648,7 +648,32 @@ fn validate_site(
         env: site_env(v, &s.env, i),
         kv: site_kv(v, s, i),
         html_profiles,
+        ip_allow: networks(v, &s.ip_allow, i, "ip_allow"),
+        ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
     }
+}
+
+/// Parses `sites[i].<key>`: networks (`10.0.0.0/8`) or single addresses.
+fn networks(
+    v: &mut Validator<'_>,
+    list: &[String],
+    i: usize,
+    key: &'static str,
+) -> Vec<ipnet::IpNet> {
+    let mut out = Vec::new();
+    for (j, s) in list.iter().enumerate() {
+        match s
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        {
+            Ok(n) => out.push(n),
+            Err(_) => v.report(
+                &[Seg::Key("sites"), Seg::Index(i), Seg::Key(key), Seg::Index(j)],
+                format!("{s:?} is not an IP network (expected e.g. \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\")"),
+            ),
+        }
+    }
+    out
 }
 
 fn is_js_identifier(name: &str) -> bool {

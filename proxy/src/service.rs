@@ -2,7 +2,8 @@
 //!
 //! Phases we override, in the order pingora calls them (see `docs/phases.md`):
 //! - `request_filter`: picks the config snapshot and the site by host; answers 400
-//!   for a missing/invalid host and 404 for a host no site serves. Then finds the
+//!   for a missing/invalid host, 404 for a host no site serves and 403 for a client
+//!   the site's `ip_allow`/`ip_deny` refuse. Then finds the
 //!   site's page rule: redirects answer here; request header edits and URL rewrites
 //!   change the request before the cache and the origin see it. Runs for every
 //!   request (cache hits included).
@@ -624,6 +625,15 @@ impl ProxyHttp for EdgeProxy {
         };
         ctx.site = Some(site.clone());
         ctx.pool = Some(site.pool.clone());
+        if !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, ctx.client_ip) {
+            respond(
+                session,
+                403,
+                "403 Forbidden: this site does not serve your network\n".into(),
+            )
+            .await?;
+            return Ok(true);
+        }
         let answered = !site.rules.is_empty()
             && self
                 .apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot)

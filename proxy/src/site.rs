@@ -40,6 +40,10 @@ pub struct Site {
     /// A rate estimator per page rule with `rate_limit`, by the rule's `file:line`.
     /// (Counts start afresh when the config reloads.)
     pub rate_limits: HashMap<String, Arc<RateCounter>>,
+    /// Client networks served (empty: all).
+    pub ip_allow: Vec<ipnet::IpNet>,
+    /// Client networks refused.
+    pub ip_deny: Vec<ipnet::IpNet>,
 }
 
 /// Requests per key in fixed windows (pingora's count-min-sketch estimator: constant
@@ -106,6 +110,8 @@ impl Site {
                 kv: cfg.kv.clone(),
             }),
             html_profiles: html_profiles(cfg),
+            ip_allow: cfg.ip_allow.clone(),
+            ip_deny: cfg.ip_deny.clone(),
             rate_limits: cfg
                 .rules
                 .iter()
