@@ -39,29 +39,47 @@ impl Outpost {
     }
 
     /// Like [`Outpost::start`] in a prepared directory, with extra CLI args.
-    pub fn start_in(dir: tempfile::TempDir, yaml: &str, extra: &[&str]) -> Outpost {
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let uses_https = yaml.contains("{https}");
-        let text = yaml
-            .replace("{http}", &http.to_string())
-            .replace("{https}", &https.to_string());
-        let config = dir.path().join("outpost.yaml");
-        std::fs::write(&config, text).expect("write config");
-        let log = dir.path().join("outpost.log");
-        let mut args = vec!["run", "--config", config.to_str().expect("utf8 path")];
-        args.extend_from_slice(extra);
-        let child = spawn_outpost(&args, &log);
-        let o = Outpost {
-            child,
-            http,
-            https: uses_https.then_some(https),
-            dir,
-            config,
-            log,
-        };
-        o.wait_ready();
-        o
+    ///
+    /// A port from [`free_port`] can be taken by another test's listener before
+    /// Outpost binds it; then Outpost exits at once with a bind error (and the test
+    /// would be talking to someone else). That is detected and retried on new ports.
+    pub fn start_in(mut dir: tempfile::TempDir, yaml: &str, extra: &[&str]) -> Outpost {
+        for attempt in 1..=3 {
+            let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+            let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+            let uses_https = yaml.contains("{https}");
+            let text = yaml
+                .replace("{http}", &http.to_string())
+                .replace("{https}", &https.to_string());
+            let config = dir.path().join("outpost.yaml");
+            std::fs::write(&config, text).expect("write config");
+            let log = dir.path().join("outpost.log");
+            let mut args = vec!["run", "--config", config.to_str().expect("utf8 path")];
+            args.extend_from_slice(extra);
+            let child = spawn_outpost(&args, &log);
+            let mut o = Outpost {
+                child,
+                http,
+                https: uses_https.then_some(https),
+                dir,
+                config,
+                log,
+            };
+            o.wait_ready();
+            // Listening, but is it us? A bind failure ends the process within moments.
+            std::thread::sleep(Duration::from_millis(150));
+            let exited = o.child.try_wait().ok().flatten().is_some();
+            if !exited {
+                return o;
+            }
+            let text = o.log_text();
+            assert!(
+                attempt < 3 && text.contains("cannot listen on"),
+                "outpost exited at start; log:\n{text}"
+            );
+            dir = o.stop_keep_dir();
+        }
+        unreachable!("the loop returns or panics")
     }
 
     /// Stops the process and hands back its directory (config, data), for a restart.
@@ -72,12 +90,16 @@ impl Outpost {
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the listeners accept; stops early if the process exits.
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut addrs = vec![self.http];
         addrs.extend(self.https);
         for addr in addrs {
             while TcpStream::connect(addr).is_err() {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
                 assert!(
                     Instant::now() < deadline,
                     "outpost did not start; log:\n{}",
