@@ -249,15 +249,8 @@ fn conditions(rv: &mut Validator<'_>, w: &raw::When, idx: usize) -> Conditions {
         }
     }
     for (s, path) in strings(rv, w.client_ip.as_ref(), &at("client_ip"), "a network") {
-        let net = s
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-        match net {
-            Ok(n) => c.client_ip.push(n),
-            Err(_) => rv.report(
-                &path,
-                format!("{s:?} is not an IP network (expected e.g. \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\")"),
-            ),
+        if let Some(n) = rv.network(&s, &path) {
+            c.client_ip.push(n);
         }
     }
     c

@@ -39,6 +39,20 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// An IP network (`10.0.0.0/8`) or a single address, reported at `path` if neither.
+    pub(crate) fn network(&mut self, s: &str, path: &[Seg]) -> Option<ipnet::IpNet> {
+        let net = s
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        if net.is_err() {
+            self.report(
+                path,
+                format!("{s:?} is not an IP network (expected e.g. \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\")"),
+            );
+        }
+        net.ok()
+    }
+
     pub(crate) fn report(&mut self, path: &[Seg], message: impl Into<String>) {
         let d = self.diagnostic(path, message.into());
         self.problems.push(d);
@@ -660,20 +674,20 @@ fn networks(
     i: usize,
     key: &'static str,
 ) -> Vec<ipnet::IpNet> {
-    let mut out = Vec::new();
-    for (j, s) in list.iter().enumerate() {
-        match s
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        {
-            Ok(n) => out.push(n),
-            Err(_) => v.report(
-                &[Seg::Key("sites"), Seg::Index(i), Seg::Key(key), Seg::Index(j)],
-                format!("{s:?} is not an IP network (expected e.g. \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\")"),
-            ),
-        }
-    }
-    out
+    list.iter()
+        .enumerate()
+        .filter_map(|(j, s)| {
+            v.network(
+                s,
+                &[
+                    Seg::Key("sites"),
+                    Seg::Index(i),
+                    Seg::Key(key),
+                    Seg::Index(j),
+                ],
+            )
+        })
+        .collect()
 }
 
 fn is_js_identifier(name: &str) -> bool {
