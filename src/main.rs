@@ -35,7 +35,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve with a configuration file (SIGHUP reloads it, SIGTERM drains and exits).
+    /// Serve with a configuration file (SIGHUP reloads it, SIGTERM drains and exits,
+    /// SIGQUIT hands the listeners to a new binary started with `--upgrade`).
     Run {
         /// Main configuration file.
         #[arg(short, long, value_name = "FILE")]
@@ -43,6 +44,10 @@ enum Command {
         /// Also reload when the config file or a certificate file changes.
         #[arg(long)]
         watch: bool,
+        /// Zero-downtime binary upgrade: take over the listening sockets of the running
+        /// Outpost (sent over `server.upgrade_socket` when it gets SIGQUIT).
+        #[arg(short, long)]
+        upgrade: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -474,6 +479,7 @@ fn dev_command(args: DevArgs) -> anyhow::Result<()> {
         no_config_file: false,
         before_exit: Some(flush_logs),
         dev: true,
+        upgrade: false,
     };
     outpost_proxy::run(cfg, opts)?;
     Ok(())
@@ -523,7 +529,12 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config, watch, log } => {
+        Command::Run {
+            config,
+            watch,
+            upgrade,
+            log,
+        } => {
             let cfg = outpost_config::load(&config)?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
@@ -533,6 +544,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 no_config_file: false,
                 before_exit: Some(flush_logs),
                 dev: false,
+                upgrade,
             };
             serve(cfg, &log, opts)
         }
@@ -615,6 +627,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 no_config_file: true,
                 before_exit: Some(flush_logs),
                 dev: false,
+                upgrade: false,
             };
             serve(cfg, &args.log, opts)
         }

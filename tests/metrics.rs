@@ -228,6 +228,8 @@ async fn no_admin_endpoint_answers_without_the_token() {
             ("PUT", "/kv/main/k"),
             ("DELETE", "/kv/main/k"),
             ("GET", "/kv/main"),
+            ("GET", "/scripts"),
+            ("PUT", "/scripts/hook.js"),
             ("GET", "/no-such-endpoint"),
         ];
         for (method, path) in calls {
@@ -347,6 +349,61 @@ async fn ip_allow_and_deny_lists_refuse_with_403() {
                 assert!(r.text().await.expect("body").contains("does not serve your network"));
             }
         }
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_deploy_through_the_admin_api_only_when_they_compile() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("hooks")).expect("dir");
+        let hook = |v: &str| {
+            format!("export default {{ fetch() {{ return new Response('{v}'); }} }};")
+        };
+        std::fs::write(dir.path().join("hooks/api.js"), hook("v1")).expect("hook");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\nsites:\n  - name: shop\n    default: true\n    origins: [\"{}\"]\n    script: hooks/api.js\n",
+            origin.url()
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+        let file = o.config.parent().expect("dir").join("hooks/api.js");
+        let c = client();
+        let served = || async { c.get(o.url("/")).send().await.expect("get").text().await.expect("body") };
+        assert_eq!(served().await, "v1");
+
+        let r = c.get(format!("http://{admin}/scripts")).send().await.expect("list");
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["scripts"][0]["name"], "hooks/api.js", "{v}");
+        assert_eq!(v["scripts"][0]["sites"][0], "shop", "{v}");
+
+        let put = |name: &str, body: String| {
+            c.put(format!("http://{admin}/scripts/{name}")).body(body).send()
+        };
+        // Refused, and nothing changes: a syntax error, a module without a fetch
+        // handler, a name the config does not use.
+        for (name, body, status, says) in [
+            ("hooks/api.js", "export default { fetch( {".to_string(), 422, "script rejected"),
+            ("api.js", "export const x = 1;".to_string(), 422, "script rejected"),
+            ("other.js", hook("v9"), 404, "no script \\\"other.js\\\""),
+        ] {
+            let r = put(name, body).await.expect("put");
+            assert_eq!(r.status(), status, "{name}");
+            let text = r.text().await.expect("body");
+            assert!(text.contains("\"success\":false") && text.contains(says), "{text}");
+            assert_eq!(served().await, "v1");
+            assert_eq!(std::fs::read_to_string(&file).expect("file"), hook("v1"));
+        }
+        // A good one (by its file name) serves at once and is on disk for restarts.
+        let r = put("api.js", hook("v2")).await.expect("put");
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["success"], true, "{v}");
+        assert_eq!(served().await, "v2");
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), hook("v2"));
     })
     .await
     .expect("test timed out");

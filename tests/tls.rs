@@ -150,3 +150,62 @@ async fn certificate_hot_reload_keeps_open_connections() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handshakes_are_counted_by_tls_version() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (a, b) = (TestOrigin::start("a").await, TestOrigin::start("b").await);
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["*.b.test"]);
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let yaml = two_site_config(&a, &b).replace(
+            "sites:\n",
+            &format!("admin: {{ listen: \"{admin}\" }}\nsites:\n"),
+        );
+        let op = Outpost::start_in(dir, &yaml, &[]);
+        let https = op.https.expect("https");
+        // Two TLS 1.3 handshakes, one TLS 1.2.
+        served_cert(&ca, https, "a.test").await;
+        served_cert(&ca, https, "www.b.test").await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.cert.der().clone()).expect("root");
+        let tls12 = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(https)
+            .await
+            .expect("connect");
+        let name = rustls_pki_types::ServerName::try_from("a.test").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(tls12))
+            .connect(name, tcp)
+            .await
+            .expect("TLS 1.2 handshake");
+        assert_eq!(
+            tls.get_ref().1.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_2)
+        );
+        let metrics = common::client()
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        for (series, want) in [
+            ("outpost_tls_handshakes_total{version=\"TLSv1.3\"} ", "2"),
+            ("outpost_tls_handshakes_total{version=\"TLSv1.2\"} ", "1"),
+        ] {
+            let got = metrics.lines().find_map(|l| l.strip_prefix(series));
+            assert_eq!(got, Some(want), "{series}in:\n{metrics}");
+        }
+    })
+    .await
+    .expect("test timed out");
+}

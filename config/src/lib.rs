@@ -11,6 +11,7 @@
 //! configuration names (to check that they exist), but it never opens a port or
 //! resolves a host name; `proxy` does that when it builds a running snapshot.
 
+mod compression;
 mod error;
 mod html;
 mod locate;
@@ -22,6 +23,7 @@ mod rule_file;
 mod template;
 mod validate;
 
+pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;
 pub use model::*;

@@ -106,6 +106,10 @@ pub struct ServerSettings {
     /// Response header that carries the request's id (as in the access log), so users
     /// can quote it; `None` when turned off (`request_id_header: ""`).
     pub request_id_header: Option<http::HeaderName>,
+    /// Unix socket over which a new Outpost binary (`outpost run --upgrade`) receives
+    /// the listening sockets from the running one on SIGQUIT (pingora's graceful
+    /// upgrade). Two instances on one host need different paths.
+    pub upgrade_socket: PathBuf,
 }
 
 /// The admin API listener.
@@ -354,6 +358,8 @@ pub struct SiteConfig {
     pub ip_allow: Vec<ipnet::IpNet>,
     /// Clients in these networks get `403` (checked after `ip_allow`).
     pub ip_deny: Vec<ipnet::IpNet>,
+    /// On-the-fly compression of uncompressed responses.
+    pub compression: crate::compression::Compression,
 }
 
 /// Whether a site with these lists serves a client at `ip`: in `allow` (when it is

@@ -68,6 +68,7 @@ pub(crate) struct Server {
     pub script_cpu_limit: Option<String>,
     pub script_memory_limit: Option<String>,
     pub request_id_header: Option<String>,
+    pub upgrade_socket: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +146,8 @@ pub(crate) struct Site {
     /// Client networks refused.
     #[serde(default)]
     pub ip_deny: Vec<String>,
+    /// On-the-fly compression.
+    pub compression: Option<crate::compression::RawCompression>,
 }
 
 /// One HTML rewrite profile.

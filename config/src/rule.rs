@@ -294,15 +294,21 @@ pub struct ScriptFile {
 impl ScriptFile {
     /// Reads a script file.
     pub fn read(path: &std::path::Path) -> std::io::Result<ScriptFile> {
-        use std::hash::{Hash, Hasher};
         let code = std::fs::read_to_string(path)?;
+        Ok(ScriptFile::from_code(path, &code))
+    }
+
+    /// A script with this source, as if read from `path` (a deploy checks one before
+    /// writing it there).
+    pub fn from_code(path: &std::path::Path, code: &str) -> ScriptFile {
+        use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         code.hash(&mut h);
-        Ok(ScriptFile {
+        ScriptFile {
             path: path.to_path_buf(),
             code: code.into(),
             version: h.finish(),
-        })
+        }
     }
 }
 

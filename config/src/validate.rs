@@ -274,6 +274,10 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
     };
     let server = ServerSettings {
         request_id_header,
+        upgrade_socket: raw.server.upgrade_socket.as_deref().map_or_else(
+            || std::env::temp_dir().join("outpost-upgrade.sock"),
+            |p| v.resolve(p),
+        ),
         threads,
         shutdown_timeout: v.duration(
             raw.server.shutdown_timeout.as_deref(),
@@ -664,6 +668,7 @@ fn validate_site(
         html_profiles,
         ip_allow: networks(v, &s.ip_allow, i, "ip_allow"),
         ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
+        compression: crate::compression::site_compression(v, s.compression.as_ref(), i),
     }
 }
 

@@ -303,11 +303,15 @@ pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora::cache:
         .filter(|t| !t.is_empty())
         .collect();
     for name in names {
-        let value = req
-            .headers
-            .get(name.as_str())
-            .map(|v| v.as_bytes().to_vec())
-            .unwrap_or_default();
+        let raw = req.headers.get(name.as_str());
+        // Browsers spell the same preferences in hundreds of ways; the origin's answer
+        // depends on which codings are accepted, so that is what keys the variant.
+        let value = if name == "accept-encoding" {
+            outpost_scripting::codec::accept_encoding_key(raw.and_then(|v| v.to_str().ok()))
+                .into_bytes()
+        } else {
+            raw.map(|v| v.as_bytes().to_vec()).unwrap_or_default()
+        };
         builder.add_owned_name_value(name, value);
     }
     builder.finalize()

@@ -172,11 +172,29 @@ pub fn start_drain_watcher(
 ) -> Result<()> {
     use std::sync::atomic::Ordering;
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = runtime
-        .block_on(async { signal(SignalKind::terminate()) })
+    let (mut term, mut quit) = runtime
+        .block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::quit())?,
+            ))
+        })
         .map_err(ProxyError::Runtime)?;
+    // SIGQUIT is pingora's graceful upgrade: it hands the listening sockets to the new
+    // process, keeps accepting alongside it for a few seconds, then drains and exits.
+    // Meanwhile every response closes its connection, so keep-alive clients move over.
+    let upgrading = live.clone();
+    runtime.spawn(async move {
+        quit.recv().await;
+        upgrading.draining.store(true, Ordering::SeqCst);
+        tracing::info!(
+            in_flight = upgrading.in_flight.load(Ordering::SeqCst),
+            "SIGQUIT: handing the listeners to the new process, then draining"
+        );
+    });
     runtime.spawn(async move {
         term.recv().await;
+        live.draining.store(true, Ordering::SeqCst);
         let started = Instant::now();
         tracing::info!(
             in_flight = live.in_flight.load(Ordering::SeqCst),

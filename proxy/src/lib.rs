@@ -3,7 +3,8 @@
 //! This crate owns the `ProxyHttp` implementation ([`EdgeProxy`]), host-based site
 //! selection, origin pools (round robin, consistent hash, active and passive health),
 //! the built-in static origin, live config snapshots with atomic reload, streaming
-//! HTML rewriting of responses by the rules' profiles ([`html`]), and the process
+//! HTML rewriting of responses by the rules' profiles ([`html`]), on-the-fly
+//! compression ([`compress`]), and the process
 //! wiring (pingora `Server`, listeners, the control-plane runtime).
 //!
 //! It is the only crate that depends on `pingora-proxy`. It must keep per-request
@@ -13,6 +14,7 @@
 
 mod admin;
 pub mod caching;
+pub mod compress;
 mod control;
 mod error;
 mod hooks;

@@ -30,6 +30,12 @@ pub struct Metrics {
     pub rule_hits: IntCounterVec,
     /// Responses rewritten by each HTML profile.
     pub html_rewrites: IntCounterVec,
+    /// Responses compressed on the fly, by coding.
+    pub compressed: IntCounterVec,
+    /// Body bytes through the compressor, by coding and side (`in`, `out`).
+    pub compression_bytes: IntCounterVec,
+    /// Completed TLS handshakes by protocol version (`TLSv1.3`, `TLSv1.2`).
+    pub tls_handshakes: IntCounterVec,
     /// Config reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
     config_info: IntGaugeVec,
@@ -146,6 +152,24 @@ impl Metrics {
                 "outpost_html_rewrites_total",
                 "Responses rewritten, by HTML profile.",
                 &["profile"],
+            ),
+            compressed: counter(
+                &r,
+                "outpost_compressed_responses_total",
+                "Responses compressed on the fly, by coding.",
+                &["coding"],
+            ),
+            compression_bytes: counter(
+                &r,
+                "outpost_compression_bytes_total",
+                "Body bytes into (in) and out of (out) on-the-fly compression, by coding.",
+                &["coding", "side"],
+            ),
+            tls_handshakes: counter(
+                &r,
+                "outpost_tls_handshakes_total",
+                "Completed TLS handshakes, by protocol version.",
+                &["version"],
             ),
             reloads: counter(
                 &r,
@@ -265,5 +289,29 @@ pub fn status_class(status: u16) -> &'static str {
         400..=499 => "4xx",
         500..=599 => "5xx",
         _ => "none",
+    }
+}
+
+/// Counts completed TLS handshakes by version (pingora calls it after each one).
+pub struct HandshakeCounter(pub std::sync::Arc<crate::snapshot::Live>);
+
+#[async_trait::async_trait]
+impl pingora::listeners::TlsAccept for HandshakeCounter {
+    async fn handshake_complete_callback(
+        &self,
+        tls: &pingora::protocols::tls::TlsRef,
+    ) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+        self.0
+            .metrics
+            .tls_handshakes
+            .with_label_values(&[match tls.version() {
+                // rustls spells them `TLSv1_3`; Prometheus users expect OpenSSL's names.
+                Some("TLSv1_3") => "TLSv1.3",
+                Some("TLSv1_2") => "TLSv1.2",
+                Some(other) => other,
+                None => "unknown",
+            }])
+            .inc();
+        None
     }
 }

@@ -23,6 +23,9 @@ pub struct ServeOptions {
     /// `outpost dev`: debug headers and full error detail on, whatever the config says
     /// (also after reloads).
     pub dev: bool,
+    /// Take the listening sockets over from a running Outpost (`run --upgrade`): wait
+    /// for them on `server.upgrade_socket` until the old process gets SIGQUIT.
+    pub upgrade: bool,
 }
 
 /// The one place where our config becomes pingora's `ServerConf`.
@@ -34,6 +37,7 @@ fn pingora_server_conf(config: &Config) -> ServerConf {
         threads: config.server.threads,
         grace_period_seconds: Some(config.server.shutdown_timeout.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: config.server.upgrade_socket.to_string_lossy().into_owned(),
         upstream_keepalive_pool_size: config.server.upstream_keepalive_pool,
         ..Default::default()
     }
@@ -44,9 +48,11 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     outpost_tls::install_crypto_provider();
     // pingora retries a busy address for a while and then panics on a runtime thread,
     // leaving a process that serves nothing. Bind once here to fail fast and clearly.
+    // (An upgrade takes the sockets over from the old process instead.)
     for addr in [config.listen.http, config.listen.https]
         .into_iter()
         .flatten()
+        .filter(|_| !opts.upgrade)
     {
         std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
     }
@@ -57,7 +63,18 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         opts.dev,
     )?);
 
-    let mut server = Server::new_with_opt_and_conf(None, pingora_server_conf(&config));
+    let opt = pingora::server::configuration::Opt {
+        upgrade: opts.upgrade,
+        ..Default::default()
+    };
+    if opts.upgrade {
+        tracing::info!(
+            socket = %config.server.upgrade_socket.display(),
+            "waiting for the running Outpost's listeners (send it SIGQUIT)"
+        );
+    }
+    let mut server = Server::new_with_opt_and_conf(Some(opt), pingora_server_conf(&config));
+    // With `upgrade`, this blocks until the old process sends its listening sockets.
     server.bootstrap();
 
     let mut service = pingora::proxy::http_proxy_service_with_name(
@@ -77,9 +94,11 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         tracing::info!(%addr, "listening for HTTP");
     }
     if let Some(addr) = config.listen.https {
-        // Paths are unused: the resolver below supplies every certificate, by SNI.
+        // The resolver below supplies every certificate, by SNI; the callback counts
+        // handshakes for the metrics.
         let mut tls =
-            TlsSettings::intermediate("", "").map_err(|e| ProxyError::Server(e.to_string()))?;
+            TlsSettings::with_callbacks(Box::new(crate::metrics::HandshakeCounter(live.clone())))
+                .map_err(|e| ProxyError::Server(e.to_string()))?;
         tls.set_cert_resolver(live.certs.clone());
         tls.enable_h2();
         service.add_tls_with_settings(&addr.to_string(), None, tls);
@@ -90,7 +109,15 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     control.spawn(health_loop(live.clone()));
     start_reloader(live.clone(), &control, &opts)?;
     if let Some(admin) = &config.admin {
-        crate::admin::start_admin(admin.listen, admin.token.clone(), live.clone(), &control)?;
+        crate::admin::start_admin(
+            admin.listen,
+            admin.token.clone(),
+            live.clone(),
+            &control,
+            // The old process holds the admin port until it exits.
+            opts.upgrade
+                .then(|| config.server.shutdown_timeout + std::time::Duration::from_secs(30)),
+        )?;
     }
     start_drain_watcher(
         live.clone(),

@@ -520,6 +520,21 @@ impl EdgeProxy {
         {
             m.html_rewrites.with_label_values(&[p.name()]).inc();
         }
+        if let Some(c) = session
+            .downstream_modules_ctx
+            .get::<crate::compress::CompressModule>()
+            .map(|m| m.outcome())
+            && let Some(coding) = c.coding
+        {
+            let token = coding.token();
+            m.compressed.with_label_values(&[token]).inc();
+            m.compression_bytes
+                .with_label_values(&[token, "in"])
+                .inc_by(c.bytes_in);
+            m.compression_bytes
+                .with_label_values(&[token, "out"])
+                .inc_by(c.bytes_out);
+        }
     }
 }
 
@@ -558,9 +573,9 @@ impl ProxyHttp for EdgeProxy {
     }
 
     fn init_downstream_modules(&self, modules: &mut pingora::modules::http::HttpModules) {
-        // pingora's default (its compression module, disabled), plus the request id.
-        modules
-            .add_module(pingora::modules::http::compression::ResponseCompressionBuilder::enable(0));
+        // Our compression module takes the place of pingora's default one (which has
+        // fixed types and size limit and ignores `q`), plus the request id.
+        modules.add_module(Box::new(crate::compress::CompressBuilder));
         modules.add_module(Box::new(crate::request_id::RequestIdBuilder));
     }
 
@@ -571,6 +586,11 @@ impl ProxyHttp for EdgeProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let snapshot = self.live.snapshot();
+        if self.live.draining.load(Ordering::Relaxed) {
+            // `Connection: close` on this response: the client's next request opens a
+            // new connection, which the new process (or no one) accepts.
+            session.set_keepalive(None);
+        }
         ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         ctx.client_ip = session
             .client_addr()
@@ -625,6 +645,15 @@ impl ProxyHttp for EdgeProxy {
         };
         ctx.site = Some(site.clone());
         ctx.pool = Some(site.pool.clone());
+        // A script's fetch() reads the body itself; the response it builds from it is
+        // compressed on the way out of the outer request.
+        if ctx.scripts_seen.is_empty()
+            && let Some(m) = session
+                .downstream_modules_ctx
+                .get_mut::<crate::compress::CompressModule>()
+        {
+            m.configure(site.compression.clone());
+        }
         if !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, ctx.client_ip) {
             respond(
                 session,
@@ -1220,6 +1249,11 @@ impl ProxyHttp for EdgeProxy {
                 .as_ref()
                 .and(ctx.html_profile.as_ref())
                 .map(|p| p.name()),
+            compression = session
+                .downstream_modules_ctx
+                .get::<crate::compress::CompressModule>()
+                .and_then(|m| m.outcome().coding)
+                .map(|c| c.token()),
             error = e.map(|e| e.to_string()),
             "access"
         );

@@ -44,6 +44,8 @@ pub struct Site {
     pub ip_allow: Vec<ipnet::IpNet>,
     /// Client networks refused.
     pub ip_deny: Vec<ipnet::IpNet>,
+    /// On-the-fly compression settings.
+    pub compression: Arc<outpost_config::Compression>,
 }
 
 /// Requests per key in fixed windows (pingora's count-min-sketch estimator: constant
@@ -112,6 +114,7 @@ impl Site {
             html_profiles: html_profiles(cfg),
             ip_allow: cfg.ip_allow.clone(),
             ip_deny: cfg.ip_deny.clone(),
+            compression: Arc::new(cfg.compression.clone()),
             rate_limits: cfg
                 .rules
                 .iter()

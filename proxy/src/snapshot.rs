@@ -148,6 +148,10 @@ pub struct Live {
     control: tokio::runtime::Handle,
     /// Requests being processed now (for draining on shutdown).
     pub in_flight: Arc<AtomicUsize>,
+    /// Set on SIGTERM or SIGQUIT: responses close their connection, so keep-alive
+    /// clients reconnect (to the new process after an upgrade) instead of meeting a
+    /// connection closed under them.
+    pub draining: std::sync::atomic::AtomicBool,
     /// The cache, built once at start (cache settings need a restart to change).
     pub cache: Option<EdgeCache>,
     /// This process's identity in `CDN-Loop` (random per start), for loop detection.
@@ -253,6 +257,7 @@ impl Live {
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             cache,
             node_id: random_node_id(),
             scripts: std::sync::OnceLock::new(),

@@ -48,28 +48,82 @@ impl Coding {
     /// own if the client takes it (no surprise for caches downstream), else the best
     /// the client takes (br, zstd, gzip), else none.
     pub fn for_client(accept: Option<&str>, origin: Option<Coding>) -> Option<Coding> {
-        let accept = accept.unwrap_or("");
-        let takes = |token: &str| {
-            accept.split(',').any(|item| {
-                let mut parts = item.split(';');
-                let name = parts.next().unwrap_or("").trim();
-                let q_zero = parts.any(|p| {
-                    let p = p.trim();
-                    p.strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                });
-                (name.eq_ignore_ascii_case(token) || name == "*") && !q_zero
-            })
-        };
         let origin = origin?;
-        if takes(origin.token()) {
+        if accept_q(accept.unwrap_or(""), origin.token()) > 0.0 {
             return Some(origin);
         }
-        [Coding::Brotli, Coding::Zstd, Coding::Gzip]
-            .into_iter()
-            .find(|c| takes(c.token()))
+        Coding::negotiate(accept, &[Coding::Brotli, Coding::Zstd, Coding::Gzip])
     }
+
+    /// The coding among `offered` (best first) that a client whose `Accept-Encoding`
+    /// is `accept` prefers: highest `q` wins, ties go to the earlier offer; `None`
+    /// when it takes none of them (or sent no `Accept-Encoding`, which RFC 9110
+    /// allows us to read as "anything", but old clients mean "identity" by it).
+    pub fn negotiate(accept: Option<&str>, offered: &[Coding]) -> Option<Coding> {
+        let accept = accept?;
+        let mut best: Option<(f32, Coding)> = None;
+        for &c in offered {
+            let q = accept_q(accept, c.token());
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+}
+
+/// A short canonical form of an `Accept-Encoding` value, for cache variance: the
+/// codings Outpost knows that it accepts, in a fixed order (`"br,zstd,gzip"`), so the
+/// many spellings browsers send make a handful of variants, not hundreds.
+pub fn accept_encoding_key(accept: Option<&str>) -> String {
+    let accept = accept.unwrap_or("");
+    let mut key = String::new();
+    for token in ["br", "zstd", "gzip", "deflate"] {
+        if accept_q(accept, token) > 0.0 {
+            if !key.is_empty() {
+                key.push(',');
+            }
+            key.push_str(token);
+        }
+    }
+    key
+}
+
+impl From<outpost_config::CompressCoding> for Coding {
+    fn from(c: outpost_config::CompressCoding) -> Self {
+        match c {
+            outpost_config::CompressCoding::Brotli => Coding::Brotli,
+            outpost_config::CompressCoding::Zstd => Coding::Zstd,
+            outpost_config::CompressCoding::Gzip => Coding::Gzip,
+        }
+    }
+}
+
+/// The `q` an `Accept-Encoding` value gives `token`: its own entry's, else `*`'s,
+/// else 0. Entries without `q` count as 1; a malformed `q` as 0.
+fn accept_q(accept: &str, token: &str) -> f32 {
+    let mut star = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().parse::<f32>().unwrap_or(0.0))
+            })
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(token)
+            || (token == "gzip" && name.eq_ignore_ascii_case("x-gzip"))
+        {
+            return q;
+        }
+        if name == "*" {
+            star = Some(q);
+        }
+    }
+    star.unwrap_or(0.0)
 }
 
 /// A streaming decoder or encoder writing into a buffer that is drained after every
@@ -112,21 +166,38 @@ impl Codec {
         }))
     }
 
-    /// An encoder for `coding`.
+    /// An encoder for `coding` at the levels HTML rewriting uses (gzip 5, brotli 5,
+    /// zstd 3).
     pub fn encoder(coding: Coding) -> std::io::Result<Codec> {
-        let level = flate2::Compression::new(5);
+        let level = match coding {
+            Coding::Gzip | Coding::Deflate => 5,
+            Coding::Brotli => BROTLI_QUALITY,
+            Coding::Zstd => 3,
+        };
+        Codec::encoder_at(coding, level)
+    }
+
+    /// An encoder for `coding` at `level` (gzip/deflate 1..=9, brotli 0..=11, zstd
+    /// 1..=19; out-of-range levels are clamped by the libraries).
+    pub fn encoder_at(coding: Coding, level: u32) -> std::io::Result<Codec> {
+        let flate_level = flate2::Compression::new(level.min(9));
+        let level_zstd = i32::try_from(level).unwrap_or(3);
         Ok(Codec(match coding {
-            Coding::Gzip => Inner::GzipEncode(flate2::write::GzEncoder::new(Vec::new(), level)),
+            Coding::Gzip => {
+                Inner::GzipEncode(flate2::write::GzEncoder::new(Vec::new(), flate_level))
+            }
             Coding::Deflate => {
-                Inner::DeflateEncode(flate2::write::ZlibEncoder::new(Vec::new(), level))
+                Inner::DeflateEncode(flate2::write::ZlibEncoder::new(Vec::new(), flate_level))
             }
             Coding::Brotli => Inner::BrotliEncode(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
                 4096,
-                BROTLI_QUALITY,
+                level.min(11),
                 BROTLI_WINDOW,
             ))),
-            Coding::Zstd => Inner::ZstdEncode(zstd::stream::write::Encoder::new(Vec::new(), 3)?),
+            Coding::Zstd => {
+                Inner::ZstdEncode(zstd::stream::write::Encoder::new(Vec::new(), level_zstd)?)
+            }
         }))
     }
 
@@ -216,5 +287,30 @@ mod tests {
         assert_eq!(Coding::for_client(None, Some(Gzip)), None);
         assert_eq!(Coding::for_client(Some("gzip"), None), None);
         assert!(Coding::from_content_encoding(Some("gzip, br")).is_none());
+        let offer = [Brotli, Zstd, Gzip];
+        assert_eq!(
+            Coding::negotiate(Some("gzip, deflate, br, zstd"), &offer),
+            Some(Brotli)
+        );
+        assert_eq!(
+            Coding::negotiate(Some("gzip;q=1, br;q=0.5"), &offer),
+            Some(Gzip)
+        );
+        assert_eq!(Coding::negotiate(Some("*"), &offer), Some(Brotli));
+        assert_eq!(Coding::negotiate(Some("*, br;q=0"), &offer), Some(Zstd));
+        assert_eq!(Coding::negotiate(Some("identity"), &offer), None);
+        assert_eq!(Coding::negotiate(Some("gzip;q=0"), &offer), None);
+        assert_eq!(Coding::negotiate(None, &offer), None);
+        assert_eq!(Coding::negotiate(Some("x-gzip"), &[Gzip]), Some(Gzip));
+        assert_eq!(
+            accept_encoding_key(Some("gzip, deflate, br, zstd")),
+            "br,zstd,gzip,deflate"
+        );
+        assert_eq!(
+            accept_encoding_key(Some("br;q=1.0, gzip;q=0.8, *;q=0.1")),
+            "br,zstd,gzip,deflate"
+        );
+        assert_eq!(accept_encoding_key(Some("identity")), "");
+        assert_eq!(accept_encoding_key(None), "");
     }
 }

@@ -85,11 +85,15 @@ fn full(s: impl Into<Bytes>) -> Body {
     Full::new(s.into()).boxed()
 }
 
-/// A query parameter, with `+` as space and `%2C`/`%3D` decoded (enough for header values).
+/// A query parameter, with `+` as space and `%2C`/`%3D`/`%22` decoded (enough for header values).
 fn query_str(req: &Request<Incoming>, key: &str) -> Option<String> {
     req.uri().query().unwrap_or("").split('&').find_map(|kv| {
-        kv.strip_prefix(&format!("{key}="))
-            .map(|v| v.replace('+', " ").replace("%2C", ",").replace("%3D", "="))
+        kv.strip_prefix(&format!("{key}=")).map(|v| {
+            v.replace('+', " ")
+                .replace("%2C", ",")
+                .replace("%3D", "=")
+                .replace("%22", "\"")
+        })
     })
 }
 
@@ -159,16 +163,19 @@ async fn route(
             // Cacheable resource whose headers the test sets through the query string:
             // cc=Cache-Control, cdn=CDN-Cache-Control, etag=ETag (answers If-None-Match
             // with 304), vary=Vary, cookie=1 (Set-Cookie), ms=delay, size=N (pad the body
-            // to N bytes). Body: "NAME #N" (N = origin hits so far), then padding.
+            // to N bytes), ct=Content-Type (default text/plain), ce=Content-Encoding.
+            // Body: "NAME #N" (N = origin hits so far), then padding.
             let ms = query_num(&req, "ms");
             if ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
             let n = hits.load(Ordering::SeqCst);
-            let mut b = Response::builder()
-                .header("x-origin", name)
-                .header("content-type", "text/plain");
+            let mut b = Response::builder().header("x-origin", name).header(
+                "content-type",
+                query_str(&req, "ct").unwrap_or_else(|| "text/plain".into()),
+            );
             for (q, h) in [
+                ("ce", "content-encoding"),
                 ("cc", "cache-control"),
                 ("cdn", "cdn-cache-control"),
                 ("etag", "etag"),

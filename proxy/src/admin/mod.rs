@@ -4,8 +4,11 @@
 //! `{"files": [urls]}`, `{"prefixes": ["host/path"]}`, `{"hosts": [...]}`,
 //! `{"tags": [...]}` (from the origin's `Cache-Tag`) or `{"purge_everything": true}`.
 //! `GET /cache/stats`, `GET /status`, `GET /origins`, `GET /metrics` (Prometheus) and
-//! `POST /reload` complete it. Every failure
+//! `POST /reload`, `GET /scripts` and `PUT /scripts/NAME` (deploy a checked hook,
+//! [`scripts`]) complete it. Every failure
 //! has a JSON body; with a token configured every call needs `Authorization: Bearer`.
+
+mod scripts;
 
 use crate::caching::{key_from_parts, parse_key_text};
 use crate::error::{ProxyError, Result};
@@ -20,24 +23,56 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Starts the admin listener on `runtime`.
+/// Starts the admin listener on `runtime`. With `wait_for_port` (a binary upgrade,
+/// whose old process still holds the port), a busy port is retried in the background
+/// for that long instead of failing.
 pub fn start_admin(
     addr: SocketAddr,
     token: Option<String>,
     live: Arc<Live>,
     runtime: &tokio::runtime::Runtime,
+    wait_for_port: Option<std::time::Duration>,
 ) -> Result<()> {
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(ProxyError::Runtime)?;
-    let _guard = runtime.enter();
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(ProxyError::Runtime)?;
+    let first = std::net::TcpListener::bind(addr);
+    let first = match (first, wait_for_port) {
+        (Ok(l), _) => Some(l),
+        (Err(e), Some(_)) if e.kind() == std::io::ErrorKind::AddrInUse => None,
+        (Err(source), _) => return Err(ProxyError::Bind { addr, source }),
+    };
     let started = Instant::now();
     let token: Arc<Option<String>> = Arc::new(token);
-    tracing::info!(%addr, auth = token.is_some(), "admin API listening");
     runtime.spawn(async move {
+        let listener = match first {
+            Some(l) => l,
+            None => {
+                let limit = wait_for_port.unwrap_or_default();
+                tracing::info!(%addr, "admin port busy (the old process has it); retrying");
+                loop {
+                    match std::net::TcpListener::bind(addr) {
+                        Ok(l) => break l,
+                        Err(e) if started.elapsed() < limit => {
+                            tracing::debug!(error = %e, "admin port still busy");
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(%addr, error = %e, "admin API not started: port still busy");
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let listener = match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "admin API not started");
+                return;
+            }
+        };
+        tracing::info!(%addr, auth = token.is_some(), "admin API listening");
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
@@ -215,13 +250,18 @@ async fn handle(
             ),
             Err(e) => failure(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         },
+        (Method::GET, "/scripts") => scripts::list(live),
+        (Method::PUT, path) if path.starts_with("/scripts/") => {
+            let name = percent_decode(&path["/scripts/".len()..]).unwrap_or_default();
+            scripts::deploy(&name, req, live).await
+        }
         (method, path) if path.starts_with("/kv/") => {
             let path = path.to_string();
             kv(method, &path, req, live).await
         }
         _ => failure(
             StatusCode::NOT_FOUND,
-            "no such endpoint (try POST /purge, GET /cache/stats, GET /status, POST /reload, GET|PUT|DELETE /kv/NAMESPACE/KEY, GET /kv/NAMESPACE?prefix=)",
+            "no such endpoint (try POST /purge, GET /cache/stats, GET /status, POST /reload, GET /scripts, PUT /scripts/NAME, GET|PUT|DELETE /kv/NAMESPACE/KEY, GET /kv/NAMESPACE?prefix=)",
         ),
     }
 }
