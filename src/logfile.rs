@@ -3,19 +3,23 @@
 //! without losing lines.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The open log file; clones share it.
+///
+/// Buffered: the log writer thread drains every queued line and then flushes, so a
+/// busy node writes the file in large appends rather than one syscall per line.
 #[derive(Clone, Debug)]
 pub struct LogFile {
     path: PathBuf,
-    file: Arc<Mutex<File>>,
+    file: Arc<Mutex<BufWriter<File>>>,
 }
 
-fn open(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(BufWriter::with_capacity(64 << 10, file))
 }
 
 impl LogFile {

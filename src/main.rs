@@ -286,7 +286,11 @@ fn flush_logs() {
 /// Not lossy: if the writer falls behind by 128k lines, logging applies backpressure
 /// rather than silently dropping access-log lines.
 fn log_writer() -> tracing_appender::non_blocking::NonBlocking {
-    non_blocking(std::io::stderr())
+    // Buffered: the writer thread flushes after each batch it drains.
+    non_blocking(std::io::BufWriter::with_capacity(
+        64 << 10,
+        std::io::stderr(),
+    ))
 }
 
 /// Log lines are formatted on the thread that logs and written by a dedicated thread,

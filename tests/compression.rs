@@ -1,13 +1,13 @@
 //! On-the-fly compression through the real binary: the negotiation matrix (codings,
 //! `q` values, `*`, identity), what is left alone (small bodies, encoded bodies,
-//! `no-transform`, other types, ranges, HEAD), one cached copy serving every coding,
-//! per-site settings, hook and HTML-rewritten responses, and the metrics.
+//! `no-transform`, other types, ranges, HEAD), compressed copies stored once per kind
+//! of client and served as hits, per-site settings, hook and HTML-rewritten responses, and the metrics.
 
 mod common;
 
 use common::origin::TestOrigin;
 use common::{Outpost, TEST_TIMEOUT, client};
-use outpost_scripting::codec::{Codec, Coding};
+use outpost_scripting::codec::{Codec, Coding, accept_encoding_key};
 
 fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
     let coding = Coding::from_content_encoding(Some(coding))
@@ -80,7 +80,7 @@ fn site(origin: &TestOrigin, extra: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn negotiation_matrix_from_one_cached_copy() {
+async fn negotiation_matrix_and_one_stored_copy_per_kind_of_client() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
         let o = Outpost::start(&site(&origin, ""));
@@ -107,32 +107,47 @@ async fn negotiation_matrix_from_one_cached_copy() {
             ("br", Some("br")),
             ("zstd", Some("zstd")),
             ("x-gzip", Some("gzip")),
-            ("gzip, deflate, br, zstd", Some("br")),
+            ("gzip, deflate, br, zstd", Some("zstd")),
+            ("gzip, deflate, br", Some("br")),
             ("gzip, deflate", Some("gzip")),
             ("br;q=0.5, gzip", Some("gzip")),
             ("br;q=0, zstd;q=0.1, gzip;q=0.1", Some("zstd")),
-            ("*", Some("br")),
-            ("*, br;q=0", Some("zstd")),
+            ("*", Some("zstd")),
+            ("*, zstd;q=0", Some("br")),
             ("identity", None),
             ("gzip;q=0", None),
             ("deflate", None),
             ("compress, sdch", None),
         ];
         for (accept, want) in matrix {
+            // The first client of each kind is a miss, compressed on its way into the
+            // cache; the next one is a hit of that stored copy.
+            let first = get(&c, &url, Some(accept)).await;
             let got = get(&c, &url, Some(accept)).await;
             assert_eq!(got.status, 200, "{accept}");
-            assert_eq!(got.encoding.as_deref(), *want, "Accept-Encoding: {accept}");
-            assert!(
-                got.cache.contains("hit"),
-                "{accept}: served from the one cached copy: {}",
-                got.cache
+            assert_eq!(
+                first.encoding.as_deref(),
+                *want,
+                "Accept-Encoding: {accept} (miss)"
             );
+            assert_eq!(
+                got.encoding.as_deref(),
+                *want,
+                "Accept-Encoding: {accept} (hit)"
+            );
+            assert!(got.cache.contains("hit"), "{accept}: {}", got.cache);
+            assert_eq!(got.raw, first.raw, "{accept}: the hit is the stored copy");
             assert!(
                 got.vary.to_ascii_lowercase().contains("accept-encoding"),
                 "{accept}: {}",
                 got.vary
             );
-            assert_eq!(got.text(), expected, "{accept}: same content");
+            // Each origin fetch says its number ("origin #N") first; the rest is the same.
+            let text = got.text();
+            assert!(
+                text.len() == expected.len() && text[12..] == expected[12..],
+                "{accept}: same content"
+            );
             if want.is_some() {
                 assert_eq!(got.length, None, "{accept}: streamed, no Content-Length");
                 assert!(
@@ -149,11 +164,22 @@ async fn negotiation_matrix_from_one_cached_copy() {
                 assert_eq!(got.length.as_deref(), Some("20000"), "{accept}");
             }
         }
-        assert_eq!(
-            origin.hits.load(std::sync::atomic::Ordering::SeqCst),
-            1,
-            "every coding came from one cached object"
+        // One origin fetch per set of accepted codings, however it was spelled.
+        let kinds: std::collections::HashSet<String> = matrix
+            .iter()
+            .map(|(a, _)| accept_encoding_key(Some(a)))
+            .chain([accept_encoding_key(None)])
+            .collect();
+        let hits = origin.hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(hits, kinds.len(), "origin fetches");
+        let again = get(&c, &url, Some("zstd, br, gzip, deflate")).await;
+        assert!(
+            again.cache.contains("hit"),
+            "same set as \"gzip, deflate, br, zstd\": {}",
+            again.cache
         );
+        assert_eq!(again.encoding.as_deref(), Some("zstd"));
+        assert_eq!(origin.hits.load(std::sync::atomic::Ordering::SeqCst), hits);
     })
     .await
     .expect("test timed out");
@@ -271,7 +297,7 @@ async fn hook_and_rewritten_pages_are_compressed_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("rules.yaml"),
-            "- match: \"/hook\"\n  actions: { script: hook.js }\n- match: \"/c\"\n  actions: { html_rewrite: strip_comments }\n",
+            "- match: \"/read/*\"\n  actions: { script: read.js }\n- match: \"/hook\"\n  actions: { script: hook.js }\n- match: \"/c\"\n  actions: { html_rewrite: strip_comments }\n",
         )
         .expect("rules");
         std::fs::write(
@@ -279,6 +305,12 @@ async fn hook_and_rewritten_pages_are_compressed_once() {
             "export default { fetch() { return new Response('<p>made by a hook</p>'.repeat(200), { headers: { 'content-type': 'text/html; charset=utf-8' } }); } };",
         )
         .expect("hook");
+        // Reads what fetch() returns: it must get plain text, whatever the client takes.
+        std::fs::write(
+            dir.path().join("read.js"),
+            "export default { async fetch(request) { const u = new URL(request.url); u.pathname = '/c'; const r = await fetch(u.toString(), { headers: request.headers }); const t = await r.text(); return new Response(t.slice(0, 6).toUpperCase() + ' ' + t.length + ' ' + (r.headers.get('content-encoding') || 'identity'), { headers: { 'content-type': 'text/plain' } }); } };",
+        )
+        .expect("read hook");
         let yaml = format!(
             "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
             origin.url()
@@ -289,6 +321,12 @@ async fn hook_and_rewritten_pages_are_compressed_once() {
         assert_eq!(got.status, 200);
         assert_eq!(got.encoding.as_deref(), Some("br"));
         assert_eq!(got.text(), "<p>made by a hook</p>".repeat(200));
+
+        for _ in 0..2 {
+            let got = get(&c, &o.url("/read/x?size=5000&cc=max-age%3D60"), Some("gzip, br, zstd")).await;
+            assert_eq!(got.status, 200);
+            assert_eq!(got.text(), "ORIGIN 5000 identity", "the hook read plain text");
+        }
 
         // An identity page rewritten by a profile, then compressed for the client.
         let got = get(&c, &o.url("/c?size=4000&ct=text/html"), Some("zstd")).await;

@@ -80,9 +80,11 @@ impl Default for Compression {
     fn default() -> Self {
         Compression {
             enabled: true,
+            // zstd first: as small as br-4 on HTML and ~9x cheaper per response
+            // (`benches/compress.rs`); Chrome and Firefox take it, Safari gets br.
             codings: vec![
-                CompressCoding::Brotli,
                 CompressCoding::Zstd,
+                CompressCoding::Brotli,
                 CompressCoding::Gzip,
             ],
             min_size: 1024,

@@ -1,14 +1,19 @@
-//! On-the-fly compression (`sites[].compression`), as a pingora downstream module so
-//! that it sees every response on its way to the client: cache hits, origin
-//! responses, hook responses and error pages alike, after HTML rewriting.
+//! On-the-fly compression (`sites[].compression`).
 //!
-//! The cache stores the origin's (uncompressed) bytes once and each client gets its
-//! own coding: measured on a 60 KiB page, gzip-6 and br-4 cost far less per request
-//! than a second cache copy per coding would save (see `benches/compress.rs`).
-//! A response is left alone when the origin or a rewrite already encoded it (never
-//! double-compress), when it says `Cache-Control: no-transform` (RFC 9110 §7.7), when
-//! it is a partial or bodiless response, when its type is not listed or its known
-//! length is under `min_size`.
+//! Two places compress, with the same decision ([`plan`]) and head changes
+//! ([`encoded_head`]):
+//! - **Before the cache** (`upstream_response_filter`): an uncompressed origin
+//!   response is compressed for the client that fetched it and stored that way, with
+//!   `Vary: Accept-Encoding`; the cache keys the variant by which codings the client
+//!   accepts (`caching::variance`), so each kind of client costs one origin fetch and
+//!   every later hit is served without compressing again. Measured on a 60 KiB page,
+//!   compressing per hit instead cut cache-HIT throughput 4–13× (README, Benchmarks).
+//! - **On the way out** ([`CompressModule`], a pingora downstream module): whatever is
+//!   still uncompressed — a hook's response, an HTML rewrite's output, error pages.
+//!
+//! A response is left alone when it is already encoded (never double-compress), says
+//! `Cache-Control: no-transform` (RFC 9110 §7.7), is partial or bodiless, or its type
+//! is not listed or its known length is under `min_size`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,14 +40,13 @@ pub struct Outcome {
 pub struct CompressModule {
     settings: Option<Arc<Compression>>,
     accept: Option<String>,
-    encoder: Option<Codec>,
-    outcome: Outcome,
+    encoder: Option<Encoder>,
 }
 
 impl std::fmt::Debug for CompressModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompressModule")
-            .field("outcome", &self.outcome)
+            .field("encoder", &self.encoder)
             .finish()
     }
 }
@@ -55,63 +59,153 @@ impl CompressModule {
 
     /// What happened to the response so far.
     pub fn outcome(&self) -> Outcome {
+        self.encoder
+            .as_ref()
+            .map(Encoder::outcome)
+            .unwrap_or_default()
+    }
+}
+
+/// Decides whether `resp` is compressed for a client whose `Accept-Encoding` is
+/// `accept`, and with what; marks it `Vary: Accept-Encoding` when the answer depends
+/// on the client. `None`: send it as it is.
+pub fn plan(
+    resp: &mut ResponseHeader,
+    settings: &Compression,
+    accept: Option<&str>,
+) -> Option<Coding> {
+    if !settings.enabled
+        || matches!(resp.status.as_u16(), 100..=199 | 204 | 206 | 304)
+        || resp.headers.contains_key(header::CONTENT_RANGE)
+    {
+        return None;
+    }
+    let encoded = resp
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+    if encoded || no_transform(resp) {
+        return None;
+    }
+    let media = resp
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| crate::html::media_type(ct).0)?;
+    if !settings.compresses(&media) {
+        return None;
+    }
+    let length = resp
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if length.is_some_and(|n| n < settings.min_size) {
+        return None;
+    }
+    // From here on the representation depends on Accept-Encoding, whatever this
+    // client sent: caches (ours included) must keep the variants apart.
+    add_vary(resp);
+    let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
+    Coding::negotiate(accept, &offered)
+}
+
+/// Rewrites the head of a response whose body will be sent encoded with `coding`.
+pub fn encoded_head(resp: &mut ResponseHeader, coding: Coding) -> pingora::Result<()> {
+    resp.insert_header(header::CONTENT_ENCODING, coding.token())?;
+    resp.remove_header(&header::CONTENT_LENGTH);
+    resp.remove_header(&header::ACCEPT_RANGES);
+    // pingora frames an HTTP/1.1 body by this header (and drops it for HTTP/2).
+    resp.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+    // Other bytes than the origin's: a strong validator would lie (RFC 9110 §8.8.1).
+    if let Some(etag) = resp
+        .headers
+        .get(header::ETAG)
+        .map(|v| v.as_bytes().to_vec())
+    {
+        if etag.starts_with(b"\"") {
+            let mut weak = b"W/".to_vec();
+            weak.extend_from_slice(&etag);
+            if let Ok(v) = http::HeaderValue::from_bytes(&weak) {
+                resp.insert_header(header::ETAG, v)?;
+            }
+        } else if !etag.starts_with(b"W/") {
+            resp.remove_header(&header::ETAG);
+        }
+    }
+    Ok(())
+}
+
+/// One response body's compressor, counting bytes in and out.
+pub struct Encoder {
+    codec: Option<Codec>,
+    outcome: Outcome,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+impl Encoder {
+    /// An encoder for `coding` at the site's level for it.
+    pub fn new(coding: Coding, settings: &Compression) -> std::io::Result<Encoder> {
+        let level = match coding {
+            Coding::Gzip | Coding::Deflate => settings.gzip_level,
+            Coding::Brotli => settings.brotli_level,
+            Coding::Zstd => u32::try_from(settings.zstd_level).unwrap_or(3),
+        };
+        Ok(Encoder {
+            codec: Some(Codec::encoder_at(coding, level)?),
+            outcome: Outcome {
+                coding: Some(coding),
+                ..Outcome::default()
+            },
+        })
+    }
+
+    /// What was compressed so far.
+    pub fn outcome(&self) -> Outcome {
         self.outcome
     }
 
-    /// Picks the coding for `resp` (and marks it `Vary: Accept-Encoding` when the
-    /// answer depends on the client), or `None` to send it as it is.
-    fn choose(&self, resp: &mut ResponseHeader, settings: &Compression) -> Option<Coding> {
-        if !settings.enabled
-            || matches!(resp.status.as_u16(), 100..=199 | 204 | 206 | 304)
-            || resp.headers.contains_key(header::CONTENT_RANGE)
-        {
-            return None;
-        }
-        let encoded = resp
-            .headers
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
-        if encoded || no_transform(resp) {
-            return None;
-        }
-        let media = resp
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|ct| crate::html::media_type(ct).0)?;
-        if !settings.compresses(&media) {
-            return None;
-        }
-        let length = resp
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if length.is_some_and(|n| n < settings.min_size) {
-            return None;
-        }
-        // From here on the representation depends on Accept-Encoding, whatever this
-        // client sent: caches downstream must keep the variants apart.
-        add_vary(resp);
-        let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
-        Coding::negotiate(self.accept.as_deref(), &offered)
-    }
-
-    fn encode(&mut self, data: &[u8], end: bool) -> std::io::Result<Vec<u8>> {
-        let Some(encoder) = self.encoder.as_mut() else {
-            return Ok(data.to_vec());
+    /// Compresses one chunk (`end`: the last; the coding's trailer is added). After
+    /// the end, further calls return nothing.
+    pub fn encode(&mut self, data: &[u8], end: bool) -> std::io::Result<Vec<u8>> {
+        let Some(codec) = self.codec.as_mut() else {
+            return Ok(Vec::new());
         };
         self.outcome.bytes_in += data.len() as u64;
         let mut out = if data.is_empty() {
             Vec::new()
         } else {
-            encoder.push(data)?
+            codec.push(data)?
         };
-        if end && let Some(encoder) = self.encoder.take() {
-            out.extend(encoder.finish()?);
+        if end && let Some(codec) = self.codec.take() {
+            out.extend(codec.finish()?);
         }
         self.outcome.bytes_out += out.len() as u64;
         Ok(out)
+    }
+
+    /// Compresses a body chunk in place as a pingora body filter does: `None` when
+    /// nothing is ready yet (an empty chunk would end a chunked body early).
+    pub fn filter(&mut self, body: &mut Option<Bytes>, end: bool) -> pingora::Result<()> {
+        let data = body.take().unwrap_or_default();
+        match self.encode(&data, end) {
+            Ok(out) if out.is_empty() && !end => *body = None,
+            Ok(out) => *body = Some(Bytes::from(out)),
+            Err(e) => {
+                return Err(pingora::Error::explain(
+                    pingora::ErrorType::InternalError,
+                    format!("compression failed: {e}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -158,44 +252,17 @@ impl HttpModule for CompressModule {
         if end_of_stream || resp.status.is_informational() {
             return Ok(());
         }
-        let Some(coding) = self.choose(resp, &settings) else {
+        let Some(coding) = plan(resp, &settings, self.accept.as_deref()) else {
             return Ok(());
         };
-        let level = match coding {
-            Coding::Gzip | Coding::Deflate => settings.gzip_level,
-            Coding::Brotli => settings.brotli_level,
-            Coding::Zstd => u32::try_from(settings.zstd_level).unwrap_or(3),
-        };
-        match Codec::encoder_at(coding, level) {
+        match Encoder::new(coding, &settings) {
             Ok(encoder) => self.encoder = Some(encoder),
             Err(e) => {
                 tracing::warn!(error = %e, coding = coding.token(), "compressor set-up failed; sending uncompressed");
                 return Ok(());
             }
         }
-        self.outcome.coding = Some(coding);
-        resp.insert_header(header::CONTENT_ENCODING, coding.token())?;
-        resp.remove_header(&header::CONTENT_LENGTH);
-        resp.remove_header(&header::ACCEPT_RANGES);
-        // pingora frames an HTTP/1.1 body by this header (and drops it for HTTP/2).
-        resp.insert_header(header::TRANSFER_ENCODING, "chunked")?;
-        // Other bytes than the origin's: a strong validator would lie (RFC 9110 §8.8.1).
-        if let Some(etag) = resp
-            .headers
-            .get(header::ETAG)
-            .map(|v| v.as_bytes().to_vec())
-        {
-            if etag.starts_with(b"\"") {
-                let mut weak = b"W/".to_vec();
-                weak.extend_from_slice(&etag);
-                if let Ok(v) = http::HeaderValue::from_bytes(&weak) {
-                    resp.insert_header(header::ETAG, v)?;
-                }
-            } else if !etag.starts_with(b"W/") {
-                resp.remove_header(&header::ETAG);
-            }
-        }
-        Ok(())
+        encoded_head(resp, coding)
     }
 
     fn response_body_filter(
@@ -203,36 +270,19 @@ impl HttpModule for CompressModule {
         body: &mut Option<Bytes>,
         end_of_stream: bool,
     ) -> pingora::Result<()> {
-        if self.encoder.is_none() {
-            return Ok(());
+        match self.encoder.as_mut() {
+            Some(encoder) => encoder.filter(body, end_of_stream),
+            None => Ok(()),
         }
-        let data = body.take().unwrap_or_default();
-        match self.encode(&data, end_of_stream) {
-            // Nothing out yet: an empty chunk would end a chunked body early.
-            Ok(out) if out.is_empty() && !end_of_stream => *body = None,
-            Ok(out) => *body = Some(Bytes::from(out)),
-            Err(e) => {
-                return Err(pingora::Error::explain(
-                    pingora::ErrorType::InternalError,
-                    format!("compression failed: {e}"),
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn response_done_filter(&mut self) -> pingora::Result<Option<Bytes>> {
-        if self.encoder.is_none() {
+        let Some(encoder) = self.encoder.as_mut() else {
             return Ok(None);
-        }
-        match self.encode(&[], true) {
-            Ok(out) if out.is_empty() => Ok(None),
-            Ok(out) => Ok(Some(Bytes::from(out))),
-            Err(e) => Err(pingora::Error::explain(
-                pingora::ErrorType::InternalError,
-                format!("compression failed: {e}"),
-            )),
-        }
+        };
+        let mut tail = None;
+        encoder.filter(&mut tail, true)?;
+        Ok(tail.filter(|b| !b.is_empty()))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -94,6 +94,8 @@ pub struct RequestCtx {
     /// The rewrite of this response's body, once its head showed it is a page to
     /// rewrite. (A mutex only because pingora wants the context `Sync`.)
     html: Option<std::sync::Mutex<crate::html::PageRewriter>>,
+    /// Compression of the origin's body before the cache stores it (see `compress`).
+    upstream_encoder: Option<std::sync::Mutex<crate::compress::Encoder>>,
     _in_flight: InFlight,
 }
 
@@ -312,6 +314,22 @@ fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
         .unwrap_or(if tls { 443 } else { 80 })
 }
 
+/// What on-the-fly compression did to this response: before the cache (a miss) or
+/// on the way out. (A hit of a stored compressed copy compressed nothing.)
+fn compression_outcome(session: &Session, ctx: &RequestCtx) -> Option<crate::compress::Outcome> {
+    let upstream = ctx
+        .upstream_encoder
+        .as_ref()
+        .and_then(|e| e.lock().ok().map(|e| e.outcome()));
+    upstream.or_else(|| {
+        session
+            .downstream_modules_ctx
+            .get::<crate::compress::CompressModule>()
+            .map(|m| m.outcome())
+            .filter(|o| o.coding.is_some())
+    })
+}
+
 fn status_text(code: u16) -> &'static str {
     http::StatusCode::from_u16(code)
         .ok()
@@ -520,10 +538,7 @@ impl EdgeProxy {
         {
             m.html_rewrites.with_label_values(&[p.name()]).inc();
         }
-        if let Some(c) = session
-            .downstream_modules_ctx
-            .get::<crate::compress::CompressModule>()
-            .map(|m| m.outcome())
+        if let Some(c) = compression_outcome(session, ctx)
             && let Some(coding) = c.coding
         {
             let token = coding.token();
@@ -562,6 +577,7 @@ impl ProxyHttp for EdgeProxy {
             hook: None,
             html_profile: None,
             html: None,
+            upstream_encoder: None,
             origin_started: None,
             request_id: Arc::from(format!(
                 "{}-{:x}",
@@ -604,6 +620,11 @@ impl ProxyHttp for EdgeProxy {
             ctx.scripts_seen = spec.scripts.clone();
             ctx.request_id = spec.request_id.clone();
             *session.req_header_mut() = header;
+            // A script reads what its fetch() returns: ask for it uncompressed (the
+            // response it builds is compressed on the way out of the outer request).
+            session
+                .req_header_mut()
+                .remove_header(&header::ACCEPT_ENCODING);
         }
         if let Some(name) = &snapshot.config.server.request_id_header
             && let Some(m) = session
@@ -841,6 +862,63 @@ impl ProxyHttp for EdgeProxy {
         };
         ctx.tried.push(i);
         Ok(Box::new(peer_for(&pool, i)))
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // Compress before the cache stores the response, so hits need no work. Only
+        // for GETs from clients: a script's fetch() reads the body itself.
+        let Some(site) = ctx.site.as_ref() else {
+            return Ok(());
+        };
+        if session.req_header().method != http::Method::GET || !ctx.scripts_seen.is_empty() {
+            return Ok(());
+        }
+        let req = session.req_header();
+        // A range is cut from the identity bytes (compressing would turn the 206 into
+        // a whole body); the variant still says it depends on Accept-Encoding.
+        let accept = req
+            .headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| !req.headers.contains_key(header::RANGE));
+        let Some(coding) = crate::compress::plan(upstream_response, &site.compression, accept)
+        else {
+            return Ok(());
+        };
+        match crate::compress::Encoder::new(coding, &site.compression) {
+            Ok(encoder) => {
+                crate::compress::encoded_head(upstream_response, coding)?;
+                ctx.upstream_encoder = Some(std::sync::Mutex::new(encoder));
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %ctx.request_id, error = %e, "compressor set-up failed; origin response left uncompressed");
+            }
+        }
+        Ok(())
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(encoder) = &ctx.upstream_encoder {
+            let Ok(mut encoder) = encoder.lock() else {
+                return Err(Error::explain(
+                    ErrorType::InternalError,
+                    "compressor poisoned",
+                ));
+            };
+            encoder.filter(body, end_of_stream)?;
+        }
+        Ok(None)
     }
 
     async fn upstream_request_filter(
@@ -1249,10 +1327,8 @@ impl ProxyHttp for EdgeProxy {
                 .as_ref()
                 .and(ctx.html_profile.as_ref())
                 .map(|p| p.name()),
-            compression = session
-                .downstream_modules_ctx
-                .get::<crate::compress::CompressModule>()
-                .and_then(|m| m.outcome().coding)
+            compression = compression_outcome(session, ctx)
+                .and_then(|c| c.coding)
                 .map(|c| c.token()),
             error = e.map(|e| e.to_string()),
             "access"
