@@ -7,6 +7,7 @@ use crate::snapshot::Live;
 use outpost_config::Config;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::Server;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
@@ -89,8 +90,12 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         options.h2c = true;
         app.server_options = Some(options);
     }
+    // pingora's default write buffer is one MSS (1460 B), so a head plus a 1 KiB body
+    // left in two `send`s — two loopback/NIC wake-ups per small response (perf: two
+    // sendto per request). 4 KiB holds the head and a small body: one `send`.
+    let buffers = L4BufferSettings::default().write(4096);
     if let Some(addr) = config.listen.http {
-        service.add_tcp(&addr.to_string());
+        service.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(buffers));
         tracing::info!(%addr, "listening for HTTP");
     }
     if let Some(addr) = config.listen.https {
@@ -101,7 +106,11 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
                 .map_err(|e| ProxyError::Server(e.to_string()))?;
         tls.set_cert_resolver(live.certs.clone());
         tls.enable_h2();
-        service.add_tls_with_settings(&addr.to_string(), None, tls);
+        service.add_listener(
+            ListenerConfig::tcp(addr.to_string())
+                .tls(tls)
+                .l4_buffer(buffers),
+        );
         tracing::info!(%addr, names = ?live.certs.current().names(), "listening for HTTPS (h2, http/1.1)");
     }
     server.add_service(service);
