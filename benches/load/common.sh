@@ -10,7 +10,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo build --release --locked -q
-bin=target/release/outpost
+bin=${OUTPOST_BIN:-target/release/outpost}
 
 work=$(mktemp -d)
 # nginx workers run as www-data: the files they serve must be readable by it.

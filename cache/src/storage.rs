@@ -12,7 +12,6 @@ use pingora_cache::storage::{
 };
 use pingora_cache::trace::SpanHandle;
 use pingora_cache::{CacheEntryKey, CacheMeta, Storage};
-use pingora_http::ResponseHeader;
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,48 +56,13 @@ pub struct CacheStats {
     pub disk_bytes: u64,
 }
 
-/// A memory-tier object. The response head is kept parsed: pingora stores heads
-/// zstd-compressed, and decompressing + parsing one on every hit was ~10% of a small
-/// object's HIT path (perf); a clone is a fraction of that.
+/// A memory-tier object, its meta as pingora serializes it. (Keeping the head parsed
+/// instead made small-object hits 16% faster but cost ~6.4 KB per entry, measured with
+/// `benches/load/cost-curve.sh`: not a trade worth making.)
 struct MemEntry {
     meta_internal: Vec<u8>,
-    header: ResponseHeader,
-    /// Serialized head size, for the weigher.
-    header_len: usize,
+    meta_header: Vec<u8>,
     body: Bytes,
-}
-
-impl MemEntry {
-    fn new(meta_internal: Vec<u8>, header: ResponseHeader, header_len: usize, body: Bytes) -> Self {
-        MemEntry {
-            meta_internal,
-            header,
-            header_len,
-            body,
-        }
-    }
-
-    /// The object's `CacheMeta`: the internal part deserialized (small, uncompressed),
-    /// the head cloned in.
-    fn meta(&self) -> PResult<CacheMeta> {
-        let mut meta = CacheMeta::deserialize(&self.meta_internal, empty_head())?;
-        *meta.response_header_mut() = self.header.clone();
-        Ok(meta)
-    }
-}
-
-/// A serialized minimal head (`200`, no fields), to deserialize the internal part of a
-/// meta without paying for a real head.
-fn empty_head() -> &'static [u8] {
-    static EMPTY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(|| {
-        let now = std::time::SystemTime::now();
-        ResponseHeader::build(200, Some(0))
-            .ok()
-            .and_then(|h| CacheMeta::new(now, now, 0, 0, h).serialize().ok())
-            .map(|(_, head)| head)
-            .unwrap_or_default()
-    })
 }
 
 /// Memory tier (moka, TinyLFU, weighed in bytes) in front of an optional disk tier.
@@ -133,7 +97,7 @@ impl TieredStorage {
         let memory = moka::sync::Cache::builder()
             .max_capacity(config.memory_bytes)
             .weigher(|_k: &Key, v: &Arc<MemEntry>| {
-                let w = v.body.len() + v.meta_internal.len() + v.header_len + 128;
+                let w = v.body.len() + v.meta_internal.len() + v.meta_header.len() + 128;
                 w.min(u32::MAX as usize) as u32
             })
             .eviction_listener(
@@ -238,7 +202,7 @@ impl TieredStorage {
     }
 
     fn mem_hit(entry: &MemEntry) -> PResult<(CacheMeta, HitHandler)> {
-        let meta = entry.meta()?;
+        let meta = CacheMeta::deserialize(&entry.meta_internal, &entry.meta_header)?;
         let hit = MemHit {
             body: entry.body.clone(),
             done: false,
@@ -295,12 +259,11 @@ impl Storage for TieredStorage {
                 disk.remove(&k);
                 return Ok(None);
             }
-            let promoted = Arc::new(MemEntry::new(
-                entry.meta_internal,
-                meta.response_header_copy(),
-                entry.meta_header.len(),
-                Bytes::from(body),
-            ));
+            let promoted = Arc::new(MemEntry {
+                meta_internal: entry.meta_internal,
+                meta_header: entry.meta_header,
+                body: Bytes::from(body),
+            });
             self.memory.insert(k, promoted.clone());
             let hit = MemHit {
                 body: promoted.body.clone(),
@@ -342,7 +305,6 @@ impl Storage for TieredStorage {
             key: key.combined_bin(),
             meta_internal: internal,
             meta_header: header,
-            head: meta.response_header_copy(),
             buffer: Some(Vec::new()),
             disk,
             len: 0,
@@ -380,12 +342,11 @@ impl Storage for TieredStorage {
         if let Some(old) = self.memory.get(&k) {
             self.memory.insert(
                 k,
-                Arc::new(MemEntry::new(
-                    internal.clone(),
-                    meta.response_header_copy(),
-                    header.len(),
-                    old.body.clone(),
-                )),
+                Arc::new(MemEntry {
+                    meta_internal: internal.clone(),
+                    meta_header: header.clone(),
+                    body: old.body.clone(),
+                }),
             );
             updated = true;
         }
@@ -581,8 +542,6 @@ struct TieredMiss {
     key: Key,
     meta_internal: Vec<u8>,
     meta_header: Vec<u8>,
-    /// The parsed head, for the memory tier.
-    head: ResponseHeader,
     buffer: Option<Vec<u8>>,
     disk: Option<DiskWriter>,
     len: u64,
@@ -614,7 +573,6 @@ impl HandleMiss for TieredMiss {
             key,
             meta_internal,
             meta_header,
-            head,
             buffer,
             disk,
             len,
@@ -629,12 +587,11 @@ impl HandleMiss for TieredMiss {
         if let Some(body) = buffer {
             storage.memory.insert(
                 key,
-                Arc::new(MemEntry::new(
+                Arc::new(MemEntry {
                     meta_internal,
-                    head,
-                    meta_header.len(),
-                    Bytes::from(body),
-                )),
+                    meta_header,
+                    body: Bytes::from(body),
+                }),
             );
         }
         storage.stores.fetch_add(1, Ordering::Relaxed);
@@ -645,10 +602,11 @@ impl HandleMiss for TieredMiss {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingora_http::ResponseHeader;
     use std::time::{Duration, SystemTime};
 
-    /// A memory hit rebuilds the meta from the parsed head: everything pingora reads
-    /// (head fields in order and case, freshness, variance, creation time) survives.
+    /// A memory hit gives back the meta that was stored: everything pingora reads (head
+    /// fields in order and case, freshness, variance, creation time).
     #[tokio::test]
     async fn memory_hit_meta_matches_what_was_stored() {
         let storage: &'static TieredStorage = Box::leak(Box::new(
