@@ -12,20 +12,11 @@
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use outpost_scripting::codec::{Codec, Coding};
 
-const FIXTURE: &str = include_str!("../tests/fixtures/docs-page.html");
 const CHUNK: usize = 16 << 10;
 
-/// The fixture with its `<main>` content repeated to about 60 KiB.
-fn page() -> String {
-    let start = FIXTURE.find("<main>").expect("main") + "<main>".len();
-    let end = FIXTURE.find("</main>").expect("/main");
-    let main = &FIXTURE[start..end];
-    let mut body = String::new();
-    while FIXTURE.len() + body.len() < 60 << 10 {
-        body.push_str(main);
-    }
-    format!("{}{}{}", &FIXTURE[..start], body, &FIXTURE[end..])
-}
+#[path = "support/page.rs"]
+mod support;
+use support::page;
 
 /// One response's worth of compression; returns the compressed size.
 fn compress(coding: Coding, level: u32, page: &[u8]) -> usize {

@@ -20,21 +20,12 @@ use outpost_scripting::{
 use std::borrow::Cow;
 use std::sync::Arc;
 
-const FIXTURE: &str = include_str!("../tests/fixtures/docs-page.html");
 const TOTAL: usize = 50 << 20;
 const CHUNK: usize = 16 << 10;
 
-/// The fixture with its `<main>` content repeated to about 60 KiB.
-fn page() -> String {
-    let start = FIXTURE.find("<main>").expect("main") + "<main>".len();
-    let end = FIXTURE.find("</main>").expect("/main");
-    let main = &FIXTURE[start..end];
-    let mut body = String::new();
-    while FIXTURE.len() + body.len() < 60 << 10 {
-        body.push_str(main);
-    }
-    format!("{}{}{}", &FIXTURE[..start], body, &FIXTURE[end..])
-}
+#[path = "support/page.rs"]
+mod support;
+use support::page;
 
 /// 50 MiB of pages, as the chunks a socket would deliver.
 fn chunks(page: &str) -> Vec<Bytes> {

@@ -336,26 +336,13 @@ async fn hook_and_rewritten_pages_are_compressed_once() {
         // The access-log phase (which counts) may end just after the client has the body.
         let mut metrics = String::new();
         for _ in 0..100 {
-            metrics = c
-                .get(format!("http://{admin}/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text");
+            metrics = common::scrape(&admin).await;
             if metrics.contains("coding=\"zstd\"") && metrics.contains("coding=\"br\"") {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let line = |series: &str| {
-            metrics
-                .lines()
-                .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
-        };
+        let line = |series: &str| common::metric(&metrics, series);
         assert_eq!(line("outpost_compressed_responses_total{coding=\"br\"}"), 1.0);
         assert_eq!(line("outpost_compressed_responses_total{coding=\"zstd\"}"), 1.0);
         let bytes_in = line("outpost_compression_bytes_total{coding=\"br\",side=\"in\"}");

@@ -5,17 +5,7 @@
 mod common;
 
 use common::origin::TestOrigin;
-use common::{Outpost, TEST_TIMEOUT, client};
-
-/// The value of the series `name{labels}` (labels in the exposition's order).
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
-        .trim()
-        .parse()
-        .expect("a number")
-}
+use common::{Outpost, TEST_TIMEOUT, client, metric as value, scrape};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_what_was_sent() {
@@ -59,14 +49,7 @@ async fn metrics_count_what_was_sent() {
         let r = c.post(format!("http://{admin}/reload")).send().await.expect("reload");
         assert_eq!(r.status(), 200);
 
-        let text = c
-            .get(format!("http://{admin}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let text = scrape(&admin).await;
         assert_eq!(value(&text, r#"outpost_requests_total{cache="miss",site="shop",status="2xx"}"#), 1.0, "{text}");
         assert_eq!(value(&text, r#"outpost_requests_total{cache="hit",site="shop",status="2xx"}"#), 2.0);
         assert_eq!(value(&text, r#"outpost_requests_total{cache="script",site="shop",status="2xx"}"#), 2.0);

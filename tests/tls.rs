@@ -190,21 +190,21 @@ async fn handshakes_are_counted_by_tls_version() {
             tls.get_ref().1.protocol_version(),
             Some(rustls::ProtocolVersion::TLSv1_2)
         );
-        let metrics = common::client()
-            .get(format!("http://{admin}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        for (series, want) in [
-            ("outpost_tls_handshakes_total{version=\"TLSv1.3\"} ", "2"),
-            ("outpost_tls_handshakes_total{version=\"TLSv1.2\"} ", "1"),
-        ] {
-            let got = metrics.lines().find_map(|l| l.strip_prefix(series));
-            assert_eq!(got, Some(want), "{series}in:\n{metrics}");
-        }
+        let metrics = common::scrape(&admin).await;
+        assert_eq!(
+            common::metric(
+                &metrics,
+                r#"outpost_tls_handshakes_total{version="TLSv1.3"}"#
+            ),
+            2.0
+        );
+        assert_eq!(
+            common::metric(
+                &metrics,
+                r#"outpost_tls_handshakes_total{version="TLSv1.2"}"#
+            ),
+            1.0
+        );
     })
     .await
     .expect("test timed out");

@@ -42,3 +42,16 @@ http {
 NGINX
   taskset -c 0 /usr/sbin/nginx -c "$work/origin.conf" -p "$work" -e "$work/origin-error.log"
 }
+# docs_page FILE: the ~60 KiB HTML page the benchmarks share (the docs-page fixture with
+# its <main> repeated; benches/support/page.rs builds the same one).
+docs_page() {
+  python3 - "$1" <<'PY'
+import sys
+f = open("tests/fixtures/docs-page.html").read()
+a = f.index("<main>") + len("<main>"); b = f.index("</main>")
+body = ""
+while len(f) + len(body) < 60 << 10:
+    body += f[a:b]
+open(sys.argv[1], "w").write(f[:a] + body + f[b:])
+PY
+}

@@ -36,15 +36,7 @@ head -c 1048576 /dev/zero | tr '\0' 'z' > "$work/www/1m.txt"
 mkdir -p "$work/www/nocache" "$work/www/hook" "$work/www/html"
 cp "$work/www/1k.txt" "$work/www/nocache/1k.txt"
 cp "$work/www/1k.txt" "$work/www/hook/1k.txt"
-python3 - "$work/www/html/page.html" <<'PY'
-import sys
-f = open("tests/fixtures/docs-page.html").read()
-a = f.index("<main>") + len("<main>"); b = f.index("</main>")
-body = ""
-while len(f) + len(body) < 60 << 10:
-    body += f[a:b]
-open(sys.argv[1], "w").write(f[:a] + body + f[b:])
-PY
+docs_page "$work/www/html/page.html"
 "$bin" cert self-signed localhost --cert "$work/tls.pem" --key "$work/tls.key" >/dev/null
 chmod 644 "$work/tls.key"
 

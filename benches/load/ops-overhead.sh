@@ -10,16 +10,7 @@ dur=${1:-10}
 . "$(dirname "$0")/common.sh"
 origin=$(free_port)
 nginx_origin "$origin" "expires 1h;"
-# The docs-page fixture, its <main> repeated to ~60 KiB.
-python3 - "$work/www/page.html" <<'PY'
-import sys
-f = open("tests/fixtures/docs-page.html").read()
-a = f.index("<main>") + len("<main>"); b = f.index("</main>")
-body = ""
-while len(f) + len(body) < 60 << 10:
-    body += f[a:b]
-open(sys.argv[1], "w").write(f[:a] + body + f[b:])
-PY
+docs_page "$work/www/page.html"
 start_outpost() { # ACCESS_LOG(true|false) PORT
   cat > "$work/outpost-$2.yaml" <<YAML
 listen: { http: "127.0.0.1:$2" }

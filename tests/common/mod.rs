@@ -211,6 +211,29 @@ pub fn start_quick(args: &[&str], log: &Path) -> (Child, String) {
     (child, listen)
 }
 
+/// The admin API's `GET /metrics` (Prometheus text) at `admin` (`HOST:PORT`, no token).
+pub async fn scrape(admin: &str) -> String {
+    client()
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The value of the series `name{labels}` in a scrape (labels in the exposition's
+/// order); panics with the whole text if it is missing.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
 /// A plain HTTP client that never pools (so each request sees the current config).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
