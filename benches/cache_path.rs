@@ -1,0 +1,102 @@
+//! The cache's share of a HIT, without the network: computing a request's cache key
+//! (Outpost's policy: scheme, host, path and query, length-framed; then pingora's
+//! blake2 hash) and a lookup that hits the memory tier or the disk tier (a 1 KiB object:
+//! meta deserialized, body handed over).
+//!
+//! Run: `cargo bench --bench cache_path`. Criterion prints time per operation.
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use outpost_cache::{TieredStorage, TieredStorageConfig};
+use pingora::cache::key::CacheHashKey;
+use pingora::cache::trace::Span;
+use pingora::cache::{CacheKey, CacheMeta, Storage};
+use pingora::http::{RequestHeader, ResponseHeader};
+use std::time::{Duration, SystemTime};
+
+/// A storage holding one 1 KiB object under `key` (memory only, or disk only).
+fn storage_with(key: &CacheKey, disk: Option<&std::path::Path>) -> &'static TieredStorage {
+    let storage: &'static TieredStorage = Box::leak(Box::new(
+        TieredStorage::new(&TieredStorageConfig {
+            // A disk-only lookup: objects skip memory when the memory tier is tiny.
+            memory_bytes: if disk.is_some() { 0 } else { 64 << 20 },
+            max_memory_object: if disk.is_some() { 0 } else { 64 << 10 },
+            disk: disk.map(|d| (d.to_path_buf(), 1 << 30)),
+        })
+        .expect("storage"),
+    ));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut head = ResponseHeader::build(200, None).expect("head");
+        head.insert_header("cache-control", "max-age=3600")
+            .expect("field");
+        head.insert_header("content-type", "text/plain")
+            .expect("field");
+        let now = SystemTime::now();
+        let meta = CacheMeta::new(now + Duration::from_secs(3600), now, 0, 0, head);
+        let span = Span::inactive();
+        let mut miss = storage
+            .get_miss_handler(key, &meta, &span.handle())
+            .await
+            .expect("miss");
+        miss.write_body(bytes::Bytes::from(vec![b'x'; 1024]), true)
+            .await
+            .expect("write");
+        miss.finish().await.expect("finish");
+    });
+    storage
+}
+
+fn benches(c: &mut Criterion) {
+    let req = RequestHeader::build("GET", b"/assets/app.js?v=12&lang=en", None).expect("req");
+    let policy = outpost_config::CacheKeyPolicy::default();
+    c.bench_function("cache_key/compute_and_hash", |b| {
+        b.iter(|| {
+            let key = outpost_proxy::caching::cache_key(
+                false,
+                "www.example.com",
+                black_box(&req),
+                &policy,
+            );
+            black_box(key.combined_bin())
+        })
+    });
+
+    let key = outpost_proxy::caching::cache_key(false, "www.example.com", &req, &policy);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let span = Span::inactive();
+    let memory = storage_with(&key, None);
+    c.bench_function("cache_lookup/memory_hit_1k", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (meta, mut hit) = memory
+                    .lookup(&key, &span.handle())
+                    .await
+                    .expect("lookup")
+                    .expect("hit");
+                let body = hit.read_body().await.expect("body");
+                black_box((meta, body))
+            })
+        })
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = storage_with(&key, Some(dir.path()));
+    let io = tokio::runtime::Runtime::new().expect("runtime");
+    c.bench_function("cache_lookup/disk_hit_1k", |b| {
+        b.iter(|| {
+            io.block_on(async {
+                let (meta, mut hit) = disk
+                    .lookup(&key, &span.handle())
+                    .await
+                    .expect("lookup")
+                    .expect("hit");
+                let body = hit.read_body().await.expect("body");
+                black_box((meta, body))
+            })
+        })
+    });
+}
+
+criterion_group!(group, benches);
+criterion_main!(group);
