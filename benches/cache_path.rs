@@ -46,6 +46,21 @@ fn storage_with(key: &CacheKey, disk: Option<&std::path::Path>) -> &'static Tier
     storage
 }
 
+/// One lookup that must hit, with its body read.
+async fn hit(
+    storage: &'static TieredStorage,
+    key: &CacheKey,
+    span: &Span,
+) -> (CacheMeta, Option<bytes::Bytes>) {
+    let (meta, mut hit) = storage
+        .lookup(key, &span.handle())
+        .await
+        .expect("lookup")
+        .expect("hit");
+    let body = hit.read_body().await.expect("body");
+    (meta, body)
+}
+
 fn benches(c: &mut Criterion) {
     let req = RequestHeader::build("GET", b"/assets/app.js?v=12&lang=en", None).expect("req");
     let policy = outpost_config::CacheKeyPolicy::default();
@@ -68,33 +83,13 @@ fn benches(c: &mut Criterion) {
     let span = Span::inactive();
     let memory = storage_with(&key, None);
     c.bench_function("cache_lookup/memory_hit_1k", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let (meta, mut hit) = memory
-                    .lookup(&key, &span.handle())
-                    .await
-                    .expect("lookup")
-                    .expect("hit");
-                let body = hit.read_body().await.expect("body");
-                black_box((meta, body))
-            })
-        })
+        b.iter(|| black_box(rt.block_on(hit(memory, &key, &span))))
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let disk = storage_with(&key, Some(dir.path()));
     let io = tokio::runtime::Runtime::new().expect("runtime");
     c.bench_function("cache_lookup/disk_hit_1k", |b| {
-        b.iter(|| {
-            io.block_on(async {
-                let (meta, mut hit) = disk
-                    .lookup(&key, &span.handle())
-                    .await
-                    .expect("lookup")
-                    .expect("hit");
-                let body = hit.read_body().await.expect("body");
-                black_box((meta, body))
-            })
-        })
+        b.iter(|| black_box(io.block_on(hit(disk, &key, &span))))
     });
 }
 

@@ -68,38 +68,29 @@ async fn twenty_reloads_and_a_binary_upgrade_drop_no_request() {
                     _ => format!("/c?cc=max-age%3D1&k={}", i % 50),
                 };
                 let after = upgraded.load(Ordering::SeqCst);
-                match c.get(format!("{base}{path}")).send().await {
-                    Ok(r) if r.status() == 200 => match r.bytes().await {
-                        Ok(_) => {
-                            tally.ok.fetch_add(1, Ordering::SeqCst);
-                            if after {
-                                tally.after_upgrade.fetch_add(1, Ordering::SeqCst);
-                            }
+                let outcome = match c.get(format!("{base}{path}")).send().await {
+                    Ok(r) if r.status() == 200 => r
+                        .bytes()
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("body: {e:?}")),
+                    Ok(r) => Err(format!("status {}", r.status())),
+                    Err(e) => Err(format!("{e:?}")),
+                };
+                match outcome {
+                    Ok(()) => {
+                        tally.ok.fetch_add(1, Ordering::SeqCst);
+                        if after {
+                            tally.after_upgrade.fetch_add(1, Ordering::SeqCst);
                         }
-                        Err(e) => {
-                            tally.failed.fetch_add(1, Ordering::SeqCst);
-                            tally
-                                .errors
-                                .lock()
-                                .expect("lock")
-                                .push(format!("{path}: body: {e:?}"));
-                        }
-                    },
-                    Ok(r) => {
-                        tally.failed.fetch_add(1, Ordering::SeqCst);
-                        tally
-                            .errors
-                            .lock()
-                            .expect("lock")
-                            .push(format!("{path}: status {}", r.status()));
                     }
-                    Err(e) => {
+                    Err(why) => {
                         tally.failed.fetch_add(1, Ordering::SeqCst);
                         tally
                             .errors
                             .lock()
                             .expect("lock")
-                            .push(format!("{path}: {e:?}"));
+                            .push(format!("{path}: {why}"));
                     }
                 }
             }

@@ -105,7 +105,7 @@ pub fn plan(
     }
     // From here on the representation depends on Accept-Encoding, whatever this
     // client sent: caches (ours included) must keep the variants apart.
-    add_vary(resp);
+    vary_on_accept_encoding(resp);
     let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
     Coding::negotiate(accept, &offered)
 }
@@ -113,10 +113,7 @@ pub fn plan(
 /// Rewrites the head of a response whose body will be sent encoded with `coding`.
 pub fn encoded_head(resp: &mut ResponseHeader, coding: Coding) -> pingora::Result<()> {
     resp.insert_header(header::CONTENT_ENCODING, coding.token())?;
-    resp.remove_header(&header::CONTENT_LENGTH);
-    resp.remove_header(&header::ACCEPT_RANGES);
-    // pingora frames an HTTP/1.1 body by this header (and drops it for HTTP/2).
-    resp.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+    streamed_head(resp)?;
     // Other bytes than the origin's: a strong validator would lie (RFC 9110 §8.8.1).
     if let Some(etag) = resp
         .headers
@@ -217,16 +214,45 @@ fn no_transform(resp: &ResponseHeader) -> bool {
     })
 }
 
-fn add_vary(resp: &mut ResponseHeader) {
-    let present = resp.headers.get_all(header::VARY).iter().any(|v| {
-        v.as_bytes().split(|b| *b == b',').any(|t| {
+/// Says the response depends on `Accept-Encoding` (once: kept if `Vary` already names
+/// it or `*`). Every `Vary` field is folded into one, so clients that read only the
+/// first one see it.
+pub(crate) fn vary_on_accept_encoding(resp: &mut ResponseHeader) {
+    let values: Vec<&[u8]> = resp
+        .headers
+        .get_all(header::VARY)
+        .iter()
+        .map(|v| v.as_bytes().trim_ascii())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let present = values.iter().any(|v| {
+        v.split(|b| *b == b',').any(|t| {
             let t = t.trim_ascii();
             t == b"*" || t.eq_ignore_ascii_case(b"accept-encoding")
         })
     });
-    if !present {
-        let _ = resp.append_header(header::VARY, "Accept-Encoding");
+    if present {
+        return;
     }
+    let mut folded = values.join(&b", "[..]);
+    if !folded.is_empty() {
+        folded.extend_from_slice(b", ");
+    }
+    folded.extend_from_slice(b"Accept-Encoding");
+    if let Ok(v) = http::HeaderValue::from_bytes(&folded) {
+        let _ = resp.insert_header(header::VARY, v);
+    }
+}
+
+/// Head changes for a body that is re-made on the way out (compressed or rewritten):
+/// its length is unknown until the end and byte ranges of the origin's body no longer
+/// apply.
+pub(crate) fn streamed_head(resp: &mut ResponseHeader) -> pingora::Result<()> {
+    resp.remove_header(&header::CONTENT_LENGTH);
+    resp.remove_header(&header::ACCEPT_RANGES);
+    // pingora frames an HTTP/1.1 body by this header (and drops it for HTTP/2).
+    resp.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+    Ok(())
 }
 
 #[async_trait]

@@ -314,6 +314,13 @@ fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
         .unwrap_or(if tls { 443 } else { 80 })
 }
 
+/// The per-response state behind a context mutex (there only because pingora wants the
+/// context `Sync`; one task uses it, so it is poisoned only after a panic).
+fn locked<'a, T>(m: &'a std::sync::Mutex<T>, what: &str) -> Result<std::sync::MutexGuard<'a, T>> {
+    m.lock()
+        .map_err(|_| Error::explain(ErrorType::InternalError, format!("{what} poisoned")))
+}
+
 /// What on-the-fly compression did to this response: before the cache (a miss) or
 /// on the way out. (A hit of a stored compressed copy compressed nothing.)
 fn compression_outcome(session: &Session, ctx: &RequestCtx) -> Option<crate::compress::Outcome> {
@@ -910,12 +917,7 @@ impl ProxyHttp for EdgeProxy {
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
         if let Some(encoder) = &ctx.upstream_encoder {
-            let Ok(mut encoder) = encoder.lock() else {
-                return Err(Error::explain(
-                    ErrorType::InternalError,
-                    "compressor poisoned",
-                ));
-            };
+            let mut encoder = locked(encoder, "compressor")?;
             encoder.filter(body, end_of_stream)?;
         }
         Ok(None)
@@ -1192,12 +1194,7 @@ impl ProxyHttp for EdgeProxy {
         let Some(rewriter) = &ctx.html else {
             return Ok(None);
         };
-        let Ok(mut rewriter) = rewriter.lock() else {
-            return Err(Error::explain(
-                ErrorType::InternalError,
-                "HTML rewriter poisoned",
-            ));
-        };
+        let mut rewriter = locked(rewriter, "HTML rewriter")?;
         let mut out = match body.take() {
             Some(chunk) => rewriter.push(&chunk),
             None => Ok(Bytes::new()),

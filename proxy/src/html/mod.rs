@@ -85,10 +85,7 @@ pub fn begin(
             return None;
         }
     };
-    resp.remove_header(&header::CONTENT_LENGTH);
-    // pingora frames an HTTP/1.1 body by these headers (and drops them for HTTP/2).
-    let _ = resp.insert_header(header::TRANSFER_ENCODING, "chunked");
-    resp.remove_header(&header::ACCEPT_RANGES);
+    let _ = crate::compress::streamed_head(resp);
     // The bytes differ from the origin's, so a strong validator would lie (RFC 9110 §8.8.1).
     if let Some(etag) = resp.headers.get(header::ETAG).and_then(|v| v.to_str().ok())
         && !etag.starts_with("W/")
@@ -105,22 +102,7 @@ pub fn begin(
         }
     }
     if from.is_some() {
-        let vary = resp
-            .headers
-            .get(header::VARY)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !vary
-            .split(',')
-            .any(|v| v.trim().eq_ignore_ascii_case("accept-encoding") || v.trim() == "*")
-        {
-            let v = if vary.is_empty() {
-                "Accept-Encoding".to_string()
-            } else {
-                format!("{vary}, Accept-Encoding")
-            };
-            let _ = resp.insert_header(header::VARY, v);
-        }
+        crate::compress::vary_on_accept_encoding(resp);
     }
     Some(rewriter)
 }
