@@ -254,6 +254,13 @@ enum CertCommand {
         #[arg(long, value_name = "FILE", default_value = "outpost-key.pem")]
         key: PathBuf,
     },
+    /// List the certificates a config serves (files and ACME), their issuers and
+    /// expiry. Reads the files and the ACME storage; needs no running server.
+    Status {
+        /// Main configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -635,6 +642,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             };
             serve(cfg, &args.log, opts)
         }
+        Command::Cert(CertCommand::Status { config }) => cert_status(&config),
         Command::Cert(CertCommand::SelfSigned { hosts, cert, key }) => {
             let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
             if names.is_empty() {
@@ -651,6 +659,60 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `outpost cert status`: one line per certificate, in config order: configured
+/// files first, then each ACME site's stored certificate.
+fn cert_status(path: &Path) -> anyhow::Result<()> {
+    let cfg = outpost_config::load(path)?;
+    outpost_tls::install_crypto_provider();
+    let now = std::time::SystemTime::now();
+    let describe = |r: outpost_tls::Result<outpost_tls::acme::StoredCert>| match r {
+        Ok(c) => {
+            let left = match c.not_after.duration_since(now) {
+                Ok(d) => format!("{} days left", d.as_secs() / 86_400),
+                Err(_) => "EXPIRED".to_string(),
+            };
+            format!(
+                "{}  issuer: {}  expires {} ({left})",
+                c.names.join(","),
+                c.issuer,
+                humantime::format_rfc3339_seconds(c.not_after)
+            )
+        }
+        Err(e) => format!("UNUSABLE: {e}"),
+    };
+    let mut lines = 0;
+    for c in &cfg.tls.certificates {
+        println!(
+            "file  {}  {}",
+            c.cert.display(),
+            describe(outpost_tls::acme::read_pair(&c.cert, &c.key))
+        );
+        lines += 1;
+    }
+    for site in &cfg.sites {
+        let Some(acme) = &site.acme else { continue };
+        let state = match outpost_tls::acme::load_stored(&cfg.tls.acme.storage, &acme.names) {
+            Ok(Some(c)) => describe(Ok(c)),
+            Ok(None) => format!(
+                "{}  not issued yet (storage {})",
+                acme.names.join(","),
+                cfg.tls.acme.storage.display()
+            ),
+            Err(e) => format!("UNUSABLE, will be re-issued: {e}"),
+        };
+        println!(
+            "acme  {}  {state}  [{}]",
+            acme.directory_url,
+            acme.challenge.name()
+        );
+        lines += 1;
+    }
+    if lines == 0 {
+        println!("no certificates configured");
+    }
+    Ok(())
 }
 
 fn kv_command(cmd: KvCommand) -> anyhow::Result<()> {

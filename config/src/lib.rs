@@ -11,6 +11,7 @@
 //! configuration names (to check that they exist), but it never opens a port or
 //! resolves a host name; `proxy` does that when it builds a running snapshot.
 
+mod acme;
 mod compression;
 mod error;
 mod html;
@@ -23,6 +24,10 @@ mod rule_file;
 mod template;
 mod validate;
 
+pub use acme::{
+    AcmeChallenge, AcmeKeyType, AcmePlaceholder, AcmeSettings, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
+    SiteAcme,
+};
 pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;

@@ -71,6 +71,22 @@ pub struct Listen {
 pub struct TlsConfig {
     /// Certificates; SNI picks one by the names in its SAN extension.
     pub certificates: Vec<CertificateConfig>,
+    /// ACME settings (`tls.acme`, defaults filled in); used by sites with `tls.acme`.
+    pub acme: crate::AcmeSettings,
+}
+
+impl Default for crate::AcmeSettings {
+    fn default() -> Self {
+        crate::AcmeSettings {
+            directory_url: crate::LETS_ENCRYPT.into(),
+            email: None,
+            storage: PathBuf::from("acme"),
+            ca_root: None,
+            challenge: crate::AcmeChallenge::Http01,
+            key_type: crate::AcmeKeyType::EcdsaP256,
+            placeholder: crate::AcmePlaceholder::SelfSigned,
+        }
+    }
 }
 
 /// One certificate chain and its private key.
@@ -360,6 +376,8 @@ pub struct SiteConfig {
     pub ip_deny: Vec<ipnet::IpNet>,
     /// On-the-fly compression of uncompressed responses.
     pub compression: crate::compression::Compression,
+    /// An automatic certificate for the site's names, if it asked for one.
+    pub acme: Option<crate::SiteAcme>,
 }
 
 /// Whether a site with these lists serves a client at `ip`: in `allow` (when it is

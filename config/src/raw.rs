@@ -47,6 +47,8 @@ pub(crate) struct Listen {
 pub(crate) struct Tls {
     #[serde(default)]
     pub certificates: Vec<Certificate>,
+    /// Automatic certificates: defaults and storage.
+    pub acme: Option<crate::acme::RawAcmeGlobal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +150,8 @@ pub(crate) struct Site {
     pub ip_deny: Vec<String>,
     /// On-the-fly compression.
     pub compression: Option<crate::compression::RawCompression>,
+    /// The site's certificate: `{ acme: {…} }` for an automatic one.
+    pub tls: Option<crate::acme::RawSiteTls>,
 }
 
 /// One HTML rewrite profile.

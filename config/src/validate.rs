@@ -243,12 +243,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             default: c.default,
         });
     }
-    if raw.listen.https.is_some() && certificates.is_empty() {
-        v.report(
-            &[Key("listen"), Key("https")],
-            "an HTTPS listener needs at least one certificate in tls.certificates (try `outpost cert self-signed HOST`)",
-        );
-    }
+    let acme = crate::acme::global(&mut v, raw.tls.acme.as_ref());
 
     let threads = match raw.server.threads {
         Some(0) => {
@@ -382,14 +377,44 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             i,
             &mut seen_hosts,
             &mut default_site,
+            &acme,
         ));
+    }
+    let acme_sites: Vec<usize> = (0..sites.len())
+        .filter(|&i| sites[i].acme.is_some())
+        .collect();
+    if raw.listen.https.is_some() && certificates.is_empty() && acme_sites.is_empty() {
+        v.report(
+            &[Key("listen"), Key("https")],
+            "an HTTPS listener needs at least one certificate in tls.certificates or a site with tls.acme (try `outpost cert self-signed HOST`)",
+        );
+    }
+    for &i in &acme_sites {
+        let at = [Key("sites"), Index(i), Key("tls"), Key("acme")];
+        if raw.listen.https.is_none() {
+            v.report(
+                &at,
+                "an ACME certificate needs an HTTPS listener (listen.https) to serve it",
+            );
+        }
+        if sites[i]
+            .acme
+            .as_ref()
+            .is_some_and(|a| a.challenge == crate::AcmeChallenge::Http01)
+            && raw.listen.http.is_none()
+        {
+            v.report(
+                &at,
+                "the http-01 challenge needs the plain HTTP listener (listen.http, port 80 in production); or use challenge: tls-alpn-01",
+            );
+        }
     }
 
     if v.problems.is_empty() {
         Ok(Config {
             source: file.to_path_buf(),
             listen,
-            tls: TlsConfig { certificates },
+            tls: TlsConfig { certificates, acme },
             server,
             cache,
             admin,
@@ -410,6 +435,7 @@ fn validate_site(
     i: usize,
     seen_hosts: &mut HashMap<HostPattern, usize>,
     default_site: &mut Option<usize>,
+    acme: &crate::AcmeSettings,
 ) -> SiteConfig {
     use Seg::{Index, Key};
     let at = |k: &'static str| vec![Key("sites"), Index(i), Key(k)];
@@ -641,6 +667,7 @@ fn validate_site(
         Some(HostPattern::Wildcard(h)) => format!("*.{h}"),
         None => "default".to_string(),
     });
+    let acme = crate::acme::site(v, s.tls.as_ref(), i, &hosts, acme);
     SiteConfig {
         name,
         hosts,
@@ -669,6 +696,7 @@ fn validate_site(
         ip_allow: networks(v, &s.ip_allow, i, "ip_allow"),
         ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
         compression: crate::compression::site_compression(v, s.compression.as_ref(), i),
+        acme,
     }
 }
 

@@ -12,6 +12,7 @@
 //! YAML itself (that is `outpost-config`'s job) or choose certificates (that is
 //! `outpost-tls`'s).
 
+mod acme_alpn;
 mod admin;
 pub mod caching;
 pub mod compress;

@@ -46,6 +46,9 @@ pub struct Metrics {
     cache_lookups: IntGaugeVec,
     cache_evictions: IntGaugeVec,
     origin_up: IntGaugeVec,
+    cert_expiry: IntGaugeVec,
+    acme_orders: IntGaugeVec,
+    acme_failing: IntGaugeVec,
 }
 
 /// What the scrape reads from the running node.
@@ -56,6 +59,10 @@ pub struct State<'a> {
     pub cache: Option<outpost_cache::CacheStats>,
     /// `(site, origin, up)` for every origin of every site.
     pub origins: Vec<(&'a str, String, bool)>,
+    /// The ACME manager's view of each order.
+    pub acme: Vec<outpost_tls::acme::OrderStatusReport>,
+    /// ACME order outcomes since start: (issued, failed, loaded from storage).
+    pub acme_counts: (u64, u64, u64),
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -215,6 +222,24 @@ impl Metrics {
                 "1 when an origin is taking traffic (health checks and passive marking), else 0.",
                 &["site", "origin"],
             ),
+            cert_expiry: gauge(
+                &r,
+                "outpost_certificate_expiry_seconds",
+                "Seconds until the ACME certificate served for a host expires (negative: expired).",
+                &["host"],
+            ),
+            acme_orders: gauge(
+                &r,
+                "outpost_acme_orders",
+                "ACME orders since start, by result (issued, failed, loaded = taken from storage at start).",
+                &["result"],
+            ),
+            acme_failing: gauge(
+                &r,
+                "outpost_acme_failures",
+                "Failed ACME attempts in a row for a host's certificate (0 after a success).",
+                &["host"],
+            ),
             registry: r,
         }
     }
@@ -272,6 +297,27 @@ impl Metrics {
             self.origin_up
                 .with_label_values(&[site, origin.as_str()])
                 .set(i64::from(*up));
+        }
+        self.cert_expiry.reset();
+        self.acme_failing.reset();
+        let now = std::time::SystemTime::now();
+        for report in &state.acme {
+            for host in &report.names {
+                if let Some(cert) = &report.current {
+                    let left = match cert.not_after.duration_since(now) {
+                        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+                    };
+                    self.cert_expiry.with_label_values(&[host]).set(left);
+                }
+                self.acme_failing
+                    .with_label_values(&[host])
+                    .set(i64::from(report.failures));
+            }
+        }
+        let (issued, failed, loaded) = state.acme_counts;
+        for (result, n) in [("issued", issued), ("failed", failed), ("loaded", loaded)] {
+            self.acme_orders.with_label_values(&[result]).set(to_i64(n));
         }
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail; an empty page is the fallback.

@@ -106,6 +106,9 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
                 .map_err(|e| ProxyError::Server(e.to_string()))?;
         tls.set_cert_resolver(live.certs.clone());
         tls.enable_h2();
+        service.endpoints().set_pre_tls_callback(Arc::new(
+            crate::acme_alpn::AlpnChallengeResponder::new(live.acme.challenges().clone()),
+        ));
         service.add_listener(
             ListenerConfig::tcp(addr.to_string())
                 .tls(tls)

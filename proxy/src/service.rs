@@ -660,6 +660,23 @@ impl ProxyHttp for EdgeProxy {
             return Ok(true);
         }
         ctx.host = host;
+        // An ACME CA checking an HTTP-01 challenge: answered before rules (which may
+        // redirect or deny) and before the site's own handling.
+        if session
+            .req_header()
+            .uri
+            .path()
+            .starts_with(outpost_tls::acme::HTTP01_PREFIX)
+            && let Some(answer) = self
+                .live
+                .acme
+                .challenges()
+                .http_response(session.req_header().uri.path())
+        {
+            tracing::info!(host = %ctx.host, "answered an ACME http-01 challenge");
+            respond(session, 200, answer).await?;
+            return Ok(true);
+        }
         let site = match snapshot.sites.lookup(&ctx.host) {
             Some(site) => site.clone(),
             None => {

@@ -168,6 +168,34 @@ pub struct Live {
     script_limits: outpost_scripting::Limits,
     /// Prometheus series (admin `GET /metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// Automatic certificates (storage settings are read once at start).
+    pub acme: Arc<outpost_tls::acme::AcmeManager>,
+    /// The ACME orders of the current config, watched by the manager's task.
+    acme_orders: tokio::sync::watch::Sender<Vec<outpost_tls::acme::AcmeOrder>>,
+}
+
+/// The ACME orders a config asks for: one per site with `tls.acme`.
+fn acme_orders(config: &Config) -> Vec<outpost_tls::acme::AcmeOrder> {
+    use outpost_tls::acme::{AcmeOrder, Challenge, KeyType};
+    config
+        .sites
+        .iter()
+        .filter_map(|s| s.acme.as_ref())
+        .filter(|a| !a.names.is_empty())
+        .map(|a| AcmeOrder {
+            names: a.names.clone(),
+            directory_url: a.directory_url.clone(),
+            email: a.email.clone(),
+            challenge: match a.challenge {
+                outpost_config::AcmeChallenge::Http01 => Challenge::Http01,
+                outpost_config::AcmeChallenge::TlsAlpn01 => Challenge::TlsAlpn01,
+            },
+            key_type: match a.key_type {
+                outpost_config::AcmeKeyType::EcdsaP256 => KeyType::EcdsaP256,
+                outpost_config::AcmeKeyType::EcdsaP384 => KeyType::EcdsaP384,
+            },
+        })
+        .collect()
 }
 
 /// A short hash of the configuration's files as they are on disk now (main file,
@@ -246,6 +274,21 @@ impl Live {
         };
         let kv = Arc::new(outpost_scripting::KvSlot::new());
         open_kv(&kv, &config)?;
+        let certs = Arc::new(CertStore::new(certs));
+        let acme = Arc::new(outpost_tls::acme::AcmeManager::new(
+            outpost_tls::acme::AcmeOptions {
+                storage: config.tls.acme.storage.clone(),
+                ca_root: config.tls.acme.ca_root.clone(),
+                placeholder: config.tls.acme.placeholder
+                    == outpost_config::AcmePlaceholder::SelfSigned,
+                retry_min: std::time::Duration::from_secs(10),
+                retry_max: std::time::Duration::from_secs(6 * 3600),
+            },
+            certs.clone(),
+            Arc::default(),
+        ));
+        let (acme_orders, orders_rx) = tokio::sync::watch::channel(acme_orders(&config));
+        control.spawn(acme.clone().run(orders_rx));
         let snapshot = Snapshot::build(config, 1, &control)?;
         let metrics = crate::metrics::Metrics::new();
         metrics.config_loaded(&snapshot.hash, 1);
@@ -253,7 +296,9 @@ impl Live {
             metrics,
             kv,
             snapshot: ArcSwap::from_pointee(snapshot),
-            certs: Arc::new(CertStore::new(certs)),
+            certs,
+            acme,
+            acme_orders,
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
@@ -321,6 +366,12 @@ impl Live {
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.metrics.config_loaded(&snapshot.hash, generation);
         self.certs.replace(certs);
+        let orders = acme_orders(&snapshot.config);
+        self.acme_orders.send_if_modified(|o| {
+            let changed = *o != orders;
+            *o = orders;
+            changed
+        });
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::SeqCst);
         if cache_changed {

@@ -64,4 +64,28 @@ pub enum TlsError {
     /// Generating a certificate failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
+    /// The ACME CA refused or failed a request, or could not be reached.
+    #[error("ACME order for {names}: {source}")]
+    Acme {
+        /// The names ordered, comma-separated.
+        names: String,
+        /// What instant-acme reported (a CA problem document, HTTP or timeout).
+        source: instant_acme::Error,
+    },
+    /// An ACME order ended in a state we cannot use (invalid authorization, …).
+    #[error("ACME order for {names}: {reason}")]
+    AcmeOrder {
+        /// The names ordered, comma-separated.
+        names: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Stored ACME account data could not be read back.
+    #[error("{}: unusable ACME account data: {source}", path.display())]
+    AcmeAccount {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
 }

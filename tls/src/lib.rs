@@ -4,11 +4,13 @@
 //! the DNS names in their SAN extension, choosing one per handshake by SNI (exact
 //! name, then `*.parent` wildcard, then the default certificate), and swapping the
 //! whole set atomically on reload so that new handshakes see new certificates while
-//! open connections keep theirs. It also writes self-signed development certificates.
+//! open connections keep theirs. It also writes self-signed development certificates, and obtains and renews
+//! certificates from ACME CAs ([`acme`]), answering their challenges.
 //!
 //! It must not know about HTTP, sites or pingora: `proxy` hands the resolver to its
 //! listener. Only TLS 1.2 and 1.3 are offered.
 
+pub mod acme;
 mod error;
 mod selfsigned;
 mod store;

@@ -92,6 +92,9 @@ impl CertIndex {
 #[derive(Debug, Default)]
 pub struct CertStore {
     current: ArcSwap<CertIndex>,
+    /// Certificates the ACME manager obtained (or placeholders for them), by exact
+    /// name. Kept apart from `current`, so a config reload does not drop them.
+    managed: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
 }
 
 impl CertStore {
@@ -99,7 +102,48 @@ impl CertStore {
     pub fn new(index: CertIndex) -> Self {
         CertStore {
             current: ArcSwap::from_pointee(index),
+            managed: ArcSwap::default(),
         }
+    }
+
+    /// Serves `key` for each of `names` from the next handshake on (the ACME
+    /// manager's hot swap; open connections keep the certificate they got).
+    pub fn set_managed(&self, names: &[String], key: Arc<CertifiedKey>) {
+        self.managed.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            for n in names {
+                m.insert(n.to_ascii_lowercase(), key.clone());
+            }
+            m
+        });
+    }
+
+    /// Stops serving managed certificates for `names`.
+    pub fn remove_managed(&self, names: &[String]) {
+        self.managed.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            for n in names {
+                m.remove(&n.to_ascii_lowercase());
+            }
+            m
+        });
+    }
+
+    /// The certificate a handshake for `server_name` gets: a configured certificate
+    /// for the exact name, then a managed (ACME) one, then a configured wildcard,
+    /// then the default.
+    pub fn select(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let index = self.current.load();
+        if let Some(name) = server_name {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if let Some(k) = index.exact.get(&name) {
+                return Some(k.clone());
+            }
+            if let Some(k) = self.managed.load().get(&name) {
+                return Some(k.clone());
+            }
+        }
+        index.select(server_name)
     }
 
     /// Atomically replaces the certificate set for new handshakes.
@@ -115,7 +159,7 @@ impl CertStore {
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let picked = self.current.load().select(hello.server_name());
+        let picked = self.select(hello.server_name());
         if picked.is_none() {
             tracing::debug!(sni = ?hello.server_name(), "no certificate for server name");
         }
@@ -123,7 +167,7 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
-fn load_pair(cert_path: &Path, key_path: &Path) -> Result<(CertifiedKey, Vec<String>)> {
+pub(crate) fn load_pair(cert_path: &Path, key_path: &Path) -> Result<(CertifiedKey, Vec<String>)> {
     let cert_pem = std::fs::read(cert_path).map_err(|source| TlsError::Read {
         path: cert_path.to_path_buf(),
         source,

@@ -136,6 +136,31 @@ fn origins(live: &Live) -> Response<Full<Bytes>> {
     reply(StatusCode::OK, json!({ "success": true, "origins": list }))
 }
 
+/// `GET /certs`: every ACME certificate, what is served and when it renews.
+fn certs(live: &Live) -> Response<Full<Bytes>> {
+    let rfc3339 = |t: std::time::SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    let list: Vec<serde_json::Value> = live
+        .acme
+        .status()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "names": r.names,
+                "issued": r.current.is_some(),
+                "issuer": r.current.as_ref().map(|c| c.issuer.clone()),
+                "not_after": r.current.as_ref().map(|c| rfc3339(c.not_after)),
+                "next_attempt": r.next_attempt.map(rfc3339),
+                "failures": r.failures,
+                "last_error": r.last_error,
+            })
+        })
+        .collect();
+    reply(
+        StatusCode::OK,
+        json!({ "success": true, "certificates": list }),
+    )
+}
+
 /// `GET /metrics`: the Prometheus text format.
 fn metrics(live: &Live) -> Response<Full<Bytes>> {
     let health = origin_health(&live.snapshot());
@@ -148,6 +173,21 @@ fn metrics(live: &Live) -> Response<Full<Bytes>> {
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         cache: live.cache.as_ref().map(|c| c.storage.stats()),
         origins,
+        acme: live.acme.status(),
+        acme_counts: (
+            live.acme
+                .counters
+                .issued
+                .load(std::sync::atomic::Ordering::Relaxed),
+            live.acme
+                .counters
+                .failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            live.acme
+                .counters
+                .loaded
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ),
     };
     let mut r = Response::new(Full::new(Bytes::from(live.metrics.render(&state))));
     r.headers_mut().insert(
@@ -250,6 +290,14 @@ async fn handle(
             ),
             Err(e) => failure(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         },
+        (Method::GET, "/certs") => certs(live),
+        (Method::POST, "/certs/renew") => {
+            live.acme.renew_all();
+            reply(
+                StatusCode::ACCEPTED,
+                json!({ "success": true, "renewing": live.acme.status().len() }),
+            )
+        }
         (Method::GET, "/scripts") => scripts::list(live),
         (Method::PUT, path) if path.starts_with("/scripts/") => {
             let name = percent_decode(&path["/scripts/".len()..]).unwrap_or_default();
