@@ -8,7 +8,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "unknown key (typo)",
         "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    orgins: [\"http://x\"]\n",
         &[
-            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`",
+            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`, `tls`",
         ],
     ),
     (
@@ -30,6 +30,18 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "outpost.yaml:13:32: sites[0].html_profiles.banner.elements[1].rewrite_attribute: bad regex \"(\": regex parse error:\n    (\n    ^\nerror: unclosed group",
             "outpost.yaml:15:21: sites[0].html_profiles.banner.elements[2].append: expected markup, { html: \"…\" } or { text: \"…\" }",
             "outpost.yaml:16:13: sites[0].html_profiles.banner.elements[3]: no action for the selected elements",
+        ],
+    ),
+    (
+        "ACME",
+        "listen: { https: \"0.0.0.0:443\" }\ntls:\n  acme: { directory_url: \"http://ca.test/dir\", email: nobody, key_type: rsa-1024 }\nsites:\n  - hosts: [a.test, \"*.b.test\"]\n    origins: [\"http://x\"]\n    tls: { acme: { challenge: dns-01 } }\n",
+        &[
+            "outpost.yaml:3:26: tls.acme.directory_url: \"http://ca.test/dir\" is not an ACME directory URL (expected https://…, \"letsencrypt\" or \"letsencrypt-staging\")",
+            "outpost.yaml:3:55: tls.acme.email: \"nobody\" is not an email address",
+            "outpost.yaml:3:73: tls.acme.key_type: \"rsa-1024\" is not a key type (expected \"ecdsa-p256\" or \"ecdsa-p384\")",
+            "outpost.yaml:7:18: sites[0].tls.acme: *.b.test cannot get an ACME certificate by http-01 or tls-alpn-01 (wildcards need dns-01): list the names, or give the site a certificate in tls.certificates",
+            "outpost.yaml:7:31: sites[0].tls.acme.challenge: \"dns-01\" is not an ACME challenge (expected \"http-01\" or \"tls-alpn-01\")",
+            "outpost.yaml:7:18: sites[0].tls.acme: the http-01 challenge needs the plain HTTP listener (listen.http, port 80 in production); or use challenge: tls-alpn-01",
         ],
     ),
     (
@@ -91,7 +103,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "https without certificates",
         "listen: { https: \"0.0.0.0:443\" }\nsites:\n  - { default: true, origins: [\"http://x\"] }\n",
         &[
-            "outpost.yaml:1:18: listen.https: an HTTPS listener needs at least one certificate in tls.certificates (try `outpost cert self-signed HOST`)",
+            "outpost.yaml:1:18: listen.https: an HTTPS listener needs at least one certificate in tls.certificates or a site with tls.acme (try `outpost cert self-signed HOST`)",
         ],
     ),
     (
@@ -192,4 +204,23 @@ fn examples_validate() {
             outpost_config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
     }
+}
+
+#[test]
+fn acme_sites_inherit_the_global_defaults() {
+    let yaml = "listen: { http: \"127.0.0.1:80\", https: \"127.0.0.1:443\" }\ntls:\n  acme: { email: ops@example.com, directory_url: letsencrypt-staging }\nsites:\n  - hosts: [a.test, www.a.test]\n    origins: [\"http://x\"]\n    tls: { acme: {} }\n  - hosts: [b.test]\n    origins: [\"http://x\"]\n    tls: { acme: { challenge: tls-alpn-01, directory_url: \"https://ca.example/dir\" } }\n";
+    let cfg = load_str(yaml, Path::new("/etc/outpost/outpost.yaml")).expect("valid");
+    let a = cfg.sites[0].acme.as_ref().expect("acme");
+    assert_eq!(a.names, ["a.test", "www.a.test"]);
+    assert_eq!(a.directory_url, outpost_config::LETS_ENCRYPT_STAGING);
+    assert_eq!(a.email.as_deref(), Some("ops@example.com"));
+    assert_eq!(a.challenge, outpost_config::AcmeChallenge::Http01);
+    let b = cfg.sites[1].acme.as_ref().expect("acme");
+    assert_eq!(b.challenge, outpost_config::AcmeChallenge::TlsAlpn01);
+    assert_eq!(b.directory_url, "https://ca.example/dir");
+    assert_eq!(cfg.tls.acme.storage, Path::new("/etc/outpost/acme"));
+    assert!(
+        cfg.tls.certificates.is_empty(),
+        "no file certificate needed with ACME"
+    );
 }

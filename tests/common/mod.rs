@@ -43,10 +43,32 @@ impl Outpost {
     /// A port from [`free_port`] can be taken by another test's listener before
     /// Outpost binds it; then Outpost exits at once with a bind error (and the test
     /// would be talking to someone else). That is detected and retried on new ports.
-    pub fn start_in(mut dir: tempfile::TempDir, yaml: &str, extra: &[&str]) -> Outpost {
+    pub fn start_in(dir: tempfile::TempDir, yaml: &str, extra: &[&str]) -> Outpost {
+        Self::start_with(dir, yaml, extra, None)
+    }
+
+    /// Like [`Outpost::start_in`] on given ports (for peers that must know them
+    /// beforehand, such as an ACME CA validating challenges); no retry on new ports.
+    pub fn start_on(
+        dir: tempfile::TempDir,
+        yaml: &str,
+        http: SocketAddr,
+        https: SocketAddr,
+    ) -> Outpost {
+        Self::start_with(dir, yaml, &[], Some((http, https)))
+    }
+
+    fn start_with(
+        mut dir: tempfile::TempDir,
+        yaml: &str,
+        extra: &[&str],
+        ports: Option<(SocketAddr, SocketAddr)>,
+    ) -> Outpost {
         for attempt in 1..=3 {
-            let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-            let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+            let free =
+                || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().expect("addr") };
+            let (http, https) = ports.unwrap_or_else(|| (free(), free()));
+            let attempt = if ports.is_some() { 3 } else { attempt };
             let uses_https = yaml.contains("{https}");
             let text = yaml
                 .replace("{http}", &http.to_string())

@@ -172,9 +172,14 @@ pub(crate) fn load_pair(cert_path: &Path, key_path: &Path) -> Result<(CertifiedK
         path: cert_path.to_path_buf(),
         source,
     })?;
+    // Strict: one malformed block (a file cut short mid-write) fails the whole file,
+    // rather than serving the chain without it.
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .filter_map(|c| c.ok())
-        .collect();
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| TlsError::BadCertificate {
+            path: cert_path.to_path_buf(),
+            reason: format!("malformed PEM: {e}"),
+        })?;
     let Some(leaf) = chain.first() else {
         return Err(TlsError::NoCertificate {
             path: cert_path.to_path_buf(),

@@ -121,6 +121,20 @@ pub fn load(storage: &Path, names: &[String]) -> Result<Option<StoredCert>> {
         return Ok(None);
     }
     let stored = read(&cert, &key)?;
+    // A CA-issued leaf always comes with its intermediate: a chain cut after the
+    // leaf would verify nowhere.
+    if stored.key.cert.len() < 2
+        && !stored
+            .key
+            .cert
+            .first()
+            .is_some_and(|c| self_issued(c.as_ref()))
+    {
+        return Err(TlsError::BadCertificate {
+            path: cert,
+            reason: "the chain holds the leaf but not its issuer (truncated?)".into(),
+        });
+    }
     if let Some(missing) = names
         .iter()
         .find(|n| !stored.names.iter().any(|s| s.eq_ignore_ascii_case(n)))
@@ -153,6 +167,7 @@ pub fn read(cert: &Path, key: &Path) -> Result<StoredCert> {
             path: cert.to_path_buf(),
             reason,
         })?;
+
     Ok(StoredCert {
         key: std::sync::Arc::new(certified),
         names,
@@ -161,6 +176,11 @@ pub fn read(cert: &Path, key: &Path) -> Result<StoredCert> {
         issuer,
         path: cert.to_path_buf(),
     })
+}
+
+fn self_issued(der: &[u8]) -> bool {
+    use x509_parser::prelude::*;
+    X509Certificate::from_der(der).is_ok_and(|(_, c)| c.issuer() == c.subject())
 }
 
 fn validity(der: &[u8]) -> std::result::Result<(SystemTime, SystemTime, String), String> {
