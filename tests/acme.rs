@@ -175,8 +175,22 @@ const TWO_SITES: &str = r#"  - hosts: [a.test, www.a.test]
     tls: { acme: { challenge: http-01 } }
   - hosts: [b.test]
     origins: ["static:www"]
-    tls: { acme: { challenge: tls-alpn-01 } }
+    tls: { acme: { challenge: tls-alpn-01, key_type: rsa-2048 } }
 "#;
+
+/// The public key algorithm of a DER certificate, as a dotted OID.
+fn key_algorithm(der: &[u8]) -> String {
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(der).expect("parse leaf");
+    cert.public_key().algorithm.algorithm.to_id_string()
+}
+
+/// The issuer and subject of a DER certificate.
+fn issuer_and_subject(der: &[u8]) -> (String, String) {
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(der).expect("parse leaf");
+    (cert.issuer().to_string(), cert.subject().to_string())
+}
 
 fn ports() -> (SocketAddr, SocketAddr) {
     let p = || format!("127.0.0.1:{}", free_port()).parse().expect("addr");
@@ -316,6 +330,16 @@ async fn issues_by_http01_and_tls_alpn01_then_reuses_and_reissues_a_broken_file(
             "one certificate per site"
         );
         assert_ne!(served["a.test"], served["b.test"]);
+        assert_eq!(
+            key_algorithm(&served["a.test"]),
+            "1.2.840.10045.2.1",
+            "ECDSA by default"
+        );
+        assert_eq!(
+            key_algorithm(&served["b.test"]),
+            "1.2.840.113549.1.1.1",
+            "key_type: rsa-2048"
+        );
 
         // Keys and certificates are private to the process user.
         #[cfg(unix)]
@@ -501,6 +525,95 @@ async fn renewal_under_load_loses_no_request_and_a_ca_outage_keeps_the_old_certi
                 .await
                 .expect("still served");
             assert_eq!((code, &leaf), (200, &renewed));
+        }
+    })
+    .await
+    .expect("within the bound");
+}
+
+/// Accepts any certificate: to look at what is served before a real one exists.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn before_the_first_certificate_a_placeholder_or_a_refusal_as_configured() {
+    tokio::time::timeout(BOUND, async {
+        // A CA that is not there: every order fails, nothing is ever issued.
+        let dead = free_port();
+        let any = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything))
+            .with_no_client_auth(),
+        );
+        for placeholder in ["self-signed", "refuse"] {
+            let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+            let (http, https) = ports();
+            let yaml = format!(
+                "listen: {{ http: \"{{http}}\", https: \"{{https}}\" }}\ntls:\n  acme: {{ directory_url: \"https://127.0.0.1:{dead}/dir\", placeholder: {placeholder} }}\nadmin: {{ listen: \"{admin}\" }}\nsites:\n  - hosts: [a.test]\n    origins: [\"static:www\"]\n    tls: {{ acme: {{}} }}\n"
+            );
+            let o = Outpost::start_on(site_dir(), &yaml, http, https);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let text = scrape(&admin.to_string()).await;
+                if text.contains("outpost_acme_failures{host=\"a.test\"} 1") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no failure reported:\n{text}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let log = o.log_text();
+            assert!(log.contains("ACME order failed"), "{log}");
+            let got = get_once(&any, https, "a.test").await;
+            if placeholder == "self-signed" {
+                assert!(log.contains("serving a self-signed placeholder"), "{log}");
+                let (code, leaf) = got.expect("the placeholder serves");
+                assert_eq!(code, 200);
+                let (issuer, subject) = issuer_and_subject(&leaf);
+                assert_eq!(issuer, subject, "self-signed");
+            } else {
+                assert!(log.contains("refusing TLS for these names"), "{log}");
+                let e = got.expect_err("no certificate, no handshake");
+                assert!(e.starts_with("handshake"), "{e}");
+            }
         }
     })
     .await

@@ -41,6 +41,8 @@ pub enum AcmeKeyType {
     EcdsaP256,
     /// ECDSA P-384 with SHA-384.
     EcdsaP384,
+    /// RSA 2048 with SHA-256, for old clients that cannot do ECDSA.
+    Rsa2048,
 }
 
 /// What clients get for an ACME name before its first certificate exists.
@@ -120,6 +122,7 @@ const CHALLENGES: &[(&str, AcmeChallenge)] = &[
 const KEY_TYPES: &[(&str, AcmeKeyType)] = &[
     ("ecdsa-p256", AcmeKeyType::EcdsaP256),
     ("ecdsa-p384", AcmeKeyType::EcdsaP384),
+    ("rsa-2048", AcmeKeyType::Rsa2048),
 ];
 
 fn directory(v: &mut Validator<'_>, raw: Option<&str>, path: &[Seg]) -> Option<String> {

@@ -38,7 +38,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &[
             "outpost.yaml:3:26: tls.acme.directory_url: \"http://ca.test/dir\" is not an ACME directory URL (expected https://…, \"letsencrypt\" or \"letsencrypt-staging\")",
             "outpost.yaml:3:55: tls.acme.email: \"nobody\" is not an email address",
-            "outpost.yaml:3:73: tls.acme.key_type: \"rsa-1024\" is not a key type (expected \"ecdsa-p256\" or \"ecdsa-p384\")",
+            "outpost.yaml:3:73: tls.acme.key_type: \"rsa-1024\" is not a key type (expected \"ecdsa-p256\", \"ecdsa-p384\" or \"rsa-2048\")",
             "outpost.yaml:7:18: sites[0].tls.acme: *.b.test cannot get an ACME certificate by http-01 or tls-alpn-01 (wildcards need dns-01): list the names, or give the site a certificate in tls.certificates",
             "outpost.yaml:7:31: sites[0].tls.acme.challenge: \"dns-01\" is not an ACME challenge (expected \"http-01\" or \"tls-alpn-01\")",
             "outpost.yaml:7:18: sites[0].tls.acme: the http-01 challenge needs the plain HTTP listener (listen.http, port 80 in production); or use challenge: tls-alpn-01",

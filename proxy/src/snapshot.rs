@@ -193,6 +193,7 @@ fn acme_orders(config: &Config) -> Vec<outpost_tls::acme::AcmeOrder> {
             key_type: match a.key_type {
                 outpost_config::AcmeKeyType::EcdsaP256 => KeyType::EcdsaP256,
                 outpost_config::AcmeKeyType::EcdsaP384 => KeyType::EcdsaP384,
+                outpost_config::AcmeKeyType::Rsa2048 => KeyType::Rsa2048,
             },
         })
         .collect()

@@ -45,6 +45,8 @@ pub enum KeyType {
     EcdsaP256,
     /// ECDSA P-384.
     EcdsaP384,
+    /// RSA 2048 (for clients that cannot do ECDSA).
+    Rsa2048,
 }
 
 /// One certificate to keep issued: the names of one site.
@@ -517,11 +519,27 @@ fn challenge_name(c: Challenge) -> &'static str {
 
 /// A fresh key and a CSR (DER) for `names`.
 fn csr(names: &[String], key_type: KeyType) -> Result<(Vec<u8>, String)> {
-    let alg = match key_type {
-        KeyType::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        KeyType::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+    let key = match key_type {
+        KeyType::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
+        KeyType::EcdsaP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)?,
+        KeyType::Rsa2048 => {
+            // ring signs with RSA keys but does not generate them.
+            use rsa::pkcs8::EncodePrivateKey;
+            let bad = |reason: String| TlsError::AcmeOrder {
+                names: names.join(","),
+                reason,
+            };
+            let rsa = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+                .map_err(|e| bad(format!("RSA key generation: {e}")))?;
+            let der = rsa
+                .to_pkcs8_der()
+                .map_err(|e| bad(format!("RSA key encoding: {e}")))?;
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+                &rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_bytes()),
+                &rcgen::PKCS_RSA_SHA256,
+            )?
+        }
     };
-    let key = rcgen::KeyPair::generate_for(alg)?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     let request = params.serialize_request(&key)?;
@@ -597,8 +615,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let names = vec!["a.test".to_string(), "b.test".to_string()];
         assert!(storage::load(dir.path(), &names).expect("empty").is_none());
-        let (der, _) = csr(&names, KeyType::EcdsaP256).expect("csr");
-        assert!(!der.is_empty());
+        for kind in [KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Rsa2048] {
+            let (der, key_pem) = csr(&names, kind).expect("csr");
+            assert!(
+                !der.is_empty() && key_pem.contains("PRIVATE KEY"),
+                "{kind:?}"
+            );
+        }
         let pair = crate::self_signed(&["a.test", "b.test"]).expect("pair");
         storage::save(dir.path(), &names, &pair.cert_pem, &pair.key_pem).expect("save");
         let cert = storage::load(dir.path(), &names)
