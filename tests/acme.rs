@@ -409,6 +409,35 @@ async fn issues_by_http01_and_tls_alpn01_then_reuses_and_reissues_a_broken_file(
             "{stdout}"
         );
         assert!(stdout.contains("[tls-alpn-01]"), "{stdout}");
+
+        // A reload that adds a name: b.test keeps its certificate until the new one,
+        // covering both names, is issued and swapped in.
+        let (_, before) = get_once(&client, https, "b.test").await.expect("b.test");
+        o.rewrite_config(&yaml.replace("hosts: [b.test]", "hosts: [b.test, www.b.test]"));
+        o.signal("HUP");
+        let mut during = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let after = loop {
+            let (code, leaf) = get_once(&client, https, "b.test")
+                .await
+                .expect("b.test serves throughout");
+            assert_eq!(code, 200);
+            if leaf != before {
+                break leaf;
+            }
+            during += 1;
+            assert!(Instant::now() < deadline, "the new certificate never came");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        eprintln!("b.test served its old certificate {during} times while the new order ran");
+        let (code, www) = get_once(&client, https, "www.b.test")
+            .await
+            .expect("www.b.test");
+        assert_eq!(
+            (code, &www),
+            (200, &after),
+            "one certificate for both names"
+        );
     })
     .await
     .expect("within the bound");

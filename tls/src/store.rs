@@ -118,6 +118,11 @@ impl CertStore {
         });
     }
 
+    /// Whether a managed certificate (or placeholder) is served for `name`.
+    pub fn has_managed(&self, name: &str) -> bool {
+        self.managed.load().contains_key(&name.to_ascii_lowercase())
+    }
+
     /// Stops serving managed certificates for `names`.
     pub fn remove_managed(&self, names: &[String]) {
         self.managed.rcu(|m| {

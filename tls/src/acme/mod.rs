@@ -192,11 +192,21 @@ impl AcmeManager {
         let mut slots: HashMap<AcmeOrder, Slot> = HashMap::new();
         loop {
             let current = orders.borrow_and_update().clone();
-            // Orders that went away: stop serving their certificates.
+            // Orders that went away: stop serving their certificates, except for names
+            // a current order still has (a site that gained a name keeps serving its
+            // old certificate for the others until the new one arrives).
+            let wanted: std::collections::HashSet<&String> =
+                current.iter().flat_map(|o| &o.names).collect();
             slots.retain(|o, _| {
                 let keep = current.contains(o);
                 if !keep {
-                    self.store.remove_managed(&o.names);
+                    let gone: Vec<String> = o
+                        .names
+                        .iter()
+                        .filter(|n| !wanted.contains(n))
+                        .cloned()
+                        .collect();
+                    self.store.remove_managed(&gone);
                     if let Ok(mut m) = self.status.lock() {
                         m.remove(&o.names);
                     }
@@ -306,11 +316,21 @@ impl AcmeManager {
                 tracing::warn!(names = ?order.names, error = %e, "stored ACME certificate is unusable: ordering a new one");
             }
         }
-        if self.options.placeholder {
-            let names: Vec<&str> = order.names.iter().map(String::as_str).collect();
+        // Names already served (by the certificate of a previous version of this
+        // order) keep it until the new one arrives; the others get the placeholder.
+        let bare: Vec<String> = order
+            .names
+            .iter()
+            .filter(|n| !self.store.has_managed(n))
+            .cloned()
+            .collect();
+        if bare.is_empty() {
+            tracing::info!(names = ?order.names, "serving the previous certificate until the new one arrives");
+        } else if self.options.placeholder {
+            let names: Vec<&str> = bare.iter().map(String::as_str).collect();
             match crate::self_signed(&names).and_then(|p| placeholder_key(&p)) {
                 Ok(key) => {
-                    self.store.set_managed(&order.names, key);
+                    self.store.set_managed(&bare, key);
                     tracing::info!(names = ?order.names, "serving a self-signed placeholder until the ACME certificate arrives");
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot make a placeholder certificate"),
