@@ -223,6 +223,33 @@ fn seen_by(req: &RequestHeader, node_id: &str) -> bool {
 }
 
 /// Writes a small complete response from inside a filter.
+/// Longest request target accepted (414 beyond): longer ones are attacks or bugs, and
+/// some origins and logs truncate them silently.
+const MAX_URI: usize = 8 * 1024;
+/// Largest request head (names and values) accepted (431 beyond).
+const MAX_HEADERS: usize = 32 * 1024;
+
+/// A request whose size Outpost refuses, with the status and message. Framing is
+/// pingora's parser's job and it is strict (tests/hostile_http.rs): malformed or
+/// obfuscated `Transfer-Encoding`, conflicting `Content-Length`, NUL and bare CR are
+/// 400; with both `Content-Length` and `Transfer-Encoding`, chunked wins and the
+/// connection is closed after the response (RFC 9112 6.1), so nothing after the
+/// body is ever read as a request.
+fn hostile_framing(req: &RequestHeader) -> Option<(u16, &'static str)> {
+    if req.raw_path().len() > MAX_URI {
+        return Some((414, "414 URI Too Long\n"));
+    }
+    let head: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if head > MAX_HEADERS {
+        return Some((431, "431 Request Header Fields Too Large\n"));
+    }
+    None
+}
+
 async fn respond(session: &mut Session, status: u16, body: String) -> Result<()> {
     respond_with(session, status, body, &[]).await
 }
@@ -639,6 +666,12 @@ impl ProxyHttp for EdgeProxy {
                 .get_mut::<crate::request_id::RequestIdModule>()
         {
             m.set(name.clone(), ctx.request_id.clone());
+        }
+        if let Some((status, msg)) = hostile_framing(session.req_header()) {
+            // The body's framing is in doubt: answer and close, never read past it.
+            session.set_keepalive(None);
+            respond(session, status, msg.into()).await?;
+            return Ok(true);
         }
         let raw_host = session
             .get_header(header::HOST)
