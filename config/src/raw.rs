@@ -288,6 +288,8 @@ pub(crate) struct RuleActions {
     pub bypass_cache_on_cookie: Option<String>,
     pub cache_key: Option<CacheKey>,
     pub origin_cache_control: Option<bool>,
+    pub cache_deception_armor: Option<bool>,
+    pub cache_errors: Option<bool>,
     #[serde(default)]
     pub set_request_headers: BTreeMap<String, serde_yaml::Value>,
     #[serde(default)]

@@ -366,6 +366,12 @@ pub struct Actions {
     /// Whether origin `Cache-Control` (no-store, private, no-cache) still counts when
     /// `edge_ttl` or `cache_everything` apply. Default on.
     pub origin_cache_control: Option<bool>,
+    /// Store a response for a path with a static-file extension (`.css`, `.jpg`, …)
+    /// only when its `Content-Type` is that kind of file (web cache deception).
+    pub cache_deception_armor: bool,
+    /// Store 5xx responses that say they may be stored (off: a 5xx always goes back
+    /// to the origin next time, whatever its `Cache-Control`).
+    pub cache_errors: bool,
     /// Changes to the request before the cache and the origin.
     pub request_headers: HeaderEdits,
     /// Changes to the response sent to the client.
@@ -408,6 +414,8 @@ impl Actions {
         );
         add(self.cache_key.is_some(), "cache_key");
         add(self.origin_cache_control.is_some(), "origin_cache_control");
+        add(self.cache_deception_armor, "cache_deception_armor");
+        add(self.cache_errors, "cache_errors");
         add(!self.request_headers.is_empty(), "request headers");
         add(!self.response_headers.is_empty(), "response headers");
         add(self.rewrite.is_some(), "rewrite");

@@ -528,6 +528,8 @@ fn actions(
         .as_ref()
         .map(|k| cache_key_policy(rv, k, &at("cache_key")));
     out.origin_cache_control = a.origin_cache_control;
+    out.cache_deception_armor = a.cache_deception_armor.unwrap_or(false);
+    out.cache_errors = a.cache_errors.unwrap_or(false);
     out.request_headers = header_edits(
         rv,
         &a.set_request_headers,
@@ -699,6 +701,8 @@ fn conflicts(rv: &mut Validator<'_>, a: &Actions, idx: usize) {
             (a.cache_key.is_some(), "cache_key"),
             (a.bypass_cache_on_cookie.is_some(), "bypass_cache_on_cookie"),
             (a.origin_cache_control.is_some(), "origin_cache_control"),
+            (a.cache_deception_armor, "cache_deception_armor"),
+            (a.cache_errors, "cache_errors"),
         ] {
             if set {
                 rv.report(

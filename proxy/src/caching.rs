@@ -188,6 +188,10 @@ pub struct RuleCaching {
     pub edge_ttl: Option<Duration>,
     /// Whether the origin's no-store/private/no-cache still prevent storing.
     pub origin_cache_control: bool,
+    /// Store static-looking paths only when the content type agrees.
+    pub deception_armor: bool,
+    /// Store 5xx responses when they allow it.
+    pub cache_errors: bool,
 }
 
 impl Default for RuleCaching {
@@ -196,6 +200,8 @@ impl Default for RuleCaching {
             level: None,
             edge_ttl: None,
             origin_cache_control: true,
+            deception_armor: false,
+            cache_errors: false,
         }
     }
 }
@@ -207,8 +213,61 @@ impl RuleCaching {
             level: a.cache_level,
             edge_ttl: a.edge_ttl,
             origin_cache_control: a.origin_cache_control.unwrap_or(true),
+            deception_armor: a.cache_deception_armor,
+            cache_errors: a.cache_errors,
         }
     }
+}
+
+/// Web cache deception armor: for a path whose last segment has a static-file
+/// extension, whether the response's `Content-Type` is that kind of file. A
+/// `/account.php/x.css` answered with the account page (`text/html`) is not a
+/// stylesheet and must not be stored for everyone. Paths without such an extension
+/// always agree.
+pub fn content_type_agrees(path: &str, resp: &ResponseHeader) -> bool {
+    let last = path.rsplit('/').next().unwrap_or("");
+    let Some((_, ext)) = last.rsplit_once('.') else {
+        return true;
+    };
+    let ext = ext.to_ascii_lowercase();
+    let expected: &[&str] = match ext.as_str() {
+        "css" => &["text/css"],
+        "js" | "mjs" => &[
+            "application/javascript",
+            "text/javascript",
+            "application/x-javascript",
+        ],
+        "jpg" | "jpeg" => &["image/jpeg"],
+        "png" => &["image/png"],
+        "gif" => &["image/gif"],
+        "webp" => &["image/webp"],
+        "avif" => &["image/avif"],
+        "svg" => &["image/svg+xml"],
+        "ico" => &["image/x-icon", "image/vnd.microsoft.icon"],
+        "woff" => &["font/woff", "application/font-woff"],
+        "woff2" => &["font/woff2"],
+        "ttf" => &["font/ttf", "application/x-font-ttf"],
+        "mp4" => &["video/mp4"],
+        "webm" => &["video/webm"],
+        "pdf" => &["application/pdf"],
+        "txt" => &["text/plain"],
+        "json" => &["application/json"],
+        "xml" => &["application/xml", "text/xml"],
+        "zip" => &["application/zip"],
+        _ => return true,
+    };
+    let ct = resp
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    expected.contains(&media.as_str())
 }
 
 /// Statuses that `edge_ttl` and `cache_everything` may store (RFC 9110 15.1's
@@ -236,6 +295,11 @@ pub fn cacheability(
     authorization: bool,
     rule: &RuleCaching,
 ) -> RespCacheable {
+    // A server error is a moment, not content: storing one (even one that says
+    // max-age) would serve the outage after the origin recovered.
+    if resp.status.is_server_error() && !rule.cache_errors {
+        return RespCacheable::Uncacheable(NoCacheReason::Custom("server-error"));
+    }
     // A Set-Cookie response is someone's session: never shared by default.
     if resp.headers.contains_key(http::header::SET_COOKIE) {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("set-cookie"));
@@ -526,6 +590,44 @@ mod tests {
             false,
             &RuleCaching::default()
         )));
+    }
+
+    #[test]
+    fn server_errors_are_stored_only_when_a_rule_says_so() {
+        let mut r = ResponseHeader::build(503, None).expect("resp");
+        r.insert_header("cache-control", "public, max-age=60")
+            .expect("header");
+        let ok = |r: RespCacheable| r.is_cacheable();
+        assert!(!ok(cacheability(&r, false, &RuleCaching::default())));
+        let allowed = RuleCaching {
+            cache_errors: true,
+            ..RuleCaching::default()
+        };
+        assert!(ok(cacheability(&r, false, &allowed)));
+    }
+
+    #[test]
+    fn deception_armor_matches_extension_and_type() {
+        let typed = |ct: &str| {
+            let mut r = ResponseHeader::build(200, None).expect("resp");
+            r.insert_header("content-type", ct).expect("header");
+            r
+        };
+        assert!(content_type_agrees(
+            "/a/site.css",
+            &typed("text/css; charset=utf-8")
+        ));
+        assert!(!content_type_agrees(
+            "/account.php/x.css",
+            &typed("text/html")
+        ));
+        assert!(content_type_agrees("/img/LOGO.PNG", &typed("image/png")));
+        assert!(!content_type_agrees("/img/logo.png", &typed("text/html")));
+        assert!(
+            content_type_agrees("/account", &typed("text/html")),
+            "no extension"
+        );
+        assert!(content_type_agrees("/a.unknownext", &typed("text/html")));
     }
 
     #[test]

@@ -223,6 +223,21 @@ fn seen_by(req: &RequestHeader, node_id: &str) -> bool {
 }
 
 /// Writes a small complete response from inside a filter.
+/// Client headers removed before the origin (see `upstream_request_filter`).
+const UNTRUSTED_OVERRIDES: &[&str] = &[
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-scheme",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-prefix",
+    "x-host",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "forwarded",
+];
+
 /// Longest request target accepted (414 beyond): longer ones are attacks or bugs, and
 /// some origins and logs truncate them silently.
 const MAX_URI: usize = 8 * 1024;
@@ -814,9 +829,17 @@ impl ProxyHttp for EdgeProxy {
         let req = session.req_header();
         // Requests with credentials go to the origin: a shared cache must not answer
         // them from another user's response (RFC 9111 3.5), and bypassing is the safe side.
+        // A GET or HEAD with a body ("fat GET"): the body is not in the cache key,
+        // so an origin that reads it could have its answer stored for everyone.
+        let has_body = req.headers.contains_key(header::TRANSFER_ENCODING)
+            || req
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
         if !site.cache
             || !pingora::cache::filters::request_cacheable(req)
             || req.headers.contains_key(header::AUTHORIZATION)
+            || has_body
         {
             return Ok(());
         }
@@ -861,7 +884,17 @@ impl ProxyHttp for EdgeProxy {
             .req_header()
             .headers
             .contains_key(header::AUTHORIZATION);
-        let decision = cacheability(resp, authorization, &ctx.caching());
+        let rule = ctx.caching();
+        if rule.deception_armor
+            && !crate::caching::content_type_agrees(session.req_header().uri.path(), resp)
+        {
+            tracing::debug!(path = %session.req_header().uri.path(), "cache deception armor: content type does not match the extension; not stored");
+            ctx.stored = false;
+            return Ok(RespCacheable::Uncacheable(
+                pingora::cache::NoCacheReason::Custom("deception-armor"),
+            ));
+        }
+        let decision = cacheability(resp, authorization, &rule);
         ctx.stored = decision.is_cacheable();
         Ok(decision)
     }
@@ -993,6 +1026,12 @@ impl ProxyHttp for EdgeProxy {
                 _ => ip.to_string(),
             };
             upstream_request.insert_header("x-forwarded-for", xff)?;
+        }
+        // Headers some frameworks trust to override the URL, scheme, host or method:
+        // not in the cache key, so a client could change an answer stored for all
+        // (cache poisoning). Outpost sets the X-Forwarded-* it vouches for below.
+        for h in UNTRUSTED_OVERRIDES {
+            upstream_request.remove_header(*h);
         }
         // Set, never trusted from the client: the origin decides redirects on these.
         upstream_request
