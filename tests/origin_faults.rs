@@ -37,7 +37,7 @@ async fn bad_origin() -> SocketAddr {
                 let path = text.split(' ').nth(1).unwrap_or("/").to_string();
                 let reset = |s: tokio::net::TcpStream| {
                     // SO_LINGER 0: close sends a RST, not a FIN.
-                    let _ = s.set_linger(Some(Duration::ZERO));
+                    let _ = s.set_zero_linger();
                     drop(s);
                 };
                 match path.as_str() {
