@@ -567,6 +567,25 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             outpost_tls::install_crypto_provider();
             let sources = outpost_proxy::snapshot::cert_sources(&cfg);
             outpost_tls::CertIndex::load(&sources)?;
+            // An expired certificate loads fine and fails every handshake: say so.
+            let now = std::time::SystemTime::now();
+            for src in &sources {
+                let cert = outpost_tls::acme::read_pair(&src.cert, &src.key)?;
+                match cert.not_after.duration_since(now) {
+                    Err(_) => bail!(
+                        "{}: certificate expired on {}",
+                        src.cert.display(),
+                        humantime::format_rfc3339_seconds(cert.not_after)
+                    ),
+                    Ok(left) if left < std::time::Duration::from_secs(14 * 86_400) => eprintln!(
+                        "warning: {}: certificate expires in {} days ({})",
+                        src.cert.display(),
+                        left.as_secs() / 86_400,
+                        humantime::format_rfc3339_seconds(cert.not_after)
+                    ),
+                    Ok(_) => {}
+                }
+            }
             let scripts = outpost_proxy::snapshot::scripts(&cfg);
             let limits = outpost_scripting::Limits::default();
             let mut broken = Vec::new();

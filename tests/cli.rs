@@ -141,3 +141,38 @@ fn busy_listen_address_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {addr}: ")), "{err}");
 }
+
+#[test]
+fn check_reports_expired_certificates_and_mismatched_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An expired certificate (valid 2020-2021) and a valid one with another key.
+    let mut params = rcgen::CertificateParams::new(vec!["old.test".to_string()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    std::fs::write(dir.path().join("old.pem"), cert.pem()).expect("write");
+    std::fs::write(dir.path().join("old.key"), key.serialize_pem()).expect("write");
+    let other = rcgen::KeyPair::generate().expect("key");
+    std::fs::write(dir.path().join("other.key"), other.serialize_pem()).expect("write");
+    std::fs::create_dir(dir.path().join("public")).expect("mkdir");
+    let config = |key: &str| {
+        format!(
+            "listen: {{ https: \"127.0.0.1:8443\" }}\ntls:\n  certificates:\n    - {{ cert: old.pem, key: {key} }}\nsites:\n  - default: true\n    origins: [\"static:./public\"]\n"
+        )
+    };
+    std::fs::write(dir.path().join("expired.yaml"), config("old.key")).expect("write");
+    let out = outpost(&["check", "--config", "expired.yaml"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("old.pem: certificate expired on 2021-01-01"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("mismatch.yaml"), config("other.key")).expect("write");
+    let out = outpost(&["check", "--config", "mismatch.yaml"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("does not match the certificate"), "{err}");
+}

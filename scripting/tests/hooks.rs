@@ -515,3 +515,31 @@ async fn requests_can_wait_on_work_another_request_started() {
     assert_eq!(a.expect("first").1, "loaded 1");
     assert_eq!(b.expect("second waits on the first's timer").1, "loaded 1");
 }
+
+#[tokio::test]
+async fn header_injection_from_js_is_refused() {
+    let e = engine();
+    let s = script(
+        "inject.js",
+        r#"
+        export default {
+          fetch() {
+            const tries = {};
+            for (const [k, v] of [["x-a", "a\r\nSet-Cookie: evil=1"], ["x-b", "b\nc"], ["x-c\r\n", "d"], ["x d", "e"]]) {
+              try { new Headers({ [k]: v }); tries[JSON.stringify(k)] = "accepted"; }
+              catch (e) { tries[JSON.stringify(k)] = e.name; }
+            }
+            let response;
+            try { new Response("x", { headers: { "x-r": "a\r\nb" } }); response = "accepted"; }
+            catch (e) { response = e.name; }
+            return Response.json({ tries, response });
+          },
+        };
+        "#,
+    );
+    let (_, body, _) = run(&e, &s, "http://h/").await.expect("runs");
+    assert_eq!(
+        body,
+        r#"{"tries":{"\"x-a\"":"TypeError","\"x-b\"":"TypeError","\"x-c\\r\\n\"":"TypeError","\"x d\"":"TypeError"},"response":"TypeError"}"#
+    );
+}
