@@ -324,3 +324,51 @@ async fn smuggling_vectors_are_rejected_or_framed_the_same_on_both_sides() {
     .expect("within the bound");
     let _ = TEST_TIMEOUT;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_bodies_over_the_site_limit_get_413() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (origin, seen) = recording_origin().await;
+        let o = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nsites:\n  - hosts: [a.test]\n    origins: [\"http://{origin}\"]\n    max_request_body: 1KiB\n"
+        ));
+        let addr = o.http;
+        // Declared too large: refused before any of it is read or forwarded.
+        let big = format!(
+            "POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2000\r\n\r\n{}",
+            "x".repeat(2000)
+        );
+        let (codes, _, closed) = tokio::task::spawn_blocking(move || exchange(addr, big.as_bytes()))
+            .await
+            .expect("exchange");
+        assert_eq!(codes, vec![413]);
+        assert!(closed, "the unread body is not taken for a next request");
+        // Within the limit: forwarded.
+        let ok = "POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789";
+        let (codes, _, _) = tokio::task::spawn_blocking(move || exchange(addr, ok.as_bytes()))
+            .await
+            .expect("exchange");
+        assert_eq!(codes, vec![200]);
+        // Chunked, no length given: counted as it streams, cut at the limit.
+        let chunked = format!(
+            "POST /up HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
+            "400\r\n".to_string() + &"y".repeat(1024) + "\r\n" + "400\r\n" + &"y".repeat(1024) + "\r\n"
+        );
+        let (codes, text, _) = tokio::task::spawn_blocking(move || exchange(addr, chunked.as_bytes()))
+            .await
+            .expect("exchange");
+        assert!(
+            codes.first().is_none_or(|c| *c == 413),
+            "413 or a closed connection, never a success: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = seen.lock().expect("lock").clone();
+        assert_eq!(got[0], "POST /up a.test 10", "{got:?}");
+        assert!(
+            got.iter().all(|l| !l.ends_with(" 2048")),
+            "the whole oversized body never reached the origin: {got:?}"
+        );
+    })
+    .await
+    .expect("within the bound");
+}

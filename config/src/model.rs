@@ -378,6 +378,8 @@ pub struct SiteConfig {
     pub compression: crate::compression::Compression,
     /// An automatic certificate for the site's names, if it asked for one.
     pub acme: Option<crate::SiteAcme>,
+    /// Largest request body accepted, in bytes (413 beyond; default 100 MiB).
+    pub max_request_body: u64,
 }
 
 /// Whether a site with these lists serves a client at `ip`: in `allow` (when it is

@@ -152,6 +152,8 @@ pub(crate) struct Site {
     pub compression: Option<crate::compression::RawCompression>,
     /// The site's certificate: `{ acme: {…} }` for an automatic one.
     pub tls: Option<crate::acme::RawSiteTls>,
+    /// Largest request body accepted (413 beyond).
+    pub max_request_body: Option<String>,
 }
 
 /// One HTML rewrite profile.

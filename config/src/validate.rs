@@ -697,6 +697,11 @@ fn validate_site(
         ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
         compression: crate::compression::site_compression(v, s.compression.as_ref(), i),
         acme,
+        max_request_body: v.size(
+            s.max_request_body.as_deref(),
+            100 << 20,
+            &at("max_request_body"),
+        ),
     }
 }
 

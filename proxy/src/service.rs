@@ -57,6 +57,8 @@ impl EdgeProxy {
 #[derive(Debug)]
 pub struct RequestCtx {
     start: Instant,
+    /// Request body bytes seen so far (for `max_request_body` on chunked uploads).
+    body_received: u64,
     snapshot: Option<Arc<Snapshot>>,
     site: Option<Arc<Site>>,
     host: String,
@@ -609,6 +611,7 @@ impl ProxyHttp for EdgeProxy {
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
             start: Instant::now(),
+            body_received: 0,
             snapshot: None,
             site: None,
             host: String::new(),
@@ -746,6 +749,23 @@ impl ProxyHttp for EdgeProxy {
                 .get_mut::<crate::compress::CompressModule>()
         {
             m.configure(site.compression.clone());
+        }
+        if session
+            .req_header()
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > site.max_request_body)
+        {
+            // Refused before a byte of it is read; close, since it is not drained.
+            session.set_keepalive(None);
+            let msg = format!(
+                "413 Content Too Large: this site accepts request bodies up to {} bytes\n",
+                site.max_request_body
+            );
+            respond(session, 413, msg).await?;
+            return Ok(true);
         }
         if !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, ctx.client_ip) {
             respond(
@@ -1357,6 +1377,31 @@ impl ProxyHttp for EdgeProxy {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+
+    /// Bodies without a `Content-Length` (chunked) are counted as they stream; one
+    /// that goes over `max_request_body` ends the request with 413 (or, if the
+    /// response has started, a closed connection).
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let (Some(b), Some(site)) = (body.as_ref(), ctx.site.as_ref()) {
+            ctx.body_received += b.len() as u64;
+            if ctx.body_received > site.max_request_body {
+                return Error::e_explain(
+                    pingora::ErrorType::HTTPStatus(413),
+                    format!(
+                        "request body over max_request_body ({} bytes)",
+                        site.max_request_body
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {

@@ -46,6 +46,8 @@ pub struct Site {
     pub ip_deny: Vec<ipnet::IpNet>,
     /// On-the-fly compression settings.
     pub compression: Arc<outpost_config::Compression>,
+    /// Largest request body accepted (413 beyond).
+    pub max_request_body: u64,
 }
 
 /// Requests per key in fixed windows (pingora's count-min-sketch estimator: constant
@@ -115,6 +117,7 @@ impl Site {
             ip_allow: cfg.ip_allow.clone(),
             ip_deny: cfg.ip_deny.clone(),
             compression: Arc::new(cfg.compression.clone()),
+            max_request_body: cfg.max_request_body,
             rate_limits: cfg
                 .rules
                 .iter()
