@@ -100,7 +100,7 @@ async fn mixed_workload_with_reloads_and_purges_stays_flat() {
         while started.elapsed() < Duration::from_secs(secs) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             tick += 1;
-            if tick % 2 == 0 {
+            if tick.is_multiple_of(2) {
                 let r = c
                     .post(format!("http://{admin}/purge"))
                     .body(r#"{"prefixes":["a.test/c"]}"#)
@@ -109,7 +109,7 @@ async fn mixed_workload_with_reloads_and_purges_stays_flat() {
                     .expect("purge");
                 assert!(r.status().is_success());
             }
-            if tick % 5 == 0 {
+            if tick.is_multiple_of(5) {
                 op.signal("HUP");
             }
             if Instant::now() >= next_sample {
