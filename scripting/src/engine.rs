@@ -93,16 +93,105 @@ struct Job {
     reply: oneshot::Sender<Result<Answer>>,
 }
 
-/// The JS runtime: a fixed pool of threads running scripts' fetch handlers.
+/// A JS thread that has been inside one call (a handler's synchronous part, or a
+/// continuation) this long is stuck in native code the CPU limit cannot interrupt
+/// (boa's regex engine backtracks without a step limit: `/^(a+)+$/` on 40
+/// characters runs for hours). The watchdog gives its slot a fresh thread.
+const WEDGED_AFTER: Duration = Duration::from_secs(5);
+/// The longest a request waits for its script's answer; beyond it the JS thread is
+/// stuck and the request gets an error instead of hanging.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(2 * ASYNC_TIMEOUT.as_secs());
+
+/// One JS thread as the dispatcher sees it.
+struct Slot {
+    tx: mpsc::UnboundedSender<Job>,
+    /// Jobs sent but not yet started (for least-loaded dispatch).
+    queued: Arc<AtomicUsize>,
+    /// Milliseconds since `EPOCH` when the thread entered the call it is in now;
+    /// 0 while it waits for work.
+    busy_since: Arc<std::sync::atomic::AtomicU64>,
+    /// Set, and waiters woken, when the watchdog gives up on this thread: the
+    /// requests sent to it fail at once instead of at [`ANSWER_DEADLINE`].
+    stuck: Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
+    name: String,
+}
+
+/// The JS runtime: a pool of threads running scripts' fetch handlers, with a
+/// watchdog that replaces a thread stuck in a call it cannot leave.
 pub struct ScriptEngine {
-    workers: Vec<(mpsc::UnboundedSender<Job>, Arc<AtomicUsize>)>,
+    slots: Arc<std::sync::RwLock<Vec<Slot>>>,
     next: AtomicUsize,
+}
+
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn now_ms() -> u64 {
+    let epoch = EPOCH.get_or_init(std::time::Instant::now);
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Slot> {
+    let (tx, rx) = mpsc::unbounded_channel::<Job>();
+    let busy_since = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let busy = busy_since.clone();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || worker(rx, limits, kv, busy))?;
+    Ok(Slot {
+        tx,
+        queued: Arc::new(AtomicUsize::new(0)),
+        busy_since,
+        stuck: Arc::default(),
+        name,
+    })
+}
+
+/// Every 250 ms: a slot whose thread has been in one call for longer than
+/// [`WEDGED_AFTER`] (or four CPU limits, if that is longer) gets a new thread. The old
+/// one keeps the jobs it had (they fail at [`ANSWER_DEADLINE`]) and exits when its
+/// call returns, if it ever does; until then it holds a CPU, which the log says.
+fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits, kv: Arc<KvSlot>) {
+    let wedged = WEDGED_AFTER.max(limits.cpu_time * 4);
+    let mut replaced = 0usize;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let Some(slots) = slots.upgrade() else { return };
+        let Ok(mut slots) = slots.write() else { return };
+        let now = now_ms();
+        for slot in slots.iter_mut() {
+            let since = slot.busy_since.load(Ordering::Relaxed);
+            if since == 0 || now.saturating_sub(since) < wedged.as_millis() as u64 {
+                continue;
+            }
+            replaced += 1;
+            let name = format!(
+                "{}-r{replaced}",
+                slot.name.split("-r").next().unwrap_or("outpost-js")
+            );
+            match spawn_worker(name.clone(), limits, kv.clone()) {
+                Ok(fresh) => {
+                    tracing::error!(
+                        stuck = %slot.name,
+                        replacement = %name,
+                        stuck_for_ms = now.saturating_sub(since),
+                        "a JS thread is stuck in one call the CPU limit cannot interrupt (a catastrophic regex?); new requests go to a fresh thread, the stuck one holds a CPU until its call returns"
+                    );
+                    slot.stuck.0.store(true, Ordering::SeqCst);
+                    slot.stuck.1.notify_waiters();
+                    *slot = fresh;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ScriptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScriptEngine")
-            .field("threads", &self.workers.len())
+            .field("threads", &self.slots.read().map_or(0, |s| s.len()))
             .finish()
     }
 }
@@ -116,17 +205,17 @@ impl ScriptEngine {
     /// Starts `threads` JS threads whose scripts' KV bindings use the store in `kv`
     /// (which may be filled in later, when a config first binds a namespace).
     pub fn with_kv(threads: usize, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Self> {
-        let mut workers = Vec::new();
+        let mut slots = Vec::new();
         for i in 0..threads.max(1) {
-            let (tx, rx) = mpsc::unbounded_channel::<Job>();
-            let kv = kv.clone();
-            std::thread::Builder::new()
-                .name(format!("outpost-js-{i}"))
-                .spawn(move || worker(rx, limits, kv))?;
-            workers.push((tx, Arc::new(AtomicUsize::new(0))));
+            slots.push(spawn_worker(format!("outpost-js-{i}"), limits, kv.clone())?);
         }
+        let slots = Arc::new(std::sync::RwLock::new(slots));
+        let weak = Arc::downgrade(&slots);
+        std::thread::Builder::new()
+            .name("outpost-js-watchdog".into())
+            .spawn(move || watchdog(weak, limits, kv))?;
         Ok(ScriptEngine {
-            workers,
+            slots,
             next: AtomicUsize::new(0),
         })
     }
@@ -141,24 +230,59 @@ impl ScriptEngine {
         // The thread with the fewest jobs waiting to start (round robin among equals):
         // a thread busy with a runaway script gets no new work while another is free,
         // so one tenant's loop does not delay the others beyond its own limit.
-        let n = self.workers.len();
-        let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let i = (0..n)
-            .map(|k| (first + k) % n)
-            .min_by_key(|&i| self.workers[i].1.load(Ordering::Relaxed))
-            .unwrap_or(0);
-        let (tx, queued) = &self.workers[i];
-        queued.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        tx.send(Job {
-            queued: queued.clone(),
-            script,
-            env,
-            request,
-            reply,
-        })
-        .map_err(|_| ScriptError::Unavailable)?;
-        answer.await.map_err(|_| ScriptError::Unavailable)?
+        let name = name_of(&script);
+        let stuck;
+        {
+            let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
+            let n = slots.len();
+            let first = self.next.fetch_add(1, Ordering::Relaxed);
+            let i = (0..n)
+                .map(|k| (first + k) % n)
+                .min_by_key(|&i| slots[i].queued.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
+            stuck = slot.stuck.clone();
+            slot.queued.fetch_add(1, Ordering::Relaxed);
+            slot.tx
+                .send(Job {
+                    queued: slot.queued.clone(),
+                    script,
+                    env,
+                    request,
+                    reply,
+                })
+                .map_err(|_| ScriptError::Unavailable)?;
+        }
+        let given_up = stuck.1.notified();
+        tokio::pin!(given_up);
+        given_up.as_mut().enable();
+        let stuck_error = || {
+            ScriptError::RuntimeLimit {
+            script: name.clone(),
+            message: "the JS thread serving this request got stuck in a call the CPU limit cannot interrupt (a catastrophic regular expression?) and was replaced".into(),
+        }
+        };
+        if stuck.0.load(Ordering::SeqCst) {
+            return Err(stuck_error());
+        }
+        let answer = async {
+            tokio::select! {
+                a = answer => Some(a),
+                _ = &mut given_up => None,
+            }
+        };
+        match tokio::time::timeout(ANSWER_DEADLINE, answer).await {
+            Ok(Some(answer)) => answer.map_err(|_| ScriptError::Unavailable)?,
+            Ok(None) => Err(stuck_error()),
+            Err(_) => Err(ScriptError::RuntimeLimit {
+                script: name,
+                message: format!(
+                    "no answer within {} s: the JS thread serving it was stuck in a call the CPU limit cannot interrupt",
+                    ANSWER_DEADLINE.as_secs()
+                ),
+            }),
+        }
     }
 
     /// Compiles `script` on the calling thread and discards it: the check that
@@ -175,7 +299,12 @@ fn name_of(script: &ScriptSource) -> String {
 
 /// One JS thread: an event loop over new requests and the completions of the host
 /// work (subrequests, body reads, timers, KV) that scripts started.
-fn worker(rx: mpsc::UnboundedReceiver<Job>, limits: Limits, kv: Arc<KvSlot>) {
+fn worker(
+    rx: mpsc::UnboundedReceiver<Job>,
+    limits: Limits,
+    kv: Arc<KvSlot>,
+    busy_since: Arc<std::sync::atomic::AtomicU64>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -197,7 +326,7 @@ fn worker(rx: mpsc::UnboundedReceiver<Job>, limits: Limits, kv: Arc<KvSlot>) {
         events: FuturesUnordered::new(),
         settled: Vec::new(),
     };
-    rt.block_on(w.run(rx));
+    rt.block_on(w.run(rx, &busy_since));
 }
 
 /// A compiled script on this thread, with the requests it is serving.
@@ -329,14 +458,26 @@ where
 }
 
 impl Worker {
-    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::UnboundedReceiver<Job>,
+        busy_since: &std::sync::atomic::AtomicU64,
+    ) {
         loop {
             tokio::select! {
                 job = rx.recv() => match job {
-                    Some(job) => self.start(job).await,
+                    Some(job) => {
+                        busy_since.store(now_ms(), Ordering::Relaxed);
+                        self.start(job).await;
+                        busy_since.store(0, Ordering::Relaxed);
+                    }
                     None => break,
                 },
-                Some(event) = self.events.next(), if !self.events.is_empty() => self.settle(event),
+                Some(event) = self.events.next(), if !self.events.is_empty() => {
+                    busy_since.store(now_ms(), Ordering::Relaxed);
+                    self.settle(event);
+                    busy_since.store(0, Ordering::Relaxed);
+                }
             }
         }
     }
