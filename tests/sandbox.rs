@@ -220,3 +220,42 @@ async fn a_script_replaced_under_load_drops_no_request() {
     .await
     .expect("timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_subrequests_and_a_redos_are_contained() {
+    let _serial = SERIAL.lock().await;
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        // bomb.test makes 10 000 subrequests; spin.test runs a catastrophic regex.
+        let fan = "export default { async fetch(req) { let ok = 0, refused = 0, msg = ''; for (let i = 0; i < 10000; i++) { try { await (await fetch(new URL('/c?cc=max-age%3D60&i=' + i, req.url))).text(); ok++; } catch (e) { refused++; msg = String(e); } } return new Response(ok + ' ' + refused + ' ' + msg); } };";
+        let redos = "export default { fetch() { return new Response(String(/^(a+)+$/.test('a'.repeat(40) + '!'))); } };";
+        let op = start(
+            &origin,
+            "threads: 2, script_cpu_limit: 1s",
+            &[("bomb.js", fan), ("spin.js", redos), ("calm.js", CALM)],
+            &[],
+        );
+        let c = common::client();
+        let before = origin.hits.load(Ordering::SeqCst);
+        let (status, body, kind) = get(&c, &op, "bomb.test", "/").await;
+        let made = origin.hits.load(Ordering::SeqCst) - before;
+        eprintln!("10 000 subrequests: {status} {body:?} {kind:?}, origin saw {made}");
+        assert!(made <= 50, "at most 50 subrequests reach the origin, saw {made}");
+        if status == 200 {
+            assert!(body.starts_with("50 9950 "), "{body}");
+            assert!(body.contains("too many subrequests"), "{body}");
+        } else {
+            assert!(kind.is_some(), "a clear error: {status} {body}");
+        }
+        // The ReDoS: the request fails (the thread is replaced after 5 s) and the
+        // process, and another tenant, are fine.
+        let started = Instant::now();
+        let (status, _, kind) = get(&c, &op, "spin.test", "/").await;
+        assert_eq!((status, kind.as_deref()), (500, Some("runtime-limit")));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(get(&c, &op, "calm.test", "/").await.1, "v1");
+        assert!(op.log_text().contains("a JS thread is stuck in one call"));
+    })
+    .await
+    .expect("timed out");
+}
