@@ -115,12 +115,7 @@ async fn get(o: &Outpost, path: &str, headers: &[(&str, &str)]) -> (u16, String,
     }
     let r = r.send().await.expect("request");
     let status = r.status().as_u16();
-    let cache = r
-        .headers()
-        .get("cache-status")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let cache = common::header_text(&r, "cache-status");
     (status, r.text().await.expect("body"), cache)
 }
 

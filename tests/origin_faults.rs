@@ -134,12 +134,7 @@ async fn misbehaving_origins_get_clean_errors_and_nothing_broken_is_cached() {
             .send()
             .await
             .expect("answer");
-        let cache = r
-            .headers()
-            .get("cache-status")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let cache = common::header_text(&r, "cache-status");
         assert!(!cache.contains("hit"), "a truncated body was cached: {cache}");
         assert!(r.bytes().await.is_err());
 

@@ -256,6 +256,15 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .expect("a number")
 }
 
+/// A response header as text ("" when absent or not ASCII).
+pub fn header_text(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A plain HTTP client that never pools (so each request sees the current config).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
