@@ -146,6 +146,26 @@ async fn certificate_hot_reload_keeps_open_connections() {
         op.signal("HUP");
         op.wait_log("configuration reload failed", 1);
         assert_eq!(served_cert(&ca, https, "a.test").await, after);
+
+        // Certificate and key deleted, then the config file itself: each reload fails
+        // cleanly and the running certificates and config keep serving.
+        std::fs::remove_file(dir_path.join("a.pem")).expect("rm cert");
+        std::fs::remove_file(dir_path.join("a.key")).expect("rm key");
+        op.signal("HUP");
+        op.wait_log("configuration reload failed", 2);
+        assert_eq!(served_cert(&ca, https, "a.test").await, after);
+        std::fs::remove_file(&op.config).expect("rm config");
+        op.signal("HUP");
+        op.wait_log("configuration reload failed", 3);
+        assert_eq!(served_cert(&ca, https, "a.test").await, after);
+        open.write_all(req)
+            .await
+            .expect("write after the files went");
+        let n = open
+            .read(&mut buf)
+            .await
+            .expect("read after the files went");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     })
     .await
     .expect("test timed out");

@@ -73,6 +73,9 @@ pub struct TlsConfig {
     pub certificates: Vec<CertificateConfig>,
     /// ACME settings (`tls.acme`, defaults filled in); used by sites with `tls.acme`.
     pub acme: crate::AcmeSettings,
+    /// Refuse the handshake (alert) when the client's SNI names no certificate,
+    /// instead of serving the default one. Clients sending no SNI still get the default.
+    pub refuse_unknown_sni: bool,
 }
 
 impl Default for crate::AcmeSettings {

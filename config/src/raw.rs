@@ -49,6 +49,8 @@ pub(crate) struct Tls {
     pub certificates: Vec<Certificate>,
     /// Automatic certificates: defaults and storage.
     pub acme: Option<crate::acme::RawAcmeGlobal>,
+    /// What a client naming an unknown host gets: `default` or `refuse`.
+    pub unknown_sni: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

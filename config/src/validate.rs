@@ -244,6 +244,12 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         });
     }
     let acme = crate::acme::global(&mut v, raw.tls.acme.as_ref());
+    let refuse_unknown_sni = v.choice(
+        raw.tls.unknown_sni.as_deref(),
+        &[Key("tls"), Key("unknown_sni")],
+        &[("default", false), ("refuse", true)],
+        "an unknown-SNI policy",
+    );
 
     let threads = match raw.server.threads {
         Some(0) => {
@@ -414,7 +420,11 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         Ok(Config {
             source: file.to_path_buf(),
             listen,
-            tls: TlsConfig { certificates, acme },
+            tls: TlsConfig {
+                certificates,
+                acme,
+                refuse_unknown_sni,
+            },
             server,
             cache,
             admin,

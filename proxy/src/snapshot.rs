@@ -265,7 +265,8 @@ impl Live {
         if dev {
             config.server.debug_headers = true;
         }
-        let certs = CertIndex::load(&cert_sources(&config))?;
+        let certs = CertIndex::load(&cert_sources(&config))?
+            .refusing_unknown(config.tls.refuse_unknown_sni);
         let cache = EdgeCache::from_config(&config.cache)?;
         let script_threads = config.server.threads;
         let script_limits = outpost_scripting::Limits {
@@ -354,7 +355,8 @@ impl Live {
             config.server.debug_headers = true;
         }
         let old = self.snapshot();
-        let certs = CertIndex::load(&cert_sources(&config))?;
+        let certs = CertIndex::load(&cert_sources(&config))?
+            .refusing_unknown(config.tls.refuse_unknown_sni);
         let generation = self.generation.load(Ordering::SeqCst) + 1;
         let listen_changed = old.config.listen.http != config.listen.http
             || old.config.listen.https != config.listen.https

@@ -29,6 +29,8 @@ pub struct CertIndex {
     wildcard: HashMap<String, Arc<CertifiedKey>>,
     default: Option<Arc<CertifiedKey>>,
     names: Vec<String>,
+    /// A named host with no certificate gets no default (the handshake fails).
+    refuse_unknown: bool,
 }
 
 impl CertIndex {
@@ -61,6 +63,13 @@ impl CertIndex {
         Ok(index)
     }
 
+    /// Refuse handshakes whose SNI names no certificate instead of serving the
+    /// default (clients that send no SNI still get it).
+    pub fn refusing_unknown(mut self, refuse: bool) -> Self {
+        self.refuse_unknown = refuse;
+        self
+    }
+
     /// The certificate for `server_name` (SNI), falling back to the default.
     pub fn select(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
         if let Some(name) = server_name {
@@ -73,6 +82,9 @@ impl CertIndex {
                 && let Some(k) = self.wildcard.get(parent)
             {
                 return Some(k.clone());
+            }
+            if self.refuse_unknown {
+                return None;
             }
         }
         self.default.clone()
@@ -273,6 +285,14 @@ mod tests {
         // A wildcard covers one label only; deeper names fall back to the default (the first).
         assert_eq!(ptr(index.select(Some("y.x.w.test"))), a_cert);
         assert_eq!(ptr(index.select(None)), a_cert);
+
+        // tls.unknown_sni: refuse — a named stranger gets no certificate (an alert),
+        // a client without SNI still gets the default.
+        let index = index.refusing_unknown(true);
+        assert!(index.select(Some("unknown.test")).is_none());
+        assert!(index.select(Some("y.x.w.test")).is_none());
+        assert_eq!(ptr(index.select(None)), a_cert);
+        assert_eq!(ptr(index.select(Some("a.test"))), a_cert);
     }
 
     #[test]
