@@ -252,7 +252,7 @@ const MAX_HEADERS: usize = 32 * 1024;
 /// 400; with both `Content-Length` and `Transfer-Encoding`, chunked wins and the
 /// connection is closed after the response (RFC 9112 6.1), so nothing after the
 /// body is ever read as a request.
-fn hostile_framing(req: &RequestHeader) -> Option<(u16, &'static str)> {
+fn oversized_head(req: &RequestHeader) -> Option<(u16, &'static str)> {
     if req.raw_path().len() > MAX_URI {
         return Some((414, "414 URI Too Long\n"));
     }
@@ -685,8 +685,8 @@ impl ProxyHttp for EdgeProxy {
         {
             m.set(name.clone(), ctx.request_id.clone());
         }
-        if let Some((status, msg)) = hostile_framing(session.req_header()) {
-            // The body's framing is in doubt: answer and close, never read past it.
+        if let Some((status, msg)) = oversized_head(session.req_header()) {
+            // Refused before the body is read: close, so it is never read as a request.
             session.set_keepalive(None);
             respond(session, status, msg.into()).await?;
             return Ok(true);

@@ -158,13 +158,21 @@ fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits
     loop {
         std::thread::sleep(Duration::from_millis(250));
         let Some(slots) = slots.upgrade() else { return };
-        let Ok(mut slots) = slots.write() else { return };
         let now = now_ms();
-        for slot in slots.iter_mut() {
+        let stuck_for = |slot: &Slot| {
             let since = slot.busy_since.load(Ordering::Relaxed);
-            if since == 0 || now.saturating_sub(since) < wedged.as_millis() as u64 {
+            since != 0 && now.saturating_sub(since) >= wedged.as_millis() as u64
+        };
+        // Scan under the read lock: dispatch is never blocked unless a thread is stuck.
+        if !slots.read().is_ok_and(|s| s.iter().any(stuck_for)) {
+            continue;
+        }
+        let Ok(mut slots) = slots.write() else { return };
+        for slot in slots.iter_mut() {
+            if !stuck_for(slot) {
                 continue;
             }
+            let since = slot.busy_since.load(Ordering::Relaxed);
             replaced += 1;
             let name = format!(
                 "{}-r{replaced}",
