@@ -765,3 +765,94 @@ async fn kill_9_during_heavy_cache_writes_never_serves_a_corrupt_object() {
     .await
     .expect("within the bound");
 }
+
+/// A tmpfs of `size` mounted on `path` for the life of the guard (CI runs as root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> SmallDisk {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill it, which needs root (as CI runs): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_costs_the_disk_tier_only() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        // 512 KiB of real disk: room for about five of the twenty 100 kB objects.
+        let _disk = SmallDisk::mount(dir.path(), "512k");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncache:\n  memory: 16MiB\n  max_memory_object: 1MiB\n  disk: {{ path: \"{}\", size: 64MiB }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    compression: {{ enabled: false }}\n",
+            dir.path().display(),
+            origin.url()
+        );
+        let c = client();
+        let url = |op: &Outpost, i: usize| op.url(&format!("/c?cc=max-age%3D600&size=100000&i={i}"));
+        let mut bodies = Vec::new();
+        {
+            let op = Outpost::start(&yaml);
+            // Every request is served whole while the disk fills and then refuses writes.
+            for i in 0..20 {
+                let g = get(&c, url(&op, i), &[]).await;
+                assert_eq!((g.status, g.body.len()), (200, 100_000), "object {i}");
+                bodies.push(g.body);
+            }
+            // ... and kept in memory: a second round never reaches the origin.
+            for (i, body) in bodies.iter().enumerate() {
+                let g = get(&c, url(&op, i), &[]).await;
+                assert!(g.cache_status.contains("hit"), "object {i}: {}", g.cache_status);
+                assert_eq!(&g.body, body);
+            }
+            assert_eq!(origin.hits.load(Ordering::SeqCst), 20);
+            let m = common::scrape(&admin).await;
+            let errors = common::metric(&m, "outpost_cache_disk_write_errors");
+            assert!(errors >= 10.0, "{errors} failed disk writes counted");
+            // The alarm is in the log, once per 10 s however many writes fail.
+            assert_eq!(
+                op.log_text().matches("disk cache write failed").count(),
+                1,
+                "{}",
+                op.log_text()
+            );
+            println!("disk full: {errors} of 20 disk writes failed, all 20 requests served");
+        }
+        // Restart: memory is gone; what reached the disk is whole, the rest is a miss.
+        let op = Outpost::start(&yaml);
+        let mut from_disk = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            let g = get(&c, url(&op, i), &[]).await;
+            if g.cache_status.contains("hit") {
+                assert_eq!(&g.body, body, "object {i} from disk after restart");
+                from_disk += 1;
+            } else {
+                // Fetched again: the origin's body names its new hit count.
+                assert_eq!(g.body.len(), 100_000, "object {i} refetched");
+            }
+        }
+        assert!((1..=5).contains(&from_disk), "{from_disk} objects on a 512 KiB disk");
+        println!("after restart: {from_disk} of 20 objects served from the full disk, intact");
+    })
+    .await
+    .expect("within the bound");
+}

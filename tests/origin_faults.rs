@@ -12,7 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Starts the misbehaving origin. Paths:
 /// `/reset-headers` half a status line, then a reset; `/reset-body` headers for
 /// 100 000 bytes, 1 000 sent, then a reset; `/slow-body` the same but the
-/// connection stays open and silent; `/garbage` not HTTP; `/huge-headers` 200 KB of headers;
+/// connection stays open and silent; `/trickle` the same head, then one body byte
+/// every 100 ms; `/garbage` not HTTP; `/huge-headers` 200 KB of headers;
 /// `/loop` a redirect to itself; anything else a cacheable 200.
 async fn bad_origin() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -60,6 +61,19 @@ async fn bad_origin() -> SocketAddr {
                         let _ = s.write_all(&[b'x'; 1000]).await;
                         tokio::time::sleep(Duration::from_secs(60)).await;
                     }
+                    "/trickle" => {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nCache-Control: max-age=60\r\n\r\n")
+                            .await;
+                        // One byte every 100 ms: never idle long enough for the read
+                        // timeout, and never done.
+                        for _ in 0..100_000 {
+                            if s.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
                     "/garbage" => {
                         let _ = s
                             .write_all(b"SSH-2.0-OpenSSH_9.2\r\nnot http at all\r\n\r\n")
@@ -99,7 +113,7 @@ async fn misbehaving_origins_get_clean_errors_and_nothing_broken_is_cached() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = bad_origin().await;
         let o = Outpost::start(&format!(
-            "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - hosts: [a.test]\n    origins: [\"http://{origin}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 2s }}\n    compression: {{ enabled: false }}\n"
+            "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - hosts: [a.test]\n    origins: [\"http://{origin}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 2s, body: 3s }}\n    compression: {{ enabled: false }}\n"
         ));
         let get = |path: &'static str| {
             let url = o.url(path);
@@ -143,6 +157,24 @@ async fn misbehaving_origins_get_clean_errors_and_nothing_broken_is_cached() {
         assert_eq!(status, 200);
         assert!(body.is_err(), "{body:?}");
         assert!(took < Duration::from_secs(10), "timed out in {took:?}");
+
+        // A body that trickles forever: never idle for `read`, cut at `body` (3 s),
+        // and the part that came is not cached.
+        let (status, body, took) = get("/trickle").await;
+        assert_eq!(status, 200);
+        assert!(body.is_err(), "{body:?}");
+        assert!(
+            took >= Duration::from_millis(2500) && took < Duration::from_secs(15),
+            "cut after {took:?}"
+        );
+        let r = client()
+            .get(o.url("/trickle"))
+            .header("host", "a.test")
+            .send()
+            .await
+            .expect("answer");
+        assert!(!common::header_text(&r, "cache-status").contains("hit"));
+        drop(r);
 
         // A redirect loop is the origin's answer: passed through, not followed.
         let no_follow = reqwest::Client::builder()

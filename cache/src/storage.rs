@@ -54,6 +54,9 @@ pub struct CacheStats {
     pub disk_entries: u64,
     /// Bytes on disk.
     pub disk_bytes: u64,
+    /// Disk-tier writes that failed (disk full, I/O error); those objects were kept
+    /// in memory only.
+    pub disk_write_errors: u64,
 }
 
 /// A memory-tier object, its meta as pingora serializes it. (Keeping the head parsed
@@ -76,6 +79,45 @@ pub struct TieredStorage {
     stores: AtomicU64,
     memory_evictions: Arc<AtomicU64>,
     catalog: Catalog,
+    disk_errors: DiskErrors,
+}
+
+/// Failed disk-tier writes: counted, and logged at most every 10 s (a full disk
+/// under load fails every miss).
+#[derive(Default)]
+struct DiskErrors {
+    count: AtomicU64,
+    /// `count` when the last warning went out, and when (seconds since `epoch`).
+    logged_count: AtomicU64,
+    logged_at: AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl DiskErrors {
+    fn record(&self, stage: &'static str, error: &std::io::Error) {
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self
+            .epoch
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs()
+            + 1;
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if (last == 0 || now >= last + 10)
+            && self
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let since = count - self.logged_count.swap(count, Ordering::Relaxed);
+            tracing::warn!(
+                stage,
+                %error,
+                failed_writes = since,
+                "disk cache write failed; objects are kept in memory only until writes succeed again"
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for TieredStorage {
@@ -143,6 +185,7 @@ impl TieredStorage {
             disk_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             stores: AtomicU64::new(0),
+            disk_errors: DiskErrors::default(),
             memory_evictions,
             catalog,
         })
@@ -166,6 +209,7 @@ impl TieredStorage {
             memory_bytes: self.memory.weighted_size(),
             disk_entries,
             disk_bytes,
+            disk_write_errors: self.disk_errors.count.load(Ordering::Relaxed),
         }
     }
 
@@ -292,12 +336,16 @@ impl Storage for TieredStorage {
                 .map(ObjectInfo::tags_from_header)
                 .unwrap_or_default(),
         });
+        // A disk that cannot take the object (full, read-only, failing) must not
+        // cost the response or the memory tier: the object is cached in memory only.
         let disk = match &self.disk {
-            Some(d) => Some(
-                d.begin(&internal, &header, &info.encode())
-                    .await
-                    .map_err(|e| internal_err("disk cache write", e))?,
-            ),
+            Some(d) => match d.begin(&internal, &header, &info.encode()).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    self.disk_errors.record("begin", &e);
+                    None
+                }
+            },
             None => None,
         };
         Ok(Box::new(TieredMiss {
@@ -559,10 +607,12 @@ impl HandleMiss for TieredMiss {
         if let Some(buf) = self.buffer.as_mut() {
             buf.extend_from_slice(&data);
         }
-        if let Some(w) = self.disk.as_mut() {
-            w.write(&data)
-                .await
-                .map_err(|e| internal_err("disk cache write", e))?;
+        if let Some(w) = self.disk.as_mut()
+            && let Err(e) = w.write(&data).await
+        {
+            // Dropping the writer removes its partial file.
+            self.disk = None;
+            self.storage.disk_errors.record("write", &e);
         }
         Ok(())
     }
@@ -579,10 +629,10 @@ impl HandleMiss for TieredMiss {
             info,
         } = *self;
         storage.catalog.insert(key, info);
-        if let (Some(w), Some(tier)) = (disk, storage.disk.as_ref()) {
-            w.commit(tier, &key)
-                .await
-                .map_err(|e| internal_err("disk cache commit", e))?;
+        if let (Some(w), Some(tier)) = (disk, storage.disk.as_ref())
+            && let Err(e) = w.commit(tier, &key).await
+        {
+            storage.disk_errors.record("commit", &e);
         }
         if let Some(body) = buffer {
             storage.memory.insert(

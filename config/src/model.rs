@@ -129,6 +129,26 @@ pub struct ServerSettings {
     /// the listening sockets from the running one on SIGQUIT (pingora's graceful
     /// upgrade). Two instances on one host need different paths.
     pub upgrade_socket: PathBuf,
+    /// Client connections open at once, all listeners together; one more is answered
+    /// `503` and closed. `0`: no limit.
+    pub max_connections: usize,
+    /// Client connections open at once from one IPv4 address or one IPv6 /64; one more
+    /// is answered `503` and closed. `0`: no limit.
+    pub max_connections_per_ip: usize,
+    /// An HTTP/1 request head (request line and headers) must arrive completely within
+    /// this long of its first byte (of the connection's start, for the first request);
+    /// otherwise the connection is closed (slowloris).
+    pub header_timeout: Duration,
+    /// An idle keep-alive connection (HTTP/1 and HTTP/2) is closed after this long.
+    pub idle_timeout: Duration,
+    /// Longest wait for the next piece of a request body.
+    pub body_timeout: Duration,
+    /// Longest wait for one write to the client to complete.
+    pub send_timeout: Duration,
+    /// Slowest a client may read a response, in bytes per second, before it is cut off
+    /// (slow read); each write gets `max(4 KiB, rate) / rate` seconds, at least 1 s.
+    /// `0`: only `send_timeout` applies. HTTP/1 only.
+    pub min_send_rate: u64,
 }
 
 /// The admin API listener.
@@ -270,6 +290,9 @@ pub struct Timeouts {
     pub write: Duration,
     /// How long an idle upstream connection is kept for reuse.
     pub idle: Duration,
+    /// The whole response body, from its head to its last byte; `None` (the default):
+    /// no limit, only `read` between bytes. Ends origins that trickle forever.
+    pub body: Option<Duration>,
 }
 
 /// What goes into a site's cache key besides scheme, host and path.

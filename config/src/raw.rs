@@ -73,6 +73,13 @@ pub(crate) struct Server {
     pub script_memory_limit: Option<String>,
     pub request_id_header: Option<String>,
     pub upgrade_socket: Option<String>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub header_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub send_timeout: Option<String>,
+    pub min_send_rate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +242,7 @@ pub(crate) struct Timeouts {
     pub read: Option<String>,
     pub write: Option<String>,
     pub idle: Option<String>,
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

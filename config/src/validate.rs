@@ -297,7 +297,46 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             128 << 20,
             &[Key("server"), Key("script_memory_limit")],
         ),
+        max_connections: raw.server.max_connections.unwrap_or(10_000),
+        max_connections_per_ip: raw.server.max_connections_per_ip.unwrap_or(256),
+        header_timeout: v.duration(
+            raw.server.header_timeout.as_deref(),
+            Duration::from_secs(15),
+            &[Key("server"), Key("header_timeout")],
+        ),
+        idle_timeout: v.duration(
+            raw.server.idle_timeout.as_deref(),
+            Duration::from_secs(60),
+            &[Key("server"), Key("idle_timeout")],
+        ),
+        body_timeout: v.duration(
+            raw.server.body_timeout.as_deref(),
+            Duration::from_secs(60),
+            &[Key("server"), Key("body_timeout")],
+        ),
+        send_timeout: v.duration(
+            raw.server.send_timeout.as_deref(),
+            Duration::from_secs(60),
+            &[Key("server"), Key("send_timeout")],
+        ),
+        min_send_rate: v.size(
+            raw.server.min_send_rate.as_deref(),
+            1024,
+            &[Key("server"), Key("min_send_rate")],
+        ),
     };
+    for (name, d) in [
+        ("header_timeout", server.header_timeout),
+        ("idle_timeout", server.idle_timeout),
+        ("body_timeout", server.body_timeout),
+        ("send_timeout", server.send_timeout),
+    ] {
+        // pingora counts keep-alive in whole seconds; below one, a timer would never
+        // be set and the limit would silently be off.
+        if d < Duration::from_secs(1) {
+            v.report(&[Key("server"), Key(name)], "must be at least 1s");
+        }
+    }
 
     let c = &raw.cache;
     let cache = CacheConfig {
@@ -553,6 +592,11 @@ fn validate_site(
             Duration::from_secs(60),
             &t("idle"),
         ),
+        body: s
+            .timeouts
+            .body
+            .as_deref()
+            .map(|b| v.duration(Some(b), Duration::ZERO, &t("body"))),
     };
     let cache_key = match &s.cache_key {
         None => CacheKeyPolicy::default(),

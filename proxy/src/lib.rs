@@ -16,6 +16,7 @@ mod acme_alpn;
 mod admin;
 pub mod caching;
 pub mod compress;
+pub mod connection;
 mod control;
 mod error;
 mod hooks;

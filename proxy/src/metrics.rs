@@ -38,6 +38,10 @@ pub struct Metrics {
     pub tls_handshakes: IntCounterVec,
     /// Config reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
+    /// Client connections closed by a limit: `global` / `per_ip` (over
+    /// `server.max_connections*`), `header_timeout` (slow request head).
+    pub connections_refused: IntCounterVec,
+    connections_open: IntGauge,
     config_info: IntGaugeVec,
     config_loaded: IntGauge,
     in_flight: IntGauge,
@@ -45,6 +49,7 @@ pub struct Metrics {
     cache_entries: IntGaugeVec,
     cache_lookups: IntGaugeVec,
     cache_evictions: IntGaugeVec,
+    cache_disk_errors: IntGauge,
     origin_up: IntGaugeVec,
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
@@ -55,6 +60,8 @@ pub struct Metrics {
 pub struct State<'a> {
     /// Requests being served now.
     pub in_flight: usize,
+    /// Client connections open now.
+    pub connections_open: usize,
     /// Cache counters, if caching is on.
     pub cache: Option<outpost_cache::CacheStats>,
     /// `(site, origin, up)` for every origin of every site.
@@ -113,6 +120,14 @@ impl Metrics {
             "When the running configuration was loaded (Unix time).",
         );
         let in_flight = single("outpost_requests_in_flight", "Requests being served now.");
+        let cache_disk_errors = single(
+            "outpost_cache_disk_write_errors",
+            "Disk-tier writes that failed since start (disk full, I/O errors); those objects were cached in memory only.",
+        );
+        let connections_open = single(
+            "outpost_connections_open",
+            "Client connections open now (all listeners).",
+        );
         Metrics {
             requests: counter(
                 &r,
@@ -190,6 +205,14 @@ impl Metrics {
                 "The running configuration: 1 for its content hash and generation.",
                 &["hash", "generation"],
             ),
+            connections_refused: counter(
+                &r,
+                "outpost_connections_refused_total",
+                "Client connections closed by a limit: global or per_ip connection cap, header_timeout.",
+                &["reason"],
+            ),
+            connections_open,
+            cache_disk_errors,
             config_loaded,
             in_flight,
             cache_bytes: gauge(
@@ -262,6 +285,8 @@ impl Metrics {
         let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.in_flight
             .set(i64::try_from(state.in_flight).unwrap_or(i64::MAX));
+        self.connections_open
+            .set(i64::try_from(state.connections_open).unwrap_or(i64::MAX));
         if let Some(s) = &state.cache {
             for (tier, bytes, entries, evictions) in [
                 (
@@ -282,6 +307,7 @@ impl Metrics {
                     .with_label_values(&[tier])
                     .set(to_i64(evictions));
             }
+            self.cache_disk_errors.set(to_i64(s.disk_write_errors));
             for (result, n) in [
                 ("memory_hit", s.memory_hits),
                 ("disk_hit", s.disk_hits),

@@ -248,6 +248,7 @@ mod tests {
                 read: t,
                 write: t,
                 idle: t,
+                body: None,
             },
         )
     }

@@ -78,18 +78,16 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     // With `upgrade`, this blocks until the old process sends its listening sockets.
     server.bootstrap();
 
-    let mut service = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        EdgeProxy::new(live.clone()),
-        "outpost",
+    let mut proxy = pingora::proxy::http_proxy(&server.configuration, EdgeProxy::new(live.clone()));
+    let mut options = HttpServerOptions::default();
+    options.h2c = config.listen.h2c;
+    options.h2_idle_timeout = Some(config.server.idle_timeout);
+    proxy.server_options = Some(options);
+    // Connection caps and the request-head deadline sit in front of pingora's app.
+    let mut service = pingora::services::listening::Service::new(
+        "outpost".to_string(),
+        crate::connection::Guarded::new(proxy, live.clone()),
     );
-    if config.listen.h2c
-        && let Some(app) = service.app_logic_mut()
-    {
-        let mut options = HttpServerOptions::default();
-        options.h2c = true;
-        app.server_options = Some(options);
-    }
     // pingora's default write buffer is one MSS (1460 B), so a head plus a 1 KiB body
     // left in two `send`s — two loopback/NIC wake-ups per small response (perf: two
     // sendto per request). 4 KiB holds the head and a small body: one `send`.

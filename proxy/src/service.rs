@@ -91,6 +91,8 @@ pub struct RequestCtx {
     request_id: Arc<str>,
     /// When the current attempt to reach an origin (or the parent) started.
     origin_started: Option<Instant>,
+    /// The origin's body must be complete by then (`timeouts.body`).
+    origin_body_deadline: Option<Instant>,
     /// The HTML rewrite profile the page rule binds, if any.
     html_profile: Option<Arc<crate::html::CompiledProfile>>,
     /// The rewrite of this response's body, once its head showed it is a page to
@@ -604,6 +606,22 @@ impl EdgeProxy {
     }
 }
 
+/// The client-side timeouts of `server:` for this request (pingora's defaults are a
+/// 60 s read timeout, no write timeout and unlimited keep-alive).
+fn apply_client_timeouts(session: &mut Session, server: &outpost_config::ServerSettings) {
+    let downstream = session.as_downstream_mut();
+    downstream.set_read_timeout(Some(server.body_timeout));
+    downstream.set_write_timeout(Some(server.send_timeout));
+    downstream.set_min_send_rate(usize::try_from(server.min_send_rate).ok());
+    // Keep-alive stays as the client asked (HTTP/1.0, `Connection: close`), but never
+    // idles longer than ours: pingora would wait forever for a next request.
+    if let Some(asked) = downstream.get_keepalive() {
+        let ours = server.idle_timeout.as_secs().max(1);
+        let secs = if asked == 0 { ours } else { asked.min(ours) };
+        downstream.set_keepalive(Some(secs));
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for EdgeProxy {
     type CTX = RequestCtx;
@@ -631,6 +649,7 @@ impl ProxyHttp for EdgeProxy {
             html: None,
             upstream_encoder: None,
             origin_started: None,
+            origin_body_deadline: None,
             request_id: Arc::from(format!(
                 "{}-{:x}",
                 self.live.node_id,
@@ -677,6 +696,8 @@ impl ProxyHttp for EdgeProxy {
             session
                 .req_header_mut()
                 .remove_header(&header::ACCEPT_ENCODING);
+        } else {
+            apply_client_timeouts(session, &snapshot.config.server);
         }
         if let Some(name) = &snapshot.config.server.request_id_header
             && let Some(m) = session
@@ -980,6 +1001,11 @@ impl ProxyHttp for EdgeProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        ctx.origin_body_deadline = ctx
+            .pool
+            .as_ref()
+            .and_then(|p| p.timeouts.body)
+            .map(|limit| Instant::now() + limit);
         // Compress before the cache stores the response, so hits need no work. Only
         // for GETs from clients: a script's fetch() reads the body itself.
         let Some(site) = ctx.site.as_ref() else {
@@ -1019,6 +1045,14 @@ impl ProxyHttp for EdgeProxy {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
+        // A body that keeps trickling never trips the per-read timeout; this ends it
+        // (and, as an error, keeps the partial body out of the cache).
+        if !end_of_stream && ctx.origin_body_deadline.is_some_and(|d| Instant::now() > d) {
+            return Error::e_explain(
+                ErrorType::ReadTimedout,
+                "origin response body not complete within timeouts.body",
+            );
+        }
         if let Some(encoder) = &ctx.upstream_encoder {
             let mut encoder = locked(encoder, "compressor")?;
             encoder.filter(body, end_of_stream)?;

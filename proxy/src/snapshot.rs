@@ -148,6 +148,8 @@ pub struct Live {
     control: tokio::runtime::Handle,
     /// Requests being processed now (for draining on shutdown).
     pub in_flight: Arc<AtomicUsize>,
+    /// Client connections open now, for `server.max_connections*`.
+    pub admission: Arc<crate::connection::Admission>,
     /// Set on SIGTERM or SIGQUIT: responses close their connection, so keep-alive
     /// clients reconnect (to the new process after an upgrade) instead of meeting a
     /// connection closed under them.
@@ -304,6 +306,7 @@ impl Live {
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
+            admission: Arc::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             cache,
             node_id: random_node_id(),

@@ -171,6 +171,7 @@ fn metrics(live: &Live) -> Response<Full<Bytes>> {
         .collect();
     let state = crate::metrics::State {
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        connections_open: live.admission.open(),
         cache: live.cache.as_ref().map(|c| c.storage.stats()),
         origins,
         acme: live.acme.status(),
