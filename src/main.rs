@@ -585,6 +585,17 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     ),
                     Ok(_) => {}
                 }
+                // Stapling an expired response can fail handshakes in strict clients.
+                if let (Some(ocsp), Some(path)) = (outpost_tls::check_ocsp(src)?, &src.ocsp)
+                    && let Some(next) = ocsp.next_update
+                    && next < now
+                {
+                    bail!(
+                        "{}: OCSP response expired on {} (refresh the file; until then it is not stapled)",
+                        path.display(),
+                        humantime::format_rfc3339_seconds(next)
+                    );
+                }
             }
             let scripts = outpost_proxy::snapshot::scripts(&cfg);
             let limits = outpost_scripting::Limits::default();

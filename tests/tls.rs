@@ -229,3 +229,191 @@ async fn handshakes_are_counted_by_tls_version() {
     .await
     .expect("test timed out");
 }
+
+/// Records the OCSP response a server staples while verifying as usual.
+#[derive(Debug)]
+struct StapleRecorder {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    stapled: Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for StapleRecorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        *self.stapled.lock().expect("lock") = Some(ocsp_response.to_vec());
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, &[], now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The OCSP response stapled in a handshake for `sni` (empty: none).
+async fn stapled(ca: &TestCa, addr: std::net::SocketAddr, sni: &str) -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).expect("root");
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(StapleRecorder {
+            inner,
+            stapled: seen.clone(),
+        }))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from(sni.to_string()).expect("name");
+    connector.connect(name, tcp).await.expect("handshake");
+    seen.lock().expect("lock").take().expect("verifier ran")
+}
+
+/// An OCSP response from openssl's responder for `leaf`, `good` or revoked.
+fn ocsp_response(
+    dir: &std::path::Path,
+    ca: &TestCa,
+    leaf: &std::path::Path,
+    good: bool,
+) -> Vec<u8> {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca");
+    std::fs::write(dir.join("ca.key"), ca.key.serialize_pem()).expect("ca key");
+    let leaf = leaf.to_str().expect("utf8");
+    let serial = run(&["x509", "-in", leaf, "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=");
+    let entry = if good {
+        format!("V\t301231235959Z\t\t{serial}\tunknown\t/CN=a.test\n")
+    } else {
+        format!("R\t301231235959Z\t251101000000Z\t{serial}\tunknown\t/CN=a.test\n")
+    };
+    std::fs::write(dir.join("index.txt"), entry).expect("index");
+    run(&[
+        "ocsp",
+        "-issuer",
+        "ca.pem",
+        "-cert",
+        leaf,
+        "-no_nonce",
+        "-reqout",
+        "req.der",
+    ]);
+    run(&[
+        "ocsp",
+        "-index",
+        "index.txt",
+        "-rsigner",
+        "ca.pem",
+        "-rkey",
+        "ca.key",
+        "-CA",
+        "ca.pem",
+        "-reqin",
+        "req.der",
+        "-respout",
+        "resp.der",
+        "-ndays",
+        "7",
+    ]);
+    std::fs::read(dir.join("resp.der")).expect("response")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ocsp_responses_are_checked_and_stapled() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("a").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a_cert, _) = ca.issue(dir.path(), "a", &["a.test"]);
+        let (b_cert, _) = ca.issue(dir.path(), "b", &["b.test"]);
+        let good = ocsp_response(dir.path(), &ca, &a_cert, true);
+        std::fs::write(dir.path().join("a.ocsp"), &good).expect("write");
+        let config = |ocsp: &str| {
+            format!(
+                "listen: {{ http: \"{{http}}\", https: \"{{https}}\" }}\ntls:\n  certificates:\n    - {{ cert: a.pem, key: a.key, ocsp: {ocsp}, default: true }}\n    - {{ cert: b.pem, key: b.key }}\nsites:\n  - hosts: [a.test, b.test]\n    origins: [\"{}\"]\n",
+                origin.url()
+            )
+        };
+        let check = |ocsp: &str| {
+            let path = dir.path().join("check.yaml");
+            std::fs::write(&path, config(ocsp).replace("{http}", "127.0.0.1:1").replace("{https}", "127.0.0.1:2"))
+                .expect("write");
+            std::process::Command::new(common::outpost_bin())
+                .args(["check", "--config"])
+                .arg(&path)
+                .output()
+                .expect("outpost check")
+        };
+        let out = check("a.ocsp");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        // A revoked certificate's response, and another certificate's: refused by name.
+        let revoked = ocsp_response(dir.path(), &ca, &a_cert, false);
+        std::fs::write(dir.path().join("revoked.ocsp"), revoked).expect("write");
+        let other = ocsp_response(dir.path(), &ca, &b_cert, true);
+        std::fs::write(dir.path().join("other.ocsp"), other).expect("write");
+        for (file, why) in [("revoked.ocsp", "revoked"), ("other.ocsp", "another certificate")] {
+            let out = check(file);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{file} passed the check");
+            assert!(err.contains(file) && err.contains(why), "{file}: {err}");
+        }
+
+        // Served: a.test's handshake carries the response byte for byte; b.test's none.
+        let keep = tempfile::tempdir().expect("tempdir");
+        for f in ["a.pem", "a.key", "b.pem", "b.key", "a.ocsp"] {
+            std::fs::copy(dir.path().join(f), keep.path().join(f)).expect("copy");
+        }
+        let o = Outpost::start_in(keep, &config("a.ocsp"), &[]);
+        let https = o.https.expect("https");
+        assert_eq!(stapled(&ca, https, "a.test").await, good);
+        assert!(stapled(&ca, https, "b.test").await.is_empty());
+    })
+    .await
+    .expect("within the bound");
+}

@@ -101,6 +101,9 @@ pub struct CertificateConfig {
     pub key: PathBuf,
     /// Served to clients that send no SNI or an unknown name.
     pub default: bool,
+    /// DER OCSP response to staple (kept fresh by the operator's OCSP fetcher; a
+    /// changed file is reloaded like the certificate).
+    pub ocsp: Option<PathBuf>,
 }
 
 /// Process-level settings.

@@ -60,6 +60,7 @@ pub(crate) struct Certificate {
     pub key: String,
     #[serde(default)]
     pub default: bool,
+    pub ocsp: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

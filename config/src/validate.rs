@@ -237,10 +237,15 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
                 v.report(&at("default"), "only one certificate can be the default");
             }
         }
+        let ocsp = c
+            .ocsp
+            .as_ref()
+            .map(|o| v.existing_file(o, &at("ocsp"), "OCSP response"));
         certificates.push(CertificateConfig {
             cert,
             key,
             default: c.default,
+            ocsp,
         });
     }
     let acme = crate::acme::global(&mut v, raw.tls.acme.as_ref());

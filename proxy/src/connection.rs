@@ -481,15 +481,23 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().expect("address");
         let p1 = a.admit(Some(ip), 3, 2).expect("admitted");
         let p2 = a.admit(Some(ip), 3, 2).expect("admitted");
-        assert_eq!(a.admit(Some(ip), 3, 2).expect_err("refused"), Refusal::PerIp);
+        assert_eq!(
+            a.admit(Some(ip), 3, 2).expect_err("refused"),
+            Refusal::PerIp
+        );
         let p3 = a.admit(Some(other), 3, 2).expect("admitted");
-        assert_eq!(a.admit(Some(other), 3, 2).expect_err("refused"), Refusal::Global);
+        assert_eq!(
+            a.admit(Some(other), 3, 2).expect_err("refused"),
+            Refusal::Global
+        );
         assert_eq!(a.open(), 3, "refused connections give their place back");
         drop((p1, p2, p3));
         assert_eq!(a.open(), 0);
         assert!(a.per_source.lock().expect("lock").is_empty());
         // 0 turns both caps off.
-        let many: Vec<_> = (0..50).map(|_| a.admit(Some(ip), 0, 0).expect("admitted")).collect();
+        let many: Vec<_> = (0..50)
+            .map(|_| a.admit(Some(ip), 0, 0).expect("admitted"))
+            .collect();
         assert_eq!(a.open(), 50);
         drop(many);
     }
@@ -506,6 +514,9 @@ mod tests {
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("address");
         let v4: IpAddr = "192.0.2.7".parse().expect("address");
         let _q = a.admit(Some(mapped), 0, 1).expect("admitted");
-        assert_eq!(a.admit(Some(v4), 0, 1).expect_err("refused"), Refusal::PerIp);
+        assert_eq!(
+            a.admit(Some(v4), 0, 1).expect_err("refused"),
+            Refusal::PerIp
+        );
     }
 }

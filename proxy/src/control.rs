@@ -152,6 +152,7 @@ fn file_stamps(live: &Live) -> Vec<(PathBuf, Option<SystemTime>)> {
     for c in &snapshot.config.tls.certificates {
         files.push(c.cert.clone());
         files.push(c.key.clone());
+        files.extend(c.ocsp.clone());
     }
     files
         .into_iter()

@@ -241,6 +241,7 @@ pub fn cert_sources(config: &Config) -> Vec<CertSource> {
             cert: c.cert.clone(),
             key: c.key.clone(),
             default: c.default,
+            ocsp: c.ocsp.clone(),
         })
         .collect()
 }

@@ -61,6 +61,14 @@ pub enum TlsError {
         /// The key file.
         key: PathBuf,
     },
+    /// An OCSP response file cannot be stapled to its certificate.
+    #[error("{}: OCSP response not usable: {reason}", path.display())]
+    BadOcsp {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Generating a certificate failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),

@@ -5,19 +5,21 @@
 //! name, then `*.parent` wildcard, then the default certificate), and swapping the
 //! whole set atomically on reload so that new handshakes see new certificates while
 //! open connections keep theirs. It also writes self-signed development certificates, and obtains and renews
-//! certificates from ACME CAs ([`acme`]), answering their challenges.
+//! certificates from ACME CAs ([`acme`]), answering their challenges, and staples OCSP
+//! responses the operator provides ([`ocsp`]).
 //!
 //! It must not know about HTTP, sites or pingora: `proxy` hands the resolver to its
 //! listener. Only TLS 1.2 and 1.3 are offered.
 
 pub mod acme;
 mod error;
+pub mod ocsp;
 mod selfsigned;
 mod store;
 
 pub use error::{Result, TlsError};
 pub use selfsigned::{SelfSigned, self_signed};
-pub use store::{CertIndex, CertSource, CertStore};
+pub use store::{CertIndex, CertSource, CertStore, check_ocsp};
 
 /// Installs the process-wide rustls crypto provider (ring), as pingora does.
 ///

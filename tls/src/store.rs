@@ -19,6 +19,8 @@ pub struct CertSource {
     pub key: PathBuf,
     /// Serve it when no other certificate matches the SNI (or there is no SNI).
     pub default: bool,
+    /// A DER OCSP response to staple, checked by [`crate::ocsp::inspect`].
+    pub ocsp: Option<PathBuf>,
 }
 
 /// An immutable index from server name to certificate.
@@ -39,7 +41,10 @@ impl CertIndex {
     pub fn load(sources: &[CertSource]) -> Result<Self> {
         let mut index = CertIndex::default();
         for (i, src) in sources.iter().enumerate() {
-            let (key, names) = load_pair(&src.cert, &src.key)?;
+            let (mut key, names) = load_pair(&src.cert, &src.key)?;
+            if let Some(path) = &src.ocsp {
+                key.ocsp = staple(&key, path)?;
+            }
             let key = Arc::new(key);
             for name in &names {
                 let name = name.to_ascii_lowercase();
@@ -229,6 +234,58 @@ pub(crate) fn load_pair(cert_path: &Path, key_path: &Path) -> Result<(CertifiedK
     Ok((certified, names))
 }
 
+/// The OCSP response at `path` if it is one to staple for `key`'s leaf: an error when
+/// it is unusable or says the certificate is revoked; `None` (with a warning) when it
+/// has expired, since some clients fail on an expired staple but accept none.
+fn staple(key: &CertifiedKey, path: &Path) -> Result<Option<Vec<u8>>> {
+    let summary = ocsp_for(key, path)?;
+    match summary.next_update {
+        Some(t) if t < std::time::SystemTime::now() => {
+            tracing::warn!(
+                file = %path.display(),
+                expired = %humantime::format_rfc3339_seconds(t),
+                "OCSP response has expired; serving the certificate without a staple until the file is refreshed"
+            );
+            Ok(None)
+        }
+        _ => std::fs::read(path)
+            .map(Some)
+            .map_err(|source| TlsError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+    }
+}
+
+/// Reads and checks the OCSP response at `path` against `key`'s leaf certificate.
+pub(crate) fn ocsp_for(key: &CertifiedKey, path: &Path) -> Result<crate::ocsp::OcspSummary> {
+    use x509_parser::prelude::*;
+    let bad = |reason: String| TlsError::BadOcsp {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let der = std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let leaf = key.end_entity_cert().map_err(|e| bad(e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(leaf.as_ref()).map_err(|e| bad(e.to_string()))?;
+    let summary = crate::ocsp::inspect(&der, cert.raw_serial()).map_err(bad)?;
+    if summary.status == crate::ocsp::CertStatus::Revoked {
+        return Err(bad("the certificate is revoked".into()));
+    }
+    Ok(summary)
+}
+
+/// Loads a certificate pair and checks its OCSP response, for `outpost check`.
+pub fn check_ocsp(src: &CertSource) -> Result<Option<crate::ocsp::OcspSummary>> {
+    let Some(path) = &src.ocsp else {
+        return Ok(None);
+    };
+    let (key, _) = load_pair(&src.cert, &src.key)?;
+    ocsp_for(&key, path).map(Some)
+}
+
 /// DNS names from the SAN extension, or the subject CN when there is no SAN.
 fn dns_names(leaf: &CertificateDer<'_>) -> std::result::Result<Vec<String>, String> {
     use x509_parser::prelude::*;
@@ -265,6 +322,7 @@ mod tests {
             cert,
             key,
             default: false,
+            ocsp: None,
         }
     }
 
@@ -305,6 +363,7 @@ mod tests {
             cert: a.cert.clone(),
             key: b.key.clone(),
             default: false,
+            ocsp: None,
         };
         assert!(matches!(
             CertIndex::load(&[mixed]),
@@ -316,6 +375,7 @@ mod tests {
             cert: junk,
             key: a.key.clone(),
             default: false,
+            ocsp: None,
         };
         assert!(matches!(
             CertIndex::load(&[bad]),
