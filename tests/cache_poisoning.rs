@@ -14,81 +14,61 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// A naive origin; returns its address and its request counter.
 async fn naive_origin() -> (SocketAddr, Arc<AtomicUsize>) {
     use http_body_util::BodyExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+    let addr = common::origin::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let n = h.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let get = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_string()
             };
-            let h = h.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let n = h.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let get = |name: &str| {
-                                req.headers()
-                                    .get(name)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("-")
-                                    .to_string()
-                            };
-                            let path = req.uri().path().to_string();
-                            let query = req.uri().query().unwrap_or("").to_string();
-                            let reflected = format!(
-                                "xfh={} xou={} xfs={} xfp={} xhmo={} fwd={} cookie={} q={query}",
-                                get("x-forwarded-host"),
-                                get("x-original-url"),
-                                get("x-forwarded-scheme"),
-                                get("x-forwarded-proto"),
-                                get("x-http-method-override"),
-                                get("forwarded"),
-                                get("cookie"),
-                            );
-                            let body_len = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes().len())
-                                .unwrap_or(0);
-                            let (status, ct, body) = if path == "/err" {
-                                (500, "text/plain", format!("error #{n}"))
-                            } else if path.starts_with("/account.php") {
-                                // Path-info routing: /account.php/anything is the account page.
-                                (
-                                    200,
-                                    "text/html",
-                                    format!("<p>account of {reflected} #{n}</p>"),
-                                )
-                            } else {
-                                (
-                                    200,
-                                    "text/plain",
-                                    format!("{reflected} body={body_len} #{n}"),
-                                )
-                            };
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .header("content-type", ct)
-                                    .header("cache-control", "public, max-age=60")
-                                    .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-                                    .expect("response"),
-                            )
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
+            let path = req.uri().path().to_string();
+            let query = req.uri().query().unwrap_or("").to_string();
+            let reflected = format!(
+                "xfh={} xou={} xfs={} xfp={} xhmo={} fwd={} cookie={} q={query}",
+                get("x-forwarded-host"),
+                get("x-original-url"),
+                get("x-forwarded-scheme"),
+                get("x-forwarded-proto"),
+                get("x-http-method-override"),
+                get("forwarded"),
+                get("cookie"),
+            );
+            let body_len = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().len())
+                .unwrap_or(0);
+            let (status, ct, body) = if path == "/err" {
+                (500, "text/plain", format!("error #{n}"))
+            } else if path.starts_with("/account.php") {
+                // Path-info routing: /account.php/anything is the account page.
+                (
+                    200,
+                    "text/html",
+                    format!("<p>account of {reflected} #{n}</p>"),
+                )
+            } else {
+                (
+                    200,
+                    "text/plain",
+                    format!("{reflected} body={body_len} #{n}"),
+                )
+            };
+            hyper::Response::builder()
+                .status(status)
+                .header("content-type", ct)
+                .header("cache-control", "public, max-age=60")
+                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .expect("response")
         }
-    });
+    })
+    .await;
     (addr, hits)
 }
 

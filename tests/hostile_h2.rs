@@ -16,29 +16,15 @@ use std::sync::{Arc, Mutex};
 async fn malformed_and_abusive_h2_is_refused_and_never_reaches_the_origin() {
     tokio::time::timeout(TEST_TIMEOUT * 2, async {
         // A recording origin: every request line it parses.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let origin = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let s = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        s.lock().expect("lock").push(format!("{} {}", req.method(), req.uri().path()));
-                        async {
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::from_static(b"ok\n")),
-                            ))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
+        let origin = common::origin::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+            s.lock().expect("lock").push(format!("{} {}", req.method(), req.uri().path()));
+            async {
+                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"ok\n")))
             }
-        });
+        })
+        .await;
         let o = Outpost::start(&format!(
             "listen: {{ http: \"{{http}}\", h2c: true }}\nsites:\n  - hosts: [a.test]\n    origins: [\"http://{origin}\"]\n    cache: false\n"
         ));

@@ -17,50 +17,32 @@ type Seen = Arc<Mutex<Vec<String>>>;
 /// A hyper origin that records every request it parses.
 async fn recording_origin() -> (SocketAddr, Seen) {
     use http_body_util::BodyExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let seen: Seen = Arc::default();
     let s = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+    let addr = common::origin::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let s = s.clone();
+        async move {
+            let line = format!(
+                "{} {} {}",
+                req.method(),
+                req.uri().path(),
+                req.headers()
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("-")
+            );
+            let body = req.into_body().collect().await.map(|b| b.to_bytes().len());
+            let line = match body {
+                Ok(n) => format!("{line} {n}"),
+                Err(_) => format!("{line} body-error"),
             };
-            let s = s.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let s = s.clone();
-                        async move {
-                            let line = format!(
-                                "{} {} {}",
-                                req.method(),
-                                req.uri().path(),
-                                req.headers()
-                                    .get("host")
-                                    .and_then(|h| h.to_str().ok())
-                                    .unwrap_or("-")
-                            );
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes().len());
-                            let line = match body {
-                                Ok(n) => format!("{line} {n}"),
-                                Err(_) => format!("{line} body-error"),
-                            };
-                            s.lock().expect("lock").push(line);
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::from_static(b"ok\n")),
-                            ))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
+            s.lock().expect("lock").push(line);
+            hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"ok\n",
+            )))
         }
-    });
+    })
+    .await;
     (addr, seen)
 }
 

@@ -21,8 +21,12 @@ fn config(origin: &TestOrigin, admin: &str, server: &str) -> String {
     )
 }
 
-fn admin_addr() -> String {
-    format!("127.0.0.1:{}", common::free_port())
+/// An origin, and Outpost in front of it with `server` settings and an admin API.
+async fn start(server: &str) -> (TestOrigin, String, Outpost) {
+    let origin = TestOrigin::start("origin").await;
+    let admin = format!("127.0.0.1:{}", common::free_port());
+    let o = Outpost::start(&config(&origin, &admin, server));
+    (origin, admin, o)
 }
 
 /// Reads until EOF or reset; returns the bytes and when the end came.
@@ -81,13 +85,7 @@ async fn read_response(s: &mut TcpStream) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn slowloris_and_silent_connections_are_cut_at_the_header_deadline() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let admin = admin_addr();
-        let o = Outpost::start(&config(
-            &origin,
-            &admin,
-            "header_timeout: 2s, idle_timeout: 3s",
-        ));
+        let (_origin, admin, o) = start("header_timeout: 2s, idle_timeout: 3s").await;
 
         // Slowloris: a head that keeps coming, one header every 300 ms, forever.
         let mut loris = TcpStream::connect(o.http).await.expect("connect");
@@ -171,13 +169,7 @@ async fn slowloris_and_silent_connections_are_cut_at_the_header_deadline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_keepalive_and_stalled_bodies_are_closed() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let admin = admin_addr();
-        let o = Outpost::start(&config(
-            &origin,
-            &admin,
-            "idle_timeout: 2s, body_timeout: 2s, header_timeout: 30s",
-        ));
+        let (origin, _admin, o) = start("idle_timeout: 2s, body_timeout: 2s, header_timeout: 30s").await;
 
         // Idle keep-alive: served, then closed after idle_timeout of silence.
         let mut s = TcpStream::connect(o.http).await.expect("connect");
@@ -234,13 +226,7 @@ async fn idle_keepalive_and_stalled_bodies_are_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_readers_are_cut_off_and_their_resources_freed() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let admin = admin_addr();
-        let o = Outpost::start(&config(
-            &origin,
-            &admin,
-            "send_timeout: 30s, min_send_rate: 64KiB",
-        ));
+        let (_origin, admin, o) = start("send_timeout: 30s, min_send_rate: 64KiB").await;
         // A small receive buffer so the reader's pace shows at the server soon.
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(4096).expect("rcvbuf");
@@ -315,13 +301,8 @@ async fn refused(s: &mut TcpStream) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_caps_per_ip_and_global() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let admin = admin_addr();
-        let o = Outpost::start(&config(
-            &origin,
-            &admin,
-            "max_connections: 5, max_connections_per_ip: 3, header_timeout: 30s",
-        ));
+        let (_origin, admin, o) =
+            start("max_connections: 5, max_connections_per_ip: 3, header_timeout: 30s").await;
         let mut held = Vec::new();
         for _ in 0..3 {
             held.push(connect_from("127.0.0.1", o.http).await);

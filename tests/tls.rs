@@ -417,3 +417,72 @@ async fn ocsp_responses_are_checked_and_stapled() {
     .await
     .expect("within the bound");
 }
+
+/// What `openssl s_client` negotiates with `args`: the cipher, or `None` if refused.
+fn s_client(addr: std::net::SocketAddr, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "a.test",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl (Debian package openssl)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let cipher = text.lines().find_map(|l| {
+        l.split_once("Cipher is ")
+            .map(|(_, c)| c.trim().to_string())
+    })?;
+    (cipher != "(NONE)").then_some(cipher)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_protocols_and_weak_suites_are_refused() {
+    let origin = TestOrigin::start("a").await;
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    ca.issue(dir.path(), "a", &["a.test"]);
+    let o = Outpost::start_in(
+        dir,
+        &format!(
+            "listen: {{ http: \"{{http}}\", https: \"{{https}}\" }}\ntls:\n  certificates:\n    - {{ cert: a.pem, key: a.key }}\nsites:\n  - hosts: [a.test]\n    origins: [\"{}\"]\n",
+            origin.url()
+        ),
+        &[],
+    );
+    let https = o.https.expect("https");
+    // The client side allows everything (security level 0), so a refusal is the server's.
+    for (args, what) in [
+        (&["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"][..], "TLS 1.0"),
+        (&["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"], "TLS 1.1"),
+        (
+            &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"],
+            "RSA key exchange, CBC",
+        ),
+        (
+            &["-tls1_2", "-cipher", "AES128-GCM-SHA256:@SECLEVEL=0"],
+            "RSA key exchange (no forward secrecy)",
+        ),
+        (
+            &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"],
+            "CBC mode",
+        ),
+    ] {
+        assert_eq!(s_client(https, args), None, "{what} was accepted");
+    }
+    assert_eq!(
+        s_client(
+            https,
+            &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]
+        )
+        .as_deref(),
+        Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+        "TLS 1.2 with ECDHE and an AEAD works"
+    );
+    assert!(s_client(https, &["-tls1_3"]).is_some_and(|c| c.starts_with("TLS_")));
+}
