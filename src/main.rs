@@ -73,6 +73,9 @@ enum Command {
     /// Certificate helpers.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Cluster mode helpers.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Local development: serve on localhost with debug headers, reload on every save
     /// of the config, rules or scripts, and print requests and console output plainly.
     ///
@@ -237,6 +240,20 @@ enum RulesCommand {
         /// The client address, for `client_ip` conditions.
         #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
         client_ip: std::net::IpAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// List the live nodes in the config's cluster (from its Redis registry): id,
+    /// region, tier, address, config version and when each was last heard from.
+    Status {
+        /// Main configuration file (its `cluster.redis` is read).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -673,6 +690,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             serve(cfg, &args.log, opts)
         }
         Command::Cert(CertCommand::Status { config }) => cert_status(&config),
+        Command::Cluster(ClusterCommand::Status { config, json }) => cluster_status(&config, json),
         Command::Cert(CertCommand::SelfSigned { hosts, cert, key }) => {
             let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
             if names.is_empty() {
@@ -693,6 +711,46 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
 
 /// `outpost cert status`: one line per certificate, in config order: configured
 /// files first, then each ACME site's stored certificate.
+fn cluster_status(path: &Path, json: bool) -> anyhow::Result<()> {
+    let cfg = outpost_config::load(path)?;
+    let Some(cluster) = &cfg.cluster else {
+        bail!(
+            "{}: no `cluster:` section; this node runs alone",
+            path.display()
+        );
+    };
+    let nodes = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(outpost_cluster::list_nodes(&cluster.redis))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    println!(
+        "{:<20} {:<10} {:<6} {:<22} {:<18} {:>9} {:>8}",
+        "NODE", "REGION", "TIER", "ADDRESS", "CONFIG", "UP", "SEEN"
+    );
+    for n in &nodes {
+        println!(
+            "{:<20} {:<10} {:<6} {:<22} {:<18} {:>8}s {:>6}s ago",
+            n.id,
+            if n.region.is_empty() { "-" } else { &n.region },
+            n.tier,
+            n.advertise
+                .map_or_else(|| "-".to_string(), |a| a.to_string()),
+            n.version.get(..16).unwrap_or(&n.version),
+            now.saturating_sub(n.started),
+            now.saturating_sub(n.seen),
+        );
+    }
+    println!("{} node(s) live", nodes.len());
+    Ok(())
+}
+
 fn cert_status(path: &Path) -> anyhow::Result<()> {
     let cfg = outpost_config::load(path)?;
     outpost_tls::install_crypto_provider();

@@ -12,6 +12,7 @@
 //! resolves a host name; `proxy` does that when it builds a running snapshot.
 
 mod acme;
+mod cluster;
 mod compression;
 mod error;
 mod html;
@@ -28,6 +29,7 @@ pub use acme::{
     AcmeChallenge, AcmeKeyType, AcmePlaceholder, AcmeSettings, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
     SiteAcme,
 };
+pub use cluster::{ClusterConfig, Tier};
 pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;

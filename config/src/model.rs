@@ -24,6 +24,8 @@ pub struct Config {
     /// The file holding every KV namespace (`kv.path`; default `kv.redb` beside the
     /// main config file).
     pub kv_path: PathBuf,
+    /// Cluster mode (Redis coordination, tiers); `None`: a single node.
+    pub cluster: Option<crate::ClusterConfig>,
     /// Sites, in file order.
     pub sites: Vec<SiteConfig>,
     /// Problems that do not stop the config from loading (such as a rule that can

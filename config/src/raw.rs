@@ -23,6 +23,7 @@ pub(crate) struct Root {
     pub log: Log,
     #[serde(default)]
     pub kv: Kv,
+    pub cluster: Option<crate::cluster::RawCluster>,
     #[serde(default)]
     pub sites: Vec<Site>,
 }

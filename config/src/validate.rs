@@ -225,6 +225,11 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         );
     }
 
+    let cluster = raw
+        .cluster
+        .as_ref()
+        .map(|c| crate::cluster::validate(&mut v, c, listen.http));
+
     let mut certificates = Vec::new();
     let mut defaults = 0;
     for (i, c) in raw.tls.certificates.iter().enumerate() {
@@ -474,6 +479,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             admin,
             log,
             kv_path: v.resolve(raw.kv.path.as_deref().unwrap_or("kv.redb")),
+            cluster,
             sites,
             warnings: v.warnings,
             files: v.files,

@@ -17,6 +17,9 @@ pub enum ProxyError {
     /// The cache could not be set up (e.g. its disk directory).
     #[error(transparent)]
     Cache(#[from] outpost_cache::CacheError),
+    /// Cluster mode could not start (e.g. an unusable Redis URL).
+    #[error(transparent)]
+    Cluster(#[from] outpost_cluster::ClusterError),
     /// An origin host name did not resolve.
     #[error("site {site:?}: origin {origin} does not resolve: {reason}")]
     Resolve {

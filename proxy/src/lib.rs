@@ -23,6 +23,7 @@ mod hooks;
 pub mod html;
 pub mod metrics;
 pub mod pool;
+pub mod purge;
 mod request_id;
 mod server;
 pub mod service;

@@ -50,6 +50,9 @@ pub struct Metrics {
     cache_lookups: IntGaugeVec,
     cache_evictions: IntGaugeVec,
     cache_disk_errors: IntGauge,
+    cluster_connected: IntGauge,
+    cluster_nodes: IntGaugeVec,
+    cluster_purges: IntGaugeVec,
     origin_up: IntGaugeVec,
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
@@ -62,6 +65,8 @@ pub struct State<'a> {
     pub in_flight: usize,
     /// Client connections open now.
     pub connections_open: usize,
+    /// Cluster mode: this node's view of the cluster.
+    pub cluster: Option<outpost_cluster::ClusterStatus>,
     /// Cache counters, if caching is on.
     pub cache: Option<outpost_cache::CacheStats>,
     /// `(site, origin, up)` for every origin of every site.
@@ -120,6 +125,10 @@ impl Metrics {
             "When the running configuration was loaded (Unix time).",
         );
         let in_flight = single("outpost_requests_in_flight", "Requests being served now.");
+        let cluster_connected = single(
+            "outpost_cluster_connected",
+            "Cluster mode: 1 when the last exchange with Redis worked.",
+        );
         let cache_disk_errors = single(
             "outpost_cache_disk_write_errors",
             "Disk-tier writes that failed since start (disk full, I/O errors); those objects were cached in memory only.",
@@ -213,6 +222,19 @@ impl Metrics {
             ),
             connections_open,
             cache_disk_errors,
+            cluster_connected,
+            cluster_nodes: gauge(
+                &r,
+                "outpost_cluster_nodes",
+                "Cluster mode: live nodes in the registry, by tier; upper_healthy counts upper nodes passing this node's checks.",
+                &["tier"],
+            ),
+            cluster_purges: gauge(
+                &r,
+                "outpost_cluster_purges",
+                "Cluster mode: purges since start, by kind (published, applied = from other nodes, queued = waiting for Redis now, missed = cache emptied after a gap).",
+                &["kind"],
+            ),
             config_loaded,
             in_flight,
             cache_bytes: gauge(
@@ -287,6 +309,28 @@ impl Metrics {
             .set(i64::try_from(state.in_flight).unwrap_or(i64::MAX));
         self.connections_open
             .set(i64::try_from(state.connections_open).unwrap_or(i64::MAX));
+        if let Some(c) = &state.cluster {
+            let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            self.cluster_connected.set(i64::from(c.connected));
+            for tier in ["lower", "upper"] {
+                self.cluster_nodes
+                    .with_label_values(&[tier])
+                    .set(count(c.nodes.iter().filter(|n| n.tier == tier).count()));
+            }
+            self.cluster_nodes
+                .with_label_values(&["upper_healthy"])
+                .set(count(c.uppers_healthy.len()));
+            for (kind, n) in [
+                ("published", c.purges_published),
+                ("applied", c.purges_applied),
+                ("queued", c.purges_queued as u64),
+                ("missed", c.purges_missed),
+            ] {
+                self.cluster_purges
+                    .with_label_values(&[kind])
+                    .set(to_i64(n));
+            }
+        }
         if let Some(s) = &state.cache {
             for (tier, bytes, entries, evictions) in [
                 (

@@ -76,6 +76,10 @@ pub struct RequestCtx {
     via_parent: bool,
     /// The parent tier failed for this request; later attempts go to the origins.
     parent_failed: bool,
+    /// Cluster mode: the upper-tier node the current attempt goes to.
+    upper: Option<std::net::SocketAddr>,
+    /// Upper-tier nodes this request could not reach.
+    uppers_failed: Vec<std::net::SocketAddr>,
     /// The page rule that applies, if any.
     rule: Option<Match>,
     /// The origin pool for this request: the site's, or the one a rule picked.
@@ -195,6 +199,33 @@ fn hash_key(site: &Site, session: &Session, client_ip: Option<std::net::IpAddr>)
             .get_header(name.as_str())
             .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
     }
+}
+
+/// What places an object on the upper-tier ring: host and path with query, as
+/// the upper node's cache key starts.
+fn upper_tier_key(session: &Session) -> Vec<u8> {
+    let req = session.req_header();
+    let host = req
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.host())
+        .unwrap_or("");
+    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut key = host.to_ascii_lowercase().into_bytes();
+    key.extend_from_slice(pq.as_bytes());
+    key
+}
+
+/// The connection to an upper-tier node: plain HTTP, the site's timeouts.
+fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, false, String::new());
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect * 2);
+    peer.options.read_timeout = Some(t.read);
+    peer.options.write_timeout = Some(t.write);
+    peer.options.idle_timeout = Some(t.idle);
+    peer
 }
 
 /// The connection settings for origin `i` of `pool`.
@@ -640,6 +671,8 @@ impl ProxyHttp for EdgeProxy {
             cache_enabled: false,
             via_parent: false,
             parent_failed: false,
+            upper: None,
+            uppers_failed: Vec::new(),
             rule: None,
             pool: None,
             client_ip: None,
@@ -977,7 +1010,21 @@ impl ProxyHttp for EdgeProxy {
             ctx.via_parent = true;
             return Ok(Box::new(peer_for(parent, 0)));
         }
+        // Cluster mode, lower tier: the object's home upper node, then the next ones.
+        if site.parent.is_none()
+            && let Some(cluster) = self.live.cluster()
+            && cluster.is_lower()
+            && let Some(addr) = cluster
+                .uppers_for(&upper_tier_key(session))
+                .into_iter()
+                .find(|a| !ctx.uppers_failed.contains(a))
+        {
+            ctx.via_parent = true;
+            ctx.upper = Some(addr);
+            return Ok(Box::new(upper_peer(addr, &site.pool.timeouts)));
+        }
         ctx.via_parent = false;
+        ctx.upper = None;
         let pool = ctx.pool.clone().unwrap_or_else(|| site.pool.clone());
         // Only consistent hashing reads the key; don't build it for round robin.
         let key = if pool.is_hashed() {
@@ -1167,6 +1214,16 @@ impl ProxyHttp for EdgeProxy {
         ctx: &mut Self::CTX,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let Some(addr) = ctx.upper.take() {
+            // An upper-tier node is unreachable: the next one, then the origins.
+            ctx.uppers_failed.push(addr);
+            if let Some(cluster) = self.live.cluster() {
+                cluster.mark_down(addr);
+            }
+            tracing::warn!(error = %e, upper = %addr, "upper tier unreachable; trying the next");
+            e.set_retry(true);
+            return e;
+        }
         if ctx.via_parent {
             // The parent tier is unreachable: mark it, then go to the origins if allowed.
             ctx.parent_failed = true;
@@ -1450,6 +1507,12 @@ impl ProxyHttp for EdgeProxy {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let origin = match (ctx.site.as_ref(), ctx.tried.last()) {
+            (_, _) if ctx.upper.is_some() => {
+                format!(
+                    "upper {}",
+                    ctx.upper.map_or_else(String::new, |a| a.to_string())
+                )
+            }
             (Some(site), _) if ctx.via_parent => site.parent.as_ref().map_or_else(
                 || "-".to_string(),
                 |p| format!("parent {}", p.origins()[0].label()),

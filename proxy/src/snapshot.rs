@@ -172,6 +172,8 @@ pub struct Live {
     pub metrics: crate::metrics::Metrics,
     /// Automatic certificates (storage settings are read once at start).
     pub acme: Arc<outpost_tls::acme::AcmeManager>,
+    /// Cluster membership (`cluster:`, read once at start).
+    cluster: Option<outpost_cluster::Cluster>,
     /// The ACME orders of the current config, watched by the manager's task.
     acme_orders: tokio::sync::watch::Sender<Vec<outpost_tls::acme::AcmeOrder>>,
 }
@@ -294,6 +296,15 @@ impl Live {
         ));
         let (acme_orders, orders_rx) = tokio::sync::watch::channel(acme_orders(&config));
         control.spawn(acme.clone().run(orders_rx));
+        let cluster = match &config.cluster {
+            Some(c) => Some(outpost_cluster::Cluster::start(
+                c.clone(),
+                Arc::new(crate::purge::CachePurger(cache)),
+                config_hash(&config),
+                &control,
+            )?),
+            None => None,
+        };
         let snapshot = Snapshot::build(config, 1, &control)?;
         let metrics = crate::metrics::Metrics::new();
         metrics.config_loaded(&snapshot.hash, 1);
@@ -304,6 +315,7 @@ impl Live {
             certs,
             acme,
             acme_orders,
+            cluster,
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
@@ -316,6 +328,11 @@ impl Live {
             script_limits,
             dev,
         })
+    }
+
+    /// This node's cluster membership, in cluster mode.
+    pub fn cluster(&self) -> Option<&outpost_cluster::Cluster> {
+        self.cluster.as_ref()
     }
 
     /// The JS runtime (its threads start on first use).
@@ -372,6 +389,9 @@ impl Live {
         open_kv(&self.kv, &config)?;
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.metrics.config_loaded(&snapshot.hash, generation);
+        if let Some(cluster) = &self.cluster {
+            cluster.set_version(snapshot.hash.clone());
+        }
         self.certs.replace(certs);
         let orders = acme_orders(&snapshot.config);
         self.acme_orders.send_if_modified(|o| {

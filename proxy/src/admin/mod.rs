@@ -10,14 +10,12 @@
 
 mod scripts;
 
-use crate::caching::{key_from_parts, parse_key_text};
 use crate::error::{ProxyError, Result};
 use crate::snapshot::Live;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -172,6 +170,7 @@ fn metrics(live: &Live) -> Response<Full<Bytes>> {
     let state = crate::metrics::State {
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         connections_open: live.admission.open(),
+        cluster: live.cluster().map(|c| c.status()),
         cache: live.cache.as_ref().map(|c| c.storage.stats()),
         origins,
         acme: live.acme.status(),
@@ -281,6 +280,7 @@ async fn handle(
                     "config_hash": snap.hash,
                     "in_flight": live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
                     "sites": snap.config.sites.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+                    "cluster": live.cluster().map(|c| c.status()),
                 }),
             )
         }
@@ -430,28 +430,6 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// Cloudflare's purge request body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PurgeRequest {
-    #[serde(default)]
-    files: Vec<String>,
-    #[serde(default)]
-    prefixes: Vec<String>,
-    #[serde(default)]
-    hosts: Vec<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    purge_everything: bool,
-}
-
-fn strip_scheme(s: &str) -> &str {
-    s.strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(s)
-}
-
 async fn purge(req: Request<Incoming>, live: &Live) -> Response<Full<Bytes>> {
     let Some(cache) = live.cache else {
         return failure(StatusCode::NOT_FOUND, "caching is disabled");
@@ -460,77 +438,23 @@ async fn purge(req: Request<Incoming>, live: &Live) -> Response<Full<Bytes>> {
         Ok(b) => b.to_bytes(),
         Err(e) => return failure(StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
     };
-    let p: PurgeRequest = match serde_json::from_slice(&body) {
+    let request = match crate::purge::PurgeRequest::parse(&body) {
         Ok(p) => p,
-        Err(e) => {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                format!("invalid purge request: {e}"),
-            );
-        }
+        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
     };
-    let kinds = [
-        !p.files.is_empty(),
-        !p.prefixes.is_empty(),
-        !p.hosts.is_empty(),
-        !p.tags.is_empty(),
-        p.purge_everything,
-    ];
-    if kinds.iter().filter(|k| **k).count() != 1 {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "give exactly one of files, prefixes, hosts, tags or purge_everything: true",
-        );
+    let purged = match crate::purge::apply(cache, &request).await {
+        Ok(n) => n,
+        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+    };
+    // Local first; then every other node (cluster mode), reported as it went.
+    match live.cluster() {
+        Some(cluster) => {
+            let report = cluster.publish_purge(body.to_vec()).await;
+            reply(
+                StatusCode::OK,
+                json!({ "success": true, "purged": purged, "cluster": report }),
+            )
+        }
+        None => reply(StatusCode::OK, json!({ "success": true, "purged": purged })),
     }
-    let storage = cache.storage;
-    let purged = if p.purge_everything {
-        storage.purge_all()
-    } else if !p.files.is_empty() {
-        let mut n = 0;
-        for f in &p.files {
-            let Ok(uri) = f.parse::<http::Uri>() else {
-                return failure(StatusCode::BAD_REQUEST, format!("{f:?} is not a URL"));
-            };
-            let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("{f:?} needs a scheme and host"),
-                );
-            };
-            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-            if cache
-                .invalidate(&key_from_parts(scheme, &host.to_ascii_lowercase(), pq))
-                .await
-            {
-                n += 1;
-            }
-        }
-        n
-    } else if !p.prefixes.is_empty() {
-        let prefixes: Vec<String> = p
-            .prefixes
-            .iter()
-            .map(|x| strip_scheme(x).to_ascii_lowercase())
-            .collect();
-        storage.purge_matching(&|info| {
-            parse_key_text(&info.key_text).is_some_and(|(_, host, pq)| {
-                let url = format!("{host}{pq}");
-                prefixes.iter().any(|pre| url.starts_with(pre.as_str()))
-            })
-        })
-    } else if !p.hosts.is_empty() {
-        let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-        storage.purge_matching(&|info| {
-            parse_key_text(&info.key_text)
-                .is_some_and(|(_, host, _)| hosts.iter().any(|h| h == host))
-        })
-    } else {
-        let tags: Vec<String> = p
-            .tags
-            .iter()
-            .map(|t| t.trim().to_ascii_lowercase())
-            .collect();
-        storage.purge_matching(&|info| info.tags.iter().any(|t| tags.contains(t)))
-    };
-    reply(StatusCode::OK, json!({ "success": true, "purged": purged }))
 }

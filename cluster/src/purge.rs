@@ -1,0 +1,141 @@
+//! Purge fan-out over a Redis stream.
+//!
+//! A purge is appended to `outpost:purges` (capped at `cluster.purge_retention`
+//! entries); every node reads the stream from its own cursor, applies what other
+//! nodes published, appends its id to the entry's acknowledgement list (which the
+//! publisher waits on with `BLPOP`), and stores its
+//! cursor in Redis. A node that was disconnected (or stopped) reads on from its
+//! cursor when it is back; if entries it never read were trimmed away meanwhile, it
+//! cannot know what they purged and empties its cache instead.
+
+use crate::error::Result;
+use serde::Serialize;
+
+/// The stream every purge goes through.
+pub(crate) const STREAM: &str = "outpost:purges";
+
+/// Acknowledgements of a stream entry in arrival order, for the publisher to wait on.
+pub(crate) fn ack_queue(entry: &str) -> String {
+    format!("outpost:purge-ackq:{entry}")
+}
+
+/// Where a node's stream cursor is kept across restarts.
+pub(crate) fn cursor_key(node: &str) -> String {
+    format!("outpost:purge-cursor:{node}")
+}
+
+/// How long acknowledgement lists live.
+pub(crate) const ACK_TTL_SECS: u64 = 300;
+
+/// One node's acknowledgement of a purge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgeAck {
+    /// The node.
+    pub node: String,
+    /// Milliseconds from publishing until the publisher had the acknowledgement.
+    pub ms: u64,
+}
+
+/// What became of publishing a purge to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    /// The stream entry, once published.
+    pub id: Option<String>,
+    /// Held locally because Redis could not take it; sent when Redis is back.
+    pub queued: bool,
+    /// The other live nodes expected to acknowledge.
+    pub expected: usize,
+    /// Those that did within `cluster.purge_ack_timeout`, in order.
+    pub acknowledged: Vec<PurgeAck>,
+    /// Why it was queued, if it was.
+    pub error: Option<String>,
+}
+
+/// A stream entry id (`MS-SEQ`) as a comparable pair.
+pub(crate) fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// Appends one purge; returns the entry id.
+pub(crate) async fn append<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    from: &str,
+    body: &[u8],
+    everything: bool,
+    retention: usize,
+) -> Result<String> {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(STREAM)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(retention)
+        .arg("*")
+        .arg("from")
+        .arg(from)
+        .arg("body")
+        .arg(body);
+    if everything {
+        cmd.arg("everything").arg(1);
+    }
+    Ok(cmd.query_async(conn).await?)
+}
+
+/// The id of the newest entry (`0-0` when the stream is empty or missing).
+pub(crate) async fn last_id<C: redis::aio::ConnectionLike + Send>(conn: &mut C) -> Result<String> {
+    let newest: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(STREAM)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    Ok(newest
+        .ids
+        .into_iter()
+        .next()
+        .map_or_else(|| "0-0".to_string(), |e| e.id))
+}
+
+/// Whether entries after `cursor` were trimmed before this node read them
+/// (`max-deleted-entry-id` of `XINFO STREAM`, Redis 7).
+pub(crate) async fn missed_trimmed<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    cursor: &str,
+) -> Result<bool> {
+    let exists: bool = redis::cmd("EXISTS").arg(STREAM).query_async(conn).await?;
+    if !exists {
+        // No stream (yet, or Redis lost it): nothing is known to be missed.
+        return Ok(false);
+    }
+    let info: redis::Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(STREAM)
+        .query_async(conn)
+        .await?;
+    let pairs: Vec<(redis::Value, redis::Value)> = match info {
+        redis::Value::Map(m) => m,
+        redis::Value::Array(items) => {
+            let mut it = items.into_iter();
+            let mut pairs = Vec::new();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                pairs.push((k, v));
+            }
+            pairs
+        }
+        _ => Vec::new(),
+    };
+    let deleted = pairs.into_iter().find_map(|(k, v)| {
+        let k: String = redis::from_redis_value(k).ok()?;
+        (k == "max-deleted-entry-id")
+            .then(|| redis::from_redis_value::<String>(v).ok())
+            .flatten()
+    });
+    Ok(
+        match (deleted.as_deref().and_then(parse_id), parse_id(cursor)) {
+            (Some(deleted), Some(cursor)) => deleted > cursor,
+            _ => false,
+        },
+    )
+}

@@ -1,0 +1,125 @@
+//! Purges: Cloudflare's purge body (`files`, `prefixes`, `hosts`, `tags` or
+//! `purge_everything`), applied to this node's cache — by the admin API, and in
+//! cluster mode for purges other nodes published ([`CachePurger`]).
+
+use crate::caching::{EdgeCache, key_from_parts, parse_key_text};
+use serde::Deserialize;
+
+/// Cloudflare's purge request body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    purge_everything: bool,
+}
+
+impl PurgeRequest {
+    /// Reads a purge body; the message says what is wrong with it.
+    pub fn parse(body: &[u8]) -> Result<PurgeRequest, String> {
+        let p: PurgeRequest =
+            serde_json::from_slice(body).map_err(|e| format!("invalid purge request: {e}"))?;
+        let kinds = [
+            !p.files.is_empty(),
+            !p.prefixes.is_empty(),
+            !p.hosts.is_empty(),
+            !p.tags.is_empty(),
+            p.purge_everything,
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(
+                "give exactly one of files, prefixes, hosts, tags or purge_everything: true".into(),
+            );
+        }
+        Ok(p)
+    }
+}
+
+fn strip_scheme(s: &str) -> &str {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s)
+}
+
+/// Removes what `p` names from the cache; returns how many objects went.
+pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, String> {
+    let storage = cache.storage;
+    let purged = if p.purge_everything {
+        storage.purge_all()
+    } else if !p.files.is_empty() {
+        let mut n = 0;
+        for f in &p.files {
+            let Ok(uri) = f.parse::<http::Uri>() else {
+                return Err(format!("{f:?} is not a URL"));
+            };
+            let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+                return Err(format!("{f:?} needs a scheme and host"));
+            };
+            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+            if cache
+                .invalidate(&key_from_parts(scheme, &host.to_ascii_lowercase(), pq))
+                .await
+            {
+                n += 1;
+            }
+        }
+        n
+    } else if !p.prefixes.is_empty() {
+        let prefixes: Vec<String> = p
+            .prefixes
+            .iter()
+            .map(|x| strip_scheme(x).to_ascii_lowercase())
+            .collect();
+        storage.purge_matching(&|info| {
+            parse_key_text(&info.key_text).is_some_and(|(_, host, pq)| {
+                let url = format!("{host}{pq}");
+                prefixes.iter().any(|pre| url.starts_with(pre.as_str()))
+            })
+        })
+    } else if !p.hosts.is_empty() {
+        let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        storage.purge_matching(&|info| {
+            parse_key_text(&info.key_text)
+                .is_some_and(|(_, host, _)| hosts.iter().any(|h| h == host))
+        })
+    } else {
+        let tags: Vec<String> = p
+            .tags
+            .iter()
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        storage.purge_matching(&|info| info.tags.iter().any(|t| tags.contains(t)))
+    };
+    Ok(purged)
+}
+
+/// Applies purges that other cluster nodes published to this node's cache.
+pub struct CachePurger(pub Option<EdgeCache>);
+
+#[async_trait::async_trait]
+impl outpost_cluster::PurgeSink for CachePurger {
+    async fn apply(&self, body: &[u8]) -> usize {
+        let Some(cache) = self.0 else { return 0 };
+        match PurgeRequest::parse(body) {
+            Ok(p) => apply(cache, &p).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "a purge from the cluster could not be applied");
+                0
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "a purge from the cluster is not one this version reads");
+                0
+            }
+        }
+    }
+
+    async fn purge_everything(&self) -> usize {
+        self.0.map_or(0, |c| c.storage.purge_all())
+    }
+}

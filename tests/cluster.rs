@@ -1,0 +1,479 @@
+//! Cluster mode with real processes: a real `redis-server` (Debian package) on a free
+//! loopback port, upper- and lower-tier `outpost` processes, one origin. Tiered
+//! fetching (one origin fetch per object), purge fan-out with acknowledgements and
+//! catch-up after a disconnection, Redis outages, and upper-tier failover.
+
+mod common;
+
+use common::origin::TestOrigin;
+use common::{Outpost, TEST_TIMEOUT, client, free_port};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` on 127.0.0.1, without persistence, killed on drop.
+struct Redis {
+    port: u16,
+    child: Child,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        Self::on(free_port())
+    }
+
+    fn on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP relay to Redis that the test can cut (dropping every connection and
+/// refusing new ones) and restore: one node's network to Redis.
+struct Link {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Link {
+    async fn to(target: u16) -> Link {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (u, g) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !u.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let (u, g) = (u.clone(), g.clone());
+                let born = g.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    let relay = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    let watch = async {
+                        while u.load(Ordering::SeqCst) && g.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = relay => {}
+                        () = watch => {}
+                    }
+                });
+            }
+        });
+        Link {
+            addr,
+            up,
+            generation,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}/0", self.addr)
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One cluster node.
+struct Node {
+    outpost: Outpost,
+    admin: String,
+}
+
+impl Node {
+    fn start(id: &str, tier: &str, redis: &str, origin: &TestOrigin) -> Node {
+        let admin = format!("127.0.0.1:{}", free_port());
+        let outpost = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  region: test\n  tier: {tier}\n  heartbeat: 300ms\n  purge_ack_timeout: 3s\ncache: {{ memory: 16MiB }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 5s }}\n",
+            origin.url()
+        ));
+        Node { outpost, admin }
+    }
+
+    async fn status(&self) -> serde_json::Value {
+        let r = client()
+            .get(format!("http://{}/status", self.admin))
+            .send()
+            .await
+            .expect("status");
+        r.json::<serde_json::Value>().await.expect("json")["cluster"].clone()
+    }
+
+    /// Waits until this node sees `n` healthy upper-tier nodes (and Redis).
+    async fn wait_uppers(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.status().await;
+            if s["connected"] == true && s["uppers_healthy"].as_array().map_or(0, Vec::len) == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never saw {n} upper tiers: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET path`: status, Cache-Status and body.
+    async fn get(&self, path: &str) -> (u16, String, String) {
+        let r = client()
+            .get(self.outpost.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let cache = common::header_text(&r, "cache-status");
+        (status, cache, r.text().await.expect("body"))
+    }
+
+    async fn purge(&self, body: serde_json::Value) -> serde_json::Value {
+        client()
+            .post(format!("http://{}/purge", self.admin))
+            .json(&body)
+            .send()
+            .await
+            .expect("purge")
+            .json()
+            .await
+            .expect("purge json")
+    }
+}
+
+fn hits(origin: &TestOrigin) -> usize {
+    origin.hits.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_origin_fetch_per_object_across_three_lower_tiers() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let upper = Node::start("upper-1", "upper", &redis.url(), &origin);
+        let lowers: Vec<Node> = (1..=3)
+            .map(|i| Node::start(&format!("lower-{i}"), "lower", &redis.url(), &origin))
+            .collect();
+        for l in &lowers {
+            l.wait_uppers(1).await;
+        }
+
+        // One object, 30 requests spread over the lower tiers, one after another.
+        for i in 0..30 {
+            let (status, _, _) = lowers[i % 3].get("/c?cc=max-age%3D600&o=one").await;
+            assert_eq!(status, 200);
+        }
+        assert_eq!(hits(&origin), 1, "origin fetches for one object");
+
+        // Ten objects, all at once from every lower tier: still one fetch each
+        // (the upper node's cache lock collapses the lower tiers' misses).
+        let paths: Vec<String> = (0..10)
+            .map(|o| format!("/c?cc=max-age%3D600&ms=100&o=b{o}"))
+            .collect();
+        let mut burst = Vec::new();
+        for p in &paths {
+            for l in &lowers {
+                burst.push(l.get(p));
+            }
+        }
+        for (status, _, _) in futures_util::future::join_all(burst).await {
+            assert_eq!(status, 200);
+        }
+        assert_eq!(hits(&origin), 11, "origin fetches for eleven objects");
+        println!(
+            "tiered: 3 lower + 1 upper, 60 requests for 11 objects: {} origin fetches",
+            hits(&origin)
+        );
+
+        // The registry, as `outpost cluster status` shows it.
+        let out = Command::new(common::outpost_bin())
+            .args(["cluster", "status", "--config"])
+            .arg(&upper.outpost.config)
+            .output()
+            .expect("outpost cluster status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for id in ["upper-1", "lower-1", "lower-2", "lower-3"] {
+            assert!(text.contains(id), "{id} missing from:\n{text}");
+        }
+        assert!(text.contains("4 node(s) live"), "{text}");
+    })
+    .await
+    .expect("within the bound");
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purges_reach_every_node_and_a_disconnected_node_catches_up() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let link = Link::to(redis.port).await;
+        let upper = Node::start("upper-1", "upper", &redis.url(), &origin);
+        let l1 = Node::start("lower-1", "lower", &redis.url(), &origin);
+        let l2 = Node::start("lower-2", "lower", &redis.url(), &origin);
+        let l3 = Node::start("lower-3", "lower", &link.url(), &origin);
+        for l in [&l1, &l2, &l3] {
+            l.wait_uppers(1).await;
+        }
+        let nodes = [&l1, &l2, &l3];
+
+        // Cached everywhere, then purged on one lower node: every node acknowledges,
+        // and the next round fetches from the origin exactly once.
+        let x = "/c?cc=max-age%3D600&o=x";
+        for n in nodes {
+            n.get(x).await;
+        }
+        assert_eq!(hits(&origin), 1);
+        let r = l1
+            .purge(serde_json::json!({ "files": [format!("http://{}{x}", l1.outpost.http)] }))
+            .await;
+        assert_eq!(r["cluster"]["queued"], false, "{r}");
+        assert_eq!(r["cluster"]["expected"], 3, "{r}");
+        assert_eq!(
+            r["cluster"]["acknowledged"].as_array().map_or(0, Vec::len),
+            3,
+            "{r}"
+        );
+        for n in nodes {
+            let (_, cache, _) = n.get(x).await;
+            assert!(cache.contains("outpost"), "{cache}");
+        }
+        assert_eq!(
+            hits(&origin),
+            2,
+            "purged everywhere: refetched once, through the upper tier"
+        );
+        let _ = &upper;
+
+        // Propagation latency: 20 purges, three acknowledgements each.
+        let mut acks: Vec<u64> = Vec::new();
+        for i in 0..20 {
+            let r = l1
+                .purge(serde_json::json!({ "prefixes": [format!("{}/none/{i}", l1.outpost.http)] }))
+                .await;
+            let list = r["cluster"]["acknowledged"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(list.len(), 3, "{r}");
+            acks.extend(list.iter().filter_map(|a| a["ms"].as_u64()));
+        }
+        acks.sort_unstable();
+        println!(
+            "purge propagation over 3 nodes, 60 acknowledgements: p50 {} ms, p99 {} ms, max {} ms",
+            percentile(&acks, 0.5),
+            percentile(&acks, 0.99),
+            acks[acks.len() - 1]
+        );
+
+        // lower-3 loses Redis; a purge made meanwhile reaches it when it is back.
+        let y = "/c?cc=max-age%3D600&o=y";
+        for n in nodes {
+            n.get(y).await;
+        }
+        let fetched = hits(&origin);
+        link.cut();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while l3.status().await["connected"] != false {
+            assert!(Instant::now() < deadline, "lower-3 never noticed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let r = l1
+            .purge(serde_json::json!({ "files": [format!("http://{}{y}", l1.outpost.http)] }))
+            .await;
+        let acked: Vec<String> = r["cluster"]["acknowledged"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a["node"].as_str().map(str::to_string))
+            .collect();
+        assert!(!acked.contains(&"lower-3".to_string()), "{r}");
+        // While cut off, lower-3 still has its copy (the documented window)...
+        let (_, cache, _) = l3.get(y).await;
+        assert!(cache.contains("hit"), "{cache}");
+        link.restore();
+        // ... and drops it once it has read the purge it missed.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, cache, _) = l3.get(y).await;
+            if !cache.contains("hit") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "lower-3 never caught up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            hits(&origin),
+            fetched + 1,
+            "refetched once (lower-1 or lower-3 first)"
+        );
+    })
+    .await
+    .expect("within the bound");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_redis_nodes_keep_serving_and_purges_wait_for_it() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let mut redis = Redis::start();
+        let port = redis.port;
+        let origin = TestOrigin::start("origin").await;
+        let _upper = Node::start("upper-1", "upper", &redis.url(), &origin);
+        let l1 = Node::start("lower-1", "lower", &redis.url(), &origin);
+        let l2 = Node::start("lower-2", "lower", &redis.url(), &origin);
+        l1.wait_uppers(1).await;
+        l2.wait_uppers(1).await;
+        let x = "/c?cc=max-age%3D600&o=x";
+        l1.get(x).await;
+        l2.get(x).await;
+        assert_eq!(hits(&origin), 1);
+
+        redis.kill();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while l1.status().await["connected"] != false {
+            assert!(
+                Instant::now() < deadline,
+                "lower-1 never noticed Redis going"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Serving goes on: hits, and misses through the last known upper tier.
+        for n in [&l1, &l2] {
+            let (status, cache, _) = n.get(x).await;
+            assert_eq!(status, 200);
+            assert!(cache.contains("hit"), "{cache}");
+        }
+        let (status, _, _) = l1.get("/c?cc=max-age%3D600&o=new").await;
+        assert_eq!(status, 200);
+        l2.get("/c?cc=max-age%3D600&o=new").await;
+        assert_eq!(
+            hits(&origin),
+            2,
+            "the new object still came through the upper tier once"
+        );
+
+        // A purge is applied here and queued for the others.
+        let r = l1
+            .purge(serde_json::json!({ "files": [format!("http://{}{x}", l1.outpost.http)] }))
+            .await;
+        assert_eq!(r["success"], true);
+        assert_eq!(r["cluster"]["queued"], true, "{r}");
+        assert!(r["cluster"]["error"].is_string(), "{r}");
+        assert_eq!(l1.status().await["purges_queued"], 1);
+
+        // Redis comes back (empty): the queued purge goes out and lower-2 applies it.
+        let _redis = Redis::on(port);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, cache, _) = l2.get(x).await;
+            if !cache.contains("hit") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the queued purge never reached lower-2"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(l1.status().await["purges_queued"], 0);
+    })
+    .await
+    .expect("within the bound");
+}
+
+/// How many Outposts a request passed through on its way to the origin (the
+/// `CDN-Loop` entries the origin saw).
+fn hops(echo: &str) -> usize {
+    echo.lines()
+        .find(|l| l.starts_with("cdn-loop:"))
+        .map_or(0, |l| l.matches("outpost").count())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lower_tiers_fail_over_to_the_next_upper_then_to_the_origin() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let mut u1 = Node::start("upper-1", "upper", &redis.url(), &origin);
+        let mut u2 = Node::start("upper-2", "upper", &redis.url(), &origin);
+        let lower = Node::start("lower-1", "lower", &redis.url(), &origin);
+        lower.wait_uppers(2).await;
+
+        for i in 0..10 {
+            let (status, _, body) = lower.get(&format!("/echo?round=1&i={i}")).await;
+            assert_eq!((status, hops(&body)), (200, 2), "{body}");
+        }
+        // One upper tier dies: its objects go to the other at once (no failed request).
+        let _ = u1.outpost.child.kill();
+        let _ = u1.outpost.child.wait();
+        for i in 0..10 {
+            let (status, _, body) = lower.get(&format!("/echo?round=2&i={i}")).await;
+            assert_eq!((status, hops(&body)), (200, 2), "{body}");
+        }
+        // Both die: straight to the origin.
+        let _ = u2.outpost.child.kill();
+        let _ = u2.outpost.child.wait();
+        for i in 0..10 {
+            let (status, _, body) = lower.get(&format!("/echo?round=3&i={i}")).await;
+            assert_eq!((status, hops(&body)), (200, 1), "{body}");
+        }
+        lower.wait_uppers(0).await;
+    })
+    .await
+    .expect("within the bound");
+}
