@@ -131,11 +131,40 @@ struct Node {
 
 impl Node {
     fn start(id: &str, tier: &str, redis: &str, origin: &TestOrigin) -> Node {
+        Self::start_in(
+            tempfile::tempdir().expect("tempdir"),
+            id,
+            tier,
+            redis,
+            origin,
+            ("", ""),
+            None,
+        )
+    }
+
+    /// A node in `dir` (kept across restarts), with extra `cluster:` and `cache:`
+    /// lines, on a given HTTP address (a restart keeps its address).
+    fn start_in(
+        dir: tempfile::TempDir,
+        id: &str,
+        tier: &str,
+        redis: &str,
+        origin: &TestOrigin,
+        (cluster_extra, cache_extra): (&str, &str),
+        http: Option<SocketAddr>,
+    ) -> Node {
         let admin = format!("127.0.0.1:{}", free_port());
-        let outpost = Outpost::start(&format!(
-            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  region: test\n  tier: {tier}\n  heartbeat: 300ms\n  purge_ack_timeout: 3s\ncache: {{ memory: 16MiB }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 5s }}\n",
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  region: test\n  tier: {tier}\n  heartbeat: 300ms\n  purge_ack_timeout: 3s\n{cluster_extra}cache:\n  memory: 16MiB\n{cache_extra}sites:\n  - default: true\n    origins: [\"{}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 5s }}\n",
             origin.url()
-        ));
+        );
+        let outpost = match http {
+            Some(http) => {
+                let https = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+                Outpost::start_on(dir, &yaml, http, https)
+            }
+            None => Outpost::start_in(dir, &yaml, &[]),
+        };
         Node { outpost, admin }
     }
 
@@ -473,6 +502,101 @@ async fn lower_tiers_fail_over_to_the_next_upper_then_to_the_origin() {
             assert_eq!((status, hops(&body)), (200, 1), "{body}");
         }
         lower.wait_uppers(0).await;
+    })
+    .await
+    .expect("within the bound");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_node_never_serves_what_was_purged_while_it_was_down() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        // Two nodes that both fetch from the origin (no tiers here).
+        // The stream keeps about 10 purges (trimmed by whoever publishes).
+        let n1 = Node::start_in(
+            tempfile::tempdir().expect("tempdir"),
+            "node-1",
+            "upper",
+            &redis.url(),
+            &origin,
+            ("  purge_retention: 10\n", ""),
+            None,
+        );
+        let disk_node = |dir: tempfile::TempDir, http: Option<SocketAddr>| {
+            let cache = format!(
+                "  disk: {{ path: \"{}\", size: 64MiB }}\n",
+                dir.path().join("cache").display()
+            );
+            Node::start_in(
+                dir,
+                "node-2",
+                "upper",
+                &redis.url(),
+                &origin,
+                ("  purge_retention: 10\n", &cache),
+                http,
+            )
+        };
+        let mut n2 = disk_node(tempfile::tempdir().expect("tempdir"), None);
+        let http = n2.outpost.http;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while n2.status().await["connected"] != true {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Stored on lower-2's disk; then lower-2 stops.
+        let y = "/c?cc=max-age%3D600&o=y";
+        n2.get(y).await;
+        let (_, cache, _) = n2.get(y).await;
+        assert!(cache.contains("hit"), "{cache}");
+        // Let its reader store a cursor, then stop it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let dir = n2.outpost.stop_keep_dir();
+
+        // Purged while it is down: on restart it reads on from its cursor.
+        let r = n1
+            .purge(serde_json::json!({ "files": [format!("http://{http}{y}")] }))
+            .await;
+        assert_eq!(r["cluster"]["queued"], false, "{r}");
+        n2 = disk_node(dir, Some(http));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = n2.status().await;
+            if s["purges_applied"].as_u64() >= Some(1) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, cache, _) = n2.get(y).await;
+        assert!(
+            !cache.contains("hit"),
+            "served a purged object after restart: {cache}"
+        );
+
+        // Away for longer than the stream keeps (retention 10, 300 purges): it cannot
+        // know what went, so it empties its cache rather than serve any of it.
+        let z = "/c?cc=max-age%3D600&o=z";
+        n2.get(z).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let dir = n2.outpost.stop_keep_dir();
+        for i in 0..300 {
+            n1.purge(serde_json::json!({ "prefixes": [format!("a.test/nothing/{i}")] }))
+                .await;
+        }
+        let n2 = disk_node(dir, Some(http));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = n2.status().await;
+            if s["purges_missed"] == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, cache, _) = n2.get(z).await;
+        assert!(!cache.contains("hit"), "{cache}");
     })
     .await
     .expect("within the bound");

@@ -491,6 +491,13 @@ impl Inner {
                 "purges were missed while this node was away (more than cluster.purge_retention): emptied the cache"
             );
         }
+        // Stored at once: a node that stops before any purge arrives must still find
+        // its place on restart (the test for this caught a node that did not).
+        redis::cmd("SET")
+            .arg(purge::cursor_key(me))
+            .arg(&position)
+            .query_async::<()>(&mut conn)
+            .await?;
         *cursor = Some(position);
         *backoff = Duration::from_millis(250);
         loop {

@@ -98,8 +98,13 @@ pub(crate) async fn last_id<C: redis::aio::ConnectionLike + Send>(conn: &mut C) 
         .map_or_else(|| "0-0".to_string(), |e| e.id))
 }
 
-/// Whether entries after `cursor` were trimmed before this node read them
-/// (`max-deleted-entry-id` of `XINFO STREAM`, Redis 7).
+/// Whether entries after `cursor` were trimmed before this node read them.
+///
+/// Trimming removes the oldest entries first, so if the entry at the cursor (the
+/// last one this node read) is still there, nothing after it went; if the stream now
+/// starts after it, something may have. (Redis' `max-deleted-entry-id` does not
+/// count trimming.) A node that joined an empty stream (cursor `0-0`) missed
+/// something if more entries were ever added than the stream holds.
 pub(crate) async fn missed_trimmed<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
     cursor: &str,
@@ -126,16 +131,22 @@ pub(crate) async fn missed_trimmed<C: redis::aio::ConnectionLike + Send>(
         }
         _ => Vec::new(),
     };
-    let deleted = pairs.into_iter().find_map(|(k, v)| {
-        let k: String = redis::from_redis_value(k).ok()?;
-        (k == "max-deleted-entry-id")
-            .then(|| redis::from_redis_value::<String>(v).ok())
-            .flatten()
-    });
-    Ok(
-        match (deleted.as_deref().and_then(parse_id), parse_id(cursor)) {
-            (Some(deleted), Some(cursor)) => deleted > cursor,
-            _ => false,
-        },
-    )
+    let field = |name: &str| {
+        pairs.iter().find_map(|(k, v)| {
+            let k: String = redis::from_redis_value_ref(k).ok()?;
+            if k == name {
+                redis::from_redis_value_ref::<String>(v).ok()
+            } else {
+                None
+            }
+        })
+    };
+    let first = field("recorded-first-entry-id").and_then(|f| parse_id(&f));
+    let added: Option<u64> = field("entries-added").and_then(|n| n.parse().ok());
+    let length: Option<u64> = field("length").and_then(|n| n.parse().ok());
+    Ok(match parse_id(cursor) {
+        Some((0, 0)) => matches!((added, length), (Some(a), Some(l)) if a > l),
+        Some(c) => first.is_some_and(|f| f > c),
+        None => false,
+    })
 }
