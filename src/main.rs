@@ -167,6 +167,12 @@ struct KvStoreArgs {
 impl KvStoreArgs {
     fn open(&self) -> anyhow::Result<outpost_scripting::KvStore> {
         let cfg = outpost_config::load(&self.config)?;
+        if cfg.kv_shared.is_some() {
+            bail!(
+                "{}: KV lives in the cluster's Redis (kv.backend: redis); use a node's admin API (PUT/GET/DELETE /kv/NAMESPACE/KEY)",
+                self.config.display()
+            );
+        }
         outpost_scripting::KvStore::open(&cfg.kv_path).map_err(|e| {
             anyhow::anyhow!(
                 "{e}\n(is Outpost running? while it runs, write through the admin API: PUT /kv/NAMESPACE/KEY)"

@@ -601,3 +601,120 @@ async fn a_restarted_node_never_serves_what_was_purged_while_it_was_down() {
     .await
     .expect("within the bound");
 }
+
+const KV_HOOK: &str = r#"export default {
+  async fetch(request, env) {
+    const key = new URL(request.url).searchParams.get("k");
+    if (request.method === "PUT") {
+      await env.STORE.put(key, await request.text());
+      return new Response("stored");
+    }
+    const value = await env.STORE.get(key);
+    return new Response(value === null ? "(none)" : value);
+  },
+};
+"#;
+
+/// A node whose site runs `KV_HOOK` over the shared KV namespace `main`.
+fn kv_node(id: &str, redis: &str, origin: &TestOrigin) -> Node {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("kv.js"), KV_HOOK).expect("write hook");
+    let admin = format!("127.0.0.1:{}", free_port());
+    let outpost = Outpost::start_in(
+        dir,
+        &format!(
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  tier: upper\n  heartbeat: 300ms\nkv: {{ backend: redis, cache_ttl: 1s }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: kv.js\n    kv: {{ STORE: main }}\n",
+            origin.url()
+        ),
+        &[],
+    );
+    Node { outpost, admin }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kv_namespaces_are_shared_through_redis_within_the_cache_ttl() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let a = kv_node("kv-a", &redis.url(), &origin);
+        let b = kv_node("kv-b", &redis.url(), &origin);
+        let put = |n: &Node, key: &str, value: &str| {
+            client()
+                .put(n.outpost.url(&format!("/?k={key}")))
+                .body(value.to_string())
+                .send()
+        };
+
+        // Written on a, read on a at once and on b (never read there before) at once.
+        let r = put(&a, "greeting", "hello").await.expect("put");
+        assert_eq!(r.text().await.expect("body"), "stored");
+        assert_eq!(a.get("/?k=greeting").await.2, "hello");
+        assert_eq!(b.get("/?k=greeting").await.2, "hello");
+
+        // A key b has read (and cached as missing) shows the new value within the
+        // cache's life (kv.cache_ttl: 1s).
+        let mut windows = Vec::new();
+        for round in 0..5 {
+            let key = format!("late{round}");
+            assert_eq!(b.get(&format!("/?k={key}")).await.2, "(none)");
+            let written = Instant::now();
+            put(&a, &key, "v").await.expect("put");
+            loop {
+                if b.get(&format!("/?k={key}")).await.2 == "v" {
+                    break;
+                }
+                assert!(
+                    written.elapsed() < Duration::from_secs(10),
+                    "never visible on b"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            windows.push(written.elapsed());
+        }
+        let worst = windows.iter().max().copied().unwrap_or_default();
+        println!(
+            "KV staleness on another node (cache_ttl 1s), 5 rounds: {windows:?}, worst {worst:?}"
+        );
+        assert!(
+            worst < Duration::from_secs(3),
+            "staleness beyond the cache life: {worst:?}"
+        );
+
+        // The admin API goes through the same shared store: ordered, prefixed listing
+        // from any node.
+        for key in ["user:2", "user:1", "other"] {
+            let r = client()
+                .put(format!("http://{}/kv/main/{key}?ttl=600", a.admin))
+                .body("x")
+                .send()
+                .await
+                .expect("admin put");
+            assert_eq!(r.status(), 200);
+        }
+        let list: serde_json::Value = client()
+            .get(format!("http://{}/kv/main?prefix=user:", b.admin))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let names: Vec<&str> = list["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .filter_map(|k| k["name"].as_str())
+            .collect();
+        assert_eq!(names, ["user:1", "user:2"], "{list}");
+        assert!(list["keys"][0]["expiration"].as_f64().is_some(), "{list}");
+        let r = client()
+            .delete(format!("http://{}/kv/main/greeting", b.admin))
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(r.status(), 200);
+        assert_eq!(b.get("/?k=greeting").await.2, "(none)");
+    })
+    .await
+    .expect("within the bound");
+}

@@ -6,6 +6,8 @@
 //! nodes, with active TCP checks). It talks to Redis and, for health checks, opens
 //! TCP connections to upper nodes; nothing else.
 //!
+//! It also keeps KV namespaces in Redis for `kv: { backend: redis }` ([`SharedKv`]).
+//!
 //! It must not know about HTTP, pingora or the cache's internals: the proxy applies
 //! purges through [`PurgeSink`] and asks [`Cluster::uppers_for`] where to send a miss.
 //! Redis is never on the request path, and every node keeps serving (from its
@@ -13,11 +15,13 @@
 //! made meanwhile are queued and sent when it is back.
 
 mod error;
+mod kv;
 mod purge;
 mod registry;
 mod tiers;
 
 pub use error::{ClusterError, Result};
+pub use kv::{KvEntry, SharedKv};
 pub use purge::{PurgeAck, PurgeReport};
 pub use registry::NodeInfo;
 
@@ -174,6 +178,12 @@ impl Cluster {
             return Vec::new();
         }
         self.inner.uppers.order(key)
+    }
+
+    /// KV namespaces shared through this cluster's Redis, read through a local cache
+    /// whose entries live `cache_ttl`.
+    pub fn shared_kv(&self, cache_ttl: Duration) -> SharedKv {
+        SharedKv::new(self.inner.clone(), cache_ttl)
     }
 
     /// A request could not reach upper node `addr`: try it last until a check

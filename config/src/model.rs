@@ -24,6 +24,10 @@ pub struct Config {
     /// The file holding every KV namespace (`kv.path`; default `kv.redb` beside the
     /// main config file).
     pub kv_path: PathBuf,
+    /// `kv.backend: redis`: namespaces live in the cluster's Redis, shared by every
+    /// node, read through a local cache of this lifetime (`kv.cache_ttl`); `None`:
+    /// the local file.
+    pub kv_shared: Option<Duration>,
     /// Cluster mode (Redis coordination, tiers); `None`: a single node.
     pub cluster: Option<crate::ClusterConfig>,
     /// Sites, in file order.

@@ -32,6 +32,8 @@ pub(crate) struct Root {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Kv {
     pub path: Option<String>,
+    pub backend: Option<String>,
+    pub cache_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -229,6 +229,24 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         .cluster
         .as_ref()
         .map(|c| crate::cluster::validate(&mut v, c, listen.http));
+    let shared = v.choice(
+        raw.kv.backend.as_deref(),
+        &[Key("kv"), Key("backend")],
+        &[("local", false), ("redis", true)],
+        "a KV backend",
+    );
+    if shared && cluster.is_none() {
+        v.report(
+            &[Key("kv"), Key("backend")],
+            "the redis backend uses the cluster's Redis: add a `cluster:` section (cluster.redis)",
+        );
+    }
+    let kv_cache_ttl = v.duration(
+        raw.kv.cache_ttl.as_deref(),
+        Duration::from_secs(5),
+        &[Key("kv"), Key("cache_ttl")],
+    );
+    let kv_shared = shared.then_some(kv_cache_ttl);
 
     let mut certificates = Vec::new();
     let mut defaults = 0;
@@ -479,6 +497,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             admin,
             log,
             kv_path: v.resolve(raw.kv.path.as_deref().unwrap_or("kv.redb")),
+            kv_shared,
             cluster,
             sites,
             warnings: v.warnings,

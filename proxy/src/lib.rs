@@ -27,6 +27,7 @@ pub mod purge;
 mod request_id;
 mod server;
 pub mod service;
+mod shared_kv;
 pub mod site;
 pub mod snapshot;
 mod static_origin;

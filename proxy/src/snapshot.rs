@@ -250,18 +250,27 @@ pub fn cert_sources(config: &Config) -> Vec<CertSource> {
 
 /// Opens the KV store the first time a config binds a namespace (it stays open; a
 /// changed `kv.path` needs a restart).
-fn open_kv(slot: &outpost_scripting::KvSlot, config: &Config) -> Result<()> {
+fn open_kv(
+    slot: &outpost_scripting::KvSlot,
+    config: &Config,
+    cluster: Option<&outpost_cluster::Cluster>,
+) -> Result<()> {
     if slot.get().is_some() || config.sites.iter().all(|s| s.kv.is_empty()) {
         return Ok(());
     }
-    let store = outpost_scripting::KvStore::open(&config.kv_path)?;
-    let _ = slot.set(Arc::new(store));
+    let backend: Arc<dyn outpost_scripting::KvBackend> = match (config.kv_shared, cluster) {
+        (Some(cache_ttl), Some(cluster)) => {
+            Arc::new(crate::shared_kv::RedisKv(cluster.shared_kv(cache_ttl)))
+        }
+        _ => Arc::new(outpost_scripting::KvStore::open(&config.kv_path)?),
+    };
+    let _ = slot.set(backend);
     Ok(())
 }
 
 impl Live {
     /// The KV store, if a config has bound a namespace.
-    pub fn kv(&self) -> Option<&Arc<outpost_scripting::KvStore>> {
+    pub fn kv(&self) -> Option<&Arc<dyn outpost_scripting::KvBackend>> {
         self.kv.get()
     }
 
@@ -279,8 +288,17 @@ impl Live {
             memory: usize::try_from(config.server.script_memory_limit).unwrap_or(usize::MAX),
             ..outpost_scripting::Limits::default()
         };
+        let cluster = match &config.cluster {
+            Some(c) => Some(outpost_cluster::Cluster::start(
+                c.clone(),
+                Arc::new(crate::purge::CachePurger(cache)),
+                config_hash(&config),
+                &control,
+            )?),
+            None => None,
+        };
         let kv = Arc::new(outpost_scripting::KvSlot::new());
-        open_kv(&kv, &config)?;
+        open_kv(&kv, &config, cluster.as_ref())?;
         let certs = Arc::new(CertStore::new(certs));
         let acme = Arc::new(outpost_tls::acme::AcmeManager::new(
             outpost_tls::acme::AcmeOptions {
@@ -296,15 +314,6 @@ impl Live {
         ));
         let (acme_orders, orders_rx) = tokio::sync::watch::channel(acme_orders(&config));
         control.spawn(acme.clone().run(orders_rx));
-        let cluster = match &config.cluster {
-            Some(c) => Some(outpost_cluster::Cluster::start(
-                c.clone(),
-                Arc::new(crate::purge::CachePurger(cache)),
-                config_hash(&config),
-                &control,
-            )?),
-            None => None,
-        };
         let snapshot = Snapshot::build(config, 1, &control)?;
         let metrics = crate::metrics::Metrics::new();
         metrics.config_loaded(&snapshot.hash, 1);
@@ -386,7 +395,7 @@ impl Live {
         for w in &config.warnings {
             tracing::warn!("{w}");
         }
-        open_kv(&self.kv, &config)?;
+        open_kv(&self.kv, &config, self.cluster.as_ref())?;
         let snapshot = Snapshot::build(config, generation, &self.control)?;
         self.metrics.config_loaded(&snapshot.hash, generation);
         if let Some(cluster) = &self.cluster {

@@ -13,7 +13,7 @@ use crate::error::{Result, ScriptError};
 use crate::exchange::{Answer, FetchResponse, Fetcher, HookRequest};
 use crate::host::{self, HostCall};
 use crate::instance::{CpuClock, Instance, Outcome};
-use crate::kv::{KvResult, KvStore};
+use crate::kv::KvResult;
 use crate::rewriter::HandlerCall;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
@@ -75,7 +75,7 @@ impl Env {
 }
 
 /// Where the engine finds the node's KV store once one is opened.
-pub type KvSlot = std::sync::OnceLock<Arc<KvStore>>;
+pub type KvSlot = std::sync::OnceLock<Arc<dyn crate::kv::KvBackend>>;
 
 /// Subrequests one request may make (Workers' default on the free plan).
 pub const MAX_SUBREQUESTS: u32 = 50;
@@ -759,17 +759,19 @@ impl Worker {
                     )
                 }
                 HostCall::Kv { call, op } => {
-                    let done = match self.kv.get() {
-                        Some(kv) => kv.apply(op),
-                        None => Err(ScriptError::Kv {
+                    let pending = match self.kv.get() {
+                        Some(kv) => crate::kv::run(kv, op),
+                        None => Box::pin(std::future::ready(Err(ScriptError::Kv {
                             message: "no KV store is configured on this node".into(),
-                        }),
+                        }))),
                     };
-                    Box::pin(std::future::ready(Event {
-                        request,
-                        call,
-                        done: Done::Kv(done),
-                    }))
+                    Box::pin(async move {
+                        Event {
+                            request,
+                            call,
+                            done: Done::Kv(pending.await),
+                        }
+                    })
                 }
             };
             r.outstanding += 1;

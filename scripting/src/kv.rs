@@ -1,4 +1,6 @@
-//! KV namespaces (`env.NAME.get/put/delete/list`), stored durably on local disk.
+//! KV namespaces (`env.NAME.get/put/delete/list`): the [`KvBackend`] scripts and the
+//! admin API go through, and [`KvStore`], the backend on this node's disk. (A shared
+//! backend, Redis in cluster mode, is provided by the proxy.)
 //!
 //! One redb file holds every namespace (a table each). redb because it is pure Rust
 //! (no C toolchain), ACID with crash-safe commits, keeps one file that is easy to back
@@ -12,8 +14,29 @@
 
 use crate::error::{Result, ScriptError};
 use redb::{Database, ReadableDatabase, TableDefinition};
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A KV operation's outcome, when it is ready.
+pub type KvFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+
+/// Where KV namespaces are kept. Operations may wait on the network (a shared
+/// store), so they return futures; the JS threads await them without blocking other
+/// requests. Keys are checked by the caller ([`check_key`], [`MAX_VALUE`]).
+pub trait KvBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// The value of `key`, unless missing or expired.
+    fn get(&self, namespace: &str, key: &str) -> KvFuture<Option<Vec<u8>>>;
+    /// Stores `value`, expiring at `expires` (seconds since the epoch) if given.
+    fn put(&self, namespace: &str, key: &str, value: Vec<u8>, expires: Option<f64>)
+    -> KvFuture<()>;
+    /// Removes `key` (no error when it is missing).
+    fn delete(&self, namespace: &str, key: &str) -> KvFuture<()>;
+    /// Up to `limit` live keys starting with `prefix`, after `cursor`.
+    fn list(&self, namespace: &str, prefix: &str, cursor: &str, limit: usize) -> KvFuture<KvList>;
+}
 
 /// Longest key, as in Workers KV.
 pub const MAX_KEY: usize = 512;
@@ -110,7 +133,8 @@ fn decode(raw: &[u8]) -> (Option<f64>, &[u8]) {
     (if e > 0.0 { Some(e) } else { None }, value)
 }
 
-fn check_key(key: &str) -> Result<()> {
+/// Refuses keys Workers KV refuses (empty or over [`MAX_KEY`] bytes).
+pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(ScriptError::Kv {
             message: format!("keys must be 1 to {MAX_KEY} bytes long"),
@@ -241,29 +265,73 @@ impl KvStore {
         };
         Ok(KvList { keys, cursor })
     }
+}
 
-    pub(crate) fn apply(&self, op: KvOp) -> Result<KvResult> {
-        match op {
-            KvOp::Get { namespace, key } => self.get(&namespace, &key).map(KvResult::Value),
-            KvOp::Put {
-                namespace,
-                key,
-                value,
-                expires,
-            } => self
-                .put(&namespace, &key, &value, expires)
-                .map(|()| KvResult::Done),
-            KvOp::Delete { namespace, key } => {
-                self.delete(&namespace, &key).map(|()| KvResult::Done)
+/// The local store answers at once (a redb commit is a local fsync).
+impl KvBackend for KvStore {
+    fn get(&self, namespace: &str, key: &str) -> KvFuture<Option<Vec<u8>>> {
+        Box::pin(std::future::ready(KvStore::get(self, namespace, key)))
+    }
+
+    fn put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        expires: Option<f64>,
+    ) -> KvFuture<()> {
+        Box::pin(std::future::ready(KvStore::put(
+            self, namespace, key, &value, expires,
+        )))
+    }
+
+    fn delete(&self, namespace: &str, key: &str) -> KvFuture<()> {
+        Box::pin(std::future::ready(KvStore::delete(self, namespace, key)))
+    }
+
+    fn list(&self, namespace: &str, prefix: &str, cursor: &str, limit: usize) -> KvFuture<KvList> {
+        Box::pin(std::future::ready(KvStore::list(
+            self, namespace, prefix, cursor, limit,
+        )))
+    }
+}
+
+/// Runs a script's KV operation on `backend`.
+pub(crate) fn run(backend: &Arc<dyn KvBackend>, op: KvOp) -> KvFuture<KvResult> {
+    match op {
+        KvOp::Get { namespace, key } => {
+            let f = backend.get(&namespace, &key);
+            Box::pin(async move { f.await.map(KvResult::Value) })
+        }
+        KvOp::Put {
+            namespace,
+            key,
+            value,
+            expires,
+        } => {
+            if let Err(e) = check_key(&key) {
+                return Box::pin(std::future::ready(Err(e)));
             }
-            KvOp::List {
-                namespace,
-                prefix,
-                cursor,
-                limit,
-            } => self
-                .list(&namespace, &prefix, &cursor, limit)
-                .map(KvResult::List),
+            if value.len() > MAX_VALUE {
+                return Box::pin(std::future::ready(Err(ScriptError::Kv {
+                    message: format!("values are limited to {MAX_VALUE} bytes"),
+                })));
+            }
+            let f = backend.put(&namespace, &key, value, expires);
+            Box::pin(async move { f.await.map(|()| KvResult::Done) })
+        }
+        KvOp::Delete { namespace, key } => {
+            let f = backend.delete(&namespace, &key);
+            Box::pin(async move { f.await.map(|()| KvResult::Done) })
+        }
+        KvOp::List {
+            namespace,
+            prefix,
+            cursor,
+            limit,
+        } => {
+            let f = backend.list(&namespace, &prefix, &cursor, limit);
+            Box::pin(async move { f.await.map(KvResult::List) })
         }
     }
 }

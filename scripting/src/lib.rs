@@ -30,4 +30,7 @@ pub use error::{Result, ScriptError};
 pub use exchange::{
     Answer, Body, BodyStream, Cf, FetchRequest, FetchResponse, Fetcher, HookRequest, HookResponse,
 };
-pub use kv::{KvKey, KvList, KvStore, MAX_KEY as KV_MAX_KEY, MAX_VALUE as KV_MAX_VALUE};
+pub use kv::{
+    KvBackend, KvFuture, KvKey, KvList, KvStore, MAX_KEY as KV_MAX_KEY, MAX_VALUE as KV_MAX_VALUE,
+    check_key as kv_check_key,
+};

@@ -352,7 +352,7 @@ async fn kv(
                 .unwrap_or(1000);
             let prefix = query.get("prefix").map_or("", String::as_str);
             let cursor = query.get("cursor").map_or("", String::as_str);
-            store.list(&namespace, prefix, cursor, limit).map(|page| {
+            store.list(&namespace, prefix, cursor, limit).await.map(|page| {
                 let keys: Vec<_> = page
                     .keys
                     .iter()
@@ -364,7 +364,7 @@ async fn kv(
                 )
             })
         }
-        (Method::GET, Some(key)) => store.get(&namespace, &key).map(|v| match v {
+        (Method::GET, Some(key)) => store.get(&namespace, &key).await.map(|v| match v {
             Some(v) => Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -398,13 +398,20 @@ async fn kv(
                 }
                 None => None,
             };
-            let store = store.clone();
-            tokio::task::block_in_place(|| store.put(&namespace, &key, &body, expires))
+            if let Err(e) = outpost_scripting::kv_check_key(&key) {
+                return failure(StatusCode::BAD_REQUEST, e.to_string());
+            }
+            // The local store commits (fsyncs) as the call is made.
+            let pending =
+                tokio::task::block_in_place(|| store.put(&namespace, &key, body.to_vec(), expires));
+            pending
+                .await
                 .map(|()| reply(StatusCode::OK, json!({ "success": true })))
         }
         (Method::DELETE, Some(key)) => {
-            let store = store.clone();
-            tokio::task::block_in_place(|| store.delete(&namespace, &key))
+            let pending = tokio::task::block_in_place(|| store.delete(&namespace, &key));
+            pending
+                .await
                 .map(|()| reply(StatusCode::OK, json!({ "success": true })))
         }
         _ => {
