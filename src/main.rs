@@ -76,6 +76,28 @@ enum Command {
     /// Cluster mode helpers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Publish the rules files, scripts and secret files this config names to the
+    /// cluster (every node, or `--nodes` first for a staged rollout). Each node checks
+    /// the bundle's checksum, installs it beside its own config and reloads, or keeps
+    /// its previous files if it does not load. Prints each node's outcome; exits 1
+    /// unless every node applied it.
+    ///
+    /// Example: outpost push --config outpost.yaml --nodes fra-1 --message "new rules"
+    Push {
+        /// Main configuration file (its directory is the bundle's root; its
+        /// `cluster.redis` is used).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only these nodes (comma-separated ids); default: every live node.
+        #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+        nodes: Vec<String>,
+        /// A note stored with the bundle and logged by the nodes.
+        #[arg(long, default_value = "")]
+        message: String,
+        /// How long to wait for the nodes' answers.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
+    },
     /// Local development: serve on localhost with debug headers, reload on every save
     /// of the config, rules or scripts, and print requests and console output plainly.
     ///
@@ -697,6 +719,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cert(CertCommand::Status { config }) => cert_status(&config),
         Command::Cluster(ClusterCommand::Status { config, json }) => cluster_status(&config, json),
+        Command::Push {
+            config,
+            nodes,
+            message,
+            wait,
+        } => push(&config, &nodes, message, wait),
         Command::Cert(CertCommand::SelfSigned { hosts, cert, key }) => {
             let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
             if names.is_empty() {
@@ -717,6 +745,83 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
 
 /// `outpost cert status`: one line per certificate, in config order: configured
 /// files first, then each ACME site's stored certificate.
+fn push(
+    path: &Path,
+    nodes: &[String],
+    message: String,
+    wait: std::time::Duration,
+) -> anyhow::Result<()> {
+    // The same checks as `outpost check`: a bundle that does not load here is not sent.
+    let cfg = outpost_config::load(path)?;
+    let Some(cluster) = &cfg.cluster else {
+        bail!("{}: no `cluster:` section to push to", path.display());
+    };
+    let limits = outpost_scripting::Limits::default();
+    for s in outpost_proxy::snapshot::scripts(&cfg) {
+        outpost_scripting::ScriptEngine::compile_check(s, &limits)?;
+    }
+    let dir = cfg
+        .source
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut files = Vec::new();
+    for file in cfg.files.iter().skip(1) {
+        let Ok(rel) = file.strip_prefix(&dir) else {
+            bail!(
+                "{}: outside the config's directory {}; a bundle carries files by relative path",
+                file.display(),
+                dir.display()
+            );
+        };
+        let content = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let path = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if !files
+            .iter()
+            .any(|f: &outpost_cluster::BundleFile| f.path == path)
+        {
+            files.push(outpost_cluster::BundleFile { path, content });
+        }
+    }
+    if files.is_empty() {
+        bail!(
+            "{}: names no rules files, scripts or secret files to push",
+            path.display()
+        );
+    }
+    let bundle = outpost_cluster::Bundle::new(files, message);
+    let targets = (!nodes.is_empty()).then_some(nodes);
+    let results = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(outpost_cluster::push(
+            &cluster.redis,
+            &bundle,
+            targets,
+            wait,
+        ))?;
+    println!(
+        "bundle {} ({} files) to {}",
+        &bundle.version[..16],
+        bundle.files.len(),
+        targets.map_or_else(|| "every node".to_string(), |t| t.join(", "))
+    );
+    let mut all_applied = !results.is_empty();
+    for r in &results {
+        println!("  {:<20} {}", r.node, r.outcome);
+        all_applied &= r.outcome == "applied";
+    }
+    if !all_applied {
+        bail!("not applied everywhere (nodes that refused keep their previous files)");
+    }
+    Ok(())
+}
+
 fn cluster_status(path: &Path, json: bool) -> anyhow::Result<()> {
     let cfg = outpost_config::load(path)?;
     let Some(cluster) = &cfg.cluster else {
@@ -737,18 +842,21 @@ fn cluster_status(path: &Path, json: bool) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     println!(
-        "{:<20} {:<10} {:<6} {:<22} {:<18} {:>9} {:>8}",
-        "NODE", "REGION", "TIER", "ADDRESS", "CONFIG", "UP", "SEEN"
+        "{:<20} {:<10} {:<6} {:<22} {:<17} {:<13} {:>9} {:>8}",
+        "NODE", "REGION", "TIER", "ADDRESS", "CONFIG", "BUNDLE", "UP", "SEEN"
     );
     for n in &nodes {
         println!(
-            "{:<20} {:<10} {:<6} {:<22} {:<18} {:>8}s {:>6}s ago",
+            "{:<20} {:<10} {:<6} {:<22} {:<17} {:<13} {:>8}s {:>6}s ago",
             n.id,
             if n.region.is_empty() { "-" } else { &n.region },
             n.tier,
             n.advertise
                 .map_or_else(|| "-".to_string(), |a| a.to_string()),
             n.version.get(..16).unwrap_or(&n.version),
+            n.bundle
+                .as_deref()
+                .map_or("-", |b| b.get(..12).unwrap_or(b)),
             now.saturating_sub(n.started),
             now.saturating_sub(n.seen),
         );

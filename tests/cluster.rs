@@ -718,3 +718,119 @@ async fn kv_namespaces_are_shared_through_redis_within_the_cache_ttl() {
     .await
     .expect("within the bound");
 }
+
+/// Rules that stamp responses with `x-version`.
+fn versioned_rules(version: &str) -> String {
+    format!("- match: \"/*\"\n  actions: {{ set_response_headers: {{ x-version: {version} }} }}\n")
+}
+
+/// `outpost push` with `args`; its stdout, stderr and success.
+fn push(config: &std::path::Path, args: &[&str]) -> (String, String, bool) {
+    let out = Command::new(common::outpost_bin())
+        .args(["push", "--config"])
+        .arg(config)
+        .args(["--wait", "10s"])
+        .args(args)
+        .output()
+        .expect("outpost push");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_pushes_roll_out_in_stages_and_a_bad_bundle_is_refused_everywhere() {
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let mut nodes = Vec::new();
+        for i in 1..=3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("rules.yaml"), versioned_rules("v1")).expect("write");
+            let admin = format!("127.0.0.1:{}", free_port());
+            let outpost = Outpost::start_in(
+                dir,
+                &format!(
+                    "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-{i}\n  tier: upper\n  heartbeat: 300ms\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
+                    redis.url(),
+                    origin.url()
+                ),
+                &[],
+            );
+            nodes.push(Node { outpost, admin });
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while nodes[0].status().await["nodes"].as_array().map_or(0, Vec::len) < 3 {
+            assert!(Instant::now() < deadline, "nodes never registered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let version_of = |n: &Node| {
+            let url = n.outpost.url("/c");
+            async move {
+                let r = client().get(url).send().await.expect("request");
+                common::header_text(&r, "x-version")
+            }
+        };
+
+        // The operator's copy: the same relative paths as the nodes', plus a pool the
+        // nodes do not have (used by the bad bundle below).
+        let ops = tempfile::tempdir().expect("tempdir");
+        let ops_config = ops.path().join("outpost.yaml");
+        std::fs::write(
+            &ops_config,
+            format!(
+                "listen: {{ http: \"127.0.0.1:1\" }}\ncluster:\n  redis: \"{}\"\n  node_id: operator\nsites:\n  - default: true\n    origins: [\"{}\"]\n    pools: {{ api: [\"{}\"] }}\n    rules: rules.yaml\n",
+                redis.url(),
+                origin.url(),
+                origin.url()
+            ),
+        )
+        .expect("write");
+
+        // Stage 1: node-1 only.
+        std::fs::write(ops.path().join("rules.yaml"), versioned_rules("v2")).expect("write");
+        let (out, err, ok) = push(&ops_config, &["--nodes", "node-1", "--message", "stage 1"]);
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("node-1") && out.contains("applied"), "{out}");
+        assert_eq!(version_of(&nodes[0]).await, "v2");
+        assert_eq!(version_of(&nodes[1]).await, "v1");
+        assert_eq!(version_of(&nodes[2]).await, "v1");
+        let bundle = nodes[0].status().await["bundle"].as_str().map(str::to_string);
+        assert!(bundle.as_ref().is_some_and(|b| b.len() == 64), "{bundle:?}");
+
+        // Stage 2: everyone.
+        let (out, err, ok) = push(&ops_config, &["--message", "stage 2"]);
+        assert!(ok, "{out}{err}");
+        assert_eq!(out.matches("applied").count(), 3, "{out}");
+        for n in &nodes {
+            assert_eq!(version_of(n).await, "v2");
+            assert_eq!(n.status().await["bundle"].as_str().map(str::to_string), bundle);
+        }
+
+        // A bundle that loads for the operator but not on the nodes (it names a pool
+        // they do not have): refused by every node, which keep serving v2 from the
+        // files they had.
+        std::fs::write(
+            ops.path().join("rules.yaml"),
+            "- match: \"/*\"\n  actions: { origin: api, set_response_headers: { x-version: v3 } }\n",
+        )
+        .expect("write");
+        let (out, err, ok) = push(&ops_config, &[]);
+        assert!(!ok, "a refused bundle must fail the push: {out}");
+        assert_eq!(out.matches("rejected:").count(), 3, "{out}{err}");
+        assert!(out.contains("api"), "the reason is shown: {out}");
+        for n in &nodes {
+            assert_eq!(version_of(n).await, "v2");
+            let rules = std::fs::read_to_string(n.outpost.dir.path().join("rules.yaml"))
+                .expect("rules");
+            assert_eq!(rules, versioned_rules("v2"), "previous files put back");
+            let s = n.status().await;
+            assert_eq!(s["bundle"].as_str().map(str::to_string), bundle, "{s}");
+            assert!(s["bundle_rejected"][1].as_str().is_some_and(|e| e.contains("api")), "{s}");
+        }
+    })
+    .await
+    .expect("within the bound");
+}

@@ -14,12 +14,14 @@
 //! cache, its last known upper tiers and the origins) when Redis is gone; purges
 //! made meanwhile are queued and sent when it is back.
 
+mod bundle;
 mod error;
 mod kv;
 mod purge;
 mod registry;
 mod tiers;
 
+pub use bundle::{Bundle, BundleFile, BundleRejected, BundleSink, PushResult, push};
 pub use error::{ClusterError, Result};
 pub use kv::{KvEntry, SharedKv};
 pub use purge::{PurgeAck, PurgeReport};
@@ -74,6 +76,17 @@ pub struct ClusterStatus {
     pub purges_applied: u64,
     /// Times this node emptied its cache because purges it missed were trimmed.
     pub purges_missed: u64,
+    /// The last pushed bundle this node applied.
+    pub bundle: Option<String>,
+    /// The last pushed bundle it refused, and why (its files stayed as they were).
+    pub bundle_rejected: Option<(String, String)>,
+}
+
+/// A node's positions on the purge and bundle streams.
+#[derive(Debug, Clone, Default)]
+struct Cursors {
+    purges: String,
+    bundles: String,
 }
 
 /// Queued purges: bodies in order, or "everything" after an overflow.
@@ -87,6 +100,9 @@ struct Inner {
     cfg: ClusterConfig,
     client: redis::Client,
     sink: Arc<dyn PurgeSink>,
+    bundles: Arc<dyn BundleSink>,
+    bundle: Mutex<Option<String>>,
+    bundle_rejected: Mutex<Option<(String, String)>>,
     manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     version: ArcSwap<String>,
     started: u64,
@@ -124,6 +140,7 @@ impl Cluster {
     pub fn start(
         cfg: ClusterConfig,
         sink: Arc<dyn PurgeSink>,
+        bundles: Arc<dyn BundleSink>,
         version: String,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Cluster> {
@@ -132,6 +149,9 @@ impl Cluster {
             cfg,
             client,
             sink,
+            bundles,
+            bundle: Mutex::new(None),
+            bundle_rejected: Mutex::new(None),
             manager: tokio::sync::Mutex::new(None),
             version: ArcSwap::from_pointee(version),
             started: registry::unix_now(),
@@ -210,6 +230,8 @@ impl Cluster {
             purges_published: i.published.load(Ordering::Relaxed),
             purges_applied: i.applied.load(Ordering::Relaxed),
             purges_missed: i.missed.load(Ordering::Relaxed),
+            bundle: lock(&i.bundle).clone(),
+            bundle_rejected: lock(&i.bundle_rejected).clone(),
         }
     }
 }
@@ -234,6 +256,7 @@ impl Inner {
             tier: self.cfg.tier.name().to_string(),
             advertise: self.cfg.advertise,
             version: self.version.load().as_ref().clone(),
+            bundle: lock(&self.bundle).clone(),
             started: self.started,
             seen: registry::unix_now(),
         }
@@ -451,23 +474,46 @@ impl Inner {
         }
     }
 
-    /// Reads the purge stream for as long as the process lives, reconnecting with
-    /// back-off.
+    /// Reads the purge and bundle streams for as long as the process lives,
+    /// reconnecting with back-off.
     async fn read_purges(self: Arc<Self>) {
-        let mut cursor: Option<String> = None;
+        let mut cursors: Option<Cursors> = None;
         let mut backoff = Duration::from_millis(250);
         loop {
-            if let Err(e) = self.read_session(&mut cursor, &mut backoff).await {
-                tracing::debug!(error = %e, "purge reader: Redis unavailable; retrying");
+            if let Err(e) = self.read_session(&mut cursors, &mut backoff).await {
+                tracing::debug!(error = %e, "stream reader: Redis unavailable; retrying");
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
+    /// Where this node is on a stream: its stored position, or (new to the cluster)
+    /// the newest entry.
+    async fn start_position(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        key: String,
+        stream: &str,
+    ) -> Result<String> {
+        let stored: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
+        let position = match stored {
+            Some(c) => c,
+            None => purge::last_id(conn, stream).await?,
+        };
+        // Stored at once: a node that stops before anything arrives must still find
+        // its place on restart (the test for this caught a node that did not).
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(&position)
+            .query_async::<()>(conn)
+            .await?;
+        Ok(position)
+    }
+
     async fn read_session(
         &self,
-        cursor: &mut Option<String>,
+        cursors: &mut Option<Cursors>,
         backoff: &mut Duration,
     ) -> Result<()> {
         let config = redis::AsyncConnectionConfig::new()
@@ -477,23 +523,20 @@ impl Inner {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let me = self.cfg.node_id.as_str();
-        let position = match cursor.clone() {
+        let me = self.cfg.node_id.clone();
+        let position = match cursors.clone() {
             Some(c) => c,
-            None => {
-                let stored: Option<String> = redis::cmd("GET")
-                    .arg(purge::cursor_key(me))
-                    .query_async(&mut conn)
-                    .await?;
-                match stored {
-                    Some(c) => c,
-                    // A node new to the cluster has nothing that older purges concern.
-                    None => purge::last_id(&mut conn).await?,
-                }
-            }
+            None => Cursors {
+                purges: self
+                    .start_position(&mut conn, purge::cursor_key(&me), purge::STREAM)
+                    .await?,
+                bundles: self
+                    .start_position(&mut conn, bundle::cursor_key(&me), bundle::STREAM)
+                    .await?,
+            },
         };
         // Back after a gap longer than the stream keeps: what was purged is unknown.
-        if purge::missed_trimmed(&mut conn, &position).await? {
+        if purge::missed_trimmed(&mut conn, &position.purges).await? {
             let n = self.sink.purge_everything().await;
             self.missed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -501,17 +544,10 @@ impl Inner {
                 "purges were missed while this node was away (more than cluster.purge_retention): emptied the cache"
             );
         }
-        // Stored at once: a node that stops before any purge arrives must still find
-        // its place on restart (the test for this caught a node that did not).
-        redis::cmd("SET")
-            .arg(purge::cursor_key(me))
-            .arg(&position)
-            .query_async::<()>(&mut conn)
-            .await?;
-        *cursor = Some(position);
+        *cursors = Some(position);
         *backoff = Duration::from_millis(250);
         loop {
-            let position = cursor.clone().unwrap_or_else(|| "0-0".into());
+            let at = cursors.clone().unwrap_or_default();
             let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
                 .arg("COUNT")
                 .arg(100)
@@ -519,44 +555,92 @@ impl Inner {
                 .arg(1000)
                 .arg("STREAMS")
                 .arg(purge::STREAM)
-                .arg(&position)
+                .arg(bundle::STREAM)
+                .arg(&at.purges)
+                .arg(&at.bundles)
                 .query_async(&mut conn)
                 .await?;
             let Some(reply) = reply else { continue };
-            for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
-                let from: String = entry.get("from").unwrap_or_default();
-                if from != me {
-                    let everything: Option<u8> = entry.get("everything");
-                    let n = if everything.is_some() {
-                        self.sink.purge_everything().await
+            let mut next = at;
+            for stream in reply.keys {
+                for entry in stream.ids {
+                    if stream.key == bundle::STREAM {
+                        self.bundle_entry(&mut conn, &me, &entry).await?;
+                        next.bundles = entry.id;
                     } else {
-                        let body: Vec<u8> = entry.get("body").unwrap_or_default();
-                        self.sink.apply(&body).await
-                    };
-                    self.applied.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(from = %from, id = %entry.id, purged = n, "applied a purge from the cluster");
-                    let queue = purge::ack_queue(&entry.id);
-                    redis::pipe()
-                        .cmd("RPUSH")
-                        .arg(&queue)
-                        .arg(me)
-                        .ignore()
-                        .cmd("EXPIRE")
-                        .arg(&queue)
-                        .arg(purge::ACK_TTL_SECS)
-                        .ignore()
-                        .query_async::<()>(&mut conn)
-                        .await?;
+                        self.purge_entry(&mut conn, &me, &entry).await?;
+                        next.purges = entry.id;
+                    }
                 }
-                *cursor = Some(entry.id);
             }
-            if let Some(c) = cursor.as_deref() {
-                redis::cmd("SET")
-                    .arg(purge::cursor_key(me))
-                    .arg(c)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            }
+            redis::pipe()
+                .cmd("SET")
+                .arg(purge::cursor_key(&me))
+                .arg(&next.purges)
+                .ignore()
+                .cmd("SET")
+                .arg(bundle::cursor_key(&me))
+                .arg(&next.bundles)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await?;
+            *cursors = Some(next);
         }
+    }
+
+    async fn purge_entry(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        me: &str,
+        entry: &redis::streams::StreamId,
+    ) -> Result<()> {
+        let from: String = entry.get("from").unwrap_or_default();
+        if from == me {
+            return Ok(());
+        }
+        let everything: Option<u8> = entry.get("everything");
+        let n = if everything.is_some() {
+            self.sink.purge_everything().await
+        } else {
+            let body: Vec<u8> = entry.get("body").unwrap_or_default();
+            self.sink.apply(&body).await
+        };
+        self.applied.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(from = %from, id = %entry.id, purged = n, "applied a purge from the cluster");
+        let queue = purge::ack_queue(&entry.id);
+        redis::pipe()
+            .cmd("RPUSH")
+            .arg(&queue)
+            .arg(me)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&queue)
+            .arg(purge::ACK_TTL_SECS)
+            .ignore()
+            .query_async::<()>(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn bundle_entry(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        me: &str,
+        entry: &redis::streams::StreamId,
+    ) -> Result<()> {
+        let version: String = entry.get("version").unwrap_or_default();
+        let targets: String = entry.get("targets").unwrap_or_default();
+        match bundle::receive(conn, me, &version, &targets, self.bundles.as_ref()).await? {
+            Some((version, Ok(()))) => {
+                tracing::info!(%version, "applied a pushed config bundle");
+                *lock(&self.bundle) = Some(version);
+            }
+            Some((version, Err(e))) => {
+                tracing::warn!(%version, error = %e, "refused a pushed config bundle; the previous files keep serving");
+                *lock(&self.bundle_rejected) = Some((version, e.0));
+            }
+            None => {}
+        }
+        Ok(())
     }
 }

@@ -81,10 +81,13 @@ pub(crate) async fn append<C: redis::aio::ConnectionLike + Send>(
     Ok(cmd.query_async(conn).await?)
 }
 
-/// The id of the newest entry (`0-0` when the stream is empty or missing).
-pub(crate) async fn last_id<C: redis::aio::ConnectionLike + Send>(conn: &mut C) -> Result<String> {
+/// The id of the newest entry of `stream` (`0-0` when it is empty or missing).
+pub(crate) async fn last_id<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    stream: &str,
+) -> Result<String> {
     let newest: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
-        .arg(STREAM)
+        .arg(stream)
         .arg("+")
         .arg("-")
         .arg("COUNT")

@@ -22,6 +22,9 @@ pub struct NodeInfo {
     pub advertise: Option<SocketAddr>,
     /// The content hash of its running config.
     pub version: String,
+    /// The last pushed bundle it applied.
+    #[serde(default)]
+    pub bundle: Option<String>,
     /// Unix seconds when the process started.
     pub started: u64,
     /// Unix seconds of its last heartbeat.

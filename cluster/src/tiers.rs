@@ -116,6 +116,7 @@ mod tests {
             tier: "upper".into(),
             advertise: Some(addr),
             version: String::new(),
+            bundle: None,
             started: 0,
             seen: 0,
         }

@@ -14,6 +14,7 @@
 
 mod acme_alpn;
 mod admin;
+pub mod bundle;
 pub mod caching;
 pub mod compress;
 pub mod connection;

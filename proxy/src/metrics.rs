@@ -53,6 +53,7 @@ pub struct Metrics {
     cluster_connected: IntGauge,
     cluster_nodes: IntGaugeVec,
     cluster_purges: IntGaugeVec,
+    cluster_bundle: IntGaugeVec,
     origin_up: IntGaugeVec,
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
@@ -235,6 +236,12 @@ impl Metrics {
                 "Cluster mode: purges since start, by kind (published, applied = from other nodes, queued = waiting for Redis now, missed = cache emptied after a gap).",
                 &["kind"],
             ),
+            cluster_bundle: gauge(
+                &r,
+                "outpost_cluster_bundle_info",
+                "Cluster mode: 1 for the last pushed bundle applied (version), and for the last refused (result=rejected).",
+                &["version", "result"],
+            ),
             config_loaded,
             in_flight,
             cache_bytes: gauge(
@@ -329,6 +336,17 @@ impl Metrics {
                 self.cluster_purges
                     .with_label_values(&[kind])
                     .set(to_i64(n));
+            }
+            self.cluster_bundle.reset();
+            if let Some(v) = &c.bundle {
+                self.cluster_bundle
+                    .with_label_values(&[v, "applied"])
+                    .set(1);
+            }
+            if let Some((v, _)) = &c.bundle_rejected {
+                self.cluster_bundle
+                    .with_label_values(&[v, "rejected"])
+                    .set(1);
             }
         }
         if let Some(s) = &state.cache {

@@ -63,6 +63,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         control.handle().clone(),
         opts.dev,
     )?);
+    live.bundle_applier.bind(&live);
 
     let opt = pingora::server::configuration::Opt {
         upgrade: opts.upgrade,

@@ -174,6 +174,8 @@ pub struct Live {
     pub acme: Arc<outpost_tls::acme::AcmeManager>,
     /// Cluster membership (`cluster:`, read once at start).
     cluster: Option<outpost_cluster::Cluster>,
+    /// Installs config bundles pushed through the cluster.
+    pub(crate) bundle_applier: Arc<crate::bundle::BundleApplier>,
     /// The ACME orders of the current config, watched by the manager's task.
     acme_orders: tokio::sync::watch::Sender<Vec<outpost_tls::acme::AcmeOrder>>,
 }
@@ -288,10 +290,12 @@ impl Live {
             memory: usize::try_from(config.server.script_memory_limit).unwrap_or(usize::MAX),
             ..outpost_scripting::Limits::default()
         };
+        let bundle_applier = Arc::new(crate::bundle::BundleApplier::default());
         let cluster = match &config.cluster {
             Some(c) => Some(outpost_cluster::Cluster::start(
                 c.clone(),
                 Arc::new(crate::purge::CachePurger(cache)),
+                bundle_applier.clone(),
                 config_hash(&config),
                 &control,
             )?),
@@ -325,6 +329,7 @@ impl Live {
             acme,
             acme_orders,
             cluster,
+            bundle_applier,
             generation: AtomicU64::new(1),
             control,
             in_flight: Arc::default(),
