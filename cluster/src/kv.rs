@@ -90,6 +90,15 @@ impl SharedKv {
             .map_err(|_| ClusterError::Timeout(CALL_LIMIT))?
     }
 
+    /// Runs a MULTI/EXEC pipeline.
+    async fn run(&self, pipe: &redis::Pipeline) -> Result<()> {
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(CALL_LIMIT, pipe.query_async::<()>(&mut conn))
+            .await
+            .map_err(|_| ClusterError::Timeout(CALL_LIMIT))?
+            .map_err(ClusterError::from)
+    }
+
     async fn call<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn().await?;
         tokio::time::timeout(CALL_LIMIT, cmd.query_async(&mut conn))
@@ -137,10 +146,7 @@ impl SharedKv {
             .arg(0)
             .arg(key)
             .ignore();
-        let mut conn = self.conn().await?;
-        tokio::time::timeout(CALL_LIMIT, pipe.query_async::<()>(&mut conn))
-            .await
-            .map_err(|_| ClusterError::Timeout(CALL_LIMIT))??;
+        self.run(&pipe).await?;
         self.cache
             .insert((ns.to_string(), key.to_string()), Some(Arc::new(value)));
         Ok(())
@@ -157,10 +163,7 @@ impl SharedKv {
             .arg(index_key(ns))
             .arg(key)
             .ignore();
-        let mut conn = self.conn().await?;
-        tokio::time::timeout(CALL_LIMIT, pipe.query_async::<()>(&mut conn))
-            .await
-            .map_err(|_| ClusterError::Timeout(CALL_LIMIT))??;
+        self.run(&pipe).await?;
         self.cache.insert((ns.to_string(), key.to_string()), None);
         Ok(())
     }

@@ -217,9 +217,8 @@ fn upper_tier_key(session: &Session) -> Vec<u8> {
     key
 }
 
-/// The connection to an upper-tier node: plain HTTP, the site's timeouts.
-fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, false, String::new());
+/// `peer` with a site's origin timeouts.
+fn with_timeouts(mut peer: HttpPeer, t: &outpost_config::Timeouts) -> HttpPeer {
     peer.options.connection_timeout = Some(t.connect);
     peer.options.total_connection_timeout = Some(t.connect * 2);
     peer.options.read_timeout = Some(t.read);
@@ -228,18 +227,16 @@ fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpP
     peer
 }
 
+/// The connection to an upper-tier node: plain HTTP, the site's timeouts.
+fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpPeer {
+    with_timeouts(HttpPeer::new(addr, false, String::new()), t)
+}
+
 /// The connection settings for origin `i` of `pool`.
 fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
     let o = &pool.origins()[i];
     let sni = if o.tls { o.host.clone() } else { String::new() };
-    let mut peer = HttpPeer::new(o.addr, o.tls, sni);
-    let t = pool.timeouts;
-    peer.options.connection_timeout = Some(t.connect);
-    peer.options.total_connection_timeout = Some(t.connect * 2);
-    peer.options.read_timeout = Some(t.read);
-    peer.options.write_timeout = Some(t.write);
-    peer.options.idle_timeout = Some(t.idle);
-    peer
+    with_timeouts(HttpPeer::new(o.addr, o.tls, sni), &pool.timeouts)
 }
 
 /// RFC 8586 loop detection: whether this node already handled this request, i.e.
