@@ -8,8 +8,11 @@
 //! cursor when it is back; if entries it never read were trimmed away meanwhile, it
 //! cannot know what they purged and empties its cache instead.
 
-use crate::error::Result;
+use crate::error::{ClusterError, Result};
+use crate::{Inner, lock};
 use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// The stream every purge goes through.
 pub(crate) const STREAM: &str = "outpost:purges";
@@ -152,4 +155,103 @@ pub(crate) async fn missed_trimmed<C: redis::aio::ConnectionLike + Send>(
         Some(c) => first.is_some_and(|f| f > c),
         None => false,
     })
+}
+
+impl Inner {
+    pub(crate) async fn publish(&self, body: Vec<u8>) -> PurgeReport {
+        let started = Instant::now();
+        let queued = |error: String| PurgeReport {
+            id: None,
+            queued: true,
+            expected: 0,
+            acknowledged: Vec::new(),
+            error: Some(error),
+        };
+        // Queued purges go first, so order is kept.
+        let has_queue = {
+            let q = lock(&self.queue);
+            q.everything || !q.bodies.is_empty()
+        };
+        if !self.connected.load(Ordering::Relaxed) || has_queue {
+            self.enqueue(body);
+            let why = lock(&self.last_error)
+                .clone()
+                .unwrap_or_else(|| "earlier purges are still queued".into());
+            return queued(why);
+        }
+        let sent = async {
+            let mut conn = self.conn().await?;
+            let id = append(
+                &mut conn,
+                &self.cfg.node_id,
+                &body,
+                false,
+                self.cfg.purge_retention,
+            )
+            .await?;
+            Ok::<_, ClusterError>((conn, id))
+        };
+        let wait = Duration::from_secs(2);
+        let (_conn, id) = match tokio::time::timeout(wait, sent).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => {
+                self.enqueue(body);
+                return queued(e.to_string());
+            }
+            Err(_) => {
+                self.enqueue(body);
+                return queued(ClusterError::Timeout(wait).to_string());
+            }
+        };
+        self.published.fetch_add(1, Ordering::Relaxed);
+        let expected: Vec<String> = self
+            .nodes
+            .load()
+            .iter()
+            .filter(|n| n.id != self.cfg.node_id)
+            .map(|n| n.id.clone())
+            .collect();
+        let mut acknowledged: Vec<PurgeAck> = Vec::new();
+        let deadline = started + self.cfg.purge_ack_timeout;
+        // A connection of its own: BLPOP blocks it (the shared one serves heartbeats).
+        let blocking = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(self.cfg.purge_ack_timeout + Duration::from_secs(1)));
+        if let Ok(mut waiter) = self
+            .client
+            .get_multiplexed_async_connection_with_config(&blocking)
+            .await
+        {
+            let queue = ack_queue(&id);
+            while acknowledged.len() < expected.len() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let popped: Option<(String, String)> = match redis::cmd("BLPOP")
+                    .arg(&queue)
+                    .arg(left.as_secs_f64().max(0.01))
+                    .query_async(&mut waiter)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(_) => break,
+                };
+                let Some((_, node)) = popped else { break };
+                if !acknowledged.iter().any(|a| a.node == node) {
+                    acknowledged.push(PurgeAck {
+                        node,
+                        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+            }
+        }
+        PurgeReport {
+            id: Some(id),
+            queued: false,
+            expected: expected.len(),
+            acknowledged,
+            error: None,
+        }
+    }
 }
