@@ -198,6 +198,7 @@ async fn hooks_answer_as_workerd_does() {
             ("PUT", "/request?x=%20y", Some("")),
             ("GET", "/url", None),
             ("GET", "/headers", None),
+            ("GET", "/headers-read", None),
             ("GET", "/bodies", None),
             ("GET", "/encoding", None),
             ("GET", "/json", None),

@@ -8,7 +8,9 @@
 
 use crate::exchange::{Body, BodyStream, FetchRequest};
 use crate::rewriter::Op;
-use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsTypedArray, JsUint8Array};
+use boa_engine::object::builtins::{
+    AlignedVec, JsArray, JsArrayBuffer, JsTypedArray, JsUint8Array,
+};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::{
     Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
@@ -175,6 +177,68 @@ pub(crate) fn header_map(v: &JsValue) -> Option<http::HeaderMap> {
     let h = obj.downcast_ref::<JsHeaders>()?;
     let map = h.as_header_map().borrow().clone();
     Some(map)
+}
+
+/// A header value as a script reads it: boa_runtime's own `Headers` reads back a
+/// value with any byte beyond ASCII as `""`; Workers decodes it.
+fn header_text(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(value)
+}
+
+/// Every value of `name` joined with ", " (empty values too, as the Fetch standard
+/// says), or `None`.
+fn joined_values(map: &http::HeaderMap, name: &http::HeaderName) -> Option<JsString> {
+    let mut values = map.get_all(name).iter();
+    let mut joined = header_text(values.next()?.as_bytes()).into_owned();
+    for v in values {
+        joined.push_str(", ");
+        joined.push_str(&header_text(v.as_bytes()));
+    }
+    Some(JsString::from(joined.as_str()))
+}
+
+/// The header map of a `Headers` object passed as `this` to the prelude's readers.
+fn headers_of(v: &JsValue) -> JsResult<std::rc::Rc<RefCell<http::HeaderMap>>> {
+    v.as_object()
+        .and_then(|o| o.downcast_ref::<JsHeaders>().map(|h| h.as_header_map()))
+        .ok_or_else(|| type_error("Illegal invocation: not a Headers object"))
+}
+
+/// `headerGet(headers, name)`: `Headers.prototype.get`.
+fn header_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let map = headers_of(&arg(args, 0))?;
+    let name = string_arg(args, 1, ctx)?;
+    let name = http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| type_error("Invalid header name."))?;
+    let value = joined_values(&map.borrow(), &name);
+    Ok(value.map_or_else(JsValue::null, JsValue::from))
+}
+
+/// `headerList(headers) -> [[name, value], ...]`: the Fetch standard's "sort and
+/// combine" that iteration uses — sorted by name, repeated names joined with ", ",
+/// except `set-cookie`, whose values stay apart.
+fn header_list(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let map = headers_of(&arg(args, 0))?;
+    let map = map.borrow();
+    let mut names: Vec<&http::HeaderName> = map.keys().collect();
+    names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut values: Vec<(JsValue, JsString)> = Vec::with_capacity(map.len());
+    for name in names {
+        let key = JsValue::from(JsString::from(name.as_str()));
+        if name == http::header::SET_COOKIE {
+            for v in map.get_all(name) {
+                let v = JsString::from(header_text(v.as_bytes()).as_ref());
+                values.push((key.clone(), v));
+            }
+        } else if let Some(v) = joined_values(&map, name) {
+            values.push((key, v));
+        }
+    }
+    let pairs: Vec<JsValue> = values
+        .into_iter()
+        .map(|(k, v)| JsArray::from_iter([k, v.into()], ctx).into())
+        .collect();
+    Ok(JsArray::from_iter(pairs, ctx).into())
 }
 
 /// `fetch(call, url, method, headers, bytes, bodyId)`.
@@ -470,8 +534,10 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 14] = [
+    let functions: [(&str, Native, usize); 16] = [
         ("settled", settled, 1),
+        ("headerGet", header_get, 2),
+        ("headerList", header_list, 1),
         ("checkSelector", check_selector, 1),
         ("rewrite", rewrite, 5),
         ("rewriteReply", rewrite_reply, 3),

@@ -81,6 +81,23 @@ Object.defineProperty(URL.prototype, "searchParams", {
   const host = globalThis.__outpostHost;
   delete globalThis.__outpostHost;
   const NativeHeaders = globalThis.Headers;
+  // boa_runtime's Headers stores and checks values well, but reads back a value with
+  // any byte beyond ASCII as "", drops the ", " between empty values and iterates in
+  // insertion order with names repeated. These readers answer as Workers do.
+  {
+    const method = (value) => ({ value, writable: true, configurable: true });
+    const entries = function entries() { return host.headerList(this)[Symbol.iterator](); };
+    Object.defineProperties(NativeHeaders.prototype, {
+      get: method(function get(name) { return host.headerGet(this, name); }),
+      entries: method(entries),
+      [Symbol.iterator]: method(entries),
+      keys: method(function keys() { return host.headerList(this).map(([k]) => k)[Symbol.iterator](); }),
+      values: method(function values() { return host.headerList(this).map(([, v]) => v)[Symbol.iterator](); }),
+      forEach: method(function forEach(f, self) {
+        for (const [k, v] of host.headerList(this)) f.call(self, v, k, this);
+      }),
+    });
+  }
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 

@@ -14,22 +14,7 @@ fn script(name: &str, code: &str) -> ScriptSource {
 }
 
 async fn run(e: &ScriptEngine, s: &ScriptSource) -> Result<(u16, String), ScriptError> {
-    let req = HookRequest::new(
-        http::Request::builder()
-            .uri("http://tenant.test/")
-            .body(bytes::Bytes::new())
-            .expect("request"),
-    );
-    match e.run(s.clone(), Default::default(), req).await? {
-        Answer::Respond(r) => {
-            let body = r.body.into_bytes(1 << 20).await?;
-            Ok((
-                r.head.status.as_u16(),
-                String::from_utf8_lossy(&body).into_owned(),
-            ))
-        }
-        Answer::PassThrough(e) => Err(e),
-    }
+    run_at(e, s, "http://tenant.test/").await
 }
 
 /// One JS thread: every attack shares it with the calm tenant that runs after it.
@@ -146,4 +131,93 @@ async fn unbounded_wait_until_does_not_hold_the_response() {
     assert_eq!((status, body.as_str()), (200, "answered"));
     assert!(started.elapsed() < Duration::from_secs(5));
     calm_after(&e).await;
+}
+
+/// Runs `s` for `url` on `e`.
+async fn run_at(
+    e: &ScriptEngine,
+    s: &ScriptSource,
+    url: &str,
+) -> Result<(u16, String), ScriptError> {
+    let req = HookRequest::new(
+        http::Request::builder()
+            .uri(url)
+            .body(bytes::Bytes::new())
+            .expect("request"),
+    );
+    match e.run(s.clone(), Default::default(), req).await? {
+        Answer::Respond(r) => {
+            let body = r.body.into_bytes(1 << 20).await?;
+            Ok((
+                r.head.status.as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
+        }
+        Answer::PassThrough(e) => Err(e),
+    }
+}
+
+/// Exceptions thrown through nested calls must not wear the script out: boa 0.22 kept
+/// the unwound calls' values on the VM stack (fixed in vendor/boa_engine), so one
+/// long-lived context failed every request with "reached the maximum stack size"
+/// after ~260 uncaught exceptions from a helper, or ~1 000 rejected `.then` callbacks.
+#[tokio::test]
+async fn exceptions_through_nested_calls_do_not_wear_a_script_out() {
+    let e = engine();
+    let s = script(
+        "thrower.js",
+        r#"function bad(why) { throw new TypeError(why); }
+        export default { fetch(request) {
+            const path = new URL(request.url).pathname;
+            if (path === "/throw") bad("thrown through a helper");
+            if (path === "/then") {
+                return Promise.resolve()
+                    .then(() => bad("rejected"))
+                    .then(() => new Response("not caught"), () => new Response("caught"));
+            }
+            return new Response("fine");
+        } };"#,
+    );
+    for i in 0..1500 {
+        let err = run_at(&e, &s, "http://tenant.test/throw")
+            .await
+            .expect_err("the helper throws");
+        assert!(
+            err.to_string()
+                .contains("TypeError: thrown through a helper"),
+            "request {i}: {err}"
+        );
+    }
+    for i in 0..1500 {
+        let got = run_at(&e, &s, "http://tenant.test/then").await;
+        assert_eq!(got.expect("served").1, "caught", "request {i}");
+    }
+    let got = run_at(&e, &s, "http://tenant.test/").await;
+    assert_eq!(got.expect("served").1, "fine");
+}
+
+/// A loop catching many exceptions from a helper runs in one request (it failed after
+/// a few hundred with boa 0.22's leak: the values stayed until the loop's function
+/// returned).
+#[tokio::test]
+async fn a_loop_may_catch_many_exceptions() {
+    let e = ScriptEngine::new(
+        1,
+        Limits {
+            cpu_time: Duration::from_secs(20),
+            ..Limits::default()
+        },
+    )
+    .expect("engine");
+    let s = script(
+        "catcher.js",
+        r#"function bad() { throw new Error("x"); }
+        export default { fetch() {
+            let caught = 0;
+            for (let i = 0; i < 5000; i++) { try { bad(); } catch { caught++; } }
+            return new Response(String(caught));
+        } };"#,
+    );
+    let got = run_at(&e, &s, "http://tenant.test/").await;
+    assert_eq!(got.expect("served").1, "5000");
 }

@@ -42,6 +42,23 @@ const routes = {
     try { h.set("bad name", "x"); } catch (e) { bad = e.name; }
     return { xa: h.get("x-a"), xb: h.get("x-b"), cookies: h.getSetCookie(), has: h.has("content-type"), bad };
   },
+  // What a script reads back from Headers: values beyond ASCII, empty values joined,
+  // iteration sorted by name with repeated names combined (Set-Cookie kept apart).
+  async "/headers-read"() {
+    const h = new Headers([["x-z", "1"], ["X-A", "a"], ["x-m", "é"], ["x-a", "b"], ["set-cookie", "c=1"], ["x-e", ""]]);
+    h.append("x-e", "");
+    h.append("set-cookie", "d=2");
+    h.set("x-euro", " €uro\t");
+    const seen = [];
+    h.forEach((v, k, self) => seen.push([k, v, self === h]));
+    const r = new Response("", { headers: h });
+    return {
+      m: h.get("x-m"), euro: h.get("X-EURO"), e: h.get("x-e"), a: h.get("x-a"), none: h.get("x-none"),
+      entries: [...h], keys: [...h.keys()], values: [...h.values()], seen,
+      copied: [...new Headers(h).entries()], response: r.headers.get("x-m"),
+      cookies: h.getSetCookie(), hasM: h.has("X-M"),
+    };
+  },
   async "/bodies"() {
     const r = new Response("hello", { status: 201, statusText: "Made", headers: { "x-r": "1" } });
     const c = r.clone();
