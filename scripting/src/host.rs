@@ -222,22 +222,18 @@ fn header_list(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsV
     let map = map.borrow();
     let mut names: Vec<&http::HeaderName> = map.keys().collect();
     names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-    let mut values: Vec<(JsValue, JsString)> = Vec::with_capacity(map.len());
+    let mut pairs: Vec<JsValue> = Vec::with_capacity(map.len());
     for name in names {
         let key = JsValue::from(JsString::from(name.as_str()));
         if name == http::header::SET_COOKIE {
             for v in map.get_all(name) {
                 let v = JsString::from(header_text(v.as_bytes()).as_ref());
-                values.push((key.clone(), v));
+                pairs.push(JsArray::from_iter([key.clone(), v.into()], ctx).into());
             }
         } else if let Some(v) = joined_values(&map, name) {
-            values.push((key, v));
+            pairs.push(JsArray::from_iter([key, v.into()], ctx).into());
         }
     }
-    let pairs: Vec<JsValue> = values
-        .into_iter()
-        .map(|(k, v)| JsArray::from_iter([k, v.into()], ctx).into())
-        .collect();
     Ok(JsArray::from_iter(pairs, ctx).into())
 }
 

@@ -17,6 +17,30 @@ async fn run(e: &ScriptEngine, s: &ScriptSource) -> Result<(u16, String), Script
     run_at(e, s, "http://tenant.test/").await
 }
 
+/// Runs `s` for `url` on `e`.
+async fn run_at(
+    e: &ScriptEngine,
+    s: &ScriptSource,
+    url: &str,
+) -> Result<(u16, String), ScriptError> {
+    let req = HookRequest::new(
+        http::Request::builder()
+            .uri(url)
+            .body(bytes::Bytes::new())
+            .expect("request"),
+    );
+    match e.run(s.clone(), Default::default(), req).await? {
+        Answer::Respond(r) => {
+            let body = r.body.into_bytes(1 << 20).await?;
+            Ok((
+                r.head.status.as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
+        }
+        Answer::PassThrough(e) => Err(e),
+    }
+}
+
 /// One JS thread: every attack shares it with the calm tenant that runs after it.
 /// Attacks that get a thread stuck in one call (a catastrophic regex, a microtask
 /// flood) are detected by the engine's watchdog after 5 s: the request fails and the
@@ -131,30 +155,6 @@ async fn unbounded_wait_until_does_not_hold_the_response() {
     assert_eq!((status, body.as_str()), (200, "answered"));
     assert!(started.elapsed() < Duration::from_secs(5));
     calm_after(&e).await;
-}
-
-/// Runs `s` for `url` on `e`.
-async fn run_at(
-    e: &ScriptEngine,
-    s: &ScriptSource,
-    url: &str,
-) -> Result<(u16, String), ScriptError> {
-    let req = HookRequest::new(
-        http::Request::builder()
-            .uri(url)
-            .body(bytes::Bytes::new())
-            .expect("request"),
-    );
-    match e.run(s.clone(), Default::default(), req).await? {
-        Answer::Respond(r) => {
-            let body = r.body.into_bytes(1 << 20).await?;
-            Ok((
-                r.head.status.as_u16(),
-                String::from_utf8_lossy(&body).into_owned(),
-            ))
-        }
-        Answer::PassThrough(e) => Err(e),
-    }
 }
 
 /// Exceptions thrown through nested calls must not wear the script out: boa 0.22 kept
