@@ -9,7 +9,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release --locked -q
+# OUTPOST_BIN runs a given binary (e.g. a copy of an earlier build, for before/after).
+[ -n "${OUTPOST_BIN:-}" ] || cargo build --release --locked -q
 bin=${OUTPOST_BIN:-target/release/outpost}
 
 work=$(mktemp -d)

@@ -14,4 +14,4 @@ mod storage;
 
 pub use catalog::ObjectInfo;
 pub use error::{CacheError, Result};
-pub use storage::{CacheStats, TieredStorage, TieredStorageConfig};
+pub use storage::{CacheStats, MemEntry, TieredStorage, TieredStorageConfig};

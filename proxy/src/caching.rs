@@ -81,46 +81,12 @@ static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
 /// configured header and cookie values, each length-prefixed so that no two different
 /// requests can frame to the same bytes.
 pub fn cache_key(tls: bool, host: &str, req: &RequestHeader, policy: &CacheKeyPolicy) -> CacheKey {
-    let path = req.uri.path();
-    let params = |q: &'_ str| -> Vec<String> {
-        q.split('&')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    // Include/exclude compare decoded names, so `a%5Bb%5D` and `a[b]` are one parameter.
-    let name_of = |p: &str| {
-        let raw = p.split_once('=').map_or(p, |(k, _)| k);
-        form_urlencoded::parse(raw.as_bytes())
-            .next()
-            .map_or_else(|| raw.to_string(), |(k, _)| k.into_owned())
-    };
-    let with_query = |kept: Vec<String>| -> std::borrow::Cow<'_, str> {
-        if kept.is_empty() {
-            path.into()
-        } else {
-            format!("{path}?{}", kept.join("&")).into()
-        }
-    };
-    let pq: std::borrow::Cow<'_, str> = match (&policy.query, req.uri.query()) {
-        (QueryKey::Full, Some(_)) => req.uri.path_and_query().map_or(path, |p| p.as_str()).into(),
-        (QueryKey::Sorted, Some(q)) => {
-            let mut kept = params(q);
-            kept.sort_unstable();
-            with_query(kept)
-        }
-        (QueryKey::Include(names), Some(q)) => {
-            let mut kept = params(q);
-            kept.retain(|p| names.contains(&name_of(p)));
-            with_query(kept)
-        }
-        (QueryKey::Exclude(names), Some(q)) => {
-            let mut kept = params(q);
-            kept.retain(|p| !names.contains(&name_of(p)));
-            with_query(kept)
-        }
-        _ => path.into(),
-    };
+    let pq = keyed_path_and_query(
+        req.uri.path(),
+        req.uri.query(),
+        req.uri.path_and_query().map(|p| p.as_str()),
+        &policy.query,
+    );
     let mut extra = String::new();
     for name in &policy.headers {
         let value = req
@@ -142,6 +108,55 @@ pub fn cache_key(tls: bool, host: &str, req: &RequestHeader, policy: &CacheKeyPo
     } else {
         let primary = format!("{}{}:{extra}", framed(scheme, host, &pq), extra.len());
         CacheKey::new(primary, "")
+    }
+}
+
+/// The path and query as a cache key holds them under the site's query policy.
+/// `path_and_query` is the request's own (used as it is with the full-query policy).
+pub fn keyed_path_and_query<'a>(
+    path: &'a str,
+    query: Option<&'a str>,
+    path_and_query: Option<&'a str>,
+    policy: &QueryKey,
+) -> std::borrow::Cow<'a, str> {
+    let params = |q: &'_ str| -> Vec<String> {
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    // Include/exclude compare decoded names, so `a%5Bb%5D` and `a[b]` are one parameter.
+    let name_of = |p: &str| {
+        let raw = p.split_once('=').map_or(p, |(k, _)| k);
+        form_urlencoded::parse(raw.as_bytes())
+            .next()
+            .map_or_else(|| raw.to_string(), |(k, _)| k.into_owned())
+    };
+    let with_query = |kept: Vec<String>| -> std::borrow::Cow<'a, str> {
+        if kept.is_empty() {
+            path.into()
+        } else {
+            format!("{path}?{}", kept.join("&")).into()
+        }
+    };
+    match (policy, query) {
+        (QueryKey::Full, Some(_)) => path_and_query.unwrap_or(path).into(),
+        (QueryKey::Sorted, Some(q)) => {
+            let mut kept = params(q);
+            kept.sort_unstable();
+            with_query(kept)
+        }
+        (QueryKey::Include(names), Some(q)) => {
+            let mut kept = params(q);
+            kept.retain(|p| names.contains(&name_of(p)));
+            with_query(kept)
+        }
+        (QueryKey::Exclude(names), Some(q)) => {
+            let mut kept = params(q);
+            kept.retain(|p| !names.contains(&name_of(p)));
+            with_query(kept)
+        }
+        _ => path.into(),
     }
 }
 
@@ -360,23 +375,39 @@ pub fn cacheability(
 /// The secondary key for a stored response with `Vary`.
 pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora::cache::key::HashBinary> {
     let vary = meta.headers().get(http::header::VARY)?.to_str().ok()?;
-    let mut builder = VarianceBuilder::new();
-    let names: Vec<String> = vary
-        .split(',')
+    let names = vary_names(vary);
+    variance_of(&names, |name| req.headers.get(name).map(|v| v.as_bytes()))
+}
+
+/// The field names a `Vary` value lists, lowercased.
+pub fn vary_names(vary: &str) -> Vec<String> {
+    vary.split(',')
         .map(|t| t.trim().to_ascii_lowercase())
         .filter(|t| !t.is_empty())
-        .collect();
+        .collect()
+}
+
+/// The secondary key for the request fields `names` (from [`vary_names`]), each read
+/// with `field`.
+pub fn variance_of<'a>(
+    names: &[String],
+    field: impl Fn(&str) -> Option<&'a [u8]>,
+) -> Option<pingora::cache::key::HashBinary> {
+    let mut builder = VarianceBuilder::new();
     for name in names {
-        let raw = req.headers.get(name.as_str());
+        let raw = field(name);
         // Browsers spell the same preferences in hundreds of ways; the origin's answer
         // depends on which codings are accepted, so that is what keys the variant.
         let value = if name == "accept-encoding" {
-            outpost_scripting::codec::accept_encoding_key(raw.and_then(|v| v.to_str().ok()))
-                .into_bytes()
+            // (Read as `HeaderValue::to_str` would: visible ASCII only.)
+            let text = raw
+                .filter(|v| v.iter().all(|&b| b == b'\t' || (32..127).contains(&b)))
+                .and_then(|v| std::str::from_utf8(v).ok());
+            outpost_scripting::codec::accept_encoding_key(text).into_bytes()
         } else {
-            raw.map(|v| v.as_bytes().to_vec()).unwrap_or_default()
+            raw.map(<[u8]>::to_vec).unwrap_or_default()
         };
-        builder.add_owned_name_value(name, value);
+        builder.add_owned_name_value(name.clone(), value);
     }
     builder.finalize()
 }

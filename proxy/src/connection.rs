@@ -10,7 +10,7 @@
 
 use crate::snapshot::Live;
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::l4::socket::SocketAddr;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::tls::TlsRef;
@@ -164,7 +164,7 @@ impl<A> Guarded<A> {
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections, try again.\n";
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
     async fn process_new(
         self: &Arc<Self>,
         mut stream: Stream,
@@ -205,7 +205,19 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
             }
         };
         let header_timeout = server.header_timeout;
+        let h2c = self.inner.server_options().is_some_and(|o| o.h2c);
+        let http1 = match stream.selected_alpn_proto() {
+            Some(ALPN::H1) => true,
+            None => stream.get_ssl_digest().is_some() || !h2c,
+            _ => false,
+        };
         let guarded = GuardedStream::new(stream, permit, header_timeout, self.live.clone());
+        if http1 {
+            // HTTP/1: memory hits are answered before pingora's session; the rest
+            // goes to pingora request by request.
+            crate::hit_path::serve(&self.inner, &self.live, Box::new(guarded), shutdown).await;
+            return None;
+        }
         self.inner.process_new(Box::new(guarded), shutdown).await
     }
 

@@ -41,6 +41,9 @@ pub struct Metrics {
     /// Client connections closed by a limit: `global` / `per_ip` (over
     /// `server.max_connections*`), `header_timeout` (slow request head).
     pub connections_refused: IntCounterVec,
+    /// Cache hits answered by the memory-hit fast path (a subset of the `hit`
+    /// requests: those that needed nothing of pingora's full path).
+    pub fast_hits: prometheus::IntCounter,
     connections_open: IntGauge,
     config_info: IntGaugeVec,
     config_loaded: IntGauge,
@@ -58,6 +61,32 @@ pub struct Metrics {
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
     acme_failing: IntGaugeVec,
+}
+
+/// A site's per-request series, resolved once per site and config version (looking a
+/// labelled series up hashes its labels and takes a lock: not per request).
+#[derive(Debug)]
+pub struct SiteMeters {
+    /// `requests{site, 2xx, hit}`: the fast path's usual answer.
+    pub hits_2xx: prometheus::IntCounter,
+    /// `duration{site}`.
+    pub duration: prometheus::Histogram,
+    /// `bytes_out{site}`.
+    pub bytes_out: prometheus::IntCounter,
+    /// `bytes_in{site}`.
+    pub bytes_in: prometheus::IntCounter,
+}
+
+impl SiteMeters {
+    /// The series of site `name` in `m`.
+    pub fn new(m: &Metrics, name: &str) -> Self {
+        SiteMeters {
+            hits_2xx: m.requests.with_label_values(&[name, "2xx", "hit"]),
+            duration: m.duration.with_label_values(&[name]),
+            bytes_out: m.bytes_out.with_label_values(&[name]),
+            bytes_in: m.bytes_in.with_label_values(&[name]),
+        }
+    }
 }
 
 /// What the scrape reads from the running node.
@@ -215,6 +244,16 @@ impl Metrics {
                 "The running configuration: 1 for its content hash and generation.",
                 &["hash", "generation"],
             ),
+            fast_hits: {
+                let c = prometheus::IntCounter::new(
+                    "outpost_cache_fast_hits_total",
+                    "Cache hits answered by the memory-hit fast path (HTTP/1.1 GET/HEAD of a fresh memory-tier object that no rule, hook or conditional touches).",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
             connections_refused: counter(
                 &r,
                 "outpost_connections_refused_total",

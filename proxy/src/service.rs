@@ -39,17 +39,12 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct EdgeProxy {
     live: Arc<Live>,
-    /// Numbers requests for their ids (`NODE-N`, N in hex).
-    requests: std::sync::atomic::AtomicU64,
 }
 
 impl EdgeProxy {
     /// A proxy serving whatever `live` currently holds.
     pub fn new(live: Arc<Live>) -> Self {
-        EdgeProxy {
-            live,
-            requests: std::sync::atomic::AtomicU64::new(0),
-        }
+        EdgeProxy { live }
     }
 }
 
@@ -148,7 +143,7 @@ const HOP_BY_HOP: [&str; 6] = [
 /// Removes hop-by-hop headers, including those named in `Connection`. For an upgrade
 /// (WebSocket) exchange `Connection: upgrade` and `Upgrade` are kept, since the
 /// upgrade must reach the other side for the tunnel to exist.
-fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
+pub(crate) fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
     let mut remove: Vec<String> = Vec::new();
     for v in headers.get_all(header::CONNECTION) {
         if let Ok(s) = v.to_str() {
@@ -175,7 +170,7 @@ fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
 
 /// The `Via` value to send on: any existing hops, then ours with the client's
 /// protocol version (RFC 9110 7.6.3).
-fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
+pub(crate) fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
     let version = match version {
         http::Version::HTTP_2 => "2",
         http::Version::HTTP_10 => "1.0",
@@ -380,7 +375,7 @@ edit_headers_for!(RequestHeader);
 edit_headers_for!(ResponseHeader);
 
 /// The port a client addressed: from `Host`, else the scheme's default.
-fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
+pub(crate) fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
     raw_host
         .and_then(|h| h.rsplit_once(':'))
         .filter(|(h, _)| !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')))
@@ -599,16 +594,27 @@ impl EdgeProxy {
         m.requests
             .with_label_values(&[site, crate::metrics::status_class(status), cache])
             .inc();
-        m.duration
-            .with_label_values(&[site])
-            .observe(ctx.start.elapsed().as_secs_f64());
         let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        m.bytes_out
-            .with_label_values(&[site])
-            .inc_by(as_u64(session.body_bytes_sent()));
-        m.bytes_in
-            .with_label_values(&[site])
-            .inc_by(as_u64(session.body_bytes_read()));
+        let elapsed = ctx.start.elapsed().as_secs_f64();
+        let (sent, read) = (
+            as_u64(session.body_bytes_sent()),
+            as_u64(session.body_bytes_read()),
+        );
+        match ctx.site.as_ref() {
+            Some(s) => {
+                let meters = s
+                    .meters
+                    .get_or_init(|| crate::metrics::SiteMeters::new(m, site));
+                meters.duration.observe(elapsed);
+                meters.bytes_out.inc_by(sent);
+                meters.bytes_in.inc_by(read);
+            }
+            None => {
+                m.duration.with_label_values(&[site]).observe(elapsed);
+                m.bytes_out.with_label_values(&[site]).inc_by(sent);
+                m.bytes_in.with_label_values(&[site]).inc_by(read);
+            }
+        }
         if let Some(r) = &ctx.rule {
             m.rule_hits
                 .with_label_values(&[&r.rule.source.to_string()])
@@ -632,6 +638,33 @@ impl EdgeProxy {
                 .inc_by(c.bytes_out);
         }
     }
+}
+
+/// Counts a request the memory-hit fast path answered, in the same series as
+/// [`EdgeProxy::record`] would.
+pub(crate) fn record_fast_hit(
+    live: &Live,
+    site: &Site,
+    status: u16,
+    body_bytes: usize,
+    start: Instant,
+) {
+    let m = &live.metrics;
+    m.fast_hits.inc();
+    let meters = site
+        .meters
+        .get_or_init(|| crate::metrics::SiteMeters::new(m, &site.name));
+    if (200..300).contains(&status) {
+        meters.hits_2xx.inc();
+    } else {
+        m.requests
+            .with_label_values(&[&site.name, crate::metrics::status_class(status), "hit"])
+            .inc();
+    }
+    meters.duration.observe(start.elapsed().as_secs_f64());
+    meters
+        .bytes_out
+        .inc_by(u64::try_from(body_bytes).unwrap_or(u64::MAX));
 }
 
 /// The client-side timeouts of `server:` for this request (pingora's defaults are a
@@ -683,7 +716,7 @@ impl ProxyHttp for EdgeProxy {
             request_id: Arc::from(format!(
                 "{}-{:x}",
                 self.live.node_id,
-                self.requests.fetch_add(1, Ordering::Relaxed)
+                self.live.next_request_seq()
             )),
             _in_flight: InFlight::enter(&self.live.in_flight),
         }

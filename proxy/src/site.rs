@@ -48,6 +48,8 @@ pub struct Site {
     pub compression: Arc<outpost_config::Compression>,
     /// Largest request body accepted (413 beyond).
     pub max_request_body: u64,
+    /// This site's metric series, resolved on its first request.
+    pub meters: std::sync::OnceLock<crate::metrics::SiteMeters>,
 }
 
 /// Requests per key in fixed windows (pingora's count-min-sketch estimator: constant
@@ -118,6 +120,7 @@ impl Site {
             ip_deny: cfg.ip_deny.clone(),
             compression: Arc::new(cfg.compression.clone()),
             max_request_body: cfg.max_request_body,
+            meters: std::sync::OnceLock::new(),
             rate_limits: cfg
                 .rules
                 .iter()

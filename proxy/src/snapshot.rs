@@ -158,6 +158,8 @@ pub struct Live {
     pub cache: Option<EdgeCache>,
     /// This process's identity in `CDN-Loop` (random per start), for loop detection.
     pub node_id: String,
+    /// Numbers requests for their ids (`NODE-N`, N in hex), whichever path serves them.
+    request_seq: AtomicU64,
     /// The JS runtime, started the first time a config uses a hook.
     scripts: std::sync::OnceLock<outpost_scripting::ScriptEngine>,
     /// The KV store, opened when a config first binds a namespace.
@@ -337,6 +339,7 @@ impl Live {
             draining: std::sync::atomic::AtomicBool::new(false),
             cache,
             node_id: random_node_id(),
+            request_seq: AtomicU64::new(0),
             scripts: std::sync::OnceLock::new(),
             script_threads,
             script_limits,
@@ -360,6 +363,11 @@ impl Live {
             self.kv.clone(),
         )?;
         Ok(self.scripts.get_or_init(|| engine))
+    }
+
+    /// The next request's number (its id is `NODE-N`, N in hex).
+    pub fn next_request_seq(&self) -> u64 {
+        self.request_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The snapshot for a new request.

@@ -1,0 +1,255 @@
+//! One HTTP/1.1 request head: whether the fast path may answer it, and the answer.
+
+use super::prepared::Prepared;
+use crate::caching::{key_from_parts, keyed_path_and_query, variance_of};
+use crate::site::{Site, normalize_host};
+use crate::snapshot::{Live, Snapshot};
+use outpost_cache::MemEntry;
+use pingora::cache::key::CacheHashKey;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// A parsed request head the fast path may answer: nothing in it asks for more than
+/// a stored response as it is.
+pub(crate) struct Request<'h, 'b> {
+    pub(crate) head_only: bool,
+    pub(crate) target: http::uri::PathAndQuery,
+    pub(crate) raw_host: &'b str,
+    pub(crate) headers: &'h [httparse::Header<'b>],
+    /// The client asked to close after this response (`Connection: close`).
+    pub(crate) close: bool,
+}
+
+impl<'h, 'b> Request<'h, 'b> {
+    /// Reads what the fast path needs from a complete head, or `None` when any part
+    /// of it is for pingora's full path: other methods and versions, bodies,
+    /// credentials, ranges, conditionals, upgrades, loops, unusual `Connection`.
+    pub(crate) fn read(req: &'h httparse::Request<'h, 'b>) -> Option<Self> {
+        let head_only = match req.method? {
+            "GET" => false,
+            "HEAD" => true,
+            _ => return None,
+        };
+        if req.version? != 1 {
+            return None;
+        }
+        let path = req.path?;
+        if !path.starts_with('/') || path.len() > super::MAX_TARGET {
+            return None;
+        }
+        let target = http::uri::PathAndQuery::try_from(path).ok()?;
+        let mut raw_host = None;
+        let mut close = false;
+        for h in req.headers.iter() {
+            let name = h.name.as_bytes();
+            match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => {
+                    if raw_host.is_some() {
+                        return None;
+                    }
+                    raw_host = Some(std::str::from_utf8(h.value).ok()?);
+                }
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    let v = h.value.trim_ascii();
+                    if v.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if !v.eq_ignore_ascii_case(b"keep-alive") {
+                        return None;
+                    }
+                }
+                _ if PASS_ON.iter().any(|p| name.eq_ignore_ascii_case(p)) => return None,
+                _ => {}
+            }
+        }
+        Some(Request {
+            head_only,
+            target,
+            raw_host: raw_host?,
+            headers: req.headers,
+            close,
+        })
+    }
+
+    /// The first value of field `name` (lowercase).
+    fn field(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+}
+
+/// Request fields that send a request down pingora's path: a body
+/// (`content-length`, `transfer-encoding`), credentials, byte ranges, conditionals
+/// (answered there with 304/412), upgrades, `Expect`, and `CDN-Loop` (loop
+/// detection), plus the URL and method overrides that path strips.
+const PASS_ON: &[&[u8]] = &[
+    b"content-length",
+    b"transfer-encoding",
+    b"authorization",
+    b"range",
+    b"if-range",
+    b"if-none-match",
+    b"if-modified-since",
+    b"if-match",
+    b"if-unmodified-since",
+    b"upgrade",
+    b"expect",
+    b"cdn-loop",
+    b"te",
+];
+
+/// A response the fast path can send, with what the access log and metrics need.
+pub(crate) struct Answer {
+    pub(crate) site: Arc<Site>,
+    pub(crate) entry: Arc<MemEntry>,
+    pub(crate) status: u16,
+    pub(crate) host: String,
+}
+
+/// Finds the stored object that answers `req` on its own, or `None`: the request
+/// then goes through pingora's full path, which gives the same answer (or the one
+/// rules, hooks and the cache's other states call for).
+pub(crate) fn find(
+    live: &Live,
+    snapshot: &Snapshot,
+    req: &Request<'_, '_>,
+    tls: bool,
+    client_ip: Option<IpAddr>,
+    now: SystemTime,
+) -> Option<(Answer, Arc<Prepared>)> {
+    let cache = live.cache?;
+    let host = normalize_host(req.raw_host)?;
+    let site = snapshot.sites.lookup(&host)?;
+    let path = req.target.path();
+    if !site.cache
+        || site.script.is_some()
+        || !site.cache_key.headers.is_empty()
+        || !site.cache_key.cookies.is_empty()
+        || path.starts_with(outpost_tls::acme::HTTP01_PREFIX)
+        || !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, client_ip)
+    {
+        return None;
+    }
+    if !site.rules.is_empty() && rule_applies(site, req, &host, tls, client_ip) {
+        return None;
+    }
+    let pq = keyed_path_and_query(
+        path,
+        req.target.query(),
+        Some(req.target.as_str()),
+        &site.cache_key.query,
+    );
+    let mut key = key_from_parts(if tls { "https" } else { "http" }, &host, &pq);
+    let request_id = snapshot.config.server.request_id_header.as_ref();
+    let mut entry = cache.storage.memory_entry(&key.combined_bin())?;
+    let mut prepared = prepare(&entry, request_id)?;
+    if let Some(names) = &prepared.vary {
+        let wanted = variance_of(names, |n| req.field(n));
+        if wanted != prepared.variance {
+            // Another variant: it lives under the key with its variance (as pingora
+            // stores them).
+            key.set_variance_key(wanted?);
+            entry = cache.storage.memory_entry(&key.combined_bin())?;
+            prepared = prepare(&entry, request_id)?;
+            if prepared.variance != Some(key.variance_bin()?) {
+                return None;
+            }
+        }
+    }
+    if prepared.fresh_until < now
+        || prepared.request_id_header.as_ref() != request_id
+        || !prepared.compress.untouched(&site.compression)
+    {
+        return None;
+    }
+    let status = std::str::from_utf8(prepared.head.get(9..12)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((
+        Answer {
+            site: site.clone(),
+            entry,
+            status,
+            host,
+        },
+        prepared,
+    ))
+}
+
+/// The prepared head of `entry`, made on its first fast hit.
+fn prepare(entry: &MemEntry, request_id: Option<&http::HeaderName>) -> Option<Arc<Prepared>> {
+    entry
+        .prepared(|e| Prepared::build(e, request_id).map(Arc::new))
+        .cloned()
+}
+
+/// Whether one of the site's page rules applies to `req` (then pingora's path runs
+/// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page).
+fn rule_applies(
+    site: &Site,
+    req: &Request<'_, '_>,
+    host: &str,
+    tls: bool,
+    client_ip: Option<IpAddr>,
+) -> bool {
+    let mut headers = http::HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers {
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(h.name.as_bytes()),
+            http::HeaderValue::from_bytes(h.value),
+        ) else {
+            return true;
+        };
+        headers.append(name, value);
+    }
+    let port = crate::service::request_port(Some(req.raw_host), tls);
+    let view = outpost_rules::RequestView {
+        tls,
+        host,
+        port,
+        path_and_query: req.target.as_str(),
+        method: if req.head_only { "HEAD" } else { "GET" },
+        headers: &headers,
+        client_ip,
+    };
+    site.rules.find(&view).is_some()
+}
+
+/// Writes the response head for `prepared` into `out`: the stored part, then this
+/// hit's `Age`, `Cache-Status`, request id, `Date` and `Connection`, then the blank
+/// line.
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    prepared: &Prepared,
+    now: SystemTime,
+    request_id: Option<(&http::HeaderName, &str, u64)>,
+    keepalive: bool,
+) {
+    let age = now
+        .duration_since(prepared.epoch)
+        .map_or(0, |d| d.as_secs());
+    let ttl = match prepared.fresh_until.duration_since(now) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    out.extend_from_slice(&prepared.head);
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "Age: {age}\r\ncache-status: outpost; hit; ttl={ttl}\r\n"
+    );
+    if let Some((name, node, n)) = request_id {
+        let _ = write!(out, "{name}: {node}-{n:x}\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
+    out.extend_from_slice(if keepalive {
+        b"\r\nConnection: keep-alive\r\n\r\n"
+    } else {
+        b"\r\nConnection: close\r\n\r\n"
+    });
+}

@@ -1,0 +1,153 @@
+//! The ready-to-send head of a memory-tier object, built once on its first fast hit.
+
+use bytes::BufMut;
+use http::header;
+use outpost_cache::MemEntry;
+use std::time::SystemTime;
+
+/// What a fast hit needs of a stored object, derived once from its stored meta: the
+/// HTTP/1.1 status line and fields as every hit sends them (hop-by-hop fields gone,
+/// `Via` added, framing by `Content-Length`), and the few facts a hit must check.
+/// Only the per-request fields (`Age`, `Cache-Status`, `Date`, `Connection`, the
+/// request id) are written per hit.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// Status line and fields, each line ending in CRLF; no blank line.
+    pub(crate) head: Box<[u8]>,
+    pub(crate) fresh_until: SystemTime,
+    /// What `Age` counts from (pingora's `CacheMeta::epoch`).
+    pub(crate) epoch: SystemTime,
+    /// This object's secondary key, when the origin sent `Vary`.
+    pub(crate) variance: Option<[u8; 16]>,
+    /// The `Vary` field names (lowercased), when there are any.
+    pub(crate) vary: Option<Box<[String]>>,
+    /// The request-id field name the head was prepared for (removed from the stored
+    /// fields, since every hit sets its own).
+    pub(crate) request_id_header: Option<http::HeaderName>,
+    /// Facts the on-the-fly compressor's decision depends on.
+    pub(crate) compress: CompressFacts,
+}
+
+/// The parts of a stored head that decide whether the downstream compressor would
+/// touch it on a hit (see `compress::plan`): a hit the compressor would encode is
+/// not a fast hit.
+#[derive(Debug)]
+pub(crate) struct CompressFacts {
+    /// Never compressed whatever the settings: already encoded, `no-transform`, a
+    /// status without a body, or a variant already chosen by `Accept-Encoding`.
+    pub(crate) exempt: bool,
+    /// The media type, lowercased.
+    pub(crate) media: Option<Box<str>>,
+    /// The body length.
+    pub(crate) length: u64,
+}
+
+impl CompressFacts {
+    /// Whether a site with `settings` leaves this object's hits as they are.
+    pub(crate) fn untouched(&self, settings: &outpost_config::Compression) -> bool {
+        !settings.enabled
+            || self.exempt
+            || self.length < settings.min_size
+            || self
+                .media
+                .as_deref()
+                .is_none_or(|m| !settings.compresses(m))
+    }
+}
+
+impl Prepared {
+    /// Builds the prepared head of `entry`, or `None` when its hits are better left
+    /// to pingora's path (a head that does not parse, or a length that disagrees
+    /// with the body).
+    pub(crate) fn build(
+        entry: &MemEntry,
+        request_id_header: Option<&http::HeaderName>,
+    ) -> Option<Self> {
+        let meta = entry.meta().ok()?;
+        let mut resp = meta.response_header_copy();
+        let body_len = entry.body().len() as u64;
+        if resp.status.is_informational() {
+            return None;
+        }
+        let declared = resp
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()));
+        match declared {
+            Some(Some(n)) if n == body_len => {}
+            Some(_) => return None,
+            None => {
+                // The whole body is here: say its length rather than chunking it.
+                resp.remove_header(&header::TRANSFER_ENCODING);
+                resp.insert_header(header::CONTENT_LENGTH, body_len).ok()?;
+            }
+        }
+        for h in crate::service::strip_hop_by_hop(&resp.headers, false) {
+            resp.remove_header(h.as_str());
+        }
+        for h in [header::AGE, header::DATE, header::CONNECTION] {
+            resp.remove_header(&h);
+        }
+        resp.remove_header("cache-status");
+        if let Some(name) = request_id_header {
+            resp.remove_header(name);
+        }
+        let via = crate::service::append_via(&resp.headers, http::Version::HTTP_11);
+        resp.insert_header(header::VIA, via).ok()?;
+
+        let vary = resp
+            .headers
+            .get(header::VARY)
+            .and_then(|v| v.to_str().ok())
+            .map(crate::caching::vary_names)
+            .filter(|names| !names.is_empty());
+        let no_transform = resp
+            .headers
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|d| d.trim().eq_ignore_ascii_case("no-transform"));
+        let encoded = resp
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+        let compress = CompressFacts {
+            exempt: encoded
+                || no_transform
+                || matches!(resp.status.as_u16(), 204 | 206 | 304)
+                || resp.headers.contains_key(header::CONTENT_RANGE)
+                || vary
+                    .as_ref()
+                    .is_some_and(|v| v.iter().any(|n| n == "accept-encoding")),
+            media: resp
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|ct| crate::html::media_type(ct).0.into_boxed_str()),
+            length: body_len,
+        };
+
+        let mut head = Vec::with_capacity(256);
+        head.put_slice(b"HTTP/1.1 ");
+        head.put_slice(resp.status.as_str().as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(
+            resp.get_reason_phrase()
+                .or_else(|| resp.status.canonical_reason())
+                .unwrap_or("")
+                .as_bytes(),
+        );
+        head.put_slice(b"\r\n");
+        resp.header_to_h1_wire(&mut head);
+        Some(Prepared {
+            head: head.into_boxed_slice(),
+            fresh_until: meta.fresh_until(),
+            epoch: meta.epoch(),
+            variance: meta.variance(),
+            vary: vary.map(Vec::into_boxed_slice),
+            request_id_header: request_id_header.cloned(),
+            compress,
+        })
+    }
+}
