@@ -76,8 +76,9 @@ async fn a_memory_hit_is_answered_whole_by_the_fast_path() {
         // Two requests in one write (pipelined) are both answered, in order, and a
         // `Connection: close` request closes after its answer.
         let addr = op.http;
-        let one = format!("GET {path} HTTP/1.1\r\nHost: a.test\r\n\r\n");
-        let two = format!("GET {path} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+        // (The same Host as the client above: the host is part of the cache key.)
+        let one = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let two = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         let raw = raw_exchange(
             addr,
             format!("{one}{two}").as_bytes(),
@@ -210,7 +211,7 @@ async fn purges_expiry_rules_and_reloads_reach_the_fast_path() {
         c.get(op.url(long)).send().await.expect("miss");
         std::fs::write(
             op.dir.path().join("rules.yaml"),
-            "- match: \"/c\"\n  actions: { response_headers: { set: { x-rule: \"1\" } } }\n",
+            "- match: \"/c\"\n  actions: { set_response_headers: { x-rule: \"1\" } }\n",
         )
         .expect("rules");
         op.rewrite_config(&format!(
@@ -247,6 +248,54 @@ async fn purges_expiry_rules_and_reloads_reach_the_fast_path() {
         }
         assert!(fast, "fast hits follow the reloaded request id header");
         assert_eq!(origin.hits.load(Ordering::SeqCst), 4);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_streams_and_h2c_get_the_same_hits() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let yaml = config(&origin, admin_port, "").replace(
+            "listen: { http: \"{http}\" }",
+            "listen: { http: \"{http}\", h2c: true }",
+        );
+        let op = Outpost::start(&yaml);
+        let h1 = client();
+        let h2 = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .expect("client");
+        let path = "/c?cc=max-age%3D60&size=3000";
+        let miss = h2.get(op.url(path)).send().await.expect("miss");
+        assert_eq!(miss.version(), reqwest::Version::HTTP_2);
+        let body = miss.text().await.expect("body");
+        let before = fast_hits(&admin).await;
+        for _ in 0..3 {
+            let hit = h2.get(op.url(path)).send().await.expect("hit");
+            assert_eq!(hit.version(), reqwest::Version::HTTP_2);
+            assert!(header(&hit, "cache-status").starts_with("outpost; hit; ttl="));
+            assert_eq!(header(&hit, "via"), "1.1 outpost");
+            assert!(
+                header(&hit, "connection").is_empty(),
+                "no hop-by-hop fields in h2"
+            );
+            assert!(!header(&hit, "age").is_empty());
+            assert_eq!(hit.text().await.expect("body"), body);
+        }
+        let head = h2.head(op.url(path)).send().await.expect("head");
+        assert_eq!(head.status(), 200);
+        assert!(head.bytes().await.expect("body").is_empty());
+        assert_eq!(fast_hits(&admin).await, before + 4.0);
+        // With h2c on, HTTP/1 connections are pingora's (it looks for the preface):
+        // the same answer, from the full path.
+        let plain = h1.get(op.url(path)).send().await.expect("h1");
+        assert!(header(&plain, "cache-status").starts_with("outpost; hit"));
+        assert_eq!(plain.text().await.expect("body"), body);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 1);
     })
     .await
     .expect("test timed out");

@@ -87,7 +87,10 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     // Connection caps and the request-head deadline sit in front of pingora's app.
     let mut service = pingora::services::listening::Service::new(
         "outpost".to_string(),
-        crate::connection::Guarded::new(proxy, live.clone()),
+        crate::connection::Guarded::new(
+            crate::hit_path::FastPath::new(proxy, live.clone()),
+            live.clone(),
+        ),
     );
     // pingora's default write buffer is one MSS (1460 B), so a head plus a 1 KiB body
     // left in two `send`s — two loopback/NIC wake-ups per small response (perf: two

@@ -144,14 +144,16 @@ const HOP_BY_HOP: [&str; 6] = [
 /// (WebSocket) exchange `Connection: upgrade` and `Upgrade` are kept, since the
 /// upgrade must reach the other side for the tunnel to exist.
 pub(crate) fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
+    // Most messages carry none of these but `Connection`: allocate only for what is
+    // there (this runs twice per proxied request).
     let mut remove: Vec<String> = Vec::new();
     for v in headers.get_all(header::CONNECTION) {
         if let Ok(s) = v.to_str() {
             for token in s.split(',') {
-                let t = token.trim().to_ascii_lowercase();
-                let keep = upgrade && t == "upgrade";
-                if !t.is_empty() && !keep {
-                    remove.push(t);
+                let t = token.trim();
+                let keep = upgrade && t.eq_ignore_ascii_case("upgrade");
+                if !t.is_empty() && !keep && headers.contains_key(t) {
+                    remove.push(t.to_ascii_lowercase());
                 }
             }
         }
@@ -160,11 +162,14 @@ pub(crate) fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<
         if upgrade && (h == "connection" || h == "upgrade") {
             continue;
         }
-        remove.push(h.to_string());
+        if headers.contains_key(h) {
+            remove.push(h.to_string());
+        }
     }
-    remove.sort();
-    remove.dedup();
-    remove.retain(|h| headers.contains_key(h.as_str()));
+    if remove.len() > 1 {
+        remove.sort();
+        remove.dedup();
+    }
     remove
 }
 

@@ -127,6 +127,22 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// Whether any rule could match a request for `host` and `path_and_query` (by the
+    /// host and first-segment index alone). `false` means [`Self::find`] finds nothing
+    /// for such a request whatever its other parts, so a caller can skip building them.
+    pub fn has_candidates(&self, host: &str, path_and_query: &str) -> bool {
+        if self.rules.is_empty() {
+            return false;
+        }
+        let segment = request_first_segment(path_and_query);
+        let [a, b] = self.other_host.lists(segment);
+        let [c, d] = self
+            .exact_host
+            .get(host)
+            .map_or([&[][..], &[][..]], |bucket| bucket.lists(segment));
+        [a, b, c, d].iter().any(|l| !l.is_empty())
+    }
+
     /// The first rule (in file order) whose pattern and conditions match `req`.
     pub fn find(&self, req: &RequestView<'_>) -> Option<Match> {
         if self.rules.is_empty() {

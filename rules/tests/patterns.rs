@@ -360,3 +360,29 @@ fn conditions() {
     assert!(!from("192.0.2.8"));
     assert!(!from("11.0.0.1"));
 }
+
+#[test]
+fn candidates_are_what_find_can_return() {
+    let set = patterns(&["example.com/hook/*", "*/html/*"]);
+    // Whenever find() matches, there were candidates; where there are none, nothing
+    // can match whatever the request's headers are.
+    for url in [
+        "http://example.com/hook/a",
+        "http://other.test/html/x",
+        "http://example.com/1k.txt",
+        "http://example.com/",
+        "http://other.test/hook/a",
+    ] {
+        let r = Req::new(url).header("cookie", "a=1");
+        let candidates = set.has_candidates(&r.host, &r.pq);
+        if r.find(&set).is_some() {
+            assert!(candidates, "{url}");
+        }
+    }
+    assert!(!set.has_candidates("example.com", "/1k.txt"));
+    assert!(!set.has_candidates("example.com", "/"));
+    assert!(set.has_candidates("example.com", "/hook/x"));
+    assert!(set.has_candidates("other.test", "/html/y?z=1"));
+    // A catch-all rule is a candidate for everything.
+    assert!(patterns(&["/*"]).has_candidates("any.test", "/1k.txt"));
+}

@@ -13,33 +13,33 @@ use std::time::SystemTime;
 
 /// A parsed request head the fast path may answer: nothing in it asks for more than
 /// a stored response as it is.
-pub(crate) struct Request<'h, 'b> {
+pub(crate) struct Request<'a> {
     pub(crate) head_only: bool,
+    pub(crate) version: http::Version,
     pub(crate) target: http::uri::PathAndQuery,
-    pub(crate) raw_host: &'b str,
-    pub(crate) headers: &'h [httparse::Header<'b>],
+    pub(crate) raw_host: &'a str,
+    pub(crate) fields: Fields<'a>,
     /// The client asked to close after this response (`Connection: close`).
     pub(crate) close: bool,
 }
 
-impl<'h, 'b> Request<'h, 'b> {
-    /// Reads what the fast path needs from a complete head, or `None` when any part
-    /// of it is for pingora's full path: other methods and versions, bodies,
-    /// credentials, ranges, conditionals, upgrades, loops, unusual `Connection`.
-    pub(crate) fn read(req: &'h httparse::Request<'h, 'b>) -> Option<Self> {
-        let head_only = match req.method? {
-            "GET" => false,
-            "HEAD" => true,
-            _ => return None,
-        };
+/// The request's fields: as HTTP/1 bytes (read here) or pingora's map (HTTP/2).
+pub(crate) enum Fields<'a> {
+    Wire(&'a [httparse::Header<'a>]),
+    Map(&'a http::HeaderMap),
+}
+
+impl<'a> Request<'a> {
+    /// Reads what the fast path needs from a complete HTTP/1 head, or `None` when
+    /// any part of it is for pingora's full path: other methods and versions,
+    /// bodies, credentials, ranges, conditionals, upgrades, loops, unusual
+    /// `Connection`.
+    pub(crate) fn read(req: &'a httparse::Request<'_, 'a>) -> Option<Self> {
+        let head_only = head_only(req.method?)?;
         if req.version? != 1 {
             return None;
         }
-        let path = req.path?;
-        if !path.starts_with('/') || path.len() > super::MAX_TARGET {
-            return None;
-        }
-        let target = http::uri::PathAndQuery::try_from(path).ok()?;
+        let target = target(req.path?)?;
         let mut raw_host = None;
         let mut close = false;
         for h in req.headers.iter() {
@@ -65,20 +65,67 @@ impl<'h, 'b> Request<'h, 'b> {
         }
         Some(Request {
             head_only,
+            version: http::Version::HTTP_11,
             target,
             raw_host: raw_host?,
-            headers: req.headers,
+            fields: Fields::Wire(req.headers),
             close,
         })
     }
 
-    /// The first value of field `name` (lowercase).
-    fn field(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+    /// The same for a request pingora read (an HTTP/2 stream).
+    pub(crate) fn from_header(req: &'a pingora::http::RequestHeader) -> Option<Self> {
+        let head_only = head_only(req.method.as_str())?;
+        let target = req.uri.path_and_query()?.clone();
+        if target.as_str().len() > super::MAX_TARGET || !target.as_str().starts_with('/') {
+            return None;
+        }
+        if req
+            .headers
+            .keys()
+            .any(|n| PASS_ON.contains(&n.as_str().as_bytes()) || n == http::header::CONNECTION)
+        {
+            return None;
+        }
+        let raw_host = match req.uri.authority() {
+            Some(a) => a.as_str(),
+            None => req.headers.get(http::header::HOST)?.to_str().ok()?,
+        };
+        Some(Request {
+            head_only,
+            version: req.version,
+            target,
+            raw_host,
+            fields: Fields::Map(&req.headers),
+            close: false,
+        })
     }
+
+    /// The first value of field `name` (lowercase).
+    fn field(&self, name: &str) -> Option<&'a [u8]> {
+        match self.fields {
+            Fields::Wire(h) => h
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value),
+            Fields::Map(m) => m.get(name).map(|v| v.as_bytes()),
+        }
+    }
+}
+
+fn head_only(method: &str) -> Option<bool> {
+    match method {
+        "GET" => Some(false),
+        "HEAD" => Some(true),
+        _ => None,
+    }
+}
+
+fn target(path: &str) -> Option<http::uri::PathAndQuery> {
+    if !path.starts_with('/') || path.len() > super::MAX_TARGET {
+        return None;
+    }
+    http::uri::PathAndQuery::try_from(path).ok()
 }
 
 /// Request fields that send a request down pingora's path: a body
@@ -115,7 +162,7 @@ pub(crate) struct Answer {
 pub(crate) fn find(
     live: &Live,
     snapshot: &Snapshot,
-    req: &Request<'_, '_>,
+    req: &Request<'_>,
     tls: bool,
     client_ip: Option<IpAddr>,
     now: SystemTime,
@@ -133,7 +180,9 @@ pub(crate) fn find(
     {
         return None;
     }
-    if !site.rules.is_empty() && rule_applies(site, req, &host, tls, client_ip) {
+    if site.rules.has_candidates(&host, req.target.as_str())
+        && rule_applies(site, req, &host, tls, client_ip)
+    {
         return None;
     }
     let pq = keyed_path_and_query(
@@ -143,9 +192,8 @@ pub(crate) fn find(
         &site.cache_key.query,
     );
     let mut key = key_from_parts(if tls { "https" } else { "http" }, &host, &pq);
-    let request_id = snapshot.config.server.request_id_header.as_ref();
     let mut entry = cache.storage.memory_entry(&key.combined_bin())?;
-    let mut prepared = prepare(&entry, request_id)?;
+    let mut prepared = prepare(&entry)?;
     if let Some(names) = &prepared.vary {
         let wanted = variance_of(names, |n| req.field(n));
         if wanted != prepared.variance {
@@ -153,14 +201,19 @@ pub(crate) fn find(
             // stores them).
             key.set_variance_key(wanted?);
             entry = cache.storage.memory_entry(&key.combined_bin())?;
-            prepared = prepare(&entry, request_id)?;
+            prepared = prepare(&entry)?;
             if prepared.variance != Some(key.variance_bin()?) {
                 return None;
             }
         }
     }
     if prepared.fresh_until < now
-        || prepared.request_id_header.as_ref() != request_id
+        || snapshot
+            .config
+            .server
+            .request_id_header
+            .as_ref()
+            .is_some_and(|n| prepared.has_field(n.as_str()))
         || !prepared.compress.untouched(&site.compression)
     {
         return None;
@@ -181,9 +234,9 @@ pub(crate) fn find(
 }
 
 /// The prepared head of `entry`, made on its first fast hit.
-fn prepare(entry: &MemEntry, request_id: Option<&http::HeaderName>) -> Option<Arc<Prepared>> {
+fn prepare(entry: &MemEntry) -> Option<Arc<Prepared>> {
     entry
-        .prepared(|e| Prepared::build(e, request_id).map(Arc::new))
+        .prepared(|e| Prepared::build(e).map(Arc::new))
         .cloned()
 }
 
@@ -191,21 +244,29 @@ fn prepare(entry: &MemEntry, request_id: Option<&http::HeaderName>) -> Option<Ar
 /// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page).
 fn rule_applies(
     site: &Site,
-    req: &Request<'_, '_>,
+    req: &Request<'_>,
     host: &str,
     tls: bool,
     client_ip: Option<IpAddr>,
 ) -> bool {
-    let mut headers = http::HeaderMap::with_capacity(req.headers.len());
-    for h in req.headers {
-        let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(h.name.as_bytes()),
-            http::HeaderValue::from_bytes(h.value),
-        ) else {
-            return true;
-        };
-        headers.append(name, value);
-    }
+    let owned;
+    let headers = match req.fields {
+        Fields::Map(m) => m,
+        Fields::Wire(fields) => {
+            let mut map = http::HeaderMap::with_capacity(fields.len());
+            for h in fields {
+                let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(h.name.as_bytes()),
+                    http::HeaderValue::from_bytes(h.value),
+                ) else {
+                    return true;
+                };
+                map.append(name, value);
+            }
+            owned = map;
+            &owned
+        }
+    };
     let port = crate::service::request_port(Some(req.raw_host), tls);
     let view = outpost_rules::RequestView {
         tls,
@@ -213,7 +274,7 @@ fn rule_applies(
         port,
         path_and_query: req.target.as_str(),
         method: if req.head_only { "HEAD" } else { "GET" },
-        headers: &headers,
+        headers,
         client_ip,
     };
     site.rules.find(&view).is_some()
@@ -227,15 +288,9 @@ pub(crate) fn write_head(
     prepared: &Prepared,
     now: SystemTime,
     request_id: Option<(&http::HeaderName, &str, u64)>,
-    keepalive: bool,
+    keepalive: Option<bool>,
 ) {
-    let age = now
-        .duration_since(prepared.epoch)
-        .map_or(0, |d| d.as_secs());
-    let ttl = match prepared.fresh_until.duration_since(now) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
+    let (age, ttl) = age_and_ttl(prepared, now);
     out.extend_from_slice(&prepared.head);
     // Writing into a Vec cannot fail.
     let _ = write!(
@@ -247,9 +302,56 @@ pub(crate) fn write_head(
     }
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
-    out.extend_from_slice(if keepalive {
-        b"\r\nConnection: keep-alive\r\n\r\n"
-    } else {
-        b"\r\nConnection: close\r\n\r\n"
+    out.extend_from_slice(match keepalive {
+        Some(true) => b"\r\nConnection: keep-alive\r\n\r\n",
+        Some(false) => b"\r\nConnection: close\r\n\r\n",
+        None => b"\r\n\r\n",
     });
+}
+
+/// `Age` (seconds since the object's epoch) and the `Cache-Status` ttl (seconds of
+/// freshness left).
+fn age_and_ttl(prepared: &Prepared, now: SystemTime) -> (u64, i64) {
+    let age = now
+        .duration_since(prepared.epoch)
+        .map_or(0, |d| d.as_secs());
+    let ttl = match prepared.fresh_until.duration_since(now) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    (age, ttl)
+}
+
+/// The response head for `prepared` as pingora's map, for its HTTP/2 writer (which
+/// adds what HTTP/2 frames need): the stored part, then this hit's `Age`,
+/// `Cache-Status` and request id.
+pub(crate) fn response_header(
+    prepared: &Prepared,
+    status: u16,
+    now: SystemTime,
+    request_id: Option<(&http::HeaderName, &str, u64)>,
+) -> Option<pingora::http::ResponseHeader> {
+    let (age, ttl) = age_and_ttl(prepared, now);
+    let head = &prepared.head;
+    let fields_at = head.windows(2).position(|w| w == b"\r\n")? + 2;
+    let lines = head.get(fields_at..)?;
+    let mut resp = pingora::http::ResponseHeader::build(status, Some(16)).ok()?;
+    for line in lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = http::HeaderName::from_bytes(&line[..colon]).ok()?;
+        let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+        resp.append_header(name, value).ok()?;
+    }
+    resp.insert_header(http::header::AGE, age).ok()?;
+    resp.insert_header("cache-status", format!("outpost; hit; ttl={ttl}"))
+        .ok()?;
+    if let Some((name, node, n)) = request_id {
+        resp.insert_header(name.clone(), format!("{node}-{n:x}"))
+            .ok()?;
+    }
+    Some(resp)
 }

@@ -141,6 +141,86 @@ enum Served {
     Failed,
 }
 
+/// Everything a fast hit needs once it is found: the answer and its accounting.
+struct Hit {
+    found: answer::Answer,
+    prepared: Arc<prepared::Prepared>,
+    snapshot: Arc<crate::snapshot::Snapshot>,
+    seq: u64,
+    now: SystemTime,
+    start: Instant,
+}
+
+impl Hit {
+    /// Finds the fast answer to `req`, if there is one (and counts it in flight).
+    fn find(
+        live: &Live,
+        req: &answer::Request<'_>,
+        tls: bool,
+        client_ip: Option<IpAddr>,
+        start: Instant,
+    ) -> Option<Hit> {
+        if live.draining.load(Ordering::Relaxed) {
+            return None;
+        }
+        let snapshot = live.snapshot();
+        let now = SystemTime::now();
+        let (found, prepared) = answer::find(live, &snapshot, req, tls, client_ip, now)?;
+        live.in_flight.fetch_add(1, Ordering::SeqCst);
+        Some(Hit {
+            found,
+            prepared,
+            snapshot,
+            seq: live.next_request_seq(),
+            now,
+            start,
+        })
+    }
+
+    fn status(&self) -> u16 {
+        self.found.status
+    }
+
+    /// Gives up on an answer found but not sent (pingora's path takes the request).
+    fn abandon(self, live: &Live) {
+        live.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn request_id<'l>(&self, live: &'l Live) -> Option<(http::HeaderName, &'l str, u64)> {
+        self.snapshot
+            .config
+            .server
+            .request_id_header
+            .clone()
+            .map(|name| (name, live.node_id.as_str(), self.seq))
+    }
+
+    /// Counts and logs the answered request.
+    fn done(
+        self,
+        live: &Live,
+        req: &answer::Request<'_>,
+        client_ip: Option<IpAddr>,
+        body_bytes: usize,
+        error: Option<String>,
+    ) {
+        live.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(cache) = live.cache {
+            cache.storage.record_memory_hit();
+        }
+        crate::service::record_fast_hit(
+            live,
+            &self.found.site,
+            self.found.status,
+            body_bytes,
+            self.start,
+        );
+        if self.snapshot.config.log.access_log {
+            log_access(&self, req, client_ip, live, body_bytes, error);
+        }
+    }
+}
+
 async fn try_serve(
     live: &Live,
     stream: &mut Stream,
@@ -158,57 +238,156 @@ async fn try_serve(
     let Some(req) = answer::Request::read(&parsed) else {
         return Served::No;
     };
-    if live.draining.load(Ordering::Relaxed) {
-        return Served::No;
-    }
-    let snapshot = live.snapshot();
-    let now = SystemTime::now();
-    let Some((found, prepared)) = answer::find(live, &snapshot, &req, tls, client_ip, now) else {
+    let Some(hit) = Hit::find(live, &req, tls, client_ip, start) else {
         return Served::No;
     };
-    live.in_flight.fetch_add(1, Ordering::SeqCst);
-    let server = &snapshot.config.server;
-    let seq = live.next_request_seq();
-    let request_id = server
-        .request_id_header
-        .as_ref()
-        .map(|name| (name, live.node_id.as_str(), seq));
     let keepalive = !req.close;
     out.clear();
-    answer::write_head(out, &prepared, now, request_id, keepalive);
-    let body = found.entry.body();
+    let request_id = hit.request_id(live);
+    answer::write_head(
+        out,
+        &hit.prepared,
+        hit.now,
+        request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
+        Some(keepalive),
+    );
+    let body = hit.found.entry.body().clone();
     let send_body = !req.head_only;
     if send_body && body.len() <= COALESCE {
-        out.extend_from_slice(body);
+        out.extend_from_slice(&body);
     }
+    let server = &hit.snapshot.config.server;
     let sent = send(
         stream,
         out,
         send_body && body.len() > COALESCE,
-        body,
+        &body,
         server,
     )
     .await;
-    live.in_flight.fetch_sub(1, Ordering::SeqCst);
     let body_bytes = if send_body { body.len() } else { 0 };
-    if let Some(cache) = live.cache {
-        cache.storage.record_memory_hit();
-    }
-    crate::service::record_fast_hit(live, &found.site, found.status, body_bytes, start);
-    if snapshot.config.log.access_log {
-        log_access(
-            &found,
-            &req,
-            client_ip,
-            seq,
-            live,
-            body_bytes,
-            start,
-            sent.as_ref().err(),
-        );
-    }
+    let error = sent.as_ref().err().map(ToString::to_string);
+    hit.done(live, &req, client_ip, body_bytes, error);
     match sent {
         Ok(()) => Served::Yes { keepalive },
+        Err(_) => Served::Failed,
+    }
+}
+
+/// pingora's HTTP app with the fast path in front of each HTTP/2 stream (HTTP/1
+/// connections come through [`serve`], which calls this for what it does not
+/// answer).
+pub struct FastPath<A> {
+    inner: Arc<A>,
+    live: Arc<Live>,
+}
+
+impl<A> FastPath<A> {
+    /// Wraps pingora's proxy app.
+    pub fn new(inner: A, live: Arc<Live>) -> Self {
+        FastPath {
+            inner: Arc::new(inner),
+            live,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for FastPath<A> {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<pingora::apps::ReusedHttpStream> {
+        if session.is_http2() {
+            match try_serve_h2(&self.live, &mut session).await {
+                Served::Yes { .. } => {
+                    let _ = session.finish().await;
+                    return None;
+                }
+                Served::Failed => return None,
+                Served::No => {}
+            }
+        }
+        self.inner.process_new_http(session, shutdown).await
+    }
+
+    fn h2_options(&self) -> Option<pingora::protocols::http::v2::server::H2Options> {
+        self.inner.h2_options()
+    }
+
+    fn server_options(&self) -> Option<&pingora::apps::HttpServerOptions> {
+        self.inner.server_options()
+    }
+
+    async fn http_cleanup(&self) {
+        self.inner.http_cleanup().await
+    }
+
+    async fn process_custom_session(
+        self: Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        self.inner
+            .clone()
+            .process_custom_session(stream, shutdown)
+            .await
+    }
+}
+
+/// The fast path for one HTTP/2 stream: the head goes through pingora's HTTP/2
+/// writer (HPACK), built from the prepared head.
+async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
+    let start = Instant::now();
+    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+    let client_ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let (hit, head_only, resp) = {
+        let Some(req) = answer::Request::from_header(session.req_header()) else {
+            return Served::No;
+        };
+        let Some(hit) = Hit::find(live, &req, tls, client_ip, start) else {
+            return Served::No;
+        };
+        let request_id = hit.request_id(live);
+        let resp = answer::response_header(
+            &hit.prepared,
+            hit.status(),
+            hit.now,
+            request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
+        );
+        (hit, req.head_only, resp)
+    };
+    let Some(resp) = resp else {
+        hit.abandon(live);
+        return Served::No;
+    };
+    let body = hit.found.entry.body().clone();
+    let body_bytes = if head_only { 0 } else { body.len() };
+    let server = &hit.snapshot.config.server;
+    let write = async {
+        session.write_response_header(Box::new(resp)).await?;
+        if !head_only {
+            session.write_response_body(body, true).await?;
+        }
+        Ok::<_, Box<pingora::Error>>(())
+    };
+    let sent = match tokio::time::timeout(server.send_timeout, write).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("client did not read the response in time".to_string()),
+    };
+    // The request view borrowed the session; the log needs only its parts again.
+    let req = answer::Request::from_header(session.req_header());
+    let error = sent.as_ref().err().cloned();
+    match req {
+        Some(req) => hit.done(live, &req, client_ip, body_bytes, error),
+        None => hit.abandon(live),
+    }
+    match sent {
+        Ok(()) => Served::Yes { keepalive: true },
         Err(_) => Served::Failed,
     }
 }
@@ -249,35 +428,32 @@ async fn send(
 }
 
 /// The access-log line of a fast hit: the same fields as pingora's path logs.
-#[allow(clippy::too_many_arguments)]
 fn log_access(
-    found: &answer::Answer,
-    req: &answer::Request<'_, '_>,
+    hit: &Hit,
+    req: &answer::Request<'_>,
     client_ip: Option<IpAddr>,
-    seq: u64,
     live: &Live,
     bytes: usize,
-    start: Instant,
-    error: Option<&std::io::Error>,
+    error: Option<String>,
 ) {
     let client = client_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
     tracing::info!(
         target: "outpost::access",
         client = %client,
-        request_id = %format_args!("{}-{:x}", live.node_id, seq),
+        request_id = %format_args!("{}-{:x}", live.node_id, hit.seq),
         method = if req.head_only { "HEAD" } else { "GET" },
-        host = %found.host,
+        host = %hit.found.host,
         path = %req.target.as_str(),
-        version = ?http::Version::HTTP_11,
-        status = found.status,
+        version = ?req.version,
+        status = hit.found.status,
         bytes,
-        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
-        site = found.site.name.as_str(),
+        duration_ms = hit.start.elapsed().as_secs_f64() * 1000.0,
+        site = hit.found.site.name.as_str(),
         origin = "-",
         attempts = 0usize,
         cache = "hit",
         subrequest = false,
-        error = error.map(|e| e.to_string()),
+        error,
         "access"
     );
 }

@@ -21,9 +21,6 @@ pub(crate) struct Prepared {
     pub(crate) variance: Option<[u8; 16]>,
     /// The `Vary` field names (lowercased), when there are any.
     pub(crate) vary: Option<Box<[String]>>,
-    /// The request-id field name the head was prepared for (removed from the stored
-    /// fields, since every hit sets its own).
-    pub(crate) request_id_header: Option<http::HeaderName>,
     /// Facts the on-the-fly compressor's decision depends on.
     pub(crate) compress: CompressFacts,
 }
@@ -56,13 +53,20 @@ impl CompressFacts {
 }
 
 impl Prepared {
+    /// Whether the stored fields include `name` (lowercase). A stored field that a
+    /// hit sets itself (the request id, named by config) makes the hit pingora's.
+    pub(crate) fn has_field(&self, name: &str) -> bool {
+        self.head.split(|&b| b == b'\n').skip(1).any(|line| {
+            line.len() > name.len()
+                && line[name.len()] == b':'
+                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        })
+    }
+
     /// Builds the prepared head of `entry`, or `None` when its hits are better left
     /// to pingora's path (a head that does not parse, or a length that disagrees
     /// with the body).
-    pub(crate) fn build(
-        entry: &MemEntry,
-        request_id_header: Option<&http::HeaderName>,
-    ) -> Option<Self> {
+    pub(crate) fn build(entry: &MemEntry) -> Option<Self> {
         let meta = entry.meta().ok()?;
         let mut resp = meta.response_header_copy();
         let body_len = entry.body().len() as u64;
@@ -89,9 +93,6 @@ impl Prepared {
             resp.remove_header(&h);
         }
         resp.remove_header("cache-status");
-        if let Some(name) = request_id_header {
-            resp.remove_header(name);
-        }
         let via = crate::service::append_via(&resp.headers, http::Version::HTTP_11);
         resp.insert_header(header::VIA, via).ok()?;
 
@@ -146,7 +147,6 @@ impl Prepared {
             epoch: meta.epoch(),
             variance: meta.variance(),
             vary: vary.map(Vec::into_boxed_slice),
-            request_id_header: request_id_header.cloned(),
             compress,
         })
     }
