@@ -1,7 +1,9 @@
 //! The cache's share of a HIT, without the network: computing a request's cache key
 //! (Outpost's policy: scheme, host, path and query, length-framed; then pingora's
-//! blake2 hash) and a lookup that hits the memory tier or the disk tier (a 1 KiB object:
-//! meta deserialized, body handed over).
+//! blake2 hash), a lookup that hits the memory tier or the disk tier (a 1 KiB object:
+//! meta deserialized, body handed over) as pingora's cache path does it, and the
+//! memory-hit fast path's whole answer to a request head (parse, site, rules index,
+//! key, lookup, prepared head, response bytes, metrics).
 //!
 //! Run: `cargo bench --bench cache_path`. Criterion prints time per operation.
 
@@ -93,5 +95,56 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(group, benches);
+/// The fast path's answer to one request head, with a real `Live` (config, site
+/// table, metrics) and a 1 KiB object in its memory tier.
+fn fast_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let yaml = "listen: { http: \"127.0.0.1:8080\" }\nlog: { access_log: false }\ncache: { memory: 64MiB }\nsites:\n  - hosts: [\"www.example.com\"]\n    origins: [\"http://127.0.0.1:1\"]\n    compression: { enabled: false }\n";
+    let cfg = outpost_config::load_str(yaml, std::path::Path::new("bench.yaml")).expect("config");
+    let live = outpost_proxy::Live::new(cfg, rt.handle().clone(), false).expect("live");
+    let storage = live.cache.expect("cache").storage;
+    let req = RequestHeader::build("GET", b"/assets/app.js?v=12&lang=en", None).expect("req");
+    let key = outpost_proxy::caching::cache_key(
+        false,
+        "www.example.com",
+        &req,
+        &outpost_config::CacheKeyPolicy::default(),
+    );
+    rt.block_on(async {
+        let mut head = ResponseHeader::build(200, None).expect("head");
+        for (k, v) in [
+            ("server", "nginx/1.22.1"),
+            ("content-type", "application/javascript"),
+            ("content-length", "1024"),
+            ("last-modified", "Fri, 04 Dec 2026 10:17:48 GMT"),
+            ("etag", "\"6b12934c-400\""),
+            ("cache-control", "max-age=3600"),
+            ("accept-ranges", "bytes"),
+        ] {
+            head.insert_header(k, v).expect("field");
+        }
+        let now = SystemTime::now();
+        let meta = CacheMeta::new(now + Duration::from_secs(3600), now, 0, 0, head);
+        let span = Span::inactive();
+        let mut miss = storage
+            .get_miss_handler(&key, &meta, &span.handle())
+            .await
+            .expect("miss");
+        miss.write_body(bytes::Bytes::from(vec![b'x'; 1024]), true)
+            .await
+            .expect("write");
+        miss.finish().await.expect("finish");
+    });
+    let head = b"GET /assets/app.js?v=12&lang=en HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n";
+    let mut out = Vec::with_capacity(4096);
+    assert!(outpost_proxy::hit_path::answer_bytes(&live, head, &mut out));
+    c.bench_function("fast_path/memory_hit_1k_answer", |b| {
+        b.iter(|| {
+            let ok = outpost_proxy::hit_path::answer_bytes(&live, black_box(head), &mut out);
+            black_box((ok, out.len()))
+        })
+    });
+}
+
+criterion_group!(group, benches, fast_path);
 criterion_main!(group);

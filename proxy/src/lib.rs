@@ -20,7 +20,7 @@ pub mod compress;
 pub mod connection;
 mod control;
 mod error;
-mod hit_path;
+pub mod hit_path;
 mod hooks;
 pub mod html;
 pub mod metrics;

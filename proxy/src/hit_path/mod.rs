@@ -20,6 +20,7 @@ use pingora::apps::HttpServerApp;
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
+use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -221,6 +222,71 @@ impl Hit {
     }
 }
 
+/// The fast path's whole answer to one HTTP/1 request head, without the socket: the
+/// response bytes (head, and the body when small) in `out`, or `false` when pingora's
+/// full path must answer. The request is counted as a hit as if it had been sent.
+/// For benchmarks; the server goes through [`serve`].
+pub fn answer_bytes(live: &Live, head: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let mut parsed = httparse::Request::new(&mut fields);
+    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(n)) if n == head.len()) {
+        return false;
+    }
+    let Some(req) = answer::Request::read(&parsed) else {
+        return false;
+    };
+    let Some((hit, _, body_bytes)) = answer_h1(live, &req, out, false, None, Instant::now()) else {
+        return false;
+    };
+    hit.done(live, &req, None, body_bytes, None);
+    true
+}
+
+/// Finds the answer to `req` and writes its head (and a small body) into `out`;
+/// returns the hit, whether the body is still to be sent, and the body bytes.
+fn answer_h1(
+    live: &Live,
+    req: &answer::Request<'_>,
+    out: &mut Vec<u8>,
+    tls: bool,
+    client_ip: Option<IpAddr>,
+    start: Instant,
+) -> Option<(Hit, bool, usize)> {
+    let hit = Hit::find(live, req, tls, client_ip, start)?;
+    out.clear();
+    let request_id = hit.request_id(live);
+    answer::write_head(
+        out,
+        &hit.prepared,
+        hit.now,
+        request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
+        Some(!req.close),
+    );
+    let body = hit.found.entry.body();
+    let send_body = !req.head_only;
+    if send_body && hit.prepared.chunked && !body.is_empty() {
+        // (Writing into a Vec cannot fail.)
+        let _ = write!(out, "{:x}\r\n", body.len());
+    }
+    let body_after = send_body && body.len() > COALESCE;
+    if send_body && !body_after {
+        out.extend_from_slice(body);
+        out.extend_from_slice(chunk_tail(&hit.prepared, body.len()));
+    }
+    let body_bytes = if send_body { body.len() } else { 0 };
+    Some((hit, body_after, body_bytes))
+}
+
+/// What follows the body of a chunked answer: the end of its one chunk (if it had
+/// one) and the last chunk.
+fn chunk_tail(prepared: &prepared::Prepared, body_len: usize) -> &'static [u8] {
+    match (prepared.chunked, body_len) {
+        (false, _) => b"",
+        (true, 0) => b"0\r\n\r\n",
+        (true, _) => b"\r\n0\r\n\r\n",
+    }
+}
+
 async fn try_serve(
     live: &Live,
     stream: &mut Stream,
@@ -238,34 +304,15 @@ async fn try_serve(
     let Some(req) = answer::Request::read(&parsed) else {
         return Served::No;
     };
-    let Some(hit) = Hit::find(live, &req, tls, client_ip, start) else {
+    let Some((hit, body_after, body_bytes)) = answer_h1(live, &req, out, tls, client_ip, start)
+    else {
         return Served::No;
     };
     let keepalive = !req.close;
-    out.clear();
-    let request_id = hit.request_id(live);
-    answer::write_head(
-        out,
-        &hit.prepared,
-        hit.now,
-        request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
-        Some(keepalive),
-    );
     let body = hit.found.entry.body().clone();
-    let send_body = !req.head_only;
-    if send_body && body.len() <= COALESCE {
-        out.extend_from_slice(&body);
-    }
     let server = &hit.snapshot.config.server;
-    let sent = send(
-        stream,
-        out,
-        send_body && body.len() > COALESCE,
-        &body,
-        server,
-    )
-    .await;
-    let body_bytes = if send_body { body.len() } else { 0 };
+    let tail = chunk_tail(&hit.prepared, body.len());
+    let sent = send(stream, out, body_after.then_some((&body, tail)), server).await;
     let error = sent.as_ref().err().map(ToString::to_string);
     hit.done(live, &req, client_ip, body_bytes, error);
     match sent {
@@ -392,17 +439,16 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
     }
 }
 
-/// Writes `head` (and then `body`, when `body_after`) and flushes, within the
+/// Writes `head` (and then a large body and what follows it) and flushes, within the
 /// client send limits of `server:` (`send_timeout`, `min_send_rate`), as pingora's
 /// writer does.
 async fn send(
     stream: &mut Stream,
     head: &[u8],
-    body_after: bool,
-    body: &bytes::Bytes,
+    body_after: Option<(&bytes::Bytes, &[u8])>,
     server: &outpost_config::ServerSettings,
 ) -> std::io::Result<()> {
-    let total = head.len() + if body_after { body.len() } else { 0 };
+    let total = head.len() + body_after.map_or(0, |(b, t)| b.len() + t.len());
     let limit = match usize::try_from(server.min_send_rate)
         .ok()
         .filter(|r| *r > 0)
@@ -412,8 +458,9 @@ async fn send(
     };
     let write = async {
         stream.write_all(head).await?;
-        if body_after {
+        if let Some((body, tail)) = body_after {
             stream.write_all(body).await?;
+            stream.write_all(tail).await?;
         }
         stream.flush().await
     };

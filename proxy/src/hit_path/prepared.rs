@@ -23,6 +23,9 @@ pub(crate) struct Prepared {
     pub(crate) vary: Option<Box<[String]>>,
     /// Facts the on-the-fly compressor's decision depends on.
     pub(crate) compress: CompressFacts,
+    /// The body goes out chunked: the stored head has no length (a body streamed
+    /// into the cache), and hits keep the framing pingora's path gives them.
+    pub(crate) chunked: bool,
 }
 
 /// The parts of a stored head that decide whether the downstream compressor would
@@ -77,15 +80,18 @@ impl Prepared {
             .headers
             .get(header::CONTENT_LENGTH)
             .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()));
-        match declared {
-            Some(Some(n)) if n == body_len => {}
+        let chunked = match declared {
+            Some(Some(n)) if n == body_len => false,
             Some(_) => return None,
             None => {
-                // The whole body is here: say its length rather than chunking it.
-                resp.remove_header(&header::TRANSFER_ENCODING);
-                resp.insert_header(header::CONTENT_LENGTH, body_len).ok()?;
+                let no_body = matches!(resp.status.as_u16(), 204 | 304);
+                if !no_body {
+                    resp.insert_header(header::TRANSFER_ENCODING, "chunked")
+                        .ok()?;
+                }
+                !no_body
             }
-        }
+        };
         for h in crate::service::strip_hop_by_hop(&resp.headers, false) {
             resp.remove_header(h.as_str());
         }
@@ -148,6 +154,7 @@ impl Prepared {
             variance: meta.variance(),
             vary: vary.map(Vec::into_boxed_slice),
             compress,
+            chunked,
         })
     }
 }
