@@ -2,37 +2,50 @@
 //! into this node's config directory and the node reloads; if the reload fails, the
 //! previous files are put back, so the node keeps serving what it had.
 
-use crate::snapshot::Live;
 use outpost_cluster::{Bundle, BundleRejected, BundleSink};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+/// What a bundle is installed into: the running node's config files and reload.
+pub trait Node: Send + Sync {
+    /// The main config file (bundle files go beside it).
+    fn config_path(&self) -> PathBuf;
+    /// Reloads the config from its files; the new generation, or why it failed.
+    fn reload(&self) -> Result<u64, String>;
+}
+
 /// Installs pushed bundles into the running node.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct BundleApplier {
-    live: OnceLock<Weak<Live>>,
+    node: OnceLock<Weak<dyn Node>>,
     /// One bundle at a time.
-    installing: Mutex<()>,
+    installing: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for BundleApplier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BundleApplier").finish_non_exhaustive()
+    }
 }
 
 impl BundleApplier {
     /// Points the applier at the node (once it is built).
-    pub fn bind(&self, live: &Arc<Live>) {
-        let _ = self.live.set(Arc::downgrade(live));
+    pub fn bind(&self, node: Weak<dyn Node>) {
+        let _ = self.node.set(node);
     }
 }
 
 #[async_trait::async_trait]
 impl BundleSink for BundleApplier {
     async fn apply(&self, bundle: &Bundle) -> Result<(), BundleRejected> {
-        let live = self
-            .live
+        let node = self
+            .node
             .get()
             .and_then(Weak::upgrade)
             .ok_or_else(|| BundleRejected("the node is still starting".into()))?;
         let bundle = bundle.clone();
-        let applier = Arc::clone(&live.bundle_applier);
-        tokio::task::spawn_blocking(move || applier.install(&live, &bundle))
+        let installing = self.installing.clone();
+        tokio::task::spawn_blocking(move || install(&installing, &*node, &bundle))
             .await
             .map_err(|e| BundleRejected(format!("installer failed: {e}")))?
     }
@@ -65,46 +78,46 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-impl BundleApplier {
-    fn install(&self, live: &Live, bundle: &Bundle) -> Result<(), BundleRejected> {
-        let _one = self.installing.lock().unwrap_or_else(|p| p.into_inner());
-        let main = live.config_path();
-        let dir = main
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let mut plan = Vec::new();
-        for f in &bundle.files {
-            plan.push((target(&dir, &main, &f.path)?, f.content.as_bytes()));
+/// Writes the bundle's files beside the main config and reloads; puts the previous
+/// files back when the reload fails.
+fn install(installing: &Mutex<()>, node: &dyn Node, bundle: &Bundle) -> Result<(), BundleRejected> {
+    let _one = installing.lock().unwrap_or_else(|p| p.into_inner());
+    let main = node.config_path();
+    let dir = main
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut plan = Vec::new();
+    for f in &bundle.files {
+        plan.push((target(&dir, &main, &f.path)?, f.content.as_bytes()));
+    }
+    // What is there now, to put back if the new files do not load.
+    let backups: Vec<(PathBuf, Option<Vec<u8>>)> = plan
+        .iter()
+        .map(|(p, _)| (p.clone(), std::fs::read(p).ok()))
+        .collect();
+    let restore = || {
+        for (path, old) in &backups {
+            let _ = match old {
+                Some(bytes) => write_atomically(path, bytes),
+                None => std::fs::remove_file(path),
+            };
         }
-        // What is there now, to put back if the new files do not load.
-        let backups: Vec<(PathBuf, Option<Vec<u8>>)> = plan
-            .iter()
-            .map(|(p, _)| (p.clone(), std::fs::read(p).ok()))
-            .collect();
-        let restore = || {
-            for (path, old) in &backups {
-                let _ = match old {
-                    Some(bytes) => write_atomically(path, bytes),
-                    None => std::fs::remove_file(path),
-                };
-            }
-        };
-        for (path, bytes) in &plan {
-            if let Err(e) = write_atomically(path, bytes) {
-                restore();
-                return Err(BundleRejected(format!("writing {}: {e}", path.display())));
-            }
+    };
+    for (path, bytes) in &plan {
+        if let Err(e) = write_atomically(path, bytes) {
+            restore();
+            return Err(BundleRejected(format!("writing {}: {e}", path.display())));
         }
-        match live.reload() {
-            Ok(generation) => {
-                tracing::info!(version = %bundle.version, generation, message = %bundle.message, "pushed bundle applied");
-                Ok(())
-            }
-            Err(e) => {
-                restore();
-                Err(BundleRejected(e.to_string()))
-            }
+    }
+    match node.reload() {
+        Ok(generation) => {
+            tracing::info!(version = %bundle.version, generation, message = %bundle.message, "pushed bundle applied");
+            Ok(())
+        }
+        Err(e) => {
+            restore();
+            Err(BundleRejected(e))
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn plan(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| crate::html::media_type(ct).0)?;
+        .map(|ct| crate::media::media_type(ct).0)?;
     if !settings.compresses(&media) {
         return None;
     }

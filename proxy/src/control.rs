@@ -6,7 +6,6 @@
 
 use crate::error::{ProxyError, Result};
 use crate::pool::OriginPool;
-use crate::server::ServeOptions;
 use crate::snapshot::Live;
 use pingora::lb::Backend;
 use pingora::lb::health_check::{HealthCheck as _, HttpHealthCheck};
@@ -14,6 +13,23 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+/// How `outpost run` was asked to serve.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Reload when the config file or a certificate file changes.
+    pub watch: bool,
+    /// Quick mode has no config file: SIGHUP is acknowledged and ignored.
+    pub no_config_file: bool,
+    /// Called just before the process exits after a drain (e.g. to flush logs).
+    pub before_exit: Option<fn()>,
+    /// `outpost dev`: debug headers and full error detail on, whatever the config says
+    /// (also after reloads).
+    pub dev: bool,
+    /// Take the listening sockets over from a running Outpost (`run --upgrade`): wait
+    /// for them on `server.upgrade_socket` until the old process gets SIGQUIT.
+    pub upgrade: bool,
+}
 
 /// Builds the control runtime (one worker thread).
 pub fn control_runtime() -> Result<tokio::runtime::Runtime> {

@@ -14,6 +14,7 @@
 
 mod acme_alpn;
 mod admin;
+pub mod admission;
 pub mod bundle;
 pub mod caching;
 pub mod compress;
@@ -23,6 +24,7 @@ mod error;
 pub mod hit_path;
 mod hooks;
 pub mod html;
+pub mod media;
 pub mod metrics;
 pub mod pool;
 pub mod purge;
@@ -35,8 +37,9 @@ pub mod snapshot;
 mod static_origin;
 mod subrequest;
 
+pub use control::ServeOptions;
 pub use error::{ProxyError, Result};
-pub use server::{ServeOptions, run};
+pub use server::run;
 pub use service::EdgeProxy;
 pub use snapshot::{Live, Snapshot};
 pub use static_origin::ensure_static_origin;

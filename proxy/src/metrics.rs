@@ -466,7 +466,7 @@ pub fn status_class(status: u16) -> &'static str {
 }
 
 /// Counts completed TLS handshakes by version (pingora calls it after each one).
-pub struct HandshakeCounter(pub std::sync::Arc<crate::snapshot::Live>);
+pub struct HandshakeCounter(pub IntCounterVec);
 
 #[async_trait::async_trait]
 impl pingora::listeners::TlsAccept for HandshakeCounter {
@@ -475,8 +475,6 @@ impl pingora::listeners::TlsAccept for HandshakeCounter {
         tls: &pingora::protocols::tls::TlsRef,
     ) -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
         self.0
-            .metrics
-            .tls_handshakes
             .with_label_values(&[match tls.version() {
                 // rustls spells them `TLSv1_3`; Prometheus users expect OpenSSL's names.
                 Some("TLSv1_3") => "TLSv1.3",

@@ -1,6 +1,8 @@
 //! Starting Outpost: pingora's `Server` built from our config, plus the control plane.
 
-use crate::control::{control_runtime, health_loop, start_drain_watcher, start_reloader};
+use crate::control::{
+    ServeOptions, control_runtime, health_loop, start_drain_watcher, start_reloader,
+};
 use crate::error::{ProxyError, Result};
 use crate::service::EdgeProxy;
 use crate::snapshot::Live;
@@ -11,23 +13,6 @@ use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::Server;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
-
-/// How `outpost run` was asked to serve.
-#[derive(Debug, Clone, Default)]
-pub struct ServeOptions {
-    /// Reload when the config file or a certificate file changes.
-    pub watch: bool,
-    /// Quick mode has no config file: SIGHUP is acknowledged and ignored.
-    pub no_config_file: bool,
-    /// Called just before the process exits after a drain (e.g. to flush logs).
-    pub before_exit: Option<fn()>,
-    /// `outpost dev`: debug headers and full error detail on, whatever the config says
-    /// (also after reloads).
-    pub dev: bool,
-    /// Take the listening sockets over from a running Outpost (`run --upgrade`): wait
-    /// for them on `server.upgrade_socket` until the old process gets SIGQUIT.
-    pub upgrade: bool,
-}
 
 /// The one place where our config becomes pingora's `ServerConf`.
 fn pingora_server_conf(config: &Config) -> ServerConf {
@@ -63,7 +48,8 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         control.handle().clone(),
         opts.dev,
     )?);
-    live.bundle_applier.bind(&live);
+    let node: Arc<dyn crate::bundle::Node> = live.clone();
+    live.bundle_applier.bind(Arc::downgrade(&node));
 
     let opt = pingora::server::configuration::Opt {
         upgrade: opts.upgrade,
@@ -103,9 +89,10 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     if let Some(addr) = config.listen.https {
         // The resolver below supplies every certificate, by SNI; the callback counts
         // handshakes for the metrics.
-        let mut tls =
-            TlsSettings::with_callbacks(Box::new(crate::metrics::HandshakeCounter(live.clone())))
-                .map_err(|e| ProxyError::Server(e.to_string()))?;
+        let mut tls = TlsSettings::with_callbacks(Box::new(crate::metrics::HandshakeCounter(
+            live.metrics.tls_handshakes.clone(),
+        )))
+        .map_err(|e| ProxyError::Server(e.to_string()))?;
         tls.set_cert_resolver(live.certs.clone());
         tls.enable_h2();
         service.endpoints().set_pre_tls_callback(Arc::new(

@@ -149,7 +149,7 @@ pub struct Live {
     /// Requests being processed now (for draining on shutdown).
     pub in_flight: Arc<AtomicUsize>,
     /// Client connections open now, for `server.max_connections*`.
-    pub admission: Arc<crate::connection::Admission>,
+    pub admission: Arc<crate::admission::Admission>,
     /// Set on SIGTERM or SIGQUIT: responses close their connection, so keep-alive
     /// clients reconnect (to the new process after an upgrade) instead of meeting a
     /// connection closed under them.
@@ -435,5 +435,15 @@ impl Live {
             );
         }
         Ok(generation)
+    }
+}
+
+impl crate::bundle::Node for Live {
+    fn config_path(&self) -> PathBuf {
+        Live::config_path(self)
+    }
+
+    fn reload(&self) -> std::result::Result<u64, String> {
+        Live::reload(self).map_err(|e| e.to_string())
     }
 }

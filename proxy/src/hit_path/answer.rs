@@ -267,7 +267,7 @@ fn rule_applies(
             &owned
         }
     };
-    let port = crate::service::request_port(Some(req.raw_host), tls);
+    let port = crate::service::headers::request_port(Some(req.raw_host), tls);
     let view = outpost_rules::RequestView {
         tls,
         host,

@@ -92,14 +92,14 @@ impl Prepared {
                 !no_body
             }
         };
-        for h in crate::service::strip_hop_by_hop(&resp.headers, false) {
+        for h in crate::service::headers::strip_hop_by_hop(&resp.headers, false) {
             resp.remove_header(h.as_str());
         }
         for h in [header::AGE, header::DATE, header::CONNECTION] {
             resp.remove_header(&h);
         }
         resp.remove_header("cache-status");
-        let via = crate::service::append_via(&resp.headers, http::Version::HTTP_11);
+        let via = crate::service::headers::append_via(&resp.headers, http::Version::HTTP_11);
         resp.insert_header(header::VIA, via).ok()?;
 
         let vary = resp
@@ -131,7 +131,7 @@ impl Prepared {
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .map(|ct| crate::html::media_type(ct).0.into_boxed_str()),
+                .map(|ct| crate::media::media_type(ct).0.into_boxed_str()),
             length: body_len,
         };
 

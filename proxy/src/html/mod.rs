@@ -14,18 +14,7 @@ pub use outpost_scripting::codec::{Codec, Coding};
 pub use profile::{CompiledProfile, RequestValues};
 pub use stream::PageRewriter;
 
-/// The media type and charset of a `Content-Type` value (both lowercase).
-pub fn media_type(content_type: &str) -> (String, Option<String>) {
-    let mut parts = content_type.split(';');
-    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let charset = parts.find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
-    });
-    (media, charset)
-}
+use crate::media::media_type;
 
 /// Starts rewriting `resp` with `profile` if it is a page the profile applies to:
 /// adjusts the head (no `Content-Length`, weak `ETag`, the client's coding) and

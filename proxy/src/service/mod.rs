@@ -16,15 +16,30 @@
 //! - `fail_to_proxy`: the 4xx/5xx page when nothing else answered.
 //! - `logging`: the access-log line.
 
-use crate::caching::{RuleCaching, cache_key, cache_status, cacheability, variance};
+mod accounting;
+mod answers;
+mod ctx;
+pub(crate) mod headers;
+mod limits;
+mod page_rules;
+mod upstream;
+
+pub(crate) use accounting::record_fast_hit;
+use answers::{respond, status_text};
+pub use ctx::RequestCtx;
+use ctx::{InFlight, compression_outcome, locked};
+use headers::{EditHeaders, UNTRUSTED_OVERRIDES, VIA, append_via, seen_by, strip_hop_by_hop};
+use limits::{apply_client_timeouts, oversized_head};
+use upstream::{hash_key, peer_for, upper_peer, upper_tier_key};
+
+use crate::caching::{cache_key, cache_status, cacheability, variance};
 use crate::pool::OriginPool;
-use crate::site::{Site, normalize_host};
-use crate::snapshot::{Live, Snapshot};
+use crate::site::normalize_host;
+use crate::snapshot::Live;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
-use outpost_config::{CacheLevel, HashOn, HeaderEdits, OriginHost};
-use outpost_rules::{Match, RequestView};
+use outpost_config::{CacheLevel, OriginHost};
 use pingora::cache::key::HashBinary;
 use pingora::cache::{CacheKey, CacheMeta, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -32,7 +47,7 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Outpost's proxy application.
@@ -46,376 +61,6 @@ impl EdgeProxy {
     pub fn new(live: Arc<Live>) -> Self {
         EdgeProxy { live }
     }
-}
-
-/// Per-request state.
-#[derive(Debug)]
-pub struct RequestCtx {
-    start: Instant,
-    /// Request body bytes seen so far (for `max_request_body` on chunked uploads).
-    body_received: u64,
-    snapshot: Option<Arc<Snapshot>>,
-    site: Option<Arc<Site>>,
-    host: String,
-    /// Origins (pool indexes) tried so far, in order.
-    tried: Vec<usize>,
-    /// Connect or proxy failures so far.
-    failures: u32,
-    /// Whether the downstream connection is TLS.
-    tls: bool,
-    /// The response was admitted to the cache.
-    stored: bool,
-    /// The cache was consulted for this request (not bypassed up front).
-    cache_enabled: bool,
-    /// The current attempt goes to the parent tier.
-    via_parent: bool,
-    /// The parent tier failed for this request; later attempts go to the origins.
-    parent_failed: bool,
-    /// Cluster mode: the upper-tier node the current attempt goes to.
-    upper: Option<std::net::SocketAddr>,
-    /// Upper-tier nodes this request could not reach.
-    uppers_failed: Vec<std::net::SocketAddr>,
-    /// The page rule that applies, if any.
-    rule: Option<Match>,
-    /// The origin pool for this request: the site's, or the one a rule picked.
-    pool: Option<Arc<OriginPool>>,
-    /// The client's address (for a script's subrequest: the original client's).
-    client_ip: Option<std::net::IpAddr>,
-    /// Scripts that already ran on this request's path (set for scripts' subrequests;
-    /// none of them runs again for it).
-    scripts_seen: Vec<std::path::PathBuf>,
-    /// The JS hook that answered this request, if one did.
-    hook: Option<std::path::PathBuf>,
-    /// This request's id in logs (scripts' console lines carry it too).
-    request_id: Arc<str>,
-    /// When the current attempt to reach an origin (or the parent) started.
-    origin_started: Option<Instant>,
-    /// The origin's body must be complete by then (`timeouts.body`).
-    origin_body_deadline: Option<Instant>,
-    /// The HTML rewrite profile the page rule binds, if any.
-    html_profile: Option<Arc<crate::html::CompiledProfile>>,
-    /// The rewrite of this response's body, once its head showed it is a page to
-    /// rewrite. (A mutex only because pingora wants the context `Sync`.)
-    html: Option<std::sync::Mutex<crate::html::PageRewriter>>,
-    /// Compression of the origin's body before the cache stores it (see `compress`).
-    upstream_encoder: Option<std::sync::Mutex<crate::compress::Encoder>>,
-    _in_flight: InFlight,
-}
-
-impl RequestCtx {
-    fn caching(&self) -> RuleCaching {
-        self.rule.as_ref().map_or_else(RuleCaching::default, |m| {
-            RuleCaching::from_actions(&m.rule.actions)
-        })
-    }
-}
-
-/// Counts a request as in flight from `new_ctx` until its context is dropped.
-#[derive(Debug)]
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn enter(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        InFlight(counter.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-const VIA: &str = "outpost";
-
-/// Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. `Transfer-Encoding`
-/// and `Content-Length` are left to pingora, which owns message framing on both sides.
-const HOP_BY_HOP: [&str; 6] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
-/// Removes hop-by-hop headers, including those named in `Connection`. For an upgrade
-/// (WebSocket) exchange `Connection: upgrade` and `Upgrade` are kept, since the
-/// upgrade must reach the other side for the tunnel to exist.
-pub(crate) fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<String> {
-    // Most messages carry none of these but `Connection`: allocate only for what is
-    // there (this runs twice per proxied request).
-    let mut remove: Vec<String> = Vec::new();
-    for v in headers.get_all(header::CONNECTION) {
-        if let Ok(s) = v.to_str() {
-            for token in s.split(',') {
-                let t = token.trim();
-                let keep = upgrade && t.eq_ignore_ascii_case("upgrade");
-                if !t.is_empty() && !keep && headers.contains_key(t) {
-                    remove.push(t.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    for h in HOP_BY_HOP {
-        if upgrade && (h == "connection" || h == "upgrade") {
-            continue;
-        }
-        if headers.contains_key(h) {
-            remove.push(h.to_string());
-        }
-    }
-    if remove.len() > 1 {
-        remove.sort();
-        remove.dedup();
-    }
-    remove
-}
-
-/// The `Via` value to send on: any existing hops, then ours with the client's
-/// protocol version (RFC 9110 7.6.3).
-pub(crate) fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
-    let version = match version {
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_10 => "1.0",
-        _ => "1.1",
-    };
-    match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {version} {VIA}"),
-        None => format!("{version} {VIA}"),
-    }
-}
-
-fn hash_key(site: &Site, session: &Session, client_ip: Option<std::net::IpAddr>) -> Vec<u8> {
-    match &site.hash_on {
-        HashOn::Uri => session
-            .req_header()
-            .uri
-            .path_and_query()
-            .map_or_else(|| b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
-        HashOn::ClientIp => client_ip.map_or_else(Vec::new, |ip| ip.to_string().into_bytes()),
-        HashOn::Header(name) => session
-            .get_header(name.as_str())
-            .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
-    }
-}
-
-/// What places an object on the upper-tier ring: host and path with query, as
-/// the upper node's cache key starts.
-fn upper_tier_key(session: &Session) -> Vec<u8> {
-    let req = session.req_header();
-    let host = req
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.host())
-        .unwrap_or("");
-    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut key = host.to_ascii_lowercase().into_bytes();
-    key.extend_from_slice(pq.as_bytes());
-    key
-}
-
-/// `peer` with a site's origin timeouts.
-fn with_timeouts(mut peer: HttpPeer, t: &outpost_config::Timeouts) -> HttpPeer {
-    peer.options.connection_timeout = Some(t.connect);
-    peer.options.total_connection_timeout = Some(t.connect * 2);
-    peer.options.read_timeout = Some(t.read);
-    peer.options.write_timeout = Some(t.write);
-    peer.options.idle_timeout = Some(t.idle);
-    peer
-}
-
-/// The connection to an upper-tier node: plain HTTP, the site's timeouts.
-fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpPeer {
-    with_timeouts(HttpPeer::new(addr, false, String::new()), t)
-}
-
-/// The connection settings for origin `i` of `pool`.
-fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
-    let o = &pool.origins()[i];
-    let sni = if o.tls { o.host.clone() } else { String::new() };
-    with_timeouts(HttpPeer::new(o.addr, o.tls, sni), &pool.timeouts)
-}
-
-/// RFC 8586 loop detection: whether this node already handled this request, i.e.
-/// a `CDN-Loop` entry `outpost; id=<our node id>` is present.
-fn seen_by(req: &RequestHeader, node_id: &str) -> bool {
-    req.headers
-        .get_all("cdn-loop")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|entry| {
-            let mut parts = entry.split(';').map(str::trim);
-            parts.next().is_some_and(|id| id.eq_ignore_ascii_case(VIA))
-                && parts.any(|p| p.strip_prefix("id=") == Some(node_id))
-        })
-}
-
-/// Writes a small complete response from inside a filter.
-/// Client headers removed before the origin (see `upstream_request_filter`).
-const UNTRUSTED_OVERRIDES: &[&str] = &[
-    "x-original-url",
-    "x-rewrite-url",
-    "x-forwarded-scheme",
-    "x-forwarded-port",
-    "x-forwarded-server",
-    "x-forwarded-prefix",
-    "x-host",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-    "forwarded",
-];
-
-/// Longest request target accepted (414 beyond): longer ones are attacks or bugs, and
-/// some origins and logs truncate them silently.
-const MAX_URI: usize = 8 * 1024;
-/// Largest request head (names and values) accepted (431 beyond).
-const MAX_HEADERS: usize = 32 * 1024;
-
-/// A request whose size Outpost refuses, with the status and message. Framing is
-/// pingora's parser's job and it is strict (tests/hostile_http.rs): malformed or
-/// obfuscated `Transfer-Encoding`, conflicting `Content-Length`, NUL and bare CR are
-/// 400; with both `Content-Length` and `Transfer-Encoding`, chunked wins and the
-/// connection is closed after the response (RFC 9112 6.1), so nothing after the
-/// body is ever read as a request.
-fn oversized_head(req: &RequestHeader) -> Option<(u16, &'static str)> {
-    if req.raw_path().len() > MAX_URI {
-        return Some((414, "414 URI Too Long\n"));
-    }
-    let head: usize = req
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if head > MAX_HEADERS {
-        return Some((431, "431 Request Header Fields Too Large\n"));
-    }
-    None
-}
-
-async fn respond(session: &mut Session, status: u16, body: String) -> Result<()> {
-    respond_with(session, status, body, &[]).await
-}
-
-/// [`respond`] with extra headers (`Location`, `Outpost-Rule`).
-async fn respond_with(
-    session: &mut Session,
-    status: u16,
-    body: String,
-    extra: &[(&'static str, String)],
-) -> Result<()> {
-    let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
-    for (name, value) in extra {
-        resp.insert_header(*name, value.as_str())?;
-    }
-    resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
-    resp.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
-    resp.insert_header(header::CACHE_CONTROL, "no-store")?;
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session
-            .write_response_body(Some(Bytes::from(body)), true)
-            .await?;
-    }
-    Ok(())
-}
-
-/// A page rule produced a target that is not a valid URL for this request (its
-/// wildcards captured something odd): a 500 naming the rule, and a log line.
-async fn rule_failed(
-    session: &mut Session,
-    e: &outpost_rules::RulesError,
-    extra: &[(&'static str, String)],
-) -> Result<bool> {
-    tracing::warn!(error = %e, "page rule could not be applied");
-    let body = format!("500 Internal Server Error\n{e}\n");
-    respond_with(session, 500, body, extra).await?;
-    Ok(true)
-}
-
-/// Request and response heads alike, for rule header edits.
-trait EditHeaders {
-    fn remove(&mut self, name: &str);
-    fn set(&mut self, name: &str, value: &str) -> Result<()>;
-    fn add(&mut self, name: &str, value: &str) -> Result<()>;
-
-    /// Applies `edits` in the documented order: remove, set, add.
-    fn apply(&mut self, edits: &HeaderEdits) -> Result<()> {
-        for name in &edits.remove {
-            self.remove(name);
-        }
-        for (name, value) in &edits.set {
-            self.set(name, value)?;
-        }
-        for (name, value) in &edits.add {
-            self.add(name, value)?;
-        }
-        Ok(())
-    }
-}
-
-macro_rules! edit_headers_for {
-    ($t:ty) => {
-        impl EditHeaders for $t {
-            fn remove(&mut self, name: &str) {
-                self.remove_header(name);
-            }
-            fn set(&mut self, name: &str, value: &str) -> Result<()> {
-                self.insert_header(name.to_string(), value).map(|_| ())
-            }
-            fn add(&mut self, name: &str, value: &str) -> Result<()> {
-                self.append_header(name.to_string(), value).map(|_| ())
-            }
-        }
-    };
-}
-edit_headers_for!(RequestHeader);
-edit_headers_for!(ResponseHeader);
-
-/// The port a client addressed: from `Host`, else the scheme's default.
-pub(crate) fn request_port(raw_host: Option<&str>, tls: bool) -> u16 {
-    raw_host
-        .and_then(|h| h.rsplit_once(':'))
-        .filter(|(h, _)| !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(if tls { 443 } else { 80 })
-}
-
-/// The per-response state behind a context mutex (there only because pingora wants the
-/// context `Sync`; one task uses it, so it is poisoned only after a panic).
-fn locked<'a, T>(m: &'a std::sync::Mutex<T>, what: &str) -> Result<std::sync::MutexGuard<'a, T>> {
-    m.lock()
-        .map_err(|_| Error::explain(ErrorType::InternalError, format!("{what} poisoned")))
-}
-
-/// What on-the-fly compression did to this response: before the cache (a miss) or
-/// on the way out. (A hit of a stored compressed copy compressed nothing.)
-fn compression_outcome(session: &Session, ctx: &RequestCtx) -> Option<crate::compress::Outcome> {
-    let upstream = ctx
-        .upstream_encoder
-        .as_ref()
-        .and_then(|e| e.lock().ok().map(|e| e.outcome()));
-    upstream.or_else(|| {
-        session
-            .downstream_modules_ctx
-            .get::<crate::compress::CompressModule>()
-            .map(|m| m.outcome())
-            .filter(|o| o.coding.is_some())
-    })
-}
-
-fn status_text(code: u16) -> &'static str {
-    http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error")
 }
 
 impl EdgeProxy {
@@ -460,231 +105,6 @@ impl EdgeProxy {
 
     fn pool<'a>(&self, ctx: &'a RequestCtx) -> Option<&'a OriginPool> {
         ctx.pool.as_deref()
-    }
-
-    /// Finds the site's page rule and applies its request-side actions. Returns
-    /// `true` when the rule answered (a redirect, or an error).
-    async fn apply_rule(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        site: &Site,
-        raw_host: Option<&str>,
-        snapshot: &Snapshot,
-    ) -> Result<bool> {
-        let client_ip = ctx.client_ip;
-        let req = session.req_header();
-        let pq = req
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let view = RequestView {
-            tls: ctx.tls,
-            host: &ctx.host,
-            port: request_port(raw_host, ctx.tls),
-            path_and_query: &pq,
-            method: req.method.as_str(),
-            headers: &req.headers,
-            client_ip,
-        };
-        let Some(m) = site.rules.find(&view) else {
-            return Ok(false);
-        };
-        let debug = snapshot.config.server.debug_headers;
-        let rule_header = || {
-            if debug {
-                vec![("outpost-rule", m.rule.source.to_string())]
-            } else {
-                Vec::new()
-            }
-        };
-        let https_port = snapshot.config.listen.https.map(|a| a.port());
-        match m.redirect(&view, https_port) {
-            Some(Ok(r)) => {
-                let mut extra = rule_header();
-                extra.push(("location", r.location.clone()));
-                let body = format!("{} {}: {}\n", r.status, status_text(r.status), r.location);
-                respond_with(session, r.status, body, &extra).await?;
-                ctx.rule = Some(m);
-                return Ok(true);
-            }
-            Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
-            None => {}
-        }
-        let limited = match &m.rule.actions.rate_limit {
-            Some(limit) => over_limit(site, &m, limit, &view),
-            None => false,
-        };
-        if limited
-            && m.rule.actions.rate_limit.as_ref().map(|l| l.action)
-                == Some(outpost_config::RateAction::Block)
-        {
-            let per = m.rule.actions.rate_limit.as_ref().map_or(60, |l| {
-                l.per.as_secs() + u64::from(l.per.subsec_nanos() > 0)
-            });
-            let mut extra = rule_header();
-            extra.push(("retry-after", per.to_string()));
-            respond_with(
-                session,
-                429,
-                "429 Too Many Requests: slow down and retry later\n".into(),
-                &extra,
-            )
-            .await?;
-            ctx.rule = Some(m);
-            return Ok(true);
-        }
-        let rewritten = m.rewritten(&pq);
-        let actions = &m.rule.actions;
-        let req = session.req_header_mut();
-        req.apply(&actions.request_headers)?;
-        if limited {
-            req.insert_header("outpost-rate-limited", "1")?;
-        }
-        match rewritten {
-            Some(Ok(uri)) => req.set_uri(uri),
-            Some(Err(e)) => return rule_failed(session, &e, &rule_header()).await,
-            None => {}
-        }
-        if let Some(name) = &actions.origin
-            && let Some(pool) = site.pools.get(name)
-        {
-            ctx.pool = Some(pool.clone());
-        }
-        if let Some(name) = &actions.html_rewrite {
-            ctx.html_profile = site.html_profiles.get(name).cloned();
-        }
-        ctx.rule = Some(m);
-        Ok(false)
-    }
-}
-
-/// Counts this request against the rule's rate limit; whether it is over it.
-fn over_limit(
-    site: &Site,
-    m: &Match,
-    limit: &outpost_config::RateLimit,
-    view: &RequestView<'_>,
-) -> bool {
-    let Some(rate) = site.rate_limits.get(&m.rule.source.to_string()) else {
-        return false;
-    };
-    let key = match &limit.key {
-        outpost_config::RateKey::ClientIp => view.client_ip.map(|ip| ip.to_string()),
-        outpost_config::RateKey::Header(h) => view
-            .headers
-            .get(h.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        outpost_config::RateKey::Cookie(c) => outpost_rules::cookies(view.headers)
-            .find(|(k, _)| k == c)
-            .map(|(_, v)| v.to_string()),
-    }
-    .unwrap_or_default();
-    rate.hit(&key) > isize::try_from(limit.requests).unwrap_or(isize::MAX)
-}
-
-impl EdgeProxy {
-    /// Counts a finished request in the metrics.
-    fn record(&self, session: &Session, ctx: &RequestCtx) {
-        let m = &self.live.metrics;
-        let site = ctx.site.as_ref().map_or("-", |s| s.name.as_str());
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let cache = if ctx.hook.is_some() {
-            "script"
-        } else {
-            session.cache.phase().as_str()
-        };
-        m.requests
-            .with_label_values(&[site, crate::metrics::status_class(status), cache])
-            .inc();
-        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        let elapsed = ctx.start.elapsed().as_secs_f64();
-        let (sent, read) = (
-            as_u64(session.body_bytes_sent()),
-            as_u64(session.body_bytes_read()),
-        );
-        match ctx.site.as_ref() {
-            Some(s) => {
-                let meters = s
-                    .meters
-                    .get_or_init(|| crate::metrics::SiteMeters::new(m, site));
-                meters.duration.observe(elapsed);
-                meters.bytes_out.inc_by(sent);
-                meters.bytes_in.inc_by(read);
-            }
-            None => {
-                m.duration.with_label_values(&[site]).observe(elapsed);
-                m.bytes_out.with_label_values(&[site]).inc_by(sent);
-                m.bytes_in.with_label_values(&[site]).inc_by(read);
-            }
-        }
-        if let Some(r) = &ctx.rule {
-            m.rule_hits
-                .with_label_values(&[&r.rule.source.to_string()])
-                .inc();
-        }
-        if ctx.html.is_some()
-            && let Some(p) = &ctx.html_profile
-        {
-            m.html_rewrites.with_label_values(&[p.name()]).inc();
-        }
-        if let Some(c) = compression_outcome(session, ctx)
-            && let Some(coding) = c.coding
-        {
-            let token = coding.token();
-            m.compressed.with_label_values(&[token]).inc();
-            m.compression_bytes
-                .with_label_values(&[token, "in"])
-                .inc_by(c.bytes_in);
-            m.compression_bytes
-                .with_label_values(&[token, "out"])
-                .inc_by(c.bytes_out);
-        }
-    }
-}
-
-/// Counts a request the memory-hit fast path answered, in the same series as
-/// [`EdgeProxy::record`] would.
-pub(crate) fn record_fast_hit(
-    live: &Live,
-    site: &Site,
-    status: u16,
-    body_bytes: usize,
-    start: Instant,
-) {
-    let m = &live.metrics;
-    m.fast_hits.inc();
-    let meters = site
-        .meters
-        .get_or_init(|| crate::metrics::SiteMeters::new(m, &site.name));
-    if (200..300).contains(&status) {
-        meters.hits_2xx.inc();
-    } else {
-        m.requests
-            .with_label_values(&[&site.name, crate::metrics::status_class(status), "hit"])
-            .inc();
-    }
-    meters.duration.observe(start.elapsed().as_secs_f64());
-    meters
-        .bytes_out
-        .inc_by(u64::try_from(body_bytes).unwrap_or(u64::MAX));
-}
-
-/// The client-side timeouts of `server:` for this request (pingora's defaults are a
-/// 60 s read timeout, no write timeout and unlimited keep-alive).
-fn apply_client_timeouts(session: &mut Session, server: &outpost_config::ServerSettings) {
-    let downstream = session.as_downstream_mut();
-    downstream.set_read_timeout(Some(server.body_timeout));
-    downstream.set_write_timeout(Some(server.send_timeout));
-    downstream.set_min_send_rate(usize::try_from(server.min_send_rate).ok());
-    // Keep-alive stays as the client asked (HTTP/1.0, `Connection: close`), but never
-    // idles longer than ours: pingora would wait forever for a next request.
-    if let Some(asked) = downstream.get_keepalive() {
-        let ours = server.idle_timeout.as_secs().max(1);
-        let secs = if asked == 0 { ours } else { asked.min(ours) };
-        downstream.set_keepalive(Some(secs));
     }
 }
 
@@ -866,9 +286,7 @@ impl ProxyHttp for EdgeProxy {
             return Ok(true);
         }
         let answered = !site.rules.is_empty()
-            && self
-                .apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot)
-                .await?;
+            && page_rules::apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot).await?;
         if !answered
             && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref())
             && !ctx.scripts_seen.contains(&script.path)
@@ -1411,7 +829,7 @@ impl ProxyHttp for EdgeProxy {
             resp.headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| p.rewrites(&crate::html::media_type(ct).0))
+                .is_some_and(|ct| p.rewrites(&crate::media::media_type(ct).0))
         });
         if rewritten {
             return pingora::proxy::RangeType::None;
@@ -1531,7 +949,7 @@ impl ProxyHttp for EdgeProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
-        self.record(session, ctx);
+        accounting::record(&self.live, session, ctx);
         let log_enabled = ctx
             .snapshot
             .as_ref()

@@ -1,0 +1,65 @@
+//! Where an attempt goes: the origin (or parent / upper tier) and its connection
+//! settings, and the keys consistent hashing places requests by.
+
+use crate::pool::OriginPool;
+use crate::site::Site;
+use http::header;
+use outpost_config::HashOn;
+use pingora::prelude::HttpPeer;
+use pingora::proxy::Session;
+
+pub(crate) fn hash_key(
+    site: &Site,
+    session: &Session,
+    client_ip: Option<std::net::IpAddr>,
+) -> Vec<u8> {
+    match &site.hash_on {
+        HashOn::Uri => session
+            .req_header()
+            .uri
+            .path_and_query()
+            .map_or_else(|| b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
+        HashOn::ClientIp => client_ip.map_or_else(Vec::new, |ip| ip.to_string().into_bytes()),
+        HashOn::Header(name) => session
+            .get_header(name.as_str())
+            .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
+    }
+}
+
+/// What places an object on the upper-tier ring: host and path with query, as
+/// the upper node's cache key starts.
+pub(crate) fn upper_tier_key(session: &Session) -> Vec<u8> {
+    let req = session.req_header();
+    let host = req
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.host())
+        .unwrap_or("");
+    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut key = host.to_ascii_lowercase().into_bytes();
+    key.extend_from_slice(pq.as_bytes());
+    key
+}
+
+/// `peer` with a site's origin timeouts.
+pub(crate) fn with_timeouts(mut peer: HttpPeer, t: &outpost_config::Timeouts) -> HttpPeer {
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect * 2);
+    peer.options.read_timeout = Some(t.read);
+    peer.options.write_timeout = Some(t.write);
+    peer.options.idle_timeout = Some(t.idle);
+    peer
+}
+
+/// The connection to an upper-tier node: plain HTTP, the site's timeouts.
+pub(crate) fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeouts) -> HttpPeer {
+    with_timeouts(HttpPeer::new(addr, false, String::new()), t)
+}
+
+/// The connection settings for origin `i` of `pool`.
+pub(crate) fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
+    let o = &pool.origins()[i];
+    let sni = if o.tls { o.host.clone() } else { String::new() };
+    with_timeouts(HttpPeer::new(o.addr, o.tls, sni), &pool.timeouts)
+}
