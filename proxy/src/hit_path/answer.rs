@@ -213,7 +213,7 @@ pub(crate) fn find(
             .server
             .request_id_header
             .as_ref()
-            .is_some_and(|n| prepared.has_field(n.as_str()))
+            .is_some_and(|n| prepared.has_field(n))
         || !prepared.compress.untouched(&site.compression)
     {
         return None;

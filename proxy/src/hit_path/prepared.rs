@@ -23,6 +23,9 @@ pub(crate) struct Prepared {
     pub(crate) vary: Option<Box<[String]>>,
     /// Facts the on-the-fly compressor's decision depends on.
     pub(crate) compress: CompressFacts,
+    /// [`Self::has_field`]'s last answer: the name asked about and whether the stored
+    /// fields have it (the name is config, the same for nearly every hit).
+    field_memo: std::sync::OnceLock<(http::HeaderName, bool)>,
     /// The body goes out chunked: the stored head has no length (a body streamed
     /// into the cache), and hits keep the framing pingora's path gives them.
     pub(crate) chunked: bool,
@@ -58,12 +61,17 @@ impl CompressFacts {
 impl Prepared {
     /// Whether the stored fields include `name` (lowercase). A stored field that a
     /// hit sets itself (the request id, named by config) makes the hit pingora's.
-    pub(crate) fn has_field(&self, name: &str) -> bool {
-        self.head.split(|&b| b == b'\n').skip(1).any(|line| {
-            line.len() > name.len()
-                && line[name.len()] == b':'
-                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-        })
+    pub(crate) fn has_field(&self, name: &http::HeaderName) -> bool {
+        let scan = || {
+            let name = name.as_str().as_bytes();
+            self.head.split(|&b| b == b'\n').skip(1).any(|line| {
+                line.len() > name.len()
+                    && line[name.len()] == b':'
+                    && line[..name.len()].eq_ignore_ascii_case(name)
+            })
+        };
+        let (memo_name, found) = self.field_memo.get_or_init(|| (name.clone(), scan()));
+        if memo_name == name { *found } else { scan() }
     }
 
     /// Builds the prepared head of `entry`, or `None` when its hits are better left
@@ -154,6 +162,7 @@ impl Prepared {
             variance: meta.variance(),
             vary: vary.map(Vec::into_boxed_slice),
             compress,
+            field_memo: std::sync::OnceLock::new(),
             chunked,
         })
     }
