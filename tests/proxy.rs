@@ -230,3 +230,79 @@ async fn h2c_and_json_access_log() {
     .await
     .expect("test timed out");
 }
+
+/// Misses reuse upstream connections: many sequential and concurrent requests through
+/// one Outpost open only a few TCP connections to the origin (pingora's pool), and a
+/// request whose fast-path attempt falls through to the full path is no exception.
+#[tokio::test(flavor = "multi_thread")]
+async fn misses_reuse_upstream_connections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connects = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (c, r) = (connects.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req| {
+                        r.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .header("cache-control", "no-store")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                                        b"fresh every time",
+                                    )))
+                                    .expect("response"),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        let op = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"http://{addr}\"]\n"
+        ));
+        // One keep-alive client, sequential requests: one upstream connection.
+        let keep = reqwest::Client::new();
+        for i in 0..50 {
+            let r = keep.get(op.url(&format!("/m?{i}"))).send().await.expect("miss");
+            assert_eq!(r.text().await.expect("body"), "fresh every time");
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 50);
+        assert_eq!(
+            connects.load(Ordering::SeqCst),
+            1,
+            "sequential misses share one origin connection"
+        );
+        // 8 clients at once, 25 requests each: at most one origin connection each.
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let url = op.url(&format!("/c{t}"));
+            tasks.push(tokio::spawn(async move {
+                let c = reqwest::Client::new();
+                for _ in 0..25 {
+                    c.get(&url).send().await.expect("miss").bytes().await.expect("body");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("client");
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 250);
+        let n = connects.load(Ordering::SeqCst);
+        assert!(n <= 9, "{n} origin connections for 250 misses from 8 clients");
+    })
+    .await
+    .expect("test timed out");
+}
