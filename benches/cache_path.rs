@@ -27,12 +27,30 @@ fn storage_with(key: &CacheKey, disk: Option<&std::path::Path>) -> &'static Tier
         .expect("storage"),
     ));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    store_1k(
+        &rt,
+        storage,
+        key,
+        &[
+            ("cache-control", "max-age=3600"),
+            ("content-type", "text/plain"),
+        ],
+    );
+    storage
+}
+
+/// Stores a fresh 1 KiB object under `key` with the head `fields`, as a miss does.
+fn store_1k(
+    rt: &tokio::runtime::Runtime,
+    storage: &'static TieredStorage,
+    key: &CacheKey,
+    fields: &[(&'static str, &'static str)],
+) {
     rt.block_on(async {
         let mut head = ResponseHeader::build(200, None).expect("head");
-        head.insert_header("cache-control", "max-age=3600")
-            .expect("field");
-        head.insert_header("content-type", "text/plain")
-            .expect("field");
+        for (k, v) in fields {
+            head.insert_header(*k, *v).expect("field");
+        }
         let now = SystemTime::now();
         let meta = CacheMeta::new(now + Duration::from_secs(3600), now, 0, 0, head);
         let span = Span::inactive();
@@ -45,7 +63,6 @@ fn storage_with(key: &CacheKey, disk: Option<&std::path::Path>) -> &'static Tier
             .expect("write");
         miss.finish().await.expect("finish");
     });
-    storage
 }
 
 /// One lookup that must hit, with its body read.
@@ -110,9 +127,11 @@ fn fast_path(c: &mut Criterion) {
         &req,
         &outpost_config::CacheKeyPolicy::default(),
     );
-    rt.block_on(async {
-        let mut head = ResponseHeader::build(200, None).expect("head");
-        for (k, v) in [
+    store_1k(
+        &rt,
+        storage,
+        &key,
+        &[
             ("server", "nginx/1.22.1"),
             ("content-type", "application/javascript"),
             ("content-length", "1024"),
@@ -120,21 +139,8 @@ fn fast_path(c: &mut Criterion) {
             ("etag", "\"6b12934c-400\""),
             ("cache-control", "max-age=3600"),
             ("accept-ranges", "bytes"),
-        ] {
-            head.insert_header(k, v).expect("field");
-        }
-        let now = SystemTime::now();
-        let meta = CacheMeta::new(now + Duration::from_secs(3600), now, 0, 0, head);
-        let span = Span::inactive();
-        let mut miss = storage
-            .get_miss_handler(&key, &meta, &span.handle())
-            .await
-            .expect("miss");
-        miss.write_body(bytes::Bytes::from(vec![b'x'; 1024]), true)
-            .await
-            .expect("write");
-        miss.finish().await.expect("finish");
-    });
+        ],
+    );
     let head = b"GET /assets/app.js?v=12&lang=en HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n";
     let mut out = Vec::with_capacity(4096);
     assert!(outpost_proxy::hit_path::answer_bytes(&live, head, &mut out));

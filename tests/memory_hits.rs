@@ -18,6 +18,15 @@ fn config(origin: &TestOrigin, admin: u16, extra_site: &str) -> String {
     )
 }
 
+/// An origin and an Outpost in front of it with an admin listener; the extra YAML goes
+/// into the site.
+async fn start(extra_site: &str) -> (TestOrigin, Outpost, String, u16) {
+    let origin = TestOrigin::start("o").await;
+    let admin_port = common::free_port();
+    let op = Outpost::start(&config(&origin, admin_port, extra_site));
+    (origin, op, format!("127.0.0.1:{admin_port}"), admin_port)
+}
+
 async fn fast_hits(admin: &str) -> f64 {
     metric(&scrape(admin).await, "outpost_cache_fast_hits_total")
 }
@@ -25,10 +34,7 @@ async fn fast_hits(admin: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_memory_hit_is_answered_whole_by_the_fast_path() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("o").await;
-        let admin_port = common::free_port();
-        let admin = format!("127.0.0.1:{admin_port}");
-        let op = Outpost::start(&config(&origin, admin_port, ""));
+        let (origin, op, admin, _) = start("").await;
         let c = client();
         let path = "/c?cc=max-age%3D60&etag=%22v1%22&size=2000";
         let miss = c.get(op.url(path)).send().await.expect("miss");
@@ -95,10 +101,7 @@ async fn a_memory_hit_is_answered_whole_by_the_fast_path() {
 #[tokio::test(flavor = "multi_thread")]
 async fn conditionals_ranges_and_varies_keep_the_full_paths_answers() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("o").await;
-        let admin_port = common::free_port();
-        let admin = format!("127.0.0.1:{admin_port}");
-        let op = Outpost::start(&config(&origin, admin_port, ""));
+        let (origin, op, admin, _) = start("").await;
         let c = client();
         let path = "/c?cc=max-age%3D60&etag=%22v1%22&size=100";
         c.get(op.url(path)).send().await.expect("miss");
@@ -174,10 +177,7 @@ async fn conditionals_ranges_and_varies_keep_the_full_paths_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn purges_expiry_rules_and_reloads_reach_the_fast_path() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("o").await;
-        let admin_port = common::free_port();
-        let admin = format!("127.0.0.1:{admin_port}");
-        let op = Outpost::start(&config(&origin, admin_port, ""));
+        let (origin, op, admin, admin_port) = start("").await;
         let c = client();
         let path = "/c?cc=max-age%3D1";
         c.get(op.url(path)).send().await.expect("miss");
