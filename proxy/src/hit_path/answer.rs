@@ -333,18 +333,23 @@ pub(crate) fn response_header(
 ) -> Option<pingora::http::ResponseHeader> {
     let (age, ttl) = age_and_ttl(prepared, now);
     let head = &prepared.head;
-    let fields_at = head.windows(2).position(|w| w == b"\r\n")? + 2;
-    let lines = head.get(fields_at..)?;
+    let mut at = head.windows(2).position(|w| w == b"\r\n")? + 2;
     let mut resp = pingora::http::ResponseHeader::build(status, Some(16)).ok()?;
-    for line in lines.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
+    // Values are slices of the prepared head: pingora's HTTP/2 writer clones the map,
+    // and a clone of a shared `Bytes` is a reference count, not an allocation.
+    while at < head.len() {
+        let end = at + head.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let line = head.get(at..end)?;
         let colon = line.iter().position(|&b| b == b':')?;
         let name = http::HeaderName::from_bytes(&line[..colon]).ok()?;
-        let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+        let raw = &line[colon + 1..];
+        let skip = raw.len() - raw.trim_ascii_start().len();
+        let value_len = raw.trim_ascii().len();
+        let start = at + colon + 1 + skip;
+        let value = http::HeaderValue::from_maybe_shared(head.slice(start..start + value_len))
+            .ok()?;
         resp.append_header(name, value).ok()?;
+        at = end + 2;
     }
     resp.insert_header(http::header::AGE, age).ok()?;
     resp.insert_header("cache-status", format!("outpost; hit; ttl={ttl}"))

@@ -12,8 +12,9 @@ use std::time::SystemTime;
 /// request id) are written per hit.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    /// Status line and fields, each line ending in CRLF; no blank line.
-    pub(crate) head: Box<[u8]>,
+    /// Status line and fields, each line ending in CRLF; no blank line. (`Bytes`, so
+    /// the HTTP/2 path's field values can be slices of it instead of copies.)
+    pub(crate) head: bytes::Bytes,
     pub(crate) fresh_until: SystemTime,
     /// What `Age` counts from (pingora's `CacheMeta::epoch`).
     pub(crate) epoch: SystemTime,
@@ -156,7 +157,7 @@ impl Prepared {
         head.put_slice(b"\r\n");
         resp.header_to_h1_wire(&mut head);
         Some(Prepared {
-            head: head.into_boxed_slice(),
+            head: bytes::Bytes::from(head),
             fresh_until: meta.fresh_until(),
             epoch: meta.epoch(),
             variance: meta.variance(),
