@@ -346,8 +346,8 @@ pub(crate) fn response_header(
         let skip = raw.len() - raw.trim_ascii_start().len();
         let value_len = raw.trim_ascii().len();
         let start = at + colon + 1 + skip;
-        let value = http::HeaderValue::from_maybe_shared(head.slice(start..start + value_len))
-            .ok()?;
+        let value =
+            http::HeaderValue::from_maybe_shared(head.slice(start..start + value_len)).ok()?;
         resp.append_header(name, value).ok()?;
         at = end + 2;
     }

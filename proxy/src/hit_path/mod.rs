@@ -54,6 +54,10 @@ pub(crate) async fn serve<A>(
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::with_capacity(4096);
     let mut shutdown = shutdown.clone();
+    // One keep-alive timer for the connection's life, moved forward per request: a
+    // timer created and dropped per request takes the runtime's timer-wheel lock
+    // twice, while moving a registered deadline later is an atomic store.
+    let mut idle_timer = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
     loop {
         if *shutdown.borrow() && buf.is_empty() {
             return;
@@ -61,6 +65,9 @@ pub(crate) async fn serve<A>(
         // Wait for a whole head, as long as keep-alive allows (the first head's own
         // deadline is `server.header_timeout`, kept by the guarded stream).
         let idle = live.snapshot().config.server.idle_timeout;
+        idle_timer
+            .as_mut()
+            .reset(tokio::time::Instant::now() + idle);
         let len = loop {
             if let Some(len) = head_len(&buf) {
                 break Some(len);
@@ -70,17 +77,18 @@ pub(crate) async fn serve<A>(
             }
             let read = tokio::select! {
                 biased;
-                r = tokio::time::timeout(idle, stream.read_buf(&mut buf)) => r,
+                r = stream.read_buf(&mut buf) => Some(r),
+                _ = &mut idle_timer => None,
                 _ = shutdown.changed(), if buf.is_empty() => return,
             };
             match read {
-                Ok(Ok(0)) | Ok(Err(_)) => {
+                Some(Ok(0)) | Some(Err(_)) => {
                     // Closed (or broken) before a whole head: nothing to answer.
                     return;
                 }
-                Ok(Ok(_)) => {}
-                Err(_) if buf.is_empty() => return, // idle keep-alive ended
-                Err(_) => break None,               // let pingora's path answer it
+                Some(Ok(_)) => {}
+                None if buf.is_empty() => return, // idle keep-alive ended
+                None => break None,               // let pingora's path answer it
             }
         };
         let served = match len {
