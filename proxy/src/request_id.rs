@@ -29,7 +29,7 @@ impl HttpModule for RequestIdModule {
         _end_of_stream: bool,
     ) -> pingora::Result<()> {
         if let Some((name, id)) = &self.header {
-            resp.insert_header(name.clone(), id.as_ref())?;
+            resp.insert_header(name.clone(), per_response_value(id)?)?;
         }
         Ok(())
     }
@@ -41,6 +41,17 @@ impl HttpModule for RequestIdModule {
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// A header value that differs on every response, marked so HTTP/2's HPACK never
+/// puts it in its dynamic table: an id indexed per response would evict the fields
+/// that repeat (content type, validators, `Via`) and make every later head larger
+/// and slower to encode. (HTTP/1 ignores the mark.)
+pub(crate) fn per_response_value(text: &str) -> pingora::Result<http::HeaderValue> {
+    let mut v = http::HeaderValue::from_str(text)
+        .map_err(|e| pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string()))?;
+    v.set_sensitive(true);
+    Ok(v)
 }
 
 /// Builds the module for each request.

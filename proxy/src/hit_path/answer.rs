@@ -352,11 +352,16 @@ pub(crate) fn response_header(
         at = end + 2;
     }
     resp.insert_header(http::header::AGE, age).ok()?;
+    // (Unlike the id, this value repeats for a second: HPACK may index it.)
     resp.insert_header("cache-status", format!("outpost; hit; ttl={ttl}"))
         .ok()?;
     if let Some((name, node, n)) = request_id {
-        resp.insert_header(name.clone(), format!("{node}-{n:x}"))
-            .ok()?;
+        let id = format!("{node}-{n:x}");
+        resp.insert_header(
+            name.clone(),
+            crate::request_id::per_response_value(&id).ok()?,
+        )
+        .ok()?;
     }
     Some(resp)
 }
