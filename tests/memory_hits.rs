@@ -301,6 +301,59 @@ async fn http2_streams_and_h2c_get_the_same_hits() {
     .expect("test timed out");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn fast_hits_are_logged_and_counted_like_any_hit() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let yaml = format!(
+            "log: {{ format: json }}\n{}",
+            config(&origin, admin_port, "")
+        );
+        let op = Outpost::start(&yaml);
+        let c = client();
+        let path = "/c?cc=max-age%3D60&size=700";
+        c.get(op.url(path)).send().await.expect("miss");
+        let before = scrape(&admin).await;
+        let hit = c.get(op.url(path)).send().await.expect("hit");
+        let id = header(&hit, "outpost-request-id");
+        assert!(!id.is_empty());
+        hit.bytes().await.expect("body");
+        assert_eq!(fast_hits(&admin).await, 1.0);
+        // The access line carries the same fields as the full path's.
+        op.wait_log(&format!("\"request_id\":\"{id}\""), 1);
+        let line = op
+            .log_text()
+            .lines()
+            .find(|l| l.contains(&id) && l.contains("outpost::access"))
+            .expect("access line")
+            .to_string();
+        for field in [
+            "\"method\":\"GET\"",
+            "\"status\":200",
+            "\"cache\":\"hit\"",
+            "\"bytes\":700",
+            "\"site\":\"default\"",
+        ] {
+            assert!(line.contains(field), "{field} in {line}");
+        }
+        // And the request series: one more 2xx hit, 700 more body bytes.
+        let after = scrape(&admin).await;
+        let series = "outpost_requests_total{cache=\"hit\",site=\"default\",status=\"2xx\"}";
+        let hits_before = before
+            .lines()
+            .any(|l| l.starts_with(series))
+            .then(|| metric(&before, series))
+            .unwrap_or(0.0);
+        assert_eq!(metric(&after, series), hits_before + 1.0);
+        let bytes = "outpost_response_body_bytes_total{site=\"default\"}";
+        assert_eq!(metric(&after, bytes) - metric(&before, bytes), 700.0);
+    })
+    .await
+    .expect("test timed out");
+}
+
 fn header(r: &reqwest::Response, name: &str) -> String {
     r.headers()
         .get(name)
