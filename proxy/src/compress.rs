@@ -74,17 +74,7 @@ pub fn plan(
     settings: &Compression,
     accept: Option<&str>,
 ) -> Option<Coding> {
-    if !settings.enabled
-        || matches!(resp.status.as_u16(), 100..=199 | 204 | 206 | 304)
-        || resp.headers.contains_key(header::CONTENT_RANGE)
-    {
-        return None;
-    }
-    let encoded = resp
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
-    if encoded || no_transform(resp) {
+    if !settings.enabled || never_compressed(resp) {
         return None;
     }
     let media = resp
@@ -204,6 +194,19 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// Whether `resp` is left as it is whatever the settings and the client: partial or
+/// bodiless, already encoded (never double-compress), or `no-transform`.
+pub(crate) fn never_compressed(resp: &ResponseHeader) -> bool {
+    let encoded = resp
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+    matches!(resp.status.as_u16(), 100..=199 | 204 | 206 | 304)
+        || resp.headers.contains_key(header::CONTENT_RANGE)
+        || encoded
+        || no_transform(resp)
 }
 
 fn no_transform(resp: &ResponseHeader) -> bool {

@@ -91,6 +91,12 @@ fn html_profiles(cfg: &SiteConfig) -> HashMap<String, Arc<CompiledProfile>> {
 }
 
 impl Site {
+    /// This site's metric series in `m` (resolved on first use).
+    pub fn meters(&self, m: &crate::metrics::Metrics) -> &crate::metrics::SiteMeters {
+        self.meters
+            .get_or_init(|| crate::metrics::SiteMeters::new(m, &self.name))
+    }
+
     /// Builds a site from its config and its (already resolved) pool.
     pub fn new(
         cfg: &SiteConfig,

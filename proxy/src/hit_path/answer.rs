@@ -34,12 +34,16 @@ impl<'a> Request<'a> {
     /// any part of it is for pingora's full path: other methods and versions,
     /// bodies, credentials, ranges, conditionals, upgrades, loops, unusual
     /// `Connection`.
-    pub(crate) fn read(req: &'a httparse::Request<'_, 'a>) -> Option<Self> {
+    pub(crate) fn read(req: httparse::Request<'a, 'a>) -> Option<Self> {
         let head_only = head_only(req.method?)?;
         if req.version? != 1 {
             return None;
         }
-        let target = target(req.path?)?;
+        let path = req.path?;
+        if !target_taken(path) {
+            return None;
+        }
+        let target = http::uri::PathAndQuery::try_from(path).ok()?;
         let mut raw_host = None;
         let mut close = false;
         for h in req.headers.iter() {
@@ -77,7 +81,7 @@ impl<'a> Request<'a> {
     pub(crate) fn from_header(req: &'a pingora::http::RequestHeader) -> Option<Self> {
         let head_only = head_only(req.method.as_str())?;
         let target = req.uri.path_and_query()?.clone();
-        if target.as_str().len() > super::MAX_TARGET || !target.as_str().starts_with('/') {
+        if !target_taken(target.as_str()) {
             return None;
         }
         if req
@@ -101,6 +105,15 @@ impl<'a> Request<'a> {
         })
     }
 
+    /// What the access log says of the request.
+    pub(crate) fn logged(&self) -> Logged<'_> {
+        Logged {
+            head_only: self.head_only,
+            version: self.version,
+            path: self.target.as_str(),
+        }
+    }
+
     /// The first value of field `name` (lowercase).
     fn field(&self, name: &str) -> Option<&'a [u8]> {
         match self.fields {
@@ -113,6 +126,13 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The parts of a request its access-log line names.
+pub(crate) struct Logged<'a> {
+    pub(crate) head_only: bool,
+    pub(crate) version: http::Version,
+    pub(crate) path: &'a str,
+}
+
 fn head_only(method: &str) -> Option<bool> {
     match method {
         "GET" => Some(false),
@@ -121,11 +141,10 @@ fn head_only(method: &str) -> Option<bool> {
     }
 }
 
-fn target(path: &str) -> Option<http::uri::PathAndQuery> {
-    if !path.starts_with('/') || path.len() > super::MAX_TARGET {
-        return None;
-    }
-    http::uri::PathAndQuery::try_from(path).ok()
+/// Whether the fast path reads a request target: origin-form, and no longer than
+/// the full path accepts (which answers 414 beyond it).
+fn target_taken(path: &str) -> bool {
+    path.starts_with('/') && path.len() <= crate::service::MAX_URI
 }
 
 /// Request fields that send a request down pingora's path: a body
@@ -152,7 +171,6 @@ const PASS_ON: &[&[u8]] = &[
 pub(crate) struct Answer {
     pub(crate) site: Arc<Site>,
     pub(crate) entry: Arc<MemEntry>,
-    pub(crate) status: u16,
     pub(crate) host: String,
 }
 
@@ -218,15 +236,10 @@ pub(crate) fn find(
     {
         return None;
     }
-    let status = std::str::from_utf8(prepared.head.get(9..12)?)
-        .ok()?
-        .parse()
-        .ok()?;
     Some((
         Answer {
             site: site.clone(),
             entry,
-            status,
             host,
         },
         prepared,
@@ -288,7 +301,7 @@ pub(crate) fn write_head(
     prepared: &Prepared,
     now: SystemTime,
     request_id: Option<(&http::HeaderName, &str, u64)>,
-    keepalive: Option<bool>,
+    keepalive: bool,
 ) {
     let (age, ttl) = age_and_ttl(prepared, now);
     out.extend_from_slice(&prepared.head);
@@ -302,10 +315,10 @@ pub(crate) fn write_head(
     }
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
-    out.extend_from_slice(match keepalive {
-        Some(true) => b"\r\nConnection: keep-alive\r\n\r\n",
-        Some(false) => b"\r\nConnection: close\r\n\r\n",
-        None => b"\r\n\r\n",
+    out.extend_from_slice(if keepalive {
+        b"\r\nConnection: keep-alive\r\n\r\n"
+    } else {
+        b"\r\nConnection: close\r\n\r\n"
     });
 }
 
@@ -327,14 +340,13 @@ fn age_and_ttl(prepared: &Prepared, now: SystemTime) -> (u64, i64) {
 /// `Cache-Status` and request id.
 pub(crate) fn response_header(
     prepared: &Prepared,
-    status: u16,
     now: SystemTime,
     request_id: Option<(&http::HeaderName, &str, u64)>,
 ) -> Option<pingora::http::ResponseHeader> {
     let (age, ttl) = age_and_ttl(prepared, now);
     let head = &prepared.head;
     let mut at = head.windows(2).position(|w| w == b"\r\n")? + 2;
-    let mut resp = pingora::http::ResponseHeader::build(status, Some(16)).ok()?;
+    let mut resp = pingora::http::ResponseHeader::build(prepared.status, Some(16)).ok()?;
     // Values are slices of the prepared head: pingora's HTTP/2 writer clones the map,
     // and a clone of a shared `Bytes` is a reference count, not an allocation.
     while at < head.len() {

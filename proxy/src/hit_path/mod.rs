@@ -1,15 +1,17 @@
-//! The memory-hit fast path: HTTP/1.1 requests that a fresh memory-tier object
-//! answers as it is are served here, before pingora builds a session, runs the cache
-//! state machine or rebuilds header maps; every other request (and every other
-//! state of the cache) goes on to pingora's full path with the bytes already read.
+//! The memory-hit fast path: HTTP/1.1 and HTTP/2 requests that a fresh memory-tier
+//! object answers as it is are served here, before pingora builds its proxy session,
+//! runs the cache state machine or rebuilds header maps; every other request (and
+//! every other state of the cache) goes on to pingora's full path.
 //!
-//! A connection's HTTP/1 requests are read here one head at a time. A head the fast
-//! path takes ([`answer::Request::read`], [`answer::find`]) is answered with the
-//! object's prepared head ([`prepared::Prepared`], built once per stored object)
-//! plus the per-request fields, and the body, in one write when small. Anything
-//! else (rules, hooks, conditionals, ranges, stale objects, `Vary` mismatches, a
-//! draining node…) hands the connection to pingora for that request, and the next
-//! request comes back here. HTTP/2 never comes here.
+//! A connection's HTTP/1 requests are read here one head at a time ([`serve`]). A
+//! head the fast path takes ([`answer::Request::read`], [`answer::find`]) is answered
+//! with the object's prepared head ([`prepared::Prepared`], built once per stored
+//! object) plus the per-request fields, and the body, in one write when small.
+//! Anything else (rules, hooks, conditionals, ranges, stale objects, `Vary`
+//! mismatches, a draining node…) hands the connection to pingora for that request,
+//! with the bytes already read, and the next request comes back here. HTTP/2 streams
+//! arrive already parsed by pingora and get the same check in [`FastPath`]; their
+//! answer goes through pingora's HTTP/2 writer.
 
 mod answer;
 mod prepared;
@@ -27,9 +29,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Longest request target the fast path reads (longer ones go to pingora's path,
-/// which answers 414 beyond its own limit).
-const MAX_TARGET: usize = 8 * 1024;
 /// Largest request head the fast path reads; a longer one goes to pingora's path.
 const MAX_HEAD: usize = 16 * 1024;
 /// Bodies up to this size go out in the same write as the head.
@@ -186,10 +185,6 @@ impl Hit {
         })
     }
 
-    fn status(&self) -> u16 {
-        self.found.status
-    }
-
     /// Gives up on an answer found but not sent (pingora's path takes the request).
     fn abandon(self, live: &Live) {
         live.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -208,7 +203,7 @@ impl Hit {
     fn done(
         self,
         live: &Live,
-        req: &answer::Request<'_>,
+        req: &answer::Logged<'_>,
         client_ip: Option<IpAddr>,
         body_bytes: usize,
         error: Option<String>,
@@ -220,7 +215,7 @@ impl Hit {
         crate::service::record_fast_hit(
             live,
             &self.found.site,
-            self.found.status,
+            self.prepared.status,
             body_bytes,
             self.start,
         );
@@ -236,18 +231,27 @@ impl Hit {
 /// For benchmarks; the server goes through [`serve`].
 pub fn answer_bytes(live: &Live, head: &[u8], out: &mut Vec<u8>) -> bool {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut parsed = httparse::Request::new(&mut fields);
-    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(n)) if n == head.len()) {
-        return false;
-    }
-    let Some(req) = answer::Request::read(&parsed) else {
+    let Some(req) = parse_head(head, &mut fields) else {
         return false;
     };
     let Some((hit, _, body_bytes)) = answer_h1(live, &req, out, false, None, Instant::now()) else {
         return false;
     };
-    hit.done(live, &req, None, body_bytes, None);
+    hit.done(live, &req.logged(), None, body_bytes, None);
     true
+}
+
+/// `head` (a whole request head) as the fast path reads it, or `None` when it is not
+/// for the fast path (or does not parse: pingora's path answers that).
+fn parse_head<'a>(
+    head: &'a [u8],
+    fields: &'a mut [httparse::Header<'a>],
+) -> Option<answer::Request<'a>> {
+    let mut parsed = httparse::Request::new(fields);
+    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(n)) if n == head.len()) {
+        return None;
+    }
+    answer::Request::read(parsed)
 }
 
 /// Finds the answer to `req` and writes its head (and a small body) into `out`;
@@ -268,7 +272,7 @@ fn answer_h1(
         &hit.prepared,
         hit.now,
         request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
-        Some(!req.close),
+        !req.close,
     );
     let body = hit.found.entry.body();
     let send_body = !req.head_only;
@@ -305,11 +309,7 @@ async fn try_serve(
 ) -> Served {
     let start = Instant::now();
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut parsed = httparse::Request::new(&mut fields);
-    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(n)) if n == head.len()) {
-        return Served::No;
-    }
-    let Some(req) = answer::Request::read(&parsed) else {
+    let Some(req) = parse_head(head, &mut fields) else {
         return Served::No;
     };
     let Some((hit, body_after, body_bytes)) = answer_h1(live, &req, out, tls, client_ip, start)
@@ -322,7 +322,7 @@ async fn try_serve(
     let tail = chunk_tail(&hit.prepared, body.len());
     let sent = send(stream, out, body_after.then_some((&body, tail)), server).await;
     let error = sent.as_ref().err().map(ToString::to_string);
-    hit.done(live, &req, client_ip, body_bytes, error);
+    hit.done(live, &req.logged(), client_ip, body_bytes, error);
     match sent {
         Ok(()) => Served::Yes { keepalive },
         Err(_) => Served::Failed,
@@ -400,7 +400,8 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
-    let (hit, head_only, resp) = {
+    // What the log needs of the request, owned: the writes below borrow the session.
+    let (hit, head_only, version, target, resp) = {
         let Some(req) = answer::Request::from_header(session.req_header()) else {
             return Served::No;
         };
@@ -410,11 +411,10 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
         let request_id = hit.request_id(live);
         let resp = answer::response_header(
             &hit.prepared,
-            hit.status(),
             hit.now,
             request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
         );
-        (hit, req.head_only, resp)
+        (hit, req.head_only, req.version, req.target.clone(), resp)
     };
     let Some(resp) = resp else {
         hit.abandon(live);
@@ -434,13 +434,13 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err("client did not read the response in time".to_string()),
     };
-    // The request view borrowed the session; the log needs only its parts again.
-    let req = answer::Request::from_header(session.req_header());
     let error = sent.as_ref().err().cloned();
-    match req {
-        Some(req) => hit.done(live, &req, client_ip, body_bytes, error),
-        None => hit.abandon(live),
-    }
+    let logged = answer::Logged {
+        head_only,
+        version,
+        path: target.as_str(),
+    };
+    hit.done(live, &logged, client_ip, body_bytes, error);
     match sent {
         Ok(()) => Served::Yes { keepalive: true },
         Err(_) => Served::Failed,
@@ -482,33 +482,35 @@ async fn send(
     }
 }
 
-/// The access-log line of a fast hit: the same fields as pingora's path logs.
+/// The access-log line of a fast hit: the same line as pingora's path writes.
 fn log_access(
     hit: &Hit,
-    req: &answer::Request<'_>,
+    req: &answer::Logged<'_>,
     client_ip: Option<IpAddr>,
     live: &Live,
     bytes: usize,
     error: Option<String>,
 ) {
-    let client = client_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
-    tracing::info!(
-        target: "outpost::access",
-        client = %client,
-        request_id = %format_args!("{}-{:x}", live.node_id, hit.seq),
-        method = if req.head_only { "HEAD" } else { "GET" },
-        host = %hit.found.host,
-        path = %req.target.as_str(),
-        version = ?req.version,
-        status = hit.found.status,
+    crate::service::AccessLine {
+        client: client_ip,
+        request_id: &format_args!("{}-{:x}", live.node_id, hit.seq),
+        method: if req.head_only { "HEAD" } else { "GET" },
+        host: &hit.found.host,
+        path: req.path,
+        version: req.version,
+        status: hit.prepared.status,
         bytes,
-        duration_ms = hit.start.elapsed().as_secs_f64() * 1000.0,
-        site = hit.found.site.name.as_str(),
-        origin = "-",
-        attempts = 0usize,
-        cache = "hit",
-        subrequest = false,
+        start: hit.start,
+        site: &hit.found.site.name,
+        origin: "-",
+        attempts: 0,
+        cache: "hit",
+        subrequest: false,
+        rule: None,
+        script: None,
+        html: None,
+        compression: None,
         error,
-        "access"
-    );
+    }
+    .write();
 }

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 /// What a fast hit needs of a stored object, derived once from its stored meta: the
 /// HTTP/1.1 status line and fields as every hit sends them (hop-by-hop fields gone,
-/// `Via` added, framing by `Content-Length`), and the few facts a hit must check.
+/// `Via` added, framing as pingora's hit path gives it), and the few facts a hit must
+/// check.
 /// Only the per-request fields (`Age`, `Cache-Status`, `Date`, `Connection`, the
 /// request id) are written per hit.
 #[derive(Debug)]
@@ -15,6 +16,7 @@ pub(crate) struct Prepared {
     /// Status line and fields, each line ending in CRLF; no blank line. (`Bytes`, so
     /// the HTTP/2 path's field values can be slices of it instead of copies.)
     pub(crate) head: bytes::Bytes,
+    pub(crate) status: u16,
     pub(crate) fresh_until: SystemTime,
     /// What `Age` counts from (pingora's `CacheMeta::epoch`).
     pub(crate) epoch: SystemTime,
@@ -117,22 +119,8 @@ impl Prepared {
             .and_then(|v| v.to_str().ok())
             .map(crate::caching::vary_names)
             .filter(|names| !names.is_empty());
-        let no_transform = resp
-            .headers
-            .get_all(header::CACHE_CONTROL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|d| d.trim().eq_ignore_ascii_case("no-transform"));
-        let encoded = resp
-            .headers
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
         let compress = CompressFacts {
-            exempt: encoded
-                || no_transform
-                || matches!(resp.status.as_u16(), 204 | 206 | 304)
-                || resp.headers.contains_key(header::CONTENT_RANGE)
+            exempt: crate::compress::never_compressed(&resp)
                 || vary
                     .as_ref()
                     .is_some_and(|v| v.iter().any(|n| n == "accept-encoding")),
@@ -158,6 +146,7 @@ impl Prepared {
         resp.header_to_h1_wire(&mut head);
         Some(Prepared {
             head: bytes::Bytes::from(head),
+            status: resp.status.as_u16(),
             fresh_until: meta.fresh_until(),
             epoch: meta.epoch(),
             variance: meta.variance(),

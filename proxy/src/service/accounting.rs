@@ -27,9 +27,7 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     );
     match ctx.site.as_ref() {
         Some(s) => {
-            let meters = s
-                .meters
-                .get_or_init(|| crate::metrics::SiteMeters::new(m, site));
+            let meters = s.meters(m);
             meters.duration.observe(elapsed);
             meters.bytes_out.inc_by(sent);
             meters.bytes_in.inc_by(read);
@@ -64,6 +62,127 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     }
 }
 
+/// Writes the request's access-log line (when access logs are on).
+pub(crate) fn log_access(session: &Session, e: Option<&pingora::Error>, ctx: &RequestCtx) {
+    let log_enabled = ctx
+        .snapshot
+        .as_ref()
+        .is_none_or(|s| s.config.log.access_log);
+    if !log_enabled {
+        return;
+    }
+    let req = session.req_header();
+    let status = session.response_written().map_or(0, |r| r.status.as_u16());
+    let origin = match (ctx.site.as_ref(), ctx.tried.last()) {
+        (_, _) if ctx.upper.is_some() => {
+            format!(
+                "upper {}",
+                ctx.upper.map_or_else(String::new, |a| a.to_string())
+            )
+        }
+        (Some(site), _) if ctx.via_parent => site.parent.as_ref().map_or_else(
+            || "-".to_string(),
+            |p| format!("parent {}", p.origins()[0].label()),
+        ),
+        (Some(_), Some(&i)) => ctx
+            .pool
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |p| p.origins()[i].label()),
+        _ => "-".to_string(),
+    };
+    let client = ctx.client_ip.or_else(|| {
+        session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+    });
+    AccessLine {
+        client,
+        request_id: &ctx.request_id,
+        method: req.method.as_str(),
+        host: &ctx.host,
+        path: req.uri.path_and_query().map_or("/", |p| p.as_str()),
+        version: req.version,
+        status,
+        bytes: session.body_bytes_sent(),
+        start: ctx.start,
+        site: ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
+        origin: &origin,
+        attempts: ctx.tried.len(),
+        cache: session.cache.phase().as_str(),
+        subrequest: !ctx.scripts_seen.is_empty(),
+        rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
+        script: ctx.hook.as_ref().map(|p| p.display().to_string()),
+        html: ctx
+            .html
+            .as_ref()
+            .and(ctx.html_profile.as_ref())
+            .map(|p| p.name()),
+        compression: compression_outcome(session, ctx)
+            .and_then(|c| c.coding)
+            .map(|c| c.token()),
+        error: e.map(|e| e.to_string()),
+    }
+    .write();
+}
+
+/// One access-log line, whichever path answered (pingora's, or the memory-hit fast
+/// path's): the fields are defined here once.
+pub(crate) struct AccessLine<'a> {
+    pub(crate) client: Option<std::net::IpAddr>,
+    pub(crate) request_id: &'a dyn std::fmt::Display,
+    pub(crate) method: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) version: http::Version,
+    pub(crate) status: u16,
+    pub(crate) bytes: usize,
+    /// When the request arrived (the line gives the duration since).
+    pub(crate) start: Instant,
+    pub(crate) site: &'a str,
+    pub(crate) origin: &'a str,
+    pub(crate) attempts: usize,
+    pub(crate) cache: &'a str,
+    pub(crate) subrequest: bool,
+    pub(crate) rule: Option<String>,
+    pub(crate) script: Option<String>,
+    pub(crate) html: Option<&'a str>,
+    pub(crate) compression: Option<&'a str>,
+    pub(crate) error: Option<String>,
+}
+
+impl AccessLine<'_> {
+    /// Emits the line (target `outpost::access`).
+    pub(crate) fn write(self) {
+        let client = self
+            .client
+            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
+        tracing::info!(
+            target: "outpost::access",
+            client = %client,
+            request_id = %self.request_id,
+            method = %self.method,
+            host = %self.host,
+            path = %self.path,
+            version = ?self.version,
+            status = self.status,
+            bytes = self.bytes,
+            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
+            site = self.site,
+            origin = %self.origin,
+            attempts = self.attempts,
+            cache = self.cache,
+            subrequest = self.subrequest,
+            rule = self.rule,
+            script = self.script,
+            html = self.html,
+            compression = self.compression,
+            error = self.error,
+            "access"
+        );
+    }
+}
+
 /// Counts a request the memory-hit fast path answered, in the same series as
 /// [`record`] would.
 pub(crate) fn record_fast_hit(
@@ -75,9 +194,7 @@ pub(crate) fn record_fast_hit(
 ) {
     let m = &live.metrics;
     m.fast_hits.inc();
-    let meters = site
-        .meters
-        .get_or_init(|| crate::metrics::SiteMeters::new(m, &site.name));
+    let meters = site.meters(m);
     if (200..300).contains(&status) {
         meters.hits_2xx.inc();
     } else {

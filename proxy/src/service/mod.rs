@@ -24,11 +24,12 @@ mod limits;
 mod page_rules;
 mod upstream;
 
-pub(crate) use accounting::record_fast_hit;
+pub(crate) use accounting::{AccessLine, record_fast_hit};
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
-use ctx::{InFlight, compression_outcome, locked};
+use ctx::{InFlight, locked};
 use headers::{EditHeaders, UNTRUSTED_OVERRIDES, VIA, append_via, seen_by, strip_hop_by_hop};
+pub(crate) use limits::MAX_URI;
 use limits::{apply_client_timeouts, oversized_head};
 use upstream::{hash_key, peer_for, upper_peer, upper_tier_key};
 
@@ -950,70 +951,7 @@ impl ProxyHttp for EdgeProxy {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
         accounting::record(&self.live, session, ctx);
-        let log_enabled = ctx
-            .snapshot
-            .as_ref()
-            .is_none_or(|s| s.config.log.access_log);
-        if !log_enabled {
-            return;
-        }
-        let req = session.req_header();
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let origin = match (ctx.site.as_ref(), ctx.tried.last()) {
-            (_, _) if ctx.upper.is_some() => {
-                format!(
-                    "upper {}",
-                    ctx.upper.map_or_else(String::new, |a| a.to_string())
-                )
-            }
-            (Some(site), _) if ctx.via_parent => site.parent.as_ref().map_or_else(
-                || "-".to_string(),
-                |p| format!("parent {}", p.origins()[0].label()),
-            ),
-            (Some(_), Some(&i)) => ctx
-                .pool
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |p| p.origins()[i].label()),
-            _ => "-".to_string(),
-        };
-        let client = ctx
-            .client_ip
-            .or_else(|| {
-                session
-                    .client_addr()
-                    .and_then(|a| a.as_inet())
-                    .map(|a| a.ip())
-            })
-            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-        tracing::info!(
-            target: "outpost::access",
-            client = %client,
-            request_id = %ctx.request_id,
-            method = %req.method,
-            host = %ctx.host,
-            path = %req.uri.path_and_query().map_or("/", |p| p.as_str()),
-            version = ?req.version,
-            status,
-            bytes = session.body_bytes_sent(),
-            duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
-            site = ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
-            origin = %origin,
-            attempts = ctx.tried.len(),
-            cache = session.cache.phase().as_str(),
-            subrequest = !ctx.scripts_seen.is_empty(),
-            rule = ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
-            script = ctx.hook.as_ref().map(|p| p.display().to_string()),
-            html = ctx
-                .html
-                .as_ref()
-                .and(ctx.html_profile.as_ref())
-                .map(|p| p.name()),
-            compression = compression_outcome(session, ctx)
-                .and_then(|c| c.coding)
-                .map(|c| c.token()),
-            error = e.map(|e| e.to_string()),
-            "access"
-        );
+        accounting::log_access(session, e, ctx);
     }
 }
 
