@@ -239,37 +239,20 @@ async fn misses_reuse_upstream_connections() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let connects = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (c, r) = (connects.clone(), requests.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req| {
-                        r.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .header("cache-control", "no-store")
-                                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
-                                        b"fresh every time",
-                                    )))
-                                    .expect("response"),
-                            )
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
+        let r = requests.clone();
+        let (addr, connects) = common::origin::serve_counting(move |_req| {
+            r.fetch_add(1, Ordering::SeqCst);
+            async move {
+                hyper::Response::builder()
+                    .header("cache-control", "no-store")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        b"fresh every time",
+                    )))
+                    .expect("response")
             }
-        });
+        })
+        .await;
         let op = Outpost::start(&format!(
             "listen: {{ http: \"{{http}}\" }}\nsites:\n  - default: true\n    origins: [\"http://{addr}\"]\n"
         ));
