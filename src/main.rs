@@ -16,6 +16,7 @@ static GLOBAL: alloc::CountingMimalloc = alloc::CountingMimalloc;
 mod alloc;
 mod dev;
 mod logfile;
+mod quickstart;
 
 /// Outpost: a CDN edge node in one binary.
 ///
@@ -37,10 +38,13 @@ struct Cli {
 enum Command {
     /// Serve with a configuration file (SIGHUP reloads it, SIGTERM drains and exits,
     /// SIGQUIT hands the listeners to a new binary started with `--upgrade`).
+    ///
+    /// Without --config: the built-in quickstart on 127.0.0.1:8080 (admin API on
+    /// 127.0.0.1:9090), unpacked to ~/.cache/outpost/quickstart to look at and edit.
     Run {
         /// Main configuration file.
         #[arg(short, long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Also reload when the config file or a certificate file changes.
         #[arg(long)]
         watch: bool,
@@ -591,6 +595,18 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             upgrade,
             log,
         } => {
+            let config = match config {
+                Some(config) => config,
+                None => {
+                    let config = quickstart::unpack(&quickstart::default_dir())?;
+                    eprintln!(
+                        "no --config: serving the built-in quickstart on http://127.0.0.1:8080/ \
+                         (its files: {}; edit a copy and pass it with --config)",
+                        config.parent().unwrap_or(&config).display()
+                    );
+                    config
+                }
+            };
             let cfg = outpost_config::load(&config)?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
