@@ -18,6 +18,7 @@ need curl curl
 need pebble pebble-challtestsrv   # the ACME CA tests/acme.rs issues from
 need openssl openssl              # OCSP responder and legacy-TLS client (tests/tls.rs)
 need redis-server redis-server    # tests/cluster.rs starts its own
+need redis-tools redis-cli        # and reads what is in it
 need python3 python3              # the hostile HTTP/2 client (tests/hostile_h2.rs)
 had_redis=$(command -v redis-server || true)
 install_needed

@@ -801,7 +801,11 @@ fn push(
             .iter()
             .any(|f: &outpost_cluster::BundleFile| f.path == path)
         {
-            files.push(outpost_cluster::BundleFile { path, content });
+            files.push(outpost_cluster::BundleFile {
+                path,
+                content,
+                secret: cfg.secret_files.contains(file),
+            });
         }
     }
     if files.is_empty() {
@@ -810,7 +814,7 @@ fn push(
             path.display()
         );
     }
-    let bundle = outpost_cluster::Bundle::new(files, message);
+    let bundle = outpost_cluster::Bundle::new(files, message, cluster.secret_key.as_ref())?;
     let targets = (!nodes.is_empty()).then_some(nodes);
     let results = tokio::runtime::Builder::new_current_thread()
         .enable_all()

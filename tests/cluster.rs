@@ -190,6 +190,20 @@ impl Node {
         }
     }
 
+    /// Waits until this node's registry view lists `n` nodes (a purge expects
+    /// acknowledgements from the nodes its node knows of).
+    async fn wait_nodes(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.status().await;
+            if s["nodes"].as_array().map_or(0, Vec::len) == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never saw {n} nodes: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `GET path`: status, Cache-Status and body.
     async fn get(&self, path: &str) -> (u16, String, String) {
         let r = client()
@@ -298,6 +312,9 @@ async fn purges_reach_every_node_and_a_disconnected_node_catches_up() {
         for l in [&l1, &l2, &l3] {
             l.wait_uppers(1).await;
         }
+        // Every node registered before the purge counts who must acknowledge it (one
+        // run in many purged before lower-2 was in lower-1's view).
+        l1.wait_nodes(4).await;
         let nodes = [&l1, &l2, &l3];
 
         // Cached everywhere, then purged on one lower node: every node acknowledges,
@@ -830,6 +847,92 @@ async fn config_pushes_roll_out_in_stages_and_a_bad_bundle_is_refused_everywhere
             assert_eq!(s["bundle"].as_str().map(str::to_string), bundle, "{s}");
             assert!(s["bundle_rejected"][1].as_str().is_some_and(|e| e.contains("api")), "{s}");
         }
+    })
+    .await
+    .expect("within the bound");
+}
+
+/// What Redis holds under `pattern` (redis-cli, from the redis-tools package).
+fn redis_keys(redis: &Redis, pattern: &str) -> Vec<String> {
+    let out = Command::new("redis-cli")
+        .args(["-u", &redis.url(), "--scan", "--pattern", pattern])
+        .output()
+        .expect("redis-cli (Debian package redis-tools)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_secrets_travel_sealed_land_private_and_leave_redis() {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::time::timeout(TEST_TIMEOUT * 2, async {
+        let redis = Redis::start();
+        let origin = TestOrigin::start("origin").await;
+        let key = "7f".repeat(32);
+        // A node and the operator share the key and the secret's relative path.
+        let node_yaml = |admin: &str| {
+            format!(
+                "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-s\n  tier: upper\n  heartbeat: 300ms\n  secret_key_file: cluster.key\nsites:\n  - default: true\n    origins: [\"{}\"]\n    env: {{ TOKEN: {{ file: secrets/token }} }}\n",
+                redis.url(),
+                origin.url()
+            )
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
+        std::fs::write(dir.path().join("secrets/token"), "old-token").expect("write");
+        std::fs::write(dir.path().join("cluster.key"), &key).expect("write");
+        let admin = format!("127.0.0.1:{}", free_port());
+        let node = Node {
+            outpost: Outpost::start_in(dir, &node_yaml(&admin), &[]),
+            admin,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while node.status().await["nodes"].as_array().map_or(0, Vec::len) < 1 {
+            assert!(Instant::now() < deadline, "the node never registered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let ops = tempfile::tempdir().expect("tempdir");
+        let ops_config = ops.path().join("outpost.yaml");
+        std::fs::write(&ops_config, node_yaml("127.0.0.1:1").replace("{http}", "127.0.0.1:1"))
+            .expect("write");
+        std::fs::create_dir(ops.path().join("secrets")).expect("mkdir");
+        std::fs::write(ops.path().join("secrets/token"), "new-token-s3cr3t").expect("write");
+
+        // Without the key, the config that would push the secret does not load.
+        std::fs::remove_file(ops.path().join("cluster.key")).ok();
+        let no_key = std::fs::read_to_string(&ops_config)
+            .expect("read")
+            .replace("  secret_key_file: cluster.key\n", "");
+        let no_key_config = ops.path().join("no-key.yaml");
+        std::fs::write(&no_key_config, no_key).expect("write");
+        let (out, err, ok) = push(&no_key_config, &[]);
+        assert!(!ok, "{out}");
+        assert!(
+            err.contains("secret_key_file") && err.contains("sites[0].env.TOKEN"),
+            "the error says what to set and why: {err}"
+        );
+
+        std::fs::write(ops.path().join("cluster.key"), &key).expect("write");
+        let (out, err, ok) = push(&ops_config, &["--message", "rotate token"]);
+        assert!(ok, "{out}{err}");
+        let token = node.outpost.dir.path().join("secrets/token");
+        assert_eq!(std::fs::read_to_string(&token).expect("token"), "new-token-s3cr3t");
+        let mode = std::fs::metadata(&token).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a pushed secret is written private");
+        // Applied everywhere: the bundle with the secret is gone from Redis at once.
+        let bundles: Vec<String> = redis_keys(&redis, "outpost:bundle:*")
+            .into_iter()
+            .filter(|k| !k.ends_with(":results"))
+            .collect();
+        assert!(bundles.is_empty(), "a secret bundle outlived its rollout: {bundles:?}");
+        assert!(
+            !std::fs::read_to_string(node.outpost.dir.path().join("outpost.yaml"))
+                .expect("config")
+                .contains("s3cr3t")
+        );
     })
     .await
     .expect("within the bound");

@@ -6,8 +6,14 @@
 //! In Redis: the bundle itself at `outpost:bundle:VERSION` (kept 7 days), an entry on
 //! the stream `outpost:bundles` naming the version and the target nodes, and each
 //! node's outcome in the hash `outpost:bundle:VERSION:results`.
+//!
+//! Secret files (`env` bindings read from files) travel sealed with the cluster's key
+//! (`cluster.secret_key_file`, ChaCha20-Poly1305 with the file's path as associated
+//! data), and a bundle carrying any is kept only for its rollout: deleted once every
+//! target node has applied it, and at most [`SECRET_BUNDLE_TTL_SECS`] in any case.
 
 use crate::error::{ClusterError, Result};
+use outpost_config::SecretKey;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,10 @@ pub(crate) const STREAM: &str = "outpost:bundles";
 
 /// How long a published bundle is kept.
 const BUNDLE_TTL_SECS: u64 = 7 * 86_400;
+
+/// How long a bundle with secrets is kept when some target node does not apply it
+/// during the push (a node that comes back later than this needs a new push).
+pub const SECRET_BUNDLE_TTL_SECS: u64 = 3_600;
 
 fn bundle_key(version: &str) -> String {
     format!("outpost:bundle:{version}")
@@ -35,8 +45,12 @@ pub(crate) fn cursor_key(node: &str) -> String {
 pub struct BundleFile {
     /// Relative to the config's directory, `/`-separated, no `..`.
     pub path: String,
-    /// The file's text.
+    /// The file's text; for a secret file in Redis, its sealed form (hex of nonce,
+    /// ciphertext and tag).
     pub content: String,
+    /// A secret: sealed in Redis, written with mode 0600 on nodes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// A set of files pushed to the cluster as one version.
@@ -53,20 +67,54 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// A bundle of `files`, versioned by their content.
-    pub fn new(mut files: Vec<BundleFile>, message: String) -> Bundle {
+    /// A bundle of `files` as it goes to Redis: secret files sealed with `key` (which
+    /// they need), versioned by the result. A bundle with secrets therefore gets a new
+    /// version at every push (fresh nonces), and its version says nothing about them.
+    pub fn new(
+        mut files: Vec<BundleFile>,
+        message: String,
+        key: Option<&SecretKey>,
+    ) -> Result<Bundle> {
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Bundle {
+        for f in files.iter_mut().filter(|f| f.secret) {
+            let key = key.ok_or_else(|| ClusterError::NoSecretKey(f.path.clone()))?;
+            f.content = seal(key, &f.path, &f.content)?;
+        }
+        Ok(Bundle {
             version: checksum(&files),
             files,
             message,
             created: crate::registry::unix_now(),
-        }
+        })
     }
 
     /// Whether the version is the checksum of the files (nothing was altered or cut).
     pub fn verify(&self) -> bool {
         checksum(&self.files) == self.version
+    }
+
+    /// Whether any file is a secret.
+    pub fn has_secrets(&self) -> bool {
+        self.files.iter().any(|f| f.secret)
+    }
+
+    /// The bundle with its secret files opened with `key`.
+    fn open(mut self, key: Option<&SecretKey>) -> std::result::Result<Bundle, BundleRejected> {
+        for f in self.files.iter_mut().filter(|f| f.secret) {
+            let key = key.ok_or_else(|| {
+                BundleRejected(format!(
+                    "{} is a sealed secret and this node has no cluster.secret_key_file",
+                    f.path
+                ))
+            })?;
+            f.content = open(key, &f.path, &f.content).ok_or_else(|| {
+                BundleRejected(format!(
+                    "{} does not open with this node's cluster key (a different key, or altered)",
+                    f.path
+                ))
+            })?;
+        }
+        Ok(self)
     }
 }
 
@@ -78,8 +126,50 @@ fn checksum(files: &[BundleFile]) -> String {
         ctx.update(f.path.as_bytes());
         ctx.update(&(f.content.len() as u64).to_le_bytes());
         ctx.update(f.content.as_bytes());
+        ctx.update(&[u8::from(f.secret)]);
     }
     hex::encode(ctx.finish().as_ref())
+}
+
+fn aead_key(key: &SecretKey) -> ring::aead::LessSafeKey {
+    let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key.0)
+        .unwrap_or_else(|_| unreachable!("a 32-byte key fits ChaCha20-Poly1305"));
+    ring::aead::LessSafeKey::new(unbound)
+}
+
+/// Hex of a random nonce, then the ciphertext and tag; the path is bound in as
+/// associated data, so a sealed file cannot be moved to another path.
+fn seal(key: &SecretKey, path: &str, text: &str) -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut nonce = [0u8; ring::aead::NONCE_LEN];
+    ring::rand::SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| ClusterError::Crypto("no system randomness"))?;
+    let mut sealed = text.as_bytes().to_vec();
+    aead_key(key)
+        .seal_in_place_append_tag(
+            ring::aead::Nonce::assume_unique_for_key(nonce),
+            ring::aead::Aad::from(path.as_bytes()),
+            &mut sealed,
+        )
+        .map_err(|_| ClusterError::Crypto("sealing failed"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(hex::encode(out))
+}
+
+fn open(key: &SecretKey, path: &str, sealed: &str) -> Option<String> {
+    let bytes = hex::decode(sealed).ok()?;
+    if bytes.len() < ring::aead::NONCE_LEN {
+        return None;
+    }
+    let (nonce, rest) = bytes.split_at(ring::aead::NONCE_LEN);
+    let mut rest = rest.to_vec();
+    let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let plain = aead_key(key)
+        .open_in_place(nonce, ring::aead::Aad::from(path.as_bytes()), &mut rest)
+        .ok()?;
+    String::from_utf8(plain.to_vec()).ok()
 }
 
 /// Why a node did not apply a bundle.
@@ -130,12 +220,17 @@ pub async fn push(
             .map(|n| n.id)
             .collect(),
     };
+    let ttl = if bundle.has_secrets() {
+        SECRET_BUNDLE_TTL_SECS
+    } else {
+        BUNDLE_TTL_SECS
+    };
     redis::pipe()
         .cmd("SET")
         .arg(bundle_key(&bundle.version))
         .arg(json)
         .arg("EX")
-        .arg(BUNDLE_TTL_SECS)
+        .arg(ttl)
         .ignore()
         .cmd("DEL")
         .arg(results_key(&bundle.version))
@@ -159,7 +254,18 @@ pub async fn push(
             .arg(results_key(&bundle.version))
             .query_async(&mut conn)
             .await?;
-        if expected.iter().all(|n| results.contains_key(n)) || Instant::now() >= deadline {
+        let all_answered = expected.iter().all(|n| results.contains_key(n));
+        if all_answered || Instant::now() >= deadline {
+            // Secrets stay in Redis no longer than the rollout needs them.
+            if bundle.has_secrets()
+                && all_answered
+                && expected.iter().all(|n| results.get(n).is_some_and(|r| r == "applied"))
+            {
+                redis::cmd("DEL")
+                    .arg(bundle_key(&bundle.version))
+                    .query_async::<()>(&mut conn)
+                    .await?;
+            }
             return Ok(expected
                 .iter()
                 .map(|n| PushResult {
@@ -182,6 +288,7 @@ pub(crate) async fn receive<C: redis::aio::ConnectionLike + Send>(
     me: &str,
     version: &str,
     targets: &str,
+    key: Option<&SecretKey>,
     sink: &dyn BundleSink,
 ) -> Result<Option<(String, std::result::Result<(), BundleRejected>)>> {
     if targets != "*" && !targets.split(',').any(|t| t == me) {
@@ -197,7 +304,10 @@ pub(crate) async fn receive<C: redis::aio::ConnectionLike + Send>(
         Some(Ok(b)) if b.version != version || !b.verify() => Err(BundleRejected(
             "checksum mismatch: the bundle is not the one announced".into(),
         )),
-        Some(Ok(b)) => sink.apply(&b).await,
+        Some(Ok(b)) => match b.open(key) {
+            Ok(b) => sink.apply(&b).await,
+            Err(e) => Err(e),
+        },
     };
     let text = match &outcome {
         Ok(()) => "applied".to_string(),
@@ -221,15 +331,49 @@ mod tests {
         let f = |p: &str, c: &str| BundleFile {
             path: p.into(),
             content: c.into(),
+            secret: false,
         };
-        let a = Bundle::new(vec![f("rules.yaml", "x"), f("a.js", "y")], String::new());
-        let b = Bundle::new(vec![f("a.js", "y"), f("rules.yaml", "x")], "again".into());
+        let new = |files, message: &str| Bundle::new(files, message.into(), None).expect("bundle");
+        let a = new(vec![f("rules.yaml", "x"), f("a.js", "y")], "");
+        let b = new(vec![f("a.js", "y"), f("rules.yaml", "x")], "again");
         assert_eq!(a.version, b.version, "order and message do not matter");
         assert!(a.verify());
-        let c = Bundle::new(vec![f("rules.yaml", "xa.js"), f("", "y")], String::new());
+        let c = new(vec![f("rules.yaml", "xa.js"), f("", "y")], "");
         assert_ne!(a.version, c.version);
         let mut tampered = a.clone();
         tampered.files[0].content.push(' ');
         assert!(!tampered.verify());
+    }
+
+    #[test]
+    fn secrets_travel_sealed_and_open_only_with_the_key_at_their_path() {
+        let key = SecretKey([7; 32]);
+        let secret = BundleFile {
+            path: "secrets/api.token".into(),
+            content: "hunter2-very-secret".into(),
+            secret: true,
+        };
+        assert!(matches!(
+            Bundle::new(vec![secret.clone()], String::new(), None),
+            Err(ClusterError::NoSecretKey(_))
+        ));
+        let sealed = Bundle::new(vec![secret.clone()], String::new(), Some(&key)).expect("seal");
+        let json = serde_json::to_string(&sealed).expect("json");
+        assert!(!json.contains("hunter2"), "plaintext in what goes to Redis: {json}");
+        assert!(sealed.verify());
+        let again = Bundle::new(vec![secret], String::new(), Some(&key)).expect("seal");
+        assert_ne!(sealed.files[0].content, again.files[0].content, "fresh nonce");
+
+        let opened = sealed.clone().open(Some(&key)).expect("open");
+        assert_eq!(opened.files[0].content, "hunter2-very-secret");
+        assert!(sealed.clone().open(None).is_err(), "no key");
+        assert!(sealed.clone().open(Some(&SecretKey([8; 32]))).is_err(), "other key");
+        let mut moved = sealed.clone();
+        moved.files[0].path = "rules.yaml".into();
+        assert!(moved.open(Some(&key)).is_err(), "bound to its path");
+        let mut flipped = sealed;
+        let last = flipped.files[0].content.pop().expect("hex");
+        flipped.files[0].content.push(if last == '0' { '1' } else { '0' });
+        assert!(flipped.open(Some(&key)).is_err(), "authenticated");
     }
 }

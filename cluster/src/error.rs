@@ -18,6 +18,12 @@ pub enum ClusterError {
         /// What was wrong.
         reason: String,
     },
+    /// A bundle has a secret file and no cluster key was configured to seal it.
+    #[error("{0} is a secret and cluster.secret_key_file is not set: secrets never go to Redis unencrypted")]
+    NoSecretKey(String),
+    /// The system could not seal a secret.
+    #[error("cannot encrypt a secret: {0}")]
+    Crypto(&'static str),
     /// No answer from Redis in time.
     #[error("redis did not answer within {0:?}")]
     Timeout(std::time::Duration),

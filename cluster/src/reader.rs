@@ -172,7 +172,14 @@ impl Inner {
     ) -> Result<()> {
         let version: String = entry.get("version").unwrap_or_default();
         let targets: String = entry.get("targets").unwrap_or_default();
-        match bundle::receive(conn, me, &version, &targets, self.bundles.as_ref()).await? {
+        match bundle::receive(
+            conn,
+            me,
+            &version,
+            &targets,
+            self.cfg.secret_key.as_ref(),
+            self.bundles.as_ref(),
+        ).await? {
             Some((version, Ok(()))) => {
                 tracing::info!(%version, "applied a pushed config bundle");
                 *lock(&self.bundle) = Some(version);

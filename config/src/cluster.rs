@@ -49,6 +49,18 @@ pub struct ClusterConfig {
     /// Purges kept in the Redis stream for nodes that were away; a node that missed
     /// more than this empties its cache instead of serving what may be purged.
     pub purge_retention: usize,
+    /// The key that encrypts secret files in pushed bundles (`secret_key_file`).
+    pub secret_key: Option<SecretKey>,
+}
+
+/// A 256-bit key shared by a cluster's nodes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +74,7 @@ pub(crate) struct RawCluster {
     pub heartbeat: Option<String>,
     pub purge_ack_timeout: Option<String>,
     pub purge_retention: Option<usize>,
+    pub secret_key_file: Option<String>,
 }
 
 fn hostname() -> String {
@@ -138,5 +151,38 @@ pub(crate) fn validate(
             &at("purge_ack_timeout"),
         ),
         purge_retention,
+        secret_key: raw
+            .secret_key_file
+            .as_deref()
+            .and_then(|f| secret_key(v, f)),
+    }
+}
+
+/// Reads a key file: 64 hex digits (surrounding whitespace ignored).
+fn secret_key(v: &mut Validator<'_>, file: &str) -> Option<SecretKey> {
+    let at = [Key("cluster"), Key("secret_key_file")];
+    // Not listed in the config's files: `outpost push` must never carry the key itself.
+    let path = v.existing_file(file, &at, "key");
+    let text = std::fs::read_to_string(&path).ok()?;
+    let text = text.trim();
+    let mut key = [0u8; 32];
+    let ok = text.len() == 64
+        && text.is_ascii()
+        && (0..32).all(|i| {
+            u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                .map(|b| key[i] = b)
+                .is_ok()
+        });
+    if ok {
+        Some(SecretKey(key))
+    } else {
+        v.report(
+            &at,
+            format!(
+                "{} must hold 64 hex digits (a 256-bit key: `openssl rand -hex 32`)",
+                path.display()
+            ),
+        );
+        None
     }
 }

@@ -29,7 +29,7 @@ pub use acme::{
     AcmeChallenge, AcmeKeyType, AcmePlaceholder, AcmeSettings, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
     SiteAcme,
 };
-pub use cluster::{ClusterConfig, Tier};
+pub use cluster::{ClusterConfig, SecretKey, Tier};
 pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;

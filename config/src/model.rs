@@ -37,6 +37,8 @@ pub struct Config {
     pub warnings: Vec<crate::Diagnostic>,
     /// Every file this configuration was read from, main file first (for `--watch`).
     pub files: Vec<PathBuf>,
+    /// Of `files`, those that hold secrets (`env` bindings read from files).
+    pub secret_files: Vec<PathBuf>,
 }
 
 impl Config {

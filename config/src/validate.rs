@@ -20,6 +20,10 @@ pub(crate) struct Validator<'a> {
     pub(crate) warnings: Vec<Diagnostic>,
     /// Files read so far (main config first), for `--watch`.
     pub(crate) files: Vec<PathBuf>,
+    /// Of those, the ones holding secrets (`env: { NAME: { file: PATH } }`), and where
+    /// the first is named.
+    pub(crate) secret_files: Vec<PathBuf>,
+    pub(crate) first_secret_at: Option<String>,
 }
 
 impl<'a> Validator<'a> {
@@ -36,6 +40,8 @@ impl<'a> Validator<'a> {
             problems: Vec::new(),
             warnings: Vec::new(),
             files: Vec::new(),
+            secret_files: Vec::new(),
+            first_secret_at: None,
         }
     }
 
@@ -483,6 +489,20 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         }
     }
 
+    // `outpost push` carries secret files through Redis: only ever encrypted.
+    if let (Some(c), Some(at)) = (&cluster, v.first_secret_at.clone())
+        && c.secret_key.is_none()
+    {
+        v.report(
+            &[Key("cluster")],
+            format!(
+                "this config reads a secret from a file ({at}) and cluster mode pushes such files through Redis: \
+                 set cluster.secret_key_file to a file of 64 hex digits shared by the nodes \
+                 (`openssl rand -hex 32 > cluster.key`), so they are encrypted"
+            ),
+        );
+    }
+
     if v.problems.is_empty() {
         Ok(Config {
             source: file.to_path_buf(),
@@ -502,6 +522,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             sites,
             warnings: v.warnings,
             files: v.files,
+            secret_files: v.secret_files,
         })
     } else {
         Err(ConfigError::Invalid(v.problems))
@@ -900,6 +921,10 @@ fn site_env(
                     (Some("file"), Some(f)) => {
                         let file = v.existing_file(f, &path, "secret");
                         v.files.push(file.clone());
+                        v.secret_files.push(file.clone());
+                        if v.first_secret_at.is_none() {
+                            v.first_secret_at = Some(format!("sites[{i}].env.{name}"));
+                        }
                         std::fs::read_to_string(&file)
                             .ok()
                             .map(|s| s.trim_end().to_string())

@@ -68,16 +68,6 @@ fn target(dir: &Path, main: &Path, path: &str) -> Result<PathBuf, BundleRejected
     Ok(full)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("outpost-push.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Writes the bundle's files beside the main config and reloads; puts the previous
 /// files back when the reload fails.
 fn install(installing: &Mutex<()>, node: &dyn Node, bundle: &Bundle) -> Result<(), BundleRejected> {
@@ -89,23 +79,28 @@ fn install(installing: &Mutex<()>, node: &dyn Node, bundle: &Bundle) -> Result<(
         .unwrap_or_else(|| PathBuf::from("."));
     let mut plan = Vec::new();
     for f in &bundle.files {
-        plan.push((target(&dir, &main, &f.path)?, f.content.as_bytes()));
+        let access = if f.secret {
+            outpost_files::Access::Private
+        } else {
+            outpost_files::Access::Keep
+        };
+        plan.push((target(&dir, &main, &f.path)?, f.content.as_bytes(), access));
     }
     // What is there now, to put back if the new files do not load.
-    let backups: Vec<(PathBuf, Option<Vec<u8>>)> = plan
+    let backups: Vec<(PathBuf, Option<Vec<u8>>, outpost_files::Access)> = plan
         .iter()
-        .map(|(p, _)| (p.clone(), std::fs::read(p).ok()))
+        .map(|(p, _, access)| (p.clone(), std::fs::read(p).ok(), *access))
         .collect();
     let restore = || {
-        for (path, old) in &backups {
+        for (path, old, access) in &backups {
             let _ = match old {
-                Some(bytes) => write_atomically(path, bytes),
+                Some(bytes) => outpost_files::write(path, bytes, *access),
                 None => std::fs::remove_file(path),
             };
         }
     };
-    for (path, bytes) in &plan {
-        if let Err(e) = write_atomically(path, bytes) {
+    for (path, bytes, access) in &plan {
+        if let Err(e) = outpost_files::write(path, bytes, *access) {
             restore();
             return Err(BundleRejected(format!("writing {}: {e}", path.display())));
         }

@@ -23,29 +23,17 @@ pub fn self_signed(hosts: &[&str]) -> Result<SelfSigned> {
 }
 
 impl SelfSigned {
-    /// Writes the pair; the key file gets mode 0600 on Unix.
+    /// Writes the pair, each atomically; the key file gets mode 0600.
     pub fn write(&self, cert_path: &Path, key_path: &Path) -> Result<()> {
-        std::fs::write(cert_path, &self.cert_pem).map_err(|source| TlsError::Write {
-            path: cert_path.to_path_buf(),
-            source,
-        })?;
-        write_private(key_path, self.key_pem.as_bytes()).map_err(|source| TlsError::Write {
-            path: key_path.to_path_buf(),
-            source,
-        })
+        let write = |path: &Path, pem: &str, access| {
+            outpost_files::write(path, pem.as_bytes(), access).map_err(|source| {
+                TlsError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })
+        };
+        write(cert_path, &self.cert_pem, outpost_files::Access::Keep)?;
+        write(key_path, &self.key_pem, outpost_files::Access::Private)
     }
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }
