@@ -36,7 +36,10 @@ fn benches(c: &mut Criterion) {
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cfg = outpost_config::load_str(&yaml, path).expect("valid");
-    let snapshot = outpost_proxy::Snapshot::build(cfg, 1, rt.handle()).expect("snapshot");
+    let resolver = std::sync::Arc::new(
+        outpost_proxy::resolve::Resolver::new(&[], rt.handle().clone()).expect("resolver"),
+    );
+    let snapshot = outpost_proxy::Snapshot::build(cfg, 1, &resolver).expect("snapshot");
     let mut g = c.benchmark_group("site_lookup_1000_sites");
     for host in [
         "site500.example.com",

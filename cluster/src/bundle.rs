@@ -259,7 +259,9 @@ pub async fn push(
             // Secrets stay in Redis no longer than the rollout needs them.
             if bundle.has_secrets()
                 && all_answered
-                && expected.iter().all(|n| results.get(n).is_some_and(|r| r == "applied"))
+                && expected
+                    .iter()
+                    .all(|n| results.get(n).is_some_and(|r| r == "applied"))
             {
                 redis::cmd("DEL")
                     .arg(bundle_key(&bundle.version))
@@ -359,21 +361,32 @@ mod tests {
         ));
         let sealed = Bundle::new(vec![secret.clone()], String::new(), Some(&key)).expect("seal");
         let json = serde_json::to_string(&sealed).expect("json");
-        assert!(!json.contains("hunter2"), "plaintext in what goes to Redis: {json}");
+        assert!(
+            !json.contains("hunter2"),
+            "plaintext in what goes to Redis: {json}"
+        );
         assert!(sealed.verify());
         let again = Bundle::new(vec![secret], String::new(), Some(&key)).expect("seal");
-        assert_ne!(sealed.files[0].content, again.files[0].content, "fresh nonce");
+        assert_ne!(
+            sealed.files[0].content, again.files[0].content,
+            "fresh nonce"
+        );
 
         let opened = sealed.clone().open(Some(&key)).expect("open");
         assert_eq!(opened.files[0].content, "hunter2-very-secret");
         assert!(sealed.clone().open(None).is_err(), "no key");
-        assert!(sealed.clone().open(Some(&SecretKey([8; 32]))).is_err(), "other key");
+        assert!(
+            sealed.clone().open(Some(&SecretKey([8; 32]))).is_err(),
+            "other key"
+        );
         let mut moved = sealed.clone();
         moved.files[0].path = "rules.yaml".into();
         assert!(moved.open(Some(&key)).is_err(), "bound to its path");
         let mut flipped = sealed;
         let last = flipped.files[0].content.pop().expect("hex");
-        flipped.files[0].content.push(if last == '0' { '1' } else { '0' });
+        flipped.files[0]
+            .content
+            .push(if last == '0' { '1' } else { '0' });
         assert!(flipped.open(Some(&key)).is_err(), "authenticated");
     }
 }

@@ -19,7 +19,9 @@ pub enum ClusterError {
         reason: String,
     },
     /// A bundle has a secret file and no cluster key was configured to seal it.
-    #[error("{0} is a secret and cluster.secret_key_file is not set: secrets never go to Redis unencrypted")]
+    #[error(
+        "{0} is a secret and cluster.secret_key_file is not set: secrets never go to Redis unencrypted"
+    )]
     NoSecretKey(String),
     /// The system could not seal a secret.
     #[error("cannot encrypt a secret: {0}")]

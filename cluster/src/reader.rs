@@ -179,7 +179,9 @@ impl Inner {
             &targets,
             self.cfg.secret_key.as_ref(),
             self.bundles.as_ref(),
-        ).await? {
+        )
+        .await?
+        {
             Some((version, Ok(()))) => {
                 tracing::info!(%version, "applied a pushed config bundle");
                 *lock(&self.bundle) = Some(version);

@@ -20,6 +20,7 @@ mod locate;
 mod model;
 mod pattern;
 mod raw;
+mod resolver;
 mod rule;
 mod rule_file;
 mod template;
@@ -34,6 +35,7 @@ pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;
 pub use model::*;
+pub use resolver::ResolverConfig;
 pub use rule::*;
 pub use template::{Context as TemplateContext, Template, ValueSource, html_escape};
 

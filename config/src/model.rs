@@ -30,6 +30,8 @@ pub struct Config {
     pub kv_shared: Option<Duration>,
     /// Cluster mode (Redis coordination, tiers); `None`: a single node.
     pub cluster: Option<crate::ClusterConfig>,
+    /// How origin host names are resolved.
+    pub resolver: crate::ResolverConfig,
     /// Sites, in file order.
     pub sites: Vec<SiteConfig>,
     /// Problems that do not stop the config from loading (such as a rule that can

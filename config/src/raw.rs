@@ -25,6 +25,8 @@ pub(crate) struct Root {
     pub kv: Kv,
     pub cluster: Option<crate::cluster::RawCluster>,
     #[serde(default)]
+    pub resolver: crate::resolver::RawResolver,
+    #[serde(default)]
     pub sites: Vec<Site>,
 }
 

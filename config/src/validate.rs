@@ -253,6 +253,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
         &[Key("kv"), Key("cache_ttl")],
     );
     let kv_shared = shared.then_some(kv_cache_ttl);
+    let resolver = crate::resolver::validate(&mut v, &raw.resolver);
 
     let mut certificates = Vec::new();
     let mut defaults = 0;
@@ -519,6 +520,7 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             kv_path: v.resolve(raw.kv.path.as_deref().unwrap_or("kv.redb")),
             kv_shared,
             cluster,
+            resolver,
             sites,
             warnings: v.warnings,
             files: v.files,

@@ -15,8 +15,12 @@ fn crash_child_writer() {
     };
     for i in 0u64.. {
         let byte = b'b' + (i % 20) as u8;
-        outpost_files::write(Path::new(&path), &vec![byte; SIZE], outpost_files::Access::Private)
-            .expect("write");
+        outpost_files::write(
+            Path::new(&path),
+            &vec![byte; SIZE],
+            outpost_files::Access::Private,
+        )
+        .expect("write");
     }
 }
 
@@ -29,7 +33,12 @@ fn a_kill_during_writes_leaves_a_whole_file() {
     let mut replaced = 0;
     for round in 0..12u64 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD, &path)
             .spawn()
             .expect("spawn the writer");
@@ -51,5 +60,8 @@ fn a_kill_during_writes_leaves_a_whole_file() {
         entries -= 1;
         assert!(entries <= 1, "round {round}: {entries} leftover files");
     }
-    assert!(replaced > 0, "the writer never got to replace the file: the test proved nothing");
+    assert!(
+        replaced > 0,
+        "the writer never got to replace the file: the test proved nothing"
+    );
 }

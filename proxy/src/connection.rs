@@ -61,6 +61,9 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         if stream.as_any().is::<GuardedStream>() {
             return self.inner.process_new(stream, shutdown).await;
         }
+        // Static origins are served on this (the request) runtime; the first
+        // connection starts them, so health probes find them answering early.
+        crate::static_origin::start_waiting();
         let server = &self.live.snapshot().config.server;
         let ip = stream
             .get_socket_digest()

@@ -99,7 +99,7 @@ async fn probe(pool: Arc<OriginPool>, i: usize) {
             let _ = req.insert_header("user-agent", "outpost-health-check");
             check.req = req;
             let backend = Backend {
-                addr: pingora::protocols::l4::socket::SocketAddr::Inet(o.addr),
+                addr: pingora::protocols::l4::socket::SocketAddr::Inet(o.addr()),
                 weight: 1,
                 ext: Default::default(),
             };

@@ -30,6 +30,9 @@ pub enum ProxyError {
         /// Resolver message.
         reason: String,
     },
+    /// The DNS resolver could not be set up (unreadable resolv.conf, bad servers).
+    #[error("resolver: {0}")]
+    Resolver(String),
     /// The built-in static origin could not start.
     #[error("static origin: {0}")]
     StaticOrigin(std::io::Error),

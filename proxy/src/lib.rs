@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod pool;
 pub mod purge;
 mod request_id;
+pub mod resolve;
 mod server;
 pub mod service;
 mod shared_kv;

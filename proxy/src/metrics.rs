@@ -57,6 +57,8 @@ pub struct Metrics {
     cluster_nodes: IntGaugeVec,
     cluster_purges: IntGaugeVec,
     cluster_bundle: IntGaugeVec,
+    resolver_lookups: IntGaugeVec,
+    resolver_addresses: IntGaugeVec,
     origin_up: IntGaugeVec,
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
@@ -97,6 +99,8 @@ pub struct State<'a> {
     pub connections_open: usize,
     /// Cluster mode: this node's view of the cluster.
     pub cluster: Option<outpost_cluster::ClusterStatus>,
+    /// The origin-name resolver.
+    pub resolver: crate::resolve::ResolverStatus,
     /// Cache counters, if caching is on.
     pub cache: Option<outpost_cache::CacheStats>,
     /// `(site, origin, up)` for every origin of every site.
@@ -281,6 +285,18 @@ impl Metrics {
                 "Cluster mode: 1 for the last pushed bundle applied (version), and for the last refused (result=rejected).",
                 &["version", "result"],
             ),
+            resolver_lookups: gauge(
+                &r,
+                "outpost_resolver_lookups",
+                "DNS lookups of origin names since start (first and background refreshes), by result (ok, failed).",
+                &["result"],
+            ),
+            resolver_addresses: gauge(
+                &r,
+                "outpost_resolver_addresses",
+                "Addresses an origin name resolves to now (host:port); 0 never appears: a failed lookup keeps the last answer.",
+                &["name"],
+            ),
             config_loaded,
             in_flight,
             cache_bytes: gauge(
@@ -355,6 +371,19 @@ impl Metrics {
             .set(i64::try_from(state.in_flight).unwrap_or(i64::MAX));
         self.connections_open
             .set(i64::try_from(state.connections_open).unwrap_or(i64::MAX));
+        let r = &state.resolver;
+        self.resolver_lookups
+            .with_label_values(&["ok"])
+            .set(to_i64(r.lookups.saturating_sub(r.failures)));
+        self.resolver_lookups
+            .with_label_values(&["failed"])
+            .set(to_i64(r.failures));
+        self.resolver_addresses.reset();
+        for n in &r.names {
+            self.resolver_addresses
+                .with_label_values(&[n.name.as_str()])
+                .set(i64::try_from(n.addresses.len()).unwrap_or(i64::MAX));
+        }
         if let Some(c) = &state.cluster {
             let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
             self.cluster_connected.set(i64::from(c.connected));

@@ -7,10 +7,34 @@
 //! `cooldown` after `max_failures`. When every origin looks down we still try them
 //! rather than fail outright: a false "all down" must not become an outage.
 
+use crate::resolve::Name;
 use outpost_config::{Balance, HealthCheck, Origin, PassiveHealth, Timeouts};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Where an origin is.
+#[derive(Debug, Clone)]
+pub enum Address {
+    /// An IP address in the config, or the static origin's loopback port.
+    Fixed(SocketAddr),
+    /// A host name, kept resolved by the resolver.
+    Named(Arc<Name>),
+}
+
+impl Address {
+    /// Where the next connection goes first.
+    pub fn current(&self) -> SocketAddr {
+        match self {
+            Address::Fixed(a) => *a,
+            Address::Named(n) => n.preferred(),
+        }
+    }
+}
+
+/// One origin as resolved at load: `(origin, address, tls, host, port)`.
+pub type ResolvedOrigin = (Origin, Address, bool, String, u16);
 
 /// One origin with its resolved address and health state.
 #[derive(Debug)]
@@ -18,7 +42,10 @@ pub struct OriginState {
     /// The origin as configured.
     pub origin: Origin,
     /// Where to connect.
-    pub addr: SocketAddr,
+    pub address: Address,
+    /// Its place on the consistent-hash ring (the first address at load, so that
+    /// placement does not move when DNS answers change).
+    ring_key: SocketAddr,
     /// TLS to the origin.
     pub tls: bool,
     /// SNI and certificate name for TLS origins; `Host` for `origin_host: origin`.
@@ -36,6 +63,11 @@ impl OriginState {
     /// Label used in logs: the configured origin.
     pub fn label(&self) -> String {
         self.origin.to_string()
+    }
+
+    /// Where the next connection goes first.
+    pub fn addr(&self) -> SocketAddr {
+        self.address.current()
     }
 }
 
@@ -64,9 +96,9 @@ impl std::fmt::Debug for OriginPool {
 }
 
 impl OriginPool {
-    /// Builds a pool from resolved origins: `(origin, addr, tls, host, port)`.
+    /// Builds a pool from resolved origins.
     pub fn new(
-        resolved: Vec<(Origin, SocketAddr, bool, String, u16)>,
+        resolved: Vec<ResolvedOrigin>,
         balance: Balance,
         passive: PassiveHealth,
         health_check: Option<HealthCheck>,
@@ -74,9 +106,10 @@ impl OriginPool {
     ) -> Self {
         let origins: Vec<OriginState> = resolved
             .into_iter()
-            .map(|(origin, addr, tls, host, port)| OriginState {
+            .map(|(origin, address, tls, host, port)| OriginState {
                 origin,
-                addr,
+                ring_key: address.current(),
+                address,
                 tls,
                 host,
                 port,
@@ -89,7 +122,7 @@ impl OriginPool {
         let ring = (balance == Balance::ConsistentHash).then(|| {
             let buckets: Vec<_> = origins
                 .iter()
-                .map(|o| pingora_ketama::Bucket::new(o.addr, 1))
+                .map(|o| pingora_ketama::Bucket::new(o.ring_key, 1))
                 .collect();
             pingora_ketama::Continuum::new(&buckets)
         });
@@ -133,7 +166,7 @@ impl OriginPool {
         let order: Box<dyn Iterator<Item = usize> + '_> = match (&self.ring, self.balance) {
             (Some(ring), Balance::ConsistentHash) => Box::new(
                 ring.node_iter(key)
-                    .filter_map(|addr| self.origins.iter().position(|o| o.addr == *addr))
+                    .filter_map(|addr| self.origins.iter().position(|o| o.ring_key == *addr))
                     .take(n * 200),
             ),
             _ => {
@@ -219,7 +252,7 @@ mod tests {
                         host: "127.0.0.1".into(),
                         port: 1000 + i,
                     },
-                    addr,
+                    Address::Fixed(addr),
                     false,
                     "127.0.0.1".to_string(),
                     1000 + i,

@@ -6,13 +6,14 @@
 
 use crate::caching::EdgeCache;
 use crate::error::{ProxyError, Result};
-use crate::pool::OriginPool;
+use crate::pool::{Address, OriginPool, ResolvedOrigin};
+use crate::resolve::Resolver;
 use crate::site::{Site, SiteTable};
 use crate::static_origin::ensure_static_origin;
 use arc_swap::ArcSwap;
 use outpost_config::{Config, Origin};
 use outpost_tls::{CertIndex, CertSource, CertStore};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,11 +33,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Resolves origins (DNS, static origin ports) and builds the host index.
-    pub fn build(
-        config: Config,
-        generation: u64,
-        control: &tokio::runtime::Handle,
-    ) -> Result<Self> {
+    pub fn build(config: Config, generation: u64, resolver: &Arc<Resolver>) -> Result<Self> {
         // A hook that does not compile fails the load, so a reload keeps the old one.
         for script in scripts(&config) {
             outpost_scripting::ScriptEngine::compile_check(
@@ -48,7 +45,7 @@ impl Snapshot {
         for site_cfg in &config.sites {
             let mut resolved = Vec::with_capacity(site_cfg.origins.len());
             for origin in &site_cfg.origins {
-                resolved.push(resolve_origin(&site_cfg.name, origin, control)?);
+                resolved.push(resolve_origin(&site_cfg.name, origin, resolver)?);
             }
             let pool = Arc::new(OriginPool::new(
                 resolved,
@@ -59,7 +56,7 @@ impl Snapshot {
             ));
             let parent = match &site_cfg.parent {
                 Some(p) => {
-                    let resolved = vec![resolve_origin(&site_cfg.name, p, control)?];
+                    let resolved = vec![resolve_origin(&site_cfg.name, p, resolver)?];
                     // The parent is one address; passive marking keeps a dead parent from
                     // costing every request a connect timeout.
                     Some(Arc::new(OriginPool::new(
@@ -76,7 +73,7 @@ impl Snapshot {
             for (name, origins) in &site_cfg.pools {
                 let mut resolved = Vec::with_capacity(origins.len());
                 for origin in origins {
-                    resolved.push(resolve_origin(&site_cfg.name, origin, control)?);
+                    resolved.push(resolve_origin(&site_cfg.name, origin, resolver)?);
                 }
                 let pool = OriginPool::new(
                     resolved,
@@ -98,33 +95,32 @@ impl Snapshot {
     }
 }
 
-fn resolve_origin(
-    site: &str,
-    origin: &Origin,
-    control: &tokio::runtime::Handle,
-) -> Result<(Origin, SocketAddr, bool, String, u16)> {
+fn resolve_origin(site: &str, origin: &Origin, resolver: &Arc<Resolver>) -> Result<ResolvedOrigin> {
     match origin {
         Origin::Static { root } => {
-            let addr = ensure_static_origin(root, control)?;
+            let addr = ensure_static_origin(root)?;
             Ok((
                 origin.clone(),
-                addr,
+                Address::Fixed(addr),
                 false,
                 "localhost".to_string(),
                 addr.port(),
             ))
         }
         Origin::Http { tls, host, port } => {
-            let addr = (host.as_str(), *port)
-                .to_socket_addrs()
-                .map_err(|e| e.to_string())
-                .and_then(|mut a| a.next().ok_or_else(|| "no addresses".to_string()))
-                .map_err(|reason| ProxyError::Resolve {
-                    site: site.to_string(),
-                    origin: origin.to_string(),
-                    reason,
-                })?;
-            Ok((origin.clone(), addr, *tls, host.clone(), *port))
+            // An IP literal (bracketed for IPv6 in URLs) needs no lookup.
+            let literal = host.trim_start_matches('[').trim_end_matches(']');
+            let address = match literal.parse::<std::net::IpAddr>() {
+                Ok(ip) => Address::Fixed(SocketAddr::new(ip, *port)),
+                Err(_) => Address::Named(resolver.name(host, *port).map_err(|reason| {
+                    ProxyError::Resolve {
+                        site: site.to_string(),
+                        origin: origin.to_string(),
+                        reason,
+                    }
+                })?),
+            };
+            Ok((origin.clone(), address, *tls, host.clone(), *port))
         }
     }
 }
@@ -145,7 +141,8 @@ pub struct Live {
     /// The certificate store the HTTPS listener resolves from.
     pub certs: Arc<CertStore>,
     generation: AtomicU64,
-    control: tokio::runtime::Handle,
+    /// Origin host names, kept resolved (servers from the config at start).
+    pub resolver: Arc<Resolver>,
     /// Requests being processed now (for draining on shutdown).
     pub in_flight: Arc<AtomicUsize>,
     /// Client connections open now, for `server.max_connections*`.
@@ -320,7 +317,8 @@ impl Live {
         ));
         let (acme_orders, orders_rx) = tokio::sync::watch::channel(acme_orders(&config));
         control.spawn(acme.clone().run(orders_rx));
-        let snapshot = Snapshot::build(config, 1, &control)?;
+        let resolver = Arc::new(Resolver::new(&config.resolver.servers, control.clone())?);
+        let snapshot = Snapshot::build(config, 1, &resolver)?;
         let metrics = crate::metrics::Metrics::new();
         metrics.config_loaded(&snapshot.hash, 1);
         Ok(Live {
@@ -333,7 +331,7 @@ impl Live {
             cluster,
             bundle_applier,
             generation: AtomicU64::new(1),
-            control,
+            resolver,
             in_flight: Arc::default(),
             admission: Arc::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -409,7 +407,7 @@ impl Live {
             tracing::warn!("{w}");
         }
         open_kv(&self.kv, &config, self.cluster.as_ref())?;
-        let snapshot = Snapshot::build(config, generation, &self.control)?;
+        let snapshot = Snapshot::build(config, generation, &self.resolver)?;
         self.metrics.config_loaded(&snapshot.hash, generation);
         if let Some(cluster) = &self.cluster {
             cluster.set_version(snapshot.hash.clone());

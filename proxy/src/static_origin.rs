@@ -18,23 +18,37 @@ use hyper::body::{Frame, Incoming};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
-/// Static origins already running, by canonical root. A root keeps its server for
-/// the life of the process so that a reload naming the same root reuses it.
-fn registry() -> &'static Mutex<HashMap<PathBuf, SocketAddr>> {
-    static REG: OnceLock<Mutex<HashMap<PathBuf, SocketAddr>>> = OnceLock::new();
+/// Static origins by canonical root. A root keeps its server for the life of the
+/// process so that a reload naming the same root reuses it.
+#[derive(Default)]
+struct Registry {
+    addrs: HashMap<PathBuf, SocketAddr>,
+    /// Bound, not yet served: a config is loaded on the control runtime, but the
+    /// files are served on the request runtime (a busy static site must not slow
+    /// reloads, health probes or the admin API), which only exists once pingora runs.
+    waiting: Vec<(std::net::TcpListener, Arc<PathBuf>)>,
+}
+
+fn registry() -> &'static Mutex<Registry> {
+    static REG: OnceLock<Mutex<Registry>> = OnceLock::new();
     REG.get_or_init(Default::default)
 }
 
-/// Returns the loopback address serving `root`, starting a server on `runtime` if needed.
-pub fn ensure_static_origin(root: &Path, runtime: &tokio::runtime::Handle) -> Result<SocketAddr> {
+/// Whether `registry().waiting` may hold listeners (read on every static request).
+static WAITING: AtomicBool = AtomicBool::new(false);
+
+/// Returns the loopback address serving `root`, binding it if needed; the server
+/// starts on the request runtime ([`start_waiting`]).
+pub fn ensure_static_origin(root: &Path) -> Result<SocketAddr> {
     let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(addr) = reg.get(root) {
+    if let Some(addr) = reg.addrs.get(root) {
         return Ok(*addr);
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(ProxyError::StaticOrigin)?;
@@ -42,13 +56,42 @@ pub fn ensure_static_origin(root: &Path, runtime: &tokio::runtime::Handle) -> Re
         .set_nonblocking(true)
         .map_err(ProxyError::StaticOrigin)?;
     let addr = listener.local_addr().map_err(ProxyError::StaticOrigin)?;
-    let root = Arc::new(root.to_path_buf());
-    let _guard = runtime.enter();
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(ProxyError::StaticOrigin)?;
     tracing::info!(root = %root.display(), %addr, "static origin started");
-    reg.insert(root.as_ref().clone(), addr);
-    runtime.spawn(accept_loop(listener, root));
+    reg.addrs.insert(root.to_path_buf(), addr);
+    reg.waiting.push((listener, Arc::new(root.to_path_buf())));
+    WAITING.store(true, Ordering::Release);
     Ok(addr)
+}
+
+/// Starts serving bound static origins on the current runtime. Only the request
+/// path calls it (when a connection arrives, and before a request goes to a static
+/// origin), so that runtime is pingora's; a single-threaded runtime (a JS thread's)
+/// is refused as a guard. Costs one atomic load once everything is started.
+pub fn start_waiting() {
+    if !WAITING.load(Ordering::Acquire) {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return;
+    }
+    let waiting = {
+        let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
+        WAITING.store(false, Ordering::Release);
+        std::mem::take(&mut reg.waiting)
+    };
+    for (listener, root) in waiting {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => {
+                runtime.spawn(accept_loop(listener, root));
+            }
+            Err(e) => {
+                tracing::error!(root = %root.display(), error = %e, "static origin cannot be served")
+            }
+        }
+    }
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, root: Arc<PathBuf>) {

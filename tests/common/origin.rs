@@ -282,9 +282,16 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    serve_at(([127, 0, 0, 1], 0).into(), handler).await
+}
+
+/// [`serve_counting`] on a given address (another loopback address, a fixed port).
+pub async fn serve_at<F, Fut>(bind: SocketAddr, handler: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let connects = Arc::new(AtomicUsize::new(0));
     let counted = connects.clone();

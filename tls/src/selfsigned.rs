@@ -26,11 +26,9 @@ impl SelfSigned {
     /// Writes the pair, each atomically; the key file gets mode 0600.
     pub fn write(&self, cert_path: &Path, key_path: &Path) -> Result<()> {
         let write = |path: &Path, pem: &str, access| {
-            outpost_files::write(path, pem.as_bytes(), access).map_err(|source| {
-                TlsError::Write {
-                    path: path.to_path_buf(),
-                    source,
-                }
+            outpost_files::write(path, pem.as_bytes(), access).map_err(|source| TlsError::Write {
+                path: path.to_path_buf(),
+                source,
             })
         };
         write(cert_path, &self.cert_pem, outpost_files::Access::Keep)?;

@@ -171,6 +171,7 @@ fn metrics(live: &Live) -> Response<Full<Bytes>> {
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         connections_open: live.admission.open(),
         cluster: live.cluster().map(|c| c.status()),
+        resolver: live.resolver.status(),
         cache: live.cache.as_ref().map(|c| c.storage.stats()),
         origins,
         acme: live.acme.status(),
@@ -243,6 +244,7 @@ async fn handle(
     match (req.method().clone(), req.uri().path()) {
         (Method::GET, "/metrics") => metrics(live),
         (Method::GET, "/origins") => origins(live),
+        (Method::GET, "/resolver") => reply(StatusCode::OK, json!(live.resolver.status())),
         (Method::POST, "/purge") => purge(req, live).await,
         (Method::GET, "/cache/stats") => match live.cache {
             Some(cache) => {

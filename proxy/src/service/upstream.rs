@@ -60,6 +60,18 @@ pub(crate) fn upper_peer(addr: std::net::SocketAddr, t: &outpost_config::Timeout
 /// The connection settings for origin `i` of `pool`.
 pub(crate) fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
     let o = &pool.origins()[i];
+    if matches!(o.origin, outpost_config::Origin::Static { .. }) {
+        crate::static_origin::start_waiting();
+    }
     let sni = if o.tls { o.host.clone() } else { String::new() };
-    with_timeouts(HttpPeer::new(o.addr, o.tls, sni), &pool.timeouts)
+    let mut peer = with_timeouts(HttpPeer::new(o.addr(), o.tls, sni), &pool.timeouts);
+    if let crate::pool::Address::Named(name) = &o.address
+        && name.has_alternatives()
+    {
+        peer.options.custom_l4 = Some(std::sync::Arc::new(crate::resolve::HappyEyeballs::new(
+            name.clone(),
+            pool.timeouts.connect,
+        )));
+    }
+    peer
 }
