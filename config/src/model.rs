@@ -135,6 +135,13 @@ pub struct ServerSettings {
     /// Memory one run of a hook's JavaScript may allocate (Workers: 128 MB per
     /// isolate); over it, the request fails with `Outpost-Error: memory-limit`.
     pub script_memory_limit: u64,
+    /// Hooked requests that may wait for one JS thread; beyond, `503` at once.
+    pub script_queue_per_thread: usize,
+    /// Requests of one script that may wait for the JS threads (all together); `None`:
+    /// half of all the threads' room.
+    pub script_queue_per_script: Option<usize>,
+    /// The longest a hooked request waits for a JS thread before it gets `503`.
+    pub script_queue_timeout: Duration,
     /// Response header that carries the request's id (as in the access log), so users
     /// can quote it; `None` when turned off (`request_id_header: ""`).
     pub request_id_header: Option<http::HeaderName>,

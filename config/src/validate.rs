@@ -332,6 +332,31 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
             128 << 20,
             &[Key("server"), Key("script_memory_limit")],
         ),
+        script_queue_per_thread: match raw.server.script_queue_per_thread {
+            Some(0) => {
+                v.report(
+                    &[Key("server"), Key("script_queue_per_thread")],
+                    "must be at least 1",
+                );
+                1
+            }
+            n => n.unwrap_or(128),
+        },
+        script_queue_per_script: match raw.server.script_queue_per_script {
+            Some(0) => {
+                v.report(
+                    &[Key("server"), Key("script_queue_per_script")],
+                    "must be at least 1",
+                );
+                None
+            }
+            n => n,
+        },
+        script_queue_timeout: v.duration(
+            raw.server.script_queue_timeout.as_deref(),
+            Duration::from_secs(1),
+            &[Key("server"), Key("script_queue_timeout")],
+        ),
         max_connections: raw.server.max_connections.unwrap_or(10_000),
         max_connections_per_ip: raw.server.max_connections_per_ip.unwrap_or(256),
         header_timeout: v.duration(

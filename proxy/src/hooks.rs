@@ -11,12 +11,13 @@ use http::header;
 use outpost_config::ScriptFile;
 use outpost_rules::Match;
 use outpost_scripting::{
-    Answer, Cf, FetchRequest, Fetcher, HookRequest, HookResponse, ScriptEngine,
+    Answer, Cf, FetchRequest, Fetcher, HookRequest, HookResponse, ScriptEngine, ScriptError,
 };
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest request body handed to a hook.
 const MAX_BODY: usize = 1 << 20;
@@ -115,6 +116,17 @@ pub(crate) async fn answer(
         Err(e) => e,
     };
     let e = failure;
+    if let ScriptError::Overloaded { .. } = &e {
+        overloaded_log(&e);
+        let headers = vec![
+            ("outpost-error".to_string(), e.kind().as_bytes().to_vec()),
+            ("retry-after".to_string(), b"1".to_vec()),
+        ];
+        let body =
+            "503 Service Unavailable\nThe site's edge script is overloaded; retry in a moment.\n";
+        write(session, 503, &headers, Bytes::from_static(body.as_bytes())).await?;
+        return Ok(e.kind());
+    }
     tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed");
     let mut body = String::from(
         "500 Internal Server Error\nThe site's edge script could not handle this request.\n",
@@ -223,4 +235,27 @@ async fn write(
 pub(crate) fn request_url(tls: bool, host_header: Option<&str>, host: &str, pq: &str) -> String {
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{}{pq}", host_header.unwrap_or(host))
+}
+
+/// Logs refusals of an overloaded JS runtime at most once a second, with how many
+/// there were: a flood must not turn into a flood of log lines.
+fn overloaded_log(e: &ScriptError) {
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let refused = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1_000;
+    let last = LAST_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 1_000
+        && LAST_MS
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.fetch_sub(refused, Ordering::Relaxed);
+        tracing::warn!(refused, error = %e, "hooked requests refused with 503: the JS threads' queues are full or too slow (server.script_queue_*)");
+    }
 }

@@ -87,10 +87,46 @@ pub const MAX_READ: usize = 128 << 20;
 struct Job {
     /// This thread's count of jobs sent but not yet started (for least-loaded dispatch).
     queued: Arc<AtomicUsize>,
+    /// The script's count of jobs sent but not yet started, on every thread.
+    script_queued: Arc<AtomicUsize>,
+    /// [`QUEUED`], then [`STARTED`] by the thread or [`ABANDONED`] by the request
+    /// that stopped waiting: whoever moves it first decides.
+    state: Arc<std::sync::atomic::AtomicU8>,
     script: ScriptSource,
     env: Arc<Env>,
     request: HookRequest,
     reply: oneshot::Sender<Result<Answer>>,
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// How much work may wait for a JS thread: beyond these a request is refused at once
+/// (`ScriptError::Overloaded`, answered 503 with `Retry-After`), so a flood of hooked
+/// requests costs bounded memory and every request an answer in bounded time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Requests waiting to start on one JS thread.
+    pub per_thread: usize,
+    /// Requests for one script waiting to start, on all threads together (one tenant's
+    /// flood leaves room for the others).
+    pub per_script: usize,
+    /// The longest a request waits for its thread to start it.
+    pub wait: Duration,
+}
+
+impl QueueLimits {
+    /// The defaults for `threads` JS threads: 128 per thread, a script at most half
+    /// of all (at least 16), one second.
+    pub fn for_threads(threads: usize) -> Self {
+        let per_thread = 128;
+        QueueLimits {
+            per_thread,
+            per_script: (per_thread * threads.max(1) / 2).max(16),
+            wait: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A JS thread that has been inside one call (a handler's synchronous part, or a
@@ -121,6 +157,9 @@ struct Slot {
 pub struct ScriptEngine {
     slots: Arc<std::sync::RwLock<Vec<Slot>>>,
     next: AtomicUsize,
+    queue: QueueLimits,
+    /// Jobs waiting to start, per script path.
+    per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<AtomicUsize>>>,
 }
 
 static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -222,10 +261,37 @@ impl ScriptEngine {
         std::thread::Builder::new()
             .name("outpost-js-watchdog".into())
             .spawn(move || watchdog(weak, limits, kv))?;
+        let threads = threads.max(1);
         Ok(ScriptEngine {
             slots,
             next: AtomicUsize::new(0),
+            queue: QueueLimits::for_threads(threads),
+            per_script: Default::default(),
         })
+    }
+
+    /// The same engine with these queue bounds.
+    pub fn with_queue_limits(mut self, queue: QueueLimits) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// The counter of `script`'s waiting jobs.
+    fn script_counter(&self, script: &ScriptSource) -> Arc<AtomicUsize> {
+        if let Some(c) = self
+            .per_script
+            .read()
+            .ok()
+            .and_then(|m| m.get(&script.path).cloned())
+        {
+            return c;
+        }
+        let mut map = self.per_script.write().unwrap_or_else(|p| p.into_inner());
+        // Scripts removed from the config leave idle counters; drop them now and then.
+        if map.len() > 4096 {
+            map.retain(|_, c| c.load(Ordering::Relaxed) > 0);
+        }
+        map.entry(script.path.clone()).or_default().clone()
     }
 
     /// Runs `script`'s fetch handler for `request`.
@@ -240,6 +306,18 @@ impl ScriptEngine {
         // so one tenant's loop does not delay the others beyond its own limit.
         let (reply, answer) = oneshot::channel();
         let name = name_of(&script);
+        let overloaded = |reason: String| ScriptError::Overloaded {
+            script: name.clone(),
+            reason,
+        };
+        let script_queued = self.script_counter(&script);
+        if script_queued.load(Ordering::Relaxed) >= self.queue.per_script {
+            return Err(overloaded(format!(
+                "{} of its requests already wait for a JS thread",
+                self.queue.per_script
+            )));
+        }
+        let state = Arc::new(std::sync::atomic::AtomicU8::new(QUEUED));
         let stuck;
         {
             let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
@@ -250,11 +328,20 @@ impl ScriptEngine {
                 .min_by_key(|&i| slots[i].queued.load(Ordering::Relaxed))
                 .unwrap_or(0);
             let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
+            if slot.queued.load(Ordering::Relaxed) >= self.queue.per_thread {
+                return Err(overloaded(format!(
+                    "every JS thread has {} requests waiting",
+                    self.queue.per_thread
+                )));
+            }
             stuck = slot.stuck.clone();
             slot.queued.fetch_add(1, Ordering::Relaxed);
+            script_queued.fetch_add(1, Ordering::Relaxed);
             slot.tx
                 .send(Job {
                     queued: slot.queued.clone(),
+                    script_queued,
+                    state: state.clone(),
                     script,
                     env,
                     request,
@@ -274,10 +361,28 @@ impl ScriptEngine {
         if stuck.0.load(Ordering::SeqCst) {
             return Err(stuck_error());
         }
+        // Not started within the queue's wait: give up on it (the thread skips it).
+        let wait = self.queue.wait;
+        let queue_deadline = tokio::time::sleep(wait);
+        tokio::pin!(queue_deadline);
+        let mut answer = answer;
         let answer = async {
-            tokio::select! {
-                a = answer => Some(a),
-                _ = &mut given_up => None,
+            loop {
+                tokio::select! {
+                    a = &mut answer => return Some(a),
+                    _ = &mut given_up => return None,
+                    _ = &mut queue_deadline, if state.load(Ordering::Relaxed) == QUEUED => {
+                        if state
+                            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                        {
+                            return Some(Ok(Err(overloaded(format!(
+                                "waited {} ms for a JS thread",
+                                wait.as_millis()
+                            )))));
+                        }
+                    }
+                }
             }
         };
         match tokio::time::timeout(ANSWER_DEADLINE, answer).await {
@@ -552,7 +657,18 @@ impl Worker {
 
     async fn start(&mut self, job: Job) {
         let queued = job.queued.clone();
-        self.start_job(job).await;
+        let script_queued = job.script_queued.clone();
+        // A request that stopped waiting has been answered already.
+        if job
+            .state
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            script_queued.fetch_sub(1, Ordering::Relaxed);
+            self.start_job(job).await;
+        } else {
+            script_queued.fetch_sub(1, Ordering::Relaxed);
+        }
         queued.fetch_sub(1, Ordering::Relaxed);
     }
 

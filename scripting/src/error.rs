@@ -92,6 +92,14 @@ pub enum ScriptError {
     /// The JS threads are gone (the engine is shutting down).
     #[error("the JavaScript runtime is not running")]
     Unavailable,
+    /// Too much work waits for the JS threads: refused without running.
+    #[error("script {script}: overloaded: {reason}")]
+    Overloaded {
+        /// The script's name.
+        script: String,
+        /// Which bound.
+        reason: String,
+    },
 }
 
 impl ScriptError {
@@ -110,6 +118,7 @@ impl ScriptError {
             ScriptError::Rewriter { .. } => "html-rewriter",
             ScriptError::BodyTooLarge { .. } => "body-too-large",
             ScriptError::Unavailable => "script-unavailable",
+            ScriptError::Overloaded { .. } => "script-overloaded",
         }
     }
 }

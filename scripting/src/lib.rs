@@ -24,7 +24,8 @@ pub mod memory;
 mod rewriter;
 
 pub use engine::{
-    ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, ScriptEngine, ScriptSource,
+    ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,
+    ScriptSource,
 };
 pub use error::{Result, ScriptError};
 pub use exchange::{
