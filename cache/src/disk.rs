@@ -18,6 +18,7 @@
 //! eviction deletes the file). It is rebuilt at start from directory listings alone
 //! (file names and sizes), without reading the files.
 
+use crate::janitor::{Chore, Janitor};
 use moka::notification::RemovalCause;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +37,8 @@ const MAX_META: u32 = 1 << 20;
 pub(crate) struct DiskTier {
     root: PathBuf,
     index: moka::sync::Cache<Key, u64>,
+    /// Deletes files on its own thread (purges and evictions must not block requests).
+    janitor: Janitor,
     next_tmp: AtomicU64,
     pub(crate) evictions: Arc<AtomicU64>,
 }
@@ -71,7 +74,9 @@ impl DiskTier {
         }
         let evictions = Arc::new(AtomicU64::new(0));
         let ev = evictions.clone();
-        let listen_root = root.to_path_buf();
+        let files = root.to_path_buf();
+        let (janitor, chores) = Janitor::channel(move |k| object_path(&files, k));
+        let evicted = janitor.clone();
         let index = moka::sync::Cache::builder()
             .max_capacity(capacity)
             .weigher(|_k: &Key, w: &u64| (*w).min(u32::MAX as u64) as u32)
@@ -79,14 +84,16 @@ impl DiskTier {
                 // Replaced: the new file already took the name. Explicit: purge deleted it.
                 if cause.was_evicted() {
                     ev.fetch_add(1, Ordering::Relaxed);
-                    let _ = std::fs::remove_file(object_path(&listen_root, &k));
+                    evicted.delete(Chore::Object(*k));
                     on_evict(&k);
                 }
             })
             .build();
+        janitor.run(chores, index.clone())?;
         let tier = DiskTier {
             root: root.to_path_buf(),
             index,
+            janitor,
             next_tmp: AtomicU64::new(0),
             evictions,
         };
@@ -140,11 +147,12 @@ impl DiskTier {
         object_path(&self.root, key)
     }
 
-    /// Drops an object from the index and the disk.
+    /// Drops an object from the index at once and from the disk soon (the janitor's
+    /// thread deletes the file).
     pub(crate) fn remove(&self, key: &Key) -> bool {
         let present = self.index.contains_key(key);
-        let _ = std::fs::remove_file(self.path(key));
         self.index.invalidate(key);
+        self.janitor.delete(Chore::Object(*key));
         present
     }
 
@@ -187,6 +195,7 @@ impl DiskTier {
         file.write_all(info).await?;
         Ok(DiskWriter {
             tmp: Some(tmp),
+            janitor: self.janitor.clone(),
             file,
             crc: crc32fast::Hasher::new(),
             len: 0,
@@ -351,6 +360,7 @@ async fn read_entry(path: &Path) -> std::io::Result<DiskEntry> {
 /// An object being written to a temp file.
 pub(crate) struct DiskWriter {
     tmp: Option<PathBuf>,
+    janitor: Janitor,
     file: tokio::fs::File,
     crc: crc32fast::Hasher,
     len: u64,
@@ -403,7 +413,7 @@ impl Drop for DiskWriter {
     fn drop(&mut self) {
         // An abandoned write (origin error, client gone) leaves nothing behind.
         if let Some(tmp) = self.tmp.take() {
-            let _ = std::fs::remove_file(tmp);
+            self.janitor.delete(Chore::Temporary(tmp));
         }
     }
 }
@@ -469,5 +479,54 @@ mod fuzz {
             let cut = cut.min(good.len() - 1);
             prop_assert!(read(&good[..cut]).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod janitor_tests {
+    use super::*;
+
+    async fn store(tier: &DiskTier, key: &Key, body: &[u8]) {
+        let mut w = tier.begin(b"i", b"h", b"info").await.expect("begin");
+        w.write(body).await.expect("write");
+        w.commit(tier, key).await.expect("commit");
+    }
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn purged_files_are_deleted_by_the_janitor_and_recached_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tier =
+            DiskTier::open(dir.path(), 1 << 30, &mut |_, _| {}, Box::new(|_| {})).expect("open");
+        let keys: Vec<Key> = (0..200u8).map(|i| [i; 16]).collect();
+        for k in &keys {
+            store(&tier, k, b"body").await;
+        }
+        for k in &keys {
+            assert!(tier.remove(k));
+            assert!(!tier.index.contains_key(k), "gone from the index at once");
+        }
+        // Cached again right after its purge: the janitor must not delete the new file.
+        store(&tier, &keys[0], b"again").await;
+        wait_until("purged files deleted", || {
+            keys[1..].iter().all(|k| !tier.path(k).exists())
+        });
+        assert!(
+            tier.path(&keys[0]).exists(),
+            "the re-cached object's file survives"
+        );
+        assert!(tier.open_entry(&keys[0]).await.is_some());
+        // An abandoned write leaves nothing in tmp/.
+        drop(tier.begin(b"i", b"h", b"info").await.expect("begin"));
+        wait_until("abandoned write deleted", || {
+            std::fs::read_dir(dir.path().join("tmp")).map_or(0, |d| d.count()) == 0
+        });
     }
 }

@@ -4,12 +4,15 @@
 //! This crate owns where cached bytes live: admission and eviction in each tier
 //! (moka's TinyLFU, weighed in bytes), promotion of disk hits to memory, the on-disk
 //! format and its integrity checks, rebuilding the disk index at start, and purge.
+//! File deletions (purge, eviction, abandoned writes) run on a janitor thread of its
+//! own, never on the caller's.
 //! It must know nothing of rules, scripts or sites: what is cacheable, for how long
 //! and under which key is decided in `proxy`, with pingora-cache's HTTP semantics.
 
 mod catalog;
 mod disk;
 mod error;
+mod janitor;
 mod storage;
 
 pub use catalog::ObjectInfo;

@@ -4,7 +4,7 @@
 //! and challenge for its names.
 
 use crate::locate::Seg::{self, Index, Key};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use serde::Deserialize;
 use std::path::PathBuf;
 

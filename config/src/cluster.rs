@@ -3,7 +3,7 @@
 //! and needs no Redis.
 
 use crate::locate::Seg::Key;
-use crate::validate::Validator;
+use crate::validator::Validator;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! uncompressed.
 
 use crate::locate::Seg::{self, Index, Key};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use serde::Deserialize;
 
 /// A content coding Outpost can compress with.

@@ -4,7 +4,7 @@
 use crate::locate::Seg;
 use crate::raw;
 use crate::template::Template;
-use crate::validate::Validator;
+use crate::validator::Validator;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 

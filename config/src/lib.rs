@@ -12,19 +12,28 @@
 //! resolves a host name; `proxy` does that when it builds a running snapshot.
 
 mod acme;
+mod admin;
+mod bindings;
+mod cache;
 mod cluster;
 mod compression;
 mod error;
 mod html;
+mod kv;
 mod locate;
+mod log;
 mod model;
 mod pattern;
 mod raw;
 mod resolver;
 mod rule;
 mod rule_file;
+mod server;
+mod site;
 mod template;
+mod tls;
 mod validate;
+mod validator;
 
 pub use acme::{
     AcmeChallenge, AcmeKeyType, AcmePlaceholder, AcmeSettings, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,

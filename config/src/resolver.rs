@@ -1,7 +1,7 @@
 //! `resolver:`: which DNS servers resolve origin host names.
 
 use crate::locate::Seg::{Index, Key};
-use crate::validate::Validator;
+use crate::validator::Validator;
 use serde::Deserialize;
 use std::net::SocketAddr;
 

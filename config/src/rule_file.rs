@@ -6,12 +6,13 @@
 //! fully shadowed by an earlier unconditional rule, or one whose host matches none of
 //! the site's hosts.
 
+use crate::cache::cache_key_policy;
 use crate::locate::Seg::{self, Index, Key, Name};
 use crate::model::{CacheKeyPolicy, QueryKey};
 use crate::pattern::{covers, globs_intersect, parse_pattern};
 use crate::raw;
 use crate::rule::*;
-use crate::validate::{Validator, cache_key_policy};
+use crate::validator::Validator;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
