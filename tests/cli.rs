@@ -43,6 +43,25 @@ fn check_reports_positioned_errors_and_exit_status() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"));
 }
 
+/// Selectors are compiled by the proxy (the config crate holds no HTML parser), and a
+/// bad one is still reported at its position, by `check` and by `run`.
+#[test]
+fn bad_css_selectors_are_reported_at_their_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("outpost.yaml"),
+        "listen: { http: \"127.0.0.1:1\" }\nsites:\n  - default: true\n    origins: [\"http://127.0.0.1:2\"]\n    html_profiles:\n      banner:\n        elements:\n          - select: \"a:hover\"\n            remove: true\n",
+    )
+    .expect("write");
+    let expected = "outpost.yaml:8:21: sites[0].html_profiles.banner.elements[0].select: bad CSS selector \"a:hover\": Unsupported pseudo-class or pseudo-element in selector.";
+    for cmd in ["check", "run"] {
+        let out = outpost(&[cmd, "--config", "outpost.yaml"], dir.path());
+        assert!(!out.status.success(), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{cmd}: {err}");
+    }
+}
+
 #[test]
 fn self_signed_cert_is_usable_by_check() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -6,7 +6,6 @@ use crate::raw;
 use crate::template::Template;
 use crate::validator::Validator;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// Profiles every site has without declaring them.
 pub const BUILTIN_PROFILES: [&str; 2] = ["https_links", "strip_comments"];
@@ -37,8 +36,11 @@ pub struct HtmlProfile {
 /// Edits for the elements one selector matches.
 #[derive(Debug, Clone)]
 pub struct ElementRewrite {
-    /// The CSS selector (checked at load).
+    /// The CSS selector, checked where it is compiled (the proxy), which reports a bad
+    /// one at `selector_at`.
     pub selector: String,
+    /// Where the selector is written (its message is empty; the compiler fills it in).
+    pub selector_at: crate::Diagnostic,
     /// What to do, in this order.
     pub actions: Vec<ElementAction>,
 }
@@ -289,12 +291,7 @@ fn element(v: &mut Validator<'_>, e: &raw::ElementRewrite, at: &[Seg]) -> Option
         p.push(Seg::Key(k));
         p
     };
-    if let Err(err) = lol_html::Selector::from_str(&e.select) {
-        v.report(
-            &path("select"),
-            format!("bad CSS selector {:?}: {err}", e.select),
-        );
-    }
+    let selector_at = v.diagnostic(&path("select"), String::new());
     let before = v.problems.len();
     let mut actions = Vec::new();
     for (name, value) in &e.set_attribute {
@@ -380,6 +377,7 @@ fn element(v: &mut Validator<'_>, e: &raw::ElementRewrite, at: &[Seg]) -> Option
     }
     Some(ElementRewrite {
         selector: e.select.clone(),
+        selector_at,
         actions,
     })
 }

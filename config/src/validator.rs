@@ -87,7 +87,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn diagnostic(&self, path: &[Seg], message: String) -> Diagnostic {
+    /// `message` at the position of `path`.
+    pub(crate) fn diagnostic(&self, path: &[Seg], message: String) -> Diagnostic {
         let (line, column) = self.position(path);
         Diagnostic {
             file: self.file.to_path_buf(),

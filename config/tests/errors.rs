@@ -26,7 +26,6 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &[
             "outpost.yaml:7:19: sites[0].html_profiles.banner.include[0]: unknown built-in profile \"https_link\" (expected https_links or strip_comments)",
             "outpost.yaml:8:25: sites[0].html_profiles.banner.append_to_body: unknown filter \"loud\" (expected html_escape, raw, url_encode or default: \"…\")",
-            "outpost.yaml:10:21: sites[0].html_profiles.banner.elements[0].select: bad CSS selector \"a:hover\": Unsupported pseudo-class or pseudo-element in selector.",
             "outpost.yaml:13:32: sites[0].html_profiles.banner.elements[1].rewrite_attribute: bad regex \"(\": regex parse error:\n    (\n    ^\nerror: unclosed group",
             "outpost.yaml:15:21: sites[0].html_profiles.banner.elements[2].append: expected markup, { html: \"…\" } or { text: \"…\" }",
             "outpost.yaml:16:13: sites[0].html_profiles.banner.elements[3]: no action for the selected elements",

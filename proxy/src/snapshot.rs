@@ -34,6 +34,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Resolves origins (DNS, static origin ports) and builds the host index.
     pub fn build(config: Config, generation: u64, resolver: &Arc<Resolver>) -> Result<Self> {
+        crate::html::check_selectors(&config)?;
         // A hook that does not compile fails the load, so a reload keeps the old one.
         for script in scripts(&config) {
             outpost_scripting::ScriptEngine::compile_check(

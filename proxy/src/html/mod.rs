@@ -11,7 +11,7 @@ mod profile;
 mod stream;
 
 pub use outpost_scripting::codec::{Codec, Coding};
-pub use profile::{CompiledProfile, RequestValues};
+pub use profile::{CompiledProfile, RequestValues, check_selectors};
 pub use stream::PageRewriter;
 
 use crate::media::media_type;

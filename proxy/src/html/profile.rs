@@ -460,3 +460,28 @@ fn text_replacer(
         Ok(())
     }
 }
+
+/// Compiles every CSS selector of every site's HTML profiles: each bad one is reported
+/// at its `file:line:col`, as the config's own problems are (the config crate holds no
+/// HTML parser; selectors are checked where they are compiled). Runs at every load, at
+/// reloads (a bad selector keeps the old config) and in `outpost check`.
+pub fn check_selectors(config: &outpost_config::Config) -> Result<(), outpost_config::ConfigError> {
+    let problems: Vec<outpost_config::Diagnostic> = config
+        .sites
+        .iter()
+        .flat_map(|s| &s.html_profiles)
+        .flat_map(|p| &p.elements)
+        .filter_map(|e| {
+            let err = lol_html::Selector::from_str(&e.selector).err()?;
+            Some(outpost_config::Diagnostic {
+                message: format!("bad CSS selector {:?}: {err}", e.selector),
+                ..e.selector_at.clone()
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(outpost_config::ConfigError::Invalid(problems))
+    }
+}
