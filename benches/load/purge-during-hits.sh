@@ -5,6 +5,7 @@
 # admin API purges every one of the N objects by prefix. Prints both p99s and how long
 # the purge took. Loopback only; bounded (N requests to fill, two timed runs).
 #   usage: benches/load/purge-during-hits.sh [N=100000] [SECONDS=5]
+#   PROFILE=out.data: also `perf record -g` Outpost during the purge window.
 source "$(dirname "$0")/common.sh"
 n=${1:-100000}
 dur=${2:-5}
@@ -25,6 +26,7 @@ sites:
     compression: { enabled: false }
 YAML
 taskset -c 0 "$bin" run --config "$work/outpost.yaml" > "$work/outpost.log" 2>&1 &
+outpost=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/status" >/dev/null && break; sleep 0.1; done
 
 # Fill: N distinct objects, each a MISS that is stored in memory and on disk. (wrk's
@@ -48,6 +50,9 @@ alone=$(run_wrk "http://127.0.0.1:$http/1k.txt")
 # Same load; half a second in, purge every object by prefix.
 run_wrk "http://127.0.0.1:$http/1k.txt" > "$work/during" &
 load=$!
+if [ -n "${PROFILE:-}" ]; then
+  perf record -q -g -p "$outpost" -o "$PROFILE" -- sleep "$dur" 2>/dev/null &
+fi
 sleep 0.5
 t0=$(date +%s.%N)
 purged=$(curl -s -X POST "http://127.0.0.1:$admin/purge" -d "{\"prefixes\":[\"127.0.0.1/obj/\"]}")

@@ -7,7 +7,7 @@
 //! `cooldown` after `max_failures`. When every origin looks down we still try them
 //! rather than fail outright: a false "all down" must not become an outage.
 
-use crate::resolve::Name;
+use crate::resolve::{HappyEyeballs, Name};
 use outpost_config::{Balance, HealthCheck, Origin, PassiveHealth, Timeouts};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +46,8 @@ pub struct OriginState {
     /// Its place on the consistent-hash ring (the first address at load, so that
     /// placement does not move when DNS answers change).
     ring_key: SocketAddr,
+    /// For a name: the connector that tries its addresses (built once, not per request).
+    pub connector: Option<Arc<HappyEyeballs>>,
     /// TLS to the origin.
     pub tls: bool,
     /// SNI and certificate name for TLS origins; `Host` for `origin_host: origin`.
@@ -109,6 +111,12 @@ impl OriginPool {
             .map(|(origin, address, tls, host, port)| OriginState {
                 origin,
                 ring_key: address.current(),
+                connector: match &address {
+                    Address::Named(name) => {
+                        Some(Arc::new(HappyEyeballs::new(name.clone(), timeouts.connect)))
+                    }
+                    Address::Fixed(_) => None,
+                },
                 address,
                 tls,
                 host,
