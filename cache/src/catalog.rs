@@ -73,6 +73,14 @@ impl Catalog {
             .unwrap_or_default()
     }
 
+    /// Every record, for a caller that walks them in pieces.
+    pub(crate) fn entries(&self) -> Vec<(Key, Arc<ObjectInfo>)> {
+        self.inner
+            .read()
+            .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn keys(&self) -> Vec<Key> {
         self.inner
             .read()

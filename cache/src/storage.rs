@@ -270,6 +270,17 @@ impl TieredStorage {
             .count()
     }
 
+    /// Every cached object's key and record, for a purge that walks them in pieces
+    /// ([`Self::purge_keys`]) so that it can pause between them.
+    pub fn catalog_entries(&self) -> Vec<([u8; 16], Arc<ObjectInfo>)> {
+        self.catalog.entries()
+    }
+
+    /// Removes these objects from both tiers; returns how many were cached.
+    pub fn purge_keys(&self, keys: &[[u8; 16]]) -> usize {
+        keys.iter().filter(|k| self.remove(k)).count()
+    }
+
     /// Purges everything; returns how many objects were removed.
     pub fn purge_all(&self) -> usize {
         let mut keys = self.catalog.keys();
