@@ -65,14 +65,6 @@ impl Catalog {
         }
     }
 
-    /// Keys whose info satisfies `pred`.
-    pub(crate) fn matching(&self, pred: &dyn Fn(&ObjectInfo) -> bool) -> Vec<Key> {
-        self.inner
-            .read()
-            .map(|m| m.iter().filter(|(_, v)| pred(v)).map(|(k, _)| *k).collect())
-            .unwrap_or_default()
-    }
-
     /// Every record, for a caller that walks them in pieces.
     pub(crate) fn entries(&self) -> Vec<(Key, Arc<ObjectInfo>)> {
         self.inner

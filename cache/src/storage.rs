@@ -260,16 +260,6 @@ impl TieredStorage {
         in_memory || on_disk
     }
 
-    /// Purges every object whose catalog record satisfies `pred`; returns how many.
-    /// Both tiers are purged before this returns.
-    pub fn purge_matching(&self, pred: &dyn Fn(&ObjectInfo) -> bool) -> usize {
-        self.catalog
-            .matching(pred)
-            .iter()
-            .filter(|k| self.remove(k))
-            .count()
-    }
-
     /// Every cached object's key and record, for a purge that walks them in pieces
     /// ([`Self::purge_keys`]) so that it can pause between them.
     pub fn catalog_entries(&self) -> Vec<([u8; 16], Arc<ObjectInfo>)> {

@@ -350,6 +350,12 @@ impl HappyEyeballs {
     pub fn new(name: Arc<Name>, timeout: Duration) -> Self {
         HappyEyeballs { name, timeout }
     }
+
+    /// Whether the name has more than one address (with one, pingora's own connect
+    /// does the same job).
+    pub fn has_alternatives(&self) -> bool {
+        self.name.has_alternatives()
+    }
 }
 
 #[async_trait::async_trait]

@@ -357,12 +357,12 @@ impl Live {
             return Ok(e);
         }
         let server = &self.snapshot().config.server;
-        let mut queue = outpost_scripting::QueueLimits::for_threads(self.script_threads);
-        queue.per_thread = server.script_queue_per_thread;
-        queue.per_script = server
-            .script_queue_per_script
-            .unwrap_or((server.script_queue_per_thread * self.script_threads.max(1) / 2).max(1));
-        queue.wait = server.script_queue_timeout;
+        let queue = outpost_scripting::QueueLimits::new(
+            self.script_threads,
+            server.script_queue_per_thread,
+            server.script_queue_per_script,
+            server.script_queue_timeout,
+        );
         let engine = outpost_scripting::ScriptEngine::with_kv(
             self.script_threads,
             self.script_limits,

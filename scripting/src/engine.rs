@@ -117,14 +117,23 @@ pub struct QueueLimits {
 }
 
 impl QueueLimits {
-    /// The defaults for `threads` JS threads: 128 per thread, a script at most half
-    /// of all (at least 16), one second.
+    /// The defaults for `threads` JS threads: 128 per thread, one second.
     pub fn for_threads(threads: usize) -> Self {
-        let per_thread = 128;
+        Self::new(threads, 128, None, Duration::from_secs(1))
+    }
+
+    /// Bounds for `threads` JS threads; a script's share defaults to half of all the
+    /// threads' room.
+    pub fn new(
+        threads: usize,
+        per_thread: usize,
+        per_script: Option<usize>,
+        wait: Duration,
+    ) -> Self {
         QueueLimits {
             per_thread,
-            per_script: (per_thread * threads.max(1) / 2).max(16),
-            wait: Duration::from_secs(1),
+            per_script: per_script.unwrap_or((per_thread * threads.max(1) / 2).max(1)),
+            wait,
         }
     }
 }

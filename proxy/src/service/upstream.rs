@@ -65,9 +65,7 @@ pub(crate) fn peer_for(pool: &OriginPool, i: usize) -> HttpPeer {
     }
     let sni = if o.tls { o.host.clone() } else { String::new() };
     let mut peer = with_timeouts(HttpPeer::new(o.addr(), o.tls, sni), &pool.timeouts);
-    if let (crate::pool::Address::Named(name), Some(connector)) = (&o.address, &o.connector)
-        && name.has_alternatives()
-    {
+    if let Some(connector) = o.connector.as_ref().filter(|c| c.has_alternatives()) {
         peer.options.custom_l4 = Some(connector.clone());
     }
     peer
