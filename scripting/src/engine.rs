@@ -666,17 +666,14 @@ impl Worker {
 
     async fn start(&mut self, job: Job) {
         let queued = job.queued.clone();
-        let script_queued = job.script_queued.clone();
+        job.script_queued.fetch_sub(1, Ordering::Relaxed);
         // A request that stopped waiting has been answered already.
         if job
             .state
             .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            script_queued.fetch_sub(1, Ordering::Relaxed);
             self.start_job(job).await;
-        } else {
-            script_queued.fetch_sub(1, Ordering::Relaxed);
         }
         queued.fetch_sub(1, Ordering::Relaxed);
     }
