@@ -263,6 +263,85 @@ async fn parallel_subrequests_run_at_once_and_rules_apply_to_them() {
     .expect("timed out");
 }
 
+/// A hook's `fetch()` of a fresh object in the memory tier is answered on the JS
+/// thread, without a subrequest session: the hook must see what pingora's path gives
+/// it (the stored head, `Age`, `Cache-Status`, the subrequest's own id),
+/// and the subrequest is logged as one. Both for a site's hook and a rule's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fetch_answered_from_memory_shows_what_the_full_path_shows() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let op = start(&origin);
+        let c = common::client();
+        for (host, path) in [
+            ("hooked.test", "/same/c?cc=max-age%3D60"),
+            ("localhost", "/pass/same/c?cc=max-age%3D60"),
+        ] {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let r = c
+                    .get(op.url(path))
+                    .header("host", host)
+                    .send()
+                    .await
+                    .expect("req");
+                assert_eq!(r.status(), 200);
+                let head = r.headers().clone();
+                seen.push((head, r.text().await.expect("body")));
+            }
+            let (miss, hit) = (&seen[0], &seen[1]);
+            let field = |h: &reqwest::header::HeaderMap, n: &str| {
+                h.get_all(n)
+                    .iter()
+                    .map(|v| v.to_str().expect("ascii").to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert!(
+                field(&miss.0, "cache-status")[0].contains("fwd=miss"),
+                "{host}: {:?}",
+                miss.0
+            );
+            assert!(
+                field(&hit.0, "cache-status")[0].starts_with("outpost; hit"),
+                "{host}: {:?}",
+                hit.0
+            );
+            assert_eq!(field(&hit.0, "age").len(), 1, "{host}: {:?}", hit.0);
+            for name in [
+                "content-type",
+                "content-length",
+                "cache-control",
+                "via",
+                "x-site-hook",
+            ] {
+                assert_eq!(field(&miss.0, name), field(&hit.0, name), "{host}: {name}");
+            }
+            assert_eq!(miss.1, hit.1, "{host}: body");
+        }
+        assert_eq!(
+            origin.hits.load(Ordering::SeqCst),
+            2,
+            "one origin fetch per URL"
+        );
+        // The hits are subrequests in the log, with ids of the form `PARENT.1`.
+        op.wait_log("cache=\"hit\" subrequest=true", 2);
+        let log = op.log_text();
+        for line in log
+            .lines()
+            .filter(|l| l.contains("cache=\"hit\" subrequest=true"))
+        {
+            let id = line
+                .split("request_id=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .expect("request id");
+            assert!(id.ends_with(".1"), "{line}");
+        }
+    })
+    .await
+    .expect("timed out");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subrequest_does_not_run_the_same_script_again() {
     tokio::time::timeout(TEST_TIMEOUT, async {

@@ -8,6 +8,7 @@
 //! pingora `HttpTask`s; its body stays a stream, so a hook that returns it unchanged
 //! sends the bytes to the client without copying them through JavaScript.
 
+use crate::snapshot::Live;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use outpost_scripting::{Body, BodyStream, FetchRequest, FetchResponse, Fetcher, ScriptError};
@@ -51,6 +52,7 @@ pub(crate) fn spec_of(session: &Session) -> Option<&Spec> {
 
 /// Runs a script's subrequests for one client request.
 pub(crate) struct PipelineFetcher {
+    live: Arc<Live>,
     spawner: Arc<SubrequestSpawner>,
     runtime: tokio::runtime::Handle,
     client_ip: Option<IpAddr>,
@@ -63,6 +65,7 @@ impl PipelineFetcher {
     /// A fetcher for requests made by `script`, on behalf of a request that already
     /// passed through `scripts` (empty for a client's own request).
     pub(crate) fn new(
+        live: Arc<Live>,
         spawner: SubrequestSpawner,
         client_ip: Option<IpAddr>,
         mut scripts: Vec<PathBuf>,
@@ -71,6 +74,7 @@ impl PipelineFetcher {
     ) -> Self {
         scripts.push(script);
         PipelineFetcher {
+            live,
             spawner: Arc::new(spawner),
             runtime: tokio::runtime::Handle::current(),
             client_ip,
@@ -131,6 +135,18 @@ impl Fetcher for PipelineFetcher {
         let scripts = self.scripts.clone();
         let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let request_id: Arc<str> = Arc::from(format!("{}.{n}", self.parent_id));
+        // A fresh memory hit is answered here, on the JS thread, with no session.
+        if self.scripts.len() <= usize::from(MAX_DEPTH)
+            && let Some(hit) = crate::hit_path::script_fetch::answer(
+                &self.live,
+                &request,
+                &self.scripts,
+                client_ip,
+                &request_id,
+            )
+        {
+            return Box::pin(std::future::ready(Ok(hit)));
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Started on the proxy's runtime: the JS thread only waits for the answer.
         self.runtime.spawn(async move {

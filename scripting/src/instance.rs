@@ -21,9 +21,9 @@ use boa_runtime::fetch::request::JsRequest;
 use boa_runtime::fetch::response::JsResponse;
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -47,7 +47,7 @@ fn prelude() -> &'static str {
 /// VM instructions between limit checks. Small, because one instruction can be a
 /// native call doing a lot of work (`new Array(1e5).fill(0)`), and the memory check
 /// must see a bomb before it has grown far past the limit.
-const BUDGET: u32 = 32;
+const BUDGET: u32 = 128;
 
 /// Calls the prelude's dispatcher with the request parts stored in `__outpostArgs`
 /// (a script, so that it can run under the VM's instruction budget).
@@ -543,24 +543,53 @@ impl Instance {
 }
 
 /// The CPU time a run of JavaScript uses: this thread's CPU clock, so that time the
-/// thread spends preempted (a loaded machine) is not charged to the script. The wall
-/// clock, which is cheaper to read, decides when the CPU clock is worth reading.
+/// thread spends preempted (a loaded machine) is not charged to the script.
+///
+/// Reading the thread's CPU clock is a system call, and most runs last microseconds
+/// (a hook's handler, a promise continuation): for those the wall clock (read in user
+/// space) is the charge, since CPU time on one thread never exceeds wall time and a
+/// few microseconds of preemption do not matter. The CPU clock is read only for runs
+/// longer than [`PRECISE_AFTER`], against a per-thread reading at most that old when
+/// the run started: such a run is over-charged by at most that much.
 pub(crate) struct CpuClock {
     wall: Instant,
-    cpu: Option<cpu_time::ThreadTime>,
+    /// The thread's CPU time at or shortly before `wall` (none without a CPU clock).
+    cpu: Option<std::time::Duration>,
+}
+
+/// Runs shorter than this are charged their wall time.
+const PRECISE_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
+thread_local! {
+    /// The last reading of this thread's CPU clock, and when it was taken.
+    static LAST_CPU: std::cell::Cell<Option<(Instant, std::time::Duration)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// This thread's CPU time so far.
+fn thread_cpu() -> Option<std::time::Duration> {
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|t| t.as_duration())
 }
 
 impl CpuClock {
     pub(crate) fn start() -> Self {
-        CpuClock {
-            wall: Instant::now(),
-            cpu: cpu_time::ThreadTime::try_now().ok(),
-        }
+        let wall = Instant::now();
+        let cpu = LAST_CPU.with(|last| match last.get() {
+            Some((at, cpu)) if wall.duration_since(at) < PRECISE_AFTER => Some(cpu),
+            _ => {
+                let cpu = thread_cpu()?;
+                last.set(Some((wall, cpu)));
+                Some(cpu)
+            }
+        });
+        CpuClock { wall, cpu }
     }
 
     /// A clock that counts wall time only: for slices of JavaScript so short (an
-    /// `HTMLRewriter` handler) that reading the thread's CPU clock, a system call,
-    /// would cost more than the slice. Wall time over-counts only preemption.
+    /// `HTMLRewriter` handler) that even the occasional CPU clock read is not worth it.
+    /// Wall time over-counts only preemption.
     pub(crate) fn wall_only() -> Self {
         CpuClock {
             wall: Instant::now(),
@@ -568,12 +597,17 @@ impl CpuClock {
         }
     }
 
-    /// CPU time used since [`CpuClock::start`] (wall time if there is no CPU clock).
+    /// CPU time used since [`CpuClock::start`] (wall time if there is no CPU clock or
+    /// the run was short).
     pub(crate) fn elapsed(&self) -> std::time::Duration {
-        self.cpu
-            .as_ref()
-            .and_then(|c| c.try_elapsed().ok())
-            .unwrap_or_else(|| self.wall.elapsed())
+        let wall = self.wall.elapsed();
+        if wall < PRECISE_AFTER {
+            return wall;
+        }
+        match (self.cpu, thread_cpu()) {
+            (Some(start), Some(now)) => now.saturating_sub(start).min(wall),
+            _ => wall,
+        }
     }
 
     /// Whether more than `limit` of CPU time has been used (CPU time never exceeds
@@ -592,6 +626,12 @@ enum Stop {
 /// Polls `fut` until it finishes, or until `limits.cpu_time` has passed since
 /// `started` or the run has allocated more than `limits.memory` (both checked each
 /// time the VM yields).
+///
+/// The VM yields every [`BUDGET`] instructions by waking itself and returning
+/// `Pending`. Handing that back to the thread's runtime would re-enter the scheduler
+/// (and every few dozen polls its I/O and timer driver) a hundred times per request;
+/// instead a yield that woke itself is polled again here at once. Only a real wait
+/// (nothing woke the VM) goes back to the runtime.
 async fn within<F: Future>(
     fut: F,
     started: &CpuClock,
@@ -600,20 +640,58 @@ async fn within<F: Future>(
     let base = crate::memory::live();
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
-            return Poll::Ready(Ok(v));
+        let wake = Arc::new(SelfWake {
+            woken: AtomicBool::new(false),
+            polling: AtomicBool::new(true),
+            outer: cx.waker().clone(),
+        });
+        let waker = std::task::Waker::from(wake.clone());
+        let mut inner = std::task::Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut inner) {
+                return Poll::Ready(Ok(v));
+            }
+            if started.over(limits.cpu_time) {
+                return Poll::Ready(Err(Stop::Cpu));
+            }
+            if let (Some(base), Some(now)) = (base, crate::memory::live())
+                && now.saturating_sub(base) > limits.memory as isize
+            {
+                return Poll::Ready(Err(Stop::Memory));
+            }
+            if !wake.woken.swap(false, Ordering::AcqRel) {
+                wake.polling.store(false, Ordering::Release);
+                // A wake that came in between still counts.
+                if wake.woken.swap(false, Ordering::AcqRel) {
+                    wake.polling.store(true, Ordering::Release);
+                    continue;
+                }
+                return Poll::Pending;
+            }
         }
-        if started.over(limits.cpu_time) {
-            return Poll::Ready(Err(Stop::Cpu));
-        }
-        if let (Some(base), Some(now)) = (base, crate::memory::live())
-            && now.saturating_sub(base) > limits.memory as isize
-        {
-            return Poll::Ready(Err(Stop::Memory));
-        }
-        Poll::Pending
     })
     .await
+}
+
+/// The waker [`within`] polls the VM with: a wake while it is polling (a budget
+/// yield) is only noted; one after it returned `Pending` goes on to the runtime.
+struct SelfWake {
+    woken: AtomicBool,
+    polling: AtomicBool,
+    outer: std::task::Waker,
+}
+
+impl std::task::Wake for SelfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if !self.polling.load(Ordering::Acquire) {
+            self.outer.wake_by_ref();
+        }
+    }
 }
 
 fn describe(v: &JsValue) -> String {

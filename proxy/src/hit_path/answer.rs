@@ -105,6 +105,35 @@ impl<'a> Request<'a> {
         })
     }
 
+    /// The same for a script's `fetch()` (method, URL and fields as the script made
+    /// them; a `Host` field is ignored, as the subrequest's is: the URL names the host).
+    pub(crate) fn from_fetch(
+        method: &http::Method,
+        url: &'a url::Url,
+        headers: &'a http::HeaderMap,
+    ) -> Option<Self> {
+        let head_only = head_only(method.as_str())?;
+        let target = http::uri::PathAndQuery::try_from(
+            &url[url::Position::BeforePath..url::Position::AfterQuery],
+        )
+        .ok()?;
+        if !target_taken(target.as_str())
+            || headers
+                .keys()
+                .any(|n| PASS_ON.contains(&n.as_str().as_bytes()) || n == http::header::CONNECTION)
+        {
+            return None;
+        }
+        Some(Request {
+            head_only,
+            version: http::Version::HTTP_11,
+            target,
+            raw_host: &url[url::Position::BeforeHost..url::Position::AfterPort],
+            fields: Fields::Map(headers),
+            close: false,
+        })
+    }
+
     /// What the access log says of the request.
     pub(crate) fn logged(&self) -> Logged<'_> {
         Logged {
@@ -174,6 +203,14 @@ pub(crate) struct Answer {
     pub(crate) host: String,
 }
 
+/// Who asks: a client, or a script's `fetch()` (for which the scripts already on the
+/// request's path do not run again, and the client-facing compressor does not apply).
+#[derive(Clone, Copy)]
+pub(crate) enum Asker<'a> {
+    Client,
+    Script { ran: &'a [std::path::PathBuf] },
+}
+
 /// Finds the stored object that answers `req` on its own, or `None`: the request
 /// then goes through pingora's full path, which gives the same answer (or the one
 /// rules, hooks and the cache's other states call for).
@@ -181,16 +218,20 @@ pub(crate) fn find(
     live: &Live,
     snapshot: &Snapshot,
     req: &Request<'_>,
-    tls: bool,
-    client_ip: Option<IpAddr>,
+    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
     now: SystemTime,
 ) -> Option<(Answer, Arc<Prepared>)> {
     let cache = live.cache?;
     let host = normalize_host(req.raw_host)?;
     let site = snapshot.sites.lookup(&host)?;
     let path = req.target.path();
+    let hooked = match (&site.script, asker) {
+        (None, _) => false,
+        (Some(_), Asker::Client) => true,
+        (Some(s), Asker::Script { ran }) => !ran.contains(&s.path),
+    };
     if !site.cache
-        || site.script.is_some()
+        || hooked
         || !site.cache_key.headers.is_empty()
         || !site.cache_key.cookies.is_empty()
         || path.starts_with(outpost_tls::acme::HTTP01_PREFIX)
@@ -199,7 +240,7 @@ pub(crate) fn find(
         return None;
     }
     if site.rules.has_candidates(&host, req.target.as_str())
-        && rule_applies(site, req, &host, tls, client_ip)
+        && rule_applies(site, req, &host, (tls, client_ip, asker))
     {
         return None;
     }
@@ -232,7 +273,7 @@ pub(crate) fn find(
             .request_id_header
             .as_ref()
             .is_some_and(|n| prepared.has_field(n))
-        || !prepared.compress.untouched(&site.compression)
+        || (matches!(asker, Asker::Client) && !prepared.compress.untouched(&site.compression))
     {
         return None;
     }
@@ -254,13 +295,13 @@ fn prepare(entry: &MemEntry) -> Option<Arc<Prepared>> {
 }
 
 /// Whether one of the site's page rules applies to `req` (then pingora's path runs
-/// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page).
+/// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page). A rule
+/// that only binds a script already on a subrequest's path changes nothing for it.
 fn rule_applies(
     site: &Site,
     req: &Request<'_>,
     host: &str,
-    tls: bool,
-    client_ip: Option<IpAddr>,
+    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
 ) -> bool {
     let owned;
     let headers = match req.fields {
@@ -290,7 +331,16 @@ fn rule_applies(
         headers,
         client_ip,
     };
-    site.rules.find(&view).is_some()
+    let Some(found) = site.rules.find(&view) else {
+        return false;
+    };
+    let actions = &found.rule.actions;
+    match (asker, &actions.script) {
+        (Asker::Script { ran }, Some(script)) => {
+            !(ran.contains(&script.path) && actions.names() == ["script"])
+        }
+        _ => true,
+    }
 }
 
 /// Writes the response head for `prepared` into `out`: the stored part, then this
@@ -341,7 +391,7 @@ fn age_and_ttl(prepared: &Prepared, now: SystemTime) -> (u64, i64) {
 pub(crate) fn response_header(
     prepared: &Prepared,
     now: SystemTime,
-    request_id: Option<(&http::HeaderName, &str, u64)>,
+    request_id: Option<(&http::HeaderName, &str)>,
 ) -> Option<pingora::http::ResponseHeader> {
     let (age, ttl) = age_and_ttl(prepared, now);
     let head = &prepared.head;
@@ -367,11 +417,10 @@ pub(crate) fn response_header(
     // (Unlike the id, this value repeats for a second: HPACK may index it.)
     resp.insert_header("cache-status", format!("outpost; hit; ttl={ttl}"))
         .ok()?;
-    if let Some((name, node, n)) = request_id {
-        let id = format!("{node}-{n:x}");
+    if let Some((name, id)) = request_id {
         resp.insert_header(
             name.clone(),
-            crate::request_id::per_response_value(&id).ok()?,
+            crate::request_id::per_response_value(id).ok()?,
         )
         .ok()?;
     }

@@ -15,6 +15,7 @@
 
 mod answer;
 mod prepared;
+pub(crate) mod script_fetch;
 
 use crate::snapshot::Live;
 use bytes::BytesMut;
@@ -173,7 +174,13 @@ impl Hit {
         }
         let snapshot = live.snapshot();
         let now = SystemTime::now();
-        let (found, prepared) = answer::find(live, &snapshot, req, tls, client_ip, now)?;
+        let (found, prepared) = answer::find(
+            live,
+            &snapshot,
+            req,
+            (tls, client_ip, answer::Asker::Client),
+            now,
+        )?;
         live.in_flight.fetch_add(1, Ordering::SeqCst);
         Some(Hit {
             found,
@@ -408,11 +415,13 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
         let Some(hit) = Hit::find(live, &req, tls, client_ip, start) else {
             return Served::No;
         };
-        let request_id = hit.request_id(live);
+        let request_id = hit
+            .request_id(live)
+            .map(|(name, node, seq)| (name, format!("{node}-{seq:x}")));
         let resp = answer::response_header(
             &hit.prepared,
             hit.now,
-            request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
+            request_id.as_ref().map(|(n, id)| (n, id.as_str())),
         );
         (hit, req.head_only, req.version, req.target.clone(), resp)
     };

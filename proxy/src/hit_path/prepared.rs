@@ -32,6 +32,9 @@ pub(crate) struct Prepared {
     /// The body goes out chunked: the stored head has no length (a body streamed
     /// into the cache), and hits keep the framing pingora's path gives them.
     pub(crate) chunked: bool,
+    /// The stored `Date` (a client's hit gets the current one; a script's `fetch()`
+    /// sees the stored one, as on pingora's path).
+    pub(crate) date: Option<http::HeaderValue>,
 }
 
 /// The parts of a stored head that decide whether the downstream compressor would
@@ -106,6 +109,7 @@ impl Prepared {
         for h in crate::service::headers::strip_hop_by_hop(&resp.headers, false) {
             resp.remove_header(h.as_str());
         }
+        let date = resp.headers.get(header::DATE).cloned();
         for h in [header::AGE, header::DATE, header::CONNECTION] {
             resp.remove_header(&h);
         }
@@ -154,6 +158,7 @@ impl Prepared {
             compress,
             field_memo: std::sync::OnceLock::new(),
             chunked,
+            date,
         })
     }
 }

@@ -311,6 +311,7 @@ impl ProxyHttp for EdgeProxy {
             let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
             let fetcher = session.subrequest_spawner.take().map(|spawner| {
                 Arc::new(crate::subrequest::PipelineFetcher::new(
+                    self.live.clone(),
                     spawner,
                     ctx.client_ip,
                     ctx.scripts_seen.clone(),
