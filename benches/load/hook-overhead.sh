@@ -3,10 +3,11 @@
 # origin sending `expires 1h`) with no hook, then with hooks bound by --script:
 # a hook answering by itself, `return fetch(request)`, and a header-rewrite hook
 # (fetch, copy the response with a new header, return it: the body streams through).
-# For reference, Cloudflare's workerd runs the answering hook alone (no proxy, no
-# cache in front), as the mark our JS runtime is measured against.
+# Beside each hook, Cloudflare's workerd runs the same script unmodified, its
+# `fetch()` going to the same nginx origin (workerd's globalOutbound; it has no cache
+# in front, so its fetches reach nginx, which shares its CPU as it shares Outpost's).
 # One server at a time on CPU 0 (with the origin), wrk on CPU 1. Peak RSS per server.
-# Bounded: four runs of DURATION seconds on 127.0.0.1 only.
+# Bounded: seven runs of DURATION seconds on 127.0.0.1 only.
 #   usage: benches/load/hook-overhead.sh [DURATION_SECONDS]
 dur=${1:-10}
 . "$(dirname "$0")/common.sh"
@@ -49,12 +50,16 @@ run_workerd() { # label, script
   cat > "$work/wd/config.capnp" <<CAPNP
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .w) ],
+  services = [
+    (name = "main", worker = .w),
+    (name = "origin", external = (address = "127.0.0.1:$origin_port", http = ())),
+  ],
   sockets = [ (name = "http", address = "127.0.0.1:$port", http = (), service = "main") ],
 );
 const w :Workerd.Worker = (
   modules = [ (name = "worker.js", esModule = embed "worker.js") ],
   compatibilityDate = "2024-09-23",
+  globalOutbound = "origin",
 );
 CAPNP
   taskset -c 0 "$wd" serve "$work/wd/config.capnp" >"$work/wd/log" 2>&1 &
@@ -66,15 +71,22 @@ CAPNP
   echo "$label|$rps|$p50|$p99|$rss"
 }
 base=$(run_case "no hook")
-rows=("$base"
-  "$(run_case "hook answers by itself" --script "$work/answer.js")"
-  "$(run_case "return fetch(request)" --script "$work/pass.js")"
-  "$(run_case "header-rewrite hook (fetch + new header)" --script "$work/rewrite.js")"
-  "$(run_workerd "workerd: hook answers by itself (reference)" "$work/answer.js")")
+rows=("$base")
+for case in "answer|hook answers by itself" "pass|return fetch(request)" "rewrite|header-rewrite hook (fetch + new header)"; do
+  IFS='|' read -r file label <<<"$case"
+  rows+=("$(run_case "$label" --script "$work/$file.js")")
+  rows+=("$(run_workerd "workerd: $label" "$work/$file.js")")
+done
 base_rps=$(echo "$base" | cut -d'|' -f2)
-echo "| outpost proxy, 1 KiB cache HIT (wrk -t1 -c64 -d${dur}s) | requests/s | p50 | p99 | peak RSS | vs no hook |"
-echo "|---|---|---|---|---|---|"
+echo "| 1 KiB cache HIT (wrk -t1 -c64 -d${dur}s) | requests/s | p50 | p99 | peak RSS | vs no hook | Outpost ÷ workerd |"
+echo "|---|---|---|---|---|---|---|"
+prev=""
 for r in "${rows[@]}"; do
   IFS='|' read -r label rps p50 p99 rss <<<"$r"
-  echo "| $label | $rps | $p50 | $p99 | $rss | $(python3 -c "print(f'{$rps/$base_rps:.2f}')") |"
+  vs=""
+  if [[ $label == workerd:* ]]; then
+    vs=$(python3 -c "print(f'{$prev/$rps:.2f}')")
+  fi
+  echo "| $label | $rps | $p50 | $p99 | $rss | $(python3 -c "print(f'{$rps/$base_rps:.2f}')") | $vs |"
+  prev=$rps
 done

@@ -70,18 +70,8 @@ pub(crate) async fn answer(
             return Ok("body-too-large");
         }
     };
-    let original = FetchRequest {
-        method: request.method().clone(),
-        url: url::Url::parse(&run.url).map_err(|e| {
-            Error::because(
-                ErrorType::InvalidHTTPHeader,
-                "request URL for the script",
-                e,
-            )
-        })?,
-        headers: request.headers().clone(),
-        body: Some(outpost_scripting::Body::Bytes(request.body().clone())),
-    };
+    // The request again for passThroughOnException, built only if the script asks.
+    let body = request.body().clone();
     let hook_request = HookRequest {
         request,
         id: run.id,
@@ -98,6 +88,18 @@ pub(crate) async fn answer(
         }
         Ok(Answer::PassThrough(e)) => {
             tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
+            let original = FetchRequest {
+                method: session.req_header().method.clone(),
+                url: url::Url::parse(&run.url).map_err(|e| {
+                    Error::because(
+                        ErrorType::InvalidHTTPHeader,
+                        "request URL for the script",
+                        e,
+                    )
+                })?,
+                headers: session.req_header().headers.clone(),
+                body: Some(outpost_scripting::Body::Bytes(body)),
+            };
             match &run.fetcher {
                 Some(f) => match f.fetch(original).await {
                     Ok(r) => {
@@ -143,27 +145,19 @@ pub(crate) async fn answer(
 /// chunk by chunk as it arrives.
 async fn write_hook_response(session: &mut Session, resp: HookResponse) -> Result<()> {
     let HookResponse { head, body } = resp;
-    let headers: Vec<(String, Vec<u8>)> = head
-        .headers
-        .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                *k,
-                &header::CONTENT_LENGTH | &header::TRANSFER_ENCODING | &header::CONNECTION
-            )
-        })
-        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
-        .collect();
-    let mut stream = match body {
-        outpost_scripting::Body::Bytes(b) => {
-            return write(session, head.status.as_u16(), &headers, b).await;
+    let mut resp = ResponseHeader::build(head.status.as_u16(), Some(head.headers.len() + 1))?;
+    for (k, v) in head.headers.iter() {
+        if !matches!(
+            *k,
+            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION
+        ) {
+            resp.append_header(k.clone(), v.clone())?;
         }
+    }
+    let mut stream = match body {
+        outpost_scripting::Body::Bytes(b) => return write_head_and(session, resp, b).await,
         outpost_scripting::Body::Stream(s) => s,
     };
-    let mut resp = ResponseHeader::build(head.status.as_u16(), Some(headers.len() + 1))?;
-    for (k, v) in &headers {
-        resp.append_header(k.clone(), v.as_slice())?;
-    }
     // The fetched response's length still holds: its bytes pass through unchanged.
     match head.headers.get(header::CONTENT_LENGTH) {
         Some(len) => resp.insert_header(header::CONTENT_LENGTH, len.clone())?,
@@ -199,15 +193,13 @@ async fn request_for(session: &mut Session, url: &str) -> Result<Option<http::Re
         }
         body.extend_from_slice(&chunk);
     }
-    let req = session.req_header();
-    let mut builder = http::Request::builder().method(req.method.clone()).uri(url);
-    for (k, v) in req.headers.iter() {
-        builder = builder.header(k, v);
-    }
-    builder
-        .body(Bytes::from(body))
-        .map(Some)
-        .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "request for the script", e))
+    let header = session.req_header();
+    let mut req = http::Request::new(Bytes::from(body));
+    *req.method_mut() = header.method.clone();
+    *req.uri_mut() = http::Uri::try_from(url)
+        .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "request for the script", e))?;
+    *req.headers_mut() = header.headers.clone();
+    Ok(Some(req))
 }
 
 async fn write(
@@ -220,7 +212,16 @@ async fn write(
     for (k, v) in headers {
         resp.append_header(k.clone(), v.as_slice())?;
     }
-    resp.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
+    write_head_and(session, resp, body).await
+}
+
+/// Writes `resp` with `body` (and its length).
+async fn write_head_and(
+    session: &mut Session,
+    mut resp: ResponseHeader,
+    body: Bytes,
+) -> Result<()> {
+    resp.insert_header(header::CONTENT_LENGTH, body.len())?;
     let head_only = session.req_header().method == http::Method::HEAD || body.is_empty();
     session
         .write_response_header(Box::new(resp), head_only)

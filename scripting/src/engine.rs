@@ -711,7 +711,7 @@ impl Worker {
         let started = crate::instance::CpuClock::start();
         let result = live
             .inst
-            .start(request, &job.request.request, &job.request.cf, &self.limits)
+            .start(request, job.request.request, &job.request.cf, &self.limits)
             .await;
         let spent = started.elapsed();
         match result {

@@ -310,18 +310,19 @@ impl Instance {
     pub(crate) async fn start(
         &mut self,
         id: u64,
-        request: &http::Request<bytes::Bytes>,
+        request: http::Request<bytes::Bytes>,
         cf: &Cf,
         limits: &Limits,
     ) -> Result<JsValue> {
+        let (parts, body) = request.into_parts();
         let ctx = &mut self.context;
-        let headers = crate::host::headers_object(request.headers().clone(), ctx)
-            .map_err(|e| self.error(&e))?;
+        let headers =
+            crate::host::headers_object(parts.headers, ctx).map_err(|e| self.error(&e))?;
         let ctx = &mut self.context;
-        let body = if request.body().is_empty() {
+        let body = if body.is_empty() {
             JsValue::null()
         } else {
-            match crate::host::uint8_array(request.body(), ctx) {
+            match crate::host::uint8_array(&body, ctx) {
                 Ok(b) => b,
                 Err(e) => return Err(self.error(&e)),
             }
@@ -352,8 +353,8 @@ impl Instance {
         let ctx = &mut self.context;
         let args = JsArray::from_iter(
             [
-                JsValue::from(JsString::from(request.uri().to_string().as_str())),
-                JsValue::from(JsString::from(request.method().as_str())),
+                JsValue::from(JsString::from(parts.uri.to_string().as_str())),
+                JsValue::from(JsString::from(parts.method.as_str())),
                 headers,
                 body,
                 cf_obj.into(),
