@@ -71,10 +71,10 @@ impl Default for GcConfig {
     }
 }
 
-/// Outpost patch: the least room for new allocations left after a collection. Less
-/// in debug builds, whose collections are ~20 times slower: a long one is charged to
-/// whichever request's run triggered it, against that request's CPU limit.
-const MIN_HEADROOM: usize = if cfg!(debug_assertions) { 2 << 20 } else { 8 << 20 };
+/// Outpost patch: the least room for new allocations left after a collection. More
+/// makes collections rarer but each one longer (its sweep frees all the garbage at
+/// once): at 8 MiB a hook's p99 doubled while its throughput rose ~10 %.
+const MIN_HEADROOM: usize = 2 << 20;
 
 #[derive(Default, Debug, Clone, Copy)]
 struct GcRuntimeData {
