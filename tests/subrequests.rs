@@ -169,6 +169,10 @@ const SCRIPTS: &[(&str, &str)] = &[
 ];
 
 fn start_in(dir: tempfile::TempDir, origin: &TestOrigin) -> Outpost {
+    start_with(dir, origin, true)
+}
+
+fn start_with(dir: tempfile::TempDir, origin: &TestOrigin, debug_headers: bool) -> Outpost {
     for (name, text) in SCRIPTS {
         std::fs::write(dir.path().join(name), text).expect("write");
     }
@@ -176,7 +180,7 @@ fn start_in(dir: tempfile::TempDir, origin: &TestOrigin) -> Outpost {
     let admin = format!("127.0.0.1:{}", common::free_port());
     std::fs::write(dir.path().join("admin.addr"), &admin).expect("write");
     let yaml = format!(
-        "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\nserver: {{ threads: 2, debug_headers: true, script_cpu_limit: 2s }}\ncache: {{ memory: 16MiB }}\nkv: {{ path: data/kv.redb }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n    kv: {{ STORE: main }}\n  - hosts: [hooked.test]\n    origins: [\"{}\"]\n    script: site.js\n",
+        "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\nserver: {{ threads: 2, debug_headers: {debug_headers}, script_cpu_limit: 2s }}\ncache: {{ memory: 16MiB }}\nkv: {{ path: data/kv.redb }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n    kv: {{ STORE: main }}\n  - hosts: [hooked.test]\n    origins: [\"{}\"]\n    script: site.js\n",
         origin.url(),
         origin.url()
     );
@@ -270,72 +274,77 @@ async fn parallel_subrequests_run_at_once_and_rules_apply_to_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fetch_answered_from_memory_shows_what_the_full_path_shows() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let op = start(&origin);
-        let c = common::client();
-        for (host, path) in [
-            ("hooked.test", "/same/c?cc=max-age%3D60"),
-            ("localhost", "/pass/same/c?cc=max-age%3D60"),
-        ] {
-            let mut seen = Vec::new();
-            for _ in 0..2 {
-                let r = c
-                    .get(op.url(path))
-                    .header("host", host)
-                    .send()
-                    .await
-                    .expect("req");
-                assert_eq!(r.status(), 200);
-                let head = r.headers().clone();
-                seen.push((head, r.text().await.expect("body")));
-            }
-            let (miss, hit) = (&seen[0], &seen[1]);
-            let field = |h: &reqwest::header::HeaderMap, n: &str| {
-                h.get_all(n)
-                    .iter()
-                    .map(|v| v.to_str().expect("ascii").to_string())
-                    .collect::<Vec<_>>()
-            };
-            assert!(
-                field(&miss.0, "cache-status")[0].contains("fwd=miss"),
-                "{host}: {:?}",
-                miss.0
-            );
-            assert!(
-                field(&hit.0, "cache-status")[0].starts_with("outpost; hit"),
-                "{host}: {:?}",
-                hit.0
-            );
-            assert_eq!(field(&hit.0, "age").len(), 1, "{host}: {:?}", hit.0);
-            for name in [
-                "content-type",
-                "content-length",
-                "cache-control",
-                "via",
-                "x-site-hook",
+        // With debug headers a rule names itself in every response (`outpost-rule`),
+        // so a rule-bound hook's fetch takes the full path; without, the memory.
+        for debug in [false, true] {
+            let origin = TestOrigin::start("origin").await;
+            let op = start_with(tempfile::tempdir().expect("tempdir"), &origin, debug);
+            let c = common::client();
+            for (host, path) in [
+                ("hooked.test", "/same/c?cc=max-age%3D60"),
+                ("localhost", "/pass/same/c?cc=max-age%3D60"),
             ] {
-                assert_eq!(field(&miss.0, name), field(&hit.0, name), "{host}: {name}");
+                let mut seen = Vec::new();
+                for _ in 0..2 {
+                    let r = c
+                        .get(op.url(path))
+                        .header("host", host)
+                        .send()
+                        .await
+                        .expect("req");
+                    assert_eq!(r.status(), 200);
+                    let head = r.headers().clone();
+                    seen.push((head, r.text().await.expect("body")));
+                }
+                let (miss, hit) = (&seen[0], &seen[1]);
+                let field = |h: &reqwest::header::HeaderMap, n: &str| {
+                    h.get_all(n)
+                        .iter()
+                        .map(|v| v.to_str().expect("ascii").to_string())
+                        .collect::<Vec<_>>()
+                };
+                assert!(
+                    field(&miss.0, "cache-status")[0].contains("fwd=miss"),
+                    "{host}: {:?}",
+                    miss.0
+                );
+                assert!(
+                    field(&hit.0, "cache-status")[0].starts_with("outpost; hit"),
+                    "{host}: {:?}",
+                    hit.0
+                );
+                assert_eq!(field(&hit.0, "age").len(), 1, "{host}: {:?}", hit.0);
+                for name in [
+                    "content-type",
+                    "content-length",
+                    "cache-control",
+                    "via",
+                    "x-site-hook",
+                    "outpost-rule",
+                ] {
+                    assert_eq!(field(&miss.0, name), field(&hit.0, name), "{host}: {name}");
+                }
+                assert_eq!(miss.1, hit.1, "{host}: body");
             }
-            assert_eq!(miss.1, hit.1, "{host}: body");
-        }
-        assert_eq!(
-            origin.hits.load(Ordering::SeqCst),
-            2,
-            "one origin fetch per URL"
-        );
-        // The hits are subrequests in the log, with ids of the form `PARENT.1`.
-        op.wait_log("cache=\"hit\" subrequest=true", 2);
-        let log = op.log_text();
-        for line in log
-            .lines()
-            .filter(|l| l.contains("cache=\"hit\" subrequest=true"))
-        {
-            let id = line
-                .split("request_id=")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .expect("request id");
-            assert!(id.ends_with(".1"), "{line}");
+            assert_eq!(
+                origin.hits.load(Ordering::SeqCst),
+                2,
+                "one origin fetch per URL"
+            );
+            // The hits are subrequests in the log, with ids of the form `PARENT.1`.
+            op.wait_log("cache=\"hit\" subrequest=true", 2);
+            let log = op.log_text();
+            for line in log
+                .lines()
+                .filter(|l| l.contains("cache=\"hit\" subrequest=true"))
+            {
+                let id = line
+                    .split("request_id=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .expect("request id");
+                assert!(id.ends_with(".1"), "{line}");
+            }
         }
     })
     .await

@@ -239,8 +239,14 @@ pub(crate) fn find(
     {
         return None;
     }
+    // With debug headers on, even a rule that changes nothing for a script's fetch
+    // names itself in the response (`outpost-rule`): pingora's path adds that.
+    let rules_asker = match asker {
+        Asker::Script { .. } if snapshot.config.server.debug_headers => Asker::Client,
+        other => other,
+    };
     if site.rules.has_candidates(&host, req.target.as_str())
-        && rule_applies(site, req, &host, (tls, client_ip, asker))
+        && rule_applies(site, req, &host, (tls, client_ip, rules_asker))
     {
         return None;
     }
