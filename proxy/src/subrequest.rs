@@ -6,7 +6,8 @@
 //! script's request travels as a [`Spec`] in the subrequest's context and replaces the
 //! placeholder request at the top of `request_filter`. The response comes back as
 //! pingora `HttpTask`s; its body stays a stream, so a hook that returns it unchanged
-//! sends the bytes to the client without copying them through JavaScript.
+//! sends the bytes to the client without copying them through JavaScript. A fetch that
+//! a fresh memory-tier object answers as it is skips all this (`hit_path::script_fetch`).
 
 use crate::snapshot::Live;
 use bytes::Bytes;
