@@ -84,11 +84,7 @@ impl<'a> Request<'a> {
         if !target_taken(target.as_str()) {
             return None;
         }
-        if req
-            .headers
-            .keys()
-            .any(|n| PASS_ON.contains(&n.as_str().as_bytes()) || n == http::header::CONNECTION)
-        {
+        if passes_on(&req.headers) {
             return None;
         }
         let raw_host = match req.uri.authority() {
@@ -117,11 +113,7 @@ impl<'a> Request<'a> {
             &url[url::Position::BeforePath..url::Position::AfterQuery],
         )
         .ok()?;
-        if !target_taken(target.as_str())
-            || headers
-                .keys()
-                .any(|n| PASS_ON.contains(&n.as_str().as_bytes()) || n == http::header::CONNECTION)
-        {
+        if !target_taken(target.as_str()) || passes_on(headers) {
             return None;
         }
         Some(Request {
@@ -195,6 +187,14 @@ const PASS_ON: &[&[u8]] = &[
     b"cdn-loop",
     b"te",
 ];
+
+/// Whether a parsed request's fields send it down pingora's path ([`PASS_ON`], or any
+/// `Connection` field: HTTP/2 has none, a script's fetch sets none).
+fn passes_on(headers: &http::HeaderMap) -> bool {
+    headers
+        .keys()
+        .any(|n| PASS_ON.contains(&n.as_str().as_bytes()) || n == http::header::CONNECTION)
+}
 
 /// A response the fast path can send, with what the access log and metrics need.
 pub(crate) struct Answer {

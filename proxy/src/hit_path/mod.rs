@@ -216,20 +216,74 @@ impl Hit {
         error: Option<String>,
     ) {
         live.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if let Some(cache) = live.cache {
-            cache.storage.record_memory_hit();
-        }
-        crate::service::record_fast_hit(
+        record_answer(
             live,
-            &self.found.site,
-            self.prepared.status,
+            &self.snapshot,
+            (&self.found, self.prepared.status, self.start),
+            Asked {
+                client: client_ip,
+                request_id: &format_args!("{}-{:x}", live.node_id, self.seq),
+                logged: req,
+                subrequest: false,
+            },
             body_bytes,
-            self.start,
+            error,
         );
-        if self.snapshot.config.log.access_log {
-            log_access(&self, req, client_ip, live, body_bytes, error);
-        }
     }
+}
+
+/// Who a fast answer went to, as its access-log line names them.
+pub(super) struct Asked<'a> {
+    pub(super) client: Option<IpAddr>,
+    pub(super) request_id: &'a dyn std::fmt::Display,
+    pub(super) logged: &'a answer::Logged<'a>,
+    /// A script's `fetch()`, not a client.
+    pub(super) subrequest: bool,
+}
+
+/// Counts a fast answer (a memory-tier hit, in its site's series) and writes its
+/// access-log line: the same line pingora's path writes for a hit.
+pub(super) fn record_answer(
+    live: &Live,
+    snapshot: &crate::snapshot::Snapshot,
+    (found, status, start): (&answer::Answer, u16, Instant),
+    asked: Asked<'_>,
+    bytes: usize,
+    error: Option<String>,
+) {
+    if let Some(cache) = live.cache {
+        cache.storage.record_memory_hit();
+    }
+    crate::service::record_fast_hit(live, &found.site, status, bytes, start);
+    if !snapshot.config.log.access_log {
+        return;
+    }
+    crate::service::AccessLine {
+        client: asked.client,
+        request_id: asked.request_id,
+        method: if asked.logged.head_only {
+            "HEAD"
+        } else {
+            "GET"
+        },
+        host: &found.host,
+        path: asked.logged.path,
+        version: asked.logged.version,
+        status,
+        bytes,
+        start,
+        site: &found.site.name,
+        origin: "-",
+        attempts: 0,
+        cache: "hit",
+        subrequest: asked.subrequest,
+        rule: None,
+        script: None,
+        html: None,
+        compression: None,
+        error,
+    }
+    .write();
 }
 
 /// The fast path's whole answer to one HTTP/1 request head, without the socket: the
@@ -489,37 +543,4 @@ async fn send(
             "client did not read the response in time",
         )),
     }
-}
-
-/// The access-log line of a fast hit: the same line as pingora's path writes.
-fn log_access(
-    hit: &Hit,
-    req: &answer::Logged<'_>,
-    client_ip: Option<IpAddr>,
-    live: &Live,
-    bytes: usize,
-    error: Option<String>,
-) {
-    crate::service::AccessLine {
-        client: client_ip,
-        request_id: &format_args!("{}-{:x}", live.node_id, hit.seq),
-        method: if req.head_only { "HEAD" } else { "GET" },
-        host: &hit.found.host,
-        path: req.path,
-        version: req.version,
-        status: hit.prepared.status,
-        bytes,
-        start: hit.start,
-        site: &hit.found.site.name,
-        origin: "-",
-        attempts: 0,
-        cache: "hit",
-        subrequest: false,
-        rule: None,
-        script: None,
-        html: None,
-        compression: None,
-        error,
-    }
-    .write();
 }

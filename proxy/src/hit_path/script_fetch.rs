@@ -54,34 +54,19 @@ pub(crate) fn answer(
     }
     let body = found.entry.body().clone();
     let body_bytes = if wanted.head_only { 0 } else { body.len() };
-    if let Some(cache) = live.cache {
-        cache.storage.record_memory_hit();
-    }
-    crate::service::record_fast_hit(live, &found.site, prepared.status, body_bytes, start);
-    if snapshot.config.log.access_log {
-        crate::service::AccessLine {
+    super::record_answer(
+        live,
+        &snapshot,
+        (&found, prepared.status, start),
+        super::Asked {
             client: client_ip,
             request_id: &id,
-            method: req.method.as_str(),
-            host: &found.host,
-            path: wanted.target.as_str(),
-            version: wanted.version,
-            status: prepared.status,
-            bytes: body_bytes,
-            start,
-            site: &found.site.name,
-            origin: "-",
-            attempts: 0,
-            cache: "hit",
+            logged: &wanted.logged(),
             subrequest: true,
-            rule: None,
-            script: None,
-            html: None,
-            compression: None,
-            error: None,
-        }
-        .write();
-    }
+        },
+        body_bytes,
+        None,
+    );
     let body = if wanted.head_only || body.is_empty() {
         BodyStream::new(futures_util::stream::empty())
     } else {
