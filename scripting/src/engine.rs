@@ -508,6 +508,14 @@ struct Event {
 enum Done {
     Fetched(Result<FetchResponse>),
     Read(Result<bytes::Bytes>),
+    /// The next chunk of a host body (`None` at its end), and the body to put back.
+    Chunk {
+        id: u64,
+        body: crate::exchange::BodyStream,
+        next: Option<Result<bytes::Bytes>>,
+    },
+    /// A chunk of a script's streamed body went into its channel.
+    Written(Result<()>),
     Timer,
     Kv(Result<KvResult>),
     /// A rewriter's parser thread wants a handler run (`None`: the rewrite ended).
@@ -867,6 +875,44 @@ impl Worker {
                         late,
                     )
                 }
+                HostCall::ReadChunk { call, id, mut body } => {
+                    let late = Done::Read(Err(ScriptError::Subrequest {
+                        message: format!("no body chunk within {} s", ASYNC_TIMEOUT.as_secs()),
+                    }));
+                    timed(
+                        request,
+                        call,
+                        ASYNC_TIMEOUT,
+                        async move {
+                            let next = body.next().await;
+                            Done::Chunk { id, body, next }
+                        },
+                        late,
+                    )
+                }
+                HostCall::SinkWrite { call, to, bytes } => {
+                    let late = Done::Written(Err(ScriptError::Stream {
+                        message: format!(
+                            "the body's reader took no data for {} s",
+                            ASYNC_TIMEOUT.as_secs()
+                        ),
+                    }));
+                    timed(
+                        request,
+                        call,
+                        ASYNC_TIMEOUT,
+                        async move {
+                            Done::Written(to.send(Ok(bytes)).await.map_err(|_| {
+                                ScriptError::Stream {
+                                    message:
+                                        "the body's reader has gone (the client disconnected?)"
+                                            .into(),
+                                }
+                            }))
+                        },
+                        late,
+                    )
+                }
                 HostCall::Timer { call, ms } => {
                     let wait = Duration::from_millis(ms).min(ASYNC_TIMEOUT);
                     timed(
@@ -1074,6 +1120,7 @@ impl Worker {
             let Some(r) = self.requests.get_mut(&request) else {
                 continue;
             };
+            let mut exported = false;
             if r.reply.is_some() {
                 let name = live.inst.name().to_string();
                 let answer = if r.cpu > self.limits.cpu_time {
@@ -1083,7 +1130,13 @@ impl Worker {
                     }))
                 } else {
                     match live.inst.outcome(&r.value) {
-                        Outcome::Done(v) => Some(live.inst.export(&v).map(Answer::Respond)),
+                        Outcome::Done(v) => {
+                            // Exporting a streamed body starts its pump: host calls
+                            // made now belong to this request.
+                            host::set_current(request, &r.id);
+                            exported = true;
+                            Some(live.inst.export(&v).map(Answer::Respond))
+                        }
                         Outcome::Failed(e) => Some(Err(e)),
                         Outcome::Pending if !instance_busy => Some(Err(ScriptError::RuntimeLimit {
                             script: name,
@@ -1101,6 +1154,16 @@ impl Worker {
                     Some(Err(e)) => self.fail(request, e),
                     None => {}
                 }
+            }
+            if exported {
+                // The pump's first steps wait in the job queue: run them, and start the
+                // host work they asked for.
+                if let Some(live) = self.instances.get_mut(&instance)
+                    && let Err(e) = live.inst.run_jobs()
+                {
+                    tracing::warn!(error = %e, "a streamed body's pump failed to start");
+                }
+                self.take_calls(instance);
             }
             let Some(r) = self.requests.get(&request) else {
                 continue;
@@ -1124,7 +1187,15 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
     let ctx = inst.context();
     let fail = |e: ScriptError| (false, JsValue::from(JsString::from(e.to_string().as_str())));
     Ok(match done {
-        Done::Timer => (true, JsValue::undefined()),
+        Done::Timer | Done::Written(Ok(())) => (true, JsValue::undefined()),
+        Done::Chunk { id, body, next } => {
+            host::restore_body(request, id, body);
+            match next {
+                None => (true, JsValue::null()),
+                Some(Ok(bytes)) => (true, host::uint8_array(&bytes, ctx)?),
+                Some(Err(e)) => fail(e),
+            }
+        }
         Done::Read(Ok(bytes)) => (true, host::uint8_array(&bytes, ctx)?),
         Done::Fetched(Ok(resp)) => {
             let status = resp.head.status;
@@ -1178,7 +1249,9 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
             }
             (true, out.into())
         }
-        Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) => fail(e),
+        Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) | Done::Written(Err(e)) => {
+            fail(e)
+        }
         Done::Rewrite { .. } => (true, JsValue::undefined()),
     })
 }

@@ -77,6 +77,13 @@ pub enum ScriptError {
         /// What went wrong.
         message: String,
     },
+    /// A body a script was writing as a stream failed: the stream errored, or the
+    /// request ended before the script closed it. The body is cut short.
+    #[error("streamed body: {message}")]
+    Stream {
+        /// What went wrong.
+        message: String,
+    },
     /// A KV operation failed.
     #[error("KV: {message}")]
     Kv {
@@ -115,6 +122,7 @@ impl ScriptError {
             ScriptError::RuntimeLimit { .. } => "runtime-limit",
             ScriptError::Subrequest { .. } => "subrequest",
             ScriptError::Kv { .. } => "kv",
+            ScriptError::Stream { .. } => "script-stream",
             ScriptError::Rewriter { .. } => "html-rewriter",
             ScriptError::BodyTooLarge { .. } => "body-too-large",
             ScriptError::Unavailable => "script-unavailable",

@@ -26,6 +26,18 @@ pub(crate) enum HostCall {
     Fetch { call: u32, request: FetchRequest },
     /// Reading a host-held body to bytes.
     ReadBody { call: u32, body: BodyStream },
+    /// Reading the next chunk of host body `id` (it goes back under that id).
+    ReadChunk {
+        call: u32,
+        id: u64,
+        body: BodyStream,
+    },
+    /// Writing a chunk of a body the script streams.
+    SinkWrite {
+        call: u32,
+        to: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
+        bytes: Bytes,
+    },
     /// `setTimeout`.
     Timer { call: u32, ms: u64 },
     /// `clearTimeout`.
@@ -109,9 +121,16 @@ pub(crate) fn take_body(id: u64) -> Option<BodyStream> {
     BODIES.with_borrow_mut(|b| b.remove(&id)).map(|(_, s)| s)
 }
 
-/// Drops the bodies a finished request left unread.
+/// Puts a body back under its id after a chunk was read from it.
+pub(crate) fn restore_body(request: u64, id: u64, body: BodyStream) {
+    BODIES.with_borrow_mut(|b| b.insert(id, (request, body)));
+}
+
+/// Drops the bodies a finished request left unread, and ends (with an error) the
+/// ones it was writing.
 pub(crate) fn drop_bodies(request: u64) {
     BODIES.with_borrow_mut(|b| b.retain(|_, (r, _)| *r != request));
+    crate::sink::drop_for(request);
     // A rewrite waiting on one of this request's handlers stops (the parser thread
     // sees the channel close).
     REPLIES.with_borrow_mut(|m| m.retain(|_, (r, _)| *r != request));
@@ -283,6 +302,59 @@ fn read_body(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     let id = arg(args, 1).to_length(ctx)?;
     let body = take_body(id).ok_or_else(|| type_error("Body has already been used"))?;
     push(HostCall::ReadBody { call, body });
+    Ok(JsValue::undefined())
+}
+
+/// `readChunk(call, bodyId)`: settles with the next chunk, or `null` at the end.
+fn read_chunk(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let id = arg(args, 1).to_length(ctx)?;
+    let body = take_body(id).ok_or_else(|| type_error("Body has already been used"))?;
+    push(HostCall::ReadChunk { call, id, body });
+    Ok(JsValue::undefined())
+}
+
+/// `dropBody(bodyId)`: the script cancelled its read of a host body.
+fn drop_body(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = arg(args, 0).to_length(ctx)?;
+    drop(take_body(id));
+    Ok(JsValue::undefined())
+}
+
+/// `sink() -> [sinkId, bodyId]`: a body the script will write.
+fn sink(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let request = CURRENT.get();
+    let (sink, body) = crate::sink::open(request);
+    let body = store_body(request, body);
+    Ok(JsArray::from_iter(
+        [JsValue::from(sink as f64), JsValue::from(body as f64)],
+        ctx,
+    )
+    .into())
+}
+
+/// `sinkWrite(call, sinkId, bytes)`: settles once the chunk is in the channel.
+fn sink_write(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let call = call_arg(args, 0, ctx)?;
+    let id = arg(args, 1).to_length(ctx)?;
+    let bytes = Bytes::from(bytes_of(&arg(args, 2), ctx)?);
+    let to =
+        crate::sink::writer(id).ok_or_else(|| type_error("the body is no longer being written"))?;
+    push(HostCall::SinkWrite { call, to, bytes });
+    Ok(JsValue::undefined())
+}
+
+/// `sinkClose(sinkId)`.
+fn sink_close(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    crate::sink::close(arg(args, 0).to_length(ctx)?);
+    Ok(JsValue::undefined())
+}
+
+/// `sinkError(sinkId, message)`.
+fn sink_error(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = arg(args, 0).to_length(ctx)?;
+    let message = string_arg(args, 1, ctx)?;
+    crate::sink::fail(id, message);
     Ok(JsValue::undefined())
 }
 
@@ -530,7 +602,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 16] = [
+    let functions: [(&str, Native, usize); 22] = [
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
         ("headerList", header_list, 1),
@@ -539,6 +611,12 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 6),
         ("readBody", read_body, 2),
+        ("readChunk", read_chunk, 2),
+        ("dropBody", drop_body, 1),
+        ("sink", sink, 0),
+        ("sinkWrite", sink_write, 3),
+        ("sinkClose", sink_close, 1),
+        ("sinkError", sink_error, 2),
         ("tee", tee, 1),
         ("timer", timer, 2),
         ("cancelTimer", cancel_timer, 1),

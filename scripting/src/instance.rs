@@ -27,20 +27,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Instant;
 
-/// The Workers API parts written in JS (see the file's header).
-const PRELUDE: &str = include_str!("prelude.js");
+/// The Web APIs written in JS, in the order they run (each file's header says what
+/// it holds): DOM events and aborts, the Streams standard, then the Workers prelude.
+const SOURCES: [&str; 3] = [
+    include_str!("js/events.js"),
+    include_str!("js/streams.js"),
+    include_str!("prelude.js"),
+];
 
-/// The prelude without comment lines and indentation: it is compiled in every new
-/// context, and boa's parser time grows with the bytes it reads (a quarter less here).
-fn prelude() -> &'static str {
-    static STRIPPED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The JS sources without comment lines and indentation: they are compiled in every
+/// new context, and boa's parser time grows with the bytes it reads (a quarter less).
+fn prelude() -> &'static [String] {
+    static STRIPPED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     STRIPPED.get_or_init(|| {
-        PRELUDE
-            .lines()
-            .map(str::trim_start)
-            .filter(|l| !l.is_empty() && !l.starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        SOURCES
+            .iter()
+            .map(|src| {
+                src.lines()
+                    .map(str::trim_start)
+                    .filter(|l| !l.is_empty() && !l.starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect()
     })
 }
 
@@ -175,9 +184,11 @@ impl Instance {
             "clone",
         )?;
         set_up(crate::host::install(&mut context), "host")?;
-        context
-            .eval(Source::from_bytes(prelude()))
-            .map_err(|e| fail(message(&e, &mut context)))?;
+        for src in prelude() {
+            context
+                .eval(Source::from_bytes(src))
+                .map_err(|e| fail(message(&e, &mut context)))?;
+        }
 
         let module = Module::parse(
             Source::from_bytes(code).with_path(std::path::Path::new(&*name)),

@@ -22,6 +22,7 @@ mod instance;
 mod kv;
 pub mod memory;
 mod rewriter;
+mod sink;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,

@@ -4,6 +4,9 @@
 // Host functions (`__outpostHost`, removed from the global object below):
 //   fetch(call, url, method, headers, body, handle)  start a subrequest
 //   readBody(call, handle)                           read a host body to bytes
+//   readChunk(call, handle) / dropBody(handle)       read a host body chunk by chunk / drop it
+//   sink() -> [sink, handle]                         a host body the script writes:
+//   sinkWrite(call, sink, bytes), sinkClose(sink), sinkError(sink, message)
 //   tee(handle) -> [handle, handle]                  split a host body in two
 //   timer(call, ms) / cancelTimer(call)              setTimeout support
 //   passThrough()                                    passThroughOnException()
@@ -133,6 +136,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
   class HostBody {
     constructor(id) { this.id = id; }
   }
+  const streams = globalThis.__outpostStreams;
+  delete globalThis.__outpostStreams;
+  const NativeReadableStream = globalThis.ReadableStream;
 
   function toBytes(data) {
     if (data instanceof Uint8Array) return data;
@@ -142,13 +148,108 @@ Object.defineProperty(URL.prototype, "searchParams", {
     throw new TypeError("expected an ArrayBuffer, a typed array, a DataView or a string");
   }
 
+  // The stream a host body is read through, chunk by chunk as the host receives it.
+  // `body` of a fetched response is one; handing it on untouched (`new Response(r.body)`)
+  // gives the host body back, so the bytes never enter JavaScript.
+  const hostStreams = new WeakMap();
+  function hostStream(hb) {
+    let handle = hb.id;
+    const stream = streams.byteStream(async (controller) => {
+      const chunk = await hostCall((id) => host.readChunk(id, handle));
+      if (chunk === null) {
+        handle = null;
+        controller.close();
+        const req = controller.byobRequest;
+        if (req !== null) req.respond(0);
+      } else {
+        controller.enqueue(chunk);
+      }
+    }, () => {
+      if (handle !== null) host.dropBody(handle);
+      handle = null;
+    });
+    hostStreams.set(stream, hb);
+    return stream;
+  }
+  // A stream over bytes the script already holds.
+  function bytesStream(bytes) {
+    let left = bytes;
+    return streams.byteStream((controller) => {
+      if (left !== null && left.byteLength > 0) controller.enqueue(left.slice());
+      left = null;
+      controller.close();
+      const req = controller.byobRequest;
+      if (req !== null) req.respond(0);
+    }, () => { left = null; });
+  }
+  // What a stream a script hands over as a body becomes: the host body it wraps, if it
+  // is an untouched host stream, or the stream itself.
+  function streamSource(stream) {
+    if (stream.locked || streams.isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
+    const hb = hostStreams.get(stream);
+    if (hb !== undefined) {
+      hostStreams.delete(stream);
+      stream.getReader();
+      return hb;
+    }
+    return stream;
+  }
+  // Reads a script's stream to its end (Uint8Array).
+  async function readAll(stream) {
+    const reader = stream.getReader();
+    const parts = [];
+    let total = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const b = chunkBytes(value);
+      parts.push(b);
+      total += b.byteLength;
+    }
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.byteLength; }
+    return out;
+  }
+  function chunkBytes(value) {
+    if (value instanceof Uint8Array) return value;
+    if (value instanceof ArrayBuffer) return new Uint8Array(value);
+    if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    throw new TypeError("This ReadableStream did not return bytes.");
+  }
+  // Hands a script's stream to the host as a body: a pump (running as the request's
+  // own work) writes each chunk into a bounded channel the host reads, so a slow
+  // client slows the script's writes instead of growing a buffer. Returns the host
+  // body's id.
+  function pumpToHost(stream) {
+    const ids = host.sink();
+    const sink = ids[0];
+    const reader = stream.getReader();
+    (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const bytes = chunkBytes(value);
+          if (bytes.byteLength > 0) await hostCall((id) => host.sinkWrite(id, sink, bytes));
+        }
+        host.sinkClose(sink);
+      } catch (e) {
+        host.sinkError(sink, errorText(e));
+        reader.cancel(e).catch(() => {});
+      }
+    })();
+    return ids[1];
+  }
+
   // What a Request or Response body can be built from: [source, default content type].
-  // A source is null, a string, a Uint8Array or a HostBody.
+  // A source is null, a string, a Uint8Array, a HostBody or a ReadableStream.
   function extractBody(body) {
     if (body === null || body === undefined) return [null, null];
     if (body instanceof HostBody) return [body, null];
     if (typeof body === "string") return [body, "text/plain;charset=UTF-8"];
-    if (body instanceof ReadableStream) return [ReadableStream.take(body), null];
+    if (body instanceof NativeReadableStream) return [streamSource(body), null];
     if (body instanceof ArrayBuffer) return [new Uint8Array(body.slice(0)), null];
     if (ArrayBuffer.isView(body)) {
       return [new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)), null];
@@ -166,34 +267,69 @@ Object.defineProperty(URL.prototype, "searchParams", {
     #source;
     #used;
     #stream;
-    constructor(source) { this.#source = source; this.#used = false; this.#stream = null; }
-    get bodyUsed() { return this.#used; }
+    constructor(source) {
+      this.#source = source;
+      this.#used = false;
+      this.#stream = source instanceof NativeReadableStream ? source : null;
+    }
+    get bodyUsed() {
+      if (this.#stream !== null) return streams.isDisturbed(this.#stream);
+      return this.#used;
+    }
     get body() {
-      if (this.#source === null) return null;
-      if (this.#stream === null) this.#stream = ReadableStream.wrap(this);
+      if (this.#stream === null) {
+        const s = this.#source;
+        if (s === null) return null;
+        if (s instanceof HostBody) this.#stream = hostStream(s);
+        else this.#stream = bytesStream(typeof s === "string" ? encoder.encode(s) : s);
+        this.#source = this.#stream;
+      }
       return this.#stream;
     }
     // Takes the source out of `b` (marking it used), for a new Request or Response
     // built from it, or for the host.
     static take(b) {
+      if (b.#stream !== null) {
+        const s = streamSource(b.#stream);
+        b.#source = null;
+        return s;
+      }
       if (b.#used) throw new TypeError("Body has already been used");
       const s = b.#source;
       if (s !== null) b.#used = true;
       b.#source = null;
       return s;
     }
-    // A copy of the source for clone(); a host body is split in two.
+    // A copy of the source for clone(); a host body is split in two, a stream teed.
     static tee(b) {
-      if (b.#used) throw new TypeError("Body has already been used");
+      if (b.bodyUsed) throw new TypeError("Body has already been used");
       const s = b.#source;
       if (s instanceof HostBody) {
         const [one, two] = host.tee(s.id);
         b.#source = new HostBody(one);
         return new HostBody(two);
       }
+      if (s instanceof NativeReadableStream) {
+        if (s.locked) throw new TypeError("Body has already been used");
+        const [one, two] = s.tee();
+        b.#source = one;
+        b.#stream = one;
+        return two;
+      }
       return s;
     }
     async bytes() {
+      if (this.#stream !== null) {
+        if (this.#stream.locked || streams.isDisturbed(this.#stream)) throw new TypeError("Body has already been used");
+        const s = this.#source;
+        if (s instanceof NativeReadableStream && hostStreams.has(s)) {
+          // Untouched host stream: read the host body in one go.
+          const hb = streamSource(s);
+          streams.disturb(s);
+          return hostCall((id) => host.readBody(id, hb.id));
+        }
+        return readAll(this.#stream);
+      }
       if (this.#used) throw new TypeError("Body has already been used");
       const s = this.#source;
       // A null body is never "used" (Fetch spec: only a body can be disturbed).
@@ -206,7 +342,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
     async text() {
       const s = this.#source;
-      if (typeof s === "string" && !this.#used) {
+      if (typeof s === "string" && !this.#used && this.#stream === null) {
         this.#used = true;
         this.#source = null;
         return s;
@@ -218,51 +354,6 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const b = await this.bytes();
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
     }
-  }
-
-  // A minimal ReadableStream: what `new Response(other.body, other)` and reading a
-  // body through a reader need. The whole body arrives as one chunk.
-  class ReadableStream {
-    #owner;
-    #locked;
-    #done;
-    constructor(underlying) {
-      if (underlying !== ReadableStream.#token) {
-        throw new TypeError("constructing a ReadableStream is not supported by Outpost yet; pass a string, ArrayBuffer or typed array as the body");
-      }
-      this.#owner = null;
-      this.#locked = false;
-      this.#done = false;
-    }
-    static #token = {};
-    static wrap(owner) {
-      const s = new ReadableStream(ReadableStream.#token);
-      s.#owner = owner;
-      return s;
-    }
-    static take(s) {
-      if (s.#locked) throw new TypeError("ReadableStream is locked");
-      s.#locked = true;
-      return Body.take(s.#owner);
-    }
-    get locked() { return this.#locked; }
-    getReader() {
-      if (this.#locked) throw new TypeError("ReadableStream is locked");
-      this.#locked = true;
-      const stream = this;
-      return {
-        async read() {
-          if (stream.#done) return { value: undefined, done: true };
-          stream.#done = true;
-          const value = await stream.#owner.bytes();
-          return value.length === 0 ? { value: undefined, done: true } : { value, done: false };
-        },
-        releaseLock() { stream.#locked = false; },
-        async cancel() { stream.#done = true; },
-        get closed() { return Promise.resolve(); },
-      };
-    }
-    async cancel() { this.#done = true; }
   }
 
   const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
@@ -585,7 +676,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const id = nextRewriter++;
       rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
       let body;
-      if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding);
+      if (source instanceof NativeReadableStream) body = host.rewrite(id, pumpToHost(source), null, plan, coding);
+      else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding);
       else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding);
       return new Response(new HostBody(body), init);
     }
@@ -593,14 +685,13 @@ Object.defineProperty(URL.prototype, "searchParams", {
   globalThis.HTMLRewriter = HTMLRewriter;
   globalThis.Request = Request;
   globalThis.Response = Response;
-  globalThis.ReadableStream = ReadableStream;
 
   globalThis.fetch = async function fetch(input, init) {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
     const source = Body.take(req);
-    let handle = source instanceof HostBody ? source.id : null;
-    let bytes = source === null || source instanceof HostBody ? null : toBytes(source);
+    let handle = source instanceof HostBody ? source.id : source instanceof NativeReadableStream ? pumpToHost(source) : null;
+    let bytes = source === null || handle !== null ? null : toBytes(source);
     let url = req.url;
     let method = req.method;
     let headers = req.headers;
@@ -641,7 +732,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
     value(r) {
       if (!(r instanceof Response)) return undefined;
       const s = Body.take(r);
-      const body = s instanceof HostBody ? s.id : s;
+      let body = s;
+      if (s instanceof HostBody) body = s.id;
+      else if (s instanceof NativeReadableStream) {
+        // A FixedLengthStream promises its length: the client gets it as Content-Length.
+        const length = streams.fixedLength(s);
+        if (length !== undefined && !r.headers.has("content-length")) r.headers.set("content-length", String(length));
+        body = pumpToHost(s);
+      }
       return [r.status, r.headers, body];
     },
   });
