@@ -358,6 +358,27 @@ fn sink_error(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
     Ok(JsValue::undefined())
 }
 
+/// `transfer(buffer) -> ArrayBuffer`: moves the bytes to a new buffer and detaches
+/// the old one (the Streams standard's TransferArrayBuffer; boa builds
+/// `ArrayBuffer.prototype.transfer` only with its experimental features).
+fn transfer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let buffer = arg(args, 0)
+        .as_object()
+        .and_then(|o| JsArrayBuffer::from_object(o.clone()).ok())
+        .ok_or_else(|| type_error("expected an ArrayBuffer"))?;
+    let data = buffer.detach(&JsValue::undefined())?;
+    Ok(JsArrayBuffer::from_byte_block(data, ctx)?.into())
+}
+
+/// `isDetached(buffer) -> boolean`.
+fn is_detached(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let detached = arg(args, 0)
+        .as_object()
+        .and_then(|o| JsArrayBuffer::from_object(o.clone()).ok())
+        .is_some_and(|b| b.data().is_none());
+    Ok(detached.into())
+}
+
 /// `tee(bodyId) -> [id, id]`.
 fn tee(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let id = arg(args, 0).to_length(ctx)?;
@@ -602,7 +623,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 22] = [
+    let functions: [(&str, Native, usize); 24] = [
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
         ("headerList", header_list, 1),
@@ -612,6 +633,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("fetch", fetch, 6),
         ("readBody", read_body, 2),
         ("readChunk", read_chunk, 2),
+        ("transfer", transfer, 1),
+        ("isDetached", is_detached, 1),
         ("dropBody", drop_body, 1),
         ("sink", sink, 0),
         ("sinkWrite", sink_write, 3),

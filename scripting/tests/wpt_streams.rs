@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Subtests that must pass. Raise it when the runtime gets better; never lower it
 /// without saying why in the commit.
-const FLOOR: usize = 0;
+const FLOOR: usize = 1092;
 
 /// How long one file may run (its async tests wait on timers).
 const FILE_TIMEOUT_MS: u64 = 20_000;
@@ -41,6 +41,7 @@ fn manifest() -> Vec<(String, Vec<String>)> {
 /// helpers and the test, evaluated as one classic (sloppy-mode) script by indirect
 /// `eval` inside the hook's handler; the handler answers with the results as JSON.
 fn build(test: &str, deps: &[String]) -> String {
+    // An absolute path (WPT_FILE, for trying things out) is read as is.
     let read = |rel: &str| std::fs::read_to_string(root().join(rel)).expect(rel);
     let mut classic = String::from(
         "self = globalThis;\n\
@@ -177,7 +178,9 @@ async fn wpt_streams_run_inside_the_script_runtime() {
         .min(4);
     let engine = Arc::new(ScriptEngine::new(threads, limits).expect("engine"));
     let filter = std::env::var("WPT_FILTER").unwrap_or_default();
-    let files: Vec<_> = manifest()
+    let files: Vec<_> = std::env::var("WPT_FILE")
+        .map(|f| vec![(f, Vec::new())])
+        .unwrap_or_else(|_| manifest())
         .into_iter()
         .filter(|(t, _)| filter.is_empty() || filter.split(',').any(|f| t.contains(f)))
         .collect();

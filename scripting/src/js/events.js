@@ -217,16 +217,15 @@
   }
   // For other parts of the runtime: run `algorithm` when `signal` aborts (returns a
   // function that removes it).
-  Object.defineProperty(globalThis, "__outpostOnAbort", {
+  Object.defineProperty(globalThis, "__outpostSignals", {
     configurable: true,
-    value(signal, algorithm) {
-      const st = signals.get(signal);
-      if (st === undefined) {
-        signal.addEventListener("abort", algorithm);
-        return () => signal.removeEventListener("abort", algorithm);
-      }
-      st.algorithms.add(algorithm);
-      return () => st.algorithms.delete(algorithm);
+    value: {
+      onAbort(signal, algorithm) {
+        const st = sig(signal);
+        st.algorithms.add(algorithm);
+        return () => st.algorithms.delete(algorithm);
+      },
+      isSignal(x) { return typeof x === "object" && x !== null && signals.has(x); },
     },
   });
 

@@ -13,22 +13,22 @@
 (() => {
   "use strict";
   const OrigPromise = Promise;
+  const apply = Reflect.apply;
   const promiseThen = Promise.prototype.then;
   const promiseResolve = Promise.resolve;
   const promiseReject = Promise.reject;
   const queueMicrotask = globalThis.queueMicrotask;
   const DOMException = globalThis.DOMException;
-  const onAbort = globalThis.__outpostOnAbort;
-  delete globalThis.__outpostOnAbort;
+  const { onAbort, isSignal } = globalThis.__outpostSignals;
+  delete globalThis.__outpostSignals;
   const AbortControllerCtor = globalThis.AbortController;
-  const AbortSignalCtor = globalThis.AbortSignal;
   const TypedArray = Object.getPrototypeOf(Uint8Array);
   const typedArrayName = Object.getOwnPropertyDescriptor(TypedArray.prototype, Symbol.toStringTag).get;
   const viewBuffer = Object.getOwnPropertyDescriptor(TypedArray.prototype, "buffer").get;
   const dataViewBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, "buffer").get;
   const abByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
-  const abDetached = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "detached")?.get;
-  const abTransfer = ArrayBuffer.prototype.transfer;
+  // The host's TransferArrayBuffer and IsDetachedBuffer (see host.rs).
+  const nativeHost = globalThis.__outpostHost;
   const abSlice = ArrayBuffer.prototype.slice;
   const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
 
@@ -72,24 +72,34 @@
   function toBoolean(v) { return Boolean(v); }
   // Calls a promise-returning callback: a throw becomes a rejected promise.
   function promiseCall(f, thisArg, args) {
-    try { return resolvedWith(f.apply(thisArg, args)); } catch (e) { return rejectedWith(e); }
+    try { return resolvedWith(apply(f, thisArg, args)); } catch (e) { return rejectedWith(e); }
   }
 
   // ---- ArrayBuffers ----
   function isViewTyped(v) { return typedArrayName.call(v) !== undefined; }
   function isArrayBufferView(v) { return ArrayBuffer.isView(v); }
   function bufferOf(view) { return isViewTyped(view) ? viewBuffer.call(view) : dataViewBuffer.call(view); }
-  function isDetached(buffer) {
-    if (abDetached !== undefined) return abDetached.call(buffer);
-    return false;
+  function isDetached(buffer) { return nativeHost.isDetached(buffer); }
+  if (ArrayBuffer.prototype.transfer === undefined) {
+    const transferTo = function (newLength) {
+      if (isDetached(this)) throw new TypeError("Cannot perform ArrayBuffer.prototype.transfer on a detached ArrayBuffer");
+      const length = newLength === undefined ? abByteLength.call(this) : Math.trunc(+newLength);
+      if (length === abByteLength.call(this)) return nativeHost.transfer(this);
+      const out = new ArrayBuffer(length);
+      new Uint8Array(out).set(new Uint8Array(this, 0, Math.min(length, abByteLength.call(this))));
+      nativeHost.transfer(this);
+      return out;
+    };
+    Object.defineProperties(ArrayBuffer.prototype, {
+      transfer: { value: { transfer(newLength = undefined) { return apply(transferTo, this, [newLength]); } }.transfer, writable: true, configurable: true },
+      transferToFixedLength: { value: { transferToFixedLength(newLength = undefined) { return apply(transferTo, this, [newLength]); } }.transferToFixedLength, writable: true, configurable: true },
+      detached: { get: Object.getOwnPropertyDescriptor({ get detached() { return isDetached(this); } }, "detached").get, configurable: true },
+    });
   }
   function transferArrayBuffer(buffer) {
     if (isDetached(buffer)) throw new TypeError("the ArrayBuffer is detached");
-    if (abTransfer !== undefined) return abTransfer.call(buffer);
-    // Without ArrayBuffer.prototype.transfer: a copy (the old buffer stays usable).
-    return abSlice.call(buffer, 0);
+    return nativeHost.transfer(buffer);
   }
-  function canTransfer(buffer) { return !isDetached(buffer); }
   function cloneArrayBuffer(buffer, offset, length) { return abSlice.call(buffer, offset, offset + length); }
   function copyBytes(dest, destOffset, src, srcOffset, n) {
     new Uint8Array(dest, destOffset, n).set(new Uint8Array(src, srcOffset, n));
@@ -158,7 +168,7 @@
   function extractSizeAlgorithm(strategy) {
     const size = strategy.size;
     if (size === undefined) return () => 1;
-    return (chunk) => size(chunk);
+    return (chunk) => apply(size, undefined, [chunk]);
   }
 
   // =====================================================================
@@ -169,8 +179,8 @@
     #s;
     constructor(underlyingSource = undefined, strategy = undefined) {
       if (underlyingSource === INTERNAL) { this.#s = strategy; strategy.obj = this; return; }
+      if (underlyingSource !== undefined && !isObject(underlyingSource)) throw new TypeError("the underlying source must be an object");
       if (underlyingSource === undefined) underlyingSource = null;
-      if (underlyingSource !== null && !isObject(underlyingSource)) throw new TypeError("the underlying source must be an object");
       const st = strategyDict(strategy);
       const src = underlyingSource === null ? {} : underlyingSource;
       const dict = {
@@ -267,7 +277,7 @@
     const preventCancel = toBoolean(o.preventCancel);
     const preventClose = toBoolean(o.preventClose);
     const signal = o.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignalCtor)) throw new TypeError("pipe options: signal must be an AbortSignal");
+    if (signal !== undefined && !isSignal(signal)) throw new TypeError("pipe options: signal must be an AbortSignal");
     return { preventAbort, preventCancel, preventClose, signal };
   }
 
@@ -667,7 +677,7 @@
     let startAlgorithm = () => undefined;
     let pullAlgorithm = () => resolvedWith(undefined);
     let cancelAlgorithm = () => resolvedWith(undefined);
-    if (dict.start !== undefined) startAlgorithm = () => dict.start.call(source, c.obj);
+    if (dict.start !== undefined) startAlgorithm = () => apply(dict.start, source, [c.obj]);
     if (dict.pull !== undefined) pullAlgorithm = () => promiseCall(dict.pull, source, [c.obj]);
     if (dict.cancel !== undefined) cancelAlgorithm = (reason) => promiseCall(dict.cancel, source, [reason]);
     setUpReadableStreamDefaultController(s, c, startAlgorithm, pullAlgorithm, cancelAlgorithm, hwm, sizeAlgorithm);
@@ -1099,7 +1109,7 @@
     let startAlgorithm = () => undefined;
     let pullAlgorithm = () => resolvedWith(undefined);
     let cancelAlgorithm = () => resolvedWith(undefined);
-    if (dict.start !== undefined) startAlgorithm = () => dict.start.call(source, c.obj);
+    if (dict.start !== undefined) startAlgorithm = () => apply(dict.start, source, [c.obj]);
     if (dict.pull !== undefined) pullAlgorithm = () => promiseCall(dict.pull, source, [c.obj]);
     if (dict.cancel !== undefined) cancelAlgorithm = (reason) => promiseCall(dict.cancel, source, [reason]);
     const size = dict.autoAllocateChunkSize;
@@ -1436,7 +1446,7 @@
   }
   const iteratorPrototype = Object.create(AsyncIteratorPrototype);
   Object.defineProperties(iteratorPrototype, {
-    next: { writable: true, enumerable: true, configurable: true, value: function next() {
+    next: { writable: true, enumerable: true, configurable: true, value: { next() {
       const it = iterRec(this);
       if (it === undefined) return rejectedWith(new TypeError("not a ReadableStream async iterator"));
       const nextSteps = () => {
@@ -1460,8 +1470,8 @@
       };
       it.ongoing = it.ongoing !== undefined ? transformPromise(it.ongoing, nextSteps, nextSteps) : nextSteps();
       return it.ongoing;
-    } },
-    return: { writable: true, enumerable: true, configurable: true, value: function (value = undefined) {
+    } }.next },
+    return: { writable: true, enumerable: true, configurable: true, value: { return(value) {
       const it = iterRec(this);
       if (it === undefined) return rejectedWith(new TypeError("not a ReadableStream async iterator"));
       const returnSteps = () => {
@@ -1478,13 +1488,15 @@
         return resolvedWith(undefined);
       };
       const p = it.ongoing !== undefined ? transformPromise(it.ongoing, returnSteps, returnSteps) : returnSteps();
+      it.ongoing = p;
       return transformPromise(p, () => ({ value, done: true }));
-    } },
+    } }.return },
     [Symbol.toStringTag]: { value: "ReadableStream AsyncIterator", configurable: true },
   });
   const END = {};
 
   function readableStreamFromIterable(asyncIterable) {
+    if (!isObject(asyncIterable)) throw new TypeError("ReadableStream.from expects an iterable or async iterable object");
     let method = asyncIterable === null || asyncIterable === undefined ? undefined : asyncIterable[Symbol.asyncIterator];
     let iterator, nextMethod;
     if (method === undefined || method === null) {
@@ -1560,8 +1572,8 @@
     #s;
     constructor(underlyingSink = undefined, strategy = undefined) {
       if (underlyingSink === INTERNAL) { this.#s = strategy; strategy.obj = this; return; }
+      if (underlyingSink !== undefined && !isObject(underlyingSink)) throw new TypeError("the underlying sink must be an object");
       if (underlyingSink === undefined) underlyingSink = null;
-      if (underlyingSink !== null && !isObject(underlyingSink)) throw new TypeError("the underlying sink must be an object");
       const st = strategyDict(strategy);
       const sink = underlyingSink === null ? {} : underlyingSink;
       const dict = {
@@ -1925,7 +1937,7 @@
     let writeAlgorithm = () => resolvedWith(undefined);
     let closeAlgorithm = () => resolvedWith(undefined);
     let abortAlgorithm = () => resolvedWith(undefined);
-    if (dict.start !== undefined) startAlgorithm = () => dict.start.call(sink, c.obj);
+    if (dict.start !== undefined) startAlgorithm = () => apply(dict.start, sink, [c.obj]);
     if (dict.write !== undefined) writeAlgorithm = (chunk) => promiseCall(dict.write, sink, [chunk, c.obj]);
     if (dict.close !== undefined) closeAlgorithm = () => promiseCall(dict.close, sink, []);
     if (dict.abort !== undefined) abortAlgorithm = (reason) => promiseCall(dict.abort, sink, [reason]);
@@ -2016,8 +2028,8 @@
   class TransformStream {
     #s;
     constructor(transformer = undefined, writableStrategy = undefined, readableStrategy = undefined) {
+      if (transformer !== undefined && !isObject(transformer)) throw new TypeError("the transformer must be an object");
       if (transformer === undefined) transformer = null;
-      if (transformer !== null && !isObject(transformer)) throw new TypeError("the transformer must be an object");
       const ws = strategyDict(writableStrategy);
       const rs_ = strategyDict(readableStrategy);
       const t = transformer === null ? {} : transformer;
@@ -2040,7 +2052,7 @@
       this.#s = s;
       initializeTransformStream(s, startPromise.promise, writableHWM, writableSize, readableHWM, readableSize);
       setUpTransformStreamDefaultControllerFromTransformer(s, transformer, dict);
-      if (dict.start !== undefined) resolvePromise(startPromise, dict.start.call(transformer, s.controller.obj));
+      if (dict.start !== undefined) resolvePromise(startPromise, apply(dict.start, transformer, [s.controller.obj]));
       else resolvePromise(startPromise, undefined);
     }
     static { tsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a TransformStream"); } }; }
