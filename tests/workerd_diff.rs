@@ -235,3 +235,26 @@ async fn html_rewriter_behaves_as_in_workerd() {
     .await
     .expect("timed out");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_behave_as_in_workerd() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let mut cases = gets(&[
+            "/transform",
+            "/identity",
+            "/decoder",
+            "/uppercase",
+            "/tee",
+            "/text",
+            "/state",
+            "/byob",
+            "/rewrite",
+            "/errored",
+        ]);
+        cases.push(("POST", "/for-await", Some("a streamed request body")));
+        let diffs = differ("streams.js", true, &[], &common::client(), &cases, true).await;
+        assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
+    })
+    .await
+    .expect("timed out");
+}

@@ -516,6 +516,11 @@ enum Done {
     },
     /// A chunk of a script's streamed body went into its channel.
     Written(Result<()>),
+    /// A script's streamed body ended (`Some(why)`: it must be cut short).
+    SinkEnded {
+        sink: u64,
+        why: Option<String>,
+    },
     Timer,
     Kv(Result<KvResult>),
     /// A rewriter's parser thread wants a handler run (`None`: the rewrite ended).
@@ -890,6 +895,17 @@ impl Worker {
                         late,
                     )
                 }
+                HostCall::WatchSink { sink, watch } => Box::pin(async move {
+                    Event {
+                        request,
+                        // Host calls are numbered from 1: 0 is never cancelled.
+                        call: 0,
+                        done: Done::SinkEnded {
+                            sink,
+                            why: watch.ended(ASYNC_TIMEOUT).await,
+                        },
+                    }
+                }),
                 HostCall::SinkWrite { call, to, bytes } => {
                     let late = Done::Written(Err(ScriptError::Stream {
                         message: format!(
@@ -963,6 +979,13 @@ impl Worker {
                 call,
                 calls,
             } => self.rewrite_call(request, rewriter, call, calls),
+            Done::SinkEnded { sink, why } => {
+                if let Some(why) = why {
+                    crate::sink::fail(sink, why);
+                }
+                let instance = r.instance;
+                self.check(instance, &[request]);
+            }
             done => {
                 let call = event.call;
                 self.run_js(request, CpuClock::start, move |inst| {
@@ -1252,6 +1275,6 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
         Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) | Done::Written(Err(e)) => {
             fail(e)
         }
-        Done::Rewrite { .. } => (true, JsValue::undefined()),
+        Done::Rewrite { .. } | Done::SinkEnded { .. } => (true, JsValue::undefined()),
     })
 }

@@ -32,6 +32,11 @@ pub(crate) enum HostCall {
         id: u64,
         body: BodyStream,
     },
+    /// A body the script streams is open: the request stays in flight until it ends.
+    WatchSink {
+        sink: u64,
+        watch: crate::sink::Watch,
+    },
     /// Writing a chunk of a body the script streams.
     SinkWrite {
         call: u32,
@@ -324,8 +329,9 @@ fn drop_body(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
 /// `sink() -> [sinkId, bodyId]`: a body the script will write.
 fn sink(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let request = CURRENT.get();
-    let (sink, body) = crate::sink::open(request);
+    let (sink, body, watch) = crate::sink::open(request);
     let body = store_body(request, body);
+    push(HostCall::WatchSink { sink, watch });
     Ok(JsArray::from_iter(
         [JsValue::from(sink as f64), JsValue::from(body as f64)],
         ctx,

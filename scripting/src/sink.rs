@@ -21,6 +21,30 @@ struct Sink {
     tx: mpsc::Sender<Chunk>,
     /// Why the body stopped short, for the reader to see after the last chunk.
     failed: Arc<Mutex<Option<ScriptError>>>,
+    /// Dropped with the sink: tells [`Watch`] the script is done writing.
+    _done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// What keeps a request with an open streamed body in flight: it ends when the
+/// script closes or errors the stream, when the reader goes away, or after `limit`.
+pub(crate) struct Watch {
+    done: tokio::sync::oneshot::Receiver<()>,
+    reader: mpsc::Sender<Chunk>,
+}
+
+impl Watch {
+    /// Waits; `Some(why)` when the body must be cut short.
+    pub(crate) async fn ended(self, limit: std::time::Duration) -> Option<String> {
+        let Watch { done, reader } = self;
+        tokio::select! {
+            _ = done => None,
+            _ = reader.closed() => Some("the body's reader has gone".into()),
+            _ = tokio::time::sleep(limit) => Some(format!(
+                "the script did not finish writing its streamed body within {} s",
+                limit.as_secs()
+            )),
+        }
+    }
 }
 
 thread_local! {
@@ -28,10 +52,15 @@ thread_local! {
     static SINKS: RefCell<HashMap<u64, (u64, Sink)>> = RefCell::new(HashMap::new());
 }
 
-/// Opens a streamed body for `request`: the sink's id (for the script's writes) and
-/// the body as its reader sees it.
-pub(crate) fn open(request: u64) -> (u64, BodyStream) {
+/// Opens a streamed body for `request`: the sink's id (for the script's writes), the
+/// body as its reader sees it, and what keeps the request alive while it is written.
+pub(crate) fn open(request: u64) -> (u64, BodyStream, Watch) {
     let (tx, mut rx) = mpsc::channel::<Chunk>(DEPTH);
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let watch = Watch {
+        done,
+        reader: tx.clone(),
+    };
     let failed = Arc::new(Mutex::new(None));
     let seen = failed.clone();
     let body = BodyStream::new(futures_util::stream::poll_fn(move |cx| {
@@ -45,8 +74,13 @@ pub(crate) fn open(request: u64) -> (u64, BodyStream) {
     }));
     let id = NEXT.get();
     NEXT.set(id + 1);
-    SINKS.with_borrow_mut(|s| s.insert(id, (request, Sink { tx, failed })));
-    (id, body)
+    let sink = Sink {
+        tx,
+        failed,
+        _done: done_tx,
+    };
+    SINKS.with_borrow_mut(|s| s.insert(id, (request, sink)));
+    (id, body, watch)
 }
 
 /// A handle to write into sink `id` (the write waits while the channel is full).

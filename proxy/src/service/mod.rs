@@ -906,7 +906,11 @@ impl ProxyHttp for EdgeProxy {
                 ErrorSource::Internal | ErrorSource::Unset => 500,
             },
         };
-        if code > 0 {
+        // Once a response head has gone out (a hook's streamed body that failed
+        // midway), an error page would be spliced into that body: the connection is
+        // closed instead, so the client sees the body cut short.
+        let started = session.as_downstream().response_written().is_some();
+        if code > 0 && !started {
             let why = match code {
                 502 => "Outpost could not get a valid response from the origin server.",
                 504 => "The origin server did not answer in time.",
