@@ -139,6 +139,8 @@ enum Inner {
     DeflateEncode(flate2::write::ZlibEncoder<Vec<u8>>),
     BrotliEncode(Box<brotli::CompressorWriter<Vec<u8>>>),
     ZstdEncode(zstd::stream::write::Encoder<'static, Vec<u8>>),
+    RawDecode(flate2::write::DeflateDecoder<Vec<u8>>),
+    RawEncode(flate2::write::DeflateEncoder<Vec<u8>>),
 }
 
 impl std::fmt::Debug for Codec {
@@ -164,6 +166,19 @@ impl Codec {
             }
             Coding::Zstd => Inner::ZstdDecode(zstd::stream::write::Decoder::new(Vec::new())?),
         }))
+    }
+
+    /// A decoder (or, with `encode`, an encoder) of raw DEFLATE (RFC 1951, no zlib
+    /// framing): `deflate-raw` of the Compression Streams standard.
+    pub fn raw_deflate(encode: bool) -> Codec {
+        Codec(if encode {
+            Inner::RawEncode(flate2::write::DeflateEncoder::new(
+                Vec::new(),
+                flate2::Compression::new(5),
+            ))
+        } else {
+            Inner::RawDecode(flate2::write::DeflateDecoder::new(Vec::new()))
+        })
     }
 
     /// An encoder for `coding` at the levels HTML rewriting uses (gzip 5, brotli 5,
@@ -222,6 +237,8 @@ impl Codec {
             Inner::DeflateEncode(w) => feed!(w, true),
             Inner::BrotliEncode(w) => feed!(w, true),
             Inner::ZstdEncode(w) => feed!(w, true),
+            Inner::RawDecode(w) => feed!(w, false),
+            Inner::RawEncode(w) => feed!(w, true),
         }
     }
 
@@ -244,6 +261,8 @@ impl Codec {
             Inner::DeflateEncode(w) => w.finish(),
             Inner::BrotliEncode(w) => Ok(w.into_inner()),
             Inner::ZstdEncode(w) => w.finish(),
+            Inner::RawDecode(w) => w.finish(),
+            Inner::RawEncode(w) => w.finish(),
         }
     }
 }

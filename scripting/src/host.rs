@@ -136,6 +136,7 @@ pub(crate) fn restore_body(request: u64, id: u64, body: BodyStream) {
 pub(crate) fn drop_bodies(request: u64) {
     BODIES.with_borrow_mut(|b| b.retain(|_, (r, _)| *r != request));
     crate::sink::drop_for(request);
+    crate::compression::drop_for(request);
     // A rewrite waiting on one of this request's handlers stops (the parser thread
     // sees the channel close).
     REPLIES.with_borrow_mut(|m| m.retain(|_, (r, _)| *r != request));
@@ -374,6 +375,25 @@ fn transfer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         .ok_or_else(|| type_error("expected an ArrayBuffer"))?;
     let data = buffer.detach(&JsValue::undefined())?;
     Ok(JsArrayBuffer::from_byte_block(data, ctx)?.into())
+}
+
+/// `codecOpen(format, compress) -> id` (CompressionStream / DecompressionStream).
+fn codec_open(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let format = string_arg(args, 0, ctx)?;
+    let compress = arg(args, 1).to_boolean();
+    Ok((crate::compression::open(CURRENT.get(), &format, compress)? as f64).into())
+}
+
+/// `codecPush(id, bytes, last) -> Uint8Array`.
+fn codec_push(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let id = arg(args, 0).to_length(ctx)?;
+    let last = arg(args, 2).to_boolean();
+    let data = if last {
+        Vec::new()
+    } else {
+        bytes_of(&arg(args, 1), ctx)?
+    };
+    crate::compression::push(id, &data, last, ctx)
 }
 
 /// `isDetached(buffer) -> boolean`.
@@ -629,7 +649,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 24] = [
+    let functions: [(&str, Native, usize); 26] = [
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
         ("headerList", header_list, 1),
@@ -641,6 +661,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("readChunk", read_chunk, 2),
         ("transfer", transfer, 1),
         ("isDetached", is_detached, 1),
+        ("codecOpen", codec_open, 2),
+        ("codecPush", codec_push, 3),
         ("dropBody", drop_body, 1),
         ("sink", sink, 0),
         ("sinkWrite", sink_write, 3),

@@ -13,6 +13,7 @@
 //! or the cache.
 
 pub mod codec;
+mod compression;
 mod console;
 mod engine;
 mod error;

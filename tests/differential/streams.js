@@ -134,6 +134,27 @@ export default {
         return Response.json({ name: e.name, message: e.message });
       }
     }
+    if (path.startsWith("/compression/")) {
+      // One format per request: a debug build's interpreter is slow enough that all
+      // of them together pass the 50 ms CPU limit.
+      const f = path.slice("/compression/".length);
+      const text = "hello stream ".repeat(10);
+      if (f === "bad") {
+        try {
+          await new Response(new Response("not gzip at all").body.pipeThrough(new DecompressionStream("gzip"))).text();
+          return new Response("decoded");
+        } catch (e) {
+          return new Response(e.constructor.name);
+        }
+      }
+      if (f === "br") {
+        try { new CompressionStream("br"); return new Response("ok"); } catch (e) { return new Response(e.constructor.name); }
+      }
+      const z = new Response(new Response(text).body.pipeThrough(new CompressionStream(f)));
+      const bytes = new Uint8Array(await z.arrayBuffer());
+      const back = await new Response(new Response(bytes).body.pipeThrough(new DecompressionStream(f))).text();
+      return Response.json({ smaller: bytes.length < text.length, same: back === text });
+    }
     return new Response("no route", { status: 404 });
   },
 };

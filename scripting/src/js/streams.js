@@ -2361,6 +2361,43 @@
   }
 
   // =====================================================================
+  // Compression streams (Compression Streams standard); the codec is native.
+  // =====================================================================
+  const FORMATS = ["deflate", "deflate-raw", "gzip"];
+  function codecPair(format, compress, what) {
+    format = String(format);
+    if (!FORMATS.includes(format)) throw new TypeError(`${what}: unsupported format '${format}'`);
+    const id = nativeHost.codecOpen(format, compress);
+    return new TransformStream({
+      transform(chunk, controller) {
+        if (!isArrayBufferView(chunk) && !(chunk instanceof ArrayBuffer)) throw new TypeError(`${what} expects ArrayBuffer or ArrayBufferView chunks`);
+        const bytes = chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : new Uint8Array(bufferOf(chunk), chunk.byteOffset, chunk.byteLength);
+        const out = nativeHost.codecPush(id, bytes, false);
+        if (out.byteLength > 0) controller.enqueue(out);
+      },
+      flush(controller) {
+        const out = nativeHost.codecPush(id, null, true);
+        if (out.byteLength > 0) controller.enqueue(out);
+      },
+    });
+  }
+  let csOf, dsOf;
+  class CompressionStream {
+    #s;
+    constructor(format) { this.#s = codecPair(format, true, "CompressionStream"); }
+    static { csOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a CompressionStream"); } }; }
+    get readable() { return csOf(this).readable; }
+    get writable() { return csOf(this).writable; }
+  }
+  class DecompressionStream {
+    #s;
+    constructor(format) { this.#s = codecPair(format, false, "DecompressionStream"); }
+    static { dsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a DecompressionStream"); } }; }
+    get readable() { return dsOf(this).readable; }
+    get writable() { return dsOf(this).writable; }
+  }
+
+  // =====================================================================
   // Workers additions
   // =====================================================================
   // IdentityTransformStream: bytes in, the same bytes out, on a byte stream (so BYOB
@@ -2470,7 +2507,7 @@
     ReadableByteStreamController, ReadableStreamBYOBRequest, WritableStream, WritableStreamDefaultWriter,
     WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
     ByteLengthQueuingStrategy, CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
-    IdentityTransformStream, FixedLengthStream,
+    IdentityTransformStream, FixedLengthStream, CompressionStream, DecompressionStream,
   };
   for (const [name, C] of Object.entries(classes)) {
     for (const key of Reflect.ownKeys(C.prototype)) {
