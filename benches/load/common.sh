@@ -1,6 +1,7 @@
 # Shared set-up for the load scripts (sourced, not run): installs nginx and wrk from
 # Debian if missing, builds Outpost, makes a work directory that nginx workers can read,
-# cleans up every process on exit, and provides free_port and run_wrk.
+# cleans up every process on exit, and provides free_port, run_wrk, nginx_origin,
+# docs_page and start_workerd.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 need=()
@@ -55,4 +56,29 @@ while len(f) + len(body) < 60 << 10:
     body += f[a:b]
 open(sys.argv[1], "w").write(f[:a] + body + f[b:])
 PY
+}
+# start_workerd PORT SCRIPT ORIGIN_PORT: Cloudflare's workerd serving SCRIPT (a module
+# worker, run unmodified) on 127.0.0.1:PORT, pinned to CPU 0, its fetch() going to the
+# origin on ORIGIN_PORT (globalOutbound). Waits until it answers; sets workerd_pid.
+start_workerd() {
+  local wd; wd=$(bash tests/differential/install-workerd.sh)
+  mkdir -p "$work/wd"; cp "$2" "$work/wd/worker.js"
+  cat > "$work/wd/config.capnp" <<CAPNP
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .w),
+    (name = "origin", external = (address = "127.0.0.1:$3", http = ())),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:$1", http = (), service = "main") ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  compatibilityDate = "2024-09-23",
+  globalOutbound = "origin",
+);
+CAPNP
+  taskset -c 0 "$wd" serve "$work/wd/config.capnp" >"$work/wd/log" 2>&1 &
+  workerd_pid=$!
+  for _ in $(seq 200); do curl -fso /dev/null "http://127.0.0.1:$1/1k.txt" && break; sleep 0.1; done
 }

@@ -45,26 +45,8 @@ run_case() { # label, extra args...
 run_workerd() { # label, script
   local label=$1
   local port; port=$(free_port)
-  local wd; wd=$(bash tests/differential/install-workerd.sh)
-  mkdir -p "$work/wd"; cp "$2" "$work/wd/worker.js"
-  cat > "$work/wd/config.capnp" <<CAPNP
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .w),
-    (name = "origin", external = (address = "127.0.0.1:$origin_port", http = ())),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:$port", http = (), service = "main") ],
-);
-const w :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
-  compatibilityDate = "2024-09-23",
-  globalOutbound = "origin",
-);
-CAPNP
-  taskset -c 0 "$wd" serve "$work/wd/config.capnp" >"$work/wd/log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 200); do curl -fso /dev/null "http://127.0.0.1:$port/1k.txt" && break; sleep 0.1; done
+  start_workerd "$port" "$2" "$origin_port"
+  local pid=$workerd_pid
   read -r rps p50 p99 < <(run_wrk "http://127.0.0.1:$port/1k.txt")
   local rss; rss=$(awk '/VmHWM/{printf "%.0f MiB", $2/1024}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null || true

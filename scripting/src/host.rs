@@ -369,10 +369,7 @@ fn sink_error(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 /// the old one (the Streams standard's TransferArrayBuffer; boa builds
 /// `ArrayBuffer.prototype.transfer` only with its experimental features).
 fn transfer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let buffer = arg(args, 0)
-        .as_object()
-        .and_then(|o| JsArrayBuffer::from_object(o.clone()).ok())
-        .ok_or_else(|| type_error("expected an ArrayBuffer"))?;
+    let buffer = array_buffer_arg(args, 0).ok_or_else(|| type_error("expected an ArrayBuffer"))?;
     let data = buffer.detach(&JsValue::undefined())?;
     Ok(JsArrayBuffer::from_byte_block(data, ctx)?.into())
 }
@@ -398,11 +395,14 @@ fn codec_push(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 
 /// `isDetached(buffer) -> boolean`.
 fn is_detached(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    let detached = arg(args, 0)
+    let detached = array_buffer_arg(args, 0).is_some_and(|b| b.data().is_none());
+    Ok(detached.into())
+}
+
+fn array_buffer_arg(args: &[JsValue], i: usize) -> Option<JsArrayBuffer> {
+    arg(args, i)
         .as_object()
         .and_then(|o| JsArrayBuffer::from_object(o.clone()).ok())
-        .is_some_and(|b| b.data().is_none());
-    Ok(detached.into())
 }
 
 /// `tee(bodyId) -> [id, id]`.

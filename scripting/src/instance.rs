@@ -28,10 +28,19 @@ use std::task::Poll;
 use std::time::Instant;
 
 /// The Web APIs written in JS, in the order they run (each file's header says what
-/// it holds): DOM events and aborts, the Streams standard, then the Workers prelude.
+/// it holds): DOM events and aborts, the Streams standard (one script in parts), then
+/// the Workers prelude.
 const SOURCES: [&str; 3] = [
     include_str!("js/events.js"),
-    include_str!("js/streams.js"),
+    concat!(
+        include_str!("js/streams/01-core.js"),
+        include_str!("js/streams/02-readable.js"),
+        include_str!("js/streams/03-byte.js"),
+        include_str!("js/streams/04-tee-pipe.js"),
+        include_str!("js/streams/05-writable.js"),
+        include_str!("js/streams/06-transform.js"),
+        include_str!("js/streams/07-extras.js"),
+    ),
     include_str!("prelude.js"),
 ];
 

@@ -41,7 +41,7 @@ fn manifest() -> Vec<(String, Vec<String>)> {
 /// helpers and the test, evaluated as one classic (sloppy-mode) script by indirect
 /// `eval` inside the hook's handler; the handler answers with the results as JSON.
 fn build(test: &str, deps: &[String]) -> String {
-    // An absolute path (WPT_FILE, for trying things out) is read as is.
+    // (An absolute path, as WPT_FILE gives for trying things out, is read as is.)
     let read = |rel: &str| std::fs::read_to_string(root().join(rel)).expect(rel);
     let mut classic = String::from(
         "self = globalThis;\n\

@@ -1,0 +1,252 @@
+// Streams, part 07: encoding, compression and Workers streams; the hooks the prelude uses; the global names.
+// (The parts in this folder are one script, concatenated in order: see instance.rs.)
+  // =====================================================================
+  // Encoding streams (Encoding standard)
+  // =====================================================================
+  const encoder = new TextEncoder();
+  let tesOf;
+  class TextEncoderStream {
+    #s;
+    constructor() {
+      let pending = null;
+      const ts = new TransformStream({
+        transform(chunk, controller) {
+          let s = String(chunk);
+          if (pending !== null) { s = pending + s; pending = null; }
+          if (s.length > 0) {
+            const last = s.charCodeAt(s.length - 1);
+            if (last >= 0xd800 && last <= 0xdbff) { pending = s[s.length - 1]; s = s.slice(0, -1); }
+          }
+          if (s.length > 0) controller.enqueue(encoder.encode(s));
+        },
+        flush(controller) {
+          if (pending !== null) controller.enqueue(new Uint8Array([0xef, 0xbf, 0xbd]));
+        },
+      });
+      this.#s = ts;
+    }
+    static { tesOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a TextEncoderStream"); } }; }
+    get encoding() { tesOf(this); return "utf-8"; }
+    get readable() { return tesOf(this).readable; }
+    get writable() { return tesOf(this).writable; }
+  }
+  let tdsOf;
+  class TextDecoderStream {
+    #s;
+    constructor(label = "utf-8", options = undefined) {
+      const o = dictionary(options, "TextDecoderStream options");
+      const fatal = Boolean(o.fatal);
+      const ignoreBOM = Boolean(o.ignoreBOM);
+      const decoder = new TextDecoder(label, { fatal, ignoreBOM });
+      const utf8 = decoder.encoding === "utf-8";
+      // boa's TextDecoder has no streaming mode: for UTF-8, an incomplete sequence at
+      // a chunk's end waits for the next chunk; other encodings decode chunk by chunk.
+      let held = new Uint8Array(0);
+      let first = true;
+      const decode = (bytes, last) => {
+        let data = bytes;
+        if (held.length > 0) {
+          data = new Uint8Array(held.length + bytes.length);
+          data.set(held);
+          data.set(bytes, held.length);
+        }
+        let cut = data.length;
+        if (utf8 && !last) cut = completeUtf8(data);
+        held = data.slice(cut);
+        let part = data.subarray(0, cut);
+        if (first && part.length > 0) {
+          first = false;
+          if (utf8 && !ignoreBOM && part.length >= 3 && part[0] === 0xef && part[1] === 0xbb && part[2] === 0xbf) part = part.subarray(3);
+        }
+        return part.length === 0 ? "" : decoder.decode(part);
+      };
+      const ts = new TransformStream({
+        transform(chunk, controller) {
+          if (!isArrayBufferView(chunk) && !(chunk instanceof ArrayBuffer)) throw new TypeError("TextDecoderStream expects ArrayBuffer or ArrayBufferView chunks");
+          const bytes = chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : new Uint8Array(bufferOf(chunk), chunk.byteOffset, chunk.byteLength);
+          const s = decode(bytes, false);
+          if (s.length > 0) controller.enqueue(s);
+        },
+        flush(controller) {
+          if (held.length === 0) return;
+          if (fatal) throw new TypeError("The encoded data was not valid.");
+          const s = decode(new Uint8Array(0), true);
+          if (s.length > 0) controller.enqueue(s);
+        },
+      });
+      this.#s = { ts, decoder, fatal, ignoreBOM };
+    }
+    static { tdsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a TextDecoderStream"); } }; }
+    get encoding() { return tdsOf(this).decoder.encoding; }
+    get fatal() { return tdsOf(this).fatal; }
+    get ignoreBOM() { return tdsOf(this).ignoreBOM; }
+    get readable() { return tdsOf(this).ts.readable; }
+    get writable() { return tdsOf(this).ts.writable; }
+  }
+  // The length of the longest prefix of `b` that does not end inside a UTF-8 sequence.
+  function completeUtf8(b) {
+    const n = b.length;
+    for (let back = 1; back <= 3 && back <= n; back++) {
+      const x = b[n - back];
+      if ((x & 0xc0) === 0x80) continue;
+      const need = x >= 0xf0 ? 4 : x >= 0xe0 ? 3 : x >= 0xc0 ? 2 : 1;
+      return need > back ? n - back : n;
+    }
+    return n;
+  }
+
+  // =====================================================================
+  // Compression streams (Compression Streams standard); the codec is native.
+  // =====================================================================
+  const FORMATS = ["deflate", "deflate-raw", "gzip"];
+  function codecPair(format, compress, what) {
+    format = String(format);
+    if (!FORMATS.includes(format)) throw new TypeError(`${what}: unsupported format '${format}'`);
+    const id = nativeHost.codecOpen(format, compress);
+    return new TransformStream({
+      transform(chunk, controller) {
+        if (!isArrayBufferView(chunk) && !(chunk instanceof ArrayBuffer)) throw new TypeError(`${what} expects ArrayBuffer or ArrayBufferView chunks`);
+        const bytes = chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : new Uint8Array(bufferOf(chunk), chunk.byteOffset, chunk.byteLength);
+        const out = nativeHost.codecPush(id, bytes, false);
+        if (out.byteLength > 0) controller.enqueue(out);
+      },
+      flush(controller) {
+        const out = nativeHost.codecPush(id, null, true);
+        if (out.byteLength > 0) controller.enqueue(out);
+      },
+    });
+  }
+  let csOf, dsOf;
+  class CompressionStream {
+    #s;
+    constructor(format) { this.#s = codecPair(format, true, "CompressionStream"); }
+    static { csOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a CompressionStream"); } }; }
+    get readable() { return csOf(this).readable; }
+    get writable() { return csOf(this).writable; }
+  }
+  class DecompressionStream {
+    #s;
+    constructor(format) { this.#s = codecPair(format, false, "DecompressionStream"); }
+    static { dsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a DecompressionStream"); } }; }
+    get readable() { return dsOf(this).readable; }
+    get writable() { return dsOf(this).writable; }
+  }
+
+  // =====================================================================
+  // Workers additions
+  // =====================================================================
+  // IdentityTransformStream: bytes in, the same bytes out, on a byte stream (so BYOB
+  // reads work); each write resolves once a reader has taken the chunk, as in Workers.
+  function bytesOfChunk(chunk) {
+    if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk.slice(0));
+    if (isArrayBufferView(chunk)) return new Uint8Array(cloneArrayBuffer(bufferOf(chunk), chunk.byteOffset, chunk.byteLength));
+    throw new TypeError("This TransformStream is being used as a byte stream, but received an object of non-ArrayBuffer/ArrayBufferView type on its writable side.");
+  }
+  function identityPair(limit) {
+    let controller;
+    let waiting = null;
+    let written = 0;
+    const wake = () => { if (waiting !== null) { const w = waiting; waiting = null; w(); } };
+    const readable = new ReadableStream({
+      type: "bytes",
+      start(c) { controller = c; },
+      pull() { wake(); },
+      cancel(reason) { writableController.error(reason); wake(); },
+    }, { highWaterMark: 0 });
+    let writableController;
+    const writable = new WritableStream({
+      start(c) { writableController = c; },
+      write(chunk) {
+        const bytes = bytesOfChunk(chunk);
+        written += bytes.byteLength;
+        if (limit !== undefined && written > limit) {
+          const e = new TypeError("Attempt to write too many bytes through a FixedLengthStream.");
+          controller.error(e);
+          throw e;
+        }
+        if (bytes.byteLength === 0) return undefined;
+        const req = controller.byobRequest;
+        if (req !== null) {
+          const view = req.view;
+          const n = Math.min(view.byteLength, bytes.byteLength);
+          view.set(bytes.subarray(0, n));
+          req.respond(n);
+          if (n < bytes.byteLength) controller.enqueue(bytes.subarray(n));
+        } else {
+          controller.enqueue(bytes);
+        }
+        if (controller.desiredSize > 0) return undefined;
+        return new OrigPromise((resolve) => { waiting = resolve; });
+      },
+      close() {
+        if (limit !== undefined && written < limit) {
+          const e = new TypeError("FixedLengthStream did not see all expected bytes before close().");
+          controller.error(e);
+          throw e;
+        }
+        controller.close();
+        const req = controller.byobRequest;
+        if (req !== null) req.respond(0);
+      },
+      abort(reason) { controller.error(reason); },
+    });
+    return { readable, writable };
+  }
+  let itsOf;
+  class IdentityTransformStream {
+    #s;
+    constructor() { this.#s = identityPair(undefined); }
+    static { itsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not an IdentityTransformStream"); } }; }
+    get readable() { return itsOf(this).readable; }
+    get writable() { return itsOf(this).writable; }
+  }
+  // The body length a FixedLengthStream's readable side promises (for Content-Length).
+  const fixedLengths = new WeakMap();
+  let flsOf;
+  class FixedLengthStream {
+    #s;
+    constructor(expectedLength) {
+      const n = Number(expectedLength);
+      if (!Number.isInteger(n) || n < 0 || n > Number.MAX_SAFE_INTEGER) throw new TypeError("FixedLengthStream requires an integer expected length");
+      this.#s = identityPair(n);
+      fixedLengths.set(this.#s.readable, n);
+    }
+    static { flsOf = (o) => { try { return o.#s; } catch { throw new TypeError("not a FixedLengthStream"); } }; }
+    get readable() { return flsOf(this).readable; }
+    get writable() { return flsOf(this).writable; }
+  }
+
+  // ---- hooks for the rest of the runtime (the prelude) ----
+  Object.defineProperty(globalThis, "__outpostStreams", {
+    configurable: true,
+    value: Object.freeze({
+      // A readable stream whose chunks come from `pull(controller)` (a byte stream).
+      byteStream(pull, cancel) {
+        return new ReadableStream({ type: "bytes", pull: (c) => pull(c), cancel: (r) => cancel(r) }, { highWaterMark: 0 });
+      },
+      isDisturbed(stream) { return rs(stream).disturbed; },
+      disturb(stream) { rs(stream).disturbed = true; },
+      isErrored(stream) { return rs(stream).state === "errored"; },
+      fixedLength(stream) { return fixedLengths.get(stream); },
+    }),
+  });
+
+  // ---- the global names, with WebIDL's property attributes ----
+  const classes = {
+    ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamDefaultController,
+    ReadableByteStreamController, ReadableStreamBYOBRequest, WritableStream, WritableStreamDefaultWriter,
+    WritableStreamDefaultController, TransformStream, TransformStreamDefaultController,
+    ByteLengthQueuingStrategy, CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
+    IdentityTransformStream, FixedLengthStream, CompressionStream, DecompressionStream,
+  };
+  for (const [name, C] of Object.entries(classes)) {
+    for (const key of Reflect.ownKeys(C.prototype)) {
+      if (key === "constructor" || key === Symbol.asyncIterator) continue;
+      const d = Object.getOwnPropertyDescriptor(C.prototype, key);
+      Object.defineProperty(C.prototype, key, { ...d, enumerable: true });
+    }
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: name, configurable: true });
+    Object.defineProperty(globalThis, name, { value: C, writable: true, enumerable: false, configurable: true });
+  }
+  Object.defineProperty(ReadableStream, "from", { enumerable: true });
+})();
