@@ -9,10 +9,11 @@
 //! Each thread runs an event loop, so one script serves many requests at once, as a
 //! Workers isolate does: while one request waits on a subrequest, others run.
 
+use crate::clock::CpuClock;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Answer, FetchResponse, Fetcher, HookRequest};
 use crate::host::{self, HostCall};
-use crate::instance::{CpuClock, Instance, Outcome};
+use crate::instance::{Instance, Outcome, Runtime};
 use crate::kv::KvResult;
 use crate::rewriter::HandlerCall;
 use boa_engine::object::builtins::JsArray;
@@ -465,6 +466,8 @@ fn worker(
         limits,
         kv,
         instances: HashMap::new(),
+        spare: None,
+        no_spare: false,
         warm: HashMap::new(),
         next_instance: 1,
         requests: HashMap::new(),
@@ -587,6 +590,10 @@ struct Worker {
     limits: Limits,
     kv: Arc<KvSlot>,
     instances: HashMap<u64, Live>,
+    /// A runtime made while the thread was idle, for the next script to compile into.
+    spare: Option<Runtime>,
+    /// Set when making a spare failed (a defect in the runtime's sources): not retried.
+    no_spare: bool,
     warm: HashMap<(std::path::PathBuf, u64), (u64, u64)>,
     next_instance: u64,
     requests: HashMap<u64, InFlight>,
@@ -624,6 +631,8 @@ impl Worker {
     ) {
         loop {
             tokio::select! {
+                // Requests and their completions first; the spare only when neither waits.
+                biased;
                 job = rx.recv() => match job {
                     Some(job) => {
                         busy_since.store(now_ms(), Ordering::Relaxed);
@@ -636,6 +645,15 @@ impl Worker {
                     busy_since.store(now_ms(), Ordering::Relaxed);
                     self.settle(event);
                     busy_since.store(0, Ordering::Relaxed);
+                }
+                () = std::future::ready(()), if self.spare.is_none() && !self.no_spare => {
+                    match Runtime::new(&self.limits) {
+                        Ok(runtime) => self.spare = Some(runtime),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot set up the JS runtime");
+                            self.no_spare = true;
+                        }
+                    }
                 }
             }
         }
@@ -650,7 +668,10 @@ impl Worker {
         {
             return Ok(*id);
         }
-        let inst = Instance::compile(&name_of(script), &script.code, env, &self.limits)?;
+        let inst = match self.spare.take() {
+            Some(runtime) => Instance::load(runtime, &name_of(script), &script.code, env)?,
+            None => Instance::compile(&name_of(script), &script.code, env, &self.limits)?,
+        };
         let id = self.next_instance;
         self.next_instance += 1;
         self.instances.insert(
@@ -721,7 +742,7 @@ impl Worker {
             },
         );
         host::set_current(request, &job.request.id);
-        let started = crate::instance::CpuClock::start();
+        let started = CpuClock::start();
         let result = live
             .inst
             .start(request, job.request.request, &job.request.cf, &self.limits)

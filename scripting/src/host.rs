@@ -646,10 +646,18 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
     Ok(JsValue::undefined())
 }
 
+/// `loadStreams()`: compiles the Streams standard into this context and returns its
+/// factory function (called once, by `js/streams-loader.js`). The runtime's work, not
+/// the script's: not charged to the request's CPU limit.
+fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::streams())))
+}
+
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 26] = [
+    let functions: [(&str, Native, usize); 27] = [
+        ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
         ("headerList", header_list, 1),

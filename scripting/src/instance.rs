@@ -1,6 +1,7 @@
 //! One script compiled in its own boa `Context` (its own globals: scripts never see
 //! each other), and the call of its fetch handler under the CPU limit.
 
+use crate::clock::CpuClock;
 use crate::console::TracingLogger;
 use crate::engine::Limits;
 use crate::error::{Result, ScriptError};
@@ -25,42 +26,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
-use std::time::Instant;
-
-/// The Web APIs written in JS, in the order they run (each file's header says what
-/// it holds): DOM events and aborts, the Streams standard (one script in parts), then
-/// the Workers prelude.
-const SOURCES: [&str; 3] = [
-    include_str!("js/events.js"),
-    concat!(
-        include_str!("js/streams/01-core.js"),
-        include_str!("js/streams/02-readable.js"),
-        include_str!("js/streams/03-byte.js"),
-        include_str!("js/streams/04-tee-pipe.js"),
-        include_str!("js/streams/05-writable.js"),
-        include_str!("js/streams/06-transform.js"),
-        include_str!("js/streams/07-extras.js"),
-    ),
-    include_str!("prelude.js"),
-];
-
-/// The JS sources without comment lines and indentation: they are compiled in every
-/// new context, and boa's parser time grows with the bytes it reads (a quarter less).
-fn prelude() -> &'static [String] {
-    static STRIPPED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    STRIPPED.get_or_init(|| {
-        SOURCES
-            .iter()
-            .map(|src| {
-                src.lines()
-                    .map(str::trim_start)
-                    .filter(|l| !l.is_empty() && !l.starts_with("//"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .collect()
-    })
-}
 
 /// VM instructions between limit checks. Small, because one instruction can be a
 /// native call doing a lot of work (`new Array(1e5).fill(0)`), and the memory check
@@ -152,34 +117,25 @@ fn global_function(context: &mut Context, name: JsString) -> JsResult<JsObject> 
         .ok_or_else(|| js_error!(TypeError: "prelude function missing"))
 }
 
-impl Instance {
-    /// Compiles `code` as an ES module in a fresh context and finds its fetch handler.
-    pub(crate) fn compile(
-        name: &str,
-        code: &str,
-        env: &crate::engine::Env,
-        limits: &Limits,
-    ) -> Result<Instance> {
-        let name: Arc<str> = Arc::from(name);
-        let fail = |message: String| ScriptError::Compile {
-            script: name.to_string(),
-            message,
-        };
+/// A context with the Web APIs set up and no script yet. The JS thread makes one ahead
+/// of need, when it is idle, so that deploying a script costs only compiling it (what a
+/// V8 snapshot gives workerd).
+pub(crate) struct Runtime {
+    context: Context,
+}
+
+impl Runtime {
+    /// A fresh context: boa's intrinsics, `boa_runtime`'s extensions, the host functions
+    /// and the JS sources (see `sources.rs`). Fails only on a defect in those.
+    pub(crate) fn new(limits: &Limits) -> std::result::Result<Runtime, String> {
         let mut context = Context::default();
         let rl = context.runtime_limits_mut();
         rl.set_loop_iteration_limit(limits.loop_iterations);
         rl.set_recursion_limit(limits.recursion);
         use boa_runtime::extensions::RuntimeExtension;
         let set_up = |r: JsResult<()>, what: &str| {
-            r.map_err(|e| fail(format!("runtime set-up failed ({what}): {e}")))
+            r.map_err(|e| format!("runtime set-up failed ({what}): {e}"))
         };
-        set_up(
-            ConsoleExtension(TracingLogger {
-                script: name.clone(),
-            })
-            .register(None, &mut context),
-            "console",
-        )?;
         // For its Headers class; the prelude replaces Request, Response and fetch.
         set_up(
             FetchExtension(NoSubrequests).register(None, &mut context),
@@ -193,11 +149,50 @@ impl Instance {
             "clone",
         )?;
         set_up(crate::host::install(&mut context), "host")?;
-        for src in prelude() {
+        for src in crate::sources::eager() {
             context
                 .eval(Source::from_bytes(src))
-                .map_err(|e| fail(message(&e, &mut context)))?;
+                .map_err(|e| message(&e, &mut context))?;
         }
+        Ok(Runtime { context })
+    }
+}
+
+impl Instance {
+    /// Compiles `code` as an ES module in a fresh context and finds its fetch handler.
+    pub(crate) fn compile(
+        name: &str,
+        code: &str,
+        env: &crate::engine::Env,
+        limits: &Limits,
+    ) -> Result<Instance> {
+        let runtime = Runtime::new(limits).map_err(|message| ScriptError::Compile {
+            script: name.to_string(),
+            message,
+        })?;
+        Instance::load(runtime, name, code, env)
+    }
+
+    /// Compiles `code` as an ES module in `runtime` and finds its fetch handler.
+    pub(crate) fn load(
+        runtime: Runtime,
+        name: &str,
+        code: &str,
+        env: &crate::engine::Env,
+    ) -> Result<Instance> {
+        let name: Arc<str> = Arc::from(name);
+        let fail = |message: String| ScriptError::Compile {
+            script: name.to_string(),
+            message,
+        };
+        let mut context = runtime.context;
+        use boa_runtime::extensions::RuntimeExtension;
+        // Registered here, not in the runtime: its log lines name the script.
+        ConsoleExtension(TracingLogger {
+            script: name.clone(),
+        })
+        .register(None, &mut context)
+        .map_err(|e| fail(format!("runtime set-up failed (console): {e}")))?;
 
         let module = Module::parse(
             Source::from_bytes(code).with_path(std::path::Path::new(&*name)),
@@ -560,81 +555,6 @@ impl Instance {
         head.status = status;
         head.headers = headers;
         Ok(HookResponse { head, body })
-    }
-}
-
-/// The CPU time a run of JavaScript uses: this thread's CPU clock, so that time the
-/// thread spends preempted (a loaded machine) is not charged to the script.
-///
-/// Reading the thread's CPU clock is a system call, and most runs last microseconds
-/// (a hook's handler, a promise continuation): for those the wall clock (read in user
-/// space) is the charge, since CPU time on one thread never exceeds wall time and a
-/// few microseconds of preemption do not matter. The CPU clock is read only for runs
-/// longer than [`PRECISE_AFTER`], against a per-thread reading at most that old when
-/// the run started: such a run is over-charged by at most that much.
-pub(crate) struct CpuClock {
-    wall: Instant,
-    /// The thread's CPU time at or shortly before `wall` (none without a CPU clock).
-    cpu: Option<std::time::Duration>,
-}
-
-/// Runs shorter than this are charged their wall time.
-const PRECISE_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
-
-thread_local! {
-    /// The last reading of this thread's CPU clock, and when it was taken.
-    static LAST_CPU: std::cell::Cell<Option<(Instant, std::time::Duration)>> =
-        const { std::cell::Cell::new(None) };
-}
-
-/// This thread's CPU time so far.
-fn thread_cpu() -> Option<std::time::Duration> {
-    cpu_time::ThreadTime::try_now()
-        .ok()
-        .map(|t| t.as_duration())
-}
-
-impl CpuClock {
-    pub(crate) fn start() -> Self {
-        let wall = Instant::now();
-        let cpu = LAST_CPU.with(|last| match last.get() {
-            Some((at, cpu)) if wall.duration_since(at) < PRECISE_AFTER => Some(cpu),
-            _ => {
-                let cpu = thread_cpu()?;
-                last.set(Some((wall, cpu)));
-                Some(cpu)
-            }
-        });
-        CpuClock { wall, cpu }
-    }
-
-    /// A clock that counts wall time only: for slices of JavaScript so short (an
-    /// `HTMLRewriter` handler) that even the occasional CPU clock read is not worth it.
-    /// Wall time over-counts only preemption.
-    pub(crate) fn wall_only() -> Self {
-        CpuClock {
-            wall: Instant::now(),
-            cpu: None,
-        }
-    }
-
-    /// CPU time used since [`CpuClock::start`] (wall time if there is no CPU clock or
-    /// the run was short).
-    pub(crate) fn elapsed(&self) -> std::time::Duration {
-        let wall = self.wall.elapsed();
-        if wall < PRECISE_AFTER {
-            return wall;
-        }
-        match (self.cpu, thread_cpu()) {
-            (Some(start), Some(now)) => now.saturating_sub(start).min(wall),
-            _ => wall,
-        }
-    }
-
-    /// Whether more than `limit` of CPU time has been used (CPU time never exceeds
-    /// wall time on one thread, so the cheap check comes first).
-    pub(crate) fn over(&self, limit: std::time::Duration) -> bool {
-        self.wall.elapsed() > limit && self.elapsed() > limit
     }
 }
 

@@ -12,6 +12,7 @@
 //! with subrequests through Outpost's own pipeline. It knows nothing of pingora, rules
 //! or the cache.
 
+mod clock;
 pub mod codec;
 mod compression;
 mod console;
@@ -24,6 +25,7 @@ mod kv;
 pub mod memory;
 mod rewriter;
 mod sink;
+mod sources;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,

@@ -136,9 +136,11 @@ Object.defineProperty(URL.prototype, "searchParams", {
   class HostBody {
     constructor(id) { this.id = id; }
   }
-  const streams = globalThis.__outpostStreams;
+  // The Streams standard's internals, compiled on first use (js/streams-loader.js).
+  const lazyStreams = globalThis.__outpostStreams;
   delete globalThis.__outpostStreams;
-  const NativeReadableStream = globalThis.ReadableStream;
+  const streams = lazyStreams.api;
+  const isStream = lazyStreams.isStream;
 
   function toBytes(data) {
     if (data instanceof Uint8Array) return data;
@@ -154,7 +156,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   const hostStreams = new WeakMap();
   function hostStream(hb) {
     let handle = hb.id;
-    const stream = streams.byteStream(async (controller) => {
+    const stream = streams().byteStream(async (controller) => {
       const chunk = await hostCall((id) => host.readChunk(id, handle));
       if (chunk === null) {
         handle = null;
@@ -174,7 +176,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   // A stream over bytes the script already holds.
   function bytesStream(bytes) {
     let left = bytes;
-    return streams.byteStream((controller) => {
+    return streams().byteStream((controller) => {
       if (left !== null && left.byteLength > 0) controller.enqueue(left.slice());
       left = null;
       controller.close();
@@ -185,7 +187,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   // What a stream a script hands over as a body becomes: the host body it wraps, if it
   // is an untouched host stream, or the stream itself.
   function streamSource(stream) {
-    if (stream.locked || streams.isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
+    if (stream.locked || streams().isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
     const hb = hostStreams.get(stream);
     if (hb !== undefined) {
       hostStreams.delete(stream);
@@ -249,7 +251,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     if (body === null || body === undefined) return [null, null];
     if (body instanceof HostBody) return [body, null];
     if (typeof body === "string") return [body, "text/plain;charset=UTF-8"];
-    if (body instanceof NativeReadableStream) return [streamSource(body), null];
+    if (isStream(body)) return [streamSource(body), null];
     if (body instanceof ArrayBuffer) return [new Uint8Array(body.slice(0)), null];
     if (ArrayBuffer.isView(body)) {
       return [new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)), null];
@@ -270,10 +272,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
     constructor(source) {
       this.#source = source;
       this.#used = false;
-      this.#stream = source instanceof NativeReadableStream ? source : null;
+      this.#stream = isStream(source) ? source : null;
     }
     get bodyUsed() {
-      if (this.#stream !== null) return streams.isDisturbed(this.#stream);
+      if (this.#stream !== null) return streams().isDisturbed(this.#stream);
       return this.#used;
     }
     get body() {
@@ -309,7 +311,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
         b.#source = new HostBody(one);
         return new HostBody(two);
       }
-      if (s instanceof NativeReadableStream) {
+      if (isStream(s)) {
         if (s.locked) throw new TypeError("Body has already been used");
         const [one, two] = s.tee();
         b.#source = one;
@@ -320,12 +322,12 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
     async bytes() {
       if (this.#stream !== null) {
-        if (this.#stream.locked || streams.isDisturbed(this.#stream)) throw new TypeError("Body has already been used");
+        if (this.#stream.locked || streams().isDisturbed(this.#stream)) throw new TypeError("Body has already been used");
         const s = this.#source;
-        if (s instanceof NativeReadableStream && hostStreams.has(s)) {
+        if (isStream(s) && hostStreams.has(s)) {
           // Untouched host stream: read the host body in one go.
           const hb = streamSource(s);
-          streams.disturb(s);
+          streams().disturb(s);
           return hostCall((id) => host.readBody(id, hb.id));
         }
         return readAll(this.#stream);
@@ -676,7 +678,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const id = nextRewriter++;
       rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
       let body;
-      if (source instanceof NativeReadableStream) body = host.rewrite(id, pumpToHost(source), null, plan, coding);
+      if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding);
       else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding);
       else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding);
       return new Response(new HostBody(body), init);
@@ -690,7 +692,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
     const source = Body.take(req);
-    let handle = source instanceof HostBody ? source.id : source instanceof NativeReadableStream ? pumpToHost(source) : null;
+    let handle = source instanceof HostBody ? source.id : isStream(source) ? pumpToHost(source) : null;
     let bytes = source === null || handle !== null ? null : toBytes(source);
     let url = req.url;
     let method = req.method;
@@ -734,9 +736,9 @@ Object.defineProperty(URL.prototype, "searchParams", {
       const s = Body.take(r);
       let body = s;
       if (s instanceof HostBody) body = s.id;
-      else if (s instanceof NativeReadableStream) {
+      else if (isStream(s)) {
         // A FixedLengthStream promises its length: the client gets it as Content-Length.
-        const length = streams.fixedLength(s);
+        const length = streams().fixedLength(s);
         if (length !== undefined && !r.headers.has("content-length")) r.headers.set("content-length", String(length));
         body = pumpToHost(s);
       }

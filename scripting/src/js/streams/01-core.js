@@ -4,34 +4,22 @@
 // from), writable streams, transform streams and the two queuing strategies; then
 // TextEncoderStream / TextDecoderStream (Encoding standard), Compression Streams and
 // the Workers additions IdentityTransformStream and FixedLengthStream. One script in
-// parts (this folder, concatenated in file-name order by instance.rs).
+// parts (this folder, concatenated in file-name order), compiled on first use: see
+// streams-loader.js.
 //
 // Every public object keeps its state in one internal record (`#s`), reached by the
 // abstract operations through the `rs()`, `ws()`… accessors, which also do the brand
 // checks WebIDL asks for. Promises are made and chained with the original Promise
 // intrinsics, so a script that patches `Promise.prototype.then` or `Object.prototype.then`
 // cannot see or break a stream's internal steps.
-(() => {
+(function (intrinsics) {
   "use strict";
-  const OrigPromise = Promise;
-  const apply = Reflect.apply;
-  const promiseThen = Promise.prototype.then;
-  const promiseResolve = Promise.resolve;
-  const promiseReject = Promise.reject;
-  const queueMicrotask = globalThis.queueMicrotask;
-  const DOMException = globalThis.DOMException;
-  const { onAbort, isSignal } = globalThis.__outpostSignals;
-  delete globalThis.__outpostSignals;
-  const AbortControllerCtor = globalThis.AbortController;
-  const TypedArray = Object.getPrototypeOf(Uint8Array);
-  const typedArrayName = Object.getOwnPropertyDescriptor(TypedArray.prototype, Symbol.toStringTag).get;
-  const viewBuffer = Object.getOwnPropertyDescriptor(TypedArray.prototype, "buffer").get;
-  const dataViewBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, "buffer").get;
-  const abByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
-  // The host's TransferArrayBuffer and IsDetachedBuffer (see host.rs).
-  const nativeHost = globalThis.__outpostHost;
-  const abSlice = ArrayBuffer.prototype.slice;
-  const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+  // Taken by streams-loader.js before any script ran.
+  const {
+    OrigPromise, apply, promiseThen, promiseResolve, promiseReject, queueMicrotask, DOMException, onAbort, isSignal,
+    AbortControllerCtor, TypedArray, typedArrayName, viewBuffer, dataViewBuffer, abByteLength, nativeHost, abSlice,
+    AsyncIteratorPrototype,
+  } = intrinsics;
 
   // ---- promises ----
   function newPromise() {

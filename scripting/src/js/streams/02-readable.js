@@ -3,7 +3,7 @@
   // =====================================================================
   // Readable streams
   // =====================================================================
-  let rs, rsMaybe, newRS;
+  let rs, rsMaybe, newRS, isRS;
   class ReadableStream {
     #s;
     constructor(underlyingSource = undefined, strategy = undefined) {
@@ -39,6 +39,7 @@
     }
     static {
       rsMaybe = (o) => { try { return o.#s; } catch { return undefined; } };
+      isRS = (o) => typeof o === "object" && o !== null && #s in o;
       rs = (o) => { try { return o.#s; } catch { throw new TypeError("not a ReadableStream"); } };
     }
     static from(asyncIterable) { return readableStreamFromIterable(asyncIterable).obj; }

@@ -216,22 +216,20 @@
     get writable() { return flsOf(this).writable; }
   }
 
-  // ---- hooks for the rest of the runtime (the prelude) ----
-  Object.defineProperty(globalThis, "__outpostStreams", {
-    configurable: true,
-    value: Object.freeze({
-      // A readable stream whose chunks come from `pull(controller)` (a byte stream).
-      byteStream(pull, cancel) {
-        return new ReadableStream({ type: "bytes", pull: (c) => pull(c), cancel: (r) => cancel(r) }, { highWaterMark: 0 });
-      },
-      isDisturbed(stream) { return rs(stream).disturbed; },
-      disturb(stream) { rs(stream).disturbed = true; },
-      isErrored(stream) { return rs(stream).state === "errored"; },
-      fixedLength(stream) { return fixedLengths.get(stream); },
-    }),
+  // ---- what the loader installs, and hooks for the rest of the runtime (the prelude) ----
+  const api = Object.freeze({
+    // A readable stream whose chunks come from `pull(controller)` (a byte stream).
+    byteStream(pull, cancel) {
+      return new ReadableStream({ type: "bytes", pull: (c) => pull(c), cancel: (r) => cancel(r) }, { highWaterMark: 0 });
+    },
+    isReadable: isRS,
+    isDisturbed(stream) { return rs(stream).disturbed; },
+    disturb(stream) { rs(stream).disturbed = true; },
+    isErrored(stream) { return rs(stream).state === "errored"; },
+    fixedLength(stream) { return fixedLengths.get(stream); },
   });
 
-  // ---- the global names, with WebIDL's property attributes ----
+  // WebIDL's property attributes.
   const classes = {
     ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamDefaultController,
     ReadableByteStreamController, ReadableStreamBYOBRequest, WritableStream, WritableStreamDefaultWriter,
@@ -246,7 +244,7 @@
       Object.defineProperty(C.prototype, key, { ...d, enumerable: true });
     }
     Object.defineProperty(C.prototype, Symbol.toStringTag, { value: name, configurable: true });
-    Object.defineProperty(globalThis, name, { value: C, writable: true, enumerable: false, configurable: true });
   }
   Object.defineProperty(ReadableStream, "from", { enumerable: true });
-})();
+  return { api, classes };
+})

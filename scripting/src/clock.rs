@@ -1,0 +1,104 @@
+//! How much CPU time a run of JavaScript is charged, against the per-request limit.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// The CPU time a run of JavaScript uses: this thread's CPU clock, so that time the
+/// thread spends preempted (a loaded machine) is not charged to the script.
+///
+/// Reading the thread's CPU clock is a system call, and most runs last microseconds
+/// (a hook's handler, a promise continuation): for those the wall clock (read in user
+/// space) is the charge, since CPU time on one thread never exceeds wall time and a
+/// few microseconds of preemption do not matter. The CPU clock is read only for runs
+/// longer than [`PRECISE_AFTER`], against a per-thread reading at most that old when
+/// the run started: such a run is over-charged by at most that much.
+pub(crate) struct CpuClock {
+    wall: Instant,
+    /// This thread's [`uncharged`] total when the clock started.
+    uncharged: Duration,
+    /// The thread's CPU time at or shortly before `wall` (none without a CPU clock).
+    cpu: Option<Duration>,
+}
+
+/// Runs shorter than this are charged their wall time.
+const PRECISE_AFTER: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// The last reading of this thread's CPU clock, and when it was taken.
+    static LAST_CPU: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
+    /// CPU time this thread has spent in [`uncharged`] work, ever.
+    static UNCHARGED: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// This thread's CPU time so far.
+fn thread_cpu() -> Option<Duration> {
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|t| t.as_duration())
+}
+
+impl CpuClock {
+    pub(crate) fn start() -> Self {
+        let wall = Instant::now();
+        let cpu = LAST_CPU.with(|last| match last.get() {
+            Some((at, cpu)) if wall.duration_since(at) < PRECISE_AFTER => Some(cpu),
+            _ => {
+                let cpu = thread_cpu()?;
+                last.set(Some((wall, cpu)));
+                Some(cpu)
+            }
+        });
+        CpuClock {
+            wall,
+            uncharged: UNCHARGED.get(),
+            cpu,
+        }
+    }
+
+    /// A clock that counts wall time only: for slices of JavaScript so short (an
+    /// `HTMLRewriter` handler) that even the occasional CPU clock read is not worth it.
+    /// Wall time over-counts only preemption.
+    pub(crate) fn wall_only() -> Self {
+        CpuClock {
+            wall: Instant::now(),
+            uncharged: UNCHARGED.get(),
+            cpu: None,
+        }
+    }
+
+    /// CPU time used since [`CpuClock::start`] (wall time if there is no CPU clock or
+    /// the run was short).
+    pub(crate) fn elapsed(&self) -> Duration {
+        let wall = self.wall.elapsed();
+        let used = if wall < PRECISE_AFTER {
+            wall
+        } else {
+            match (self.cpu, thread_cpu()) {
+                (Some(start), Some(now)) => now.saturating_sub(start).min(wall),
+                _ => wall,
+            }
+        };
+        used.saturating_sub(UNCHARGED.get().saturating_sub(self.uncharged))
+    }
+
+    /// Whether more than `limit` of CPU time has been used (CPU time never exceeds
+    /// wall time on one thread, so the cheap check comes first).
+    pub(crate) fn over(&self, limit: Duration) -> bool {
+        self.wall.elapsed() > limit && self.elapsed() > limit
+    }
+}
+
+/// Runs `f` (the runtime's own work done inside a script's run, such as compiling the
+/// Streams code on first use) without charging its time to the script's CPU limit:
+/// clocks running now subtract it.
+pub(crate) fn uncharged<T>(f: impl FnOnce() -> T) -> T {
+    let wall = Instant::now();
+    let cpu = thread_cpu();
+    let out = f();
+    let spent = match (cpu, thread_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => wall.elapsed(),
+    };
+    UNCHARGED.set(UNCHARGED.get() + spent);
+    out
+}

@@ -1,0 +1,47 @@
+//! The Web APIs written in JavaScript: which files make up the runtime, in what order
+//! they run, and which are compiled only when a script first needs them.
+
+use std::sync::OnceLock;
+
+/// Run in every new context, in this order (each file's header says what it holds):
+/// DOM events and aborts, the loader that stands in for the Streams globals, then the
+/// Workers prelude.
+const EAGER: [&str; 3] = [
+    include_str!("js/events.js"),
+    include_str!("js/streams-loader.js"),
+    include_str!("prelude.js"),
+];
+
+/// The Streams standard: one function expression in parts, compiled on first use
+/// (see `js/streams-loader.js`).
+const STREAMS: &str = concat!(
+    include_str!("js/streams/01-core.js"),
+    include_str!("js/streams/02-readable.js"),
+    include_str!("js/streams/03-byte.js"),
+    include_str!("js/streams/04-tee-pipe.js"),
+    include_str!("js/streams/05-writable.js"),
+    include_str!("js/streams/06-transform.js"),
+    include_str!("js/streams/07-extras.js"),
+);
+
+/// A source without comment lines and indentation: boa's parser time grows with the
+/// bytes it reads (a quarter less).
+fn strip(src: &str) -> String {
+    src.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sources every new context runs, stripped once per process.
+pub(crate) fn eager() -> &'static [String] {
+    static STRIPPED: OnceLock<Vec<String>> = OnceLock::new();
+    STRIPPED.get_or_init(|| EAGER.iter().map(|s| strip(s)).collect())
+}
+
+/// The Streams standard's source, stripped once per process.
+pub(crate) fn streams() -> &'static str {
+    static STRIPPED: OnceLock<String> = OnceLock::new();
+    STRIPPED.get_or_init(|| strip(STREAMS))
+}
