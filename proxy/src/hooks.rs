@@ -11,7 +11,8 @@ use http::header;
 use outpost_config::ScriptFile;
 use outpost_rules::Match;
 use outpost_scripting::{
-    Answer, Cf, FetchRequest, Fetcher, HookRequest, HookResponse, ScriptEngine, ScriptError,
+    Answer, BodyStream, Cf, FetchRequest, Fetcher, HookRequest, HookResponse, ScriptEngine,
+    ScriptError,
 };
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
@@ -19,8 +20,13 @@ use pingora::{Error, ErrorType, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Largest request body handed to a hook.
-const MAX_BODY: usize = 1 << 20;
+/// Request bodies with a `Content-Length` up to this are read before the script starts
+/// (no channel, and `passThroughOnException` can send them again); larger or chunked
+/// ones stream to the script as it reads them.
+const READ_AHEAD: u64 = 64 << 10;
+
+/// A request body's chunks in flight between the client and the script.
+const PUMP_CHUNKS: usize = 4;
 
 /// The hook for this request: the rule's, else the site's, unless the rule disables
 /// scripts.
@@ -45,6 +51,8 @@ pub(crate) struct HookRun {
     pub(crate) cf: Cf,
     /// Where its `fetch()` goes (none when the session cannot spawn subrequests).
     pub(crate) fetcher: Option<Arc<PipelineFetcher>>,
+    /// The site's `max_request_body`.
+    pub(crate) max_body: u64,
 }
 
 /// Runs the hook for the request in `session` and writes its response (or a 500 that
@@ -57,7 +65,7 @@ pub(crate) async fn answer(
     run: HookRun,
 ) -> Result<&'static str> {
     let name = run.script.path.display().to_string();
-    let request = match request_for(session, &run.url).await? {
+    let (request, stream, mut pump) = match request_for(session, &run.url, run.max_body).await? {
         Some(r) => r,
         None => {
             write(
@@ -70,10 +78,13 @@ pub(crate) async fn answer(
             return Ok("body-too-large");
         }
     };
-    // The request again for passThroughOnException, built only if the script asks.
+    // The request again for passThroughOnException, built only if the script asks
+    // (a streamed body cannot be sent again).
     let body = request.body().clone();
+    let streamed = stream.is_some();
     let hook_request = HookRequest {
         request,
+        stream,
         id: run.id,
         cf: run.cf,
         fetcher: run
@@ -81,10 +92,27 @@ pub(crate) async fn answer(
             .clone()
             .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
     };
-    let failure = match engine.run(run.script, run.env, hook_request).await {
+    let outcome = {
+        let mut hook = std::pin::pin!(engine.run(run.script, run.env, hook_request));
+        loop {
+            match pump.as_mut() {
+                Some(p) if !p.finished() => tokio::select! {
+                    out = &mut hook => break out,
+                    () = p.step(session) => {}
+                },
+                _ => break hook.await,
+            }
+        }
+    };
+    let failure = match outcome {
         Ok(Answer::Respond(resp)) => {
-            write_hook_response(session, resp).await?;
+            write_hook_response(session, resp, pump.as_mut()).await?;
+            end_pump(session, pump);
             return Ok("ok");
+        }
+        Ok(Answer::PassThrough(e)) if streamed => {
+            tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; its request body was streamed to it, so the request cannot be passed through");
+            e
         }
         Ok(Answer::PassThrough(e)) => {
             tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
@@ -107,7 +135,7 @@ pub(crate) async fn answer(
                             head: r.head,
                             body: outpost_scripting::Body::Stream(r.body),
                         };
-                        write_hook_response(session, resp).await?;
+                        write_hook_response(session, resp, None).await?;
                         return Ok("pass-through");
                     }
                     Err(e) => e,
@@ -118,6 +146,19 @@ pub(crate) async fn answer(
         Err(e) => e,
     };
     let e = failure;
+    let too_large = pump.as_ref().is_some_and(|p| p.too_large);
+    end_pump(session, pump);
+    if too_large {
+        tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed on a request body over max_request_body");
+        write(
+            session,
+            413,
+            &[],
+            Bytes::from_static(b"413 Payload Too Large\n"),
+        )
+        .await?;
+        return Ok("body-too-large");
+    }
     if let ScriptError::Overloaded { .. } = &e {
         overloaded_log(&e);
         let headers = vec![
@@ -141,9 +182,14 @@ pub(crate) async fn answer(
     Ok(e.kind())
 }
 
-/// Writes a hook's response: bytes with their length, or a subrequest's body streamed
-/// chunk by chunk as it arrives.
-async fn write_hook_response(session: &mut Session, resp: HookResponse) -> Result<()> {
+/// Writes a hook's response: bytes with their length, or a body streamed chunk by
+/// chunk as it arrives. While it streams, `pump` keeps feeding the request body to the
+/// script (a script may answer with the request body it is still reading: an echo).
+async fn write_hook_response(
+    session: &mut Session,
+    resp: HookResponse,
+    mut pump: Option<&mut Pump>,
+) -> Result<()> {
     let HookResponse { head, body } = resp;
     let mut resp = ResponseHeader::build(head.status.as_u16(), Some(head.headers.len() + 1))?;
     for (k, v) in head.headers.iter() {
@@ -173,7 +219,15 @@ async fn write_hook_response(session: &mut Session, resp: HookResponse) -> Resul
     if head_only {
         return Ok(());
     }
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match pump.as_deref_mut() {
+            Some(p) if !p.finished() => tokio::select! {
+                chunk = stream.next() => chunk,
+                () = p.step(session) => continue,
+            },
+            _ => stream.next().await,
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             Error::because(ErrorType::ReadError, "subrequest body for the client", e)
         })?;
@@ -183,23 +237,120 @@ async fn write_hook_response(session: &mut Session, resp: HookResponse) -> Resul
     Ok(())
 }
 
-/// The request as the hook sees it: absolute URL, method, headers and (bounded) body.
-/// `None` when the body is over [`MAX_BODY`].
-async fn request_for(session: &mut Session, url: &str) -> Result<Option<http::Request<Bytes>>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = session.read_request_body().await? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
+/// Feeds a request body that is still arriving to the script's `request.body`, one
+/// chunk per step. Steps are cancel-safe (a step dropped while waiting loses nothing):
+/// it waits for room in the channel first, then for the client's next chunk, and hands
+/// it over at once.
+pub(crate) struct Pump {
+    tx: Option<tokio::sync::mpsc::Sender<outpost_scripting::Result<Bytes>>>,
+    received: u64,
+    max: u64,
+    /// The whole body was read (the connection can be reused).
+    complete: bool,
+    /// The body went over `max_request_body`.
+    too_large: bool,
+}
+
+impl Pump {
+    fn finished(&self) -> bool {
+        self.tx.is_none()
     }
+
+    async fn step(&mut self, session: &mut Session) {
+        let Some(tx) = &self.tx else {
+            return std::future::pending().await;
+        };
+        // An owned permit, so that the sender can be let go while the permit is held.
+        let Ok(permit) = tx.clone().reserve_owned().await else {
+            // The script let go of the body.
+            self.tx = None;
+            return;
+        };
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                self.received += chunk.len() as u64;
+                if self.received > self.max {
+                    self.too_large = true;
+                    permit.send(Err(ScriptError::Stream {
+                        message: format!(
+                            "the request body is over this site's max_request_body ({} bytes)",
+                            self.max
+                        ),
+                    }));
+                    self.tx = None;
+                } else {
+                    permit.send(Ok(chunk));
+                }
+            }
+            Ok(None) => {
+                self.complete = true;
+                self.tx = None;
+            }
+            Err(e) => {
+                permit.send(Err(ScriptError::Stream {
+                    message: format!("reading the request body from the client failed: {e}"),
+                }));
+                self.tx = None;
+            }
+        }
+    }
+}
+
+/// Stops feeding the request body: a body not read to its end is left on the
+/// connection, which then cannot carry another request.
+fn end_pump(session: &mut Session, pump: Option<Pump>) {
+    if pump.is_some_and(|p| !p.complete) {
+        session.set_keepalive(None);
+    }
+}
+
+/// The request as the hook sees it: absolute URL, method, headers and the body — read
+/// already when it is small and of known length, else a stream fed by the returned
+/// [`Pump`]. `None` when the body is over `max_body`.
+#[allow(clippy::type_complexity)]
+async fn request_for(
+    session: &mut Session,
+    url: &str,
+    max_body: u64,
+) -> Result<Option<(http::Request<Bytes>, Option<BodyStream>, Option<Pump>)>> {
     let header = session.req_header();
-    let mut req = http::Request::new(Bytes::from(body));
+    let mut req = http::Request::new(Bytes::new());
     *req.method_mut() = header.method.clone();
     *req.uri_mut() = http::Uri::try_from(url)
         .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "request for the script", e))?;
     *req.headers_mut() = header.headers.clone();
-    Ok(Some(req))
+    let length = header
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if session.is_body_empty() {
+        return Ok(Some((req, None, None)));
+    }
+    if length.is_some_and(|n| n <= READ_AHEAD) {
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_request_body().await? {
+            if (body.len() + chunk.len()) as u64 > max_body {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        *req.body_mut() = Bytes::from(body);
+        return Ok(Some((req, None, None)));
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(PUMP_CHUNKS);
+    let mut stream = BodyStream::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    if let Some(n) = length {
+        stream = stream.with_length(n);
+    }
+    let pump = Pump {
+        tx: Some(tx),
+        received: 0,
+        max: max_body,
+        complete: false,
+        too_large: false,
+    };
+    Ok(Some((req, Some(stream), Some(pump))))
 }
 
 async fn write(

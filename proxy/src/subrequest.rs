@@ -93,7 +93,15 @@ fn failed(message: impl Into<String>) -> ScriptError {
 }
 
 /// The request header a script's fetch stands for.
-fn header_for(req: &FetchRequest, body_len: usize) -> Result<RequestHeader, ScriptError> {
+/// How a subrequest's body is framed.
+enum Framing {
+    /// This many bytes (`Content-Length`).
+    Length(u64),
+    /// A stream of unknown length (`Transfer-Encoding: chunked`).
+    Chunked,
+}
+
+fn header_for(req: &FetchRequest, framing: Framing) -> Result<RequestHeader, ScriptError> {
     let url = &req.url;
     let mut pq = url.path().to_string();
     if let Some(q) = url.query() {
@@ -108,7 +116,10 @@ fn header_for(req: &FetchRequest, body_len: usize) -> Result<RequestHeader, Scri
         None => host.to_string(),
     };
     for (name, value) in &req.headers {
-        if name == http::header::HOST || name == http::header::CONTENT_LENGTH {
+        if name == http::header::HOST
+            || name == http::header::CONTENT_LENGTH
+            || name == http::header::TRANSFER_ENCODING
+        {
             continue;
         }
         header
@@ -118,10 +129,20 @@ fn header_for(req: &FetchRequest, body_len: usize) -> Result<RequestHeader, Scri
     header
         .insert_header(http::header::HOST, authority)
         .map_err(|e| failed(format!("bad host: {e}")))?;
-    if body_len > 0 || !matches!(req.method, http::Method::GET | http::Method::HEAD) {
-        header
-            .insert_header(http::header::CONTENT_LENGTH, body_len.to_string())
-            .map_err(|e| failed(format!("bad length: {e}")))?;
+    match framing {
+        Framing::Length(n)
+            if n > 0 || !matches!(req.method, http::Method::GET | http::Method::HEAD) =>
+        {
+            header
+                .insert_header(http::header::CONTENT_LENGTH, n.to_string())
+                .map_err(|e| failed(format!("bad length: {e}")))?;
+        }
+        Framing::Length(_) => {}
+        Framing::Chunked => {
+            header
+                .insert_header(http::header::TRANSFER_ENCODING, "chunked")
+                .map_err(|e| failed(format!("bad framing: {e}")))?;
+        }
     }
     Ok(header)
 }
@@ -172,6 +193,33 @@ async fn placeholder() -> Result<ServerSession, ScriptError> {
     Ok(session)
 }
 
+/// Feeds a streamed body into a subrequest, chunk by chunk (the channel's capacity is
+/// the backpressure). A body that fails ends without its final chunk, which the
+/// subrequest reports as a premature end instead of sending a truncated body as whole.
+async fn send_body(mut stream: BodyStream, tx: tokio::sync::mpsc::Sender<HttpTask>) {
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(b) if b.is_empty() => {}
+            Ok(b) => {
+                if tx.send(HttpTask::Body(Some(b), false)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a subrequest's streamed body failed");
+                let _ = tx
+                    .send(HttpTask::Failed(pingora::Error::explain(
+                        pingora::ErrorType::ReadError,
+                        format!("request body: {e}"),
+                    )))
+                    .await;
+                return;
+            }
+        }
+    }
+    let _ = tx.send(HttpTask::Body(None, true)).await;
+}
+
 async fn run(
     spawner: Arc<SubrequestSpawner>,
     request: FetchRequest,
@@ -185,20 +233,26 @@ async fn run(
         )));
     }
     let mut request = request;
-    let body = match request.body.take() {
-        None => Bytes::new(),
-        Some(Body::Bytes(b)) => b,
-        Some(Body::Stream(s)) => s.collect(outpost_scripting::MAX_READ).await?,
+    // A streamed body (the client's request body handed on, or one the script writes)
+    // is sent as it arrives, not read into memory first.
+    let (body, stream) = match request.body.take() {
+        None => (Bytes::new(), None),
+        Some(Body::Bytes(b)) => (b, None),
+        Some(Body::Stream(s)) => (Bytes::new(), Some(s)),
+    };
+    let framing = match &stream {
+        None => Framing::Length(body.len() as u64),
+        Some(s) => s.length().map_or(Framing::Chunked, Framing::Length),
     };
     let spec = Spec {
-        header: header_for(&request, body.len())?,
+        header: header_for(&request, framing)?,
         https: request.url.scheme() == "https",
         client_ip,
         scripts,
         request_id,
     };
     let parent = placeholder().await?;
-    let mode = if body.is_empty() {
+    let mode = if body.is_empty() && stream.is_none() {
         BodyMode::NoBody
     } else {
         BodyMode::ExpectBody
@@ -215,6 +269,11 @@ async fn run(
             .send(HttpTask::Body(Some(body), true))
             .await
             .map_err(|_| failed("the subrequest ended before reading its body"))?;
+    }
+    if let Some(stream) = stream {
+        // Beside waiting for the response: an origin may answer before it has read
+        // the whole body.
+        tokio::spawn(send_body(stream, handle.tx.clone()));
     }
     let (head, end) = loop {
         match handle.rx.recv().await {

@@ -742,10 +742,20 @@ impl Worker {
             },
         );
         host::set_current(request, &job.request.id);
+        let streamed = job
+            .request
+            .stream
+            .map(|body| host::store_body(request, body));
         let started = CpuClock::start();
         let result = live
             .inst
-            .start(request, job.request.request, &job.request.cf, &self.limits)
+            .start(
+                request,
+                job.request.request,
+                streamed,
+                &job.request.cf,
+                &self.limits,
+            )
             .await;
         let spent = started.elapsed();
         match result {

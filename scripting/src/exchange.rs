@@ -11,10 +11,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-/// A body that is streamed, not held in memory: a subrequest's response body. A hook
-/// that returns a fetched response unchanged (or with other headers) hands this stream
-/// straight back, so the bytes never pass through JavaScript.
-pub struct BodyStream(BoxStream<'static, Result<Bytes>>);
+/// A body that is streamed, not held in memory: a subrequest's response body, or a
+/// client's request body still arriving. A hook that hands one on unchanged (returns a
+/// fetched response, or fetches with the request's body) passes this stream straight
+/// through, so the bytes never pass through JavaScript.
+pub struct BodyStream {
+    chunks: BoxStream<'static, Result<Bytes>>,
+    /// How many bytes it will yield, when known (a request's `Content-Length`).
+    length: Option<u64>,
+}
 
 impl std::fmt::Debug for BodyStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,12 +30,26 @@ impl std::fmt::Debug for BodyStream {
 impl BodyStream {
     /// Wraps a stream of chunks.
     pub fn new(s: impl Stream<Item = Result<Bytes>> + Send + 'static) -> Self {
-        BodyStream(s.boxed())
+        BodyStream {
+            chunks: s.boxed(),
+            length: None,
+        }
+    }
+
+    /// Records that the stream yields exactly `length` bytes (the producer enforces it).
+    pub fn with_length(mut self, length: u64) -> Self {
+        self.length = Some(length);
+        self
+    }
+
+    /// How many bytes the stream yields, when known.
+    pub fn length(&self) -> Option<u64> {
+        self.length
     }
 
     /// The next chunk; `None` at the end.
     pub async fn next(&mut self) -> Option<Result<Bytes>> {
-        self.0.next().await
+        self.chunks.next().await
     }
 
     /// Reads the whole body, failing once it passes `limit` bytes.
@@ -49,6 +68,7 @@ impl BodyStream {
     /// Splits the stream in two (for `clone()`): each half sees every chunk. The half
     /// that reads ahead buffers the chunks the other has not read yet.
     pub fn tee(self) -> (BodyStream, BodyStream) {
+        let length = self.length;
         let shared = Arc::new(Mutex::new(Tee {
             source: Some(self),
             queues: [Vec::new(), Vec::new()],
@@ -56,9 +76,11 @@ impl BodyStream {
         }));
         let half = |i: usize| {
             let shared = shared.clone();
-            BodyStream::new(futures_util::stream::poll_fn(move |cx| {
-                Tee::poll_half(&shared, i, cx)
-            }))
+            BodyStream {
+                chunks: futures_util::stream::poll_fn(move |cx| Tee::poll_half(&shared, i, cx))
+                    .boxed(),
+                length,
+            }
         };
         (half(0), half(1))
     }
@@ -88,7 +110,7 @@ impl Tee {
         let Some(source) = t.source.as_mut() else {
             return Poll::Ready(None);
         };
-        match Pin::new(&mut source.0).poll_next(cx) {
+        match Pin::new(&mut source.chunks).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => {
                 t.finished = true;
@@ -141,8 +163,11 @@ pub struct Cf {
 
 /// A request handed to a hook.
 pub struct HookRequest {
-    /// Method, absolute URL, headers and the (already read, bounded) body.
+    /// Method, absolute URL, headers and the body when it was read already.
     pub request: http::Request<Bytes>,
+    /// The body while it is still arriving (`request`'s body is then empty): the script
+    /// reads it chunk by chunk as `request.body`, or hands it on unread.
+    pub stream: Option<BodyStream>,
     /// Connection facts for `request.cf`.
     pub cf: Cf,
     /// Where the script's `fetch()` calls go; without one, `fetch()` rejects.
@@ -156,6 +181,7 @@ impl HookRequest {
     pub fn new(request: http::Request<Bytes>) -> Self {
         HookRequest {
             request,
+            stream: None,
             cf: Cf::default(),
             fetcher: None,
             id: Arc::from("-"),

@@ -318,7 +318,8 @@ impl Instance {
         }
     }
 
-    /// Runs the synchronous part of the fetch handler for `request` under the CPU
+    /// Runs the synchronous part of the fetch handler for `request` (its body either in
+    /// `request` or, still arriving, host body `streamed`) under the CPU
     /// limit, then the promise jobs it queued. Returns the handler's value (usually a
     /// promise). On `Err(CpuLimit)` the VM was stopped mid-run and the instance must be
     /// dropped.
@@ -326,6 +327,7 @@ impl Instance {
         &mut self,
         id: u64,
         request: http::Request<bytes::Bytes>,
+        streamed: Option<u64>,
         cf: &Cf,
         limits: &Limits,
     ) -> Result<JsValue> {
@@ -334,7 +336,11 @@ impl Instance {
         let headers =
             crate::host::headers_object(parts.headers, ctx).map_err(|e| self.error(&e))?;
         let ctx = &mut self.context;
-        let body = if body.is_empty() {
+        // A body still arriving goes in as its host body's id (the prelude makes it a
+        // stream over the host body).
+        let body = if let Some(host_body) = streamed {
+            JsValue::from(host_body as f64)
+        } else if body.is_empty() {
             JsValue::null()
         } else {
             match crate::host::uint8_array(&body, ctx) {

@@ -762,7 +762,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
   });
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
-      const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source: args[3], cf: args[4] });
+      const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
+      const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source, cf: args[4] });
       const result = call(request);
       // Tell the host when the handler's promise settles (it may be settled by another
       // request's work, e.g. a promise the module shares between requests).

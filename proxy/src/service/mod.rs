@@ -338,6 +338,7 @@ impl ProxyHttp for EdgeProxy {
                 debug,
                 cf,
                 fetcher,
+                max_body: site.max_request_body,
             };
             let outcome = crate::hooks::answer(session, engine, run).await?;
             self.live
