@@ -21,6 +21,17 @@ export default {
 };
 "#;
 
+/// Answers with a body read through a stream (`new Response(r.body, r)` does the same
+/// with a fetched body).
+const STREAMING_HOOK: &str = r#"
+export default {
+  async fetch(request) {
+    const r = new Response("hello");
+    return new Response(r.body, r);
+  },
+};
+"#;
+
 fn benches(c: &mut Criterion) {
     let script = ScriptSource {
         path: "bench.js".into(),
@@ -63,6 +74,33 @@ fn benches(c: &mut Criterion) {
                 std::thread::sleep(std::time::Duration::from_millis(40));
                 let t = std::time::Instant::now();
                 rt.block_on(fresh.run(script.clone(), Default::default(), request()))
+                    .expect("runs");
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    // A script that streams (reads a body as a stream): on a thread whose scripts have
+    // used streams before, the spare has the Streams code compiled too.
+    let streaming = ScriptSource {
+        path: "bench-streams.js".into(),
+        code: STREAMING_HOOK.into(),
+        version: 1,
+    };
+    cold.bench_function("cold_start_first_request_streams", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let fresh = ScriptEngine::new(1, limits).expect("engine");
+                rt.block_on(fresh.run(streaming.clone(), Default::default(), request()))
+                    .expect("runs");
+                std::thread::sleep(std::time::Duration::from_millis(80));
+                let next = ScriptSource {
+                    version: 2,
+                    ..streaming.clone()
+                };
+                let t = std::time::Instant::now();
+                rt.block_on(fresh.run(next, Default::default(), request()))
                     .expect("runs");
                 total += t.elapsed();
             }

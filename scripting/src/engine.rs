@@ -646,16 +646,31 @@ impl Worker {
                     self.settle(event);
                     busy_since.store(0, Ordering::Relaxed);
                 }
-                () = std::future::ready(()), if self.spare.is_none() && !self.no_spare => {
-                    match Runtime::new(&self.limits) {
-                        Ok(runtime) => self.spare = Some(runtime),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot set up the JS runtime");
-                            self.no_spare = true;
-                        }
-                    }
-                }
+                () = std::future::ready(()), if self.spare_wanted() => self.make_spare(),
             }
+        }
+    }
+
+    /// Whether the idle thread has a spare runtime to make (or to add streams to).
+    fn spare_wanted(&self) -> bool {
+        !self.no_spare
+            && match &self.spare {
+                None => true,
+                Some(spare) => !spare.with_streams && host::streams_used(),
+            }
+    }
+
+    /// One step of making the spare runtime: set it up, then (if this thread's scripts
+    /// use streams) compile the Streams code in it. Steps, so a request waits for at most one.
+    fn make_spare(&mut self) {
+        let made = match self.spare.as_mut() {
+            None => Runtime::new(&self.limits).map(|r| self.spare = Some(r)),
+            Some(spare) => spare.add_streams(),
+        };
+        if let Err(e) = made {
+            tracing::error!(error = %e, "cannot set up the JS runtime");
+            self.spare = None;
+            self.no_spare = true;
         }
     }
 

@@ -71,6 +71,7 @@ thread_local! {
     static NEXT_BODY: Cell<u64> = const { Cell::new(1) };
     static BODIES: RefCell<HashMap<u64, (u64, BodyStream)>> = RefCell::new(HashMap::new());
     static NEXT_REPLY: Cell<u64> = const { Cell::new(1) };
+    static STREAMS_USED: Cell<bool> = const { Cell::new(false) };
     static REPLIES: RefCell<HashMap<u64, (u64, Reply)>> = RefCell::new(HashMap::new());
 }
 
@@ -650,7 +651,14 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// factory function (called once, by `js/streams-loader.js`). The runtime's work, not
 /// the script's: not charged to the request's CPU limit.
 fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    STREAMS_USED.set(true);
     crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::streams())))
+}
+
+/// Whether a script on this thread has used streams (then the spare runtimes the thread
+/// makes ahead come with them compiled).
+pub(crate) fn streams_used() -> bool {
+    STREAMS_USED.get()
 }
 
 /// Defines `__outpostHost` (the prelude takes it and deletes it).

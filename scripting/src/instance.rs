@@ -122,6 +122,8 @@ fn global_function(context: &mut Context, name: JsString) -> JsResult<JsObject> 
 /// V8 snapshot gives workerd).
 pub(crate) struct Runtime {
     context: Context,
+    /// The Streams code is compiled in it already.
+    pub(crate) with_streams: bool,
 }
 
 impl Runtime {
@@ -154,7 +156,21 @@ impl Runtime {
                 .eval(Source::from_bytes(src))
                 .map_err(|e| message(&e, &mut context))?;
         }
-        Ok(Runtime { context })
+        Ok(Runtime {
+            context,
+            with_streams: false,
+        })
+    }
+
+    /// Compiles the Streams code (otherwise compiled when a script first uses a stream):
+    /// for a spare on a thread whose scripts use streams, such as every hook that does
+    /// `new Response(r.body, r)`.
+    pub(crate) fn add_streams(&mut self) -> std::result::Result<(), String> {
+        self.with_streams = true;
+        self.context
+            .eval(Source::from_bytes("void ReadableStream"))
+            .map(|_| ())
+            .map_err(|e| message(&e, &mut self.context))
     }
 }
 
