@@ -37,9 +37,9 @@ JS
     echo "    script: s$i.js"
   done
 } > "$work/outpost.yaml"
-"$bin" run --config "$work/outpost.yaml" >"$work/outpost.log" 2>&1 &
+"$bin" run --config "$work/outpost.yaml" >"${OUTPOST_LOG:-$work/outpost.log}" 2>&1 &
 pid=$!
-for _ in $(seq 100); do curl -fso /dev/null -H "Host: s0.test" "http://127.0.0.1:$port/whoami" && break; sleep 0.1; done
+for _ in $(seq 600); do curl -fso /dev/null -H "Host: s0.test" "http://127.0.0.1:$port/whoami" && break; sleep 0.1; done
 rss() { awk '/VmRSS/{print $2}' "/proc/$pid/status"; }
 before=$(rss)
 for i in $(seq 1 "$n"); do curl -fso /dev/null -H "Host: s$i.test" "http://127.0.0.1:$port/whoami"; done
