@@ -191,7 +191,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     const hb = hostStreams.get(stream);
     if (hb !== undefined) {
       hostStreams.delete(stream);
-      stream.getReader();
+      streams().take(stream);
       return hb;
     }
     return stream;

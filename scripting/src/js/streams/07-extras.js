@@ -218,10 +218,18 @@
 
   // ---- what the loader installs, and hooks for the rest of the runtime (the prelude) ----
   const api = Object.freeze({
-    // A readable stream whose chunks come from `pull(controller)` (a byte stream).
+    // A readable stream whose chunks come from `pull(controller)` (a byte stream with a
+    // high-water mark of 0): what the public constructor makes from such a source,
+    // without its argument conversions (every fetched body gets one).
     byteStream(pull, cancel) {
-      return new ReadableStream({ type: "bytes", pull: (c) => pull(c), cancel: (r) => cancel(r) }, { highWaterMark: 0 });
+      const s = initializeReadableStream();
+      newRS(s);
+      const c = newByteControllerRecord();
+      setUpReadableByteStreamController(s, c, noop, () => promiseCall(pull, undefined, [c.obj]), (r) => promiseCall(cancel, undefined, [r]), 0, undefined);
+      return s.obj;
     },
+    // Locks a stream as a body handed on (what getReader() does, without its options).
+    take(stream) { acquireReadableStreamDefaultReader(rs(stream)); },
     isReadable: isRS,
     isDisturbed(stream) { return rs(stream).disturbed; },
     disturb(stream) { rs(stream).disturbed = true; },
