@@ -298,7 +298,7 @@ async fn disk_tier_survives_restart_and_drops_corrupt_objects() {
         assert_eq!(d.status, 200);
         assert!(d.cache_status.contains("fwd=miss"), "{}", d.cache_status);
         assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
-        assert!(op.log_text().contains("fails its checksum"), "{}", op.log_text());
+        op.wait_log("fails its checksum", 1);
     })
     .await
     .expect("test timed out");
