@@ -187,7 +187,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   // What a stream a script hands over as a body becomes: the host body it wraps, if it
   // is an untouched host stream, or the stream itself.
   function streamSource(stream) {
-    if (stream.locked || streams().isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
+    if (streams().isLocked(stream) || streams().isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
     const hb = hostStreams.get(stream);
     if (hb !== undefined) {
       hostStreams.delete(stream);
@@ -322,7 +322,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
     async bytes() {
       if (this.#stream !== null) {
-        if (this.#stream.locked || streams().isDisturbed(this.#stream)) throw new TypeError("Body has already been used");
+        if (streams().isLocked(this.#stream) || streams().isDisturbed(this.#stream)) throw new TypeError("Body has already been used");
         const s = this.#source;
         if (isStream(s) && hostStreams.has(s)) {
           // Untouched host stream: read the host body in one go.

@@ -3,7 +3,7 @@
   // =====================================================================
   // Readable streams
   // =====================================================================
-  let rs, rsMaybe, newRS, isRS;
+  let rs, rsMaybe, newRS, isRS, rsRaw;
   class ReadableStream {
     #s;
     constructor(underlyingSource = undefined, strategy = undefined) {
@@ -38,9 +38,10 @@
       }
     }
     static {
-      rsMaybe = (o) => { try { return o.#s; } catch { return undefined; } };
+      rsMaybe = (o) => { let s; try { s = o.#s; } catch { return undefined; } if (s.lazy !== undefined) materialize(s); return s; };
       isRS = (o) => typeof o === "object" && o !== null && #s in o;
-      rs = (o) => { try { return o.#s; } catch { throw new TypeError("not a ReadableStream"); } };
+      rs = (o) => { let s; try { s = o.#s; } catch { throw new TypeError("not a ReadableStream"); } if (s.lazy !== undefined) materialize(s); return s; };
+      rsRaw = (o) => o.#s;
     }
     static from(asyncIterable) { return readableStreamFromIterable(asyncIterable).obj; }
     get locked() { return isReadableStreamLocked(rs(this)); }
@@ -112,8 +113,20 @@
   }
 
   function initializeReadableStream() {
-    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined };
+    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy: undefined };
   }
+  // A stream the runtime makes for every fetched body (js/streams-loader.js) sets up its
+  // controller when first used: most such bodies are handed on untouched
+  // (`new Response(r.body, r)`), and a controller with its promises costs more than the
+  // rest of that line. `lazy` is the deferred set-up; rs() runs it on first access.
+  function materialize(s) {
+    const setUp = s.lazy;
+    s.lazy = undefined;
+    setUp(s);
+  }
+  // What a stream handed on untouched holds as its reader: it is locked for good, and
+  // no controller exists that could ever close or error it.
+  const HANDED_ON = Object.freeze({ kind: "handed-on" });
   function createReadableStream(startAlgorithm, pullAlgorithm, cancelAlgorithm, highWaterMark = 1, sizeAlgorithm = () => 1) {
     const s = initializeReadableStream();
     newRS(s);

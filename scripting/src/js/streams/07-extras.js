@@ -221,17 +221,26 @@
     // A readable stream whose chunks come from `pull(controller)` (a byte stream with a
     // high-water mark of 0): what the public constructor makes from such a source,
     // without its argument conversions (every fetched body gets one).
+    // Its controller is set up on first use (see materialize()).
     byteStream(pull, cancel) {
       const s = initializeReadableStream();
+      s.lazy = (s) => {
+        const c = newByteControllerRecord();
+        setUpReadableByteStreamController(s, c, noop, () => promiseCall(pull, undefined, [c.obj]), (r) => promiseCall(cancel, undefined, [r]), 0, undefined);
+      };
       newRS(s);
-      const c = newByteControllerRecord();
-      setUpReadableByteStreamController(s, c, noop, () => promiseCall(pull, undefined, [c.obj]), (r) => promiseCall(cancel, undefined, [r]), 0, undefined);
       return s.obj;
     },
-    // Locks a stream as a body handed on (what getReader() does, without its options).
-    take(stream) { acquireReadableStreamDefaultReader(rs(stream)); },
+    // Locks a stream as a body handed on (what getReader() does); one never used
+    // needs no reader and gets no controller.
+    take(stream) {
+      const s = rsRaw(stream);
+      if (s.lazy !== undefined && s.reader === undefined) s.reader = HANDED_ON;
+      else acquireReadableStreamDefaultReader(rs(stream));
+    },
     isReadable: isRS,
-    isDisturbed(stream) { return rs(stream).disturbed; },
+    isDisturbed(stream) { return rsRaw(stream).disturbed; },
+    isLocked(stream) { return rsRaw(stream).reader !== undefined; },
     disturb(stream) { rs(stream).disturbed = true; },
     isErrored(stream) { return rs(stream).state === "errored"; },
     fixedLength(stream) { return fixedLengths.get(stream); },
