@@ -67,16 +67,7 @@ pub(crate) async fn answer(
     let name = run.script.path.display().to_string();
     let (request, stream, mut pump) = match request_for(session, &run.url, run.max_body).await? {
         Some(r) => r,
-        None => {
-            write(
-                session,
-                413,
-                &[],
-                Bytes::from_static(b"413 Payload Too Large\n"),
-            )
-            .await?;
-            return Ok("body-too-large");
-        }
+        None => return too_large(session).await,
     };
     // The request again for passThroughOnException, built only if the script asks
     // (a streamed body cannot be sent again).
@@ -146,18 +137,11 @@ pub(crate) async fn answer(
         Err(e) => e,
     };
     let e = failure;
-    let too_large = pump.as_ref().is_some_and(|p| p.too_large);
+    let over_limit = pump.as_ref().is_some_and(|p| p.too_large);
     end_pump(session, pump);
-    if too_large {
+    if over_limit {
         tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed on a request body over max_request_body");
-        write(
-            session,
-            413,
-            &[],
-            Bytes::from_static(b"413 Payload Too Large\n"),
-        )
-        .await?;
-        return Ok("body-too-large");
+        return too_large(session).await;
     }
     if let ScriptError::Overloaded { .. } = &e {
         overloaded_log(&e);
@@ -180,6 +164,13 @@ pub(crate) async fn answer(
     let kind = vec![("outpost-error".to_string(), e.kind().as_bytes().to_vec())];
     write(session, 500, &kind, Bytes::from(body)).await?;
     Ok(e.kind())
+}
+
+/// Answers a request whose body is over the site's `max_request_body`.
+async fn too_large(session: &mut Session) -> Result<&'static str> {
+    let body = Bytes::from_static(b"413 Payload Too Large\n");
+    write(session, 413, &[], body).await?;
+    Ok("body-too-large")
 }
 
 /// Writes a hook's response: bytes with their length, or a body streamed chunk by
