@@ -543,3 +543,71 @@ async fn header_injection_from_js_is_refused() {
         r#"{"tries":{"\"x-a\"":"TypeError","\"x-b\"":"TypeError","\"x-c\\r\\n\"":"TypeError","\"x d\"":"TypeError"},"response":"TypeError"}"#
     );
 }
+
+/// `JSON.parse` as ECMA-262 and ECMA-404 say, on the string's code units: lone
+/// surrogates (legal in JavaScript strings, and in JSON as `\uD800`) survive a round
+/// trip as in V8, `__proto__` is an own property, the last of repeated names wins,
+/// only JSON's four whitespace characters are skipped, and every malformed text is a
+/// SyntaxError (deep nesting included: an error, not a crash).
+#[tokio::test]
+async fn json_parse_follows_the_standard_on_code_units() {
+    let e = engine();
+    let s = script(
+        "json.js",
+        r#"
+        export default {
+          fetch() {
+            const out = {};
+            const lone = JSON.parse('"\\uD800"');
+            out.escapedLone = [lone.length, lone.charCodeAt(0)];
+            out.rawLone = JSON.parse('"\uD800x"').charCodeAt(0);
+            out.roundTrip = JSON.parse(JSON.stringify({ s: "a\uDC00b" })).s === "a\uDC00b";
+            out.pair = JSON.parse('"\\uD83D\\uDE00"') === "\u{1F600}";
+            out.escapes = JSON.parse('"\\/\\b\\f\\n\\r\\t\\"\\\\"') === "/\b\f\n\r\t\"\\";
+            out.unicode = JSON.parse('{"\u00e9":"\u00fc"}')["\u00e9"];
+            out.numbers = JSON.parse(" [1, 2.5e-1 , -3, 1E3, 0, 123456789012345678901234567890] ");
+            out.negativeZero = Object.is(JSON.parse("-0"), -0);
+            out.whitespace = JSON.parse("\t\r\n 1 \n");
+            out.lastWins = JSON.parse('{"a":1,"a":2}').a;
+            const proto = JSON.parse('{"__proto__": {"x": 1}}');
+            out.proto = [Object.getPrototypeOf(proto) === Object.prototype, Object.hasOwn(proto, "__proto__"), proto.x];
+            out.literals = JSON.parse('[true,false,null,{},[],""]');
+            out.deep = JSON.parse("[".repeat(200) + "]".repeat(200)).length;
+            out.reviver = JSON.parse('{"a":1,"b":[2]}', (k, v) => (typeof v === "number" ? v * 10 : v));
+            const bad = ["", " ", "01", "1.", ".5", "+1", "-", "1e", "[1,]", '{"a":1,}', "'a'", '"\\x"',
+              '"a\nb"', "nul", "[1] x", "{a:1}", '"\\u12"', '"abc', "[1", '{"a" 1}', "\u00a01", "[".repeat(100000)];
+            out.errors = bad.map((t) => { try { JSON.parse(t); return "parsed: " + t.slice(0, 20); } catch (e) { return e.name; } });
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["escapedLone"], serde_json::json!([1, 0xD800]));
+    assert_eq!(v["rawLone"], 0xD800);
+    assert_eq!(v["roundTrip"], true);
+    assert_eq!(v["pair"], true);
+    assert_eq!(v["escapes"], true);
+    assert_eq!(v["unicode"], "\u{fc}");
+    assert_eq!(
+        v["numbers"],
+        serde_json::json!([1, 0.25, -3, 1000, 0, 1.2345678901234568e29])
+    );
+    assert_eq!(v["negativeZero"], true);
+    assert_eq!(v["whitespace"], 1);
+    assert_eq!(v["lastWins"], 2);
+    assert_eq!(v["proto"], serde_json::json!([true, true, null]));
+    assert_eq!(
+        v["literals"],
+        serde_json::json!([true, false, null, {}, [], ""])
+    );
+    assert_eq!(v["deep"], 1);
+    assert_eq!(v["reviver"], serde_json::json!({"a": 10, "b": [20]}));
+    let errors = v["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 22);
+    for (i, e) in errors.iter().enumerate() {
+        assert_eq!(e, "SyntaxError", "bad text #{i}");
+    }
+}

@@ -15,6 +15,9 @@
 
 use std::{borrow::Cow, iter::once};
 
+// Outpost patch: see parse.rs.
+mod parse;
+
 use rustc_hash::FxHashSet;
 
 use boa_ast::scope::Scope;
@@ -237,11 +240,13 @@ impl Json {
     /// [mdn]: https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Global_Objects/JSON/parse
     pub(crate) fn parse(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
         // 1. Let jsonString be ? ToString(text).
-        let json_string = args
-            .first()
-            .cloned()
-            .unwrap_or_default()
-            .to_string(context)?
+        let text = args.first().cloned().unwrap_or_default().to_string(context)?;
+        // Outpost patch: without a reviver, parse the code units directly (parse.rs):
+        // lone surrogates survive, and no script is compiled per call.
+        if !args.get_or_undefined(1).is_callable() {
+            return parse::parse(&text, context);
+        }
+        let json_string = text
             .to_std_string()
             .map_err(|e| JsNativeError::syntax().with_message(e.to_string()))?;
 
