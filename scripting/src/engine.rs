@@ -41,6 +41,9 @@ pub struct Limits {
     /// Bytes one run of a request's JavaScript may allocate and keep (enforced when the
     /// process reports allocations, see [`crate::memory`]).
     pub memory: usize,
+    /// Whether scripts may compile code from strings (`eval`, `new Function`). Off, as
+    /// in Workers; the web-platform-tests harness turns it on to load the test files.
+    pub code_from_strings: bool,
 }
 
 impl Default for Limits {
@@ -51,6 +54,7 @@ impl Default for Limits {
             loop_iterations: 10_000_000,
             recursion: 512,
             memory: 128 << 20,
+            code_from_strings: false,
         }
     }
 }

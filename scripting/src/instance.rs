@@ -117,6 +117,25 @@ fn global_function(context: &mut Context, name: JsString) -> JsResult<JsObject> 
         .ok_or_else(|| js_error!(TypeError: "prelude function missing"))
 }
 
+/// Refuses `eval` and `new Function` as Workers do (V8's error, word for word): code a
+/// script builds from strings is code nobody reviewed when it was deployed.
+struct NoCodeFromStrings;
+
+impl boa_engine::context::HostHooks for NoCodeFromStrings {
+    fn ensure_can_compile_strings(
+        &self,
+        _realm: boa_engine::realm::Realm,
+        _parameters: &[JsString],
+        _body: &JsString,
+        _direct: bool,
+        _context: &mut Context,
+    ) -> JsResult<()> {
+        Err(boa_engine::JsNativeError::eval()
+            .with_message("Code generation from strings disallowed for this context")
+            .into())
+    }
+}
+
 /// A context with the Web APIs set up and no script yet. The JS thread makes one ahead
 /// of need, when it is idle, so that deploying a script costs only compiling it (what a
 /// V8 snapshot gives workerd).
@@ -130,7 +149,14 @@ impl Runtime {
     /// A fresh context: boa's intrinsics, `boa_runtime`'s extensions, the host functions
     /// and the JS sources (see `sources.rs`). Fails only on a defect in those.
     pub(crate) fn new(limits: &Limits) -> std::result::Result<Runtime, String> {
-        let mut context = Context::default();
+        let mut context = if limits.code_from_strings {
+            Context::default()
+        } else {
+            Context::builder()
+                .host_hooks(Rc::new(NoCodeFromStrings))
+                .build()
+                .map_err(|e| format!("runtime set-up failed (context): {e}"))?
+        };
         let rl = context.runtime_limits_mut();
         rl.set_loop_iteration_limit(limits.loop_iterations);
         rl.set_recursion_limit(limits.recursion);

@@ -172,6 +172,8 @@ async fn wpt_streams_run_inside_the_script_runtime() {
         loop_iterations: u64::MAX / 2,
         recursion: 4096,
         memory: 2 << 30,
+        // The harness loads each file with an indirect eval.
+        code_from_strings: true,
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
