@@ -205,6 +205,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/redirect", None),
             ("GET", "/nowhere", None),
             ("GET", "/throw", None),
+            ("GET", "/globals", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

@@ -803,6 +803,49 @@ Object.defineProperty(URL.prototype, "searchParams", {
   globalThis.clearTimeout = function clearTimeout(id) {
     if (timers.delete(id)) host.cancelTimer(id);
   };
+  // An interval re-arms its timer under the same id after each run (at least 1 ms
+  // apart, so an interval of 0 cannot spin); the same 30 s bound applies to each wait.
+  globalThis.setInterval = function setInterval(fn, ms = 0, ...args) {
+    if (typeof fn !== "function") throw new TypeError("setInterval needs a function");
+    const id = nextCall++;
+    const every = Math.max(1, Number(ms) || 0);
+    const tick = () => {
+      timers.set(id, tick);
+      host.timer(id, every);
+      fn(...args);
+    };
+    timers.set(id, tick);
+    host.timer(id, every);
+    return id;
+  };
+  globalThis.clearInterval = function clearInterval(id) {
+    if (timers.delete(id)) host.cancelTimer(id);
+  };
+  for (const name of ["setTimeout", "clearTimeout", "setInterval", "clearInterval"]) {
+    Object.defineProperty(globalThis, name, { enumerable: false });
+  }
+
+  // navigator and performance as Workers have them: the user agent Workers report,
+  // one CPU, and a clock whose origin is 0 (performance.now() is Date.now()).
+  const ILLEGAL = Symbol("illegal");
+  class Navigator {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    get userAgent() { return "Cloudflare-Workers"; }
+    get hardwareConcurrency() { return 1; }
+    get language() { return "en"; }
+    get languages() { return ["en"]; }
+  }
+  class Performance extends EventTarget {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); super(); }
+    get timeOrigin() { return 0; }
+    now() { return Date.now(); }
+    toJSON() { return { timeOrigin: 0 }; }
+  }
+  for (const [name, C, instance] of [["navigator", Navigator, new Navigator(ILLEGAL)], ["performance", Performance, new Performance(ILLEGAL)]]) {
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
+    Object.defineProperty(globalThis, C.name, { value: C, writable: true, enumerable: false, configurable: true });
+    Object.defineProperty(globalThis, name, { value: instance, writable: true, enumerable: true, configurable: true });
+  }
 
   // Web Crypto, the parts hooks use.
   const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];

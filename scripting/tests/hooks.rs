@@ -611,3 +611,50 @@ async fn json_parse_follows_the_standard_on_code_units() {
         assert_eq!(e, "SyntaxError", "bad text #{i}");
     }
 }
+
+/// The rest of the global scope the WinterTC minimum and Workers give that hooks use:
+/// `navigator` (Workers' user agent), `performance` (origin 0, as in Workers),
+/// `setInterval`/`clearInterval`, `reportError`, `CustomEvent`.
+#[tokio::test]
+async fn navigator_performance_intervals_and_custom_events() {
+    let e = engine();
+    let s = script(
+        "globals.js",
+        r#"
+        export default {
+          async fetch() {
+            const out = {};
+            out.navigator = [navigator.userAgent, navigator.hardwareConcurrency, String(navigator), typeof Navigator];
+            const t = performance.now();
+            out.performance = [performance.timeOrigin, typeof t, Math.abs(t - Date.now()) < 1000, String(performance)];
+            out.ticks = await new Promise((resolve) => {
+              let n = 0;
+              const id = setInterval((step) => { n += step; if (n === 3) { clearInterval(id); setTimeout(() => resolve(n), 30); } }, 1, 1);
+            });
+            reportError(new Error("reported, not thrown"));
+            let detail = null;
+            const target = new EventTarget();
+            target.addEventListener("ping", (ev) => { detail = [ev.detail.n, ev instanceof Event, ev.type]; });
+            target.dispatchEvent(new CustomEvent("ping", { detail: { n: 7 } }));
+            out.custom = [detail, new CustomEvent("x").detail];
+            out.hidden = Object.keys(globalThis).filter((k) => ["setTimeout", "setInterval", "CustomEvent", "reportError"].includes(k));
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v["navigator"],
+        serde_json::json!(["Cloudflare-Workers", 1, "[object Navigator]", "function"])
+    );
+    assert_eq!(
+        v["performance"],
+        serde_json::json!([0, "number", true, "[object Performance]"])
+    );
+    assert_eq!(v["ticks"], 3, "the interval stopped after clearInterval");
+    assert_eq!(v["custom"], serde_json::json!([[7, true, "ping"], null]));
+    assert_eq!(v["hidden"], serde_json::json!([]));
+}

@@ -99,6 +99,36 @@ const routes = {
   },
 };
 
+// The global scope beyond the classes: navigator, performance's origin, intervals,
+// CustomEvent, reportError, code from strings, JSON.parse on lone surrogates. (Outpost
+// also exposes the `Performance` interface, which workerd does not: not compared.)
+routes["/globals"] = async () => {
+  const ticks = await new Promise((resolve) => {
+    let n = 0;
+    const id = setInterval(() => { n += 1; if (n === 3) { clearInterval(id); setTimeout(() => resolve(n), 20); } }, 1);
+  });
+  const target = new EventTarget();
+  let detail = null;
+  target.addEventListener("ping", (ev) => { detail = ev.detail; });
+  target.dispatchEvent(new CustomEvent("ping", { detail: { n: 7 } }));
+  const refused = [() => eval("1"), () => new Function("return 1")()].map((f) => {
+    try { f(); return "ran"; } catch (e) { return `${e.name}: ${e.message}`; }
+  });
+  const lone = JSON.parse('"a\\uD800b"');
+  return {
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    timeOrigin: performance.timeOrigin,
+    nowIsNumber: typeof performance.now() === "number",
+    types: [typeof Navigator, typeof CustomEvent, typeof reportError, typeof setInterval, typeof clearInterval],
+    ticks,
+    detail,
+    refused,
+    lone: [lone.length, lone.charCodeAt(1)],
+    loneRoundTrip: JSON.parse(JSON.stringify("\uDC00")) === "\uDC00",
+  };
+};
+
 export default {
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;

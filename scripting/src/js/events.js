@@ -131,7 +131,7 @@
           if (typeof l.callback === "function") l.callback.call(this, event);
           else if (l.callback !== null && typeof l.callback.handleEvent === "function") l.callback.handleEvent(event);
         } catch (err) {
-          reportError(err);
+          logUncaught(err);
         }
         if (e.stopNow) break;
       }
@@ -142,9 +142,19 @@
       return !e.canceled;
     }
   }
-  // An exception in a listener does not stop the dispatch; it is reported.
-  function reportError(err) {
-    try { console.error("Uncaught (in event listener)", err instanceof Error ? `${err.name}: ${err.message}` : String(err)); } catch {}
+  // An exception in a listener or a microtask does not stop the rest; it is reported
+  // (to the log: there is no window to show it in). Also the global `reportError`.
+  function logUncaught(err) {
+    try { console.error("Uncaught", err instanceof Error ? `${err.name}: ${err.message}` : String(err)); } catch {}
+  }
+  // DOM CustomEvent: an Event that carries `detail`.
+  class CustomEvent extends Event {
+    #detail;
+    constructor(type, init = undefined) {
+      super(type, init);
+      this.#detail = init?.detail ?? null;
+    }
+    get detail() { return this.#detail; }
   }
 
   // DOM AbortController / AbortSignal. Algorithms added by other standards (streams'
@@ -229,11 +239,11 @@
     },
   });
 
-  for (const C of [Event, EventTarget, AbortSignal, AbortController]) {
+  for (const C of [Event, CustomEvent, EventTarget, AbortSignal, AbortController]) {
     Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
   }
   // WebIDL operations and attributes are enumerable.
-  for (const C of [DOMException, Event, EventTarget, AbortSignal, AbortController]) {
+  for (const C of [DOMException, Event, CustomEvent, EventTarget, AbortSignal, AbortController]) {
     for (const key of Object.getOwnPropertyNames(C.prototype)) {
       if (key === "constructor") continue;
       const d = Object.getOwnPropertyDescriptor(C.prototype, key);
@@ -243,6 +253,7 @@
   const install = (name, value) => Object.defineProperty(globalThis, name, method(value));
   install("DOMException", DOMException);
   install("Event", Event);
+  install("CustomEvent", CustomEvent);
   install("EventTarget", EventTarget);
   install("AbortSignal", AbortSignal);
   install("AbortController", AbortController);
@@ -251,10 +262,14 @@
   install("queueMicrotask", function queueMicrotask(callback) {
     if (typeof callback !== "function") throw new TypeError("queueMicrotask: the callback must be a function");
     then.call(resolved, () => {
-      try { callback(); } catch (e) { reportError(e); }
+      try { callback(); } catch (e) { logUncaught(e); }
     });
   });
-  for (const name of ["DOMException", "Event", "EventTarget", "AbortSignal", "AbortController", "queueMicrotask"]) {
+  install("reportError", function reportError(err) {
+    if (arguments.length === 0) throw new TypeError("reportError: 1 argument required");
+    logUncaught(err);
+  });
+  for (const name of ["DOMException", "Event", "CustomEvent", "EventTarget", "AbortSignal", "AbortController", "queueMicrotask", "reportError"]) {
     Object.defineProperty(globalThis, name, { enumerable: false });
   }
 })();
