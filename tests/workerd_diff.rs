@@ -206,6 +206,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/nowhere", None),
             ("GET", "/throw", None),
             ("GET", "/globals", None),
+            ("GET", "/hmac", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

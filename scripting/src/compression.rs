@@ -55,7 +55,7 @@ pub(crate) fn push(id: u64, data: &[u8], last: bool, ctx: &mut Context) -> JsRes
             .ok_or_else(|| type_error("the stream has already ended"))?
             .map_err(failed)?
     };
-    crate::host::uint8_array(&out, ctx)
+    crate::convert::uint8_array(&out, ctx)
 }
 
 /// Drops the codecs `request` left open.

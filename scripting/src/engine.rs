@@ -1277,11 +1277,11 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
             host::restore_body(request, id, body);
             match next {
                 None => (true, JsValue::null()),
-                Some(Ok(bytes)) => (true, host::uint8_array(&bytes, ctx)?),
+                Some(Ok(bytes)) => (true, crate::convert::uint8_array(&bytes, ctx)?),
                 Some(Err(e)) => fail(e),
             }
         }
-        Done::Read(Ok(bytes)) => (true, host::uint8_array(&bytes, ctx)?),
+        Done::Read(Ok(bytes)) => (true, crate::convert::uint8_array(&bytes, ctx)?),
         Done::Fetched(Ok(resp)) => {
             let status = resp.head.status;
             let headers = host::headers_object(resp.head.headers, ctx)?;
@@ -1300,7 +1300,7 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
         }
         Done::Kv(Ok(KvResult::Done)) => (true, JsValue::undefined()),
         Done::Kv(Ok(KvResult::Value(None))) => (true, JsValue::null()),
-        Done::Kv(Ok(KvResult::Value(Some(v)))) => (true, host::uint8_array(&v, ctx)?),
+        Done::Kv(Ok(KvResult::Value(Some(v)))) => (true, crate::convert::uint8_array(&v, ctx)?),
         Done::Kv(Ok(KvResult::List(list))) => {
             let mut keys = Vec::new();
             for k in list.keys {

@@ -1,20 +1,19 @@
 //! The native side of the prelude: the host functions scripts reach through `fetch`,
-//! body reads, timers, crypto and KV, and the conversions between JS values and Rust.
+//! body reads, timers and KV (crypto's are in `crypto.rs`, value conversions in
+//! `convert.rs`), and the table `install` puts them in.
 //!
 //! Host functions run inside the VM and must not block. Asynchronous ones only record
 //! a [`HostCall`] in this thread's outbox; the JS thread's event loop turns it into
 //! work and later settles the call's promise. Calls are attributed to the request
 //! whose JavaScript is running ([`set_current`]).
 
+use crate::convert::{arg, bytes_of, call_arg, string_arg, type_error};
+use crate::crypto::{digest, hmac_sign, hmac_verify, random, uuid};
 use crate::exchange::{Body, BodyStream, FetchRequest};
 use crate::rewriter::Op;
-use boa_engine::object::builtins::{
-    AlignedVec, JsArray, JsArrayBuffer, JsTypedArray, JsUint8Array,
-};
+use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
-use boa_engine::{
-    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
-};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use boa_runtime::fetch::headers::JsHeaders;
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
@@ -141,54 +140,6 @@ pub(crate) fn drop_bodies(request: u64) {
     // A rewrite waiting on one of this request's handlers stops (the parser thread
     // sees the channel close).
     REPLIES.with_borrow_mut(|m| m.retain(|_, (r, _)| *r != request));
-}
-
-fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
-    JsNativeError::typ().with_message(msg.into()).into()
-}
-
-fn arg(args: &[JsValue], i: usize) -> JsValue {
-    args.get(i).cloned().unwrap_or_default()
-}
-
-fn string_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
-    Ok(arg(args, i).to_string(ctx)?.to_std_string_escaped())
-}
-
-fn call_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<u32> {
-    arg(args, i).to_u32(ctx)
-}
-
-/// The bytes of a typed array (copied out of the VM).
-pub(crate) fn bytes_of(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| type_error("expected a Uint8Array"))?;
-    let array = JsTypedArray::from_object(obj.clone())?;
-    let offset = array.byte_offset(ctx)?;
-    let len = array.byte_length(ctx)?;
-    let buffer = array.buffer(ctx)?;
-    let buffer = buffer
-        .as_object()
-        .ok_or_else(|| type_error("typed array without a buffer"))?;
-    let buffer = JsArrayBuffer::from_object(buffer.clone())?;
-    let data = buffer
-        .data()
-        .ok_or_else(|| type_error("detached ArrayBuffer"))?;
-    data.get(offset..offset + len)
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| type_error("typed array out of its buffer's bounds"))
-}
-
-/// A new `ArrayBuffer` holding `bytes`.
-pub(crate) fn array_buffer(bytes: &[u8], ctx: &mut Context) -> JsResult<JsArrayBuffer> {
-    JsArrayBuffer::from_byte_block(AlignedVec::from_slice(64, bytes), ctx)
-}
-
-/// A new `Uint8Array` holding `bytes`.
-pub(crate) fn uint8_array(bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
-    let buffer = array_buffer(bytes, ctx)?;
-    Ok(JsUint8Array::from_array_buffer(buffer, ctx)?.into())
 }
 
 /// A `Headers` object (boa_runtime's class) holding `map`.
@@ -453,44 +404,6 @@ fn pass_through(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue
     Ok(JsValue::undefined())
 }
 
-fn fill_random(buf: &mut [u8]) -> JsResult<()> {
-    use ring::rand::SecureRandom;
-    ring::rand::SystemRandom::new()
-        .fill(buf)
-        .map_err(|_| type_error("the system random number generator failed"))
-}
-
-/// `random(n) -> Uint8Array`.
-fn random(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let n = (arg(args, 0).to_length(ctx)? as usize).min(65536);
-    let mut buf = vec![0u8; n];
-    fill_random(&mut buf)?;
-    uint8_array(&buf, ctx)
-}
-
-/// `uuid() -> string` (version 4).
-fn uuid(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    let mut b = [0u8; 16];
-    fill_random(&mut b)?;
-    let id = uuid::Builder::from_random_bytes(b).into_uuid();
-    Ok(JsString::from(id.hyphenated().to_string().as_str()).into())
-}
-
-/// `digest(name, bytes) -> ArrayBuffer`.
-fn digest(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let name = string_arg(args, 0, ctx)?;
-    let alg = match name.as_str() {
-        "SHA-1" => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        "SHA-256" => &ring::digest::SHA256,
-        "SHA-384" => &ring::digest::SHA384,
-        "SHA-512" => &ring::digest::SHA512,
-        other => return Err(type_error(format!("unsupported digest {other}"))),
-    };
-    let data = bytes_of(&arg(args, 1), ctx)?;
-    let out = ring::digest::digest(alg, &data);
-    Ok(array_buffer(out.as_ref(), ctx)?.into())
-}
-
 /// `kv(call, namespace, op, key, value, extra)`.
 fn kv(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let call = call_arg(args, 0, ctx)?;
@@ -664,7 +577,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 27] = [
+    let functions: [(&str, Native, usize); 29] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -691,6 +604,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("random", random, 1),
         ("uuid", uuid, 0),
         ("digest", digest, 2),
+        ("hmacSign", hmac_sign, 3),
+        ("hmacVerify", hmac_verify, 4),
         ("kv", kv, 6),
     ];
     let mut built: Vec<(JsString, JsObject)> = Vec::new();

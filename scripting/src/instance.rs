@@ -385,7 +385,7 @@ impl Instance {
         } else if body.is_empty() {
             JsValue::null()
         } else {
-            match crate::host::uint8_array(&body, ctx) {
+            match crate::convert::uint8_array(&body, ctx) {
                 Ok(b) => b,
                 Err(e) => return Err(self.error(&e)),
             }
@@ -596,7 +596,7 @@ impl Instance {
             }
         } else {
             let bytes =
-                crate::host::bytes_of(&body, &mut self.context).map_err(|e| self.error(&e))?;
+                crate::convert::bytes_of(&body, &mut self.context).map_err(|e| self.error(&e))?;
             Body::Bytes(bytes::Bytes::from(bytes))
         };
         let mut head = http::Response::new(()).into_parts().0;

@@ -16,6 +16,8 @@ mod clock;
 pub mod codec;
 mod compression;
 mod console;
+mod convert;
+mod crypto;
 mod engine;
 mod error;
 mod exchange;

@@ -867,8 +867,96 @@ Object.defineProperty(URL.prototype, "searchParams", {
         if (!DIGESTS.includes(name)) throw new TypeError(`Unrecognized or unimplemented digest algorithm: ${name}`);
         return host.digest(name, toBytes(data));
       },
+      async importKey(format, keyData, algorithm, extractable, usages) {
+        const alg = hmacParams(algorithm);
+        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+        const bytes = bufferSource(keyData, "keyData").slice();
+        if (bytes.byteLength === 0) throw new DOMException("HMAC key data must not be empty", "DataError");
+        return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
+      },
+      async generateKey(algorithm, extractable, usages) {
+        const alg = hmacParams(algorithm);
+        const bits = alg.length ?? BLOCK_BITS[alg.hash];
+        if (bits === 0 || bits % 8 !== 0) throw new DOMException("HMAC key length must be a positive multiple of 8", "OperationError");
+        const bytes = new Uint8Array(bits / 8);
+        for (let at = 0; at < bytes.length; at += 65536) bytes.set(host.random(Math.min(65536, bytes.length - at)), at);
+        return newKey(bytes, alg.hash, bits, extractable, keyUsages(usages));
+      },
+      async exportKey(format, key) {
+        const k = keyRecord(key);
+        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+        if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+        return k.bytes.slice().buffer;
+      },
+      async sign(algorithm, key, data) {
+        const k = usableKey(algorithm, key, "sign");
+        return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
+      },
+      async verify(algorithm, key, signature, data) {
+        const k = usableKey(algorithm, key, "verify");
+        return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+      },
     },
   };
+
+  // Web Crypto keys: HMAC (what webhook signatures use), the key bytes kept out of the
+  // script's reach. Errors are the DOMException names the Web Crypto standard gives.
+  const BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
+  const keys = new WeakMap();
+  class CryptoKey {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    get type() { return keyRecord(this).type; }
+    get extractable() { return keyRecord(this).extractable; }
+    get algorithm() { const k = keyRecord(this); return { name: "HMAC", hash: { name: k.hash }, length: k.length }; }
+    get usages() { return [...keyRecord(this).usages]; }
+  }
+  // (No toStringTag: workerd's CryptoKey prints as [object Object].)
+  Object.defineProperty(globalThis, "CryptoKey", { value: CryptoKey, writable: true, enumerable: false, configurable: true });
+  function keyRecord(key) {
+    const k = typeof key === "object" && key !== null ? keys.get(key) : undefined;
+    if (k === undefined) throw new TypeError("expected a CryptoKey");
+    return k;
+  }
+  function newKey(bytes, hash, length, extractable, usages) {
+    if (usages.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "secret", bytes, hash, length, extractable: Boolean(extractable), usages });
+    return key;
+  }
+  function algorithmName(algorithm) {
+    const name = typeof algorithm === "string" ? algorithm : typeof algorithm === "object" && algorithm !== null ? algorithm.name : undefined;
+    if (name === undefined) throw new TypeError("Algorithm: name is required");
+    return String(name);
+  }
+  function hmacParams(algorithm) {
+    const name = algorithmName(algorithm);
+    if (name.toUpperCase() !== "HMAC") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const hash = algorithm.hash;
+    if (hash === undefined) throw new TypeError("HmacImportParams: hash is required");
+    const hashName = algorithmName(hash).toUpperCase();
+    if (!(hashName in BLOCK_BITS)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hashName}`, "NotSupportedError");
+    const length = algorithm.length === undefined ? undefined : Number(algorithm.length);
+    return { hash: hashName, length };
+  }
+  function keyUsages(usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign" && u !== "verify") throw new DOMException(`Invalid key usage for HMAC: ${u}`, "SyntaxError");
+    }
+    return ["sign", "verify"].filter((u) => list.includes(u));
+  }
+  function usableKey(algorithm, key, usage) {
+    const name = algorithmName(algorithm);
+    if (name.toUpperCase() !== "HMAC") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const k = keyRecord(key);
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    return k;
+  }
+  function bufferSource(data, what) {
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    throw new TypeError(`${what} must be an ArrayBuffer or a view of one`);
+  }
 
   // KV namespaces: env.NAME.get/put/delete/list, as in Workers KV.
   Object.defineProperty(globalThis, "__outpostKvNamespace", {

@@ -129,6 +129,44 @@ routes["/globals"] = async () => {
   };
 };
 
+// Web Crypto HMAC, as webhook signature checks use it.
+routes["/hmac"] = async () => {
+  const enc = new TextEncoder();
+  const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const errorName = async (f) => { try { await f(); return "ok"; } catch (e) { return e.name; } };
+  const key = await crypto.subtle.importKey("raw", enc.encode("secret"), { name: "HMAC", hash: "SHA-256" }, true, ["sign", "verify"]);
+  const sig = await crypto.subtle.sign("HMAC", key, enc.encode("message"));
+  const signatures = {};
+  for (const hash of ["SHA-1", "SHA-384", "SHA-512"]) {
+    const k = await crypto.subtle.importKey("raw", enc.encode("secret"), { name: "HMAC", hash: { name: hash } }, false, ["sign"]);
+    signatures[hash] = hex(await crypto.subtle.sign({ name: "HMAC" }, k, enc.encode("message")));
+  }
+  const verifyOnly = await crypto.subtle.importKey("raw", enc.encode("k"), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  const generated = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-512" }, true, ["sign"]);
+  return {
+    sha256: hex(sig),
+    byteLength: sig.byteLength,
+    verified: await crypto.subtle.verify("HMAC", key, sig, enc.encode("message")),
+    tampered: await crypto.subtle.verify("HMAC", key, sig, enc.encode("messagE")),
+    signatures,
+    algorithm: key.algorithm,
+    usages: key.usages,
+    type: key.type,
+    extractable: [key.extractable, verifyOnly.extractable],
+    exported: hex(await crypto.subtle.exportKey("raw", key)),
+    tag: String(key),
+    generated: [generated.algorithm.length, (await crypto.subtle.exportKey("raw", generated)).byteLength],
+    errors: [
+      await errorName(() => crypto.subtle.sign("HMAC", verifyOnly, enc.encode("x"))),
+      await errorName(() => crypto.subtle.importKey("raw", enc.encode("k"), { name: "HMAC", hash: "SHA-256" }, false, ["encrypt"])),
+      await errorName(() => crypto.subtle.importKey("raw", enc.encode("k"), { name: "HMAC" }, false, ["sign"])),
+      await errorName(() => crypto.subtle.importKey("raw", enc.encode("k"), { name: "NOPE" }, false, ["sign"])),
+      await errorName(() => crypto.subtle.exportKey("raw", verifyOnly)),
+      await errorName(() => crypto.subtle.importKey("raw", enc.encode("k"), { name: "HMAC", hash: "SHA-256" }, false, [])),
+    ],
+  };
+};
+
 export default {
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;

@@ -1,0 +1,53 @@
+//! Conversions between JavaScript values and Rust for the host functions: arguments,
+//! byte arrays in and out of the VM, and the errors they raise.
+
+use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsTypedArray, JsUint8Array};
+use boa_engine::{Context, JsNativeError, JsResult, JsValue};
+
+pub(crate) fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
+    JsNativeError::typ().with_message(msg.into()).into()
+}
+
+pub(crate) fn arg(args: &[JsValue], i: usize) -> JsValue {
+    args.get(i).cloned().unwrap_or_default()
+}
+
+pub(crate) fn string_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
+    Ok(arg(args, i).to_string(ctx)?.to_std_string_escaped())
+}
+
+pub(crate) fn call_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<u32> {
+    arg(args, i).to_u32(ctx)
+}
+
+/// The bytes of a typed array (copied out of the VM).
+pub(crate) fn bytes_of(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| type_error("expected a Uint8Array"))?;
+    let array = JsTypedArray::from_object(obj.clone())?;
+    let offset = array.byte_offset(ctx)?;
+    let len = array.byte_length(ctx)?;
+    let buffer = array.buffer(ctx)?;
+    let buffer = buffer
+        .as_object()
+        .ok_or_else(|| type_error("typed array without a buffer"))?;
+    let buffer = JsArrayBuffer::from_object(buffer.clone())?;
+    let data = buffer
+        .data()
+        .ok_or_else(|| type_error("detached ArrayBuffer"))?;
+    data.get(offset..offset + len)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| type_error("typed array out of its buffer's bounds"))
+}
+
+/// A new `ArrayBuffer` holding `bytes`.
+pub(crate) fn array_buffer(bytes: &[u8], ctx: &mut Context) -> JsResult<JsArrayBuffer> {
+    JsArrayBuffer::from_byte_block(AlignedVec::from_slice(64, bytes), ctx)
+}
+
+/// A new `Uint8Array` holding `bytes`.
+pub(crate) fn uint8_array(bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
+    let buffer = array_buffer(bytes, ctx)?;
+    Ok(JsUint8Array::from_array_buffer(buffer, ctx)?.into())
+}
