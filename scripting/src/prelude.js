@@ -136,6 +136,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
   class HostBody {
     constructor(id) { this.id = id; }
   }
+  const blobParts = globalThis.__outpostBlobs.parts;
+  delete globalThis.__outpostBlobs;
   // The Streams standard's internals, compiled on first use (js/streams-loader.js).
   const lazyStreams = globalThis.__outpostStreams;
   delete globalThis.__outpostStreams;
@@ -256,6 +258,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
     if (ArrayBuffer.isView(body)) {
       return [new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)), null];
     }
+    const blob = blobParts(body);
+    if (blob !== undefined) return [blob[0].slice(), blob[1] === "" ? null : blob[1]];
     if (body instanceof URLSearchParams) {
       return [body.toString(), "application/x-www-form-urlencoded;charset=UTF-8"];
     }
@@ -352,6 +356,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
       return decoder.decode(await this.bytes());
     }
     async json() { return JSON.parse(await this.text()); }
+    async blob() {
+      const type = this.headers.get("content-type");
+      return new Blob([await this.bytes()], { type: type === null ? "" : type });
+    }
     async arrayBuffer() {
       const b = await this.bytes();
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
@@ -835,14 +843,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
     get language() { return "en"; }
     get languages() { return ["en"]; }
   }
-  class Performance extends EventTarget {
-    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); super(); }
+  class Performance {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
     get timeOrigin() { return 0; }
     now() { return Date.now(); }
     toJSON() { return { timeOrigin: 0 }; }
   }
   for (const [name, C, instance] of [["navigator", Navigator, new Navigator(ILLEGAL)], ["performance", Performance, new Performance(ILLEGAL)]]) {
-    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
+    // (No toStringTag: workerd's print as [object Object].)
     Object.defineProperty(globalThis, C.name, { value: C, writable: true, enumerable: false, configurable: true });
     Object.defineProperty(globalThis, name, { value: instance, writable: true, enumerable: true, configurable: true });
   }

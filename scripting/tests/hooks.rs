@@ -648,11 +648,11 @@ async fn navigator_performance_intervals_and_custom_events() {
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(
         v["navigator"],
-        serde_json::json!(["Cloudflare-Workers", 1, "[object Navigator]", "function"])
+        serde_json::json!(["Cloudflare-Workers", 1, "[object Object]", "function"])
     );
     assert_eq!(
         v["performance"],
-        serde_json::json!([0, "number", true, "[object Performance]"])
+        serde_json::json!([0, "number", true, "[object Object]"])
     );
     assert_eq!(v["ticks"], 3, "the interval stopped after clearInterval");
     assert_eq!(v["custom"], serde_json::json!([[7, true, "ping"], null]));

@@ -117,6 +117,7 @@ routes["/globals"] = async () => {
   const lone = JSON.parse('"a\\uD800b"');
   return {
     userAgent: navigator.userAgent,
+    printed: [String(navigator), String(performance)],
     hardwareConcurrency: navigator.hardwareConcurrency,
     timeOrigin: performance.timeOrigin,
     nowIsNumber: typeof performance.now() === "number",
@@ -164,6 +165,26 @@ routes["/hmac"] = async () => {
       await errorName(() => crypto.subtle.exportKey("raw", verifyOnly)),
       await errorName(() => crypto.subtle.importKey("raw", enc.encode("k"), { name: "HMAC", hash: "SHA-256" }, false, [])),
     ],
+  };
+};
+
+// Blob and File, and a Blob as a body.
+routes["/blob"] = async () => {
+  const b = new Blob(["héllo ", new Uint8Array([119, 111]), new Blob(["rld"])], { type: "Text/PLAIN" });
+  const f = new File(["data"], "a.txt", { type: "text/csv", lastModified: 42 });
+  const r = new Response(b);
+  const back = await new Response("xyz", { headers: { "content-type": "application/x-test" } }).blob();
+  const error = (() => { try { new Blob("not a sequence"); return "ok"; } catch (e) { return e.name; } })();
+  return {
+    size: b.size, type: b.type, text: await b.text(),
+    slices: [await b.slice(1, 4).text(), await b.slice(-3).text(), b.slice(3, 1).size, b.slice(0, 2, "X/Y").type],
+    bytes: [...new Uint8Array(await b.slice(0, 3).arrayBuffer())],
+    file: [f.name, f.lastModified, f.type, f.size, f instanceof Blob, String(f), String(b)],
+    bodyType: r.headers.get("content-type"), bodyText: await r.text(),
+    back: [back.type, back.size],
+    badType: new Blob([], { type: "a\u00e9" }).type,
+    error,
+    streamed: await new Response(new Blob(["via stream"]).stream()).text(),
   };
 };
 
