@@ -833,9 +833,22 @@ Object.defineProperty(URL.prototype, "searchParams", {
     Object.defineProperty(globalThis, name, { enumerable: false });
   }
 
+  const ILLEGAL = Symbol("illegal");
+  // Workers' scheduler: `await scheduler.wait(ms)` is a setTimeout as a promise.
+  class Scheduler {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    wait(ms, options = undefined) {
+      const signal = options?.signal;
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) { reject(signal.reason); return; }
+        const id = setTimeout(resolve, ms);
+        signal?.addEventListener("abort", () => { clearTimeout(id); reject(signal.reason); }, { once: true });
+      });
+    }
+  }
   // navigator and performance as Workers have them: the user agent Workers report,
   // one CPU, and a clock whose origin is 0 (performance.now() is Date.now()).
-  const ILLEGAL = Symbol("illegal");
+
   class Navigator {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
     get userAgent() { return "Cloudflare-Workers"; }
@@ -849,7 +862,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     now() { return Date.now(); }
     toJSON() { return { timeOrigin: 0 }; }
   }
-  for (const [name, C, instance] of [["navigator", Navigator, new Navigator(ILLEGAL)], ["performance", Performance, new Performance(ILLEGAL)]]) {
+  for (const [name, C, instance] of [["navigator", Navigator, new Navigator(ILLEGAL)], ["performance", Performance, new Performance(ILLEGAL)], ["scheduler", Scheduler, new Scheduler(ILLEGAL)]]) {
     // (No toStringTag: workerd's print as [object Object].)
     Object.defineProperty(globalThis, C.name, { value: C, writable: true, enumerable: false, configurable: true });
     Object.defineProperty(globalThis, name, { value: instance, writable: true, enumerable: true, configurable: true });

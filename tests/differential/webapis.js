@@ -114,10 +114,13 @@ routes["/globals"] = async () => {
   const refused = [() => eval("1"), () => new Function("return 1")()].map((f) => {
     try { f(); return "ran"; } catch (e) { return `${e.name}: ${e.message}`; }
   });
+  const waited = await scheduler.wait(5);
+  const aborted = await scheduler.wait(10000, { signal: AbortSignal.abort(new Error("stop")) }).then(() => "resolved", (e) => e.message);
   const lone = JSON.parse('"a\\uD800b"');
   return {
     userAgent: navigator.userAgent,
-    printed: [String(navigator), String(performance)],
+    printed: [String(navigator), String(performance), String(scheduler)],
+    scheduler: [waited === undefined, aborted],
     hardwareConcurrency: navigator.hardwareConcurrency,
     timeOrigin: performance.timeOrigin,
     nowIsNumber: typeof performance.now() === "number",
