@@ -83,18 +83,12 @@ pub(crate) async fn answer(
             .clone()
             .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
     };
-    let outcome = {
-        let mut hook = std::pin::pin!(engine.run(run.script, run.env, hook_request));
-        loop {
-            match pump.as_mut() {
-                Some(p) if !p.finished() => tokio::select! {
-                    out = &mut hook => break out,
-                    () = p.step(session) => {}
-                },
-                _ => break hook.await,
-            }
-        }
-    };
+    let outcome = pumping(
+        session,
+        pump.as_mut(),
+        engine.run(run.script, run.env, hook_request),
+    )
+    .await;
     let failure = match outcome {
         Ok(Answer::Respond(resp)) => {
             write_hook_response(session, resp, pump.as_mut()).await?;
@@ -210,15 +204,7 @@ async fn write_hook_response(
     if head_only {
         return Ok(());
     }
-    loop {
-        let next = match pump.as_deref_mut() {
-            Some(p) if !p.finished() => tokio::select! {
-                chunk = stream.next() => chunk,
-                () = p.step(session) => continue,
-            },
-            _ => stream.next().await,
-        };
-        let Some(chunk) = next else { break };
+    while let Some(chunk) = pumping(session, pump.as_deref_mut(), stream.next()).await {
         let chunk = chunk.map_err(|e| {
             Error::because(ErrorType::ReadError, "subrequest body for the client", e)
         })?;
@@ -285,6 +271,25 @@ impl Pump {
             }
         }
     }
+}
+
+/// Runs `fut` to its end while `pump` (if any) keeps feeding the request body to the
+/// script: what the script waits on may be its own reading of that body.
+async fn pumping<F: std::future::Future>(
+    session: &mut Session,
+    pump: Option<&mut Pump>,
+    fut: F,
+) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    if let Some(p) = pump {
+        while !p.finished() {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = p.step(session) => {}
+            }
+        }
+    }
+    fut.await
 }
 
 /// Stops feeding the request body: a body not read to its end is left on the
