@@ -242,7 +242,6 @@
     isDisturbed(stream) { return rsRaw(stream).disturbed; },
     isLocked(stream) { return rsRaw(stream).reader !== undefined; },
     disturb(stream) { rs(stream).disturbed = true; },
-    isErrored(stream) { return rs(stream).state === "errored"; },
     fixedLength(stream) { return fixedLengths.get(stream); },
   });
 
