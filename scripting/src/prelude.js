@@ -175,17 +175,6 @@ Object.defineProperty(URL.prototype, "searchParams", {
     hostStreams.set(stream, hb);
     return stream;
   }
-  // A stream over bytes the script already holds.
-  function bytesStream(bytes) {
-    let left = bytes;
-    return streams().byteStream((controller) => {
-      if (left !== null && left.byteLength > 0) controller.enqueue(left.slice());
-      left = null;
-      controller.close();
-      const req = controller.byobRequest;
-      if (req !== null) req.respond(0);
-    }, () => { left = null; });
-  }
   // What a stream a script hands over as a body becomes: the host body it wraps, if it
   // is an untouched host stream, or the stream itself.
   function streamSource(stream) {
@@ -287,7 +276,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
         const s = this.#source;
         if (s === null) return null;
         if (s instanceof HostBody) this.#stream = hostStream(s);
-        else this.#stream = bytesStream(typeof s === "string" ? encoder.encode(s) : s);
+        else this.#stream = streams().bytesStream(typeof s === "string" ? encoder.encode(s) : s);
         this.#source = this.#stream;
       }
       return this.#stream;

@@ -6,6 +6,8 @@
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const blobs = new WeakMap();
+  // The Streams internals (compiled on first use; the prelude deletes the global after).
+  const streamsApi = globalThis.__outpostStreams.api;
   function record(blob) {
     const r = typeof blob === "object" && blob !== null ? blobs.get(blob) : undefined;
     if (r === undefined) throw new TypeError("Illegal invocation: not a Blob");
@@ -67,18 +69,7 @@
     async text() { return decoder.decode(record(this).bytes); }
     async arrayBuffer() { return record(this).bytes.slice().buffer; }
     async bytes() { return record(this).bytes.slice(); }
-    stream() {
-      const bytes = record(this).bytes.slice();
-      return new ReadableStream({
-        type: "bytes",
-        pull(controller) {
-          if (bytes.byteLength > 0) controller.enqueue(bytes);
-          controller.close();
-          const req = controller.byobRequest;
-          if (req !== null) req.respond(0);
-        },
-      });
-    }
+    stream() { return streamsApi().bytesStream(record(this).bytes); }
   }
   class File extends Blob {
     #name; #lastModified;

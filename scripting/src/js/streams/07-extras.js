@@ -231,6 +231,17 @@
       newRS(s);
       return s.obj;
     },
+    // A stream over bytes already held (a string or buffer body, a Blob): one chunk.
+    bytesStream(bytes) {
+      let left = bytes;
+      return api.byteStream((controller) => {
+        if (left !== null && left.byteLength > 0) controller.enqueue(left.slice());
+        left = null;
+        controller.close();
+        const req = controller.byobRequest;
+        if (req !== null) req.respond(0);
+      }, () => { left = null; });
+    },
     // Locks a stream as a body handed on (what getReader() does); one never used
     // needs no reader and gets no controller.
     take(stream) {
