@@ -23,6 +23,8 @@ pub struct EdgeCache {
     pub storage: &'static TieredStorage,
     /// Collapses concurrent misses for one key into one origin fetch.
     pub lock: &'static CacheKeyLockImpl,
+    /// Keys the origin said not to store, sent straight to it for a while.
+    pub passes: &'static crate::pass_marks::PassMarks,
 }
 
 impl std::fmt::Debug for EdgeCache {
@@ -65,6 +67,7 @@ impl EdgeCache {
         Ok(Some(EdgeCache {
             storage: Box::leak(Box::new(storage)),
             lock: Box::leak(lock),
+            passes: Box::leak(Box::default()),
         }))
     }
 }

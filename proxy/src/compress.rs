@@ -74,23 +74,7 @@ pub fn plan(
     settings: &Compression,
     accept: Option<&str>,
 ) -> Option<Coding> {
-    if !settings.enabled || never_compressed(resp) {
-        return None;
-    }
-    let media = resp
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|ct| crate::media::media_type(ct).0)?;
-    if !settings.compresses(&media) {
-        return None;
-    }
-    let length = resp
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if length.is_some_and(|n| n < settings.min_size) {
+    if !Facts::of_header(resp).compressible(settings) {
         return None;
     }
     // From here on the representation depends on Accept-Encoding, whatever this
@@ -98,6 +82,88 @@ pub fn plan(
     vary_on_accept_encoding(resp);
     let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
     Coding::negotiate(accept, &offered)
+}
+
+/// The parts of a response head that decide whether it is compressed, read from
+/// pingora's map or from the fields as they came off the wire.
+pub(crate) struct Facts<'a> {
+    status: u16,
+    content_type: Option<&'a [u8]>,
+    length: Option<u64>,
+    encoded: bool,
+    ranged: bool,
+    no_transform: bool,
+}
+
+impl<'a> Facts<'a> {
+    /// From a parsed head.
+    pub(crate) fn of_header(resp: &'a ResponseHeader) -> Self {
+        Self::of_fields(
+            resp.status.as_u16(),
+            resp.headers
+                .iter()
+                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+        )
+    }
+
+    /// From `(name, value)` pairs (names in any case).
+    pub(crate) fn of_fields(
+        status: u16,
+        fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Self {
+        let mut f = Facts {
+            status,
+            content_type: None,
+            length: None,
+            encoded: false,
+            ranged: false,
+            no_transform: false,
+        };
+        for (name, value) in fields {
+            if name.eq_ignore_ascii_case(b"content-type") {
+                f.content_type.get_or_insert(value);
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                f.length = f.length.or_else(|| {
+                    std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                });
+            } else if name.eq_ignore_ascii_case(b"content-encoding") {
+                f.encoded |= !value.trim_ascii().eq_ignore_ascii_case(b"identity");
+            } else if name.eq_ignore_ascii_case(b"content-range") {
+                f.ranged = true;
+            } else if name.eq_ignore_ascii_case(b"cache-control") {
+                f.no_transform |= value
+                    .split(|b| *b == b',')
+                    .any(|d| d.trim_ascii().eq_ignore_ascii_case(b"no-transform"));
+            }
+        }
+        f
+    }
+
+    /// Left as it is whatever the settings and the client: partial or bodiless,
+    /// already encoded (never double-compress), or `no-transform`.
+    pub(crate) fn never_compressed(&self) -> bool {
+        matches!(self.status, 100..=199 | 204 | 206 | 304)
+            || self.ranged
+            || self.encoded
+            || self.no_transform
+    }
+
+    /// The media type, lowercase, without parameters.
+    pub(crate) fn media(&self) -> Option<String> {
+        let ct = std::str::from_utf8(self.content_type?).ok()?;
+        Some(crate::media::media_type(ct).0)
+    }
+
+    /// Whether a site with `settings` compresses it for a client that accepts a
+    /// coding (and so marks it `Vary: Accept-Encoding` for every client).
+    pub(crate) fn compressible(&self, settings: &Compression) -> bool {
+        settings.enabled
+            && !self.never_compressed()
+            && self.media().is_some_and(|m| settings.compresses(&m))
+            && self.length.is_none_or(|n| n >= settings.min_size)
+    }
 }
 
 /// Rewrites the head of a response whose body will be sent encoded with `coding`.
@@ -194,27 +260,6 @@ impl Encoder {
         }
         Ok(())
     }
-}
-
-/// Whether `resp` is left as it is whatever the settings and the client: partial or
-/// bodiless, already encoded (never double-compress), or `no-transform`.
-pub(crate) fn never_compressed(resp: &ResponseHeader) -> bool {
-    let encoded = resp
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
-    matches!(resp.status.as_u16(), 100..=199 | 204 | 206 | 304)
-        || resp.headers.contains_key(header::CONTENT_RANGE)
-        || encoded
-        || no_transform(resp)
-}
-
-fn no_transform(resp: &ResponseHeader) -> bool {
-    resp.headers.get_all(header::CACHE_CONTROL).iter().any(|v| {
-        v.as_bytes()
-            .split(|b| *b == b',')
-            .any(|d| d.trim_ascii().eq_ignore_ascii_case(b"no-transform"))
-    })
 }
 
 /// Says the response depends on `Accept-Encoding` (once: kept if `Vary` already names

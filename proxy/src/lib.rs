@@ -26,6 +26,7 @@ mod hooks;
 pub mod html;
 pub mod media;
 pub mod metrics;
+pub mod pass_marks;
 pub mod pool;
 pub mod purge;
 mod request_id;

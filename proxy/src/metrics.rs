@@ -44,6 +44,9 @@ pub struct Metrics {
     /// Cache hits answered by the memory-hit fast path (a subset of the `hit`
     /// requests: those that needed nothing of pingora's full path).
     pub fast_hits: prometheus::IntCounter,
+    /// `outpost_cache_fast_passes_total`: hit-for-pass requests the fast path sent to
+    /// the origin itself.
+    pub fast_passes: prometheus::IntCounter,
     connections_open: IntGauge,
     config_info: IntGaugeVec,
     config_loaded: IntGauge,
@@ -77,6 +80,10 @@ pub struct SiteMeters {
     pub bytes_out: prometheus::IntCounter,
     /// `bytes_in{site}`.
     pub bytes_in: prometheus::IntCounter,
+    /// `requests{site, 2xx, disabled}`: a pass's usual answer (not stored).
+    pub passes_2xx: prometheus::IntCounter,
+    /// `origin_duration{site}`.
+    pub origin_duration: prometheus::Histogram,
 }
 
 impl SiteMeters {
@@ -87,6 +94,8 @@ impl SiteMeters {
             duration: m.duration.with_label_values(&[name]),
             bytes_out: m.bytes_out.with_label_values(&[name]),
             bytes_in: m.bytes_in.with_label_values(&[name]),
+            passes_2xx: m.requests.with_label_values(&[name, "2xx", "disabled"]),
+            origin_duration: m.origin_duration.with_label_values(&[name]),
         }
     }
 }
@@ -252,6 +261,16 @@ impl Metrics {
                 let c = prometheus::IntCounter::new(
                     "outpost_cache_fast_hits_total",
                     "Cache hits answered by the memory-hit fast path (HTTP/1.1 GET/HEAD of a fresh memory-tier object that no rule, hook or conditional touches).",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            fast_passes: {
+                let c = prometheus::IntCounter::new(
+                    "outpost_cache_fast_passes_total",
+                    "Requests for a key whose origin said not to store it (hit-for-pass) that the fast path relayed from the origin itself (HTTP/1.1 GET/HEAD that no rule, hook or conditional touches).",
                 )
                 .expect("valid metric definition");
                 r.register(Box::new(c.clone()))

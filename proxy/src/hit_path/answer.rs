@@ -5,7 +5,7 @@ use crate::caching::{key_from_parts, keyed_path_and_query, variance_of};
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
 use outpost_cache::MemEntry;
-use pingora::cache::key::CacheHashKey;
+use pingora::cache::key::{CacheHashKey, CacheKey};
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -136,7 +136,7 @@ impl<'a> Request<'a> {
     }
 
     /// The first value of field `name` (lowercase).
-    fn field(&self, name: &str) -> Option<&'a [u8]> {
+    pub(crate) fn field(&self, name: &str) -> Option<&'a [u8]> {
         match self.fields {
             Fields::Wire(h) => h
                 .iter()
@@ -211,6 +211,15 @@ pub(crate) enum Asker<'a> {
     Script { ran: &'a [std::path::PathBuf] },
 }
 
+/// A request the fast path may answer for its site (no rule, hook or per-request
+/// policy of the site asks for more), with its cache key.
+pub(crate) struct Admitted {
+    pub(crate) site: Arc<Site>,
+    pub(crate) host: String,
+    /// The primary key (no variance).
+    pub(crate) key: CacheKey,
+}
+
 /// Finds the stored object that answers `req` on its own, or `None`: the request
 /// then goes through pingora's full path, which gives the same answer (or the one
 /// rules, hooks and the cache's other states call for).
@@ -218,10 +227,22 @@ pub(crate) fn find(
     live: &Live,
     snapshot: &Snapshot,
     req: &Request<'_>,
-    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
+    who: (bool, Option<IpAddr>, Asker<'_>),
     now: SystemTime,
 ) -> Option<(Answer, Arc<Prepared>)> {
-    let cache = live.cache?;
+    let admitted = admit(live, snapshot, req, who)?;
+    lookup(live, snapshot, req, admitted, who.2, now).ok()
+}
+
+/// Whether the fast path may answer `req` at all: its site caches, and no hook,
+/// rule, header- or cookie-keyed cache key, ACME challenge or IP list is involved.
+pub(crate) fn admit(
+    live: &Live,
+    snapshot: &Snapshot,
+    req: &Request<'_>,
+    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
+) -> Option<Admitted> {
+    live.cache?;
     let host = normalize_host(req.raw_host)?;
     let site = snapshot.sites.lookup(&host)?;
     let path = req.target.path();
@@ -256,22 +277,57 @@ pub(crate) fn find(
         Some(req.target.as_str()),
         &site.cache_key.query,
     );
-    let mut key = key_from_parts(if tls { "https" } else { "http" }, &host, &pq);
-    let mut entry = cache.storage.memory_entry(&key.combined_bin())?;
-    let mut prepared = prepare(&entry)?;
+    let key = key_from_parts(if tls { "https" } else { "http" }, &host, &pq);
+    Some(Admitted {
+        site: site.clone(),
+        host,
+        key,
+    })
+}
+
+/// The fresh memory-tier object that answers an admitted request as it is, or the
+/// request back when there is none.
+// (The request comes back by value: boxing it would allocate on every miss.)
+#[allow(clippy::result_large_err)]
+pub(crate) fn lookup(
+    live: &Live,
+    snapshot: &Snapshot,
+    req: &Request<'_>,
+    mut admitted: Admitted,
+    asker: Asker<'_>,
+    now: SystemTime,
+) -> Result<(Answer, Arc<Prepared>), Admitted> {
+    let Some(cache) = live.cache else {
+        return Err(admitted);
+    };
+    let Some(mut entry) = cache.storage.memory_entry(&admitted.key.combined_bin()) else {
+        return Err(admitted);
+    };
+    let Some(mut prepared) = prepare(&entry) else {
+        return Err(admitted);
+    };
     if let Some(names) = &prepared.vary {
         let wanted = variance_of(names, |n| req.field(n));
         if wanted != prepared.variance {
             // Another variant: it lives under the key with its variance (as pingora
             // stores them).
-            key.set_variance_key(wanted?);
-            entry = cache.storage.memory_entry(&key.combined_bin())?;
-            prepared = prepare(&entry)?;
-            if prepared.variance != Some(key.variance_bin()?) {
-                return None;
+            let Some(wanted) = wanted else {
+                return Err(admitted);
+            };
+            // (The primary key stays as it was: a pass goes by that.)
+            let key = &mut admitted.key;
+            key.set_variance_key(wanted);
+            let found = cache
+                .storage
+                .memory_entry(&key.combined_bin())
+                .and_then(|e| Some((prepare(&e)?, e)));
+            match found {
+                Some((p, e)) if p.variance == key.variance_bin() => (prepared, entry) = (p, e),
+                _ => return Err(admitted),
             }
         }
     }
+    let site = &admitted.site;
     if prepared.fresh_until < now
         || snapshot
             .config
@@ -281,16 +337,10 @@ pub(crate) fn find(
             .is_some_and(|n| prepared.has_field(n))
         || (matches!(asker, Asker::Client) && !prepared.compress.untouched(&site.compression))
     {
-        return None;
+        return Err(admitted);
     }
-    Some((
-        Answer {
-            site: site.clone(),
-            entry,
-            host,
-        },
-        prepared,
-    ))
+    let Admitted { site, host, .. } = admitted;
+    Ok((Answer { site, entry, host }, prepared))
 }
 
 /// The prepared head of `entry`, made on its first fast hit.

@@ -12,8 +12,15 @@
 //! with the bytes already read, and the next request comes back here. HTTP/2 streams
 //! arrive already parsed by pingora and get the same check in [`FastPath`]; their
 //! answer goes through pingora's HTTP/2 writer.
+//!
+//! An HTTP/1 request the fast path admits but has no object for may still be its
+//! own: when the origin last said not to store that key (hit-for-pass,
+//! [`crate::pass_marks`]), [`pass`] relays the origin's answer itself.
 
 mod answer;
+mod framing;
+pub mod origin_conns;
+mod pass;
 mod prepared;
 pub(crate) mod script_fetch;
 
@@ -161,28 +168,28 @@ struct Hit {
 }
 
 impl Hit {
-    /// Finds the fast answer to `req`, if there is one (and counts it in flight).
+    /// Finds the fast answer to `req`, if there is one (and counts it in flight);
+    /// otherwise the request back if the fast path may still pass it to the origin
+    /// (by value: boxing it would allocate on every miss).
+    #[allow(clippy::result_large_err)]
     fn find(
         live: &Live,
         req: &answer::Request<'_>,
         tls: bool,
         client_ip: Option<IpAddr>,
         start: Instant,
-    ) -> Option<Hit> {
+    ) -> Result<Hit, Option<answer::Admitted>> {
         if live.draining.load(Ordering::Relaxed) {
-            return None;
+            return Err(None);
         }
         let snapshot = live.snapshot();
         let now = SystemTime::now();
-        let (found, prepared) = answer::find(
-            live,
-            &snapshot,
-            req,
-            (tls, client_ip, answer::Asker::Client),
-            now,
-        )?;
+        let who = (tls, client_ip, answer::Asker::Client);
+        let admitted = answer::admit(live, &snapshot, req, who).ok_or(None)?;
+        let (found, prepared) =
+            answer::lookup(live, &snapshot, req, admitted, who.2, now).map_err(Some)?;
         live.in_flight.fetch_add(1, Ordering::SeqCst);
-        Some(Hit {
+        Ok(Hit {
             found,
             prepared,
             snapshot,
@@ -295,7 +302,7 @@ pub fn answer_bytes(live: &Live, head: &[u8], out: &mut Vec<u8>) -> bool {
     let Some(req) = parse_head(head, &mut fields) else {
         return false;
     };
-    let Some((hit, _, body_bytes)) = answer_h1(live, &req, out, false, None, Instant::now()) else {
+    let Ok((hit, _, body_bytes)) = answer_h1(live, &req, out, false, None, Instant::now()) else {
         return false;
     };
     hit.done(live, &req.logged(), None, body_bytes, None);
@@ -316,7 +323,9 @@ fn parse_head<'a>(
 }
 
 /// Finds the answer to `req` and writes its head (and a small body) into `out`;
-/// returns the hit, whether the body is still to be sent, and the body bytes.
+/// returns the hit, whether the body is still to be sent, and the body bytes (or what
+/// [`Hit::find`] gave back).
+#[allow(clippy::result_large_err)]
 fn answer_h1(
     live: &Live,
     req: &answer::Request<'_>,
@@ -324,7 +333,7 @@ fn answer_h1(
     tls: bool,
     client_ip: Option<IpAddr>,
     start: Instant,
-) -> Option<(Hit, bool, usize)> {
+) -> Result<(Hit, bool, usize), Option<answer::Admitted>> {
     let hit = Hit::find(live, req, tls, client_ip, start)?;
     out.clear();
     let request_id = hit.request_id(live);
@@ -347,7 +356,7 @@ fn answer_h1(
         out.extend_from_slice(chunk_tail(&hit.prepared, body.len()));
     }
     let body_bytes = if send_body { body.len() } else { 0 };
-    Some((hit, body_after, body_bytes))
+    Ok((hit, body_after, body_bytes))
 }
 
 /// What follows the body of a chunked answer: the end of its one chunk (if it had
@@ -373,9 +382,12 @@ async fn try_serve(
     let Some(req) = parse_head(head, &mut fields) else {
         return Served::No;
     };
-    let Some((hit, body_after, body_bytes)) = answer_h1(live, &req, out, tls, client_ip, start)
-    else {
-        return Served::No;
+    let (hit, body_after, body_bytes) = match answer_h1(live, &req, out, tls, client_ip, start) {
+        Ok(hit) => hit,
+        Err(Some(admitted)) => {
+            return pass::serve(live, stream, &req, admitted, (tls, client_ip, start)).await;
+        }
+        Err(None) => return Served::No,
     };
     let keepalive = !req.close;
     let body = hit.found.entry.body().clone();
@@ -399,8 +411,10 @@ pub struct FastPath<A> {
 }
 
 impl<A> FastPath<A> {
-    /// Wraps pingora's proxy app.
+    /// Wraps pingora's proxy app (and gives the process one pool of idle origin
+    /// connections, which the pass and pingora's proxy share).
     pub fn new(inner: A, live: Arc<Live>) -> Self {
+        origin_conns::install();
         FastPath {
             inner: Arc::new(inner),
             live,
@@ -466,7 +480,7 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
         let Some(req) = answer::Request::from_header(session.req_header()) else {
             return Served::No;
         };
-        let Some(hit) = Hit::find(live, &req, tls, client_ip, start) else {
+        let Ok(hit) = Hit::find(live, &req, tls, client_ip, start) else {
             return Served::No;
         };
         let request_id = hit

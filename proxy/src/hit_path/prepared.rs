@@ -123,16 +123,13 @@ impl Prepared {
             .and_then(|v| v.to_str().ok())
             .map(crate::caching::vary_names)
             .filter(|names| !names.is_empty());
+        let facts = crate::compress::Facts::of_header(&resp);
         let compress = CompressFacts {
-            exempt: crate::compress::never_compressed(&resp)
+            exempt: facts.never_compressed()
                 || vary
                     .as_ref()
                     .is_some_and(|v| v.iter().any(|n| n == "accept-encoding")),
-            media: resp
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(|ct| crate::media::media_type(ct).0.into_boxed_str()),
+            media: facts.media().map(String::into_boxed_str),
             length: body_len,
         };
 

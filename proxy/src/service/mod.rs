@@ -31,7 +31,8 @@ use ctx::{InFlight, locked};
 use headers::{EditHeaders, UNTRUSTED_OVERRIDES, VIA, append_via, seen_by, strip_hop_by_hop};
 pub(crate) use limits::MAX_URI;
 use limits::{apply_client_timeouts, oversized_head};
-use upstream::{hash_key, peer_for, upper_peer, upper_tier_key};
+pub(crate) use upstream::peer_for;
+use upstream::{hash_key, upper_peer, upper_tier_key};
 
 use crate::caching::{cache_key, cache_status, cacheability, variance};
 use crate::pool::OriginPool;
@@ -41,8 +42,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
 use outpost_config::{CacheLevel, OriginHost};
-use pingora::cache::key::HashBinary;
-use pingora::cache::{CacheKey, CacheMeta, RespCacheable};
+use pingora::cache::key::{CacheHashKey, HashBinary};
+use pingora::cache::{CacheKey, CacheMeta, CachePhase, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -426,6 +427,25 @@ impl ProxyHttp for EdgeProxy {
         }
         let decision = cacheability(resp, authorization, &rule);
         ctx.stored = decision.is_cacheable();
+        // Hit-for-pass: a key with nothing stored whose origin says "do not store"
+        // sends its next requests straight to the origin (`hit_path`'s pass).
+        if let Some(cache) = self.live.cache
+            && let Some(key) = session.cache.maybe_cache_key()
+        {
+            let key = key.primary_bin();
+            if ctx.stored {
+                cache.passes.unmark(&key);
+            } else if session.cache.phase() == CachePhase::Miss
+                && ctx.upstream_encoder.is_none()
+                && ctx.site.as_ref().is_some_and(|s| {
+                    !crate::compress::Facts::of_header(resp).compressible(&s.compression)
+                })
+            {
+                // (A pass relays answers as they are: one the site compresses stays
+                // on this path.)
+                cache.passes.mark(key);
+            }
+        }
         Ok(decision)
     }
 
