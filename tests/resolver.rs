@@ -5,80 +5,13 @@
 mod common;
 
 use bytes::Bytes;
+use common::dns::Dns;
 use common::origin::serve_at;
 use common::{Outpost, TEST_TIMEOUT, client, free_port};
 use http_body_util::Full;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// pebble-challtestsrv answering DNS on a loopback port, with no default answers.
-struct Dns {
-    child: Child,
-    dns: SocketAddr,
-    management: SocketAddr,
-}
-
-impl Dns {
-    async fn start() -> Dns {
-        let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let management: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let child = Command::new("pebble-challtestsrv")
-            .args([
-                "-dns01",
-                &dns.to_string(),
-                "-management",
-                &management.to_string(),
-            ])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-defaultIPv4", "", "-defaultIPv6", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble-challtestsrv (Debian package pebble)");
-        let me = Dns {
-            child,
-            dns,
-            management,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(management).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "pebble-challtestsrv did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        me
-    }
-
-    /// Makes `host` resolve to `ip` only.
-    async fn set_a(&self, host: &str, ip: &str) {
-        let base = format!("http://{}", self.management);
-        let c = client();
-        let r = c
-            .post(format!("{base}/clear-a"))
-            .body(format!("{{\"host\":\"{host}.\"}}"))
-            .send()
-            .await
-            .expect("clear-a");
-        assert!(r.status().is_success());
-        let r = c
-            .post(format!("{base}/add-a"))
-            .body(format!("{{\"host\":\"{host}.\",\"addresses\":[\"{ip}\"]}}"))
-            .send()
-            .await
-            .expect("add-a");
-        assert!(r.status().is_success());
-    }
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// An origin on `ip:port` answering with its own name.
 async fn origin_at(ip: &str, port: u16, name: &'static str) {

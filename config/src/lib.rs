@@ -17,6 +17,7 @@ mod bindings;
 mod cache;
 mod cluster;
 mod compression;
+mod egress;
 mod error;
 mod html;
 mod kv;
@@ -41,6 +42,7 @@ pub use acme::{
 };
 pub use cluster::{ClusterConfig, SecretKey, Tier};
 pub use compression::{CompressCoding, Compression, DEFAULT_COMPRESS_TYPES};
+pub use egress::{DEFAULT_MAX_SUBREQUESTS, Egress};
 pub use error::{ConfigError, Diagnostic, Result};
 pub use html::*;
 pub use model::*;

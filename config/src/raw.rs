@@ -168,6 +168,8 @@ pub(crate) struct Site {
     pub ip_deny: Vec<String>,
     /// On-the-fly compression.
     pub compression: Option<crate::compression::RawCompression>,
+    /// Where hooks may `fetch()` beyond this node's sites.
+    pub egress: Option<crate::egress::RawEgress>,
     /// The site's certificate: `{ acme: {…} }` for an automatic one.
     pub tls: Option<crate::acme::RawSiteTls>,
     /// Largest request body accepted (413 beyond).

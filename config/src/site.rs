@@ -180,6 +180,8 @@ pub struct SiteConfig {
     pub ip_deny: Vec<ipnet::IpNet>,
     /// On-the-fly compression of uncompressed responses.
     pub compression: crate::compression::Compression,
+    /// Where the site's hooks may `fetch()` beyond this node's sites.
+    pub egress: crate::egress::Egress,
     /// An automatic certificate for the site's names, if it asked for one.
     pub acme: Option<crate::SiteAcme>,
     /// Largest request body accepted, in bytes (413 beyond; default 100 MiB).
@@ -484,6 +486,7 @@ pub(crate) fn validate(
         ip_allow: networks(v, &s.ip_allow, i, "ip_allow"),
         ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
         compression: crate::compression::site_compression(v, s.compression.as_ref(), i),
+        egress: crate::egress::site_egress(v, s.egress.as_ref(), i),
         acme,
         max_request_body: v.size(
             s.max_request_body.as_deref(),

@@ -20,6 +20,7 @@ pub mod caching;
 pub mod compress;
 pub mod connection;
 mod control;
+mod egress;
 mod error;
 pub mod hit_path;
 mod hooks;

@@ -198,6 +198,22 @@ impl Resolver {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every address of `host`:`port` (IPv6 and IPv4 interleaved), looked up on the
+    /// resolver's runtime; hickory caches answers for their TTL. For scripts'
+    /// `fetch()` to other hosts, which needs no background refresh.
+    pub async fn addresses(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+    ) -> std::result::Result<Vec<SocketAddr>, String> {
+        let me = self.clone();
+        let host = host.to_string();
+        self.runtime
+            .spawn(async move { me.lookup(&host, port).await.map(|(addrs, _)| addrs) })
+            .await
+            .map_err(|e| format!("lookup task failed: {e}"))?
+    }
+
     /// Every address of `host` (IPv6 and IPv4 interleaved) and until when they hold.
     async fn lookup(
         &self,

@@ -46,6 +46,8 @@ pub struct Site {
     pub ip_deny: Vec<ipnet::IpNet>,
     /// On-the-fly compression settings.
     pub compression: Arc<outpost_config::Compression>,
+    /// Where the site's hooks may `fetch()` beyond this node's sites.
+    pub egress: Arc<outpost_config::Egress>,
     /// Largest request body accepted (413 beyond).
     pub max_request_body: u64,
     /// This site's metric series, resolved on its first request.
@@ -125,6 +127,7 @@ impl Site {
             ip_allow: cfg.ip_allow.clone(),
             ip_deny: cfg.ip_deny.clone(),
             compression: Arc::new(cfg.compression.clone()),
+            egress: Arc::new(cfg.egress.clone()),
             max_request_body: cfg.max_request_body,
             meters: std::sync::OnceLock::new(),
             rate_limits: cfg
@@ -168,6 +171,12 @@ impl SiteTable {
     /// An exact name wins; then the most specific wildcard (`*.a.example.com`
     /// before `*.example.com`); then the default site.
     pub fn lookup(&self, host: &str) -> Option<&Arc<Site>> {
+        self.lookup_named(host).or(self.default.as_ref())
+    }
+
+    /// The site a host names explicitly (an exact or wildcard host of a site, not
+    /// the default site's catch-all).
+    pub fn lookup_named(&self, host: &str) -> Option<&Arc<Site>> {
         if let Some(s) = self.exact.get(host) {
             return Some(s);
         }
@@ -178,7 +187,7 @@ impl SiteTable {
             }
             rest = parent;
         }
-        self.default.as_ref()
+        None
     }
 
     /// Every origin pool of every site (main and named pools; a pool may repeat).

@@ -60,6 +60,14 @@ pub(crate) struct PipelineFetcher {
     scripts: Vec<PathBuf>,
     parent_id: Arc<str>,
     made: std::sync::atomic::AtomicU32,
+    /// The hook's site's egress policy (other hosts) and subrequest limit.
+    policy: Arc<outpost_config::Egress>,
+    /// Host and port the client's request was addressed to: a fetch to the same goes
+    /// through this node even when only the default site serves it.
+    own: (String, u16),
+    /// The hook's site's origins: a fetch straight to one of them goes out as
+    /// configured by the operator (private addresses included, no allow list).
+    origins: Arc<crate::pool::OriginPool>,
 }
 
 impl PipelineFetcher {
@@ -68,10 +76,14 @@ impl PipelineFetcher {
     pub(crate) fn new(
         live: Arc<Live>,
         spawner: SubrequestSpawner,
-        client_ip: Option<IpAddr>,
+        (client_ip, own): (Option<IpAddr>, (String, u16)),
         mut scripts: Vec<PathBuf>,
         script: PathBuf,
-        parent_id: Arc<str>,
+        (parent_id, policy, origins): (
+            Arc<str>,
+            Arc<outpost_config::Egress>,
+            Arc<crate::pool::OriginPool>,
+        ),
     ) -> Self {
         scripts.push(script);
         PipelineFetcher {
@@ -82,7 +94,33 @@ impl PipelineFetcher {
             scripts,
             parent_id,
             made: std::sync::atomic::AtomicU32::new(0),
+            policy,
+            own,
+            origins,
         }
+    }
+
+    /// Whether `url` names one of the site's own origins (host and port).
+    fn to_own_origin(&self, url: &url::Url) -> bool {
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.origins
+            .origins()
+            .iter()
+            .any(|o| o.port == port && o.host.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether `url` is for this node: a host one of its sites names, or the host and
+    /// port the client's request was addressed to.
+    fn served_here(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str().and_then(crate::site::normalize_host) else {
+            return false;
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        (host == self.own.0 && port == self.own.1)
+            || self.live.snapshot().sites.lookup_named(&host).is_some()
     }
 }
 
@@ -148,6 +186,10 @@ fn header_for(req: &FetchRequest, framing: Framing) -> Result<RequestHeader, Scr
 }
 
 impl Fetcher for PipelineFetcher {
+    fn max_subrequests(&self) -> u32 {
+        self.policy.max_subrequests
+    }
+
     fn fetch(
         &self,
         request: FetchRequest,
@@ -157,6 +199,21 @@ impl Fetcher for PipelineFetcher {
         let scripts = self.scripts.clone();
         let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let request_id: Arc<str> = Arc::from(format!("{}.{n}", self.parent_id));
+        if !self.served_here(&request.url) {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let resolver = self.live.resolver.clone();
+            let policy = self.policy.clone();
+            let trusted = self.to_own_origin(&request.url);
+            self.runtime.spawn(async move {
+                let answer =
+                    crate::egress::fetch(resolver, (&policy, trusted), request, &request_id).await;
+                let _ = tx.send(answer);
+            });
+            return Box::pin(async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(failed("the subrequest was dropped")))
+            });
+        }
         // A fresh memory hit is answered here, on the JS thread, with no session.
         if self.scripts.len() <= usize::from(MAX_DEPTH)
             && let Some(hit) = crate::hit_path::script_fetch::answer(

@@ -903,10 +903,14 @@ impl Worker {
                 }
                 HostCall::Fetch { call, request: req } => {
                     r.subrequests += 1;
-                    let started = match (&r.fetcher, r.subrequests > MAX_SUBREQUESTS) {
+                    let max = r
+                        .fetcher
+                        .as_ref()
+                        .map_or(MAX_SUBREQUESTS, |f| f.max_subrequests());
+                    let started = match (&r.fetcher, r.subrequests > max) {
                         (_, true) => Err(ScriptError::Subrequest {
                             message: format!(
-                                "too many subrequests: a request may make at most {MAX_SUBREQUESTS}"
+                                "too many subrequests: a request may make at most {max}"
                             ),
                         }),
                         (None, _) => Err(ScriptError::Subrequest {

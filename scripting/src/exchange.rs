@@ -231,9 +231,16 @@ pub struct FetchResponse {
 }
 
 /// Where a script's `fetch()` goes. `proxy` implements it with subrequests through
-/// Outpost's own pipeline (rules, cache, origin pools); the sandbox has no other way out.
+/// Outpost's own pipeline (rules, cache, origin pools) for the sites it serves, and
+/// with its egress client under the site's policy for other hosts; the sandbox has no
+/// other way out.
 pub trait Fetcher: Send + Sync + 'static {
     /// Starts the subrequest. Called on a JS thread: it must not block, only start work
     /// elsewhere and return a future of the response head.
     fn fetch(&self, request: FetchRequest) -> BoxFuture<'static, Result<FetchResponse>>;
+
+    /// How many subrequests one request may make.
+    fn max_subrequests(&self) -> u32 {
+        crate::engine::MAX_SUBREQUESTS
+    }
 }

@@ -2,6 +2,7 @@
 //! started on free loopback ports, a test CA, and clients.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod origin;
 pub mod pki;
 

@@ -311,13 +311,21 @@ impl ProxyHttp for EdgeProxy {
                 .map_or("/", |p| p.as_str());
             let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
             let fetcher = session.subrequest_spawner.take().map(|spawner| {
+                let own = (
+                    ctx.host.clone(),
+                    crate::service::headers::request_port(raw_host.as_deref(), ctx.tls),
+                );
                 Arc::new(crate::subrequest::PipelineFetcher::new(
                     self.live.clone(),
                     spawner,
-                    ctx.client_ip,
+                    (ctx.client_ip, own),
                     ctx.scripts_seen.clone(),
                     script.path.clone(),
-                    ctx.request_id.clone(),
+                    (
+                        ctx.request_id.clone(),
+                        site.egress.clone(),
+                        site.pool.clone(),
+                    ),
                 ))
             });
             let cf = outpost_scripting::Cf {
