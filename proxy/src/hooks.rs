@@ -112,6 +112,7 @@ pub(crate) async fn answer(
                 })?,
                 headers: session.req_header().headers.clone(),
                 body: Some(outpost_scripting::Body::Bytes(body)),
+                cache: None,
             };
             match &run.fetcher {
                 Some(f) => match f.fetch(original).await {

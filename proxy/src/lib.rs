@@ -16,6 +16,7 @@ mod acme_alpn;
 mod admin;
 pub mod admission;
 pub mod bundle;
+mod cache_api;
 pub mod caching;
 pub mod compress;
 pub mod connection;

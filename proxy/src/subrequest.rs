@@ -192,8 +192,19 @@ impl Fetcher for PipelineFetcher {
 
     fn fetch(
         &self,
-        request: FetchRequest,
+        mut request: FetchRequest,
     ) -> BoxFuture<'static, Result<FetchResponse, ScriptError>> {
+        if let Some(op) = request.cache.take() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let live = self.live.clone();
+            self.runtime.spawn(async move {
+                let _ = tx.send(crate::cache_api::run(&live, op, request).await);
+            });
+            return Box::pin(async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(failed("the cache operation was dropped")))
+            });
+        }
         let spawner = self.spawner.clone();
         let client_ip = self.client_ip;
         let scripts = self.scripts.clone();

@@ -219,7 +219,39 @@ pub struct FetchRequest {
     pub headers: http::HeaderMap,
     /// Body bytes, if any.
     pub body: Option<Body>,
+    /// Not a request to send: an operation of the Cache API on the URL's entry.
+    pub cache: Option<CacheOp>,
 }
+
+/// A Cache API operation (`caches.default`, `caches.open(name)`), carried by a
+/// [`FetchRequest`] whose URL is the entry's key. Answers: `match` the stored
+/// response, or 404 with [`CACHE_MISS_HEADER`]; `put` 204; `delete` 200 when an entry
+/// was removed, 404 when there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOp {
+    /// `cache.match(request)`.
+    Match {
+        /// The cache's name (`default` for `caches.default`).
+        cache: String,
+    },
+    /// `cache.put(request, response)`: the request's headers and body are the
+    /// response's.
+    Put {
+        /// The cache's name.
+        cache: String,
+        /// The response's status.
+        status: u16,
+    },
+    /// `cache.delete(request)`.
+    Delete {
+        /// The cache's name.
+        cache: String,
+    },
+}
+
+/// Marks the host's 404 answer to a `match` that found nothing (never on a stored
+/// response: the host strips it from what it stores).
+pub const CACHE_MISS_HEADER: &str = "outpost-cache-miss";
 
 /// A subrequest's response: status and headers now, the body as a stream.
 #[derive(Debug)]

@@ -242,6 +242,28 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
     } else {
         None
     };
+    let op = arg(args, 6);
+    let cache = if op.is_null_or_undefined() {
+        None
+    } else {
+        let part = |i: u32, ctx: &mut Context| -> JsResult<JsValue> {
+            op.as_object()
+                .ok_or_else(|| type_error("cache operation: expected an array"))?
+                .get(i, ctx)
+        };
+        let kind = part(0, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        let cache = part(1, ctx)?.to_string(ctx)?.to_std_string_escaped();
+        Some(match kind.as_str() {
+            "match" => crate::exchange::CacheOp::Match { cache },
+            "put" => crate::exchange::CacheOp::Put {
+                cache,
+                status: u16::try_from(part(2, ctx)?.to_length(ctx)?)
+                    .map_err(|_| type_error("cache.put: bad status"))?,
+            },
+            "delete" => crate::exchange::CacheOp::Delete { cache },
+            other => return Err(type_error(format!("unknown cache operation {other}"))),
+        })
+    };
     push(HostCall::Fetch {
         call,
         request: FetchRequest {
@@ -249,6 +271,7 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             url,
             headers,
             body,
+            cache,
         },
     });
     Ok(JsValue::undefined())
@@ -585,7 +608,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("checkSelector", check_selector, 1),
         ("rewrite", rewrite, 5),
         ("rewriteReply", rewrite_reply, 3),
-        ("fetch", fetch, 6),
+        ("fetch", fetch, 7),
         ("readBody", read_body, 2),
         ("readChunk", read_chunk, 2),
         ("transfer", transfer, 1),

@@ -725,6 +725,62 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
   };
 
+  // The Cache API, as in Workers: caches.default is the node's own cache (an entry put
+  // there is what a request for that URL is served from), caches.open(name) a cache
+  // of its own. Each operation is a host fetch carrying the operation.
+  const illegal = Symbol("illegal constructor");
+  function cacheKeyRequest(request) {
+    return request instanceof Request ? request : new Request(request);
+  }
+  class Cache {
+    #name;
+    constructor(token, name) {
+      if (token !== illegal) throw new TypeError("Illegal constructor");
+      this.#name = name;
+    }
+    async match(request, options) {
+      const req = cacheKeyRequest(request);
+      if (req.method !== "GET" && !options?.ignoreMethod) return undefined;
+      const parts = await hostCall((id) => host.fetch(id, req.url, "GET", req.headers, null, null, ["match", this.#name]));
+      if (parts[0] === 404 && parts[2].has(CACHE_MISS)) return undefined;
+      return Response.fromHost(parts[0], parts[1], parts[2], parts[3], req.url, false);
+    }
+    async put(request, response) {
+      const req = cacheKeyRequest(request);
+      if (req.method !== "GET") throw new TypeError("Cannot cache response to non-GET request.");
+      if (!(response instanceof Response)) throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+      if (response.status === 206) throw new TypeError("Cannot cache response to a range request (206 Partial Content).");
+      if ((response.headers.get("vary") || "").split(",").some((v) => v.trim() === "*")) {
+        throw new TypeError("Cannot cache response with 'Vary: *' header.");
+      }
+      if (response.bodyUsed) throw new TypeError("Response body is already used");
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      await hostCall((id) => host.fetch(id, req.url, "GET", response.headers, bytes, null, ["put", this.#name, response.status]));
+      return undefined;
+    }
+    async delete(request, options) {
+      const req = cacheKeyRequest(request);
+      if (req.method !== "GET" && !options?.ignoreMethod) return false;
+      const parts = await hostCall((id) => host.fetch(id, req.url, "GET", req.headers, null, null, ["delete", this.#name]));
+      return parts[0] === 200;
+    }
+  }
+  const CACHE_MISS = "outpost-cache-miss";
+  class CacheStorage {
+    #default;
+    constructor(token) {
+      if (token !== illegal) throw new TypeError("Illegal constructor");
+      this.#default = new Cache(illegal, "default");
+    }
+    get default() { return this.#default; }
+    async open(name) {
+      return new Cache(illegal, String(name));
+    }
+  }
+  globalThis.Cache = Cache;
+  globalThis.CacheStorage = CacheStorage;
+  globalThis.caches = new CacheStorage(illegal);
+
   // Turns what a handler returned into [status, headers, body] for the host; body is
   // null, a string, a Uint8Array or a host body id (a number).
   Object.defineProperty(globalThis, "__outpostExport", {

@@ -99,6 +99,29 @@ const routes = {
   },
 };
 
+// The Cache API's shape and its refusals (checked before any cache is asked).
+routes["/cache-shape"] = async () => {
+  let constructed;
+  try { new Cache(); constructed = "constructed"; } catch (e) { constructed = e.name; }
+  const key = "https://example.com/cache-shape";
+  const refusals = [];
+  for (const attempt of [
+    () => caches.default.put(new Request(key, { method: "POST" }), new Response("x")),
+    () => caches.default.put(key, new Response("x", { status: 206 })),
+    () => caches.default.put(key, new Response("x", { headers: { vary: "*" } })),
+  ]) {
+    try { await attempt(); refusals.push("stored"); } catch (e) { refusals.push(`${e.name}: ${e.message}`); }
+  }
+  return {
+    types: [typeof caches, typeof Cache, typeof CacheStorage],
+    isCache: caches.default instanceof Cache,
+    storage: caches instanceof CacheStorage,
+    constructed,
+    opened: (await caches.open("named")) instanceof Cache,
+    refusals,
+  };
+};
+
 // The global scope beyond the classes: navigator, performance's origin, intervals,
 // CustomEvent, reportError, code from strings, JSON.parse on lone surrogates. (Outpost
 // also exposes the `Performance` interface, which workerd does not: not compared.)
