@@ -138,6 +138,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
   }
   const blobParts = globalThis.__outpostBlobs.parts;
   delete globalThis.__outpostBlobs;
+  const formData = globalThis.__outpostFormData;
+  delete globalThis.__outpostFormData;
   // The Streams standard's internals, compiled on first use (js/streams-loader.js).
   const lazyStreams = globalThis.__outpostStreams;
   delete globalThis.__outpostStreams;
@@ -252,6 +254,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     if (body instanceof URLSearchParams) {
       return [body.toString(), "application/x-www-form-urlencoded;charset=UTF-8"];
     }
+    if (formData.is(body)) return formData.serialize(body);
     return [String(body), "text/plain;charset=UTF-8"];
   }
 
@@ -345,6 +348,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       return decoder.decode(await this.bytes());
     }
     async json() { return JSON.parse(await this.text()); }
+    async formData() { return formData.parse(await this.bytes(), this.headers.get("content-type")); }
     async blob() {
       const type = this.headers.get("content-type");
       return new Blob([await this.bytes()], { type: type === null ? "" : type });

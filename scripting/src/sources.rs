@@ -5,11 +5,12 @@ use std::sync::OnceLock;
 
 /// Run in every new context, in this order (each file's header says what it holds):
 /// DOM events and aborts, the loader that stands in for the Streams globals, Blob and
-/// File, then the Workers prelude.
-const EAGER: [&str; 4] = [
+/// File, FormData, then the Workers prelude.
+const EAGER: [&str; 5] = [
     include_str!("js/events.js"),
     include_str!("js/streams-loader.js"),
     include_str!("js/blob.js"),
+    include_str!("js/formdata.js"),
     include_str!("prelude.js"),
 ];
 

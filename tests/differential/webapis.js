@@ -99,6 +99,48 @@ const routes = {
   },
 };
 
+// FormData: the list operations, a multipart round trip through a Response, a fixed
+// multipart body and a URL-encoded one parsed, and what is refused.
+routes["/formdata"] = async () => {
+  const describe = async (fd) => {
+    const out = [];
+    for (const [k, v] of fd) {
+      out.push(typeof v === "string" ? [k, v] : [k, "file", v.name, v.type, v.size, await v.text()]);
+    }
+    return out;
+  };
+  const fd = new FormData();
+  fd.append("a", "1");
+  fd.append("b", "line\nbreak");
+  fd.append("a", "2");
+  fd.append("file", new Blob(["hello"], { type: "text/plain" }), "hello.txt");
+  fd.append("anon", new Blob(["x"]));
+  fd.append("quoted\"name", "v");
+  const ops = [fd.get("a"), fd.getAll("a"), fd.has("b"), fd.get("missing"), String(fd), [...fd.keys()]];
+  fd.set("a", "3");
+  fd.delete("anon");
+  ops.push([...fd.keys()], fd.get("a"));
+  const response = new Response(fd);
+  const type = response.headers.get("content-type");
+  const roundTrip = await describe(await response.formData());
+  const fixed = "--XyZ\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nvalue\r\n" +
+    "--XyZ\r\nContent-Disposition: form-data; name=\"up\"; filename=\"a.bin\"\r\nContent-Type: application/x-thing\r\n\r\nAB\r\n" +
+    "--XyZ--\r\n";
+  const parsed = await describe(await new Response(fixed, { headers: { "content-type": "multipart/form-data; boundary=XyZ" } }).formData());
+  const encoded = await describe(await new Request("https://example.com/", {
+    method: "POST", body: "x=1&y=a+b&x=%C3%A9",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  }).formData());
+  const refused = [];
+  for (const f of [
+    () => new Response("x", { headers: { "content-type": "text/plain" } }).formData(),
+    () => new Response("garbage", { headers: { "content-type": "multipart/form-data; boundary=Q" } }).formData(),
+  ]) {
+    try { await f(); refused.push("parsed"); } catch (e) { refused.push(e.name); }
+  }
+  return { ops, type: type.split("boundary=")[0], roundTrip, parsed, encoded, refused };
+};
+
 // The Cache API's shape and its refusals (checked before any cache is asked).
 routes["/cache-shape"] = async () => {
   let constructed;
