@@ -20,7 +20,7 @@ const HOOK: &str = r#"export default {
     switch (url.pathname) {
       case "/put":
         await cache.put(key, new Response(q.get("body"), {
-          headers: { "cache-control": q.get("cc"), "content-type": "text/plain", "x-put": "1" },
+          headers: { "cache-control": q.get("cc"), "content-type": "text/plain", "x-put": "1", "cache-tag": q.get("tag") || "none" },
         }));
         return new Response("stored");
       case "/match": {
@@ -65,10 +65,11 @@ async fn a_hook_puts_matches_and_deletes_and_clients_are_served_what_it_put() {
         let origin = TestOrigin::start("o").await;
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("cache.js"), HOOK).expect("script");
+        let admin = format!("127.0.0.1:{}", common::free_port());
         let op = Outpost::start_in(
             dir,
             &format!(
-                "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - hosts: [hooked.test]\n    origins: [\"{0}\"]\n    script: cache.js\n  - hosts: [plain.test]\n    origins: [\"{0}\"]\n    compression: {{ enabled: false }}\n",
+                "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - hosts: [hooked.test]\n    origins: [\"{0}\"]\n    script: cache.js\n  - hosts: [plain.test]\n    origins: [\"{0}\"]\n    compression: {{ enabled: false }}\n",
                 origin.url()
             ),
             &[],
@@ -131,6 +132,19 @@ async fn a_hook_puts_matches_and_deletes_and_clients_are_served_what_it_put() {
         hook(format!("/put?key={key}3&cc=max-age%3D60&body=named&named=1")).await;
         assert_eq!(hook(format!("/match?key={key}3")).await.1, "none");
         assert_eq!(hook(format!("/match?key={key}3&named=1")).await.1, "named");
+
+        // A purge by tag reaches entries scripts put.
+        hook(format!("/put?key={key}5&cc=max-age%3D60&body=tagged&tag=promo")).await;
+        assert_eq!(hook(format!("/match?key={key}5")).await.1, "tagged");
+        let purged = c
+            .post(format!("http://{admin}/purge"))
+            .body("{\"tags\":[\"promo\"]}")
+            .send()
+            .await
+            .expect("purge");
+        let text = purged.text().await.expect("body");
+        assert!(text.contains("\"purged\":1"), "{text}");
+        assert_eq!(hook(format!("/match?key={key}5")).await.1, "none");
 
         // Misuse is a TypeError, as in Workers.
         let (_, body, _) = hook(format!("/misuse?key={key}4")).await;

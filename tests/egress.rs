@@ -133,6 +133,28 @@ async fn names_are_checked_after_resolution_and_against_the_allow_list() {
         let (status, body) = relay(&open, &format!("http://127.0.0.1:{port}/")).await;
         assert_eq!(status, 599, "{body}");
 
+        // Every redirect hop is a fetch of its own, checked again: an allowed host
+        // sending the script to one the policy refuses does not get it there.
+        let to = format!("http://127.0.0.1:{port}/");
+        let redirector = common::origin::serve(move |_req| {
+            let to = to.clone();
+            async move {
+                hyper::Response::builder()
+                    .status(302)
+                    .header("location", to)
+                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                    .expect("response")
+            }
+        })
+        .await;
+        dns.set_a("api.partner.test", &redirector.ip().to_string()).await;
+        let before = other.hits.load(Ordering::SeqCst);
+        let (status, body) =
+            relay(&open, &format!("http://api.partner.test:{}/", redirector.port())).await;
+        assert_eq!(status, 599, "{body}");
+        assert!(body.contains("127.0.0.1 is not in this site's sites[].egress.allow"), "{body}");
+        assert_eq!(other.hits.load(Ordering::SeqCst), before, "the hop was not made");
+
         // The subrequest limit is the site's.
         let r = client()
             .get(open.url(&format!("/?n=4&url=http://api.partner.test:{port}/")))
