@@ -147,13 +147,24 @@ async fn names_are_checked_after_resolution_and_against_the_allow_list() {
             }
         })
         .await;
-        dns.set_a("api.partner.test", &redirector.ip().to_string()).await;
+        dns.set_a("api.partner.test", &redirector.ip().to_string())
+            .await;
         let before = other.hits.load(Ordering::SeqCst);
-        let (status, body) =
-            relay(&open, &format!("http://api.partner.test:{}/", redirector.port())).await;
+        let (status, body) = relay(
+            &open,
+            &format!("http://api.partner.test:{}/", redirector.port()),
+        )
+        .await;
         assert_eq!(status, 599, "{body}");
-        assert!(body.contains("127.0.0.1 is not in this site's sites[].egress.allow"), "{body}");
-        assert_eq!(other.hits.load(Ordering::SeqCst), before, "the hop was not made");
+        assert!(
+            body.contains("127.0.0.1 is not in this site's sites[].egress.allow"),
+            "{body}"
+        );
+        assert_eq!(
+            other.hits.load(Ordering::SeqCst),
+            before,
+            "the hop was not made"
+        );
 
         // The subrequest limit is the site's.
         let r = client()

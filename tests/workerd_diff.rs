@@ -210,6 +210,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/blob", None),
             ("GET", "/cache-shape", None),
             ("GET", "/formdata", None),
+            ("GET", "/crypto-shape", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

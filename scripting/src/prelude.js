@@ -917,9 +917,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
     Object.defineProperty(globalThis, name, { value: instance, writable: true, enumerable: true, configurable: true });
   }
 
-  // Web Crypto, the parts hooks use.
+  // Web Crypto, the parts hooks use: Crypto and SubtleCrypto as in workerd (classes
+  // that scripts cannot construct, operations on their prototypes).
   const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
-  globalThis.crypto = {
+  const cryptoOperations = {
     randomUUID() { return host.uuid(); },
     getRandomValues(array) {
       if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
@@ -931,7 +932,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
       new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(host.random(array.byteLength));
       return array;
     },
-    subtle: {
+  };
+  const subtleOperations = {
       async digest(algorithm, data) {
         const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
         if (!DIGESTS.includes(name)) throw new TypeError(`Unrecognized or unimplemented digest algorithm: ${name}`);
@@ -966,8 +968,24 @@ Object.defineProperty(URL.prototype, "searchParams", {
         const k = usableKey(algorithm, key, "verify");
         return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
       },
-    },
   };
+  class SubtleCrypto {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+  }
+  Object.defineProperties(SubtleCrypto.prototype, Object.getOwnPropertyDescriptors(subtleOperations));
+  const subtle = new SubtleCrypto(ILLEGAL);
+  class Crypto {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    get subtle() { return subtle; }
+  }
+  Object.defineProperties(Crypto.prototype, Object.getOwnPropertyDescriptors(cryptoOperations));
+  Object.defineProperty(Crypto.prototype, "subtle", { ...Object.getOwnPropertyDescriptor(Crypto.prototype, "subtle"), enumerable: true });
+  for (const C of [Crypto, SubtleCrypto]) {
+    Object.defineProperty(globalThis, C.name, { value: C, writable: true, enumerable: false, configurable: true });
+  }
+  globalThis.crypto = new Crypto(ILLEGAL);
+  // Workers' global scope is a ServiceWorkerGlobalScope: `self` is the global object.
+  Object.defineProperty(globalThis, "self", { value: globalThis, writable: true, enumerable: true, configurable: true });
 
   // Web Crypto keys: HMAC (what webhook signatures use), the key bytes kept out of the
   // script's reach. Errors are the DOMException names the Web Crypto standard gives.

@@ -141,6 +141,19 @@ routes["/formdata"] = async () => {
   return { ops, type: type.split("boundary=")[0], roundTrip, parsed, encoded, refused };
 };
 
+// Crypto and SubtleCrypto as interfaces, and `self`.
+routes["/crypto-shape"] = async () => {
+  const refused = [() => new Crypto(), () => new SubtleCrypto()].map((f) => {
+    try { f(); return "constructed"; } catch (e) { return e.name; }
+  });
+  return {
+    types: [typeof Crypto, typeof SubtleCrypto, typeof self],
+    instances: [crypto instanceof Crypto, crypto.subtle instanceof SubtleCrypto, self === globalThis],
+    refused,
+    own: [Object.keys(crypto).length, "subtle" in Crypto.prototype, typeof SubtleCrypto.prototype.digest],
+  };
+};
+
 // The Cache API's shape and its refusals (checked before any cache is asked).
 routes["/cache-shape"] = async () => {
   let constructed;
