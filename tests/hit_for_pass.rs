@@ -1,4 +1,4 @@
-//! Hit-for-pass (proxy/src/hit_path/pass.rs) through the real binary: once the origin
+//! Hit-for-pass (proxy/src/hit_path/pass/) through the real binary: once the origin
 //! says a key must not be stored, its next requests go straight to the origin over
 //! the fast path's own connections, and both the origin and the client see what
 //! pingora's full path gives them (the same forwarded fields, the same answer). What

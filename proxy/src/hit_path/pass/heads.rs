@@ -1,0 +1,314 @@
+//! The two heads a pass writes: the request for the origin, as pingora's
+//! `upstream_request_filter` makes it, and the origin's response rewritten for the
+//! client, as its `response_filter` does (and whether the pass may relay it at all).
+
+use super::super::answer::Request;
+use super::super::framing::{Chunks, Framing};
+use crate::service::headers::{UNTRUSTED_OVERRIDES, VIA};
+use crate::site::Site;
+use outpost_config::OriginHost;
+use std::io::Write;
+use std::net::IpAddr;
+
+/// Origin response fields read at most (more: pingora's path).
+const MAX_FIELDS: usize = 128;
+
+/// Whether `buf` starts with a whole final response head (1xx interim heads before
+/// it are skipped when the head is read).
+pub(super) fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+        let mut resp = httparse::Response::new(&mut fields);
+        match resp.parse(buf.get(at..)?) {
+            Ok(httparse::Status::Complete(n)) => {
+                let code = resp.code?;
+                if (100..200).contains(&code) && code != 101 {
+                    at += n;
+                    continue;
+                }
+                return Some(at + n);
+            }
+            // Partial, or broken (`Head::read` then sends it to pingora's path).
+            Ok(httparse::Status::Partial) => return None,
+            Err(_) => return Some(at),
+        }
+    }
+}
+
+/// The origin's final response head, rewritten for the client into `out`.
+pub(super) struct Head {
+    pub(super) status: u16,
+    /// Bytes of `rbuf` up to the end of the final head (interim heads included).
+    pub(super) head_len: usize,
+    pub(super) framing: Framing,
+    /// The origin keeps the connection open after this response.
+    pub(super) origin_keepalive: bool,
+    /// Still not storable: says `no-store` or `private`, or gives no lifetime at all
+    /// (no `max-age`, `s-maxage` or `Expires`: Outpost does not guess one).
+    pub(super) keep_mark: bool,
+}
+
+impl Head {
+    /// Parses the origin's head in `rbuf` and writes the client's head (all but its
+    /// `Connection` field and the blank line) into `out`; `None` for an answer this
+    /// path does not relay.
+    pub(super) fn read(
+        rbuf: &[u8],
+        req: &Request<'_>,
+        site: &Site,
+        request_id: Option<&http::HeaderName>,
+        (node, seq): (&str, u64),
+        out: &mut Vec<u8>,
+    ) -> Option<Head> {
+        let mut at = 0;
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+            let mut resp = httparse::Response::new(&mut fields);
+            let httparse::Status::Complete(n) = resp.parse(rbuf.get(at..)?).ok()? else {
+                return None;
+            };
+            let status = resp.code?;
+            if (100..200).contains(&status) {
+                if status == 101 {
+                    return None;
+                }
+                at += n;
+                continue;
+            }
+            let facts = crate::compress::Facts::of_fields(
+                status,
+                resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)),
+            );
+            if facts.compressible(&site.compression) {
+                return None;
+            }
+            let length = content_length(&resp).ok()?;
+            let framing = framing(&resp, length, req.head_only)?;
+            // pingora's path says a whole 200 of known length may be asked for in
+            // ranges (as nginx does), replacing the origin's word on it.
+            let ranges = status == 200 && length.is_some();
+            let mut origin_keepalive = resp.version == Some(1);
+            let mut refused = false;
+            let mut lifetime = false;
+            let mut via: Option<Vec<u8>> = None;
+            out.clear();
+            let reason = http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .or(resp.reason)
+                .unwrap_or("");
+            let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
+            let named = connection_named(resp.headers);
+            for h in resp.headers.iter() {
+                let name = h.name;
+                if name.eq_ignore_ascii_case("connection") {
+                    origin_keepalive &= !h
+                        .value
+                        .split(|b| *b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+                    continue;
+                }
+                if HOP_BY_HOP.iter().any(|n| name.eq_ignore_ascii_case(n))
+                    || named
+                        .iter()
+                        .any(|n| name.as_bytes().eq_ignore_ascii_case(n))
+                    || name.eq_ignore_ascii_case("cache-status")
+                    || (ranges && name.eq_ignore_ascii_case("accept-ranges"))
+                    || request_id.is_some_and(|r| name.eq_ignore_ascii_case(r.as_str()))
+                {
+                    continue;
+                }
+                if name.eq_ignore_ascii_case("via") {
+                    via.get_or_insert_with(|| h.value.to_vec());
+                    continue;
+                }
+                if [
+                    "cache-control",
+                    "cdn-cache-control",
+                    "outpost-cache-control",
+                ]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+                {
+                    for d in h.value.split(|b| *b == b',') {
+                        let d = d.trim_ascii();
+                        let d = d.split(|b| *b == b'=').next().unwrap_or(d).trim_ascii();
+                        refused |= d.eq_ignore_ascii_case(b"no-store")
+                            || d.eq_ignore_ascii_case(b"private");
+                        lifetime |= d.eq_ignore_ascii_case(b"max-age")
+                            || d.eq_ignore_ascii_case(b"s-maxage");
+                    }
+                }
+                lifetime |= name.eq_ignore_ascii_case("expires");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(h.value);
+                out.extend_from_slice(b"\r\n");
+            }
+            // `Via` as pingora's path sends it: the first value, then this hop.
+            out.extend_from_slice(b"via: ");
+            if let Some(prev) = via.filter(|v| !v.is_empty()) {
+                out.extend_from_slice(&prev);
+                out.extend_from_slice(b", ");
+            }
+            let _ = write!(out, "1.1 {VIA}\r\ncache-status: outpost; fwd=miss\r\n");
+            if ranges {
+                out.extend_from_slice(b"accept-ranges: bytes\r\n");
+            }
+            if let Some(name) = request_id {
+                let _ = write!(out, "{name}: {node}-{seq:x}\r\n");
+            }
+            return Some(Head {
+                status,
+                head_len: at + n,
+                framing,
+                origin_keepalive,
+                keep_mark: refused || !lifetime,
+            });
+        }
+    }
+}
+
+/// Response fields never passed on (RFC 9110 §7.6.1); `Transfer-Encoding` and
+/// `Content-Length` are: the body is relayed with the origin's framing.
+const HOP_BY_HOP: [&str; 5] = ["keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
+
+/// The field names a `Connection` field lists (also hop-by-hop).
+fn connection_named<'a>(fields: &'a [httparse::Header<'a>]) -> Vec<&'a [u8]> {
+    fields
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| h.value.split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The body's length from `Content-Length` (`Err` for conflicting or broken values).
+fn content_length(resp: &httparse::Response<'_, '_>) -> Result<Option<u64>, ()> {
+    let mut length = None;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n: u64 = std::str::from_utf8(h.value)
+                .map_err(|_| ())?
+                .trim()
+                .parse()
+                .map_err(|_| ())?;
+            if length.is_some_and(|l| l != n) {
+                return Err(());
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+/// How the body of `resp` is framed, or `None` for framing this path does not relay
+/// (both `Transfer-Encoding` and `Content-Length`, a coding other than chunked last:
+/// pingora's path judges those).
+fn framing(
+    resp: &httparse::Response<'_, '_>,
+    length: Option<u64>,
+    head_only: bool,
+) -> Option<Framing> {
+    let status = resp.code?;
+    let mut chunked = None;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = h.value.rsplit(|b| *b == b',').next()?.trim_ascii();
+            chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+        }
+    }
+    if head_only || matches!(status, 204 | 304) {
+        return Some(Framing::Empty);
+    }
+    match (chunked, length) {
+        (Some(_), Some(_)) | (Some(false), None) => None,
+        (Some(true), None) => Some(Framing::Chunked(Chunks::default())),
+        (None, Some(n)) => Some(Framing::Length(n)),
+        (None, None) => Some(Framing::UntilClose),
+    }
+}
+
+/// The request head for the origin, as pingora's path makes it
+/// (`upstream_request_filter`): hop-by-hop fields and the client's URL, scheme and
+/// method overrides dropped; `X-Forwarded-For` extended; `X-Forwarded-Proto`,
+/// `X-Forwarded-Host`, `Via` and `CDN-Loop` set; `Host` per `origin_host`.
+pub(super) fn upstream_head(
+    up: &mut Vec<u8>,
+    req: &Request<'_>,
+    fields: &[httparse::Header<'_>],
+    (site, origin, host): (&Site, usize, &str),
+    node: &str,
+    (tls, client_ip): (bool, Option<IpAddr>),
+) {
+    let method = if req.head_only { "HEAD" } else { "GET" };
+    let _ = write!(up, "{method} {} HTTP/1.1\r\n", req.target.as_str());
+    let mut xff: Option<&[u8]> = None;
+    let mut via: Option<&[u8]> = None;
+    for h in fields {
+        let name = h.name;
+        let dropped = [
+            "host",
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+        ]
+        .iter()
+        .chain(UNTRUSTED_OVERRIDES)
+        .any(|n| name.eq_ignore_ascii_case(n));
+        if dropped {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("x-forwarded-for") && client_ip.is_some() {
+            xff.get_or_insert(h.value);
+            continue;
+        }
+        if name.eq_ignore_ascii_case("via") {
+            via.get_or_insert(h.value);
+            continue;
+        }
+        up.extend_from_slice(name.as_bytes());
+        up.extend_from_slice(b": ");
+        up.extend_from_slice(h.value);
+        up.extend_from_slice(b"\r\n");
+    }
+    let o = &site.pool.origins()[origin];
+    up.extend_from_slice(b"Host: ");
+    match site.origin_host {
+        OriginHost::Preserve => up.extend_from_slice(req.raw_host.as_bytes()),
+        OriginHost::Origin => {
+            if o.host.contains(':') {
+                let _ = write!(up, "[{}]", o.host);
+            } else {
+                up.extend_from_slice(o.host.as_bytes());
+            }
+            if o.port != 80 {
+                let _ = write!(up, ":{}", o.port);
+            }
+        }
+    }
+    up.extend_from_slice(b"\r\n");
+    if let Some(ip) = client_ip {
+        up.extend_from_slice(b"x-forwarded-for: ");
+        if let Some(prev) = xff.filter(|v| !v.trim_ascii().is_empty()) {
+            up.extend_from_slice(prev);
+            up.extend_from_slice(b", ");
+        }
+        let _ = write!(up, "{ip}\r\n");
+    }
+    let proto = if tls { "https" } else { "http" };
+    let _ = write!(
+        up,
+        "x-forwarded-proto: {proto}\r\nx-forwarded-host: {}\r\nvia: ",
+        host
+    );
+    if let Some(prev) = via {
+        up.extend_from_slice(prev);
+        up.extend_from_slice(b", ");
+    }
+    let _ = write!(up, "1.1 {VIA}\r\ncdn-loop: {VIA}; id={node}\r\n\r\n");
+}
