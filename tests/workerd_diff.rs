@@ -222,7 +222,14 @@ async fn hooks_answer_as_workerd_does() {
 #[tokio::test(flavor = "multi_thread")]
 async fn subrequests_behave_as_in_workerd() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let cases = gets(&["/passthrough", "/read", "/parallel", "/clone", "/none"]);
+        let cases = gets(&[
+            "/passthrough",
+            "/read",
+            "/parallel",
+            "/clone",
+            "/none",
+            "/abort",
+        ]);
         let extra = ["--cache-memory", "0"];
         let diffs = differ("fetcher.js", false, &extra, &common::client(), &cases, true).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

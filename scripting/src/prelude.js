@@ -366,7 +366,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
   const FAST = Object.freeze({});
 
   class Request extends Body {
-    #url; #method; #headers; #redirect; #cf;
+    #url; #method; #headers; #redirect; #cf; #signal;
     constructor(input, init = {}) {
       if (input === FAST) {
         super(init.source);
@@ -380,13 +380,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return;
       }
       init = init ?? {};
-      let url, method = "GET", headers, redirect = "follow", cf, source = null;
+      let url, method = "GET", headers, redirect = "follow", cf, source = null, signal;
       if (input instanceof Request) {
         url = input.url;
         method = input.method;
         headers = new NativeHeaders(input.headers);
         redirect = input.redirect;
         cf = input.cf;
+        signal = input.signal;
         if (init.body === undefined) source = Body.take(input);
       } else {
         url = new URL(String(input)).href;
@@ -399,6 +400,12 @@ Object.defineProperty(URL.prototype, "searchParams", {
       if (init.headers !== undefined) headers = new NativeHeaders(init.headers);
       if (init.redirect !== undefined) redirect = String(init.redirect);
       if (init.cf !== undefined) cf = init.cf;
+      if (init.signal !== undefined) {
+        if (init.signal !== null && !(init.signal instanceof AbortSignal)) {
+          throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.");
+        }
+        signal = init.signal ?? undefined;
+      }
       if (init.body !== undefined && init.body !== null) {
         const [s, type] = extractBody(init.body);
         source = s;
@@ -413,16 +420,17 @@ Object.defineProperty(URL.prototype, "searchParams", {
       this.#headers = headers;
       this.#redirect = redirect;
       this.#cf = cf;
+      this.#signal = signal;
     }
     get url() { return this.#url; }
     get method() { return this.#method; }
     get headers() { return this.#headers; }
     get redirect() { return this.#redirect; }
     get cf() { return this.#cf; }
-    get signal() { return undefined; }
+    get signal() { return this.#signal; }
     clone() {
       return new Request(this.#url, {
-        method: this.#method, headers: this.#headers, redirect: this.#redirect, cf: this.#cf, body: Body.tee(this),
+        method: this.#method, headers: this.#headers, redirect: this.#redirect, cf: this.#cf, signal: this.#signal, body: Body.tee(this),
       });
     }
   }
@@ -689,6 +697,26 @@ Object.defineProperty(URL.prototype, "searchParams", {
   globalThis.Request = Request;
   globalThis.Response = Response;
 
+  // A host call that an AbortSignal ends early: the promise rejects with the signal's
+  // reason at once, and the host drops the call's answer when it comes.
+  function abortable(signal, start) {
+    if (signal === undefined || signal === null) return hostCall(start);
+    return new Promise((resolve, reject) => {
+      let id;
+      const onAbort = () => {
+        if (pending.delete(id)) {
+          host.cancelTimer(id);
+          reject(signal.reason);
+        }
+      };
+      hostCall((call) => { id = call; start(call); }).then(
+        (v) => { signal.removeEventListener("abort", onAbort); resolve(v); },
+        (e) => { signal.removeEventListener("abort", onAbort); reject(e); },
+      );
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
   globalThis.fetch = async function fetch(input, init) {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
@@ -698,11 +726,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
     let url = req.url;
     let method = req.method;
     let headers = req.headers;
+    const signal = req.signal;
+    signal?.throwIfAborted();
     for (let hops = 0; ; hops++) {
       let parts;
       try {
-        parts = await hostCall((id) => host.fetch(id, url, method, headers, bytes, handle));
+        parts = await abortable(signal, (id) => host.fetch(id, url, method, headers, bytes, handle));
       } catch (e) {
+        if (signal?.aborted && e === signal.reason) throw e;
         // Workers reject failed fetches with a TypeError.
         throw new TypeError(e.message);
       }

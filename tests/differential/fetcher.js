@@ -29,5 +29,20 @@ async function handle(request) {
     const [x, y] = [await r.text(), await c.arrayBuffer()];
     return Response.json({ x: x.length, y: y.byteLength });
   }
+  if (path === "/abort") {
+    // An aborted signal refuses at once; an abort or a timeout mid-fetch rejects with
+    // the signal's reason; a Request keeps the signal it was made with.
+    const out = [];
+    const attempt = async (f) => { try { await f(); out.push("fetched"); } catch (e) { out.push(e.name); } };
+    await attempt(() => fetch(`${origin}/echo`, { signal: AbortSignal.abort() }));
+    const c = new AbortController();
+    setTimeout(() => c.abort(), 20);
+    await attempt(() => fetch(`${origin}/slow?ms=1500`, { signal: c.signal }));
+    await attempt(() => fetch(`${origin}/slow?ms=1500`, { signal: AbortSignal.timeout(20) }));
+    const r = new Request(`${origin}/echo`, { signal: c.signal });
+    out.push(String(r.signal.aborted));
+    await attempt(() => fetch(r));
+    return new Response(out.join(","));
+  }
   return new Response("no route", { status: 404 });
 }
