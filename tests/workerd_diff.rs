@@ -211,6 +211,12 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/cache-shape", None),
             ("GET", "/formdata", None),
             ("GET", "/crypto-shape", None),
+            ("GET", "/sig-rsa-pkcs1", None),
+            ("GET", "/sig-rsa-pss", None),
+            ("GET", "/sig-p256", None),
+            ("GET", "/sig-p384", None),
+            ("GET", "/sig-ed25519", None),
+            ("GET", "/sig-refused", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

@@ -1,5 +1,6 @@
 //! Web Crypto's native side: random bytes, UUIDs, digests and HMAC, on ring (the
-//! crypto library under the TLS stack). Keys and algorithm checks live in the prelude.
+//! crypto library under the TLS stack; public-key signatures are `public_keys`). Keys
+//! and algorithm checks live in the prelude.
 
 use crate::convert::{arg, array_buffer, bytes_of, string_arg, type_error, uint8_array};
 use boa_engine::{Context, JsResult, JsString, JsValue};

@@ -600,7 +600,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 29] = [
+    let functions: [(&str, Native, usize); 31] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -629,6 +629,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("digest", digest, 2),
         ("hmacSign", hmac_sign, 3),
         ("hmacVerify", hmac_verify, 4),
+        ("publicKey", crate::public_keys::public_key, 4),
+        ("verifySignature", crate::public_keys::verify_signature, 4),
         ("kv", kv, 6),
     ];
     let mut built: Vec<(JsString, JsObject)> = Vec::new();

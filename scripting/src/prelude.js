@@ -971,6 +971,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return host.digest(name, toBytes(data));
       },
       async importKey(format, keyData, algorithm, extractable, usages) {
+        const pub = publicKeyParams(algorithm);
+        if (pub !== undefined) return importPublicKey(format, keyData, pub, extractable, usages);
         const alg = hmacParams(algorithm);
         if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         const bytes = bufferSource(keyData, "keyData").slice();
@@ -987,6 +989,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       },
       async exportKey(format, key) {
         const k = keyRecord(key);
+        if (k.type === "public") throw new DOMException("Exporting public keys is not supported yet", "NotSupportedError");
         if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
         return k.bytes.slice().buffer;
@@ -996,6 +999,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
       },
       async verify(algorithm, key, signature, data) {
+        if (keyRecord(key).type === "public") return verifyPublic(algorithm, keyRecord(key), signature, data);
         const k = usableKey(algorithm, key, "verify");
         return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
       },
@@ -1026,7 +1030,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
     get type() { return keyRecord(this).type; }
     get extractable() { return keyRecord(this).extractable; }
-    get algorithm() { const k = keyRecord(this); return { name: "HMAC", hash: { name: k.hash }, length: k.length }; }
+    get algorithm() {
+      const k = keyRecord(this);
+      return k.algorithm !== undefined ? { ...k.algorithm } : { name: "HMAC", hash: { name: k.hash }, length: k.length };
+    }
     get usages() { return [...keyRecord(this).usages]; }
   }
   // (No toStringTag: workerd's CryptoKey prints as [object Object].)
@@ -1070,6 +1077,97 @@ Object.defineProperty(URL.prototype, "searchParams", {
     const k = keyRecord(key);
     if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
     return k;
+  }
+  // Public keys for signature verification (what JWTs and webhooks use): ECDSA P-256
+  // and P-384, Ed25519, RSASSA-PKCS1-v1_5 and RSA-PSS, from spki, raw or jwk; the
+  // native side normalises and verifies (ring). Private keys and signing: not yet.
+  const SIGNATURES = { "ECDSA": "ECDSA", "ED25519": "Ed25519", "RSASSA-PKCS1-V1_5": "RSASSA-PKCS1-v1_5", "RSA-PSS": "RSA-PSS" };
+  const HASH_BYTES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
+  function publicKeyParams(algorithm) {
+    const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
+    if (name === undefined) return undefined;
+    if (name === "ECDSA") {
+      const curve = String(algorithm.namedCurve);
+      if (curve !== "P-256" && curve !== "P-384") throw new DOMException(`Unrecognized or unimplemented EC curve: ${curve}`, "NotSupportedError");
+      return { algorithm: { name, namedCurve: curve }, kind: `EC-${curve}` };
+    }
+    if (name === "Ed25519") return { algorithm: { name }, kind: "Ed25519" };
+    if (algorithm.hash === undefined) throw new TypeError("RsaHashedImportParams: hash is required");
+    const hash = algorithmName(algorithm.hash).toUpperCase();
+    if (!(hash in HASH_BYTES)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hash}`, "NotSupportedError");
+    return { algorithm: { name, hash: { name: hash } }, kind: "RSA", hash };
+  }
+  function base64url(s, what) {
+    if (typeof s !== "string") throw new DOMException(`JWK member ${what} is missing`, "DataError");
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+    let bin;
+    try { bin = atob(b64); } catch { throw new DOMException(`JWK member ${what} is not base64url`, "DataError"); }
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function importPublicKey(format, keyData, pub, extractable, usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "verify") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} public key: ${u}`, "SyntaxError");
+    }
+    let bytes;
+    try {
+      if (format === "spki" || (format === "raw" && pub.kind !== "RSA")) {
+        bytes = host.publicKey(pub.kind, format, bufferSource(keyData, "keyData").slice());
+      } else if (format === "jwk") {
+        const jwk = keyData;
+        if (typeof jwk !== "object" || jwk === null) throw new TypeError("keyData must be a JsonWebKey object");
+        if (jwk.d !== undefined) throw new DOMException("Importing private keys is not supported yet", "NotSupportedError");
+        if (pub.kind === "RSA") {
+          if (jwk.kty !== "RSA") throw new DOMException("JWK kty must be RSA", "DataError");
+          bytes = host.publicKey("RSA", "jwk", base64url(jwk.n, "n"), base64url(jwk.e, "e"));
+        } else if (pub.kind === "Ed25519") {
+          if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new DOMException("JWK must be an OKP key on Ed25519", "DataError");
+          bytes = host.publicKey("Ed25519", "jwk", base64url(jwk.x, "x"), null);
+        } else {
+          if (jwk.kty !== "EC" || jwk.crv !== pub.algorithm.namedCurve) throw new DOMException(`JWK must be an EC key on ${pub.algorithm.namedCurve}`, "DataError");
+          const x = base64url(jwk.x, "x"), y = base64url(jwk.y, "y");
+          const size = pub.algorithm.namedCurve === "P-256" ? 32 : 48;
+          // (workerd: coordinates of another size are an OperationError, not a DataError.)
+          if (x.length !== size || y.length !== size) throw new DOMException(`Invalid ${pub.algorithm.namedCurve} key in JSON Web Key`, "OperationError");
+          bytes = host.publicKey(pub.kind, "jwk", x, y);
+        }
+      } else {
+        throw new DOMException(`Unsupported key format for ${pub.algorithm.name}: ${format}`, "NotSupportedError");
+      }
+    } catch (e) {
+      if (e instanceof DOMException || e instanceof TypeError && !/invalid .* key data/.test(e.message)) throw e;
+      throw new DOMException(e.message, "DataError");
+    }
+    const key = new CryptoKey(ILLEGAL);
+    // (extractable as asked, as workerd keeps it, though a public key can always be read.)
+    keys.set(key, { type: "public", algorithm: pub.algorithm, kind: pub.kind, hash: pub.hash, bytes, extractable: Boolean(extractable), usages: list });
+    return key;
+  }
+  function verifyPublic(algorithm, k, signature, data) {
+    const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
+    if (name !== k.algorithm.name) throw new DOMException("The key is not for this algorithm", "InvalidAccessError");
+    if (!k.usages.includes("verify")) throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
+    let scheme;
+    if (name === "ECDSA") {
+      if (algorithm.hash === undefined) throw new TypeError("EcdsaParams: hash is required");
+      scheme = `ECDSA-${k.algorithm.namedCurve}-${algorithmName(algorithm.hash).toUpperCase()}`;
+    } else if (name === "Ed25519") {
+      scheme = "Ed25519";
+    } else if (name === "RSA-PSS") {
+      if (Number(algorithm.saltLength) !== HASH_BYTES[k.hash]) {
+        throw new DOMException("RSA-PSS with a salt length other than the hash length is not supported", "NotSupportedError");
+      }
+      scheme = `RSA-PSS-${k.hash}`;
+    } else {
+      scheme = `RSASSA-PKCS1-v1_5-${k.hash}`;
+    }
+    try {
+      return host.verifySignature(scheme, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+    } catch (e) {
+      throw new DOMException(e.message, "NotSupportedError");
+    }
   }
   function bufferSource(data, what) {
     if (data instanceof ArrayBuffer) return new Uint8Array(data);

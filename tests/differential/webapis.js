@@ -141,6 +141,89 @@ routes["/formdata"] = async () => {
   return { ops, type: type.split("boundary=")[0], roundTrip, parsed, encoded, refused };
 };
 
+// Public-key signature verification (JWTs, webhooks): RSASSA-PKCS1-v1_5, RSA-PSS,
+// ECDSA P-256/P-384 and Ed25519 keys from spki, raw and jwk; each signature checks,
+// and fails on other data. Test vectors made once with openssl (keys thrown away).
+const SIGNED = {
+ "message": "outpost signs this",
+ "rsa": {
+  "spki": "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAzsymKK/kIjAB9GhXk7/JOk/BCr+QT/ZSf1f+9zV7q0Dk1bKkrYOadpUzLe2bMyVYHkuVNg6pd1BXVEygtE4KQCn0G8w3tlRXquv0//edGYdfzMRMrWiTrZMwdPMOz0iPYXj202GfDhpgMO6NOGYegdFHGTWAhQcC2OD0iQtshWUKN9Z1EwYWyH5gp0j2VXOpMUiITR9UCv++Sf4ifUPApMCgLoueX5PMeNLTqoNr84n3eH1dNFDg9SwCtnaWqSULDoFtToDAgTJsi8VYjGu9HnTmoJoS/p2EMUMKeqToDLjaeit8PX9UWmX/UhxtnQ70j9aKx1lu5CnjJPkWEBLDUwIDAQAB",
+  "jwk": {
+   "kty": "RSA",
+   "n": "zsymKK_kIjAB9GhXk7_JOk_BCr-QT_ZSf1f-9zV7q0Dk1bKkrYOadpUzLe2bMyVYHkuVNg6pd1BXVEygtE4KQCn0G8w3tlRXquv0__edGYdfzMRMrWiTrZMwdPMOz0iPYXj202GfDhpgMO6NOGYegdFHGTWAhQcC2OD0iQtshWUKN9Z1EwYWyH5gp0j2VXOpMUiITR9UCv--Sf4ifUPApMCgLoueX5PMeNLTqoNr84n3eH1dNFDg9SwCtnaWqSULDoFtToDAgTJsi8VYjGu9HnTmoJoS_p2EMUMKeqToDLjaeit8PX9UWmX_UhxtnQ70j9aKx1lu5CnjJPkWEBLDUw",
+   "e": "AQAB"
+  },
+  "pkcs1": "fX/TQvOCUqPmP+8YpT5bl3o9bsIMC6tIcHbKTIYY7SSJcFbYTLps8Y4V9Uxqaq63sYgZBc6hBm77YwlhBO+o4026zOZ144DaFacCEwzWOBUa7E8a6AxYPENrAEGrMB7XnCfBl8ZgBA6tVsVuabaRz+KEM1hP+6Cu0yAKAp9cyHLG0Cx1sjJaWbsVlVEjGAjutiRf66nYUOh4dawobTzG6UnxmP8hTtihjMMyiTf8tzLXPl9lTsfso4116y1W8Z9ZuyJlYAQHyow6jatdv/XaburZZhAgJprokOMk0H0AjqkdFeazv0PjYdZUcr6Mbn/Wod+9RStL27acNTq0lothYw==",
+  "pss": "bKa2LFwwtBwJMRf5xedfKCkCMWoJ76AN33wcqpNzvHGLBmtw3ONU0N05g/4LZtyX/CbrqCVTUInK/bWYPauMoC/0N6348aEJeZa7DA0qXaNVL00m4bti9kMBKP/JEeIw3J2Ohv4FNgqHOGJmRzZ57h+wzQ/jKXgzwWNrJsooZRlVVzHfdEpHKFOb63zoT54v4z6ZxnhsOPZqpECfSzwgaJGCUsfMQzCmA10ZXmEmweK2bkVPVYeHyMBVKCLK1pAYTk+re3o9MwK0CMAdPTR7MuCom7Cl6W8izEfR5kBz6Tq3Jb+o5e7R541DjUIyETrU4FWyl8OtQ+C4tsyLGFDKaA=="
+ },
+ "p256": {
+  "spki": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE+LFIKuF6mXE0zEFlPpx1T18ixi+r3W77E9Fkh2FXy2xgJZEYLe0UP9cjKcahMnKQgViouNjdMe3gKr2QwAHWcg==",
+  "jwk": {
+   "kty": "EC",
+   "crv": "P-256",
+   "x": "-LFIKuF6mXE0zEFlPpx1T18ixi-r3W77E9Fkh2FXy2w",
+   "y": "YCWRGC3tFD_XIynGoTJykIFYqLjY3THt4Cq9kMAB1nI"
+  },
+  "raw": "BPixSCrheplxNMxBZT6cdU9fIsYvq91u+xPRZIdhV8tsYCWRGC3tFD/XIynGoTJykIFYqLjY3THt4Cq9kMAB1nI=",
+  "sig": "d9xt60No93Wt0laUhXtZCaxjokcM36vmZklOTdFXYf8YSQc0QWdThyXbk0sTp2JSwZyry74VUKEUW+v6lvSlow=="
+ },
+ "p384": {
+  "spki": "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEtwBbcQ8QT7oX51r4N58shH+r9tBiLScL4I+5rCkd7nPYzQ6IX6ZDpafDknhZjH8DUwfEzejyqDNcY3KY6RV6Rqu7SzkxVmHlRP6PTNhNwecDc0TEP2G3VItpABn9ydNg",
+  "jwk": {
+   "kty": "EC",
+   "crv": "P-384",
+   "x": "twBbcQ8QT7oX51r4N58shH-r9tBiLScL4I-5rCkd7nPYzQ6IX6ZDpafDknhZjH8D",
+   "y": "UwfEzejyqDNcY3KY6RV6Rqu7SzkxVmHlRP6PTNhNwecDc0TEP2G3VItpABn9ydNg"
+  },
+  "sig": "Vbut7t26KBjel5jJBpFoL1iMCDsVC/jUlegQb+t+TKDwII3i8/mB/2abP91rdKU99P/Tv2AH5T8ZX/cFVAHQ7jAlctuopMbx9S1AiMkKt6bQj7/nXqa3xTS/UnM3c9Gk"
+ },
+ "ed": {
+  "spki": "MCowBQYDK2VwAyEA49rNP0h2jbHJABWF5dUPrBrSa0C+L+bLGFGyo4r2q5M=",
+  "jwk": {
+   "kty": "OKP",
+   "crv": "Ed25519",
+   "x": "49rNP0h2jbHJABWF5dUPrBrSa0C-L-bLGFGyo4r2q5M"
+  },
+  "raw": "49rNP0h2jbHJABWF5dUPrBrSa0C+L+bLGFGyo4r2q5M=",
+  "sig": "HH5s2sWTPgUI8mMvmYqeWRmkILsZK64NHVH5RrOR06CBhZwSjEGc4LQDOu5RbpFiwAu3BOHDjTN5TvVA8R5IBA=="
+ }
+};
+
+const SIGNATURE_CASES = {
+  "rsa-pkcs1": ["rsa", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }, "pkcs1", ["spki", "jwk"]],
+  "rsa-pss": ["rsa", { name: "RSA-PSS", hash: "SHA-256" }, { name: "RSA-PSS", saltLength: 32 }, "pss", ["spki", "jwk"]],
+  "p256": ["p256", { name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }, "sig", ["spki", "jwk", "raw"]],
+  "p384": ["p384", { name: "ECDSA", namedCurve: "P-384" }, { name: "ECDSA", hash: "SHA-384" }, "sig", ["spki", "jwk"]],
+  "ed25519": ["ed", { name: "Ed25519" }, { name: "Ed25519" }, "sig", ["spki", "jwk", "raw"]],
+};
+const signedBytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+for (const [name, [k, importAlg, verifyAlg, sig, formats]] of Object.entries(SIGNATURE_CASES)) {
+  routes[`/sig-${name}`] = async () => {
+    const message = new TextEncoder().encode(SIGNED.message);
+    const other = new TextEncoder().encode(SIGNED.message + "!");
+    const signature = signedBytes(SIGNED[k][sig]);
+    const out = [];
+    for (const format of formats) {
+      const data = format === "jwk" ? SIGNED[k].jwk : signedBytes(SIGNED[k][format]);
+      const key = await crypto.subtle.importKey(format, data, importAlg, false, ["verify"]);
+      out.push([format, key.type, key.extractable, key.usages,
+        await crypto.subtle.verify(verifyAlg, key, signature, message),
+        await crypto.subtle.verify(verifyAlg, key, signature, other)]);
+    }
+    return out;
+  };
+}
+routes["/sig-refused"] = async () => {
+  const refused = [];
+  for (const f of [
+    () => crypto.subtle.importKey("spki", signedBytes(SIGNED.ed.spki), { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]),
+    () => crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-384", x: SIGNED.p256.jwk.x, y: SIGNED.p256.jwk.y }, { name: "ECDSA", namedCurve: "P-384" }, false, ["verify"]),
+  ]) {
+    try { await f(); refused.push("imported"); } catch (e) { refused.push(e.name); }
+  }
+  return refused;
+};
+
 // Crypto and SubtleCrypto as interfaces, and `self`.
 routes["/crypto-shape"] = async () => {
   const refused = [() => new Crypto(), () => new SubtleCrypto()].map((f) => {
