@@ -218,6 +218,8 @@ pub(crate) struct Admitted {
     pub(crate) host: String,
     /// The primary key (no variance).
     pub(crate) key: CacheKey,
+    /// Its hash (the memory tier's key, and a pass mark's), computed once.
+    pub(crate) key_bin: [u8; 16],
 }
 
 /// Finds the stored object that answers `req` on its own, or `None`: the request
@@ -281,6 +283,7 @@ pub(crate) fn admit(
     Some(Admitted {
         site: site.clone(),
         host,
+        key_bin: key.primary_bin(),
         key,
     })
 }
@@ -300,7 +303,7 @@ pub(crate) fn lookup(
     let Some(cache) = live.cache else {
         return Err(admitted);
     };
-    let Some(mut entry) = cache.storage.memory_entry(&admitted.key.combined_bin()) else {
+    let Some(mut entry) = cache.storage.memory_entry(&admitted.key_bin) else {
         return Err(admitted);
     };
     let Some(mut prepared) = prepare(&entry) else {

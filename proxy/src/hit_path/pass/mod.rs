@@ -24,7 +24,6 @@ use crate::snapshot::{Live, Snapshot};
 use bytes::{Buf, BytesMut};
 use heads::{Head, head_end, upstream_head};
 use outpost_config::{HashOn, Origin};
-use pingora::cache::key::CacheHashKey;
 use pingora::protocols::Stream;
 use pingora::upstreams::peer::Peer;
 use std::net::{IpAddr, SocketAddr};
@@ -63,7 +62,7 @@ impl Plan {
         client_ip: Option<IpAddr>,
     ) -> Option<Plan> {
         let cache = live.cache?;
-        let key = admitted.key.primary_bin();
+        let key = admitted.key_bin;
         // A stored copy (stale, or one another variant needs) is pingora's to judge.
         if !cache.passes.marked(&key)
             || live.draining.load(Ordering::Relaxed)
