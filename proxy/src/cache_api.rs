@@ -16,19 +16,13 @@ use pingora::cache::key::{CacheHashKey, CacheKey};
 use pingora::cache::{RespCacheable, Storage};
 use std::time::SystemTime;
 
-fn failed(message: impl Into<String>) -> ScriptError {
-    ScriptError::Subrequest {
-        message: message.into(),
-    }
-}
-
 /// The entry's key: for `default`, the key a request for the URL has (the site's
 /// query policy applied); for a named cache, a key no request can have.
 fn key_of(live: &Live, cache: &str, url: &url::Url) -> Result<CacheKey, ScriptError> {
     let host = url
         .host_str()
         .and_then(crate::site::normalize_host)
-        .ok_or_else(|| failed(format!("cache: {url} has no host")))?;
+        .ok_or_else(|| ScriptError::subrequest(format!("cache: {url} has no host")))?;
     let scheme = url.scheme();
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let snapshot = live.snapshot();
@@ -57,7 +51,7 @@ pub(crate) async fn run(
     request: FetchRequest,
 ) -> Result<FetchResponse, ScriptError> {
     let cache = live.cache.ok_or_else(|| {
-        failed("the Cache API needs the node's cache (cache.memory or cache.disk)")
+        ScriptError::subrequest("the Cache API needs the node's cache (cache.memory or cache.disk)")
     })?;
     match op {
         CacheOp::Match { cache: name } => {
@@ -75,7 +69,7 @@ pub(crate) async fn run(
                 Some(Body::Stream(s)) => s
                     .collect(usize::MAX)
                     .await
-                    .map_err(|e| failed(format!("cache.put: {e}")))?,
+                    .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?,
             };
             put(cache, &key, status, request.headers, body).await?;
             Ok(answer(204, http::HeaderMap::new(), Bytes::new()))
@@ -116,7 +110,7 @@ async fn matched(cache: EdgeCache, key: &CacheKey) -> Result<FetchResponse, Scri
         .storage
         .lookup(key, &span.handle())
         .await
-        .map_err(|e| failed(format!("cache.match: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.match: {e}")))?;
     let Some((meta, mut hit)) = found else {
         return miss();
     };
@@ -127,7 +121,7 @@ async fn matched(cache: EdgeCache, key: &CacheKey) -> Result<FetchResponse, Scri
     while let Some(chunk) = hit
         .read_body()
         .await
-        .map_err(|e| failed(format!("cache.match: {e}")))?
+        .map_err(|e| ScriptError::subrequest(format!("cache.match: {e}")))?
     {
         body.extend_from_slice(&chunk);
     }
@@ -151,7 +145,7 @@ async fn put(
     body: Bytes,
 ) -> Result<(), ScriptError> {
     let mut resp = pingora::http::ResponseHeader::build(status, Some(headers.len()))
-        .map_err(|e| failed(format!("cache.put: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     for (name, value) in &headers {
         if name == http::header::CONTENT_LENGTH
             || name == http::header::TRANSFER_ENCODING
@@ -160,10 +154,10 @@ async fn put(
             continue;
         }
         resp.append_header(name.clone(), value.clone())
-            .map_err(|e| failed(format!("cache.put: {e}")))?;
+            .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     }
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())
-        .map_err(|e| failed(format!("cache.put: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     let meta = match cacheability(&resp, false, &RuleCaching::default()) {
         RespCacheable::Cacheable(meta) => meta,
         // As in Workers: a response that says not to store it is not stored.
@@ -174,13 +168,13 @@ async fn put(
         .storage
         .get_miss_handler(key, &meta, &span.handle())
         .await
-        .map_err(|e| failed(format!("cache.put: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     miss.write_body(body, true)
         .await
-        .map_err(|e| failed(format!("cache.put: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     miss.finish()
         .await
-        .map_err(|e| failed(format!("cache.put: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
     // Stored now: requests for it are hits, not passes.
     cache.passes.unmark(&key.primary_bin());
     Ok(())

@@ -66,13 +66,7 @@ fn clients(resolver: &Arc<Resolver>) -> Result<&'static Clients, ScriptError> {
             })
         })
         .as_ref()
-        .map_err(|e| failed(format!("fetch() to other hosts is unavailable: {e}")))
-}
-
-fn failed(message: impl Into<String>) -> ScriptError {
-    ScriptError::Subrequest {
-        message: message.into(),
-    }
+        .map_err(|e| ScriptError::subrequest(format!("fetch() to other hosts is unavailable: {e}")))
 }
 
 /// A connection the policy refused: the message a script sees.
@@ -217,10 +211,10 @@ pub(crate) async fn fetch(
     let url = request.url.clone();
     let refuse = |why: String| {
         tracing::warn!(request_id, url = %url, reason = %why, "fetch() refused by the egress policy");
-        failed(format!("fetch to {url} refused: {why}"))
+        ScriptError::subrequest(format!("fetch to {url} refused: {why}"))
     };
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(failed(format!(
+        return Err(ScriptError::subrequest(format!(
             "fetch to {url}: only http: and https: URLs can be fetched"
         )));
     }
@@ -231,7 +225,7 @@ pub(crate) async fn fetch(
                 .trim_end_matches(']')
                 .to_ascii_lowercase()
         })
-        .ok_or_else(|| failed(format!("fetch to {url}: the URL has no host")))?;
+        .ok_or_else(|| ScriptError::subrequest(format!("fetch to {url}: the URL has no host")))?;
     if !trusted && !policy.allows_host(&host) {
         return Err(refuse(format!(
             "{host} is not in this site's sites[].egress.allow"
@@ -274,7 +268,7 @@ pub(crate) async fn fetch(
     *req.uri_mut() = url
         .as_str()
         .parse()
-        .map_err(|e| failed(format!("fetch to {url}: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("fetch to {url}: {e}")))?;
     for (name, value) in &request.headers {
         // The URL names the host; framing is the client's to set.
         if name == http::header::HOST || name == http::header::TRANSFER_ENCODING {
@@ -292,13 +286,16 @@ pub(crate) async fn fetch(
                 }
                 source = err.source();
             }
-            return Err(failed(format!("fetch to {url} failed: {}", chain(&e))));
+            return Err(ScriptError::subrequest(format!(
+                "fetch to {url} failed: {}",
+                chain(&e)
+            )));
         }
     };
     let (head, incoming) = resp.into_parts();
     let stream = incoming
         .into_data_stream()
-        .map_err(move |e| failed(format!("reading the response of {url}: {e}")));
+        .map_err(move |e| ScriptError::subrequest(format!("reading the response of {url}: {e}")));
     Ok(FetchResponse {
         head,
         body: BodyStream::new(stream),

@@ -71,6 +71,30 @@ impl OriginState {
     pub fn addr(&self) -> SocketAddr {
         self.address.current()
     }
+
+    /// The origin's own `Host` value (`origin_host: origin`): its host, bracketed if
+    /// IPv6, with the port unless it is the scheme's default.
+    pub fn authority(&self) -> Authority<'_> {
+        Authority(self)
+    }
+}
+
+/// [`OriginState::authority`], written where it is needed without an allocation.
+pub struct Authority<'a>(&'a OriginState);
+
+impl std::fmt::Display for Authority<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = self.0;
+        if o.host.contains(':') {
+            write!(f, "[{}]", o.host)?;
+        } else {
+            f.write_str(&o.host)?;
+        }
+        if o.port != if o.tls { 443 } else { 80 } {
+            write!(f, ":{}", o.port)?;
+        }
+        Ok(())
+    }
 }
 
 /// The origins of one site and how to choose among them.

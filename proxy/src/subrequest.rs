@@ -112,6 +112,19 @@ impl PipelineFetcher {
             .any(|o| o.port == port && o.host.eq_ignore_ascii_case(host))
     }
 
+    /// Runs `work` on the proxy's runtime: the JS thread only waits for its answer.
+    fn on_runtime(
+        &self,
+        work: impl std::future::Future<Output = Result<FetchResponse, ScriptError>> + Send + 'static,
+        dropped: &'static str,
+    ) -> BoxFuture<'static, Result<FetchResponse, ScriptError>> {
+        let task = self.runtime.spawn(work);
+        Box::pin(async move {
+            task.await
+                .unwrap_or_else(|_| Err(ScriptError::subrequest(dropped)))
+        })
+    }
+
     /// Whether `url` is for this node: a host one of its sites names, or the host and
     /// port the client's request was addressed to.
     fn served_here(&self, url: &url::Url) -> bool {
@@ -121,12 +134,6 @@ impl PipelineFetcher {
         let port = url.port_or_known_default().unwrap_or(80);
         (host == self.own.0 && port == self.own.1)
             || self.live.snapshot().sites.lookup_named(&host).is_some()
-    }
-}
-
-fn failed(message: impl Into<String>) -> ScriptError {
-    ScriptError::Subrequest {
-        message: message.into(),
     }
 }
 
@@ -147,8 +154,10 @@ fn header_for(req: &FetchRequest, framing: Framing) -> Result<RequestHeader, Scr
         pq.push_str(q);
     }
     let mut header = RequestHeader::build(req.method.clone(), pq.as_bytes(), None)
-        .map_err(|e| failed(format!("bad request: {e}")))?;
-    let host = url.host_str().ok_or_else(|| failed("URL without a host"))?;
+        .map_err(|e| ScriptError::subrequest(format!("bad request: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| ScriptError::subrequest("URL without a host"))?;
     let authority = match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
@@ -162,24 +171,24 @@ fn header_for(req: &FetchRequest, framing: Framing) -> Result<RequestHeader, Scr
         }
         header
             .append_header(name.clone(), value.clone())
-            .map_err(|e| failed(format!("bad header {name}: {e}")))?;
+            .map_err(|e| ScriptError::subrequest(format!("bad header {name}: {e}")))?;
     }
     header
         .insert_header(http::header::HOST, authority)
-        .map_err(|e| failed(format!("bad host: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("bad host: {e}")))?;
     match framing {
         Framing::Length(n)
             if n > 0 || !matches!(req.method, http::Method::GET | http::Method::HEAD) =>
         {
             header
                 .insert_header(http::header::CONTENT_LENGTH, n.to_string())
-                .map_err(|e| failed(format!("bad length: {e}")))?;
+                .map_err(|e| ScriptError::subrequest(format!("bad length: {e}")))?;
         }
         Framing::Length(_) => {}
         Framing::Chunked => {
             header
                 .insert_header(http::header::TRANSFER_ENCODING, "chunked")
-                .map_err(|e| failed(format!("bad framing: {e}")))?;
+                .map_err(|e| ScriptError::subrequest(format!("bad framing: {e}")))?;
         }
     }
     Ok(header)
@@ -195,15 +204,11 @@ impl Fetcher for PipelineFetcher {
         mut request: FetchRequest,
     ) -> BoxFuture<'static, Result<FetchResponse, ScriptError>> {
         if let Some(op) = request.cache.take() {
-            let (tx, rx) = tokio::sync::oneshot::channel();
             let live = self.live.clone();
-            self.runtime.spawn(async move {
-                let _ = tx.send(crate::cache_api::run(&live, op, request).await);
-            });
-            return Box::pin(async move {
-                rx.await
-                    .unwrap_or_else(|_| Err(failed("the cache operation was dropped")))
-            });
+            return self.on_runtime(
+                async move { crate::cache_api::run(&live, op, request).await },
+                "the cache operation was dropped",
+            );
         }
         let spawner = self.spawner.clone();
         let client_ip = self.client_ip;
@@ -211,19 +216,15 @@ impl Fetcher for PipelineFetcher {
         let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let request_id: Arc<str> = Arc::from(format!("{}.{n}", self.parent_id));
         if !self.served_here(&request.url) {
-            let (tx, rx) = tokio::sync::oneshot::channel();
             let resolver = self.live.resolver.clone();
             let policy = self.policy.clone();
             let trusted = self.to_own_origin(&request.url);
-            self.runtime.spawn(async move {
-                let answer =
-                    crate::egress::fetch(resolver, (&policy, trusted), request, &request_id).await;
-                let _ = tx.send(answer);
-            });
-            return Box::pin(async move {
-                rx.await
-                    .unwrap_or_else(|_| Err(failed("the subrequest was dropped")))
-            });
+            return self.on_runtime(
+                async move {
+                    crate::egress::fetch(resolver, (&policy, trusted), request, &request_id).await
+                },
+                "the subrequest was dropped",
+            );
         }
         // A fresh memory hit is answered here, on the JS thread, with no session.
         if self.scripts.len() <= usize::from(MAX_DEPTH)
@@ -237,15 +238,10 @@ impl Fetcher for PipelineFetcher {
         {
             return Box::pin(std::future::ready(Ok(hit)));
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // Started on the proxy's runtime: the JS thread only waits for the answer.
-        self.runtime.spawn(async move {
-            let _ = tx.send(run(spawner, request, client_ip, scripts, request_id).await);
-        });
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(failed("the subrequest was dropped")))
-        })
+        self.on_runtime(
+            run(spawner, request, client_ip, scripts, request_id),
+            "the subrequest was dropped",
+        )
     }
 }
 
@@ -257,7 +253,7 @@ async fn placeholder() -> Result<ServerSession, ScriptError> {
     session
         .read_request()
         .await
-        .map_err(|e| failed(format!("placeholder request: {e}")))?;
+        .map_err(|e| ScriptError::subrequest(format!("placeholder request: {e}")))?;
     Ok(session)
 }
 
@@ -296,7 +292,7 @@ async fn run(
     request_id: Arc<str>,
 ) -> Result<FetchResponse, ScriptError> {
     if scripts.len() > usize::from(MAX_DEPTH) {
-        return Err(failed(format!(
+        return Err(ScriptError::subrequest(format!(
             "subrequests nested more than {MAX_DEPTH} scripts deep"
         )));
     }
@@ -336,7 +332,7 @@ async fn run(
             .tx
             .send(HttpTask::Body(Some(body), true))
             .await
-            .map_err(|_| failed("the subrequest ended before reading its body"))?;
+            .map_err(|_| ScriptError::subrequest("the subrequest ended before reading its body"))?;
     }
     if let Some(stream) = stream {
         // Beside waiting for the response: an origin may answer before it has read
@@ -346,9 +342,9 @@ async fn run(
     let (head, end) = loop {
         match handle.rx.recv().await {
             Some(HttpTask::Header(h, end)) => break (h, end),
-            Some(HttpTask::Failed(e)) => return Err(failed(e.to_string())),
+            Some(HttpTask::Failed(e)) => return Err(ScriptError::subrequest(e.to_string())),
             Some(_) => continue,
-            None => return Err(failed("no response")),
+            None => return Err(ScriptError::subrequest("no response")),
         }
     };
     let mut parts = http::Response::new(()).into_parts().0;
@@ -376,7 +372,7 @@ async fn run(
                     }
                     Some(HttpTask::Body(None, _)) | Some(HttpTask::Done) | None => return None,
                     Some(HttpTask::Failed(e)) => {
-                        return Some((Err(failed(e.to_string())), None));
+                        return Some((Err(ScriptError::subrequest(e.to_string())), None));
                     }
                     Some(_) => continue,
                 }

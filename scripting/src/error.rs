@@ -110,6 +110,13 @@ pub enum ScriptError {
 }
 
 impl ScriptError {
+    /// A failed `fetch()` (or Cache API operation), with what went wrong.
+    pub fn subrequest(message: impl Into<String>) -> Self {
+        ScriptError::Subrequest {
+            message: message.into(),
+        }
+    }
+
     /// A short machine-readable kind, for the `Outpost-Error` header and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@ pub(crate) const VIA: &str = "outpost";
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. `Transfer-Encoding`
 /// and `Content-Length` are left to pingora, which owns message framing on both sides.
-const HOP_BY_HOP: [&str; 6] = [
+pub(crate) const HOP_BY_HOP: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",

@@ -31,8 +31,8 @@ use ctx::{InFlight, locked};
 use headers::{EditHeaders, UNTRUSTED_OVERRIDES, VIA, append_via, seen_by, strip_hop_by_hop};
 pub(crate) use limits::MAX_URI;
 use limits::{apply_client_timeouts, oversized_head};
-pub(crate) use upstream::peer_for;
-use upstream::{hash_key, upper_peer, upper_tier_key};
+pub(crate) use upstream::{hash_key, peer_for};
+use upstream::{upper_peer, upper_tier_key};
 
 use crate::caching::{cache_key, cache_status, cacheability, variance};
 use crate::pool::OriginPool;
@@ -512,7 +512,11 @@ impl ProxyHttp for EdgeProxy {
         let pool = ctx.pool.clone().unwrap_or_else(|| site.pool.clone());
         // Only consistent hashing reads the key; don't build it for round robin.
         let key = if pool.is_hashed() {
-            hash_key(&site, session, ctx.client_ip)
+            let req = session.req_header();
+            let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+            hash_key(&site, pq, ctx.client_ip, |n| {
+                req.headers.get(n).map(|v| v.as_bytes())
+            })
         } else {
             Vec::new()
         };
@@ -674,18 +678,7 @@ impl ProxyHttp for EdgeProxy {
         match (site.origin_host, client_host) {
             (OriginHost::Preserve, Some(h)) => upstream_request.insert_header(header::HOST, h)?,
             _ => {
-                let default_port = if o.tls { 443 } else { 80 };
-                let host = if o.host.contains(':') {
-                    format!("[{}]", o.host)
-                } else {
-                    o.host.clone()
-                };
-                let value = if o.port == default_port {
-                    host
-                } else {
-                    format!("{host}:{}", o.port)
-                };
-                upstream_request.insert_header(header::HOST, value)?;
+                upstream_request.insert_header(header::HOST, o.authority().to_string())?;
             }
         }
         Ok(())

@@ -8,21 +8,19 @@ use outpost_config::HashOn;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::Session;
 
-pub(crate) fn hash_key(
+/// What consistent hashing places a request by: its path and query `pq`, the client's
+/// address, or the value `header` gives for the configured field name. One function
+/// for pingora's sessions and the fast path's raw heads.
+pub(crate) fn hash_key<'a>(
     site: &Site,
-    session: &Session,
+    pq: &str,
     client_ip: Option<std::net::IpAddr>,
+    header: impl FnOnce(&str) -> Option<&'a [u8]>,
 ) -> Vec<u8> {
     match &site.hash_on {
-        HashOn::Uri => session
-            .req_header()
-            .uri
-            .path_and_query()
-            .map_or_else(|| b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
+        HashOn::Uri => pq.as_bytes().to_vec(),
         HashOn::ClientIp => client_ip.map_or_else(Vec::new, |ip| ip.to_string().into_bytes()),
-        HashOn::Header(name) => session
-            .get_header(name.as_str())
-            .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
+        HashOn::Header(name) => header(name.as_str()).map_or_else(Vec::new, <[u8]>::to_vec),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::super::answer::Request;
 use super::super::framing::{Chunks, Framing};
-use crate::service::headers::{UNTRUSTED_OVERRIDES, VIA};
+use crate::service::headers::{HOP_BY_HOP, UNTRUSTED_OVERRIDES, VIA};
 use crate::site::Site;
 use outpost_config::OriginHost;
 use std::io::Write;
@@ -170,10 +170,6 @@ impl Head {
     }
 }
 
-/// Response fields never passed on (RFC 9110 §7.6.1); `Transfer-Encoding` and
-/// `Content-Length` are: the body is relayed with the origin's framing.
-const HOP_BY_HOP: [&str; 5] = ["keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
-
 /// The field names a `Connection` field lists (also hop-by-hop).
 fn connection_named<'a>(fields: &'a [httparse::Header<'a>]) -> Vec<&'a [u8]> {
     fields
@@ -249,17 +245,11 @@ pub(super) fn upstream_head(
     let mut via: Option<&[u8]> = None;
     for h in fields {
         let name = h.name;
-        let dropped = [
-            "host",
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "x-forwarded-proto",
-            "x-forwarded-host",
-        ]
-        .iter()
-        .chain(UNTRUSTED_OVERRIDES)
-        .any(|n| name.eq_ignore_ascii_case(n));
+        let dropped = ["host", "x-forwarded-proto", "x-forwarded-host"]
+            .iter()
+            .chain(&HOP_BY_HOP)
+            .chain(UNTRUSTED_OVERRIDES)
+            .any(|n| name.eq_ignore_ascii_case(n));
         if dropped {
             continue;
         }
@@ -281,14 +271,7 @@ pub(super) fn upstream_head(
     match site.origin_host {
         OriginHost::Preserve => up.extend_from_slice(req.raw_host.as_bytes()),
         OriginHost::Origin => {
-            if o.host.contains(':') {
-                let _ = write!(up, "[{}]", o.host);
-            } else {
-                up.extend_from_slice(o.host.as_bytes());
-            }
-            if o.port != 80 {
-                let _ = write!(up, ":{}", o.port);
-            }
+            let _ = write!(up, "{}", o.authority());
         }
     }
     up.extend_from_slice(b"\r\n");

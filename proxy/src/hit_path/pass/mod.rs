@@ -23,7 +23,7 @@ use crate::site::Site;
 use crate::snapshot::{Live, Snapshot};
 use bytes::{Buf, BytesMut};
 use heads::{Head, head_end, upstream_head};
-use outpost_config::{HashOn, Origin};
+use outpost_config::Origin;
 use pingora::protocols::Stream;
 use pingora::upstreams::peer::Peer;
 use std::net::{IpAddr, SocketAddr};
@@ -76,7 +76,10 @@ impl Plan {
         }
         let pool: &OriginPool = &site.pool;
         let hash = if pool.is_hashed() {
-            hash_key(&site, req, client_ip)
+            let target = req.target.as_str();
+            crate::service::hash_key(&site, target, client_ip, |n| {
+                req.field(&n.to_ascii_lowercase())
+            })
         } else {
             Vec::new()
         };
@@ -95,17 +98,6 @@ impl Plan {
             key,
             origin,
         })
-    }
-}
-
-/// What consistent hashing places `req` by (as `service::upstream::hash_key`).
-fn hash_key(site: &Site, req: &Request<'_>, client_ip: Option<IpAddr>) -> Vec<u8> {
-    match &site.hash_on {
-        HashOn::Uri => req.target.as_str().as_bytes().to_vec(),
-        HashOn::ClientIp => client_ip.map_or_else(Vec::new, |ip| ip.to_string().into_bytes()),
-        HashOn::Header(name) => req
-            .field(&name.to_ascii_lowercase())
-            .map_or_else(Vec::new, <[u8]>::to_vec),
     }
 }
 
