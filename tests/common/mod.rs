@@ -22,6 +22,51 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// Whether the TCP socket listening on `addr` belongs to process `pid`: `None` while
+/// nobody listens there. Reads `/proc` (Linux): the socket's inode from
+/// `/proc/net/tcp{,6}` and the process's open descriptors.
+fn listener_owned_by(addr: SocketAddr, pid: u32) -> Option<bool> {
+    let (table, local) = match addr {
+        SocketAddr::V4(a) => (
+            "/proc/net/tcp",
+            format!(
+                "{:08X}:{:04X}",
+                u32::from_le_bytes(a.ip().octets()),
+                a.port()
+            ),
+        ),
+        SocketAddr::V6(a) => {
+            let words: String = a
+                .ip()
+                .octets()
+                .chunks(4)
+                .map(|w| format!("{:08X}", u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+                .collect();
+            ("/proc/net/tcp6", format!("{words}:{:04X}", a.port()))
+        }
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    let inodes: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Field 3 is the state (0A = LISTEN), field 9 the inode.
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let ours = fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    });
+    Some(ours)
+}
+
 /// A running `outpost` process, killed on drop.
 pub struct Outpost {
     pub child: Child,
@@ -88,16 +133,14 @@ impl Outpost {
                 config,
                 log,
             };
-            o.wait_ready();
-            // Listening, but is it us? A bind failure ends the process within moments.
-            std::thread::sleep(Duration::from_millis(150));
+            let ours = o.wait_ready();
             let exited = o.child.try_wait().ok().flatten().is_some();
-            if !exited {
+            if ours && !exited {
                 return o;
             }
             let text = o.log_text();
             assert!(
-                attempt < 3 && text.contains("cannot listen on"),
+                attempt < 3 && (!ours || text.contains("cannot listen on")),
                 "outpost exited at start; log:\n{text}"
             );
             dir = o.stop_keep_dir();
@@ -113,15 +156,31 @@ impl Outpost {
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
-    /// Waits until the listeners accept; stops early if the process exits.
-    fn wait_ready(&mut self) {
+    /// Waits until this process listens on every address; stops early if it exits.
+    /// Returns false when another process holds one of the addresses: a port from
+    /// [`free_port`] was taken by another test's listener, and a plain connect would
+    /// reach that listener instead of ours (seen as a stray 401 from an admin API).
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut addrs = vec![self.http];
         addrs.extend(self.https);
+        let pid = self.pid();
         for addr in addrs {
-            while TcpStream::connect(addr).is_err() {
+            let mut foreign_since: Option<Instant> = None;
+            loop {
                 if self.child.try_wait().ok().flatten().is_some() {
-                    return;
+                    return true;
+                }
+                match listener_owned_by(addr, pid) {
+                    Some(true) => break,
+                    // pingora retries a busy address for a while before it gives up.
+                    Some(false) => {
+                        let since = *foreign_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(1) {
+                            return false;
+                        }
+                    }
+                    None => foreign_since = None,
                 }
                 assert!(
                     Instant::now() < deadline,
@@ -131,6 +190,7 @@ impl Outpost {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        true
     }
 
     pub fn url(&self, path: &str) -> String {
