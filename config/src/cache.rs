@@ -17,6 +17,9 @@ pub struct CacheConfig {
     pub disk: Option<CacheDiskConfig>,
     /// How long concurrent misses for one key wait for the first one's fetch.
     pub lock_timeout: Duration,
+    /// The longest lifetime guessed for a response without one (RFC 9111 §4.2.2:
+    /// 10 % of the time since its `Last-Modified`); zero turns guessing off.
+    pub heuristic_max: Duration,
 }
 
 /// The disk tier of the cache.
@@ -75,6 +78,11 @@ pub(crate) fn validate(v: &mut Validator<'_>, c: &raw::Cache) -> CacheConfig {
             c.lock_timeout.as_deref(),
             Duration::from_secs(5),
             &[Key("cache"), Key("lock_timeout")],
+        ),
+        heuristic_max: v.duration(
+            c.heuristic_max.as_deref(),
+            Duration::from_secs(86_400),
+            &[Key("cache"), Key("heuristic_max")],
         ),
     };
     if cache.disk.as_ref().is_some_and(|d| d.size == 0) {

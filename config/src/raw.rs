@@ -105,6 +105,7 @@ pub(crate) struct Cache {
     pub max_memory_object: Option<String>,
     pub disk: Option<CacheDisk>,
     pub lock_timeout: Option<String>,
+    pub heuristic_max: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +141,7 @@ pub(crate) struct Site {
     pub timeouts: Timeouts,
     pub retries: Option<u32>,
     pub cache: Option<bool>,
+    pub heuristic_freshness: Option<bool>,
     pub health_check: Option<HealthCheck>,
     pub parent: Option<String>,
     pub cache_key: Option<CacheKey>,
@@ -313,6 +315,7 @@ pub(crate) struct RuleActions {
     pub origin_cache_control: Option<bool>,
     pub cache_deception_armor: Option<bool>,
     pub cache_errors: Option<bool>,
+    pub heuristic_freshness: Option<bool>,
     #[serde(default)]
     pub set_request_headers: BTreeMap<String, serde_yaml::Value>,
     #[serde(default)]

@@ -372,6 +372,9 @@ pub struct Actions {
     /// Store 5xx responses that say they may be stored (off: a 5xx always goes back
     /// to the origin next time, whatever its `Cache-Control`).
     pub cache_errors: bool,
+    /// `Some(false)`: no heuristic lifetime for responses under this rule (RFC 9111
+    /// §4.2.2); `None` leaves the site's choice.
+    pub heuristic_freshness: Option<bool>,
     /// Changes to the request before the cache and the origin.
     pub request_headers: HeaderEdits,
     /// Changes to the response sent to the client.
@@ -416,6 +419,7 @@ impl Actions {
         add(self.origin_cache_control.is_some(), "origin_cache_control");
         add(self.cache_deception_armor, "cache_deception_armor");
         add(self.cache_errors, "cache_errors");
+        add(self.heuristic_freshness.is_some(), "heuristic_freshness");
         add(!self.request_headers.is_empty(), "request headers");
         add(!self.response_headers.is_empty(), "response headers");
         add(self.rewrite.is_some(), "rewrite");

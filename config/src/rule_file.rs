@@ -531,6 +531,7 @@ fn actions(
     out.origin_cache_control = a.origin_cache_control;
     out.cache_deception_armor = a.cache_deception_armor.unwrap_or(false);
     out.cache_errors = a.cache_errors.unwrap_or(false);
+    out.heuristic_freshness = a.heuristic_freshness;
     out.request_headers = header_edits(
         rv,
         &a.set_request_headers,
@@ -704,6 +705,7 @@ fn conflicts(rv: &mut Validator<'_>, a: &Actions, idx: usize) {
             (a.origin_cache_control.is_some(), "origin_cache_control"),
             (a.cache_deception_armor, "cache_deception_armor"),
             (a.cache_errors, "cache_errors"),
+            (a.heuristic_freshness.is_some(), "heuristic_freshness"),
         ] {
             if set {
                 rv.report(

@@ -150,6 +150,9 @@ pub struct SiteConfig {
     pub retries: u32,
     /// Whether responses for this site may be cached (per RFC 9111 and origin headers).
     pub cache: bool,
+    /// Whether responses without a lifetime but with `Last-Modified` get a heuristic
+    /// one (`cache.heuristic_max` caps it). Default on.
+    pub heuristic_freshness: bool,
     /// Active probes, if configured.
     pub health_check: Option<HealthCheck>,
     /// How the cache key is built for this site.
@@ -469,6 +472,7 @@ pub(crate) fn validate(
         timeouts,
         retries: s.retries.unwrap_or(1),
         cache: s.cache.unwrap_or(true),
+        heuristic_freshness: s.heuristic_freshness.unwrap_or(true),
         cache_key,
         parent,
         parent_fallback: s.parent_fallback.unwrap_or(true),

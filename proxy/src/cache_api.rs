@@ -158,7 +158,12 @@ async fn put(
     }
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())
         .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
-    let meta = match cacheability(&resp, false, &RuleCaching::default()) {
+    let meta = match cacheability(
+        &resp,
+        false,
+        &RuleCaching::default(),
+        &crate::freshness::Arrival::now(None),
+    ) {
         RespCacheable::Cacheable(meta) => meta,
         // As in Workers: a response that says not to store it is not stored.
         RespCacheable::Uncacheable(_) => return Ok(()),

@@ -4,7 +4,9 @@
 use outpost_cache::{TieredStorage, TieredStorageConfig};
 use outpost_config::{CacheConfig, CacheKeyPolicy, CacheLevel, QueryKey};
 use pingora::cache::cache_control::CacheControl;
-use pingora::cache::filters::resp_cacheable;
+use crate::freshness::{self, Arrival};
+use pingora::cache::cache_control::InterpretCacheControl;
+use pingora::cache::filters::calculate_serve_stale_durations;
 use pingora::cache::lock::{CacheKeyLockImpl, CacheLock};
 use pingora::cache::{
     CacheKey, CacheMeta, CacheMetaDefaults, CachePhase, NoCacheReason, RespCacheable,
@@ -72,13 +74,8 @@ impl EdgeCache {
     }
 }
 
-/// No heuristic freshness: a response is stored only when its headers give it a
-/// lifetime (RFC 9111 4.2.2 allows heuristics; we choose not to guess for origins).
-fn no_heuristic(_status: http::StatusCode) -> Option<std::time::Duration> {
-    None
-}
-
-static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(no_heuristic, 0, 0);
+/// No stale windows unless the origin gives them.
+static DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(|_| None, 0, 0);
 
 /// The cache key: scheme, host, path+query (as the site's policy says) and any
 /// configured header and cookie values, each length-prefixed so that no two different
@@ -210,7 +207,12 @@ pub struct RuleCaching {
     pub deception_armor: bool,
     /// Store 5xx responses when they allow it.
     pub cache_errors: bool,
+    /// The cap of heuristic lifetimes (RFC 9111 §4.2.2); `None`: no heuristics.
+    pub heuristic_max: Option<Duration>,
 }
+
+/// The default cap of heuristic lifetimes (`cache.heuristic_max`).
+pub const HEURISTIC_MAX: Duration = Duration::from_secs(86_400);
 
 impl Default for RuleCaching {
     fn default() -> Self {
@@ -220,19 +222,22 @@ impl Default for RuleCaching {
             origin_cache_control: true,
             deception_armor: false,
             cache_errors: false,
+            heuristic_max: Some(HEURISTIC_MAX),
         }
     }
 }
 
 impl RuleCaching {
-    /// The caching part of a rule's actions.
-    pub fn from_actions(a: &outpost_config::Actions) -> Self {
+    /// The caching part of a rule's actions, for a site whose heuristic cap is
+    /// `heuristic_max` (`None` when the site or the whole cache turned them off).
+    pub fn from_actions(a: &outpost_config::Actions, heuristic_max: Option<Duration>) -> Self {
         RuleCaching {
             level: a.cache_level,
             edge_ttl: a.edge_ttl,
             origin_cache_control: a.origin_cache_control.unwrap_or(true),
             deception_armor: a.cache_deception_armor,
             cache_errors: a.cache_errors,
+            heuristic_max: heuristic_max.filter(|_| a.heuristic_freshness.unwrap_or(true)),
         }
     }
 }
@@ -303,7 +308,7 @@ fn default_ttl(status: u16) -> Option<Duration> {
 
 /// Decides whether a response may be stored in this shared cache, and for how long.
 ///
-/// Without rule overrides this is RFC 9111 (no heuristics). With `edge_ttl` the
+/// Without rule overrides this is RFC 9111 ([`by_origin`]). With `edge_ttl` the
 /// lifetime is the rule's, whatever the origin said; `cache_everything` also stores
 /// responses that carry no lifetime (Cloudflare's default TTLs). Unless the rule
 /// turns `origin_cache_control` off, the origin's `no-store`, `private` and
@@ -312,6 +317,7 @@ pub fn cacheability(
     resp: &ResponseHeader,
     authorization: bool,
     rule: &RuleCaching,
+    arrival: &Arrival,
 ) -> RespCacheable {
     // A server error is a moment, not content: storing one (even one that says
     // max-age) would serve the outage after the origin recovered.
@@ -322,45 +328,43 @@ pub fn cacheability(
     if resp.headers.contains_key(http::header::SET_COOKIE) {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("set-cookie"));
     }
+    // `Vary: *` never matches a later request (RFC 9111 §4.1): storing it is waste.
     if resp
         .headers
-        .get(http::header::VARY)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*"))
+        .get_all(http::header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim() == "*"))
     {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("vary-star"));
     }
-    // RFC 9213: CDN-Cache-Control, when present, governs us instead of Cache-Control;
-    // Surrogate-Control (its older cousin) likewise.
-    let cc = CacheControl::from_resp_headers_named("cdn-cache-control", resp)
-        .or_else(|| CacheControl::from_resp_headers_named("surrogate-control", resp))
-        .or_else(|| CacheControl::from_resp_headers(resp));
+    let cc = freshness::governing(resp);
     let everything = rule.level == Some(CacheLevel::CacheEverything);
     let overridden = rule.edge_ttl.is_some() || everything;
     let origin_forbids = cc
         .as_ref()
         .is_some_and(|c| c.no_store() || c.private() || c.no_cache());
-    let by_origin = || resp_cacheable(cc.as_ref(), resp.clone(), authorization, &DEFAULTS);
+    let origin = || by_origin(cc.as_ref(), resp, authorization, arrival, rule.heuristic_max);
     if !overridden || authorization || (rule.origin_cache_control && origin_forbids) {
-        return by_origin();
+        return origin();
     }
     let status = resp.status.as_u16();
     if !OVERRIDABLE.contains(&status) {
-        return by_origin();
+        return origin();
     }
     let ttl = match rule.edge_ttl {
         Some(t) => t,
         None => {
             // cache_everything: the origin's lifetime when it gives one.
             if rule.origin_cache_control {
-                let origin = by_origin();
-                if origin.is_cacheable() {
-                    return origin;
+                let by_origin = origin();
+                if by_origin.is_cacheable() {
+                    return by_origin;
                 }
             }
             match default_ttl(status) {
                 Some(t) => t,
-                None => return by_origin(),
+                None => return origin(),
             }
         }
     };
@@ -371,48 +375,159 @@ pub fn cacheability(
         ),
         _ => (0, 0),
     };
-    let now = SystemTime::now();
-    RespCacheable::Cacheable(CacheMeta::new(now + ttl, now, swr, sie, resp.clone()))
+    let now = arrival.response_time;
+    RespCacheable::Cacheable(CacheMeta::new(now + ttl, now, swr, sie, stored_head(resp, cc.as_ref(), arrival)))
+}
+
+/// RFC 9111 alone: whether the origin's answer may be stored here and its meta.
+///
+/// A response to a request with `Authorization` only with `public`, `s-maxage` or
+/// `must-revalidate` (§3.5); never with `no-store` or a bare `private`. The meta's
+/// `created` is when the response was generated as far as this cache can tell
+/// (arrival minus its initial age, §4.2.3), so `Age` on hits is its current age and
+/// an upstream `Age` counts against the lifetime.
+fn by_origin(
+    cc: Option<&CacheControl>,
+    resp: &ResponseHeader,
+    authorization: bool,
+    arrival: &Arrival,
+    heuristic_max: Option<Duration>,
+) -> RespCacheable {
+    let uncacheable = RespCacheable::Uncacheable(NoCacheReason::OriginNotCache);
+    if authorization
+        && !cc.is_some_and(|c| {
+            c.public() || c.must_revalidate() || c.s_maxage().is_ok_and(|s| s.is_some())
+        })
+    {
+        return uncacheable;
+    }
+    if cc.is_some_and(|c| c.no_store() || c.private()) {
+        return uncacheable;
+    }
+    let Some(lifetime) = freshness::lifetime(cc, resp, arrival, heuristic_max) else {
+        return uncacheable;
+    };
+    let age = freshness::initial_age(resp, arrival);
+    let created = arrival
+        .response_time
+        .checked_sub(age)
+        .unwrap_or(arrival.response_time);
+    // A zero lifetime is stale from the start (a `fresh_until` equal to `created`
+    // would still count as fresh within the same instant).
+    let fresh_until = if lifetime.duration.is_zero() {
+        created.checked_sub(Duration::from_secs(1)).unwrap_or(created)
+    } else {
+        created + lifetime.duration
+    };
+    let (swr, sie) = calculate_serve_stale_durations(cc, &DEFAULTS);
+    RespCacheable::Cacheable(CacheMeta::new(
+        fresh_until,
+        created,
+        swr,
+        sie,
+        stored_head(resp, cc, arrival),
+    ))
+}
+
+/// The head as stored: fields named by `private="…"` / `no-cache="…"` removed (a
+/// shared cache may store the rest, §5.2.2.4 and §5.2.2.7); the upstream `Age`
+/// removed (it is in the meta's `created`, and a later 304 must not inherit it); a
+/// `Date` added when the origin sent none (the arrival time, RFC 9110 §6.6.1).
+fn stored_head(resp: &ResponseHeader, cc: Option<&CacheControl>, arrival: &Arrival) -> ResponseHeader {
+    let mut head = resp.clone();
+    if let Some(cc) = cc {
+        cc.strip_private_headers(&mut head);
+    }
+    head.remove_header(&http::header::AGE);
+    if !head.headers.contains_key(http::header::DATE) {
+        let _ = head.insert_header(
+            http::header::DATE,
+            httpdate::fmt_http_date(arrival.response_time),
+        );
+    }
+    head
 }
 
 /// The secondary key for a stored response with `Vary`.
 pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora::cache::key::HashBinary> {
-    let vary = meta.headers().get(http::header::VARY)?.to_str().ok()?;
-    let names = vary_names(vary);
-    variance_of(&names, |name| req.headers.get(name).map(|v| v.as_bytes()))
+    let names = vary_names(meta.headers());
+    variance_of(&names, |name, sink| {
+        for v in req.headers.get_all(name) {
+            sink(v.as_bytes());
+        }
+    })
 }
 
-/// The field names a `Vary` value lists, lowercased.
-pub fn vary_names(vary: &str) -> Vec<String> {
-    vary.split(',')
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect()
+/// The field names the `Vary` lines of `headers` list (all lines combined),
+/// lowercased, each once.
+pub fn vary_names(headers: &http::HeaderMap) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in headers.get_all(http::header::VARY) {
+        let Ok(line) = line.to_str() else { continue };
+        for name in line.split(',').map(|t| t.trim().to_ascii_lowercase()) {
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
-/// The secondary key for the request fields `names` (from [`vary_names`]), each read
-/// with `field`.
-pub fn variance_of<'a>(
+/// The secondary key for the request fields `names` (from [`vary_names`]);
+/// `values(name, sink)` hands each of the request's lines of a field to `sink`.
+///
+/// RFC 9111 §4.1: the lines of a field are combined, and list members compared
+/// without the whitespace around them, so `en, fr` and `en,fr` are one variant. A
+/// request without the field is a variant of its own, apart from one that sent it
+/// empty.
+pub fn variance_of(
     names: &[String],
-    field: impl Fn(&str) -> Option<&'a [u8]>,
+    values: impl Fn(&str, &mut dyn FnMut(&[u8])),
 ) -> Option<pingora::cache::key::HashBinary> {
     let mut builder = VarianceBuilder::new();
     for name in names {
-        let raw = field(name);
+        let mut present = false;
+        let mut combined: Vec<u8> = Vec::new();
+        values(name, &mut |line| {
+            for member in line.split(|&b| b == b',') {
+                if present {
+                    combined.push(b',');
+                }
+                present = true;
+                combined.extend_from_slice(member.trim_ascii());
+            }
+        });
         // Browsers spell the same preferences in hundreds of ways; the origin's answer
         // depends on which codings are accepted, so that is what keys the variant.
         let value = if name == "accept-encoding" {
             // (Read as `HeaderValue::to_str` would: visible ASCII only.)
-            let text = raw
+            let text = Some(combined.as_slice())
+                .filter(|_| present)
                 .filter(|v| v.iter().all(|&b| b == b'\t' || (32..127).contains(&b)))
                 .and_then(|v| std::str::from_utf8(v).ok());
             outpost_scripting::codec::accept_encoding_key(text).into_bytes()
+        } else if present {
+            combined
         } else {
-            raw.map(<[u8]>::to_vec).unwrap_or_default()
+            // (No field value holds a NUL byte.)
+            vec![0]
         };
         builder.add_owned_name_value(name.clone(), value);
     }
     builder.finalize()
+}
+
+/// The `Cache-Status` detail of a response whose lifetime was a heuristic one.
+pub const HEURISTIC_DETAIL: &str = "; detail=heuristic";
+
+/// Whether the stored response of `meta` got a heuristic lifetime (under a cap of
+/// `heuristic_max`).
+pub fn heuristic(meta: &CacheMeta, heuristic_max: Option<Duration>) -> bool {
+    let lifetime = meta
+        .fresh_until()
+        .duration_since(meta.created())
+        .unwrap_or_default();
+    freshness::was_heuristic(meta.response_header(), lifetime, heuristic_max)
 }
 
 /// The `Cache-Status` value (RFC 9211) for what the cache did with this request.
@@ -421,6 +536,24 @@ pub fn variance_of<'a>(
 /// bypassed it is `fwd=bypass`; one whose response turned out not storable is
 /// `fwd=miss` without `stored`.
 pub fn cache_status(
+    phase: CachePhase,
+    meta: Option<&CacheMeta>,
+    consulted: bool,
+    stored: bool,
+    heuristic_max: Option<Duration>,
+) -> String {
+    let mut status = plain_cache_status(phase, meta, consulted, stored);
+    let lifetime_known = matches!(
+        phase,
+        CachePhase::Hit | CachePhase::Stale | CachePhase::StaleUpdating
+    ) || stored;
+    if lifetime_known && meta.is_some_and(|m| heuristic(m, heuristic_max)) {
+        status.push_str(HEURISTIC_DETAIL);
+    }
+    status
+}
+
+fn plain_cache_status(
     phase: CachePhase,
     meta: Option<&CacheMeta>,
     consulted: bool,
@@ -466,6 +599,10 @@ pub fn cache_status(
 mod tests {
     use super::*;
 
+    fn decide(r: &ResponseHeader, authorization: bool, rule: &RuleCaching) -> RespCacheable {
+        cacheability(r, authorization, rule, &Arrival::now(None))
+    }
+
     #[test]
     fn edge_specific_cache_control_wins() {
         let resp = |h: &[(&str, &str)]| {
@@ -476,7 +613,7 @@ mod tests {
             r
         };
         let ok = |h: &[(&str, &str)]| {
-            cacheability(&resp(h), false, &RuleCaching::default()).is_cacheable()
+            decide(&resp(h), false, &RuleCaching::default()).is_cacheable()
         };
         assert!(ok(&[
             ("cache-control", "no-store"),
@@ -574,49 +711,49 @@ mod tests {
             r
         };
         let ok = |r: RespCacheable| r.is_cacheable();
-        assert!(ok(cacheability(
+        assert!(ok(decide(
             &resp(&[("cache-control", "max-age=60")]),
             false,
             &RuleCaching::default()
         )));
-        assert!(!ok(cacheability(
+        assert!(!ok(decide(
             &resp(&[("cache-control", "max-age=60"), ("set-cookie", "a=b")]),
             false,
             &RuleCaching::default()
         )));
-        assert!(!ok(cacheability(
+        assert!(!ok(decide(
             &resp(&[("cache-control", "private, max-age=60")]),
             false,
             &RuleCaching::default()
         )));
-        assert!(!ok(cacheability(
+        assert!(!ok(decide(
             &resp(&[("cache-control", "no-store")]),
             false,
             &RuleCaching::default()
         )));
         assert!(
-            !ok(cacheability(&resp(&[]), false, &RuleCaching::default())),
+            !ok(decide(&resp(&[]), false, &RuleCaching::default())),
             "no heuristic freshness"
         );
         assert!(
-            !ok(cacheability(
+            !ok(decide(
                 &resp(&[("cache-control", "max-age=60")]),
                 true,
                 &RuleCaching::default()
             )),
             "RFC 9111 3.5"
         );
-        assert!(ok(cacheability(
+        assert!(ok(decide(
             &resp(&[("cache-control", "public, max-age=60")]),
             true,
             &RuleCaching::default()
         )));
-        assert!(!ok(cacheability(
+        assert!(!ok(decide(
             &resp(&[("cache-control", "max-age=60"), ("vary", "*")]),
             false,
             &RuleCaching::default()
         )));
-        assert!(ok(cacheability(
+        assert!(ok(decide(
             &resp(&[
                 ("cache-control", "no-store"),
                 ("cdn-cache-control", "max-age=60")
@@ -632,12 +769,12 @@ mod tests {
         r.insert_header("cache-control", "public, max-age=60")
             .expect("header");
         let ok = |r: RespCacheable| r.is_cacheable();
-        assert!(!ok(cacheability(&r, false, &RuleCaching::default())));
+        assert!(!ok(decide(&r, false, &RuleCaching::default())));
         let allowed = RuleCaching {
             cache_errors: true,
             ..RuleCaching::default()
         };
-        assert!(ok(cacheability(&r, false, &allowed)));
+        assert!(ok(decide(&r, false, &allowed)));
     }
 
     #[test]
@@ -695,28 +832,28 @@ mod tests {
         };
         // cache_everything stores what carries no lifetime, for Cloudflare's default TTLs.
         assert_eq!(
-            ttl(cacheability(&resp(200, &[]), false, &everything)),
+            ttl(decide(&resp(200, &[]), false, &everything)),
             Some(7200)
         );
         assert_eq!(
-            ttl(cacheability(&resp(404, &[]), false, &everything)),
+            ttl(decide(&resp(404, &[]), false, &everything)),
             Some(180)
         );
-        assert_eq!(ttl(cacheability(&resp(500, &[]), false, &everything)), None);
+        assert_eq!(ttl(decide(&resp(500, &[]), false, &everything)), None);
         // ...and keeps the origin's lifetime when there is one.
         let sixty = resp(200, &[("cache-control", "max-age=60")]);
-        assert_eq!(ttl(cacheability(&sixty, false, &everything)), Some(60));
+        assert_eq!(ttl(decide(&sixty, false, &everything)), Some(60));
         // edge_ttl replaces it.
-        assert_eq!(ttl(cacheability(&sixty, false, &day)), Some(86400));
+        assert_eq!(ttl(decide(&sixty, false, &day)), Some(86400));
         // no-store wins unless origin_cache_control is off.
         let no_store = resp(200, &[("cache-control", "no-store")]);
-        assert_eq!(ttl(cacheability(&no_store, false, &day)), None);
+        assert_eq!(ttl(decide(&no_store, false, &day)), None);
         assert_eq!(
-            ttl(cacheability(&no_store, false, &day_no_occ)),
+            ttl(decide(&no_store, false, &day_no_occ)),
             Some(86400)
         );
         // Never a response that sets a cookie.
         let cookie = resp(200, &[("set-cookie", "a=b")]);
-        assert_eq!(ttl(cacheability(&cookie, false, &day_no_occ)), None);
+        assert_eq!(ttl(decide(&cookie, false, &day_no_occ)), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod bundle;
 mod cache_api;
 pub mod caching;
 pub mod compress;
+pub mod freshness;
 pub mod connection;
 mod control;
 mod egress;

@@ -21,6 +21,8 @@ pub struct Site {
     pub retries: u32,
     /// Responses may be cached.
     pub cache: bool,
+    /// The cap of heuristic lifetimes here; `None`: the site or the cache turned them off.
+    pub heuristic_max: Option<std::time::Duration>,
     /// What goes into the cache key.
     pub cache_key: outpost_config::CacheKeyPolicy,
     /// Upper-tier Outpost for misses (a one-origin pool), if configured.
@@ -99,9 +101,11 @@ impl Site {
             .get_or_init(|| crate::metrics::SiteMeters::new(m, &self.name))
     }
 
-    /// Builds a site from its config and its (already resolved) pool.
+    /// Builds a site from its config and its (already resolved) pool; `heuristic_max`
+    /// is the cache's cap (`cache.heuristic_max`).
     pub fn new(
         cfg: &SiteConfig,
+        heuristic_max: std::time::Duration,
         pool: Arc<OriginPool>,
         parent: Option<Arc<OriginPool>>,
         pools: HashMap<String, Arc<OriginPool>>,
@@ -113,6 +117,8 @@ impl Site {
             origin_host: cfg.origin_host,
             retries: cfg.retries,
             cache: cfg.cache,
+            heuristic_max: Some(heuristic_max)
+                .filter(|m| cfg.heuristic_freshness && !m.is_zero()),
             cache_key: cfg.cache_key.clone(),
             parent,
             parent_fallback: cfg.parent_fallback,

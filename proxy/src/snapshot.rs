@@ -85,7 +85,13 @@ impl Snapshot {
                 );
                 pools.insert(name.clone(), Arc::new(pool));
             }
-            sites.insert(site_cfg, Arc::new(Site::new(site_cfg, pool, parent, pools)));
+            sites.insert(site_cfg, Arc::new(Site::new(
+                    site_cfg,
+                    config.cache.heuristic_max,
+                    pool,
+                    parent,
+                    pools,
+                )));
         }
         Ok(Snapshot {
             hash: config_hash(&config),

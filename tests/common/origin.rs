@@ -285,8 +285,30 @@ where
     serve_at(([127, 0, 0, 1], 0).into(), handler).await
 }
 
+/// [`serve`] without hyper's automatic `Date` field: the handler's fields are all
+/// the origin sends (an origin without a clock, RFC 9110 §6.6.1).
+pub async fn serve_dateless<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    serve_with(([127, 0, 0, 1], 0).into(), false, handler).await.0
+}
+
 /// [`serve_counting`] on a given address (another loopback address, a fixed port).
 pub async fn serve_at<F, Fut>(bind: SocketAddr, handler: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    serve_with(bind, true, handler).await
+}
+
+async fn serve_with<F, Fut>(
+    bind: SocketAddr,
+    date: bool,
+    handler: F,
+) -> (SocketAddr, Arc<AtomicUsize>)
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
@@ -308,6 +330,7 @@ where
                     async move { Ok::<_, Infallible>(response.await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .auto_date_header(date)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
             });

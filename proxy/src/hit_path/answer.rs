@@ -135,6 +135,17 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Hands each line of field `name` (lowercase) to `sink`, in order.
+    pub(crate) fn each_field(&self, name: &str, sink: &mut dyn FnMut(&[u8])) {
+        match self.fields {
+            Fields::Wire(h) => h
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .for_each(|h| sink(h.value)),
+            Fields::Map(m) => m.get_all(name).iter().for_each(|v| sink(v.as_bytes())),
+        }
+    }
+
     /// The first value of field `name` (lowercase).
     pub(crate) fn field(&self, name: &str) -> Option<&'a [u8]> {
         match self.fields {
@@ -306,11 +317,12 @@ pub(crate) fn lookup(
     let Some(mut entry) = cache.storage.memory_entry(&admitted.key_bin) else {
         return Err(admitted);
     };
-    let Some(mut prepared) = prepare(&entry) else {
+    let heuristic_max = admitted.site.heuristic_max;
+    let Some(mut prepared) = prepare(&entry, heuristic_max) else {
         return Err(admitted);
     };
     if let Some(names) = &prepared.vary {
-        let wanted = variance_of(names, |n| req.field(n));
+        let wanted = variance_of(names, |n, sink| req.each_field(n, sink));
         if wanted != prepared.variance {
             // Another variant: it lives under the key with its variance (as pingora
             // stores them).
@@ -323,7 +335,7 @@ pub(crate) fn lookup(
             let found = cache
                 .storage
                 .memory_entry(&key.combined_bin())
-                .and_then(|e| Some((prepare(&e)?, e)));
+                .and_then(|e| Some((prepare(&e, heuristic_max)?, e)));
             match found {
                 Some((p, e)) if p.variance == key.variance_bin() => (prepared, entry) = (p, e),
                 _ => return Err(admitted),
@@ -346,10 +358,11 @@ pub(crate) fn lookup(
     Ok((Answer { site, entry, host }, prepared))
 }
 
-/// The prepared head of `entry`, made on its first fast hit.
-fn prepare(entry: &MemEntry) -> Option<Arc<Prepared>> {
+/// The prepared head of `entry`, made on its first fast hit (`heuristic_max`: the
+/// site's cap of heuristic lifetimes, to tell one apart).
+fn prepare(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Option<Arc<Prepared>> {
     entry
-        .prepared(|e| Prepared::build(e).map(Arc::new))
+        .prepared(|e| Prepared::build(e, heuristic_max).map(Arc::new))
         .cloned()
 }
 
@@ -417,7 +430,8 @@ pub(crate) fn write_head(
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
-        "Age: {age}\r\ncache-status: outpost; hit; ttl={ttl}\r\n"
+        "Age: {age}\r\ncache-status: outpost; hit; ttl={ttl}{}\r\n",
+        detail(prepared)
     );
     if let Some((name, node, n)) = request_id {
         let _ = write!(out, "{name}: {node}-{n:x}\r\n");
@@ -429,6 +443,15 @@ pub(crate) fn write_head(
     } else {
         b"\r\nConnection: close\r\n\r\n"
     });
+}
+
+/// The `Cache-Status` detail a hit of `prepared` adds (RFC 9211 §2.8).
+fn detail(prepared: &Prepared) -> &'static str {
+    if prepared.heuristic {
+        crate::caching::HEURISTIC_DETAIL
+    } else {
+        ""
+    }
 }
 
 /// `Age` (seconds since the object's epoch) and the `Cache-Status` ttl (seconds of
@@ -474,8 +497,11 @@ pub(crate) fn response_header(
     }
     resp.insert_header(http::header::AGE, age).ok()?;
     // (Unlike the id, this value repeats for a second: HPACK may index it.)
-    resp.insert_header("cache-status", format!("outpost; hit; ttl={ttl}"))
-        .ok()?;
+    resp.insert_header(
+        "cache-status",
+        format!("outpost; hit; ttl={ttl}{}", detail(prepared)),
+    )
+    .ok()?;
     if let Some((name, id)) = request_id {
         resp.insert_header(
             name.clone(),

@@ -35,6 +35,8 @@ pub(crate) struct Prepared {
     /// The stored `Date` (a client's hit gets the current one; a script's `fetch()`
     /// sees the stored one, as on pingora's path).
     pub(crate) date: Option<http::HeaderValue>,
+    /// Its lifetime was a heuristic one (`Cache-Status` says so).
+    pub(crate) heuristic: bool,
 }
 
 /// The parts of a stored head that decide whether the downstream compressor would
@@ -83,9 +85,10 @@ impl Prepared {
     /// Builds the prepared head of `entry`, or `None` when its hits are better left
     /// to pingora's path (a head that does not parse, or a length that disagrees
     /// with the body).
-    pub(crate) fn build(entry: &MemEntry) -> Option<Self> {
+    pub(crate) fn build(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Option<Self> {
         let meta = entry.meta().ok()?;
         let mut resp = meta.response_header_copy();
+        let heuristic = crate::caching::heuristic(&meta, heuristic_max);
         let body_len = entry.body().len() as u64;
         if resp.status.is_informational() {
             return None;
@@ -117,12 +120,7 @@ impl Prepared {
         let via = crate::service::headers::append_via(&resp.headers, http::Version::HTTP_11);
         resp.insert_header(header::VIA, via).ok()?;
 
-        let vary = resp
-            .headers
-            .get(header::VARY)
-            .and_then(|v| v.to_str().ok())
-            .map(crate::caching::vary_names)
-            .filter(|names| !names.is_empty());
+        let vary = Some(crate::caching::vary_names(&resp.headers)).filter(|n| !n.is_empty());
         let facts = crate::compress::Facts::of_header(&resp);
         let compress = CompressFacts {
             exempt: facts.never_compressed()
@@ -156,6 +154,7 @@ impl Prepared {
             field_memo: std::sync::OnceLock::new(),
             chunked,
             date,
+            heuristic,
         })
     }
 }

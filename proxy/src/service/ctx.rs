@@ -63,14 +63,21 @@ pub struct RequestCtx {
     pub(crate) html: Option<std::sync::Mutex<crate::html::PageRewriter>>,
     /// Compression of the origin's body before the cache stores it (see `compress`).
     pub(crate) upstream_encoder: Option<std::sync::Mutex<crate::compress::Encoder>>,
+    /// The origin's 304 to a revalidation, until its fields update the stored head.
+    pub(crate) not_modified: Option<Box<pingora::http::ResponseHeader>>,
     pub(crate) _in_flight: InFlight,
 }
 
 impl RequestCtx {
     pub(crate) fn caching(&self) -> RuleCaching {
-        self.rule.as_ref().map_or_else(RuleCaching::default, |m| {
-            RuleCaching::from_actions(&m.rule.actions)
-        })
+        let heuristic_max = self.site.as_ref().and_then(|s| s.heuristic_max);
+        match &self.rule {
+            Some(m) => RuleCaching::from_actions(&m.rule.actions, heuristic_max),
+            None => RuleCaching {
+                heuristic_max,
+                ..RuleCaching::default()
+            },
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod answers;
 mod ctx;
 pub(crate) mod headers;
 mod limits;
+mod not_modified;
 mod page_rules;
 mod upstream;
 
@@ -80,23 +81,31 @@ impl EdgeProxy {
             return;
         };
         let mut targets = vec![cache_key(ctx.tls, &ctx.host, session.req_header(), policy)];
+        // RFC 9111 §4.4: also `Location` and `Content-Location`, resolved against the
+        // request's URI, when they name this same origin.
+        let scheme = if ctx.tls { "https" } else { "http" };
+        let target = session.req_header().uri.path_and_query().map_or("/", |p| p.as_str());
+        // (The key has no port: the host as the key holds it is what must match.)
+        let base = url::Url::parse(&format!("{scheme}://{}{target}", ctx.host)).ok();
         for h in [header::LOCATION, header::CONTENT_LOCATION] {
             let Some(v) = resp.headers.get(&h).and_then(|v| v.to_str().ok()) else {
                 continue;
             };
-            let Ok(uri) = v.parse::<http::Uri>() else {
+            let Some(url) = base.as_ref().and_then(|b| b.join(v.trim()).ok()) else {
                 continue;
             };
-            if uri
-                .host()
-                .is_some_and(|host| !host.eq_ignore_ascii_case(&ctx.host))
-            {
+            let same_origin = url.scheme() == scheme
+                && url
+                    .host_str()
+                    .is_some_and(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(ctx.host.trim_matches(['[', ']'])));
+            if !same_origin {
                 continue;
             }
-            let Some(pq) = uri.path_and_query() else {
-                continue;
+            let pq = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
             };
-            if let Ok(req) = RequestHeader::build("GET", pq.as_str().as_bytes(), None) {
+            if let Ok(req) = RequestHeader::build("GET", pq.as_bytes(), None) {
                 targets.push(cache_key(ctx.tls, &ctx.host, &req, policy));
             }
         }
@@ -138,6 +147,7 @@ impl ProxyHttp for EdgeProxy {
             html_profile: None,
             html: None,
             upstream_encoder: None,
+            not_modified: None,
             origin_started: None,
             origin_body_deadline: None,
             request_id: Arc::from(format!(
@@ -433,7 +443,16 @@ impl ProxyHttp for EdgeProxy {
                 pingora::cache::NoCacheReason::Custom("deception-armor"),
             ));
         }
-        let decision = cacheability(resp, authorization, &rule);
+        let updated;
+        let resp = match ctx.not_modified.take() {
+            Some(not_modified) => {
+                updated = not_modified::updated_head(resp, &not_modified);
+                &updated
+            }
+            None => resp,
+        };
+        let arrival = crate::freshness::Arrival::now(ctx.origin_started);
+        let decision = cacheability(resp, authorization, &rule, &arrival);
         ctx.stored = decision.is_cacheable();
         // Hit-for-pass: a key with nothing stored whose origin says "do not store"
         // sends its next requests straight to the origin (`hit_path`'s pass).
@@ -541,6 +560,13 @@ impl ProxyHttp for EdgeProxy {
             .as_ref()
             .and_then(|p| p.timeouts.body)
             .map(|limit| Instant::now() + limit);
+        // pingora merges only a few of a 304's fields into the stored head before
+        // `response_cache_filter`; the rest are applied there from this copy.
+        if upstream_response.status == http::StatusCode::NOT_MODIFIED
+            && session.cache.maybe_cache_meta().is_some()
+        {
+            ctx.not_modified = Some(Box::new(upstream_response.clone()));
+        }
         // Compress before the cache stores the response, so hits need no work. Only
         // for GETs from clients: a script's fetch() reads the body itself.
         let Some(site) = ctx.site.as_ref() else {
@@ -795,6 +821,7 @@ impl ProxyHttp for EdgeProxy {
                 session.cache.maybe_cache_meta(),
                 ctx.cache_enabled,
                 ctx.stored,
+                ctx.site.as_ref().and_then(|s| s.heuristic_max),
             );
             upstream_response.insert_header("cache-status", status)?;
         }

@@ -45,7 +45,8 @@ pub(super) struct Head {
     /// The origin keeps the connection open after this response.
     pub(super) origin_keepalive: bool,
     /// Still not storable: says `no-store` or `private`, or gives no lifetime at all
-    /// (no `max-age`, `s-maxage` or `Expires`: Outpost does not guess one).
+    /// (no `max-age`, `s-maxage` or `Expires`, and no `Last-Modified` to guess one
+    /// from where the site allows heuristics).
     pub(super) keep_mark: bool,
 }
 
@@ -140,7 +141,8 @@ impl Head {
                             || d.eq_ignore_ascii_case(b"s-maxage");
                     }
                 }
-                lifetime |= name.eq_ignore_ascii_case("expires");
+                lifetime |= name.eq_ignore_ascii_case("expires")
+                    || (site.heuristic_max.is_some() && name.eq_ignore_ascii_case("last-modified"));
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(h.value);

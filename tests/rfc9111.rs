@@ -1,0 +1,508 @@
+//! HTTP caching to the letter, through the real binary in front of an origin whose
+//! every header field the test chooses: age and clock skew (RFC 9111 §4.2.3),
+//! updating stored responses from a 304 (§3.2, §4.3.4), targeted fields (RFC 9213),
+//! heuristic freshness (§4.2.2), `Vary` (§4.1) and invalidation (§4.4). Each test
+//! asserts the exact `Age`, `Cache-Status` and how often the origin was asked.
+
+mod common;
+
+use common::{Outpost, TEST_TIMEOUT, client, header_text as header};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+type Handler = fn(&str, &http::HeaderMap, usize) -> http::Response<Full<Bytes>>;
+
+/// An origin answering each path with `handler(path and query, request fields, n)`
+/// (`n`: how many times that path was asked before), counting requests per path.
+struct Origin {
+    url: String,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Origin {
+    async fn start(handler: Handler, date: bool) -> Origin {
+        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let counted = hits.clone();
+        let serve = move |req: hyper::Request<hyper::body::Incoming>| {
+            let counted = counted.clone();
+            async move {
+                let target = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                let n = {
+                    let mut m = counted.lock().expect("hits");
+                    let n = m.entry(target.clone()).or_default();
+                    *n += 1;
+                    *n - 1
+                };
+                handler(&target, req.headers(), n)
+            }
+        };
+        let addr = if date {
+            common::origin::serve(serve).await
+        } else {
+            common::origin::serve_dateless(serve).await
+        };
+        Origin {
+            url: format!("http://{addr}"),
+            hits,
+        }
+    }
+
+    fn hits(&self, target: &str) -> usize {
+        self.hits
+            .lock()
+            .expect("hits")
+            .get(target)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn response(status: u16, fields: &[(&str, String)], body: &str) -> http::Response<Full<Bytes>> {
+    let mut b = http::Response::builder().status(status);
+    for (k, v) in fields {
+        b = b.header(*k, v);
+    }
+    b.body(Full::new(Bytes::from(body.to_string())))
+        .expect("response")
+}
+
+/// An HTTP date `secs` from now (negative: in the past).
+fn date(secs: i64) -> String {
+    let now = SystemTime::now();
+    let t = if secs >= 0 {
+        now + Duration::from_secs(secs as u64)
+    } else {
+        now - Duration::from_secs(secs.unsigned_abs())
+    };
+    httpdate::fmt_http_date(t)
+}
+
+fn start(origin: &Origin, extra: &str) -> Outpost {
+    Outpost::start(&format!(
+        "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - name: main\n    default: true\n    origins: [\"{}\"]\n{extra}",
+        origin.url
+    ))
+}
+
+async fn get(o: &Outpost, target: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut r = client().get(o.url(target));
+    for (k, v) in fields {
+        r = r.header(*k, *v);
+    }
+    r.send().await.expect("request")
+}
+
+fn number(r: &reqwest::Response, name: &str) -> i64 {
+    header(r, name)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}: {:?}", header(r, name)))
+}
+
+/// The `ttl` parameter of a hit's `Cache-Status`.
+fn ttl(r: &reqwest::Response) -> i64 {
+    let status = header(r, "cache-status");
+    status
+        .split("; ")
+        .find_map(|p| p.strip_prefix("ttl="))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no ttl in {status:?}"))
+}
+
+fn ages(path: &str, _req: &http::HeaderMap, _n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let fields: Vec<(&str, String)> = match path {
+        "/stale-on-arrival" => vec![
+            ("date", date(0)),
+            ("cache-control", "max-age=3600".into()),
+            ("age", "7200".into()),
+        ],
+        "/aged" => vec![
+            ("date", date(0)),
+            ("cache-control", "max-age=100".into()),
+            ("age", "30".into()),
+        ],
+        "/fast-clock" => vec![("date", date(3600)), ("expires", date(3600 + 600))],
+        "/slow-clock" => vec![("date", date(-30)), ("expires", date(-30 + 600))],
+        "/cdn-aged" => vec![
+            ("date", date(0)),
+            ("cdn-cache-control", "max-age=60".into()),
+            ("age", "100".into()),
+        ],
+        _ => vec![("cache-control", "max-age=60".into())],
+    };
+    response(200, &fields, "body")
+}
+
+/// RFC 9111 §4.2.3 (calculating age), §5.1 (`Age`), §5.3 (`Expires` against the
+/// origin's own `Date`), RFC 9110 §6.6.1 (a missing `Date` is the arrival time).
+#[tokio::test(flavor = "multi_thread")]
+async fn age_counts_upstream_age_and_expires_uses_the_origins_clock() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(ages, true).await;
+        let o = start(&origin, "");
+
+        // max-age=3600 with Age: 7200 is stale on arrival: stored, but not reused.
+        let first = get(&o, "/stale-on-arrival", &[]).await;
+        assert_eq!(header(&first, "cache-status"), "outpost; fwd=miss; stored");
+        let second = get(&o, "/stale-on-arrival", &[]).await;
+        assert!(!header(&second, "cache-status").contains("hit"), "{:?}", header(&second, "cache-status"));
+        assert_eq!(origin.hits("/stale-on-arrival"), 2);
+
+        // Age: 30 of a max-age=100: the hit is 30 s old with 70 s left.
+        get(&o, "/aged", &[]).await;
+        let hit = get(&o, "/aged", &[]).await;
+        assert!(header(&hit, "cache-status").starts_with("outpost; hit"));
+        assert!((30..=31).contains(&number(&hit, "age")), "{}", header(&hit, "age"));
+        assert!((69..=70).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert_eq!(origin.hits("/aged"), 1);
+
+        // The same holds for a CDN-Cache-Control lifetime: Age 100 > max-age 60.
+        get(&o, "/cdn-aged", &[]).await;
+        get(&o, "/cdn-aged", &[]).await;
+        assert_eq!(origin.hits("/cdn-aged"), 2, "an upstream Age counts against CDN-Cache-Control");
+
+        // An origin clock an hour fast: Expires − Date is ten minutes, not 70.
+        get(&o, "/fast-clock", &[]).await;
+        let hit = get(&o, "/fast-clock", &[]).await;
+        assert!((598..=600).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!((0..=1).contains(&number(&hit, "age")));
+
+        // A clock 30 s slow: the response is 30 s old on arrival (apparent age), with
+        // ten minutes of lifetime from its Date.
+        get(&o, "/slow-clock", &[]).await;
+        let hit = get(&o, "/slow-clock", &[]).await;
+        assert!((30..=31).contains(&number(&hit, "age")), "{}", header(&hit, "age"));
+        assert!((569..=570).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+
+        // The Age sent grows with time in the cache.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let later = get(&o, "/aged", &[]).await;
+        assert!((31..=32).contains(&number(&later, "age")), "{}", header(&later, "age"));
+        assert_eq!(origin.hits("/aged"), 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// RFC 9110 §6.6.1: a response without `Date` counts from its arrival.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_without_date_counts_from_its_arrival() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(ages, false).await;
+        let o = start(&origin, "");
+        let miss = get(&o, "/dateless", &[]).await;
+        assert_eq!(header(&miss, "cache-status"), "outpost; fwd=miss; stored");
+        let hit = get(&o, "/dateless", &[]).await;
+        assert_eq!(number(&hit, "age"), 0);
+        assert!((59..=60).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert_eq!(origin.hits("/dateless"), 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn revalidated(_path: &str, req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    if n > 0 && req.get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+        return response(
+            304,
+            &[
+                ("date", date(0)),
+                ("cache-control", "max-age=600".into()),
+                ("etag", "\"v1\"".into()),
+                ("content-type", "text/html; charset=utf-8".into()),
+                ("content-language", "fr".into()),
+                ("x-version", "2".into()),
+                ("x-added", "yes".into()),
+                ("cache-tag", "after".into()),
+            ],
+            "",
+        );
+    }
+    response(
+        200,
+        &[
+            ("date", date(0)),
+            ("cache-control", "max-age=1".into()),
+            ("etag", "\"v1\"".into()),
+            ("content-type", "text/plain".into()),
+            ("content-language", "en".into()),
+            ("x-version", "1".into()),
+            ("cache-tag", "before".into()),
+        ],
+        "stored body",
+    )
+}
+
+/// RFC 9111 §3.2 and §4.3.4: a 304 replaces every stored field it carries (`Date`,
+/// `Cache-Control`, `Content-*`, custom fields), later hits serve the updated fields
+/// and freshness, and the stored body and its length stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_304_updates_every_stored_field_it_carries() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(revalidated, true).await;
+        let o = start(&origin, "");
+        let first = get(&o, "/doc", &[]).await;
+        assert_eq!(header(&first, "x-version"), "1");
+        first.bytes().await.expect("body");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+
+        let revalidation = get(&o, "/doc", &[]).await;
+        assert_eq!(revalidation.status(), 200);
+        assert_eq!(header(&revalidation, "x-version"), "2");
+        assert_eq!(origin.hits("/doc"), 2);
+        revalidation.bytes().await.expect("body");
+
+        for _ in 0..2 {
+            let hit = get(&o, "/doc", &[]).await;
+            assert!(header(&hit, "cache-status").starts_with("outpost; hit"), "{}", header(&hit, "cache-status"));
+            assert!((598..=600).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+            assert_eq!(header(&hit, "x-version"), "2");
+            assert_eq!(header(&hit, "x-added"), "yes");
+            assert_eq!(header(&hit, "content-type"), "text/html; charset=utf-8");
+            assert_eq!(header(&hit, "content-language"), "fr");
+            assert_eq!(header(&hit, "cache-control"), "max-age=600");
+            assert_eq!(header(&hit, "content-length"), "11");
+            assert_eq!(hit.text().await.expect("body"), "stored body");
+        }
+        assert_eq!(origin.hits("/doc"), 2);
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn targeted(path: &str, _req: &http::HeaderMap, _n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let fields: &[(&str, &str)] = match path {
+        // CDN-Cache-Control governs this cache, whatever Cache-Control says.
+        "/cdn-wins" => &[("cache-control", "no-store"), ("cdn-cache-control", "max-age=60")],
+        // Not a valid Dictionary: ignored as a whole, Cache-Control governs.
+        "/cdn-invalid" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "no-store, max-age=")],
+        "/cdn-upper" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "No-Store")],
+        // Valid field, max-age of the wrong type: that directive is ignored, and the
+        // field (not Cache-Control) still governs: no lifetime, not stored.
+        "/cdn-wrong-type" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "max-age=\"60\"")],
+        // Unknown directives are ignored.
+        "/cdn-unknown" => &[("cdn-cache-control", "max-age=60, foo, bar=?0, baz=(1 2)")],
+        // Our own targeted field is more specific than CDN-Cache-Control.
+        "/ours" => &[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "no-store"),
+            ("outpost-cache-control", "max-age=30"),
+        ],
+        // stale-while-revalidate in the targeted field.
+        "/cdn-stale" => &[("cdn-cache-control", "max-age=1, stale-while-revalidate=60")],
+        _ => &[],
+    };
+    let fields: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    response(200, &fields, "body")
+}
+
+/// RFC 9213 §2.1–2.2: the targeted field takes precedence; an invalid one is ignored
+/// as a whole; directives of the wrong type or unknown are ignored one by one;
+/// `Outpost-Cache-Control` is the most specific.
+#[tokio::test(flavor = "multi_thread")]
+async fn targeted_cache_control_fields_govern_this_cache() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(targeted, true).await;
+        let o = start(&origin, "");
+        for (path, stored) in [
+            ("/cdn-wins", true),
+            ("/cdn-invalid", true),
+            ("/cdn-upper", true),
+            ("/cdn-wrong-type", false),
+            ("/cdn-unknown", true),
+            ("/ours", true),
+        ] {
+            let first = get(&o, path, &[]).await;
+            let second = get(&o, path, &[]).await;
+            let expected = if stored { 1 } else { 2 };
+            assert_eq!(
+                origin.hits(path),
+                expected,
+                "{path}: {} then {}",
+                header(&first, "cache-status"),
+                header(&second, "cache-status")
+            );
+            if stored {
+                assert!(header(&second, "cache-status").starts_with("outpost; hit"), "{path}");
+            }
+        }
+        let hit = get(&o, "/ours", &[]).await;
+        assert!((29..=30).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        // The fields reach the client untouched (they are the origin's to send).
+        assert_eq!(header(&hit, "outpost-cache-control"), "max-age=30");
+
+        // stale-while-revalidate from the targeted field: a stale hit, refreshed behind.
+        get(&o, "/cdn-stale", &[]).await;
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let stale = get(&o, "/cdn-stale", &[]).await;
+        assert!(header(&stale, "cache-status").contains("fwd=stale"), "{}", header(&stale, "cache-status"));
+        assert!(header(&stale, "cache-status").starts_with("outpost; hit"), "{}", header(&stale, "cache-status"));
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn heuristic(path: &str, _req: &http::HeaderMap, _n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let last_modified = match path {
+        "/a-year-old" | "/noguess/page" => date(-365 * 86_400),
+        _ => date(-1000),
+    };
+    // (A 302 without `Location`, so the client does not follow it.)
+    let status = if path == "/found" { 302 } else { 200 };
+    let fields = vec![("date", date(0)), ("last-modified", last_modified)];
+    response(status, &fields, "body")
+}
+
+/// RFC 9111 §4.2.2: with `Last-Modified` and no explicit lifetime, 10 % of the time
+/// since the last change, capped by `cache.heuristic_max`; only for the statuses
+/// that allow it; off per site or rule; `Cache-Status` says the lifetime was guessed.
+#[tokio::test(flavor = "multi_thread")]
+async fn heuristic_lifetimes_are_a_tenth_of_the_age_capped() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(heuristic, true).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("rules.yaml"),
+            "- match: \"/noguess/*\"\n  actions: { heuristic_freshness: false }\n",
+        )
+        .expect("rules");
+        let yaml = format!(
+            "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB, heuristic_max: 1h }}\nsites:\n  - name: main\n    default: true\n    origins: [\"{url}\"]\n    rules: rules.yaml\n  - name: strict\n    hosts: [strict.test]\n    heuristic_freshness: false\n    origins: [\"{url}\"]\n",
+            url = origin.url
+        );
+        let o = Outpost::start_in(dir, &yaml, &[]);
+
+        let miss = get(&o, "/recent", &[]).await;
+        assert_eq!(header(&miss, "cache-status"), "outpost; fwd=miss; stored; detail=heuristic");
+        let hit = get(&o, "/recent", &[]).await;
+        assert!((99..=100).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(header(&hit, "cache-status").ends_with("; detail=heuristic"), "{}", header(&hit, "cache-status"));
+        assert_eq!(origin.hits("/recent"), 1);
+
+        // A year since the last change: capped at the configured hour.
+        get(&o, "/a-year-old", &[]).await;
+        let hit = get(&o, "/a-year-old", &[]).await;
+        assert!((3599..=3600).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+
+        // 302 is not heuristically cacheable; a rule and a site can turn guessing off.
+        for (target, host) in [("/found", None), ("/noguess/page", None), ("/recent?s", Some("strict.test"))] {
+            let fields: Vec<(&str, &str)> = host.map(|h| ("host", h)).into_iter().collect();
+            let first = get(&o, target, &fields).await;
+            assert_eq!(header(&first, "cache-status"), "outpost; fwd=miss", "{target}");
+            get(&o, target, &fields).await;
+            assert_eq!(origin.hits(target), 2, "{target}");
+        }
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn varied(path: &str, req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let mut fields = vec![("cache-control", "max-age=60".to_string())];
+    match path {
+        "/two-lines" => {
+            fields.push(("vary", "accept-language".into()));
+            fields.push(("vary", "x-device".into()));
+        }
+        "/star-second-line" => {
+            fields.push(("vary", "accept".into()));
+            fields.push(("vary", "*".into()));
+        }
+        _ => fields.push(("vary", "accept-language".into())),
+    }
+    let device = req.get("x-device").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    response(200, &fields, &format!("#{n} device={device}"))
+}
+
+/// RFC 9111 §4.1: every `Vary` line counts; `Vary: *` on any line is never reused; a
+/// request without the field matches only a response to a request without it; list
+/// whitespace does not split variants.
+#[tokio::test(flavor = "multi_thread")]
+async fn vary_lines_absent_fields_and_whitespace() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(varied, true).await;
+        let o = start(&origin, "");
+
+        let phone = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "phone")]).await;
+        assert_eq!(phone.text().await.expect("body"), "#0 device=phone");
+        let desk = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "desk")]).await;
+        assert_eq!(desk.text().await.expect("body"), "#1 device=desk", "the second Vary line counts");
+        let again = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "phone")]).await;
+        assert_eq!(again.text().await.expect("body"), "#0 device=phone");
+        assert_eq!(origin.hits("/two-lines"), 2);
+
+        get(&o, "/star-second-line", &[]).await;
+        get(&o, "/star-second-line", &[]).await;
+        assert_eq!(origin.hits("/star-second-line"), 2, "Vary: * on a second line");
+
+        // Without Accept-Language, then with it empty: two variants.
+        let none = get(&o, "/lang", &[]).await;
+        assert_eq!(none.text().await.expect("body"), "#0 device=-");
+        let empty = get(&o, "/lang", &[("accept-language", "")]).await;
+        assert_eq!(empty.text().await.expect("body"), "#1 device=-");
+        let none = get(&o, "/lang", &[]).await;
+        assert_eq!(none.text().await.expect("body"), "#0 device=-");
+
+        // `en, fr` and `en,fr` are one variant.
+        let spaced = get(&o, "/lang", &[("accept-language", "en, fr")]).await;
+        assert_eq!(spaced.text().await.expect("body"), "#2 device=-");
+        let tight = get(&o, "/lang", &[("accept-language", "en,fr")]).await;
+        assert!(header(&tight, "cache-status").starts_with("outpost; hit"));
+        assert_eq!(tight.text().await.expect("body"), "#2 device=-");
+        assert_eq!(origin.hits("/lang"), 3);
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn updates(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    match path {
+        "/items" => response(
+            201,
+            &[
+                ("location", "list/7".into()),
+                ("content-location", "/summary".into()),
+            ],
+            "",
+        ),
+        "/move" => response(201, &[("location", "http://elsewhere.test/list/8".into())], ""),
+        _ => response(200, &[("cache-control", "max-age=60".into())], &format!("#{n}")),
+    }
+}
+
+/// RFC 9111 §4.4: a successful unsafe request invalidates its target and the
+/// same-origin URIs in `Location` and `Content-Location` (relative ones resolved
+/// against the request), never another host's.
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_requests_invalidate_location_and_content_location() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(updates, true).await;
+        let o = start(&origin, "");
+        for target in ["/list/7", "/summary", "/list/8"] {
+            get(&o, target, &[]).await;
+            let hit = get(&o, target, &[]).await;
+            assert!(header(&hit, "cache-status").starts_with("outpost; hit"), "{target}");
+        }
+        let r = client().post(o.url("/items")).body("x").send().await.expect("post");
+        assert_eq!(r.status(), 201);
+        let r = client().post(o.url("/move")).body("x").send().await.expect("post");
+        assert_eq!(r.status(), 201);
+        for (target, hits) in [("/list/7", 2), ("/summary", 2), ("/list/8", 1)] {
+            let after = get(&o, target, &[]).await;
+            assert_eq!(origin.hits(target), hits, "{target}: {}", header(&after, "cache-status"));
+        }
+    })
+    .await
+    .expect("test timed out");
+}
