@@ -152,39 +152,71 @@ async fn age_counts_upstream_age_and_expires_uses_the_origins_clock() {
         let first = get(&o, "/stale-on-arrival", &[]).await;
         assert_eq!(header(&first, "cache-status"), "outpost; fwd=miss; stored");
         let second = get(&o, "/stale-on-arrival", &[]).await;
-        assert!(!header(&second, "cache-status").contains("hit"), "{:?}", header(&second, "cache-status"));
+        assert!(
+            !header(&second, "cache-status").contains("hit"),
+            "{:?}",
+            header(&second, "cache-status")
+        );
         assert_eq!(origin.hits("/stale-on-arrival"), 2);
 
         // Age: 30 of a max-age=100: the hit is 30 s old with 70 s left.
         get(&o, "/aged", &[]).await;
         let hit = get(&o, "/aged", &[]).await;
         assert!(header(&hit, "cache-status").starts_with("outpost; hit"));
-        assert!((30..=31).contains(&number(&hit, "age")), "{}", header(&hit, "age"));
-        assert!((69..=70).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(
+            (30..=31).contains(&number(&hit, "age")),
+            "{}",
+            header(&hit, "age")
+        );
+        assert!(
+            (69..=70).contains(&ttl(&hit)),
+            "{}",
+            header(&hit, "cache-status")
+        );
         assert_eq!(origin.hits("/aged"), 1);
 
         // The same holds for a CDN-Cache-Control lifetime: Age 100 > max-age 60.
         get(&o, "/cdn-aged", &[]).await;
         get(&o, "/cdn-aged", &[]).await;
-        assert_eq!(origin.hits("/cdn-aged"), 2, "an upstream Age counts against CDN-Cache-Control");
+        assert_eq!(
+            origin.hits("/cdn-aged"),
+            2,
+            "an upstream Age counts against CDN-Cache-Control"
+        );
 
         // An origin clock an hour fast: Expires − Date is ten minutes, not 70.
         get(&o, "/fast-clock", &[]).await;
         let hit = get(&o, "/fast-clock", &[]).await;
-        assert!((598..=600).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(
+            (598..=600).contains(&ttl(&hit)),
+            "{}",
+            header(&hit, "cache-status")
+        );
         assert!((0..=1).contains(&number(&hit, "age")));
 
         // A clock 30 s slow: the response is 30 s old on arrival (apparent age), with
         // ten minutes of lifetime from its Date.
         get(&o, "/slow-clock", &[]).await;
         let hit = get(&o, "/slow-clock", &[]).await;
-        assert!((30..=31).contains(&number(&hit, "age")), "{}", header(&hit, "age"));
-        assert!((569..=570).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(
+            (30..=31).contains(&number(&hit, "age")),
+            "{}",
+            header(&hit, "age")
+        );
+        assert!(
+            (569..=570).contains(&ttl(&hit)),
+            "{}",
+            header(&hit, "cache-status")
+        );
 
         // The Age sent grows with time in the cache.
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let later = get(&o, "/aged", &[]).await;
-        assert!((31..=32).contains(&number(&later, "age")), "{}", header(&later, "age"));
+        assert!(
+            (31..=32).contains(&number(&later, "age")),
+            "{}",
+            header(&later, "age")
+        );
         assert_eq!(origin.hits("/aged"), 1);
     })
     .await
@@ -201,7 +233,11 @@ async fn a_response_without_date_counts_from_its_arrival() {
         assert_eq!(header(&miss, "cache-status"), "outpost; fwd=miss; stored");
         let hit = get(&o, "/dateless", &[]).await;
         assert_eq!(number(&hit, "age"), 0);
-        assert!((59..=60).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(
+            (59..=60).contains(&ttl(&hit)),
+            "{}",
+            header(&hit, "cache-status")
+        );
         assert_eq!(origin.hits("/dateless"), 1);
     })
     .await
@@ -261,8 +297,16 @@ async fn a_304_updates_every_stored_field_it_carries() {
 
         for _ in 0..2 {
             let hit = get(&o, "/doc", &[]).await;
-            assert!(header(&hit, "cache-status").starts_with("outpost; hit"), "{}", header(&hit, "cache-status"));
-            assert!((598..=600).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+            assert!(
+                header(&hit, "cache-status").starts_with("outpost; hit"),
+                "{}",
+                header(&hit, "cache-status")
+            );
+            assert!(
+                (598..=600).contains(&ttl(&hit)),
+                "{}",
+                header(&hit, "cache-status")
+            );
             assert_eq!(header(&hit, "x-version"), "2");
             assert_eq!(header(&hit, "x-added"), "yes");
             assert_eq!(header(&hit, "content-type"), "text/html; charset=utf-8");
@@ -281,13 +325,25 @@ fn targeted(path: &str, _req: &http::HeaderMap, _n: usize) -> http::Response<Ful
     let (path, _) = path.split_once('?').unwrap_or((path, ""));
     let fields: &[(&str, &str)] = match path {
         // CDN-Cache-Control governs this cache, whatever Cache-Control says.
-        "/cdn-wins" => &[("cache-control", "no-store"), ("cdn-cache-control", "max-age=60")],
+        "/cdn-wins" => &[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=60"),
+        ],
         // Not a valid Dictionary: ignored as a whole, Cache-Control governs.
-        "/cdn-invalid" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "no-store, max-age=")],
-        "/cdn-upper" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "No-Store")],
+        "/cdn-invalid" => &[
+            ("cache-control", "max-age=60"),
+            ("cdn-cache-control", "no-store, max-age="),
+        ],
+        "/cdn-upper" => &[
+            ("cache-control", "max-age=60"),
+            ("cdn-cache-control", "No-Store"),
+        ],
         // Valid field, max-age of the wrong type: that directive is ignored, and the
         // field (not Cache-Control) still governs: no lifetime, not stored.
-        "/cdn-wrong-type" => &[("cache-control", "max-age=60"), ("cdn-cache-control", "max-age=\"60\"")],
+        "/cdn-wrong-type" => &[
+            ("cache-control", "max-age=60"),
+            ("cdn-cache-control", "max-age=\"60\""),
+        ],
         // Unknown directives are ignored.
         "/cdn-unknown" => &[("cdn-cache-control", "max-age=60, foo, bar=?0, baz=(1 2)")],
         // Our own targeted field is more specific than CDN-Cache-Control.
@@ -331,11 +387,18 @@ async fn targeted_cache_control_fields_govern_this_cache() {
                 header(&second, "cache-status")
             );
             if stored {
-                assert!(header(&second, "cache-status").starts_with("outpost; hit"), "{path}");
+                assert!(
+                    header(&second, "cache-status").starts_with("outpost; hit"),
+                    "{path}"
+                );
             }
         }
         let hit = get(&o, "/ours", &[]).await;
-        assert!((29..=30).contains(&ttl(&hit)), "{}", header(&hit, "cache-status"));
+        assert!(
+            (29..=30).contains(&ttl(&hit)),
+            "{}",
+            header(&hit, "cache-status")
+        );
         // The fields reach the client untouched (they are the origin's to send).
         assert_eq!(header(&hit, "outpost-cache-control"), "max-age=30");
 
@@ -343,8 +406,16 @@ async fn targeted_cache_control_fields_govern_this_cache() {
         get(&o, "/cdn-stale", &[]).await;
         tokio::time::sleep(Duration::from_millis(2100)).await;
         let stale = get(&o, "/cdn-stale", &[]).await;
-        assert!(header(&stale, "cache-status").contains("fwd=stale"), "{}", header(&stale, "cache-status"));
-        assert!(header(&stale, "cache-status").starts_with("outpost; hit"), "{}", header(&stale, "cache-status"));
+        assert!(
+            header(&stale, "cache-status").contains("fwd=stale"),
+            "{}",
+            header(&stale, "cache-status")
+        );
+        assert!(
+            header(&stale, "cache-status").starts_with("outpost; hit"),
+            "{}",
+            header(&stale, "cache-status")
+        );
     })
     .await
     .expect("test timed out");
@@ -420,7 +491,10 @@ fn varied(path: &str, req: &http::HeaderMap, n: usize) -> http::Response<Full<By
         }
         _ => fields.push(("vary", "accept-language".into())),
     }
-    let device = req.get("x-device").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let device = req
+        .get("x-device")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     response(200, &fields, &format!("#{n} device={device}"))
 }
 
@@ -433,17 +507,40 @@ async fn vary_lines_absent_fields_and_whitespace() {
         let origin = Origin::start(varied, true).await;
         let o = start(&origin, "");
 
-        let phone = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "phone")]).await;
+        let phone = get(
+            &o,
+            "/two-lines",
+            &[("accept-language", "en"), ("x-device", "phone")],
+        )
+        .await;
         assert_eq!(phone.text().await.expect("body"), "#0 device=phone");
-        let desk = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "desk")]).await;
-        assert_eq!(desk.text().await.expect("body"), "#1 device=desk", "the second Vary line counts");
-        let again = get(&o, "/two-lines", &[("accept-language", "en"), ("x-device", "phone")]).await;
+        let desk = get(
+            &o,
+            "/two-lines",
+            &[("accept-language", "en"), ("x-device", "desk")],
+        )
+        .await;
+        assert_eq!(
+            desk.text().await.expect("body"),
+            "#1 device=desk",
+            "the second Vary line counts"
+        );
+        let again = get(
+            &o,
+            "/two-lines",
+            &[("accept-language", "en"), ("x-device", "phone")],
+        )
+        .await;
         assert_eq!(again.text().await.expect("body"), "#0 device=phone");
         assert_eq!(origin.hits("/two-lines"), 2);
 
         get(&o, "/star-second-line", &[]).await;
         get(&o, "/star-second-line", &[]).await;
-        assert_eq!(origin.hits("/star-second-line"), 2, "Vary: * on a second line");
+        assert_eq!(
+            origin.hits("/star-second-line"),
+            2,
+            "Vary: * on a second line"
+        );
 
         // Without Accept-Language, then with it empty: two variants.
         let none = get(&o, "/lang", &[]).await;
@@ -476,8 +573,16 @@ fn updates(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<
             ],
             "",
         ),
-        "/move" => response(201, &[("location", "http://elsewhere.test/list/8".into())], ""),
-        _ => response(200, &[("cache-control", "max-age=60".into())], &format!("#{n}")),
+        "/move" => response(
+            201,
+            &[("location", "http://elsewhere.test/list/8".into())],
+            "",
+        ),
+        _ => response(
+            200,
+            &[("cache-control", "max-age=60".into())],
+            &format!("#{n}"),
+        ),
     }
 }
 
@@ -492,16 +597,254 @@ async fn unsafe_requests_invalidate_location_and_content_location() {
         for target in ["/list/7", "/summary", "/list/8"] {
             get(&o, target, &[]).await;
             let hit = get(&o, target, &[]).await;
-            assert!(header(&hit, "cache-status").starts_with("outpost; hit"), "{target}");
+            assert!(
+                header(&hit, "cache-status").starts_with("outpost; hit"),
+                "{target}"
+            );
         }
-        let r = client().post(o.url("/items")).body("x").send().await.expect("post");
+        let r = client()
+            .post(o.url("/items"))
+            .body("x")
+            .send()
+            .await
+            .expect("post");
         assert_eq!(r.status(), 201);
-        let r = client().post(o.url("/move")).body("x").send().await.expect("post");
+        let r = client()
+            .post(o.url("/move"))
+            .body("x")
+            .send()
+            .await
+            .expect("post");
         assert_eq!(r.status(), 201);
         for (target, hits) in [("/list/7", 2), ("/summary", 2), ("/list/8", 1)] {
             let after = get(&o, target, &[]).await;
-            assert_eq!(origin.hits(target), hits, "{target}: {}", header(&after, "cache-status"));
+            assert_eq!(
+                origin.hits(target),
+                hits,
+                "{target}: {}",
+                header(&after, "cache-status")
+            );
         }
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn named_fields(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let cc = match path {
+        "/private-cookie" => "max-age=60, private=\"set-cookie\"",
+        "/no-cache-cookie" => "max-age=60, no-cache=\"Set-Cookie, x-user\"",
+        _ => "max-age=60",
+    };
+    response(
+        200,
+        &[
+            ("cache-control", cc.into()),
+            ("set-cookie", format!("session={n}")),
+            ("x-user", "alice".into()),
+        ],
+        &format!("#{n}"),
+    )
+}
+
+/// RFC 9111 §5.2.2.4 and §5.2.2.7: `private="Set-Cookie"` and `no-cache="Set-Cookie"`
+/// let a shared cache store the response without the named fields; a plain
+/// `Set-Cookie` response is never shared.
+#[tokio::test(flavor = "multi_thread")]
+async fn named_private_and_no_cache_fields_are_withheld_not_the_response() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(named_fields, true).await;
+        let o = start(&origin, "");
+        for path in ["/private-cookie", "/no-cache-cookie"] {
+            let miss = get(&o, path, &[]).await;
+            assert_eq!(
+                header(&miss, "set-cookie"),
+                "session=0",
+                "{path}: the fetching client gets it"
+            );
+            let hit = get(&o, path, &[]).await;
+            assert!(
+                header(&hit, "cache-status").starts_with("outpost; hit"),
+                "{path}"
+            );
+            assert_eq!(
+                header(&hit, "set-cookie"),
+                "",
+                "{path}: withheld from others"
+            );
+            assert_eq!(hit.text().await.expect("body"), "#0");
+            assert_eq!(origin.hits(path), 1, "{path}");
+        }
+        let hit = get(&o, "/no-cache-cookie", &[]).await;
+        assert_eq!(header(&hit, "x-user"), "", "every named field is withheld");
+        get(&o, "/plain-cookie", &[]).await;
+        get(&o, "/plain-cookie", &[]).await;
+        assert_eq!(origin.hits("/plain-cookie"), 2);
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn ranged(_path: &str, req: &http::HeaderMap, _n: usize) -> http::Response<Full<Bytes>> {
+    let body: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    // The origin itself answers ranges (as most do); the cache must still store the
+    // whole object and serve later requests from it correctly.
+    let fields = [
+        ("cache-control", "max-age=60".to_string()),
+        ("etag", "\"r1\"".into()),
+        ("last-modified", date(-3600)),
+        ("accept-ranges", "bytes".into()),
+    ];
+    let range = req
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    if let Some((a, b)) = range {
+        let mut f = fields.to_vec();
+        f.push(("content-range", format!("bytes {a}-{b}/1000")));
+        return response(206, &f, &body[a..=b]);
+    }
+    response(200, &fields, &body)
+}
+
+/// RFC 9110 §14 and RFC 9111 §3.3–3.4 as a cache serves them: a range from a stored
+/// whole response (single, multiple, `If-Range`), and never a 206 served as a 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn ranges_come_from_the_whole_stored_response() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(ranged, true).await;
+        let o = start(&origin, "");
+        let whole: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+
+        // A range on a miss: the client gets its 206, and what is kept is usable for
+        // whole requests (a 200 with every byte), never the 206 passed off as a 200.
+        let first = get(&o, "/file", &[("range", "bytes=10-19")]).await;
+        assert_eq!(first.status(), 206);
+        assert_eq!(first.text().await.expect("body"), &whole[10..20]);
+        let full = get(&o, "/file", &[]).await;
+        assert_eq!(full.status(), 200);
+        assert_eq!(full.text().await.expect("body"), whole);
+        let hit = get(&o, "/file", &[]).await;
+        assert!(header(&hit, "cache-status").starts_with("outpost; hit"));
+        let hits_so_far = origin.hits("/file");
+
+        // From the stored response: one range, several (multipart/byteranges), and
+        // If-Range with a matching and a stale validator.
+        let one = get(&o, "/file", &[("range", "bytes=100-109")]).await;
+        assert_eq!(one.status(), 206);
+        assert_eq!(header(&one, "content-range"), "bytes 100-109/1000");
+        assert_eq!(one.text().await.expect("body"), &whole[100..110]);
+        let suffix = get(&o, "/file", &[("range", "bytes=-5")]).await;
+        assert_eq!(suffix.status(), 206);
+        assert_eq!(suffix.text().await.expect("body"), &whole[995..]);
+        let many = get(&o, "/file", &[("range", "bytes=0-1, 500-502")]).await;
+        assert_eq!(many.status(), 206);
+        assert!(header(&many, "content-type").starts_with("multipart/byteranges; boundary="));
+        let text = many.text().await.expect("body");
+        assert!(
+            text.contains("Content-Range: bytes 0-1/1000")
+                || text.contains("content-range: bytes 0-1/1000"),
+            "{text}"
+        );
+        assert!(text.contains(&whole[500..503]), "{text}");
+        let matching = get(
+            &o,
+            "/file",
+            &[("range", "bytes=0-3"), ("if-range", "\"r1\"")],
+        )
+        .await;
+        assert_eq!(matching.status(), 206);
+        let stale = get(
+            &o,
+            "/file",
+            &[("range", "bytes=0-3"), ("if-range", "\"old\"")],
+        )
+        .await;
+        assert_eq!(stale.status(), 200);
+        assert_eq!(stale.text().await.expect("body"), whole);
+        let unsatisfiable = get(&o, "/file", &[("range", "bytes=5000-6000")]).await;
+        assert_eq!(unsatisfiable.status(), 416);
+        assert_eq!(header(&unsatisfiable, "content-range"), "bytes */1000");
+        assert_eq!(
+            origin.hits("/file"),
+            hits_so_far,
+            "all from the stored response"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn directed(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let cc = match path {
+        "/short" => "max-age=1",
+        "/strict" => "max-age=1, must-revalidate",
+        _ => "max-age=60",
+    };
+    response(
+        200,
+        &[("date", date(0)), ("cache-control", cc.into())],
+        &format!("#{n}"),
+    )
+}
+
+/// RFC 9111 §5.2.1: clients' request directives. By default (`ignore`, as the big
+/// CDNs do) a reload's `no-cache` is still a hit; `only-if-cached` is obeyed either
+/// way (504 when nothing is stored). With `cache.request_directives: honour`:
+/// `no-cache`, `max-age`, `min-fresh` revalidate, `max-stale` takes a stale copy
+/// (never one that says `must-revalidate`), `no-store` keeps the answer out.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_directives_ignored_by_default_and_honoured_when_configured() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(directed, true).await;
+        let o = start(&origin, "");
+        get(&o, "/r", &[]).await;
+        let reload = get(&o, "/r", &[("cache-control", "no-cache")]).await;
+        assert!(header(&reload, "cache-status").starts_with("outpost; hit"));
+        assert_eq!(origin.hits("/r"), 1);
+        let cached = get(&o, "/r", &[("cache-control", "only-if-cached")]).await;
+        assert_eq!(cached.status(), 200);
+        let absent = get(&o, "/absent", &[("cache-control", "only-if-cached")]).await;
+        assert_eq!(absent.status(), 504);
+        assert_eq!(origin.hits("/absent"), 0);
+        drop(o);
+
+        let origin = Origin::start(directed, true).await;
+        let o = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB, request_directives: honour }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n",
+            origin.url
+        ));
+        get(&o, "/r", &[]).await;
+        assert!(header(&get(&o, "/r", &[]).await, "cache-status").starts_with("outpost; hit"));
+        let mut expected = 1;
+        for directive in ["no-cache", "min-fresh=120"] {
+            let r = get(&o, "/r", &[("cache-control", directive)]).await;
+            expected += 1;
+            assert_eq!(origin.hits("/r"), expected, "{directive}: {}", header(&r, "cache-status"));
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        get(&o, "/r", &[("cache-control", "max-age=0")]).await;
+        assert_eq!(origin.hits("/r"), expected + 1, "max-age=0 on a response a second old");
+        let fine = get(&o, "/r", &[("cache-control", "max-age=30")]).await;
+        assert!(header(&fine, "cache-status").starts_with("outpost; hit"));
+
+        for path in ["/short", "/strict"] {
+            get(&o, path, &[]).await;
+        }
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let stale = get(&o, "/short", &[("cache-control", "max-stale=100")]).await;
+        assert_eq!(stale.text().await.expect("body"), "#0");
+        assert_eq!(origin.hits("/short"), 1, "max-stale takes the stale copy");
+        get(&o, "/strict", &[("cache-control", "max-stale")]).await;
+        assert_eq!(origin.hits("/strict"), 2, "must-revalidate refuses max-stale");
+
+        get(&o, "/kept-out", &[("cache-control", "no-store")]).await;
+        get(&o, "/kept-out", &[]).await;
+        assert_eq!(origin.hits("/kept-out"), 2, "a no-store request's answer is not stored");
     })
     .await
     .expect("test timed out");

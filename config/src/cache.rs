@@ -20,6 +20,20 @@ pub struct CacheConfig {
     /// The longest lifetime guessed for a response without one (RFC 9111 §4.2.2:
     /// 10 % of the time since its `Last-Modified`); zero turns guessing off.
     pub heuristic_max: Duration,
+    /// Whether clients' `Cache-Control` request directives count.
+    pub request_directives: RequestDirectives,
+}
+
+/// What the cache does with a client's `Cache-Control` request directives (RFC 9111
+/// §5.2.1). `only-if-cached` is obeyed either way: it can only spare the origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestDirectives {
+    /// As Cloudflare, Fastly and Akamai do: a browser's reload (`max-age=0`,
+    /// `no-cache`) must not turn into an origin fetch for every visitor who presses it.
+    #[default]
+    Ignore,
+    /// `no-cache`, `max-age`, `min-fresh`, `max-stale` and `no-store` as the RFC says.
+    Honour,
 }
 
 /// The disk tier of the cache.
@@ -83,6 +97,16 @@ pub(crate) fn validate(v: &mut Validator<'_>, c: &raw::Cache) -> CacheConfig {
             c.heuristic_max.as_deref(),
             Duration::from_secs(86_400),
             &[Key("cache"), Key("heuristic_max")],
+        ),
+        request_directives: v.choice(
+            c.request_directives.as_deref(),
+            &[Key("cache"), Key("request_directives")],
+            &[
+                ("ignore", RequestDirectives::Ignore),
+                ("honour", RequestDirectives::Honour),
+                ("honor", RequestDirectives::Honour),
+            ],
+            "ignore or honour",
         ),
     };
     if cache.disk.as_ref().is_some_and(|d| d.size == 0) {

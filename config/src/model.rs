@@ -5,7 +5,7 @@ use std::time::Duration;
 
 // Each section's types live with its validation; the model names them all.
 pub use crate::admin::AdminConfig;
-pub use crate::cache::{CacheConfig, CacheDiskConfig, CacheKeyPolicy, QueryKey};
+pub use crate::cache::{CacheConfig, CacheDiskConfig, CacheKeyPolicy, QueryKey, RequestDirectives};
 pub use crate::log::{LogConfig, LogFormat};
 pub use crate::server::{Listen, ServerSettings};
 pub use crate::site::{

@@ -106,6 +106,7 @@ pub(crate) struct Cache {
     pub disk: Option<CacheDisk>,
     pub lock_timeout: Option<String>,
     pub heuristic_max: Option<String>,
+    pub request_directives: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

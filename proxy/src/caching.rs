@@ -1,10 +1,10 @@
 //! HTTP caching policy: keys, cacheability (RFC 9111 via pingora-cache), `Vary`, and
 //! the `Cache-Status` header (RFC 9211). Storage itself is `outpost-cache`.
 
+use crate::freshness::{self, Arrival};
 use outpost_cache::{TieredStorage, TieredStorageConfig};
 use outpost_config::{CacheConfig, CacheKeyPolicy, CacheLevel, QueryKey};
 use pingora::cache::cache_control::CacheControl;
-use crate::freshness::{self, Arrival};
 use pingora::cache::cache_control::InterpretCacheControl;
 use pingora::cache::filters::calculate_serve_stale_durations;
 use pingora::cache::lock::{CacheKeyLockImpl, CacheLock};
@@ -324,8 +324,11 @@ pub fn cacheability(
     if resp.status.is_server_error() && !rule.cache_errors {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("server-error"));
     }
-    // A Set-Cookie response is someone's session: never shared by default.
-    if resp.headers.contains_key(http::header::SET_COOKIE) {
+    let cc = freshness::governing(resp);
+    // A Set-Cookie response is someone's session: never shared, unless the origin
+    // names the field in `private="…"` or `no-cache="…"` (RFC 9111 §5.2.2.4, §5.2.2.7):
+    // then the rest is stored and the cookie is not.
+    if resp.headers.contains_key(http::header::SET_COOKIE) && !cookie_withheld(cc.as_ref()) {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("set-cookie"));
     }
     // `Vary: *` never matches a later request (RFC 9111 §4.1): storing it is waste.
@@ -338,13 +341,20 @@ pub fn cacheability(
     {
         return RespCacheable::Uncacheable(NoCacheReason::Custom("vary-star"));
     }
-    let cc = freshness::governing(resp);
     let everything = rule.level == Some(CacheLevel::CacheEverything);
     let overridden = rule.edge_ttl.is_some() || everything;
     let origin_forbids = cc
         .as_ref()
         .is_some_and(|c| c.no_store() || c.private() || c.no_cache());
-    let origin = || by_origin(cc.as_ref(), resp, authorization, arrival, rule.heuristic_max);
+    let origin = || {
+        by_origin(
+            cc.as_ref(),
+            resp,
+            authorization,
+            arrival,
+            rule.heuristic_max,
+        )
+    };
     if !overridden || authorization || (rule.origin_cache_control && origin_forbids) {
         return origin();
     }
@@ -376,7 +386,24 @@ pub fn cacheability(
         _ => (0, 0),
     };
     let now = arrival.response_time;
-    RespCacheable::Cacheable(CacheMeta::new(now + ttl, now, swr, sie, stored_head(resp, cc.as_ref(), arrival)))
+    RespCacheable::Cacheable(CacheMeta::new(
+        now + ttl,
+        now,
+        swr,
+        sie,
+        stored_head(resp, cc.as_ref(), arrival),
+    ))
+}
+
+/// Whether `cc` names `Set-Cookie` in `private="…"` or `no-cache="…"`, so a shared
+/// cache stores the response without it.
+fn cookie_withheld(cc: Option<&CacheControl>) -> bool {
+    let Some(cc) = cc else { return false };
+    [cc.private_field_names(), cc.no_cache_field_names()]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|name| name.eq_ignore_ascii_case(b"set-cookie"))
 }
 
 /// RFC 9111 alone: whether the origin's answer may be stored here and its meta.
@@ -415,7 +442,9 @@ fn by_origin(
     // A zero lifetime is stale from the start (a `fresh_until` equal to `created`
     // would still count as fresh within the same instant).
     let fresh_until = if lifetime.duration.is_zero() {
-        created.checked_sub(Duration::from_secs(1)).unwrap_or(created)
+        created
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(created)
     } else {
         created + lifetime.duration
     };
@@ -433,7 +462,11 @@ fn by_origin(
 /// shared cache may store the rest, §5.2.2.4 and §5.2.2.7); the upstream `Age`
 /// removed (it is in the meta's `created`, and a later 304 must not inherit it); a
 /// `Date` added when the origin sent none (the arrival time, RFC 9110 §6.6.1).
-fn stored_head(resp: &ResponseHeader, cc: Option<&CacheControl>, arrival: &Arrival) -> ResponseHeader {
+fn stored_head(
+    resp: &ResponseHeader,
+    cc: Option<&CacheControl>,
+    arrival: &Arrival,
+) -> ResponseHeader {
     let mut head = resp.clone();
     if let Some(cc) = cc {
         cc.strip_private_headers(&mut head);
@@ -612,9 +645,8 @@ mod tests {
             }
             r
         };
-        let ok = |h: &[(&str, &str)]| {
-            decide(&resp(h), false, &RuleCaching::default()).is_cacheable()
-        };
+        let ok =
+            |h: &[(&str, &str)]| decide(&resp(h), false, &RuleCaching::default()).is_cacheable();
         assert!(ok(&[
             ("cache-control", "no-store"),
             ("surrogate-control", "max-age=60")
@@ -831,14 +863,8 @@ mod tests {
             ..day
         };
         // cache_everything stores what carries no lifetime, for Cloudflare's default TTLs.
-        assert_eq!(
-            ttl(decide(&resp(200, &[]), false, &everything)),
-            Some(7200)
-        );
-        assert_eq!(
-            ttl(decide(&resp(404, &[]), false, &everything)),
-            Some(180)
-        );
+        assert_eq!(ttl(decide(&resp(200, &[]), false, &everything)), Some(7200));
+        assert_eq!(ttl(decide(&resp(404, &[]), false, &everything)), Some(180));
         assert_eq!(ttl(decide(&resp(500, &[]), false, &everything)), None);
         // ...and keeps the origin's lifetime when there is one.
         let sixty = resp(200, &[("cache-control", "max-age=60")]);
@@ -848,10 +874,7 @@ mod tests {
         // no-store wins unless origin_cache_control is off.
         let no_store = resp(200, &[("cache-control", "no-store")]);
         assert_eq!(ttl(decide(&no_store, false, &day)), None);
-        assert_eq!(
-            ttl(decide(&no_store, false, &day_no_occ)),
-            Some(86400)
-        );
+        assert_eq!(ttl(decide(&no_store, false, &day_no_occ)), Some(86400));
         // Never a response that sets a cookie.
         let cookie = resp(200, &[("set-cookie", "a=b")]);
         assert_eq!(ttl(decide(&cookie, false, &day_no_occ)), None);

@@ -225,6 +225,71 @@ pub fn was_heuristic(
     })
 }
 
+/// What a client's request directives (RFC 9111 §5.2.1) make of a stored response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientWants {
+    /// Nothing beyond the response's own freshness.
+    AsStored,
+    /// Not without validating it first (`no-cache`, `max-age`, `min-fresh`).
+    Revalidated,
+    /// Even stale (`max-stale` within its bound, when the response allows stale use).
+    StaleAccepted,
+}
+
+/// Applies the request directives `req` to a stored response that is `age` old and
+/// fresh until `fresh_until`; `stale_allowed` is false when the response forbids
+/// stale use (`must-revalidate`, `proxy-revalidate`, `s-maxage`, `no-cache`).
+pub fn client_wants(
+    req: &CacheControl,
+    age: Duration,
+    fresh_until: SystemTime,
+    now: SystemTime,
+    stale_allowed: bool,
+) -> ClientWants {
+    if req.has_key("no-cache") {
+        return ClientWants::Revalidated;
+    }
+    if let Ok(Some(max_age)) = req.max_age()
+        && age.as_secs() > u64::from(max_age)
+    {
+        return ClientWants::Revalidated;
+    }
+    if let Some(min_fresh) = req.has_key("min-fresh").then(|| seconds(req, "min-fresh")) {
+        let left = fresh_until.duration_since(now).unwrap_or_default();
+        if left.as_secs() < min_fresh.unwrap_or(0) {
+            return ClientWants::Revalidated;
+        }
+    }
+    let stale_for = now.duration_since(fresh_until).ok();
+    if let Some(stale_for) = stale_for.filter(|_| stale_allowed && req.has_key("max-stale")) {
+        // `max-stale` without a value: any staleness.
+        if seconds(req, "max-stale").is_none_or(|bound| stale_for.as_secs() <= bound) {
+            return ClientWants::StaleAccepted;
+        }
+    }
+    ClientWants::AsStored
+}
+
+/// A request directive's delta-seconds value, when it has a valid one.
+fn seconds(cc: &CacheControl, key: &str) -> Option<u64> {
+    let key = pingora::cache::cache_control::DirectiveKey::from_lowercase(key);
+    cc.directives
+        .get(&key)
+        .and_then(|v| v.as_ref())
+        .and_then(|v| v.parse_as_delta_seconds().ok())
+        .map(u64::from)
+}
+
+/// Whether a stored response's own directives forbid serving it stale.
+pub fn stale_forbidden(cc: Option<&CacheControl>) -> bool {
+    cc.is_some_and(|c| {
+        c.must_revalidate()
+            || c.proxy_revalidate()
+            || c.no_cache()
+            || c.s_maxage().is_ok_and(|s| s.is_some())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,14 +318,26 @@ mod tests {
     }
 
     fn life(r: &ResponseHeader, arrival: &Arrival) -> Option<(u64, bool)> {
-        lifetime(governing(r).as_ref(), r, arrival, Some(Duration::from_secs(86_400)))
-            .map(|l| (l.duration.as_secs(), l.heuristic))
+        lifetime(
+            governing(r).as_ref(),
+            r,
+            arrival,
+            Some(Duration::from_secs(86_400)),
+        )
+        .map(|l| (l.duration.as_secs(), l.heuristic))
     }
 
     #[test]
     fn upstream_age_counts_and_apparent_age_wins_when_larger() {
         // RFC 9111 §4.2.3: max(apparent age, Age + response delay).
-        let r = resp(200, &[("date", &date(0)), ("age", "7200"), ("cache-control", "max-age=3600")]);
+        let r = resp(
+            200,
+            &[
+                ("date", &date(0)),
+                ("age", "7200"),
+                ("cache-control", "max-age=3600"),
+            ],
+        );
         assert_eq!(initial_age(&r, &arrived(0)).as_secs(), 7200);
         let slow = resp(200, &[("date", &date(0)), ("age", "10")]);
         assert_eq!(initial_age(&slow, &arrived(30)).as_secs(), 30);
@@ -274,7 +351,10 @@ mod tests {
         let fast = resp(200, &[("date", &date(100))]);
         assert_eq!(initial_age(&fast, &arrived(0)).as_secs(), 0);
         // A missing or invalid Date is the arrival time; an invalid Age is ignored.
-        assert_eq!(initial_age(&resp(200, &[("age", "x")]), &arrived(0)).as_secs(), 0);
+        assert_eq!(
+            initial_age(&resp(200, &[("age", "x")]), &arrived(0)).as_secs(),
+            0
+        );
     }
 
     #[test]
@@ -286,11 +366,20 @@ mod tests {
         let r = resp(200, &[("expires", &date(60))]);
         assert_eq!(life(&r, &arrived(0)), Some((60, false)));
         // Invalid or repeated Expires: already stale.
-        assert_eq!(life(&resp(200, &[("expires", "0")]), &arrived(0)), Some((0, false)));
+        assert_eq!(
+            life(&resp(200, &[("expires", "0")]), &arrived(0)),
+            Some((0, false))
+        );
         let twice = resp(200, &[("expires", &date(60)), ("expires", &date(60))]);
         assert_eq!(life(&twice, &arrived(0)), Some((0, false)));
         // max-age wins over Expires, s-maxage over max-age.
-        let r = resp(200, &[("expires", &date(60)), ("cache-control", "max-age=5, s-maxage=7")]);
+        let r = resp(
+            200,
+            &[
+                ("expires", &date(60)),
+                ("cache-control", "max-age=5, s-maxage=7"),
+            ],
+        );
         assert_eq!(life(&r, &arrived(0)), Some((7, false)));
         let bad = resp(200, &[("cache-control", "max-age=soon")]);
         assert_eq!(life(&bad, &arrived(0)), Some((0, false)));
@@ -306,16 +395,29 @@ mod tests {
         let off = lifetime(None, &lm(1000), &arrived(0), None);
         assert_eq!(off, None);
         assert_eq!(life(&resp(200, &[]), &arrived(0)), None);
-        assert!(was_heuristic(&lm(1000), Duration::from_secs(100), Some(Duration::from_secs(86_400))));
-        assert!(!was_heuristic(&lm(1000), Duration::from_secs(7200), Some(Duration::from_secs(86_400))));
+        assert!(was_heuristic(
+            &lm(1000),
+            Duration::from_secs(100),
+            Some(Duration::from_secs(86_400))
+        ));
+        assert!(!was_heuristic(
+            &lm(1000),
+            Duration::from_secs(7200),
+            Some(Duration::from_secs(86_400))
+        ));
     }
 
     #[test]
     fn targeted_fields_govern_and_invalid_ones_are_ignored() {
-        let max = |h: &[(&str, &str)]| {
-            governing(&resp(200, h)).and_then(|c| c.max_age().ok().flatten())
-        };
-        assert_eq!(max(&[("cache-control", "max-age=10"), ("cdn-cache-control", "max-age=20")]), Some(20));
+        let max =
+            |h: &[(&str, &str)]| governing(&resp(200, h)).and_then(|c| c.max_age().ok().flatten());
+        assert_eq!(
+            max(&[
+                ("cache-control", "max-age=10"),
+                ("cdn-cache-control", "max-age=20")
+            ]),
+            Some(20)
+        );
         assert_eq!(
             max(&[
                 ("cdn-cache-control", "max-age=20"),
@@ -324,12 +426,27 @@ mod tests {
             Some(30)
         );
         // Not a Dictionary (upper case key, stray characters): the whole field is ignored.
-        assert_eq!(max(&[("cache-control", "max-age=10"), ("cdn-cache-control", "Max-Age=20")]), Some(10));
-        assert_eq!(max(&[("cache-control", "max-age=10"), ("cdn-cache-control", "max-age=20;;")]), Some(10));
+        assert_eq!(
+            max(&[
+                ("cache-control", "max-age=10"),
+                ("cdn-cache-control", "Max-Age=20")
+            ]),
+            Some(10)
+        );
+        assert_eq!(
+            max(&[
+                ("cache-control", "max-age=10"),
+                ("cdn-cache-control", "max-age=20;;")
+            ]),
+            Some(10)
+        );
         // A directive of the wrong type is ignored alone; unknown ones too.
         let cc = governing(&resp(
             200,
-            &[("cache-control", "max-age=10"), ("cdn-cache-control", "max-age=\"20\", no-store, foo=bar")],
+            &[
+                ("cache-control", "max-age=10"),
+                ("cdn-cache-control", "max-age=\"20\", no-store, foo=bar"),
+            ],
         ))
         .expect("cc");
         assert_eq!(cc.max_age().ok().flatten(), None);
@@ -337,14 +454,20 @@ mod tests {
         // Repeated lines form one Dictionary.
         let cc = governing(&resp(
             200,
-            &[("cdn-cache-control", "max-age=20"), ("cdn-cache-control", "must-revalidate")],
+            &[
+                ("cdn-cache-control", "max-age=20"),
+                ("cdn-cache-control", "must-revalidate"),
+            ],
         ))
         .expect("cc");
         assert!(cc.must_revalidate());
         assert_eq!(cc.max_age().ok().flatten(), Some(20));
         // private with field names (a String) survives.
-        let cc = governing(&resp(200, &[("cdn-cache-control", "private=\"set-cookie\", max-age=5")]))
-            .expect("cc");
+        let cc = governing(&resp(
+            200,
+            &[("cdn-cache-control", "private=\"set-cookie\", max-age=5")],
+        ))
+        .expect("cc");
         assert!(!cc.private());
         assert_eq!(cc.private_field_names().map(|n| n.count()), Some(1));
     }

@@ -117,8 +117,7 @@ impl Site {
             origin_host: cfg.origin_host,
             retries: cfg.retries,
             cache: cfg.cache,
-            heuristic_max: Some(heuristic_max)
-                .filter(|m| cfg.heuristic_freshness && !m.is_zero()),
+            heuristic_max: Some(heuristic_max).filter(|m| cfg.heuristic_freshness && !m.is_zero()),
             cache_key: cfg.cache_key.clone(),
             parent,
             parent_fallback: cfg.parent_fallback,

@@ -85,13 +85,16 @@ impl Snapshot {
                 );
                 pools.insert(name.clone(), Arc::new(pool));
             }
-            sites.insert(site_cfg, Arc::new(Site::new(
+            sites.insert(
+                site_cfg,
+                Arc::new(Site::new(
                     site_cfg,
                     config.cache.heuristic_max,
                     pool,
                     parent,
                     pools,
-                )));
+                )),
+            );
         }
         Ok(Snapshot {
             hash: config_hash(&config),

@@ -292,7 +292,9 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    serve_with(([127, 0, 0, 1], 0).into(), false, handler).await.0
+    serve_with(([127, 0, 0, 1], 0).into(), false, handler)
+        .await
+        .0
 }
 
 /// [`serve_counting`] on a given address (another loopback address, a fixed port).

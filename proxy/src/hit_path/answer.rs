@@ -146,6 +146,18 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Whether the request carries cache directives pingora's path obeys:
+    /// `only-if-cached` always, any `Cache-Control` when the config `honour`s them.
+    fn directs_the_cache(&self, honour: bool) -> bool {
+        let mut found = false;
+        self.each_field("cache-control", &mut |v| {
+            found |= honour
+                || v.windows(14)
+                    .any(|w| w.eq_ignore_ascii_case(b"only-if-cached"));
+        });
+        found
+    }
+
     /// The first value of field `name` (lowercase).
     pub(crate) fn field(&self, name: &str) -> Option<&'a [u8]> {
         match self.fields {
@@ -270,6 +282,9 @@ pub(crate) fn admit(
         || !site.cache_key.cookies.is_empty()
         || path.starts_with(outpost_tls::acme::HTTP01_PREFIX)
         || !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, client_ip)
+        || req.directs_the_cache(
+            snapshot.config.cache.request_directives == outpost_config::RequestDirectives::Honour,
+        )
     {
         return None;
     }

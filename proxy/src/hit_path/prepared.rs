@@ -85,7 +85,10 @@ impl Prepared {
     /// Builds the prepared head of `entry`, or `None` when its hits are better left
     /// to pingora's path (a head that does not parse, or a length that disagrees
     /// with the body).
-    pub(crate) fn build(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Option<Self> {
+    pub(crate) fn build(
+        entry: &MemEntry,
+        heuristic_max: Option<std::time::Duration>,
+    ) -> Option<Self> {
         let meta = entry.meta().ok()?;
         let mut resp = meta.response_header_copy();
         let heuristic = crate::caching::heuristic(&meta, heuristic_max);

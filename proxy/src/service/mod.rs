@@ -43,6 +43,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
 use outpost_config::{CacheLevel, OriginHost};
+use pingora::cache::cache_control::CacheControl;
 use pingora::cache::key::{CacheHashKey, HashBinary};
 use pingora::cache::{CacheKey, CacheMeta, CachePhase, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -84,7 +85,11 @@ impl EdgeProxy {
         // RFC 9111 §4.4: also `Location` and `Content-Location`, resolved against the
         // request's URI, when they name this same origin.
         let scheme = if ctx.tls { "https" } else { "http" };
-        let target = session.req_header().uri.path_and_query().map_or("/", |p| p.as_str());
+        let target = session
+            .req_header()
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str());
         // (The key has no port: the host as the key holds it is what must match.)
         let base = url::Url::parse(&format!("{scheme}://{}{target}", ctx.host)).ok();
         for h in [header::LOCATION, header::CONTENT_LOCATION] {
@@ -95,9 +100,10 @@ impl EdgeProxy {
                 continue;
             };
             let same_origin = url.scheme() == scheme
-                && url
-                    .host_str()
-                    .is_some_and(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(ctx.host.trim_matches(['[', ']'])));
+                && url.host_str().is_some_and(|h| {
+                    h.trim_matches(['[', ']'])
+                        .eq_ignore_ascii_case(ctx.host.trim_matches(['[', ']']))
+                });
             if !same_origin {
                 continue;
             }
@@ -434,6 +440,15 @@ impl ProxyHttp for EdgeProxy {
             .headers
             .contains_key(header::AUTHORIZATION);
         let rule = ctx.caching();
+        // RFC 9111 §5.2.1.5, where the config honours request directives.
+        if honours_request_directives(ctx)
+            && CacheControl::from_req_headers(session.req_header()).is_some_and(|cc| cc.no_store())
+        {
+            ctx.stored = false;
+            return Ok(RespCacheable::Uncacheable(
+                pingora::cache::NoCacheReason::Custom("request-no-store"),
+            ));
+        }
         if rule.deception_armor
             && !crate::caching::content_type_agrees(session.req_header().uri.path(), resp)
         {
@@ -483,6 +498,53 @@ impl ProxyHttp for EdgeProxy {
         req: &RequestHeader,
     ) -> Option<HashBinary> {
         variance(meta, req)
+    }
+
+    /// A client's request directives, where the config honours them (RFC 9111
+    /// §5.2.1): revalidate what the client will not take as stored, serve stale what
+    /// it accepts stale.
+    async fn cache_hit_filter(
+        &self,
+        session: &mut Session,
+        meta: &CacheMeta,
+        _hit_handler: &mut pingora::cache::HitHandler,
+        _is_fresh: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<pingora::cache::ForcedFreshness>> {
+        use crate::freshness::{ClientWants, client_wants, governing, stale_forbidden};
+        use pingora::cache::ForcedFreshness;
+        if !honours_request_directives(ctx) {
+            return Ok(None);
+        }
+        let Some(req) = CacheControl::from_req_headers(session.req_header()) else {
+            return Ok(None);
+        };
+        let stale_allowed = !stale_forbidden(governing(meta.response_header()).as_ref());
+        let now = std::time::SystemTime::now();
+        Ok(
+            match client_wants(&req, meta.age(), meta.fresh_until(), now, stale_allowed) {
+                ClientWants::AsStored => None,
+                ClientWants::Revalidated => Some(ForcedFreshness::ForceExpired),
+                ClientWants::StaleAccepted => Some(ForcedFreshness::ForceFresh),
+            },
+        )
+    }
+
+    /// `only-if-cached` (RFC 9111 §5.2.1.7): what the cache cannot answer is a 504,
+    /// not a trip to the origin.
+    async fn proxy_upstream_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Result<bool> {
+        let only_if_cached = CacheControl::from_req_headers(session.req_header())
+            .is_some_and(|cc| cc.only_if_cached());
+        if only_if_cached {
+            let body = "504 Gateway Timeout\nnot in the cache (the request said only-if-cached)\n";
+            respond(session, 504, body.to_string()).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Called with `None` for stale-while-revalidate and with the error for
@@ -1030,4 +1092,11 @@ mod tests {
         assert!(strip_hop_by_hop(&up, true).is_empty());
         assert_eq!(strip_hop_by_hop(&up, false).len(), 2);
     }
+}
+
+/// Whether this request's config honours clients' `Cache-Control` request directives.
+fn honours_request_directives(ctx: &RequestCtx) -> bool {
+    ctx.snapshot.as_ref().is_some_and(|s| {
+        s.config.cache.request_directives == outpost_config::RequestDirectives::Honour
+    })
 }

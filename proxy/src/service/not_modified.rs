@@ -21,7 +21,10 @@ const KEPT: [header::HeaderName; 5] = [
 /// `not_modified` applied: `Date`, `Expires`, `Cache-Control`, `ETag`,
 /// `Last-Modified`, `Content-*` and custom fields alike. Hop-by-hop fields are not
 /// stored at all. An `ETag` this cache weakened when it compressed the body stays weak.
-pub(crate) fn updated_head(stored: &ResponseHeader, not_modified: &ResponseHeader) -> ResponseHeader {
+pub(crate) fn updated_head(
+    stored: &ResponseHeader,
+    not_modified: &ResponseHeader,
+) -> ResponseHeader {
     let mut head = stored.clone();
     let hop_by_hop = strip_hop_by_hop(&not_modified.headers, false);
     for name in not_modified.headers.keys() {
@@ -121,6 +124,9 @@ mod tests {
         let stored = head(200, &[("etag", "W/\"a\""), ("content-encoding", "gzip")]);
         let fresh = head(304, &[("etag", "\"a\"")]);
         assert_eq!(values(&updated_head(&stored, &fresh), "etag"), ["W/\"a\""]);
-        assert_eq!(values(&updated_head(&stored, &fresh), "content-encoding"), ["gzip"]);
+        assert_eq!(
+            values(&updated_head(&stored, &fresh), "content-encoding"),
+            ["gzip"]
+        );
     }
 }
