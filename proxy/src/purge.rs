@@ -48,8 +48,25 @@ fn strip_scheme(s: &str) -> &str {
         .unwrap_or(s)
 }
 
+/// Why a purge did not happen.
+#[derive(Debug)]
+pub enum PurgeFailure {
+    /// The request names something that is not a URL (a `400`).
+    Invalid(String),
+    /// Too many purges are waiting (a `503`: try again).
+    Busy(String),
+}
+
+impl std::fmt::Display for PurgeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PurgeFailure::Invalid(m) | PurgeFailure::Busy(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Removes what `p` names from the cache; returns how many objects went.
-pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, String> {
+pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, PurgeFailure> {
     let storage = cache.storage;
     let purged = if p.purge_everything {
         storage.purge_all()
@@ -57,10 +74,12 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, String> 
         let mut n = 0;
         for f in &p.files {
             let Ok(uri) = f.parse::<http::Uri>() else {
-                return Err(format!("{f:?} is not a URL"));
+                return Err(PurgeFailure::Invalid(format!("{f:?} is not a URL")));
             };
             let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-                return Err(format!("{f:?} needs a scheme and host"));
+                return Err(PurgeFailure::Invalid(format!(
+                    "{f:?} needs a scheme and host"
+                )));
             };
             let pq = uri.path_and_query().map_or("/", |p| p.as_str());
             if cache
@@ -77,27 +96,30 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, String> 
             .iter()
             .map(|x| strip_scheme(x).to_ascii_lowercase())
             .collect();
-        purge_paced(storage, |info| {
+        purge_paced(storage, move |info| {
             parse_key_text(&info.key_text).is_some_and(|(_, host, pq)| {
                 let url = format!("{host}{pq}");
                 prefixes.iter().any(|pre| url.starts_with(pre.as_str()))
             })
         })
-        .await
+        .await?
     } else if !p.hosts.is_empty() {
         let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-        purge_paced(storage, |info| {
+        purge_paced(storage, move |info| {
             parse_key_text(&info.key_text)
                 .is_some_and(|(_, host, _)| hosts.iter().any(|h| h == host))
         })
-        .await
+        .await?
     } else {
         let tags: Vec<String> = p
             .tags
             .iter()
             .map(|t| t.trim().to_ascii_lowercase())
             .collect();
-        purge_paced(storage, |info| info.tags.iter().any(|t| tags.contains(t))).await
+        purge_paced(storage, move |info| {
+            info.tags.iter().any(|t| tags.contains(t))
+        })
+        .await?
     };
     Ok(purged)
 }
@@ -109,11 +131,69 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, String> 
 const PURGE_BURST: std::time::Duration = std::time::Duration::from_micros(300);
 const PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Purges every object whose record satisfies `pred`, a piece at a time; everything
-/// matching is gone from both tiers when it returns.
+/// Purges waiting for the purge thread beyond the one it runs; more are refused.
+const PURGE_QUEUE: usize = 64;
+
+type PurgeJob = Box<dyn FnOnce() + Send>;
+
+/// The thread that runs purges that walk the catalog, one at a time, at the lowest
+/// CPU priority of normal threads (nice 19): a purge runs when request threads leave
+/// the core to it and yields to them when they wake (started on first use).
+fn purge_thread() -> Option<&'static std::sync::mpsc::SyncSender<PurgeJob>> {
+    static THREAD: std::sync::OnceLock<Option<std::sync::mpsc::SyncSender<PurgeJob>>> =
+        std::sync::OnceLock::new();
+    THREAD
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<PurgeJob>(PURGE_QUEUE);
+            std::thread::Builder::new()
+                .name("outpost-purge".into())
+                .spawn(move || {
+                    // (Not SCHED_IDLE, as the janitor: under sustained full load a
+                    // purge must still finish.) Where the priority cannot be set, the
+                    // thread still runs, at the control runtime's.
+                    use thread_priority::{
+                        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+                    };
+                    if let Err(e) = thread_priority::set_thread_priority_and_policy(
+                        thread_priority::thread_native_id(),
+                        ThreadPriority::Min,
+                        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+                    ) {
+                        tracing::debug!(error = ?e, "purge thread keeps normal priority");
+                    }
+                    while let Ok(job) = rx.recv() {
+                        job();
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// Purges every object whose record satisfies `pred`, a piece at a time, on the purge
+/// thread; everything matching is gone from both tiers when it returns.
 async fn purge_paced(
+    storage: &'static outpost_cache::TieredStorage,
+    pred: impl Fn(&outpost_cache::ObjectInfo) -> bool + Send + 'static,
+) -> Result<usize, PurgeFailure> {
+    let (done, purged) = tokio::sync::oneshot::channel();
+    let job: PurgeJob = Box::new(move || {
+        let _ = done.send(purge_now(storage, &pred));
+    });
+    let busy = |m: &str| PurgeFailure::Busy(m.to_string());
+    let thread = purge_thread().ok_or_else(|| busy("the purge thread could not start"))?;
+    thread.try_send(job).map_err(|_| {
+        busy(&format!(
+            "more than {PURGE_QUEUE} purges are waiting; try again later"
+        ))
+    })?;
+    purged.await.map_err(|_| busy("the purge thread stopped"))
+}
+
+fn purge_now(
     storage: &outpost_cache::TieredStorage,
-    pred: impl Fn(&outpost_cache::ObjectInfo) -> bool,
+    pred: &dyn Fn(&outpost_cache::ObjectInfo) -> bool,
 ) -> usize {
     let entries = storage.catalog_entries();
     let mut purged = 0;
@@ -126,7 +206,7 @@ async fn purge_paced(
             .collect();
         purged += storage.purge_keys(&keys);
         if burst.elapsed() >= PURGE_BURST {
-            tokio::time::sleep(PURGE_PAUSE).await;
+            std::thread::sleep(PURGE_PAUSE);
             burst = std::time::Instant::now();
         }
     }

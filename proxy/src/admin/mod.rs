@@ -453,7 +453,12 @@ async fn purge(req: Request<Incoming>, live: &Live) -> Response<Full<Bytes>> {
     };
     let purged = match crate::purge::apply(cache, &request).await {
         Ok(n) => n,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, e),
+        Err(e @ crate::purge::PurgeFailure::Invalid(_)) => {
+            return failure(StatusCode::BAD_REQUEST, e.to_string());
+        }
+        Err(e @ crate::purge::PurgeFailure::Busy(_)) => {
+            return failure(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        }
     };
     // Local first; then every other node (cluster mode), reported as it went.
     match live.cluster() {
