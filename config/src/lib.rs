@@ -33,6 +33,7 @@ mod server;
 mod site;
 mod template;
 mod tls;
+mod triggers;
 mod validate;
 mod validator;
 
@@ -49,6 +50,7 @@ pub use model::*;
 pub use resolver::ResolverConfig;
 pub use rule::*;
 pub use template::{Context as TemplateContext, Template, ValueSource, html_escape};
+pub use triggers::CronTrigger;
 
 use std::path::Path;
 

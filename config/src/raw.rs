@@ -173,6 +173,8 @@ pub(crate) struct Site {
     pub compression: Option<crate::compression::RawCompression>,
     /// Where hooks may `fetch()` beyond this node's sites.
     pub egress: Option<crate::egress::RawEgress>,
+    /// Cron expressions that run the script's `scheduled` handler.
+    pub triggers: Option<crate::triggers::RawTriggers>,
     /// The site's certificate: `{ acme: {…} }` for an automatic one.
     pub tls: Option<crate::acme::RawSiteTls>,
     /// Largest request body accepted (413 beyond).

@@ -185,6 +185,8 @@ pub struct SiteConfig {
     pub compression: crate::compression::Compression,
     /// Where the site's hooks may `fetch()` beyond this node's sites.
     pub egress: crate::egress::Egress,
+    /// Cron triggers that run the site's script's `scheduled` handler.
+    pub crons: Vec<crate::triggers::CronTrigger>,
     /// An automatic certificate for the site's names, if it asked for one.
     pub acme: Option<crate::SiteAcme>,
     /// Largest request body accepted, in bytes (413 beyond; default 100 MiB).
@@ -491,6 +493,7 @@ pub(crate) fn validate(
         ip_deny: networks(v, &s.ip_deny, i, "ip_deny"),
         compression: crate::compression::site_compression(v, s.compression.as_ref(), i),
         egress: crate::egress::site_egress(v, s.egress.as_ref(), i),
+        crons: crate::triggers::site_triggers(v, s.triggers.as_ref(), s.script.is_some(), i),
         acme,
         max_request_body: v.size(
             s.max_request_body.as_deref(),

@@ -34,6 +34,7 @@ pub mod pool;
 pub mod purge;
 mod request_id;
 pub mod resolve;
+mod scheduled;
 mod server;
 pub mod service;
 mod shared_kv;

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub bytes_in: IntCounterVec,
     /// JS hook runs by script and outcome (`ok`, `error`, `cpu_limit`, `memory_limit`).
     pub scripts: IntCounterVec,
+    /// Cron trigger runs by script, cron expression and outcome (`ok` or the failure's kind).
+    pub scheduled: IntCounterVec,
     /// Requests each page rule applied to (`file:line`).
     pub rule_hits: IntCounterVec,
     /// Responses rewritten by each HTML profile.
@@ -214,6 +216,12 @@ impl Metrics {
                 "outpost_script_runs_total",
                 "JS hook runs, by script and outcome.",
                 &["script", "outcome"],
+            ),
+            scheduled: counter(
+                &r,
+                "outpost_scheduled_runs_total",
+                "Cron trigger runs of scripts' scheduled handlers, by script, cron and outcome.",
+                &["script", "cron", "outcome"],
             ),
             rule_hits: counter(
                 &r,

@@ -71,6 +71,9 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     options.h2_idle_timeout = Some(config.server.idle_timeout);
     proxy.server_options = Some(options);
     // Connection caps and the request-head deadline sit in front of pingora's app.
+    // The app spawns subrequests for work that has no client session (cron triggers).
+    let proxy = Arc::new(proxy);
+    live.set_subrequest_app(proxy.clone());
     let mut service = pingora::services::listening::Service::new(
         "outpost".to_string(),
         crate::connection::Guarded::new(
@@ -108,6 +111,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     server.add_service(service);
 
     control.spawn(health_loop(live.clone()));
+    control.spawn(crate::scheduled::run_triggers(live.clone()));
     start_reloader(live.clone(), &control, &opts)?;
     if let Some(admin) = &config.admin {
         crate::admin::start_admin(

@@ -21,6 +21,8 @@ pub struct Site {
     pub retries: u32,
     /// Responses may be cached.
     pub cache: bool,
+    /// Cron triggers that run the script's `scheduled` handler.
+    pub crons: Vec<outpost_config::CronTrigger>,
     /// The cap of heuristic lifetimes here; `None`: the site or the cache turned them off.
     pub heuristic_max: Option<std::time::Duration>,
     /// What goes into the cache key.
@@ -117,6 +119,7 @@ impl Site {
             origin_host: cfg.origin_host,
             retries: cfg.retries,
             cache: cfg.cache,
+            crons: cfg.crons.clone(),
             heuristic_max: Some(heuristic_max).filter(|m| cfg.heuristic_freshness && !m.is_zero()),
             cache_key: cfg.cache_key.clone(),
             parent,
@@ -155,6 +158,8 @@ pub struct SiteTable {
     /// Wildcard parents (`example.com` for `*.example.com`).
     wildcard: HashMap<String, Arc<Site>>,
     default: Option<Arc<Site>>,
+    /// Every site, in config order.
+    all: Vec<Arc<Site>>,
 }
 
 impl SiteTable {
@@ -167,8 +172,14 @@ impl SiteTable {
             };
         }
         if cfg.default {
-            self.default = Some(site);
+            self.default = Some(site.clone());
         }
+        self.all.push(site);
+    }
+
+    /// Every site, in config order.
+    pub fn all(&self) -> &[Arc<Site>] {
+        &self.all
     }
 
     /// Finds the site for a request host (already lowercased, without port).

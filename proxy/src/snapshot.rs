@@ -187,6 +187,18 @@ pub struct Live {
     pub(crate) bundle_applier: Arc<crate::bundle::BundleApplier>,
     /// The ACME orders of the current config, watched by the manager's task.
     acme_orders: tokio::sync::watch::Sender<Vec<outpost_tls::acme::AcmeOrder>>,
+    /// pingora's proxy app, to spawn subrequests for work without a client session
+    /// (a cron trigger's `fetch()` to this node's own sites); set once serving starts.
+    subrequest_app: std::sync::OnceLock<SubrequestApp>,
+}
+
+/// pingora's proxy app as a subrequest target.
+struct SubrequestApp(Arc<dyn pingora::proxy::Subrequest + Send + Sync>);
+
+impl std::fmt::Debug for SubrequestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubrequestApp")
+    }
 }
 
 /// The ACME orders a config asks for: one per site with `tls.acme`.
@@ -338,6 +350,7 @@ impl Live {
             certs,
             acme,
             acme_orders,
+            subrequest_app: std::sync::OnceLock::new(),
             cluster,
             bundle_applier,
             generation: AtomicU64::new(1),
@@ -358,6 +371,23 @@ impl Live {
     /// This node's cluster membership, in cluster mode.
     pub fn cluster(&self) -> Option<&outpost_cluster::Cluster> {
         self.cluster.as_ref()
+    }
+
+    /// Records pingora's proxy app once it exists (see `subrequest_app`).
+    pub fn set_subrequest_app(&self, app: Arc<dyn pingora::proxy::Subrequest + Send + Sync>) {
+        let _ = self.subrequest_app.set(SubrequestApp(app));
+    }
+
+    /// A spawner of subrequests into this node's pipeline, once serving started.
+    pub(crate) fn subrequest_spawner(&self) -> Option<pingora::proxy::SubrequestSpawner> {
+        self.subrequest_app
+            .get()
+            .map(|app| pingora::proxy::SubrequestSpawner::new(app.0.clone()))
+    }
+
+    /// Whether this is `outpost dev`.
+    pub fn dev(&self) -> bool {
+        self.dev
     }
 
     /// The JS runtime (its threads start on first use).

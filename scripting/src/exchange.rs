@@ -159,6 +159,19 @@ pub struct Cf {
     pub http_protocol: String,
     /// The page rule that bound the script (`file:line`), if one did.
     pub rule: Option<String>,
+    /// Set for a cron trigger's run: the script's `scheduled` handler is called
+    /// instead of its `fetch` handler.
+    pub scheduled: Option<Scheduled>,
+}
+
+/// A cron trigger firing, as a `scheduled` handler sees it (`controller.cron`,
+/// `controller.scheduledTime`).
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    /// The expression as configured.
+    pub cron: String,
+    /// When it was due, in milliseconds since the Unix epoch.
+    pub scheduled_time_ms: f64,
 }
 
 /// A request handed to a hook.

@@ -261,10 +261,12 @@ impl Instance {
         let default = namespace
             .get(js_string!("default"), &mut context)
             .map_err(|e| fail(message(&e, &mut context)))?;
+        // A module Worker: `export default { fetch, scheduled }` (either or both).
         let has_fetch = match default.as_object() {
-            Some(obj) => obj
-                .get(js_string!("fetch"), &mut context)
-                .is_ok_and(|f| f.is_callable()),
+            Some(obj) => ["fetch", "scheduled"].iter().any(|name| {
+                obj.get(JsString::from(*name), &mut context)
+                    .is_ok_and(|f| f.is_callable())
+            }),
             None => false,
         };
         let global = context.global_object();
@@ -414,6 +416,17 @@ impl Instance {
             }
         }
         let ctx = &mut self.context;
+        let scheduled = match &cf.scheduled {
+            Some(s) => JsArray::from_iter(
+                [
+                    JsValue::from(JsString::from(s.cron.as_str())),
+                    JsValue::from(s.scheduled_time_ms),
+                ],
+                ctx,
+            )
+            .into(),
+            None => JsValue::undefined(),
+        };
         let args = JsArray::from_iter(
             [
                 JsValue::from(JsString::from(parts.uri.to_string().as_str())),
@@ -422,6 +435,7 @@ impl Instance {
                 body,
                 cf_obj.into(),
                 JsValue::from(id as f64),
+                scheduled,
             ],
             ctx,
         );

@@ -850,9 +850,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
   });
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
-      const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
-      const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source, cf: args[4] });
-      const result = call(request);
+      let result;
+      if (args[6] !== undefined) {
+        result = scheduled(args[6][0], args[6][1]);
+      } else {
+        const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
+        const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source, cf: args[4] });
+        result = call(request);
+      }
       // Tell the host when the handler's promise settles (it may be settled by another
       // request's work, e.g. a promise the module shares between requests).
       if (result instanceof Promise) {
@@ -863,8 +868,22 @@ Object.defineProperty(URL.prototype, "searchParams", {
       return result;
     },
   });
+  // A cron trigger's run (Workers' ScheduledController); the host reads the 204 as
+  // "the handler finished".
+  function scheduled(cron, scheduledTime) {
+    const handler = globalThis.__outpostHandler;
+    if (!handler || typeof handler.scheduled !== "function") {
+      throw new TypeError("this script has cron triggers but no scheduled handler (export default { async scheduled(controller, env, ctx) { … } })");
+    }
+    const controller = Object.freeze({ type: "scheduled", cron, scheduledTime, noRetry() {} });
+    return Promise.resolve(handler.scheduled(controller, globalThis.__outpostEnv, ctx))
+      .then(() => new Response(null, { status: 204 }));
+  }
   function call(request) {
       const handler = globalThis.__outpostHandler;
+      if (handler && typeof handler.fetch !== "function") {
+        throw new TypeError("this script has no fetch handler (only scheduled): it cannot answer requests");
+      }
       if (handler) return handler.fetch(request, globalThis.__outpostEnv, ctx);
       let response;
       const event = {

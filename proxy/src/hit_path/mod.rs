@@ -413,12 +413,9 @@ pub struct FastPath<A> {
 impl<A> FastPath<A> {
     /// Wraps pingora's proxy app (and gives the process one pool of idle origin
     /// connections, which the pass and pingora's proxy share).
-    pub fn new(inner: A, live: Arc<Live>) -> Self {
+    pub fn new(inner: Arc<A>, live: Arc<Live>) -> Self {
         origin_conns::install();
-        FastPath {
-            inner: Arc::new(inner),
-            live,
-        }
+        FastPath { inner, live }
     }
 }
 

@@ -294,6 +294,18 @@ impl ProxyHttp for EdgeProxy {
             respond(session, 413, msg).await?;
             return Ok(true);
         }
+        // `outpost dev` runs a cron trigger by hand, as `wrangler dev` does.
+        if self.live.dev()
+            && session.req_header().uri.path() == crate::scheduled::DEV_TRIGGER_PATH
+            && ctx.scripts_seen.is_empty()
+        {
+            let query = session.req_header().uri.query().unwrap_or("").to_string();
+            let (status, body) =
+                crate::scheduled::run_by_hand(self.live.clone(), site.clone(), &ctx.host, &query)
+                    .await;
+            respond(session, status, body).await?;
+            return Ok(true);
+        }
         if !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, ctx.client_ip) {
             respond(
                 session,
@@ -352,6 +364,7 @@ impl ProxyHttp for EdgeProxy {
                     .map(|t| t.version.to_string()),
                 http_protocol: format!("{:?}", session.req_header().version),
                 rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
+                scheduled: None,
             };
             ctx.hook = Some(script.path.clone());
             let script_name = script.path.display().to_string();
@@ -1071,6 +1084,13 @@ impl ProxyHttp for EdgeProxy {
     }
 }
 
+/// Whether this request's config honours clients' `Cache-Control` request directives.
+fn honours_request_directives(ctx: &RequestCtx) -> bool {
+    ctx.snapshot.as_ref().is_some_and(|s| {
+        s.config.cache.request_directives == outpost_config::RequestDirectives::Honour
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1092,11 +1112,4 @@ mod tests {
         assert!(strip_hop_by_hop(&up, true).is_empty());
         assert_eq!(strip_hop_by_hop(&up, false).len(), 2);
     }
-}
-
-/// Whether this request's config honours clients' `Cache-Control` request directives.
-fn honours_request_directives(ctx: &RequestCtx) -> bool {
-    ctx.snapshot.as_ref().is_some_and(|s| {
-        s.config.cache.request_directives == outpost_config::RequestDirectives::Honour
-    })
 }
