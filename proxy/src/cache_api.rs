@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 /// The entry's key: for `default`, the key a request for the URL has (the site's
 /// query policy applied); for a named cache, a key no request can have.
-fn key_of(live: &Live, cache: &str, url: &url::Url) -> Result<CacheKey, ScriptError> {
+pub(crate) fn key_of(live: &Live, cache: &str, url: &url::Url) -> Result<CacheKey, ScriptError> {
     let host = url
         .host_str()
         .and_then(crate::site::normalize_host)
@@ -71,7 +71,15 @@ pub(crate) async fn run(
                     .await
                     .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?,
             };
-            put(cache, &key, status, request.headers, body).await?;
+            put(
+                cache,
+                &key,
+                status,
+                request.headers,
+                body,
+                &RuleCaching::default(),
+            )
+            .await?;
             Ok(answer(204, http::HeaderMap::new(), Bytes::new()))
         }
         CacheOp::Delete { cache: name } => {
@@ -99,7 +107,10 @@ fn answer(status: u16, headers: http::HeaderMap, body: Bytes) -> FetchResponse {
 }
 
 /// The fresh stored response for `key`, or the marked 404.
-async fn matched(cache: EdgeCache, key: &CacheKey) -> Result<FetchResponse, ScriptError> {
+pub(crate) async fn matched(
+    cache: EdgeCache,
+    key: &CacheKey,
+) -> Result<FetchResponse, ScriptError> {
     let span = pingora::cache::trace::Span::inactive();
     let miss = || {
         let mut h = http::HeaderMap::new();
@@ -136,13 +147,15 @@ async fn matched(cache: EdgeCache, key: &CacheKey) -> Result<FetchResponse, Scri
     Ok(answer(stored.status.as_u16(), headers, body.freeze()))
 }
 
-/// Stores the response if its headers let a shared cache store it.
-async fn put(
+/// Stores the response if its headers (under `rule`'s overrides) let a shared cache
+/// store it.
+pub(crate) async fn put(
     cache: EdgeCache,
     key: &CacheKey,
     status: u16,
     headers: http::HeaderMap,
     body: Bytes,
+    rule: &RuleCaching,
 ) -> Result<(), ScriptError> {
     let mut resp = pingora::http::ResponseHeader::build(status, Some(headers.len()))
         .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
@@ -158,12 +171,7 @@ async fn put(
     }
     resp.insert_header(http::header::CONTENT_LENGTH, body.len())
         .map_err(|e| ScriptError::subrequest(format!("cache.put: {e}")))?;
-    let meta = match cacheability(
-        &resp,
-        false,
-        &RuleCaching::default(),
-        &crate::freshness::Arrival::now(None),
-    ) {
+    let meta = match cacheability(&resp, false, rule, &crate::freshness::Arrival::now(None)) {
         RespCacheable::Cacheable(meta) => meta,
         // As in Workers: a response that says not to store it is not stored.
         RespCacheable::Uncacheable(_) => return Ok(()),

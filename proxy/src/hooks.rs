@@ -113,6 +113,7 @@ pub(crate) async fn answer(
                 headers: session.req_header().headers.clone(),
                 body: Some(outpost_scripting::Body::Bytes(body)),
                 cache: None,
+                cf: None,
             };
             match &run.fetcher {
                 Some(f) => match f.fetch(original).await {

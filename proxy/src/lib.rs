@@ -23,6 +23,7 @@ pub mod connection;
 mod control;
 mod egress;
 mod error;
+mod fetch_cache;
 pub mod freshness;
 pub mod hit_path;
 mod hooks;

@@ -215,6 +215,28 @@ impl Fetcher for PipelineFetcher {
         let scripts = self.scripts.clone();
         let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let request_id: Arc<str> = Arc::from(format!("{}.{n}", self.parent_id));
+        // Workers' `cf` cache options: the node's cache first, then where the request
+        // would go anyway.
+        if let Some(cf) = request.cf.take() {
+            let live = self.live.clone();
+            let route = Route {
+                resolver: self.live.resolver.clone(),
+                policy: self.policy.clone(),
+                trusted: self.to_own_origin(&request.url),
+                here: self.served_here(&request.url),
+                spawner,
+                client_ip,
+                scripts,
+                request_id,
+            };
+            return self.on_runtime(
+                async move {
+                    crate::fetch_cache::through_cache(live, cf, request, move |r| route.send(r))
+                        .await
+                },
+                "the subrequest was dropped",
+            );
+        }
         if !self.served_here(&request.url) {
             let resolver = self.live.resolver.clone();
             let policy = self.policy.clone();
@@ -242,6 +264,45 @@ impl Fetcher for PipelineFetcher {
             run(spawner, request, client_ip, scripts, request_id),
             "the subrequest was dropped",
         )
+    }
+}
+
+/// Where one subrequest goes, decided on the JS thread and sent later on the proxy's
+/// runtime (after a cache lookup, for `cf` cache options).
+struct Route {
+    resolver: Arc<crate::resolve::Resolver>,
+    policy: Arc<outpost_config::Egress>,
+    /// The URL names one of the site's own origins.
+    trusted: bool,
+    /// The URL is for this node: through its own pipeline.
+    here: bool,
+    spawner: Arc<SubrequestSpawner>,
+    client_ip: Option<IpAddr>,
+    scripts: Vec<PathBuf>,
+    request_id: Arc<str>,
+}
+
+impl Route {
+    fn send(self, request: FetchRequest) -> BoxFuture<'static, Result<FetchResponse, ScriptError>> {
+        if self.here {
+            Box::pin(run(
+                self.spawner,
+                request,
+                self.client_ip,
+                self.scripts,
+                self.request_id,
+            ))
+        } else {
+            Box::pin(async move {
+                crate::egress::fetch(
+                    self.resolver,
+                    (&self.policy, self.trusted),
+                    request,
+                    &self.request_id,
+                )
+                .await
+            })
+        }
     }
 }
 

@@ -901,7 +901,8 @@ impl Worker {
                     }
                     continue;
                 }
-                HostCall::Fetch { call, request: req } => {
+                HostCall::Fetch { call, request: boxed } => {
+                    let req = *boxed;
                     r.subrequests += 1;
                     let max = r
                         .fetcher

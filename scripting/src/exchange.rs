@@ -47,6 +47,16 @@ impl BodyStream {
         self.length
     }
 
+    /// `first`, then the rest of this stream (after a caller read the start of it).
+    pub fn after(self, first: Bytes) -> BodyStream {
+        BodyStream {
+            chunks: futures_util::stream::iter([Ok(first)])
+                .chain(self.chunks)
+                .boxed(),
+            length: self.length,
+        }
+    }
+
     /// The next chunk; `None` at the end.
     pub async fn next(&mut self) -> Option<Result<Bytes>> {
         self.chunks.next().await
@@ -234,6 +244,56 @@ pub struct FetchRequest {
     pub body: Option<Body>,
     /// Not a request to send: an operation of the Cache API on the URL's entry.
     pub cache: Option<CacheOp>,
+    /// The cache options of Workers' `cf` on the request (`cacheTtl`…), when it
+    /// gave any.
+    pub cf: Option<FetchCf>,
+}
+
+/// Workers' cache options on a `fetch()` (`init.cf` or the `Request`'s `cf`): the
+/// answer comes from the node's cache when a fresh one is stored there, and is
+/// stored there as they say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FetchCf {
+    /// Store for this many seconds whatever the response's headers say (for the
+    /// statuses an edge TTL applies to); zero or less: do not store.
+    pub cache_ttl: Option<i64>,
+    /// Store responses that give no lifetime too (with the default lifetimes).
+    pub cache_everything: bool,
+    /// The entry's key instead of the URL.
+    pub cache_key: Option<String>,
+    /// Seconds by status range (`"200-299": 86400`, `"404": 1`); zero or less: do
+    /// not store. Wins over `cache_ttl` for the statuses it names.
+    pub cache_ttl_by_status: std::collections::BTreeMap<String, i64>,
+    /// Tags the stored entry is purged by (as `Cache-Tag` values).
+    pub cache_tags: Vec<String>,
+}
+
+impl FetchCf {
+    /// Whether any option concerns the cache.
+    pub fn caches(&self) -> bool {
+        self.cache_ttl.is_some()
+            || self.cache_everything
+            || self.cache_key.is_some()
+            || !self.cache_ttl_by_status.is_empty()
+    }
+
+    /// The lifetime the options give a response with `status`: `Some(n)` from
+    /// `cacheTtlByStatus` (first range that holds it) or `cacheTtl`; `None`: the
+    /// response's own headers decide.
+    pub fn ttl_for(&self, status: u16) -> Option<i64> {
+        self.cache_ttl_by_status
+            .iter()
+            .find(|(range, _)| {
+                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                match (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
+                    (Ok(lo), Ok(hi)) => (lo..=hi).contains(&status),
+                    _ => false,
+                }
+            })
+            .map(|(_, ttl)| *ttl)
+            .or(self.cache_ttl)
+    }
 }
 
 /// A Cache API operation (`caches.default`, `caches.open(name)`), carried by a

@@ -22,7 +22,10 @@ use std::collections::HashMap;
 /// Work a script asked for, to be done by the JS thread's event loop.
 pub(crate) enum HostCall {
     /// `fetch()`.
-    Fetch { call: u32, request: FetchRequest },
+    Fetch {
+        call: u32,
+        request: Box<FetchRequest>,
+    },
     /// Reading a host-held body to bytes.
     ReadBody { call: u32, body: BodyStream },
     /// Reading the next chunk of host body `id` (it goes back under that id).
@@ -264,15 +267,26 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             other => return Err(type_error(format!("unknown cache operation {other}"))),
         })
     };
+    // Workers' `cf` cache options, as JSON (only when the script gave any).
+    let cf_json = arg(args, 7);
+    let cf = if cf_json.is_null_or_undefined() {
+        None
+    } else {
+        let text = cf_json.to_string(ctx)?.to_std_string_escaped();
+        let cf: crate::exchange::FetchCf = serde_json::from_str(&text)
+            .map_err(|e| type_error(format!("fetch: bad cf options: {e}")))?;
+        cf.caches().then_some(cf)
+    };
     push(HostCall::Fetch {
         call,
-        request: FetchRequest {
+        request: Box::new(FetchRequest {
             method,
             url,
             headers,
             body,
             cache,
-        },
+            cf,
+        }),
     });
     Ok(JsValue::undefined())
 }

@@ -36,8 +36,8 @@ pub use engine::{
 };
 pub use error::{Result, ScriptError};
 pub use exchange::{
-    Answer, Body, BodyStream, CACHE_MISS_HEADER, CacheOp, Cf, FetchRequest, FetchResponse, Fetcher,
-    HookRequest, HookResponse, Scheduled,
+    Answer, Body, BodyStream, CACHE_MISS_HEADER, CacheOp, Cf, FetchCf, FetchRequest, FetchResponse,
+    Fetcher, HookRequest, HookResponse, Scheduled,
 };
 pub use kv::{
     KvBackend, KvFuture, KvKey, KvList, KvStore, MAX_KEY as KV_MAX_KEY, MAX_VALUE as KV_MAX_VALUE,

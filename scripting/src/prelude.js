@@ -717,6 +717,21 @@ Object.defineProperty(URL.prototype, "searchParams", {
     });
   }
 
+  // Workers' cache options among a request's `cf`, as JSON for the host (or null).
+  function cacheOptions(cf) {
+    if (cf === null || typeof cf !== "object") return null;
+    const o = {};
+    if (cf.cacheTtl !== undefined) o.cacheTtl = Math.trunc(Number(cf.cacheTtl));
+    if (cf.cacheEverything !== undefined) o.cacheEverything = Boolean(cf.cacheEverything);
+    if (cf.cacheKey !== undefined) o.cacheKey = String(cf.cacheKey);
+    if (cf.cacheTtlByStatus !== undefined && cf.cacheTtlByStatus !== null) {
+      o.cacheTtlByStatus = {};
+      for (const [range, ttl] of Object.entries(cf.cacheTtlByStatus)) o.cacheTtlByStatus[range] = Math.trunc(Number(ttl));
+    }
+    if (cf.cacheTags !== undefined) o.cacheTags = Array.from(cf.cacheTags, String);
+    return Object.keys(o).length ? JSON.stringify(o) : null;
+  }
+
   globalThis.fetch = async function fetch(input, init) {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
@@ -727,11 +742,12 @@ Object.defineProperty(URL.prototype, "searchParams", {
     let method = req.method;
     let headers = req.headers;
     const signal = req.signal;
+    const cf = cacheOptions(req.cf);
     signal?.throwIfAborted();
     for (let hops = 0; ; hops++) {
       let parts;
       try {
-        parts = await abortable(signal, (id) => host.fetch(id, url, method, headers, bytes, handle));
+        parts = await abortable(signal, (id) => host.fetch(id, url, method, headers, bytes, handle, null, cf));
       } catch (e) {
         if (signal?.aborted && e === signal.reason) throw e;
         // Workers reject failed fetches with a TypeError.
