@@ -631,10 +631,14 @@ async fn before_the_first_certificate_a_placeholder_or_a_refusal_as_configured()
                 assert!(Instant::now() < deadline, "no failure reported:\n{text}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            // (The log writer buffers off-thread: the line may land after the metric.)
+            o.wait_log("ACME order failed", 1);
             let log = o.log_text();
             assert!(log.contains("ACME order failed"), "{log}");
             let got = get_once(&any, https, "a.test").await;
             if placeholder == "self-signed" {
+                o.wait_log("serving a self-signed placeholder", 1);
+                let log = o.log_text();
                 assert!(log.contains("serving a self-signed placeholder"), "{log}");
                 let (code, leaf) = got.expect("the placeholder serves");
                 assert_eq!(code, 200);

@@ -901,7 +901,10 @@ impl Worker {
                     }
                     continue;
                 }
-                HostCall::Fetch { call, request: boxed } => {
+                HostCall::Fetch {
+                    call,
+                    request: boxed,
+                } => {
                     let req = *boxed;
                     r.subrequests += 1;
                     let max = r

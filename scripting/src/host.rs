@@ -8,7 +8,7 @@
 //! whose JavaScript is running ([`set_current`]).
 
 use crate::convert::{arg, bytes_of, call_arg, string_arg, type_error};
-use crate::crypto::{digest, hmac_sign, hmac_verify, random, uuid};
+use crate::crypto::{aes_gcm, digest, hkdf, hmac_sign, hmac_verify, pbkdf2, random, uuid};
 use crate::exchange::{Body, BodyStream, FetchRequest};
 use crate::rewriter::Op;
 use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
@@ -614,7 +614,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 31] = [
+    let functions: [(&str, Native, usize); 34] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -641,6 +641,9 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("random", random, 1),
         ("uuid", uuid, 0),
         ("digest", digest, 2),
+        ("aesGcm", aes_gcm, 5),
+        ("pbkdf2", pbkdf2, 5),
+        ("hkdf", hkdf, 5),
         ("hmacSign", hmac_sign, 3),
         ("hmacVerify", hmac_verify, 4),
         ("publicKey", crate::public_keys::public_key, 4),

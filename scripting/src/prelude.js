@@ -1008,6 +1008,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
       async importKey(format, keyData, algorithm, extractable, usages) {
         const pub = publicKeyParams(algorithm);
         if (pub !== undefined) return importPublicKey(format, keyData, pub, extractable, usages);
+        const kind = secretKind(algorithm);
+        if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
         const alg = hmacParams(algorithm);
         if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         const bytes = bufferSource(keyData, "keyData").slice();
@@ -1015,6 +1017,11 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
       },
       async generateKey(algorithm, extractable, usages) {
+        if (secretKind(algorithm) === "AES-GCM") {
+          const bits = Number(algorithm.length);
+          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
+          return importSecret("AES-GCM", "raw", host.random(bits / 8), extractable, usages);
+        }
         const alg = hmacParams(algorithm);
         const bits = alg.length ?? BLOCK_BITS[alg.hash];
         if (bits === 0 || bits % 8 !== 0) throw new DOMException("HMAC key length must be a positive multiple of 8", "OperationError");
@@ -1025,9 +1032,28 @@ Object.defineProperty(URL.prototype, "searchParams", {
       async exportKey(format, key) {
         const k = keyRecord(key);
         if (k.type === "public") throw new DOMException("Exporting public keys is not supported yet", "NotSupportedError");
-        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+        if (format === "jwk") {
+          const alg = k.algorithm?.name === "AES-GCM" ? `A${k.algorithm.length}GCM` : `HS${k.hash.slice(4)}`;
+          return { kty: "oct", k: toBase64url(k.bytes), alg, key_ops: [...k.usages], ext: true };
+        }
+        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         return k.bytes.slice().buffer;
+      },
+      async encrypt(algorithm, key, data) { return aesGcm(true, algorithm, key, data); },
+      async decrypt(algorithm, key, data) { return aesGcm(false, algorithm, key, data); },
+      async deriveBits(algorithm, baseKey, length) { return deriveBits(algorithm, baseKey, length, "deriveBits"); },
+      async deriveKey(algorithm, baseKey, derivedKeyType, extractable, usages) {
+        let bits;
+        if (secretKind(derivedKeyType) === "AES-GCM") {
+          bits = Number(derivedKeyType.length);
+          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
+        } else {
+          const hmac = hmacParams(derivedKeyType);
+          bits = hmac.length ?? BLOCK_BITS[hmac.hash];
+        }
+        const bytes = new Uint8Array(deriveBits(algorithm, baseKey, bits, "deriveKey"));
+        return subtleOperations.importKey("raw", bytes, derivedKeyType, extractable, usages);
       },
       async sign(algorithm, key, data) {
         const k = usableKey(algorithm, key, "sign");
@@ -1204,6 +1230,111 @@ Object.defineProperty(URL.prototype, "searchParams", {
       throw new DOMException(e.message, "NotSupportedError");
     }
   }
+  // AES-GCM (encryption) and PBKDF2 / HKDF (key derivation), on ring: 96-bit IVs and
+  // 128-bit tags only; at most 100000 PBKDF2 iterations, as Workers.
+  const AES_USAGES = ["encrypt", "decrypt", "wrapKey", "unwrapKey"];
+  const DERIVE_USAGES = ["deriveKey", "deriveBits"];
+  function secretKind(algorithm) {
+    const name = algorithmName(algorithm).toUpperCase();
+    if (name === "AES-GCM" || name === "PBKDF2" || name === "HKDF") return name;
+    if (name === "AES-CBC" || name === "AES-CTR" || name === "AES-KW") {
+      throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    }
+    return undefined;
+  }
+  function checkedUsages(usages, allowed, what) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (!allowed.includes(u)) throw new DOMException(`Invalid key usage for ${what}: ${u}`, "SyntaxError");
+    }
+    const kept = allowed.filter((u) => list.includes(u));
+    if (kept.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    return kept;
+  }
+  function importSecret(kind, format, keyData, extractable, usages) {
+    let bytes, algorithm;
+    if (kind === "AES-GCM") {
+      if (format === "raw") {
+        bytes = bufferSource(keyData, "keyData").slice();
+      } else if (format === "jwk") {
+        if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
+        if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
+        bytes = base64url(keyData.k, "k");
+      } else {
+        throw new DOMException(`Unsupported key format for AES-GCM: ${format}`, "NotSupportedError");
+      }
+      const bits = bytes.byteLength * 8;
+      if (bits !== 128 && bits !== 256) {
+        throw new DOMException(`Invalid AES key length: ${bits} bits (128 or 256${bits === 192 ? "; AES-192 is not supported" : ""})`, bits === 192 ? "NotSupportedError" : "DataError");
+      }
+      algorithm = { name: "AES-GCM", length: bits };
+      usages = checkedUsages(usages, AES_USAGES, "AES-GCM");
+    } else {
+      // Key material for derivation: raw bytes, never extractable.
+      if (format !== "raw") throw new DOMException(`Unsupported key format for ${kind}: ${format}`, "NotSupportedError");
+      if (extractable) throw new DOMException(`${kind} keys are not extractable`, "SyntaxError");
+      bytes = bufferSource(keyData, "keyData").slice();
+      algorithm = { name: kind };
+      usages = checkedUsages(usages, DERIVE_USAGES, kind);
+    }
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "secret", bytes, algorithm, extractable: Boolean(extractable), usages });
+    return key;
+  }
+  function keyFor(k, name, usage) {
+    if (k.algorithm?.name !== name) throw new DOMException("The key is not for this algorithm", "InvalidAccessError");
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    return k;
+  }
+  function aesGcm(encrypt, algorithm, key, data) {
+    const name = algorithmName(algorithm).toUpperCase();
+    if (name !== "AES-GCM") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const k = keyFor(keyRecord(key), "AES-GCM", encrypt ? "encrypt" : "decrypt");
+    if (algorithm.iv === undefined) throw new TypeError("AesGcmParams: iv is required");
+    const iv = bufferSource(algorithm.iv, "iv");
+    if (iv.byteLength !== 12) throw new DOMException("AES-GCM IVs other than 12 bytes are not supported", "NotSupportedError");
+    const tagLength = algorithm.tagLength === undefined ? 128 : Number(algorithm.tagLength);
+    if (tagLength !== 128) throw new DOMException("AES-GCM tag lengths other than 128 bits are not supported", "NotSupportedError");
+    const aad = algorithm.additionalData === undefined ? new Uint8Array(0) : bufferSource(algorithm.additionalData, "additionalData");
+    const input = bufferSource(data, "data");
+    try {
+      return host.aesGcm(encrypt, k.bytes, iv, aad, input);
+    } catch {
+      throw new DOMException(encrypt ? "Encryption failed." : "Decryption failed. This could be due to a ciphertext authentication failure, bad padding, incorrect CryptoKey, or another algorithm-specific reason.", "OperationError");
+    }
+  }
+  function deriveBits(algorithm, baseKey, length, usage) {
+    const kind = secretKind(algorithm);
+    if (kind !== "PBKDF2" && kind !== "HKDF") {
+      throw new DOMException(`Unrecognized or unimplemented algorithm: ${algorithmName(algorithm)}`, "NotSupportedError");
+    }
+    const k = keyFor(keyRecord(baseKey), kind, usage);
+    if (length === null || length === undefined) throw new DOMException(`${kind} needs a length`, "OperationError");
+    const bits = Number(length);
+    if (!(bits >= 0) || bits % 8 !== 0) throw new DOMException("The length must be a multiple of 8", "OperationError");
+    if (algorithm.hash === undefined) throw new TypeError(`${kind === "HKDF" ? "Hkdf" : "Pbkdf2"}Params: hash is required`);
+    const hash = algorithmName(algorithm.hash).toUpperCase();
+    if (!(hash in HASH_BYTES)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hash}`, "NotSupportedError");
+    if (algorithm.salt === undefined) throw new TypeError(`${kind === "HKDF" ? "Hkdf" : "Pbkdf2"}Params: salt is required`);
+    const salt = bufferSource(algorithm.salt, "salt");
+    if (kind === "PBKDF2") {
+      const iterations = Number(algorithm.iterations);
+      if (!(iterations >= 1)) throw new DOMException("PBKDF2 iterations must be greater than 0", "OperationError");
+      if (iterations > 100000) {
+        throw new DOMException(`Pbkdf2 failed: iteration counts above 100000 are not supported (requested ${iterations}).`, "NotSupportedError");
+      }
+      return host.pbkdf2(hash, k.bytes, salt, Math.trunc(iterations), bits / 8);
+    }
+    if (algorithm.info === undefined) throw new TypeError("HkdfParams: info is required");
+    if (bits > 255 * HASH_BYTES[hash] * 8) throw new DOMException("HKDF cannot derive that many bits", "OperationError");
+    return host.hkdf(hash, k.bytes, salt, bufferSource(algorithm.info, "info"), bits / 8);
+  }
+  function toBase64url(bytes) {
+    let bin = "";
+    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
   function bufferSource(data, what) {
     if (data instanceof ArrayBuffer) return new Uint8Array(data);
     if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

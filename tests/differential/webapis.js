@@ -363,3 +363,71 @@ export default {
     return Response.json(await route(request));
   },
 };
+
+// AES-GCM: fixed key and IV so both runtimes give the same bytes; a round trip with
+// additional data; a tampered ciphertext; wrong usages and sizes.
+const bytesHex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const counting = (n, from = 0) => Uint8Array.from({ length: n }, (_, i) => (i + from) & 255);
+routes["/aes-gcm"] = async () => {
+  const enc = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", counting(32), { name: "AES-GCM" }, true, ["encrypt", "decrypt"]);
+  const iv = counting(12, 100);
+  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: enc.encode("hdr") }, key, enc.encode("attack at dawn"));
+  const opened = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: enc.encode("hdr") }, key, sealed);
+  const tampered = new Uint8Array(sealed);
+  tampered[0] ^= 1;
+  const failures = [];
+  for (const f of [
+    () => crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: enc.encode("hdr") }, key, tampered),
+    () => crypto.subtle.decrypt({ name: "AES-GCM", iv }, key, sealed),
+    () => crypto.subtle.importKey("raw", counting(20), { name: "AES-GCM" }, false, ["encrypt"]),
+    () => crypto.subtle.importKey("raw", counting(16), { name: "AES-GCM" }, false, ["sign"]),
+    async () => crypto.subtle.encrypt({ name: "AES-GCM", iv }, await crypto.subtle.importKey("raw", counting(16), { name: "AES-GCM" }, false, ["decrypt"]), enc.encode("x")),
+  ]) {
+    try { await f(); failures.push("ok"); } catch (e) { failures.push(e.name); }
+  }
+  const k128 = await crypto.subtle.importKey("raw", counting(16), "AES-GCM", true, ["encrypt"]);
+  const generated = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, true, ["encrypt", "decrypt"]);
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  return {
+    sealed: bytesHex(sealed),
+    opened: new TextDecoder().decode(opened),
+    sealed128: bytesHex(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, k128, enc.encode(""))),
+    failures,
+    algorithm: key.algorithm,
+    usages: key.usages,
+    generated: [generated.algorithm, generated.type, (await crypto.subtle.exportKey("raw", generated)).byteLength],
+    jwk: [jwk.kty, jwk.alg, jwk.k, jwk.ext, jwk.key_ops],
+  };
+};
+
+// PBKDF2 and HKDF: derived bits, derived keys, and the refusals.
+routes["/derive"] = async () => {
+  const enc = new TextEncoder();
+  const password = await crypto.subtle.importKey("raw", enc.encode("correct horse"), "PBKDF2", false, ["deriveBits", "deriveKey"]);
+  const pbkdf2 = await crypto.subtle.deriveBits({ name: "PBKDF2", salt: enc.encode("salt"), iterations: 1000, hash: "SHA-256" }, password, 256);
+  const pbkdf2sha1 = await crypto.subtle.deriveBits({ name: "PBKDF2", salt: enc.encode("salt"), iterations: 2, hash: "SHA-1" }, password, 160);
+  const ikm = await crypto.subtle.importKey("raw", counting(22), "HKDF", false, ["deriveBits", "deriveKey"]);
+  const hkdf = await crypto.subtle.deriveBits({ name: "HKDF", salt: counting(13), info: counting(10, 240), hash: "SHA-256" }, ikm, 336);
+  const aes = await crypto.subtle.deriveKey({ name: "PBKDF2", salt: enc.encode("s2"), iterations: 10, hash: "SHA-512" }, password, { name: "AES-GCM", length: 128 }, true, ["encrypt"]);
+  const hmac = await crypto.subtle.deriveKey({ name: "HKDF", salt: new Uint8Array(0), info: enc.encode("mac"), hash: "SHA-384" }, ikm, { name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+  const refused = [];
+  for (const f of [
+    () => crypto.subtle.importKey("raw", enc.encode("x"), "PBKDF2", true, ["deriveBits"]),
+    () => crypto.subtle.deriveBits({ name: "PBKDF2", salt: enc.encode("s"), iterations: 0, hash: "SHA-256" }, password, 128),
+    () => crypto.subtle.deriveBits({ name: "PBKDF2", salt: enc.encode("s"), iterations: 1, hash: "SHA-256" }, password, 12),
+    () => crypto.subtle.deriveBits({ name: "HKDF", salt: enc.encode("s"), info: enc.encode("i"), hash: "SHA-256" }, password, 128),
+    () => crypto.subtle.importKey("raw", enc.encode("x"), "HKDF", false, ["encrypt"]),
+  ]) {
+    try { await f(); refused.push("ok"); } catch (e) { refused.push(e.name); }
+  }
+  return {
+    pbkdf2: bytesHex(pbkdf2),
+    pbkdf2sha1: bytesHex(pbkdf2sha1),
+    hkdf: bytesHex(hkdf),
+    aes: [aes.algorithm, bytesHex(await crypto.subtle.exportKey("raw", aes))],
+    hmac: [hmac.algorithm, bytesHex(await crypto.subtle.exportKey("raw", hmac))],
+    keyAlgorithms: [password.algorithm, ikm.algorithm, password.extractable, password.usages],
+    refused,
+  };
+};
