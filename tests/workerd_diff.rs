@@ -219,6 +219,11 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/sig-refused", None),
             ("GET", "/aes-gcm", None),
             ("GET", "/derive", None),
+            ("GET", "/sign-ed25519", None),
+            ("GET", "/sign-rsa", None),
+            ("GET", "/sign-rsa-jwk-pss", None),
+            ("GET", "/sign-ecdsa", None),
+            ("GET", "/sign-p384-pair", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

@@ -614,7 +614,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 34] = [
+    let functions: [(&str, Native, usize); 38] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -644,6 +644,10 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("aesGcm", aes_gcm, 5),
         ("pbkdf2", pbkdf2, 5),
         ("hkdf", hkdf, 5),
+        ("privateKey", crate::private_keys::private_key, 3),
+        ("generateKeyPair", crate::private_keys::generate_key_pair, 1),
+        ("signWith", crate::private_keys::sign, 4),
+        ("exportPkcs8", crate::private_keys::export_pkcs8, 1),
         ("hmacSign", hmac_sign, 3),
         ("hmacVerify", hmac_verify, 4),
         ("publicKey", crate::public_keys::public_key, 4),

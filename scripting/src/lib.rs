@@ -25,6 +25,7 @@ mod host;
 mod instance;
 mod kv;
 pub mod memory;
+mod private_keys;
 mod public_keys;
 mod rewriter;
 mod sink;

@@ -1007,7 +1007,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
       },
       async importKey(format, keyData, algorithm, extractable, usages) {
         const pub = publicKeyParams(algorithm);
-        if (pub !== undefined) return importPublicKey(format, keyData, pub, extractable, usages);
+        if (pub !== undefined) {
+          const isPrivate = format === "pkcs8" || (format === "jwk" && typeof keyData === "object" && keyData !== null && keyData.d !== undefined);
+          return isPrivate ? importPrivateKey(format, keyData, pub, extractable, usages) : importPublicKey(format, keyData, pub, extractable, usages);
+        }
         const kind = secretKind(algorithm);
         if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
         const alg = hmacParams(algorithm);
@@ -1017,6 +1020,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
       },
       async generateKey(algorithm, extractable, usages) {
+        const pub = publicKeyParams(algorithm);
+        if (pub !== undefined) return generatePair(pub, extractable, usages);
         if (secretKind(algorithm) === "AES-GCM") {
           const bits = Number(algorithm.length);
           if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
@@ -1031,7 +1036,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       },
       async exportKey(format, key) {
         const k = keyRecord(key);
-        if (k.type === "public") throw new DOMException("Exporting public keys is not supported yet", "NotSupportedError");
+        if (k.type !== "secret") return exportAsymmetric(format, k);
         if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
         if (format === "jwk") {
           const alg = k.algorithm?.name === "AES-GCM" ? `A${k.algorithm.length}GCM` : `HS${k.hash.slice(4)}`;
@@ -1056,11 +1061,14 @@ Object.defineProperty(URL.prototype, "searchParams", {
         return subtleOperations.importKey("raw", bytes, derivedKeyType, extractable, usages);
       },
       async sign(algorithm, key, data) {
+        if (keyRecord(key).type === "private") return signPrivate(algorithm, keyRecord(key), data);
+        if (keyRecord(key).type === "public") throw new DOMException('CryptoKey does not support the "sign" operation', "InvalidAccessError");
         const k = usableKey(algorithm, key, "sign");
         return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
       },
       async verify(algorithm, key, signature, data) {
         if (keyRecord(key).type === "public") return verifyPublic(algorithm, keyRecord(key), signature, data);
+        if (keyRecord(key).type === "private") throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
         const k = usableKey(algorithm, key, "verify");
         return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
       },
@@ -1203,13 +1211,31 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
     const key = new CryptoKey(ILLEGAL);
     // (extractable as asked, as workerd keeps it, though a public key can always be read.)
-    keys.set(key, { type: "public", algorithm: pub.algorithm, kind: pub.kind, hash: pub.hash, bytes, extractable: Boolean(extractable), usages: list });
+    keys.set(key, { type: "public", algorithm: keyAlgorithm(pub, bytes), kind: pub.kind, hash: pub.hash, bytes, extractable: Boolean(extractable), usages: list });
     return key;
   }
   function verifyPublic(algorithm, k, signature, data) {
+    const scheme = signatureScheme(algorithm, k, "verify");
+    try {
+      return host.verifySignature(scheme, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+    } catch (e) {
+      throw new DOMException(e.message, "NotSupportedError");
+    }
+  }
+  function signPrivate(algorithm, k, data) {
+    const scheme = signatureScheme(algorithm, k, "sign");
+    try {
+      return host.signWith(scheme, k.kind, k.bytes, bufferSource(data, "data"));
+    } catch (e) {
+      throw new DOMException(e.message, "NotSupportedError");
+    }
+  }
+  // The scheme name the native side knows for `algorithm` with key `k`, after the
+  // checks Web Crypto makes.
+  function signatureScheme(algorithm, k, usage) {
     const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
     if (name !== k.algorithm.name) throw new DOMException("The key is not for this algorithm", "InvalidAccessError");
-    if (!k.usages.includes("verify")) throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
     let scheme;
     if (name === "ECDSA") {
       if (algorithm.hash === undefined) throw new TypeError("EcdsaParams: hash is required");
@@ -1224,11 +1250,122 @@ Object.defineProperty(URL.prototype, "searchParams", {
     } else {
       scheme = `RSASSA-PKCS1-v1_5-${k.hash}`;
     }
-    try {
-      return host.verifySignature(scheme, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
-    } catch (e) {
-      throw new DOMException(e.message, "NotSupportedError");
+    return scheme;
+  }
+  // Private keys (signing): PKCS#8 or JWK; ECDSA and Ed25519 pairs can be generated
+  // (ring does not generate RSA keys). Public keys export as raw, spki or jwk (EC and
+  // Ed25519).
+  const SPKI_PREFIX = {
+    "Ed25519": "302a300506032b6570032100",
+    "EC-P-256": "3059301306072a8648ce3d020106082a8648ce3d030107034200",
+    "EC-P-384": "3076301006072a8648ce3d020106052b81040022036200",
+  };
+  function fromHex(hex) {
+    const out = new Uint8Array(hex.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    return out;
+  }
+  function privateRecord(pub, stored, extractable, usages) {
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "private", algorithm: keyAlgorithm(pub, stored[1]), kind: pub.kind, hash: pub.hash, bytes: stored[0], publicBytes: stored[1], extractable: Boolean(extractable), usages });
+    return key;
+  }
+  // An RSA key's algorithm also says its modulus length and public exponent (read
+  // from its RSAPublicKey DER), as Web Crypto's RsaHashedKeyAlgorithm.
+  function keyAlgorithm(pub, der) {
+    if (pub.kind !== "RSA") return pub.algorithm;
+    // DER: SEQUENCE { INTEGER n, INTEGER e }; each element's content start and length.
+    const element = (at) => {
+      let len = der[at + 1], start = at + 2;
+      if (len & 0x80) {
+        const count = len & 0x7f;
+        len = 0;
+        for (let i = 0; i < count; i++) len = len * 256 + der[at + 2 + i];
+        start += count;
+      }
+      return [start, len];
+    };
+    const [body] = element(0);
+    const [nAt, nLen] = element(body);
+    const [eAt, eLen] = element(nAt + nLen);
+    let n = der.subarray(nAt, nAt + nLen);
+    while (n.length > 1 && n[0] === 0) n = n.subarray(1);
+    let e = der.subarray(eAt, eAt + eLen);
+    while (e.length > 1 && e[0] === 0) e = e.subarray(1);
+    const bits = (n.length - 1) * 8 + (32 - Math.clz32(n[0]));
+    return { name: pub.algorithm.name, modulusLength: bits, publicExponent: new Uint8Array(e), hash: pub.algorithm.hash };
+  }
+  function publicRecord(pub, bytes, usages) {
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "public", algorithm: pub.algorithm, kind: pub.kind, hash: pub.hash, bytes, extractable: true, usages });
+    return key;
+  }
+  function importPrivateKey(format, keyData, pub, extractable, usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} private key: ${u}`, "SyntaxError");
     }
+    if (list.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    let stored;
+    try {
+      if (format === "pkcs8") {
+        stored = host.privateKey(pub.kind, "pkcs8", bufferSource(keyData, "keyData").slice());
+      } else {
+        const jwk = keyData;
+        let parts;
+        if (pub.kind === "RSA") {
+          if (jwk.kty !== "RSA") throw new DOMException("JWK kty must be RSA", "DataError");
+          parts = ["n", "e", "d", "p", "q", "dp", "dq", "qi"].map((m) => base64url(jwk[m], m));
+        } else if (pub.kind === "Ed25519") {
+          if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new DOMException("JWK must be an OKP key on Ed25519", "DataError");
+          parts = [base64url(jwk.d, "d"), base64url(jwk.x, "x")];
+        } else {
+          if (jwk.kty !== "EC" || jwk.crv !== pub.algorithm.namedCurve) throw new DOMException(`JWK must be an EC key on ${pub.algorithm.namedCurve}`, "DataError");
+          parts = [base64url(jwk.d, "d"), base64url(jwk.x, "x"), base64url(jwk.y, "y")];
+        }
+        stored = host.privateKey(pub.kind, "jwk", parts);
+      }
+    } catch (e) {
+      if (e instanceof DOMException) throw e;
+      throw new DOMException(e.message, "DataError");
+    }
+    return privateRecord(pub, stored, extractable, ["sign"]);
+  }
+  function generatePair(pub, extractable, usages) {
+    if (pub.kind === "RSA") throw new DOMException("Generating RSA keys is not supported", "NotSupportedError");
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign" && u !== "verify") throw new DOMException(`Invalid key usage for ${pub.algorithm.name}: ${u}`, "SyntaxError");
+    }
+    if (!list.includes("sign")) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    const stored = host.generateKeyPair(pub.kind);
+    return {
+      publicKey: publicRecord(pub, stored[1], list.includes("verify") ? ["verify"] : []),
+      privateKey: privateRecord(pub, stored, extractable, ["sign"]),
+    };
+  }
+  function exportAsymmetric(format, k) {
+    if (k.type === "private") {
+      if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+      const document = format === "pkcs8" ? host.exportPkcs8(k.bytes) : null;
+      if (document === null) throw new DOMException(`Exporting this private key as ${format} is not supported`, "NotSupportedError");
+      return document.buffer;
+    }
+    if (k.kind === "RSA") throw new DOMException("Exporting RSA public keys is not supported yet", "NotSupportedError");
+    if (format === "raw") return k.bytes.slice().buffer;
+    if (format === "spki") {
+      const prefix = fromHex(SPKI_PREFIX[k.kind]);
+      const out = new Uint8Array(prefix.length + k.bytes.length);
+      out.set(prefix);
+      out.set(k.bytes, prefix.length);
+      return out.buffer;
+    }
+    if (format === "jwk") {
+      if (k.kind === "Ed25519") return { kty: "OKP", crv: "Ed25519", x: toBase64url(k.bytes), key_ops: [...k.usages], ext: true };
+      const size = (k.bytes.length - 1) / 2;
+      return { kty: "EC", crv: k.algorithm.namedCurve, x: toBase64url(k.bytes.slice(1, 1 + size)), y: toBase64url(k.bytes.slice(1 + size)), key_ops: [...k.usages], ext: true };
+    }
+    throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
   }
   // AES-GCM (encryption) and PBKDF2 / HKDF (key derivation), on ring: 96-bit IVs and
   // 128-bit tags only; at most 100000 PBKDF2 iterations, as Workers.
