@@ -224,6 +224,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/sign-rsa-jwk-pss", None),
             ("GET", "/sign-ecdsa", None),
             ("GET", "/sign-p384-pair", None),
+            ("GET", "/digest-stream", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

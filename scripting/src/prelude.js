@@ -985,7 +985,8 @@ Object.defineProperty(URL.prototype, "searchParams", {
 
   // Web Crypto, the parts hooks use: Crypto and SubtleCrypto as in workerd (classes
   // that scripts cannot construct, operations on their prototypes).
-  const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+  // (MD5 is not Web Crypto's; Workers have it.)
+  const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512", "MD5"];
   const cryptoOperations = {
     randomUUID() { return host.uuid(); },
     getRandomValues(array) {
@@ -1082,6 +1083,44 @@ Object.defineProperty(URL.prototype, "searchParams", {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
     get subtle() { return subtle; }
   }
+  // Workers' crypto.DigestStream: a WritableStream whose `digest` promise settles with
+  // the hash of everything written once it closes. (The bytes are hashed at close:
+  // the stream keeps what was written until then.) Its prototype chain reaches
+  // WritableStream on first use, so the Streams code loads only when one is made.
+  class DigestStream {
+    constructor(algorithm) {
+      const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
+      if (!DIGESTS.includes(name)) throw new DOMException(`Unrecognized or unimplemented digest algorithm: ${name}`, "NotSupportedError");
+      if (Object.getPrototypeOf(DigestStream.prototype) !== WritableStream.prototype) {
+        Object.setPrototypeOf(DigestStream.prototype, WritableStream.prototype);
+        Object.setPrototypeOf(DigestStream, WritableStream);
+      }
+      const chunks = [];
+      let settle, fail;
+      const digest = new Promise((resolve, reject) => { settle = resolve; fail = reject; });
+      const stream = Reflect.construct(WritableStream, [{
+        write(chunk) {
+          if (typeof chunk === "string" || chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk)) {
+            chunks.push(toBytes(chunk).slice());
+          } else {
+            throw new TypeError("DigestStream takes strings, ArrayBuffers and views");
+          }
+        },
+        close() {
+          let total = 0;
+          for (const c of chunks) total += c.byteLength;
+          const all = new Uint8Array(total);
+          let at = 0;
+          for (const c of chunks) { all.set(c, at); at += c.byteLength; }
+          settle(host.digest(name, all));
+        },
+        abort(reason) { fail(reason); },
+      }], new.target);
+      Object.defineProperty(stream, "digest", { value: digest, enumerable: true });
+      return stream;
+    }
+  }
+  Object.defineProperty(Crypto.prototype, "DigestStream", { value: DigestStream, writable: true, enumerable: false, configurable: true });
   Object.defineProperties(Crypto.prototype, Object.getOwnPropertyDescriptors(cryptoOperations));
   Object.defineProperty(Crypto.prototype, "subtle", { ...Object.getOwnPropertyDescriptor(Crypto.prototype, "subtle"), enumerable: true });
   for (const C of [Crypto, SubtleCrypto]) {
