@@ -3,9 +3,8 @@
 
 mod common;
 
+use common::TEST_TIMEOUT;
 use common::origin::TestOrigin;
-use common::{TEST_TIMEOUT, free_port, spawn_outpost};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const HOOK: &str = r#"function fail() { throw new RangeError("no such bucket"); }
@@ -29,13 +28,9 @@ async fn dev_mode_prints_requests_and_reloads_on_save() {
         let dir = tempfile::tempdir().expect("tempdir");
         let script = dir.path().join("hook.js");
         std::fs::write(&script, HOOK).expect("write");
-        let listen = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("dev.log");
-        let mut child = spawn_outpost(
+        let (mut child, listen) = common::start_dev(
             &[
-                "dev",
-                "--listen",
-                &listen,
                 "--origin",
                 &origin.url(),
                 "--script",
@@ -43,11 +38,6 @@ async fn dev_mode_prints_requests_and_reloads_on_save() {
             ],
             &log,
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&listen).is_err() {
-            assert!(Instant::now() < deadline, "dev did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
         let c = common::client();
         let r = c
             .get(format!("http://{listen}/echo"))

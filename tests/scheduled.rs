@@ -6,7 +6,7 @@
 mod common;
 
 use common::origin::TestOrigin;
-use common::{Outpost, TEST_TIMEOUT, client, free_port, metric, scrape, spawn_outpost};
+use common::{Outpost, TEST_TIMEOUT, client, free_port, metric, scrape};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -155,13 +155,9 @@ async fn outpost_dev_runs_a_trigger_by_hand() {
             WORKER.replace("env.ORIGIN", &format!("\"{}\"", origin.url())),
         )
         .expect("worker");
-        let listen = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("dev.log");
-        let mut child = spawn_outpost(
+        let (mut child, listen) = common::start_dev(
             &[
-                "dev",
-                "--listen",
-                &listen,
                 "--origin",
                 &origin.url(),
                 "--script",
@@ -169,11 +165,6 @@ async fn outpost_dev_runs_a_trigger_by_hand() {
             ],
             &log,
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(Instant::now() < deadline, "dev did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         let r = client()
             .get(format!(
                 "http://{listen}/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*"

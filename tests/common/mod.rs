@@ -278,15 +278,24 @@ pub fn spawn_outpost(args: &[&str], log: &Path) -> Child {
 /// Starts quick mode, `outpost proxy --listen ADDR ARGS…`, on a free loopback port and
 /// waits until it accepts; returns the process and its address. Logs go to `log`.
 pub fn start_quick(args: &[&str], log: &Path) -> (Child, String) {
+    start_listening("proxy", args, log)
+}
+
+/// The same for `outpost dev --listen ADDR ARGS…`.
+pub fn start_dev(args: &[&str], log: &Path) -> (Child, String) {
+    start_listening("dev", args, log)
+}
+
+fn start_listening(mode: &str, args: &[&str], log: &Path) -> (Child, String) {
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut all = vec!["proxy", "--listen", listen.as_str()];
+    let mut all = vec![mode, "--listen", listen.as_str()];
     all.extend_from_slice(args);
     let child = spawn_outpost(&all, log);
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(&listen).is_err() {
         assert!(
             Instant::now() < deadline,
-            "quick mode did not start:\n{}",
+            "outpost {mode} did not start:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
