@@ -849,3 +849,54 @@ async fn request_directives_ignored_by_default_and_honoured_when_configured() {
     .await
     .expect("test timed out");
 }
+
+fn authorized(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
+    let (path, _) = path.split_once('?').unwrap_or((path, ""));
+    let cc = match path {
+        "/public" => "public, max-age=60",
+        "/shared-max" => "s-maxage=60",
+        "/must" => "max-age=60, must-revalidate",
+        _ => "max-age=60",
+    };
+    response(200, &[("cache-control", cc.into())], &format!("#{n}"))
+}
+
+/// RFC 9111 §3.5: a response to a request with `Authorization` is stored only with
+/// `public`, `s-maxage` or `must-revalidate`; a request with credentials is never
+/// answered from the cache itself (the safe side for a shared cache).
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_to_authorized_requests_are_stored_only_when_they_say_so() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(authorized, true).await;
+        let o = start(&origin, "");
+        let auth = [("authorization", "Bearer alice")];
+        for (path, stored) in [
+            ("/public", true),
+            ("/shared-max", true),
+            ("/must", true),
+            ("/private-by-default", false),
+        ] {
+            let first = get(&o, path, &auth).await;
+            let expected = if stored {
+                "outpost; fwd=bypass; stored"
+            } else {
+                "outpost; fwd=bypass"
+            };
+            assert_eq!(header(&first, "cache-status"), expected, "{path}");
+            // Another client, without credentials: the stored copy, or the origin.
+            let other = get(&o, path, &[]).await;
+            let hit = header(&other, "cache-status").starts_with("outpost; hit");
+            assert_eq!(hit, stored, "{path}: {}", header(&other, "cache-status"));
+            // Credentials again: never the stored copy.
+            let again = get(&o, path, &auth).await;
+            assert!(
+                header(&again, "cache-status").starts_with("outpost; fwd=bypass"),
+                "{path}"
+            );
+            let expected_hits = if stored { 2 } else { 3 };
+            assert_eq!(origin.hits(path), expected_hits, "{path}");
+        }
+    })
+    .await
+    .expect("test timed out");
+}

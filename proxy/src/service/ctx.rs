@@ -31,6 +31,9 @@ pub struct RequestCtx {
     pub(crate) stored: bool,
     /// The cache was consulted for this request (not bypassed up front).
     pub(crate) cache_enabled: bool,
+    /// The request carries `Authorization`: never answered from the cache, and its
+    /// response stored only where RFC 9111 §3.5 allows.
+    pub(crate) authorized: bool,
     /// The current attempt goes to the parent tier.
     pub(crate) via_parent: bool,
     /// The parent tier failed for this request; later attempts go to the origins.

@@ -154,6 +154,7 @@ impl ProxyHttp for EdgeProxy {
             html: None,
             upstream_encoder: None,
             not_modified: None,
+            authorized: false,
             origin_started: None,
             origin_body_deadline: None,
             request_id: Arc::from(format!(
@@ -395,8 +396,6 @@ impl ProxyHttp for EdgeProxy {
             return Ok(());
         };
         let req = session.req_header();
-        // Requests with credentials go to the origin: a shared cache must not answer
-        // them from another user's response (RFC 9111 3.5), and bypassing is the safe side.
         // A GET or HEAD with a body ("fat GET"): the body is not in the cache key,
         // so an origin that reads it could have its answer stored for everyone.
         let has_body = req.headers.contains_key(header::TRANSFER_ENCODING)
@@ -404,11 +403,7 @@ impl ProxyHttp for EdgeProxy {
                 .headers
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0");
-        if !site.cache
-            || !pingora::cache::filters::request_cacheable(req)
-            || req.headers.contains_key(header::AUTHORIZATION)
-            || has_body
-        {
+        if !site.cache || !pingora::cache::filters::request_cacheable(req) || has_body {
             return Ok(());
         }
         if let Some(m) = &ctx.rule
@@ -417,6 +412,11 @@ impl ProxyHttp for EdgeProxy {
         {
             return Ok(());
         }
+        // Requests with credentials are never answered from a stored response (another
+        // user's, as far as this cache knows: `cache_hit_filter` turns hits into
+        // misses), but their responses may be stored where RFC 9111 §3.5 allows
+        // (`public`, `s-maxage`, `must-revalidate`).
+        ctx.authorized = req.headers.contains_key(header::AUTHORIZATION);
         session
             .cache
             .enable(cache.storage, None, None, Some(cache.lock), None);
@@ -491,6 +491,7 @@ impl ProxyHttp for EdgeProxy {
             if ctx.stored {
                 cache.passes.unmark(&key);
             } else if session.cache.phase() == CachePhase::Miss
+                && !authorization
                 && ctx.upstream_encoder.is_none()
                 && ctx.site.as_ref().is_some_and(|s| {
                     !crate::compress::Facts::of_header(resp).compressible(&s.compression)
@@ -526,6 +527,9 @@ impl ProxyHttp for EdgeProxy {
     ) -> Result<Option<pingora::cache::ForcedFreshness>> {
         use crate::freshness::{ClientWants, client_wants, governing, stale_forbidden};
         use pingora::cache::ForcedFreshness;
+        if ctx.authorized {
+            return Ok(Some(ForcedFreshness::ForceMiss));
+        }
         if !honours_request_directives(ctx) {
             return Ok(None);
         }
@@ -891,13 +895,20 @@ impl ProxyHttp for EdgeProxy {
                 .await;
         }
         if site_cache.is_some() {
-            let status = cache_status(
-                session.cache.phase(),
-                session.cache.maybe_cache_meta(),
-                ctx.cache_enabled,
-                ctx.stored,
-                ctx.site.as_ref().and_then(|s| s.heuristic_max),
-            );
+            // (A request with credentials was not answered from the cache, whatever
+            // pingora's phase says; its response may have been stored.)
+            let status = if ctx.authorized {
+                let stored = if ctx.stored { "; stored" } else { "" };
+                format!("outpost; fwd=bypass{stored}")
+            } else {
+                cache_status(
+                    session.cache.phase(),
+                    session.cache.maybe_cache_meta(),
+                    ctx.cache_enabled,
+                    ctx.stored,
+                    ctx.site.as_ref().and_then(|s| s.heuristic_max),
+                )
+            };
             upstream_response.insert_header("cache-status", status)?;
         }
         if let Some(m) = &ctx.rule {
