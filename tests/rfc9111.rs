@@ -900,3 +900,40 @@ async fn responses_to_authorized_requests_are_stored_only_when_they_say_so() {
     .await
     .expect("test timed out");
 }
+
+/// RFC 9111 §4.4: invalidating a URI invalidates every response stored for it, each
+/// `Vary` variant included.
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_requests_invalidate_every_variant() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(varied, true).await;
+        let o = start(&origin, "");
+        for lang in ["en", "fr"] {
+            get(&o, "/lang", &[("accept-language", lang)]).await;
+            let hit = get(&o, "/lang", &[("accept-language", lang)]).await;
+            assert!(
+                header(&hit, "cache-status").starts_with("outpost; hit"),
+                "{lang}"
+            );
+        }
+        assert_eq!(origin.hits("/lang"), 2);
+        let r = client()
+            .post(o.url("/lang"))
+            .body("x")
+            .send()
+            .await
+            .expect("post");
+        assert!(r.status().is_success());
+        assert_eq!(origin.hits("/lang"), 3);
+        for lang in ["en", "fr"] {
+            let after = get(&o, "/lang", &[("accept-language", lang)]).await;
+            assert!(
+                !header(&after, "cache-status").starts_with("outpost; hit"),
+                "{lang} variant still served"
+            );
+        }
+        assert_eq!(origin.hits("/lang"), 5);
+    })
+    .await
+    .expect("test timed out");
+}

@@ -119,7 +119,16 @@ pub struct TieredStorage {
     memory_evictions: Arc<AtomicU64>,
     catalog: Catalog,
     disk_errors: DiskErrors,
+    /// The `Vary` variants stored under each primary key (their combined keys), so
+    /// invalidating a URL removes every variant, not only the primary slot. Bounded:
+    /// the primaries used least lose their lists first (their variants then outlive an
+    /// invalidation until they expire, as before the index).
+    variants: moka::sync::Cache<Key, Arc<std::sync::Mutex<Vec<Key>>>>,
 }
+
+/// Primary keys whose variants [`TieredStorage`] remembers, and variants per primary.
+const VARIANT_PRIMARIES: u64 = 100_000;
+const VARIANTS_PER_PRIMARY: usize = 64;
 
 /// Failed disk-tier writes: counted, and logged at most every 10 s (a full disk
 /// under load fails every miss).
@@ -227,6 +236,7 @@ impl TieredStorage {
             disk_errors: DiskErrors::default(),
             memory_evictions,
             catalog,
+            variants: moka::sync::Cache::new(VARIANT_PRIMARIES),
         })
     }
 
@@ -249,6 +259,19 @@ impl TieredStorage {
             disk_entries,
             disk_bytes,
             disk_write_errors: self.disk_errors.count.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Records that `combined` is a variant of `primary`.
+    fn remember_variant(&self, primary: Key, combined: Key) {
+        let list = self.variants.get_with(primary, Arc::default);
+        if let Ok(mut list) = list.lock()
+            && !list.contains(&combined)
+        {
+            if list.len() >= VARIANTS_PER_PRIMARY {
+                list.remove(0);
+            }
+            list.push(combined);
         }
     }
 
@@ -401,6 +424,9 @@ impl Storage for TieredStorage {
             },
             None => None,
         };
+        if key.variance_bin().is_some() {
+            self.remember_variant(key.primary_bin(), key.combined_bin());
+        }
         Ok(Box::new(TieredMiss {
             storage: self,
             key: key.combined_bin(),
@@ -423,8 +449,19 @@ impl Storage for TieredStorage {
         if matches!(target, PurgeTarget::Exact(CacheEntryKey::Identified { .. })) {
             return Ok(PurgeOutcome::NotFound);
         }
-        let k = target.key().combined_bin();
-        Ok(if self.remove(&k) {
+        let key = target.key();
+        let k = key.combined_bin();
+        let mut removed = self.remove(&k);
+        // A URL's invalidation (no variance given) takes every variant stored for it.
+        if key.variance_bin().is_none()
+            && let Some(variants) = self.variants.remove(&k)
+        {
+            let variants = variants.lock().map(|v| v.clone()).unwrap_or_default();
+            for v in variants {
+                removed |= self.remove(&v);
+            }
+        }
+        Ok(if removed {
             PurgeOutcome::Purged(None)
         } else {
             PurgeOutcome::NotFound
