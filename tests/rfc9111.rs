@@ -719,13 +719,22 @@ async fn ranges_come_from_the_whole_stored_response() {
         let o = start(&origin, "");
         let whole: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
 
-        // A range on a miss: the client gets its 206, and what is kept is usable for
-        // whole requests (a 200 with every byte), never the 206 passed off as a 200.
+        // A range on a miss: the client gets its 206 and the cache fetches and keeps
+        // the whole response, so a later whole request gets a 200 with every byte,
+        // never a 206 passed off as a 200.
         let first = get(&o, "/file", &[("range", "bytes=10-19")]).await;
         assert_eq!(first.status(), 206);
         assert_eq!(first.text().await.expect("body"), &whole[10..20]);
         let full = get(&o, "/file", &[]).await;
         assert_eq!(full.status(), 200);
+        // The range miss fetched the whole object (the origin's 206 is never what is
+        // stored): the full request is already a hit.
+        assert!(
+            header(&full, "cache-status").starts_with("outpost; hit"),
+            "{}",
+            header(&full, "cache-status")
+        );
+        assert_eq!(origin.hits("/file"), 1);
         assert_eq!(full.text().await.expect("body"), whole);
         let hit = get(&o, "/file", &[]).await;
         assert!(header(&hit, "cache-status").starts_with("outpost; hit"));
@@ -933,6 +942,37 @@ async fn unsafe_requests_invalidate_every_variant() {
             );
         }
         assert_eq!(origin.hits("/lang"), 5);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// RFC 9111 §4.3.5 concerns a cache that sends HEAD to freshen stored responses;
+/// Outpost never does: a HEAD that misses is fetched from the origin as a GET and
+/// stored whole, so the next GET is a hit and HEAD answers come from the same entry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_miss_fills_the_cache_with_the_get_response() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let record = seen.clone();
+        let addr = common::origin::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+            let record = record.clone();
+            async move {
+                record.lock().expect("seen").push(req.method().to_string());
+                response(200, &[("cache-control", "max-age=60".into())], "whole body")
+            }
+        })
+        .await;
+        let o = Outpost::start(&format!(
+            "listen: {{ http: \"{{http}}\" }}\ncache: {{ memory: 16MiB }}\nsites:\n  - default: true\n    origins: [\"http://{addr}\"]\n"
+        ));
+        let head = client().head(o.url("/h")).send().await.expect("head");
+        assert_eq!(head.status(), 200);
+        assert_eq!(header(&head, "content-length"), "10");
+        let get = get(&o, "/h", &[]).await;
+        assert!(header(&get, "cache-status").starts_with("outpost; hit"), "{}", header(&get, "cache-status"));
+        assert_eq!(get.text().await.expect("body"), "whole body");
+        assert_eq!(*seen.lock().expect("seen"), ["GET"], "one origin request, a GET");
     })
     .await
     .expect("test timed out");
