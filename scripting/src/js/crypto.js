@@ -1,0 +1,552 @@
+// Web Crypto for hooks (https://w3c.github.io/webcrypto/) as workerd has it: Crypto,
+// SubtleCrypto and CryptoKey; digests (and MD5, as Workers), HMAC, AES-GCM, PBKDF2,
+// HKDF, public-key verification and private-key signing, and Workers'
+// crypto.DigestStream. Keys stay out of the script's reach; the bytes are worked on
+// by host functions on ring (`crypto.rs`, `public_keys.rs`, `private_keys.rs`). Runs
+// before the prelude, which removes the host functions from the global object.
+(() => {
+  "use strict";
+  const host = globalThis.__outpostHost;
+  const ILLEGAL = Symbol("illegal");
+  const encoder = new TextEncoder();
+  function toBytes(data) {
+    if (data instanceof Uint8Array) return data;
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (typeof data === "string") return encoder.encode(data);
+    throw new TypeError("expected an ArrayBuffer, a typed array, a DataView or a string");
+  }
+
+  // Web Crypto, the parts hooks use: Crypto and SubtleCrypto as in workerd (classes
+  // that scripts cannot construct, operations on their prototypes).
+  // (MD5 is not Web Crypto's; Workers have it.)
+  const DIGESTS = ["SHA-1", "SHA-256", "SHA-384", "SHA-512", "MD5"];
+  const cryptoOperations = {
+    randomUUID() { return host.uuid(); },
+    getRandomValues(array) {
+      if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
+        throw new TypeError("getRandomValues needs an integer typed array");
+      }
+      if (array.byteLength > 65536) {
+        throw new RangeError(`getRandomValues: ${array.byteLength} bytes requested, the limit is 65536`);
+      }
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(host.random(array.byteLength));
+      return array;
+    },
+  };
+  const subtleOperations = {
+      async digest(algorithm, data) {
+        const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
+        if (!DIGESTS.includes(name)) throw new TypeError(`Unrecognized or unimplemented digest algorithm: ${name}`);
+        return host.digest(name, toBytes(data));
+      },
+      async importKey(format, keyData, algorithm, extractable, usages) {
+        const pub = publicKeyParams(algorithm);
+        if (pub !== undefined) {
+          const isPrivate = format === "pkcs8" || (format === "jwk" && typeof keyData === "object" && keyData !== null && keyData.d !== undefined);
+          return isPrivate ? importPrivateKey(format, keyData, pub, extractable, usages) : importPublicKey(format, keyData, pub, extractable, usages);
+        }
+        const kind = secretKind(algorithm);
+        if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
+        const alg = hmacParams(algorithm);
+        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+        const bytes = bufferSource(keyData, "keyData").slice();
+        if (bytes.byteLength === 0) throw new DOMException("HMAC key data must not be empty", "DataError");
+        return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
+      },
+      async generateKey(algorithm, extractable, usages) {
+        const pub = publicKeyParams(algorithm);
+        if (pub !== undefined) return generatePair(pub, extractable, usages);
+        if (secretKind(algorithm) === "AES-GCM") {
+          const bits = Number(algorithm.length);
+          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
+          return importSecret("AES-GCM", "raw", host.random(bits / 8), extractable, usages);
+        }
+        const alg = hmacParams(algorithm);
+        const bits = alg.length ?? BLOCK_BITS[alg.hash];
+        if (bits === 0 || bits % 8 !== 0) throw new DOMException("HMAC key length must be a positive multiple of 8", "OperationError");
+        const bytes = new Uint8Array(bits / 8);
+        for (let at = 0; at < bytes.length; at += 65536) bytes.set(host.random(Math.min(65536, bytes.length - at)), at);
+        return newKey(bytes, alg.hash, bits, extractable, keyUsages(usages));
+      },
+      async exportKey(format, key) {
+        const k = keyRecord(key);
+        if (k.type !== "secret") return exportAsymmetric(format, k);
+        if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+        if (format === "jwk") {
+          const alg = k.algorithm?.name === "AES-GCM" ? `A${k.algorithm.length}GCM` : `HS${k.hash.slice(4)}`;
+          return { kty: "oct", k: toBase64url(k.bytes), alg, key_ops: [...k.usages], ext: true };
+        }
+        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+        return k.bytes.slice().buffer;
+      },
+      async encrypt(algorithm, key, data) { return aesGcm(true, algorithm, key, data); },
+      async decrypt(algorithm, key, data) { return aesGcm(false, algorithm, key, data); },
+      async deriveBits(algorithm, baseKey, length) { return deriveBits(algorithm, baseKey, length, "deriveBits"); },
+      async deriveKey(algorithm, baseKey, derivedKeyType, extractable, usages) {
+        let bits;
+        if (secretKind(derivedKeyType) === "AES-GCM") {
+          bits = Number(derivedKeyType.length);
+          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
+        } else {
+          const hmac = hmacParams(derivedKeyType);
+          bits = hmac.length ?? BLOCK_BITS[hmac.hash];
+        }
+        const bytes = new Uint8Array(deriveBits(algorithm, baseKey, bits, "deriveKey"));
+        return subtleOperations.importKey("raw", bytes, derivedKeyType, extractable, usages);
+      },
+      async sign(algorithm, key, data) {
+        if (keyRecord(key).type === "private") return signPrivate(algorithm, keyRecord(key), data);
+        if (keyRecord(key).type === "public") throw new DOMException('CryptoKey does not support the "sign" operation', "InvalidAccessError");
+        const k = usableKey(algorithm, key, "sign");
+        return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
+      },
+      async verify(algorithm, key, signature, data) {
+        if (keyRecord(key).type === "public") return verifyPublic(algorithm, keyRecord(key), signature, data);
+        if (keyRecord(key).type === "private") throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
+        const k = usableKey(algorithm, key, "verify");
+        return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+      },
+  };
+  class SubtleCrypto {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+  }
+  Object.defineProperties(SubtleCrypto.prototype, Object.getOwnPropertyDescriptors(subtleOperations));
+  const subtle = new SubtleCrypto(ILLEGAL);
+  class Crypto {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    get subtle() { return subtle; }
+  }
+  // Workers' crypto.DigestStream: a WritableStream whose `digest` promise settles with
+  // the hash of everything written once it closes. (The bytes are hashed at close:
+  // the stream keeps what was written until then.) Its prototype chain reaches
+  // WritableStream on first use, so the Streams code loads only when one is made.
+  class DigestStream {
+    constructor(algorithm) {
+      const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
+      if (!DIGESTS.includes(name)) throw new DOMException(`Unrecognized or unimplemented digest algorithm: ${name}`, "NotSupportedError");
+      if (Object.getPrototypeOf(DigestStream.prototype) !== WritableStream.prototype) {
+        Object.setPrototypeOf(DigestStream.prototype, WritableStream.prototype);
+        Object.setPrototypeOf(DigestStream, WritableStream);
+      }
+      const chunks = [];
+      let settle, fail;
+      const digest = new Promise((resolve, reject) => { settle = resolve; fail = reject; });
+      const stream = Reflect.construct(WritableStream, [{
+        write(chunk) {
+          if (typeof chunk === "string" || chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk)) {
+            chunks.push(toBytes(chunk).slice());
+          } else {
+            throw new TypeError("DigestStream takes strings, ArrayBuffers and views");
+          }
+        },
+        close() {
+          let total = 0;
+          for (const c of chunks) total += c.byteLength;
+          const all = new Uint8Array(total);
+          let at = 0;
+          for (const c of chunks) { all.set(c, at); at += c.byteLength; }
+          settle(host.digest(name, all));
+        },
+        abort(reason) { fail(reason); },
+      }], new.target);
+      Object.defineProperty(stream, "digest", { value: digest, enumerable: true });
+      return stream;
+    }
+  }
+  Object.defineProperty(Crypto.prototype, "DigestStream", { value: DigestStream, writable: true, enumerable: false, configurable: true });
+  Object.defineProperties(Crypto.prototype, Object.getOwnPropertyDescriptors(cryptoOperations));
+  Object.defineProperty(Crypto.prototype, "subtle", { ...Object.getOwnPropertyDescriptor(Crypto.prototype, "subtle"), enumerable: true });
+  for (const C of [Crypto, SubtleCrypto]) {
+    Object.defineProperty(globalThis, C.name, { value: C, writable: true, enumerable: false, configurable: true });
+  }
+  globalThis.crypto = new Crypto(ILLEGAL);
+
+  // Web Crypto keys: HMAC (what webhook signatures use), the key bytes kept out of the
+  // script's reach. Errors are the DOMException names the Web Crypto standard gives.
+  const BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
+  const keys = new WeakMap();
+  class CryptoKey {
+    constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
+    get type() { return keyRecord(this).type; }
+    get extractable() { return keyRecord(this).extractable; }
+    get algorithm() {
+      const k = keyRecord(this);
+      return k.algorithm !== undefined ? { ...k.algorithm } : { name: "HMAC", hash: { name: k.hash }, length: k.length };
+    }
+    get usages() { return [...keyRecord(this).usages]; }
+  }
+  // (No toStringTag: workerd's CryptoKey prints as [object Object].)
+  Object.defineProperty(globalThis, "CryptoKey", { value: CryptoKey, writable: true, enumerable: false, configurable: true });
+  function keyRecord(key) {
+    const k = typeof key === "object" && key !== null ? keys.get(key) : undefined;
+    if (k === undefined) throw new TypeError("expected a CryptoKey");
+    return k;
+  }
+  function newKey(bytes, hash, length, extractable, usages) {
+    if (usages.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "secret", bytes, hash, length, extractable: Boolean(extractable), usages });
+    return key;
+  }
+  function algorithmName(algorithm) {
+    const name = typeof algorithm === "string" ? algorithm : typeof algorithm === "object" && algorithm !== null ? algorithm.name : undefined;
+    if (name === undefined) throw new TypeError("Algorithm: name is required");
+    return String(name);
+  }
+  function hmacParams(algorithm) {
+    const name = algorithmName(algorithm);
+    if (name.toUpperCase() !== "HMAC") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const hash = algorithm.hash;
+    if (hash === undefined) throw new TypeError("HmacImportParams: hash is required");
+    const hashName = algorithmName(hash).toUpperCase();
+    if (!(hashName in BLOCK_BITS)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hashName}`, "NotSupportedError");
+    const length = algorithm.length === undefined ? undefined : Number(algorithm.length);
+    return { hash: hashName, length };
+  }
+  function keyUsages(usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign" && u !== "verify") throw new DOMException(`Invalid key usage for HMAC: ${u}`, "SyntaxError");
+    }
+    return ["sign", "verify"].filter((u) => list.includes(u));
+  }
+  function usableKey(algorithm, key, usage) {
+    const name = algorithmName(algorithm);
+    if (name.toUpperCase() !== "HMAC") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const k = keyRecord(key);
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    return k;
+  }
+  // Public keys for signature verification (what JWTs and webhooks use): ECDSA P-256
+  // and P-384, Ed25519, RSASSA-PKCS1-v1_5 and RSA-PSS, from spki, raw or jwk; the
+  // native side normalises and verifies (ring). Private keys and signing: not yet.
+  const SIGNATURES = { "ECDSA": "ECDSA", "ED25519": "Ed25519", "RSASSA-PKCS1-V1_5": "RSASSA-PKCS1-v1_5", "RSA-PSS": "RSA-PSS" };
+  const HASH_BYTES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
+  function publicKeyParams(algorithm) {
+    const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
+    if (name === undefined) return undefined;
+    if (name === "ECDSA") {
+      const curve = String(algorithm.namedCurve);
+      if (curve !== "P-256" && curve !== "P-384") throw new DOMException(`Unrecognized or unimplemented EC curve: ${curve}`, "NotSupportedError");
+      return { algorithm: { name, namedCurve: curve }, kind: `EC-${curve}` };
+    }
+    if (name === "Ed25519") return { algorithm: { name }, kind: "Ed25519" };
+    if (algorithm.hash === undefined) throw new TypeError("RsaHashedImportParams: hash is required");
+    const hash = algorithmName(algorithm.hash).toUpperCase();
+    if (!(hash in HASH_BYTES)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hash}`, "NotSupportedError");
+    return { algorithm: { name, hash: { name: hash } }, kind: "RSA", hash };
+  }
+  function base64url(s, what) {
+    if (typeof s !== "string") throw new DOMException(`JWK member ${what} is missing`, "DataError");
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+    let bin;
+    try { bin = atob(b64); } catch { throw new DOMException(`JWK member ${what} is not base64url`, "DataError"); }
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function importPublicKey(format, keyData, pub, extractable, usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "verify") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} public key: ${u}`, "SyntaxError");
+    }
+    let bytes;
+    try {
+      if (format === "spki" || (format === "raw" && pub.kind !== "RSA")) {
+        bytes = host.publicKey(pub.kind, format, bufferSource(keyData, "keyData").slice());
+      } else if (format === "jwk") {
+        const jwk = keyData;
+        if (typeof jwk !== "object" || jwk === null) throw new TypeError("keyData must be a JsonWebKey object");
+        if (jwk.d !== undefined) throw new DOMException("Importing private keys is not supported yet", "NotSupportedError");
+        if (pub.kind === "RSA") {
+          if (jwk.kty !== "RSA") throw new DOMException("JWK kty must be RSA", "DataError");
+          bytes = host.publicKey("RSA", "jwk", base64url(jwk.n, "n"), base64url(jwk.e, "e"));
+        } else if (pub.kind === "Ed25519") {
+          if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new DOMException("JWK must be an OKP key on Ed25519", "DataError");
+          bytes = host.publicKey("Ed25519", "jwk", base64url(jwk.x, "x"), null);
+        } else {
+          if (jwk.kty !== "EC" || jwk.crv !== pub.algorithm.namedCurve) throw new DOMException(`JWK must be an EC key on ${pub.algorithm.namedCurve}`, "DataError");
+          const x = base64url(jwk.x, "x"), y = base64url(jwk.y, "y");
+          const size = pub.algorithm.namedCurve === "P-256" ? 32 : 48;
+          // (workerd: coordinates of another size are an OperationError, not a DataError.)
+          if (x.length !== size || y.length !== size) throw new DOMException(`Invalid ${pub.algorithm.namedCurve} key in JSON Web Key`, "OperationError");
+          bytes = host.publicKey(pub.kind, "jwk", x, y);
+        }
+      } else {
+        throw new DOMException(`Unsupported key format for ${pub.algorithm.name}: ${format}`, "NotSupportedError");
+      }
+    } catch (e) {
+      if (e instanceof DOMException || e instanceof TypeError && !/invalid .* key data/.test(e.message)) throw e;
+      throw new DOMException(e.message, "DataError");
+    }
+    const key = new CryptoKey(ILLEGAL);
+    // (extractable as asked, as workerd keeps it, though a public key can always be read.)
+    keys.set(key, { type: "public", algorithm: keyAlgorithm(pub, bytes), kind: pub.kind, hash: pub.hash, bytes, extractable: Boolean(extractable), usages: list });
+    return key;
+  }
+  function verifyPublic(algorithm, k, signature, data) {
+    const scheme = signatureScheme(algorithm, k, "verify");
+    try {
+      return host.verifySignature(scheme, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+    } catch (e) {
+      throw new DOMException(e.message, "NotSupportedError");
+    }
+  }
+  function signPrivate(algorithm, k, data) {
+    const scheme = signatureScheme(algorithm, k, "sign");
+    try {
+      return host.signWith(scheme, k.kind, k.bytes, bufferSource(data, "data"));
+    } catch (e) {
+      throw new DOMException(e.message, "NotSupportedError");
+    }
+  }
+  // The scheme name the native side knows for `algorithm` with key `k`, after the
+  // checks Web Crypto makes.
+  function signatureScheme(algorithm, k, usage) {
+    const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
+    if (name !== k.algorithm.name) throw new DOMException("The key is not for this algorithm", "InvalidAccessError");
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    let scheme;
+    if (name === "ECDSA") {
+      if (algorithm.hash === undefined) throw new TypeError("EcdsaParams: hash is required");
+      scheme = `ECDSA-${k.algorithm.namedCurve}-${algorithmName(algorithm.hash).toUpperCase()}`;
+    } else if (name === "Ed25519") {
+      scheme = "Ed25519";
+    } else if (name === "RSA-PSS") {
+      if (Number(algorithm.saltLength) !== HASH_BYTES[k.hash]) {
+        throw new DOMException("RSA-PSS with a salt length other than the hash length is not supported", "NotSupportedError");
+      }
+      scheme = `RSA-PSS-${k.hash}`;
+    } else {
+      scheme = `RSASSA-PKCS1-v1_5-${k.hash}`;
+    }
+    return scheme;
+  }
+  // Private keys (signing): PKCS#8 or JWK; ECDSA and Ed25519 pairs can be generated
+  // (ring does not generate RSA keys). Public keys export as raw, spki or jwk (EC and
+  // Ed25519).
+  const SPKI_PREFIX = {
+    "Ed25519": "302a300506032b6570032100",
+    "EC-P-256": "3059301306072a8648ce3d020106082a8648ce3d030107034200",
+    "EC-P-384": "3076301006072a8648ce3d020106052b81040022036200",
+  };
+  function fromHex(hex) {
+    const out = new Uint8Array(hex.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    return out;
+  }
+  function privateRecord(pub, stored, extractable, usages) {
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "private", algorithm: keyAlgorithm(pub, stored[1]), kind: pub.kind, hash: pub.hash, bytes: stored[0], publicBytes: stored[1], extractable: Boolean(extractable), usages });
+    return key;
+  }
+  // An RSA key's algorithm also says its modulus length and public exponent (read
+  // from its RSAPublicKey DER), as Web Crypto's RsaHashedKeyAlgorithm.
+  function keyAlgorithm(pub, der) {
+    if (pub.kind !== "RSA") return pub.algorithm;
+    // DER: SEQUENCE { INTEGER n, INTEGER e }; each element's content start and length.
+    const element = (at) => {
+      let len = der[at + 1], start = at + 2;
+      if (len & 0x80) {
+        const count = len & 0x7f;
+        len = 0;
+        for (let i = 0; i < count; i++) len = len * 256 + der[at + 2 + i];
+        start += count;
+      }
+      return [start, len];
+    };
+    const [body] = element(0);
+    const [nAt, nLen] = element(body);
+    const [eAt, eLen] = element(nAt + nLen);
+    let n = der.subarray(nAt, nAt + nLen);
+    while (n.length > 1 && n[0] === 0) n = n.subarray(1);
+    let e = der.subarray(eAt, eAt + eLen);
+    while (e.length > 1 && e[0] === 0) e = e.subarray(1);
+    const bits = (n.length - 1) * 8 + (32 - Math.clz32(n[0]));
+    return { name: pub.algorithm.name, modulusLength: bits, publicExponent: new Uint8Array(e), hash: pub.algorithm.hash };
+  }
+  function publicRecord(pub, bytes, usages) {
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "public", algorithm: pub.algorithm, kind: pub.kind, hash: pub.hash, bytes, extractable: true, usages });
+    return key;
+  }
+  function importPrivateKey(format, keyData, pub, extractable, usages) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} private key: ${u}`, "SyntaxError");
+    }
+    if (list.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    let stored;
+    try {
+      if (format === "pkcs8") {
+        stored = host.privateKey(pub.kind, "pkcs8", bufferSource(keyData, "keyData").slice());
+      } else {
+        const jwk = keyData;
+        let parts;
+        if (pub.kind === "RSA") {
+          if (jwk.kty !== "RSA") throw new DOMException("JWK kty must be RSA", "DataError");
+          parts = ["n", "e", "d", "p", "q", "dp", "dq", "qi"].map((m) => base64url(jwk[m], m));
+        } else if (pub.kind === "Ed25519") {
+          if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new DOMException("JWK must be an OKP key on Ed25519", "DataError");
+          parts = [base64url(jwk.d, "d"), base64url(jwk.x, "x")];
+        } else {
+          if (jwk.kty !== "EC" || jwk.crv !== pub.algorithm.namedCurve) throw new DOMException(`JWK must be an EC key on ${pub.algorithm.namedCurve}`, "DataError");
+          parts = [base64url(jwk.d, "d"), base64url(jwk.x, "x"), base64url(jwk.y, "y")];
+        }
+        stored = host.privateKey(pub.kind, "jwk", parts);
+      }
+    } catch (e) {
+      if (e instanceof DOMException) throw e;
+      throw new DOMException(e.message, "DataError");
+    }
+    return privateRecord(pub, stored, extractable, ["sign"]);
+  }
+  function generatePair(pub, extractable, usages) {
+    if (pub.kind === "RSA") throw new DOMException("Generating RSA keys is not supported", "NotSupportedError");
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (u !== "sign" && u !== "verify") throw new DOMException(`Invalid key usage for ${pub.algorithm.name}: ${u}`, "SyntaxError");
+    }
+    if (!list.includes("sign")) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    const stored = host.generateKeyPair(pub.kind);
+    return {
+      publicKey: publicRecord(pub, stored[1], list.includes("verify") ? ["verify"] : []),
+      privateKey: privateRecord(pub, stored, extractable, ["sign"]),
+    };
+  }
+  function exportAsymmetric(format, k) {
+    if (k.type === "private") {
+      if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+      const document = format === "pkcs8" ? host.exportPkcs8(k.bytes) : null;
+      if (document === null) throw new DOMException(`Exporting this private key as ${format} is not supported`, "NotSupportedError");
+      return document.buffer;
+    }
+    if (k.kind === "RSA") throw new DOMException("Exporting RSA public keys is not supported yet", "NotSupportedError");
+    if (format === "raw") return k.bytes.slice().buffer;
+    if (format === "spki") {
+      const prefix = fromHex(SPKI_PREFIX[k.kind]);
+      const out = new Uint8Array(prefix.length + k.bytes.length);
+      out.set(prefix);
+      out.set(k.bytes, prefix.length);
+      return out.buffer;
+    }
+    if (format === "jwk") {
+      if (k.kind === "Ed25519") return { kty: "OKP", crv: "Ed25519", x: toBase64url(k.bytes), key_ops: [...k.usages], ext: true };
+      const size = (k.bytes.length - 1) / 2;
+      return { kty: "EC", crv: k.algorithm.namedCurve, x: toBase64url(k.bytes.slice(1, 1 + size)), y: toBase64url(k.bytes.slice(1 + size)), key_ops: [...k.usages], ext: true };
+    }
+    throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+  }
+  // AES-GCM (encryption) and PBKDF2 / HKDF (key derivation), on ring: 96-bit IVs and
+  // 128-bit tags only; at most 100000 PBKDF2 iterations, as Workers.
+  const AES_USAGES = ["encrypt", "decrypt", "wrapKey", "unwrapKey"];
+  const DERIVE_USAGES = ["deriveKey", "deriveBits"];
+  function secretKind(algorithm) {
+    const name = algorithmName(algorithm).toUpperCase();
+    if (name === "AES-GCM" || name === "PBKDF2" || name === "HKDF") return name;
+    if (name === "AES-CBC" || name === "AES-CTR" || name === "AES-KW") {
+      throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    }
+    return undefined;
+  }
+  function checkedUsages(usages, allowed, what) {
+    const list = [...usages].map(String);
+    for (const u of list) {
+      if (!allowed.includes(u)) throw new DOMException(`Invalid key usage for ${what}: ${u}`, "SyntaxError");
+    }
+    const kept = allowed.filter((u) => list.includes(u));
+    if (kept.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    return kept;
+  }
+  function importSecret(kind, format, keyData, extractable, usages) {
+    let bytes, algorithm;
+    if (kind === "AES-GCM") {
+      if (format === "raw") {
+        bytes = bufferSource(keyData, "keyData").slice();
+      } else if (format === "jwk") {
+        if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
+        if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
+        bytes = base64url(keyData.k, "k");
+      } else {
+        throw new DOMException(`Unsupported key format for AES-GCM: ${format}`, "NotSupportedError");
+      }
+      const bits = bytes.byteLength * 8;
+      if (bits !== 128 && bits !== 256) {
+        throw new DOMException(`Invalid AES key length: ${bits} bits (128 or 256${bits === 192 ? "; AES-192 is not supported" : ""})`, bits === 192 ? "NotSupportedError" : "DataError");
+      }
+      algorithm = { name: "AES-GCM", length: bits };
+      usages = checkedUsages(usages, AES_USAGES, "AES-GCM");
+    } else {
+      // Key material for derivation: raw bytes, never extractable.
+      if (format !== "raw") throw new DOMException(`Unsupported key format for ${kind}: ${format}`, "NotSupportedError");
+      if (extractable) throw new DOMException(`${kind} keys are not extractable`, "SyntaxError");
+      bytes = bufferSource(keyData, "keyData").slice();
+      algorithm = { name: kind };
+      usages = checkedUsages(usages, DERIVE_USAGES, kind);
+    }
+    const key = new CryptoKey(ILLEGAL);
+    keys.set(key, { type: "secret", bytes, algorithm, extractable: Boolean(extractable), usages });
+    return key;
+  }
+  function keyFor(k, name, usage) {
+    if (k.algorithm?.name !== name) throw new DOMException("The key is not for this algorithm", "InvalidAccessError");
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    return k;
+  }
+  function aesGcm(encrypt, algorithm, key, data) {
+    const name = algorithmName(algorithm).toUpperCase();
+    if (name !== "AES-GCM") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    const k = keyFor(keyRecord(key), "AES-GCM", encrypt ? "encrypt" : "decrypt");
+    if (algorithm.iv === undefined) throw new TypeError("AesGcmParams: iv is required");
+    const iv = bufferSource(algorithm.iv, "iv");
+    if (iv.byteLength !== 12) throw new DOMException("AES-GCM IVs other than 12 bytes are not supported", "NotSupportedError");
+    const tagLength = algorithm.tagLength === undefined ? 128 : Number(algorithm.tagLength);
+    if (tagLength !== 128) throw new DOMException("AES-GCM tag lengths other than 128 bits are not supported", "NotSupportedError");
+    const aad = algorithm.additionalData === undefined ? new Uint8Array(0) : bufferSource(algorithm.additionalData, "additionalData");
+    const input = bufferSource(data, "data");
+    try {
+      return host.aesGcm(encrypt, k.bytes, iv, aad, input);
+    } catch {
+      throw new DOMException(encrypt ? "Encryption failed." : "Decryption failed. This could be due to a ciphertext authentication failure, bad padding, incorrect CryptoKey, or another algorithm-specific reason.", "OperationError");
+    }
+  }
+  function deriveBits(algorithm, baseKey, length, usage) {
+    const kind = secretKind(algorithm);
+    if (kind !== "PBKDF2" && kind !== "HKDF") {
+      throw new DOMException(`Unrecognized or unimplemented algorithm: ${algorithmName(algorithm)}`, "NotSupportedError");
+    }
+    const k = keyFor(keyRecord(baseKey), kind, usage);
+    if (length === null || length === undefined) throw new DOMException(`${kind} needs a length`, "OperationError");
+    const bits = Number(length);
+    if (!(bits >= 0) || bits % 8 !== 0) throw new DOMException("The length must be a multiple of 8", "OperationError");
+    if (algorithm.hash === undefined) throw new TypeError(`${kind === "HKDF" ? "Hkdf" : "Pbkdf2"}Params: hash is required`);
+    const hash = algorithmName(algorithm.hash).toUpperCase();
+    if (!(hash in HASH_BYTES)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hash}`, "NotSupportedError");
+    if (algorithm.salt === undefined) throw new TypeError(`${kind === "HKDF" ? "Hkdf" : "Pbkdf2"}Params: salt is required`);
+    const salt = bufferSource(algorithm.salt, "salt");
+    if (kind === "PBKDF2") {
+      const iterations = Number(algorithm.iterations);
+      if (!(iterations >= 1)) throw new DOMException("PBKDF2 iterations must be greater than 0", "OperationError");
+      if (iterations > 100000) {
+        throw new DOMException(`Pbkdf2 failed: iteration counts above 100000 are not supported (requested ${iterations}).`, "NotSupportedError");
+      }
+      return host.pbkdf2(hash, k.bytes, salt, Math.trunc(iterations), bits / 8);
+    }
+    if (algorithm.info === undefined) throw new TypeError("HkdfParams: info is required");
+    if (bits > 255 * HASH_BYTES[hash] * 8) throw new DOMException("HKDF cannot derive that many bits", "OperationError");
+    return host.hkdf(hash, k.bytes, salt, bufferSource(algorithm.info, "info"), bits / 8);
+  }
+  function toBase64url(bytes) {
+    let bin = "";
+    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function bufferSource(data, what) {
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    throw new TypeError(`${what} must be an ArrayBuffer or a view of one`);
+  }
+
+})();
