@@ -23,6 +23,7 @@ pub(crate) mod headers;
 mod limits;
 mod not_modified;
 mod page_rules;
+mod request_directives;
 mod upstream;
 
 pub(crate) use accounting::{AccessLine, record_fast_hit};
@@ -43,7 +44,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
 use outpost_config::{CacheLevel, OriginHost};
-use pingora::cache::cache_control::CacheControl;
 use pingora::cache::key::{CacheHashKey, HashBinary};
 use pingora::cache::{CacheKey, CacheMeta, CachePhase, RespCacheable};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -454,9 +454,7 @@ impl ProxyHttp for EdgeProxy {
             .contains_key(header::AUTHORIZATION);
         let rule = ctx.caching();
         // RFC 9111 §5.2.1.5, where the config honours request directives.
-        if honours_request_directives(ctx)
-            && CacheControl::from_req_headers(session.req_header()).is_some_and(|cc| cc.no_store())
-        {
+        if request_directives::no_store(session.req_header(), ctx) {
             ctx.stored = false;
             return Ok(RespCacheable::Uncacheable(
                 pingora::cache::NoCacheReason::Custom("request-no-store"),
@@ -525,26 +523,11 @@ impl ProxyHttp for EdgeProxy {
         _is_fresh: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<pingora::cache::ForcedFreshness>> {
-        use crate::freshness::{ClientWants, client_wants, governing, stale_forbidden};
-        use pingora::cache::ForcedFreshness;
-        if ctx.authorized {
-            return Ok(Some(ForcedFreshness::ForceMiss));
-        }
-        if !honours_request_directives(ctx) {
-            return Ok(None);
-        }
-        let Some(req) = CacheControl::from_req_headers(session.req_header()) else {
-            return Ok(None);
-        };
-        let stale_allowed = !stale_forbidden(governing(meta.response_header()).as_ref());
-        let now = std::time::SystemTime::now();
-        Ok(
-            match client_wants(&req, meta.age(), meta.fresh_until(), now, stale_allowed) {
-                ClientWants::AsStored => None,
-                ClientWants::Revalidated => Some(ForcedFreshness::ForceExpired),
-                ClientWants::StaleAccepted => Some(ForcedFreshness::ForceFresh),
-            },
-        )
+        Ok(request_directives::forced_freshness(
+            session.req_header(),
+            meta,
+            ctx,
+        ))
     }
 
     /// `only-if-cached` (RFC 9111 §5.2.1.7): what the cache cannot answer is a 504,
@@ -554,9 +537,7 @@ impl ProxyHttp for EdgeProxy {
         session: &mut Session,
         _ctx: &mut Self::CTX,
     ) -> Result<bool> {
-        let only_if_cached = CacheControl::from_req_headers(session.req_header())
-            .is_some_and(|cc| cc.only_if_cached());
-        if only_if_cached {
+        if request_directives::only_if_cached(session.req_header()) {
             let body = "504 Gateway Timeout\nnot in the cache (the request said only-if-cached)\n";
             respond(session, 504, body.to_string()).await?;
             return Ok(false);
@@ -1093,13 +1074,6 @@ impl ProxyHttp for EdgeProxy {
         accounting::record(&self.live, session, ctx);
         accounting::log_access(session, e, ctx);
     }
-}
-
-/// Whether this request's config honours clients' `Cache-Control` request directives.
-fn honours_request_directives(ctx: &RequestCtx) -> bool {
-    ctx.snapshot.as_ref().is_some_and(|s| {
-        s.config.cache.request_directives == outpost_config::RequestDirectives::Honour
-    })
 }
 
 #[cfg(test)]
