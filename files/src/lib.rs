@@ -6,7 +6,11 @@
 //! It owns nothing else: no reading, no locking, no knowledge of what the files mean.
 //! The work is done by `atomic-write-file` (a temporary file in the same directory —
 //! unnamed, `O_TMPFILE`, on Linux, so a crash leaves no litter — `fsync`, `rename`,
-//! `fsync` of the directory); this crate fixes the modes.
+//! `fsync` of the directory); this crate fixes the modes and sweeps the named
+//! temporary files a kill can still leave (the crate links the unnamed file to
+//! `.NAME.XXXXXX` just before its `rename`, and falls back to named files where
+//! `O_TMPFILE` is unsupported), under a lock on the directory so no writer's
+//! temporary file is swept while it is in use.
 
 use std::io::Write;
 use std::path::Path;
@@ -26,7 +30,11 @@ pub enum Access {
 pub fn write(path: &Path, bytes: &[u8], access: Access) -> std::io::Result<()> {
     use atomic_write_file::unix::OpenOptionsExt as _;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt as _};
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         if access == Access::Private {
@@ -43,10 +51,44 @@ pub fn write(path: &Path, bytes: &[u8], access: Access) -> std::io::Result<()> {
             options.preserve_mode(true).mode(0o644);
         }
     }
+    // Writers of one directory, in this process or another, take turns: the sweep
+    // below must not remove a temporary file another writer is about to rename.
+    let lock = std::fs::File::open(dir)?;
+    lock.lock()?;
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     // The crate syncs the file and its directory on commit.
-    file.commit()
+    file.commit()?;
+    if let Some(name) = path.file_name() {
+        sweep(dir, name.as_encoded_bytes());
+    }
+    Ok(())
+}
+
+/// Removes what an earlier writer killed mid-write left of `name`'s temporary files.
+/// Best effort: a file that cannot be listed or removed stays, and the write that
+/// just succeeded is not failed for it.
+fn sweep(dir: &Path, name: &[u8]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_temporary_of(entry.file_name().as_encoded_bytes(), name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// `.NAME.XXXXXX` with six ASCII letters or digits: how `atomic-write-file` names them.
+fn is_temporary_of(candidate: &[u8], name: &[u8]) -> bool {
+    const SUFFIX: usize = 6;
+    candidate.len() == name.len() + 2 + SUFFIX
+        && candidate[0] == b'.'
+        && &candidate[1..=name.len()] == name
+        && candidate[name.len() + 1] == b'.'
+        && candidate[name.len() + 2..]
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
 }
 
 #[cfg(test)]
@@ -56,6 +98,30 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn temporary_names_are_recognised_exactly() {
+        assert!(is_temporary_of(b".key.pem.a1B2c3", b"key.pem"));
+        assert!(!is_temporary_of(b".key.pem.a1B2c", b"key.pem"));
+        assert!(!is_temporary_of(b".key.pem.a1B2c-", b"key.pem"));
+        assert!(!is_temporary_of(b".other.a1B2c3", b"key.pem"));
+        assert!(!is_temporary_of(b"key.pem", b"key.pem"));
+    }
+
+    #[test]
+    fn a_write_sweeps_what_a_killed_writer_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cert.pem");
+        std::fs::write(dir.path().join(".cert.pem.Xy12ab"), b"torn").expect("litter");
+        std::fs::write(dir.path().join(".other.pem.Xy12ab"), b"kept").expect("other");
+        write(&path, b"whole", Access::Keep).expect("write");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        names.sort();
+        assert_eq!(names, [".other.pem.Xy12ab", "cert.pem"]);
     }
 
     #[test]
