@@ -217,6 +217,7 @@ async fn hooks_answer_as_workerd_does() {
             ("GET", "/sig-p384", None),
             ("GET", "/sig-ed25519", None),
             ("GET", "/sig-refused", None),
+            ("GET", "/urlpattern", None),
         ];
         let diffs = differ("webapis.js", true, &[], &c, cases, false).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");

@@ -614,7 +614,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 38] = [
+    let functions: [(&str, Native, usize); 40] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -653,6 +653,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("publicKey", crate::public_keys::public_key, 4),
         ("verifySignature", crate::public_keys::verify_signature, 4),
         ("kv", kv, 6),
+        ("urlPattern", crate::url_pattern::compile, 3),
+        ("urlPatternExec", crate::url_pattern::exec, 3),
     ];
     let mut built: Vec<(JsString, JsObject)> = Vec::new();
     for (name, f, len) in functions {

@@ -30,6 +30,7 @@ mod public_keys;
 mod rewriter;
 mod sink;
 mod sources;
+mod url_pattern;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,
