@@ -614,7 +614,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 40] = [
+    let functions: [(&str, Native, usize); 44] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", header_get, 2),
@@ -653,6 +653,10 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("publicKey", crate::public_keys::public_key, 4),
         ("verifySignature", crate::public_keys::verify_signature, 4),
         ("kv", kv, 6),
+        ("aesCbc", crate::ciphers::aes_cbc, 4),
+        ("aesCtr", crate::ciphers::aes_ctr, 4),
+        ("aesKw", crate::ciphers::aes_kw, 3),
+        ("ecdh", crate::ciphers::ecdh, 3),
         ("urlPattern", crate::url_pattern::compile, 3),
         ("urlPatternExec", crate::url_pattern::exec, 3),
     ];

@@ -227,3 +227,26 @@ pub(crate) fn export_pkcs8(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> 
         _ => Ok(JsValue::null()),
     }
 }
+
+/// The secret scalar of a stored EC private key (for ECDH), checked to be on `kind`'s
+/// curve.
+pub(crate) fn ec_secret(kind: &str, stored: &[u8]) -> Option<Vec<u8>> {
+    use p256::pkcs8::DecodePrivateKey;
+    let (&tag, key) = stored.split_first()?;
+    match (tag, kind) {
+        (PKCS8, "EC-P-256") => Some(
+            p256::SecretKey::from_pkcs8_der(key)
+                .ok()?
+                .to_bytes()
+                .to_vec(),
+        ),
+        (PKCS8, "EC-P-384") => Some(
+            p384::SecretKey::from_pkcs8_der(key)
+                .ok()?
+                .to_bytes()
+                .to_vec(),
+        ),
+        (PARTS, "EC-P-256" | "EC-P-384") => Some(fields(key)?.first()?.to_vec()),
+        _ => None,
+    }
+}

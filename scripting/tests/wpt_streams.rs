@@ -8,7 +8,7 @@
 //! [`FLOOR`], the count this runtime reached when it was last raised. Node 20 passes
 //! 1090 of the same 1101 (the folder's README).
 
-use outpost_scripting::{Answer, HookRequest, Limits, ScriptEngine, ScriptSource};
+use outpost_scripting::{Answer, HookRequest, Limits, QueueLimits, ScriptEngine, ScriptSource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,7 +178,15 @@ async fn wpt_streams_run_inside_the_script_runtime() {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(4);
-    let engine = Arc::new(ScriptEngine::new(threads, limits).expect("engine"));
+    // Files go to the JS thread their name hashes to, so one can wait for a whole
+    // other file to finish (seconds on a loaded CI machine): no queue deadline here,
+    // the queue's own behaviour is tested in tests/script_queue.rs.
+    let queue = QueueLimits::new(threads, 128, None, Duration::from_secs(600));
+    let engine = Arc::new(
+        ScriptEngine::new(threads, limits)
+            .expect("engine")
+            .with_queue_limits(queue),
+    );
     let filter = std::env::var("WPT_FILTER").unwrap_or_default();
     let files: Vec<_> = std::env::var("WPT_FILE")
         .map(|f| vec![(f, Vec::new())])

@@ -582,3 +582,98 @@ routes["/urlpattern"] = async () => {
     shape: [typeof URLPattern, Object.keys(globalThis).includes("URLPattern")],
   };
 };
+
+// AES-CBC, AES-CTR and AES-KW at every key size, and key wrapping. (Three routes:
+// debug builds run each request under a 50 ms CPU limit.)
+const cipherKey = (bits, alg, usages) => crypto.subtle.importKey("raw", new Uint8Array(bits / 8).map((_, i) => i * 7 + 1), alg, true, usages);
+const cipherText = new TextEncoder().encode("Outpost ciphers: more than sixteen bytes");
+const cipherIv = new Uint8Array(16).map((_, i) => i);
+const failureName = async (p) => { try { await p; return "ok"; } catch (e) { return e.name; } };
+routes["/aes-cbc"] = async () => {
+  const s = crypto.subtle;
+  const out = {};
+  for (const bits of [128, 192, 256]) {
+    const cbc = await cipherKey(bits, "AES-CBC", ["encrypt", "decrypt"]);
+    const c = await s.encrypt({ name: "AES-CBC", iv: cipherIv }, cbc, cipherText);
+    out[`cbc${bits}`] = [bytesHex(c), new TextDecoder().decode(await s.decrypt({ name: "AES-CBC", iv: cipherIv }, cbc, c))];
+  }
+  out.errors = [
+    await failureName(s.encrypt({ name: "AES-CBC", iv: new Uint8Array(8) }, await cipherKey(128, "AES-CBC", ["encrypt"]), cipherText)),
+    await failureName(s.decrypt({ name: "AES-CBC", iv: cipherIv }, await cipherKey(128, "AES-CBC", ["decrypt"]), new Uint8Array(32))),
+    await failureName(s.importKey("raw", new Uint8Array(20), "AES-CBC", false, ["encrypt"])),
+  ];
+  return out;
+};
+routes["/aes-ctr"] = async () => {
+  const s = crypto.subtle;
+  const out = {};
+  for (const bits of [128, 192, 256]) {
+    const ctr = await cipherKey(bits, "AES-CTR", ["encrypt", "decrypt"]);
+    // The low 64 bits start at their maximum and wrap; the high ones stay.
+    const counter = new Uint8Array(16).map((_, i) => (i < 8 ? i : 0xff));
+    const t = await s.encrypt({ name: "AES-CTR", counter, length: 64 }, ctr, cipherText);
+    const back = new Uint8Array(await s.decrypt({ name: "AES-CTR", counter, length: 64 }, ctr, t));
+    const jwk = await s.exportKey("jwk", ctr);
+    out[`ctr${bits}`] = [bytesHex(t), back.every((b, i) => b === cipherText[i]), jwk.alg, jwk.kty, jwk.key_ops];
+  }
+  const ctr = await cipherKey(128, "AES-CTR", ["encrypt"]);
+  const near = new Uint8Array(16).fill(0xfe);
+  out.narrow = bytesHex(await s.encrypt({ name: "AES-CTR", counter: near, length: 8 }, ctr, cipherText));
+  out.errors = [await failureName(s.encrypt({ name: "AES-CTR", counter: near, length: 0 }, ctr, cipherText))];
+  return out;
+};
+routes["/aes-wrap"] = async () => {
+  const s = crypto.subtle;
+  const out = {};
+  // RFC 3394 §4.1: 128 bits of key data with a 128-bit KEK.
+  const kek = await s.importKey("raw", fromHexString("000102030405060708090a0b0c0d0e0f"), "AES-KW", false, ["wrapKey", "unwrapKey"]);
+  const inner = await s.importKey("raw", fromHexString("00112233445566778899aabbccddeeff"), "AES-CBC", true, ["encrypt"]);
+  out.kw = bytesHex(await s.wrapKey("raw", inner, kek, "AES-KW"));
+  const back = await s.unwrapKey("raw", fromHexString(out.kw), kek, "AES-KW", "AES-CBC", true, ["decrypt"]);
+  out.unwrapped = [bytesHex(await s.exportKey("raw", back)), back.algorithm, back.usages];
+  // A JWK wrapped with AES-GCM and back: the HMAC key signs the same.
+  const hmac = await s.importKey("raw", new TextEncoder().encode("webhook secret"), { name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+  const gcm = await cipherKey(256, "AES-GCM", ["wrapKey", "unwrapKey"]);
+  const giv = new Uint8Array(12).fill(3);
+  const wrapped = await s.wrapKey("jwk", hmac, gcm, { name: "AES-GCM", iv: giv });
+  const again = await s.unwrapKey("jwk", wrapped, gcm, { name: "AES-GCM", iv: giv }, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  out.jwkRoundTrip = bytesHex(await s.sign("HMAC", again, cipherText)) === bytesHex(await s.sign("HMAC", hmac, cipherText));
+  out.errors = [
+    await failureName(s.encrypt("AES-KW", kek, cipherText)),
+    await failureName(s.importKey("raw", new Uint8Array(16), "AES-KW", false, ["encrypt"])),
+    await failureName(s.wrapKey("raw", inner, await cipherKey(128, "AES-CBC", ["encrypt"]), { name: "AES-CBC", iv: cipherIv })),
+  ];
+  return out;
+};
+routes["/ecdh"] = async () => {
+  const s = crypto.subtle;
+  const failure = async (p) => { try { await p; return "ok"; } catch (e) { return e.name; } };
+  const P256 = { name: "ECDH", namedCurve: "P-256" };
+  const privA = await s.importKey("pkcs8", fromHexString("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b02010104200cb565eac067862f45011b3fb629160654b8b5f51fcf363fa024b8208b243162a1440342000445888dd20d0cf068da86ec870ed33a598b1f79e532aefbf5877a2e7887890d963f5ccc8def85931bf93c95d006a36a5c8736b5fac6bdd15d44d9140d07d699a7"), P256, true, ["deriveBits", "deriveKey"]);
+  const privB = await s.importKey("pkcs8", fromHexString("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420343e7f47d0b4a8e48dab10f7970ccdb4494917201a1987518e34d4ad15aa89efa14403420004ac7149628b83de49d7d3a3deb5f2c0625846106f44c5dd6495b2dccf24057e16d429219e4afcb64640a7559eb516ad938ee9af2413962b44ae6a1692000db1ef"), P256, false, ["deriveBits"]);
+  const pubA = await s.importKey("raw", fromHexString("0445888dd20d0cf068da86ec870ed33a598b1f79e532aefbf5877a2e7887890d963f5ccc8def85931bf93c95d006a36a5c8736b5fac6bdd15d44d9140d07d699a7"), P256, true, []);
+  const pubB = await s.importKey("raw", fromHexString("04ac7149628b83de49d7d3a3deb5f2c0625846106f44c5dd6495b2dccf24057e16d429219e4afcb64640a7559eb516ad938ee9af2413962b44ae6a1692000db1ef"), P256, true, []);
+  const ab = await s.deriveBits({ name: "ECDH", public: pubB }, privA, 256);
+  const ba = await s.deriveBits({ name: "ECDH", public: pubA }, privB, 256);
+  const short = await s.deriveBits({ name: "ECDH", public: pubB }, privA, 100);
+  const aes = await s.deriveKey({ name: "ECDH", public: pubB }, privA, { name: "AES-GCM", length: 128 }, true, ["encrypt"]);
+  const pair = await s.generateKey({ name: "ECDH", namedCurve: "P-384" }, true, ["deriveBits"]);
+  const own = await s.deriveBits({ name: "ECDH", public: pair.publicKey }, pair.privateKey, 384);
+  const ecdsa = await s.importKey("raw", fromHexString("04ac7149628b83de49d7d3a3deb5f2c0625846106f44c5dd6495b2dccf24057e16d429219e4afcb64640a7559eb516ad938ee9af2413962b44ae6a1692000db1ef"), { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+  return {
+    shared: bytesHex(ab),
+    agree: bytesHex(ab) === bytesHex(ba),
+    short: bytesHex(short),
+    derived: bytesHex(await s.exportKey("raw", aes)),
+    keys: [privA.algorithm, privA.usages, pubA.usages, privA.type, pubB.type],
+    pair: [pair.publicKey.algorithm, pair.publicKey.usages, pair.privateKey.usages, own.byteLength],
+    spki: bytesHex(await s.exportKey("spki", pubA)),
+    jwk: await s.exportKey("jwk", pubB),
+    errors: [
+      await failure(s.deriveBits({ name: "ECDH", public: ecdsa }, privA, 256)),
+      await failure(s.deriveBits({ name: "ECDH", public: pubB }, privA, 512)),
+      await failure(s.importKey("raw", fromHexString("0445888dd20d0cf068da86ec870ed33a598b1f79e532aefbf5877a2e7887890d963f5ccc8def85931bf93c95d006a36a5c8736b5fac6bdd15d44d9140d07d699a7"), P256, true, ["deriveBits"])),
+      await failure(s.deriveBits({ name: "ECDH", public: privB }, privA, 256)),
+    ],
+  };
+};

@@ -1,8 +1,9 @@
 // Web Crypto for hooks (https://w3c.github.io/webcrypto/) as workerd has it: Crypto,
-// SubtleCrypto and CryptoKey; digests (and MD5, as Workers), HMAC, AES-GCM, PBKDF2,
-// HKDF, public-key verification and private-key signing, and Workers'
-// crypto.DigestStream. Keys stay out of the script's reach; the bytes are worked on
-// by host functions on ring (`crypto.rs`, `public_keys.rs`, `private_keys.rs`). Runs
+// SubtleCrypto and CryptoKey; digests (and MD5, as Workers), HMAC, AES-GCM/CBC/CTR/KW,
+// key wrapping, PBKDF2, HKDF, ECDH, public-key verification and private-key signing,
+// and Workers' crypto.DigestStream. Keys stay out of the script's reach; the bytes are
+// worked on by host functions on ring (`crypto.rs`, `public_keys.rs`,
+// `private_keys.rs`) and RustCrypto (`ciphers.rs`). Runs
 // before the prelude, which removes the host functions from the global object.
 (() => {
   "use strict";
@@ -49,18 +50,28 @@
         const kind = secretKind(algorithm);
         if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
         const alg = hmacParams(algorithm);
-        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
-        const bytes = bufferSource(keyData, "keyData").slice();
+        let bytes;
+        if (format === "jwk") {
+          if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
+          if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
+          bytes = base64url(keyData.k, "k");
+          const want = `HS${alg.hash.slice(4)}`;
+          if (keyData.alg !== undefined && keyData.alg !== want) throw new DOMException(`JWK alg ${keyData.alg} does not match the hash (${want})`, "DataError");
+        } else if (format === "raw") {
+          bytes = bufferSource(keyData, "keyData").slice();
+        } else {
+          throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+        }
         if (bytes.byteLength === 0) throw new DOMException("HMAC key data must not be empty", "DataError");
         return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
       },
       async generateKey(algorithm, extractable, usages) {
         const pub = publicKeyParams(algorithm);
         if (pub !== undefined) return generatePair(pub, extractable, usages);
-        if (secretKind(algorithm) === "AES-GCM") {
-          const bits = Number(algorithm.length);
-          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
-          return importSecret("AES-GCM", "raw", host.random(bits / 8), extractable, usages);
+        const aes = aesKind(algorithm);
+        if (aes !== undefined) {
+          const bits = aesLength(aes, algorithm.length);
+          return importSecret(aes, "raw", host.random(bits / 8), extractable, usages);
         }
         const alg = hmacParams(algorithm);
         const bits = alg.length ?? BLOCK_BITS[alg.hash];
@@ -74,20 +85,36 @@
         if (k.type !== "secret") return exportAsymmetric(format, k);
         if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
         if (format === "jwk") {
-          const alg = k.algorithm?.name === "AES-GCM" ? `A${k.algorithm.length}GCM` : `HS${k.hash.slice(4)}`;
+          const aes = k.algorithm?.name;
+          const alg = aes !== undefined && aes.startsWith("AES-") ? `A${k.algorithm.length}${aes.slice(4)}` : `HS${k.hash.slice(4)}`;
           return { kty: "oct", k: toBase64url(k.bytes), alg, key_ops: [...k.usages], ext: true };
         }
         if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
         return k.bytes.slice().buffer;
       },
-      async encrypt(algorithm, key, data) { return aesGcm(true, algorithm, key, data); },
-      async decrypt(algorithm, key, data) { return aesGcm(false, algorithm, key, data); },
+      async encrypt(algorithm, key, data) { return cipher(true, algorithm, keyRecord(key), "encrypt", data); },
+      async decrypt(algorithm, key, data) { return cipher(false, algorithm, keyRecord(key), "decrypt", data); },
+      async wrapKey(format, key, wrappingKey, wrapAlgorithm) {
+        const k = keyRecord(wrappingKey);
+        const exported = await subtleOperations.exportKey(format, key);
+        const bytes = format === "jwk" ? encoder.encode(JSON.stringify(exported)) : new Uint8Array(exported);
+        return cipher(true, wrapAlgorithm, k, "wrapKey", bytes);
+      },
+      async unwrapKey(format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, usages) {
+        const k = keyRecord(unwrappingKey);
+        const bytes = cipher(false, unwrapAlgorithm, k, "unwrapKey", wrappedKey);
+        let keyData = bytes;
+        if (format === "jwk") {
+          try { keyData = JSON.parse(new TextDecoder().decode(bytes)); } catch { throw new DOMException("The unwrapped key is not a JSON Web Key", "DataError"); }
+        }
+        return subtleOperations.importKey(format, keyData, unwrappedKeyAlgorithm, extractable, usages);
+      },
       async deriveBits(algorithm, baseKey, length) { return deriveBits(algorithm, baseKey, length, "deriveBits"); },
       async deriveKey(algorithm, baseKey, derivedKeyType, extractable, usages) {
         let bits;
-        if (secretKind(derivedKeyType) === "AES-GCM") {
-          bits = Number(derivedKeyType.length);
-          if (bits !== 128 && bits !== 256) throw new DOMException("AES key length must be 128 or 256 bits", "OperationError");
+        const aes = aesKind(derivedKeyType);
+        if (aes !== undefined) {
+          bits = aesLength(aes, derivedKeyType.length);
         } else {
           const hmac = hmacParams(derivedKeyType);
           bits = hmac.length ?? BLOCK_BITS[hmac.hash];
@@ -221,12 +248,15 @@
   // Public keys for signature verification (what JWTs and webhooks use): ECDSA P-256
   // and P-384, Ed25519, RSASSA-PKCS1-v1_5 and RSA-PSS, from spki, raw or jwk; the
   // native side normalises and verifies (ring). Private keys and signing: not yet.
-  const SIGNATURES = { "ECDSA": "ECDSA", "ED25519": "Ed25519", "RSASSA-PKCS1-V1_5": "RSASSA-PKCS1-v1_5", "RSA-PSS": "RSA-PSS" };
+  // (ECDH keys are EC keys too: imported, generated and exported the same way, with
+  // derivation usages instead of signing ones.)
+  const SIGNATURES = { "ECDSA": "ECDSA", "ECDH": "ECDH", "ED25519": "Ed25519", "RSASSA-PKCS1-V1_5": "RSASSA-PKCS1-v1_5", "RSA-PSS": "RSA-PSS" };
+  const USAGES = (pub) => (pub.algorithm.name === "ECDH" ? { public: [], private: ["deriveKey", "deriveBits"] } : { public: ["verify"], private: ["sign"] });
   const HASH_BYTES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
   function publicKeyParams(algorithm) {
     const name = SIGNATURES[algorithmName(algorithm).toUpperCase()];
     if (name === undefined) return undefined;
-    if (name === "ECDSA") {
+    if (name === "ECDSA" || name === "ECDH") {
       const curve = String(algorithm.namedCurve);
       if (curve !== "P-256" && curve !== "P-384") throw new DOMException(`Unrecognized or unimplemented EC curve: ${curve}`, "NotSupportedError");
       return { algorithm: { name, namedCurve: curve }, kind: `EC-${curve}` };
@@ -249,7 +279,7 @@
   function importPublicKey(format, keyData, pub, extractable, usages) {
     const list = [...usages].map(String);
     for (const u of list) {
-      if (u !== "verify") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} public key: ${u}`, "SyntaxError");
+      if (!USAGES(pub).public.includes(u)) throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} public key: ${u}`, "SyntaxError");
     }
     let bytes;
     try {
@@ -373,8 +403,9 @@
   }
   function importPrivateKey(format, keyData, pub, extractable, usages) {
     const list = [...usages].map(String);
+    const allowed = USAGES(pub).private;
     for (const u of list) {
-      if (u !== "sign") throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} private key: ${u}`, "SyntaxError");
+      if (!allowed.includes(u)) throw new DOMException(`Invalid key usage for a ${pub.algorithm.name} private key: ${u}`, "SyntaxError");
     }
     if (list.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
     let stored;
@@ -400,19 +431,21 @@
       if (e instanceof DOMException) throw e;
       throw new DOMException(e.message, "DataError");
     }
-    return privateRecord(pub, stored, extractable, ["sign"]);
+    return privateRecord(pub, stored, extractable, allowed.filter((u) => list.includes(u)));
   }
   function generatePair(pub, extractable, usages) {
     if (pub.kind === "RSA") throw new DOMException("Generating RSA keys is not supported", "NotSupportedError");
     const list = [...usages].map(String);
+    const allowed = USAGES(pub);
     for (const u of list) {
-      if (u !== "sign" && u !== "verify") throw new DOMException(`Invalid key usage for ${pub.algorithm.name}: ${u}`, "SyntaxError");
+      if (!allowed.public.includes(u) && !allowed.private.includes(u)) throw new DOMException(`Invalid key usage for ${pub.algorithm.name}: ${u}`, "SyntaxError");
     }
-    if (!list.includes("sign")) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
+    const privateUsages = allowed.private.filter((u) => list.includes(u));
+    if (privateUsages.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
     const stored = host.generateKeyPair(pub.kind);
     return {
-      publicKey: publicRecord(pub, stored[1], list.includes("verify") ? ["verify"] : []),
-      privateKey: privateRecord(pub, stored, extractable, ["sign"]),
+      publicKey: publicRecord(pub, stored[1], allowed.public.filter((u) => list.includes(u))),
+      privateKey: privateRecord(pub, stored, extractable, privateUsages),
     };
   }
   function exportAsymmetric(format, k) {
@@ -434,21 +467,34 @@
     if (format === "jwk") {
       if (k.kind === "Ed25519") return { kty: "OKP", crv: "Ed25519", x: toBase64url(k.bytes), key_ops: [...k.usages], ext: true };
       const size = (k.bytes.length - 1) / 2;
-      return { kty: "EC", crv: k.algorithm.namedCurve, x: toBase64url(k.bytes.slice(1, 1 + size)), y: toBase64url(k.bytes.slice(1 + size)), key_ops: [...k.usages], ext: true };
+      // (Members in workerd's order.)
+      return { kty: "EC", key_ops: [...k.usages], ext: true, crv: k.algorithm.namedCurve, x: toBase64url(k.bytes.slice(1, 1 + size)), y: toBase64url(k.bytes.slice(1 + size)) };
     }
     throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
   }
-  // AES-GCM (encryption) and PBKDF2 / HKDF (key derivation), on ring: 96-bit IVs and
-  // 128-bit tags only; at most 100000 PBKDF2 iterations, as Workers.
+  // AES (encryption and key wrapping) and PBKDF2 / HKDF (key derivation). AES-GCM is
+  // ring's: 96-bit IVs, 128-bit tags, no 192-bit keys. AES-CBC, AES-CTR and AES-KW are
+  // RustCrypto's, at every key size. At most 100000 PBKDF2 iterations, as Workers.
   const AES_USAGES = ["encrypt", "decrypt", "wrapKey", "unwrapKey"];
+  const KW_USAGES = ["wrapKey", "unwrapKey"];
   const DERIVE_USAGES = ["deriveKey", "deriveBits"];
+  const AES_KINDS = ["AES-GCM", "AES-CBC", "AES-CTR", "AES-KW"];
   function secretKind(algorithm) {
     const name = algorithmName(algorithm).toUpperCase();
-    if (name === "AES-GCM" || name === "PBKDF2" || name === "HKDF") return name;
-    if (name === "AES-CBC" || name === "AES-CTR" || name === "AES-KW") {
-      throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
-    }
+    if (AES_KINDS.includes(name) || name === "PBKDF2" || name === "HKDF") return name;
     return undefined;
+  }
+  function aesKind(algorithm) {
+    const name = algorithmName(algorithm).toUpperCase();
+    return AES_KINDS.includes(name) ? name : undefined;
+  }
+  // The key length an AesKeyGenParams / AesDerivedKeyParams asks for.
+  function aesLength(kind, length) {
+    if (length === undefined) throw new TypeError("AesKeyGenParams: length is required");
+    const bits = Number(length);
+    if (bits !== 128 && bits !== 192 && bits !== 256) throw new DOMException("AES key length must be 128, 192 or 256 bits", "OperationError");
+    if (bits === 192 && kind === "AES-GCM") throw new DOMException("AES-GCM with 192-bit keys is not supported", "NotSupportedError");
+    return bits;
   }
   function checkedUsages(usages, allowed, what) {
     const list = [...usages].map(String);
@@ -461,22 +507,23 @@
   }
   function importSecret(kind, format, keyData, extractable, usages) {
     let bytes, algorithm;
-    if (kind === "AES-GCM") {
+    if (kind.startsWith("AES-")) {
       if (format === "raw") {
         bytes = bufferSource(keyData, "keyData").slice();
       } else if (format === "jwk") {
         if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
         if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
         bytes = base64url(keyData.k, "k");
+        const alg = `A${bytes.byteLength * 8}${kind.slice(4)}`;
+        if (keyData.alg !== undefined && keyData.alg !== alg) throw new DOMException(`JWK alg ${keyData.alg} does not match the key (${alg})`, "DataError");
       } else {
-        throw new DOMException(`Unsupported key format for AES-GCM: ${format}`, "NotSupportedError");
+        throw new DOMException(`Unsupported key format for ${kind}: ${format}`, "NotSupportedError");
       }
       const bits = bytes.byteLength * 8;
-      if (bits !== 128 && bits !== 256) {
-        throw new DOMException(`Invalid AES key length: ${bits} bits (128 or 256${bits === 192 ? "; AES-192 is not supported" : ""})`, bits === 192 ? "NotSupportedError" : "DataError");
-      }
-      algorithm = { name: "AES-GCM", length: bits };
-      usages = checkedUsages(usages, AES_USAGES, "AES-GCM");
+      if (bits !== 128 && bits !== 192 && bits !== 256) throw new DOMException(`Invalid AES key length: ${bits} bits`, "DataError");
+      if (bits === 192 && kind === "AES-GCM") throw new DOMException("AES-GCM with 192-bit keys is not supported", "NotSupportedError");
+      algorithm = { name: kind, length: bits };
+      usages = checkedUsages(usages, kind === "AES-KW" ? KW_USAGES : AES_USAGES, kind);
     } else {
       // Key material for derivation: raw bytes, never extractable.
       if (format !== "raw") throw new DOMException(`Unsupported key format for ${kind}: ${format}`, "NotSupportedError");
@@ -494,24 +541,48 @@
     if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
     return k;
   }
-  function aesGcm(encrypt, algorithm, key, data) {
+  // encrypt/decrypt, and the wrapping step of wrapKey/unwrapKey (`usage` says which).
+  function cipher(encrypt, algorithm, k, usage, data) {
     const name = algorithmName(algorithm).toUpperCase();
-    if (name !== "AES-GCM") throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
-    const k = keyFor(keyRecord(key), "AES-GCM", encrypt ? "encrypt" : "decrypt");
+    if (!AES_KINDS.includes(name)) throw new DOMException(`Unrecognized or unimplemented algorithm: ${name}`, "NotSupportedError");
+    // (AES-KW keys never have encrypt/decrypt usages, so encrypting with one is the
+    // InvalidAccessError of this check, as in workerd.)
+    keyFor(k, name, usage);
+    const input = bufferSource(data, "data");
+    const failed = () => new DOMException(encrypt ? "Encryption failed." : "Decryption failed. This could be due to a ciphertext authentication failure, bad padding, incorrect CryptoKey, or another algorithm-specific reason.", "OperationError");
+    if (name === "AES-GCM") return aesGcm(encrypt, algorithm, k, input, failed);
+    if (name === "AES-KW") {
+      try { return host.aesKw(encrypt, k.bytes, input); } catch { throw failed(); }
+    }
+    if (name === "AES-CBC") {
+      if (algorithm.iv === undefined) throw new TypeError("AesCbcParams: iv is required");
+      const iv = bufferSource(algorithm.iv, "iv");
+      if (iv.byteLength !== 16) throw new DOMException("AES-CBC IV must be 16 bytes", "OperationError");
+      try { return host.aesCbc(encrypt, k.bytes, iv, input); } catch { throw failed(); }
+    }
+    if (algorithm.counter === undefined) throw new TypeError("AesCtrParams: counter is required");
+    if (algorithm.length === undefined) throw new TypeError("AesCtrParams: length is required");
+    const counter = bufferSource(algorithm.counter, "counter");
+    if (counter.byteLength !== 16) throw new DOMException("AES-CTR counter must be 16 bytes", "OperationError");
+    const length = Number(algorithm.length);
+    if (!(length >= 1 && length <= 128)) throw new DOMException("AES-CTR length must be between 1 and 128", "OperationError");
+    try { return host.aesCtr(k.bytes, counter, length, input); } catch { throw failed(); }
+  }
+  function aesGcm(encrypt, algorithm, k, input, failed) {
     if (algorithm.iv === undefined) throw new TypeError("AesGcmParams: iv is required");
     const iv = bufferSource(algorithm.iv, "iv");
     if (iv.byteLength !== 12) throw new DOMException("AES-GCM IVs other than 12 bytes are not supported", "NotSupportedError");
     const tagLength = algorithm.tagLength === undefined ? 128 : Number(algorithm.tagLength);
     if (tagLength !== 128) throw new DOMException("AES-GCM tag lengths other than 128 bits are not supported", "NotSupportedError");
     const aad = algorithm.additionalData === undefined ? new Uint8Array(0) : bufferSource(algorithm.additionalData, "additionalData");
-    const input = bufferSource(data, "data");
     try {
       return host.aesGcm(encrypt, k.bytes, iv, aad, input);
     } catch {
-      throw new DOMException(encrypt ? "Encryption failed." : "Decryption failed. This could be due to a ciphertext authentication failure, bad padding, incorrect CryptoKey, or another algorithm-specific reason.", "OperationError");
+      throw failed();
     }
   }
   function deriveBits(algorithm, baseKey, length, usage) {
+    if (algorithmName(algorithm).toUpperCase() === "ECDH") return ecdhBits(algorithm, keyRecord(baseKey), length, usage);
     const kind = secretKind(algorithm);
     if (kind !== "PBKDF2" && kind !== "HKDF") {
       throw new DOMException(`Unrecognized or unimplemented algorithm: ${algorithmName(algorithm)}`, "NotSupportedError");
@@ -536,6 +607,26 @@
     if (algorithm.info === undefined) throw new TypeError("HkdfParams: info is required");
     if (bits > 255 * HASH_BYTES[hash] * 8) throw new DOMException("HKDF cannot derive that many bits", "OperationError");
     return host.hkdf(hash, k.bytes, salt, bufferSource(algorithm.info, "info"), bits / 8);
+  }
+  // ECDH: the shared secret of a private key and the peer's public key, truncated to
+  // `length` bits when one is given.
+  function ecdhBits(algorithm, k, length, usage) {
+    if (k.type !== "private" || k.algorithm.name !== "ECDH") throw new DOMException("The key is not an ECDH private key", "InvalidAccessError");
+    if (!k.usages.includes(usage)) throw new DOMException(`CryptoKey does not support the "${usage}" operation`, "InvalidAccessError");
+    if (algorithm.public === undefined) throw new TypeError("EcdhKeyDeriveParams: public is required");
+    const peer = keyRecord(algorithm.public);
+    if (peer.type !== "public") throw new DOMException("The public member must be a public key", "InvalidAccessError");
+    if (peer.algorithm.name !== "ECDH" || peer.algorithm.namedCurve !== k.algorithm.namedCurve) {
+      throw new DOMException("The public key is not an ECDH key on the same curve", "InvalidAccessError");
+    }
+    let secret;
+    try { secret = new Uint8Array(host.ecdh(k.kind, k.bytes, peer.bytes)); } catch (e) { throw new DOMException(e.message, "OperationError"); }
+    if (length === null || length === undefined) return secret.buffer;
+    const bits = Number(length);
+    if (!(bits >= 0) || bits > secret.length * 8) throw new DOMException(`The length must be at most ${secret.length * 8} bits`, "OperationError");
+    const out = secret.slice(0, Math.ceil(bits / 8));
+    if (bits % 8 !== 0) out[out.length - 1] &= 0xff << (8 - (bits % 8));
+    return out.buffer;
   }
   function toBase64url(bytes) {
     let bin = "";
