@@ -315,3 +315,60 @@ async fn streams_behave_as_in_workerd() {
     .await
     .expect("timed out");
 }
+
+/// The Fetch and URL standards' details (`fetchstd.js`): each route answers a list of
+/// `[check, outcome]`; differences are reported check by check.
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_and_url_standards_as_in_workerd() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let script = format!(
+            "{}/tests/differential/fetchstd.js",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_workerd, wd) = start_workerd(dir.path(), &script, true);
+        let origin = TestOrigin::start("origin").await;
+        let url = origin.url();
+        let (op, outpost) = start_quick(
+            &["--origin", url.as_str(), "--script", script.as_str()],
+            &dir.path().join("outpost.log"),
+        );
+        let _op = Killed(op);
+        let c = common::client();
+        let mut diffs = Vec::new();
+        let mut checks = 0;
+        for route in ["/headers", "/request", "/response", "/url"] {
+            let answer = |addr: String| {
+                let c = c.clone();
+                async move {
+                    let r = c
+                        .get(format!("http://{addr}{route}"))
+                        .send()
+                        .await
+                        .expect("request");
+                    assert_eq!(r.status(), 200, "{route} in {addr}");
+                    r.json::<Vec<(String, serde_json::Value)>>()
+                        .await
+                        .expect("a list of checks")
+                }
+            };
+            let want = answer(wd.clone()).await;
+            let got = answer(outpost.clone()).await;
+            assert_eq!(want.len(), got.len(), "{route}: the same checks");
+            for ((name, w), (_, g)) in want.iter().zip(&got) {
+                checks += 1;
+                if w != g {
+                    diffs.push(format!("{route} {name}: workerd {w}, outpost {g}"));
+                }
+            }
+        }
+        assert!(
+            diffs.is_empty(),
+            "Outpost differs from workerd in {} of {checks} checks:\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
+    })
+    .await
+    .expect("timed out");
+}

@@ -1292,7 +1292,7 @@ fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsVal
         Done::Read(Ok(bytes)) => (true, crate::convert::uint8_array(&bytes, ctx)?),
         Done::Fetched(Ok(resp)) => {
             let status = resp.head.status;
-            let headers = host::headers_object(resp.head.headers, ctx)?;
+            let headers = crate::headers::headers_object(resp.head.headers, ctx)?;
             let body = host::store_body(request, resp.body);
             let parts = JsArray::from_iter(
                 [

@@ -14,7 +14,6 @@ use crate::rewriter::Op;
 use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
-use boa_runtime::fetch::headers::JsHeaders;
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -145,78 +144,6 @@ pub(crate) fn drop_bodies(request: u64) {
     REPLIES.with_borrow_mut(|m| m.retain(|_, (r, _)| *r != request));
 }
 
-/// A `Headers` object (boa_runtime's class) holding `map`.
-pub(crate) fn headers_object(map: http::HeaderMap, ctx: &mut Context) -> JsResult<JsValue> {
-    use boa_engine::class::Class;
-    Ok(JsHeaders::from_data(JsHeaders::from_http(map), ctx)?.into())
-}
-
-/// The header map of a `Headers` object.
-pub(crate) fn header_map(v: &JsValue) -> Option<http::HeaderMap> {
-    let obj = v.as_object()?;
-    let h = obj.downcast_ref::<JsHeaders>()?;
-    let map = h.as_header_map().borrow().clone();
-    Some(map)
-}
-
-/// A header value as a script reads it: boa_runtime's own `Headers` reads back a
-/// value with any byte beyond ASCII as `""`; Workers decodes it.
-fn header_text(value: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(value)
-}
-
-/// Every value of `name` joined with ", " (empty values too, as the Fetch standard
-/// says), or `None`.
-fn joined_values(map: &http::HeaderMap, name: &http::HeaderName) -> Option<JsString> {
-    let mut values = map.get_all(name).iter();
-    let mut joined = header_text(values.next()?.as_bytes()).into_owned();
-    for v in values {
-        joined.push_str(", ");
-        joined.push_str(&header_text(v.as_bytes()));
-    }
-    Some(JsString::from(joined.as_str()))
-}
-
-/// The header map of a `Headers` object passed as `this` to the prelude's readers.
-fn headers_of(v: &JsValue) -> JsResult<std::rc::Rc<RefCell<http::HeaderMap>>> {
-    v.as_object()
-        .and_then(|o| o.downcast_ref::<JsHeaders>().map(|h| h.as_header_map()))
-        .ok_or_else(|| type_error("Illegal invocation: not a Headers object"))
-}
-
-/// `headerGet(headers, name)`: `Headers.prototype.get`.
-fn header_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let map = headers_of(&arg(args, 0))?;
-    let name = string_arg(args, 1, ctx)?;
-    let name = http::HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| type_error("Invalid header name."))?;
-    let value = joined_values(&map.borrow(), &name);
-    Ok(value.map_or_else(JsValue::null, JsValue::from))
-}
-
-/// `headerList(headers) -> [[name, value], ...]`: the Fetch standard's "sort and
-/// combine" that iteration uses — sorted by name, repeated names joined with ", ",
-/// except `set-cookie`, whose values stay apart.
-fn header_list(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let map = headers_of(&arg(args, 0))?;
-    let map = map.borrow();
-    let mut names: Vec<&http::HeaderName> = map.keys().collect();
-    names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-    let mut pairs: Vec<JsValue> = Vec::with_capacity(map.len());
-    for name in names {
-        let key = JsValue::from(JsString::from(name.as_str()));
-        if name == http::header::SET_COOKIE {
-            for v in map.get_all(name) {
-                let v = JsString::from(header_text(v.as_bytes()).as_ref());
-                pairs.push(JsArray::from_iter([key.clone(), v.into()], ctx).into());
-            }
-        } else if let Some(v) = joined_values(&map, name) {
-            pairs.push(JsArray::from_iter([key, v.into()], ctx).into());
-        }
-    }
-    Ok(JsArray::from_iter(pairs, ctx).into())
-}
-
 /// `fetch(call, url, method, headers, bytes, bodyId)`.
 fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let call = call_arg(args, 0, ctx)?;
@@ -232,7 +159,7 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
     let method = string_arg(args, 2, ctx)?;
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| type_error(format!("fetch: bad method {method:?}")))?;
-    let headers = header_map(&arg(args, 3)).unwrap_or_default();
+    let headers = crate::headers::header_map(&arg(args, 3)).unwrap_or_default();
     let bytes = arg(args, 4);
     let body_id = arg(args, 5);
     let body = if !bytes.is_null_or_undefined() {
@@ -614,11 +541,14 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 44] = [
+    let functions: [(&str, Native, usize); 49] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
-        ("headerGet", header_get, 2),
-        ("headerList", header_list, 1),
+        ("headerGet", crate::headers::get, 2),
+        ("headerList", crate::headers::list, 1),
+        ("headerAppend", crate::headers::append, 3),
+        ("headerSet", crate::headers::set, 3),
+        ("headerDelete", crate::headers::delete, 2),
         ("checkSelector", check_selector, 1),
         ("rewrite", rewrite, 5),
         ("rewriteReply", rewrite_reply, 3),
@@ -657,6 +587,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("aesCtr", crate::ciphers::aes_ctr, 4),
         ("aesKw", crate::ciphers::aes_kw, 3),
         ("ecdh", crate::ciphers::ecdh, 3),
+        ("formDecode", crate::urlencoded::decode, 1),
+        ("formEncode", crate::urlencoded::encode, 1),
         ("urlPattern", crate::url_pattern::compile, 3),
         ("urlPatternExec", crate::url_pattern::exec, 3),
     ];

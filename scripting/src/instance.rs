@@ -378,7 +378,7 @@ impl Instance {
         let (parts, body) = request.into_parts();
         let ctx = &mut self.context;
         let headers =
-            crate::host::headers_object(parts.headers, ctx).map_err(|e| self.error(&e))?;
+            crate::headers::headers_object(parts.headers, ctx).map_err(|e| self.error(&e))?;
         let ctx = &mut self.context;
         // A body still arriving goes in as its host body's id (the prelude makes it a
         // stream over the host body).
@@ -598,7 +598,7 @@ impl Instance {
         let status = status.as_number().unwrap_or(0.0) as u16;
         let status = http::StatusCode::from_u16(status)
             .map_err(|_| not_response(format!("a Response with status {status}")))?;
-        let headers = crate::host::header_map(&headers).unwrap_or_default();
+        let headers = crate::headers::header_map(&headers).unwrap_or_default();
         let body = if body.is_null_or_undefined() {
             Body::Bytes(bytes::Bytes::new())
         } else if let Some(s) = body.as_string() {

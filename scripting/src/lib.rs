@@ -22,6 +22,7 @@ mod crypto;
 mod engine;
 mod error;
 mod exchange;
+mod headers;
 mod host;
 mod instance;
 mod kv;
@@ -32,6 +33,7 @@ mod rewriter;
 mod sink;
 mod sources;
 mod url_pattern;
+mod urlencoded;
 
 pub use engine::{
     ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,

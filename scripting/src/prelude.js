@@ -15,70 +15,6 @@
 //   checkSelector(s), rewrite(id, handle, bytes, plan, coding) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
 // Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
-// WHATWG URLSearchParams (application/x-www-form-urlencoded), and URL#searchParams
-// kept in step with the URL's query, which boa_runtime's URL does not provide.
-globalThis.URLSearchParams = class URLSearchParams {
-  #list = [];
-  #onChange = null;
-  constructor(init = "", onChange = null) {
-    if (typeof init === "object" && init !== null) {
-      const pairs = Symbol.iterator in init ? init : Object.entries(init);
-      for (const [k, v] of pairs) this.#list.push([String(k), String(v)]);
-    } else {
-      let s = String(init);
-      if (s.startsWith("?")) s = s.slice(1);
-      for (const part of s.split("&")) {
-        if (part === "") continue;
-        const eq = part.indexOf("=");
-        const k = eq < 0 ? part : part.slice(0, eq);
-        const v = eq < 0 ? "" : part.slice(eq + 1);
-        this.#list.push([URLSearchParams.#decode(k), URLSearchParams.#decode(v)]);
-      }
-    }
-    this.#onChange = onChange;
-  }
-  static #decode(s) {
-    s = s.replace(/\+/g, " ");
-    try { return decodeURIComponent(s); } catch { return s; }
-  }
-  static #encode(s) {
-    return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
-  }
-  #changed() { if (this.#onChange) this.#onChange(this.toString()); }
-  get size() { return this.#list.length; }
-  append(k, v) { this.#list.push([String(k), String(v)]); this.#changed(); }
-  delete(k, v) {
-    this.#list = this.#list.filter(([a, b]) => !(a === String(k) && (v === undefined || b === String(v))));
-    this.#changed();
-  }
-  get(k) { const e = this.#list.find(([a]) => a === String(k)); return e ? e[1] : null; }
-  getAll(k) { return this.#list.filter(([a]) => a === String(k)).map(([, b]) => b); }
-  has(k, v) { return this.#list.some(([a, b]) => a === String(k) && (v === undefined || b === String(v))); }
-  set(k, v) {
-    k = String(k); v = String(v);
-    const i = this.#list.findIndex(([a]) => a === k);
-    if (i < 0) this.#list.push([k, v]);
-    else { this.#list[i][1] = v; this.#list = this.#list.filter(([a], j) => a !== k || j === i); }
-    this.#changed();
-  }
-  sort() { this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); this.#changed(); }
-  forEach(f, self) { for (const [k, v] of this.#list) f.call(self, v, k, this); }
-  *entries() { for (const [k, v] of this.#list) yield [k, v]; }
-  *keys() { for (const [k] of this.#list) yield k; }
-  *values() { for (const [, v] of this.#list) yield v; }
-  [Symbol.iterator]() { return this.entries(); }
-  toString() {
-    return this.#list.map(([k, v]) => URLSearchParams.#encode(k) + "=" + URLSearchParams.#encode(v)).join("&");
-  }
-};
-Object.defineProperty(URL.prototype, "searchParams", {
-  configurable: true,
-  get() {
-    const url = this;
-    return new URLSearchParams(url.search, (q) => { url.search = q; });
-  },
-});
-
 (() => {
   "use strict";
   const host = globalThis.__outpostHost;
@@ -99,7 +35,31 @@ Object.defineProperty(URL.prototype, "searchParams", {
       forEach: method(function forEach(f, self) {
         for (const [k, v] of host.headerList(this)) f.call(self, v, k, this);
       }),
+      append: method(function append(name, value) { host.headerAppend(this, name, value); }),
+      set: method(function set(name, value) { host.headerSet(this, name, value); }),
+      delete: method(Object.defineProperty(function (name) { host.headerDelete(this, name); }, "name", { value: "delete" })),
     });
+    // The constructor scripts see: a sequence of pairs must hold pairs (boa_runtime's
+    // would read [["a", "1", "2"]] as a record); the prototype is the native class's,
+    // so every Headers object is `instanceof Headers`.
+    const Headers = function Headers(init) {
+      if (new.target === undefined) throw new TypeError("Failed to construct 'Headers': Please use the 'new' operator.");
+      if (init !== null && typeof init === "object" && typeof init[Symbol.iterator] === "function" && !(init instanceof NativeHeaders)) {
+        const pairs = [];
+        for (const pair of init) {
+          const list = typeof pair === "string" || pair === null || typeof pair !== "object" ? null : [...pair];
+          if (list === null || list.length !== 2) throw new TypeError("Failed to construct 'Headers': each header must be a [name, value] pair.");
+          pairs.push(list);
+        }
+        init = pairs;
+      } else if (init === null || (init !== undefined && typeof init !== "object" && typeof init !== "function")) {
+        throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
+      }
+      return Reflect.construct(NativeHeaders, init === undefined ? [] : [init], new.target);
+    };
+    Headers.prototype = NativeHeaders.prototype;
+    Object.defineProperty(NativeHeaders.prototype, "constructor", { value: Headers, writable: true, configurable: true });
+    Object.defineProperty(globalThis, "Headers", { value: Headers, writable: true, enumerable: false, configurable: true });
   }
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
@@ -359,12 +319,24 @@ Object.defineProperty(URL.prototype, "searchParams", {
     }
   }
 
-  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+  // Fetch §2.2.1: a method is a token; these six are normalised to upper case (PATCH
+  // is not: the standard leaves it as given); CONNECT, TRACE and TRACK are forbidden.
+  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  function normalizeMethod(m) {
+    if (!TOKEN.test(m)) throw new TypeError(`Failed to construct 'Request': '${m}' is not a valid HTTP method.`);
+    const upper = m.toUpperCase();
+    if (upper === "CONNECT" || upper === "TRACE" || upper === "TRACK") {
+      throw new TypeError(`Failed to construct 'Request': '${m}' HTTP method is unsupported.`);
+    }
+    return METHODS.includes(upper) ? upper : m;
+  }
   // Passed as the first constructor argument by the host-facing code below: the parts
   // are already valid (URL serialized, Headers freshly made), so nothing is re-parsed
   // or copied on the per-request path.
   const FAST = Object.freeze({});
 
+  let givenSignal;
   class Request extends Body {
     #url; #method; #headers; #redirect; #cf; #signal;
     constructor(input, init = {}) {
@@ -387,18 +359,20 @@ Object.defineProperty(URL.prototype, "searchParams", {
         headers = new NativeHeaders(input.headers);
         redirect = input.redirect;
         cf = input.cf;
-        signal = input.signal;
+        signal = input.#signal;
         if (init.body === undefined) source = Body.take(input);
       } else {
         url = new URL(String(input)).href;
         headers = new NativeHeaders();
       }
-      if (init.method !== undefined) {
-        const m = String(init.method);
-        method = METHODS.includes(m.toUpperCase()) ? m.toUpperCase() : m;
+      if (init.method !== undefined) method = normalizeMethod(String(init.method));
+      if (init.headers !== undefined) headers = new Headers(init.headers);
+      if (init.redirect !== undefined) {
+        redirect = String(init.redirect);
+        if (redirect !== "follow" && redirect !== "manual" && redirect !== "error") {
+          throw new TypeError(`Failed to construct 'Request': The provided value '${redirect}' is not a valid enum value of type RequestRedirect.`);
+        }
       }
-      if (init.headers !== undefined) headers = new NativeHeaders(init.headers);
-      if (init.redirect !== undefined) redirect = String(init.redirect);
       if (init.cf !== undefined) cf = init.cf;
       if (init.signal !== undefined) {
         if (init.signal !== null && !(init.signal instanceof AbortSignal)) {
@@ -427,7 +401,11 @@ Object.defineProperty(URL.prototype, "searchParams", {
     get headers() { return this.#headers; }
     get redirect() { return this.#redirect; }
     get cf() { return this.#cf; }
-    get signal() { return this.#signal; }
+    // Every request has a signal (one that never aborts unless the script gave one);
+    // made on first read, so requests that no one asks do not pay for it.
+    get signal() { return (this.#signal ??= new AbortController().signal); }
+    // (For fetch(): the signal a script gave, without making one.)
+    static { givenSignal = (r) => r.#signal; }
     clone() {
       return new Request(this.#url, {
         method: this.#method, headers: this.#headers, redirect: this.#redirect, cf: this.#cf, signal: this.#signal, body: Body.tee(this),
@@ -436,8 +414,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
   }
 
 
+  // Fetch §5.5: a reason phrase is HTAB, SP, visible ASCII and obs-text only.
+  const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
   class Response extends Body {
-    #status; #statusText; #headers; #url; #redirected;
+    #status; #statusText; #headers; #url; #redirected; #type = "default";
     constructor(body = null, init = {}) {
       if (body === FAST) {
         super(init.source);
@@ -446,6 +426,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
         this.#headers = init.headers;
         this.#url = init.url ?? "";
         this.#redirected = init.redirected === true;
+        if (init.type !== undefined) this.#type = init.type;
         return;
       }
       init = init ?? {};
@@ -453,7 +434,12 @@ Object.defineProperty(URL.prototype, "searchParams", {
       if (!Number.isInteger(status) || status < 200 || status > 599) {
         throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
       }
-      const headers = new NativeHeaders(init.headers);
+      const statusText = init.statusText === undefined ? "" : String(init.statusText);
+      if (!REASON.test(statusText)) throw new TypeError(`Failed to construct 'Response': Invalid statusText: ${JSON.stringify(statusText)}`);
+      const headers = init.headers === undefined || init.headers instanceof NativeHeaders ? new NativeHeaders(init.headers) : new Headers(init.headers);
+      // A null body status with an empty string is no body, as in Workers (the standard
+      // refuses any non-null body; scripts written for Workers rely on "" passing).
+      if (body === "" && (status === 204 || status === 205 || status === 304 || status === 101)) body = null;
       // (Indexing, not destructuring: array destructuring runs the iterator protocol,
       // which costs an interpreter dearly on the per-request path.)
       const extracted = extractBody(body);
@@ -464,7 +450,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
       if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
       super(source);
       this.#status = status;
-      this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
+      this.#statusText = statusText;
       this.#headers = headers;
       this.#url = "";
       this.#redirected = false;
@@ -472,6 +458,10 @@ Object.defineProperty(URL.prototype, "searchParams", {
     static fromHost(status, statusText, headers, handle, url, redirected) {
       const source = handle === null ? null : new HostBody(handle);
       return new Response(FAST, { status, statusText, headers, url, source, redirected });
+    }
+    // A network error: type "error", status 0, no headers, no body.
+    static error() {
+      return new Response(FAST, { status: 0, statusText: "", headers: new NativeHeaders(), source: null, type: "error" });
     }
     static redirect(url, status = 302) {
       if (![301, 302, 303, 307, 308].includes(status)) {
@@ -491,7 +481,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     get headers() { return this.#headers; }
     get url() { return this.#url; }
     get redirected() { return this.#redirected; }
-    get type() { return "default"; }
+    get type() { return this.#type; }
     clone() {
       const s = Body.tee(this);
       return new Response(FAST, {
@@ -741,7 +731,7 @@ Object.defineProperty(URL.prototype, "searchParams", {
     let url = req.url;
     let method = req.method;
     let headers = req.headers;
-    const signal = req.signal;
+    const signal = givenSignal(req);
     const cf = cacheOptions(req.cf);
     signal?.throwIfAborted();
     for (let hops = 0; ; hops++) {

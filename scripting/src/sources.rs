@@ -5,13 +5,14 @@ use std::sync::OnceLock;
 
 /// Run in every new context, in this order (each file's header says what it holds):
 /// DOM events and aborts, the loader that stands in for the Streams globals, Blob and
-/// File, FormData, Web Crypto, URLPattern, then the Workers prelude.
-const EAGER: [&str; 7] = [
+/// File, FormData, Web Crypto, URLSearchParams, URLPattern, then the Workers prelude.
+const EAGER: [&str; 8] = [
     include_str!("js/events.js"),
     include_str!("js/streams-loader.js"),
     include_str!("js/blob.js"),
     include_str!("js/formdata.js"),
     include_str!("js/crypto.js"),
+    include_str!("js/url.js"),
     include_str!("js/urlpattern.js"),
     include_str!("prelude.js"),
 ];

@@ -38,3 +38,9 @@ async fn url_pattern_follows_the_standard() {
     let failed = failures("urlpattern.js", include_str!("standards/urlpattern.js")).await;
     assert!(failed.is_empty(), "URLPattern:\n{}", failed.join("\n"));
 }
+
+#[tokio::test]
+async fn fetch_and_url_follow_the_standards() {
+    let failed = failures("fetch.js", include_str!("standards/fetch.js")).await;
+    assert!(failed.is_empty(), "Fetch/URL:\n{}", failed.join("\n"));
+}

@@ -87,6 +87,6 @@
     get hash() { return this.#parts[7]; }
     get hasRegExpGroups() { return this.#regexpGroups; }
   }
-  Object.defineProperty(URLPattern.prototype, Symbol.toStringTag, { value: "URLPattern", configurable: true });
+  // (No toStringTag: workerd's classes print as [object Object].)
   Object.defineProperty(globalThis, "URLPattern", { value: URLPattern, writable: true, enumerable: false, configurable: true });
 })();
