@@ -42,7 +42,7 @@ async fn run_with(e: &ScriptEngine, code: &str) -> Result<(http::HeaderMap, Stri
 }
 
 async fn run(code: &str) -> Result<(http::HeaderMap, String), ScriptError> {
-    let e = ScriptEngine::new(1, Limits::default()).expect("engine");
+    let e = patient(ScriptEngine::new(1, Limits::default()).expect("engine"));
     run_with(&e, code).await
 }
 
@@ -196,7 +196,7 @@ async fn a_throwing_handler_cuts_the_response_short() {
         &page,
         r#"new HTMLRewriter().on("p.bad", { element() { throw new Error("handler broke"); } })"#,
     );
-    let e = ScriptEngine::new(1, Limits::default()).expect("engine");
+    let e = patient(ScriptEngine::new(1, Limits::default()).expect("engine"));
     let err = run_with(&e, &code).await.expect_err("the body fails");
     let msg = err.to_string();
     assert!(msg.contains("handler broke"), "{msg}");
@@ -224,7 +224,16 @@ async fn handlers_count_against_the_cpu_limit() {
         cpu_time: std::time::Duration::from_millis(50),
         ..Limits::default()
     };
-    let e = ScriptEngine::new(1, limits).expect("engine");
+    let e = patient(ScriptEngine::new(1, limits).expect("engine"));
     let err = run_with(&e, &code).await.expect_err("stopped");
     assert!(err.to_string().contains("CPU limit"), "{err}");
+}
+
+/// An engine whose requests wait as long as they need for their JS thread: a thread
+/// replaced after a runaway script sets up a new runtime, which takes seconds in a
+/// debug build on a loaded CI machine, past the default 1 s queue deadline (tested on
+/// its own in tests/script_queue.rs).
+fn patient(engine: outpost_scripting::ScriptEngine) -> outpost_scripting::ScriptEngine {
+    let wait = std::time::Duration::from_secs(60);
+    engine.with_queue_limits(outpost_scripting::QueueLimits::new(1, 128, None, wait))
 }
