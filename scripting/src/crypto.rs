@@ -170,3 +170,31 @@ pub(crate) fn hkdf(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult
         .map_err(|_| type_error("HKDF cannot derive that many bits"))?;
     Ok(array_buffer(&out, ctx)?.into())
 }
+
+/// `base64url(bytes) -> string` (no padding, as JWK members are written).
+pub(crate) fn base64url(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    use base64::Engine;
+    let bytes = bytes_of(&arg(args, 0), ctx)?;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    Ok(JsString::from(text.as_str()).into())
+}
+
+/// `fromBase64url(string) -> Uint8Array | null` (padding optional; `null` when the
+/// text is not base64url).
+pub(crate) fn from_base64url(
+    _: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    use base64::Engine;
+    let text = string_arg(args, 0, ctx)?;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    match engine.decode(text.as_bytes()) {
+        Ok(bytes) => uint8_array(&bytes, ctx),
+        Err(_) => Ok(JsValue::null()),
+    }
+}

@@ -541,7 +541,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 49] = [
+    let functions: [(&str, Native, usize); 53] = [
         ("loadStreams", load_streams, 0),
         ("settled", settled, 1),
         ("headerGet", crate::headers::get, 2),
@@ -577,7 +577,11 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("privateKey", crate::private_keys::private_key, 3),
         ("generateKeyPair", crate::private_keys::generate_key_pair, 1),
         ("signWith", crate::private_keys::sign, 4),
-        ("exportPkcs8", crate::private_keys::export_pkcs8, 1),
+        ("base64url", crate::crypto::base64url, 1),
+        ("fromBase64url", crate::crypto::from_base64url, 1),
+        ("exportPrivate", crate::key_export::export_private, 3),
+        ("exportRsaPublic", crate::key_export::export_rsa_public, 2),
+        ("generateRsa", crate::key_export::generate_rsa, 2),
         ("hmacSign", hmac_sign, 3),
         ("hmacVerify", hmac_verify, 4),
         ("publicKey", crate::public_keys::public_key, 4),

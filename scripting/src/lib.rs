@@ -25,6 +25,7 @@ mod exchange;
 mod headers;
 mod host;
 mod instance;
+mod key_export;
 mod kv;
 pub mod memory;
 mod private_keys;

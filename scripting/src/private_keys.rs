@@ -10,10 +10,10 @@ use ring::rand::SystemRandom;
 use ring::signature::{self as s, KeyPair};
 
 /// How a private key is stored: a tag byte, then the key.
-const PKCS8: u8 = 1;
+pub(crate) const PKCS8: u8 = 1;
 /// JWK parts: EC `d` then the uncompressed point; Ed25519 seed then public key; RSA
 /// `n e d p q dp dq qi`, each with a 4-byte length.
-const PARTS: u8 = 2;
+pub(crate) const PARTS: u8 = 2;
 
 enum Pair {
     Ecdsa(s::EcdsaKeyPair),
@@ -40,7 +40,7 @@ fn ecdsa_alg(kind: &str) -> Option<&'static s::EcdsaSigningAlgorithm> {
 }
 
 /// Splits length-prefixed fields.
-fn fields(mut data: &[u8]) -> Option<Vec<&[u8]>> {
+pub(crate) fn fields(mut data: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let (len, rest) = data.split_at_checked(4)?;
@@ -216,16 +216,6 @@ pub(crate) fn sign(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult
         _ => return Err(type_error(format!("unsupported signature scheme {scheme}"))),
     };
     Ok(array_buffer(&signature, ctx)?.into())
-}
-
-/// `exportPkcs8(stored) -> Uint8Array | null` (only a key imported or generated as
-/// PKCS#8 is kept as one).
-pub(crate) fn export_pkcs8(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let stored = bytes_of(&arg(args, 0), ctx)?;
-    match stored.split_first() {
-        Some((&PKCS8, document)) => uint8_array(document, ctx),
-        _ => Ok(JsValue::null()),
-    }
 }
 
 /// The secret scalar of a stored EC private key (for ECDH), checked to be on `kind`'s

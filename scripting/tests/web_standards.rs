@@ -53,3 +53,9 @@ fn patient(engine: outpost_scripting::ScriptEngine) -> outpost_scripting::Script
     let wait = std::time::Duration::from_secs(60);
     engine.with_queue_limits(outpost_scripting::QueueLimits::new(1, 128, None, wait))
 }
+
+#[tokio::test]
+async fn web_crypto_key_generation_follows_the_standard() {
+    let failed = failures("webcrypto.js", include_str!("standards/webcrypto.js")).await;
+    assert!(failed.is_empty(), "Web Crypto:\n{}", failed.join("\n"));
+}

@@ -436,6 +436,10 @@ routes["/derive"] = async () => {
 // by Node): PKCS#8 and JWK forms of one RSA-2048 and one P-256 key.
 const PRIVATE = {"rsa": {"pkcs8": "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQC4WaiKAVXg5mlWtmO3531ENAn2KQJNfuC2kDBa3heUBqi7TywILQB5bEwTvjSBYmDhzUKboKhjv31WJaK0g030+HTDR9mMs736jzEP5Ks8Ok+Wky97TAcVV3XhJ2mvIwP4l0kKd7RlrQpB7nhcluF9gYGrI6dqPJyinS7DJ0W+3VVgIvKSgcO6vy0KXUepWBX+vM6WKcMY9eFZfktlQJdWGUpI1KzXBLQ73MHYO6+r0AONu0aOPEh9+8IlaBX12sNuYToGtnShPC8CkNv7sFcVHZXgwa5B0AJXiNrjONtFdwlQ1oyKsqHKJILIP5fZ7TKFha0NjzI98Mrw/HYa1QNlAgMBAAECggEAEOTkI9PwGlGs3DqPuq+qR6dOaGW+si2X8bMW2b6NQgGdBR/B/o420ANwMpKVcWv7sLjxfmo2zeYjc5/nhr80h2gdHAF7VHOEy/yP98LL1hOj7b3xHBpnpcZWy629RJFv0KBdaOoQ0qaM3TKGiwZ0UkU3H5QylSZKPNuTVWTfQkvfdOfgUgtuDtdmU8Hq+Jex68c1aZFWdPzYXSBDeQIZ6VN88ipvenaIvAQCYV0CM31azCgUKpHNdOu0WynxGM6dWJgKor8aVaifqgamRXzDz6zg4vtU6sxo7M4pVE7WKV9/WHef4QkfcmJKKwCxGocfCvbsvgioD1pWWroMcYk5CwKBgQDiga/ExW9Hrasb8kAJbWV8r6Ysr/vTRI9Q7qtxU9WqBjq7thiPUcnxmnh+UQ40LkgsLzFn9iCGuz/BlXc/dkF8FwkmoAcriCbIutFQ9dEyM0ZcmECbqg5uKn/ypx4bhk7Wh1EJgxn0qzK/vYXDju1HxG+DbPtiSHMHQ/CyetNjYwKBgQDQWr4G4BBLJiBh5T+JqrAuLmk34S1rhpBA0i//7+Ph5nIR0Rdj3B+yq2tdgB6WKA6d9jhBQogzn4lZEdTOJWrEv0Jr0FqleMLJm0rKKmmNC/4mepd9MRbLECt9zVUuKVUwIhfASZM+Cl0UjJ0fCN3GnQKnKK666ip+CYQWKgxMlwKBgQDaON/C0ASaJjOIRSh07LSuH/wVaadQr+jzrD34fTCJEl9boeCfk8jfwFb+O9FXbI+UIhOTeYl0xMp0EzBEMAZ/KyJh2COQSSg0k+g9+9aEauoLI5R7ZKdqc/+5JFDZa9hgzxW/+FL1aksGd+17ryPj1Nkq4cB/vBU2lro6+iLWyQKBgFOna06FXeVeTHghvC4A6zXPio1WCo92eqqb+Yuv/HXxuXDv241LjyqEatoim6U8Ngo0FogVN2xKrLGnWCLgoQqXpAp3oD15y/N4N0IOX0yzOPqoE/S+5eDoAB5Fd+LN05c8yP56S/UH4jFi957DR4/78Fm/GtCPPjpWhcMEZOXHAoGBAKYCd9UM5ADOXuM8JgzjhhOXoH5RiE1w486zmFCjTIBi4kvS3EOf5hWL9lPkdnfwJUkSrdAgNSspJ67qQ9dCp+yswjcfwpTAGXYnGeviAE4D3lwTm6c4d72M8loby2BNkUemWdAzGPBnTbz8KdsIDKaKa63USy3oJ6/iYy3uf6p3", "jwk": {"kty": "RSA", "n": "uFmoigFV4OZpVrZjt-d9RDQJ9ikCTX7gtpAwWt4XlAaou08sCC0AeWxME740gWJg4c1Cm6CoY799ViWitINN9Ph0w0fZjLO9-o8xD-SrPDpPlpMve0wHFVd14SdpryMD-JdJCne0Za0KQe54XJbhfYGBqyOnajycop0uwydFvt1VYCLykoHDur8tCl1HqVgV_rzOlinDGPXhWX5LZUCXVhlKSNSs1wS0O9zB2Duvq9ADjbtGjjxIffvCJWgV9drDbmE6BrZ0oTwvApDb-7BXFR2V4MGuQdACV4ja4zjbRXcJUNaMirKhyiSCyD-X2e0yhYWtDY8yPfDK8Px2GtUDZQ", "e": "AQAB", "d": "EOTkI9PwGlGs3DqPuq-qR6dOaGW-si2X8bMW2b6NQgGdBR_B_o420ANwMpKVcWv7sLjxfmo2zeYjc5_nhr80h2gdHAF7VHOEy_yP98LL1hOj7b3xHBpnpcZWy629RJFv0KBdaOoQ0qaM3TKGiwZ0UkU3H5QylSZKPNuTVWTfQkvfdOfgUgtuDtdmU8Hq-Jex68c1aZFWdPzYXSBDeQIZ6VN88ipvenaIvAQCYV0CM31azCgUKpHNdOu0WynxGM6dWJgKor8aVaifqgamRXzDz6zg4vtU6sxo7M4pVE7WKV9_WHef4QkfcmJKKwCxGocfCvbsvgioD1pWWroMcYk5Cw", "p": "4oGvxMVvR62rG_JACW1lfK-mLK_700SPUO6rcVPVqgY6u7YYj1HJ8Zp4flEONC5ILC8xZ_Yghrs_wZV3P3ZBfBcJJqAHK4gmyLrRUPXRMjNGXJhAm6oObip_8qceG4ZO1odRCYMZ9Ksyv72Fw47tR8Rvg2z7YkhzB0PwsnrTY2M", "q": "0Fq-BuAQSyYgYeU_iaqwLi5pN-Eta4aQQNIv_-_j4eZyEdEXY9wfsqtrXYAeligOnfY4QUKIM5-JWRHUziVqxL9Ca9BapXjCyZtKyippjQv-JnqXfTEWyxArfc1VLilVMCIXwEmTPgpdFIydHwjdxp0CpyiuuuoqfgmEFioMTJc", "dp": "2jjfwtAEmiYziEUodOy0rh_8FWmnUK_o86w9-H0wiRJfW6Hgn5PI38BW_jvRV2yPlCITk3mJdMTKdBMwRDAGfysiYdgjkEkoNJPoPfvWhGrqCyOUe2SnanP_uSRQ2WvYYM8Vv_hS9WpLBnfte68j49TZKuHAf7wVNpa6Ovoi1sk", "dq": "U6drToVd5V5MeCG8LgDrNc-KjVYKj3Z6qpv5i6_8dfG5cO_bjUuPKoRq2iKbpTw2CjQWiBU3bEqssadYIuChCpekCnegPXnL83g3Qg5fTLM4-qgT9L7l4OgAHkV34s3TlzzI_npL9QfiMWL3nsNHj_vwWb8a0I8-OlaFwwRk5cc", "qi": "pgJ31QzkAM5e4zwmDOOGE5egflGITXDjzrOYUKNMgGLiS9LcQ5_mFYv2U-R2d_AlSRKt0CA1KyknrupD10Kn7KzCNx_ClMAZdicZ6-IATgPeXBObpzh3vYzyWhvLYE2RR6ZZ0DMY8GdNvPwp2wgMpoprrdRLLegnr-JjLe5_qnc"}}, "p256": {"pkcs8": "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtskoupq2s8UEuHUidlbi8NO+osvmZ3uu1pUQZiymJehRANCAARgCQ+nMABPhHWRMRDe14gwJ+bL66shqmSAYVeqwEEQ2ikm/dZ2a0k5Kbees2VxQxq9Dpx3MZgjLvuQFhywh9/4", "jwk": {"kty": "EC", "x": "YAkPpzAAT4R1kTEQ3teIMCfmy-urIapkgGFXqsBBENo", "y": "KSb91nZrSTkpt56zZXFDGr0OnHcxmCMu-5AWHLCH3_g", "crv": "P-256", "d": "Utskoupq2s8UEuHUidlbi8NO-osvmZ3uu1pUQZiymJc"}}};
 const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+// The RSA PKCS#8 document, decoded once (an interpreted decode is ~10 ms of a debug
+// build's 50 ms CPU limit per route).
+let rsaPkcs8Bytes;
+const rsaPkcs8 = () => (rsaPkcs8Bytes ??= b64bytes(PRIVATE.rsa.pkcs8));
 const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const MSG = new TextEncoder().encode("outpost signs this");
 // Ed25519 from a fixed seed: signatures are deterministic, so both runtimes agree.
@@ -460,7 +464,7 @@ routes["/sign-ed25519"] = async () => {
 routes["/sign-rsa"] = async () => {
   const msg = MSG;
   const rsaAlg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-  const rsa = await crypto.subtle.importKey("pkcs8", b64bytes(PRIVATE.rsa.pkcs8), rsaAlg, false, ["sign"]);
+  const rsa = await crypto.subtle.importKey("pkcs8", rsaPkcs8(), rsaAlg, false, ["sign"]);
   const rsaSig = await crypto.subtle.sign(rsaAlg, rsa, msg);
   const rsaPublic = await crypto.subtle.importKey("jwk", { kty: "RSA", n: PRIVATE.rsa.jwk.n, e: PRIVATE.rsa.jwk.e }, rsaAlg, false, ["verify"]);
   return [bytesHex(rsaSig), await crypto.subtle.verify(rsaAlg, rsaPublic, rsaSig, msg), rsa.algorithm, rsa.type];
@@ -471,7 +475,7 @@ routes["/sign-rsa-jwk-pss"] = async () => {
   const rsaJwk = await crypto.subtle.importKey("jwk", PRIVATE.rsa.jwk, rsaAlg, false, ["sign"]);
   const rsaJwkSig = await crypto.subtle.sign(rsaAlg, rsaJwk, msg);
   const pssAlg = { name: "RSA-PSS", hash: "SHA-256" };
-  const pss = await crypto.subtle.importKey("pkcs8", b64bytes(PRIVATE.rsa.pkcs8), pssAlg, false, ["sign"]);
+  const pss = await crypto.subtle.importKey("pkcs8", rsaPkcs8(), pssAlg, false, ["sign"]);
   const pssSig = await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 32 }, pss, msg);
   return [bytesHex(rsaJwkSig).slice(0, 32), pssSig.byteLength];
 };
@@ -675,5 +679,58 @@ routes["/ecdh"] = async () => {
       await failure(s.importKey("raw", fromHexString("0445888dd20d0cf068da86ec870ed33a598b1f79e532aefbf5877a2e7887890d963f5ccc8def85931bf93c95d006a36a5c8736b5fac6bdd15d44d9140d07d699a7"), P256, true, ["deriveBits"])),
       await failure(s.deriveBits({ name: "ECDH", public: privB }, privA, 256)),
     ],
+  };
+};
+
+// (A byte comparison cheaper than two hex strings: debug builds run routes under a
+// 50 ms CPU limit.)
+const sameBytes = (a, b) => {
+  const x = new Uint8Array(a), y = new Uint8Array(b);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+};
+// Key export in every format: private keys as pkcs8 and jwk however they were
+// imported, RSA public keys as spki and jwk.
+// (RSA in two routes: a debug build's private-key import alone takes ~20 ms of the
+// 50 ms CPU limit.)
+routes["/export-rsa-private"] = async () => {
+  const s = crypto.subtle;
+  const alg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  const fromPkcs8 = await s.importKey("pkcs8", rsaPkcs8(), alg, true, ["sign"]);
+  const jwk = await s.exportKey("jwk", fromPkcs8);
+  return {
+    jwk: [Object.keys(jwk), jwk.alg, jwk.n === PRIVATE.rsa.jwk.n, jwk.d === PRIVATE.rsa.jwk.d, jwk.qi === PRIVATE.rsa.jwk.qi],
+    pkcs8: sameBytes(await s.exportKey("pkcs8", fromPkcs8), rsaPkcs8()),
+    raw: await s.exportKey("raw", fromPkcs8).then(() => "ok", (e) => e.name),
+  };
+};
+routes["/export-rsa-public"] = async () => {
+  const s = crypto.subtle;
+  const pub = await s.importKey("jwk", { kty: "RSA", n: PRIVATE.rsa.jwk.n, e: PRIVATE.rsa.jwk.e }, { name: "RSA-PSS", hash: "SHA-384" }, true, ["verify"]);
+  return {
+    spki: bytesHex((await s.exportKey("spki", pub)).slice(0, 40)),
+    publicJwk: await s.exportKey("jwk", pub),
+    algorithm: pub.algorithm,
+    raw: await s.exportKey("raw", pub).then(() => "ok", (e) => e.name),
+  };
+};
+routes["/export-private"] = async () => {
+  const s = crypto.subtle;
+  const ec = { name: "ECDSA", namedCurve: "P-256" };
+  const fromJwk = await s.importKey("jwk", PRIVATE.p256.jwk, ec, true, ["sign"]);
+  const fromPkcs8 = await s.importKey("pkcs8", b64bytes(PRIVATE.p256.pkcs8), ec, true, ["sign"]);
+  const ecJwk = await s.exportKey("jwk", fromPkcs8);
+  const edPkcs8 = b64bytes("MC4CAQAwBQYDK2VwBCIEIFMqO+zflszhDpf+DQQoY2dTSfqR3dUhKIxRJDej8it8");
+  const ed = await s.importKey("pkcs8", edPkcs8, "Ed25519", true, ["sign"]);
+  const edJwk = await s.exportKey("jwk", ed);
+  const edBack = await s.importKey("jwk", edJwk, "Ed25519", true, ["sign"]);
+  return {
+    ecJwk: [Object.keys(ecJwk), ecJwk.d === PRIVATE.p256.jwk.d, ecJwk.x === PRIVATE.p256.jwk.x],
+    ecPkcs8FromJwk: (await s.exportKey("pkcs8", fromJwk)).byteLength > 0,
+    edJwk: [Object.keys(edJwk), edJwk.crv, edJwk.alg],
+    edPublicJwk: await s.exportKey("jwk", await s.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: edJwk.x }, "Ed25519", true, ["verify"])),
+    edRoundTrip: bytesHex(await s.sign("Ed25519", edBack, MSG)) === bytesHex(await s.sign("Ed25519", ed, MSG)),
+    edPkcs8FromJwk: sameBytes(await s.exportKey("pkcs8", edBack), edPkcs8),
   };
 };

@@ -265,15 +265,12 @@
     if (algorithm.hash === undefined) throw new TypeError("RsaHashedImportParams: hash is required");
     const hash = algorithmName(algorithm.hash).toUpperCase();
     if (!(hash in HASH_BYTES)) throw new DOMException(`Unrecognized or unimplemented hash algorithm: ${hash}`, "NotSupportedError");
-    return { algorithm: { name, hash: { name: hash } }, kind: "RSA", hash };
+    return { algorithm: { name, hash: { name: hash } }, kind: "RSA", hash, params: algorithm };
   }
   function base64url(s, what) {
     if (typeof s !== "string") throw new DOMException(`JWK member ${what} is missing`, "DataError");
-    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
-    let bin;
-    try { bin = atob(b64); } catch { throw new DOMException(`JWK member ${what} is not base64url`, "DataError"); }
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    const out = host.fromBase64url(s);
+    if (out === null) throw new DOMException(`JWK member ${what} is not base64url`, "DataError");
     return out;
   }
   function importPublicKey(format, keyData, pub, extractable, usages) {
@@ -398,7 +395,7 @@
   }
   function publicRecord(pub, bytes, usages) {
     const key = new CryptoKey(ILLEGAL);
-    keys.set(key, { type: "public", algorithm: pub.algorithm, kind: pub.kind, hash: pub.hash, bytes, extractable: true, usages });
+    keys.set(key, { type: "public", algorithm: keyAlgorithm(pub, bytes), kind: pub.kind, hash: pub.hash, bytes, extractable: true, usages });
     return key;
   }
   function importPrivateKey(format, keyData, pub, extractable, usages) {
@@ -434,7 +431,6 @@
     return privateRecord(pub, stored, extractable, allowed.filter((u) => list.includes(u)));
   }
   function generatePair(pub, extractable, usages) {
-    if (pub.kind === "RSA") throw new DOMException("Generating RSA keys is not supported", "NotSupportedError");
     const list = [...usages].map(String);
     const allowed = USAGES(pub);
     for (const u of list) {
@@ -442,20 +438,49 @@
     }
     const privateUsages = allowed.private.filter((u) => list.includes(u));
     if (privateUsages.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
-    const stored = host.generateKeyPair(pub.kind);
+    let stored;
+    if (pub.kind === "RSA") {
+      // RsaHashedKeyGenParams: modulusLength and publicExponent.
+      if (pub.params.modulusLength === undefined) throw new TypeError("RsaHashedKeyGenParams: modulusLength is required");
+      if (pub.params.publicExponent === undefined) throw new TypeError("RsaHashedKeyGenParams: publicExponent is required");
+      try {
+        stored = host.privateKey("RSA", "pkcs8", host.generateRsa(Number(pub.params.modulusLength), bufferSource(pub.params.publicExponent, "publicExponent")));
+      } catch (e) {
+        throw new DOMException(e.message, "OperationError");
+      }
+    } else {
+      stored = host.generateKeyPair(pub.kind);
+    }
     return {
       publicKey: publicRecord(pub, stored[1], allowed.public.filter((u) => list.includes(u))),
       privateKey: privateRecord(pub, stored, extractable, privateUsages),
     };
   }
+  // JWK `alg` of an RSA key (RFC 7518 §3.1).
+  function rsaJwkAlg(k) {
+    return `${k.algorithm.name === "RSA-PSS" ? "PS" : "RS"}${k.hash.slice(4)}`;
+  }
   function exportAsymmetric(format, k) {
     if (k.type === "private") {
       if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
-      const document = format === "pkcs8" ? host.exportPkcs8(k.bytes) : null;
-      if (document === null) throw new DOMException(`Exporting this private key as ${format} is not supported`, "NotSupportedError");
-      return document.buffer;
+      if (format === "pkcs8") return host.exportPrivate(k.kind, k.bytes, "pkcs8").buffer;
+      if (format !== "jwk") throw new DOMException(`Unsupported key format for a private key: ${format}`, "InvalidAccessError");
+      const parts = host.exportPrivate(k.kind, k.bytes, "jwk").map(toBase64url);
+      // (Members in workerd's order.)
+      const key_ops = [...k.usages];
+      if (k.kind === "RSA") {
+        const [n, e, d, p, q, dp, dq, qi] = parts;
+        return { kty: "RSA", key_ops, alg: rsaJwkAlg(k), ext: true, d, n, e, p, q, dp, dq, qi };
+      }
+      if (k.kind === "Ed25519") return { kty: "OKP", key_ops, alg: "EdDSA", ext: true, crv: "Ed25519", x: parts[1], d: parts[0] };
+      return { kty: "EC", key_ops, ext: true, crv: k.algorithm.namedCurve, x: parts[1], y: parts[2], d: parts[0] };
     }
-    if (k.kind === "RSA") throw new DOMException("Exporting RSA public keys is not supported yet", "NotSupportedError");
+    if (k.kind === "RSA") {
+      if (format === "spki") return host.exportRsaPublic(k.bytes, "spki").buffer;
+      if (format !== "jwk") throw new DOMException(`Unsupported key format for an RSA public key: ${format}`, "InvalidAccessError");
+      const [n, e] = host.exportRsaPublic(k.bytes, "jwk").map(toBase64url);
+      return { kty: "RSA", key_ops: [...k.usages], alg: rsaJwkAlg(k), ext: true, n, e };
+    }
     if (format === "raw") return k.bytes.slice().buffer;
     if (format === "spki") {
       const prefix = fromHex(SPKI_PREFIX[k.kind]);
@@ -465,7 +490,7 @@
       return out.buffer;
     }
     if (format === "jwk") {
-      if (k.kind === "Ed25519") return { kty: "OKP", crv: "Ed25519", x: toBase64url(k.bytes), key_ops: [...k.usages], ext: true };
+      if (k.kind === "Ed25519") return { kty: "OKP", key_ops: [...k.usages], alg: "EdDSA", ext: true, crv: "Ed25519", x: toBase64url(k.bytes) };
       const size = (k.bytes.length - 1) / 2;
       // (Members in workerd's order.)
       return { kty: "EC", key_ops: [...k.usages], ext: true, crv: k.algorithm.namedCurve, x: toBase64url(k.bytes.slice(1, 1 + size)), y: toBase64url(k.bytes.slice(1 + size)) };
@@ -628,11 +653,7 @@
     if (bits % 8 !== 0) out[out.length - 1] &= 0xff << (8 - (bits % 8));
     return out.buffer;
   }
-  function toBase64url(bytes) {
-    let bin = "";
-    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  function toBase64url(bytes) { return host.base64url(bytes); }
 
   function bufferSource(data, what) {
     if (data instanceof ArrayBuffer) return new Uint8Array(data);
