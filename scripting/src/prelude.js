@@ -64,6 +64,29 @@
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
+  // Time as Workers give it: `Date.now()`, `new Date()` and `performance.now()` say
+  // when the last I/O happened (a request arrived, a host call or timer settled, a
+  // rewriter chunk came), and do not advance while the script computes, so code
+  // cannot time itself (Workers' defence against timing side channels).
+  const RealDate = Date;
+  const realNow = RealDate.now;
+  let ioTime = realNow();
+  {
+    const Date = function Date(...args) {
+      if (new.target === undefined) return new RealDate(ioTime).toString();
+      return Reflect.construct(RealDate, args.length === 0 ? [ioTime] : args, new.target);
+    };
+    Object.defineProperties(Date, {
+      prototype: { value: RealDate.prototype, writable: false, enumerable: false, configurable: false },
+      length: { value: 7, configurable: true },
+      now: { value: function now() { return ioTime; }, writable: true, configurable: true },
+      parse: { value: RealDate.parse, writable: true, configurable: true },
+      UTC: { value: RealDate.UTC, writable: true, configurable: true },
+    });
+    Object.defineProperty(RealDate.prototype, "constructor", { value: Date, writable: true, configurable: true });
+    Object.defineProperty(globalThis, "Date", { value: Date, writable: true, enumerable: false, configurable: true });
+  }
+
   // Asynchronous host calls: each gets an id; the host settles it later.
   let nextCall = 1;
   const pending = new Map();
@@ -77,6 +100,7 @@
   }
   Object.defineProperty(globalThis, "__outpostSettle", {
     value(id, ok, value) {
+      ioTime = realNow();
       const timer = timers.get(id);
       if (timer !== undefined) {
         timers.delete(id);
@@ -609,6 +633,7 @@
   }
   Object.defineProperty(globalThis, "__outpostRewrite", {
     value(id, token, kind, index, data) {
+      ioTime = realNow();
       const rw = rewriters.get(id);
       if (kind === 8) { rewriters.delete(id); return; }
       if (rw === undefined) { host.rewriteReply(token, null, "unknown rewriter"); return; }
@@ -856,6 +881,7 @@
   });
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
+      ioTime = realNow();
       let result;
       if (args[6] !== undefined) {
         result = scheduled(args[6][0], args[6][1]);
@@ -952,7 +978,8 @@
     }
   }
   // navigator and performance as Workers have them: the user agent Workers report,
-  // one CPU, and a clock whose origin is 0 (performance.now() is Date.now()).
+  // one CPU, and a clock whose origin is 0 (performance.now() is Date.now(): the time
+  // of the last I/O).
 
   class Navigator {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
@@ -964,7 +991,7 @@
   class Performance {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
     get timeOrigin() { return 0; }
-    now() { return Date.now(); }
+    now() { return ioTime; }
     toJSON() { return { timeOrigin: 0 }; }
   }
   for (const [name, C, instance] of [["navigator", Navigator, new Navigator(ILLEGAL)], ["performance", Performance, new Performance(ILLEGAL)], ["scheduler", Scheduler, new Scheduler(ILLEGAL)]]) {

@@ -278,6 +278,13 @@ routes["/globals"] = async () => {
   const waited = await scheduler.wait(5);
   const aborted = await scheduler.wait(10000, { signal: AbortSignal.abort(new Error("stop")) }).then(() => "resolved", (e) => e.message);
   const lone = JSON.parse('"a\\uD800b"');
+  // Time stands still while the script computes and moves on with I/O.
+  const t0 = Date.now(), p0 = performance.now();
+  let spin = 0;
+  for (let i = 0; i < 3000; i++) spin += i;
+  const still = [Date.now() === t0, performance.now() === p0, new Date().getTime() === t0, typeof Date(), new Date(5).getTime(), spin > 0];
+  await scheduler.wait(3);
+  const moved = Date.now() - t0 >= 3;
   return {
     userAgent: navigator.userAgent,
     printed: [String(navigator), String(performance), String(scheduler)],
@@ -291,6 +298,7 @@ routes["/globals"] = async () => {
     refused,
     lone: [lone.length, lone.charCodeAt(1)],
     loneRoundTrip: JSON.parse(JSON.stringify("\uDC00")) === "\uDC00",
+    clock: [still, moved, Date.length, Date.name, new Date() instanceof Date, Object.getPrototypeOf(new Date()) === Date.prototype],
   };
 };
 
