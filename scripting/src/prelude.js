@@ -116,9 +116,10 @@
   });
 
   // A body held by the host (a subrequest's response body): never copied into JS
-  // unless the script reads it.
+  // unless the script reads it. `signal` is the fetch's AbortSignal: aborting it after
+  // the head arrived errors the body's reads with the signal's reason, as in Workers.
   class HostBody {
-    constructor(id) { this.id = id; }
+    constructor(id, signal) { this.id = id; this.signal = signal; }
   }
   const blobParts = globalThis.__outpostBlobs.parts;
   delete globalThis.__outpostBlobs;
@@ -145,7 +146,7 @@
   function hostStream(hb) {
     let handle = hb.id;
     const stream = streams().byteStream(async (controller) => {
-      const chunk = await hostCall((id) => host.readChunk(id, handle));
+      const chunk = await abortable(hb.signal, (id) => host.readChunk(id, handle));
       if (chunk === null) {
         handle = null;
         controller.close();
@@ -288,8 +289,8 @@
       const s = b.#source;
       if (s instanceof HostBody) {
         const [one, two] = host.tee(s.id);
-        b.#source = new HostBody(one);
-        return new HostBody(two);
+        b.#source = new HostBody(one, s.signal);
+        return new HostBody(two, s.signal);
       }
       if (isStream(s)) {
         if (s.locked) throw new TypeError("Body has already been used");
@@ -308,7 +309,7 @@
           // Untouched host stream: read the host body in one go.
           const hb = streamSource(s);
           streams().disturb(s);
-          return hostCall((id) => host.readBody(id, hb.id));
+          return abortable(hb.signal, (id) => host.readBody(id, hb.id));
         }
         return readAll(this.#stream);
       }
@@ -319,7 +320,7 @@
       this.#source = null;
       if (s === null) return new Uint8Array(0);
       if (typeof s === "string") return encoder.encode(s);
-      if (s instanceof HostBody) return hostCall((id) => host.readBody(id, s.id));
+      if (s instanceof HostBody) return abortable(s.signal, (id) => host.readBody(id, s.id));
       return s;
     }
     async text() {
@@ -479,8 +480,8 @@
       this.#url = "";
       this.#redirected = false;
     }
-    static fromHost(status, statusText, headers, handle, url, redirected) {
-      const source = handle === null ? null : new HostBody(handle);
+    static fromHost(status, statusText, headers, handle, url, redirected, signal) {
+      const source = handle === null ? null : new HostBody(handle, signal);
       return new Response(FAST, { status, statusText, headers, url, source, redirected });
     }
     // A network error: type "error", status 0, no headers, no body.
@@ -716,6 +717,7 @@
   // reason at once, and the host drops the call's answer when it comes.
   function abortable(signal, start) {
     if (signal === undefined || signal === null) return hostCall(start);
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       let id;
       const onAbort = () => {
@@ -772,7 +774,7 @@
       const location = status >= 301 && status <= 308 && status !== 304 && status !== 305 && status !== 306
         ? responseHeaders.get("location") : null;
       if (location === null || req.redirect === "manual") {
-        return Response.fromHost(status, statusText, responseHeaders, body, url, hops > 0);
+        return Response.fromHost(status, statusText, responseHeaders, body, url, hops > 0, signal);
       }
       if (req.redirect === "error") throw new TypeError(`fetch: ${url} redirected and redirect is "error"`);
       if (hops === 20) throw new TypeError(`fetch: more than 20 redirects from ${req.url}`);

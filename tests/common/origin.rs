@@ -1,8 +1,9 @@
 //! A real HTTP/1.1 origin for tests, on 127.0.0.1:0, built on hyper.
 //!
 //! Routes: `/echo` (request line and headers back), `/slow?ms=N`, `/big?bytes=N`
-//! (streamed), `/upload` (counts a streamed body), `/health` (status settable),
-//! anything else: `hello from NAME`. Every response carries `x-origin: NAME`.
+//! (streamed), `/drip?chunks=N&ms=M` (a byte every M ms after the head), `/upload`
+//! (counts a streamed body), `/health` (status settable), anything else:
+//! `hello from NAME`. Every response carries `x-origin: NAME`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -140,6 +141,22 @@ async fn route(
                     .chain(std::iter::once(Bytes::from(vec![b'x'; rest])))
                     .map(|b| Ok::<_, Infallible>(Frame::data(b))),
             );
+            (200, BodyExt::boxed(StreamBody::new(stream)))
+        }
+        "/drip" => {
+            // The head at once, then `chunks` bytes, one every `ms`.
+            let chunks = query_num(&req, "chunks");
+            let ms = query_num(&req, "ms");
+            let stream = futures_util::stream::unfold(0u64, move |sent| async move {
+                if sent == chunks {
+                    return None;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                Some((
+                    Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"x"))),
+                    sent + 1,
+                ))
+            });
             (200, BodyExt::boxed(StreamBody::new(stream)))
         }
         "/upload" => {

@@ -31,7 +31,8 @@ async function handle(request) {
   }
   if (path === "/abort") {
     // An aborted signal refuses at once; an abort or a timeout mid-fetch rejects with
-    // the signal's reason; a Request keeps the signal it was made with.
+    // the signal's reason; a Request keeps the signal it was made with; an abort after
+    // the head errors the body.
     const out = [];
     const attempt = async (f) => { try { await f(); out.push("fetched"); } catch (e) { out.push(e.name); } };
     await attempt(() => fetch(`${origin}/echo`, { signal: AbortSignal.abort() }));
@@ -42,6 +43,11 @@ async function handle(request) {
     const r = new Request(`${origin}/echo`, { signal: c.signal });
     out.push(String(r.signal.aborted));
     await attempt(() => fetch(r));
+    // Aborting after the head arrived errors the body being read.
+    const d = new AbortController();
+    const dripping = await fetch(`${origin}/drip?chunks=20&ms=40`, { signal: d.signal });
+    setTimeout(() => d.abort(), 30);
+    await attempt(() => dripping.text());
     return new Response(out.join(","));
   }
   return new Response("no route", { status: 404 });
