@@ -574,6 +574,8 @@ async fn json_parse_follows_the_standard_on_code_units() {
             out.literals = JSON.parse('[true,false,null,{},[],""]');
             out.deep = JSON.parse("[".repeat(200) + "]".repeat(200)).length;
             out.reviver = JSON.parse('{"a":1,"b":[2]}', (k, v) => (typeof v === "number" ? v * 10 : v));
+            // Lone surrogates with a reviver too, escaped or raw.
+            out.reviverLone = [JSON.parse('["\\uD800"]', (k, v) => v)[0].charCodeAt(0), JSON.parse('["\uDC00"]', (k, v) => v)[0].charCodeAt(0)];
             const bad = ["", " ", "01", "1.", ".5", "+1", "-", "1e", "[1,]", '{"a":1,}', "'a'", '"\\x"',
               '"a\nb"', "nul", "[1] x", "{a:1}", '"\\u12"', '"abc', "[1", '{"a" 1}', "\u00a01", "[".repeat(100000)];
             out.errors = bad.map((t) => { try { JSON.parse(t); return "parsed: " + t.slice(0, 20); } catch (e) { return e.name; } });
@@ -605,6 +607,7 @@ async fn json_parse_follows_the_standard_on_code_units() {
     );
     assert_eq!(v["deep"], 1);
     assert_eq!(v["reviver"], serde_json::json!({"a": 10, "b": [20]}));
+    assert_eq!(v["reviverLone"], serde_json::json!([0xD800, 0xDC00]));
     let errors = v["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 22);
     for (i, e) in errors.iter().enumerate() {

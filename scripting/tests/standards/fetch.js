@@ -76,6 +76,11 @@ export default {
     check("URL §6.1 params follow search", [...p], [["z", "9"]]);
     p.delete("z");
     check("URL §6.1 empty query dropped", u.href, "https://a.test/");
+    // Encoding §8.2.1 (TextEncoder encode): a lone surrogate is encoded as U+FFFD.
+    check("Encoding lone surrogate", [...new TextEncoder().encode("a\uD800")], [97, 239, 191, 189]);
+    // ECMA-262 §25.5.1 (JSON.parse): strings are code units; lone surrogates survive,
+    // with a reviver too.
+    check("JSON lone surrogate", JSON.parse('"\\uDC00"', (k, v) => v).charCodeAt(0), 0xdc00);
     return Response.json(failures);
   },
 };

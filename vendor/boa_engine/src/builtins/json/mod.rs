@@ -246,15 +246,25 @@ impl Json {
         if !args.get_or_undefined(1).is_callable() {
             return parse::parse(&text, context);
         }
-        let json_string = text
-            .to_std_string()
-            .map_err(|e| JsNativeError::syntax().with_message(e.to_string()))?;
+        // Outpost patch: text holding a lone surrogate (legal in a JavaScript string)
+        // cannot take the source-text path below: parse its code units, then revive
+        // without source text (the reviver's third argument has no `source` then).
+        let Ok(json_string) = text.to_std_string() else {
+            let unfiltered = parse::parse(&text, context)?;
+            let Some(reviver) = args.get_or_undefined(1).as_callable() else {
+                return Ok(unfiltered);
+            };
+            let root = JsObject::with_object_proto(context.intrinsics());
+            root.create_data_property_or_throw(js_string!(), unfiltered, context)
+                .js_expect("CreateDataPropertyOrThrow should never throw here")?;
+            return Self::internalize_json_property(&root, js_string!(), &reviver, None, context);
+        };
 
         // 2. Parse ! StringToCodePoints(jsonString) as a JSON text as specified in ECMA-404.
         //    Throw a SyntaxError exception if it is not a valid JSON text as defined in that specification.
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&json_string) {
-            return Err(JsNativeError::syntax().with_message(e.to_string()).into());
-        }
+        //    Outpost patch: validated by the code-unit parser (parse.rs) rather than
+        //    serde_json, whose escape decoder rejects "\uD800", which is valid JSON.
+        parse::parse(&text, context)?;
 
         // Check if a reviver is provided, to determine if we need source text tracking
         let has_reviver = args.get_or_undefined(1).is_callable();
