@@ -1,0 +1,219 @@
+//! HTTP/3 to clients, with a real QUIC + HTTP/3 client (quinn and h3, the stacks a
+//! Rust client would use): requests over QUIC go through the same pipeline as TCP
+//! ones — cache, rules, hooks, origins — and TCP responses advertise the listener.
+
+mod common;
+
+use bytes::{Buf, Bytes};
+use common::origin::TestOrigin;
+use common::pki::TestCa;
+use common::{Outpost, TEST_TIMEOUT};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type Sender = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
+
+/// An HTTP/3 connection to `addr` for `name`, trusting the test CA.
+async fn connect(ca: &TestCa, addr: SocketAddr, name: &str) -> (quinn::Endpoint, Sender) {
+    let mut tls = (*ca.rustls_config()).clone();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+    let mut endpoint =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client endpoint");
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let conn = endpoint
+        .connect(addr, name)
+        .expect("connect")
+        .await
+        .expect("QUIC handshake verifies against the test CA");
+    let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(conn))
+        .await
+        .expect("HTTP/3 connection");
+    tokio::spawn(async move {
+        let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+    });
+    (endpoint, sender)
+}
+
+/// Sends one request (with `body`) and reads the whole answer.
+async fn exchange(
+    sender: &mut Sender,
+    method: &str,
+    url: &str,
+    body: Option<Bytes>,
+) -> (http::Response<()>, Vec<u8>) {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    if let Some(b) = &body {
+        builder = builder.header("content-length", b.len());
+    }
+    let request = builder.body(()).expect("request");
+    let mut stream = sender.send_request(request).await.expect("send request");
+    if let Some(b) = body {
+        for chunk in b.chunks(64 << 10) {
+            stream
+                .send_data(Bytes::copy_from_slice(chunk))
+                .await
+                .expect("send body");
+        }
+    }
+    stream.finish().await.expect("finish");
+    let response = stream.recv_response().await.expect("response");
+    let mut out = Vec::new();
+    while let Some(mut chunk) = stream.recv_data().await.expect("body") {
+        let n = chunk.remaining();
+        out.extend_from_slice(&chunk.copy_to_bytes(n));
+    }
+    (response, out)
+}
+
+fn header<'a>(r: &'a http::Response<()>, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn config(origin: &TestOrigin) -> String {
+    format!(
+        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\" }}
+tls:
+  certificates:
+    - {{ cert: a.pem, key: a.key, default: true }}
+    - {{ cert: b.pem, key: b.key }}
+cache: {{ memory: 64MiB }}
+sites:
+  - hosts: [\"a.test\", \"b.test\"]
+    origins: [\"{}\"]
+    rules: rules.yaml
+",
+        origin.url()
+    )
+}
+
+const RULES: &str = "- match: \"/old/*\"
+  actions: { forward: { to: \"/new/$1\", status: 301 } }
+- match: \"/hook/*\"
+  actions: { script: hook.js }
+";
+
+const HOOK: &str = "export default {
+  async fetch(request) {
+    return Response.json({ hooked: new URL(request.url).pathname, protocol: request.cf?.httpProtocol ?? null });
+  },
+};
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_over_http3_take_the_same_pipeline() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let op = Outpost::start_in(dir, &config(&origin), &[]);
+        let https = op.https.expect("https");
+        let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
+        let base = format!("https://a.test:{}", https.port());
+
+        // A cacheable object: a miss, then a hit, through the same cache as TCP.
+        let url = format!("{base}/c?cc=max-age%3D60");
+        let (first, body) = exchange(&mut h3, "GET", &url, None).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(body, b"origin #1");
+        assert!(
+            header(&first, "cache-status").contains("fwd=miss"),
+            "{first:?}"
+        );
+        let (second, body) = exchange(&mut h3, "GET", &url, None).await;
+        assert_eq!(body, b"origin #1");
+        assert!(
+            header(&second, "cache-status").starts_with("outpost; hit"),
+            "{second:?}"
+        );
+        assert_eq!(header(&second, "via"), "3 outpost");
+        assert!(first.headers().get("connection").is_none());
+
+        // A page rule's redirect and a hook's own answer.
+        let (moved, _) = exchange(&mut h3, "GET", &format!("{base}/old/x"), None).await;
+        assert_eq!(moved.status(), 301);
+        assert_eq!(header(&moved, "location"), "/new/x");
+        let (hooked, body) = exchange(&mut h3, "GET", &format!("{base}/hook/y"), None).await;
+        assert_eq!(hooked.status(), 200);
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["hooked"], "/hook/y");
+
+        // A POST body reaches the origin; a 10 MiB body streams back whole.
+        let upload = Bytes::from(vec![b'u'; 3 << 20]);
+        let (posted, body) =
+            exchange(&mut h3, "POST", &format!("{base}/upload"), Some(upload)).await;
+        assert_eq!(posted.status(), 200);
+        assert_eq!(body, format!("received {}", 3 << 20).as_bytes());
+        let (big, body) = exchange(
+            &mut h3,
+            "GET",
+            &format!("{base}/big?bytes={}", 10 << 20),
+            None,
+        )
+        .await;
+        assert_eq!(big.status(), 200);
+        assert_eq!(body.len(), 10 << 20);
+        assert!(body.iter().all(|&b| b == b'x'));
+
+        // Many streams at once on the one connection.
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let mut sender = h3.clone();
+            let url = format!("{base}/echo?n={i}");
+            tasks.push(tokio::spawn(async move {
+                let (r, body) = exchange(&mut sender, "GET", &url, None).await;
+                (
+                    r.status(),
+                    String::from_utf8_lossy(&body).contains(&format!("n={i}")),
+                )
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("stream"), (http::StatusCode::OK, true));
+        }
+
+        // SNI picks the certificate for the other name.
+        let (_endpoint_b, mut h3b) = connect(&ca, https, "b.test").await;
+        let (r, _) = exchange(
+            &mut h3b,
+            "GET",
+            &format!("https://b.test:{}/echo", https.port()),
+            None,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        // TCP responses advertise the listener.
+        let tcp = ca.client(https, &["a.test"]);
+        let r = tcp
+            .get(format!("{base}/echo"))
+            .send()
+            .await
+            .expect("https request");
+        let alt = r.headers()["alt-svc"].to_str().expect("ascii").to_string();
+        assert_eq!(alt, format!("h3=\":{}\"; ma=86400", https.port()));
+        let plain = common::client()
+            .get(op.url("/c?cc=max-age%3D60"))
+            .header("host", "a.test")
+            .send()
+            .await
+            .expect("http request");
+        assert!(
+            plain.headers().contains_key("alt-svc"),
+            "fast-path hits too"
+        );
+
+        // Counted and logged as HTTP/3.
+        op.wait_log("version=HTTP/3", 1);
+        assert!(op.log_text().contains("version=HTTP/3"));
+    })
+    .await
+    .expect("timed out");
+}
