@@ -185,9 +185,17 @@ pub(crate) fn validate(v: &mut Validator<'_>, raw: &raw::Server) -> ServerSettin
             }
             n => n,
         },
+        // Debug builds interpret JavaScript 10-30x slower (a JS thread setting up a
+        // runtime takes a second or more on a loaded machine): their default waits
+        // longer, so a development or test build does not turn requests away for the
+        // build's own slowness. Release builds: 1 s.
         script_queue_timeout: v.duration(
             raw.script_queue_timeout.as_deref(),
-            Duration::from_secs(1),
+            if cfg!(debug_assertions) {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(1)
+            },
             &[Key("server"), Key("script_queue_timeout")],
         ),
         max_connections: raw.max_connections.unwrap_or(10_000),
