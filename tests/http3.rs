@@ -73,9 +73,10 @@ fn header<'a>(r: &'a http::Response<()>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn config(origin: &TestOrigin) -> String {
+fn config(origin: &TestOrigin, admin: &str) -> String {
     format!(
-        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\" }}
+        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\", quic_retry: always }}
+admin: {{ listen: \"{admin}\" }}
 tls:
   certificates:
     - {{ cert: a.pem, key: a.key, default: true }}
@@ -113,7 +114,8 @@ async fn requests_over_http3_take_the_same_pipeline() {
         ca.issue(dir.path(), "b", &["b.test"]);
         std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
         std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
-        let op = Outpost::start_in(dir, &config(&origin), &[]);
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
         let https = op.https.expect("https");
         let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
         let base = format!("https://a.test:{}", https.port());
@@ -210,9 +212,55 @@ async fn requests_over_http3_take_the_same_pipeline() {
             "fast-path hits too"
         );
 
-        // Counted and logged as HTTP/3.
+        // A reload while the connection is open: the next request on it sees the new
+        // rules.
+        let rules = format!(
+            "- match: \"/fresh/*\"\n  actions: {{ forward: {{ to: \"/reloaded\", status: 302 }} }}\n{RULES}"
+        );
+        std::fs::write(op.dir.path().join("rules.yaml"), rules).expect("rules");
+        op.signal("HUP");
+        op.wait_log("configuration reloaded", 1);
+        let (fresh, _) = exchange(&mut h3, "GET", &format!("{base}/fresh/z"), None).await;
+        assert_eq!(fresh.status(), 302);
+        assert_eq!(header(&fresh, "location"), "/reloaded");
+
+        // Counted and logged as HTTP/3; every new client proved its address first
+        // (`quic_retry: always`; the client followed the Retry on its own).
         op.wait_log("version=HTTP/3", 1);
-        assert!(op.log_text().contains("version=HTTP/3"));
+        let metrics = common::scrape(&admin).await;
+        for want in [
+            "outpost_http3_connections_total{outcome=\"retry\"} 2",
+            "outpost_http3_connections_total{outcome=\"accepted\"} 2",
+        ] {
+            assert!(metrics.contains(want), "{want} in:\n{metrics}");
+        }
+        assert!(metrics.contains("outpost_http3_requests_total{site="), "{metrics}");
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_lets_open_http3_requests_finish() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
+        let https = op.https.expect("https");
+        let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
+        let url = format!("https://a.test:{}/slow?ms=800", https.port());
+        let slow = tokio::spawn(async move { exchange(&mut h3, "GET", &url, None).await });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        op.signal("TERM");
+        let (r, body) = slow.await.expect("request");
+        assert_eq!(r.status(), 200, "the request in flight finished");
+        assert_eq!(body, b"slow from origin");
     })
     .await
     .expect("timed out");

@@ -47,6 +47,7 @@ pub(crate) struct Listen {
     pub h2c: bool,
     pub http3: Option<String>,
     pub alt_svc: Option<String>,
+    pub quic_retry: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -21,6 +21,19 @@ pub struct Listen {
     /// The `Alt-Svc` field TCP responses carry while the HTTP/3 listener is on
     /// (default `h3=":PORT"; ma=86400`; `None` when off or set to `off`).
     pub alt_svc: Option<http::HeaderValue>,
+    /// When QUIC clients must prove their address with a Retry round trip first.
+    pub quic_retry: QuicRetry,
+}
+
+/// `listen.quic_retry`: when a new QUIC client is asked to prove its address (a
+/// Retry: one more round trip, and no amplification of a spoofed source).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuicRetry {
+    /// Once many handshakes are in progress (a flood): the default.
+    #[default]
+    UnderLoad,
+    /// Every new client.
+    Always,
 }
 
 /// Process-level settings.
@@ -85,6 +98,17 @@ pub(crate) fn listen(v: &mut Validator<'_>, raw: &raw::Listen) -> Listen {
         h2c: raw.h2c,
         http3: v.addr(raw.http3.as_deref(), &[Key("listen"), Key("http3")]),
         alt_svc: None,
+        quic_retry: match raw.quic_retry.as_deref() {
+            None | Some("under_load") => QuicRetry::UnderLoad,
+            Some("always") => QuicRetry::Always,
+            Some(other) => {
+                v.report(
+                    &[Key("listen"), Key("quic_retry")],
+                    format!("{other:?}: expected under_load or always"),
+                );
+                QuicRetry::UnderLoad
+            }
+        },
     };
     let mut listen = listen;
     if let Some(h3) = listen.http3 {

@@ -98,9 +98,9 @@ async fn accept(endpoint: quinn::Endpoint, live: Arc<Live>) {
         })
     };
     while let Some(incoming) = endpoint.accept().await {
-        if handshaking.load(Ordering::Relaxed) >= RETRY_ABOVE
-            && !incoming.remote_address_validated()
-        {
+        let always = live.snapshot().config.listen.quic_retry == outpost_config::QuicRetry::Always;
+        let loaded = handshaking.load(Ordering::Relaxed) >= RETRY_ABOVE;
+        if (always || loaded) && !incoming.remote_address_validated() {
             live.metrics
                 .http3_connections
                 .with_label_values(&["retry"])
