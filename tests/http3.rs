@@ -15,6 +15,16 @@ type Sender = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 
 /// An HTTP/3 connection to `addr` for `name`, trusting the test CA.
 async fn connect(ca: &TestCa, addr: SocketAddr, name: &str) -> (quinn::Endpoint, Sender) {
+    let (endpoint, sender, _) = connect_seeing(ca, addr, name).await;
+    (endpoint, sender)
+}
+
+/// [`connect`], also giving the leaf certificate the server presented (DER).
+async fn connect_seeing(
+    ca: &TestCa,
+    addr: SocketAddr,
+    name: &str,
+) -> (quinn::Endpoint, Sender, Vec<u8>) {
     let mut tls = (*ca.rustls_config()).clone();
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
@@ -26,13 +36,21 @@ async fn connect(ca: &TestCa, addr: SocketAddr, name: &str) -> (quinn::Endpoint,
         .expect("connect")
         .await
         .expect("QUIC handshake verifies against the test CA");
+    let leaf = conn
+        .peer_identity()
+        .and_then(|id| {
+            id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .and_then(|certs| certs.first().map(|c| c.to_vec()))
+        .expect("the server's certificate");
     let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(conn))
         .await
         .expect("HTTP/3 connection");
     tokio::spawn(async move {
         let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
     });
-    (endpoint, sender)
+    (endpoint, sender, leaf)
 }
 
 /// Sends one request (with `body`) and reads the whole answer.
@@ -64,6 +82,10 @@ async fn exchange(
         out.extend_from_slice(&chunk.copy_to_bytes(n));
     }
     (response, out)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn header<'a>(r: &'a http::Response<()>, name: &str) -> &'a str {
@@ -181,8 +203,12 @@ async fn requests_over_http3_take_the_same_pipeline() {
             assert_eq!(t.await.expect("stream"), (http::StatusCode::OK, true));
         }
 
-        // SNI picks the certificate for the other name.
-        let (_endpoint_b, mut h3b) = connect(&ca, https, "b.test").await;
+        // SNI picks the certificate for each name (each leaf names its host).
+        let (_endpoint_a, _, leaf_a) = connect_seeing(&ca, https, "a.test").await;
+        let (_endpoint_b, mut h3b, leaf_b) = connect_seeing(&ca, https, "b.test").await;
+        assert_ne!(leaf_a, leaf_b);
+        let names = |der: &[u8]| (contains(der, b"a.test"), contains(der, b"b.test"));
+        assert_eq!((names(&leaf_a), names(&leaf_b)), ((true, false), (false, true)));
         let (r, _) = exchange(
             &mut h3b,
             "GET",
@@ -229,8 +255,8 @@ async fn requests_over_http3_take_the_same_pipeline() {
         op.wait_log("version=HTTP/3", 1);
         let metrics = common::scrape(&admin).await;
         for want in [
-            "outpost_http3_connections_total{outcome=\"retry\"} 2",
-            "outpost_http3_connections_total{outcome=\"accepted\"} 2",
+            "outpost_http3_connections_total{outcome=\"retry\"} 3",
+            "outpost_http3_connections_total{outcome=\"accepted\"} 3",
         ] {
             assert!(metrics.contains(want), "{want} in:\n{metrics}");
         }
