@@ -43,8 +43,7 @@ pub(crate) fn start(live: Arc<Live>, addr: SocketAddr) -> Result<Http3> {
         .enable_all()
         .build()
         .map_err(|e| ProxyError::Server(format!("HTTP/3 runtime: {e}")))?;
-    let socket =
-        std::net::UdpSocket::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
+    let socket = bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
     let idle = live.snapshot().config.server.idle_timeout;
     let endpoint = {
         let _entered = runtime.enter();
@@ -59,6 +58,17 @@ pub(crate) fn start(live: Arc<Live>, addr: SocketAddr) -> Result<Http3> {
     runtime.spawn(accept(endpoint, live));
     tracing::info!(%addr, "listening for HTTP/3 (QUIC)");
     Ok(Http3 { _runtime: runtime })
+}
+
+/// The UDP socket, with SO_REUSEPORT: during a binary upgrade the new process binds
+/// it while the old one still serves its connections (the kernel then spreads new
+/// packets over both, so a few of the old process's connections may be cut short).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 fn server_config(live: &Live, idle: Duration) -> Result<quinn::ServerConfig> {
