@@ -291,3 +291,56 @@ async fn a_drain_lets_open_http3_requests_finish() {
     .await
     .expect("timed out");
 }
+
+/// Many clients starting handshakes at once: past 64 handshakes in progress, new
+/// clients are asked to prove their address with a Retry (a spoofed source could not
+/// answer it, so a flood gets no amplified replies); real clients follow it and
+/// connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_handshakes_is_answered_with_retry() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let yaml = config(&origin, &admin).replace(", quic_retry: always", "");
+        let op = Outpost::start_in(dir, &yaml, &[]);
+        let https = op.https.expect("https");
+        let mut handshakes = Vec::new();
+        for _ in 0..200 {
+            let ca_config = ca.rustls_config();
+            handshakes.push(tokio::spawn(async move {
+                let mut tls = (*ca_config).clone();
+                tls.alpn_protocols = vec![b"h3".to_vec()];
+                let crypto =
+                    quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+                let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))
+                    .expect("client endpoint");
+                endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+                let conn = endpoint.connect(https, "a.test").expect("connect").await;
+                (conn.is_ok(), endpoint)
+            }));
+        }
+        let mut connected = 0;
+        let mut endpoints = Vec::new();
+        for h in handshakes {
+            let (ok, endpoint) = h.await.expect("handshake task");
+            connected += usize::from(ok);
+            endpoints.push(endpoint);
+        }
+        assert_eq!(connected, 200, "every real client connects, Retry or not");
+        let metrics = common::scrape(&admin).await;
+        let retried = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("outpost_http3_connections_total{outcome=\"retry\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(retried > 0, "no Retry under a burst:\n{metrics}");
+    })
+    .await
+    .expect("timed out");
+}
