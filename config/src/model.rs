@@ -7,7 +7,7 @@ use std::time::Duration;
 pub use crate::admin::AdminConfig;
 pub use crate::cache::{CacheConfig, CacheDiskConfig, CacheKeyPolicy, QueryKey, RequestDirectives};
 pub use crate::log::{LogConfig, LogFormat};
-pub use crate::server::{Listen, ServerSettings};
+pub use crate::server::{Listen, QuicRetry, ServerSettings};
 pub use crate::site::{
     Balance, HashOn, HealthCheck, HostPattern, Origin, OriginHost, PassiveHealth, SiteConfig,
     Timeouts, ip_admitted,

@@ -45,6 +45,9 @@ pub(crate) struct Listen {
     pub https: Option<String>,
     #[serde(default)]
     pub h2c: bool,
+    pub http3: Option<String>,
+    pub alt_svc: Option<String>,
+    pub quic_retry: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,6 +16,24 @@ pub struct Listen {
     pub https: Option<SocketAddr>,
     /// Accept HTTP/2 without TLS (prior knowledge) on the plain listener.
     pub h2c: bool,
+    /// QUIC + HTTP/3 listener (UDP), with the HTTPS listener's certificates.
+    pub http3: Option<SocketAddr>,
+    /// The `Alt-Svc` field TCP responses carry while the HTTP/3 listener is on
+    /// (default `h3=":PORT"; ma=86400`; `None` when off or set to `off`).
+    pub alt_svc: Option<http::HeaderValue>,
+    /// When QUIC clients must prove their address with a Retry round trip first.
+    pub quic_retry: QuicRetry,
+}
+
+/// `listen.quic_retry`: when a new QUIC client is asked to prove its address (a
+/// Retry: one more round trip, and no amplification of a spoofed source).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuicRetry {
+    /// Once many handshakes are in progress (a flood): the default.
+    #[default]
+    UnderLoad,
+    /// Every new client.
+    Always,
 }
 
 /// Process-level settings.
@@ -78,7 +96,42 @@ pub(crate) fn listen(v: &mut Validator<'_>, raw: &raw::Listen) -> Listen {
         http: v.addr(raw.http.as_deref(), &[Key("listen"), Key("http")]),
         https: v.addr(raw.https.as_deref(), &[Key("listen"), Key("https")]),
         h2c: raw.h2c,
+        http3: v.addr(raw.http3.as_deref(), &[Key("listen"), Key("http3")]),
+        alt_svc: None,
+        quic_retry: match raw.quic_retry.as_deref() {
+            None | Some("under_load") => QuicRetry::UnderLoad,
+            Some("always") => QuicRetry::Always,
+            Some(other) => {
+                v.report(
+                    &[Key("listen"), Key("quic_retry")],
+                    format!("{other:?}: expected under_load or always"),
+                );
+                QuicRetry::UnderLoad
+            }
+        },
     };
+    let mut listen = listen;
+    if let Some(h3) = listen.http3 {
+        listen.alt_svc = match raw.alt_svc.as_deref() {
+            Some("off") => None,
+            Some(custom) => match http::HeaderValue::from_str(custom) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    v.report(
+                        &[Key("listen"), Key("alt_svc")],
+                        "not a valid header value (or `off`)",
+                    );
+                    None
+                }
+            },
+            None => http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", h3.port())).ok(),
+        };
+    } else if raw.alt_svc.is_some() {
+        v.report(
+            &[Key("listen"), Key("alt_svc")],
+            "Alt-Svc advertises the HTTP/3 listener: set listen.http3 too",
+        );
+    }
     if raw.http.is_none() && raw.https.is_none() {
         v.report(
             &[Key("listen")],

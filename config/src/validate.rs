@@ -53,6 +53,12 @@ pub(crate) fn validate(raw: raw::Root, text: &str, file: &Path) -> Result<Config
     let acme_sites: Vec<usize> = (0..sites.len())
         .filter(|&i| sites[i].acme.is_some())
         .collect();
+    if raw.listen.http3.is_some() && tls.certificates.is_empty() && acme_sites.is_empty() {
+        v.report(
+            &[Key("listen"), Key("http3")],
+            "an HTTP/3 listener needs at least one certificate in tls.certificates or a site with tls.acme (QUIC is always encrypted)",
+        );
+    }
     if raw.listen.https.is_some() && tls.certificates.is_empty() && acme_sites.is_empty() {
         v.report(
             &[Key("listen"), Key("https")],

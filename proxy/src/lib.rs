@@ -28,6 +28,7 @@ pub mod freshness;
 pub mod hit_path;
 mod hooks;
 pub mod html;
+mod http3;
 pub mod media;
 pub mod metrics;
 pub mod pass_marks;

@@ -38,6 +38,11 @@ pub struct Metrics {
     pub compression_bytes: IntCounterVec,
     /// Completed TLS handshakes by protocol version (`TLSv1.3`, `TLSv1.2`).
     pub tls_handshakes: IntCounterVec,
+    /// HTTP/3 (QUIC) connections by outcome (`accepted`, `failed`, `retry`: sent a
+    /// Retry to prove its address).
+    pub http3_connections: IntCounterVec,
+    /// Requests that came over HTTP/3 (counted in `requests` too, as every request).
+    pub http3_requests: IntCounterVec,
     /// Config reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
     /// Client connections closed by a limit: `global` / `per_ip` (over
@@ -252,6 +257,18 @@ impl Metrics {
                 "outpost_tls_handshakes_total",
                 "Completed TLS handshakes, by protocol version.",
                 &["version"],
+            ),
+            http3_connections: counter(
+                &r,
+                "outpost_http3_connections_total",
+                "HTTP/3 (QUIC) connections, by outcome (accepted, failed, retry).",
+                &["outcome"],
+            ),
+            http3_requests: counter(
+                &r,
+                "outpost_http3_requests_total",
+                "Requests that came over HTTP/3, by site (also in outpost_requests_total).",
+                &["site"],
             ),
             reloads: counter(
                 &r,

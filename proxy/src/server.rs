@@ -109,6 +109,11 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         tracing::info!(%addr, names = ?live.certs.current().names(), "listening for HTTPS (h2, http/1.1)");
     }
     server.add_service(service);
+    // HTTP/3 beside: its own UDP socket and runtime, its requests fed into `proxy`.
+    let _http3 = match config.listen.http3 {
+        Some(addr) => Some(crate::http3::start(live.clone(), addr)?),
+        None => None,
+    };
 
     control.spawn(health_loop(live.clone()));
     control.spawn(crate::scheduled::run_triggers(live.clone()));

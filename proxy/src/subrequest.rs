@@ -38,8 +38,19 @@ pub(crate) struct Spec {
     /// Scripts already on this request's path; none of them runs again for it.
     pub(crate) scripts: Vec<PathBuf>,
     /// Its id in logs: the parent's, a dot, and its number among the parent's
-    /// subrequests.
+    /// subrequests (an HTTP/3 request's own id).
     pub(crate) request_id: std::sync::Arc<str>,
+    /// Who sent it.
+    pub(crate) downstream: Downstream,
+}
+
+/// Where a request fed in through this mechanism comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Downstream {
+    /// A script's `fetch()`.
+    Script,
+    /// A client over HTTP/3 (`http3`): treated as any client request.
+    Http3,
 }
 
 /// The spec of the subrequest `session` serves, if it is one of ours.
@@ -352,6 +363,27 @@ async fn run(
     scripts: Vec<PathBuf>,
     request_id: Arc<str>,
 ) -> Result<FetchResponse, ScriptError> {
+    serve(
+        spawner,
+        request,
+        client_ip,
+        scripts,
+        request_id,
+        Downstream::Script,
+    )
+    .await
+}
+
+/// Serves `request` through this node's whole pipeline, in process: a script's
+/// `fetch()`, or a request that came over HTTP/3.
+pub(crate) async fn serve(
+    spawner: Arc<SubrequestSpawner>,
+    request: FetchRequest,
+    client_ip: Option<IpAddr>,
+    scripts: Vec<PathBuf>,
+    request_id: Arc<str>,
+    downstream: Downstream,
+) -> Result<FetchResponse, ScriptError> {
     if scripts.len() > usize::from(MAX_DEPTH) {
         return Err(ScriptError::subrequest(format!(
             "subrequests nested more than {MAX_DEPTH} scripts deep"
@@ -369,12 +401,17 @@ async fn run(
         None => Framing::Length(body.len() as u64),
         Some(s) => s.length().map_or(Framing::Chunked, Framing::Length),
     };
+    let mut header = header_for(&request, framing)?;
+    if downstream == Downstream::Http3 {
+        header.set_version(http::Version::HTTP_3);
+    }
     let spec = Spec {
-        header: header_for(&request, framing)?,
+        header,
         https: request.url.scheme() == "https",
         client_ip,
         scripts,
         request_id,
+        downstream,
     };
     let parent = placeholder().await?;
     let mode = if body.is_empty() && stream.is_none() {

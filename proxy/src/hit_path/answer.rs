@@ -431,13 +431,14 @@ fn rule_applies(
 }
 
 /// Writes the response head for `prepared` into `out`: the stored part, then this
-/// hit's `Age`, `Cache-Status`, request id, `Date` and `Connection`, then the blank
-/// line.
+/// hit's `Age`, `Cache-Status`, request id, `Alt-Svc` (when HTTP/3 is on), `Date` and
+/// `Connection`, then the blank line.
 pub(crate) fn write_head(
     out: &mut Vec<u8>,
     prepared: &Prepared,
     now: SystemTime,
     request_id: Option<(&http::HeaderName, &str, u64)>,
+    alt_svc: Option<&http::HeaderValue>,
     keepalive: bool,
 ) {
     let (age, ttl) = age_and_ttl(prepared, now);
@@ -450,6 +451,11 @@ pub(crate) fn write_head(
     );
     if let Some((name, node, n)) = request_id {
         let _ = write!(out, "{name}: {node}-{n:x}\r\n");
+    }
+    if let Some(alt) = alt_svc {
+        out.extend_from_slice(b"Alt-Svc: ");
+        out.extend_from_slice(alt.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());

@@ -342,6 +342,7 @@ fn answer_h1(
         &hit.prepared,
         hit.now,
         request_id.as_ref().map(|(n, node, seq)| (n, *node, *seq)),
+        hit.snapshot.config.listen.alt_svc.as_ref(),
         !req.close,
     );
     let body = hit.found.entry.body();

@@ -19,6 +19,9 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     m.requests
         .with_label_values(&[site, crate::metrics::status_class(status), cache])
         .inc();
+    if ctx.http3 {
+        m.http3_requests.with_label_values(&[site]).inc();
+    }
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let elapsed = ctx.start.elapsed().as_secs_f64();
     let (sent, read) = (

@@ -27,6 +27,8 @@ pub struct RequestCtx {
     pub(crate) failures: u32,
     /// Whether the downstream connection is TLS.
     pub(crate) tls: bool,
+    /// Whether the request came over HTTP/3 (fed in by `http3`, not a TCP session).
+    pub(crate) http3: bool,
     /// The response was admitted to the cache.
     pub(crate) stored: bool,
     /// The cache was consulted for this request (not bypassed up front).

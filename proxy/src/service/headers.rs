@@ -57,6 +57,7 @@ pub(crate) fn strip_hop_by_hop(headers: &http::HeaderMap, upgrade: bool) -> Vec<
 pub(crate) fn append_via(headers: &http::HeaderMap, version: http::Version) -> String {
     let version = match version {
         http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
         http::Version::HTTP_10 => "1.0",
         _ => "1.1",
     };

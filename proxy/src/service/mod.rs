@@ -139,6 +139,7 @@ impl ProxyHttp for EdgeProxy {
             tried: Vec::new(),
             failures: 0,
             tls: false,
+            http3: false,
             stored: false,
             cache_enabled: false,
             via_parent: false,
@@ -197,12 +198,15 @@ impl ProxyHttp for EdgeProxy {
             ctx.client_ip = spec.client_ip;
             ctx.scripts_seen = spec.scripts.clone();
             ctx.request_id = spec.request_id.clone();
+            ctx.http3 = spec.downstream == crate::subrequest::Downstream::Http3;
             *session.req_header_mut() = header;
-            // A script reads what its fetch() returns: ask for it uncompressed (the
-            // response it builds is compressed on the way out of the outer request).
-            session
-                .req_header_mut()
-                .remove_header(&header::ACCEPT_ENCODING);
+            if !ctx.http3 {
+                // A script reads what its fetch() returns: ask for it uncompressed (the
+                // response it builds is compressed on the way out of the outer request).
+                session
+                    .req_header_mut()
+                    .remove_header(&header::ACCEPT_ENCODING);
+            }
         } else {
             apply_client_timeouts(session, &snapshot.config.server);
         }
@@ -864,6 +868,12 @@ impl ProxyHttp for EdgeProxy {
         }
         let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
+        if !ctx.http3
+            && ctx.scripts_seen.is_empty()
+            && let Some(alt) = &self.live.snapshot().config.listen.alt_svc
+        {
+            upstream_response.insert_header(header::ALT_SVC, alt.clone())?;
+        }
         let site_cache = self
             .live
             .cache

@@ -1,0 +1,346 @@
+//! HTTP/3 to clients, with a real QUIC + HTTP/3 client (quinn and h3, the stacks a
+//! Rust client would use): requests over QUIC go through the same pipeline as TCP
+//! ones — cache, rules, hooks, origins — and TCP responses advertise the listener.
+
+mod common;
+
+use bytes::{Buf, Bytes};
+use common::origin::TestOrigin;
+use common::pki::TestCa;
+use common::{Outpost, TEST_TIMEOUT};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type Sender = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
+
+/// An HTTP/3 connection to `addr` for `name`, trusting the test CA.
+async fn connect(ca: &TestCa, addr: SocketAddr, name: &str) -> (quinn::Endpoint, Sender) {
+    let (endpoint, sender, _) = connect_seeing(ca, addr, name).await;
+    (endpoint, sender)
+}
+
+/// [`connect`], also giving the leaf certificate the server presented (DER).
+async fn connect_seeing(
+    ca: &TestCa,
+    addr: SocketAddr,
+    name: &str,
+) -> (quinn::Endpoint, Sender, Vec<u8>) {
+    let mut tls = (*ca.rustls_config()).clone();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+    let mut endpoint =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client endpoint");
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let conn = endpoint
+        .connect(addr, name)
+        .expect("connect")
+        .await
+        .expect("QUIC handshake verifies against the test CA");
+    let leaf = conn
+        .peer_identity()
+        .and_then(|id| {
+            id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .and_then(|certs| certs.first().map(|c| c.to_vec()))
+        .expect("the server's certificate");
+    let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(conn))
+        .await
+        .expect("HTTP/3 connection");
+    tokio::spawn(async move {
+        let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+    });
+    (endpoint, sender, leaf)
+}
+
+/// Sends one request (with `body`) and reads the whole answer.
+async fn exchange(
+    sender: &mut Sender,
+    method: &str,
+    url: &str,
+    body: Option<Bytes>,
+) -> (http::Response<()>, Vec<u8>) {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    if let Some(b) = &body {
+        builder = builder.header("content-length", b.len());
+    }
+    let request = builder.body(()).expect("request");
+    let mut stream = sender.send_request(request).await.expect("send request");
+    if let Some(b) = body {
+        for chunk in b.chunks(64 << 10) {
+            stream
+                .send_data(Bytes::copy_from_slice(chunk))
+                .await
+                .expect("send body");
+        }
+    }
+    stream.finish().await.expect("finish");
+    let response = stream.recv_response().await.expect("response");
+    let mut out = Vec::new();
+    while let Some(mut chunk) = stream.recv_data().await.expect("body") {
+        let n = chunk.remaining();
+        out.extend_from_slice(&chunk.copy_to_bytes(n));
+    }
+    (response, out)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn header<'a>(r: &'a http::Response<()>, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn config(origin: &TestOrigin, admin: &str) -> String {
+    format!(
+        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\", quic_retry: always }}
+admin: {{ listen: \"{admin}\" }}
+tls:
+  certificates:
+    - {{ cert: a.pem, key: a.key, default: true }}
+    - {{ cert: b.pem, key: b.key }}
+cache: {{ memory: 64MiB }}
+sites:
+  - hosts: [\"a.test\", \"b.test\"]
+    origins: [\"{}\"]
+    rules: rules.yaml
+",
+        origin.url()
+    )
+}
+
+const RULES: &str = "- match: \"/old/*\"
+  actions: { forward: { to: \"/new/$1\", status: 301 } }
+- match: \"/hook/*\"
+  actions: { script: hook.js }
+";
+
+const HOOK: &str = "export default {
+  async fetch(request) {
+    return Response.json({ hooked: new URL(request.url).pathname, protocol: request.cf?.httpProtocol ?? null });
+  },
+};
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_over_http3_take_the_same_pipeline() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
+        let https = op.https.expect("https");
+        let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
+        let base = format!("https://a.test:{}", https.port());
+
+        // A cacheable object: a miss, then a hit, through the same cache as TCP.
+        let url = format!("{base}/c?cc=max-age%3D60");
+        let (first, body) = exchange(&mut h3, "GET", &url, None).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(body, b"origin #1");
+        assert!(
+            header(&first, "cache-status").contains("fwd=miss"),
+            "{first:?}"
+        );
+        let (second, body) = exchange(&mut h3, "GET", &url, None).await;
+        assert_eq!(body, b"origin #1");
+        assert!(
+            header(&second, "cache-status").starts_with("outpost; hit"),
+            "{second:?}"
+        );
+        assert_eq!(header(&second, "via"), "3 outpost");
+        assert!(first.headers().get("connection").is_none());
+
+        // A page rule's redirect and a hook's own answer.
+        let (moved, _) = exchange(&mut h3, "GET", &format!("{base}/old/x"), None).await;
+        assert_eq!(moved.status(), 301);
+        assert_eq!(header(&moved, "location"), "/new/x");
+        let (hooked, body) = exchange(&mut h3, "GET", &format!("{base}/hook/y"), None).await;
+        assert_eq!(hooked.status(), 200);
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["hooked"], "/hook/y");
+
+        // A POST body reaches the origin; a 10 MiB body streams back whole.
+        let upload = Bytes::from(vec![b'u'; 3 << 20]);
+        let (posted, body) =
+            exchange(&mut h3, "POST", &format!("{base}/upload"), Some(upload)).await;
+        assert_eq!(posted.status(), 200);
+        assert_eq!(body, format!("received {}", 3 << 20).as_bytes());
+        let (big, body) = exchange(
+            &mut h3,
+            "GET",
+            &format!("{base}/big?bytes={}", 10 << 20),
+            None,
+        )
+        .await;
+        assert_eq!(big.status(), 200);
+        assert_eq!(body.len(), 10 << 20);
+        assert!(body.iter().all(|&b| b == b'x'));
+
+        // Many streams at once on the one connection.
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let mut sender = h3.clone();
+            let url = format!("{base}/echo?n={i}");
+            tasks.push(tokio::spawn(async move {
+                let (r, body) = exchange(&mut sender, "GET", &url, None).await;
+                (
+                    r.status(),
+                    String::from_utf8_lossy(&body).contains(&format!("n={i}")),
+                )
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("stream"), (http::StatusCode::OK, true));
+        }
+
+        // SNI picks the certificate for each name (each leaf names its host).
+        let (_endpoint_a, _, leaf_a) = connect_seeing(&ca, https, "a.test").await;
+        let (_endpoint_b, mut h3b, leaf_b) = connect_seeing(&ca, https, "b.test").await;
+        assert_ne!(leaf_a, leaf_b);
+        let names = |der: &[u8]| (contains(der, b"a.test"), contains(der, b"b.test"));
+        assert_eq!((names(&leaf_a), names(&leaf_b)), ((true, false), (false, true)));
+        let (r, _) = exchange(
+            &mut h3b,
+            "GET",
+            &format!("https://b.test:{}/echo", https.port()),
+            None,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        // TCP responses advertise the listener.
+        let tcp = ca.client(https, &["a.test"]);
+        let r = tcp
+            .get(format!("{base}/echo"))
+            .send()
+            .await
+            .expect("https request");
+        let alt = r.headers()["alt-svc"].to_str().expect("ascii").to_string();
+        assert_eq!(alt, format!("h3=\":{}\"; ma=86400", https.port()));
+        let plain = common::client()
+            .get(op.url("/c?cc=max-age%3D60"))
+            .header("host", "a.test")
+            .send()
+            .await
+            .expect("http request");
+        assert!(
+            plain.headers().contains_key("alt-svc"),
+            "fast-path hits too"
+        );
+
+        // A reload while the connection is open: the next request on it sees the new
+        // rules.
+        let rules = format!(
+            "- match: \"/fresh/*\"\n  actions: {{ forward: {{ to: \"/reloaded\", status: 302 }} }}\n{RULES}"
+        );
+        std::fs::write(op.dir.path().join("rules.yaml"), rules).expect("rules");
+        op.signal("HUP");
+        op.wait_log("configuration reloaded", 1);
+        let (fresh, _) = exchange(&mut h3, "GET", &format!("{base}/fresh/z"), None).await;
+        assert_eq!(fresh.status(), 302);
+        assert_eq!(header(&fresh, "location"), "/reloaded");
+
+        // Counted and logged as HTTP/3; every new client proved its address first
+        // (`quic_retry: always`; the client followed the Retry on its own).
+        op.wait_log("version=HTTP/3", 1);
+        let metrics = common::scrape(&admin).await;
+        for want in [
+            "outpost_http3_connections_total{outcome=\"retry\"} 3",
+            "outpost_http3_connections_total{outcome=\"accepted\"} 3",
+        ] {
+            assert!(metrics.contains(want), "{want} in:\n{metrics}");
+        }
+        assert!(metrics.contains("outpost_http3_requests_total{site="), "{metrics}");
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_lets_open_http3_requests_finish() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
+        let https = op.https.expect("https");
+        let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
+        let url = format!("https://a.test:{}/slow?ms=800", https.port());
+        let slow = tokio::spawn(async move { exchange(&mut h3, "GET", &url, None).await });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        op.signal("TERM");
+        let (r, body) = slow.await.expect("request");
+        assert_eq!(r.status(), 200, "the request in flight finished");
+        assert_eq!(body, b"slow from origin");
+    })
+    .await
+    .expect("timed out");
+}
+
+/// Many clients starting handshakes at once: past 64 handshakes in progress, new
+/// clients are asked to prove their address with a Retry (a spoofed source could not
+/// answer it, so a flood gets no amplified replies); real clients follow it and
+/// connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_handshakes_is_answered_with_retry() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let ca = TestCa::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        ca.issue(dir.path(), "a", &["a.test"]);
+        ca.issue(dir.path(), "b", &["b.test"]);
+        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+        let admin = format!("127.0.0.1:{}", common::free_port());
+        let yaml = config(&origin, &admin).replace(", quic_retry: always", "");
+        let op = Outpost::start_in(dir, &yaml, &[]);
+        let https = op.https.expect("https");
+        let mut handshakes = Vec::new();
+        for _ in 0..200 {
+            let ca_config = ca.rustls_config();
+            handshakes.push(tokio::spawn(async move {
+                let mut tls = (*ca_config).clone();
+                tls.alpn_protocols = vec![b"h3".to_vec()];
+                let crypto =
+                    quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+                let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))
+                    .expect("client endpoint");
+                endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+                let conn = endpoint.connect(https, "a.test").expect("connect").await;
+                (conn.is_ok(), endpoint)
+            }));
+        }
+        let mut connected = 0;
+        let mut endpoints = Vec::new();
+        for h in handshakes {
+            let (ok, endpoint) = h.await.expect("handshake task");
+            connected += usize::from(ok);
+            endpoints.push(endpoint);
+        }
+        assert_eq!(connected, 200, "every real client connects, Retry or not");
+        let metrics = common::scrape(&admin).await;
+        let retried = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("outpost_http3_connections_total{outcome=\"retry\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(retried > 0, "no Retry under a burst:\n{metrics}");
+    })
+    .await
+    .expect("timed out");
+}
