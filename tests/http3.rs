@@ -113,6 +113,22 @@ sites:
     )
 }
 
+/// Outpost with two certificates (`a.test`, `b.test`), the rules and the hook, an
+/// admin API, and HTTP/3 on the HTTPS port; `retry_always` sets `quic_retry: always`.
+fn start(origin: &TestOrigin, ca: &TestCa, retry_always: bool) -> (Outpost, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ca.issue(dir.path(), "a", &["a.test"]);
+    ca.issue(dir.path(), "b", &["b.test"]);
+    std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
+    std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
+    let admin = format!("127.0.0.1:{}", common::free_port());
+    let mut yaml = config(origin, &admin);
+    if !retry_always {
+        yaml = yaml.replace(", quic_retry: always", "");
+    }
+    (Outpost::start_in(dir, &yaml, &[]), admin)
+}
+
 const RULES: &str = "- match: \"/old/*\"
   actions: { forward: { to: \"/new/$1\", status: 301 } }
 - match: \"/hook/*\"
@@ -129,15 +145,8 @@ const HOOK: &str = "export default {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_over_http3_take_the_same_pipeline() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let ca = TestCa::new();
-        let dir = tempfile::tempdir().expect("tempdir");
-        ca.issue(dir.path(), "a", &["a.test"]);
-        ca.issue(dir.path(), "b", &["b.test"]);
-        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
-        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
-        let admin = format!("127.0.0.1:{}", common::free_port());
-        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
+        let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
+        let (op, admin) = start(&origin, &ca, true);
         let https = op.https.expect("https");
         let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
         let base = format!("https://a.test:{}", https.port());
@@ -269,15 +278,8 @@ async fn requests_over_http3_take_the_same_pipeline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drain_lets_open_http3_requests_finish() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let ca = TestCa::new();
-        let dir = tempfile::tempdir().expect("tempdir");
-        ca.issue(dir.path(), "a", &["a.test"]);
-        ca.issue(dir.path(), "b", &["b.test"]);
-        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
-        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
-        let admin = format!("127.0.0.1:{}", common::free_port());
-        let op = Outpost::start_in(dir, &config(&origin, &admin), &[]);
+        let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
+        let (op, _admin) = start(&origin, &ca, true);
         let https = op.https.expect("https");
         let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
         let url = format!("https://a.test:{}/slow?ms=800", https.port());
@@ -299,16 +301,8 @@ async fn a_drain_lets_open_http3_requests_finish() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_handshakes_is_answered_with_retry() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let origin = TestOrigin::start("origin").await;
-        let ca = TestCa::new();
-        let dir = tempfile::tempdir().expect("tempdir");
-        ca.issue(dir.path(), "a", &["a.test"]);
-        ca.issue(dir.path(), "b", &["b.test"]);
-        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
-        std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
-        let admin = format!("127.0.0.1:{}", common::free_port());
-        let yaml = config(&origin, &admin).replace(", quic_retry: always", "");
-        let op = Outpost::start_in(dir, &yaml, &[]);
+        let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
+        let (op, admin) = start(&origin, &ca, false);
         let https = op.https.expect("https");
         let mut handshakes = Vec::new();
         for _ in 0..200 {
