@@ -95,9 +95,9 @@ fn header<'a>(r: &'a http::Response<()>, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn config(origin: &TestOrigin, admin: &str) -> String {
+fn config(origin: &TestOrigin, admin: &str, quic: &str) -> String {
     format!(
-        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\", quic_retry: always }}
+        "listen: {{ http: \"{{http}}\", https: \"{{https}}\", http3: \"{{https}}\", {quic} }}
 admin: {{ listen: \"{admin}\" }}
 tls:
   certificates:
@@ -114,18 +114,16 @@ sites:
 }
 
 /// Outpost with two certificates (`a.test`, `b.test`), the rules and the hook, an
-/// admin API, and HTTP/3 on the HTTPS port; `retry_always` sets `quic_retry: always`.
-fn start(origin: &TestOrigin, ca: &TestCa, retry_always: bool) -> (Outpost, String) {
+/// admin API, and HTTP/3 on the HTTPS port with `listen` settings `quic` (such as
+/// `quic_retry: always`).
+fn start(origin: &TestOrigin, ca: &TestCa, quic: &str) -> (Outpost, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     ca.issue(dir.path(), "a", &["a.test"]);
     ca.issue(dir.path(), "b", &["b.test"]);
     std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
     std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
     let admin = format!("127.0.0.1:{}", common::free_port());
-    let mut yaml = config(origin, &admin);
-    if !retry_always {
-        yaml = yaml.replace(", quic_retry: always", "");
-    }
+    let yaml = config(origin, &admin, quic);
     (Outpost::start_in(dir, &yaml, &[]), admin)
 }
 
@@ -146,7 +144,7 @@ const HOOK: &str = "export default {
 async fn requests_over_http3_take_the_same_pipeline() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
-        let (op, admin) = start(&origin, &ca, true);
+        let (op, admin) = start(&origin, &ca, "quic_retry: always");
         let https = op.https.expect("https");
         let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
         let base = format!("https://a.test:{}", https.port());
@@ -279,7 +277,7 @@ async fn requests_over_http3_take_the_same_pipeline() {
 async fn a_drain_lets_open_http3_requests_finish() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
-        let (op, _admin) = start(&origin, &ca, true);
+        let (op, _admin) = start(&origin, &ca, "quic_retry: always");
         let https = op.https.expect("https");
         let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
         let url = format!("https://a.test:{}/slow?ms=800", https.port());
@@ -302,7 +300,7 @@ async fn a_drain_lets_open_http3_requests_finish() {
 async fn a_burst_of_handshakes_is_answered_with_retry() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
-        let (op, admin) = start(&origin, &ca, false);
+        let (op, admin) = start(&origin, &ca, "");
         let https = op.https.expect("https");
         let mut handshakes = Vec::new();
         for _ in 0..200 {
@@ -334,6 +332,74 @@ async fn a_burst_of_handshakes_is_answered_with_retry() {
             .and_then(|n| n.trim().parse::<u64>().ok())
             .unwrap_or(0);
         assert!(retried > 0, "no Retry under a burst:\n{metrics}");
+    })
+    .await
+    .expect("timed out");
+}
+
+/// `listen.quic_0rtt: true`: a resuming client sends requests in its first flight
+/// (0-RTT) and the server accepts them; a safe method is served at once, an unsafe one
+/// once the handshake completes (a replay never completes it).
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_rtt_serves_resuming_clients_when_enabled() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
+        let (op, _admin) = start(&origin, &ca, "quic_0rtt: true");
+        let https = op.https.expect("https");
+        let mut tls = (*ca.rustls_config()).clone();
+        tls.alpn_protocols = vec![b"h3".to_vec()];
+        tls.enable_early_data = true;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+        let mut endpoint =
+            quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let base = format!("https://a.test:{}", https.port());
+
+        // A first connection leaves the client a session ticket.
+        let conn = endpoint
+            .connect(https, "a.test")
+            .expect("connect")
+            .await
+            .expect("handshake");
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+            .await
+            .expect("h3");
+        let drive = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let (r, _) = exchange(&mut sender, "GET", &format!("{base}/echo"), None).await;
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        conn.close(0u32.into(), b"done");
+        drop(sender);
+        let _ = drive.await;
+
+        // The second resumes with 0-RTT: its requests go out before the handshake ends.
+        let (conn, accepted) = endpoint
+            .connect(https, "a.test")
+            .expect("connect")
+            .into_0rtt()
+            .unwrap_or_else(|_| panic!("the client has no 0-RTT ticket: the server offered none"));
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn))
+            .await
+            .expect("h3");
+        tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let mut sender2 = sender.clone();
+        let (get_url, post_url) = (format!("{base}/echo?early"), format!("{base}/upload"));
+        let get = exchange(&mut sender, "GET", &get_url, None);
+        let post = exchange(
+            &mut sender2,
+            "POST",
+            &post_url,
+            Some(Bytes::from_static(b"twelve bytes")),
+        );
+        let ((g, _), (p, body)) = tokio::join!(get, post);
+        assert!(accepted.await, "the server accepted the early data");
+        assert_eq!(g.status(), 200);
+        assert_eq!(p.status(), 200);
+        assert_eq!(body, b"received 12");
     })
     .await
     .expect("timed out");

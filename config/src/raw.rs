@@ -48,6 +48,8 @@ pub(crate) struct Listen {
     pub http3: Option<String>,
     pub alt_svc: Option<String>,
     pub quic_retry: Option<String>,
+    #[serde(default)]
+    pub quic_0rtt: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -23,6 +23,9 @@ pub struct Listen {
     pub alt_svc: Option<http::HeaderValue>,
     /// When QUIC clients must prove their address with a Retry round trip first.
     pub quic_retry: QuicRetry,
+    /// Accept 0-RTT (early data) from resuming QUIC clients: safe methods only, the
+    /// others answered `425 Too Early` (RFC 8470). Off by default (replay).
+    pub quic_0rtt: bool,
 }
 
 /// `listen.quic_retry`: when a new QUIC client is asked to prove its address (a
@@ -98,6 +101,7 @@ pub(crate) fn listen(v: &mut Validator<'_>, raw: &raw::Listen) -> Listen {
         h2c: raw.h2c,
         http3: v.addr(raw.http3.as_deref(), &[Key("listen"), Key("http3")]),
         alt_svc: None,
+        quic_0rtt: raw.quic_0rtt,
         quic_retry: match raw.quic_retry.as_deref() {
             None | Some("under_load") => QuicRetry::UnderLoad,
             Some("always") => QuicRetry::Always,

@@ -6,8 +6,9 @@
 //! tasks, and the translation between h3's request streams and the pipeline.
 //!
 //! Certificates come from the same store and SNI selection as the HTTPS listener (a
-//! reload's new certificates serve the next handshake). 0-RTT is off (replayable
-//! requests); unvalidated clients are sent a Retry once many handshakes are in
+//! reload's new certificates serve the next handshake). 0-RTT is off unless
+//! `listen.quic_0rtt` (then only safe methods are served from early data; others wait
+//! for the handshake to complete, which a replay cannot do); unvalidated clients are sent a Retry once many handshakes are in
 //! progress, so the listener cannot amplify a spoofed flood; a drain stops new
 //! connections and lets open ones finish their requests.
 
@@ -79,8 +80,13 @@ fn server_config(live: &Live, idle: Duration) -> Result<quinn::ServerConfig> {
         .with_no_client_auth()
         .with_cert_resolver(live.certs.clone());
     tls.alpn_protocols = vec![b"h3".to_vec()];
-    // No 0-RTT: early data can be replayed.
-    tls.max_early_data_size = 0;
+    // 0-RTT only when asked for (early data can be replayed; see `serve_request`).
+    // QUIC takes all or nothing: u32::MAX is "any amount".
+    tls.max_early_data_size = if live.snapshot().config.listen.quic_0rtt {
+        u32::MAX
+    } else {
+        0
+    };
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| ProxyError::Server(format!("HTTP/3 TLS: {e}")))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -121,19 +127,52 @@ async fn accept(endpoint: quinn::Endpoint, live: Arc<Live>) {
         handshaking.fetch_add(1, Ordering::Relaxed);
         let (live, handshaking, drain) = (live.clone(), handshaking.clone(), drain_rx.clone());
         tokio::spawn(async move {
-            let connecting = incoming.accept();
-            let connection = match connecting {
-                Ok(connecting) => connecting.await,
-                Err(e) => Err(e),
+            // Whether the handshake is complete: a request after it cannot be a replay.
+            // With 0-RTT on, requests may come before it (early data, see
+            // `serve_request`); without, the connection is used only once it completes.
+            let (confirm, confirmed) = tokio::sync::watch::channel(false);
+            let zero_rtt = live.snapshot().config.listen.quic_0rtt;
+            let connection = match incoming.accept() {
+                Ok(connecting) if zero_rtt => match connecting.into_0rtt() {
+                    Ok((connection, accepted)) => {
+                        let handshaking = handshaking.clone();
+                        let watched = connection.clone();
+                        tokio::spawn(async move {
+                            // Resolves once the handshake is over (its value says
+                            // whether the client's 0-RTT was taken, not how it ended).
+                            accepted.await;
+                            if watched.close_reason().is_none() {
+                                let _ = confirm.send(true);
+                            }
+                            handshaking.fetch_sub(1, Ordering::Relaxed);
+                        });
+                        Ok(connection)
+                    }
+                    Err(connecting) => {
+                        let result = connecting.await;
+                        let _ = confirm.send(result.is_ok());
+                        handshaking.fetch_sub(1, Ordering::Relaxed);
+                        result
+                    }
+                },
+                Ok(connecting) => {
+                    let result = connecting.await;
+                    let _ = confirm.send(result.is_ok());
+                    handshaking.fetch_sub(1, Ordering::Relaxed);
+                    result
+                }
+                Err(e) => {
+                    handshaking.fetch_sub(1, Ordering::Relaxed);
+                    Err(e)
+                }
             };
-            handshaking.fetch_sub(1, Ordering::Relaxed);
             match connection {
                 Ok(connection) => {
                     live.metrics
                         .http3_connections
                         .with_label_values(&["accepted"])
                         .inc();
-                    serve_connection(connection, live, drain).await;
+                    serve_connection(connection, live, drain, confirmed).await;
                 }
                 Err(e) => {
                     live.metrics
@@ -152,6 +191,7 @@ async fn serve_connection(
     connection: quinn::Connection,
     live: Arc<Live>,
     mut drain: tokio::sync::watch::Receiver<bool>,
+    confirmed: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = connection.remote_address();
     let h3 = h3::server::builder()
@@ -189,9 +229,12 @@ async fn serve_connection(
         match next {
             Ok(Some(resolver)) => {
                 let live = live.clone();
+                let confirmed = confirmed.clone();
                 tokio::spawn(async move {
                     match resolver.resolve_request().await {
-                        Ok((request, stream)) => serve_request(request, stream, client, live).await,
+                        Ok((request, stream)) => {
+                            serve_request(request, stream, client, live, confirmed).await
+                        }
                         Err(e) => {
                             tracing::debug!(%client, error = %e, "an HTTP/3 request was malformed")
                         }
@@ -210,12 +253,25 @@ async fn serve_connection(
 type Stream = h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 
 async fn serve_request(
-    request: http::Request<()>,
+    mut request: http::Request<()>,
     stream: Stream,
     client: SocketAddr,
     live: Arc<Live>,
+    mut confirmed: tokio::sync::watch::Receiver<bool>,
 ) {
     let (mut send, recv) = stream.split();
+    if !*confirmed.borrow() {
+        // Early data (0-RTT) can be replayed by anyone who saw it. A safe method is
+        // served at once, marked for the origin (RFC 8470 §5.1); any other waits
+        // for the handshake to complete, which a replay cannot do (§3).
+        if request.method().is_safe() {
+            request
+                .headers_mut()
+                .insert("early-data", http::HeaderValue::from_static("1"));
+        } else if confirmed.wait_for(|done| *done).await.is_err() {
+            return;
+        }
+    }
     let answer = match to_fetch(request, recv) {
         Ok(fetch) => match live.subrequest_spawner() {
             Some(spawner) => {
