@@ -30,6 +30,13 @@ const RETRY_ABOVE: usize = 64;
 const MAX_STREAMS: u32 = 100;
 /// The largest request or response header section accepted.
 const MAX_FIELD_SECTION: u64 = 64 << 10;
+/// Bytes a client may have in flight to us on one stream, and on one connection: what
+/// a connection can make this process buffer (pingora's HTTP/2 windows are of this
+/// order). Uploads beyond it wait for the pipeline to take what was sent.
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 8 << 20;
+/// Bytes of response data queued for one connection before sending waits.
+const SEND_WINDOW: u64 = 8 << 20;
 
 /// The running listener: its runtime (dropped with the process).
 pub struct Http3 {
@@ -92,6 +99,9 @@ fn server_config(live: &Live, idle: Duration) -> Result<quinn::ServerConfig> {
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport.max_concurrent_bidi_streams(MAX_STREAMS.into());
+    transport.stream_receive_window(STREAM_WINDOW.into());
+    transport.receive_window(CONNECTION_WINDOW.into());
+    transport.send_window(SEND_WINDOW);
     if let Ok(idle) = quinn::IdleTimeout::try_from(idle) {
         transport.max_idle_timeout(Some(idle));
     }
