@@ -549,6 +549,33 @@ async fn header_injection_from_js_is_refused() {
 /// trip as in V8, `__proto__` is an own property, the last of repeated names wins,
 /// only JSON's four whitespace characters are skipped, and every malformed text is a
 /// SyntaxError (deep nesting included: an error, not a crash).
+/// Cloudflare's documented clock: `Date.now()`, `new Date()` and `performance.now()`
+/// give the time of the last I/O and stand still while the script computes.
+#[tokio::test]
+async fn the_clock_stands_still_while_a_script_computes() {
+    let e = engine();
+    let s = script(
+        "clock.js",
+        r#"
+        export default {
+          async fetch() {
+            const t0 = Date.now(), p0 = performance.now();
+            let spin = 0;
+            for (let i = 0; i < 20000; i++) spin += i;
+            const still = [Date.now() === t0, performance.now() === p0, new Date().getTime() === t0, spin > 0];
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            return Response.json({ still, moved: Date.now() - t0 >= 5 });
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "http://h/").await.expect("runs");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["still"], serde_json::json!([true, true, true, true]));
+    assert_eq!(v["moved"], true);
+}
+
 #[tokio::test]
 async fn json_parse_follows_the_standard_on_code_units() {
     let e = engine();

@@ -278,11 +278,11 @@ routes["/globals"] = async () => {
   const waited = await scheduler.wait(5);
   const aborted = await scheduler.wait(10000, { signal: AbortSignal.abort(new Error("stop")) }).then(() => "resolved", (e) => e.message);
   const lone = JSON.parse('"a\\uD800b"');
-  // Time stands still while the script computes and moves on with I/O.
-  const t0 = Date.now(), p0 = performance.now();
-  let spin = 0;
-  for (let i = 0; i < 3000; i++) spin += i;
-  const still = [Date.now() === t0, performance.now() === p0, new Date().getTime() === t0, typeof Date(), new Date(5).getTime(), spin > 0];
+  // The clock moves on with I/O. (Whether it stands still while a script computes,
+  // as Cloudflare documents, this workerd does not do: it is checked on Outpost alone
+  // in scripting/tests/hooks.rs.)
+  const t0 = Date.now();
+  const still = [typeof Date(), new Date(5).getTime()];
   await scheduler.wait(3);
   const moved = Date.now() - t0 >= 3;
   return {
