@@ -101,19 +101,25 @@ fn value_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<http::He
 
 /// `headerAppend(headers, name, value)`: `Headers.prototype.append`.
 pub(crate) fn append(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let map = headers_of(&arg(args, 0))?;
-    let name = name_arg(args, 1, ctx)?;
-    let value = value_arg(args, 2, ctx)?;
-    map.borrow_mut().append(name, value);
-    Ok(JsValue::undefined())
+    write(args, ctx, false)
 }
 
 /// `headerSet(headers, name, value)`: `Headers.prototype.set`.
 pub(crate) fn set(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    write(args, ctx, true)
+}
+
+/// Adds a value for the name, or (`replace`) makes it the name's only value.
+fn write(args: &[JsValue], ctx: &mut Context, replace: bool) -> JsResult<JsValue> {
     let map = headers_of(&arg(args, 0))?;
     let name = name_arg(args, 1, ctx)?;
     let value = value_arg(args, 2, ctx)?;
-    map.borrow_mut().insert(name, value);
+    let mut map = map.borrow_mut();
+    if replace {
+        map.insert(name, value);
+    } else {
+        map.append(name, value);
+    }
     Ok(JsValue::undefined())
 }
 

@@ -868,11 +868,16 @@ impl ProxyHttp for EdgeProxy {
         }
         let via = append_via(&upstream_response.headers, session.req_header().version);
         upstream_response.insert_header(header::VIA, via)?;
-        if !ctx.http3
-            && ctx.scripts_seen.is_empty()
-            && let Some(alt) = &self.live.snapshot().config.listen.alt_svc
-        {
-            upstream_response.insert_header(header::ALT_SVC, alt.clone())?;
+        if !ctx.http3 && ctx.scripts_seen.is_empty() {
+            // The snapshot the request was served under (request_filter keeps it);
+            // loaded again only where none was kept.
+            let alt = match &ctx.snapshot {
+                Some(snapshot) => snapshot.config.listen.alt_svc.clone(),
+                None => self.live.snapshot().config.listen.alt_svc.clone(),
+            };
+            if let Some(alt) = alt {
+                upstream_response.insert_header(header::ALT_SVC, alt)?;
+            }
         }
         let site_cache = self
             .live
