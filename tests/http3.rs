@@ -117,13 +117,23 @@ sites:
 /// admin API, and HTTP/3 on the HTTPS port with `listen` settings `quic` (such as
 /// `quic_retry: always`).
 fn start(origin: &TestOrigin, ca: &TestCa, quic: &str) -> (Outpost, String) {
+    start_with(origin, ca, quic, |_| String::new())
+}
+
+/// [`start`] with more top-level YAML, written knowing the process's directory.
+fn start_with(
+    origin: &TestOrigin,
+    ca: &TestCa,
+    quic: &str,
+    more: impl FnOnce(&std::path::Path) -> String,
+) -> (Outpost, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     ca.issue(dir.path(), "a", &["a.test"]);
     ca.issue(dir.path(), "b", &["b.test"]);
     std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
     std::fs::write(dir.path().join("hook.js"), HOOK).expect("hook");
     let admin = format!("127.0.0.1:{}", common::free_port());
-    let yaml = config(origin, &admin, quic);
+    let yaml = config(origin, &admin, quic) + &more(dir.path());
     (Outpost::start_in(dir, &yaml, &[]), admin)
 }
 
@@ -164,6 +174,10 @@ async fn requests_over_http3_take_the_same_pipeline() {
             header(&second, "cache-status").starts_with("outpost; hit"),
             "{second:?}"
         );
+        // Cache-Status names the protocol for HTTP/3 (an extension parameter).
+        for r in [&first, &second] {
+            assert!(header(r, "cache-status").ends_with("; proto=h3"), "{r:?}");
+        }
         assert_eq!(header(&second, "via"), "3 outpost");
         assert!(first.headers().get("connection").is_none());
 
@@ -244,6 +258,8 @@ async fn requests_over_http3_take_the_same_pipeline() {
             plain.headers().contains_key("alt-svc"),
             "fast-path hits too"
         );
+        let status = plain.headers()["cache-status"].to_str().expect("ascii");
+        assert!(status.starts_with("outpost; ") && !status.contains("proto="), "{status}");
 
         // A reload while the connection is open: the next request on it sees the new
         // rules.
@@ -287,6 +303,122 @@ async fn a_drain_lets_open_http3_requests_finish() {
         let (r, body) = slow.await.expect("request");
         assert_eq!(r.status(), 200, "the request in flight finished");
         assert_eq!(body, b"slow from origin");
+    })
+    .await
+    .expect("timed out");
+}
+
+/// A binary upgrade (`outpost run --upgrade`, then SIGQUIT to the old process) while
+/// clients hold HTTP/3 connections with requests in flight: the new process binds the
+/// same UDP port, yet every packet of an old connection still reaches the old process
+/// (steered by its connection IDs; without that the kernel would hand about half of
+/// them to the new process), so uploads in flight finish; the old
+/// connections are told to go away, and new connections reach the new process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binary_upgrade_lets_open_http3_connections_finish() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let (origin, ca) = (TestOrigin::start("origin").await, TestCa::new());
+        let (old, _admin) = start_with(&origin, &ca, "", |dir| {
+            format!(
+                "server: {{ shutdown_timeout: 5s, upgrade_socket: \"{}\" }}\n",
+                dir.join("upgrade.sock").display()
+            )
+        });
+        let https = old.https.expect("https");
+        let base = format!("https://a.test:{}", https.port());
+        // Eight clients, each from its own port (so the kernel's hash would spread
+        // them over both processes).
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let (endpoint, mut h3) = connect(&ca, https, "a.test").await;
+            let (r, _) = exchange(&mut h3, "GET", &format!("{base}/c?cc=no-store"), None).await;
+            assert_eq!(r.status(), 200);
+            clients.push((endpoint, h3));
+        }
+        // On each connection an upload is under way: its first part sent before the
+        // upgrade, the rest after the new process holds the port. The rest reaches
+        // the origin only if the old process still gets the connection's packets.
+        const FIRST: usize = 64 << 10;
+        const REST: usize = 512 << 10;
+        let (go, gate) = tokio::sync::watch::channel(false);
+        let mut uploads = Vec::new();
+        for (_endpoint, h3) in &clients {
+            let (mut h3, url, mut gate) = (h3.clone(), format!("{base}/upload"), gate.clone());
+            uploads.push(tokio::spawn(async move {
+                let request = http::Request::post(url)
+                    .header("content-length", FIRST + REST)
+                    .body(())
+                    .expect("request");
+                let mut stream = h3.send_request(request).await.expect("send request");
+                stream
+                    .send_data(Bytes::from(vec![b'u'; FIRST]))
+                    .await
+                    .expect("first part");
+                gate.wait_for(|go| *go).await.expect("gate");
+                for chunk in vec![b'u'; REST].chunks(64 << 10) {
+                    stream
+                        .send_data(Bytes::copy_from_slice(chunk))
+                        .await
+                        .expect("rest");
+                }
+                stream.finish().await.expect("finish");
+                let response = stream.recv_response().await.expect("response");
+                let mut out = Vec::new();
+                while let Some(mut chunk) = stream.recv_data().await.expect("body") {
+                    let n = chunk.remaining();
+                    out.extend_from_slice(&chunk.copy_to_bytes(n));
+                }
+                (response, out)
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        let new_log = old.dir.path().join("new.log");
+        let config = old.config.to_str().expect("utf-8").to_string();
+        let mut new = common::spawn_outpost(&["run", "--config", &config, "--upgrade"], &new_log);
+        let wait_new_log = |needle: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !std::fs::read_to_string(&new_log)
+                .unwrap_or_default()
+                .contains(needle)
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "new process: no {needle:?} in {}",
+                    std::fs::read_to_string(&new_log).unwrap_or_default()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        wait_new_log("waiting for the running Outpost's listeners");
+        old.signal("QUIT");
+        wait_new_log("listening for HTTP/3");
+
+        go.send(true).expect("go");
+        for (i, upload) in uploads.into_iter().enumerate() {
+            let (r, body) = tokio::time::timeout(std::time::Duration::from_secs(10), upload)
+                .await
+                .unwrap_or_else(|_| panic!("client {i}: the upload stalled after the upgrade"))
+                .expect("upload");
+            assert_eq!(r.status(), 200, "client {i}: the upload in flight finished");
+            assert_eq!(
+                body,
+                format!("received {}", FIRST + REST).as_bytes(),
+                "client {i}"
+            );
+        }
+        // A new connection is the new process's: the old one takes none while it
+        // drains.
+        let (_endpoint, mut h3) = connect(&ca, https, "a.test").await;
+        let (r, body) = exchange(&mut h3, "GET", &format!("{base}/c?cc=no-store"), None).await;
+        assert_eq!(r.status(), 200);
+        assert!(body.starts_with(b"origin #"), "{body:?}");
+        assert!(
+            new.try_wait().ok().flatten().is_none(),
+            "the new process runs"
+        );
+        let _ = new.kill();
+        let _ = new.wait();
     })
     .await
     .expect("timed out");

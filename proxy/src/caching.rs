@@ -552,6 +552,8 @@ pub fn variance_of(
 
 /// The `Cache-Status` detail of a response whose lifetime was a heuristic one.
 pub const HEURISTIC_DETAIL: &str = "; detail=heuristic";
+/// Appended to `Cache-Status` for a request that came over HTTP/3.
+pub const HTTP3_PARAM: &str = "; proto=h3";
 
 /// Whether the stored response of `meta` got a heuristic lifetime (under a cap of
 /// `heuristic_max`).

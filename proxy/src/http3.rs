@@ -52,11 +52,18 @@ pub(crate) fn start(live: Arc<Live>, addr: SocketAddr) -> Result<Http3> {
         .build()
         .map_err(|e| ProxyError::Server(format!("HTTP/3 runtime: {e}")))?;
     let socket = bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
+    let tag = crate::quic_steering::Tag::random();
+    if let Err(e) = crate::quic_steering::attach(&socket, tag) {
+        // Serving goes on; only a binary upgrade may then cut connections short.
+        tracing::warn!(error = %e, "QUIC packets cannot be steered across a binary upgrade");
+    }
+    let mut endpoint_config = quinn::EndpointConfig::default();
+    endpoint_config.cid_generator(move || tag.generator());
     let idle = live.snapshot().config.server.idle_timeout;
     let endpoint = {
         let _entered = runtime.enter();
         quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
+            endpoint_config,
             Some(server_config(&live, idle)?),
             socket,
             Arc::new(quinn::TokioRuntime),
@@ -69,8 +76,8 @@ pub(crate) fn start(live: Arc<Live>, addr: SocketAddr) -> Result<Http3> {
 }
 
 /// The UDP socket, with SO_REUSEPORT: during a binary upgrade the new process binds
-/// it while the old one still serves its connections (the kernel then spreads new
-/// packets over both, so a few of the old process's connections may be cut short).
+/// it while the old one still serves its connections (`quic_steering` keeps each
+/// connection's packets on its own process).
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod pass_marks;
 pub mod pool;
 pub mod purge;
+mod quic_steering;
 mod request_id;
 pub mod resolve;
 mod scheduled;

@@ -893,7 +893,7 @@ impl ProxyHttp for EdgeProxy {
         if site_cache.is_some() {
             // (A request with credentials was not answered from the cache, whatever
             // pingora's phase says; its response may have been stored.)
-            let status = if ctx.authorized {
+            let mut status = if ctx.authorized {
                 let stored = if ctx.stored { "; stored" } else { "" };
                 format!("outpost; fwd=bypass{stored}")
             } else {
@@ -905,6 +905,11 @@ impl ProxyHttp for EdgeProxy {
                     ctx.site.as_ref().and_then(|s| s.heuristic_max),
                 )
             };
+            if ctx.http3 {
+                // An extension parameter (RFC 9211 §2): which protocol the client
+                // used, for HTTP/3 alone (TCP answers stay as they were).
+                status.push_str(crate::caching::HTTP3_PARAM);
+            }
             upstream_response.insert_header("cache-status", status)?;
         }
         if let Some(m) = &ctx.rule {
