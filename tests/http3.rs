@@ -179,6 +179,7 @@ async fn requests_over_http3_take_the_same_pipeline() {
             assert!(header(r, "cache-status").ends_with("; proto=h3"), "{r:?}");
         }
         assert_eq!(header(&second, "via"), "3 outpost");
+        assert!(!header(&second, "date").is_empty() && !header(&second, "age").is_empty());
         assert!(first.headers().get("connection").is_none());
 
         // A page rule's redirect and a hook's own answer.
@@ -284,6 +285,14 @@ async fn requests_over_http3_take_the_same_pipeline() {
             assert!(metrics.contains(want), "{want} in:\n{metrics}");
         }
         assert!(metrics.contains("outpost_http3_requests_total{site="), "{metrics}");
+        // The hit was answered from memory without a pipeline session, as TCP hits
+        // are (and still named itself HTTP/3 above).
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("outpost_cache_fast_hits_total ") && !l.ends_with(" 0")),
+            "{metrics}"
+        );
     })
     .await
     .expect("timed out");

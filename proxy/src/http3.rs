@@ -294,6 +294,20 @@ async fn serve_request(
             Some(spawner) => {
                 let id: Arc<str> =
                     Arc::from(format!("{}-{:x}", live.node_id, live.next_request_seq()));
+                // A fresh memory hit is answered here, as TCP clients' are, with no
+                // pipeline session.
+                if let Some(hit) = crate::hit_path::in_process::answer(
+                    &live,
+                    &fetch,
+                    crate::hit_path::in_process::Fed::Http3,
+                    Some(client.ip()),
+                    &id,
+                ) {
+                    if let Err(e) = respond(&mut send, hit).await {
+                        tracing::debug!(%client, error = %e, "an HTTP/3 response was cut short");
+                    }
+                    return;
+                }
                 crate::subrequest::serve(
                     Arc::new(spawner),
                     fetch,

@@ -7,7 +7,7 @@
 //! placeholder request at the top of `request_filter`. The response comes back as
 //! pingora `HttpTask`s; its body stays a stream, so a hook that returns it unchanged
 //! sends the bytes to the client without copying them through JavaScript. A fetch that
-//! a fresh memory-tier object answers as it is skips all this (`hit_path::script_fetch`).
+//! a fresh memory-tier object answers as it is skips all this (`hit_path::in_process`).
 
 use crate::snapshot::Live;
 use bytes::Bytes;
@@ -261,10 +261,10 @@ impl Fetcher for PipelineFetcher {
         }
         // A fresh memory hit is answered here, on the JS thread, with no session.
         if self.scripts.len() <= usize::from(MAX_DEPTH)
-            && let Some(hit) = crate::hit_path::script_fetch::answer(
+            && let Some(hit) = crate::hit_path::in_process::answer(
                 &self.live,
                 &request,
-                &self.scripts,
+                crate::hit_path::in_process::Fed::Script { ran: &self.scripts },
                 client_ip,
                 &request_id,
             )

@@ -19,10 +19,10 @@
 
 mod answer;
 mod framing;
+pub(crate) mod in_process;
 pub mod origin_conns;
 mod pass;
 mod prepared;
-pub(crate) mod script_fetch;
 
 use crate::snapshot::Live;
 use bytes::BytesMut;
