@@ -284,7 +284,17 @@ async fn requests_over_http3_take_the_same_pipeline() {
         ] {
             assert!(metrics.contains(want), "{want} in:\n{metrics}");
         }
-        assert!(metrics.contains("outpost_http3_requests_total{site="), "{metrics}");
+        // Every request counted by its protocol: HTTP/3 ones and TCP ones apart.
+        let series = |protocol: &str| -> u64 {
+            let prefix = format!("outpost_requests_by_protocol_total{{protocol=\"{protocol}\"}} ");
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        assert!(series("h3") >= 8, "{metrics}");
+        assert!(series("http/1.1") >= 1 && series("h2") >= 1, "{metrics}");
         // The hit was answered from memory without a pipeline session, as TCP hits
         // are (and still named itself HTTP/3 above).
         assert!(

@@ -41,8 +41,8 @@ pub struct Metrics {
     /// HTTP/3 (QUIC) connections by outcome (`accepted`, `failed`, `retry`: sent a
     /// Retry to prove its address).
     pub http3_connections: IntCounterVec,
-    /// Requests that came over HTTP/3 (counted in `requests` too, as every request).
-    pub http3_requests: IntCounterVec,
+    /// Requests by the protocol the client spoke (counted in `requests` too).
+    pub by_protocol: ByProtocol,
     /// Config reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
     /// Client connections closed by a limit: `global` / `per_ip` (over
@@ -104,6 +104,38 @@ impl SiteMeters {
             passes_2xx: m.requests.with_label_values(&[name, "2xx", "disabled"]),
             origin_duration: m.origin_duration.with_label_values(&[name]),
         }
+    }
+}
+
+/// `requests_by_protocol{protocol}`: one series per protocol, resolved once (every
+/// request, fast paths included, counts in one).
+#[derive(Debug)]
+pub struct ByProtocol {
+    http10: prometheus::IntCounter,
+    http11: prometheus::IntCounter,
+    h2: prometheus::IntCounter,
+    h3: prometheus::IntCounter,
+}
+
+impl ByProtocol {
+    fn new(family: IntCounterVec) -> Self {
+        ByProtocol {
+            http10: family.with_label_values(&["http/1.0"]),
+            http11: family.with_label_values(&["http/1.1"]),
+            h2: family.with_label_values(&["h2"]),
+            h3: family.with_label_values(&["h3"]),
+        }
+    }
+
+    /// Counts one request a client made in `version`.
+    pub fn count(&self, version: http::Version) {
+        match version {
+            http::Version::HTTP_10 | http::Version::HTTP_09 => &self.http10,
+            http::Version::HTTP_2 => &self.h2,
+            http::Version::HTTP_3 => &self.h3,
+            _ => &self.http11,
+        }
+        .inc();
     }
 }
 
@@ -264,12 +296,13 @@ impl Metrics {
                 "HTTP/3 (QUIC) connections, by outcome (accepted, failed, retry).",
                 &["outcome"],
             ),
-            http3_requests: counter(
+            by_protocol: ByProtocol::new(counter(
                 &r,
-                "outpost_http3_requests_total",
-                "Requests that came over HTTP/3, by site (also in outpost_requests_total).",
-                &["site"],
-            ),
+                "outpost_requests_by_protocol_total",
+                "Requests by the protocol the client spoke (http/1.0, http/1.1, h2, h3); \
+                 every one is also in outpost_requests_total.",
+                &["protocol"],
+            )),
             reloads: counter(
                 &r,
                 "outpost_config_reloads_total",

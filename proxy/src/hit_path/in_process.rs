@@ -71,10 +71,6 @@ pub(crate) fn answer(
     }
     if matches!(fed, Fed::Http3) {
         for_http3(&mut head)?;
-        live.metrics
-            .http3_requests
-            .with_label_values(&[&found.site.name])
-            .inc();
     }
     let body = found.entry.body().clone();
     let body_bytes = if wanted.head_only { 0 } else { body.len() };

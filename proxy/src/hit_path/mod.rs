@@ -261,7 +261,14 @@ pub(super) fn record_answer(
     if let Some(cache) = live.cache {
         cache.storage.record_memory_hit();
     }
-    crate::service::record_fast_hit(live, &found.site, status, bytes, start);
+    crate::service::record_fast_hit(
+        live,
+        &found.site,
+        // (A script's fetch was made by no client: no protocol to count.)
+        (status, (!asked.subrequest).then_some(asked.logged.version)),
+        bytes,
+        start,
+    );
     if !snapshot.config.log.access_log {
         return;
     }

@@ -19,8 +19,9 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     m.requests
         .with_label_values(&[site, crate::metrics::status_class(status), cache])
         .inc();
-    if ctx.http3 {
-        m.http3_requests.with_label_values(&[site]).inc();
+    if ctx.scripts_seen.is_empty() {
+        // (A script's subrequest was made by no client: no protocol to count.)
+        m.by_protocol.count(session.req_header().version);
     }
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let elapsed = ctx.start.elapsed().as_secs_f64();
@@ -191,12 +192,15 @@ impl AccessLine<'_> {
 pub(crate) fn record_fast_hit(
     live: &Live,
     site: &Site,
-    status: u16,
+    (status, version): (u16, Option<http::Version>),
     body_bytes: usize,
     start: Instant,
 ) {
     let m = &live.metrics;
     m.fast_hits.inc();
+    if let Some(version) = version {
+        m.by_protocol.count(version);
+    }
     let meters = site.meters(m);
     if (200..300).contains(&status) {
         meters.hits_2xx.inc();

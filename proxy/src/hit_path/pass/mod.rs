@@ -322,6 +322,7 @@ fn record(
 ) {
     let m = &live.metrics;
     m.fast_passes.inc();
+    m.by_protocol.count(req.version);
     let meters = plan.site.meters(m);
     if (200..300).contains(&status) {
         meters.passes_2xx.inc();
