@@ -787,6 +787,165 @@ async fn ranges_come_from_the_whole_stored_response() {
     .expect("test timed out");
 }
 
+/// The version of `/video` the slicing test's origin serves (its bytes and `ETag`).
+static VIDEO_VERSION: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+/// `Range` fields the slicing test's origin received for `/video`, in order.
+static VIDEO_RANGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn video_bytes(version: u8) -> Vec<u8> {
+    (0..1000u32)
+        .map(|i| b'a' + ((i + u32::from(version)) % 26) as u8)
+        .collect()
+}
+
+/// `/video`: 1000 bytes that answer ranges, in the version `VIDEO_VERSION` says;
+/// `/plain`: an origin that ignores `Range`.
+fn sliced(path: &str, req: &http::HeaderMap, _n: usize) -> http::Response<Full<Bytes>> {
+    let version = VIDEO_VERSION.load(std::sync::atomic::Ordering::SeqCst);
+    let body = video_bytes(version);
+    let fields = vec![
+        ("cache-control", "max-age=60".to_string()),
+        ("etag", format!("\"v{version}\"")),
+        ("content-type", "video/mp4".into()),
+    ];
+    let range = req.get("range").and_then(|v| v.to_str().ok());
+    if path == "/video"
+        && let Some(range) = range
+    {
+        VIDEO_RANGES.lock().expect("ranges").push(range.to_string());
+        let (a, b) = range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+            .expect("the cache asks for one whole range");
+        if a >= body.len() {
+            return response(416, &[("content-range", "bytes */1000".into())], "");
+        }
+        let b = b.min(body.len() - 1);
+        let mut f = fields.clone();
+        f.push(("content-range", format!("bytes {a}-{b}/1000")));
+        let mut r = http::Response::builder().status(206);
+        for (k, v) in f {
+            r = r.header(k, v);
+        }
+        return r
+            .body(Full::new(Bytes::copy_from_slice(&body[a..=b])))
+            .expect("response");
+    }
+    let mut r = http::Response::builder().status(200);
+    for (k, v) in fields {
+        r = r.header(k, v);
+    }
+    r.body(Full::new(Bytes::from(body))).expect("response")
+}
+
+/// RFC 9111 §3.3–3.4 with `cache_slice`: a range is fetched from the origin as the
+/// slices it covers (each a `Range` request whose 206 is stored as it came) and
+/// answered by combining them; stored slices answer later ranges without the
+/// origin; slices of different versions of the object (validators that disagree)
+/// are never combined; invalidating the URL takes every slice; an origin that ignores
+/// `Range` is passed on as its 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn ranges_are_fetched_and_stored_in_slices_and_combined() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = Origin::start(sliced, true).await;
+        let o = start(&origin, "    cache_slice: 100B\n");
+        let ranges = || std::mem::take(&mut *VIDEO_RANGES.lock().expect("ranges"));
+        let v1 = video_bytes(1);
+
+        // A range inside one slice: one slice from the origin, stored.
+        let first = get(&o, "/video", &[("range", "bytes=250-259")]).await;
+        assert_eq!(first.status(), 206);
+        assert_eq!(header(&first, "content-range"), "bytes 250-259/1000");
+        assert_eq!(header(&first, "content-length"), "10");
+        assert_eq!(header(&first, "etag"), "\"v1\"");
+        assert_eq!(first.bytes().await.expect("body"), &v1[250..260]);
+        assert_eq!(ranges(), ["bytes=200-299"]);
+
+        // A range over three slices: the stored one and two more from the origin,
+        // combined into one 206.
+        let across = get(&o, "/video", &[("range", "bytes=150-420")]).await;
+        assert_eq!(across.status(), 206);
+        assert_eq!(header(&across, "content-range"), "bytes 150-420/1000");
+        assert_eq!(across.bytes().await.expect("body"), &v1[150..=420]);
+        assert_eq!(
+            ranges(),
+            ["bytes=100-199", "bytes=300-399", "bytes=400-499"]
+        );
+
+        // Every slice it needs is stored: no origin request, Cache-Status a hit.
+        let stored = get(&o, "/video", &[("range", "bytes=120-480")]).await;
+        assert_eq!(stored.status(), 206);
+        assert!(
+            header(&stored, "cache-status").starts_with("outpost; hit"),
+            "{}",
+            header(&stored, "cache-status")
+        );
+        assert_eq!(stored.bytes().await.expect("body"), &v1[120..=480]);
+        assert!(ranges().is_empty(), "answered from stored slices");
+
+        // To the end, and the last slice shorter than the others.
+        let tail = get(&o, "/video", &[("range", "bytes=950-")]).await;
+        assert_eq!(header(&tail, "content-range"), "bytes 950-999/1000");
+        assert_eq!(tail.bytes().await.expect("body"), &v1[950..]);
+        assert_eq!(ranges(), ["bytes=900-999"]);
+        // Past the end: 416 with the length.
+        let past = get(&o, "/video", &[("range", "bytes=5000-5100")]).await;
+        assert_eq!(past.status(), 416);
+        assert_eq!(header(&past, "content-range"), "bytes */1000");
+        ranges();
+
+        // The object changes at the origin. A range over a stored slice of version 1
+        // and a new slice of version 2 must not be combined: the response is cut
+        // short, and the stored slices are dropped so the retry is whole and new.
+        VIDEO_VERSION.store(2, std::sync::atomic::Ordering::SeqCst);
+        let mixed = get(&o, "/video", &[("range", "bytes=480-520")]).await;
+        assert!(
+            mixed.bytes().await.is_err(),
+            "a response combining two versions must fail"
+        );
+        assert_eq!(ranges(), ["bytes=500-599"]);
+        let v2 = video_bytes(2);
+        let retry = get(&o, "/video", &[("range", "bytes=480-520")]).await;
+        assert_eq!(retry.status(), 206);
+        assert_eq!(header(&retry, "etag"), "\"v2\"");
+        assert_eq!(retry.bytes().await.expect("body"), &v2[480..=520]);
+        assert_eq!(ranges(), ["bytes=400-499", "bytes=500-599"]);
+
+        // Invalidation of the URL (a successful POST, §4.4) takes every slice.
+        let posted = client().post(o.url("/video")).send().await.expect("post");
+        assert_eq!(posted.status(), 200);
+        let again = get(&o, "/video", &[("range", "bytes=480-499")]).await;
+        assert_eq!(again.bytes().await.expect("body"), &v2[480..500]);
+        assert_eq!(
+            ranges(),
+            ["bytes=400-499"],
+            "refetched after the invalidation"
+        );
+
+        // Whole requests are not sliced: the whole object, stored on its own.
+        let whole = get(&o, "/video", &[]).await;
+        assert_eq!(whole.status(), 200);
+        assert_eq!(whole.bytes().await.expect("body"), &v2[..]);
+        assert!(ranges().is_empty());
+
+        // An origin that ignores Range answers the slice with a 200: passed on as
+        // it came (ignoring Range is allowed), never stored as a slice.
+        let plain = get(&o, "/plain", &[("range", "bytes=10-19")]).await;
+        assert_eq!(plain.status(), 200);
+        assert_eq!(plain.bytes().await.expect("body").len(), 1000);
+        let hits = origin.hits("/plain");
+        get(&o, "/plain", &[("range", "bytes=10-19")]).await;
+        assert_eq!(
+            origin.hits("/plain"),
+            hits + 1,
+            "a 200 is not stored as a slice"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
 fn directed(path: &str, _req: &http::HeaderMap, n: usize) -> http::Response<Full<Bytes>> {
     let (path, _) = path.split_once('?').unwrap_or((path, ""));
     let cc = match path {

@@ -184,6 +184,8 @@ pub(crate) struct Site {
     pub tls: Option<crate::acme::RawSiteTls>,
     /// Largest request body accepted (413 beyond).
     pub max_request_body: Option<String>,
+    /// Range requests fetched and stored in slices of this size (off when unset).
+    pub cache_slice: Option<String>,
 }
 
 /// One HTML rewrite profile.

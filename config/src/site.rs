@@ -191,6 +191,11 @@ pub struct SiteConfig {
     pub acme: Option<crate::SiteAcme>,
     /// Largest request body accepted, in bytes (413 beyond; default 100 MiB).
     pub max_request_body: u64,
+    /// Slice size for range requests, in bytes: a range is answered from the slices
+    /// of the object it covers, each fetched from the origin with a `Range` request
+    /// and stored on its own (RFC 9111 §3.3–3.4). `None`: a range miss fetches and
+    /// stores the whole object.
+    pub cache_slice: Option<u64>,
 }
 
 /// Whether a site with these lists serves a client at `ip`: in `allow` (when it is
@@ -500,6 +505,15 @@ pub(crate) fn validate(
             100 << 20,
             &at("max_request_body"),
         ),
+        cache_slice: s.cache_slice.as_deref().and_then(|size| {
+            // (An unparsable size is reported by `size`, which then gives 1.)
+            let n = v.size(Some(size), 1, &at("cache_slice"));
+            if n == 0 {
+                v.report(&at("cache_slice"), "cache_slice must be at least 1 byte");
+                return None;
+            }
+            Some(n)
+        }),
     }
 }
 

@@ -8,7 +8,15 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "unknown key (typo)",
         "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    orgins: [\"http://x\"]\n",
         &[
-            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `heuristic_freshness`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`, `egress`, `triggers`, `tls`, `max_request_body`",
+            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `heuristic_freshness`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`, `egress`, `triggers`, `tls`, `max_request_body`, `cache_slice`",
+        ],
+    ),
+    (
+        "slice size",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    cache_slice: 0B\n  - hosts: [b.test]\n    origins: [\"http://x\"]\n    cache_slice: big\n",
+        &[
+            "outpost.yaml:5:18: sites[0].cache_slice: cache_slice must be at least 1 byte",
+            "outpost.yaml:8:18: sites[1].cache_slice: \"big\" is not a size (expected a number and unit, e.g. \"512MiB\", \"20GiB\", \"64KiB\")",
         ],
     ),
     (

@@ -54,6 +54,8 @@ pub struct Site {
     pub egress: Arc<outpost_config::Egress>,
     /// Largest request body accepted (413 beyond).
     pub max_request_body: u64,
+    /// Slice size for range requests (`service::slices`), if the site slices.
+    pub cache_slice: Option<u64>,
     /// This site's metric series, resolved on its first request.
     pub meters: std::sync::OnceLock<crate::metrics::SiteMeters>,
 }
@@ -137,6 +139,7 @@ impl Site {
             compression: Arc::new(cfg.compression.clone()),
             egress: Arc::new(cfg.egress.clone()),
             max_request_body: cfg.max_request_body,
+            cache_slice: cfg.cache_slice,
             meters: std::sync::OnceLock::new(),
             rate_limits: cfg
                 .rules

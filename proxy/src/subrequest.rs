@@ -51,6 +51,9 @@ pub(crate) enum Downstream {
     Script,
     /// A client over HTTP/3 (`http3`): treated as any client request.
     Http3,
+    /// One slice of a range request (`service::slices`): its `Range` goes to the
+    /// origin and its 206 is stored under the URL's key with the slice's number.
+    Slice(u64),
 }
 
 /// The spec of the subrequest `session` serves, if it is one of ours.

@@ -14,13 +14,13 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     let cache = if ctx.hook.is_some() {
         "script"
     } else {
-        session.cache.phase().as_str()
+        ctx.sliced.unwrap_or_else(|| session.cache.phase().as_str())
     };
     m.requests
         .with_label_values(&[site, crate::metrics::status_class(status), cache])
         .inc();
-    if ctx.scripts_seen.is_empty() {
-        // (A script's subrequest was made by no client: no protocol to count.)
+    if ctx.scripts_seen.is_empty() && ctx.slice.is_none() {
+        // (A script's subrequest or a slice was made by no client: no protocol.)
         m.by_protocol.count(session.req_header().version);
     }
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
@@ -113,8 +113,8 @@ pub(crate) fn log_access(session: &Session, e: Option<&pingora::Error>, ctx: &Re
         site: ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
         origin: &origin,
         attempts: ctx.tried.len(),
-        cache: session.cache.phase().as_str(),
-        subrequest: !ctx.scripts_seen.is_empty(),
+        cache: ctx.sliced.unwrap_or_else(|| session.cache.phase().as_str()),
+        subrequest: !ctx.scripts_seen.is_empty() || ctx.slice.is_some(),
         rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
         script: ctx.hook.as_ref().map(|p| p.display().to_string()),
         html: ctx

@@ -29,6 +29,11 @@ pub struct RequestCtx {
     pub(crate) tls: bool,
     /// Whether the request came over HTTP/3 (fed in by `http3`, not a TCP session).
     pub(crate) http3: bool,
+    /// This request fetches slice N of a range request (`slices`).
+    pub(crate) slice: Option<u64>,
+    /// This range request was answered from slices: `hit` when every slice was
+    /// stored, `miss` otherwise (its cache outcome in metrics and the access log).
+    pub(crate) sliced: Option<&'static str>,
     /// The response was admitted to the cache.
     pub(crate) stored: bool,
     /// The cache was consulted for this request (not bypassed up front).

@@ -24,6 +24,7 @@ mod limits;
 mod not_modified;
 mod page_rules;
 mod request_directives;
+mod slices;
 mod upstream;
 
 pub(crate) use accounting::{AccessLine, record_fast_hit};
@@ -131,6 +132,8 @@ impl ProxyHttp for EdgeProxy {
 
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
+            slice: None,
+            sliced: None,
             start: Instant::now(),
             body_received: 0,
             snapshot: None,
@@ -199,6 +202,9 @@ impl ProxyHttp for EdgeProxy {
             ctx.scripts_seen = spec.scripts.clone();
             ctx.request_id = spec.request_id.clone();
             ctx.http3 = spec.downstream == crate::subrequest::Downstream::Http3;
+            if let crate::subrequest::Downstream::Slice(n) = spec.downstream {
+                ctx.slice = Some(n);
+            }
             *session.req_header_mut() = header;
             if !ctx.http3 {
                 // A script reads what its fetch() returns: ask for it uncompressed (the
@@ -392,6 +398,13 @@ impl ProxyHttp for EdgeProxy {
             return Ok(true);
         }
         ctx.snapshot = Some(snapshot);
+        if !answered
+            && ctx.slice.is_none()
+            && let Some(plan) = slices::plan(self.live.cache, &site, session, ctx)
+        {
+            slices::serve(session, ctx, plan, &self.live).await?;
+            return Ok(true);
+        }
         Ok(answered)
     }
 
@@ -429,21 +442,13 @@ impl ProxyHttp for EdgeProxy {
     }
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
-        let default = outpost_config::CacheKeyPolicy::default();
-        let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
-        let mut policy = actions
-            .and_then(|a| a.cache_key.as_ref())
-            .or(ctx.site.as_ref().map(|s| &s.cache_key))
-            .unwrap_or(&default);
-        let ignore_query;
-        if actions.is_some_and(|a| a.cache_level == Some(CacheLevel::IgnoreQueryString)) {
-            ignore_query = outpost_config::CacheKeyPolicy {
-                query: outpost_config::QueryKey::Ignore,
-                ..policy.clone()
-            };
-            policy = &ignore_query;
+        let mut key = url_key(session.req_header(), ctx);
+        if let Some(n) = ctx.slice {
+            // A slice is a variant of its URL: its own slot, and a purge or
+            // invalidation of the URL takes it too.
+            key.set_variance_key(slices::variance(n));
         }
-        Ok(cache_key(ctx.tls, &ctx.host, session.req_header(), policy))
+        Ok(key)
     }
 
     fn response_cache_filter(
@@ -482,7 +487,14 @@ impl ProxyHttp for EdgeProxy {
             None => resp,
         };
         let arrival = crate::freshness::Arrival::now(ctx.origin_started);
-        let decision = cacheability(resp, authorization, &rule, &arrival);
+        let decision = match ctx.slice {
+            // A slice is stored when it is one (a 206), on the terms a whole
+            // response would be.
+            Some(_) => slices::cacheability(resp, |whole| {
+                cacheability(whole, authorization, &rule, &arrival)
+            }),
+            None => cacheability(resp, authorization, &rule, &arrival),
+        };
         ctx.stored = decision.is_cacheable();
         // Hit-for-pass: a key with nothing stored whose origin says "do not store"
         // sends its next requests straight to the origin (`hit_path`'s pass).
@@ -493,6 +505,7 @@ impl ProxyHttp for EdgeProxy {
             if ctx.stored {
                 cache.passes.unmark(&key);
             } else if session.cache.phase() == CachePhase::Miss
+                && ctx.slice.is_none()
                 && !authorization
                 && ctx.upstream_encoder.is_none()
                 && ctx.site.as_ref().is_some_and(|s| {
@@ -510,10 +523,13 @@ impl ProxyHttp for EdgeProxy {
     fn cache_vary_filter(
         &self,
         meta: &CacheMeta,
-        _ctx: &mut Self::CTX,
+        ctx: &mut Self::CTX,
         req: &RequestHeader,
     ) -> Option<HashBinary> {
-        variance(meta, req)
+        match ctx.slice {
+            Some(n) => Some(slices::variance(n)),
+            None => variance(meta, req),
+        }
     }
 
     /// A client's request directives, where the config honours them (RFC 9111
@@ -718,6 +734,13 @@ impl ProxyHttp for EdgeProxy {
         upstream_request.insert_header("x-forwarded-host", ctx.host.as_str())?;
         let via = append_via(&upstream_request.headers, session.req_header().version);
         upstream_request.insert_header(header::VIA, via)?;
+        // pingora took `Range` off to fetch a whole object to store; a slice asks for
+        // its own bytes.
+        if ctx.slice.is_some()
+            && let Some(range) = session.req_header().headers.get(header::RANGE)
+        {
+            upstream_request.insert_header(header::RANGE, range.clone())?;
+        }
         // RFC 8586: mark the hop so a parent-tier loop is detected and stopped.
         let me = format!("{VIA}; id={}", self.live.node_id);
         let loop_value = match upstream_request
@@ -969,7 +992,8 @@ impl ProxyHttp for EdgeProxy {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| p.rewrites(&crate::media::media_type(ct).0))
         });
-        if rewritten {
+        // A slice is passed on as the origin's 206 (the outer request cuts it).
+        if rewritten || ctx.slice.is_some() {
             return pingora::proxy::RangeType::None;
         }
         pingora::proxy::range_header_filter(session.req_header(), resp, Some(200))
@@ -1094,6 +1118,26 @@ impl ProxyHttp for EdgeProxy {
         accounting::record(&self.live, session, ctx);
         accounting::log_access(session, e, ctx);
     }
+}
+
+/// The cache key of the request's URL (no variance), under the site's or the
+/// matching rule's key policy.
+fn url_key(req: &RequestHeader, ctx: &RequestCtx) -> CacheKey {
+    let default = outpost_config::CacheKeyPolicy::default();
+    let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
+    let mut policy = actions
+        .and_then(|a| a.cache_key.as_ref())
+        .or(ctx.site.as_ref().map(|s| &s.cache_key))
+        .unwrap_or(&default);
+    let ignore_query;
+    if actions.is_some_and(|a| a.cache_level == Some(CacheLevel::IgnoreQueryString)) {
+        ignore_query = outpost_config::CacheKeyPolicy {
+            query: outpost_config::QueryKey::Ignore,
+            ..policy.clone()
+        };
+        policy = &ignore_query;
+    }
+    cache_key(ctx.tls, &ctx.host, req, policy)
 }
 
 #[cfg(test)]
