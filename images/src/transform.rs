@@ -1,0 +1,232 @@
+//! One transform: the source decoded within limits (its header read first, so a
+//! decompression bomb is refused before any pixel is), then rotated, fitted to the
+//! box, blurred or sharpened, and encoded.
+
+use crate::ImageError;
+use crate::options::{Fit, Options, Output};
+use fast_image_resize as fr;
+use image::{DynamicImage, ImageFormat, ImageReader, RgbaImage};
+use std::io::Cursor;
+
+/// What a transform may take on.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest source, in bytes (413 beyond).
+    pub max_source_bytes: u64,
+    /// Largest source, in pixels (width × height; 413 beyond, before decoding).
+    pub max_pixels: u64,
+}
+
+/// A transform's result.
+#[derive(Debug)]
+pub struct Transformed {
+    /// The encoded image.
+    pub bytes: Vec<u8>,
+    /// Its format.
+    pub output: Output,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
+}
+
+/// The source's own format as an output (GIF and others become PNG), or `None`
+/// when the bytes are not an image this edge decodes.
+pub fn source_output(source: &[u8]) -> Option<Output> {
+    match image::guess_format(source).ok()? {
+        ImageFormat::Jpeg => Some(Output::Jpeg),
+        ImageFormat::Png | ImageFormat::Gif => Some(Output::Png),
+        ImageFormat::WebP => Some(Output::Webp),
+        _ => None,
+    }
+}
+
+/// Transforms `source` as `options` say, encoding it as `output`.
+pub fn transform(
+    source: &[u8],
+    options: &Options,
+    output: Output,
+    limits: &Limits,
+) -> Result<Transformed, ImageError> {
+    if source.len() as u64 > limits.max_source_bytes {
+        return Err(ImageError::TooLarge(format!(
+            "the source is {} bytes; the limit is {}",
+            source.len(),
+            limits.max_source_bytes
+        )));
+    }
+    let format = image::guess_format(source)
+        .ok()
+        .filter(|f| {
+            matches!(
+                f,
+                ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Gif | ImageFormat::WebP
+            )
+        })
+        .ok_or(ImageError::NotAnImage)?;
+    let (w, h) = ImageReader::with_format(Cursor::new(source), format)
+        .into_dimensions()
+        .map_err(|e| ImageError::Broken(e.to_string()))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        return Err(ImageError::TooLarge(format!(
+            "the source is {w}×{h} ({pixels} pixels); the limit is {}",
+            limits.max_pixels
+        )));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(source), format);
+    let mut decode_limits = image::Limits::default();
+    // The header was checked; this bounds what a lying one could make us allocate.
+    decode_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    decode_limits.max_image_width = Some(w);
+    decode_limits.max_image_height = Some(h);
+    reader.limits(decode_limits);
+    let image = reader
+        .decode()
+        .map_err(|e| ImageError::Broken(e.to_string()))?;
+    let image = match options.rotate {
+        90 => image.rotate90(),
+        180 => image.rotate180(),
+        270 => image.rotate270(),
+        _ => image,
+    };
+    let mut rgba = fit(image.into_rgba8(), options)?;
+    if options.blur > 0.0 {
+        rgba = image::imageops::blur(&rgba, options.blur / 2.0);
+    }
+    if options.sharpen > 0.0 {
+        rgba = image::imageops::unsharpen(&rgba, 0.5 + options.sharpen / 5.0, 1);
+    }
+    let (width, height) = rgba.dimensions();
+    let bytes = encode(rgba, output, options)?;
+    Ok(Transformed {
+        bytes,
+        output,
+        width,
+        height,
+    })
+}
+
+/// Fits the image to the options' box.
+fn fit(image: RgbaImage, o: &Options) -> Result<RgbaImage, ImageError> {
+    let (sw, sh) = image.dimensions();
+    let (tw, th) = o.target();
+    if tw.is_none() && th.is_none() {
+        return Ok(image);
+    }
+    let (sw_f, sh_f) = (f64::from(sw), f64::from(sh));
+    // The scale that fits inside the box, and the one that covers it (a missing side
+    // follows the other).
+    let sx = tw.map(|w| f64::from(w) / sw_f);
+    let sy = th.map(|h| f64::from(h) / sh_f);
+    let inside = match (sx, sy) {
+        (Some(x), Some(y)) => x.min(y),
+        (Some(s), None) | (None, Some(s)) => s,
+        (None, None) => 1.0,
+    };
+    let covering = match (sx, sy) {
+        (Some(x), Some(y)) => x.max(y),
+        (Some(s), None) | (None, Some(s)) => s,
+        (None, None) => 1.0,
+    };
+    let scaled = |s: f64| {
+        (
+            ((sw_f * s).round() as u32).max(1),
+            ((sh_f * s).round() as u32).max(1),
+        )
+    };
+    match o.fit {
+        Fit::ScaleDown => {
+            let (w, h) = scaled(inside.min(1.0));
+            resize(&image, (w, h), None)
+        }
+        Fit::Contain => resize(&image, scaled(inside), None),
+        Fit::Pad => {
+            let (w, h) = scaled(inside);
+            let inner = resize(&image, (w, h), None)?;
+            let (bw, bh) = (tw.unwrap_or(w), th.unwrap_or(h));
+            let mut canvas = RgbaImage::from_pixel(bw, bh, image::Rgba(o.background));
+            let (x, y) = ((bw.saturating_sub(w)) / 2, (bh.saturating_sub(h)) / 2);
+            image::imageops::overlay(&mut canvas, &inner, i64::from(x), i64::from(y));
+            Ok(canvas)
+        }
+        Fit::Cover | Fit::Crop => {
+            let s = if o.fit == Fit::Crop {
+                covering.min(1.0)
+            } else {
+                covering
+            };
+            // The box in source pixels, centred on gravity, then scaled to the box.
+            let (bw, bh) = (
+                tw.map_or(sw_f * s, f64::from),
+                th.map_or(sh_f * s, f64::from),
+            );
+            let (cw, ch) = ((bw / s).min(sw_f), (bh / s).min(sh_f));
+            let left = ((sw_f - cw) * f64::from(o.gravity.x)).clamp(0.0, sw_f - cw);
+            let top = ((sh_f - ch) * f64::from(o.gravity.y)).clamp(0.0, sh_f - ch);
+            let out = (
+                ((cw * s).round() as u32).max(1),
+                ((ch * s).round() as u32).max(1),
+            );
+            resize(&image, out, Some((left, top, cw, ch)))
+        }
+    }
+}
+
+/// Resizes (Lanczos3, alpha premultiplied) to `size`, from the `crop` rectangle of
+/// the source (left, top, width, height) if given.
+fn resize(
+    image: &RgbaImage,
+    size: (u32, u32),
+    crop: Option<(f64, f64, f64, f64)>,
+) -> Result<RgbaImage, ImageError> {
+    let (w, h) = image.dimensions();
+    if size == (w, h) && crop.is_none() {
+        return Ok(image.clone());
+    }
+    let src = fr::images::ImageRef::new(w, h, image.as_raw(), fr::PixelType::U8x4)
+        .map_err(|e| ImageError::Broken(e.to_string()))?;
+    let mut dst = fr::images::Image::new(size.0, size.1, fr::PixelType::U8x4);
+    let mut options =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+    if let Some((left, top, cw, ch)) = crop {
+        options = options.crop(left, top, cw, ch);
+    }
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| ImageError::Broken(e.to_string()))?;
+    RgbaImage::from_raw(size.0, size.1, dst.into_vec())
+        .ok_or_else(|| ImageError::Broken("resized buffer of the wrong size".into()))
+}
+
+fn encode(rgba: RgbaImage, output: Output, o: &Options) -> Result<Vec<u8>, ImageError> {
+    let mut out = Vec::new();
+    let failed = |e: image::ImageError| ImageError::Broken(format!("encoding: {e}"));
+    match output {
+        Output::Jpeg => {
+            // JPEG has no alpha: transparent pixels go over the background colour.
+            let [br, bg, bb, _] = o.background;
+            let rgb = image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+                let p = rgba.get_pixel(x, y).0;
+                let a = u16::from(p[3]);
+                let mix =
+                    |c: u8, b: u8| ((u16::from(c) * a + u16::from(b) * (255 - a)) / 255) as u8;
+                image::Rgb([mix(p[0], br), mix(p[1], bg), mix(p[2], bb)])
+            });
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, o.quality)
+                .encode_image(&DynamicImage::ImageRgb8(rgb))
+                .map_err(failed)?;
+        }
+        Output::Png => {
+            DynamicImage::ImageRgba8(rgba)
+                .write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))
+                .map_err(failed)?;
+        }
+        Output::Webp => {
+            DynamicImage::ImageRgba8(rgba)
+                .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
+                .map_err(failed)?;
+        }
+    }
+    Ok(out)
+}
