@@ -3,7 +3,7 @@
 # test command and what `.ci/run` runs; extra arguments go to `cargo test`.
 #
 # Needs only a Debian machine with the Rust toolchain. Packages come from apt (as root,
-# or through sudo), python's h2 from pip, workerd from the npm registry (curl + tar).
+# or through sudo), python's h2 and Pillow from pip, workerd from the npm registry (curl + tar).
 #   usage: scripts/test.sh [cargo test arguments…]     e.g. scripts/test.sh --test proxy
 #          scripts/test.sh --install-only            (what .ci/run does before clippy)
 set -euo pipefail
@@ -27,19 +27,23 @@ if [ -z "$had_redis" ] && command -v systemctl >/dev/null; then
   $([ "$(id -u)" = 0 ] || echo sudo) systemctl stop redis-server >/dev/null 2>&1 || true
 fi
 
-# python's h2 for whichever python3 is first on PATH: pip where it has one, else
-# Debian's package (which only Debian's own python3 sees).
-if ! python3 -c 'import h2' 2>/dev/null; then
-  pip=(python3 -m pip install -q)
-  [ "$(id -u)" = 0 ] || pip+=(--user)
-  if python3 -m pip --version >/dev/null 2>&1; then
-    echo "scripts/test.sh: installing python's h2 with pip" >&2
-    "${pip[@]}" h2 2>/dev/null || "${pip[@]}" --break-system-packages h2
-  else
-    apt_install python3-h2
+# python's h2 (the hostile HTTP/2 client) and Pillow (an independent image decoder,
+# tests/images.rs) for whichever python3 is first on PATH: pip where it has one,
+# else Debian's packages.
+pip=(python3 -m pip install -q)
+[ "$(id -u)" = 0 ] || pip+=(--user)
+for module in h2:h2:python3-h2 PIL:pillow:python3-pil; do
+  IFS=: read -r import pypi deb <<<"$module"
+  if ! python3 -c "import $import" 2>/dev/null; then
+    if python3 -m pip --version >/dev/null 2>&1; then
+      echo "scripts/test.sh: installing python's $pypi with pip" >&2
+      "${pip[@]}" "$pypi" 2>/dev/null || "${pip[@]}" --break-system-packages "$pypi"
+    else
+      apt_install "$deb"
+    fi
+    python3 -c "import $import" || { echo "scripts/test.sh: python3 cannot import $import" >&2; exit 1; }
   fi
-  python3 -c 'import h2' || { echo "scripts/test.sh: python3 cannot import h2" >&2; exit 1; }
-fi
+done
 
 # Cloudflare's workerd, for the differential tests (a pinned, checksummed tarball).
 bash tests/differential/install-workerd.sh >/dev/null
