@@ -186,6 +186,8 @@ pub(crate) struct Site {
     pub max_request_body: Option<String>,
     /// Range requests fetched and stored in slices of this size (off when unset).
     pub cache_slice: Option<String>,
+    /// Image transforms at `/cdn-cgi/image/…`.
+    pub images: Option<crate::images::RawImages>,
 }
 
 /// One HTML rewrite profile.

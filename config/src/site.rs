@@ -196,6 +196,8 @@ pub struct SiteConfig {
     /// and stored on its own (RFC 9111 §3.3–3.4). `None`: a range miss fetches and
     /// stores the whole object.
     pub cache_slice: Option<u64>,
+    /// Image transforms at `/cdn-cgi/image/OPTIONS/SOURCE`, when enabled.
+    pub images: Option<crate::images::Images>,
 }
 
 /// Whether a site with these lists serves a client at `ip`: in `allow` (when it is
@@ -514,6 +516,7 @@ pub(crate) fn validate(
             }
             Some(n)
         }),
+        images: crate::images::site_images(v, s.images.as_ref(), i),
     }
 }
 

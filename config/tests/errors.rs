@@ -8,7 +8,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "unknown key (typo)",
         "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - hosts: [a.test]\n    orgins: [\"http://x\"]\n",
         &[
-            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `heuristic_freshness`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`, `egress`, `triggers`, `tls`, `max_request_body`, `cache_slice`",
+            "outpost.yaml:4:5: sites[0]: unknown field `orgins`, expected one of `name`, `hosts`, `default`, `origins`, `balance`, `hash_on`, `origin_host`, `timeouts`, `retries`, `cache`, `heuristic_freshness`, `health_check`, `parent`, `cache_key`, `parent_fallback`, `passive_health`, `rules`, `pools`, `script`, `env`, `kv`, `html_profiles`, `ip_allow`, `ip_deny`, `compression`, `egress`, `triggers`, `tls`, `max_request_body`, `cache_slice`, `images`",
         ],
     ),
     (

@@ -29,6 +29,7 @@ pub mod hit_path;
 mod hooks;
 pub mod html;
 mod http3;
+mod images;
 pub mod media;
 pub mod metrics;
 pub mod pass_marks;

@@ -43,6 +43,13 @@ pub struct Metrics {
     pub http3_connections: IntCounterVec,
     /// Requests by the protocol the client spoke (counted in `requests` too).
     pub by_protocol: ByProtocol,
+    /// Image transform requests by outcome (`transformed`, `hit`, `bad-option`,
+    /// `too-large`, `not-an-image`, `forbidden`, `source-failed`, `overloaded`).
+    pub images: IntCounterVec,
+    /// Image bytes: `in` (sources transformed), `out` (results made).
+    pub image_bytes: IntCounterVec,
+    /// Time one transform took on its thread (decode, resize, encode), by site.
+    pub image_seconds: HistogramVec,
     /// Config reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
     /// Client connections closed by a limit: `global` / `per_ip` (over
@@ -295,6 +302,23 @@ impl Metrics {
                 "outpost_http3_connections_total",
                 "HTTP/3 (QUIC) connections, by outcome (accepted, failed, retry).",
                 &["outcome"],
+            ),
+            images: counter(
+                &r,
+                "outpost_image_requests_total",
+                "Image transform requests (/cdn-cgi/image/…) by outcome; hit: a stored variant.",
+                &["outcome"],
+            ),
+            image_bytes: counter(
+                &r,
+                "outpost_image_bytes_total",
+                "Bytes of image sources transformed (in) and of results made (out).",
+                &["side"],
+            ),
+            image_seconds: histogram(
+                &r,
+                "outpost_image_transform_seconds",
+                "Time one image transform took on its thread (decode, resize, encode).",
             ),
             by_protocol: ByProtocol::new(counter(
                 &r,

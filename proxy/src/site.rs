@@ -56,6 +56,8 @@ pub struct Site {
     pub max_request_body: u64,
     /// Slice size for range requests (`service::slices`), if the site slices.
     pub cache_slice: Option<u64>,
+    /// Image transforms (`images`), when enabled.
+    pub images: Option<outpost_config::Images>,
     /// This site's metric series, resolved on its first request.
     pub meters: std::sync::OnceLock<crate::metrics::SiteMeters>,
 }
@@ -140,6 +142,7 @@ impl Site {
             egress: Arc::new(cfg.egress.clone()),
             max_request_body: cfg.max_request_body,
             cache_slice: cfg.cache_slice,
+            images: cfg.images.clone(),
             meters: std::sync::OnceLock::new(),
             rate_limits: cfg
                 .rules

@@ -14,7 +14,8 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
     let cache = if ctx.hook.is_some() {
         "script"
     } else {
-        ctx.sliced.unwrap_or_else(|| session.cache.phase().as_str())
+        ctx.cache_outcome
+            .unwrap_or_else(|| session.cache.phase().as_str())
     };
     m.requests
         .with_label_values(&[site, crate::metrics::status_class(status), cache])
@@ -113,7 +114,9 @@ pub(crate) fn log_access(session: &Session, e: Option<&pingora::Error>, ctx: &Re
         site: ctx.site.as_ref().map_or("-", |s| s.name.as_str()),
         origin: &origin,
         attempts: ctx.tried.len(),
-        cache: ctx.sliced.unwrap_or_else(|| session.cache.phase().as_str()),
+        cache: ctx
+            .cache_outcome
+            .unwrap_or_else(|| session.cache.phase().as_str()),
         subrequest: !ctx.scripts_seen.is_empty() || ctx.slice.is_some(),
         rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
         script: ctx.hook.as_ref().map(|p| p.display().to_string()),

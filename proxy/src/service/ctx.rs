@@ -31,9 +31,9 @@ pub struct RequestCtx {
     pub(crate) http3: bool,
     /// This request fetches slice N of a range request (`slices`).
     pub(crate) slice: Option<u64>,
-    /// This range request was answered from slices: `hit` when every slice was
-    /// stored, `miss` otherwise (its cache outcome in metrics and the access log).
-    pub(crate) sliced: Option<&'static str>,
+    /// The cache outcome of a request answered outside pingora's cache phases (from
+    /// slices, or an image transform): `hit` or `miss`, for metrics and the log.
+    pub(crate) cache_outcome: Option<&'static str>,
     /// The response was admitted to the cache.
     pub(crate) stored: bool,
     /// The cache was consulted for this request (not bypassed up front).

@@ -28,6 +28,7 @@ mod slices;
 mod upstream;
 
 pub(crate) use accounting::{AccessLine, record_fast_hit};
+pub(crate) use answers::respond_with;
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
 use ctx::{InFlight, locked};
@@ -133,7 +134,7 @@ impl ProxyHttp for EdgeProxy {
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
             slice: None,
-            sliced: None,
+            cache_outcome: None,
             start: Instant::now(),
             body_received: 0,
             snapshot: None,
@@ -324,6 +325,28 @@ impl ProxyHttp for EdgeProxy {
                 "403 Forbidden: this site does not serve your network\n".into(),
             )
             .await?;
+            return Ok(true);
+        }
+        if let Some(images) = &site.images
+            && session
+                .req_header()
+                .uri
+                .path()
+                .starts_with(crate::images::PREFIX)
+        {
+            // Image transforms come before page rules: their URL names a source, not
+            // a page (rules apply to the source when it is fetched).
+            let asked = crate::images::Asked {
+                tls: ctx.tls,
+                raw_host: raw_host.as_deref(),
+                host: &ctx.host,
+                client_ip: ctx.client_ip,
+                scripts: &ctx.scripts_seen,
+                request_id: &ctx.request_id,
+            };
+            let outcome = crate::images::serve(&self.live, session, &site, images, asked).await?;
+            ctx.cache_outcome = Some(outcome);
+            ctx.snapshot = Some(snapshot);
             return Ok(true);
         }
         let answered = !site.rules.is_empty()

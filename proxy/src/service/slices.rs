@@ -236,12 +236,12 @@ pub(super) async fn serve(
         // Not a slice: an origin that ignores ranges (a 200, which answers the
         // request as well: ignoring `Range` is allowed), or an error, a redirect, a
         // 416. Passed on as it came.
-        ctx.sliced = Some("miss");
+        ctx.cache_outcome = Some("miss");
         return pass_on(session, resp).await;
     };
     let total = piece.total;
     if plan.first >= total {
-        ctx.sliced = Some(outcome(&resp, "hit"));
+        ctx.cache_outcome = Some(outcome(&resp, "hit"));
         return respond_with(
             session,
             416,
@@ -318,7 +318,7 @@ pub(super) async fn serve(
         all_hits &= outcome(&resp, "hit") == "hit";
     }
     session.write_response_body(None, true).await?;
-    ctx.sliced = Some(if all_hits { "hit" } else { "miss" });
+    ctx.cache_outcome = Some(if all_hits { "hit" } else { "miss" });
     Ok(())
 }
 

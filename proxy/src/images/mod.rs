@@ -1,0 +1,410 @@
+//! Image transforms at `/cdn-cgi/image/OPTIONS/SOURCE` (Cloudflare's URL form) for
+//! sites with `images`. The source is fetched as a hook's `fetch()` would be — this
+//! node's pipeline and cache for its own paths, the site's egress policy for other
+//! hosts — transformed on the pool (`pool`), and the result stored as a variant of
+//! the source's URL under the options and the negotiated format: made once, answered
+//! from the cache after, and purged with its source (a purge or invalidation of a URL
+//! takes every variant stored under it; the source's `Cache-Tag` travels with it).
+
+mod pool;
+
+use crate::snapshot::Live;
+use bytes::{Bytes, BytesMut};
+use outpost_images::{Format, ImageError, Limits, Options, Output};
+use outpost_scripting::{FetchRequest, Fetcher};
+use pingora::cache::key::{CacheHashKey, CacheKey};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The path prefix of transform URLs.
+pub(crate) const PREFIX: &str = "/cdn-cgi/image/";
+
+/// How long a transform may take on its thread before the request gives up (the
+/// thread finishes its work; the pool's bound keeps such work from piling up).
+const TRANSFORM_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Source fields the stored variant keeps: its lifetime, validators of the source's
+/// version, and the tags a purge names.
+const KEPT: [&str; 5] = [
+    "cache-control",
+    "cdn-cache-control",
+    "expires",
+    "last-modified",
+    "cache-tag",
+];
+
+/// The request as the transform sees it.
+pub(crate) struct Asked<'a> {
+    /// Scheme of the client's request.
+    pub(crate) tls: bool,
+    /// Its `Host` (or authority), and the normalised host.
+    pub(crate) raw_host: Option<&'a str>,
+    pub(crate) host: &'a str,
+    pub(crate) client_ip: Option<std::net::IpAddr>,
+    pub(crate) scripts: &'a [std::path::PathBuf],
+    pub(crate) request_id: &'a Arc<str>,
+}
+
+/// What came of it, for the access log and metrics: `hit` or `miss`.
+pub(crate) type Outcome = &'static str;
+
+/// Answers a transform request for `site`, whose `images` settings are `images`.
+pub(crate) async fn serve(
+    live: &Arc<Live>,
+    session: &mut Session,
+    site: &Arc<crate::site::Site>,
+    images: &outpost_config::Images,
+    asked: Asked<'_>,
+) -> pingora::Result<Outcome> {
+    let head_only = session.req_header().method == http::Method::HEAD;
+    let answer = transform_request(live, session, site, images, &asked).await;
+    let metric = |outcome: &str| live.metrics.images.with_label_values(&[outcome]).inc();
+    match answer {
+        Ok(Answer {
+            head,
+            body,
+            outcome,
+        }) => {
+            metric(if outcome == "hit" {
+                "hit"
+            } else {
+                "transformed"
+            });
+            session
+                .write_response_header(Box::new(head), head_only)
+                .await?;
+            if !head_only {
+                session.write_response_body(Some(body), true).await?;
+            }
+            Ok(outcome)
+        }
+        Err(Refusal {
+            status,
+            outcome,
+            message,
+        }) => {
+            metric(outcome);
+            let mut extra: Vec<(&'static str, String)> = Vec::new();
+            if status == 503 {
+                extra.push(("retry-after", "1".into()));
+            }
+            crate::service::respond_with(session, status, format!("{message}\n"), &extra).await?;
+            Ok("miss")
+        }
+    }
+}
+
+struct Answer {
+    head: ResponseHeader,
+    body: Bytes,
+    outcome: Outcome,
+}
+
+struct Refusal {
+    status: u16,
+    outcome: &'static str,
+    message: String,
+}
+
+fn refuse(status: u16, outcome: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        outcome,
+        message: message.into(),
+    }
+}
+
+impl From<ImageError> for Refusal {
+    fn from(e: ImageError) -> Self {
+        let outcome = match e {
+            ImageError::BadOption(_) | ImageError::Unsupported(_) => "bad-option",
+            ImageError::TooLarge(_) => "too-large",
+            ImageError::NotAnImage | ImageError::Broken(_) => "not-an-image",
+        };
+        refuse(e.status(), outcome, format!("{} {e}", e.status()))
+    }
+}
+
+async fn transform_request(
+    live: &Arc<Live>,
+    session: &mut Session,
+    site: &Arc<crate::site::Site>,
+    images: &outpost_config::Images,
+    asked: &Asked<'_>,
+) -> Result<Answer, Refusal> {
+    let req = session.req_header();
+    if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        return Err(refuse(405, "bad-option", "405 Method Not Allowed"));
+    }
+    let rest = req.uri.path().strip_prefix(PREFIX).unwrap_or("");
+    let Some((options_text, source)) = rest.split_once('/') else {
+        return Err(refuse(
+            400,
+            "bad-option",
+            "400 expected /cdn-cgi/image/OPTIONS/SOURCE",
+        ));
+    };
+    // (`#` in a colour arrives escaped.)
+    let options_text = percent_encoding::percent_decode_str(options_text).decode_utf8_lossy();
+    let options = Options::parse(&options_text)?;
+    let query = req.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    // The source: another host's URL (its `//` may arrive merged into `/`), or a
+    // path of this site.
+    let (allowed_as, url) = match source.split_once(":/") {
+        Some((scheme, rest)) if scheme == "https" || scheme == "http" => {
+            let text = format!("{scheme}://{}{query}", rest.trim_start_matches('/'));
+            (text.clone(), url::Url::parse(&text).ok())
+        }
+        _ => {
+            let path = format!("/{source}{query}");
+            let text = crate::hooks::request_url(asked.tls, asked.raw_host, asked.host, &path);
+            (path, url::Url::parse(&text).ok())
+        }
+    };
+    let Some(url) = url else {
+        return Err(refuse(
+            400,
+            "bad-option",
+            "400 the image source is not a URL",
+        ));
+    };
+    if !images.allows(&allowed_as) {
+        return Err(refuse(
+            403,
+            "forbidden",
+            format!("403 {allowed_as} is not among this site's image sources"),
+        ));
+    }
+    let accepts_webp = req
+        .headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("image/webp"));
+    // One variant per output format, not per `Accept` value.
+    let wanted = match options.format {
+        None => None,
+        Some(Format::Auto) => accepts_webp.then_some(Output::Webp),
+        Some(Format::Webp) => Some(Output::Webp),
+        Some(Format::Jpeg) => Some(Output::Jpeg),
+        Some(Format::Png) => Some(Output::Png),
+    };
+    let negotiated = options.format == Some(Format::Auto);
+    let cache = live.cache;
+    let key = match &cache {
+        Some(_) => {
+            let mut key = crate::cache_api::key_of(live, "default", &url)
+                .map_err(|e| refuse(400, "bad-option", format!("400 {e}")))?;
+            key.set_variance_key(variant(&options, wanted));
+            Some(key)
+        }
+        None => None,
+    };
+    if let (Some(cache), Some(key)) = (cache, &key)
+        && let Ok(stored) = crate::cache_api::matched(cache, key).await
+        && stored.head.status == http::StatusCode::OK
+    {
+        let mut body = BytesMut::new();
+        let mut stream = stored.body;
+        while let Some(Ok(chunk)) = stream.next().await {
+            body.extend_from_slice(&chunk);
+        }
+        let mut head = ResponseHeader::build(200, Some(stored.head.headers.len() + 2))
+            .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
+        for (name, value) in &stored.head.headers {
+            if name != "cf-cache-status" {
+                let _ = head.append_header(name.clone(), value.clone());
+            }
+        }
+        let _ = head.insert_header("cache-status", "outpost; hit");
+        return Ok(Answer {
+            head,
+            body: body.freeze(),
+            outcome: "hit",
+        });
+    }
+
+    // The source, through this node (and its cache) or the egress policy.
+    let spawner = session
+        .subrequest_spawner
+        .take()
+        .or_else(|| live.subrequest_spawner())
+        .ok_or_else(|| refuse(503, "overloaded", "503 the proxy is not serving yet"))?;
+    let fetcher = crate::subrequest::PipelineFetcher::new(
+        live.clone(),
+        spawner,
+        (
+            asked.client_ip,
+            (
+                asked.host.to_string(),
+                crate::service::headers::request_port(asked.raw_host, asked.tls),
+            ),
+        ),
+        asked.scripts.to_vec(),
+        std::path::PathBuf::from(PREFIX),
+        (
+            asked.request_id.clone(),
+            site.egress.clone(),
+            site.pool.clone(),
+        ),
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("image/*"),
+    );
+    let response = fetcher
+        .fetch(FetchRequest {
+            method: http::Method::GET,
+            url: url.clone(),
+            headers,
+            body: None,
+            cache: None,
+            cf: None,
+        })
+        .await
+        .map_err(|e| refuse(502, "source-failed", format!("502 the image source: {e}")))?;
+    match response.head.status.as_u16() {
+        200 => {}
+        404 | 410 => {
+            return Err(refuse(
+                404,
+                "source-failed",
+                format!("404 the image source {url} was not found"),
+            ));
+        }
+        other => {
+            return Err(refuse(
+                502,
+                "source-failed",
+                format!("502 the image source answered {other}"),
+            ));
+        }
+    }
+    let too_large = || {
+        refuse(
+            413,
+            "too-large",
+            format!(
+                "413 the image source is larger than {} bytes",
+                images.max_source_bytes
+            ),
+        )
+    };
+    let declared = response
+        .head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > images.max_source_bytes) {
+        return Err(too_large());
+    }
+    let mut source = BytesMut::new();
+    let mut stream = response.body;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| refuse(502, "source-failed", format!("502 the image source: {e}")))?;
+        if (source.len() + chunk.len()) as u64 > images.max_source_bytes {
+            return Err(too_large());
+        }
+        source.extend_from_slice(&chunk);
+    }
+    let source = source.freeze();
+
+    let limits = Limits {
+        max_source_bytes: images.max_source_bytes,
+        max_pixels: images.max_pixels,
+    };
+    let started = Instant::now();
+    let work = {
+        let (source, options) = (source.clone(), options.clone());
+        move || {
+            let output = wanted
+                .or_else(|| outpost_images::source_output(&source))
+                .ok_or(ImageError::NotAnImage)?;
+            outpost_images::transform(&source, &options, output, &limits)
+        }
+    };
+    let done = tokio::time::timeout(TRANSFORM_DEADLINE, pool::run(work))
+        .await
+        .map_err(|_| refuse(503, "overloaded", "503 the image transform took too long"))?
+        .map_err(|_| refuse(503, "overloaded", "503 too many image transforms at once"))??;
+    let m = &live.metrics;
+    m.image_seconds
+        .with_label_values(&[&site.name])
+        .observe(started.elapsed().as_secs_f64());
+    m.image_bytes
+        .with_label_values(&["in"])
+        .inc_by(source.len() as u64);
+    m.image_bytes
+        .with_label_values(&["out"])
+        .inc_by(done.bytes.len() as u64);
+
+    let mut stored = http::HeaderMap::new();
+    for name in KEPT {
+        for value in response.head.headers.get_all(name) {
+            stored.append(name, value.clone());
+        }
+    }
+    if !stored.contains_key(http::header::CACHE_CONTROL)
+        && !stored.contains_key("cdn-cache-control")
+        && !stored.contains_key(http::header::EXPIRES)
+    {
+        // A transform is work: kept for a day unless the source says otherwise.
+        stored.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("public, max-age=86400"),
+        );
+    }
+    stored.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(done.output.media_type()),
+    );
+    if negotiated {
+        stored.insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
+    }
+    let body = Bytes::from(done.bytes);
+    let mut status = "outpost; fwd=miss";
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        match crate::cache_api::put(
+            cache,
+            key,
+            200,
+            stored.clone(),
+            body.clone(),
+            &crate::caching::RuleCaching::default(),
+        )
+        .await
+        {
+            Ok(()) => status = "outpost; fwd=miss; stored",
+            Err(e) => tracing::warn!(error = %e, "an image variant could not be stored"),
+        }
+    }
+    let mut head = ResponseHeader::build(200, Some(stored.len() + 2))
+        .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
+    for (name, value) in &stored {
+        let _ = head.append_header(name.clone(), value.clone());
+    }
+    let _ = head.insert_header(http::header::CONTENT_LENGTH, body.len().to_string());
+    let _ = head.insert_header("cache-status", status);
+    Ok(Answer {
+        head,
+        body,
+        outcome: "miss",
+    })
+}
+
+/// The variance that keys one transform of a source apart from the source itself
+/// and from its other transforms: the options (canonical) and the output format
+/// (`None`: the source's own).
+fn variant(options: &Options, output: Option<Output>) -> [u8; 16] {
+    let text = format!(
+        "image:{}:{}",
+        options.canonical(),
+        output.map_or("source", Output::name)
+    );
+    CacheKey::new(text, "").primary_bin()
+}
