@@ -153,10 +153,17 @@ sites:
         let m = common::scrape(&admin).await;
         assert_eq!((counter(&m, transformed), counter(&m, hits)), (1, 1), "{m}");
 
-        // format=auto: WebP for a client that takes it, the source's format for one
-        // that does not; any Accept naming WebP shares the one WebP variant.
+        // format=auto: AVIF, else WebP, for a client that takes it, the source's
+        // format for one that takes neither; any Accept naming the same best format
+        // shares its one stored variant.
         let auto = "/cdn-cgi/image/width=200,height=200,fit=cover,format=auto/img/photo.jpg";
-        let webp = get(&o, auto, "image/avif,image/webp,*/*").await;
+        let avif = get(&o, auto, "image/avif,image/webp,*/*").await;
+        assert_eq!(header(&avif, "content-type"), "image/avif");
+        assert_eq!(
+            pillow(&avif.bytes().await.expect("body")),
+            ("AVIF".into(), 200, 200)
+        );
+        let webp = get(&o, auto, "image/webp,*/*").await;
         assert_eq!(header(&webp, "content-type"), "image/webp");
         assert_eq!(header(&webp, "vary"), "Accept");
         assert_eq!(
@@ -169,7 +176,7 @@ sites:
             pillow(&jpeg.bytes().await.expect("body")),
             ("JPEG".into(), 200, 200)
         );
-        let other_webp = get(&o, auto, "image/webp").await;
+        let other_webp = get(&o, auto, "image/webp;q=0.9").await;
         assert_eq!(header(&other_webp, "cache-status"), "outpost; hit");
         assert_eq!(header(&other_webp, "content-type"), "image/webp");
 

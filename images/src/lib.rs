@@ -1,6 +1,6 @@
 //! Image transforms for the edge: Cloudflare's options parsed from a URL segment,
 //! a source decoded within limits (JPEG, PNG, GIF's first frame, WebP), resized
-//! with a SIMD resizer, and encoded as WebP, JPEG or PNG.
+//! with a SIMD resizer, and encoded as AVIF, WebP, JPEG or PNG.
 //!
 //! This crate owns the pixels only: it must not do I/O, know HTTP, or decide what
 //! is cached — the proxy fetches sources, negotiates formats, and stores results.

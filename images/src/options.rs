@@ -20,8 +20,11 @@ pub enum Fit {
 /// The output format asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// The best the client accepts (its `Accept`): WebP, else the source's format.
+    /// The best the client accepts (its `Accept`): AVIF, else WebP, else the
+    /// source's format.
     Auto,
+    /// AVIF at `quality`.
+    Avif,
     /// WebP (lossless: the WebP encoder here has no lossy mode).
     Webp,
     /// JPEG at `quality`.
@@ -33,6 +36,8 @@ pub enum Format {
 /// Encoded output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// `image/avif`.
+    Avif,
     /// `image/webp`.
     Webp,
     /// `image/jpeg`.
@@ -45,6 +50,7 @@ impl Output {
     /// Its media type.
     pub fn media_type(self) -> &'static str {
         match self {
+            Output::Avif => "image/avif",
             Output::Webp => "image/webp",
             Output::Jpeg => "image/jpeg",
             Output::Png => "image/png",
@@ -54,6 +60,7 @@ impl Output {
     /// Its name in options and keys.
     pub fn name(self) -> &'static str {
         match self {
+            Output::Avif => "avif",
             Output::Webp => "webp",
             Output::Jpeg => "jpeg",
             Output::Png => "png",
@@ -84,7 +91,7 @@ pub struct Options {
     pub fit: Fit,
     /// Where `cover`/`crop` keep the image.
     pub gravity: Gravity,
-    /// Encoder quality, 1 to 100 (JPEG).
+    /// Encoder quality, 1 to 100 (JPEG, AVIF).
     pub quality: u8,
     /// Output format.
     pub format: Option<Format>,
@@ -152,13 +159,8 @@ impl Options {
                         "webp" => Format::Webp,
                         "jpeg" | "jpg" => Format::Jpeg,
                         "png" => Format::Png,
-                        "avif" => {
-                            return Err(ImageError::Unsupported(
-                                "format=avif: AVIF encoding is not available (use auto or webp)"
-                                    .into(),
-                            ));
-                        }
-                        _ => return Err(bad(part, "auto, webp, jpeg or png")),
+                        "avif" => Format::Avif,
+                        _ => return Err(bad(part, "auto, avif, webp, jpeg or png")),
                     })
                 }
                 "rotate" => {

@@ -72,6 +72,11 @@ fn every_output_format_decodes_and_keeps_alpha_where_it_can() {
     }
     let png = encoded(&img, image::ImageFormat::Png);
     let options = Options::parse("width=32").expect("options");
+    // AVIF (no AVIF decoder here: its container and size are checked; Pillow
+    // decodes it in tests/images.rs).
+    let avif = transform(&png, &options, Output::Avif, &LIMITS).expect("avif");
+    assert_eq!(&avif.bytes[4..12], b"ftypavif");
+    assert_eq!((avif.width, avif.height), (32, 24));
     for (output, format) in [
         (Output::Webp, image::ImageFormat::WebP),
         (Output::Png, image::ImageFormat::Png),

@@ -177,16 +177,19 @@ async fn transform_request(
             format!("403 {allowed_as} is not among this site's image sources"),
         ));
     }
-    let accepts_webp = req
-        .headers
-        .get_all(http::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("image/webp"));
+    let accepts = |media: &str| {
+        req.headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains(media))
+    };
     // One variant per output format, not per `Accept` value.
     let wanted = match options.format {
         None => None,
-        Some(Format::Auto) => accepts_webp.then_some(Output::Webp),
+        Some(Format::Auto) if accepts("image/avif") => Some(Output::Avif),
+        Some(Format::Auto) => accepts("image/webp").then_some(Output::Webp),
+        Some(Format::Avif) => Some(Output::Avif),
         Some(Format::Webp) => Some(Output::Webp),
         Some(Format::Jpeg) => Some(Output::Jpeg),
         Some(Format::Png) => Some(Output::Png),
