@@ -121,6 +121,12 @@ async fn images_are_transformed_once_negotiated_and_purged_with_their_source() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let dir = tempfile::tempdir().expect("tempdir");
         make_images(&dir.path().join("www"));
+        // The logo's responses carry a Cache-Tag (as an origin's would).
+        std::fs::write(
+            dir.path().join("rules.yaml"),
+            "- match: \"/img/logo.png\"\n  actions: { set_response_headers: { cache-tag: brand } }\n",
+        )
+        .expect("rules");
         let admin = format!("127.0.0.1:{}", common::free_port());
         let o = Outpost::start_in(
             dir,
@@ -132,6 +138,7 @@ sites:
   - default: true
     origins: [\"static:www\"]
     images: {{ enabled: true, sources: [\"/img/*\"], max_source_bytes: 2MiB, max_pixels: 20000000 }}
+    rules: rules.yaml
 "
             ),
             &[],
@@ -229,6 +236,20 @@ sites:
             counter(&common::scrape(&admin).await, transformed),
             before + 1
         );
+
+        // A purge of the source's tag takes the variants made from it.
+        let logo = "/cdn-cgi/image/width=100/img/logo.png";
+        assert_eq!(header(&get(&o, logo, "*/*").await, "cache-tag"), "brand");
+        assert_eq!(header(&get(&o, logo, "*/*").await, "cache-status"), "outpost; hit");
+        let purged = client()
+            .post(format!("http://{admin}/purge"))
+            .body("{\"tags\":[\"brand\"]}")
+            .send()
+            .await
+            .expect("purge");
+        assert_eq!(purged.status(), 200);
+        let after_tag = get(&o, logo, "*/*").await;
+        assert_eq!(header(&after_tag, "cache-status"), "outpost; fwd=miss; stored");
 
         // Bad input: each its own status, and the process keeps serving.
         for (target, status) in [
