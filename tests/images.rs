@@ -124,9 +124,24 @@ async fn images_are_transformed_once_negotiated_and_purged_with_their_source() {
         // The logo's responses carry a Cache-Tag (as an origin's would).
         std::fs::write(
             dir.path().join("rules.yaml"),
-            "- match: \"/img/logo.png\"\n  actions: { set_response_headers: { cache-tag: brand } }\n",
+            "- match: \"/img/logo.png\"\n  actions: { set_response_headers: { cache-tag: brand } }\n- match: \"/thumb/*\"\n  actions: { script: thumb.js }\n",
         )
         .expect("rules");
+        // Workers' image resizing: fetch() with cf.image.
+        std::fs::write(
+            dir.path().join("thumb.js"),
+            "export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const image = url.pathname === '/thumb/bad'
+      ? { width: 'wide' }
+      : { width: 120, height: 90, fit: 'cover', format: 'webp', gravity: { x: 0.5, y: 0.2 } };
+    return fetch(new URL('/img/photo.jpg', url), { cf: { image } });
+  },
+};
+",
+        )
+        .expect("script");
         let admin = format!("127.0.0.1:{}", common::free_port());
         let o = Outpost::start_in(
             dir,
@@ -236,6 +251,17 @@ sites:
             counter(&common::scrape(&admin).await, transformed),
             before + 1
         );
+
+        // A hook's fetch() with cf.image: the same transform, stored the same way.
+        let thumb = get(&o, "/thumb/a", "*/*").await;
+        assert_eq!(thumb.status(), 200);
+        assert_eq!(header(&thumb, "content-type"), "image/webp");
+        assert_eq!(pillow(&thumb.bytes().await.expect("body")), ("WEBP".into(), 120, 90));
+        let again = get(&o, "/thumb/b", "*/*").await;
+        assert_eq!(header(&again, "cache-status"), "outpost; hit");
+        let bad = get(&o, "/thumb/bad", "*/*").await;
+        assert_eq!(bad.status(), 400);
+        assert!(bad.text().await.expect("body").contains("width=wide"));
 
         // A purge of the source's tag takes the variants made from it.
         let logo = "/cdn-cgi/image/width=100/img/logo.png";

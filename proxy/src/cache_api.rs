@@ -94,7 +94,7 @@ pub(crate) async fn run(
     }
 }
 
-fn answer(status: u16, headers: http::HeaderMap, body: Bytes) -> FetchResponse {
+pub(crate) fn answer(status: u16, headers: http::HeaderMap, body: Bytes) -> FetchResponse {
     let mut head = http::Response::new(()).into_parts().0;
     head.status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
     head.headers = headers;

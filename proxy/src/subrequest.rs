@@ -82,6 +82,9 @@ pub(crate) struct PipelineFetcher {
     /// The hook's site's origins: a fetch straight to one of them goes out as
     /// configured by the operator (private addresses included, no allow list).
     origins: Arc<crate::pool::OriginPool>,
+    /// The hook's site's name and image settings, when it resizes images
+    /// (`cf.image`).
+    images: Option<(String, outpost_config::Images)>,
 }
 
 impl PipelineFetcher {
@@ -111,7 +114,14 @@ impl PipelineFetcher {
             policy,
             own,
             origins,
+            images: None,
         }
+    }
+
+    /// Lets fetches resize images (`cf.image`) with the site's settings.
+    pub(crate) fn with_images(mut self, images: Option<(String, outpost_config::Images)>) -> Self {
+        self.images = images;
+        self
     }
 
     /// Whether `url` names one of the site's own origins (host and port).
@@ -222,6 +232,31 @@ impl Fetcher for PipelineFetcher {
             return self.on_runtime(
                 async move { crate::cache_api::run(&live, op, request).await },
                 "the cache operation was dropped",
+            );
+        }
+        // Workers' image resizing: the image fetched as asked, then transformed.
+        if let Some(image) = request.cf.as_mut().and_then(|cf| cf.image.take()) {
+            if request.cf.as_ref().is_some_and(|cf| !cf.caches()) {
+                request.cf = None;
+            }
+            let Some(images) = self.images.clone() else {
+                return Box::pin(std::future::ready(Err(ScriptError::subrequest(
+                    "cf.image: image resizing is not on for this site (sites[].images)",
+                ))));
+            };
+            let accept = request
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let url = request.url.clone();
+            let source = self.fetch(request);
+            let live = self.live.clone();
+            return self.on_runtime(
+                async move {
+                    crate::images::for_fetch(live, images, url, (image, accept), source).await
+                },
+                "the image fetch was dropped",
             );
         }
         let spawner = self.spawner.clone();

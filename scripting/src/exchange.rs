@@ -267,6 +267,9 @@ pub struct FetchCf {
     pub cache_ttl_by_status: std::collections::BTreeMap<String, i64>,
     /// Tags the stored entry is purged by (as `Cache-Tag` values).
     pub cache_tags: Vec<String>,
+    /// Workers' image resizing options (`cf.image`): the response is the fetched
+    /// image transformed, by name as in the `/cdn-cgi/image/` URL form.
+    pub image: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl FetchCf {

@@ -194,7 +194,7 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             other => return Err(type_error(format!("unknown cache operation {other}"))),
         })
     };
-    // Workers' `cf` cache options, as JSON (only when the script gave any).
+    // Workers' `cf` cache and image options, as JSON (only when the script gave any).
     let cf_json = arg(args, 7);
     let cf = if cf_json.is_null_or_undefined() {
         None
@@ -202,7 +202,7 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
         let text = cf_json.to_string(ctx)?.to_std_string_escaped();
         let cf: crate::exchange::FetchCf = serde_json::from_str(&text)
             .map_err(|e| type_error(format!("fetch: bad cf options: {e}")))?;
-        cf.caches().then_some(cf)
+        (cf.caches() || cf.image.is_some()).then_some(cf)
     };
     push(HostCall::Fetch {
         call,

@@ -734,7 +734,7 @@
     });
   }
 
-  // Workers' cache options among a request's `cf`, as JSON for the host (or null).
+  // Workers' cache and image options among a request's `cf`, as JSON for the host (or null).
   function cacheOptions(cf) {
     if (cf === null || typeof cf !== "object") return null;
     const o = {};
@@ -746,6 +746,15 @@
       for (const [range, ttl] of Object.entries(cf.cacheTtlByStatus)) o.cacheTtlByStatus[range] = Math.trunc(Number(ttl));
     }
     if (cf.cacheTags !== undefined) o.cacheTags = Array.from(cf.cacheTags, String);
+    // Image resizing: primitives as given, `gravity: { x, y }` as numbers.
+    if (cf.image !== undefined && cf.image !== null && typeof cf.image === "object") {
+      o.image = {};
+      for (const [k, v] of Object.entries(cf.image)) {
+        if (v === undefined || v === null) continue;
+        o.image[k] = typeof v === "object" ? { x: Number(v.x), y: Number(v.y) }
+          : typeof v === "number" || typeof v === "boolean" ? v : String(v);
+      }
+    }
     return Object.keys(o).length ? JSON.stringify(o) : null;
   }
 

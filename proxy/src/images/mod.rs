@@ -195,36 +195,17 @@ async fn transform_request(
         Some(Format::Png) => Some(Output::Png),
     };
     let negotiated = options.format == Some(Format::Auto);
-    let cache = live.cache;
-    let key = match &cache {
-        Some(_) => {
-            let mut key = crate::cache_api::key_of(live, "default", &url)
-                .map_err(|e| refuse(400, "bad-option", format!("400 {e}")))?;
-            key.set_variance_key(variant(&options, wanted));
-            Some(key)
-        }
-        None => None,
-    };
-    if let (Some(cache), Some(key)) = (cache, &key)
-        && let Ok(stored) = crate::cache_api::matched(cache, key).await
-        && stored.head.status == http::StatusCode::OK
-    {
-        let mut body = BytesMut::new();
-        let mut stream = stored.body;
-        while let Some(Ok(chunk)) = stream.next().await {
-            body.extend_from_slice(&chunk);
-        }
-        let mut head = ResponseHeader::build(200, Some(stored.head.headers.len() + 2))
+    let key = variant_key(live, &url, &options, wanted)?;
+    if let Some((headers, body)) = stored_variant(live, key.as_ref()).await {
+        let mut head = ResponseHeader::build(200, Some(headers.len() + 2))
             .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
-        for (name, value) in &stored.head.headers {
-            if name != "cf-cache-status" {
-                let _ = head.append_header(name.clone(), value.clone());
-            }
+        for (name, value) in &headers {
+            let _ = head.append_header(name.clone(), value.clone());
         }
         let _ = head.insert_header("cache-status", "outpost; hit");
         return Ok(Answer {
             head,
-            body: body.freeze(),
+            body,
             outcome: "hit",
         });
     }
@@ -269,13 +250,88 @@ async fn transform_request(
         })
         .await
         .map_err(|e| refuse(502, "source-failed", format!("502 the image source: {e}")))?;
+    let made = from_source(
+        live,
+        &site.name,
+        images,
+        response,
+        (options, wanted, negotiated),
+        key.as_ref(),
+    )
+    .await?;
+    let mut head = ResponseHeader::build(200, Some(made.headers.len() + 2))
+        .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
+    for (name, value) in &made.headers {
+        let _ = head.append_header(name.clone(), value.clone());
+    }
+    let _ = head.insert_header(http::header::CONTENT_LENGTH, made.body.len().to_string());
+    let _ = head.insert_header("cache-status", made.cache_status);
+    Ok(Answer {
+        head,
+        body: made.body,
+        outcome: "miss",
+    })
+}
+
+/// The key a transform of `url` is stored under (`None` without a cache).
+fn variant_key(
+    live: &Live,
+    url: &url::Url,
+    options: &Options,
+    wanted: Option<Output>,
+) -> Result<Option<CacheKey>, Refusal> {
+    if live.cache.is_none() {
+        return Ok(None);
+    }
+    let mut key = crate::cache_api::key_of(live, "default", url)
+        .map_err(|e| refuse(400, "bad-option", format!("400 {e}")))?;
+    key.set_variance_key(variant(options, wanted));
+    Ok(Some(key))
+}
+
+/// The stored transform under `key`, if a fresh one is there: its fields and bytes.
+async fn stored_variant(live: &Live, key: Option<&CacheKey>) -> Option<(http::HeaderMap, Bytes)> {
+    let (cache, key) = (live.cache?, key?);
+    let stored = crate::cache_api::matched(cache, key).await.ok()?;
+    if stored.head.status != http::StatusCode::OK {
+        return None;
+    }
+    let mut body = BytesMut::new();
+    let mut stream = stored.body;
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.ok()?);
+    }
+    let mut headers = stored.head.headers;
+    headers.remove("cf-cache-status");
+    Some((headers, body.freeze()))
+}
+
+/// A transform made from a fetched source.
+struct Made {
+    /// The fields to send and store (content type, lifetime, tags, `Vary`).
+    headers: http::HeaderMap,
+    body: Bytes,
+    /// `Cache-Status` of the answer.
+    cache_status: &'static str,
+}
+
+/// Transforms the fetched `response` (the source) on the pool and stores the result
+/// under `key`.
+async fn from_source(
+    live: &Live,
+    site_name: &str,
+    images: &outpost_config::Images,
+    response: outpost_scripting::FetchResponse,
+    (options, wanted, negotiated): (Options, Option<Output>, bool),
+    key: Option<&CacheKey>,
+) -> Result<Made, Refusal> {
     match response.head.status.as_u16() {
         200 => {}
         404 | 410 => {
             return Err(refuse(
                 404,
                 "source-failed",
-                format!("404 the image source {url} was not found"),
+                "404 the image source was not found",
             ));
         }
         other => {
@@ -337,7 +393,7 @@ async fn transform_request(
         .map_err(|_| refuse(503, "overloaded", "503 too many image transforms at once"))??;
     let m = &live.metrics;
     m.image_seconds
-        .with_label_values(&[&site.name])
+        .with_label_values(&[site_name])
         .observe(started.elapsed().as_secs_f64());
     m.image_bytes
         .with_label_values(&["in"])
@@ -371,7 +427,7 @@ async fn transform_request(
     }
     let body = Bytes::from(done.bytes);
     let mut status = "outpost; fwd=miss";
-    if let (Some(cache), Some(key)) = (cache, &key) {
+    if let (Some(cache), Some(key)) = (live.cache, key) {
         match crate::cache_api::put(
             cache,
             key,
@@ -386,17 +442,10 @@ async fn transform_request(
             Err(e) => tracing::warn!(error = %e, "an image variant could not be stored"),
         }
     }
-    let mut head = ResponseHeader::build(200, Some(stored.len() + 2))
-        .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
-    for (name, value) in &stored {
-        let _ = head.append_header(name.clone(), value.clone());
-    }
-    let _ = head.insert_header(http::header::CONTENT_LENGTH, body.len().to_string());
-    let _ = head.insert_header("cache-status", status);
-    Ok(Answer {
-        head,
+    Ok(Made {
+        headers: stored,
         body,
-        outcome: "miss",
+        cache_status: status,
     })
 }
 
@@ -410,4 +459,110 @@ fn variant(options: &Options, output: Option<Output>) -> [u8; 16] {
         output.map_or("source", Output::name)
     );
     CacheKey::new(text, "").primary_bin()
+}
+
+/// A hook's `fetch(url, { cf: { image: { … } } })` (Workers' image resizing): the
+/// same transform as the URL form, its options given as an object (`gravity` may be
+/// `{ x, y }`); `source` fetches the image. Errors answer as responses with their
+/// status and a text body, as Cloudflare's do; they do not reject the fetch.
+pub(crate) async fn for_fetch(
+    live: Arc<Live>,
+    (site_name, images): (String, outpost_config::Images),
+    url: url::Url,
+    (image, accept): (
+        std::collections::BTreeMap<String, serde_json::Value>,
+        Option<String>,
+    ),
+    source: futures_util::future::BoxFuture<
+        'static,
+        Result<outpost_scripting::FetchResponse, outpost_scripting::ScriptError>,
+    >,
+) -> Result<outpost_scripting::FetchResponse, outpost_scripting::ScriptError> {
+    let metric = |outcome: &str| live.metrics.images.with_label_values(&[outcome]).inc();
+    let refused = |r: Refusal| {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        crate::cache_api::answer(r.status, h, Bytes::from(format!("{}\n", r.message)))
+    };
+    let mut parts = Vec::new();
+    for (name, value) in &image {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Object(o) if name == "gravity" => {
+                match (
+                    o.get("x").and_then(|v| v.as_f64()),
+                    o.get("y").and_then(|v| v.as_f64()),
+                ) {
+                    (Some(x), Some(y)) => format!("{x}x{y}"),
+                    _ => String::from("?"),
+                }
+            }
+            other => other.to_string(),
+        };
+        parts.push(format!("{name}={text}"));
+    }
+    let options = match Options::parse(&parts.join(",")) {
+        Ok(o) => o,
+        Err(e) => {
+            let r = Refusal::from(e);
+            metric(r.outcome);
+            return Ok(refused(r));
+        }
+    };
+    let accepts = |media: &str| accept.as_deref().is_some_and(|a| a.contains(media));
+    let wanted = match options.format {
+        None => None,
+        Some(Format::Auto) if accepts("image/avif") => Some(Output::Avif),
+        Some(Format::Auto) => accepts("image/webp").then_some(Output::Webp),
+        Some(Format::Avif) => Some(Output::Avif),
+        Some(Format::Webp) => Some(Output::Webp),
+        Some(Format::Jpeg) => Some(Output::Jpeg),
+        Some(Format::Png) => Some(Output::Png),
+    };
+    let negotiated = options.format == Some(Format::Auto);
+    let key = match variant_key(&live, &url, &options, wanted) {
+        Ok(k) => k,
+        Err(r) => {
+            metric(r.outcome);
+            return Ok(refused(r));
+        }
+    };
+    if let Some((mut headers, body)) = stored_variant(&live, key.as_ref()).await {
+        metric("hit");
+        headers.insert(
+            "cache-status",
+            http::HeaderValue::from_static("outpost; hit"),
+        );
+        return Ok(crate::cache_api::answer(200, headers, body));
+    }
+    let response = source.await?;
+    match from_source(
+        &live,
+        &site_name,
+        &images,
+        response,
+        (options, wanted, negotiated),
+        key.as_ref(),
+    )
+    .await
+    {
+        Ok(made) => {
+            metric("transformed");
+            let mut headers = made.headers;
+            headers.insert(
+                "cache-status",
+                http::HeaderValue::from_static(made.cache_status),
+            );
+            Ok(crate::cache_api::answer(200, headers, made.body))
+        }
+        Err(r) => {
+            metric(r.outcome);
+            Ok(refused(r))
+        }
+    }
 }

@@ -377,18 +377,21 @@ impl ProxyHttp for EdgeProxy {
                     ctx.host.clone(),
                     crate::service::headers::request_port(raw_host.as_deref(), ctx.tls),
                 );
-                Arc::new(crate::subrequest::PipelineFetcher::new(
-                    self.live.clone(),
-                    spawner,
-                    (ctx.client_ip, own),
-                    ctx.scripts_seen.clone(),
-                    script.path.clone(),
-                    (
-                        ctx.request_id.clone(),
-                        site.egress.clone(),
-                        site.pool.clone(),
-                    ),
-                ))
+                Arc::new(
+                    crate::subrequest::PipelineFetcher::new(
+                        self.live.clone(),
+                        spawner,
+                        (ctx.client_ip, own),
+                        ctx.scripts_seen.clone(),
+                        script.path.clone(),
+                        (
+                            ctx.request_id.clone(),
+                            site.egress.clone(),
+                            site.pool.clone(),
+                        ),
+                    )
+                    .with_images(site.images.clone().map(|i| (site.name.clone(), i))),
+                )
             });
             let cf = outpost_scripting::Cf {
                 client_ip: ctx.client_ip,
