@@ -626,6 +626,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         } => {
             let cfg = outpost_config::load(&config)?;
             outpost_proxy::html::check_selectors(&cfg)?;
+            outpost_proxy::check_image_rules(&cfg)?;
             outpost_tls::install_crypto_provider();
             let sources = outpost_proxy::snapshot::cert_sources(&cfg);
             outpost_tls::CertIndex::load(&sources)?;

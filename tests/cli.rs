@@ -62,6 +62,30 @@ fn bad_css_selectors_are_reported_at_their_position() {
     }
 }
 
+/// A page rule's `image` options are checked where images are transformed (the
+/// config crate holds no image code), and reported at their position.
+#[test]
+fn bad_image_rule_options_are_reported_at_their_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("outpost.yaml"),
+        "listen: { http: \"127.0.0.1:1\" }\nsites:\n  - default: true\n    origins: [\"http://127.0.0.1:2\"]\n    rules: rules.yaml\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "- match: \"/thumbs/*\"\n  actions: { image: { width: 100, fit: stretch } }\n",
+    )
+    .expect("write");
+    let expected = "rules.yaml:2:21: [0].actions.image: invalid image option \"fit=stretch\": expected scale-down, contain, cover, crop or pad";
+    for cmd in ["check", "run"] {
+        let out = outpost(&[cmd, "--config", "outpost.yaml"], dir.path());
+        assert!(!out.status.success(), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{cmd}: {err}");
+    }
+}
+
 #[test]
 fn self_signed_cert_is_usable_by_check() {
     let dir = tempfile::tempdir().expect("tempdir");

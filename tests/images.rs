@@ -97,6 +97,12 @@ fn make_images(www: &Path) {
     }
     std::fs::write(www.join("img/bomb.png"), bomb).expect("bomb");
     std::fs::write(www.join("private.jpg"), b"secret").expect("private");
+    std::fs::create_dir_all(www.join("small")).expect("small");
+    save(
+        &gradient(400, 300),
+        &www.join("small/photo.jpg"),
+        image::ImageFormat::Jpeg,
+    );
 }
 
 fn counter(metrics: &str, series: &str) -> u64 {
@@ -124,7 +130,7 @@ async fn images_are_transformed_once_negotiated_and_purged_with_their_source() {
         // The logo's responses carry a Cache-Tag (as an origin's would).
         std::fs::write(
             dir.path().join("rules.yaml"),
-            "- match: \"/img/logo.png\"\n  actions: { set_response_headers: { cache-tag: brand } }\n- match: \"/thumb/*\"\n  actions: { script: thumb.js }\n",
+            "- match: \"/img/logo.png\"\n  actions: { set_response_headers: { cache-tag: brand } }\n- match: \"/thumb/*\"\n  actions: { script: thumb.js }\n- match: \"/small/*\"\n  actions: { image: { width: 50, format: png } }\n",
         )
         .expect("rules");
         // Workers' image resizing: fetch() with cf.image.
@@ -262,6 +268,14 @@ sites:
         let bad = get(&o, "/thumb/bad", "*/*").await;
         assert_eq!(bad.status(), 400);
         assert!(bad.text().await.expect("body").contains("width=wide"));
+
+        // A page rule's image action: the URL's own response, transformed.
+        let small = get(&o, "/small/photo.jpg", "*/*").await;
+        assert_eq!(small.status(), 200);
+        assert_eq!(header(&small, "content-type"), "image/png");
+        assert_eq!(pillow(&small.bytes().await.expect("body")), ("PNG".into(), 50, 38));
+        let small = get(&o, "/small/photo.jpg", "*/*").await;
+        assert_eq!(header(&small, "cache-status"), "outpost; hit");
 
         // A purge of the source's tag takes the variants made from it.
         let logo = "/cdn-cgi/image/width=100/img/logo.png";

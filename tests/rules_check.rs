@@ -40,7 +40,7 @@ fn bad_rules_files_get_exact_positioned_errors() {
         (
             "unknown action",
             "- match: \"/x\"\n  actions: { cache_levl: bypass }\n",
-            "error: rules.yaml:2:14: [0].actions: unknown field `cache_levl`, expected one of `always_use_https`, `forward`, `cache_level`, `edge_ttl`, `browser_ttl`, `bypass_cache_on_cookie`, `cache_key`, `origin_cache_control`, `cache_deception_armor`, `cache_errors`, `heuristic_freshness`, `set_request_headers`, `add_request_headers`, `remove_request_headers`, `set_response_headers`, `add_response_headers`, `remove_response_headers`, `rewrite`, `host_header`, `origin`, `script`, `html_rewrite`, `rate_limit`, `disable`",
+            "error: rules.yaml:2:14: [0].actions: unknown field `cache_levl`, expected one of `always_use_https`, `forward`, `cache_level`, `edge_ttl`, `browser_ttl`, `bypass_cache_on_cookie`, `cache_key`, `origin_cache_control`, `cache_deception_armor`, `cache_errors`, `heuristic_freshness`, `image`, `set_request_headers`, `add_request_headers`, `remove_request_headers`, `set_response_headers`, `add_response_headers`, `remove_response_headers`, `rewrite`, `host_header`, `origin`, `script`, `html_rewrite`, `rate_limit`, `disable`",
         ),
         (
             "unknown scheme",

@@ -19,6 +19,17 @@ pub struct Images {
     pub max_pixels: u64,
 }
 
+impl Default for Images {
+    /// The limits a page rule's `image` action uses on a site without `images`.
+    fn default() -> Self {
+        Images {
+            sources: Vec::new(),
+            max_source_bytes: 20 << 20,
+            max_pixels: 100_000_000,
+        }
+    }
+}
+
 impl Images {
     /// Whether a transform may read `source` (a path, or an absolute URL).
     pub fn allows(&self, source: &str) -> bool {

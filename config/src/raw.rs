@@ -328,6 +328,8 @@ pub(crate) struct RuleActions {
     pub cache_deception_armor: Option<bool>,
     pub cache_errors: Option<bool>,
     pub heuristic_freshness: Option<bool>,
+    /// Image transform options (`width: 400`, `format: auto`).
+    pub image: Option<BTreeMap<String, serde_yaml::Value>>,
     #[serde(default)]
     pub set_request_headers: BTreeMap<String, serde_yaml::Value>,
     #[serde(default)]

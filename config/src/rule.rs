@@ -395,6 +395,19 @@ pub struct Actions {
     pub disable_scripts: bool,
     /// Turn off HTML rewriting bound elsewhere.
     pub disable_html_rewrite: bool,
+    /// Answer with the response's image transformed (`image: { width: 400 }`).
+    pub image: Option<ImageAction>,
+}
+
+/// A rule's `image` action: transform options in the `/cdn-cgi/image/` URL form's
+/// text (`width=400,format=auto`), checked where images are transformed (the config
+/// holds no image code), at the position kept here.
+#[derive(Debug, Clone)]
+pub struct ImageAction {
+    /// The options, `name=value` joined by commas.
+    pub options: String,
+    /// Where they were written, for errors.
+    pub at: crate::Diagnostic,
 }
 
 impl Actions {
@@ -427,6 +440,7 @@ impl Actions {
         add(self.origin.is_some(), "origin");
         add(self.script.is_some(), "script");
         add(self.html_rewrite.is_some(), "html_rewrite");
+        add(self.image.is_some(), "image");
         add(self.rate_limit.is_some(), "rate_limit");
         add(self.disable_scripts || self.disable_html_rewrite, "disable");
         n

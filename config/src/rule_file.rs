@@ -532,6 +532,28 @@ fn actions(
     out.cache_deception_armor = a.cache_deception_armor.unwrap_or(false);
     out.cache_errors = a.cache_errors.unwrap_or(false);
     out.heuristic_freshness = a.heuristic_freshness;
+    out.image = a.image.as_ref().map(|options| {
+        let mut parts = Vec::new();
+        for (name, value) in options {
+            let text = match value {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Bool(b) => b.to_string(),
+                _ => {
+                    rv.report(
+                        &at("image"),
+                        format!("image option {name}: expected a number, a word or true/false"),
+                    );
+                    continue;
+                }
+            };
+            parts.push(format!("{name}={text}"));
+        }
+        crate::rule::ImageAction {
+            options: parts.join(","),
+            at: rv.diagnostic(&at("image"), String::new()),
+        }
+    });
     out.request_headers = header_edits(
         rv,
         &a.set_request_headers,

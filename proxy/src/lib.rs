@@ -49,6 +49,7 @@ mod subrequest;
 
 pub use control::ServeOptions;
 pub use error::{ProxyError, Result};
+pub use images::check_rule_options as check_image_rules;
 pub use server::run;
 pub use service::EdgeProxy;
 pub use snapshot::{Live, Snapshot};

@@ -35,6 +35,7 @@ impl Snapshot {
     /// Resolves origins (DNS, static origin ports) and builds the host index.
     pub fn build(config: Config, generation: u64, resolver: &Arc<Resolver>) -> Result<Self> {
         crate::html::check_selectors(&config)?;
+        crate::images::check_rule_options(&config)?;
         // A hook that does not compile fails the load, so a reload keeps the old one.
         for script in scripts(&config) {
             outpost_scripting::ScriptEngine::compile_check(

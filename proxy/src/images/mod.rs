@@ -50,7 +50,8 @@ pub(crate) struct Asked<'a> {
 /// What came of it, for the access log and metrics: `hit` or `miss`.
 pub(crate) type Outcome = &'static str;
 
-/// Answers a transform request for `site`, whose `images` settings are `images`.
+/// Answers a transform request in the URL form for `site`, whose `images` settings
+/// are `images`.
 pub(crate) async fn serve(
     live: &Arc<Live>,
     session: &mut Session,
@@ -58,8 +59,81 @@ pub(crate) async fn serve(
     images: &outpost_config::Images,
     asked: Asked<'_>,
 ) -> pingora::Result<Outcome> {
+    let answer = match url_form(session, images, &asked) {
+        Ok((options, url)) => answer(live, session, site, images, (options, url), &asked).await,
+        Err(r) => Err(r),
+    };
+    write(live, session, answer).await
+}
+
+/// Answers a request a page rule's `image` action (`options`, the URL form's text)
+/// applies to: its own URL's response, transformed.
+pub(crate) async fn serve_rule(
+    live: &Arc<Live>,
+    session: &mut Session,
+    site: &Arc<crate::site::Site>,
+    options: &str,
+    asked: Asked<'_>,
+) -> pingora::Result<Outcome> {
+    let default_limits = outpost_config::Images::default();
+    let images = site.images.as_ref().unwrap_or(&default_limits);
+    let pq = session
+        .req_header()
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let url = crate::hooks::request_url(asked.tls, asked.raw_host, asked.host, &pq);
+    let answer = match (Options::parse(options), url::Url::parse(&url)) {
+        (Ok(options), Ok(url)) => answer(live, session, site, images, (options, url), &asked).await,
+        (Err(e), _) => Err(e.into()),
+        (_, Err(_)) => Err(refuse(
+            400,
+            "bad-option",
+            "400 the request's URL is not valid",
+        )),
+    };
+    write(live, session, answer).await
+}
+
+/// Whether a rule's `image` action applies to this request: not to the fetch of the
+/// source a transform makes (which carries the transform's marker).
+pub(crate) fn rule_applies(scripts_seen: &[std::path::PathBuf]) -> bool {
+    !scripts_seen.iter().any(|p| p.as_os_str() == PREFIX)
+}
+
+/// Checks every page rule's `image` options at load (the config crate holds no
+/// image code): each bad one is reported at its `file:line:col`.
+pub fn check_rule_options(
+    config: &outpost_config::Config,
+) -> Result<(), outpost_config::ConfigError> {
+    let problems: Vec<outpost_config::Diagnostic> = config
+        .sites
+        .iter()
+        .flat_map(|s| &s.rules)
+        .filter_map(|r| r.actions.image.as_ref())
+        .filter_map(|image| {
+            let err = Options::parse(&image.options).err()?;
+            Some(outpost_config::Diagnostic {
+                message: err.to_string(),
+                ..image.at.clone()
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(outpost_config::ConfigError::Invalid(problems))
+    }
+}
+
+/// Sends the answer (or the refusal), counting it.
+async fn write(
+    live: &Live,
+    session: &mut Session,
+    answer: Result<Answer, Refusal>,
+) -> pingora::Result<Outcome> {
     let head_only = session.req_header().method == http::Method::HEAD;
-    let answer = transform_request(live, session, site, images, &asked).await;
     let metric = |outcome: &str| live.metrics.images.with_label_values(&[outcome]).inc();
     match answer {
         Ok(Answer {
@@ -127,17 +201,14 @@ impl From<ImageError> for Refusal {
     }
 }
 
-async fn transform_request(
-    live: &Arc<Live>,
-    session: &mut Session,
-    site: &Arc<crate::site::Site>,
+/// The options and the source of a URL-form request (`/cdn-cgi/image/OPTIONS/SOURCE`),
+/// the source checked against the site's `sources`.
+fn url_form(
+    session: &Session,
     images: &outpost_config::Images,
     asked: &Asked<'_>,
-) -> Result<Answer, Refusal> {
+) -> Result<(Options, url::Url), Refusal> {
     let req = session.req_header();
-    if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
-        return Err(refuse(405, "bad-option", "405 Method Not Allowed"));
-    }
     let rest = req.uri.path().strip_prefix(PREFIX).unwrap_or("");
     let Some((options_text, source)) = rest.split_once('/') else {
         return Err(refuse(
@@ -176,6 +247,23 @@ async fn transform_request(
             "forbidden",
             format!("403 {allowed_as} is not among this site's image sources"),
         ));
+    }
+    Ok((options, url))
+}
+
+/// The transform of `url`'s image as `options` say: a stored variant, or one made
+/// now from the source (fetched as a hook's `fetch()`) and stored.
+async fn answer(
+    live: &Arc<Live>,
+    session: &mut Session,
+    site: &Arc<crate::site::Site>,
+    images: &outpost_config::Images,
+    (options, url): (Options, url::Url),
+    asked: &Asked<'_>,
+) -> Result<Answer, Refusal> {
+    let req = session.req_header();
+    if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        return Err(refuse(405, "bad-option", "405 Method Not Allowed"));
     }
     let accepts = |media: &str| {
         req.headers

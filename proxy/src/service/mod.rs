@@ -351,6 +351,27 @@ impl ProxyHttp for EdgeProxy {
         }
         let answered = !site.rules.is_empty()
             && page_rules::apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot).await?;
+        // A rule's `image` action: this URL's response, transformed (not for the
+        // transform's own fetch of it).
+        if !answered
+            && let Some(image) = ctx.rule.as_ref().and_then(|m| m.rule.actions.image.clone())
+            && crate::images::rule_applies(&ctx.scripts_seen)
+        {
+            let asked = crate::images::Asked {
+                tls: ctx.tls,
+                raw_host: raw_host.as_deref(),
+                host: &ctx.host,
+                client_ip: ctx.client_ip,
+                scripts: &ctx.scripts_seen,
+                request_id: &ctx.request_id,
+            };
+            let outcome =
+                crate::images::serve_rule(&self.live, session, &site, &image.options, asked)
+                    .await?;
+            ctx.cache_outcome = Some(outcome);
+            ctx.snapshot = Some(snapshot);
+            return Ok(true);
+        }
         if !answered
             && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref())
             && !ctx.scripts_seen.contains(&script.path)
