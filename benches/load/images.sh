@@ -80,7 +80,8 @@ cell() { # NAME PID PATH PORT
 echo "| 2000×1500 JPEG → 400 px | transforms/s | server CPU ms per transform | non-2xx |"
 echo "|---|---|---|---|"
 cell "Outpost → JPEG q80" "$pid" "/cdn-cgi/image/width=400,quality=80,format=jpeg/img/photo.jpg" "$port"
-cell "nginx image_filter → JPEG q80" "$(cat "$work/filter.pid")" "/img/photo.jpg" "$filter_port"
+# (nginx's CPU is its worker's, the master's child.)
+cell "nginx image_filter → JPEG q80" "$(pgrep -P "$(cat "$work/filter.pid")" | head -1)" "/img/photo.jpg" "$filter_port"
 cell "Outpost → WebP (lossless)" "$pid" "/cdn-cgi/image/width=400,format=webp/img/photo.jpg" "$port"
 cell "Outpost → AVIF q80" "$pid" "/cdn-cgi/image/width=400,quality=80,format=avif/img/photo.jpg" "$port"
 python3 - "$work/www/img/photo.jpg" "$dur" <<'PY'
