@@ -75,6 +75,13 @@ async fn exchange(
         }
     }
     stream.finish().await.expect("finish");
+    read_response(&mut stream).await
+}
+
+/// The response on a request stream whose request is sent: head and whole body.
+async fn read_response(
+    stream: &mut h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>,
+) -> (http::Response<()>, Vec<u8>) {
     let response = stream.recv_response().await.expect("response");
     let mut out = Vec::new();
     while let Some(mut chunk) = stream.recv_data().await.expect("body") {
@@ -381,13 +388,7 @@ async fn a_binary_upgrade_lets_open_http3_connections_finish() {
                         .expect("rest");
                 }
                 stream.finish().await.expect("finish");
-                let response = stream.recv_response().await.expect("response");
-                let mut out = Vec::new();
-                while let Some(mut chunk) = stream.recv_data().await.expect("body") {
-                    let n = chunk.remaining();
-                    out.extend_from_slice(&chunk.copy_to_bytes(n));
-                }
-                (response, out)
+                read_response(&mut stream).await
             }));
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

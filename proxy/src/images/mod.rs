@@ -42,9 +42,8 @@ pub(crate) struct Asked<'a> {
     /// Its `Host` (or authority), and the normalised host.
     pub(crate) raw_host: Option<&'a str>,
     pub(crate) host: &'a str,
-    pub(crate) client_ip: Option<std::net::IpAddr>,
-    pub(crate) scripts: &'a [std::path::PathBuf],
-    pub(crate) request_id: &'a Arc<str>,
+    /// Fetches the source as a hook's `fetch()` would (`None`: not serving yet).
+    pub(crate) fetcher: Option<Arc<dyn Fetcher>>,
 }
 
 /// What came of it, for the access log and metrics: `hit` or `miss`.
@@ -164,7 +163,20 @@ async fn write(
             if status == 503 {
                 extra.push(("retry-after", "1".into()));
             }
-            crate::service::respond_with(session, status, format!("{message}\n"), &extra).await?;
+            let body = Bytes::from(format!("{message}\n"));
+            let mut head = ResponseHeader::build(status, Some(4 + extra.len()))?;
+            for (name, value) in extra {
+                head.insert_header(name, value)?;
+            }
+            head.insert_header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
+            head.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+            head.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+            session
+                .write_response_header(Box::new(head), head_only)
+                .await?;
+            if !head_only {
+                session.write_response_body(Some(body), true).await?;
+            }
             Ok("miss")
         }
     }
@@ -272,16 +284,7 @@ async fn answer(
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains(media))
     };
-    // One variant per output format, not per `Accept` value.
-    let wanted = match options.format {
-        None => None,
-        Some(Format::Auto) if accepts("image/avif") => Some(Output::Avif),
-        Some(Format::Auto) => accepts("image/webp").then_some(Output::Webp),
-        Some(Format::Avif) => Some(Output::Avif),
-        Some(Format::Webp) => Some(Output::Webp),
-        Some(Format::Jpeg) => Some(Output::Jpeg),
-        Some(Format::Png) => Some(Output::Png),
-    };
+    let wanted = negotiate(options.format, accepts);
     let negotiated = options.format == Some(Format::Auto);
     let key = variant_key(live, &url, &options, wanted)?;
     if let Some((headers, body)) = stored_variant(live, key.as_ref()).await {
@@ -299,29 +302,10 @@ async fn answer(
     }
 
     // The source, through this node (and its cache) or the egress policy.
-    let spawner = session
-        .subrequest_spawner
-        .take()
-        .or_else(|| live.subrequest_spawner())
+    let fetcher = asked
+        .fetcher
+        .as_ref()
         .ok_or_else(|| refuse(503, "overloaded", "503 the proxy is not serving yet"))?;
-    let fetcher = crate::subrequest::PipelineFetcher::new(
-        live.clone(),
-        spawner,
-        (
-            asked.client_ip,
-            (
-                asked.host.to_string(),
-                crate::service::headers::request_port(asked.raw_host, asked.tls),
-            ),
-        ),
-        asked.scripts.to_vec(),
-        std::path::PathBuf::from(PREFIX),
-        (
-            asked.request_id.clone(),
-            site.egress.clone(),
-            site.pool.clone(),
-        ),
-    );
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::ACCEPT,
@@ -537,6 +521,20 @@ async fn from_source(
     })
 }
 
+/// The output format for `format` and what the client accepts (`accepts(media)`):
+/// `None`, the source's own. One variant per output format, not per `Accept` value.
+fn negotiate(format: Option<Format>, accepts: impl Fn(&str) -> bool) -> Option<Output> {
+    match format {
+        None => None,
+        Some(Format::Auto) if accepts("image/avif") => Some(Output::Avif),
+        Some(Format::Auto) => accepts("image/webp").then_some(Output::Webp),
+        Some(Format::Avif) => Some(Output::Avif),
+        Some(Format::Webp) => Some(Output::Webp),
+        Some(Format::Jpeg) => Some(Output::Jpeg),
+        Some(Format::Png) => Some(Output::Png),
+    }
+}
+
 /// The variance that keys one transform of a source apart from the source itself
 /// and from its other transforms: the options (canonical) and the output format
 /// (`None`: the source's own).
@@ -603,15 +601,7 @@ pub(crate) async fn for_fetch(
         }
     };
     let accepts = |media: &str| accept.as_deref().is_some_and(|a| a.contains(media));
-    let wanted = match options.format {
-        None => None,
-        Some(Format::Auto) if accepts("image/avif") => Some(Output::Avif),
-        Some(Format::Auto) => accepts("image/webp").then_some(Output::Webp),
-        Some(Format::Avif) => Some(Output::Avif),
-        Some(Format::Webp) => Some(Output::Webp),
-        Some(Format::Jpeg) => Some(Output::Jpeg),
-        Some(Format::Png) => Some(Output::Png),
-    };
+    let wanted = negotiate(options.format, accepts);
     let negotiated = options.format == Some(Format::Auto);
     let key = match variant_key(&live, &url, &options, wanted) {
         Ok(k) => k,

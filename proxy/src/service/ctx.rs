@@ -79,6 +79,29 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
+    /// The cache key of the request's URL (no variance), under the site's or the
+    /// matching rule's key policy.
+    pub(crate) fn url_key(&self, req: &pingora::http::RequestHeader) -> pingora::cache::CacheKey {
+        let ctx = self;
+        let default = outpost_config::CacheKeyPolicy::default();
+        let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
+        let mut policy = actions
+            .and_then(|a| a.cache_key.as_ref())
+            .or(ctx.site.as_ref().map(|s| &s.cache_key))
+            .unwrap_or(&default);
+        let ignore_query;
+        if actions
+            .is_some_and(|a| a.cache_level == Some(outpost_config::CacheLevel::IgnoreQueryString))
+        {
+            ignore_query = outpost_config::CacheKeyPolicy {
+                query: outpost_config::QueryKey::Ignore,
+                ..policy.clone()
+            };
+            policy = &ignore_query;
+        }
+        crate::caching::cache_key(ctx.tls, &ctx.host, req, policy)
+    }
+
     pub(crate) fn caching(&self) -> RuleCaching {
         let heuristic_max = self.site.as_ref().and_then(|s| s.heuristic_max);
         match &self.rule {

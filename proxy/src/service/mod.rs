@@ -28,7 +28,6 @@ mod slices;
 mod upstream;
 
 pub(crate) use accounting::{AccessLine, record_fast_hit};
-pub(crate) use answers::respond_with;
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
 use ctx::{InFlight, locked};
@@ -63,6 +62,44 @@ pub struct EdgeProxy {
 }
 
 impl EdgeProxy {
+    /// The request as an image transform sees it, with a fetcher for its source
+    /// (made as a hook's, marked so a rule's `image` action does not apply to it).
+    fn image_request<'a>(
+        &self,
+        session: &mut Session,
+        ctx: &'a RequestCtx,
+        site: &Arc<crate::site::Site>,
+        raw_host: Option<&'a str>,
+    ) -> crate::images::Asked<'a> {
+        let spawner = session
+            .subrequest_spawner
+            .take()
+            .or_else(|| self.live.subrequest_spawner());
+        let fetcher = spawner.map(|spawner| {
+            Arc::new(crate::subrequest::PipelineFetcher::new(
+                self.live.clone(),
+                spawner,
+                (
+                    ctx.client_ip,
+                    (ctx.host.clone(), headers::request_port(raw_host, ctx.tls)),
+                ),
+                ctx.scripts_seen.clone(),
+                std::path::PathBuf::from(crate::images::PREFIX),
+                (
+                    ctx.request_id.clone(),
+                    site.egress.clone(),
+                    site.pool.clone(),
+                ),
+            )) as Arc<dyn outpost_scripting::Fetcher>
+        });
+        crate::images::Asked {
+            tls: ctx.tls,
+            raw_host,
+            host: &ctx.host,
+            fetcher,
+        }
+    }
+
     /// A proxy serving whatever `live` currently holds.
     pub fn new(live: Arc<Live>) -> Self {
         EdgeProxy { live }
@@ -336,14 +373,7 @@ impl ProxyHttp for EdgeProxy {
         {
             // Image transforms come before page rules: their URL names a source, not
             // a page (rules apply to the source when it is fetched).
-            let asked = crate::images::Asked {
-                tls: ctx.tls,
-                raw_host: raw_host.as_deref(),
-                host: &ctx.host,
-                client_ip: ctx.client_ip,
-                scripts: &ctx.scripts_seen,
-                request_id: &ctx.request_id,
-            };
+            let asked = self.image_request(session, ctx, &site, raw_host.as_deref());
             let outcome = crate::images::serve(&self.live, session, &site, images, asked).await?;
             ctx.cache_outcome = Some(outcome);
             ctx.snapshot = Some(snapshot);
@@ -357,14 +387,7 @@ impl ProxyHttp for EdgeProxy {
             && let Some(image) = ctx.rule.as_ref().and_then(|m| m.rule.actions.image.clone())
             && crate::images::rule_applies(&ctx.scripts_seen)
         {
-            let asked = crate::images::Asked {
-                tls: ctx.tls,
-                raw_host: raw_host.as_deref(),
-                host: &ctx.host,
-                client_ip: ctx.client_ip,
-                scripts: &ctx.scripts_seen,
-                request_id: &ctx.request_id,
-            };
+            let asked = self.image_request(session, ctx, &site, raw_host.as_deref());
             let outcome =
                 crate::images::serve_rule(&self.live, session, &site, &image.options, asked)
                     .await?;
@@ -489,7 +512,7 @@ impl ProxyHttp for EdgeProxy {
     }
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
-        let mut key = url_key(session.req_header(), ctx);
+        let mut key = ctx.url_key(session.req_header());
         if let Some(n) = ctx.slice {
             // A slice is a variant of its URL: its own slot, and a purge or
             // invalidation of the URL takes it too.
@@ -1165,26 +1188,6 @@ impl ProxyHttp for EdgeProxy {
         accounting::record(&self.live, session, ctx);
         accounting::log_access(session, e, ctx);
     }
-}
-
-/// The cache key of the request's URL (no variance), under the site's or the
-/// matching rule's key policy.
-fn url_key(req: &RequestHeader, ctx: &RequestCtx) -> CacheKey {
-    let default = outpost_config::CacheKeyPolicy::default();
-    let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
-    let mut policy = actions
-        .and_then(|a| a.cache_key.as_ref())
-        .or(ctx.site.as_ref().map(|s| &s.cache_key))
-        .unwrap_or(&default);
-    let ignore_query;
-    if actions.is_some_and(|a| a.cache_level == Some(CacheLevel::IgnoreQueryString)) {
-        ignore_query = outpost_config::CacheKeyPolicy {
-            query: outpost_config::QueryKey::Ignore,
-            ..policy.clone()
-        };
-        policy = &ignore_query;
-    }
-    cache_key(ctx.tls, &ctx.host, req, policy)
 }
 
 #[cfg(test)]

@@ -299,7 +299,7 @@ pub(super) async fn serve(
             // slices go, so the client's retry starts afresh; this response, whose
             // head is sent, is cut short.
             plan.cache
-                .invalidate(&super::url_key(session.req_header(), ctx))
+                .invalidate(&ctx.url_key(session.req_header()))
                 .await;
             tracing::warn!(
                 url = %plan.url,
