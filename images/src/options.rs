@@ -25,7 +25,7 @@ pub enum Format {
     Auto,
     /// AVIF at `quality`.
     Avif,
-    /// WebP (lossless: the WebP encoder here has no lossy mode).
+    /// WebP at `quality` (lossy).
     Webp,
     /// JPEG at `quality`.
     Jpeg,
@@ -91,7 +91,7 @@ pub struct Options {
     pub fit: Fit,
     /// Where `cover`/`crop` keep the image.
     pub gravity: Gravity,
-    /// Encoder quality, 1 to 100 (JPEG, AVIF).
+    /// Encoder quality, 1 to 100 (JPEG, WebP, AVIF).
     pub quality: u8,
     /// Output format.
     pub format: Option<Format>,

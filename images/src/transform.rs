@@ -223,9 +223,11 @@ fn encode(rgba: RgbaImage, output: Output, o: &Options) -> Result<Vec<u8>, Image
                 .map_err(failed)?;
         }
         Output::Webp => {
-            DynamicImage::ImageRgba8(rgba)
-                .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
-                .map_err(failed)?;
+            // Lossy at `quality`, as Cloudflare's WebP (libwebp).
+            let (w, h) = rgba.dimensions();
+            out = webp::Encoder::from_rgba(rgba.as_raw(), w, h)
+                .encode(f32::from(o.quality))
+                .to_vec();
         }
         Output::Avif => {
             // Speed 10, rav1e's fastest: made on the fly (rav1e without its
