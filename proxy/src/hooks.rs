@@ -4,6 +4,7 @@
 //! the cache, as in Workers. Its `fetch()` calls are subrequests through this proxy
 //! (see `subrequest`), which is how `return fetch(request)` is served from the cache.
 
+use crate::reply::write_head_and;
 use crate::site::Site;
 use crate::subrequest::PipelineFetcher;
 use bytes::Bytes;
@@ -172,7 +173,7 @@ async fn too_large(session: &mut Session) -> Result<&'static str> {
 /// Writes a hook's response: bytes with their length, or a body streamed chunk by
 /// chunk as it arrives. While it streams, `pump` keeps feeding the request body to the
 /// script (a script may answer with the request body it is still reading: an echo).
-async fn write_hook_response(
+pub(crate) async fn write_hook_response(
     session: &mut Session,
     resp: HookResponse,
     mut pump: Option<&mut Pump>,
@@ -362,23 +363,6 @@ async fn write(
         resp.append_header(k.clone(), v.as_slice())?;
     }
     write_head_and(session, resp, body).await
-}
-
-/// Writes `resp` with `body` (and its length).
-async fn write_head_and(
-    session: &mut Session,
-    mut resp: ResponseHeader,
-    body: Bytes,
-) -> Result<()> {
-    resp.insert_header(header::CONTENT_LENGTH, body.len())?;
-    let head_only = session.req_header().method == http::Method::HEAD || body.is_empty();
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session.write_response_body(Some(body), true).await?;
-    }
-    Ok(())
 }
 
 /// The absolute URL a hook sees as `request.url`.

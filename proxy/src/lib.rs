@@ -36,6 +36,7 @@ pub mod pass_marks;
 pub mod pool;
 pub mod purge;
 mod quic_steering;
+mod reply;
 mod request_id;
 pub mod resolve;
 mod scheduled;

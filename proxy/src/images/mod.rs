@@ -130,62 +130,35 @@ pub fn check_rule_options(
 async fn write(
     live: &Live,
     session: &mut Session,
-    answer: Result<Answer, Refusal>,
+    answer: Result<Done, Refusal>,
 ) -> pingora::Result<Outcome> {
-    let head_only = session.req_header().method == http::Method::HEAD;
-    let metric = |outcome: &str| live.metrics.images.with_label_values(&[outcome]).inc();
     match answer {
-        Ok(Answer {
-            head,
-            body,
-            outcome,
-        }) => {
-            metric(if outcome == "hit" {
-                "hit"
-            } else {
-                "transformed"
-            });
-            session
-                .write_response_header(Box::new(head), head_only)
-                .await?;
-            if !head_only {
-                session.write_response_body(Some(body), true).await?;
+        Ok(done) => {
+            count(live, done.counted_as());
+            let mut head = ResponseHeader::build(200, Some(done.headers.len() + 1))?;
+            for (name, value) in &done.headers {
+                head.append_header(name.clone(), value.clone())?;
             }
-            Ok(outcome)
+            crate::reply::write_head_and(session, head, done.body).await?;
+            Ok(done.outcome)
         }
         Err(Refusal {
             status,
             outcome,
             message,
         }) => {
-            metric(outcome);
-            let mut extra: Vec<(&'static str, String)> = Vec::new();
-            if status == 503 {
-                extra.push(("retry-after", "1".into()));
-            }
-            let body = Bytes::from(format!("{message}\n"));
-            let mut head = ResponseHeader::build(status, Some(4 + extra.len()))?;
-            for (name, value) in extra {
-                head.insert_header(name, value)?;
-            }
-            head.insert_header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")?;
-            head.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-            head.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-            session
-                .write_response_header(Box::new(head), head_only)
-                .await?;
-            if !head_only {
-                session.write_response_body(Some(body), true).await?;
-            }
+            count(live, outcome);
+            let retry = [("retry-after", "1".to_string())];
+            let extra: &[(&'static str, String)] = if status == 503 { &retry } else { &[] };
+            crate::reply::respond_with(session, status, format!("{message}\n"), extra).await?;
             Ok("miss")
         }
     }
 }
 
-struct Answer {
-    head: ResponseHeader,
-    body: Bytes,
-    outcome: Outcome,
+/// Counts one transform request by its outcome.
+fn count(live: &Live, outcome: &str) {
+    live.metrics.images.with_label_values(&[outcome]).inc();
 }
 
 struct Refusal {
@@ -272,77 +245,99 @@ async fn answer(
     images: &outpost_config::Images,
     (options, url): (Options, url::Url),
     asked: &Asked<'_>,
-) -> Result<Answer, Refusal> {
+) -> Result<Done, Refusal> {
     let req = session.req_header();
     if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
         return Err(refuse(405, "bad-option", "405 Method Not Allowed"));
     }
-    let accepts = |media: &str| {
-        req.headers
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains(media))
-    };
-    let wanted = negotiate(options.format, accepts);
-    let negotiated = options.format == Some(Format::Auto);
-    let key = variant_key(live, &url, &options, wanted)?;
-    if let Some((headers, body)) = stored_variant(live, key.as_ref()).await {
-        let mut head = ResponseHeader::build(200, Some(headers.len() + 2))
-            .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
-        for (name, value) in &headers {
-            let _ = head.append_header(name.clone(), value.clone());
+    let accept = req
+        .headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The source, through this node (and its cache) or the egress policy.
+    let fetcher = asked.fetcher.clone();
+    let source = {
+        let url = url.clone();
+        async move {
+            let fetcher = fetcher
+                .ok_or_else(|| refuse(503, "overloaded", "503 the proxy is not serving yet"))?;
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("image/*"),
+            );
+            fetcher
+                .fetch(FetchRequest {
+                    method: http::Method::GET,
+                    url,
+                    headers,
+                    body: None,
+                    cache: None,
+                    cf: None,
+                })
+                .await
+                .map_err(|e| refuse(502, "source-failed", format!("502 the image source: {e}")))
         }
-        let _ = head.insert_header("cache-status", "outpost; hit");
-        return Ok(Answer {
-            head,
+    };
+    transformed(live, (&site.name, images), (options, &url, &accept), source).await?
+}
+
+/// A transform's answer: its fields (`Cache-Status` included) and bytes.
+struct Done {
+    headers: http::HeaderMap,
+    body: Bytes,
+    outcome: Outcome,
+}
+
+impl Done {
+    /// Its outcome in `outpost_image_requests_total`.
+    fn counted_as(&self) -> &'static str {
+        if self.outcome == "hit" {
+            "hit"
+        } else {
+            "transformed"
+        }
+    }
+}
+
+/// The transform of `url`'s image as `options` say, for a client that accepts
+/// `accept`: the stored variant, or one made now from what `source` fetches, and
+/// stored. A failed `source` comes back as the outer error, as its caller made it.
+async fn transformed<E>(
+    live: &Live,
+    (site_name, images): (&str, &outpost_config::Images),
+    (options, url, accept): (Options, &url::Url, &str),
+    source: impl std::future::Future<Output = Result<outpost_scripting::FetchResponse, E>>,
+) -> Result<Result<Done, Refusal>, E> {
+    let wanted = negotiate(options.format, |media| accept.contains(media));
+    let negotiated = options.format == Some(Format::Auto);
+    let key = match variant_key(live, url, &options, wanted) {
+        Ok(key) => key,
+        Err(r) => return Ok(Err(r)),
+    };
+    if let Some((mut headers, body)) = stored_variant(live, key.as_ref()).await {
+        headers.insert(
+            "cache-status",
+            http::HeaderValue::from_static("outpost; hit"),
+        );
+        return Ok(Ok(Done {
+            headers,
             body,
             outcome: "hit",
-        });
+        }));
     }
-
-    // The source, through this node (and its cache) or the egress policy.
-    let fetcher = asked
-        .fetcher
-        .as_ref()
-        .ok_or_else(|| refuse(503, "overloaded", "503 the proxy is not serving yet"))?;
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::ACCEPT,
-        http::HeaderValue::from_static("image/*"),
-    );
-    let response = fetcher
-        .fetch(FetchRequest {
-            method: http::Method::GET,
-            url: url.clone(),
-            headers,
-            body: None,
-            cache: None,
-            cf: None,
-        })
-        .await
-        .map_err(|e| refuse(502, "source-failed", format!("502 the image source: {e}")))?;
-    let made = from_source(
+    let response = source.await?;
+    Ok(from_source(
         live,
-        &site.name,
-        images,
+        (site_name, images),
         response,
         (options, wanted, negotiated),
         key.as_ref(),
     )
-    .await?;
-    let mut head = ResponseHeader::build(200, Some(made.headers.len() + 2))
-        .map_err(|e| refuse(500, "source-failed", e.to_string()))?;
-    for (name, value) in &made.headers {
-        let _ = head.append_header(name.clone(), value.clone());
-    }
-    let _ = head.insert_header(http::header::CONTENT_LENGTH, made.body.len().to_string());
-    let _ = head.insert_header("cache-status", made.cache_status);
-    Ok(Answer {
-        head,
-        body: made.body,
-        outcome: "miss",
-    })
+    .await)
 }
 
 /// The key a transform of `url` is stored under (`None` without a cache).
@@ -378,25 +373,15 @@ async fn stored_variant(live: &Live, key: Option<&CacheKey>) -> Option<(http::He
     Some((headers, body.freeze()))
 }
 
-/// A transform made from a fetched source.
-struct Made {
-    /// The fields to send and store (content type, lifetime, tags, `Vary`).
-    headers: http::HeaderMap,
-    body: Bytes,
-    /// `Cache-Status` of the answer.
-    cache_status: &'static str,
-}
-
 /// Transforms the fetched `response` (the source) on the pool and stores the result
-/// under `key`.
+/// under `key`; the answer carries its length and `Cache-Status`.
 async fn from_source(
     live: &Live,
-    site_name: &str,
-    images: &outpost_config::Images,
+    (site_name, images): (&str, &outpost_config::Images),
     response: outpost_scripting::FetchResponse,
     (options, wanted, negotiated): (Options, Option<Output>, bool),
     key: Option<&CacheKey>,
-) -> Result<Made, Refusal> {
+) -> Result<Done, Refusal> {
     match response.head.status.as_u16() {
         200 => {}
         404 | 410 => {
@@ -514,10 +499,15 @@ async fn from_source(
             Err(e) => tracing::warn!(error = %e, "an image variant could not be stored"),
         }
     }
-    Ok(Made {
+    stored.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(body.len()),
+    );
+    stored.insert("cache-status", http::HeaderValue::from_static(status));
+    Ok(Done {
         headers: stored,
         body,
-        cache_status: status,
+        outcome: "miss",
     })
 }
 
@@ -564,7 +554,6 @@ pub(crate) async fn for_fetch(
         Result<outpost_scripting::FetchResponse, outpost_scripting::ScriptError>,
     >,
 ) -> Result<outpost_scripting::FetchResponse, outpost_scripting::ScriptError> {
-    let metric = |outcome: &str| live.metrics.images.with_label_values(&[outcome]).inc();
     let refused = |r: Refusal| {
         let mut h = http::HeaderMap::new();
         h.insert(
@@ -596,51 +585,27 @@ pub(crate) async fn for_fetch(
         Ok(o) => o,
         Err(e) => {
             let r = Refusal::from(e);
-            metric(r.outcome);
+            count(&live, r.outcome);
             return Ok(refused(r));
         }
     };
-    let accepts = |media: &str| accept.as_deref().is_some_and(|a| a.contains(media));
-    let wanted = negotiate(options.format, accepts);
-    let negotiated = options.format == Some(Format::Auto);
-    let key = match variant_key(&live, &url, &options, wanted) {
-        Ok(k) => k,
-        Err(r) => {
-            metric(r.outcome);
-            return Ok(refused(r));
-        }
-    };
-    if let Some((mut headers, body)) = stored_variant(&live, key.as_ref()).await {
-        metric("hit");
-        headers.insert(
-            "cache-status",
-            http::HeaderValue::from_static("outpost; hit"),
-        );
-        return Ok(crate::cache_api::answer(200, headers, body));
-    }
-    let response = source.await?;
-    match from_source(
+    let accept = accept.unwrap_or_default();
+    // (A source that cannot be fetched rejects the fetch, as without `cf.image`.)
+    let answer = transformed(
         &live,
-        &site_name,
-        &images,
-        response,
-        (options, wanted, negotiated),
-        key.as_ref(),
+        (&site_name, &images),
+        (options, &url, &accept),
+        source,
     )
-    .await
-    {
-        Ok(made) => {
-            metric("transformed");
-            let mut headers = made.headers;
-            headers.insert(
-                "cache-status",
-                http::HeaderValue::from_static(made.cache_status),
-            );
-            Ok(crate::cache_api::answer(200, headers, made.body))
+    .await?;
+    Ok(match answer {
+        Ok(done) => {
+            count(&live, done.counted_as());
+            crate::cache_api::answer(200, done.headers, done.body)
         }
         Err(r) => {
-            metric(r.outcome);
-            Ok(refused(r))
+            count(&live, r.outcome);
+            refused(r)
         }
-    }
+    })
 }

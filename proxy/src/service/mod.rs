@@ -62,8 +62,36 @@ pub struct EdgeProxy {
 }
 
 impl EdgeProxy {
+    /// The fetcher for what a script or an image transform (`made_by`) fetches on
+    /// behalf of this request: this node's pipeline for its own sites, the site's
+    /// egress policy for other hosts.
+    fn fetcher_for(
+        &self,
+        spawner: pingora::proxy::SubrequestSpawner,
+        ctx: &RequestCtx,
+        site: &Arc<crate::site::Site>,
+        raw_host: Option<&str>,
+        made_by: std::path::PathBuf,
+    ) -> crate::subrequest::PipelineFetcher {
+        crate::subrequest::PipelineFetcher::new(
+            self.live.clone(),
+            spawner,
+            (
+                ctx.client_ip,
+                (ctx.host.clone(), headers::request_port(raw_host, ctx.tls)),
+            ),
+            ctx.scripts_seen.clone(),
+            made_by,
+            (
+                ctx.request_id.clone(),
+                site.egress.clone(),
+                site.pool.clone(),
+            ),
+        )
+    }
+
     /// The request as an image transform sees it, with a fetcher for its source
-    /// (made as a hook's, marked so a rule's `image` action does not apply to it).
+    /// (marked so a rule's `image` action does not apply to it).
     fn image_request<'a>(
         &self,
         session: &mut Session,
@@ -76,21 +104,9 @@ impl EdgeProxy {
             .take()
             .or_else(|| self.live.subrequest_spawner());
         let fetcher = spawner.map(|spawner| {
-            Arc::new(crate::subrequest::PipelineFetcher::new(
-                self.live.clone(),
-                spawner,
-                (
-                    ctx.client_ip,
-                    (ctx.host.clone(), headers::request_port(raw_host, ctx.tls)),
-                ),
-                ctx.scripts_seen.clone(),
-                std::path::PathBuf::from(crate::images::PREFIX),
-                (
-                    ctx.request_id.clone(),
-                    site.egress.clone(),
-                    site.pool.clone(),
-                ),
-            )) as Arc<dyn outpost_scripting::Fetcher>
+            let made_by = std::path::PathBuf::from(crate::images::PREFIX);
+            Arc::new(self.fetcher_for(spawner, ctx, site, raw_host, made_by))
+                as Arc<dyn outpost_scripting::Fetcher>
         });
         crate::images::Asked {
             tls: ctx.tls,
@@ -417,24 +433,16 @@ impl ProxyHttp for EdgeProxy {
                 .map_or("/", |p| p.as_str());
             let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
             let fetcher = session.subrequest_spawner.take().map(|spawner| {
-                let own = (
-                    ctx.host.clone(),
-                    crate::service::headers::request_port(raw_host.as_deref(), ctx.tls),
-                );
+                let images = site.images.clone().map(|i| (site.name.clone(), i));
                 Arc::new(
-                    crate::subrequest::PipelineFetcher::new(
-                        self.live.clone(),
+                    self.fetcher_for(
                         spawner,
-                        (ctx.client_ip, own),
-                        ctx.scripts_seen.clone(),
+                        ctx,
+                        &site,
+                        raw_host.as_deref(),
                         script.path.clone(),
-                        (
-                            ctx.request_id.clone(),
-                            site.egress.clone(),
-                            site.pool.clone(),
-                        ),
                     )
-                    .with_images(site.images.clone().map(|i| (site.name.clone(), i))),
+                    .with_images(images),
                 )
             });
             let cf = outpost_scripting::Cf {

@@ -237,11 +237,15 @@ pub(super) async fn serve(
         // request as well: ignoring `Range` is allowed), or an error, a redirect, a
         // 416. Passed on as it came.
         ctx.cache_outcome = Some("miss");
-        return pass_on(session, resp).await;
+        let as_came = outpost_scripting::HookResponse {
+            head: resp.head,
+            body: outpost_scripting::Body::Stream(resp.body),
+        };
+        return crate::hooks::write_hook_response(session, as_came, None).await;
     };
     let total = piece.total;
     if plan.first >= total {
-        ctx.cache_outcome = Some(outcome(&resp, "hit"));
+        ctx.cache_outcome = Some(if was_hit(&resp) { "hit" } else { "miss" });
         return respond_with(
             session,
             416,
@@ -263,7 +267,7 @@ pub(super) async fn serve(
         format!("bytes {}-{last}/{total}", plan.first),
     )?;
     head.insert_header(header::CONTENT_LENGTH, (last - plan.first + 1).to_string())?;
-    let mut all_hits = outcome(&resp, "hit") == "hit";
+    let mut all_hits = was_hit(&resp);
     session.write_response_header(Box::new(head), false).await?;
     loop {
         let start = n * plan.size;
@@ -315,7 +319,7 @@ pub(super) async fn serve(
                 "slices of different versions of the object",
             ));
         }
-        all_hits &= outcome(&resp, "hit") == "hit";
+        all_hits &= was_hit(&resp);
     }
     session.write_response_body(None, true).await?;
     ctx.cache_outcome = Some(if all_hits { "hit" } else { "miss" });
@@ -335,8 +339,11 @@ async fn send_part(
         let chunk =
             chunk.map_err(|e| Error::explain(ErrorType::ReadError, format!("slice body: {e}")))?;
         let len = chunk.len() as u64;
+        if len == 0 {
+            continue;
+        }
         let (a, b) = (from.max(at), to.min(at + len - 1));
-        if len > 0 && a <= b {
+        if a <= b {
             let part = chunk.slice((a - at) as usize..=(b - at) as usize);
             session.write_response_body(Some(part), false).await?;
         }
@@ -351,35 +358,13 @@ async fn send_part(
     Ok(())
 }
 
-/// Sends a response that is not a slice to the client as it came.
-async fn pass_on(session: &mut Session, mut resp: FetchResponse) -> Result<()> {
-    let mut head = ResponseHeader::build(resp.head.status, Some(resp.head.headers.len()))?;
-    for (name, value) in &resp.head.headers {
-        if name != header::CONNECTION && name != header::TRANSFER_ENCODING {
-            head.append_header(name.clone(), value.clone())?;
-        }
-    }
-    session.write_response_header(Box::new(head), false).await?;
-    while let Some(chunk) = resp.body.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::explain(ErrorType::ReadError, format!("body: {e}")))?;
-        if !chunk.is_empty() {
-            session.write_response_body(Some(chunk), false).await?;
-        }
-    }
-    session.write_response_body(None, true).await?;
-    Ok(())
-}
-
-/// `hit` when the slice came from the cache, else `miss` (from its Cache-Status).
-fn outcome(resp: &FetchResponse, hit: &'static str) -> &'static str {
-    let stored = resp
-        .head
+/// Whether the slice came from the cache (its `Cache-Status`).
+fn was_hit(resp: &FetchResponse) -> bool {
+    resp.head
         .headers
         .get("cache-status")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("outpost; hit"));
-    if stored { hit } else { "miss" }
+        .is_some_and(|v| v.starts_with("outpost; hit"))
 }
 
 /// Fetches slices of one planned range through the pipeline.
