@@ -130,6 +130,15 @@ struct Node {
 }
 
 impl Node {
+    /// A node started with `admin: { listen: "{admin}" }`.
+    fn of(outpost: Outpost) -> Node {
+        let admin = outpost
+            .admin
+            .expect("the node's config has {admin}")
+            .to_string();
+        Node { outpost, admin }
+    }
+
     fn start(id: &str, tier: &str, redis: &str, origin: &TestOrigin) -> Node {
         Self::start_in(
             tempfile::tempdir().expect("tempdir"),
@@ -153,9 +162,8 @@ impl Node {
         (cluster_extra, cache_extra): (&str, &str),
         http: Option<SocketAddr>,
     ) -> Node {
-        let admin = format!("127.0.0.1:{}", free_port());
         let yaml = format!(
-            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  region: test\n  tier: {tier}\n  heartbeat: 300ms\n  purge_ack_timeout: 3s\n{cluster_extra}cache:\n  memory: 16MiB\n{cache_extra}sites:\n  - default: true\n    origins: [\"{}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 5s }}\n",
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{{admin}}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  region: test\n  tier: {tier}\n  heartbeat: 300ms\n  purge_ack_timeout: 3s\n{cluster_extra}cache:\n  memory: 16MiB\n{cache_extra}sites:\n  - default: true\n    origins: [\"{}\"]\n    retries: 0\n    timeouts: {{ connect: 1s, read: 5s }}\n",
             origin.url()
         );
         let outpost = match http {
@@ -165,7 +173,7 @@ impl Node {
             }
             None => Outpost::start_in(dir, &yaml, &[]),
         };
-        Node { outpost, admin }
+        Node::of(outpost)
     }
 
     async fn status(&self) -> serde_json::Value {
@@ -636,16 +644,15 @@ const KV_HOOK: &str = r#"export default {
 fn kv_node(id: &str, redis: &str, origin: &TestOrigin) -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("kv.js"), KV_HOOK).expect("write hook");
-    let admin = format!("127.0.0.1:{}", free_port());
     let outpost = Outpost::start_in(
         dir,
         &format!(
-            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  tier: upper\n  heartbeat: 300ms\nkv: {{ backend: redis, cache_ttl: 1s }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: kv.js\n    kv: {{ STORE: main }}\n",
+            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{{admin}}\" }}\ncluster:\n  redis: \"{redis}\"\n  node_id: {id}\n  tier: upper\n  heartbeat: 300ms\nkv: {{ backend: redis, cache_ttl: 1s }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: kv.js\n    kv: {{ STORE: main }}\n",
             origin.url()
         ),
         &[],
     );
-    Node { outpost, admin }
+    Node::of(outpost)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -766,17 +773,16 @@ async fn config_pushes_roll_out_in_stages_and_a_bad_bundle_is_refused_everywhere
         for i in 1..=3 {
             let dir = tempfile::tempdir().expect("tempdir");
             std::fs::write(dir.path().join("rules.yaml"), versioned_rules("v1")).expect("write");
-            let admin = format!("127.0.0.1:{}", free_port());
             let outpost = Outpost::start_in(
                 dir,
                 &format!(
-                    "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-{i}\n  tier: upper\n  heartbeat: 300ms\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
+                    "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{{admin}}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-{i}\n  tier: upper\n  heartbeat: 300ms\nsites:\n  - default: true\n    origins: [\"{}\"]\n    rules: rules.yaml\n",
                     redis.url(),
                     origin.url()
                 ),
                 &[],
             );
-            nodes.push(Node { outpost, admin });
+            nodes.push(Node::of(outpost));
         }
         let deadline = Instant::now() + Duration::from_secs(15);
         while nodes[0].status().await["nodes"].as_array().map_or(0, Vec::len) < 3 {
@@ -872,9 +878,9 @@ async fn pushed_secrets_travel_sealed_land_private_and_leave_redis() {
         let origin = TestOrigin::start("origin").await;
         let key = "7f".repeat(32);
         // A node and the operator share the key and the secret's relative path.
-        let node_yaml = |admin: &str| {
+        let node_yaml = || {
             format!(
-                "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-s\n  tier: upper\n  heartbeat: 300ms\n  secret_key_file: cluster.key\nsites:\n  - default: true\n    origins: [\"{}\"]\n    env: {{ TOKEN: {{ file: secrets/token }} }}\n",
+                "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{{admin}}\" }}\ncluster:\n  redis: \"{}\"\n  node_id: node-s\n  tier: upper\n  heartbeat: 300ms\n  secret_key_file: cluster.key\nsites:\n  - default: true\n    origins: [\"{}\"]\n    env: {{ TOKEN: {{ file: secrets/token }} }}\n",
                 redis.url(),
                 origin.url()
             )
@@ -883,11 +889,7 @@ async fn pushed_secrets_travel_sealed_land_private_and_leave_redis() {
         std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
         std::fs::write(dir.path().join("secrets/token"), "old-token").expect("write");
         std::fs::write(dir.path().join("cluster.key"), &key).expect("write");
-        let admin = format!("127.0.0.1:{}", free_port());
-        let node = Node {
-            outpost: Outpost::start_in(dir, &node_yaml(&admin), &[]),
-            admin,
-        };
+        let node = Node::of(Outpost::start_in(dir, &node_yaml(), &[]));
         let deadline = Instant::now() + Duration::from_secs(15);
         while node.status().await["nodes"].as_array().map_or(0, Vec::len) < 1 {
             assert!(Instant::now() < deadline, "the node never registered");
@@ -896,7 +898,9 @@ async fn pushed_secrets_travel_sealed_land_private_and_leave_redis() {
 
         let ops = tempfile::tempdir().expect("tempdir");
         let ops_config = ops.path().join("outpost.yaml");
-        std::fs::write(&ops_config, node_yaml("127.0.0.1:1").replace("{http}", "127.0.0.1:1"))
+        std::fs::write(&ops_config, node_yaml()
+                .replace("{http}", "127.0.0.1:1")
+                .replace("{admin}", "127.0.0.1:1"))
             .expect("write");
         std::fs::create_dir(ops.path().join("secrets")).expect("mkdir");
         std::fs::write(ops.path().join("secrets/token"), "new-token-s3cr3t").expect("write");

@@ -328,3 +328,44 @@ sites:
     .await
     .expect("test timed out");
 }
+
+/// Concurrent first requests for one variant: one transform, the others answered
+/// from what it stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_first_requests_for_a_variant_share_one_transform() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        make_images(&dir.path().join("www"));
+        let o = Outpost::start_in(
+            dir,
+            "listen: { http: \"{http}\" }
+admin: { listen: \"{admin}\" }
+cache: { memory: 64MiB }
+sites:
+  - default: true
+    origins: [\"static:www\"]
+    images: { enabled: true, sources: [\"/img/*\"] }
+",
+            &[],
+        );
+        let admin = o.admin.expect("admin").to_string();
+        let url = "/cdn-cgi/image/width=640,format=webp/img/photo.jpg";
+        let answers = futures_util::future::join_all((0..8).map(|_| get(&o, url, "*/*"))).await;
+        let mut bodies = Vec::new();
+        for a in answers {
+            assert_eq!(a.status(), 200);
+            bodies.push(a.bytes().await.expect("body"));
+        }
+        assert!(
+            bodies.iter().all(|b| *b == bodies[0]),
+            "one variant for all"
+        );
+        assert_eq!(pillow(&bodies[0]), ("WEBP".into(), 640, 480));
+        let m = common::scrape(&admin).await;
+        let transformed = "outpost_image_requests_total{outcome=\"transformed\"} ";
+        let hits = "outpost_image_requests_total{outcome=\"hit\"} ";
+        assert_eq!((counter(&m, transformed), counter(&m, hits)), (1, 7), "{m}");
+    })
+    .await
+    .expect("test timed out");
+}

@@ -32,6 +32,8 @@ fn pingora_server_conf(config: &Config) -> ServerConf {
 /// Serves `config` until SIGTERM (graceful) or SIGINT (fast). Does not return on success.
 pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     outpost_tls::install_crypto_provider();
+    // A config error is the answer to give, not a busy port: check before binding.
+    crate::snapshot::check_compiled_parts(&config)?;
     // pingora retries a busy address for a while and then panics on a runtime thread,
     // leaving a process that serves nothing. Bind once here to fail fast and clearly.
     // (An upgrade takes the sockets over from the old process instead.)

@@ -34,15 +34,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Resolves origins (DNS, static origin ports) and builds the host index.
     pub fn build(config: Config, generation: u64, resolver: &Arc<Resolver>) -> Result<Self> {
-        crate::html::check_selectors(&config)?;
-        crate::images::check_rule_options(&config)?;
-        // A hook that does not compile fails the load, so a reload keeps the old one.
-        for script in scripts(&config) {
-            outpost_scripting::ScriptEngine::compile_check(
-                script,
-                &outpost_scripting::Limits::default(),
-            )?;
-        }
+        check_compiled_parts(&config)?;
         let mut sites = SiteTable::default();
         for site_cfg in &config.sites {
             let mut resolved = Vec::with_capacity(site_cfg.origins.len());
@@ -225,6 +217,20 @@ fn acme_orders(config: &Config) -> Vec<outpost_tls::acme::AcmeOrder> {
             },
         })
         .collect()
+}
+
+/// Compiles what the config crate cannot check (CSS selectors, image options, hooks), so
+/// a bad one fails the load (a reload keeps the old generation) before anything is bound.
+pub fn check_compiled_parts(config: &Config) -> Result<()> {
+    crate::html::check_selectors(config)?;
+    crate::images::check_rule_options(config)?;
+    for script in scripts(config) {
+        outpost_scripting::ScriptEngine::compile_check(
+            script,
+            &outpost_scripting::Limits::default(),
+        )?;
+    }
+    Ok(())
 }
 
 /// A short hash of the configuration's files as they are on disk now (main file,

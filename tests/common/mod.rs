@@ -72,6 +72,8 @@ pub struct Outpost {
     pub child: Child,
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
+    /// The address put in for `{admin}`, when the config has it.
+    pub admin: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub log: PathBuf,
@@ -114,11 +116,15 @@ impl Outpost {
             let free =
                 || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().expect("addr") };
             let (http, https) = ports.unwrap_or_else(|| (free(), free()));
-            let attempt = if ports.is_some() { 3 } else { attempt };
+            // `{admin}` is always a fresh port, so a restart on fixed ports can still
+            // retry when another test took the admin port.
+            let admin = free();
             let uses_https = yaml.contains("{https}");
+            let uses_admin = yaml.contains("{admin}");
             let text = yaml
                 .replace("{http}", &http.to_string())
-                .replace("{https}", &https.to_string());
+                .replace("{https}", &https.to_string())
+                .replace("{admin}", &admin.to_string());
             let config = dir.path().join("outpost.yaml");
             std::fs::write(&config, text).expect("write config");
             let log = dir.path().join("outpost.log");
@@ -129,6 +135,7 @@ impl Outpost {
                 child,
                 http,
                 https: uses_https.then_some(https),
+                admin: uses_admin.then_some(admin),
                 dir,
                 config,
                 log,
@@ -139,8 +146,13 @@ impl Outpost {
                 return o;
             }
             let text = o.log_text();
+            let retry = if ports.is_some() {
+                uses_admin && text.contains(&format!("cannot listen on {admin}"))
+            } else {
+                !ours || text.contains("cannot listen on")
+            };
             assert!(
-                attempt < 3 && (!ours || text.contains("cannot listen on")),
+                attempt < 3 && retry,
                 "outpost exited at start; log:\n{text}"
             );
             dir = o.stop_keep_dir();
@@ -164,6 +176,7 @@ impl Outpost {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut addrs = vec![self.http];
         addrs.extend(self.https);
+        addrs.extend(self.admin);
         let pid = self.pid();
         for addr in addrs {
             let mut foreign_since: Option<Instant> = None;

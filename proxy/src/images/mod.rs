@@ -6,6 +6,7 @@
 //! from the cache after, and purged with its source (a purge or invalidation of a URL
 //! takes every variant stored under it; the source's `Cache-Tag` travels with it).
 
+mod flights;
 mod pool;
 
 use crate::snapshot::Live;
@@ -318,17 +319,22 @@ async fn transformed<E>(
         Ok(key) => key,
         Err(r) => return Ok(Err(r)),
     };
-    if let Some((mut headers, body)) = stored_variant(live, key.as_ref()).await {
-        headers.insert(
-            "cache-status",
-            http::HeaderValue::from_static("outpost; hit"),
-        );
-        return Ok(Ok(Done {
-            headers,
-            body,
-            outcome: "hit",
-        }));
+    if let Some(done) = stored_hit(live, key.as_ref()).await {
+        return Ok(Ok(done));
     }
+    // Concurrent first requests for this variant wait for the one making it, then
+    // find it stored (bounded: a turn that never comes does not hold a request).
+    let _turn = match &key {
+        Some(key) => {
+            let turn = flights::turn(key.combined_bin());
+            let turn = tokio::time::timeout(TRANSFORM_DEADLINE, turn).await.ok();
+            if let Some(done) = stored_hit(live, Some(key)).await {
+                return Ok(Ok(done));
+            }
+            turn
+        }
+        None => None,
+    };
     let response = source.await?;
     Ok(from_source(
         live,
@@ -338,6 +344,20 @@ async fn transformed<E>(
         key.as_ref(),
     )
     .await)
+}
+
+/// The stored variant under `key` as a hit, if a fresh one is there.
+async fn stored_hit(live: &Live, key: Option<&CacheKey>) -> Option<Done> {
+    let (mut headers, body) = stored_variant(live, key).await?;
+    headers.insert(
+        "cache-status",
+        http::HeaderValue::from_static("outpost; hit"),
+    );
+    Some(Done {
+        headers,
+        body,
+        outcome: "hit",
+    })
 }
 
 /// The key a transform of `url` is stored under (`None` without a cache).
