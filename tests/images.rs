@@ -12,13 +12,19 @@ use std::path::Path;
 
 /// (format, width, height) as Pillow reads `bytes`.
 fn pillow(bytes: &[u8]) -> (String, u32, u32) {
+    let (format, w, h, _) = pillow_frames(bytes);
+    (format, w, h)
+}
+
+/// (format, width, height, frames) as Pillow reads `bytes`.
+fn pillow_frames(bytes: &[u8]) -> (String, u32, u32, u32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("image");
     std::fs::write(&file, bytes).expect("write");
     let out = std::process::Command::new("python3")
         .args([
             "-c",
-            "import sys\nfrom PIL import Image\nim = Image.open(sys.argv[1]); im.load()\nprint(im.format, im.size[0], im.size[1])",
+            "import sys\nfrom PIL import Image\nim = Image.open(sys.argv[1]); im.load()\nprint(im.format, im.size[0], im.size[1], getattr(im, 'n_frames', 1))",
         ])
         .arg(&file)
         .output()
@@ -34,7 +40,7 @@ fn pillow(bytes: &[u8]) -> (String, u32, u32) {
     let mut parts = text.split_whitespace();
     let format = parts.next().unwrap_or("").to_string();
     let mut n = || parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-    (format, n(), n())
+    (format, n(), n(), n())
 }
 
 fn gradient(w: u32, h: u32) -> image::RgbaImage {
@@ -209,7 +215,7 @@ sites:
         assert_eq!(header(&other_webp, "content-type"), "image/webp");
 
         // Other fits and sources: pad to the box, PNG kept as PNG, an animated GIF's
-        // first frame as PNG, an explicit output format.
+        // first frame as PNG with anim=false, an explicit output format.
         let pad = get(
             &o,
             "/cdn-cgi/image/w=300,h=300,fit=pad,background=%23ff0000/img/logo.png",
@@ -220,11 +226,29 @@ sites:
             pillow(&pad.bytes().await.expect("body")),
             ("PNG".into(), 300, 300)
         );
-        let gif = get(&o, "/cdn-cgi/image/width=40/img/anim.gif", "*/*").await;
+        let gif = get(&o, "/cdn-cgi/image/width=40,anim=false/img/anim.gif", "*/*").await;
         assert_eq!(header(&gif, "content-type"), "image/png");
         assert_eq!(
             pillow(&gif.bytes().await.expect("body")),
             ("PNG".into(), 40, 20)
+        );
+        // By default an animation stays one: as GIF, or as WebP where negotiated.
+        let anim = get(&o, "/cdn-cgi/image/width=40/img/anim.gif", "*/*").await;
+        assert_eq!(header(&anim, "content-type"), "image/gif");
+        assert_eq!(
+            pillow_frames(&anim.bytes().await.expect("body")),
+            ("GIF".into(), 40, 20, 2)
+        );
+        let anim = get(
+            &o,
+            "/cdn-cgi/image/width=40,format=auto/img/anim.gif",
+            "image/avif,image/webp,*/*",
+        )
+        .await;
+        assert_eq!(header(&anim, "content-type"), "image/webp");
+        assert_eq!(
+            pillow_frames(&anim.bytes().await.expect("body")),
+            ("WEBP".into(), 40, 20, 2)
         );
         let png = get(
             &o,

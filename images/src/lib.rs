@@ -1,16 +1,20 @@
 //! Image transforms for the edge: Cloudflare's options parsed from a URL segment,
-//! a source decoded within limits (JPEG, PNG, GIF's first frame, WebP), resized
-//! with a SIMD resizer, and encoded as AVIF, WebP, JPEG or PNG.
+//! a source decoded within limits (JPEG, PNG, GIF and WebP, animated or not),
+//! resized with a SIMD resizer, and encoded as AVIF, WebP, JPEG or PNG (animations
+//! as GIF or WebP), with the EXIF fields `metadata` keeps.
 //!
 //! This crate owns the pixels only: it must not do I/O, know HTTP, or decide what
 //! is cached — the proxy fetches sources, negotiates formats, and stores results.
 //! Every entry point is a pure function of bytes and options, safe to fuzz, and
 //! meant to run on a thread that is not serving requests.
 
+mod animation;
+mod focus;
+mod metadata;
 mod options;
 mod transform;
 
-pub use options::{Fit, Format, Gravity, MAX_DIMENSION, Options, Output};
+pub use options::{Fit, Format, Gravity, MAX_DIMENSION, Metadata, Options, Output};
 pub use transform::{Limits, Transformed, source_output, transform};
 
 /// Why a transform was refused or failed; each maps to one HTTP status.

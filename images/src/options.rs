@@ -33,6 +33,17 @@ pub enum Format {
     Png,
 }
 
+/// Which of the source's metadata (EXIF) the result keeps (Cloudflare's `metadata`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metadata {
+    /// All of it (its orientation reset, as the pixels are turned upright).
+    Keep,
+    /// Only the copyright and artist fields (the default).
+    Copyright,
+    /// None.
+    None,
+}
+
 /// Encoded output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -44,6 +55,8 @@ pub enum Output {
     Jpeg,
     /// `image/png`.
     Png,
+    /// `image/gif`: only an animated GIF kept animated (a still one becomes PNG).
+    Gif,
 }
 
 impl Output {
@@ -54,6 +67,7 @@ impl Output {
             Output::Webp => "image/webp",
             Output::Jpeg => "image/jpeg",
             Output::Png => "image/png",
+            Output::Gif => "image/gif",
         }
     }
 
@@ -64,6 +78,7 @@ impl Output {
             Output::Webp => "webp",
             Output::Jpeg => "jpeg",
             Output::Png => "png",
+            Output::Gif => "gif",
         }
     }
 }
@@ -91,6 +106,8 @@ pub struct Options {
     pub fit: Fit,
     /// Where `cover`/`crop` keep the image.
     pub gravity: Gravity,
+    /// `gravity=auto`: `cover`/`crop` keep the most detailed region instead.
+    pub auto_gravity: bool,
     /// Encoder quality, 1 to 100 (JPEG, WebP, AVIF).
     pub quality: u8,
     /// Output format.
@@ -103,6 +120,11 @@ pub struct Options {
     pub sharpen: f32,
     /// Padding colour for `pad` and for transparent pixels in JPEG (RGBA).
     pub background: [u8; 4],
+    /// Which EXIF metadata the result keeps.
+    pub metadata: Metadata,
+    /// Whether an animated source stays animated (as GIF or WebP); `false` keeps its
+    /// first frame.
+    pub anim: bool,
 }
 
 impl Default for Options {
@@ -113,12 +135,15 @@ impl Default for Options {
             dpr: 1.0,
             fit: Fit::ScaleDown,
             gravity: Gravity { x: 0.5, y: 0.5 },
+            auto_gravity: false,
             quality: 85,
             format: None,
             rotate: 0,
             blur: 0.0,
             sharpen: 0.0,
             background: [255, 255, 255, 255],
+            metadata: Metadata::Copyright,
+            anim: true,
         }
     }
 }
@@ -128,8 +153,7 @@ pub const MAX_DIMENSION: u32 = 12_000;
 
 impl Options {
     /// Parses `width=400,height=300,fit=cover` (`,` or `&` between options). Unknown
-    /// options and bad values are errors naming them. `metadata` and `anim` are
-    /// accepted: metadata is always stripped and animations keep their first frame.
+    /// options and bad values are errors naming them.
     pub fn parse(text: &str) -> Result<Options, ImageError> {
         let mut o = Options::default();
         for part in text.split([',', '&']).filter(|p| !p.trim().is_empty()) {
@@ -151,7 +175,10 @@ impl Options {
                         _ => return Err(bad(part, "scale-down, contain, cover, crop or pad")),
                     }
                 }
-                "gravity" | "g" => o.gravity = gravity(part, value)?,
+                "gravity" | "g" => {
+                    o.auto_gravity = value == "auto";
+                    o.gravity = gravity(part, value)?;
+                }
                 "quality" | "q" => o.quality = number(name, value, 1.0, 100.0)? as u8,
                 "format" | "f" => {
                     o.format = Some(match value {
@@ -176,13 +203,18 @@ impl Options {
                 "sharpen" => o.sharpen = number(name, value, 0.0, 10.0)?,
                 "background" => o.background = colour(part, value)?,
                 "metadata" => {
-                    if !matches!(value, "keep" | "copyright" | "none") {
-                        return Err(bad(part, "keep, copyright or none"));
+                    o.metadata = match value {
+                        "keep" => Metadata::Keep,
+                        "copyright" => Metadata::Copyright,
+                        "none" => Metadata::None,
+                        _ => return Err(bad(part, "keep, copyright or none")),
                     }
                 }
                 "anim" => {
-                    if !matches!(value, "true" | "false") {
-                        return Err(bad(part, "true or false"));
+                    o.anim = match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(part, "true or false")),
                     }
                 }
                 _ => return Err(bad(part, "an option this edge knows")),
@@ -202,17 +234,20 @@ impl Options {
     pub fn canonical(&self) -> String {
         let (w, h) = self.target();
         format!(
-            "w={:?};h={:?};fit={:?};g={},{};q={};r={};blur={};sharpen={};bg={:?}",
+            "w={:?};h={:?};fit={:?};g={},{},{};q={};r={};blur={};sharpen={};bg={:?};meta={:?};anim={}",
             w,
             h,
             self.fit,
             self.gravity.x,
             self.gravity.y,
+            self.auto_gravity,
             self.quality,
             self.rotate,
             self.blur,
             self.sharpen,
-            self.background
+            self.background,
+            self.metadata,
+            self.anim
         )
     }
 }

@@ -1,11 +1,12 @@
 //! One transform: the source decoded within limits (its header read first, so a
-//! decompression bomb is refused before any pixel is), then rotated, fitted to the
-//! box, blurred or sharpened, and encoded.
+//! decompression bomb is refused before any pixel is) and turned upright, then
+//! rotated, fitted to the box, blurred or sharpened, and encoded.
 
-use crate::ImageError;
-use crate::options::{Fit, Options, Output};
+use crate::options::{Fit, Format, Options, Output};
+use crate::{ImageError, animation, focus, metadata};
 use fast_image_resize as fr;
-use image::{DynamicImage, ImageFormat, ImageReader, RgbaImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage};
 use std::io::Cursor;
 
 /// What a transform may take on.
@@ -30,18 +31,21 @@ pub struct Transformed {
     pub height: u32,
 }
 
-/// The source's own format as an output (GIF and others become PNG), or `None`
-/// when the bytes are not an image this edge decodes.
+/// The source's own format as an output (a GIF stays a GIF only while animated; a
+/// still one becomes PNG), or `None` when the bytes are not an image this edge decodes.
 pub fn source_output(source: &[u8]) -> Option<Output> {
     match image::guess_format(source).ok()? {
         ImageFormat::Jpeg => Some(Output::Jpeg),
-        ImageFormat::Png | ImageFormat::Gif => Some(Output::Png),
+        ImageFormat::Png => Some(Output::Png),
+        ImageFormat::Gif => Some(Output::Gif),
         ImageFormat::WebP => Some(Output::Webp),
         _ => None,
     }
 }
 
-/// Transforms `source` as `options` say, encoding it as `output`.
+/// Transforms `source` as `options` say, encoding it as `output`. An animated source
+/// stays animated as GIF or WebP (AVIF negotiated by `format=auto` becomes WebP:
+/// this edge encodes no AVIF animation); other outputs take its first frame.
 pub fn transform(
     source: &[u8],
     options: &Options,
@@ -74,31 +78,99 @@ pub fn transform(
             limits.max_pixels
         )));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(source), format);
     let mut decode_limits = image::Limits::default();
     // The header was checked; this bounds what a lying one could make us allocate.
     decode_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
     decode_limits.max_image_width = Some(w);
     decode_limits.max_image_height = Some(h);
+
+    let animated_output = match output {
+        Output::Gif | Output::Webp => Some(output),
+        Output::Avif if options.format == Some(Format::Auto) => Some(Output::Webp),
+        _ => None,
+    };
+    if let Some(animated) = animated_output.filter(|_| options.anim)
+        && animation::may_be_animated(source, format)
+    {
+        let mut frames =
+            animation::frames(source, format, decode_limits, limits.max_pixels, |f| {
+                process(f, options)
+            })?;
+        if frames.len() > 1 {
+            let (width, height) = frames[0].image.dimensions();
+            let bytes = animation::encode(frames, animated, options)?;
+            return Ok(Transformed {
+                bytes,
+                output: animated,
+                width,
+                height,
+            });
+        }
+        let still = frames.remove(0).image;
+        return finish(still, output, options, Extras::default());
+    }
+
+    let mut reader = ImageReader::with_format(Cursor::new(source), format);
     reader.limits(decode_limits);
-    let image = reader
-        .decode()
-        .map_err(|e| ImageError::Broken(e.to_string()))?;
+    let broken = |e: image::ImageError| ImageError::Broken(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(broken)?;
+    // Turned upright as the camera said, whatever metadata is kept (as Cloudflare).
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let extras = Extras {
+        exif: match output {
+            Output::Jpeg => {
+                metadata::kept(decoder.exif_metadata().ok().flatten(), options.metadata)
+            }
+            _ => None,
+        },
+        // The colour profile stays where the format carries one, so colours stay true.
+        icc: decoder.icc_profile().ok().flatten(),
+    };
+    let mut image = DynamicImage::from_decoder(decoder).map_err(broken)?;
+    image.apply_orientation(orientation);
+    let rgba = process(image.into_rgba8(), options)?;
+    finish(rgba, output, options, extras)
+}
+
+/// What an encoded still carries besides pixels.
+#[derive(Default)]
+struct Extras {
+    exif: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
+}
+
+/// Rotates, fits, blurs and sharpens one image (or frame).
+fn process(image: RgbaImage, options: &Options) -> Result<RgbaImage, ImageError> {
     let image = match options.rotate {
-        90 => image.rotate90(),
-        180 => image.rotate180(),
-        270 => image.rotate270(),
+        90 => image::imageops::rotate90(&image),
+        180 => image::imageops::rotate180(&image),
+        270 => image::imageops::rotate270(&image),
         _ => image,
     };
-    let mut rgba = fit(image.into_rgba8(), options)?;
+    let mut rgba = fit(image, options)?;
     if options.blur > 0.0 {
         rgba = image::imageops::blur(&rgba, options.blur / 2.0);
     }
     if options.sharpen > 0.0 {
         rgba = image::imageops::unsharpen(&rgba, 0.5 + options.sharpen / 5.0, 1);
     }
+    Ok(rgba)
+}
+
+/// Encodes a still as `output` (a GIF as PNG).
+fn finish(
+    rgba: RgbaImage,
+    output: Output,
+    options: &Options,
+    extras: Extras,
+) -> Result<Transformed, ImageError> {
+    let output = if output == Output::Gif {
+        Output::Png
+    } else {
+        output
+    };
     let (width, height) = rgba.dimensions();
-    let bytes = encode(rgba, output, options)?;
+    let bytes = encode(rgba, output, options, extras)?;
     Ok(Transformed {
         bytes,
         output,
@@ -162,8 +234,13 @@ fn fit(image: RgbaImage, o: &Options) -> Result<RgbaImage, ImageError> {
                 th.map_or(sh_f * s, f64::from),
             );
             let (cw, ch) = ((bw / s).min(sw_f), (bh / s).min(sh_f));
-            let left = ((sw_f - cw) * f64::from(o.gravity.x)).clamp(0.0, sw_f - cw);
-            let top = ((sh_f - ch) * f64::from(o.gravity.y)).clamp(0.0, sh_f - ch);
+            let (gx, gy) = if o.auto_gravity {
+                focus::busiest(&image, cw, ch)
+            } else {
+                (f64::from(o.gravity.x), f64::from(o.gravity.y))
+            };
+            let left = ((sw_f - cw) * gx).clamp(0.0, sw_f - cw);
+            let top = ((sh_f - ch) * gy).clamp(0.0, sh_f - ch);
             let out = (
                 ((cw * s).round() as u32).max(1),
                 ((ch * s).round() as u32).max(1),
@@ -199,9 +276,23 @@ fn resize(
         .ok_or_else(|| ImageError::Broken("resized buffer of the wrong size".into()))
 }
 
-fn encode(rgba: RgbaImage, output: Output, o: &Options) -> Result<Vec<u8>, ImageError> {
+fn encode(
+    rgba: RgbaImage,
+    output: Output,
+    o: &Options,
+    extras: Extras,
+) -> Result<Vec<u8>, ImageError> {
     let mut out = Vec::new();
     let failed = |e: image::ImageError| ImageError::Broken(format!("encoding: {e}"));
+    // (JPEG and PNG encoders take both; a refusal only loses the extra.)
+    let with_extras = |encoder: &mut dyn ImageEncoder| {
+        if let Some(icc) = extras.icc.clone() {
+            let _ = encoder.set_icc_profile(icc);
+        }
+        if let Some(exif) = extras.exif.clone() {
+            let _ = encoder.set_exif_metadata(exif);
+        }
+    };
     match output {
         Output::Jpeg => {
             // JPEG has no alpha: transparent pixels go over the background colour.
@@ -213,13 +304,19 @@ fn encode(rgba: RgbaImage, output: Output, o: &Options) -> Result<Vec<u8>, Image
                     |c: u8, b: u8| ((u16::from(c) * a + u16::from(b) * (255 - a)) / 255) as u8;
                 image::Rgb([mix(p[0], br), mix(p[1], bg), mix(p[2], bb)])
             });
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, o.quality)
+            let mut encoder =
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, o.quality);
+            with_extras(&mut encoder);
+            encoder
                 .encode_image(&DynamicImage::ImageRgb8(rgb))
                 .map_err(failed)?;
         }
-        Output::Png => {
+        // (`finish` turns a still GIF into PNG.)
+        Output::Png | Output::Gif => {
+            let mut encoder = image::codecs::png::PngEncoder::new(&mut out);
+            with_extras(&mut encoder);
             DynamicImage::ImageRgba8(rgba)
-                .write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))
+                .write_with_encoder(encoder)
                 .map_err(failed)?;
         }
         Output::Webp => {
