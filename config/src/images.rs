@@ -17,6 +17,9 @@ pub struct Images {
     /// Largest source in pixels, width × height, checked from the header before
     /// decoding (413 beyond).
     pub max_pixels: u64,
+    /// Longest a transform may work on its thread: checked between its stages and
+    /// between an animation's frames (413 beyond: too much to transform).
+    pub max_transform_time: std::time::Duration,
 }
 
 impl Default for Images {
@@ -26,9 +29,12 @@ impl Default for Images {
             sources: Vec::new(),
             max_source_bytes: 20 << 20,
             max_pixels: 100_000_000,
+            max_transform_time: DEFAULT_TRANSFORM_TIME,
         }
     }
 }
+
+const DEFAULT_TRANSFORM_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Images {
     /// Whether a transform may read `source` (a path, or an absolute URL).
@@ -67,6 +73,7 @@ pub(crate) struct RawImages {
     pub sources: Option<Vec<String>>,
     pub max_source_bytes: Option<String>,
     pub max_pixels: Option<u64>,
+    pub max_transform_time: Option<String>,
 }
 
 /// Validates `sites[i].images`: `None` when absent or not enabled.
@@ -103,10 +110,19 @@ pub(crate) fn site_images(
     if max_pixels == 0 {
         v.report(&at("max_pixels"), "must be at least 1");
     }
+    let max_transform_time = v.duration(
+        raw.max_transform_time.as_deref(),
+        DEFAULT_TRANSFORM_TIME,
+        &at("max_transform_time"),
+    );
+    if max_transform_time.is_zero() {
+        v.report(&at("max_transform_time"), "must be more than 0s");
+    }
     raw.enabled.unwrap_or(true).then_some(Images {
         sources,
         max_source_bytes,
         max_pixels,
+        max_transform_time,
     })
 }
 
@@ -120,6 +136,7 @@ mod tests {
             sources: vec!["/uploads/*".into(), "https://img.example.com/*.jpg".into()],
             max_source_bytes: 1,
             max_pixels: 1,
+            max_transform_time: DEFAULT_TRANSFORM_TIME,
         };
         assert!(i.allows("/uploads/a/b.png"));
         assert!(!i.allows("/private/b.png"));

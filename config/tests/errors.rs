@@ -20,6 +20,15 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "image limits",
+        "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    images: { max_pixels: 0, max_transform_time: soon }\n  - hosts: [b.test]\n    origins: [\"http://x\"]\n    images: { max_transform_time: 0s }\n",
+        &[
+            "outpost.yaml:5:27: sites[0].images.max_pixels: must be at least 1",
+            "outpost.yaml:5:50: sites[0].images.max_transform_time: \"soon\" is not a duration (expected a number and unit, e.g. \"500ms\", \"30s\", \"5m\")",
+            "outpost.yaml:8:35: sites[1].images.max_transform_time: must be more than 0s",
+        ],
+    ),
+    (
         "KV bindings",
         "listen: { http: \"0.0.0.0:80\" }\nsites:\n  - default: true\n    origins: [\"http://x\"]\n    env: { STORE: x }\n    kv: { STORE: main, 2bad: main, CACHE: \"no spaces\" }\n",
         &[

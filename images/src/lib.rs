@@ -29,6 +29,9 @@ pub enum ImageError {
     /// The source is larger than the limits allow (413).
     #[error("image too large: {0}")]
     TooLarge(String),
+    /// The transform passed its time budget (413: too much to transform).
+    #[error("image too costly to transform: {0}")]
+    TooSlow(String),
     /// The source is not an image this edge decodes (415).
     #[error("the source is not an image (JPEG, PNG, GIF or WebP)")]
     NotAnImage,
@@ -42,7 +45,7 @@ impl ImageError {
     pub fn status(&self) -> u16 {
         match self {
             ImageError::BadOption(_) | ImageError::Unsupported(_) => 400,
-            ImageError::TooLarge(_) => 413,
+            ImageError::TooLarge(_) | ImageError::TooSlow(_) => 413,
             ImageError::NotAnImage | ImageError::Broken(_) => 415,
         }
     }

@@ -8,6 +8,7 @@ use fast_image_resize as fr;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage};
 use std::io::Cursor;
+use std::time::{Duration, Instant};
 
 /// What a transform may take on.
 #[derive(Clone, Copy, Debug)]
@@ -15,7 +16,39 @@ pub struct Limits {
     /// Largest source, in bytes (413 beyond).
     pub max_source_bytes: u64,
     /// Largest source, in pixels (width × height; 413 beyond, before decoding).
+    /// An animation's frames count together.
     pub max_pixels: u64,
+    /// Longest the transform may work, counted from its start on its thread;
+    /// checked between stages and frames (a stage already running finishes).
+    pub max_time: Duration,
+}
+
+/// When a transform must stop, and the check it makes between stages.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    fn new(budget: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    /// An error once the budget is spent.
+    fn check(self) -> Result<(), ImageError> {
+        if Instant::now() > self.at {
+            Err(ImageError::TooSlow(format!(
+                "the transform took longer than {} ms",
+                self.budget.as_millis()
+            )))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// A transform's result.
@@ -52,6 +85,7 @@ pub fn transform(
     output: Output,
     limits: &Limits,
 ) -> Result<Transformed, ImageError> {
+    let deadline = Deadline::new(limits.max_time);
     if source.len() as u64 > limits.max_source_bytes {
         return Err(ImageError::TooLarge(format!(
             "the source is {} bytes; the limit is {}",
@@ -94,8 +128,10 @@ pub fn transform(
     {
         let mut frames =
             animation::frames(source, format, decode_limits, limits.max_pixels, |f| {
+                deadline.check()?;
                 process(f, options)
             })?;
+        deadline.check()?;
         if frames.len() > 1 {
             let (width, height) = frames[0].image.dimensions();
             let bytes = animation::encode(frames, animated, options)?;
@@ -127,8 +163,10 @@ pub fn transform(
         icc: decoder.icc_profile().ok().flatten(),
     };
     let mut image = DynamicImage::from_decoder(decoder).map_err(broken)?;
+    deadline.check()?;
     image.apply_orientation(orientation);
     let rgba = process(image.into_rgba8(), options)?;
+    deadline.check()?;
     finish(rgba, output, options, extras)
 }
 

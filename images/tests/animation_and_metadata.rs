@@ -10,6 +10,7 @@ use std::io::Cursor;
 const LIMITS: Limits = Limits {
     max_source_bytes: 20 << 20,
     max_pixels: 40_000_000,
+    max_time: std::time::Duration::from_secs(60),
 };
 
 /// A looping GIF of `n` frames of `w`×`h`, each 100 ms, in shades of red.
@@ -242,5 +243,26 @@ proptest! {
         source[i] = byte;
         let output = if webp { Output::Webp } else { Output::Gif };
         let _ = transform(&source, &Options::parse("width=16").expect("o"), output, &LIMITS);
+    }
+}
+
+#[test]
+fn a_transform_past_its_time_budget_stops_with_413() {
+    let spent = Limits {
+        max_time: std::time::Duration::ZERO,
+        ..LIMITS
+    };
+    let o = Options::parse("width=50").expect("o");
+    for (source, output) in [
+        (gif(3, 100, 100), Output::Gif),
+        (gif(1, 100, 100), Output::Png),
+    ] {
+        let r = transform(&source, &o, output, &spent);
+        assert!(
+            matches!(r, Err(ImageError::TooSlow(_))),
+            "{:?}",
+            r.map(|t| t.output)
+        );
+        assert_eq!(r.err().map(|e| e.status()), Some(413));
     }
 }

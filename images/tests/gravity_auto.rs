@@ -6,6 +6,7 @@ use outpost_images::{Limits, Options, Output, transform};
 const LIMITS: Limits = Limits {
     max_source_bytes: 20 << 20,
     max_pixels: 40_000_000,
+    max_time: std::time::Duration::from_secs(60),
 };
 
 fn png(img: &image::RgbaImage) -> Vec<u8> {

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 const LIMITS: Limits = Limits {
     max_source_bytes: 20 << 20,
     max_pixels: 40_000_000,
+    max_time: std::time::Duration::from_secs(60),
 };
 
 fn gradient(w: u32, h: u32) -> image::RgbaImage {

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 /// The path prefix of transform URLs.
 pub(crate) const PREFIX: &str = "/cdn-cgi/image/";
 
-/// How long a transform may take on its thread before the request gives up (the
-/// thread finishes its work; the pool's bound keeps such work from piling up).
-const TRANSFORM_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a request waits for a transform beyond its `max_transform_time`: the
+/// queue's share. (A request that gives up leaves the thread to finish, or stop at
+/// its own deadline; the pool's bound keeps such work from piling up.)
+const QUEUE_WAIT: Duration = Duration::from_secs(20);
 
 /// Source fields the stored variant keeps: its lifetime, validators of the source's
 /// version, and the tags a purge names.
@@ -181,6 +182,7 @@ impl From<ImageError> for Refusal {
         let outcome = match e {
             ImageError::BadOption(_) | ImageError::Unsupported(_) => "bad-option",
             ImageError::TooLarge(_) => "too-large",
+            ImageError::TooSlow(_) => "too-slow",
             ImageError::NotAnImage | ImageError::Broken(_) => "not-an-image",
         };
         refuse(e.status(), outcome, format!("{} {e}", e.status()))
@@ -327,7 +329,8 @@ async fn transformed<E>(
     let _turn = match &key {
         Some(key) => {
             let turn = flights::turn(key.combined_bin());
-            let turn = tokio::time::timeout(TRANSFORM_DEADLINE, turn).await.ok();
+            let waited = images.max_transform_time + QUEUE_WAIT;
+            let turn = tokio::time::timeout(waited, turn).await.ok();
             if let Some(done) = stored_hit(live, Some(key)).await {
                 return Ok(Ok(done));
             }
@@ -453,6 +456,7 @@ async fn from_source(
     let limits = Limits {
         max_source_bytes: images.max_source_bytes,
         max_pixels: images.max_pixels,
+        max_time: images.max_transform_time,
     };
     let started = Instant::now();
     let work = {
@@ -464,7 +468,9 @@ async fn from_source(
             outpost_images::transform(&source, &options, output, &limits)
         }
     };
-    let done = tokio::time::timeout(TRANSFORM_DEADLINE, pool::run(work))
+    // The wait covers the queue as well as the work.
+    let waited = images.max_transform_time + QUEUE_WAIT;
+    let done = tokio::time::timeout(waited, pool::run(work))
         .await
         .map_err(|_| refuse(503, "overloaded", "503 the image transform took too long"))?
         .map_err(|_| refuse(503, "overloaded", "503 too many image transforms at once"))??;
