@@ -15,11 +15,58 @@ use std::time::{Duration, Instant};
 /// Every test body runs under this bound so a hang fails instead of stalling CI.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A free loopback port. The binary binds it a moment later; a collision with
-/// another process in between is possible but rare, and shows as a start failure.
+/// A free loopback port (TCP and UDP) for a process to bind a moment later.
+///
+/// Taken below the kernel's ephemeral range, so no connection's local port (which the
+/// kernel picks from that range, for every client in every test) can take it in
+/// between, and never handed out twice in one test binary (tests in a binary run in
+/// parallel; binaries run one after another). Port 0 would give ephemeral ports: the
+/// cause of rare "address in use" starts.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 12_000 {
+        (10_000u16, ephemeral_low)
+    } else {
+        // An unusual range: fall back to the kernel's choice.
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        return l.local_addr().expect("local addr").port();
+    };
+    if STATE.load(Ordering::Relaxed) == 0 {
+        let seed = u64::from(std::process::id())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64);
+        let _ = STATE.compare_exchange(0, seed | 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    for _ in 0..10_000 {
+        // xorshift64: enough to spread picks over the range.
+        let mut x = STATE.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        STATE.store(x, Ordering::Relaxed);
+        let port = low + (x % u64::from(high - low)) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        let tcp = TcpListener::bind(("127.0.0.1", port)).is_ok();
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if tcp && udp {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port between {low} and {high}")
 }
 
 /// Whether the TCP socket listening on `addr` belongs to process `pid`: `None` while
