@@ -2,7 +2,7 @@
 //! decompression bomb is refused before any pixel is) and turned upright, then
 //! rotated, fitted to the box, blurred or sharpened, and encoded.
 
-use crate::options::{Fit, Format, Options, Output};
+use crate::options::{Fit, Format, MAX_DIMENSION, Options, Output};
 use crate::{ImageError, animation, focus, metadata};
 use fast_image_resize as fr;
 use image::metadata::Orientation;
@@ -126,10 +126,21 @@ pub fn transform(
     if let Some(animated) = animated_output.filter(|_| options.anim)
         && animation::may_be_animated(source, format)
     {
+        let mut out_pixels = 0u64;
         let mut frames =
             animation::frames(source, format, decode_limits, limits.max_pixels, |f| {
                 deadline.check()?;
-                process(f, options)
+                let fitted = process(f, options, limits.max_pixels)?;
+                // The fitted frames are held together until encoded: they share the
+                // same pixel budget as the source's.
+                out_pixels += u64::from(fitted.width()) * u64::from(fitted.height());
+                if out_pixels > limits.max_pixels {
+                    return Err(ImageError::TooLarge(format!(
+                        "the animation's results would hold more than {} pixels",
+                        limits.max_pixels
+                    )));
+                }
+                Ok(fitted)
             })?;
         deadline.check()?;
         if frames.len() > 1 {
@@ -165,7 +176,7 @@ pub fn transform(
     let mut image = DynamicImage::from_decoder(decoder).map_err(broken)?;
     deadline.check()?;
     image.apply_orientation(orientation);
-    let rgba = process(image.into_rgba8(), options)?;
+    let rgba = process(image.into_rgba8(), options, limits.max_pixels)?;
     deadline.check()?;
     finish(rgba, output, options, extras)
 }
@@ -178,14 +189,14 @@ struct Extras {
 }
 
 /// Rotates, fits, blurs and sharpens one image (or frame).
-fn process(image: RgbaImage, options: &Options) -> Result<RgbaImage, ImageError> {
+fn process(image: RgbaImage, options: &Options, max_pixels: u64) -> Result<RgbaImage, ImageError> {
     let image = match options.rotate {
         90 => image::imageops::rotate90(&image),
         180 => image::imageops::rotate180(&image),
         270 => image::imageops::rotate270(&image),
         _ => image,
     };
-    let mut rgba = fit(image, options)?;
+    let mut rgba = fit(image, options, max_pixels)?;
     if options.blur > 0.0 {
         rgba = image::imageops::blur(&rgba, options.blur / 2.0);
     }
@@ -217,8 +228,10 @@ fn finish(
     })
 }
 
-/// Fits the image to the options' box.
-fn fit(image: RgbaImage, o: &Options) -> Result<RgbaImage, ImageError> {
+/// Fits the image to the options' box; a result larger than `MAX_DIMENSION` on a side
+/// or `max_pixels` in all is refused before it is allocated (one side given to a
+/// thin source can ask for an enormous other side).
+fn fit(image: RgbaImage, o: &Options, max_pixels: u64) -> Result<RgbaImage, ImageError> {
     let (sw, sh) = image.dimensions();
     let (tw, th) = o.target();
     if tw.is_none() && th.is_none() {
@@ -239,22 +252,27 @@ fn fit(image: RgbaImage, o: &Options) -> Result<RgbaImage, ImageError> {
         (Some(s), None) | (None, Some(s)) => s,
         (None, None) => 1.0,
     };
-    let scaled = |s: f64| {
-        (
-            ((sw_f * s).round() as u32).max(1),
-            ((sh_f * s).round() as u32).max(1),
-        )
+    let room = |w: f64, h: f64| -> Result<(u32, u32), ImageError> {
+        let (w, h) = (w.round().max(1.0), h.round().max(1.0));
+        let side = f64::from(MAX_DIMENSION);
+        if w > side || h > side || w * h > max_pixels as f64 {
+            return Err(ImageError::TooLarge(format!(
+                "the result would be {w}×{h} pixels; the limits are {MAX_DIMENSION} a side and {max_pixels} in all"
+            )));
+        }
+        Ok((w as u32, h as u32))
     };
+    let scaled = |s: f64| room(sw_f * s, sh_f * s);
     match o.fit {
         Fit::ScaleDown => {
-            let (w, h) = scaled(inside.min(1.0));
+            let (w, h) = scaled(inside.min(1.0))?;
             resize(&image, (w, h), None)
         }
-        Fit::Contain => resize(&image, scaled(inside), None),
+        Fit::Contain => resize(&image, scaled(inside)?, None),
         Fit::Pad => {
-            let (w, h) = scaled(inside);
+            let (w, h) = scaled(inside)?;
             let inner = resize(&image, (w, h), None)?;
-            let (bw, bh) = (tw.unwrap_or(w), th.unwrap_or(h));
+            let (bw, bh) = room(f64::from(tw.unwrap_or(w)), f64::from(th.unwrap_or(h)))?;
             let mut canvas = RgbaImage::from_pixel(bw, bh, image::Rgba(o.background));
             let (x, y) = ((bw.saturating_sub(w)) / 2, (bh.saturating_sub(h)) / 2);
             image::imageops::overlay(&mut canvas, &inner, i64::from(x), i64::from(y));
@@ -279,10 +297,7 @@ fn fit(image: RgbaImage, o: &Options) -> Result<RgbaImage, ImageError> {
             };
             let left = ((sw_f - cw) * gx).clamp(0.0, sw_f - cw);
             let top = ((sh_f - ch) * gy).clamp(0.0, sh_f - ch);
-            let out = (
-                ((cw * s).round() as u32).max(1),
-                ((ch * s).round() as u32).max(1),
-            );
+            let out = room(cw * s, ch * s)?;
             resize(&image, out, Some((left, top, cw, ch)))
         }
     }

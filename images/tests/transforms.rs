@@ -170,6 +170,39 @@ fn bombs_truncated_files_and_non_images_are_refused() {
     assert_eq!(text.err().map(|e| e.status()), Some(415));
 }
 
+/// Output bombs: one side asked of a thin source, or a huge box to pad, would make
+/// a result far larger than any source allowed; refused before it is allocated.
+#[test]
+fn results_past_the_limits_are_refused_before_they_are_allocated() {
+    let thin = encoded(&gradient(1, 1000), image::ImageFormat::Png);
+    for opts in [
+        "width=12000,fit=contain",
+        "width=12000,height=12000,fit=pad",
+        "width=12000,fit=cover",
+    ] {
+        let r = transform(
+            &thin,
+            &Options::parse(opts).expect("o"),
+            Output::Png,
+            &LIMITS,
+        );
+        assert!(
+            matches!(r, Err(ImageError::TooLarge(_))),
+            "{opts}: {:?}",
+            r.map(|t| (t.width, t.height))
+        );
+    }
+    // Within the limits the same source enlarges as asked.
+    let ok = transform(
+        &thin,
+        &Options::parse("height=2000,fit=contain").expect("o"),
+        Output::Png,
+        &LIMITS,
+    )
+    .expect("transform");
+    assert_eq!((ok.width, ok.height), (2, 2000));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
