@@ -247,6 +247,9 @@ struct ProxyArgs {
     /// JS hook (Workers module) run for every request; it answers the request itself.
     #[arg(long, value_name = "FILE")]
     script: Option<PathBuf>,
+    /// CPU time the hook may use per request (`server.script_cpu_limit`), e.g. 200ms.
+    #[arg(long, value_name = "DURATION", requires = "script")]
+    script_cpu_limit: Option<String>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -452,6 +455,9 @@ fn quick_yaml(args: &ProxyArgs) -> String {
     }
     if let Some(admin) = &args.admin {
         yaml.push_str(&format!("admin:\n  listen: {}\n", q(admin)));
+    }
+    if let Some(limit) = &args.script_cpu_limit {
+        yaml.push_str(&format!("server:\n  script_cpu_limit: {}\n", q(limit)));
     }
     yaml.push_str("sites:\n  - name: quick\n    default: true\n    origins:\n");
     for o in &args.origin {
