@@ -161,13 +161,16 @@ pub fn transform(
     reader.limits(decode_limits);
     let broken = |e: image::ImageError| ImageError::Broken(e.to_string());
     let mut decoder = reader.into_decoder().map_err(broken)?;
+    // One read of the EXIF serves both (decoders derive their orientation from it).
+    let exif = decoder.exif_metadata().ok().flatten();
     // Turned upright as the camera said, whatever metadata is kept (as Cloudflare).
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let orientation = exif
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
     let extras = Extras {
         exif: match output {
-            Output::Jpeg => {
-                metadata::kept(decoder.exif_metadata().ok().flatten(), options.metadata)
-            }
+            Output::Jpeg => metadata::kept(exif, options.metadata),
             _ => None,
         },
         // The colour profile stays where the format carries one, so colours stay true.

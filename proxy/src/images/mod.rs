@@ -27,6 +27,12 @@ pub(crate) const PREFIX: &str = "/cdn-cgi/image/";
 /// its own deadline; the pool's bound keeps such work from piling up.)
 const QUEUE_WAIT: Duration = Duration::from_secs(20);
 
+/// How long a request waits for a transform (or for another request's turn at the
+/// same variant): the work's budget plus the queue's share.
+fn longest_wait(images: &outpost_config::Images) -> Duration {
+    images.max_transform_time + QUEUE_WAIT
+}
+
 /// Source fields the stored variant keeps: its lifetime, validators of the source's
 /// version, and the tags a purge names.
 const KEPT: [&str; 5] = [
@@ -329,8 +335,7 @@ async fn transformed<E>(
     let _turn = match &key {
         Some(key) => {
             let turn = flights::turn(key.combined_bin());
-            let waited = images.max_transform_time + QUEUE_WAIT;
-            let turn = tokio::time::timeout(waited, turn).await.ok();
+            let turn = tokio::time::timeout(longest_wait(images), turn).await.ok();
             if let Some(done) = stored_hit(live, Some(key)).await {
                 return Ok(Ok(done));
             }
@@ -468,9 +473,7 @@ async fn from_source(
             outpost_images::transform(&source, &options, output, &limits)
         }
     };
-    // The wait covers the queue as well as the work.
-    let waited = images.max_transform_time + QUEUE_WAIT;
-    let done = tokio::time::timeout(waited, pool::run(work))
+    let done = tokio::time::timeout(longest_wait(images), pool::run(work))
         .await
         .map_err(|_| refuse(503, "overloaded", "503 the image transform took too long"))?
         .map_err(|_| refuse(503, "overloaded", "503 too many image transforms at once"))??;
