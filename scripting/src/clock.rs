@@ -102,3 +102,13 @@ pub(crate) fn uncharged<T>(f: impl FnOnce() -> T) -> T {
     UNCHARGED.set(UNCHARGED.get() + spent);
     out
 }
+
+/// From now on, boa's automatic garbage collections are [`uncharged`]: a collection
+/// marks and sweeps the whole thread's heap (every script's contexts, every request's
+/// garbage), so its time belongs to no one request. Charged, it fell on whichever
+/// request allocated at the wrong moment: a one-line hook exceeded a 50 ms limit once
+/// in a few thousand requests in a debug build. A script that allocates without end is
+/// still stopped by its own (charged) running time and the memory limit.
+pub(crate) fn leave_collections_uncharged() {
+    boa_gc::set_collection_wrapper(|collect| uncharged(collect));
+}

@@ -149,6 +149,7 @@ impl Runtime {
     /// A fresh context: boa's intrinsics, `boa_runtime`'s extensions, the host functions
     /// and the JS sources (see `sources.rs`). Fails only on a defect in those.
     pub(crate) fn new(limits: &Limits) -> std::result::Result<Runtime, String> {
+        crate::clock::leave_collections_uncharged();
         let mut context = if limits.code_from_strings {
             Context::default()
         } else {
