@@ -13,6 +13,8 @@ pub struct CacheConfig {
     pub memory: u64,
     /// Objects larger than this skip the memory tier.
     pub max_memory_object: u64,
+    /// Memory for kept HTML rewrites of stored pages (0: every hit is rewritten).
+    pub rewritten_pages: u64,
     /// Disk tier, if configured.
     pub disk: Option<CacheDiskConfig>,
     /// How long concurrent misses for one key wait for the first one's fetch.
@@ -73,16 +75,23 @@ pub enum QueryKey {
 }
 
 pub(crate) fn validate(v: &mut Validator<'_>, c: &raw::Cache) -> CacheConfig {
+    let memory = v.size(
+        c.memory.as_deref(),
+        256 << 20,
+        &[Key("cache"), Key("memory")],
+    );
     let cache = CacheConfig {
-        memory: v.size(
-            c.memory.as_deref(),
-            256 << 20,
-            &[Key("cache"), Key("memory")],
-        ),
+        memory,
         max_memory_object: v.size(
             c.max_memory_object.as_deref(),
             8 << 20,
             &[Key("cache"), Key("max_memory_object")],
+        ),
+        // Default: an eighth of the memory tier, at most 64 MiB.
+        rewritten_pages: v.size(
+            c.rewritten_pages.as_deref(),
+            (memory / 8).min(64 << 20),
+            &[Key("cache"), Key("rewritten_pages")],
         ),
         disk: c.disk.as_ref().map(|d| CacheDiskConfig {
             path: v.resolve(&d.path),

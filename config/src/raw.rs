@@ -108,6 +108,7 @@ pub(crate) struct Admin {
 pub(crate) struct Cache {
     pub memory: Option<String>,
     pub max_memory_object: Option<String>,
+    pub rewritten_pages: Option<String>,
     pub disk: Option<CacheDisk>,
     pub lock_timeout: Option<String>,
     pub heuristic_max: Option<String>,

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub rule_hits: IntCounterVec,
     /// Responses rewritten by each HTML profile.
     pub html_rewrites: IntCounterVec,
+    /// Of those, the ones sent from a kept rewrite of the stored page.
+    pub html_kept: IntCounterVec,
     /// Responses compressed on the fly, by coding.
     pub compressed: IntCounterVec,
     /// Body bytes through the compressor, by coding and side (`in`, `out`).
@@ -277,6 +279,12 @@ impl Metrics {
                 &r,
                 "outpost_html_rewrites_total",
                 "Responses rewritten, by HTML profile.",
+                &["profile"],
+            ),
+            html_kept: counter(
+                &r,
+                "outpost_html_kept_total",
+                "Rewritten responses sent from a kept rewrite of the stored page (cache.rewritten_pages), by HTML profile.",
                 &["profile"],
             ),
             compressed: counter(

@@ -156,6 +156,9 @@ pub struct Live {
     pub draining: std::sync::atomic::AtomicBool,
     /// The cache, built once at start (cache settings need a restart to change).
     pub cache: Option<EdgeCache>,
+    /// HTML rewrites of stored pages, kept (`cache.rewritten_pages`; none without a
+    /// cache).
+    pub kept_pages: Option<Arc<crate::html::KeptPages>>,
     /// This process's identity in `CDN-Loop` (random per start), for loop detection.
     pub node_id: String,
     /// Numbers requests for their ids (`NODE-N`, N in hex), whichever path serves them.
@@ -347,6 +350,13 @@ impl Live {
         let (acme_orders, orders_rx) = tokio::sync::watch::channel(acme_orders(&config));
         control.spawn(acme.clone().run(orders_rx));
         let resolver = Arc::new(Resolver::new(&config.resolver.servers, control.clone())?);
+        let kept_pages = cache.and_then(|_| {
+            crate::html::KeptPages::new(
+                config.cache.rewritten_pages,
+                config.cache.max_memory_object,
+            )
+            .map(Arc::new)
+        });
         let snapshot = Snapshot::build(config, 1, &resolver)?;
         let metrics = crate::metrics::Metrics::new();
         metrics.config_loaded(&snapshot.hash, 1);
@@ -365,6 +375,7 @@ impl Live {
             in_flight: Arc::default(),
             admission: Arc::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
+            kept_pages,
             cache,
             node_id: random_node_id(),
             request_seq: AtomicU64::new(0),

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 /// A content coding Outpost can decode and encode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     /// `gzip`.
     Gzip,

@@ -5,11 +5,15 @@
 //! and every response is rewritten for its own request, so one cached page can carry
 //! per-visitor values. Bodies stream through in constant memory: each chunk is
 //! decoded (gzip, deflate, br, zstd), fed to lol_html, and whatever lol_html emits is
-//! encoded again for the client and sent at once.
+//! encoded again for the client and sent at once. A stored page that a profile
+//! rewrites the same for every visitor is rewritten once per stored version and the
+//! result kept (`kept`).
 
+mod kept;
 mod profile;
 mod stream;
 
+pub use kept::{KeptPages, PageBody, StoredSource};
 pub use outpost_scripting::codec::{Codec, Coding};
 pub use profile::{CompiledProfile, RequestValues, check_selectors};
 pub use stream::PageRewriter;
@@ -18,14 +22,17 @@ use crate::media::media_type;
 
 /// Starts rewriting `resp` with `profile` if it is a page the profile applies to:
 /// adjusts the head (no `Content-Length`, weak `ETag`, the client's coding) and
-/// returns the body's rewriter. `None` leaves the response untouched.
+/// returns what makes its body. `None` leaves the response untouched.
+///
+/// `stored`: the kept rewrites, and the stored object `resp` is read from (a cache
+/// hit on a `GET`): a rewrite kept for it is sent as it is, and a new one is kept.
 pub fn begin(
     profile: &std::sync::Arc<CompiledProfile>,
     req: &pingora::http::RequestHeader,
     resp: &mut pingora::http::ResponseHeader,
-    host: &str,
-    client_ip: Option<std::net::IpAddr>,
-) -> Option<PageRewriter> {
+    (host, client_ip): (&str, Option<std::net::IpAddr>),
+    stored: Option<(&std::sync::Arc<KeptPages>, StoredSource)>,
+) -> Option<PageBody> {
     use http::header;
     let status = resp.status.as_u16();
     if matches!(status, 100..=199 | 204 | 206 | 304) {
@@ -52,28 +59,38 @@ pub fn begin(
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let to = Coding::for_client(accept, from);
-    let values = RequestValues::new(profile.sources(), req, host, client_ip);
-    let rewriter = match PageRewriter::new(
-        profile,
-        std::sync::Arc::new(values),
-        charset.as_deref(),
-        from,
-        to,
-    ) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            tracing::debug!(
-                profile = profile.name(),
-                charset,
-                "page left as is: charset is not ASCII-compatible"
+    let kept = stored
+        .filter(|_| profile.same_for_every_visitor() && req.method == http::Method::GET)
+        .map(|(pages, source)| {
+            let key = kept::KeptKey::new(
+                source,
+                profile,
+                (host, req.uri.path()),
+                (charset.as_deref(), from, to),
             );
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(profile = profile.name(), error = %e, "page left as is: codec set-up failed");
-            return None;
-        }
-    };
+            (pages, key)
+        });
+    let body = match kept {
+        Some((pages, key)) => match pages.get(&key) {
+            Some(bytes) => Some(PageBody::Kept(Some(bytes))),
+            None => rewriter(
+                profile,
+                req,
+                (host, client_ip),
+                charset.as_deref(),
+                (from, to),
+            )
+            .map(|r| PageBody::Rewriting(Box::new(r), Some(kept::Keeper::new(pages.clone(), key)))),
+        },
+        None => rewriter(
+            profile,
+            req,
+            (host, client_ip),
+            charset.as_deref(),
+            (from, to),
+        )
+        .map(|r| PageBody::Rewriting(Box::new(r), None)),
+    }?;
     let _ = crate::compress::streamed_head(resp);
     // The bytes differ from the origin's, so a strong validator would lie (RFC 9110 §8.8.1).
     if let Some(etag) = resp.headers.get(header::ETAG).and_then(|v| v.to_str().ok())
@@ -93,5 +110,31 @@ pub fn begin(
     if from.is_some() {
         crate::compress::vary_on_accept_encoding(resp);
     }
-    Some(rewriter)
+    Some(body)
+}
+
+/// A rewriter of `profile` for this request's page.
+fn rewriter(
+    profile: &std::sync::Arc<CompiledProfile>,
+    req: &pingora::http::RequestHeader,
+    (host, client_ip): (&str, Option<std::net::IpAddr>),
+    charset: Option<&str>,
+    (from, to): (Option<Coding>, Option<Coding>),
+) -> Option<PageRewriter> {
+    let values = RequestValues::new(profile.sources(), req, host, client_ip);
+    match PageRewriter::new(profile, std::sync::Arc::new(values), charset, from, to) {
+        Ok(Some(r)) => Some(r),
+        Ok(None) => {
+            tracing::debug!(
+                profile = profile.name(),
+                charset,
+                "page left as is: charset is not ASCII-compatible"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(profile = profile.name(), error = %e, "page left as is: codec set-up failed");
+            None
+        }
+    }
 }

@@ -50,7 +50,13 @@ pub struct CompiledProfile {
     https_hosts: Vec<HostPattern>,
     /// What the placeholders read, collected once.
     sources: Vec<ValueSource>,
+    /// Unique to this compile of the profile (a reload makes new ones), so a rewrite
+    /// kept for it is never used for a changed profile.
+    id: u64,
 }
+
+/// Numbers compiled profiles.
+static PROFILE_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The values a response's placeholders read, taken from its request.
 #[derive(Debug, Default)]
@@ -173,6 +179,24 @@ impl CompiledProfile {
             body: parse("body")?,
             https_hosts,
             sources,
+            id: PROFILE_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    /// This compile's identity (see the field).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether a page's rewrite depends only on the page and its URL (host, path,
+    /// method; no header, cookie, query value or client address): then one rewrite
+    /// of a stored page serves every request for it (`super::kept`).
+    pub fn same_for_every_visitor(&self) -> bool {
+        self.sources.iter().all(|s| {
+            matches!(
+                s,
+                ValueSource::Host | ValueSource::Path | ValueSource::Method
+            )
         })
     }
 

@@ -48,10 +48,13 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
             .with_label_values(&[&r.rule.source.to_string()])
             .inc();
     }
-    if ctx.html.is_some()
+    if let Some(body) = &ctx.html
         && let Some(p) = &ctx.html_profile
     {
         m.html_rewrites.with_label_values(&[p.name()]).inc();
+        if body.lock().is_ok_and(|b| b.is_kept()) {
+            m.html_kept.with_label_values(&[p.name()]).inc();
+        }
     }
     if let Some(c) = compression_outcome(session, ctx)
         && let Some(coding) = c.coding

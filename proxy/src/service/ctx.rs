@@ -68,9 +68,10 @@ pub struct RequestCtx {
     pub(crate) origin_body_deadline: Option<Instant>,
     /// The HTML rewrite profile the page rule binds, if any.
     pub(crate) html_profile: Option<Arc<crate::html::CompiledProfile>>,
-    /// The rewrite of this response's body, once its head showed it is a page to
-    /// rewrite. (A mutex only because pingora wants the context `Sync`.)
-    pub(crate) html: Option<std::sync::Mutex<crate::html::PageRewriter>>,
+    /// The rewritten body of this response (rewritten now, or kept), once its head
+    /// showed it is a page to rewrite. (A mutex only because pingora wants the
+    /// context `Sync`.)
+    pub(crate) html: Option<std::sync::Mutex<crate::html::PageBody>>,
     /// Compression of the origin's body before the cache stores it (see `compress`).
     pub(crate) upstream_encoder: Option<std::sync::Mutex<crate::compress::Encoder>>,
     /// The origin's 304 to a revalidation, until its fields update the stored head.

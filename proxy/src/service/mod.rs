@@ -1036,12 +1036,16 @@ impl ProxyHttp for EdgeProxy {
             }
         }
         if let Some(profile) = &ctx.html_profile {
+            let stored = match (&self.live.kept_pages, stored_source(session, ctx)) {
+                (Some(pages), Some(source)) => Some((pages, source)),
+                _ => None,
+            };
             ctx.html = crate::html::begin(
                 profile,
                 session.req_header(),
                 upstream_response,
-                &ctx.host,
-                ctx.client_ip,
+                (&ctx.host, ctx.client_ip),
+                stored,
             )
             .map(std::sync::Mutex::new);
             if ctx.html.is_some()
@@ -1196,6 +1200,27 @@ impl ProxyHttp for EdgeProxy {
         accounting::record(&self.live, session, ctx);
         accounting::log_access(session, e, ctx);
     }
+}
+
+/// The stored object this response's body is read from, when it is one: a hit, fresh
+/// or served stale (not a request that bypassed the cache for its credentials).
+fn stored_source(session: &Session, ctx: &RequestCtx) -> Option<crate::html::StoredSource> {
+    use pingora::cache::CachePhase;
+    use pingora::cache::key::CacheHashKey;
+    if ctx.authorized
+        || !matches!(
+            session.cache.phase(),
+            CachePhase::Hit | CachePhase::Stale | CachePhase::StaleUpdating
+        )
+    {
+        return None;
+    }
+    let meta = session.cache.maybe_cache_meta()?;
+    Some(crate::html::StoredSource {
+        key: session.cache.cache_key().combined_bin(),
+        created: meta.created(),
+        updated: meta.updated(),
+    })
 }
 
 #[cfg(test)]
