@@ -14,6 +14,8 @@
 # whole suite under 10 minutes; only 127.0.0.1. Installs nginx, varnish, wrk and h2load
 # from Debian if missing.
 #   usage: benches/load/compare.sh [DURATION_SECONDS]
+# CELLS=REGEX runs only the workloads whose name matches (e.g. CELLS='HTML'), and
+# OUTPOST_YAML=FILE replaces compare-outpost.yaml (an A/B of one setting).
 set -euo pipefail
 dur=${1:-8}
 [ "$dur" -le 15 ] || { echo "at most 15 s per cell" >&2; exit 2; }
@@ -42,7 +44,7 @@ chmod 644 "$work/tls.key"
 
 # --- Outpost ------------------------------------------------------------------------
 sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN@#$origin#g" -e "s#@HTTP@#$o_http#g" -e "s#@HTTPS@#$o_https#g" \
-  "$here/compare-outpost.yaml" > "$work/outpost.yaml"
+  "${OUTPOST_YAML:-$here/compare-outpost.yaml}" > "$work/outpost.yaml"
 cp "$here/compare-rules.yaml" "$work/rules.yaml"
 cp "$here/compare-hook.js" "$work/hook.js"
 taskset -c 0 "$bin" run --config "$work/outpost.yaml" >"$work/outpost.log" 2>&1 &
@@ -125,8 +127,10 @@ row() { # workload target result outpost_rps
   local r="-"; [ "$2" = Outpost ] || r=$(ratio "$4" "$rps")
   echo "| $1 | $2 | $(fmt "$rps") | $p50 | $p99 | $cpu | $rss | $r |"
 }
+wanted() { [[ "$1" =~ ${CELLS:-.} ]]; }
 cell3() { # workload path [wrk args…]: Outpost, nginx, Varnish over plain HTTP/1.1 keep-alive
   local name=$1 path=$2; shift 2
+  wanted "$name" || return 0
   local o n v
   o=$(run_cell outpost wrk "http://127.0.0.1:$o_http$path" "$@")
   n=$(run_cell nginx wrk "http://127.0.0.1:$n_http$path" "$@")
@@ -136,6 +140,7 @@ cell3() { # workload path [wrk args…]: Outpost, nginx, Varnish over plain HTTP
 }
 cell_tls() { # workload path kind [args…]: Outpost vs nginx over TLS
   local name=$1 path=$2 kind=$3; shift 3
+  wanted "$name" || return 0
   local o n
   o=$(run_cell outpost "$kind" "https://127.0.0.1:$o_https$path" "$@")
   n=$(run_cell nginx "$kind" "https://127.0.0.1:$n_https$path" "$@")
@@ -147,8 +152,10 @@ cell3 "HIT 1 KiB" /1k.txt
 cell3 "HIT 100 KiB" /100k.txt
 cell3 "HIT 1 MiB" /1m.txt
 cell3 "MISS 1 KiB (no-store)" /nocache/1k.txt
-d=$(run_cell origin wrk "http://127.0.0.1:$origin/nocache/1k.txt")
-row "MISS 1 KiB (no-store)" "origin directly" "$d" "$last_orps"
+if wanted "MISS 1 KiB (no-store)"; then
+  d=$(run_cell origin wrk "http://127.0.0.1:$origin/nocache/1k.txt")
+  row "MISS 1 KiB (no-store)" "origin directly" "$d" "$last_orps"
+fi
 cell_tls "HTTPS HIT 1 KiB, keep-alive" /1k.txt wrk
 cell_tls "HTTPS HIT 1 KiB, new connection each" /1k.txt wrk -H "Connection: close"
 cell_tls "HTTP/2 HIT 1 KiB (h2load -c16 -m8; p50 column: mean)" /1k.txt h2
