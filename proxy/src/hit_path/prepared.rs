@@ -37,6 +37,9 @@ pub(crate) struct Prepared {
     pub(crate) date: Option<http::HeaderValue>,
     /// Its lifetime was a heuristic one (`Cache-Status` says so).
     pub(crate) heuristic: bool,
+    /// The stored fields as pingora's map, for answers that need one (HTTP/2, a
+    /// script's `fetch()`): parsed from `head` on the first such hit, cloned after.
+    pub(crate) fields: std::sync::OnceLock<Option<pingora::http::ResponseHeader>>,
 }
 
 /// The parts of a stored head that decide whether the downstream compressor would
@@ -158,6 +161,7 @@ impl Prepared {
             chunked,
             date,
             heuristic,
+            fields: std::sync::OnceLock::new(),
         })
     }
 }
