@@ -70,27 +70,23 @@ pub fn begin(
             );
             (pages, key)
         });
-    let body = match kept {
-        Some((pages, key)) => match pages.get(&key) {
-            Some(bytes) => Some(PageBody::Kept(Some(bytes))),
-            None => rewriter(
-                profile,
-                req,
-                (host, client_ip),
-                charset.as_deref(),
-                (from, to),
-            )
-            .map(|r| PageBody::Rewriting(Box::new(r), Some(kept::Keeper::new(pages.clone(), key)))),
-        },
-        None => rewriter(
+    let fresh = || {
+        rewriter(
             profile,
             req,
             (host, client_ip),
             charset.as_deref(),
             (from, to),
         )
-        .map(|r| PageBody::Rewriting(Box::new(r), None)),
-    }?;
+        .map(Box::new)
+    };
+    let body = match kept {
+        Some((pages, key)) => match pages.get(&key) {
+            Some(bytes) => PageBody::Kept(Some(bytes)),
+            None => PageBody::Rewriting(fresh()?, Some(kept::Keeper::new(pages.clone(), key))),
+        },
+        None => PageBody::Rewriting(fresh()?, None),
+    };
     let _ = crate::compress::streamed_head(resp);
     // The bytes differ from the origin's, so a strong validator would lie (RFC 9110 §8.8.1).
     if let Some(etag) = resp.headers.get(header::ETAG).and_then(|v| v.to_str().ok())
