@@ -1,18 +1,19 @@
 //! The `ProxyHttp` implementation: a thin layer that asks the snapshot what to do.
 //!
 //! Phases we override, in the order pingora calls them (see `docs/phases.md`):
-//! - `request_filter`: picks the config snapshot and the site by host; answers 400
-//!   for a missing/invalid host, 404 for a host no site serves and 403 for a client
-//!   the site's `ip_allow`/`ip_deny` refuse. Then finds the
-//!   site's page rule: redirects answer here; request header edits and URL rewrites
-//!   change the request before the cache and the origin see it. Runs for every
-//!   request (cache hits included).
+//! - `request_filter` (`request.rs`): picks the config snapshot and the site by
+//!   host; answers 400 for a missing/invalid host, 404 for a host no site serves and
+//!   403 for a client the site's `ip_allow`/`ip_deny` refuse. Then finds the site's
+//!   page rule: redirects answer here; request header edits and URL rewrites change
+//!   the request before the cache and the origin see it. Runs for every request
+//!   (cache hits included).
 //! - `upstream_peer`: picks an origin from the site's pool, skipping those this
 //!   request already tried. Runs once per attempt.
 //! - `upstream_request_filter`: forwarding headers, hop-by-hop removal, `Host`.
 //! - `fail_to_connect` / `error_while_proxy`: passive health marking and retries.
-//! - `response_filter`: hop-by-hop removal, `Via`, `Cache-Status`, the rule's response
-//!   header edits and browser TTL. Runs after any cache, on hits too.
+//! - `response_filter` (`response.rs`, with the body's HTML rewrite): hop-by-hop
+//!   removal, `Via`, `Cache-Status`, the rule's response header edits and browser
+//!   TTL. Runs after any cache, on hits too.
 //! - `fail_to_proxy`: the 4xx/5xx page when nothing else answered.
 //! - `logging`: the access-log line.
 
@@ -23,7 +24,9 @@ pub(crate) mod headers;
 mod limits;
 mod not_modified;
 mod page_rules;
+mod request;
 mod request_directives;
+mod response;
 mod slices;
 mod upstream;
 
@@ -31,15 +34,13 @@ pub(crate) use accounting::{AccessLine, record_fast_hit};
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
 use ctx::{InFlight, locked};
-use headers::{EditHeaders, UNTRUSTED_OVERRIDES, VIA, append_via, seen_by, strip_hop_by_hop};
+use headers::{UNTRUSTED_OVERRIDES, VIA, append_via, strip_hop_by_hop};
 pub(crate) use limits::MAX_URI;
-use limits::{apply_client_timeouts, oversized_head};
 pub(crate) use upstream::{hash_key, peer_for};
 use upstream::{upper_peer, upper_tier_key};
 
-use crate::caching::{cache_key, cache_status, cacheability, variance};
+use crate::caching::{cache_key, cacheability, variance};
 use crate::pool::OriginPool;
-use crate::site::normalize_host;
 use crate::snapshot::Live;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -52,7 +53,6 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Outpost's proxy application.
@@ -237,253 +237,7 @@ impl ProxyHttp for EdgeProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
-        let snapshot = self.live.snapshot();
-        if self.live.draining.load(Ordering::Relaxed) {
-            // `Connection: close` on this response: the client's next request opens a
-            // new connection, which the new process (or no one) accepts.
-            session.set_keepalive(None);
-        }
-        ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-        ctx.client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
-        // A script's fetch(): serve the request it made in place of the placeholder.
-        if let Some(spec) = crate::subrequest::spec_of(session) {
-            let header = spec.header.clone();
-            ctx.tls = spec.https;
-            ctx.client_ip = spec.client_ip;
-            ctx.scripts_seen = spec.scripts.clone();
-            ctx.request_id = spec.request_id.clone();
-            ctx.http3 = spec.downstream == crate::subrequest::Downstream::Http3;
-            if let crate::subrequest::Downstream::Slice(n) = spec.downstream {
-                ctx.slice = Some(n);
-            }
-            *session.req_header_mut() = header;
-            if !ctx.http3 {
-                // A script reads what its fetch() returns: ask for it uncompressed (the
-                // response it builds is compressed on the way out of the outer request).
-                session
-                    .req_header_mut()
-                    .remove_header(&header::ACCEPT_ENCODING);
-            }
-        } else {
-            apply_client_timeouts(session, &snapshot.config.server);
-        }
-        if let Some(name) = &snapshot.config.server.request_id_header
-            && let Some(m) = session
-                .downstream_modules_ctx
-                .get_mut::<crate::request_id::RequestIdModule>()
-        {
-            m.set(name.clone(), ctx.request_id.clone());
-        }
-        if let Some((status, msg)) = oversized_head(session.req_header()) {
-            // Refused before the body is read: close, so it is never read as a request.
-            session.set_keepalive(None);
-            respond(session, status, msg.into()).await?;
-            return Ok(true);
-        }
-        let raw_host = session
-            .get_header(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| session.req_header().uri.authority().map(|a| a.to_string()));
-        let Some(host) = raw_host.as_deref().and_then(normalize_host) else {
-            respond(
-                session,
-                400,
-                "400 Bad Request: missing or invalid Host header\n".into(),
-            )
-            .await?;
-            return Ok(true);
-        };
-        // Caught on the second visit, before the cache lock (which the first visit holds).
-        if seen_by(session.req_header(), &self.live.node_id) {
-            respond(session, 508, "508 Loop Detected: this request has passed through Outpost too many times (check parent tiers)\n".into()).await?;
-            return Ok(true);
-        }
-        ctx.host = host;
-        // An ACME CA checking an HTTP-01 challenge: answered before rules (which may
-        // redirect or deny) and before the site's own handling.
-        if session
-            .req_header()
-            .uri
-            .path()
-            .starts_with(outpost_tls::acme::HTTP01_PREFIX)
-            && let Some(answer) = self
-                .live
-                .acme
-                .challenges()
-                .http_response(session.req_header().uri.path())
-        {
-            tracing::info!(host = %ctx.host, "answered an ACME http-01 challenge");
-            respond(session, 200, answer).await?;
-            return Ok(true);
-        }
-        let site = match snapshot.sites.lookup(&ctx.host) {
-            Some(site) => site.clone(),
-            None => {
-                let msg = format!(
-                    "404 Not Found: no site is configured for host {:?}\n",
-                    ctx.host
-                );
-                respond(session, 404, msg).await?;
-                return Ok(true);
-            }
-        };
-        ctx.site = Some(site.clone());
-        ctx.pool = Some(site.pool.clone());
-        // A script's fetch() reads the body itself; the response it builds from it is
-        // compressed on the way out of the outer request.
-        if ctx.scripts_seen.is_empty()
-            && let Some(m) = session
-                .downstream_modules_ctx
-                .get_mut::<crate::compress::CompressModule>()
-        {
-            m.configure(site.compression.clone());
-        }
-        if session
-            .req_header()
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > site.max_request_body)
-        {
-            // Refused before a byte of it is read; close, since it is not drained.
-            session.set_keepalive(None);
-            let msg = format!(
-                "413 Content Too Large: this site accepts request bodies up to {} bytes\n",
-                site.max_request_body
-            );
-            respond(session, 413, msg).await?;
-            return Ok(true);
-        }
-        // `outpost dev` runs a cron trigger by hand, as `wrangler dev` does.
-        if self.live.dev()
-            && session.req_header().uri.path() == crate::scheduled::DEV_TRIGGER_PATH
-            && ctx.scripts_seen.is_empty()
-        {
-            let query = session.req_header().uri.query().unwrap_or("").to_string();
-            let (status, body) =
-                crate::scheduled::run_by_hand(self.live.clone(), site.clone(), &ctx.host, &query)
-                    .await;
-            respond(session, status, body).await?;
-            return Ok(true);
-        }
-        if !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, ctx.client_ip) {
-            respond(
-                session,
-                403,
-                "403 Forbidden: this site does not serve your network\n".into(),
-            )
-            .await?;
-            return Ok(true);
-        }
-        if let Some(images) = &site.images
-            && session
-                .req_header()
-                .uri
-                .path()
-                .starts_with(crate::images::PREFIX)
-        {
-            // Image transforms come before page rules: their URL names a source, not
-            // a page (rules apply to the source when it is fetched).
-            let asked = self.image_request(session, ctx, &site, raw_host.as_deref());
-            let outcome = crate::images::serve(&self.live, session, &site, images, asked).await?;
-            ctx.cache_outcome = Some(outcome);
-            ctx.snapshot = Some(snapshot);
-            return Ok(true);
-        }
-        let answered = !site.rules.is_empty()
-            && page_rules::apply_rule(session, ctx, &site, raw_host.as_deref(), &snapshot).await?;
-        // A rule's `image` action: this URL's response, transformed (not for the
-        // transform's own fetch of it).
-        if !answered
-            && let Some(image) = ctx.rule.as_ref().and_then(|m| m.rule.actions.image.clone())
-            && crate::images::rule_applies(&ctx.scripts_seen)
-        {
-            let asked = self.image_request(session, ctx, &site, raw_host.as_deref());
-            let outcome =
-                crate::images::serve_rule(&self.live, session, &site, &image.options, asked)
-                    .await?;
-            ctx.cache_outcome = Some(outcome);
-            ctx.snapshot = Some(snapshot);
-            return Ok(true);
-        }
-        if !answered
-            && let Some(script) = crate::hooks::hook_for(&site, ctx.rule.as_ref())
-            && !ctx.scripts_seen.contains(&script.path)
-            && ctx.scripts_seen.len() <= usize::from(crate::subrequest::MAX_DEPTH)
-        {
-            let debug = snapshot.config.server.debug_headers;
-            ctx.snapshot = Some(snapshot);
-            let engine = match self.live.script_engine() {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the JavaScript runtime");
-                    respond(session, 500, "500 Internal Server Error\n".into()).await?;
-                    return Ok(true);
-                }
-            };
-            let pq = session
-                .req_header()
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str());
-            let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
-            let fetcher = session.subrequest_spawner.take().map(|spawner| {
-                let images = site.images.clone().map(|i| (site.name.clone(), i));
-                Arc::new(
-                    self.fetcher_for(
-                        spawner,
-                        ctx,
-                        &site,
-                        raw_host.as_deref(),
-                        script.path.clone(),
-                    )
-                    .with_images(images),
-                )
-            });
-            let cf = outpost_scripting::Cf {
-                client_ip: ctx.client_ip,
-                tls_version: session
-                    .digest()
-                    .and_then(|d| d.ssl_digest.as_ref())
-                    .map(|t| t.version.to_string()),
-                http_protocol: format!("{:?}", session.req_header().version),
-                rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
-                scheduled: None,
-            };
-            ctx.hook = Some(script.path.clone());
-            let script_name = script.path.display().to_string();
-            let run = crate::hooks::HookRun {
-                id: ctx.request_id.clone(),
-                script,
-                env: site.env.clone(),
-                url,
-                debug,
-                cf,
-                fetcher,
-                max_body: site.max_request_body,
-            };
-            let outcome = crate::hooks::answer(session, engine, run).await?;
-            self.live
-                .metrics
-                .scripts
-                .with_label_values(&[&script_name, outcome])
-                .inc();
-            return Ok(true);
-        }
-        ctx.snapshot = Some(snapshot);
-        if !answered
-            && ctx.slice.is_none()
-            && let Some(plan) = slices::plan(self.live.cache, &site, session, ctx)
-        {
-            slices::serve(session, ctx, plan, &self.live).await?;
-            return Ok(true);
-        }
-        Ok(answered)
+        request::request_filter(self, session, ctx).await
     }
 
     fn request_cache_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
@@ -953,111 +707,7 @@ impl ProxyHttp for EdgeProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let (Some(pool), Some(&i)) = (self.pool(ctx), ctx.tried.last()) {
-            pool.record_success(i);
-        }
-        if let (Some(started), Some(site)) = (ctx.origin_started.take(), &ctx.site) {
-            self.live
-                .metrics
-                .origin_duration
-                .with_label_values(&[site.name.as_str()])
-                .observe(started.elapsed().as_secs_f64());
-        }
-        let upgrade = upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS;
-        for h in strip_hop_by_hop(&upstream_response.headers, upgrade) {
-            upstream_response.remove_header(h.as_str());
-        }
-        let via = append_via(&upstream_response.headers, session.req_header().version);
-        upstream_response.insert_header(header::VIA, via)?;
-        if !ctx.http3 && ctx.scripts_seen.is_empty() {
-            // The snapshot the request was served under (request_filter keeps it);
-            // loaded again only where none was kept.
-            let alt = match &ctx.snapshot {
-                Some(snapshot) => snapshot.config.listen.alt_svc.clone(),
-                None => self.live.snapshot().config.listen.alt_svc.clone(),
-            };
-            if let Some(alt) = alt {
-                upstream_response.insert_header(header::ALT_SVC, alt)?;
-            }
-        }
-        let site_cache = self
-            .live
-            .cache
-            .filter(|_| ctx.site.as_ref().is_some_and(|s| s.cache));
-        if let Some(cache) = site_cache
-            && !session.req_header().method.is_safe()
-            && (200..400).contains(&upstream_response.status.as_u16())
-        {
-            self.invalidate_after_unsafe(session, upstream_response, ctx, cache)
-                .await;
-        }
-        if site_cache.is_some() {
-            // (A request with credentials was not answered from the cache, whatever
-            // pingora's phase says; its response may have been stored.)
-            let mut status = if ctx.authorized {
-                let stored = if ctx.stored { "; stored" } else { "" };
-                format!("outpost; fwd=bypass{stored}")
-            } else {
-                cache_status(
-                    session.cache.phase(),
-                    session.cache.maybe_cache_meta(),
-                    ctx.cache_enabled,
-                    ctx.stored,
-                    ctx.site.as_ref().and_then(|s| s.heuristic_max),
-                )
-            };
-            if ctx.http3 {
-                // An extension parameter (RFC 9211 §2): which protocol the client
-                // used, for HTTP/3 alone (TCP answers stay as they were).
-                status.push_str(crate::caching::HTTP3_PARAM);
-            }
-            upstream_response.insert_header("cache-status", status)?;
-        }
-        if let Some(m) = &ctx.rule {
-            let a = &m.rule.actions;
-            let resp = &mut *upstream_response;
-            if let Some(ttl) = a.browser_ttl {
-                let origin = resp
-                    .headers
-                    .get(header::CACHE_CONTROL)
-                    .and_then(|v| v.to_str().ok());
-                if let Some(cc) = outpost_rules::browser_cache_control(origin, ttl) {
-                    resp.insert_header(header::CACHE_CONTROL, cc)?;
-                    resp.remove_header(&header::EXPIRES);
-                }
-            }
-            resp.apply(&a.response_headers)?;
-            if ctx
-                .snapshot
-                .as_ref()
-                .is_some_and(|s| s.config.server.debug_headers)
-            {
-                upstream_response.insert_header("outpost-rule", m.rule.source.to_string())?;
-            }
-        }
-        if let Some(profile) = &ctx.html_profile {
-            let stored = match (&self.live.kept_pages, stored_source(session, ctx)) {
-                (Some(pages), Some(source)) => Some((pages, source)),
-                _ => None,
-            };
-            ctx.html = crate::html::begin(
-                profile,
-                session.req_header(),
-                upstream_response,
-                (&ctx.host, ctx.client_ip),
-                stored,
-            )
-            .map(std::sync::Mutex::new);
-            if ctx.html.is_some()
-                && ctx
-                    .snapshot
-                    .as_ref()
-                    .is_some_and(|s| s.config.server.debug_headers)
-            {
-                upstream_response.insert_header("outpost-html-rewrite", profile.name())?;
-            }
-        }
-        Ok(())
+        response::response_filter(self, session, upstream_response, ctx).await
     }
 
     fn range_header_filter(
@@ -1066,19 +716,7 @@ impl ProxyHttp for EdgeProxy {
         resp: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> pingora::proxy::RangeType {
-        // A page that will be rewritten is served whole: byte ranges of the origin's
-        // body mean nothing in the rewritten one (ignoring Range is always allowed).
-        let rewritten = ctx.html_profile.as_ref().is_some_and(|p| {
-            resp.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| p.rewrites(&crate::media::media_type(ct).0))
-        });
-        // A slice is passed on as the origin's 206 (the outer request cuts it).
-        if rewritten || ctx.slice.is_some() {
-            return pingora::proxy::RangeType::None;
-        }
-        pingora::proxy::range_header_filter(session.req_header(), resp, Some(200))
+        response::range_header_filter(session, resp, ctx)
     }
 
     fn response_body_filter(
@@ -1088,39 +726,7 @@ impl ProxyHttp for EdgeProxy {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
-        let Some(rewriter) = &ctx.html else {
-            return Ok(None);
-        };
-        let mut rewriter = locked(rewriter, "HTML rewriter")?;
-        let mut out = match body.take() {
-            Some(chunk) => rewriter.push(&chunk),
-            None => Ok(Bytes::new()),
-        };
-        if end_of_stream && let Ok(head) = &out {
-            out = rewriter.finish().map(|tail| {
-                if head.is_empty() {
-                    tail
-                } else {
-                    let mut all = head.to_vec();
-                    all.extend_from_slice(&tail);
-                    Bytes::from(all)
-                }
-            });
-        }
-        match out {
-            // Nothing to send yet: an empty chunk would end a chunked body early.
-            Ok(bytes) if bytes.is_empty() => *body = None,
-            Ok(bytes) => *body = Some(bytes),
-            Err(e) => {
-                // The head is gone; cut the body off so the client sees it is incomplete.
-                tracing::warn!(request_id = %ctx.request_id, error = %e, "HTML rewrite failed; response truncated");
-                return Err(Error::explain(
-                    ErrorType::InternalError,
-                    format!("HTML rewrite failed: {e}"),
-                ));
-            }
-        }
-        Ok(None)
+        response::response_body_filter(body, end_of_stream, ctx)
     }
 
     async fn fail_to_proxy(
@@ -1200,27 +806,6 @@ impl ProxyHttp for EdgeProxy {
         accounting::record(&self.live, session, ctx);
         accounting::log_access(session, e, ctx);
     }
-}
-
-/// The stored object this response's body is read from, when it is one: a hit, fresh
-/// or served stale (not a request that bypassed the cache for its credentials).
-fn stored_source(session: &Session, ctx: &RequestCtx) -> Option<crate::html::StoredSource> {
-    use pingora::cache::CachePhase;
-    use pingora::cache::key::CacheHashKey;
-    if ctx.authorized
-        || !matches!(
-            session.cache.phase(),
-            CachePhase::Hit | CachePhase::Stale | CachePhase::StaleUpdating
-        )
-    {
-        return None;
-    }
-    let meta = session.cache.maybe_cache_meta()?;
-    Some(crate::html::StoredSource {
-        key: session.cache.cache_key().combined_bin(),
-        created: meta.created(),
-        updated: meta.updated(),
-    })
 }
 
 #[cfg(test)]
