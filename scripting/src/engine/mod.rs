@@ -1,0 +1,457 @@
+//! The pool of JS threads and the channel that feeds them.
+//!
+//! boa's `Context` is `!Send`, so every script lives on dedicated threads. A request
+//! is sent to one thread (round robin), which compiles the script the first time it
+//! sees that name and version and keeps it warm afterwards: module state persists
+//! between requests, as in Workers. A script that hit its CPU limit is thrown away and
+//! compiled afresh for the next request, so the thread is always usable.
+//!
+//! Each thread runs an event loop, so one script serves many requests at once, as a
+//! Workers isolate does: while one request waits on a subrequest, others run.
+
+use crate::error::{Result, ScriptError};
+use crate::exchange::{Answer, HookRequest};
+use crate::instance::Instance;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+mod worker;
+
+pub(crate) use worker::spin;
+use worker::worker;
+
+/// Per-request sandbox limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time for the synchronous part of a request's handler (checked every few
+    /// thousand VM instructions).
+    pub cpu_time: Duration,
+    /// Iterations of any single loop; also bounds async continuations, which run
+    /// outside the CPU-time check.
+    pub loop_iterations: u64,
+    /// Nested calls.
+    pub recursion: usize,
+    /// Bytes one run of a request's JavaScript may allocate and keep (enforced when the
+    /// process reports allocations, see [`crate::memory`]).
+    pub memory: usize,
+    /// Whether scripts may compile code from strings (`eval`, `new Function`). Off, as
+    /// in Workers; the web-platform-tests harness turns it on to load the test files.
+    pub code_from_strings: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu_time: Duration::from_millis(50),
+            // ~100 ms of a tight loop on this class of machine.
+            loop_iterations: 10_000_000,
+            recursion: 512,
+            memory: 128 << 20,
+            code_from_strings: false,
+        }
+    }
+}
+
+/// A script as deployed: its path (its name in errors and logs), its code, and a
+/// version that changes whenever the code does. The config's script file is one.
+pub use outpost_config::ScriptFile as ScriptSource;
+
+/// The bindings a hook sees: `env` in module form, globals in service-worker form.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub struct Env {
+    /// Name and value of each variable or secret.
+    pub vars: Vec<(String, String)>,
+    /// KV bindings: the name the script sees and the namespace it stands for.
+    pub kv: Vec<(String, String)>,
+}
+
+impl Env {
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
+    }
+}
+
+/// Where the engine finds the node's KV store once one is opened.
+pub type KvSlot = std::sync::OnceLock<Arc<dyn crate::kv::KvBackend>>;
+
+/// Subrequests one request may make (Workers' default on the free plan).
+pub const MAX_SUBREQUESTS: u32 = 50;
+/// How long a subrequest, a body read, a timer or `waitUntil` work may take.
+pub const ASYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a script may read of one body into memory.
+pub const MAX_READ: usize = 128 << 20;
+
+struct Job {
+    /// This thread's count of jobs sent but not yet started (for least-loaded dispatch).
+    queued: Arc<AtomicUsize>,
+    /// The script's count of jobs sent but not yet started, on every thread.
+    script_queued: Arc<AtomicUsize>,
+    /// [`QUEUED`], then [`STARTED`] by the thread or [`ABANDONED`] by the request
+    /// that stopped waiting: whoever moves it first decides.
+    state: Arc<std::sync::atomic::AtomicU8>,
+    script: ScriptSource,
+    env: Arc<Env>,
+    request: HookRequest,
+    reply: oneshot::Sender<Result<Answer>>,
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// How much work may wait for a JS thread: beyond these a request is refused at once
+/// (`ScriptError::Overloaded`, answered 503 with `Retry-After`), so a flood of hooked
+/// requests costs bounded memory and every request an answer in bounded time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Requests waiting to start on one JS thread.
+    pub per_thread: usize,
+    /// Requests for one script waiting to start, on all threads together (one tenant's
+    /// flood leaves room for the others).
+    pub per_script: usize,
+    /// The longest a request waits for its thread to start it.
+    pub wait: Duration,
+}
+
+impl QueueLimits {
+    /// The defaults for `threads` JS threads: 128 per thread, one second.
+    pub fn for_threads(threads: usize) -> Self {
+        Self::new(threads, 128, None, Duration::from_secs(1))
+    }
+
+    /// Bounds for `threads` JS threads; a script's share defaults to half of all the
+    /// threads' room.
+    pub fn new(
+        threads: usize,
+        per_thread: usize,
+        per_script: Option<usize>,
+        wait: Duration,
+    ) -> Self {
+        QueueLimits {
+            per_thread,
+            per_script: per_script.unwrap_or((per_thread * threads.max(1) / 2).max(1)),
+            wait,
+        }
+    }
+}
+
+/// A JS thread that has been inside one call (a handler's synchronous part, or a
+/// continuation) this long is stuck in native code the CPU limit cannot interrupt
+/// (boa's regex engine backtracks without a step limit: `/^(a+)+$/` on 40
+/// characters runs for hours). The watchdog gives its slot a fresh thread.
+const WEDGED_AFTER: Duration = Duration::from_secs(5);
+/// The longest a request waits for its script's answer; beyond it the JS thread is
+/// stuck and the request gets an error instead of hanging.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(2 * ASYNC_TIMEOUT.as_secs());
+
+/// One JS thread as the dispatcher sees it.
+struct Slot {
+    tx: mpsc::UnboundedSender<Job>,
+    /// Jobs sent but not yet started (for least-loaded dispatch).
+    queued: Arc<AtomicUsize>,
+    /// Milliseconds since `EPOCH` when the thread entered the call it is in now;
+    /// 0 while it waits for work.
+    busy_since: Arc<std::sync::atomic::AtomicU64>,
+    /// Set, and waiters woken, when the watchdog gives up on this thread: the
+    /// requests sent to it fail at once instead of at [`ANSWER_DEADLINE`].
+    stuck: Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
+    name: String,
+}
+
+/// The JS runtime: a pool of threads running scripts' fetch handlers, with a
+/// watchdog that replaces a thread stuck in a call it cannot leave.
+pub struct ScriptEngine {
+    slots: Arc<std::sync::RwLock<Vec<Slot>>>,
+    next: AtomicUsize,
+    queue: QueueLimits,
+    /// Jobs waiting to start, per script path.
+    per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<AtomicUsize>>>,
+}
+
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn now_ms() -> u64 {
+    let epoch = EPOCH.get_or_init(std::time::Instant::now);
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Slot> {
+    let (tx, rx) = mpsc::unbounded_channel::<Job>();
+    let busy_since = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let busy = busy_since.clone();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || worker(rx, limits, kv, busy))?;
+    Ok(Slot {
+        tx,
+        queued: Arc::new(AtomicUsize::new(0)),
+        busy_since,
+        stuck: Arc::default(),
+        name,
+    })
+}
+
+/// Every 250 ms: a slot whose thread has been in one call for longer than
+/// [`WEDGED_AFTER`] (or four CPU limits, if that is longer) gets a new thread. The old
+/// one keeps the jobs it had (they fail at [`ANSWER_DEADLINE`]) and exits when its
+/// call returns, if it ever does; until then it holds a CPU, which the log says.
+fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits, kv: Arc<KvSlot>) {
+    let wedged = WEDGED_AFTER.max(limits.cpu_time * 4);
+    let mut replaced = 0usize;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let Some(slots) = slots.upgrade() else { return };
+        let now = now_ms();
+        let stuck_for = |slot: &Slot| {
+            let since = slot.busy_since.load(Ordering::Relaxed);
+            since != 0 && now.saturating_sub(since) >= wedged.as_millis() as u64
+        };
+        // Scan under the read lock: dispatch is never blocked unless a thread is stuck.
+        if !slots.read().is_ok_and(|s| s.iter().any(stuck_for)) {
+            continue;
+        }
+        let Ok(mut slots) = slots.write() else { return };
+        for slot in slots.iter_mut() {
+            if !stuck_for(slot) {
+                continue;
+            }
+            let since = slot.busy_since.load(Ordering::Relaxed);
+            replaced += 1;
+            let name = format!(
+                "{}-r{replaced}",
+                slot.name.split("-r").next().unwrap_or("outpost-js")
+            );
+            match spawn_worker(name.clone(), limits, kv.clone()) {
+                Ok(fresh) => {
+                    tracing::error!(
+                        stuck = %slot.name,
+                        replacement = %name,
+                        stuck_for_ms = now.saturating_sub(since),
+                        "a JS thread is stuck in one call the CPU limit cannot interrupt (a catastrophic regex?); new requests go to a fresh thread, the stuck one holds a CPU until its call returns"
+                    );
+                    slot.stuck.0.store(true, Ordering::SeqCst);
+                    slot.stuck.1.notify_waiters();
+                    *slot = fresh;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ScriptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptEngine")
+            .field("threads", &self.slots.read().map_or(0, |s| s.len()))
+            .finish()
+    }
+}
+
+impl ScriptEngine {
+    /// Starts `threads` JS threads (at least one) with these limits and no KV store.
+    pub fn new(threads: usize, limits: Limits) -> std::io::Result<Self> {
+        Self::with_kv(threads, limits, Arc::default())
+    }
+
+    /// Starts `threads` JS threads whose scripts' KV bindings use the store in `kv`
+    /// (which may be filled in later, when a config first binds a namespace).
+    pub fn with_kv(threads: usize, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Self> {
+        let mut slots = Vec::new();
+        for i in 0..threads.max(1) {
+            slots.push(spawn_worker(format!("outpost-js-{i}"), limits, kv.clone())?);
+        }
+        let slots = Arc::new(std::sync::RwLock::new(slots));
+        let weak = Arc::downgrade(&slots);
+        std::thread::Builder::new()
+            .name("outpost-js-watchdog".into())
+            .spawn(move || watchdog(weak, limits, kv))?;
+        let threads = threads.max(1);
+        Ok(ScriptEngine {
+            slots,
+            next: AtomicUsize::new(0),
+            queue: QueueLimits::for_threads(threads),
+            per_script: Default::default(),
+        })
+    }
+
+    /// The same engine with these queue bounds.
+    pub fn with_queue_limits(mut self, queue: QueueLimits) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// The counter of `script`'s waiting jobs.
+    fn script_counter(&self, script: &ScriptSource) -> Arc<AtomicUsize> {
+        if let Some(c) = self
+            .per_script
+            .read()
+            .ok()
+            .and_then(|m| m.get(&script.path).cloned())
+        {
+            return c;
+        }
+        let mut map = self.per_script.write().unwrap_or_else(|p| p.into_inner());
+        // Scripts removed from the config leave idle counters; drop them now and then.
+        if map.len() > 4096 {
+            map.retain(|_, c| c.load(Ordering::Relaxed) > 0);
+        }
+        map.entry(script.path.clone()).or_default().clone()
+    }
+
+    /// Runs `script`'s fetch handler for `request`.
+    pub async fn run(
+        &self,
+        script: ScriptSource,
+        env: Arc<Env>,
+        request: HookRequest,
+    ) -> Result<Answer> {
+        // The thread with the fewest jobs waiting to start (round robin among equals):
+        // a thread busy with a runaway script gets no new work while another is free,
+        // so one tenant's loop does not delay the others beyond its own limit.
+        let (reply, answer) = oneshot::channel();
+        let name = name_of(&script);
+        let overloaded = |reason: String| ScriptError::Overloaded {
+            script: name.clone(),
+            reason,
+        };
+        let script_queued = self.script_counter(&script);
+        if script_queued.load(Ordering::Relaxed) >= self.queue.per_script {
+            return Err(overloaded(format!(
+                "{} of its requests already wait for a JS thread",
+                self.queue.per_script
+            )));
+        }
+        let state = Arc::new(std::sync::atomic::AtomicU8::new(QUEUED));
+        let stuck;
+        {
+            let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
+            let n = slots.len();
+            let first = self.next.fetch_add(1, Ordering::Relaxed);
+            let i = (0..n)
+                .map(|k| (first + k) % n)
+                .min_by_key(|&i| slots[i].queued.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
+            if slot.queued.load(Ordering::Relaxed) >= self.queue.per_thread {
+                return Err(overloaded(format!(
+                    "every JS thread has {} requests waiting",
+                    self.queue.per_thread
+                )));
+            }
+            stuck = slot.stuck.clone();
+            slot.queued.fetch_add(1, Ordering::Relaxed);
+            script_queued.fetch_add(1, Ordering::Relaxed);
+            slot.tx
+                .send(Job {
+                    queued: slot.queued.clone(),
+                    script_queued,
+                    state: state.clone(),
+                    script,
+                    env,
+                    request,
+                    reply,
+                })
+                .map_err(|_| ScriptError::Unavailable)?;
+        }
+        let given_up = stuck.1.notified();
+        tokio::pin!(given_up);
+        given_up.as_mut().enable();
+        let stuck_error = || {
+            ScriptError::RuntimeLimit {
+            script: name.clone(),
+            message: "the JS thread serving this request got stuck in a call the CPU limit cannot interrupt (a catastrophic regular expression?) and was replaced".into(),
+        }
+        };
+        if stuck.0.load(Ordering::SeqCst) {
+            return Err(stuck_error());
+        }
+        // Not started within the queue's wait: give up on it (the thread skips it).
+        let wait = self.queue.wait;
+        let queue_deadline = tokio::time::sleep(wait);
+        tokio::pin!(queue_deadline);
+        let mut answer = answer;
+        let answer = async {
+            loop {
+                tokio::select! {
+                    a = &mut answer => return Some(a),
+                    _ = &mut given_up => return None,
+                    _ = &mut queue_deadline, if state.load(Ordering::Relaxed) == QUEUED => {
+                        if state
+                            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                        {
+                            return Some(Ok(Err(overloaded(format!(
+                                "waited {} ms for a JS thread",
+                                wait.as_millis()
+                            )))));
+                        }
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(ANSWER_DEADLINE, answer).await {
+            Ok(Some(answer)) => answer.map_err(|_| ScriptError::Unavailable)?,
+            Ok(None) => Err(stuck_error()),
+            Err(_) => Err(ScriptError::RuntimeLimit {
+                script: name,
+                message: format!(
+                    "no answer within {} s: the JS thread serving it was stuck in a call the CPU limit cannot interrupt",
+                    ANSWER_DEADLINE.as_secs()
+                ),
+            }),
+        }
+    }
+
+    /// Compiles `script` and discards it: the check that `outpost check` and deploys
+    /// run before a script may serve.
+    ///
+    /// The compile runs on a thread of its own that then exits: a boa context leaks
+    /// part of itself when dropped (~1 MiB: class and module-namespace objects are not
+    /// reclaimed), and on a long-lived thread those leftovers stayed in the collector's
+    /// live set, so each check marked all the earlier ones again (a config with 200
+    /// scripts took over 10 s and 330 MiB to start). A thread's exit frees its whole
+    /// heap. A script that passed once (same path, same code) is not compiled again.
+    pub fn compile_check(script: &ScriptSource, limits: &Limits) -> Result<()> {
+        static PASSED: std::sync::Mutex<Option<HashSet<(std::path::PathBuf, u64)>>> =
+            std::sync::Mutex::new(None);
+        let key = (script.path.clone(), script.version);
+        if let Ok(passed) = PASSED.lock()
+            && passed.as_ref().is_some_and(|p| p.contains(&key))
+        {
+            return Ok(());
+        }
+        let name = name_of(script);
+        let code = script.code.clone();
+        let limits = *limits;
+        let failed = |message: String| ScriptError::Compile {
+            script: name_of(script),
+            message,
+        };
+        std::thread::Builder::new()
+            .name("outpost-js-check".into())
+            .spawn(move || Instance::compile(&name, &code, &Env::default(), &limits).map(|_| ()))
+            .map_err(|e| failed(format!("cannot start a thread to compile it: {e}")))?
+            .join()
+            .map_err(|_| failed("compiling it crashed its thread".into()))??;
+        if let Ok(mut passed) = PASSED.lock() {
+            let set = passed.get_or_insert_with(HashSet::new);
+            // Bounded: a node that deploys thousands of versions forgets old ones.
+            if set.len() >= 4096 {
+                set.clear();
+            }
+            set.insert(key);
+        }
+        Ok(())
+    }
+}
+
+/// How a script is named in errors and logs: its path as configured.
+fn name_of(script: &ScriptSource) -> String {
+    script.path.display().to_string()
+}
