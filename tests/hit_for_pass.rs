@@ -9,7 +9,7 @@
 mod common;
 
 use common::origin::{TestOrigin, serve};
-use common::{Outpost, TEST_TIMEOUT, client, metric, raw_exchange, scrape};
+use common::{Outpost, TEST_TIMEOUT, client, raw_exchange, series_reaching};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -31,14 +31,7 @@ fn start(origin: &str, site: &str) -> (Outpost, String) {
 /// `outpost_cache_fast_passes_total` once it reaches `want` (or after 5 s): a pass is
 /// counted after its answer is written, which the client sees a moment before.
 async fn passes_reaching(admin: &str, want: f64) -> f64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let v = metric(&scrape(admin).await, "outpost_cache_fast_passes_total");
-        if v >= want || std::time::Instant::now() > deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    series_reaching(admin, "outpost_cache_fast_passes_total", want).await
 }
 
 /// The response's fields as `name: value` lines, without the ones that differ per

@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Outpost, TEST_TIMEOUT, client, free_port, metric, scrape};
+use common::{Outpost, TEST_TIMEOUT, client, free_port, scrape, series_reaching};
 use http_body_util::Full;
 use hyper::Response;
 use std::io::Read;
@@ -41,14 +41,15 @@ async fn origin(version: Arc<AtomicUsize>) -> (std::net::SocketAddr, Arc<AtomicU
     .await
 }
 
-fn start(origin: std::net::SocketAddr, admin: &str) -> Outpost {
+/// Outpost in front of `origin`, with `rewritten_pages` of room for kept rewrites.
+fn start(origin: std::net::SocketAddr, admin: &str, rewritten_pages: &str) -> Outpost {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
     let yaml = format!(
         r#"
 listen: {{ http: "{{http}}" }}
 admin: {{ listen: "{admin}" }}
-cache: {{ memory: 64MiB, rewritten_pages: 8MiB }}
+cache: {{ memory: 64MiB, rewritten_pages: {rewritten_pages} }}
 log: {{ access_log: false }}
 sites:
   - hosts: [docs.test]
@@ -98,29 +99,10 @@ async fn page(o: &Outpost, path: &str, headers: &[(&str, &str)]) -> (Option<Stri
     (coding, String::from_utf8(out).expect("utf-8 page"))
 }
 
-/// `outpost_html_kept_total{profile}` once it is `want`, or after 5 s.
+/// `outpost_html_kept_total{profile}` once it reaches `want` (or after 5 s).
 async fn kept(admin: &str, profile: &str, want: f64) -> f64 {
     let series = format!("outpost_html_kept_total{{profile=\"{profile}\"}}");
-    series_at(admin, &series, want).await
-}
-
-/// The value of `series` (0 while absent) once it is `want` (a response is counted
-/// just after its last byte is sent, so a scrape may come a moment early), or after
-/// 5 s.
-async fn series_at(admin: &str, series: &str, want: f64) -> f64 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let text = scrape(admin).await;
-        let now = if text.contains(series) {
-            metric(&text, series)
-        } else {
-            0.0
-        };
-        if now == want || std::time::Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    series_reaching(admin, &series, want).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,7 +111,7 @@ async fn a_stored_page_is_rewritten_once_and_a_new_version_never_gets_the_old_re
         let version = Arc::new(AtomicUsize::new(1));
         let (addr, _) = origin(version.clone()).await;
         let admin = format!("127.0.0.1:{}", free_port());
-        let o = start(addr, &admin);
+        let o = start(addr, &admin, "8MiB");
         let expect = |body: &str, v: usize| {
             assert!(body.contains(&format!("<title>v{v}</title>")), "{body}");
             assert!(
@@ -211,7 +193,7 @@ async fn a_stored_page_is_rewritten_once_and_a_new_version_never_gets_the_old_re
             );
         }
         let rewrites = "outpost_html_rewrites_total{profile=\"personal\"}";
-        assert_eq!(series_at(&admin, rewrites, 4.0).await, 4.0);
+        assert_eq!(series_reaching(&admin, rewrites, 4.0).await, 4.0);
         let text = scrape(&admin).await;
         assert!(
             !text.contains("outpost_html_kept_total{profile=\"personal\"}"),
@@ -228,19 +210,17 @@ async fn rewritten_pages_zero_rewrites_every_hit() {
         let version = Arc::new(AtomicUsize::new(1));
         let (addr, hits) = origin(version).await;
         let admin = format!("127.0.0.1:{}", free_port());
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("rules.yaml"), RULES).expect("rules");
-        let yaml = format!(
-            "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"{admin}\" }}\ncache: {{ memory: 64MiB, rewritten_pages: 0 }}\nsites:\n  - hosts: [docs.test]\n    origins: [\"http://{addr}\"]\n    rules: rules.yaml\n    html_profiles:\n      same: {{ include: [https_links] }}\n      personal: {{ include: [strip_comments] }}\n"
-        );
-        let o = Outpost::start_in(dir, &yaml, &[]);
+        let o = start(addr, &admin, "0");
         for _ in 0..3 {
             let (_, body) = page(&o, "/same/b", &[]).await;
-            assert!(body.contains("<a href=\"https://docs.test/same/b\">"), "{body}");
+            assert!(
+                body.contains("<a href=\"https://docs.test/same/b\">"),
+                "{body}"
+            );
         }
         assert_eq!(hits.load(Ordering::SeqCst), 1, "served from the cache");
         let rewrites = "outpost_html_rewrites_total{profile=\"same\"}";
-        assert_eq!(series_at(&admin, rewrites, 3.0).await, 3.0);
+        assert_eq!(series_reaching(&admin, rewrites, 3.0).await, 3.0);
         let text = scrape(&admin).await;
         assert!(
             !text.contains("outpost_html_kept_total{profile=\"same\"}"),

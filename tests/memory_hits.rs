@@ -7,7 +7,7 @@
 mod common;
 
 use common::origin::TestOrigin;
-use common::{Outpost, TEST_TIMEOUT, client, metric, raw_exchange, scrape};
+use common::{Outpost, TEST_TIMEOUT, client, metric, raw_exchange, scrape, series_reaching};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -35,23 +35,6 @@ async fn fast_hits(admin: &str) -> f64 {
 /// when its answer has been written, which the client can see a moment before.
 async fn fast_hits_reaching(admin: &str, want: f64) -> f64 {
     series_reaching(admin, "outpost_cache_fast_hits_total", want).await
-}
-
-/// The value of `series` once it reaches `want` (or after 5 s).
-async fn series_reaching(admin: &str, series: &str, want: f64) -> f64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = scrape(admin).await;
-        let v = if text.lines().any(|l| l.starts_with(series)) {
-            metric(&text, series)
-        } else {
-            0.0
-        };
-        if v >= want || std::time::Instant::now() > deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -386,6 +386,25 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .expect("a number")
 }
 
+/// The value of `series` (0 while absent) once it reaches `want`, or after 5 s: a
+/// response is counted just after its last byte is sent, so a scrape right after a
+/// request may come a moment early.
+pub async fn series_reaching(admin: &str, series: &str, want: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(admin).await;
+        let v = if text.lines().any(|l| l.starts_with(series)) {
+            metric(&text, series)
+        } else {
+            0.0
+        };
+        if v >= want || Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A response header as text ("" when absent or not ASCII).
 pub fn header_text(r: &reqwest::Response, name: &str) -> String {
     r.headers()

@@ -110,17 +110,6 @@ impl KeptPages {
     pub fn get(&self, key: &KeptKey) -> Option<Bytes> {
         self.pages.get(key)
     }
-
-    /// Number of kept rewrites (for tests and the admin API).
-    pub fn len(&self) -> u64 {
-        self.pages.run_pending_tasks();
-        self.pages.entry_count()
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Collects a rewrite as it is sent, to keep it once it has ended well.
