@@ -63,7 +63,8 @@ pub struct ServerSettings {
     /// Requests of one script that may wait for the JS threads (all together); `None`:
     /// half of all the threads' room.
     pub script_queue_per_script: Option<usize>,
-    /// The longest a hooked request waits for a JS thread before it gets `503`.
+    /// The longest a hooked request waits behind others for a JS thread before it gets
+    /// `503` (a thread's own runtime set-up does not count).
     pub script_queue_timeout: Duration,
     /// Response header that carries the request's id (as in the access log), so users
     /// can quote it; `None` when turned off (`request_id_header: ""`).

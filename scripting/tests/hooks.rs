@@ -708,3 +708,25 @@ fn patient(engine: outpost_scripting::ScriptEngine) -> outpost_scripting::Script
     let wait = std::time::Duration::from_secs(60);
     engine.with_queue_limits(outpost_scripting::QueueLimits::new(1, 128, None, wait))
 }
+
+/// A new JS thread first prepares a spare runtime (a step it cannot leave midway: ~0.5 s
+/// in a debug build). A request that arrives meanwhile waits for it and is served:
+/// the queue's deadline bounds the wait behind other requests, not that step, so the
+/// first requests after a start or a deploy are not refused with 503.
+#[tokio::test]
+async fn a_request_waits_out_its_threads_runtime_preparation_without_a_503() {
+    let wait = Duration::from_millis(20);
+    let e = ScriptEngine::new(1, Limits::default())
+        .expect("engine")
+        .with_queue_limits(outpost_scripting::QueueLimits::new(1, 128, None, wait));
+    // Let the thread start and begin preparing.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let s = script(
+        "quick.js",
+        "export default { fetch() { return new Response('ok'); } };",
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/")
+        .await
+        .expect("served after the preparation, not refused");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+}

@@ -31,6 +31,7 @@ pub(super) fn worker(
     limits: Limits,
     kv: Arc<KvSlot>,
     busy_since: Arc<std::sync::atomic::AtomicU64>,
+    preparing: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -55,7 +56,7 @@ pub(super) fn worker(
         events: FuturesUnordered::new(),
         settled: Vec::new(),
     };
-    rt.block_on(w.run(rx, &busy_since));
+    rt.block_on(w.run(rx, &busy_since, &preparing));
 }
 
 /// A compiled script on this thread, with the requests it is serving.
@@ -208,6 +209,7 @@ impl Worker {
         &mut self,
         mut rx: mpsc::UnboundedReceiver<Job>,
         busy_since: &std::sync::atomic::AtomicU64,
+        preparing: &std::sync::atomic::AtomicBool,
     ) {
         loop {
             tokio::select! {
@@ -226,7 +228,11 @@ impl Worker {
                     self.settle(event);
                     busy_since.store(0, Ordering::Relaxed);
                 }
-                () = std::future::ready(()), if self.spare_wanted() => self.make_spare(),
+                () = std::future::ready(()), if self.spare_wanted() => {
+                    preparing.store(true, Ordering::Relaxed);
+                    self.make_spare();
+                    preparing.store(false, Ordering::Relaxed);
+                }
             }
         }
     }
