@@ -256,78 +256,84 @@
       this.#s = record;
     }
     get bodyUsed() {
-      if (this.#s.stream !== null) return streams().isDisturbed(this.#s.stream);
-      return this.#s.used;
+      const b = this.#s;
+      if (b.stream !== null) return streams().isDisturbed(b.stream);
+      return b.used;
     }
     get body() {
-      if (this.#s.stream === null) {
-        const s = this.#s.source;
+      const b = this.#s;
+      if (b.stream === null) {
+        const s = b.source;
         if (s === null) return null;
-        if (s instanceof HostBody) this.#s.stream = hostStream(s);
-        else this.#s.stream = streams().bytesStream(typeof s === "string" ? encoder.encode(s) : s);
-        this.#s.source = this.#s.stream;
+        if (s instanceof HostBody) b.stream = hostStream(s);
+        else b.stream = streams().bytesStream(typeof s === "string" ? encoder.encode(s) : s);
+        b.source = b.stream;
       }
-      return this.#s.stream;
+      return b.stream;
     }
     // Takes the source out of `b` (marking it used), for a new Request or Response
     // built from it, or for the host.
-    static take(b) {
-      if (b.#s.stream !== null) {
-        const s = streamSource(b.#s.stream);
-        b.#s.source = null;
+    static take(o) {
+      const b = o.#s;
+      if (b.stream !== null) {
+        const s = streamSource(b.stream);
+        b.source = null;
         return s;
       }
-      if (b.#s.used) throw new TypeError("Body has already been used");
-      const s = b.#s.source;
-      if (s !== null) b.#s.used = true;
-      b.#s.source = null;
+      if (b.used) throw new TypeError("Body has already been used");
+      const s = b.source;
+      if (s !== null) b.used = true;
+      b.source = null;
       return s;
     }
     // A copy of the source for clone(); a host body is split in two, a stream teed.
-    static tee(b) {
-      if (b.bodyUsed) throw new TypeError("Body has already been used");
-      const s = b.#s.source;
+    static tee(o) {
+      if (o.bodyUsed) throw new TypeError("Body has already been used");
+      const b = o.#s;
+      const s = b.source;
       if (s instanceof HostBody) {
         const [one, two] = host.tee(s.id);
-        b.#s.source = new HostBody(one, s.signal);
+        b.source = new HostBody(one, s.signal);
         return new HostBody(two, s.signal);
       }
       if (isStream(s)) {
         if (s.locked) throw new TypeError("Body has already been used");
         const [one, two] = s.tee();
-        b.#s.source = one;
-        b.#s.stream = one;
+        b.source = one;
+        b.stream = one;
         return two;
       }
       return s;
     }
     async bytes() {
-      if (this.#s.stream !== null) {
-        if (streams().isLocked(this.#s.stream) || streams().isDisturbed(this.#s.stream)) throw new TypeError("Body has already been used");
-        const s = this.#s.source;
+      const b = this.#s;
+      if (b.stream !== null) {
+        if (streams().isLocked(b.stream) || streams().isDisturbed(b.stream)) throw new TypeError("Body has already been used");
+        const s = b.source;
         if (isStream(s) && hostStreams.has(s)) {
           // Untouched host stream: read the host body in one go.
           const hb = streamSource(s);
           streams().disturb(s);
           return abortable(hb.signal, (id) => host.readBody(id, hb.id));
         }
-        return readAll(this.#s.stream);
+        return readAll(b.stream);
       }
-      if (this.#s.used) throw new TypeError("Body has already been used");
-      const s = this.#s.source;
+      if (b.used) throw new TypeError("Body has already been used");
+      const s = b.source;
       // A null body is never "used" (Fetch spec: only a body can be disturbed).
-      if (s !== null) this.#s.used = true;
-      this.#s.source = null;
+      if (s !== null) b.used = true;
+      b.source = null;
       if (s === null) return new Uint8Array(0);
       if (typeof s === "string") return encoder.encode(s);
       if (s instanceof HostBody) return abortable(s.signal, (id) => host.readBody(id, s.id));
       return s;
     }
     async text() {
-      const s = this.#s.source;
-      if (typeof s === "string" && !this.#s.used && this.#s.stream === null) {
-        this.#s.used = true;
-        this.#s.source = null;
+      const b = this.#s;
+      const s = b.source;
+      if (typeof s === "string" && !b.used && b.stream === null) {
+        b.used = true;
+        b.source = null;
         return s;
       }
       return decoder.decode(await this.bytes());
@@ -361,19 +367,18 @@
   // or copied on the per-request path.
   const FAST = Object.freeze({});
 
+  // A Request's state (see Body).
+  function requestRecord(source, url, method, headers, redirect, cf, signal) {
+    return { source, used: false, stream: null, url, method, headers, redirect, cf, signal };
+  }
   let givenSignal;
   class Request extends Body {
     #r;
     constructor(input, init = {}) {
+      // FAST: `init` is the whole record, built by `requestRecord`.
       if (input === FAST) {
-        // As in Workers: the request a handler receives has redirect "manual", so
-        // `fetch(request)` hands a redirect back to the client instead of following it.
-        const r = {
-          source: init.source, used: false, stream: null,
-          url: init.url, method: init.method, headers: init.headers, redirect: "manual", cf: init.cf, signal: undefined,
-        };
-        super(r);
-        this.#r = r;
+        super(init);
+        this.#r = init;
         return;
       }
       init = init ?? {};
@@ -413,7 +418,7 @@
       if ((method === "GET" || method === "HEAD") && source !== null) {
         throw new TypeError("Request with GET/HEAD method cannot have body");
       }
-      const r = { source, used: false, stream: null, url, method, headers, redirect, cf, signal };
+      const r = requestRecord(source, url, method, headers, redirect, cf, signal);
       super(r);
       this.#r = r;
     }
@@ -439,17 +444,17 @@
   // Fetch §5.5: a reason phrase is HTAB, SP, visible ASCII and obs-text only.
   const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
   let lastReason = "";
+  // A Response's state (see Body).
+  function responseRecord(source, status, statusText, headers, url, redirected, type) {
+    return { source, used: false, stream: null, status, statusText, headers, url, redirected, type };
+  }
   class Response extends Body {
     #r;
     constructor(body = null, init = {}) {
+      // FAST: `init` is the whole record, built by `responseRecord`.
       if (body === FAST) {
-        const r = {
-          source: init.source, used: false, stream: null,
-          status: init.status, statusText: init.statusText, headers: init.headers, url: init.url ?? "",
-          redirected: init.redirected === true, type: init.type ?? "default",
-        };
-        super(r);
-        this.#r = r;
+        super(init);
+        this.#r = init;
         return;
       }
       init = init ?? {};
@@ -476,17 +481,17 @@
         throw new TypeError(`Response with null body status ${status} cannot have body`);
       }
       if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
-      const r = { source, used: false, stream: null, status, statusText, headers, url: "", redirected: false, type: "default" };
+      const r = responseRecord(source, status, statusText, headers, "", false, "default");
       super(r);
       this.#r = r;
     }
     static fromHost(status, statusText, headers, handle, url, redirected, signal) {
       const source = handle === null ? null : new HostBody(handle, signal);
-      return new Response(FAST, { status, statusText, headers, url, source, redirected });
+      return new Response(FAST, responseRecord(source, status, statusText, headers, url ?? "", redirected === true, "default"));
     }
     // A network error: type "error", status 0, no headers, no body.
     static error() {
-      return new Response(FAST, { status: 0, statusText: "", headers: new NativeHeaders(), source: null, type: "error" });
+      return new Response(FAST, responseRecord(null, 0, "", new NativeHeaders(), "", false, "error"));
     }
     static redirect(url, status = 302) {
       if (![301, 302, 303, 307, 308].includes(status)) {
@@ -510,9 +515,7 @@
     clone() {
       const s = Body.tee(this);
       const r = this.#r;
-      return new Response(FAST, {
-        status: r.status, statusText: r.statusText, headers: new NativeHeaders(r.headers), url: r.url, source: s,
-      });
+      return new Response(FAST, responseRecord(s, r.status, r.statusText, new NativeHeaders(r.headers), r.url, false, "default"));
     }
   }
 
@@ -897,7 +900,9 @@
         result = scheduled(args[6][0], args[6][1]);
       } else {
         const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
-        const request = new Request(FAST, { url: args[0], method: args[1], headers: args[2], source, cf: args[4] });
+        // As in Workers: the request a handler receives has redirect "manual", so
+        // `fetch(request)` hands a redirect back to the client instead of following it.
+        const request = new Request(FAST, requestRecord(source, args[0], args[1], args[2], "manual", args[4], undefined));
         result = call(request);
       }
       // Tell the host when the handler's promise settles (it may be settled by another
