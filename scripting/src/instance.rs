@@ -515,10 +515,10 @@ impl Instance {
                         self_closing,
                         can_have_content,
                     } => {
-                        let attrs: Vec<JsValue> = attributes
-                            .iter()
-                            .map(|(n, v)| JsArray::from_iter([s(n), s(v)], ctx).into())
-                            .collect();
+                        // Flat (name, value, name, value…): one array, not one per
+                        // attribute; the prelude reads it as such.
+                        let attrs: Vec<JsValue> =
+                            attributes.iter().flat_map(|(n, v)| [s(n), s(v)]).collect();
                         vec![
                             s(&tag),
                             JsArray::from_iter(attrs, ctx).into(),

@@ -529,104 +529,112 @@
   function contentArgs(content, options) {
     return [String(content), options !== undefined && options !== null && options.html === true];
   }
-  class Token {
-    #state;
-    constructor(state) { this.#state = state; }
-    static op(t, op) {
-      if (!t.#state.live) throw new TypeError(DEAD);
-      t.#state.ops.push(op);
-    }
+  // Each token is one record (`live`, its edits in `ops`, and what the handler sees)
+  // behind one private field: boa adds private fields one by one per construction.
+  function op(t, edit) {
+    if (!t.live) throw new TypeError(DEAD);
+    (t.ops ??= []).push(edit);
   }
-  // (One record per token, held by one private field: see Body.)
-  class Element extends Token {
+  // An element's attributes stay the flat [name, value, name, value…] list the host
+  // sent: a handler looks at one or two of a few, and a Map per element cost more.
+  function attrIndex(pairs, name) {
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return i;
+    return -1;
+  }
+  class Element {
     #e;
-    constructor(state, data, rw) {
-      super(state);
-      // Attributes become a Map when a handler first looks at them.
-      this.#e = { tag: data[0], attrs: null, pairs: data[1], ns: data[2], selfClosing: data[3], canHaveContent: data[4], removed: false, rw };
+    constructor(e) { this.#e = e; }
+    get tagName() { return this.#e.data[0]; }
+    set tagName(name) { name = String(name).toLowerCase(); op(this.#e, ["tagName", name]); this.#e.data[0] = name; }
+    get namespaceURI() { return this.#e.data[2]; }
+    get selfClosing() { return this.#e.data[3]; }
+    get canHaveContent() { return this.#e.data[4]; }
+    get removed() { return this.#e.removed === true; }
+    get attributes() {
+      const pairs = this.#e.data[1], list = [];
+      for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i], pairs[i + 1]]);
+      return list[Symbol.iterator]();
     }
-    static #attrs(e) { return (e.attrs ??= new Map(e.pairs)); }
-    get tagName() { return this.#e.tag; }
-    set tagName(name) { name = String(name).toLowerCase(); Token.op(this, ["tagName", name]); this.#e.tag = name; }
-    get namespaceURI() { return this.#e.ns; }
-    get selfClosing() { return this.#e.selfClosing; }
-    get canHaveContent() { return this.#e.canHaveContent; }
-    get removed() { return this.#e.removed; }
-    get attributes() { return Array.from(Element.#attrs(this.#e).entries())[Symbol.iterator](); }
     getAttribute(name) {
-      const v = Element.#attrs(this.#e).get(String(name).toLowerCase());
-      return v === undefined ? null : v;
+      const pairs = this.#e.data[1], i = attrIndex(pairs, String(name).toLowerCase());
+      return i < 0 ? null : pairs[i + 1];
     }
-    hasAttribute(name) { return Element.#attrs(this.#e).has(String(name).toLowerCase()); }
+    hasAttribute(name) { return attrIndex(this.#e.data[1], String(name).toLowerCase()) >= 0; }
     setAttribute(name, value) {
       name = String(name).toLowerCase(); value = String(value);
-      Token.op(this, ["setAttribute", name, value]);
-      Element.#attrs(this.#e).set(name, value);
+      const e = this.#e;
+      op(e, ["setAttribute", name, value]);
+      const pairs = e.data[1], i = attrIndex(pairs, name);
+      if (i < 0) pairs.push(name, value); else pairs[i + 1] = value;
       return this;
     }
     removeAttribute(name) {
       name = String(name).toLowerCase();
-      Token.op(this, ["removeAttribute", name]);
-      Element.#attrs(this.#e).delete(name);
+      const e = this.#e;
+      op(e, ["removeAttribute", name]);
+      const pairs = e.data[1], i = attrIndex(pairs, name);
+      if (i >= 0) pairs.splice(i, 2);
       return this;
     }
-    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
-    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
-    prepend(content, options) { Token.op(this, ["prepend", ...contentArgs(content, options)]); return this; }
-    append(content, options) { Token.op(this, ["append", ...contentArgs(content, options)]); return this; }
-    setInnerContent(content, options) { Token.op(this, ["setInnerContent", ...contentArgs(content, options)]); return this; }
-    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
-    remove() { Token.op(this, ["remove"]); this.#e.removed = true; return this; }
-    removeAndKeepContent() { Token.op(this, ["removeAndKeepContent"]); this.#e.removed = true; return this; }
+    before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
+    prepend(content, options) { op(this.#e, ["prepend", ...contentArgs(content, options)]); return this; }
+    append(content, options) { op(this.#e, ["append", ...contentArgs(content, options)]); return this; }
+    setInnerContent(content, options) { op(this.#e, ["setInnerContent", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { op(this.#e, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
+    remove() { op(this.#e, ["remove"]); this.#e.removed = true; return this; }
+    removeAndKeepContent() { op(this.#e, ["removeAndKeepContent"]); this.#e.removed = true; return this; }
     onEndTag(handler) {
       if (typeof handler !== "function") throw new TypeError("onEndTag expects a function");
       const e = this.#e;
-      if (!e.canHaveContent) throw new TypeError(`<${e.tag}> has no end tag`);
+      if (!e.data[4]) throw new TypeError(`<${e.data[0]}> has no end tag`);
       const t = e.rw.nextEndTag++;
-      Token.op(this, ["onEndTag", t]);
+      op(e, ["onEndTag", t]);
       e.rw.endTags.set(t, handler);
     }
   }
-  class EndTag extends Token {
-    #name;
-    constructor(state, data) { super(state); this.#name = data[0]; }
-    get name() { return this.#name; }
-    set name(n) { n = String(n); Token.op(this, ["tagName", n]); this.#name = n; }
-    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
-    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
-    remove() { Token.op(this, ["remove"]); return this; }
+  class EndTag {
+    #e;
+    constructor(e) { this.#e = e; }
+    get name() { return this.#e.data[0]; }
+    set name(n) { n = String(n); op(this.#e, ["tagName", n]); this.#e.data[0] = n; }
+    before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
+    remove() { op(this.#e, ["remove"]); return this; }
   }
-  class Text extends Token {
-    #t;
-    constructor(state, data) { super(state); this.#t = { text: data[0], last: data[1], removed: false }; }
-    get text() { return this.#t.text; }
-    get lastInTextNode() { return this.#t.last; }
-    get removed() { return this.#t.removed; }
-    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
-    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
-    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#t.removed = true; return this; }
-    remove() { Token.op(this, ["remove"]); this.#t.removed = true; return this; }
+  class Text {
+    #e;
+    constructor(e) { this.#e = e; }
+    get text() { return this.#e.data[0]; }
+    get lastInTextNode() { return this.#e.data[1]; }
+    get removed() { return this.#e.removed === true; }
+    before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { op(this.#e, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
+    remove() { op(this.#e, ["remove"]); this.#e.removed = true; return this; }
   }
-  class Comment extends Token {
-    #text; #removed;
-    constructor(state, data) { super(state); this.#text = data[0]; this.#removed = false; }
-    get text() { return this.#text; }
-    set text(t) { t = String(t); Token.op(this, ["text", t]); this.#text = t; }
-    get removed() { return this.#removed; }
-    before(content, options) { Token.op(this, ["before", ...contentArgs(content, options)]); return this; }
-    after(content, options) { Token.op(this, ["after", ...contentArgs(content, options)]); return this; }
-    replace(content, options) { Token.op(this, ["replace", ...contentArgs(content, options)]); this.#removed = true; return this; }
-    remove() { Token.op(this, ["remove"]); this.#removed = true; return this; }
+  class Comment {
+    #e;
+    constructor(e) { this.#e = e; }
+    get text() { return this.#e.data[0]; }
+    set text(t) { t = String(t); op(this.#e, ["text", t]); this.#e.data[0] = t; }
+    get removed() { return this.#e.removed === true; }
+    before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
+    after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
+    replace(content, options) { op(this.#e, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
+    remove() { op(this.#e, ["remove"]); this.#e.removed = true; return this; }
   }
   class Doctype {
     #d;
-    constructor(data) { this.#d = data; }
+    constructor(e) { this.#d = e.data; }
     get name() { return this.#d[0]; }
     get publicId() { return this.#d[1]; }
     get systemId() { return this.#d[2]; }
   }
-  class DocumentEnd extends Token {
-    append(content, options) { Token.op(this, ["append", ...contentArgs(content, options)]); return this; }
+  class DocumentEnd {
+    #e;
+    constructor(e) { this.#e = e; }
+    append(content, options) { op(this.#e, ["append", ...contentArgs(content, options)]); return this; }
   }
   // "Name: message" and the script's own frames (the prelude's have no file name).
   function errorText(e) {
@@ -640,30 +648,38 @@
       const rw = rewriters.get(id);
       if (kind === 8) { rewriters.delete(id); return; }
       if (rw === undefined) { host.rewriteReply(token, null, "unknown rewriter"); return; }
-      const state = { live: true, ops: [] };
+      const e = { live: true, ops: null, removed: false, data, rw };
       let handlers, method, unit;
       switch (kind) {
-        case 0: handlers = rw.element[index][1]; method = "element"; unit = new Element(state, data, rw); break;
-        case 1: handlers = rw.element[index][1]; method = "comments"; unit = new Comment(state, data); break;
-        case 2: handlers = rw.element[index][1]; method = "text"; unit = new Text(state, data); break;
-        case 3: handlers = rw.document[index]; method = "doctype"; unit = new Doctype(data); break;
-        case 4: handlers = rw.document[index]; method = "comments"; unit = new Comment(state, data); break;
-        case 5: handlers = rw.document[index]; method = "text"; unit = new Text(state, data); break;
-        case 6: handlers = rw.document[index]; method = "end"; unit = new DocumentEnd(state); break;
+        case 0: handlers = rw.element[index][1]; method = "element"; unit = new Element(e); break;
+        case 1: handlers = rw.element[index][1]; method = "comments"; unit = new Comment(e); break;
+        case 2: handlers = rw.element[index][1]; method = "text"; unit = new Text(e); break;
+        case 3: handlers = rw.document[index]; method = "doctype"; unit = new Doctype(e); break;
+        case 4: handlers = rw.document[index]; method = "comments"; unit = new Comment(e); break;
+        case 5: handlers = rw.document[index]; method = "text"; unit = new Text(e); break;
+        case 6: handlers = rw.document[index]; method = "end"; unit = new DocumentEnd(e); break;
         default: {
           const f = rw.endTags.get(index);
           rw.endTags.delete(index);
-          handlers = { f }; method = "f"; unit = new EndTag(state, data);
+          handlers = { f }; method = "f"; unit = new EndTag(e);
         }
       }
-      const done = () => { state.live = false; host.rewriteReply(token, state.ops, null); };
-      const failed = (e) => { state.live = false; host.rewriteReply(token, null, errorText(e)); };
+      let r;
       try {
-        const r = handlers[method](unit);
-        if (r !== null && typeof r === "object" && typeof r.then === "function") r.then(done, failed);
-        else done();
-      } catch (e) {
-        failed(e);
+        r = handlers[method](unit);
+      } catch (err) {
+        e.live = false;
+        host.rewriteReply(token, null, errorText(err));
+        return;
+      }
+      if (r !== null && typeof r === "object" && typeof r.then === "function") {
+        r.then(
+          () => { e.live = false; host.rewriteReply(token, e.ops, null); },
+          (err) => { e.live = false; host.rewriteReply(token, null, errorText(err)); },
+        );
+      } else {
+        e.live = false;
+        host.rewriteReply(token, e.ops, null);
       }
     },
   });

@@ -25,6 +25,8 @@ export default {
             const href = el.getAttribute("href");
             el.setAttribute("href", href.replace("http://", "https://"));
             el.removeAttribute("data-drop");
+            // Names are case-insensitive; a new attribute goes after the others.
+            el.setAttribute("Data-New", String(el.getAttribute("HREF") === el.getAttribute("href")));
             el.setAttribute("data-attrs", [...el.attributes].map(([k, v]) => `${k}=${v}`).join(";"));
           },
         })
