@@ -68,8 +68,10 @@ pub struct CacheStats {
 /// later hits neither decompress nor parse the stored head. It lives and dies with
 /// this version of the object: a revalidation or purge replaces the entry.
 pub struct MemEntry {
-    meta_internal: Vec<u8>,
-    meta_header: Vec<u8>,
+    // Boxed slices, not `Vec`s: pingora's serializer leaves spare capacity (the zstd
+    // bound for the head), which would be held for the object's life and not weighed.
+    meta_internal: Box<[u8]>,
+    meta_header: Box<[u8]>,
     body: Bytes,
     prepared: std::sync::OnceLock<Option<Box<dyn Any + Send + Sync>>>,
 }
@@ -77,8 +79,8 @@ pub struct MemEntry {
 impl MemEntry {
     fn new(meta_internal: Vec<u8>, meta_header: Vec<u8>, body: Bytes) -> Self {
         MemEntry {
-            meta_internal,
-            meta_header,
+            meta_internal: meta_internal.into_boxed_slice(),
+            meta_header: meta_header.into_boxed_slice(),
             body,
             prepared: std::sync::OnceLock::new(),
         }
@@ -427,12 +429,20 @@ impl Storage for TieredStorage {
         if key.variance_bin().is_some() {
             self.remember_variant(key.primary_bin(), key.combined_bin());
         }
+        // A declared length sizes the memory copy once (growing by doubling would hold
+        // up to twice the body for the object's life, unweighed).
+        let declared = meta
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .filter(|n| *n <= self.max_memory_object)
+            .unwrap_or(0);
         Ok(Box::new(TieredMiss {
             storage: self,
             key: key.combined_bin(),
             meta_internal: internal,
             meta_header: header,
-            buffer: Some(Vec::new()),
+            buffer: Some(Vec::with_capacity(declared as usize)),
             disk,
             len: 0,
             info,
@@ -724,7 +734,11 @@ impl HandleMiss for TieredMiss {
         {
             storage.disk_errors.record("commit", &e);
         }
-        if let Some(body) = buffer {
+        if let Some(mut body) = buffer {
+            // A body of unknown length grew by doubling: give back what it did not use.
+            if body.capacity() - body.len() > body.len() / 8 {
+                body.shrink_to_fit();
+            }
             storage.memory.insert(
                 key,
                 Arc::new(MemEntry::new(meta_internal, meta_header, Bytes::from(body))),

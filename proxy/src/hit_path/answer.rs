@@ -501,8 +501,9 @@ pub(crate) fn response_header(
     // clone of the parsed map is a few allocations and reference counts.
     let mut resp = prepared
         .fields
-        .get_or_init(|| stored_fields(prepared))
-        .clone()?;
+        .get_or_init(|| stored_fields(prepared).map(Box::new))
+        .as_deref()?
+        .clone();
     resp.insert_header(http::header::AGE, age).ok()?;
     // (Unlike the id, this value repeats for a second: HPACK may index it.)
     resp.insert_header(

@@ -61,8 +61,8 @@ pub(crate) fn answer(
     }
     let id_field = snapshot.config.server.request_id_header.as_ref();
     let mut head = answer::response_header(&prepared, now, id_field.map(|n| (n, id)))?;
-    match &prepared.date {
-        Some(date) => head.insert_header(http::header::DATE, date.clone()).ok()?,
+    match prepared.date() {
+        Some(date) => head.insert_header(http::header::DATE, date).ok()?,
         // A client gets a Date as from pingora's path (a script's fetch does not).
         None if matches!(fed, Fed::Http3) => head
             .insert_header(http::header::DATE, httpdate::fmt_http_date(now))

@@ -33,13 +33,16 @@ pub(crate) struct Prepared {
     /// into the cache), and hits keep the framing pingora's path gives them.
     pub(crate) chunked: bool,
     /// The stored `Date` (a client's hit gets the current one; a script's `fetch()`
-    /// sees the stored one, as on pingora's path).
-    pub(crate) date: Option<http::HeaderValue>,
+    /// sees the stored one, as on pingora's path): a slice of the buffer `head` is in,
+    /// so that it costs no allocation of its own.
+    date: Option<bytes::Bytes>,
     /// Its lifetime was a heuristic one (`Cache-Status` says so).
     pub(crate) heuristic: bool,
     /// The stored fields as pingora's map, for answers that need one (HTTP/2, a
     /// script's `fetch()`): parsed from `head` on the first such hit, cloned after.
-    pub(crate) fields: std::sync::OnceLock<Option<pingora::http::ResponseHeader>>,
+    /// (Boxed: most objects are only ever hit over HTTP/1, and the map is 232 bytes
+    /// before it holds anything.)
+    pub(crate) fields: std::sync::OnceLock<Option<Box<pingora::http::ResponseHeader>>>,
 }
 
 /// The parts of a stored head that decide whether the downstream compressor would
@@ -70,6 +73,13 @@ impl CompressFacts {
 }
 
 impl Prepared {
+    /// The stored `Date` field's value, if the object had one.
+    pub(crate) fn date(&self) -> Option<http::HeaderValue> {
+        self.date
+            .clone()
+            .and_then(|d| http::HeaderValue::from_maybe_shared(d).ok())
+    }
+
     /// Whether the stored fields include `name` (lowercase). A stored field that a
     /// hit sets itself (the request id, named by config) makes the hit pingora's.
     pub(crate) fn has_field(&self, name: &http::HeaderName) -> bool {
@@ -118,7 +128,7 @@ impl Prepared {
         for h in crate::service::headers::strip_hop_by_hop(&resp.headers, false) {
             resp.remove_header(h.as_str());
         }
-        let date = resp.headers.get(header::DATE).cloned();
+        let stored_date = resp.headers.get(header::DATE).cloned();
         for h in [header::AGE, header::DATE, header::CONNECTION] {
             resp.remove_header(&h);
         }
@@ -137,7 +147,7 @@ impl Prepared {
             length: body_len,
         };
 
-        let mut head = Vec::with_capacity(256);
+        let mut head = Vec::with_capacity(512);
         head.put_slice(b"HTTP/1.1 ");
         head.put_slice(resp.status.as_str().as_bytes());
         head.put_u8(b' ');
@@ -149,8 +159,15 @@ impl Prepared {
         );
         head.put_slice(b"\r\n");
         resp.header_to_h1_wire(&mut head);
+        // One exact allocation for the object's life: the head, then the stored Date.
+        let head_len = head.len();
+        if let Some(d) = &stored_date {
+            head.put_slice(d.as_bytes());
+        }
+        let buffer = bytes::Bytes::from(head.into_boxed_slice());
+        let date = stored_date.map(|_| buffer.slice(head_len..));
         Some(Prepared {
-            head: bytes::Bytes::from(head),
+            head: buffer.slice(..head_len),
             status: resp.status.as_u16(),
             fresh_until: meta.fresh_until(),
             epoch: meta.epoch(),
