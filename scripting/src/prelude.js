@@ -549,7 +549,7 @@
     get namespaceURI() { return this.#e.data[2]; }
     get selfClosing() { return this.#e.data[3]; }
     get canHaveContent() { return this.#e.data[4]; }
-    get removed() { return this.#e.removed === true; }
+    get removed() { return this.#e.removed; }
     get attributes() {
       const pairs = this.#e.data[1], list = [];
       for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i], pairs[i + 1]]);
@@ -607,7 +607,7 @@
     constructor(e) { this.#e = e; }
     get text() { return this.#e.data[0]; }
     get lastInTextNode() { return this.#e.data[1]; }
-    get removed() { return this.#e.removed === true; }
+    get removed() { return this.#e.removed; }
     before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
     after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
     replace(content, options) { op(this.#e, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
@@ -618,7 +618,7 @@
     constructor(e) { this.#e = e; }
     get text() { return this.#e.data[0]; }
     set text(t) { t = String(t); op(this.#e, ["text", t]); this.#e.data[0] = t; }
-    get removed() { return this.#e.removed === true; }
+    get removed() { return this.#e.removed; }
     before(content, options) { op(this.#e, ["before", ...contentArgs(content, options)]); return this; }
     after(content, options) { op(this.#e, ["after", ...contentArgs(content, options)]); return this; }
     replace(content, options) { op(this.#e, ["replace", ...contentArgs(content, options)]); this.#e.removed = true; return this; }
@@ -668,21 +668,27 @@
       try {
         r = handlers[method](unit);
       } catch (err) {
-        e.live = false;
-        host.rewriteReply(token, null, errorText(err));
+        tokenFailed(e, token, err);
         return;
       }
+      // Callbacks only for a handler that returned a promise: most return nothing.
       if (r !== null && typeof r === "object" && typeof r.then === "function") {
-        r.then(
-          () => { e.live = false; host.rewriteReply(token, e.ops, null); },
-          (err) => { e.live = false; host.rewriteReply(token, null, errorText(err)); },
-        );
+        r.then(() => tokenDone(e, token), (err) => tokenFailed(e, token, err));
       } else {
-        e.live = false;
-        host.rewriteReply(token, e.ops, null);
+        tokenDone(e, token);
       }
     },
   });
+  // A handler finished (or failed): its token stops working and its edits (or the
+  // error) go back to the parser.
+  function tokenDone(e, token) {
+    e.live = false;
+    host.rewriteReply(token, e.ops, null);
+  }
+  function tokenFailed(e, token, err) {
+    e.live = false;
+    host.rewriteReply(token, null, errorText(err));
+  }
   class HTMLRewriter {
     #element; #document;
     constructor() { this.#element = []; this.#document = []; }
