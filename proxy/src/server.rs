@@ -29,6 +29,18 @@ fn pingora_server_conf(config: &Config) -> ServerConf {
     }
 }
 
+/// Fails when `addr` cannot be bound, without ever listening on it: a probe that
+/// listened would, for a moment before pingora binds, accept connections nobody
+/// serves and then refuse them (a client that saw the port open gets "refused").
+/// With SO_REUSEADDR set like pingora's own socket, a bind conflicts only with a
+/// socket that listens on the address, not with connections in TIME_WAIT.
+fn probe_bind(addr: std::net::SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())
+}
+
 /// Serves `config` until SIGTERM (graceful) or SIGINT (fast). Does not return on success.
 pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     outpost_tls::install_crypto_provider();
@@ -42,7 +54,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
         .flatten()
         .filter(|_| !opts.upgrade)
     {
-        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
+        probe_bind(addr).map_err(|source| ProxyError::Bind { addr, source })?;
     }
     let control = control_runtime()?;
     let live = Arc::new(Live::new(
