@@ -299,6 +299,10 @@ routes["/globals"] = async () => {
     lone: [lone.length, lone.charCodeAt(1)],
     loneRoundTrip: JSON.parse(JSON.stringify("\uDC00")) === "\uDC00",
     clock: [still, moved, Date.length, Date.name, new Date() instanceof Date, Object.getPrototypeOf(new Date()) === Date.prototype],
+    // The language as V8 ships it: the web-compatibility annex (old scripts use it),
+    // ES2025's Float16Array and Math.sumPrecise, and no Temporal.
+    annexB: ["abcdef".substr(1, 3), escape("a b&é"), unescape("%u00e9%20"), " x ".trimLeft(), new Date(2000, 0, 1).getYear(), /a/.compile("b").source, "t".anchor("n")],
+    language: [typeof Temporal, typeof Float16Array, Math.sumPrecise([0.1, 0.2, 0.3]), typeof Iterator],
   };
 };
 
