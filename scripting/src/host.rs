@@ -532,6 +532,13 @@ fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::streams())))
 }
 
+/// `loadSubtle()`: compiles Web Crypto's key operations (`js/subtle.js`) into this
+/// context and returns their factory function (called once, by `js/crypto.js`). Not
+/// charged to the request's CPU limit, as for Streams.
+fn load_subtle(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::subtle())))
+}
+
 /// Whether a script on this thread has used streams (then the spare runtimes the thread
 /// makes ahead come with them compiled).
 pub(crate) fn streams_used() -> bool {
@@ -541,8 +548,9 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 53] = [
+    let functions: [(&str, Native, usize); 54] = [
         ("loadStreams", load_streams, 0),
+        ("loadSubtle", load_subtle, 0),
         ("settled", settled, 1),
         ("headerGet", crate::headers::get, 2),
         ("headerList", crate::headers::list, 1),

@@ -1,5 +1,6 @@
 //! The Web APIs written in JavaScript: which files make up the runtime, in what order
-//! they run, and which are compiled only when a script first needs them.
+//! they run, and which (Streams, Web Crypto's key operations) are compiled only when a
+//! script first needs them.
 
 use std::sync::OnceLock;
 
@@ -29,6 +30,10 @@ const STREAMS: &str = concat!(
     include_str!("js/streams/07-extras.js"),
 );
 
+/// Web Crypto's key operations: one function expression, compiled on a script's first
+/// call of one (see `js/crypto.js`).
+const SUBTLE: &str = include_str!("js/subtle.js");
+
 /// A source without comment lines and indentation: boa's parser time grows with the
 /// bytes it reads (a quarter less).
 fn strip(src: &str) -> String {
@@ -49,4 +54,10 @@ pub(crate) fn eager() -> &'static [String] {
 pub(crate) fn streams() -> &'static str {
     static STRIPPED: OnceLock<String> = OnceLock::new();
     STRIPPED.get_or_init(|| strip(STREAMS))
+}
+
+/// Web Crypto's key operations' source, stripped once per process.
+pub(crate) fn subtle() -> &'static str {
+    static STRIPPED: OnceLock<String> = OnceLock::new();
+    STRIPPED.get_or_init(|| strip(SUBTLE))
 }
