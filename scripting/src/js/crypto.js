@@ -44,7 +44,7 @@
   let operations = null;
   function loaded() {
     if (operations === null) {
-      operations = host.loadSubtle()({ host, ILLEGAL, encoder, toBytes, keys, keyRecord, CryptoKey, BLOCK_BITS });
+      operations = host.loadSubtle()({ host, ILLEGAL, encoder, keys, keyRecord, CryptoKey });
     }
     return operations;
   }
@@ -119,7 +119,6 @@
 
   // Web Crypto keys: HMAC (what webhook signatures use), the key bytes kept out of the
   // script's reach. Errors are the DOMException names the Web Crypto standard gives.
-  const BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
   const keys = new WeakMap();
   class CryptoKey {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }

@@ -4,101 +4,103 @@
 // shares with js/crypto.js and returns the operations.
 ((shared) => {
   "use strict";
-  const { host, ILLEGAL, encoder, toBytes, keys, keyRecord, CryptoKey, BLOCK_BITS } = shared;
+  const { host, ILLEGAL, encoder, keys, keyRecord, CryptoKey } = shared;
+  // HMAC's default key length per hash: the hash's block size.
+  const BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
   const subtleOperations = {
-      async importKey(format, keyData, algorithm, extractable, usages) {
-        const pub = publicKeyParams(algorithm);
-        if (pub !== undefined) {
-          const isPrivate = format === "pkcs8" || (format === "jwk" && typeof keyData === "object" && keyData !== null && keyData.d !== undefined);
-          return isPrivate ? importPrivateKey(format, keyData, pub, extractable, usages) : importPublicKey(format, keyData, pub, extractable, usages);
-        }
-        const kind = secretKind(algorithm);
-        if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
-        const alg = hmacParams(algorithm);
-        let bytes;
-        if (format === "jwk") {
-          if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
-          if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
-          bytes = base64url(keyData.k, "k");
-          const want = `HS${alg.hash.slice(4)}`;
-          if (keyData.alg !== undefined && keyData.alg !== want) throw new DOMException(`JWK alg ${keyData.alg} does not match the hash (${want})`, "DataError");
-        } else if (format === "raw") {
-          bytes = bufferSource(keyData, "keyData").slice();
-        } else {
-          throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
-        }
-        if (bytes.byteLength === 0) throw new DOMException("HMAC key data must not be empty", "DataError");
-        return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
-      },
-      async generateKey(algorithm, extractable, usages) {
-        const pub = publicKeyParams(algorithm);
-        if (pub !== undefined) return generatePair(pub, extractable, usages);
-        const aes = aesKind(algorithm);
-        if (aes !== undefined) {
-          const bits = aesLength(aes, algorithm.length);
-          return importSecret(aes, "raw", host.random(bits / 8), extractable, usages);
-        }
-        const alg = hmacParams(algorithm);
-        const bits = alg.length ?? BLOCK_BITS[alg.hash];
-        if (bits === 0 || bits % 8 !== 0) throw new DOMException("HMAC key length must be a positive multiple of 8", "OperationError");
-        const bytes = new Uint8Array(bits / 8);
-        for (let at = 0; at < bytes.length; at += 65536) bytes.set(host.random(Math.min(65536, bytes.length - at)), at);
-        return newKey(bytes, alg.hash, bits, extractable, keyUsages(usages));
-      },
-      async exportKey(format, key) {
-        const k = keyRecord(key);
-        if (k.type !== "secret") return exportAsymmetric(format, k);
-        if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
-        if (format === "jwk") {
-          const aes = k.algorithm?.name;
-          const alg = aes !== undefined && aes.startsWith("AES-") ? `A${k.algorithm.length}${aes.slice(4)}` : `HS${k.hash.slice(4)}`;
-          return { kty: "oct", k: toBase64url(k.bytes), alg, key_ops: [...k.usages], ext: true };
-        }
-        if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
-        return k.bytes.slice().buffer;
-      },
-      async encrypt(algorithm, key, data) { return cipher(true, algorithm, keyRecord(key), "encrypt", data); },
-      async decrypt(algorithm, key, data) { return cipher(false, algorithm, keyRecord(key), "decrypt", data); },
-      async wrapKey(format, key, wrappingKey, wrapAlgorithm) {
-        const k = keyRecord(wrappingKey);
-        const exported = await subtleOperations.exportKey(format, key);
-        const bytes = format === "jwk" ? encoder.encode(JSON.stringify(exported)) : new Uint8Array(exported);
-        return cipher(true, wrapAlgorithm, k, "wrapKey", bytes);
-      },
-      async unwrapKey(format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, usages) {
-        const k = keyRecord(unwrappingKey);
-        const bytes = cipher(false, unwrapAlgorithm, k, "unwrapKey", wrappedKey);
-        let keyData = bytes;
-        if (format === "jwk") {
-          try { keyData = JSON.parse(new TextDecoder().decode(bytes)); } catch { throw new DOMException("The unwrapped key is not a JSON Web Key", "DataError"); }
-        }
-        return subtleOperations.importKey(format, keyData, unwrappedKeyAlgorithm, extractable, usages);
-      },
-      async deriveBits(algorithm, baseKey, length) { return deriveBits(algorithm, baseKey, length, "deriveBits"); },
-      async deriveKey(algorithm, baseKey, derivedKeyType, extractable, usages) {
-        let bits;
-        const aes = aesKind(derivedKeyType);
-        if (aes !== undefined) {
-          bits = aesLength(aes, derivedKeyType.length);
-        } else {
-          const hmac = hmacParams(derivedKeyType);
-          bits = hmac.length ?? BLOCK_BITS[hmac.hash];
-        }
-        const bytes = new Uint8Array(deriveBits(algorithm, baseKey, bits, "deriveKey"));
-        return subtleOperations.importKey("raw", bytes, derivedKeyType, extractable, usages);
-      },
-      async sign(algorithm, key, data) {
-        if (keyRecord(key).type === "private") return signPrivate(algorithm, keyRecord(key), data);
-        if (keyRecord(key).type === "public") throw new DOMException('CryptoKey does not support the "sign" operation', "InvalidAccessError");
-        const k = usableKey(algorithm, key, "sign");
-        return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
-      },
-      async verify(algorithm, key, signature, data) {
-        if (keyRecord(key).type === "public") return verifyPublic(algorithm, keyRecord(key), signature, data);
-        if (keyRecord(key).type === "private") throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
-        const k = usableKey(algorithm, key, "verify");
-        return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
-      },
+    async importKey(format, keyData, algorithm, extractable, usages) {
+      const pub = publicKeyParams(algorithm);
+      if (pub !== undefined) {
+        const isPrivate = format === "pkcs8" || (format === "jwk" && typeof keyData === "object" && keyData !== null && keyData.d !== undefined);
+        return isPrivate ? importPrivateKey(format, keyData, pub, extractable, usages) : importPublicKey(format, keyData, pub, extractable, usages);
+      }
+      const kind = secretKind(algorithm);
+      if (kind !== undefined) return importSecret(kind, format, keyData, extractable, usages);
+      const alg = hmacParams(algorithm);
+      let bytes;
+      if (format === "jwk") {
+        if (typeof keyData !== "object" || keyData === null) throw new TypeError("keyData must be a JsonWebKey object");
+        if (keyData.kty !== "oct") throw new DOMException("JWK kty must be oct", "DataError");
+        bytes = base64url(keyData.k, "k");
+        const want = `HS${alg.hash.slice(4)}`;
+        if (keyData.alg !== undefined && keyData.alg !== want) throw new DOMException(`JWK alg ${keyData.alg} does not match the hash (${want})`, "DataError");
+      } else if (format === "raw") {
+        bytes = bufferSource(keyData, "keyData").slice();
+      } else {
+        throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+      }
+      if (bytes.byteLength === 0) throw new DOMException("HMAC key data must not be empty", "DataError");
+      return newKey(bytes, alg.hash, alg.length ?? bytes.byteLength * 8, extractable, keyUsages(usages));
+    },
+    async generateKey(algorithm, extractable, usages) {
+      const pub = publicKeyParams(algorithm);
+      if (pub !== undefined) return generatePair(pub, extractable, usages);
+      const aes = aesKind(algorithm);
+      if (aes !== undefined) {
+        const bits = aesLength(aes, algorithm.length);
+        return importSecret(aes, "raw", host.random(bits / 8), extractable, usages);
+      }
+      const alg = hmacParams(algorithm);
+      const bits = alg.length ?? BLOCK_BITS[alg.hash];
+      if (bits === 0 || bits % 8 !== 0) throw new DOMException("HMAC key length must be a positive multiple of 8", "OperationError");
+      const bytes = new Uint8Array(bits / 8);
+      for (let at = 0; at < bytes.length; at += 65536) bytes.set(host.random(Math.min(65536, bytes.length - at)), at);
+      return newKey(bytes, alg.hash, bits, extractable, keyUsages(usages));
+    },
+    async exportKey(format, key) {
+      const k = keyRecord(key);
+      if (k.type !== "secret") return exportAsymmetric(format, k);
+      if (!k.extractable) throw new DOMException("Key is not extractable", "InvalidAccessError");
+      if (format === "jwk") {
+        const aes = k.algorithm?.name;
+        const alg = aes !== undefined && aes.startsWith("AES-") ? `A${k.algorithm.length}${aes.slice(4)}` : `HS${k.hash.slice(4)}`;
+        return { kty: "oct", k: toBase64url(k.bytes), alg, key_ops: [...k.usages], ext: true };
+      }
+      if (format !== "raw") throw new DOMException(`Unsupported key format: ${format}`, "NotSupportedError");
+      return k.bytes.slice().buffer;
+    },
+    async encrypt(algorithm, key, data) { return cipher(true, algorithm, keyRecord(key), "encrypt", data); },
+    async decrypt(algorithm, key, data) { return cipher(false, algorithm, keyRecord(key), "decrypt", data); },
+    async wrapKey(format, key, wrappingKey, wrapAlgorithm) {
+      const k = keyRecord(wrappingKey);
+      const exported = await subtleOperations.exportKey(format, key);
+      const bytes = format === "jwk" ? encoder.encode(JSON.stringify(exported)) : new Uint8Array(exported);
+      return cipher(true, wrapAlgorithm, k, "wrapKey", bytes);
+    },
+    async unwrapKey(format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, usages) {
+      const k = keyRecord(unwrappingKey);
+      const bytes = cipher(false, unwrapAlgorithm, k, "unwrapKey", wrappedKey);
+      let keyData = bytes;
+      if (format === "jwk") {
+        try { keyData = JSON.parse(new TextDecoder().decode(bytes)); } catch { throw new DOMException("The unwrapped key is not a JSON Web Key", "DataError"); }
+      }
+      return subtleOperations.importKey(format, keyData, unwrappedKeyAlgorithm, extractable, usages);
+    },
+    async deriveBits(algorithm, baseKey, length) { return deriveBits(algorithm, baseKey, length, "deriveBits"); },
+    async deriveKey(algorithm, baseKey, derivedKeyType, extractable, usages) {
+      let bits;
+      const aes = aesKind(derivedKeyType);
+      if (aes !== undefined) {
+        bits = aesLength(aes, derivedKeyType.length);
+      } else {
+        const hmac = hmacParams(derivedKeyType);
+        bits = hmac.length ?? BLOCK_BITS[hmac.hash];
+      }
+      const bytes = new Uint8Array(deriveBits(algorithm, baseKey, bits, "deriveKey"));
+      return subtleOperations.importKey("raw", bytes, derivedKeyType, extractable, usages);
+    },
+    async sign(algorithm, key, data) {
+      if (keyRecord(key).type === "private") return signPrivate(algorithm, keyRecord(key), data);
+      if (keyRecord(key).type === "public") throw new DOMException('CryptoKey does not support the "sign" operation', "InvalidAccessError");
+      const k = usableKey(algorithm, key, "sign");
+      return host.hmacSign(k.hash, k.bytes, bufferSource(data, "data"));
+    },
+    async verify(algorithm, key, signature, data) {
+      if (keyRecord(key).type === "public") return verifyPublic(algorithm, keyRecord(key), signature, data);
+      if (keyRecord(key).type === "private") throw new DOMException('CryptoKey does not support the "verify" operation', "InvalidAccessError");
+      const k = usableKey(algorithm, key, "verify");
+      return host.hmacVerify(k.hash, k.bytes, bufferSource(signature, "signature"), bufferSource(data, "data"));
+    },
   };
   function newKey(bytes, hash, length, extractable, usages) {
     if (usages.length === 0) throw new DOMException("Usages cannot be empty when creating a key.", "SyntaxError");
