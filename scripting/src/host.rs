@@ -532,11 +532,15 @@ fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::streams())))
 }
 
-/// `loadSubtle()`: compiles Web Crypto's key operations (`js/subtle.js`) into this
-/// context and returns their factory function (called once, by `js/crypto.js`). Not
-/// charged to the request's CPU limit, as for Streams.
-fn load_subtle(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::subtle())))
+/// `loadPart(name)`: compiles one of the runtime's lazily compiled parts (Web Crypto's
+/// key operations, HTMLRewriter's handler side: see `sources`) into this context and
+/// returns its factory function (called once, by the code that asked). Not charged to
+/// the request's CPU limit, as for Streams.
+fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let name = string_arg(args, 0, ctx)?;
+    let source = crate::sources::part(&name)
+        .ok_or_else(|| type_error(format!("no runtime part {name:?}")))?;
+    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(source)))
 }
 
 /// Whether a script on this thread has used streams (then the spare runtimes the thread
@@ -550,7 +554,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
     let functions: [(&str, Native, usize); 54] = [
         ("loadStreams", load_streams, 0),
-        ("loadSubtle", load_subtle, 0),
+        ("loadPart", load_part, 1),
         ("settled", settled, 1),
         ("headerGet", crate::headers::get, 2),
         ("headerList", crate::headers::list, 1),

@@ -1,6 +1,6 @@
 //! The Web APIs written in JavaScript: which files make up the runtime, in what order
-//! they run, and which (Streams, Web Crypto's key operations) are compiled only when a
-//! script first needs them.
+//! they run, and which (Streams, Web Crypto's key operations, HTMLRewriter's handler
+//! side, FormData's body codecs) are compiled only when a script first needs them.
 
 use std::sync::OnceLock;
 
@@ -30,9 +30,15 @@ const STREAMS: &str = concat!(
     include_str!("js/streams/07-extras.js"),
 );
 
-/// Web Crypto's key operations: one function expression, compiled on a script's first
-/// call of one (see `js/crypto.js`).
-const SUBTLE: &str = include_str!("js/subtle.js");
+/// The parts compiled on a script's first use of one, by name: each is one function
+/// expression (its header says what it takes and returns). Web Crypto's key operations
+/// (see `js/crypto.js`), HTMLRewriter's handler side (see `HTMLRewriter` in the
+/// prelude), FormData's body encoding and parsing (see `js/formdata.js`).
+const PARTS: [(&str, &str); 3] = [
+    ("subtle", include_str!("js/subtle.js")),
+    ("rewriter", include_str!("js/rewriter.js")),
+    ("multipart", include_str!("js/multipart.js")),
+];
 
 /// A source without comment lines and indentation: boa's parser time grows with the
 /// bytes it reads (a quarter less).
@@ -56,8 +62,10 @@ pub(crate) fn streams() -> &'static str {
     STRIPPED.get_or_init(|| strip(STREAMS))
 }
 
-/// Web Crypto's key operations' source, stripped once per process.
-pub(crate) fn subtle() -> &'static str {
-    static STRIPPED: OnceLock<String> = OnceLock::new();
-    STRIPPED.get_or_init(|| strip(SUBTLE))
+/// The source of the part named `name`, stripped once per process.
+pub(crate) fn part(name: &str) -> Option<&'static str> {
+    static STRIPPED: OnceLock<Vec<String>> = OnceLock::new();
+    let stripped = STRIPPED.get_or_init(|| PARTS.iter().map(|(_, s)| strip(s)).collect());
+    let i = PARTS.iter().position(|(n, _)| *n == name)?;
+    Some(stripped[i].as_str())
 }
