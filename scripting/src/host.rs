@@ -529,7 +529,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// the script's: not charged to the request's CPU limit.
 fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     STREAMS_USED.set(true);
-    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(crate::sources::streams())))
+    crate::clock::uncharged(|| crate::sources::run(crate::sources::streams(), ctx))
 }
 
 /// `loadPart(name)`: compiles one of the runtime's lazily compiled parts (Web Crypto's
@@ -540,7 +540,7 @@ fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     let name = string_arg(args, 0, ctx)?;
     let source = crate::sources::part(&name)
         .ok_or_else(|| type_error(format!("no runtime part {name:?}")))?;
-    crate::clock::uncharged(|| ctx.eval(boa_engine::Source::from_bytes(source)))
+    crate::clock::uncharged(|| crate::sources::run(source, ctx))
 }
 
 /// Whether a script on this thread has used streams (then the spare runtimes the thread

@@ -179,9 +179,7 @@ impl Runtime {
         )?;
         set_up(crate::host::install(&mut context), "host")?;
         for src in crate::sources::eager() {
-            context
-                .eval(Source::from_bytes(src))
-                .map_err(|e| message(&e, &mut context))?;
+            crate::sources::run(src, &mut context).map_err(|e| message(&e, &mut context))?;
         }
         Ok(Runtime {
             context,

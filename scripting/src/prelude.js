@@ -19,6 +19,8 @@
   "use strict";
   const host = globalThis.__outpostHost;
   delete globalThis.__outpostHost;
+  // boa_runtime's atob, btoa and structuredClone come without a name.
+  for (const f of ["atob", "btoa", "structuredClone"]) Object.defineProperty(globalThis[f], "name", { value: f, configurable: true });
   const NativeHeaders = globalThis.Headers;
   // boa_runtime's Headers stores and checks values well, but reads back a value with
   // any byte beyond ASCII as "", drops the ", " between empty values and iterates in

@@ -303,6 +303,12 @@ routes["/globals"] = async () => {
     // ES2025's Float16Array and Math.sumPrecise, and no Temporal.
     annexB: ["abcdef".substr(1, 3), escape("a b&é"), unescape("%u00e9%20"), " x ".trimLeft(), new Date(2000, 0, 1).getYear(), /a/.compile("b").source, "t".anchor("n")],
     language: [typeof Temporal, typeof Float16Array, Math.sumPrecise([0.1, 0.2, 0.3]), typeof Iterator],
+    // The runtime's own functions print as built-ins, whatever language they are
+    // written in (Outpost's are partly JavaScript).
+    printedFunctions: [fetch, Request, Response, Headers, HTMLRewriter, crypto.subtle.digest, crypto.subtle.sign,
+      URLSearchParams, ReadableStream, Response.prototype.text, AbortController, setTimeout, EventTarget,
+      FormData, Blob, atob, structuredClone, queueMicrotask, caches.default.match].map(String),
+    names: [atob, btoa, structuredClone, queueMicrotask, setTimeout, fetch].map((f) => f.name),
   };
 };
 

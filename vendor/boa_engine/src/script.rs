@@ -89,6 +89,32 @@ impl Script {
         realm: Option<Realm>,
         context: &mut Context,
     ) -> JsResult<Self> {
+        Self::parse_keeping_source(src, realm, context, true)
+    }
+
+    /// Outpost patch: [`Script::parse`] for an embedder's own runtime code, whose
+    /// functions do not keep their source text: `Function.prototype.toString` answers
+    /// `function name() { [native code] }` for them, as for built-ins (and as engines
+    /// answer for their runtimes' functions), and the context does not hold a UTF-16
+    /// copy of the source for its lifetime.
+    ///
+    /// # Errors
+    ///
+    /// As [`Script::parse`].
+    pub fn parse_without_source<R: ReadChar>(
+        src: Source<'_, R>,
+        realm: Option<Realm>,
+        context: &mut Context,
+    ) -> JsResult<Self> {
+        Self::parse_keeping_source(src, realm, context, false)
+    }
+
+    fn parse_keeping_source<R: ReadChar>(
+        src: Source<'_, R>,
+        realm: Option<Realm>,
+        context: &mut Context,
+        keep_source: bool,
+    ) -> JsResult<Self> {
         let path = src.path().map(Path::to_path_buf);
         let mut parser = Parser::new(src);
         parser.set_identifier(context.next_parser_identifier());
@@ -101,7 +127,11 @@ impl Script {
             context.optimize_statement_list(code.statements_mut());
         }
 
-        let source_text = SourceText::new(source);
+        let source_text = if keep_source {
+            SourceText::new(source)
+        } else {
+            SourceText::default()
+        };
 
         Ok(Self {
             inner: Gc::new(Inner {

@@ -884,13 +884,23 @@ impl BuiltInFunctionObject {
         if let Some(code_points) = code.source_info().text_spanned().to_code_points() {
             return Ok(JsString::from(code_points).into());
         }
+        // Outpost patch: a function without source text is an embedder's runtime code
+        // (`Script::parse_without_source`): it prints as a built-in does, by its name
+        // (a method's or an async function's code block has none of its own).
+        let name = code.name().clone();
+        drop(function);
+        let name = if name.is_empty() {
+            let value = object.get(js_string!("name"), &mut *context)?;
+            if value.is_null_or_undefined() {
+                js_string!()
+            } else {
+                value.to_string(context)?
+            }
+        } else {
+            name
+        };
 
-        Ok(js_string!(
-            js_str!("function "),
-            code.name(),
-            js_str!("() { [native code] }")
-        )
-        .into())
+        Ok(js_string!(js_str!("function "), &name, js_str!("() { [native code] }")).into())
     }
 
     /// `Function.prototype [ @@hasInstance ] ( V )`
