@@ -2,7 +2,11 @@
 //! they run, and which (Streams, Web Crypto's key operations, HTMLRewriter's handler
 //! side, FormData's body codecs) are compiled only when a script first needs them.
 
+use boa_engine::script::SharedCode;
 use boa_engine::{Context, JsResult, JsValue, Script, Source};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 
 /// Run in every new context, in this order (each file's header says what it holds):
@@ -71,9 +75,33 @@ pub(crate) fn part(name: &str) -> Option<&'static str> {
     Some(stripped[i].as_str())
 }
 
+thread_local! {
+    /// Each source's code as compiled by the first runtime on this JS thread, keyed by
+    /// the source's address (every source is a process-wide static): the thread's other
+    /// contexts run the same code blocks instead of compiling their own copy (boa's heap
+    /// is per thread, so its objects may be shared by the thread's contexts). Never
+    /// dropped: the thread's contexts hold it until the thread ends, and boa's heap may
+    /// be gone by the time thread-locals are.
+    static COMPILED: RefCell<ManuallyDrop<HashMap<usize, SharedCode>>> =
+        RefCell::new(ManuallyDrop::new(HashMap::new()));
+}
+
 /// Runs one of these sources in `ctx`. Its functions keep no source text: they are the
 /// runtime's, so `toString()` shows them as `[native code]`, as Workers' built-ins
 /// show, and each context is spared a UTF-16 copy of ~60 KB of source for its life.
-pub(crate) fn run(source: &str, ctx: &mut Context) -> JsResult<JsValue> {
-    Script::parse_without_source(Source::from_bytes(source), None, ctx)?.evaluate(ctx)
+/// The code is compiled once per thread where it can be (see [`COMPILED`]): a source
+/// that declares nothing globally, run in a realm without global `let`/`const`/`class`
+/// bindings (so always in a fresh runtime; a service-worker script's declarations make
+/// a later lazy part compile for its context alone).
+pub(crate) fn run(source: &'static str, ctx: &mut Context) -> JsResult<JsValue> {
+    let key = source.as_ptr() as usize;
+    let compiled = COMPILED.with_borrow(|c| c.get(&key).cloned());
+    if let Some(script) = compiled.and_then(|code| Script::from_shared_code(&code, ctx)) {
+        return script.evaluate(ctx);
+    }
+    let script = Script::parse_without_source(Source::from_bytes(source), None, ctx)?;
+    if let Some(code) = script.shared_code(ctx)? {
+        COMPILED.with_borrow_mut(|c| c.insert(key, code));
+    }
+    script.evaluate(ctx)
 }

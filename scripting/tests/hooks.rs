@@ -730,3 +730,97 @@ async fn a_request_waits_out_its_threads_runtime_preparation_without_a_503() {
         .expect("served after the preparation, not refused");
     assert_eq!((status, body.as_str()), (200, "ok"));
 }
+
+/// The contexts on one JS thread run the runtime's code compiled once (`sources::run`):
+/// what one script does to the objects of its runtime (prototypes, globals) stays in its
+/// context, the lazily compiled parts (Streams, Web Crypto's key operations,
+/// HTMLRewriter's handlers) work in every context whichever compiled them first, and a
+/// service-worker script whose top-level declarations make its context compile them
+/// for itself works too.
+#[tokio::test]
+async fn scripts_on_one_thread_share_runtime_code_not_runtime_objects() {
+    let e = engine();
+    // What every script answers: a body read as a stream, a rewritten page, an HMAC,
+    // and how the runtime's functions print.
+    const USE: &str = r#"
+        const reader = new Response("streamed").body.getReader();
+        const chunk = await reader.read();
+        const page = await new HTMLRewriter()
+          .on("b", { element(el) { el.setAttribute("id", "x"); } })
+          .transform(new Response("<b>hi</b>")).text();
+        const key = await crypto.subtle.importKey("raw", new TextEncoder().encode("k"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+        const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("m")));
+        const out = [new TextDecoder().decode(chunk.value), page, sig.length, await new Response("t").text(),
+          String(Response.prototype.text), typeof fetch];
+    "#;
+    let module = |name: &str, before: &str| {
+        script(
+            name,
+            &format!(
+                "export default {{ async fetch() {{ {before} {USE} return Response.json(out); }} }};"
+            ),
+        )
+    };
+    let expected = serde_json::json!([
+        "streamed",
+        "<b id=\"x\">hi</b>",
+        32,
+        "t",
+        "function text() { [native code] }",
+        "function"
+    ]);
+    let first = module("first.js", "");
+    let (status, body, _) = run(&e, &first, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+        expected
+    );
+    // A script that vandalises its own runtime after using it.
+    let vandal = script(
+        "vandal.js",
+        r#"export default { async fetch() {
+          Response.prototype.text = async () => "hijacked";
+          HTMLRewriter.prototype.transform = null;
+          crypto.subtle.sign = null;
+          globalThis.fetch = 1;
+          return new Response(String(typeof fetch));
+        } };"#,
+    );
+    let (_, body, _) = run(&e, &vandal, "https://example.com/")
+        .await
+        .expect("runs");
+    assert_eq!(body, "number");
+    let second = module("second.js", "");
+    let (_, body, _) = run(&e, &second, "https://example.com/")
+        .await
+        .expect("runs");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+        expected
+    );
+    // Global `let`, `const` and `class` declarations: this context's lazy parts are
+    // compiled for it alone.
+    let worker = script(
+        "worker.js",
+        &format!(
+            r#"let counter = 0; const label = "w"; class Local {{}}
+            addEventListener("fetch", (event) => event.respondWith((async () => {{
+              counter += 1; {USE} return Response.json(out);
+            }})()));"#
+        ),
+    );
+    let (status, body, _) = run(&e, &worker, "https://example.com/")
+        .await
+        .expect("runs");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+        expected
+    );
+    let (_, body, _) = run(&e, &first, "https://example.com/").await.expect("runs");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+        expected
+    );
+}

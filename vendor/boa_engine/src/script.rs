@@ -25,6 +25,18 @@ use crate::{
     vm::{ActiveRunnable, CallFrame, CallFrameFlags, CodeBlock},
 };
 
+/// Outpost patch: a script's compiled code, shared by the realms of one thread (see
+/// [`Script::shared_code`]). Holding it keeps the code alive; it must not leave the
+/// thread (boa's heap is per thread).
+#[derive(Clone)]
+pub struct SharedCode(Gc<CodeBlock>);
+
+impl std::fmt::Debug for SharedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCode").finish_non_exhaustive()
+    }
+}
+
 /// ECMAScript's [**Script Record**][spec].
 ///
 /// [spec]: https://tc39.es/ecma262/#sec-script-records
@@ -107,6 +119,45 @@ impl Script {
         context: &mut Context,
     ) -> JsResult<Self> {
         Self::parse_keeping_source(src, realm, context, false)
+    }
+
+    /// Outpost patch: this script's compiled code, to run in the other realms of this
+    /// thread through [`Script::from_shared_code`] without compiling it again, or `None`
+    /// when that code is not realm-independent: the script declares something at its
+    /// top level, or the realm's global scope had lexical bindings when it was
+    /// compiled (references to those are by position in this realm).
+    ///
+    /// # Errors
+    ///
+    /// As [`Script::codeblock`].
+    pub fn shared_code(&self, context: &mut Context) -> JsResult<Option<SharedCode>> {
+        let code = self.codeblock(context)?;
+        let declares = !code.global_lexs.is_empty()
+            || !code.global_fns.is_empty()
+            || !code.global_vars.is_empty();
+        let clean = self.inner.realm.scope().num_bindings() == 0;
+        Ok((clean && !declares).then(|| SharedCode(code)))
+    }
+
+    /// Outpost patch: a script of the current realm that runs `code` (see
+    /// [`Script::shared_code`]), or `None` when the current realm's global scope has
+    /// lexical bindings, which that code was not compiled against.
+    #[must_use]
+    pub fn from_shared_code(code: &SharedCode, context: &mut Context) -> Option<Self> {
+        let realm = context.realm().clone();
+        if realm.scope().num_bindings() != 0 {
+            return None;
+        }
+        Some(Self {
+            inner: Gc::new(Inner {
+                realm,
+                phase: GcRefCell::new(ScriptPhase::Codeblock(code.0.clone())),
+                source_text: SourceText::default(),
+                loaded_modules: GcRefCell::default(),
+                host_defined: HostDefined::default(),
+                path: None,
+            }),
+        })
     }
 
     fn parse_keeping_source<R: ReadChar>(

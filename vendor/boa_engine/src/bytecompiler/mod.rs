@@ -2770,6 +2770,11 @@ impl<'ctx> ByteCompiler<'ctx> {
 
         let source_map_entries = self.source_map_builder.build(final_bytecode_len.as_u32());
 
+        // Outpost patch: the constants and handlers grew by doubling while compiling; a
+        // code block lives as long as its context, so its spare capacity would too.
+        self.constants.shrink_to_fit();
+        self.handlers.shrink_to_fit();
+
         CodeBlock {
             length: self.length,
             register_count,
