@@ -533,7 +533,8 @@ fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
 }
 
 /// `loadPart(name)`: compiles one of the runtime's lazily compiled parts (Web Crypto's
-/// key operations, HTMLRewriter's handler side: see `sources`) into this context and
+/// key operations, HTMLRewriter's handler side, FormData's multipart codecs: see
+/// `sources`) into this context, or runs the thread's compiled copy of it, and
 /// returns its factory function (called once, by the code that asked). Not charged to
 /// the request's CPU limit, as for Streams.
 fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {

@@ -824,3 +824,62 @@ async fn scripts_on_one_thread_share_runtime_code_not_runtime_objects() {
         expected
     );
 }
+
+/// Attribute changes on objects with many properties (which boa then gives a shape of
+/// their own, a patch in `vendor/`) keep the language's rules: a property frozen or made
+/// read-only after code has written it is not written again through that code's inline
+/// cache, attribute changes show in enumeration, and property order is kept.
+#[tokio::test]
+async fn attribute_changes_are_honoured_after_inline_caches_warmed() {
+    let e = engine();
+    let s = script(
+        "attributes.js",
+        r#"export default { async fetch() {
+          "use strict";
+          const big = () => { const o = {}; for (let i = 0; i < 20; i++) o["k" + i] = i; return o; };
+          const write = (o, v) => { try { o.k3 = v; return "ok"; } catch (e) { return e.name; } };
+          const read = (o) => o.k3;
+          const frozen = big();
+          const warm = [write(frozen, 1), write(frozen, 2), read(frozen), read(frozen)];
+          Object.freeze(frozen);
+          const afterFreeze = [write(frozen, 3), read(frozen), Object.isFrozen(frozen)];
+          const readonly = big();
+          // (An attribute change first, so the cache warms on the object's own shape.)
+          Object.defineProperty(readonly, "k5", { enumerable: false });
+          write(readonly, 7); write(readonly, 8);
+          Object.defineProperty(readonly, "k3", { writable: false });
+          const afterReadonly = [write(readonly, 9), read(readonly), Object.keys(readonly).length, Object.keys(readonly).slice(0, 6).join()];
+          readonly.extra = 1;
+          Object.defineProperty(readonly, "k5", { enumerable: true });
+          const grown = [Object.keys(readonly).slice(-2).join(), readonly.extra, write(readonly, 10)];
+          const small = Object.freeze({ a: 1, b: 2 });
+          // Data to accessor and back, a delete and a sealed object, after the change.
+          const mixed = big();
+          Object.defineProperty(mixed, "k1", { enumerable: false });
+          read(mixed); read(mixed);
+          Object.defineProperty(mixed, "k3", { get() { return "got"; }, configurable: true });
+          const viaGetter = read(mixed);
+          Object.defineProperty(mixed, "k3", { value: "data", writable: true });
+          delete mixed.k0;
+          Object.seal(mixed);
+          const shifted = [viaGetter, read(mixed), mixed.k19, write(mixed, "w"), read(mixed), Object.keys(mixed).length,
+            (() => { try { mixed.fresh = 1; return "ok"; } catch (e) { return e.name; } })()];
+          return Response.json({ warm, afterFreeze, afterReadonly, grown, small: [write(small, 1), Object.isFrozen(small)], shifted });
+        } };"#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["warm"], serde_json::json!(["ok", "ok", 2, 2]));
+    assert_eq!(v["afterFreeze"], serde_json::json!(["TypeError", 2, true]));
+    assert_eq!(
+        v["afterReadonly"],
+        serde_json::json!(["TypeError", 8, 19, "k0,k1,k2,k3,k4,k6"])
+    );
+    assert_eq!(v["grown"], serde_json::json!(["k19,extra", 1, "TypeError"]));
+    assert_eq!(v["small"], serde_json::json!(["TypeError", true]));
+    assert_eq!(
+        v["shifted"],
+        serde_json::json!(["got", "data", 19, "ok", "w", 18, "TypeError"])
+    );
+}

@@ -82,6 +82,11 @@ impl Shape {
     /// NOTE: This only applies to [`SharedShape`].
     const TRANSITION_COUNT_MAX: u16 = 1024;
 
+    /// Outpost patch: the most properties a shared shape may have for an attribute
+    /// change to stay a shared transition (see [`Shape::change_attributes_transition`]);
+    /// small objects frozen alike keep sharing their shapes.
+    const CONFIGURE_SHARED_MAX: u32 = 8;
+
     /// Returns `true` if it's a shared shape, `false` otherwise.
     #[inline]
     #[must_use]
@@ -128,6 +133,15 @@ impl Shape {
         key: TransitionKey,
     ) -> ChangeTransition<Self> {
         match &self.inner {
+            // Outpost patch: a shared shape's attribute change copies its whole property
+            // table into a new shape that keeps the old one alive (its transition chain),
+            // so changing each of an object's n properties (`Object.freeze`, WebIDL's
+            // enumerable members set after a class is defined) kept n copies of an
+            // n-entry table. Past a few properties the object gets a unique shape
+            // instead: one copy, then changes in place of a moved table.
+            Inner::Shared(shape) if shape.property_count() > Self::CONFIGURE_SHARED_MAX => {
+                shape.to_unique().change_attributes_transition(&key)
+            }
             Inner::Shared(shape) => {
                 let change_transition = shape.change_attributes_transition(key);
                 let shape =

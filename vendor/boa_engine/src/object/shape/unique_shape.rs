@@ -147,9 +147,13 @@ impl UniqueShape {
         if slot.attributes.width_match(key.attributes) {
             slot.attributes = key.attributes;
             property_table.keys[index].1.attributes = key.attributes;
-            // TODO: invalidate the pointer.
+            // Outpost patch: a new shape (the table moves to it), so that inline caches
+            // holding this one, and the attributes they read from it, miss. Changed in
+            // place, a cache that had seen the property writable kept writing it after
+            // it was frozen.
+            let property_table = std::mem::take(&mut *property_table);
             return ChangeTransition {
-                shape: self.clone().into(),
+                shape: Self::new(self.prototype(), property_table).into(),
                 action: ChangeTransitionAction::Nothing,
             };
         }

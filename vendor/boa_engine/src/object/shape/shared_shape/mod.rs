@@ -118,7 +118,7 @@ impl SharedShape {
         &self.inner.property_table
     }
     /// Return the property count that this shape owns in the [`PropertyTable`].
-    fn property_count(&self) -> u32 {
+    pub(crate) fn property_count(&self) -> u32 {
         self.inner.property_count
     }
     /// Return the index to the property in the [`PropertyTable`].
