@@ -529,7 +529,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// the script's: not charged to the request's CPU limit.
 fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     STREAMS_USED.set(true);
-    crate::clock::uncharged(|| crate::sources::run(crate::sources::streams(), ctx))
+    run_part("streams", ctx)
 }
 
 /// `loadPart(name)`: compiles one of the runtime's lazily compiled parts (Web Crypto's
@@ -539,7 +539,12 @@ fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
 /// the request's CPU limit, as for Streams.
 fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = string_arg(args, 0, ctx)?;
-    let source = crate::sources::part(&name)
+    run_part(&name, ctx)
+}
+
+/// Runs the lazily compiled part `name` in `ctx`, uncharged (see `sources::run`).
+fn run_part(name: &str, ctx: &mut Context) -> JsResult<JsValue> {
+    let source = crate::sources::part(name)
         .ok_or_else(|| type_error(format!("no runtime part {name:?}")))?;
     crate::clock::uncharged(|| crate::sources::run(source, ctx))
 }

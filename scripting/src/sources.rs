@@ -23,23 +23,24 @@ const EAGER: [&str; 8] = [
     include_str!("prelude.js"),
 ];
 
-/// The Streams standard: one function expression in parts, compiled on first use
-/// (see `js/streams-loader.js`).
-const STREAMS: &str = concat!(
-    include_str!("js/streams/01-core.js"),
-    include_str!("js/streams/02-readable.js"),
-    include_str!("js/streams/03-byte.js"),
-    include_str!("js/streams/04-tee-pipe.js"),
-    include_str!("js/streams/05-writable.js"),
-    include_str!("js/streams/06-transform.js"),
-    include_str!("js/streams/07-extras.js"),
-);
-
 /// The parts compiled on a script's first use of one, by name: each is one function
-/// expression (its header says what it takes and returns). Web Crypto's key operations
-/// (see `js/crypto.js`), HTMLRewriter's handler side (see `HTMLRewriter` in the
-/// prelude), FormData's body encoding and parsing (see `js/formdata.js`).
-const PARTS: [(&str, &str); 3] = [
+/// expression (its header says what it takes and returns). The Streams standard, in
+/// parts concatenated in order (see `js/streams-loader.js`), Web Crypto's key
+/// operations (see `js/crypto.js`), HTMLRewriter's handler side (see `HTMLRewriter` in
+/// the prelude), FormData's body encoding and parsing (see `js/formdata.js`).
+const PARTS: [(&str, &str); 4] = [
+    (
+        "streams",
+        concat!(
+            include_str!("js/streams/01-core.js"),
+            include_str!("js/streams/02-readable.js"),
+            include_str!("js/streams/03-byte.js"),
+            include_str!("js/streams/04-tee-pipe.js"),
+            include_str!("js/streams/05-writable.js"),
+            include_str!("js/streams/06-transform.js"),
+            include_str!("js/streams/07-extras.js"),
+        ),
+    ),
     ("subtle", include_str!("js/subtle.js")),
     ("rewriter", include_str!("js/rewriter.js")),
     ("multipart", include_str!("js/multipart.js")),
@@ -59,12 +60,6 @@ fn strip(src: &str) -> String {
 pub(crate) fn eager() -> &'static [String] {
     static STRIPPED: OnceLock<Vec<String>> = OnceLock::new();
     STRIPPED.get_or_init(|| EAGER.iter().map(|s| strip(s)).collect())
-}
-
-/// The Streams standard's source, stripped once per process.
-pub(crate) fn streams() -> &'static str {
-    static STRIPPED: OnceLock<String> = OnceLock::new();
-    STRIPPED.get_or_init(|| strip(STREAMS))
 }
 
 /// The source of the part named `name`, stripped once per process.
