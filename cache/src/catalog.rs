@@ -7,16 +7,38 @@ use crate::disk::Key;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// What the catalog knows about one object.
+/// What the catalog knows about one object: its primary key as text and the tags of
+/// its `Cache-Tag` header. Held as one shared string, the disk tier's encoding (the
+/// key, then each tag on a line of its own), so that a record is one allocation: the
+/// catalog has a record for every cached object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
-    /// The primary cache key as text (its format is the caller's; see `proxy::caching`).
-    pub key_text: String,
-    /// Tags from the response's `Cache-Tag` header.
-    pub tags: Vec<String>,
+    text: Arc<str>,
 }
 
 impl ObjectInfo {
+    /// The record of an object with primary key `key_text` (its format is the
+    /// caller's; see `proxy::caching`) and these tags (as [`Self::tags_from_header`]
+    /// gives them). Line breaks in either become spaces.
+    pub fn new<'a>(key_text: &str, tags: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut text = key_text.replace('\n', " ");
+        for t in tags {
+            text.push('\n');
+            text.push_str(&t.replace('\n', " "));
+        }
+        ObjectInfo { text: text.into() }
+    }
+
+    /// The primary cache key as text.
+    pub fn key_text(&self) -> &str {
+        self.text.split('\n').next().unwrap_or_default()
+    }
+
+    /// Tags from the response's `Cache-Tag` header, in order.
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.text.split('\n').skip(1)
+    }
+
     /// Tags from a `Cache-Tag` header value (comma separated, as Cloudflare's).
     pub fn tags_from_header(value: &str) -> Vec<String> {
         value
@@ -26,22 +48,13 @@ impl ObjectInfo {
             .collect()
     }
 
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = self.key_text.replace('\n', " ").into_bytes();
-        for t in &self.tags {
-            out.push(b'\n');
-            out.extend_from_slice(t.replace('\n', " ").as_bytes());
-        }
-        out
+    pub(crate) fn encode(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(bytes);
-        let mut lines = text.split('\n');
-        let key_text = lines.next().unwrap_or_default().to_string();
         ObjectInfo {
-            key_text,
-            tags: lines.map(str::to_string).collect(),
+            text: String::from_utf8_lossy(bytes).into(),
         }
     }
 }
@@ -49,11 +62,11 @@ impl ObjectInfo {
 /// Shared map from object key to its info.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
-    inner: Arc<RwLock<HashMap<Key, Arc<ObjectInfo>>>>,
+    inner: Arc<RwLock<HashMap<Key, ObjectInfo>>>,
 }
 
 impl Catalog {
-    pub(crate) fn insert(&self, key: Key, info: Arc<ObjectInfo>) {
+    pub(crate) fn insert(&self, key: Key, info: ObjectInfo) {
         if let Ok(mut m) = self.inner.write() {
             m.insert(key, info);
         }
@@ -66,7 +79,7 @@ impl Catalog {
     }
 
     /// Every record, for a caller that walks them in pieces.
-    pub(crate) fn entries(&self) -> Vec<(Key, Arc<ObjectInfo>)> {
+    pub(crate) fn entries(&self) -> Vec<(Key, ObjectInfo)> {
         self.inner
             .read()
             .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
@@ -87,11 +100,14 @@ mod tests {
 
     #[test]
     fn info_round_trips() {
-        let info = ObjectInfo {
-            key_text: "4:http6:a.test2:/x".into(),
-            tags: ObjectInfo::tags_from_header("Product, blog ,,news"),
-        };
-        assert_eq!(info.tags, vec!["product", "blog", "news"]);
-        assert_eq!(ObjectInfo::decode(&info.encode()), info);
+        let tags = ObjectInfo::tags_from_header("Product, blog ,,news");
+        assert_eq!(tags, vec!["product", "blog", "news"]);
+        let info = ObjectInfo::new("4:http6:a.test2:/x", tags.iter().map(String::as_str));
+        assert_eq!(info.key_text(), "4:http6:a.test2:/x");
+        assert_eq!(info.tags().collect::<Vec<_>>(), tags);
+        assert_eq!(ObjectInfo::decode(info.encode()), info);
+        let bare = ObjectInfo::new("k\nwith a break", []);
+        assert_eq!(bare.key_text(), "k with a break");
+        assert_eq!(bare.tags().count(), 0);
     }
 }

@@ -68,27 +68,41 @@ pub struct CacheStats {
 /// later hits neither decompress nor parse the stored head. It lives and dies with
 /// this version of the object: a revalidation or purge replaces the entry.
 pub struct MemEntry {
-    // Boxed slices, not `Vec`s: pingora's serializer leaves spare capacity (the zstd
-    // bound for the head), which would be held for the object's life and not weighed.
-    meta_internal: Box<[u8]>,
-    meta_header: Box<[u8]>,
+    // pingora's internal meta, then its serialized head, in one exact allocation: the
+    // serializer's `Vec`s carry spare capacity (the zstd bound for the head) that
+    // would be held for the object's life and not weighed, and every entry is one
+    // allocation fewer.
+    meta: Box<[u8]>,
+    /// Where the head starts in `meta`.
+    split: u32,
     body: Bytes,
     prepared: std::sync::OnceLock<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 impl MemEntry {
-    fn new(meta_internal: Vec<u8>, meta_header: Vec<u8>, body: Bytes) -> Self {
+    fn new(meta_internal: &[u8], meta_header: &[u8], body: Bytes) -> Self {
+        let mut meta = Vec::with_capacity(meta_internal.len() + meta_header.len());
+        meta.extend_from_slice(meta_internal);
+        meta.extend_from_slice(meta_header);
         MemEntry {
-            meta_internal: meta_internal.into_boxed_slice(),
-            meta_header: meta_header.into_boxed_slice(),
+            meta: meta.into_boxed_slice(),
+            // (pingora's internal meta is a few dozen bytes.)
+            split: u32::try_from(meta_internal.len()).unwrap_or(u32::MAX),
             body,
             prepared: std::sync::OnceLock::new(),
         }
     }
 
+    fn meta_parts(&self) -> (&[u8], &[u8]) {
+        self.meta
+            .split_at_checked(self.split as usize)
+            .unwrap_or((&[], &self.meta))
+    }
+
     /// The stored meta (decompresses and parses the head: not for every hit).
     pub fn meta(&self) -> PResult<CacheMeta> {
-        CacheMeta::deserialize(&self.meta_internal, &self.meta_header)
+        let (internal, header) = self.meta_parts();
+        CacheMeta::deserialize(internal, header)
     }
 
     /// The whole body.
@@ -189,7 +203,7 @@ impl TieredStorage {
         let memory = moka::sync::Cache::builder()
             .max_capacity(config.memory_bytes)
             .weigher(|_k: &Key, v: &Arc<MemEntry>| {
-                let w = v.body.len() + v.meta_internal.len() + v.meta_header.len() + 128;
+                let w = v.body.len() + v.meta.len() + 128;
                 w.min(u32::MAX as usize) as u32
             })
             .eviction_listener(
@@ -211,7 +225,7 @@ impl TieredStorage {
                 let tier = DiskTier::open(
                     path,
                     *size,
-                    &mut |k, info| rebuild_catalog.insert(k, Arc::new(ObjectInfo::decode(&info))),
+                    &mut |k, info| rebuild_catalog.insert(k, ObjectInfo::decode(&info)),
                     // Leaving the disk tier is leaving the cache: a memory copy must not
                     // outlive its catalog record, or a purge by tag could miss it.
                     Box::new(move |k: &Key| {
@@ -287,7 +301,7 @@ impl TieredStorage {
 
     /// Every cached object's key and record, for a purge that walks them in pieces
     /// ([`Self::purge_keys`]) so that it can pause between them.
-    pub fn catalog_entries(&self) -> Vec<([u8; 16], Arc<ObjectInfo>)> {
+    pub fn catalog_entries(&self) -> Vec<([u8; 16], ObjectInfo)> {
         self.catalog.entries()
     }
 
@@ -324,7 +338,7 @@ impl TieredStorage {
     }
 
     fn mem_hit(entry: &MemEntry) -> PResult<(CacheMeta, HitHandler)> {
-        let meta = CacheMeta::deserialize(&entry.meta_internal, &entry.meta_header)?;
+        let meta = entry.meta()?;
         let hit = MemHit {
             body: entry.body.clone(),
             done: false,
@@ -382,8 +396,8 @@ impl Storage for TieredStorage {
                 return Ok(None);
             }
             let promoted = Arc::new(MemEntry::new(
-                entry.meta_internal,
-                entry.meta_header,
+                &entry.meta_internal,
+                &entry.meta_header,
                 Bytes::from(body),
             ));
             self.memory.insert(k, promoted.clone());
@@ -405,19 +419,20 @@ impl Storage for TieredStorage {
         _trace: &SpanHandle,
     ) -> PResult<MissHandler> {
         let (internal, header) = meta.serialize()?;
-        let info = Arc::new(ObjectInfo {
-            key_text: key.primary_key_str().unwrap_or_default().to_string(),
-            tags: meta
-                .headers()
-                .get("cache-tag")
-                .and_then(|v| v.to_str().ok())
-                .map(ObjectInfo::tags_from_header)
-                .unwrap_or_default(),
-        });
+        let tags = meta
+            .headers()
+            .get("cache-tag")
+            .and_then(|v| v.to_str().ok())
+            .map(ObjectInfo::tags_from_header)
+            .unwrap_or_default();
+        let info = ObjectInfo::new(
+            key.primary_key_str().unwrap_or_default(),
+            tags.iter().map(String::as_str),
+        );
         // A disk that cannot take the object (full, read-only, failing) must not
         // cost the response or the memory tier: the object is cached in memory only.
         let disk = match &self.disk {
-            Some(d) => match d.begin(&internal, &header, &info.encode()).await {
+            Some(d) => match d.begin(&internal, &header, info.encode()).await {
                 Ok(w) => Some(w),
                 Err(e) => {
                     self.disk_errors.record("begin", &e);
@@ -490,11 +505,7 @@ impl Storage for TieredStorage {
         if let Some(old) = self.memory.get(&k) {
             self.memory.insert(
                 k,
-                Arc::new(MemEntry::new(
-                    internal.clone(),
-                    header.clone(),
-                    old.body.clone(),
-                )),
+                Arc::new(MemEntry::new(&internal, &header, old.body.clone())),
             );
             updated = true;
         }
@@ -693,7 +704,7 @@ struct TieredMiss {
     buffer: Option<Vec<u8>>,
     disk: Option<DiskWriter>,
     len: u64,
-    info: Arc<ObjectInfo>,
+    info: ObjectInfo,
 }
 
 #[async_trait]
@@ -741,7 +752,11 @@ impl HandleMiss for TieredMiss {
             }
             storage.memory.insert(
                 key,
-                Arc::new(MemEntry::new(meta_internal, meta_header, Bytes::from(body))),
+                Arc::new(MemEntry::new(
+                    &meta_internal,
+                    &meta_header,
+                    Bytes::from(body),
+                )),
             );
         }
         storage.stores.fetch_add(1, Ordering::Relaxed);

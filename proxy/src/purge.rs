@@ -97,7 +97,7 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, PurgeFai
             .map(|x| strip_scheme(x).to_ascii_lowercase())
             .collect();
         purge_paced(storage, move |info| {
-            parse_key_text(&info.key_text).is_some_and(|(_, host, pq)| {
+            parse_key_text(info.key_text()).is_some_and(|(_, host, pq)| {
                 let url = format!("{host}{pq}");
                 prefixes.iter().any(|pre| url.starts_with(pre.as_str()))
             })
@@ -106,7 +106,7 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, PurgeFai
     } else if !p.hosts.is_empty() {
         let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
         purge_paced(storage, move |info| {
-            parse_key_text(&info.key_text)
+            parse_key_text(info.key_text())
                 .is_some_and(|(_, host, _)| hosts.iter().any(|h| h == host))
         })
         .await?
@@ -117,7 +117,7 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, PurgeFai
             .map(|t| t.trim().to_ascii_lowercase())
             .collect();
         purge_paced(storage, move |info| {
-            info.tags.iter().any(|t| tags.contains(t))
+            info.tags().any(|t| tags.iter().any(|want| want == t))
         })
         .await?
     };

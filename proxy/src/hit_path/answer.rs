@@ -358,14 +358,17 @@ pub(crate) fn lookup(
         }
     }
     let site = &admitted.site;
-    if prepared.fresh_until < now
+    if prepared.fresh_until() < now
         || snapshot
             .config
             .server
             .request_id_header
             .as_ref()
             .is_some_and(|n| prepared.has_field(n))
-        || (matches!(asker, Asker::Client) && !prepared.compress.untouched(&site.compression))
+        || (matches!(asker, Asker::Client)
+            && !prepared
+                .compress
+                .untouched(&site.compression, entry.body().len() as u64))
     {
         return Err(admitted);
     }
@@ -442,7 +445,7 @@ pub(crate) fn write_head(
     keepalive: bool,
 ) {
     let (age, ttl) = age_and_ttl(prepared, now);
-    out.extend_from_slice(&prepared.head);
+    out.extend_from_slice(prepared.head());
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
@@ -479,9 +482,9 @@ fn detail(prepared: &Prepared) -> &'static str {
 /// freshness left).
 fn age_and_ttl(prepared: &Prepared, now: SystemTime) -> (u64, i64) {
     let age = now
-        .duration_since(prepared.epoch)
+        .duration_since(prepared.epoch())
         .map_or(0, |d| d.as_secs());
-    let ttl = match prepared.fresh_until.duration_since(now) {
+    let ttl = match prepared.fresh_until().duration_since(now) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
     };
@@ -524,7 +527,7 @@ pub(crate) fn response_header(
 /// `prepared`'s stored fields as pingora's map (without a case map: HTTP/2 and
 /// in-process answers send names lowercase).
 fn stored_fields(prepared: &Prepared) -> Option<pingora::http::ResponseHeader> {
-    let head = &prepared.head;
+    let head = prepared.head_bytes();
     let mut at = head.windows(2).position(|w| w == b"\r\n")? + 2;
     let mut parts = http::Response::new(()).into_parts().0;
     parts.status = http::StatusCode::from_u16(prepared.status).ok()?;

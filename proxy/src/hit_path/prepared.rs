@@ -3,7 +3,8 @@
 use bytes::BufMut;
 use http::header;
 use outpost_cache::MemEntry;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 /// What a fast hit needs of a stored object, derived once from its stored meta: the
 /// HTTP/1.1 status line and fields as every hit sends them (hop-by-hop fields gone,
@@ -11,33 +12,38 @@ use std::time::SystemTime;
 /// check.
 /// Only the per-request fields (`Age`, `Cache-Status`, `Date`, `Connection`, the
 /// request id) are written per hit.
+///
+/// Every object that has been hit holds one, so it is kept small: times as integers,
+/// the stored `Date` in the head's buffer, no field that repeats the entry.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    /// Status line and fields, each line ending in CRLF; no blank line. (`Bytes`, so
-    /// the HTTP/2 path's field values can be slices of it instead of copies.)
-    pub(crate) head: bytes::Bytes,
+    /// Status line and fields, each line ending in CRLF, no blank line (the first
+    /// `head_len` bytes); then the stored `Date` value, if there was one (a client's
+    /// hit gets the current one; a script's `fetch()` sees the stored one, as on
+    /// pingora's path). `Bytes`, so that the HTTP/2 path's field values can be slices
+    /// of it instead of copies.
+    buf: bytes::Bytes,
+    head_len: u32,
     pub(crate) status: u16,
-    pub(crate) fresh_until: SystemTime,
-    /// What `Age` counts from (pingora's `CacheMeta::epoch`).
-    pub(crate) epoch: SystemTime,
+    /// The body goes out chunked: the stored head has no length (a body streamed
+    /// into the cache), and hits keep the framing pingora's path gives them.
+    pub(crate) chunked: bool,
+    /// Its lifetime was a heuristic one (`Cache-Status` says so).
+    pub(crate) heuristic: bool,
+    /// Until when it is fresh, and what `Age` counts from (pingora's
+    /// `CacheMeta::epoch`): nanoseconds since the Unix epoch.
+    fresh_until: u64,
+    epoch: u64,
     /// This object's secondary key, when the origin sent `Vary`.
     pub(crate) variance: Option<[u8; 16]>,
     /// The `Vary` field names (lowercased), when there are any.
     pub(crate) vary: Option<Box<[String]>>,
     /// Facts the on-the-fly compressor's decision depends on.
     pub(crate) compress: CompressFacts,
-    /// [`Self::has_field`]'s last answer: the name asked about and whether the stored
-    /// fields have it (the name is config, the same for nearly every hit).
-    field_memo: std::sync::OnceLock<(http::HeaderName, bool)>,
-    /// The body goes out chunked: the stored head has no length (a body streamed
-    /// into the cache), and hits keep the framing pingora's path gives them.
-    pub(crate) chunked: bool,
-    /// The stored `Date` (a client's hit gets the current one; a script's `fetch()`
-    /// sees the stored one, as on pingora's path): a slice of the buffer `head` is in,
-    /// so that it costs no allocation of its own.
-    date: Option<bytes::Bytes>,
-    /// Its lifetime was a heuristic one (`Cache-Status` says so).
-    pub(crate) heuristic: bool,
+    /// [`Self::has_field`]'s last answer: a hash of the name asked about (the name is
+    /// config, the same for nearly every hit), shifted left, with whether the stored
+    /// fields have it in the low bit; 0 before the first question.
+    field_memo: AtomicU64,
     /// The stored fields as pingora's map, for answers that need one (HTTP/2, a
     /// script's `fetch()`): parsed from `head` on the first such hit, cloned after.
     /// (Boxed: most objects are only ever hit over HTTP/1, and the map is 232 bytes
@@ -55,16 +61,15 @@ pub(crate) struct CompressFacts {
     pub(crate) exempt: bool,
     /// The media type, lowercased.
     pub(crate) media: Option<Box<str>>,
-    /// The body length.
-    pub(crate) length: u64,
 }
 
 impl CompressFacts {
-    /// Whether a site with `settings` leaves this object's hits as they are.
-    pub(crate) fn untouched(&self, settings: &outpost_config::Compression) -> bool {
+    /// Whether a site with `settings` leaves this object's hits (of a `length`-byte
+    /// body) as they are.
+    pub(crate) fn untouched(&self, settings: &outpost_config::Compression, length: u64) -> bool {
         !settings.enabled
             || self.exempt
-            || self.length < settings.min_size
+            || length < settings.min_size
             || self
                 .media
                 .as_deref()
@@ -73,26 +78,58 @@ impl CompressFacts {
 }
 
 impl Prepared {
+    /// The status line and fields as every hit sends them.
+    pub(crate) fn head(&self) -> &[u8] {
+        self.buf.get(..self.head_len as usize).unwrap_or_default()
+    }
+
+    /// [`Self::head`] as a shared buffer (its slices cost no copy).
+    pub(crate) fn head_bytes(&self) -> bytes::Bytes {
+        self.buf.slice(..self.head_len as usize)
+    }
+
     /// The stored `Date` field's value, if the object had one.
     pub(crate) fn date(&self) -> Option<http::HeaderValue> {
-        self.date
-            .clone()
-            .and_then(|d| http::HeaderValue::from_maybe_shared(d).ok())
+        let at = self.head_len as usize;
+        (self.buf.len() > at)
+            .then(|| http::HeaderValue::from_maybe_shared(self.buf.slice(at..)).ok())
+            .flatten()
+    }
+
+    /// Until when the object is fresh.
+    pub(crate) fn fresh_until(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(self.fresh_until)
+    }
+
+    /// What `Age` counts from.
+    pub(crate) fn epoch(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(self.epoch)
     }
 
     /// Whether the stored fields include `name` (lowercase). A stored field that a
     /// hit sets itself (the request id, named by config) makes the hit pingora's.
     pub(crate) fn has_field(&self, name: &http::HeaderName) -> bool {
-        let scan = || {
-            let name = name.as_str().as_bytes();
-            self.head.split(|&b| b == b'\n').skip(1).any(|line| {
-                line.len() > name.len()
-                    && line[name.len()] == b':'
-                    && line[..name.len()].eq_ignore_ascii_case(name)
-            })
-        };
-        let (memo_name, found) = self.field_memo.get_or_init(|| (name.clone(), scan()));
-        if memo_name == name { *found } else { scan() }
+        let name = name.as_str().as_bytes();
+        // A 62-bit FNV-1a tag of the name, with a set bit above it so that a memo is
+        // never 0. The names compared are the config's (a reload may change it), not
+        // a client's: a collision is not something anyone can aim for, and 62 bits
+        // make one between two names negligible.
+        let tag = name.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }) >> 2
+            | 1 << 62;
+        let memo = self.field_memo.load(Ordering::Relaxed);
+        if memo >> 1 == tag {
+            return memo & 1 == 1;
+        }
+        let found = self.head().split(|&b| b == b'\n').skip(1).any(|line| {
+            line.len() > name.len()
+                && line[name.len()] == b':'
+                && line[..name.len()].eq_ignore_ascii_case(name)
+        });
+        self.field_memo
+            .store(tag << 1 | u64::from(found), Ordering::Relaxed);
+        found
     }
 
     /// Builds the prepared head of `entry`, or `None` when its hits are better left
@@ -144,7 +181,6 @@ impl Prepared {
                     .as_ref()
                     .is_some_and(|v| v.iter().any(|n| n == "accept-encoding")),
             media: facts.media().map(String::into_boxed_str),
-            length: body_len,
         };
 
         let mut head = Vec::with_capacity(512);
@@ -160,25 +196,95 @@ impl Prepared {
         head.put_slice(b"\r\n");
         resp.header_to_h1_wire(&mut head);
         // One exact allocation for the object's life: the head, then the stored Date.
-        let head_len = head.len();
+        let head_len = u32::try_from(head.len()).ok()?;
         if let Some(d) = &stored_date {
             head.put_slice(d.as_bytes());
         }
-        let buffer = bytes::Bytes::from(head.into_boxed_slice());
-        let date = stored_date.map(|_| buffer.slice(head_len..));
+        let nanos = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        };
         Some(Prepared {
-            head: buffer.slice(..head_len),
+            buf: bytes::Bytes::from(head.into_boxed_slice()),
+            head_len,
             status: resp.status.as_u16(),
-            fresh_until: meta.fresh_until(),
-            epoch: meta.epoch(),
+            chunked,
+            heuristic,
+            fresh_until: nanos(meta.fresh_until()),
+            epoch: nanos(meta.epoch()),
             variance: meta.variance(),
             vary: vary.map(Vec::into_boxed_slice),
             compress,
-            field_memo: std::sync::OnceLock::new(),
-            chunked,
-            date,
-            heuristic,
+            field_memo: AtomicU64::new(0),
             fields: std::sync::OnceLock::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_cache::{TieredStorage, TieredStorageConfig};
+    use pingora::cache::key::CacheHashKey;
+    use pingora::cache::{CacheKey, CacheMeta, Storage};
+
+    /// The prepared form keeps what a hit needs exactly: the head without `Date`,
+    /// the stored `Date` apart, times to the nanosecond, and `has_field`'s memo
+    /// answering for whichever name it is asked about.
+    #[tokio::test]
+    async fn prepared_head_keeps_times_date_and_fields_apart() {
+        let storage: &'static TieredStorage = Box::leak(Box::new(
+            TieredStorage::new(&TieredStorageConfig {
+                memory_bytes: 1 << 20,
+                max_memory_object: 1 << 20,
+                disk: None,
+            })
+            .expect("storage"),
+        ));
+        let mut head = pingora::http::ResponseHeader::build(200, None).expect("head");
+        for (k, v) in [
+            ("date", "Sat, 05 Dec 2026 20:00:00 GMT"),
+            ("content-length", "4"),
+            ("x-request-id", "from-origin"),
+        ] {
+            head.insert_header(k, v).expect("field");
+        }
+        let created = SystemTime::UNIX_EPOCH + Duration::new(1_790_000_000, 123_456_789);
+        let fresh = created + Duration::new(60, 987);
+        let meta = CacheMeta::new(fresh, created, 0, 0, head);
+        let key = CacheKey::new("", "/p");
+        let span = pingora::cache::trace::Span::inactive().handle();
+        let mut miss = storage
+            .get_miss_handler(&key, &meta, &span)
+            .await
+            .expect("miss");
+        miss.write_body(bytes::Bytes::from_static(b"body"), true)
+            .await
+            .expect("write");
+        miss.finish().await.expect("finish");
+        let entry = storage
+            .memory_entry(&key.combined_bin())
+            .expect("in memory");
+        let p = Prepared::build(&entry, None).expect("prepared");
+
+        let text = String::from_utf8_lossy(p.head()).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 200 ok\r\n"), "{text}");
+        assert!(!text.contains("date:"), "{text}");
+        assert!(text.ends_with("\r\n"), "{text}");
+        assert_eq!(p.head_bytes(), p.head());
+        assert_eq!(
+            p.date().expect("stored date"),
+            "Sat, 05 Dec 2026 20:00:00 GMT"
+        );
+        assert_eq!(p.fresh_until(), fresh);
+        assert_eq!(p.epoch(), meta.epoch());
+
+        let id = http::HeaderName::from_static("x-request-id");
+        let other = http::HeaderName::from_static("x-trace");
+        for _ in 0..2 {
+            assert!(p.has_field(&id));
+            assert!(!p.has_field(&other));
+            assert!(p.has_field(&http::header::CONTENT_LENGTH));
+        }
     }
 }
