@@ -883,3 +883,47 @@ async fn attribute_changes_are_honoured_after_inline_caches_warmed() {
         serde_json::json!(["got", "data", 19, "ok", "w", 18, "TypeError"])
     );
 }
+
+/// The runtime's functions behave as built-ins (no `prototype` of their own, not
+/// constructors: a patch in `vendor/`), while a script's own functions keep the
+/// language's rules, in modules and in service-worker scripts alike.
+#[tokio::test]
+async fn runtime_functions_are_not_constructors_but_a_scripts_are() {
+    let e = engine();
+    let probe = r#"
+      function Point(x) { this.x = x; }
+      Point.prototype.twice = function () { return this.x * 2; };
+      const expr = function () {};
+      const report = () => ({
+        own: [new Point(4).twice(), Object.hasOwn(expr, "prototype"), Object.getPrototypeOf(new expr()) === expr.prototype],
+        runtime: [Object.hasOwn(fetch, "prototype"), Object.hasOwn(atob, "prototype"),
+          (() => { try { new fetch(); return "constructed"; } catch (err) { return err.name; } })()],
+        constructors: [new Headers([["a", "1"]]).get("a"), new Headers() instanceof Headers, typeof Date(), new Date(0).getTime()],
+      });"#;
+    let module = script(
+        "module.js",
+        &format!("{probe}\nexport default {{ fetch() {{ return Response.json(report()); }} }};"),
+    );
+    let worker = script(
+        "sw.js",
+        &format!(
+            "{probe}\naddEventListener('fetch', (event) => event.respondWith(Response.json(report())));"
+        ),
+    );
+    for s in [&module, &worker] {
+        let (status, body, _) = run(&e, s, "https://example.com/").await.expect("runs");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["own"], serde_json::json!([8, true, true]), "{body}");
+        assert_eq!(
+            v["runtime"],
+            serde_json::json!([false, false, "TypeError"]),
+            "{body}"
+        );
+        assert_eq!(
+            v["constructors"],
+            serde_json::json!(["1", true, "string", 0]),
+            "{body}"
+        );
+    }
+}

@@ -309,6 +309,16 @@ routes["/globals"] = async () => {
       URLSearchParams, ReadableStream, Response.prototype.text, AbortController, setTimeout, EventTarget,
       FormData, Blob, atob, structuredClone, queueMicrotask, caches.default.match].map(String),
     names: [atob, btoa, structuredClone, queueMicrotask, setTimeout, fetch].map((f) => f.name),
+    // Operations are not constructors: they have no `prototype` of their own (nor can
+    // they be `new`ed); constructors do. (Request and Response are JavaScript classes
+    // here, whose `prototype` cannot be writable as workerd's is.)
+    ownPrototype: [fetch, atob, btoa, setTimeout, clearTimeout, queueMicrotask, structuredClone, caches.default.match]
+      .map((f) => Object.hasOwn(f, "prototype")),
+    notConstructors: [fetch, atob, setTimeout, structuredClone].map((f) => { try { new f(); return "constructed"; } catch (e) { return e.name; } }),
+    interfacePrototype: [[Headers], [Date]].map(([C, ...args]) => {
+      const d = Object.getOwnPropertyDescriptor(C, "prototype");
+      return [d.writable, d.enumerable, d.configurable, new C(...args) instanceof C];
+    }),
   };
 };
 

@@ -181,7 +181,7 @@ impl Script {
         let source_text = if keep_source {
             SourceText::new(source)
         } else {
-            SourceText::default()
+            SourceText::runtime()
         };
 
         Ok(Self {

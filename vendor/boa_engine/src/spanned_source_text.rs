@@ -16,6 +16,10 @@ impl Inner {
 pub(crate) struct SourceText {
     #[unsafe_ignore_trace]
     source_text: Option<Rc<Inner>>,
+    /// Outpost patch: the code is an embedder's runtime (`Script::parse_without_source`),
+    /// which has no text by choice; the functions compiled from it behave as built-ins.
+    #[unsafe_ignore_trace]
+    runtime: bool,
 }
 
 impl SourceText {
@@ -23,11 +27,24 @@ impl SourceText {
     pub(crate) fn new(source_text: boa_ast::SourceText) -> Self {
         Self {
             source_text: Some(Rc::new(Inner::new(source_text))),
+            runtime: false,
+        }
+    }
+
+    /// Outpost patch: the (absent) text of an embedder's runtime code.
+    #[must_use]
+    pub(crate) fn runtime() -> Self {
+        Self {
+            source_text: None,
+            runtime: true,
         }
     }
 
     fn new_empty() -> Self {
-        Self { source_text: None }
+        Self {
+            source_text: None,
+            runtime: false,
+        }
     }
 
     #[inline]
@@ -90,6 +107,14 @@ impl SpannedSourceText {
             true
         };
         span_is_empty || self.source_text.is_empty()
+    }
+
+    /// Outpost patch: whether this is an embedder's runtime code (see
+    /// [`SourceText::runtime`]).
+    #[inline]
+    #[must_use]
+    pub(crate) fn is_runtime(&self) -> bool {
+        self.source_text.runtime
     }
 
     /// Gets inner code points.

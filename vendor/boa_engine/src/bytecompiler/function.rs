@@ -127,6 +127,10 @@ impl FunctionCompiler {
 
         let length = parameters.length();
 
+        // Outpost patch: an embedder's runtime function is a constructor only if it
+        // looks at `new.target` (see below).
+        let runtime_non_constructor = self.spanned_source_text.is_runtime()
+            && !boa_ast::operations::contains(body, boa_ast::operations::ContainsSymbol::NewTarget);
         let mut compiler = ByteCompiler::new(
             self.name,
             self.strict,
@@ -142,9 +146,20 @@ impl FunctionCompiler {
         );
 
         compiler.length = length;
+        // Outpost patch: nor is an embedder's runtime function one, unless its body
+        // reads `new.target` (the runtime's few constructors written as functions do,
+        // and set their `prototype` themselves). Built-in functions that are not
+        // constructors have no `prototype` and cannot be `new`ed: `fetch.prototype` is
+        // `undefined` in engines whose runtimes are native. A context makes ~1 500
+        // runtime functions, and an eagerly made `prototype` object for each was ~10 %
+        // of its memory.
         compiler.code_block_flags.set(
             CodeBlockFlags::HAS_PROTOTYPE_PROPERTY,
-            !self.arrow && !self.method && !self.r#async && !self.generator,
+            !self.arrow
+                && !self.method
+                && !self.r#async
+                && !self.generator
+                && !runtime_non_constructor,
         );
 
         if self.arrow {
