@@ -92,20 +92,23 @@ request = function()
 end
 LUA
 
-# run_cell TARGET KIND URL [wrk args…] -> "rps p50 p99 cpu_s_per_10k rss_mib"
+# run_cell TARGET KIND URL [wrk args…] -> "rps p50 p99 cpu_s_per_10k rss_mib gen_cpu"
+# gen_cpu is the load generator's share of its CPU: near 100 %, the generator, not
+# the server, bounds the cell's rate (compare CPU per request there instead).
 run_cell() {
   local target=$1 kind=$2 url=$3; shift 3
   local pids; pids=$(pids_of "$target")
   local before; before=$(cpu_ticks $pids)
   local out rps p50 p99 n
+  local TIMEFORMAT="%U %S %R"
   if [ "$kind" = h2 ]; then
-    out=$(taskset -c 1 h2load -D "$dur" -c 16 -m 8 -t 1 "$url" 2>/dev/null)
+    { time out=$(taskset -c 1 h2load -D "$dur" -c 16 -m 8 -t 1 "$url" 2>/dev/null); } 2>"$work/gen.time"
     rps=$(awk '/^finished in/{gsub(",","",$4); print $4}' <<<"$out")
     n=$(awk '/^requests:/{print $8}' <<<"$out")
     p50=$(awk '/^time for request:/{print $6}' <<<"$out")   # h2load gives mean, not p50
     p99="-"
   else
-    out=$(taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$@" "$url")
+    { time out=$(taskset -c 1 wrk -t1 -c64 -d"${dur}s" --latency "$@" "$url" 2>/dev/null); } 2>"$work/gen.time"
     rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
     n=$(awk '/requests in/{print $1}' <<<"$out")
     p50=$(awk '$1=="50%"{print $2}' <<<"$out"); p99=$(awk '$1=="99%"{print $2}' <<<"$out")
@@ -114,18 +117,19 @@ run_cell() {
   fi
   local after; after=$(cpu_ticks $pids)
   local cpu; cpu=$(python3 -c "n=${n:-0}; print(f'{($after-$before)/100*10000/n:.2f}' if n else '-')")
-  echo "$rps $p50 $p99 $cpu $(peak_rss_mib $pids)"
+  local gen; gen=$(awk '{ if ($3 > 0) printf "%.0f%%", ($1 + $2) * 100 / $3; else print "-" }' "$work/gen.time")
+  echo "$rps $p50 $p99 $cpu $(peak_rss_mib $pids) ${gen:--}"
 }
 
 ratio() { python3 -c "a,b='$1','$2'; print(f'{float(a)/float(b):.2f}' if b not in ('','-') and a not in ('','-') else '-')"; }
 fmt() { python3 -c "print(f'{float(\"$1\"):,.0f}'.replace(',', ' ') if '$1' not in ('','-') else '-')"; }
 
-echo "| workload | target | req/s | p50 | p99 | CPU s / 10k req | peak RSS MiB | Outpost ÷ this |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| workload | target | req/s | p50 | p99 | CPU s / 10k req | peak RSS MiB | load generator CPU | Outpost ÷ this |"
+echo "|---|---|---|---|---|---|---|---|---|"
 row() { # workload target result outpost_rps
-  read -r rps p50 p99 cpu rss <<<"$3"
+  read -r rps p50 p99 cpu rss gen <<<"$3"
   local r="-"; [ "$2" = Outpost ] || r=$(ratio "$4" "$rps")
-  echo "| $1 | $2 | $(fmt "$rps") | $p50 | $p99 | $cpu | $rss | $r |"
+  echo "| $1 | $2 | $(fmt "$rps") | $p50 | $p99 | $cpu | $rss | $gen | $r |"
 }
 wanted() { [[ "$1" =~ ${CELLS:-.} ]]; }
 cell3() { # workload path [wrk args…]: Outpost, nginx, Varnish over plain HTTP/1.1 keep-alive
@@ -163,4 +167,5 @@ cell3 "mixed 90% HIT / 10% MISS" / -s "$work/mixed.lua"
 cell3 "HIT + header rewrite (JS hook / add_header / VCL)" /hook/1k.txt
 cell3 "HIT + HTML rewrite 60 KiB (profile / sub_filter / none)" /html/page.html
 echo
+echo "A load generator near 100 % of its CPU bounds that row's rate: compare the servers' CPU per request there."
 echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); wrk/h2load on CPU 1, servers and origin on CPU 0; ${dur} s per cell; $(date -u +%F)."
