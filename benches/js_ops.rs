@@ -1,0 +1,132 @@
+//! What common Workers operations cost inside Outpost's JS runtime (boa plus the
+//! runtime's own JavaScript), measured through the engine as a hook runs: each variant
+//! is a fetch handler doing one operation 20 times before it answers, run 64 calls in
+//! flight on one JS thread; the cost of the operation is the difference from the plain
+//! answering handler, divided by 20. The plain handler's own time is the engine's cost
+//! per request (hand-off to the JS thread, building the `Request`, the `Response` it
+//! returns, converting that back, the reply). Compare with `native_floor` in the
+//! scripting crate: the same handlers over natively implemented classes.
+//!
+//! Run: `cargo bench --bench js_ops` (`ONLY=name` for one variant, `ROUNDS=n`, e.g.
+//! under `perf record`). Wall time of the best of `ROUNDS` rounds; one JS thread.
+
+use outpost_scripting::{HookRequest, Limits, ScriptEngine, ScriptSource};
+
+/// (name, code run 20 times in the handler, set-up code before the loop, async handler)
+const OPS: &[(&str, &str, &str, bool)] = &[
+    ("new Response(string)", "new Response('x');", "", false),
+    (
+        "new Response(null, { status })",
+        "new Response(null, { status: 201 });",
+        "",
+        false,
+    ),
+    (
+        "new Response(string, response)",
+        "new Response('y', a);",
+        "const a = new Response('x');",
+        false,
+    ),
+    (
+        "response.body (a string body's stream)",
+        "new Response('y').body;",
+        "",
+        false,
+    ),
+    (
+        "new Response(r.body, r)",
+        "const a = new Response('y'); new Response(a.body, a);",
+        "",
+        false,
+    ),
+    ("new Request(request)", "new Request(r);", "", false),
+    ("new Headers()", "new Headers();", "", false),
+    (
+        "headers.get(name)",
+        "r.headers.get('user-agent');",
+        "",
+        false,
+    ),
+    (
+        "headers.set(name, value)",
+        "h.set('x-edge', 'v');",
+        "const h = new Headers();",
+        false,
+    ),
+    ("request.url", "r.url;", "", false),
+    (
+        "object literal, 9 properties",
+        "({ source: null, used: false, stream: null, status: 200, statusText: '', headers: null, url: '', redirected: false, type: 'default' });",
+        "",
+        false,
+    ),
+    ("await", "await 1;", "", true),
+];
+
+fn main() {
+    let limits = Limits::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let request = || {
+        HookRequest::new(
+            http::Request::builder()
+                .uri("https://example.com/a/b?c=d")
+                .header("user-agent", "bench")
+                .body(bytes::Bytes::new())
+                .expect("request"),
+        )
+    };
+    let only = std::env::var("ONLY").ok();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    // Best of `rounds` rounds of 30 × 64 calls in flight: µs per call.
+    let per_call = |code: String| -> f64 {
+        let engine = ScriptEngine::new(1, limits).expect("engine");
+        let script = ScriptSource {
+            path: "js_ops.js".into(),
+            code: code.into(),
+            version: 1,
+        };
+        rt.block_on(engine.run(script.clone(), Default::default(), request()))
+            .expect("runs");
+        let mut best = f64::MAX;
+        for _ in 0..rounds {
+            let t = std::time::Instant::now();
+            for _ in 0..30 {
+                for answer in rt.block_on(futures_util::future::join_all(
+                    (0..64).map(|_| engine.run(script.clone(), Default::default(), request())),
+                )) {
+                    answer.expect("runs");
+                }
+            }
+            best = best.min(t.elapsed().as_secs_f64() * 1e6 / (30.0 * 64.0));
+        }
+        best
+    };
+    let handler = |asynchronous: bool, body: &str| {
+        format!(
+            "export default {{ {}fetch(r) {{ {body} return new Response('x'); }} }};",
+            if asynchronous { "async " } else { "" }
+        )
+    };
+    let sync_base = per_call(handler(false, ""));
+    let async_base = per_call(handler(true, ""));
+    println!(
+        "a hook answering by itself: {sync_base:.1} µs per request (async handler: {async_base:.1})"
+    );
+    for (name, op, setup, asynchronous) in OPS {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        let t = per_call(handler(
+            *asynchronous,
+            &format!("{setup} for (let i = 0; i < 20; i++) {{ {op} }}"),
+        ));
+        let base = if *asynchronous { async_base } else { sync_base };
+        println!("{name}: {:.2} µs", (t - base) / 20.0);
+    }
+}
