@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 
 /// Run in every new context, in this order (each file's header says what it holds):
 /// DOM events and aborts, the loader that stands in for the Streams globals, Blob and
-/// File, FormData, Web Crypto, URLSearchParams, URLPattern, then the Workers prelude.
-const EAGER: [&str; 8] = [
+/// File, FormData, Web Crypto, URLSearchParams, URLPattern, Headers, the Workers prelude
+/// (Request, Response, fetch, HTMLRewriter, the entry points), then the rest of the
+/// Workers global scope over the prelude's host calls.
+const EAGER: [&str; 10] = [
     include_str!("js/events.js"),
     include_str!("js/streams-loader.js"),
     include_str!("js/blob.js"),
@@ -20,7 +22,9 @@ const EAGER: [&str; 8] = [
     include_str!("js/crypto.js"),
     include_str!("js/url.js"),
     include_str!("js/urlpattern.js"),
+    include_str!("js/headers.js"),
     include_str!("prelude.js"),
+    include_str!("js/platform.js"),
 ];
 
 /// The parts compiled on a script's first use of one, by name: each is one function
