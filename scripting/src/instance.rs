@@ -597,7 +597,21 @@ impl Instance {
         let status = status.as_number().unwrap_or(0.0) as u16;
         let status = http::StatusCode::from_u16(status)
             .map_err(|_| not_response(format!("a Response with status {status}")))?;
-        let headers = crate::headers::header_map(&headers).unwrap_or_default();
+        let headers = match crate::headers::header_map(&headers) {
+            Some(map) => map,
+            // A response made without headers has at most a content type (the prelude
+            // makes its Headers only when a script reads them).
+            None => {
+                let mut map = http::HeaderMap::new();
+                if let Ok(v) = get(3, ctx)
+                    && let Some(t) = v.as_string()
+                    && let Ok(t) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+                {
+                    map.insert(http::header::CONTENT_TYPE, t);
+                }
+                map
+            }
+        };
         let body = if body.is_null_or_undefined() {
             Body::Bytes(bytes::Bytes::new())
         } else if let Some(s) = body.as_string() {

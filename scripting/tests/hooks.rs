@@ -927,3 +927,95 @@ async fn runtime_functions_are_not_constructors_but_a_scripts_are() {
         );
     }
 }
+
+/// A response made without headers gets its `Headers` only when a script reads them;
+/// until then its one header is the content type its body implies. Both paths answer
+/// the same, to the script and to the client.
+#[tokio::test]
+async fn a_response_without_headers_has_its_content_type_read_or_not() {
+    let e = engine();
+    let cases = [
+        // (path, handler body, expected content type at the client)
+        (
+            "/text",
+            "return new Response('x');",
+            Some("text/plain;charset=UTF-8"),
+        ),
+        ("/none", "return new Response(null, { status: 201 });", None),
+        ("/bytes", "return new Response(new Uint8Array([1]));", None),
+        (
+            "/blob",
+            "return new Response(new Blob(['x'], { type: 'text/csv' }));",
+            Some("text/csv"),
+        ),
+        (
+            "/params",
+            "return new Response(new URLSearchParams('a=1'));",
+            Some("application/x-www-form-urlencoded;charset=UTF-8"),
+        ),
+        (
+            "/read",
+            "const r = new Response('x'); const before = r.headers.get('content-type'); r.headers.set('x-before', before); return r;",
+            Some("text/plain;charset=UTF-8"),
+        ),
+        (
+            "/changed",
+            "const r = new Response('x'); r.headers.set('content-type', 'text/html'); return r;",
+            Some("text/html"),
+        ),
+        (
+            "/deleted",
+            "const r = new Response('x'); r.headers.delete('content-type'); return r;",
+            None,
+        ),
+        (
+            "/clone",
+            "const r = new Response('x'); const c = r.clone(); c.headers.set('x-clone', '1'); c.headers.set('x-original', String(r.headers.has('x-clone'))); return c;",
+            Some("text/plain;charset=UTF-8"),
+        ),
+        (
+            "/copied",
+            "const r = new Response('x'); return new Response('y', r);",
+            Some("text/plain;charset=UTF-8"),
+        ),
+    ];
+    let mut code = String::from(
+        "export default { async fetch(request) { const path = new URL(request.url).pathname;\n",
+    );
+    for (path, body, _) in &cases {
+        code.push_str(&format!("if (path === '{path}') {{ {body} }}\n"));
+    }
+    code.push_str("} };");
+    let s = script("lazy-headers.js", &code);
+    for (path, _, expected) in cases {
+        let (status, _, headers) = run(&e, &s, &format!("https://example.com{path}"))
+            .await
+            .unwrap_or_else(|err| panic!("{path}: {err}"));
+        assert!(status == 200 || status == 201, "{path}: {status}");
+        assert_eq!(
+            headers
+                .get("content-type")
+                .map(|v| v.to_str().expect("ascii")),
+            expected,
+            "{path}"
+        );
+        let extra = |name: &str| {
+            headers
+                .get(name)
+                .map(|v| v.to_str().expect("ascii").to_owned())
+        };
+        if path == "/read" {
+            assert_eq!(
+                extra("x-before").as_deref(),
+                Some("text/plain;charset=UTF-8")
+            );
+        }
+        if path == "/clone" {
+            assert_eq!(
+                extra("x-original").as_deref(),
+                Some("false"),
+                "a clone's headers are its own"
+            );
+        }
+    }
+}
