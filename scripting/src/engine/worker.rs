@@ -785,10 +785,9 @@ impl Worker {
             };
             let mut exported = false;
             if r.reply.is_some() {
-                let name = live.inst.name().to_string();
                 let answer = if r.cpu > self.limits.cpu_time {
                     Some(Err(ScriptError::CpuLimit {
-                        script: name,
+                        script: live.inst.name().to_string(),
                         limit_ms: self.limits.cpu_time.as_millis() as u64,
                     }))
                 } else {
@@ -802,7 +801,7 @@ impl Worker {
                         }
                         Outcome::Failed(e) => Some(Err(e)),
                         Outcome::Pending if !instance_busy => Some(Err(ScriptError::RuntimeLimit {
-                            script: name,
+                            script: live.inst.name().to_string(),
                             message: "the handler's promise never settled: it awaits something that cannot finish, or a loop or recursion limit stopped it".into(),
                         })),
                         Outcome::Pending => None,
