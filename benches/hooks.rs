@@ -9,7 +9,10 @@
 //! Run: `cargo bench --bench hooks`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use outpost_scripting::{HookRequest, Limits, ScriptEngine, ScriptSource};
+#[path = "support/hook.rs"]
+mod support;
+
+use outpost_scripting::{Limits, ScriptEngine, ScriptSource};
 
 const HOOK: &str = r#"
 export default {
@@ -40,20 +43,8 @@ fn benches(c: &mut Criterion) {
     };
     let limits = Limits::default();
     let engine = ScriptEngine::new(1, limits).expect("engine");
-    // The engine's queue wait is a timer.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let request = || {
-        HookRequest::new(
-            http::Request::builder()
-                .uri("https://example.com/a/b?c=d")
-                .header("user-agent", "bench")
-                .body(bytes::Bytes::new())
-                .expect("request"),
-        )
-    };
+    let rt = support::runtime();
+    let request = support::request;
     // Each iteration deploys the script to a fresh JS thread (made outside the timing):
     // on one long-lived thread every version's context would stay behind (boa leaks
     // part of a dropped context, README "Known limits") and the pauses of the collector

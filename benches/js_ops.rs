@@ -10,7 +10,10 @@
 //! Run: `cargo bench --bench js_ops` (`ONLY=name` for one variant, `ROUNDS=n`, e.g.
 //! under `perf record`). Wall time of the best of `ROUNDS` rounds; one JS thread.
 
-use outpost_scripting::{HookRequest, Limits, ScriptEngine, ScriptSource};
+#[path = "support/hook.rs"]
+mod support;
+
+use outpost_scripting::{Limits, ScriptEngine, ScriptSource};
 
 /// (name, code run 20 times in the handler, set-up code before the loop, async handler)
 const OPS: &[(&str, &str, &str, bool)] = &[
@@ -65,19 +68,8 @@ const OPS: &[(&str, &str, &str, bool)] = &[
 
 fn main() {
     let limits = Limits::default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let request = || {
-        HookRequest::new(
-            http::Request::builder()
-                .uri("https://example.com/a/b?c=d")
-                .header("user-agent", "bench")
-                .body(bytes::Bytes::new())
-                .expect("request"),
-        )
-    };
+    let rt = support::runtime();
+    let request = support::request;
     let only = std::env::var("ONLY").ok();
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
