@@ -740,7 +740,7 @@ async fn a_request_waits_out_its_threads_runtime_preparation_without_a_503() {
 #[tokio::test]
 async fn scripts_on_one_thread_share_runtime_code_not_runtime_objects() {
     // Streams, a rewrite and Web Crypto in one handler come close to the default 50 ms
-    // CPU limit in a debug build (1 run in 8 failed on it, before this session too): it is
+    // CPU limit in a debug build (1 run in 8 failed on it): this test is
     // about sharing code, not the limit.
     let e = patient(
         ScriptEngine::new(
