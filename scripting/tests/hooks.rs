@@ -742,16 +742,11 @@ async fn scripts_on_one_thread_share_runtime_code_not_runtime_objects() {
     // Streams, a rewrite and Web Crypto in one handler come close to the default 50 ms
     // CPU limit in a debug build (1 run in 8 failed on it): this test is
     // about sharing code, not the limit.
-    let e = patient(
-        ScriptEngine::new(
-            1,
-            Limits {
-                cpu_time: Duration::from_secs(2),
-                ..Limits::default()
-            },
-        )
-        .expect("engine"),
-    );
+    let limits = Limits {
+        cpu_time: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let e = patient(ScriptEngine::new(1, limits).expect("engine"));
     // What every script answers: a body read as a stream, a rewritten page, an HMAC,
     // and how the runtime's functions print.
     const USE: &str = r#"

@@ -5,18 +5,19 @@
   "use strict";
   const { host, hostCall, toBytes, encoder, decoder, timers, nextId, now: lastIo } = globalThis.__outpostPlatform;
   delete globalThis.__outpostPlatform;
+  // What this file's constructors take from here; scripts calling them get a TypeError.
+  const ILLEGAL = Symbol("illegal constructor");
 
   // The Cache API, as in Workers: caches.default is the node's own cache (an entry put
   // there is what a request for that URL is served from), caches.open(name) a cache
   // of its own. Each operation is a host fetch carrying the operation.
-  const illegal = Symbol("illegal constructor");
   function cacheKeyRequest(request) {
     return request instanceof Request ? request : new Request(request);
   }
   class Cache {
     #name;
     constructor(token, name) {
-      if (token !== illegal) throw new TypeError("Illegal constructor");
+      if (token !== ILLEGAL) throw new TypeError("Illegal constructor");
       this.#name = name;
     }
     async match(request, options) {
@@ -50,17 +51,17 @@
   class CacheStorage {
     #default;
     constructor(token) {
-      if (token !== illegal) throw new TypeError("Illegal constructor");
-      this.#default = new Cache(illegal, "default");
+      if (token !== ILLEGAL) throw new TypeError("Illegal constructor");
+      this.#default = new Cache(ILLEGAL, "default");
     }
     get default() { return this.#default; }
     async open(name) {
-      return new Cache(illegal, String(name));
+      return new Cache(ILLEGAL, String(name));
     }
   }
   globalThis.Cache = Cache;
   globalThis.CacheStorage = CacheStorage;
-  globalThis.caches = new CacheStorage(illegal);
+  globalThis.caches = new CacheStorage(ILLEGAL);
 
   // Timers: bounded by the host (at most 30 s, and only while the request or its
   // waitUntil work is alive).
@@ -96,7 +97,6 @@
     Object.defineProperty(globalThis, name, { enumerable: false });
   }
 
-  const ILLEGAL = Symbol("illegal");
   // Workers' scheduler: `await scheduler.wait(ms)` is a setTimeout as a promise.
   class Scheduler {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError("Illegal constructor"); }
