@@ -7,13 +7,75 @@
 //! returns, converting that back, the reply). Compare with `native_floor` in the
 //! scripting crate: the same handlers over natively implemented classes.
 //!
+//! Whole hooks that fetch are priced per request as they are (their `fetch()` goes to an
+//! in-process fetcher that answers at once with an origin-like head and a 1 KiB body,
+//! so what remains is the runtime's own work for the subrequest and its response).
+//!
 //! Run: `cargo bench --bench js_ops` (`ONLY=name` for one variant, `ROUNDS=n`, e.g.
 //! under `perf record`). Wall time of the best of `ROUNDS` rounds; one JS thread.
 
 #[path = "support/hook.rs"]
 mod support;
 
-use outpost_scripting::{Limits, ScriptEngine, ScriptSource};
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use outpost_scripting::{
+    BodyStream, FetchRequest, FetchResponse, Fetcher, Limits, ScriptEngine, ScriptSource,
+};
+
+/// Whole fetching hooks: (name, handler).
+const HOOKS: &[(&str, &str)] = &[
+    ("return fetch(request)", "fetch(r) { return fetch(r); }"),
+    (
+        "await fetch(request), answer",
+        "async fetch(r) { await fetch(r); return new Response('x'); }",
+    ),
+    (
+        "await fetch(request), read .body, answer",
+        "async fetch(r) { (await fetch(r)).body; return new Response('x'); }",
+    ),
+    (
+        "await fetch(request), new Response(r.body, r)",
+        "async fetch(r) { const f = await fetch(r); return new Response(f.body, f); }",
+    ),
+    (
+        "header-rewrite hook (compare-hook.js)",
+        "async fetch(r) { const f = await fetch(r); const out = new Response(f.body, f); out.headers.set('x-edge', 'outpost-bench'); return out; }",
+    ),
+];
+
+/// Answers every subrequest at once: an origin-like head and a 1 KiB body.
+struct Origin;
+
+impl Fetcher for Origin {
+    fn fetch(
+        &self,
+        _: FetchRequest,
+    ) -> BoxFuture<'static, outpost_scripting::Result<FetchResponse>> {
+        Box::pin(async {
+            let mut head = http::Response::new(()).into_parts().0;
+            for (name, value) in [
+                ("content-type", "text/html; charset=utf-8"),
+                ("content-length", "1024"),
+                ("cache-control", "public, max-age=60"),
+                ("etag", "\"0123456789\""),
+                ("last-modified", "Sun, 06 Dec 2026 10:00:00 GMT"),
+                ("date", "Sun, 06 Dec 2026 10:00:00 GMT"),
+                ("server", "origin"),
+                ("age", "3"),
+            ] {
+                head.headers
+                    .insert(name, http::HeaderValue::from_static(value));
+            }
+            let body = bytes::Bytes::from(vec![b'a'; 1024]);
+            Ok(FetchResponse {
+                head,
+                body: BodyStream::new(futures_util::stream::iter([Ok(body)])),
+            })
+        })
+    }
+}
 
 /// (name, code run 20 times in the handler, set-up code before the loop, async handler)
 const OPS: &[(&str, &str, &str, bool)] = &[
@@ -69,7 +131,12 @@ const OPS: &[(&str, &str, &str, bool)] = &[
 fn main() {
     let limits = Limits::default();
     let rt = support::runtime();
-    let request = support::request;
+    let fetcher: Arc<dyn Fetcher> = Arc::new(Origin);
+    let request = || {
+        let mut r = support::request();
+        r.fetcher = Some(fetcher.clone());
+        r
+    };
     let only = std::env::var("ONLY").ok();
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
@@ -120,5 +187,12 @@ fn main() {
         ));
         let base = if *asynchronous { async_base } else { sync_base };
         println!("{name}: {:.2} µs", (t - base) / 20.0);
+    }
+    for (name, handler) in HOOKS {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        let t = per_call(format!("export default {{ {handler} }};"));
+        println!("{name}: {t:.1} µs per request");
     }
 }

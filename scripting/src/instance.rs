@@ -577,41 +577,34 @@ impl Instance {
             script: name.to_string(),
             got,
         };
+        if crate::response::head(value).is_none() {
+            return Err(not_response(describe(value)));
+        }
+        // The body first: handing on a FixedLengthStream sets a header.
         let export = self.export.clone();
-        let parts = export
+        let body = export
             .call(
                 &JsValue::undefined(),
                 std::slice::from_ref(value),
                 &mut self.context,
             )
             .map_err(|e| self.error(&e))?;
-        let Some(parts) = parts.as_object() else {
+        let Some((status, headers)) = crate::response::head(value) else {
             return Err(not_response(describe(value)));
         };
-        let ctx = &mut self.context;
-        let get = |i: u32, ctx: &mut Context| parts.get(i, ctx);
-        let (status, headers, body) = match (get(0, ctx), get(1, ctx), get(2, ctx)) {
-            (Ok(s), Ok(h), Ok(b)) => (s, h, b),
-            _ => return Err(not_response(describe(value))),
-        };
-        let status = status.as_number().unwrap_or(0.0) as u16;
         let status = http::StatusCode::from_u16(status)
             .map_err(|_| not_response(format!("a Response with status {status}")))?;
-        let headers = match crate::headers::header_map(&headers) {
-            Some(map) => map,
-            // A response made without headers has at most a content type (the prelude
-            // makes its Headers only when a script reads them).
-            None => {
-                let mut map = http::HeaderMap::new();
-                if let Ok(v) = get(3, ctx)
-                    && let Some(t) = v.as_string()
-                    && let Ok(t) = http::HeaderValue::from_str(&t.to_std_string_escaped())
-                {
-                    map.insert(http::header::CONTENT_TYPE, t);
-                }
-                map
+        let headers = headers.unwrap_or_else(|content_type| {
+            // A response made without headers has at most a content type (its Headers
+            // are made only when a script reads them).
+            let mut map = http::HeaderMap::new();
+            if let Some(t) = content_type
+                && let Ok(t) = http::HeaderValue::from_str(&t)
+            {
+                map.insert(http::header::CONTENT_TYPE, t);
             }
-        };
+            map
+        });
         let body = if body.is_null_or_undefined() {
             Body::Bytes(bytes::Bytes::new())
         } else if let Some(s) = body.as_string() {

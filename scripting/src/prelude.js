@@ -14,6 +14,7 @@
 //   kv(call, ns, op, key, value, options)            KV namespaces
 //   checkSelector(s), rewrite(id, handle, bytes, plan, coding) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
+//   responseClass(helpers)                           the native Response class (response.rs)
 // Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
 (() => {
   "use strict";
@@ -207,10 +208,11 @@
   }
 
   // The body mixin of the Fetch spec, shared by Request and Response.
-  // Each object keeps its state in one record (the subclass's fields and the body's
-  // `source`, `used` and `stream`), held by one private field per class: boa adds
-  // private fields one by one on every construction (~1.5 µs each), and a record
-  // literal costs about as much as two of them.
+  // Each object keeps its body's state in one record (`source`, `used` and `stream`):
+  // a Request in its private field (with its own fields: boa adds private fields one
+  // by one on every construction, ~1.5 µs each), a Response in its native state
+  // (response.rs), reached through `bodyOf`.
+  let bodyOf, nativeBodyOf;
   class Body {
     #s;
     // `record` holds `source`, `used: false` and `stream: null` besides the subclass's own.
@@ -218,13 +220,14 @@
       if (isStream(record.source)) record.stream = record.source;
       this.#s = record;
     }
+    static { bodyOf = (o) => (#s in o ? o.#s : nativeBodyOf(o)); }
     get bodyUsed() {
-      const b = this.#s;
+      const b = bodyOf(this);
       if (b.stream !== null) return streams().isDisturbed(b.stream);
       return b.used;
     }
     get body() {
-      const b = this.#s;
+      const b = bodyOf(this);
       if (b.stream === null) {
         const s = b.source;
         if (s === null) return null;
@@ -237,7 +240,7 @@
     // Takes the source out of `b` (marking it used), for a new Request or Response
     // built from it, or for the host.
     static take(o) {
-      const b = o.#s;
+      const b = bodyOf(o);
       if (b.stream !== null) {
         const s = streamSource(b.stream);
         b.source = null;
@@ -252,7 +255,7 @@
     // A copy of the source for clone(); a host body is split in two, a stream teed.
     static tee(o) {
       if (o.bodyUsed) throw new TypeError("Body has already been used");
-      const b = o.#s;
+      const b = bodyOf(o);
       const s = b.source;
       if (s instanceof HostBody) {
         const [one, two] = host.tee(s.id);
@@ -269,7 +272,7 @@
       return s;
     }
     async bytes() {
-      const b = this.#s;
+      const b = bodyOf(this);
       if (b.stream !== null) {
         if (streams().isLocked(b.stream) || streams().isDisturbed(b.stream)) throw new TypeError("Body has already been used");
         const s = b.source;
@@ -292,7 +295,7 @@
       return s;
     }
     async text() {
-      const b = this.#s;
+      const b = bodyOf(this);
       const s = b.source;
       if (typeof s === "string" && !b.used && b.stream === null) {
         b.used = true;
@@ -404,102 +407,49 @@
   }
 
 
-  // Fetch §5.5: a reason phrase is HTAB, SP, visible ASCII and obs-text only.
-  const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
-  let lastReason = "";
-  // A Response's state (see Body). `headers` is null until read when the response was
-  // made without any (`new Response("text")`): its only header is then `contentType`
-  // (or none), which the host takes as is. A Headers object costs more in boa than the
-  // rest of such a response (~6 µs of ~18).
-  function responseRecord(source, status, statusText, headers, url, redirected, type, contentType) {
-    return { source, used: false, stream: null, status, statusText, headers, url, redirected, type, contentType };
+  // Response is a native class (response.rs): its constructor asks this for what it
+  // cannot decide alone (`extract`) and for `Headers` given as a record or sequence.
+  // Its objects inherit the body methods from Body.
+  const responses = host.responseClass({
+    extract(body) {
+      const parts = extractBody(body);
+      return [parts[0], parts[1], isStream(parts[0])];
+    },
+    Headers: globalThis.Headers,
+  });
+  const Response = responses.Response;
+  const makeResponse = responses.make;
+  nativeBodyOf = responses.bodyOf;
+  Object.setPrototypeOf(Response.prototype, Body.prototype);
+  // A response the host made (a fetch's or the cache's answer): its body stays with
+  // the host until read.
+  function fromHost(status, statusText, headers, handle, url, redirected, signal) {
+    const source = handle === null ? null : new HostBody(handle, signal);
+    return makeResponse(source, false, status, statusText, headers, url ?? "", redirected === true, false, null);
   }
-  function madeHeaders(r) {
-    const h = new NativeHeaders();
-    if (r.contentType !== null) host.headerSet(h, "content-type", r.contentType);
-    r.headers = h;
-    return h;
-  }
-  let responseState;
-  const NO_INIT = Object.freeze({});
-  class Response extends Body {
-    #r;
-    constructor(body = null, init = undefined) {
-      // FAST: `init` is the whole record, built by `responseRecord`.
-      if (body === FAST) {
-        super(init);
-        this.#r = init;
-        return;
-      }
-      init = init ?? NO_INIT;
-      const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
-        throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
-      }
-      const statusText = init.statusText === undefined ? "" : String(init.statusText);
-      // (A regular expression test costs ~5 µs in boa: most responses have no text, or
-      // the one the last response had.)
-      if (statusText !== "" && statusText !== lastReason) {
-        if (!REASON.test(statusText)) throw new TypeError(`Failed to construct 'Response': Invalid statusText: ${JSON.stringify(statusText)}`);
-        lastReason = statusText;
-      }
-      const given = init.headers;
-      const headers = given === undefined ? null : given instanceof NativeHeaders ? new NativeHeaders(given) : new Headers(given);
-      // A null body status with an empty string is no body, as in Workers (the standard
-      // refuses any non-null body; scripts written for Workers rely on "" passing).
-      if (body === "" && (status === 204 || status === 205 || status === 304 || status === 101)) body = null;
-      // (Indexing, not destructuring: array destructuring runs the iterator protocol,
-      // which costs an interpreter dearly on the per-request path.)
-      const extracted = extractBody(body);
-      const source = extracted[0], type = extracted[1];
-      if (source !== null && (status === 204 || status === 205 || status === 304 || status === 101)) {
-        throw new TypeError(`Response with null body status ${status} cannot have body`);
-      }
-      let contentType = null;
-      if (type !== null) {
-        if (headers === null) contentType = type;
-        else if (!headers.has("content-type")) headers.set("content-type", type);
-      }
-      const r = responseRecord(source, status, statusText, headers, "", false, "default", contentType);
-      super(r);
-      this.#r = r;
-    }
-    static fromHost(status, statusText, headers, handle, url, redirected, signal) {
-      const source = handle === null ? null : new HostBody(handle, signal);
-      return new Response(FAST, responseRecord(source, status, statusText, headers, url ?? "", redirected === true, "default", null));
-    }
+  const method = (value) => ({ value, writable: true, configurable: true });
+  Object.defineProperties(Response, {
     // A network error: type "error", status 0, no headers, no body.
-    static error() {
-      return new Response(FAST, responseRecord(null, 0, "", new NativeHeaders(), "", false, "error", null));
-    }
-    static redirect(url, status = 302) {
+    error: method(function error() {
+      return makeResponse(null, false, 0, "", new NativeHeaders(), "", false, true, null);
+    }),
+    redirect: method(function redirect(url, status = 302) {
       if (![301, 302, 303, 307, 308].includes(status)) {
         throw new RangeError(`redirect status ${status} is not one of 301, 302, 303, 307, 308`);
       }
       return new Response(null, { status, headers: { location: new URL(String(url)).href } });
-    }
-    static json(data, init = {}) {
+    }),
+    json: method(function json(data, init = {}) {
       init = init ?? {};
       const headers = new NativeHeaders(init.headers);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
       return new Response(JSON.stringify(data), { ...init, headers });
-    }
-    get status() { return this.#r.status; }
-    get ok() { return this.#r.status >= 200 && this.#r.status <= 299; }
-    get statusText() { return this.#r.statusText; }
-    get headers() { return this.#r.headers ?? madeHeaders(this.#r); }
-    get url() { return this.#r.url; }
-    get redirected() { return this.#r.redirected; }
-    get type() { return this.#r.type; }
-    clone() {
-      const s = Body.tee(this);
-      const r = this.#r;
-      const headers = r.headers === null ? null : new NativeHeaders(r.headers);
-      return new Response(FAST, responseRecord(s, r.status, r.statusText, headers, r.url, false, "default", r.contentType));
-    }
-    // (For __outpostExport: the state, without making Headers for the host.)
-    static { responseState = (o) => o.#r; }
-  }
+    }),
+  });
+  Object.defineProperty(Response.prototype, "clone", method(function clone() {
+    const s = Body.tee(this);
+    return responses.cloneOf(this, s, isStream(s));
+  }));
 
   // HTMLRewriter (Workers API). The parser runs on a host thread; each match comes
   // here through __outpostRewrite(rewriter, token, kind, index, data). The handler side
@@ -641,7 +591,7 @@
       const location = status >= 301 && status <= 308 && status !== 304 && status !== 305 && status !== 306
         ? responseHeaders.get("location") : null;
       if (location === null || req.redirect === "manual") {
-        return Response.fromHost(status, statusText, responseHeaders, body, url, hops > 0, signal);
+        return fromHost(status, statusText, responseHeaders, body, url, hops > 0, signal);
       }
       if (req.redirect === "error") throw new TypeError(`fetch: ${url} redirected and redirect is "error"`);
       if (hops === 20) throw new TypeError(`fetch: more than 20 redirects from ${req.url}`);
@@ -660,23 +610,21 @@
     }
   };
 
-  // Turns what a handler returned into [status, headers, body, content type] for the
-  // host; body is null, a string, a Uint8Array or a host body id (a number).
+  // Turns the body of the Response a handler returned into what the host takes: null,
+  // a string, a Uint8Array or a host body id (a number). The host reads the status and
+  // headers from the Response's native state after this (a FixedLengthStream adds
+  // its Content-Length here).
   Object.defineProperty(globalThis, "__outpostExport", {
     value(r) {
-      if (!(r instanceof Response)) return undefined;
       const s = Body.take(r);
-      let body = s;
-      if (s instanceof HostBody) body = s.id;
-      else if (isStream(s)) {
+      if (s instanceof HostBody) return s.id;
+      if (isStream(s)) {
         // A FixedLengthStream promises its length: the client gets it as Content-Length.
         const length = streams().fixedLength(s);
         if (length !== undefined && !r.headers.has("content-length")) r.headers.set("content-length", String(length));
-        body = pumpToHost(s);
+        return pumpToHost(s);
       }
-      // Headers null: the only header is the content type, if any.
-      const state = responseState(r);
-      return [state.status, state.headers, body, state.contentType];
+      return s;
     },
   });
 
@@ -752,6 +700,6 @@
   // settles through __outpostSettle like a host call's.
   Object.defineProperty(globalThis, "__outpostPlatform", {
     configurable: true,
-    value: Object.freeze({ host, hostCall, toBytes, encoder, decoder, timers, nextId: () => nextCall++, now: () => ioTime }),
+    value: Object.freeze({ host, hostCall, toBytes, encoder, decoder, timers, nextId: () => nextCall++, now: () => ioTime, fromHost }),
   });
 })();

@@ -145,6 +145,25 @@ const routes = {
       ["toStringTag", () => Object.prototype.toString.call(new Response())],
       ["call without new", () => Response()],
       ["init null", () => new Response("x", null).status],
+      ["init not an object", () => new Response("x", 5)],
+      ["status not an integer", () => new Response(null, { status: 200.5 })],
+      ["length", () => Response.length],
+      ["subclass", () => {
+        class R extends Response { constructor() { super("x", { status: 201 }); this.extra = 1; } get tag() { return "r"; } }
+        const r = new R();
+        return [r instanceof R, r instanceof Response, r.status, r.extra, r.tag, r.headers.get("content-type")];
+      }],
+      ["reader on another object", () => Object.getOwnPropertyDescriptor(Response.prototype, "status").get.call({})],
+      ["clone keeps the head", () => {
+        const r = new Response("x", { status: 201, statusText: "S", headers: { a: "1" } });
+        const c = r.clone();
+        c.headers.set("a", "2");
+        return [c.status, c.statusText, c.headers.get("a"), r.headers.get("a"), c.type, c.url, c.redirected, c.headers.get("content-type")];
+      }],
+      ["clone of an error", () => { const c = Response.error().clone(); return [c.type, c.status]; }],
+      ["headers read once", () => { const r = new Response("x"); return r.headers === r.headers; }],
+      ["init headers copied", () => { const h = new Headers({ a: "1" }); const r = new Response(null, { headers: h }); h.set("a", "2"); return r.headers.get("a"); }],
+      ["own properties", () => Object.keys(new Response())],
     ]);
   },
   // URL Standard §6.1 (URL class) and §6.2 (URLSearchParams class).

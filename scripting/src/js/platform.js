@@ -3,7 +3,7 @@
 // `self`, and KV namespaces.
 (() => {
   "use strict";
-  const { host, hostCall, toBytes, encoder, decoder, timers, nextId, now: lastIo } = globalThis.__outpostPlatform;
+  const { host, hostCall, toBytes, encoder, decoder, timers, nextId, now: lastIo, fromHost } = globalThis.__outpostPlatform;
   delete globalThis.__outpostPlatform;
   // What this file's constructors take from here; scripts calling them get a TypeError.
   const ILLEGAL = Symbol("illegal constructor");
@@ -25,7 +25,7 @@
       if (req.method !== "GET" && !options?.ignoreMethod) return undefined;
       const parts = await hostCall((id) => host.fetch(id, req.url, "GET", req.headers, null, null, ["match", this.#name]));
       if (parts[0] === 404 && parts[2].has(CACHE_MISS)) return undefined;
-      return Response.fromHost(parts[0], parts[1], parts[2], parts[3], req.url, false);
+      return fromHost(parts[0], parts[1], parts[2], parts[3], req.url, false);
     }
     async put(request, response) {
       const req = cacheKeyRequest(request);

@@ -1,0 +1,441 @@
+//! The `Response` class's native shell: its state, constructor and readers in Rust (the
+//! body methods it inherits stay in the prelude's `Body`, over the body record it holds).
+//!
+//! Built as a JS class, `new Response("text")` cost ~15 µs in boa (a derived-class
+//! construction, two private fields, a record, the status and body checks); natively it
+//! is one object with its state as Rust data. Everything the constructor cannot decide
+//! alone (a body that is a stream, a Blob, FormData…; headers given as a record or a
+//! sequence) it hands to the prelude's helpers, which the prelude gives once per context
+//! through `host.responseClass(helpers)`.
+
+use crate::convert::{arg, type_error};
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::property::{Attribute, PropertyDescriptor};
+use boa_engine::{
+    Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
+    NativeFunction, Trace, js_string,
+};
+use boa_runtime::fetch::headers::JsHeaders;
+
+/// What a `Response` object holds.
+#[derive(Trace, Finalize, JsData)]
+pub(crate) struct ResponseState {
+    /// The body record the prelude's `Body` methods work on: `{ source, used, stream }`.
+    body: JsObject,
+    /// `null` until a script reads `headers` when the response was made without any:
+    /// its only header is then `content_type`. A `Headers` object costs more than the
+    /// rest of such a response.
+    headers: Option<JsObject>,
+    #[unsafe_ignore_trace]
+    status: u16,
+    #[unsafe_ignore_trace]
+    status_text: JsString,
+    #[unsafe_ignore_trace]
+    url: JsString,
+    #[unsafe_ignore_trace]
+    redirected: bool,
+    #[unsafe_ignore_trace]
+    error: bool,
+    #[unsafe_ignore_trace]
+    content_type: Option<JsString>,
+}
+
+impl ResponseState {
+    /// Status, headers (or, without any, the content type alone) for the host.
+    pub(crate) fn head(&self) -> (u16, Result<http::HeaderMap, Option<String>>) {
+        let headers = match &self.headers {
+            Some(h) => crate::headers::header_map(&h.clone().into()).ok_or_else(|| {
+                self.content_type
+                    .as_ref()
+                    .map(|t| t.to_std_string_escaped())
+            }),
+            None => Err(self
+                .content_type
+                .as_ref()
+                .map(|t| t.to_std_string_escaped())),
+        };
+        (self.status, headers)
+    }
+}
+
+/// What the constructor asks of the prelude, and the prototype it makes objects with.
+#[derive(Trace, Finalize, Clone)]
+struct Helpers {
+    /// `extract(body) -> [source, content type or null, is a stream]`: the Fetch
+    /// standard's "extract a body" for everything but null and strings.
+    extract: JsObject,
+    /// The `Headers` constructor (for `init.headers` that is not a `Headers` object).
+    headers: JsObject,
+    /// `Response.prototype`.
+    prototype: JsObject,
+}
+
+/// Fetch §5.5: a reason phrase is HTAB, SP, visible ASCII and obs-text only.
+fn valid_reason(text: &JsString) -> bool {
+    text.iter()
+        .all(|c| c == 0x09 || (0x20..=0x7e).contains(&c) || (0x80..=0xff).contains(&c))
+}
+
+fn null_body_status(status: u16) -> bool {
+    matches!(status, 101 | 204 | 205 | 304)
+}
+
+/// `{ source, used: false, stream }`.
+fn body_record(source: JsValue, stream: bool, ctx: &mut Context) -> JsObject {
+    let stream = if stream {
+        source.clone()
+    } else {
+        JsValue::null()
+    };
+    ObjectInitializer::new(ctx)
+        .property(js_string!("source"), source, Attribute::all())
+        .property(js_string!("used"), false, Attribute::all())
+        .property(js_string!("stream"), stream, Attribute::all())
+        .build()
+}
+
+/// Runs `f` on the state of `this` (a TypeError if it is not a `Response`).
+fn with_state<R>(this: &JsValue, f: impl FnOnce(&mut ResponseState) -> R) -> JsResult<R> {
+    let object = this.as_object();
+    let mut state = object
+        .as_ref()
+        .and_then(|o| o.downcast_mut::<ResponseState>())
+        .ok_or_else(|| type_error("Illegal invocation: not a Response"))?;
+    Ok(f(&mut state))
+}
+
+/// `new Response(body, init)`.
+fn construct(
+    new_target: &JsValue,
+    args: &[JsValue],
+    helpers: &Helpers,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let Some(target) = new_target.as_object() else {
+        return Err(type_error(
+            "Failed to construct 'Response': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
+        ));
+    };
+    let mut body = arg(args, 0);
+    let init = arg(args, 1);
+    let (mut status, mut status_text, mut headers) = (200u16, JsString::default(), None);
+    if !init.is_null_or_undefined() {
+        let Some(init) = init.as_object() else {
+            return Err(type_error(
+                "Failed to construct 'Response': The provided value is not of type 'ResponseInit'.",
+            ));
+        };
+        let given = init.get(js_string!("status"), ctx)?;
+        if !given.is_undefined() {
+            // WebIDL `unsigned short`: truncated, modulo 2^16 (200.5 is 200).
+            let n = given.to_number(ctx)?;
+            let n = if n.is_finite() {
+                n.trunc().rem_euclid(65536.0) as u16
+            } else {
+                0
+            };
+            if !(200..=599).contains(&n) {
+                return Err(JsNativeError::range()
+                    .with_message(format!(
+                        "Response status {n} is not in the range 200 to 599"
+                    ))
+                    .into());
+            }
+            status = n;
+        }
+        let given = init.get(js_string!("statusText"), ctx)?;
+        if !given.is_undefined() {
+            status_text = given.to_string(ctx)?;
+            if !valid_reason(&status_text) {
+                let shown =
+                    serde_json::to_string(&status_text.to_std_string_escaped()).unwrap_or_default();
+                return Err(type_error(format!(
+                    "Failed to construct 'Response': Invalid statusText: {shown}"
+                )));
+            }
+        }
+        let given = init.get(js_string!("headers"), ctx)?;
+        if !given.is_undefined() {
+            headers = Some(match crate::headers::header_map(&given) {
+                Some(map) => crate::headers::headers_object(map, ctx)?,
+                None => helpers.headers.construct(&[given], None, ctx)?.into(),
+            });
+        }
+    }
+    // A null body status with an empty string is no body, as in Workers (the standard
+    // refuses any non-null body; scripts written for Workers rely on "" passing).
+    if null_body_status(status) && body.as_string().is_some_and(|s| s.is_empty()) {
+        body = JsValue::null();
+    }
+    let (source, content_type, stream) = if body.is_null_or_undefined() {
+        (JsValue::null(), None, false)
+    } else if body.is_string() {
+        (body, Some(js_string!("text/plain;charset=UTF-8")), false)
+    } else {
+        let parts = helpers.extract.call(&JsValue::undefined(), &[body], ctx)?;
+        let parts = parts
+            .as_object()
+            .ok_or_else(|| type_error("extract: not an array"))?;
+        let source = parts.get(0, ctx)?;
+        let content_type = parts.get(1, ctx)?.as_string();
+        let stream = parts.get(2, ctx)?.to_boolean();
+        (source, content_type, stream)
+    };
+    if !source.is_null() && null_body_status(status) {
+        return Err(type_error(format!(
+            "Response with null body status {status} cannot have body"
+        )));
+    }
+    let mut own_type = None;
+    if let Some(t) = content_type {
+        match headers.as_ref().and_then(JsValue::as_object) {
+            None => own_type = Some(t),
+            Some(h) => {
+                if let Some(h) = h.downcast_ref::<JsHeaders>() {
+                    let map = h.as_header_map();
+                    let mut map = map.borrow_mut();
+                    if !map.contains_key(http::header::CONTENT_TYPE)
+                        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+                    {
+                        map.insert(http::header::CONTENT_TYPE, v);
+                    }
+                }
+            }
+        }
+    }
+    // GetPrototypeFromConstructor: a subclass's prototype, else ours.
+    let prototype = match target.get(js_string!("prototype"), ctx)?.as_object() {
+        Some(p) => p.clone(),
+        None => helpers.prototype.clone(),
+    };
+    let state = ResponseState {
+        body: body_record(source, stream, ctx),
+        headers: headers.and_then(|h: JsValue| h.as_object()),
+        status,
+        status_text,
+        url: JsString::default(),
+        redirected: false,
+        error: false,
+        content_type: own_type,
+    };
+    Ok(JsObject::from_proto_and_data(Some(prototype), state).into())
+}
+
+/// `make(source, isStream, status, statusText, headers|null, url, redirected, isError,
+/// contentType|null)`: a response the runtime makes (a fetch's answer, a clone,
+/// `Response.error()`), its parts already valid.
+fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResult<JsValue> {
+    let text = |i: usize| arg(args, i).as_string().unwrap_or_default();
+    let state = ResponseState {
+        body: body_record(arg(args, 0), arg(args, 1).to_boolean(), ctx),
+        status: arg(args, 2).as_number().unwrap_or(0.0) as u16,
+        status_text: text(3),
+        headers: arg(args, 4).as_object(),
+        url: text(5),
+        redirected: arg(args, 6).to_boolean(),
+        error: arg(args, 7).to_boolean(),
+        content_type: arg(args, 8).as_string(),
+    };
+    Ok(JsObject::from_proto_and_data(Some(helpers.prototype.clone()), state).into())
+}
+
+/// `bodyOf(response)`: its body record (a TypeError for anything else).
+fn body_of(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    with_state(&arg(args, 0), |s| s.body.clone().into())
+}
+
+/// `isResponse(x)`.
+fn is_response(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Ok(arg(args, 0)
+        .as_object()
+        .is_some_and(|o| o.is::<ResponseState>())
+        .into())
+}
+
+/// `cloneOf(response, source, isStream)`: a copy of `response` (headers copied) with
+/// the body `source`.
+fn clone_of(
+    _: &JsValue,
+    args: &[JsValue],
+    helpers: &Helpers,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let (headers, status, status_text, url, redirected, error, content_type) =
+        with_state(&arg(args, 0), |s| {
+            (
+                s.headers.clone(),
+                s.status,
+                s.status_text.clone(),
+                s.url.clone(),
+                s.redirected,
+                s.error,
+                s.content_type.clone(),
+            )
+        })?;
+    let headers = match headers {
+        Some(h) => match crate::headers::header_map(&h.into()) {
+            Some(map) => crate::headers::headers_object(map, ctx)?.as_object(),
+            None => None,
+        },
+        None => None,
+    };
+    let state = ResponseState {
+        body: body_record(arg(args, 1), arg(args, 2).to_boolean(), ctx),
+        headers,
+        status,
+        status_text,
+        url,
+        redirected,
+        error,
+        content_type,
+    };
+    Ok(JsObject::from_proto_and_data(Some(helpers.prototype.clone()), state).into())
+}
+
+type Getter = fn(&ResponseState) -> JsValue;
+
+/// The readers on `Response.prototype`.
+const GETTERS: [(&str, Getter); 6] = [
+    ("status", |s| s.status.into()),
+    ("ok", |s| (200..=299).contains(&s.status).into()),
+    ("statusText", |s| s.status_text.clone().into()),
+    ("url", |s| s.url.clone().into()),
+    ("redirected", |s| s.redirected.into()),
+    ("type", |s| {
+        if s.error {
+            js_string!("error")
+        } else {
+            js_string!("default")
+        }
+        .into()
+    }),
+];
+
+/// `headers`: made on first read when the response was made without any.
+fn headers(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let content_type = match with_state(this, |s| s.headers.clone().ok_or(s.content_type.clone()))?
+    {
+        Ok(h) => return Ok(h.into()),
+        Err(t) => t,
+    };
+    let mut map = http::HeaderMap::new();
+    if let Some(t) = content_type
+        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+    {
+        map.insert(http::header::CONTENT_TYPE, v);
+    }
+    let h = crate::headers::headers_object(map, ctx)?;
+    with_state(this, |s| s.headers = h.as_object())?;
+    Ok(h)
+}
+
+/// `host.responseClass({ extract, Headers })` → `{ Response, make, bodyOf, cloneOf,
+/// isResponse }`: the class (its prototype has the readers; the prelude adds the rest)
+/// and the prelude's ways into it.
+pub(crate) fn response_class(
+    _: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let given = arg(args, 0);
+    let given = given
+        .as_object()
+        .ok_or_else(|| type_error("responseClass: expected helpers"))?;
+    let function = |v: JsValue| -> JsResult<JsObject> {
+        v.as_object()
+            .filter(|o| o.is_callable())
+            .ok_or_else(|| type_error("responseClass: expected a function"))
+    };
+    let extract = function(given.get(js_string!("extract"), ctx)?)?;
+    let headers_ctor = function(given.get(js_string!("Headers"), ctx)?)?;
+    let prototype = JsObject::with_object_proto(ctx.intrinsics());
+    let helpers = Helpers {
+        extract,
+        headers: headers_ctor,
+        prototype: prototype.clone(),
+    };
+    let class = FunctionObjectBuilder::new(
+        ctx.realm(),
+        NativeFunction::from_copy_closure_with_captures(construct, helpers.clone()),
+    )
+    .name(js_string!("Response"))
+    .length(0)
+    .constructor(true)
+    .build();
+    class.define_property_or_throw(
+        js_string!("prototype"),
+        PropertyDescriptor::builder()
+            .value(prototype.clone())
+            .writable(false)
+            .enumerable(false)
+            .configurable(false),
+        ctx,
+    )?;
+    prototype.define_property_or_throw(
+        js_string!("constructor"),
+        PropertyDescriptor::builder()
+            .value(class.clone())
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    for (i, (name, _)) in GETTERS.iter().enumerate() {
+        let getter = FunctionObjectBuilder::new(
+            ctx.realm(),
+            NativeFunction::from_copy_closure_with_captures(
+                |this, _, i: &usize, _| with_state(this, |s| (GETTERS[*i].1)(s)),
+                i,
+            ),
+        )
+        .name(JsString::from(format!("get {name}").as_str()))
+        .build();
+        accessor(&prototype, name, getter, ctx)?;
+    }
+    let getter = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(headers))
+        .name(js_string!("get headers"))
+        .build();
+    accessor(&prototype, "headers", getter, ctx)?;
+
+    let internal = |f: NativeFunction, ctx: &mut Context| -> JsValue {
+        FunctionObjectBuilder::new(ctx.realm(), f).build().into()
+    };
+    let make = internal(
+        NativeFunction::from_copy_closure_with_captures(make, helpers.clone()),
+        ctx,
+    );
+    let clone_of = internal(
+        NativeFunction::from_copy_closure_with_captures(clone_of, helpers),
+        ctx,
+    );
+    let body_of = internal(NativeFunction::from_fn_ptr(body_of), ctx);
+    let is_response = internal(NativeFunction::from_fn_ptr(is_response), ctx);
+    let out = ObjectInitializer::new(ctx)
+        .property(js_string!("Response"), class, Attribute::all())
+        .property(js_string!("make"), make, Attribute::all())
+        .property(js_string!("cloneOf"), clone_of, Attribute::all())
+        .property(js_string!("bodyOf"), body_of, Attribute::all())
+        .property(js_string!("isResponse"), is_response, Attribute::all())
+        .build();
+    Ok(out.into())
+}
+
+fn accessor(proto: &JsObject, name: &str, getter: JsFunction, ctx: &mut Context) -> JsResult<()> {
+    proto.define_property_or_throw(
+        JsString::from(name),
+        PropertyDescriptor::builder()
+            .get(getter)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    Ok(())
+}
+
+/// Status and headers of `value` if it is a `Response` (see [`ResponseState::head`]).
+pub(crate) fn head(value: &JsValue) -> Option<(u16, Result<http::HeaderMap, Option<String>>)> {
+    let object = value.as_object()?;
+    let state = object.downcast_ref::<ResponseState>()?;
+    Some(state.head())
+}
