@@ -558,7 +558,7 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 55] = [
+    let functions: [(&str, Native, usize); 56] = [
         ("loadStreams", load_streams, 0),
         ("loadPart", load_part, 1),
         ("settled", settled, 1),
@@ -613,6 +613,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("formEncode", crate::urlencoded::encode, 1),
         ("urlPattern", crate::url_pattern::compile, 3),
         ("urlPatternExec", crate::url_pattern::exec, 3),
+        ("requestClass", crate::request::request_class, 1),
         ("responseClass", crate::response::response_class, 1),
     ];
     let mut built: Vec<(JsString, JsObject)> = Vec::new();

@@ -30,6 +30,7 @@ mod kv;
 pub mod memory;
 mod private_keys;
 mod public_keys;
+mod request;
 mod response;
 mod rewriter;
 mod sink;

@@ -14,7 +14,8 @@
 //   kv(call, ns, op, key, value, options)            KV namespaces
 //   checkSelector(s), rewrite(id, handle, bytes, plan, coding) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
-//   responseClass(helpers)                           the native Response class (response.rs)
+//   requestClass(helpers), responseClass(helpers)    the native Request and Response classes
+//                                                    (request.rs, response.rs)
 // Results of asynchronous calls come back through `__outpostSettle(call, ok, value)`.
 (() => {
   "use strict";
@@ -207,20 +208,13 @@
     return [String(body), "text/plain;charset=UTF-8"];
   }
 
-  // The body mixin of the Fetch spec, shared by Request and Response.
-  // Each object keeps its body's state in one record (`source`, `used` and `stream`):
-  // a Request in its private field (with its own fields: boa adds private fields one
-  // by one on every construction, ~1.5 µs each), a Response in its native state
-  // (response.rs), reached through `bodyOf`.
-  let bodyOf, nativeBodyOf;
+  // The body mixin of the Fetch spec, shared by Request and Response (native classes,
+  // request.rs and response.rs, whose prototypes inherit from Body's). Each object
+  // keeps its body's state in one record (`source`, `used` and `stream`): a Request's
+  // is its whole record, a Response's is held by its native state.
+  let requestRecordOf, nativeBodyOf;
+  const bodyOf = (o) => requestRecordOf(o) ?? nativeBodyOf(o);
   class Body {
-    #s;
-    // `record` holds `source`, `used: false` and `stream: null` besides the subclass's own.
-    constructor(record) {
-      if (isStream(record.source)) record.stream = record.source;
-      this.#s = record;
-    }
-    static { bodyOf = (o) => (#s in o ? o.#s : nativeBodyOf(o)); }
     get bodyUsed() {
       const b = bodyOf(this);
       if (b.stream !== null) return streams().isDisturbed(b.stream);
@@ -328,84 +322,81 @@
     }
     return METHODS.includes(upper) ? upper : m;
   }
-  // Passed as the first constructor argument by the host-facing code below: the parts
-  // are already valid (URL serialized, Headers freshly made), so nothing is re-parsed
-  // or copied on the per-request path.
-  const FAST = Object.freeze({});
-
   // A Request's state (see Body).
   function requestRecord(source, url, method, headers, redirect, cf, signal) {
     return { source, used: false, stream: null, url, method, headers, redirect, cf, signal };
   }
-  let givenSignal;
-  class Request extends Body {
-    #r;
-    constructor(input, init = {}) {
-      // FAST: `init` is the whole record, built by `requestRecord`.
-      if (input === FAST) {
-        super(init);
-        this.#r = init;
-        return;
-      }
-      init = init ?? {};
-      let url, method = "GET", headers, redirect = "follow", cf, source = null, signal;
-      if (input instanceof Request) {
-        url = input.url;
-        method = input.method;
-        headers = new NativeHeaders(input.headers);
-        redirect = input.redirect;
-        cf = input.cf;
-        signal = input.#r.signal;
-        if (init.body === undefined) source = Body.take(input);
-      } else {
-        url = new URL(String(input)).href;
-        headers = new NativeHeaders();
-      }
-      if (init.method !== undefined) method = normalizeMethod(String(init.method));
-      if (init.headers !== undefined) headers = new Headers(init.headers);
-      if (init.redirect !== undefined) {
-        redirect = String(init.redirect);
-        if (redirect !== "follow" && redirect !== "manual" && redirect !== "error") {
-          throw new TypeError(`Failed to construct 'Request': The provided value '${redirect}' is not a valid enum value of type RequestRedirect.`);
-        }
-      }
-      if (init.cf !== undefined) cf = init.cf;
-      if (init.signal !== undefined) {
-        if (init.signal !== null && !(init.signal instanceof AbortSignal)) {
-          throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.");
-        }
-        signal = init.signal ?? undefined;
-      }
-      if (init.body !== undefined && init.body !== null) {
-        const [s, type] = extractBody(init.body);
-        source = s;
-        if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
-      }
-      if ((method === "GET" || method === "HEAD") && source !== null) {
-        throw new TypeError("Request with GET/HEAD method cannot have body");
-      }
-      const r = requestRecord(source, url, method, headers, redirect, cf, signal);
-      super(r);
-      this.#r = r;
+  // The Fetch standard's `new Request(input, init)` steps: the native constructor
+  // (request.rs) wraps the record this returns.
+  function requestInit(input, init = {}) {
+    init = init ?? {};
+    let url, method = "GET", headers, redirect = "follow", cf, source = null, signal;
+    const from = requestRecordOf(input);
+    if (from !== undefined) {
+      url = from.url;
+      method = from.method;
+      headers = new NativeHeaders(from.headers);
+      redirect = from.redirect;
+      cf = from.cf;
+      signal = from.signal;
+      if (init.body === undefined) source = Body.take(input);
+    } else {
+      url = new URL(String(input)).href;
+      headers = new NativeHeaders();
     }
-    get url() { return this.#r.url; }
-    get method() { return this.#r.method; }
-    get headers() { return this.#r.headers; }
-    get redirect() { return this.#r.redirect; }
-    get cf() { return this.#r.cf; }
+    if (init.method !== undefined) method = normalizeMethod(String(init.method));
+    if (init.headers !== undefined) headers = new Headers(init.headers);
+    if (init.redirect !== undefined) {
+      redirect = String(init.redirect);
+      if (redirect !== "follow" && redirect !== "manual" && redirect !== "error") {
+        throw new TypeError(`Failed to construct 'Request': The provided value '${redirect}' is not a valid enum value of type RequestRedirect.`);
+      }
+    }
+    if (init.cf !== undefined) cf = init.cf;
+    if (init.signal !== undefined) {
+      if (init.signal !== null && !(init.signal instanceof AbortSignal)) {
+        throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.");
+      }
+      signal = init.signal ?? undefined;
+    }
+    if (init.body !== undefined && init.body !== null) {
+      const [s, type] = extractBody(init.body);
+      source = s;
+      if (type !== null && !headers.has("content-type")) headers.set("content-type", type);
+    }
+    if ((method === "GET" || method === "HEAD") && source !== null) {
+      throw new TypeError("Request with GET/HEAD method cannot have body");
+    }
+    const r = requestRecord(source, url, method, headers, redirect, cf, signal);
+    if (isStream(source)) r.stream = source;
+    return r;
+  }
+  const requests = host.requestClass({ init: requestInit });
+  const Request = requests.Request;
+  requestRecordOf = requests.recordOf;
+  Object.setPrototypeOf(Request.prototype, Body.prototype);
+  const method = (value) => ({ value, writable: true, configurable: true });
+  const getter = (o, name) => ({ get: Object.getOwnPropertyDescriptor(o, name).get, configurable: true });
+  Object.defineProperties(Request.prototype, {
     // Every request has a signal (one that never aborts unless the script gave one);
     // made on first read, so requests that no one asks do not pay for it.
-    get signal() { return (this.#r.signal ??= new AbortController().signal); }
-    // (For fetch(): the signal a script gave, without making one.)
-    static { givenSignal = (r) => r.#r.signal; }
-    clone() {
-      const r = this.#r;
+    signal: getter({
+      get signal() {
+        const r = requestRecordOf(this);
+        if (r === undefined) throw new TypeError("Illegal invocation: not a Request");
+        return (r.signal ??= new AbortController().signal);
+      },
+    }, "signal"),
+    clone: method(function clone() {
+      const r = requestRecordOf(this);
+      if (r === undefined) throw new TypeError("Illegal invocation: not a Request");
       return new Request(r.url, {
         method: r.method, headers: r.headers, redirect: r.redirect, cf: r.cf, signal: r.signal, body: Body.tee(this),
       });
-    }
-  }
-
+    }),
+  });
+  // (For fetch(): the signal a script gave, without making one.)
+  const givenSignal = (r) => requestRecordOf(r).signal;
 
   // Response is a native class (response.rs): its constructor asks this for what it
   // cannot decide alone (`extract`) and for `Headers` given as a record or sequence.
@@ -427,7 +418,6 @@
     const source = handle === null ? null : new HostBody(handle, signal);
     return makeResponse(source, false, status, statusText, headers, url ?? "", redirected === true, false, null);
   }
-  const method = (value) => ({ value, writable: true, configurable: true });
   Object.defineProperties(Response, {
     // A network error: type "error", status 0, no headers, no body.
     error: method(function error() {
@@ -652,7 +642,7 @@
         const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
         // As in Workers: the request a handler receives has redirect "manual", so
         // `fetch(request)` hands a redirect back to the client instead of following it.
-        const request = new Request(FAST, requestRecord(source, args[0], args[1], args[2], "manual", args[4], undefined));
+        const request = requests.make(requestRecord(source, args[0], args[1], args[2], "manual", args[4], undefined));
         result = call(request);
       }
       // Tell the host when the handler's promise settles (it may be settled by another

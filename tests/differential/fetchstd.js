@@ -102,6 +102,19 @@ const routes = {
       ["no arguments", () => new Request()],
       ["object URL stringified", () => new Request({ toString: () => base }).url],
       ["URL object", () => new Request(new URL(base)).url],
+      ["subclass", () => {
+        class R extends Request { constructor(u) { super(u, { method: "POST", body: "x" }); this.extra = 1; } get tag() { return "r"; } }
+        const r = new R(base);
+        return [r instanceof R, r instanceof Request, r.method, r.url, r.extra, r.tag, r.headers.get("content-type")];
+      }],
+      ["reader on another object", () => Object.getOwnPropertyDescriptor(Request.prototype, "url").get.call({})],
+      ["clone keeps the head", () => {
+        const r = new Request(base, { method: "PUT", headers: { a: "1" }, redirect: "manual" });
+        const c = r.clone();
+        c.headers.set("a", "2");
+        return [c.method, c.url, c.redirect, c.headers.get("a"), r.headers.get("a"), c instanceof Request];
+      }],
+      ["own properties", () => Object.keys(new Request(base))],
     ]);
   },
   // Fetch §5.5 (Response class).

@@ -42,6 +42,11 @@ export default {
     check("§5.4 signal always present", new Request(base).signal instanceof AbortSignal, true);
     check("§5.4 URL keeps fragment", new Request(base).url, base);
     check("§5.4 invalid URL", error(() => new Request("http://[")), "TypeError");
+    // WebIDL §3.7 (interface objects): a constructor's length is its required
+    // arguments; an attribute's getter is named "get <name>" (workerd: 0 and "").
+    check("WebIDL Request.length, Response.length", [Request.length, Response.length], [1, 0]);
+    check("WebIDL getter names", ["signal", "url"].map((k) => Object.getOwnPropertyDescriptor(Request.prototype, k).get.name), ["get signal", "get url"]);
+    check("WebIDL status is an unsigned short", new Response(null, { status: 65536 + 201 }).status, 201);
     // §5.5 (Response class).
     check("§5.5 status range", [199, 600].map((s) => error(() => new Response(null, { status: s }))), ["RangeError", "RangeError"]);
     check("§5.5 statusText reason-phrase", error(() => new Response(null, { statusText: "a\nb" })), "TypeError");

@@ -1,0 +1,160 @@
+//! The `Request` class's native shell: the object and its readers in Rust over the
+//! record the prelude keeps a request's state in (the Fetch standard's checks of
+//! `new Request(input, init)` stay in the prelude, which makes that record).
+//!
+//! Every hooked request gets a `Request`; built as a JS class (a derived-class
+//! construction and two private fields) that cost ~7 µs in boa before the handler ran.
+
+use crate::convert::{arg, type_error};
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::property::{Attribute, PropertyDescriptor};
+use boa_engine::{
+    Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
+    js_string,
+};
+
+/// What a `Request` object holds: the prelude's record `{ source, used, stream, url,
+/// method, headers, redirect, cf, signal }` (the body's state and the request's).
+#[derive(Trace, Finalize, JsData)]
+struct RequestState {
+    record: JsObject,
+}
+
+/// What the constructor asks of the prelude, and the prototype it makes objects with.
+#[derive(Trace, Finalize, Clone)]
+struct Helpers {
+    /// `init(input, init) -> record`: the Fetch standard's `new Request` steps.
+    init: JsObject,
+    /// `Request.prototype`.
+    prototype: JsObject,
+}
+
+fn record_of(value: &JsValue) -> Option<JsObject> {
+    let object = value.as_object()?;
+    let state = object.downcast_ref::<RequestState>()?;
+    Some(state.record.clone())
+}
+
+/// `new Request(input, init)`.
+fn construct(
+    new_target: &JsValue,
+    args: &[JsValue],
+    helpers: &Helpers,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let Some(target) = new_target.as_object() else {
+        return Err(type_error(
+            "Failed to construct 'Request': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
+        ));
+    };
+    let record = helpers
+        .init
+        .call(&JsValue::undefined(), &[arg(args, 0), arg(args, 1)], ctx)?;
+    let record = record
+        .as_object()
+        .ok_or_else(|| type_error("Request init: not a record"))?;
+    // GetPrototypeFromConstructor: a subclass's prototype, else ours.
+    let prototype = match target.get(js_string!("prototype"), ctx)?.as_object() {
+        Some(p) => p,
+        None => helpers.prototype.clone(),
+    };
+    Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
+}
+
+/// `make(record)`: a request the runtime makes (the one a handler receives), its
+/// record already valid.
+fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, _: &mut Context) -> JsResult<JsValue> {
+    let record = arg(args, 0)
+        .as_object()
+        .ok_or_else(|| type_error("make: expected a record"))?;
+    Ok(
+        JsObject::from_proto_and_data(Some(helpers.prototype.clone()), RequestState { record })
+            .into(),
+    )
+}
+
+/// `recordOf(x)`: the record of a `Request`, or undefined.
+fn record(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    Ok(record_of(&arg(args, 0)).map_or_else(JsValue::undefined, JsValue::from))
+}
+
+/// The readers on `Request.prototype`: fields of the record.
+const FIELDS: [&str; 5] = ["url", "method", "headers", "redirect", "cf"];
+
+/// `host.requestClass({ init })` → `{ Request, make, recordOf }`: the class (its
+/// prototype has the readers; the prelude adds the rest) and the prelude's ways into it.
+pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let init = arg(args, 0)
+        .as_object()
+        .and_then(|o| o.get(js_string!("init"), ctx).ok())
+        .and_then(|f| f.as_object())
+        .filter(|f| f.is_callable())
+        .ok_or_else(|| type_error("requestClass: expected { init }"))?;
+    let prototype = JsObject::with_object_proto(ctx.intrinsics());
+    let helpers = Helpers {
+        init,
+        prototype: prototype.clone(),
+    };
+    let class = FunctionObjectBuilder::new(
+        ctx.realm(),
+        NativeFunction::from_copy_closure_with_captures(construct, helpers.clone()),
+    )
+    .name(js_string!("Request"))
+    .length(1)
+    .constructor(true)
+    .build();
+    class.define_property_or_throw(
+        js_string!("prototype"),
+        PropertyDescriptor::builder()
+            .value(prototype.clone())
+            .writable(false)
+            .enumerable(false)
+            .configurable(false),
+        ctx,
+    )?;
+    prototype.define_property_or_throw(
+        js_string!("constructor"),
+        PropertyDescriptor::builder()
+            .value(class.clone())
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    for (i, name) in FIELDS.iter().enumerate() {
+        let getter = FunctionObjectBuilder::new(
+            ctx.realm(),
+            NativeFunction::from_copy_closure_with_captures(
+                |this, _, i: &usize, ctx| {
+                    let record = record_of(this)
+                        .ok_or_else(|| type_error("Illegal invocation: not a Request"))?;
+                    record.get(JsString::from(FIELDS[*i]), ctx)
+                },
+                i,
+            ),
+        )
+        .name(JsString::from(format!("get {name}").as_str()))
+        .build();
+        prototype.define_property_or_throw(
+            JsString::from(*name),
+            PropertyDescriptor::builder()
+                .get(getter)
+                .enumerable(false)
+                .configurable(true),
+            ctx,
+        )?;
+    }
+    let make = FunctionObjectBuilder::new(
+        ctx.realm(),
+        NativeFunction::from_copy_closure_with_captures(make, helpers),
+    )
+    .build();
+    let record =
+        FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(record)).build();
+    let out = ObjectInitializer::new(ctx)
+        .property(js_string!("Request"), class, Attribute::all())
+        .property(js_string!("make"), make, Attribute::all())
+        .property(js_string!("recordOf"), record, Attribute::all())
+        .build();
+    Ok(out.into())
+}
