@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+mod host_work;
 mod worker;
 
-pub(crate) use worker::spin;
+pub(crate) use host_work::spin;
 use worker::worker;
 
 /// Per-request sandbox limits.

@@ -2,19 +2,15 @@
 //! work (subrequests, body reads, timers, KV, `HTMLRewriter` calls) that scripts
 //! started, the scripts it keeps warm, and the requests it is serving.
 
-use super::{
-    ASYNC_TIMEOUT, Env, Job, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QUEUED, STARTED,
-    ScriptSource, name_of, now_ms,
-};
+use super::host_work::{self, Done, Event, Work};
+use super::{Env, Job, KvSlot, Limits, QUEUED, STARTED, ScriptSource, name_of, now_ms};
 use crate::clock::CpuClock;
 use crate::error::{Result, ScriptError};
-use crate::exchange::{Answer, FetchResponse, Fetcher};
+use crate::exchange::{Answer, Fetcher};
 use crate::host::{self, HostCall};
 use crate::instance::{Instance, Outcome, Runtime};
-use crate::kv::KvResult;
 use crate::rewriter::HandlerCall;
-use boa_engine::object::builtins::JsArray;
-use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
+use boa_engine::JsValue;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -82,91 +78,6 @@ struct InFlight {
     id: Arc<str>,
 }
 
-/// Finished host work, to be handed back to the script.
-struct Event {
-    request: u64,
-    call: u32,
-    done: Done,
-}
-
-enum Done {
-    Fetched(Result<FetchResponse>),
-    Read(Result<bytes::Bytes>),
-    /// The next chunk of a host body (`None` at its end), and the body to put back.
-    Chunk {
-        id: u64,
-        body: crate::exchange::BodyStream,
-        next: Option<Result<bytes::Bytes>>,
-    },
-    /// A chunk of a script's streamed body went into its channel.
-    Written(Result<()>),
-    /// A script's streamed body ended (`Some(why)`: it must be cut short).
-    SinkEnded {
-        sink: u64,
-        why: Option<String>,
-    },
-    Timer,
-    Kv(Result<KvResult>),
-    /// A rewriter's parser thread wants a handler run (`None`: the rewrite ended).
-    Rewrite {
-        rewriter: u32,
-        call: Option<HandlerCall>,
-        calls: mpsc::UnboundedReceiver<HandlerCall>,
-    },
-}
-
-/// How long a thread polls for the other side of a rewriter hand-off before it
-/// sleeps (a sleep and wake-up costs tens of microseconds). Zero when the process
-/// has one CPU: polling would only keep the other side from running.
-pub(crate) fn spin() -> Duration {
-    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *SPIN.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        if cpus > 1 {
-            Duration::from_micros(40)
-        } else {
-            Duration::ZERO
-        }
-    })
-}
-
-/// The next handler call if one arrives within [`spin`]; `None` if the channel is
-/// still empty (or closed: the future that waits will see that).
-fn spin_recv(calls: &mut mpsc::UnboundedReceiver<HandlerCall>) -> Option<HandlerCall> {
-    let until = std::time::Instant::now() + spin();
-    loop {
-        match calls.try_recv() {
-            Ok(c) => return Some(c),
-            Err(mpsc::error::TryRecvError::Disconnected) => return None,
-            Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() >= until => {
-                return None;
-            }
-            Err(mpsc::error::TryRecvError::Empty) => std::hint::spin_loop(),
-        }
-    }
-}
-
-/// Waits for rewriter `rewriter`'s next handler call.
-fn next_handler_call(
-    request: u64,
-    rewriter: u32,
-    mut calls: mpsc::UnboundedReceiver<HandlerCall>,
-) -> BoxFuture<'static, Event> {
-    Box::pin(async move {
-        let call = calls.recv().await;
-        Event {
-            request,
-            // Host calls are numbered from 1: 0 is never cancelled.
-            call: 0,
-            done: Done::Rewrite {
-                rewriter,
-                call,
-                calls,
-            },
-        }
-    })
-}
-
 struct Worker {
     limits: Limits,
     kv: Arc<KvSlot>,
@@ -182,26 +93,6 @@ struct Worker {
     events: FuturesUnordered<BoxFuture<'static, Event>>,
     /// Requests whose handler promise settled since the last check.
     settled: Vec<u64>,
-}
-
-fn timed<F>(
-    request: u64,
-    call: u32,
-    limit: Duration,
-    fut: F,
-    late: Done,
-) -> BoxFuture<'static, Event>
-where
-    F: std::future::Future<Output = Done> + Send + 'static,
-{
-    Box::pin(async move {
-        let done = tokio::time::timeout(limit, fut).await.unwrap_or(late);
-        Event {
-            request,
-            call,
-            done,
-        }
-    })
 }
 
 impl Worker {
@@ -454,152 +345,25 @@ impl Worker {
             if r.instance != instance {
                 continue;
             }
-            let fut = match call {
-                HostCall::PassThrough => {
-                    r.pass_through = true;
-                    continue;
+            match host_work::start(
+                request,
+                call,
+                r.fetcher.as_ref(),
+                &mut r.subrequests,
+                &self.kv,
+            ) {
+                Work::Started(fut) => {
+                    r.outstanding += 1;
+                    self.events.push(fut);
                 }
-                HostCall::Settled { .. } => continue,
-                HostCall::Rewrite { rewriter, calls } => {
-                    // Not timed as a whole (a big page takes as long as it takes);
-                    // each handler and each body read has its own timeout.
-                    next_handler_call(request, rewriter, calls)
-                }
-                HostCall::CancelTimer { call } => {
+                Work::PassThrough => r.pass_through = true,
+                Work::CancelTimer(call) => {
                     if r.cancelled.insert(call) {
                         r.outstanding = r.outstanding.saturating_sub(1);
                     }
-                    continue;
                 }
-                HostCall::Fetch {
-                    call,
-                    request: boxed,
-                } => {
-                    let req = *boxed;
-                    r.subrequests += 1;
-                    let max = r
-                        .fetcher
-                        .as_ref()
-                        .map_or(MAX_SUBREQUESTS, |f| f.max_subrequests());
-                    let started = match (&r.fetcher, r.subrequests > max) {
-                        (_, true) => Err(ScriptError::Subrequest {
-                            message: format!(
-                                "too many subrequests: a request may make at most {max}"
-                            ),
-                        }),
-                        (None, _) => Err(ScriptError::Subrequest {
-                            message: "fetch() is not available here".into(),
-                        }),
-                        (Some(f), _) => Ok(f.fetch(req)),
-                    };
-                    let late = Done::Fetched(Err(ScriptError::Subrequest {
-                        message: format!("no response within {} s", ASYNC_TIMEOUT.as_secs()),
-                    }));
-                    timed(
-                        request,
-                        call,
-                        ASYNC_TIMEOUT,
-                        async move {
-                            match started {
-                                Ok(f) => Done::Fetched(f.await),
-                                Err(e) => Done::Fetched(Err(e)),
-                            }
-                        },
-                        late,
-                    )
-                }
-                HostCall::ReadBody { call, body } => {
-                    let late = Done::Read(Err(ScriptError::Subrequest {
-                        message: format!("body not read within {} s", ASYNC_TIMEOUT.as_secs()),
-                    }));
-                    timed(
-                        request,
-                        call,
-                        ASYNC_TIMEOUT,
-                        async move { Done::Read(body.collect(MAX_READ).await) },
-                        late,
-                    )
-                }
-                HostCall::ReadChunk { call, id, mut body } => {
-                    let late = Done::Read(Err(ScriptError::Subrequest {
-                        message: format!("no body chunk within {} s", ASYNC_TIMEOUT.as_secs()),
-                    }));
-                    timed(
-                        request,
-                        call,
-                        ASYNC_TIMEOUT,
-                        async move {
-                            let next = body.next().await;
-                            Done::Chunk { id, body, next }
-                        },
-                        late,
-                    )
-                }
-                HostCall::WatchSink { sink, watch } => Box::pin(async move {
-                    Event {
-                        request,
-                        // Host calls are numbered from 1: 0 is never cancelled.
-                        call: 0,
-                        done: Done::SinkEnded {
-                            sink,
-                            why: watch.ended(ASYNC_TIMEOUT).await,
-                        },
-                    }
-                }),
-                HostCall::SinkWrite { call, to, bytes } => {
-                    let late = Done::Written(Err(ScriptError::Stream {
-                        message: format!(
-                            "the body's reader took no data for {} s",
-                            ASYNC_TIMEOUT.as_secs()
-                        ),
-                    }));
-                    timed(
-                        request,
-                        call,
-                        ASYNC_TIMEOUT,
-                        async move {
-                            Done::Written(to.send(Ok(bytes)).await.map_err(|_| {
-                                ScriptError::Stream {
-                                    message:
-                                        "the body's reader has gone (the client disconnected?)"
-                                            .into(),
-                                }
-                            }))
-                        },
-                        late,
-                    )
-                }
-                HostCall::Timer { call, ms } => {
-                    let wait = Duration::from_millis(ms).min(ASYNC_TIMEOUT);
-                    timed(
-                        request,
-                        call,
-                        ASYNC_TIMEOUT + Duration::from_secs(1),
-                        async move {
-                            tokio::time::sleep(wait).await;
-                            Done::Timer
-                        },
-                        Done::Timer,
-                    )
-                }
-                HostCall::Kv { call, op } => {
-                    let pending = match self.kv.get() {
-                        Some(kv) => crate::kv::run(kv, op),
-                        None => Box::pin(std::future::ready(Err(ScriptError::Kv {
-                            message: "no KV store is configured on this node".into(),
-                        }))),
-                    };
-                    Box::pin(async move {
-                        Event {
-                            request,
-                            call,
-                            done: Done::Kv(pending.await),
-                        }
-                    })
-                }
-            };
-            r.outstanding += 1;
-            self.events.push(fut);
+                Work::Settled(done) => self.settled.push(done),
+            }
         }
     }
 
@@ -628,12 +392,14 @@ impl Worker {
             }
             done => {
                 let call = event.call;
-                self.run_js(request, CpuClock::start, move |inst| {
-                    match to_js(inst, request, done) {
+                self.run_js(
+                    request,
+                    CpuClock::start,
+                    move |inst| match host_work::to_js(inst, request, done) {
                         Ok((ok, v)) => inst.settle(call, ok, v),
                         Err(e) => Err(inst.error(&e)),
-                    }
-                });
+                    },
+                );
             }
         }
     }
@@ -709,13 +475,13 @@ impl Worker {
             }
             // The parser thread usually asks again within microseconds: catching that
             // here saves two thread wake-ups per handler, most of a call's cost.
-            match spin_recv(&mut calls) {
+            match host_work::spin_recv(&mut calls) {
                 Some(next) => call = next,
                 None => break,
             }
         }
         self.events
-            .push(next_handler_call(request, rewriter, calls));
+            .push(host_work::next_handler_call(request, rewriter, calls));
     }
 
     fn handler_call(&mut self, request: u64, rewriter: u32, call: HandlerCall) {
@@ -842,78 +608,4 @@ impl Worker {
             }
         }
     }
-}
-
-/// The JS value a finished piece of host work settles its call with.
-fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(bool, JsValue)> {
-    let ctx = inst.context();
-    let fail = |e: ScriptError| (false, JsValue::from(JsString::from(e.to_string().as_str())));
-    Ok(match done {
-        Done::Timer | Done::Written(Ok(())) => (true, JsValue::undefined()),
-        Done::Chunk { id, body, next } => {
-            host::restore_body(request, id, body);
-            match next {
-                None => (true, JsValue::null()),
-                Some(Ok(bytes)) => (true, crate::convert::uint8_array(&bytes, ctx)?),
-                Some(Err(e)) => fail(e),
-            }
-        }
-        Done::Read(Ok(bytes)) => (true, crate::convert::uint8_array(&bytes, ctx)?),
-        Done::Fetched(Ok(resp)) => {
-            let status = resp.head.status;
-            let headers = crate::headers::headers_object(resp.head.headers, ctx)?;
-            let body = host::store_body(request, resp.body);
-            let parts = JsArray::from_iter(
-                [
-                    JsValue::from(status.as_u16()),
-                    JsValue::from(JsString::from(status.canonical_reason().unwrap_or(""))),
-                    headers,
-                    JsValue::from(body as f64),
-                    JsValue::from(JsString::from("")),
-                ],
-                ctx,
-            );
-            (true, parts.into())
-        }
-        Done::Kv(Ok(KvResult::Done)) => (true, JsValue::undefined()),
-        Done::Kv(Ok(KvResult::Value(None))) => (true, JsValue::null()),
-        Done::Kv(Ok(KvResult::Value(Some(v)))) => (true, crate::convert::uint8_array(&v, ctx)?),
-        Done::Kv(Ok(KvResult::List(list))) => {
-            let mut keys = Vec::new();
-            for k in list.keys {
-                let o = JsObject::with_object_proto(ctx.intrinsics());
-                o.set(
-                    js_string!("name"),
-                    JsString::from(k.name.as_str()),
-                    false,
-                    ctx,
-                )?;
-                if let Some(e) = k.expiration {
-                    o.set(js_string!("expiration"), e, false, ctx)?;
-                }
-                keys.push(JsValue::from(o));
-            }
-            let out = JsObject::with_object_proto(ctx.intrinsics());
-            out.set(
-                js_string!("keys"),
-                JsArray::from_iter(keys, ctx),
-                false,
-                ctx,
-            )?;
-            out.set(
-                js_string!("list_complete"),
-                list.cursor.is_none(),
-                false,
-                ctx,
-            )?;
-            if let Some(c) = list.cursor {
-                out.set(js_string!("cursor"), JsString::from(c.as_str()), false, ctx)?;
-            }
-            (true, out.into())
-        }
-        Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) | Done::Written(Err(e)) => {
-            fail(e)
-        }
-        Done::Rewrite { .. } | Done::SinkEnded { .. } => (true, JsValue::undefined()),
-    })
 }
