@@ -1026,3 +1026,53 @@ async fn a_response_without_headers_has_its_content_type_read_or_not() {
         }
     }
 }
+
+/// `then()` makes its promise with the promise's species: directly for the realm's own
+/// `Promise` (a boa patch skips the generic steps there), through the constructor for a
+/// subclass or a species that a script set; settling order is unchanged.
+#[tokio::test]
+async fn then_makes_promises_of_the_species() {
+    let e = engine();
+    let s = script(
+        "then.js",
+        r#"
+        export default {
+          async fetch() {
+            const out = {};
+            const plain = Promise.resolve(1).then((x) => x + 1);
+            out.plain = [plain instanceof Promise, Object.getPrototypeOf(plain) === Promise.prototype, await plain];
+            let made = 0;
+            class P extends Promise { constructor(f) { made++; super(f); } }
+            const sub = P.resolve(1).then((x) => x * 3);
+            out.subclass = [sub instanceof P, made, await sub];
+            const p = Promise.resolve(2);
+            p.constructor = { [Symbol.species]: P };
+            const species = p.then((x) => x);
+            out.species = [species instanceof P, await species];
+            const order = [];
+            const a = Promise.resolve().then(() => order.push("a1")).then(() => order.push("a2"));
+            const b = Promise.resolve().then(() => order.push("b1")).then(() => order.push("b2"));
+            await Promise.all([a, b]);
+            out.order = order;
+            out.rejected = await Promise.reject(new Error("x")).then(null, (e) => e.message);
+            const captured = {};
+            new Promise((resolve, reject) => { captured.kinds = [typeof resolve, typeof reject, resolve.length]; });
+            out.executor = captured.kinds;
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["plain"], serde_json::json!([true, true, 2]));
+    assert_eq!(v["subclass"], serde_json::json!([true, 2, 3]));
+    assert_eq!(v["species"], serde_json::json!([true, 2]));
+    assert_eq!(v["order"], serde_json::json!(["a1", "b1", "a2", "b2"]));
+    assert_eq!(v["rejected"], "x");
+    assert_eq!(
+        v["executor"],
+        serde_json::json!(["function", "function", 1])
+    );
+}
