@@ -355,11 +355,24 @@ fn cancel_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
     Ok(JsValue::undefined())
 }
 
-/// `settled(requestId)`.
-fn settled(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let request = arg(args, 0).to_length(ctx)?;
-    push(HostCall::Settled { request });
-    Ok(JsValue::undefined())
+/// Tells the worker when request `request`'s handler promise settles: it may be
+/// settled by another request's work (a promise the module shares between requests),
+/// so the worker cannot learn it from the request's own events.
+pub(crate) fn tell_when_settled(
+    promise: &boa_engine::object::builtins::JsPromise,
+    request: u64,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let done = FunctionObjectBuilder::new(
+        ctx.realm(),
+        NativeFunction::from_copy_closure(move |_, _, _| {
+            push(HostCall::Settled { request });
+            Ok(JsValue::undefined())
+        }),
+    )
+    .build();
+    promise.then(Some(done.clone()), Some(done), ctx)?;
+    Ok(())
 }
 
 /// `passThrough()`.
@@ -558,10 +571,9 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 56] = [
+    let functions: [(&str, Native, usize); 55] = [
         ("loadStreams", load_streams, 0),
         ("loadPart", load_part, 1),
-        ("settled", settled, 1),
         ("headerGet", crate::headers::get, 2),
         ("headerList", crate::headers::list, 1),
         ("headerAppend", crate::headers::append, 3),

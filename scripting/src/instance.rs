@@ -433,7 +433,6 @@ impl Instance {
                 headers,
                 body,
                 cf_obj.into(),
-                JsValue::from(id as f64),
                 scheduled,
             ],
             ctx,
@@ -464,6 +463,15 @@ impl Instance {
             Ok(r) => {
                 let value = r.map_err(|e| self.error(&e))?;
                 self.run_jobs()?;
+                // A handler promise still pending: the worker hears when it settles.
+                if let Some(p) = value
+                    .as_object()
+                    .and_then(|o| JsPromise::from_object(o).ok())
+                    && matches!(p.state(), PromiseState::Pending)
+                {
+                    crate::host::tell_when_settled(&p, id, &mut self.context)
+                        .map_err(|e| self.error(&e))?;
+                }
                 Ok(value)
             }
         }

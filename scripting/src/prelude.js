@@ -636,8 +636,8 @@
     value(args) {
       ioTime = realNow();
       let result;
-      if (args[6] !== undefined) {
-        result = scheduled(args[6][0], args[6][1]);
+      if (args[5] !== undefined) {
+        result = scheduled(args[5][0], args[5][1]);
       } else {
         const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
         // As in Workers: the request a handler receives has redirect "manual", so
@@ -645,13 +645,7 @@
         const request = requests.make(requestRecord(source, args[0], args[1], args[2], "manual", args[4], undefined));
         result = call(request);
       }
-      // Tell the host when the handler's promise settles (it may be settled by another
-      // request's work, e.g. a promise the module shares between requests).
-      if (result instanceof Promise) {
-        const id = args[5];
-        const done = () => host.settled(id);
-        result.then(done, done);
-      }
+      // (The host watches a promise that is still pending after this run: instance.rs.)
       return result;
     },
   });
