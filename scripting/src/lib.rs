@@ -4,8 +4,8 @@
 //! `Context` is `!Send`), each running an event loop and keeping every script it has
 //! seen compiled and warm; the two Workers entry points (`export default { fetch }` and
 //! `addEventListener("fetch", …)`); the Web APIs scripts see (a JS prelude over
-//! `boa_runtime`'s Headers, URL, console and encoding classes, and a few native host
-//! functions); `HTMLRewriter` (lol_html on a parser thread that asks the JS thread to
+//! `boa_runtime`'s Headers, URL, console and encoding classes, native `Request` and
+//! `Response` classes, and a few native host functions); `HTMLRewriter` (lol_html on a parser thread that asks the JS thread to
 //! run each handler); KV namespaces on disk; and the sandbox limits (CPU time and memory per
 //! request, loop and recursion limits). It must not open sockets on a script's behalf:
 //! the only way out is `fetch()`, which goes to a [`Fetcher`] that `proxy` implements
@@ -28,6 +28,7 @@ mod instance;
 mod key_export;
 mod kv;
 pub mod memory;
+mod native_class;
 mod private_keys;
 mod public_keys;
 mod request;

@@ -6,8 +6,7 @@
 //! construction and two private fields) that cost ~7 µs in boa before the handler ran.
 
 use crate::convert::{arg, type_error};
-use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
-use boa_engine::property::{Attribute, PropertyDescriptor};
+use crate::native_class;
 use boa_engine::{
     Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
     js_string,
@@ -53,11 +52,7 @@ fn construct(
     let record = record
         .as_object()
         .ok_or_else(|| type_error("Request init: not a record"))?;
-    // GetPrototypeFromConstructor: a subclass's prototype, else ours.
-    let prototype = match target.get(js_string!("prototype"), ctx)?.as_object() {
-        Some(p) => p,
-        None => helpers.prototype.clone(),
-    };
+    let prototype = native_class::prototype_for(&target, &helpers.prototype, ctx)?;
     Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
 }
 
@@ -95,35 +90,17 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         init,
         prototype: prototype.clone(),
     };
-    let class = FunctionObjectBuilder::new(
-        ctx.realm(),
+    let class = native_class::class(
+        "Request",
+        1,
         NativeFunction::from_copy_closure_with_captures(construct, helpers.clone()),
-    )
-    .name(js_string!("Request"))
-    .length(1)
-    .constructor(true)
-    .build();
-    class.define_property_or_throw(
-        js_string!("prototype"),
-        PropertyDescriptor::builder()
-            .value(prototype.clone())
-            .writable(false)
-            .enumerable(false)
-            .configurable(false),
-        ctx,
-    )?;
-    prototype.define_property_or_throw(
-        js_string!("constructor"),
-        PropertyDescriptor::builder()
-            .value(class.clone())
-            .writable(true)
-            .enumerable(false)
-            .configurable(true),
+        &prototype,
         ctx,
     )?;
     for (i, name) in FIELDS.iter().enumerate() {
-        let getter = FunctionObjectBuilder::new(
-            ctx.realm(),
+        native_class::reader(
+            &prototype,
+            name,
             NativeFunction::from_copy_closure_with_captures(
                 |this, _, i: &usize, ctx| {
                     let record = record_of(this)
@@ -132,29 +109,18 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
                 },
                 i,
             ),
-        )
-        .name(JsString::from(format!("get {name}").as_str()))
-        .build();
-        prototype.define_property_or_throw(
-            JsString::from(*name),
-            PropertyDescriptor::builder()
-                .get(getter)
-                .enumerable(false)
-                .configurable(true),
             ctx,
         )?;
     }
-    let make = FunctionObjectBuilder::new(
-        ctx.realm(),
-        NativeFunction::from_copy_closure_with_captures(make, helpers),
-    )
-    .build();
-    let record =
-        FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(record)).build();
-    let out = ObjectInitializer::new(ctx)
-        .property(js_string!("Request"), class, Attribute::all())
-        .property(js_string!("make"), make, Attribute::all())
-        .property(js_string!("recordOf"), record, Attribute::all())
-        .build();
-    Ok(out.into())
+    Ok(native_class::ways_in(
+        ("Request", class),
+        vec![
+            (
+                "make",
+                NativeFunction::from_copy_closure_with_captures(make, helpers),
+            ),
+            ("recordOf", NativeFunction::from_fn_ptr(record)),
+        ],
+        ctx,
+    ))
 }

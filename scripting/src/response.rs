@@ -9,9 +9,9 @@
 //! through `host.responseClass(helpers)`.
 
 use crate::convert::{arg, type_error};
-use boa_engine::object::builtins::JsFunction;
-use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
-use boa_engine::property::{Attribute, PropertyDescriptor};
+use crate::native_class;
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_string,
@@ -204,11 +204,7 @@ fn construct(
             }
         }
     }
-    // GetPrototypeFromConstructor: a subclass's prototype, else ours.
-    let prototype = match target.get(js_string!("prototype"), ctx)?.as_object() {
-        Some(p) => p.clone(),
-        None => helpers.prototype.clone(),
-    };
+    let prototype = native_class::prototype_for(&target, &helpers.prototype, ctx)?;
     let state = ResponseState {
         body: body_record(source, stream, ctx),
         headers: headers.and_then(|h: JsValue| h.as_object()),
@@ -355,82 +351,46 @@ pub(crate) fn response_class(
         headers: headers_ctor,
         prototype: prototype.clone(),
     };
-    let class = FunctionObjectBuilder::new(
-        ctx.realm(),
+    let class = native_class::class(
+        "Response",
+        0,
         NativeFunction::from_copy_closure_with_captures(construct, helpers.clone()),
-    )
-    .name(js_string!("Response"))
-    .length(0)
-    .constructor(true)
-    .build();
-    class.define_property_or_throw(
-        js_string!("prototype"),
-        PropertyDescriptor::builder()
-            .value(prototype.clone())
-            .writable(false)
-            .enumerable(false)
-            .configurable(false),
-        ctx,
-    )?;
-    prototype.define_property_or_throw(
-        js_string!("constructor"),
-        PropertyDescriptor::builder()
-            .value(class.clone())
-            .writable(true)
-            .enumerable(false)
-            .configurable(true),
+        &prototype,
         ctx,
     )?;
     for (i, (name, _)) in GETTERS.iter().enumerate() {
-        let getter = FunctionObjectBuilder::new(
-            ctx.realm(),
+        native_class::reader(
+            &prototype,
+            name,
             NativeFunction::from_copy_closure_with_captures(
                 |this, _, i: &usize, _| with_state(this, |s| (GETTERS[*i].1)(s)),
                 i,
             ),
-        )
-        .name(JsString::from(format!("get {name}").as_str()))
-        .build();
-        accessor(&prototype, name, getter, ctx)?;
+            ctx,
+        )?;
     }
-    let getter = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(headers))
-        .name(js_string!("get headers"))
-        .build();
-    accessor(&prototype, "headers", getter, ctx)?;
-
-    let internal = |f: NativeFunction, ctx: &mut Context| -> JsValue {
-        FunctionObjectBuilder::new(ctx.realm(), f).build().into()
-    };
-    let make = internal(
-        NativeFunction::from_copy_closure_with_captures(make, helpers.clone()),
-        ctx,
-    );
-    let clone_of = internal(
-        NativeFunction::from_copy_closure_with_captures(clone_of, helpers),
-        ctx,
-    );
-    let body_of = internal(NativeFunction::from_fn_ptr(body_of), ctx);
-    let is_response = internal(NativeFunction::from_fn_ptr(is_response), ctx);
-    let out = ObjectInitializer::new(ctx)
-        .property(js_string!("Response"), class, Attribute::all())
-        .property(js_string!("make"), make, Attribute::all())
-        .property(js_string!("cloneOf"), clone_of, Attribute::all())
-        .property(js_string!("bodyOf"), body_of, Attribute::all())
-        .property(js_string!("isResponse"), is_response, Attribute::all())
-        .build();
-    Ok(out.into())
-}
-
-fn accessor(proto: &JsObject, name: &str, getter: JsFunction, ctx: &mut Context) -> JsResult<()> {
-    proto.define_property_or_throw(
-        JsString::from(name),
-        PropertyDescriptor::builder()
-            .get(getter)
-            .enumerable(false)
-            .configurable(true),
+    native_class::reader(
+        &prototype,
+        "headers",
+        NativeFunction::from_fn_ptr(headers),
         ctx,
     )?;
-    Ok(())
+    Ok(native_class::ways_in(
+        ("Response", class),
+        vec![
+            (
+                "make",
+                NativeFunction::from_copy_closure_with_captures(make, helpers.clone()),
+            ),
+            (
+                "cloneOf",
+                NativeFunction::from_copy_closure_with_captures(clone_of, helpers),
+            ),
+            ("bodyOf", NativeFunction::from_fn_ptr(body_of)),
+            ("isResponse", NativeFunction::from_fn_ptr(is_response)),
+        ],
+        ctx,
+    ))
 }
 
 /// Status and headers of `value` if it is a `Response` (see [`ResponseState::head`]).

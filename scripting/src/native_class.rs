@@ -1,0 +1,100 @@
+//! Building a Web API class whose constructor and readers are native (`Request`,
+//! `Response`): the constructor with its `prototype`, WebIDL-style readers, the
+//! prototype a construction uses, and the prelude's object of ways into the class.
+
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::property::{Attribute, PropertyDescriptor};
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+/// The constructor `name` (`length` required arguments) running `construct`, with
+/// `prototype` as its `prototype` and the prototype's `constructor` pointing back.
+pub(crate) fn class(
+    name: &str,
+    length: usize,
+    construct: NativeFunction,
+    prototype: &JsObject,
+    ctx: &mut Context,
+) -> JsResult<JsFunction> {
+    let class = FunctionObjectBuilder::new(ctx.realm(), construct)
+        .name(JsString::from(name))
+        .length(length)
+        .constructor(true)
+        .build();
+    class.define_property_or_throw(
+        js_string!("prototype"),
+        PropertyDescriptor::builder()
+            .value(prototype.clone())
+            .writable(false)
+            .enumerable(false)
+            .configurable(false),
+        ctx,
+    )?;
+    prototype.define_property_or_throw(
+        js_string!("constructor"),
+        PropertyDescriptor::builder()
+            .value(class.clone())
+            .writable(true)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    Ok(class)
+}
+
+/// A reader `name` on `prototype` (its getter named "get name").
+pub(crate) fn reader(
+    prototype: &JsObject,
+    name: &str,
+    get: NativeFunction,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let getter = FunctionObjectBuilder::new(ctx.realm(), get)
+        .name(JsString::from(format!("get {name}").as_str()))
+        .build();
+    prototype.define_property_or_throw(
+        JsString::from(name),
+        PropertyDescriptor::builder()
+            .get(getter)
+            .enumerable(false)
+            .configurable(true),
+        ctx,
+    )?;
+    Ok(())
+}
+
+/// GetPrototypeFromConstructor: a subclass's prototype (from `new.target`), else
+/// `default`.
+pub(crate) fn prototype_for(
+    new_target: &JsObject,
+    default: &JsObject,
+    ctx: &mut Context,
+) -> JsResult<JsObject> {
+    Ok(new_target
+        .get(js_string!("prototype"), ctx)?
+        .as_object()
+        .unwrap_or_else(|| default.clone()))
+}
+
+/// `{ name: function, … }`: what the prelude gets back from a class's host call.
+pub(crate) fn ways_in(
+    class: (&str, JsFunction),
+    functions: Vec<(&str, NativeFunction)>,
+    ctx: &mut Context,
+) -> JsValue {
+    let built: Vec<(JsString, JsFunction)> = functions
+        .into_iter()
+        .map(|(name, f)| {
+            (
+                JsString::from(name),
+                FunctionObjectBuilder::new(ctx.realm(), f).build(),
+            )
+        })
+        .collect();
+    let mut out = ObjectInitializer::new(ctx);
+    out.property(JsString::from(class.0), class.1, Attribute::all());
+    for (name, f) in built {
+        out.property(name, f, Attribute::all());
+    }
+    out.build().into()
+}
