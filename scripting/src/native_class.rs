@@ -63,6 +63,16 @@ pub(crate) fn reader(
     Ok(())
 }
 
+/// `new.target` of a construction of class `name` (a TypeError for a call without
+/// `new`, as WebIDL constructors throw).
+pub(crate) fn new_target(new_target: &JsValue, name: &str) -> JsResult<JsObject> {
+    new_target.as_object().ok_or_else(|| {
+        crate::convert::type_error(format!(
+            "Failed to construct '{name}': Please use the 'new' operator, this DOM object constructor cannot be called as a function."
+        ))
+    })
+}
+
 /// GetPrototypeFromConstructor: a subclass's prototype (from `new.target`), else
 /// `default`.
 pub(crate) fn prototype_for(

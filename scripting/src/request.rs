@@ -41,11 +41,7 @@ fn construct(
     helpers: &Helpers,
     ctx: &mut Context,
 ) -> JsResult<JsValue> {
-    let Some(target) = new_target.as_object() else {
-        return Err(type_error(
-            "Failed to construct 'Request': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
-        ));
-    };
+    let target = native_class::new_target(new_target, "Request")?;
     let record = helpers
         .init
         .call(&JsValue::undefined(), &[arg(args, 0), arg(args, 1)], ctx)?;

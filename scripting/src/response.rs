@@ -112,11 +112,7 @@ fn construct(
     helpers: &Helpers,
     ctx: &mut Context,
 ) -> JsResult<JsValue> {
-    let Some(target) = new_target.as_object() else {
-        return Err(type_error(
-            "Failed to construct 'Response': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
-        ));
-    };
+    let target = native_class::new_target(new_target, "Response")?;
     let mut body = arg(args, 0);
     let init = arg(args, 1);
     let (mut status, mut status_text, mut headers) = (200u16, JsString::default(), None);
