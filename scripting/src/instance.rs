@@ -585,7 +585,7 @@ impl Instance {
             script: name.to_string(),
             got,
         };
-        if crate::response::head(value).is_none() {
+        if !crate::response::is_response(value) {
             return Err(not_response(describe(value)));
         }
         // The body first: handing on a FixedLengthStream sets a header.
@@ -602,17 +602,6 @@ impl Instance {
         };
         let status = http::StatusCode::from_u16(status)
             .map_err(|_| not_response(format!("a Response with status {status}")))?;
-        let headers = headers.unwrap_or_else(|content_type| {
-            // A response made without headers has at most a content type (its Headers
-            // are made only when a script reads them).
-            let mut map = http::HeaderMap::new();
-            if let Some(t) = content_type
-                && let Ok(t) = http::HeaderValue::from_str(&t)
-            {
-                map.insert(http::header::CONTENT_TYPE, t);
-            }
-            map
-        });
         let body = if body.is_null_or_undefined() {
             Body::Bytes(bytes::Bytes::new())
         } else if let Some(s) = body.as_string() {

@@ -63,6 +63,19 @@ pub(crate) fn reader(
     Ok(())
 }
 
+/// The function `name` among the helpers the prelude hands a class's host call
+/// (its first argument).
+pub(crate) fn helper(args: &[JsValue], name: &str, ctx: &mut Context) -> JsResult<JsObject> {
+    let helpers = args.first().and_then(JsValue::as_object);
+    let f = match helpers {
+        Some(h) => h.get(JsString::from(name), ctx)?.as_object(),
+        None => None,
+    };
+    f.filter(JsObject::is_callable).ok_or_else(|| {
+        crate::convert::type_error(format!("class helpers: expected a function `{name}`"))
+    })
+}
+
 /// `new.target` of a construction of class `name` (a TypeError for a call without
 /// `new`, as WebIDL constructors throw).
 pub(crate) fn new_target(new_target: &JsValue, name: &str) -> JsResult<JsObject> {

@@ -377,19 +377,23 @@
   Object.setPrototypeOf(Request.prototype, Body.prototype);
   const method = (value) => ({ value, writable: true, configurable: true });
   const getter = (o, name) => ({ get: Object.getOwnPropertyDescriptor(o, name).get, configurable: true });
+  // The record of `this` in Request's own methods (a TypeError for anything else).
+  const ownRecord = (o) => {
+    const r = requestRecordOf(o);
+    if (r === undefined) throw new TypeError("Illegal invocation: not a Request");
+    return r;
+  };
   Object.defineProperties(Request.prototype, {
     // Every request has a signal (one that never aborts unless the script gave one);
     // made on first read, so requests that no one asks do not pay for it.
     signal: getter({
       get signal() {
-        const r = requestRecordOf(this);
-        if (r === undefined) throw new TypeError("Illegal invocation: not a Request");
+        const r = ownRecord(this);
         return (r.signal ??= new AbortController().signal);
       },
     }, "signal"),
     clone: method(function clone() {
-      const r = requestRecordOf(this);
-      if (r === undefined) throw new TypeError("Illegal invocation: not a Request");
+      const r = ownRecord(this);
       return new Request(r.url, {
         method: r.method, headers: r.headers, redirect: r.redirect, cf: r.cf, signal: r.signal, body: Body.tee(this),
       });

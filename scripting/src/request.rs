@@ -9,7 +9,6 @@ use crate::convert::{arg, type_error};
 use crate::native_class;
 use boa_engine::{
     Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
-    js_string,
 };
 
 /// What a `Request` object holds: the prelude's record `{ source, used, stream, url,
@@ -75,12 +74,7 @@ const FIELDS: [&str; 5] = ["url", "method", "headers", "redirect", "cf"];
 /// `host.requestClass({ init })` → `{ Request, make, recordOf }`: the class (its
 /// prototype has the readers; the prelude adds the rest) and the prelude's ways into it.
 pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let init = arg(args, 0)
-        .as_object()
-        .and_then(|o| o.get(js_string!("init"), ctx).ok())
-        .and_then(|f| f.as_object())
-        .filter(|f| f.is_callable())
-        .ok_or_else(|| type_error("requestClass: expected { init }"))?;
+    let init = native_class::helper(args, "init", ctx)?;
     let prototype = JsObject::with_object_proto(ctx.intrinsics());
     let helpers = Helpers {
         init,

@@ -42,21 +42,27 @@ pub(crate) struct ResponseState {
 }
 
 impl ResponseState {
-    /// Status, headers (or, without any, the content type alone) for the host.
-    pub(crate) fn head(&self) -> (u16, Result<http::HeaderMap, Option<String>>) {
+    /// Status and headers for the host (without a `Headers` object: the content type
+    /// alone).
+    fn head(&self) -> (u16, http::HeaderMap) {
         let headers = match &self.headers {
-            Some(h) => crate::headers::header_map(&h.clone().into()).ok_or_else(|| {
-                self.content_type
-                    .as_ref()
-                    .map(|t| t.to_std_string_escaped())
-            }),
-            None => Err(self
-                .content_type
-                .as_ref()
-                .map(|t| t.to_std_string_escaped())),
+            Some(h) => crate::headers::header_map(&h.clone().into()),
+            None => None,
         };
+        let headers = headers.unwrap_or_else(|| content_type_map(self.content_type.as_ref()));
         (self.status, headers)
     }
+}
+
+/// The headers of a response made without any: its content type, if it has one.
+fn content_type_map(content_type: Option<&JsString>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    if let Some(t) = content_type
+        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+    {
+        map.insert(http::header::CONTENT_TYPE, v);
+    }
+    map
 }
 
 /// What the constructor asks of the prelude, and the prototype it makes objects with.
@@ -237,14 +243,6 @@ fn body_of(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> 
     with_state(&arg(args, 0), |s| s.body.clone().into())
 }
 
-/// `isResponse(x)`.
-fn is_response(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    Ok(arg(args, 0)
-        .as_object()
-        .is_some_and(|o| o.is::<ResponseState>())
-        .into())
-}
-
 /// `cloneOf(response, source, isStream)`: a copy of `response` (headers copied) with
 /// the body `source`.
 fn clone_of(
@@ -311,36 +309,20 @@ fn headers(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         Ok(h) => return Ok(h.into()),
         Err(t) => t,
     };
-    let mut map = http::HeaderMap::new();
-    if let Some(t) = content_type
-        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
-    {
-        map.insert(http::header::CONTENT_TYPE, v);
-    }
-    let h = crate::headers::headers_object(map, ctx)?;
+    let h = crate::headers::headers_object(content_type_map(content_type.as_ref()), ctx)?;
     with_state(this, |s| s.headers = h.as_object())?;
     Ok(h)
 }
 
-/// `host.responseClass({ extract, Headers })` → `{ Response, make, bodyOf, cloneOf,
-/// isResponse }`: the class (its prototype has the readers; the prelude adds the rest)
+/// `host.responseClass({ extract, Headers })` → `{ Response, make, bodyOf, cloneOf }`: the class (its prototype has the readers; the prelude adds the rest)
 /// and the prelude's ways into it.
 pub(crate) fn response_class(
     _: &JsValue,
     args: &[JsValue],
     ctx: &mut Context,
 ) -> JsResult<JsValue> {
-    let given = arg(args, 0);
-    let given = given
-        .as_object()
-        .ok_or_else(|| type_error("responseClass: expected helpers"))?;
-    let function = |v: JsValue| -> JsResult<JsObject> {
-        v.as_object()
-            .filter(|o| o.is_callable())
-            .ok_or_else(|| type_error("responseClass: expected a function"))
-    };
-    let extract = function(given.get(js_string!("extract"), ctx)?)?;
-    let headers_ctor = function(given.get(js_string!("Headers"), ctx)?)?;
+    let extract = native_class::helper(args, "extract", ctx)?;
+    let headers_ctor = native_class::helper(args, "Headers", ctx)?;
     let prototype = JsObject::with_object_proto(ctx.intrinsics());
     let helpers = Helpers {
         extract,
@@ -383,14 +365,18 @@ pub(crate) fn response_class(
                 NativeFunction::from_copy_closure_with_captures(clone_of, helpers),
             ),
             ("bodyOf", NativeFunction::from_fn_ptr(body_of)),
-            ("isResponse", NativeFunction::from_fn_ptr(is_response)),
         ],
         ctx,
     ))
 }
 
+/// Whether `value` is a `Response` (of this class or a subclass).
+pub(crate) fn is_response(value: &JsValue) -> bool {
+    value.as_object().is_some_and(|o| o.is::<ResponseState>())
+}
+
 /// Status and headers of `value` if it is a `Response` (see [`ResponseState::head`]).
-pub(crate) fn head(value: &JsValue) -> Option<(u16, Result<http::HeaderMap, Option<String>>)> {
+pub(crate) fn head(value: &JsValue) -> Option<(u16, http::HeaderMap)> {
     let object = value.as_object()?;
     let state = object.downcast_ref::<ResponseState>()?;
     Some(state.head())
