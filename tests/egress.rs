@@ -11,17 +11,19 @@ use common::{Outpost, TEST_TIMEOUT, client};
 use std::sync::atomic::Ordering;
 
 /// A hook that fetches `?url=…` (with the client's method and body) and answers with
-/// what came back, or with the error's name and message (status 599).
+/// what came back, or with the error's name and message (status 599). With `asis=1`
+/// it sends a `Request` made first, as it is (the runtime's native `fetch` path).
 const RELAY: &str = r#"export default {
   async fetch(request) {
     const target = new URL(request.url).searchParams.get("url");
     const n = Number(new URL(request.url).searchParams.get("n") || "1");
+    const asis = new URL(request.url).searchParams.get("asis") === "1";
     try {
       let r;
       for (let i = 0; i < n; i++) {
         const init = { method: request.method, headers: { "x-from-hook": "1" } };
         if (request.method === "POST") init.body = request.body;
-        r = await fetch(target, init);
+        r = asis ? await fetch(new Request(target, { ...init, redirect: "manual" })) : await fetch(target, init);
       }
       const out = new Response(r.body, r);
       out.headers.set("x-fetched-status", String(r.status));
@@ -70,6 +72,11 @@ async fn private_addresses_are_refused_unless_the_site_allows_them() {
         assert!(body.starts_with("TypeError: "), "{body}");
         assert!(body.contains("refused"), "{body}");
         assert!(body.contains("127.0.0.1 (loopback)"), "{body}");
+        assert!(body.contains("sites[].egress.private"), "{body}");
+        // A Request sent on as it is is refused the same way.
+        let (status, body) = relay(&strict, &format!("{target}&asis=1")).await;
+        assert_eq!(status, 599, "{body}");
+        assert!(body.starts_with("TypeError: "), "{body}");
         assert!(body.contains("sites[].egress.private"), "{body}");
         assert_eq!(other.hits.load(Ordering::SeqCst), 0, "nothing reached it");
         strict.wait_log("fetch() refused by the egress policy", 1);

@@ -282,6 +282,7 @@ async fn subrequests_behave_as_in_workerd() {
             "/clone",
             "/none",
             "/abort",
+            "/asis",
         ]);
         let extra = ["--cache-memory", "0"];
         let diffs = differ("fetcher.js", false, &extra, &common::client(), &cases, true).await;

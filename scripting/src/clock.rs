@@ -112,3 +112,33 @@ pub(crate) fn uncharged<T>(f: impl FnOnce() -> T) -> T {
 pub(crate) fn leave_collections_uncharged() {
     boa_gc::set_collection_wrapper(|collect| uncharged(collect));
 }
+
+thread_local! {
+    /// When the last I/O reached this thread's JavaScript (a request, a host call's
+    /// result, a timer, a rewriter chunk), in ms since the Unix epoch.
+    static IO_TIME: Cell<f64> = Cell::new(epoch_ms());
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// Marks that I/O reached JavaScript now: what `Date.now()`, `new Date()` and
+/// `performance.now()` say until the next I/O. Time as Workers give it: it does not
+/// advance while a script computes, so code cannot time itself (Workers' defence
+/// against timing side channels). Per thread, set on every entry into JavaScript, so
+/// each run sees the time of the I/O that started it.
+pub(crate) fn io_happened() {
+    IO_TIME.set(epoch_ms());
+}
+
+/// `host.ioTime()`: the time of the last I/O (see [`io_happened`]).
+pub(crate) fn io_time(
+    _: &boa_engine::JsValue,
+    _: &[boa_engine::JsValue],
+    _: &mut boa_engine::Context,
+) -> boa_engine::JsResult<boa_engine::JsValue> {
+    Ok(IO_TIME.get().into())
+}

@@ -148,17 +148,7 @@ pub(crate) fn drop_bodies(request: u64) {
 fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let call = call_arg(args, 0, ctx)?;
     let url = string_arg(args, 1, ctx)?;
-    let url =
-        url::Url::parse(&url).map_err(|e| type_error(format!("fetch: bad URL {url:?}: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(type_error(format!(
-            "fetch: only http and https URLs can be fetched, not {}",
-            url.scheme()
-        )));
-    }
     let method = string_arg(args, 2, ctx)?;
-    let method = http::Method::from_bytes(method.as_bytes())
-        .map_err(|_| type_error(format!("fetch: bad method {method:?}")))?;
     let headers = crate::headers::header_map(&arg(args, 3)).unwrap_or_default();
     let bytes = arg(args, 4);
     let body_id = arg(args, 5);
@@ -204,6 +194,30 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             .map_err(|e| type_error(format!("fetch: bad cf options: {e}")))?;
         (cf.caches() || cf.image.is_some()).then_some(cf)
     };
+    push_fetch(call, &url, &method, headers, body, cache, cf)?;
+    Ok(JsValue::undefined())
+}
+
+/// Starts subrequest `call` (after checking its URL and method, as `fetch()` does).
+pub(crate) fn push_fetch(
+    call: u32,
+    url: &str,
+    method: &str,
+    headers: http::HeaderMap,
+    body: Option<Body>,
+    cache: Option<crate::exchange::CacheOp>,
+    cf: Option<crate::exchange::FetchCf>,
+) -> JsResult<()> {
+    let url =
+        url::Url::parse(url).map_err(|e| type_error(format!("fetch: bad URL {url:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(type_error(format!(
+            "fetch: only http and https URLs can be fetched, not {}",
+            url.scheme()
+        )));
+    }
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| type_error(format!("fetch: bad method {method:?}")))?;
     push(HostCall::Fetch {
         call,
         request: Box::new(FetchRequest {
@@ -215,7 +229,7 @@ fn fetch(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
             cf,
         }),
     });
-    Ok(JsValue::undefined())
+    Ok(())
 }
 
 /// `readBody(call, bodyId)`.
@@ -571,7 +585,8 @@ pub(crate) fn streams_used() -> bool {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 55] = [
+    let functions: [(&str, Native, usize); 56] = [
+        ("ioTime", crate::clock::io_time, 0),
         ("loadStreams", load_streams, 0),
         ("loadPart", load_part, 1),
         ("headerGet", crate::headers::get, 2),

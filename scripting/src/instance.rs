@@ -178,6 +178,7 @@ impl Runtime {
             "clone",
         )?;
         set_up(crate::host::install(&mut context), "host")?;
+        set_up(crate::fetch::install(&mut context), "fetch()")?;
         for src in crate::sources::eager() {
             crate::sources::run(src, &mut context).map_err(|e| message(&e, &mut context))?;
         }
@@ -241,6 +242,7 @@ impl Instance {
             &mut context,
         )
         .map_err(|e| fail(message(&e, &mut context)))?;
+        crate::clock::io_happened();
         let done = module.load_link_evaluate(&mut context);
         context
             .run_jobs()
@@ -374,6 +376,7 @@ impl Instance {
         cf: &Cf,
         limits: &Limits,
     ) -> Result<JsValue> {
+        crate::clock::io_happened();
         let (parts, body) = request.into_parts();
         let ctx = &mut self.context;
         let headers =
@@ -486,6 +489,7 @@ impl Instance {
     /// Settles host call `call` with `value` (or rejects it), then runs the
     /// continuations that unblocks.
     pub(crate) fn settle(&mut self, call: u32, ok: bool, value: JsValue) -> Result<()> {
+        crate::clock::io_happened();
         let settle = self.settle.clone();
         settle
             .call(
@@ -493,6 +497,19 @@ impl Instance {
                 &[JsValue::from(call), JsValue::from(ok), value],
                 &mut self.context,
             )
+            .map_err(|e| self.error(&e))?;
+        self.run_jobs()
+    }
+
+    /// Settles native fetch `call` of `request` (see `fetch.rs`) with its answer.
+    pub(crate) fn settle_fetch(
+        &mut self,
+        call: u32,
+        request: u64,
+        answer: Result<crate::exchange::FetchResponse>,
+    ) -> Result<()> {
+        crate::clock::io_happened();
+        crate::fetch::settle(call, request, answer, &mut self.context)
             .map_err(|e| self.error(&e))?;
         self.run_jobs()
     }
@@ -506,6 +523,7 @@ impl Instance {
         call: Option<(crate::rewriter::Target, crate::rewriter::Unit)>,
     ) -> Result<()> {
         use crate::rewriter::Unit;
+        crate::clock::io_happened();
         let ctx = &mut self.context;
         let s = |v: &str| JsValue::from(JsString::from(v));
         let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::null(), s);

@@ -22,6 +22,7 @@ mod crypto;
 mod engine;
 mod error;
 mod exchange;
+mod fetch;
 mod headers;
 mod host;
 mod instance;

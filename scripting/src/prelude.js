@@ -33,18 +33,18 @@
   // when the last I/O happened (a request arrived, a host call or timer settled, a
   // rewriter chunk came), and do not advance while the script computes, so code
   // cannot time itself (Workers' defence against timing side channels).
+  // (The host keeps the time: clock.rs.)
   const RealDate = Date;
-  const realNow = RealDate.now;
-  let ioTime = realNow();
+  const ioTime = host.ioTime;
   {
     const Date = function Date(...args) {
-      if (new.target === undefined) return new RealDate(ioTime).toString();
-      return Reflect.construct(RealDate, args.length === 0 ? [ioTime] : args, new.target);
+      if (new.target === undefined) return new RealDate(ioTime()).toString();
+      return Reflect.construct(RealDate, args.length === 0 ? [ioTime()] : args, new.target);
     };
     Object.defineProperties(Date, {
       prototype: { value: RealDate.prototype, writable: false, enumerable: false, configurable: false },
       length: { value: 7, configurable: true },
-      now: { value: function now() { return ioTime; }, writable: true, configurable: true },
+      now: { value: function now() { return ioTime(); }, writable: true, configurable: true },
       parse: { value: RealDate.parse, writable: true, configurable: true },
       UTC: { value: RealDate.UTC, writable: true, configurable: true },
     });
@@ -53,19 +53,24 @@
   }
 
   // Asynchronous host calls: each gets an id; the host settles it later.
+  // Ids below 2^31: native calls (fetch.rs) take the ids above.
   let nextCall = 1;
+  const newCall = () => {
+    const id = nextCall;
+    nextCall = nextCall === 0x7fffffff ? 1 : nextCall + 1;
+    return id;
+  };
   const pending = new Map();
   const timers = new Map();
   function hostCall(start) {
     return new Promise((resolve, reject) => {
-      const id = nextCall++;
+      const id = newCall();
       pending.set(id, { resolve, reject });
       start(id);
     });
   }
   Object.defineProperty(globalThis, "__outpostSettle", {
     value(id, ok, value) {
-      ioTime = realNow();
       const timer = timers.get(id);
       if (timer !== undefined) {
         timers.delete(id);
@@ -460,7 +465,6 @@
   }
   Object.defineProperty(globalThis, "__outpostRewrite", {
     value(id, token, kind, index, data) {
-      ioTime = realNow();
       if (kind === 8) { rewriters.delete(id); return; }
       if (dispatch === null) { host.rewriteReply(token, null, "unknown rewriter"); return; }
       dispatch(id, token, kind, index, data);
@@ -560,7 +564,8 @@
     return Object.keys(o).length ? JSON.stringify(o) : null;
   }
 
-  globalThis.fetch = async function fetch(input, init) {
+  // Every fetch() but a Request sent on as it is (fetch.rs takes those).
+  const slowFetch = async function fetch(input, init) {
     // fetch(request) sends that request as is (and uses up its body, as the spec says).
     const req = input instanceof Request && init === undefined ? input : new Request(input, init);
     const source = Body.take(req);
@@ -603,6 +608,7 @@
       }
     }
   };
+  globalThis.fetch = host.fetchFunction({ fetch: slowFetch, HostBody, Response });
 
   // Turns the body of the Response a handler returned into what the host takes: null,
   // a string, a Uint8Array or a host body id (a number). The host reads the status and
@@ -638,7 +644,6 @@
   });
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
-      ioTime = realNow();
       let result;
       if (args[5] !== undefined) {
         result = scheduled(args[5][0], args[5][1]);
@@ -688,6 +693,6 @@
   // settles through __outpostSettle like a host call's.
   Object.defineProperty(globalThis, "__outpostPlatform", {
     configurable: true,
-    value: Object.freeze({ host, hostCall, toBytes, encoder, decoder, timers, nextId: () => nextCall++, now: () => ioTime, fromHost }),
+    value: Object.freeze({ host, hostCall, toBytes, encoder, decoder, timers, nextId: newCall, now: ioTime, fromHost }),
   });
 })();

@@ -27,7 +27,8 @@ struct Helpers {
     prototype: JsObject,
 }
 
-fn record_of(value: &JsValue) -> Option<JsObject> {
+/// The record of a `Request`.
+pub(crate) fn record_of(value: &JsValue) -> Option<JsObject> {
     let object = value.as_object()?;
     let state = object.downcast_ref::<RequestState>()?;
     Some(state.record.clone())

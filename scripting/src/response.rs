@@ -238,6 +238,30 @@ fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> 
     Ok(JsObject::from_proto_and_data(Some(helpers.prototype.clone()), state).into())
 }
 
+/// A response the host made (a subrequest's answer), with `Response.prototype`
+/// `prototype`: what the prelude's `fromHost` makes, for `fetch()`'s native path.
+pub(crate) fn from_host(
+    prototype: &JsObject,
+    source: JsValue,
+    status: u16,
+    status_text: JsString,
+    headers: JsObject,
+    url: JsString,
+    ctx: &mut Context,
+) -> JsObject {
+    let state = ResponseState {
+        body: body_record(source, false, ctx),
+        status,
+        status_text,
+        headers: Some(headers),
+        url,
+        redirected: false,
+        error: false,
+        content_type: None,
+    };
+    JsObject::from_proto_and_data(Some(prototype.clone()), state)
+}
+
 /// `bodyOf(response)`: its body record (a TypeError for anything else).
 fn body_of(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     with_state(&arg(args, 0), |s| s.body.clone().into())

@@ -50,5 +50,22 @@ async function handle(request) {
     await attempt(() => dripping.text());
     return new Response(out.join(","));
   }
+  if (path === "/asis") {
+    // fetch(request) of a Request sent on as it is, redirects coming back to the
+    // script (Outpost's native fetch path): the response, the request's body used up,
+    // a second send refused. (A failed one: tests/egress.rs.)
+    const out = {};
+    const req = new Request(`${origin}/echo`, { redirect: "manual", headers: { "x-sent": "1" } });
+    const r = await fetch(req);
+    out.head = [r.status, r.statusText, r.ok, r.redirected, r.type, r.url === `${origin}/echo`, r.headers.get("content-type"), r.bodyUsed, req.bodyUsed];
+    const text = await r.text();
+    out.echo = [text.split("\n")[0].split(" ").slice(1).join(" "), /x-sent: 1/.test(text), r.bodyUsed];
+    const post = new Request(`${origin}/echo`, { redirect: "manual", method: "POST", body: new Uint8Array([104, 105]) });
+    const p = await fetch(post);
+    const posted = await p.text();
+    out.post = [post.bodyUsed, posted.split("\n")[0].split(" ").slice(1).join(" "), /content-length: 2/.test(posted)];
+    try { await fetch(post); out.again = "fetched"; } catch (e) { out.again = e.name; }
+    return Response.json(out);
+  }
   return new Response("no route", { status: 404 });
 }

@@ -390,6 +390,12 @@ impl Worker {
                 let instance = r.instance;
                 self.check(instance, &[request]);
             }
+            Done::Fetched(answer) if crate::fetch::is_native(event.call) => {
+                let call = event.call;
+                self.run_js(request, CpuClock::start, move |inst| {
+                    inst.settle_fetch(call, request, answer)
+                });
+            }
             done => {
                 let call = event.call;
                 self.run_js(
