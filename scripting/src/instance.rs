@@ -607,14 +607,21 @@ impl Instance {
             return Err(not_response(describe(value)));
         }
         // The body first: handing on a FixedLengthStream sets a header.
-        let export = self.export.clone();
-        let body = export
-            .call(
-                &JsValue::undefined(),
-                std::slice::from_ref(value),
-                &mut self.context,
-            )
+        let plain = crate::response::take_plain_body(value, &mut self.context)
             .map_err(|e| self.error(&e))?;
+        let body = match plain {
+            Some(body) => body,
+            None => {
+                let export = self.export.clone();
+                export
+                    .call(
+                        &JsValue::undefined(),
+                        std::slice::from_ref(value),
+                        &mut self.context,
+                    )
+                    .map_err(|e| self.error(&e))?
+            }
+        };
         let Some((status, headers)) = crate::response::head(value) else {
             return Err(not_response(describe(value)));
         };

@@ -11,6 +11,7 @@
 use crate::convert::{arg, type_error};
 use crate::native_class;
 use boa_engine::object::ObjectInitializer;
+use boa_engine::object::builtins::JsUint8Array;
 use boa_engine::property::Attribute;
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
@@ -397,6 +398,38 @@ pub(crate) fn response_class(
 /// Whether `value` is a `Response` (of this class or a subclass).
 pub(crate) fn is_response(value: &JsValue) -> bool {
     value.as_object().is_some_and(|o| o.is::<ResponseState>())
+}
+
+/// Takes the body of `value` (a `Response`) out for the host when it is one the host
+/// reads without the prelude: none, a string or a `Uint8Array`, not yet used. `None`
+/// for every other body (the prelude's `__outpostExport` takes those).
+pub(crate) fn take_plain_body(value: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    let Some(record) = value
+        .as_object()
+        .and_then(|o| o.downcast_ref::<ResponseState>().map(|s| s.body.clone()))
+    else {
+        return Ok(None);
+    };
+    if !record.get(js_string!("stream"), ctx)?.is_null()
+        || record.get(js_string!("used"), ctx)?.to_boolean()
+    {
+        return Ok(None);
+    }
+    let source = record.get(js_string!("source"), ctx)?;
+    let plain = source.is_null()
+        || source.is_string()
+        || source
+            .as_object()
+            .is_some_and(|o| JsUint8Array::from_object(o.clone()).is_ok());
+    if !plain {
+        return Ok(None);
+    }
+    // Used up, as the prelude's Body.take leaves it.
+    if !source.is_null() {
+        record.set(js_string!("used"), true, false, ctx)?;
+    }
+    record.set(js_string!("source"), JsValue::null(), false, ctx)?;
+    Ok(Some(source))
 }
 
 /// Status and headers of `value` if it is a `Response` (see [`ResponseState::head`]).
