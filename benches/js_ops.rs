@@ -12,7 +12,8 @@
 //! so what remains is the runtime's own work for the subrequest and its response).
 //!
 //! Run: `cargo bench --bench js_ops` (`ONLY=name` for one variant, `ROUNDS=n`, e.g.
-//! under `perf record`). Wall time of the best of `ROUNDS` rounds; one JS thread.
+//! under `perf record`; `ONLY=- OP='code' SETUP='code'` prices one operation of your
+//! own in an async handler). Wall time of the best of `ROUNDS` rounds; one JS thread.
 
 #[path = "support/hook.rs"]
 mod support;
@@ -201,6 +202,15 @@ fn main() {
         ));
         let base = if *asynchronous { async_base } else { sync_base };
         println!("{name}: {:.2} µs", (t - base) / 20.0);
+    }
+    // OP="code" [SETUP="code"] prices one more operation, as OPS does.
+    if let Ok(op) = std::env::var("OP") {
+        let setup = std::env::var("SETUP").unwrap_or_default();
+        let t = per_call(handler(
+            true,
+            &format!("{setup} for (let i = 0; i < 20; i++) {{ {op} }}"),
+        ));
+        println!("{op}: {:.2} µs", (t - async_base) / 20.0);
     }
     for (name, handler) in HOOKS {
         if only.as_deref().is_some_and(|o| o != *name) {
