@@ -5,7 +5,7 @@
 //! seen compiled and warm; the two Workers entry points (`export default { fetch }` and
 //! `addEventListener("fetch", …)`); the Web APIs scripts see (a JS prelude over
 //! `boa_runtime`'s Headers, URL, console and encoding classes, native `Request` and
-//! `Response` classes, and a few native host functions); `HTMLRewriter` (lol_html on a parser thread that asks the JS thread to
+//! `Response` classes, `fetch()`'s common case in Rust, and a few native host functions); `HTMLRewriter` (lol_html on a parser thread that asks the JS thread to
 //! run each handler); KV namespaces on disk; and the sandbox limits (CPU time and memory per
 //! request, loop and recursion limits). It must not open sockets on a script's behalf:
 //! the only way out is `fetch()`, which goes to a [`Fetcher`] that `proxy` implements
