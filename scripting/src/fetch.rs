@@ -102,6 +102,22 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     .into())
 }
 
+/// A `HostBody` (`{ id, signal }`) for host body `id`: what the prelude's body
+/// methods read a body the host holds through.
+pub(crate) fn host_body(id: u64, ctx: &mut Context) -> JsResult<JsValue> {
+    let prototype = ctx
+        .realm()
+        .host_defined()
+        .get::<InFlight>()
+        .map(|f| f.helpers.host_body.clone())
+        .ok_or_else(|| type_error("fetch() is not set up"))?;
+    let body = JsObject::with_object_proto(ctx.intrinsics());
+    body.set_prototype(Some(prototype));
+    body.set(js_string!("id"), id as f64, false, ctx)?;
+    body.set(js_string!("signal"), JsValue::undefined(), false, ctx)?;
+    Ok(body.into())
+}
+
 /// `fetch(input, init)`.
 fn fetch(
     this: &JsValue,
@@ -250,13 +266,10 @@ pub(crate) fn settle(
                 .as_object()
                 .ok_or_else(|| type_error("headers: not an object"))?;
             let id = crate::host::store_body(request, response.body);
-            let body = JsObject::with_object_proto(ctx.intrinsics());
-            body.set_prototype(Some(helpers.host_body.clone()));
-            body.set(js_string!("id"), id as f64, false, ctx)?;
-            body.set(js_string!("signal"), JsValue::undefined(), false, ctx)?;
+            let body = host_body(id, ctx)?;
             let response = crate::response::from_host(
                 &helpers.response,
-                body.into(),
+                body,
                 status.as_u16(),
                 JsString::from(status.canonical_reason().unwrap_or("")),
                 headers,

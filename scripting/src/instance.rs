@@ -32,7 +32,7 @@ use std::task::Poll;
 /// must see a bomb before it has grown far past the limit.
 const BUDGET: u32 = 128;
 
-/// Calls the prelude's dispatcher with the request parts stored in `__outpostArgs`
+/// Calls the prelude's dispatcher with `[request, scheduled]` stored in `__outpostArgs`
 /// (a script, so that it can run under the VM's instruction budget).
 const DISPATCH: &str = "__outpostDispatch(__outpostArgs)";
 
@@ -382,10 +382,12 @@ impl Instance {
         let headers =
             crate::headers::headers_object(parts.headers, ctx).map_err(|e| self.error(&e))?;
         let ctx = &mut self.context;
-        // A body still arriving goes in as its host body's id (the prelude makes it a
-        // stream over the host body).
+        // A body still arriving goes in as its host body (read as a stream over it).
         let body = if let Some(host_body) = streamed {
-            JsValue::from(host_body as f64)
+            match crate::fetch::host_body(host_body, ctx) {
+                Ok(b) => b,
+                Err(e) => return Err(self.error(&e)),
+            }
         } else if body.is_empty() {
             JsValue::null()
         } else {
@@ -429,17 +431,18 @@ impl Instance {
             .into(),
             None => JsValue::undefined(),
         };
-        let args = JsArray::from_iter(
-            [
-                JsValue::from(JsString::from(parts.uri.to_string().as_str())),
-                JsValue::from(JsString::from(parts.method.as_str())),
-                headers,
-                body,
-                cf_obj.into(),
-                scheduled,
-            ],
+        let request = match crate::request::incoming(
+            body,
+            JsString::from(parts.uri.to_string().as_str()),
+            JsString::from(parts.method.as_str()),
+            headers,
+            cf_obj.into(),
             ctx,
-        );
+        ) {
+            Ok(r) => r,
+            Err(e) => return Err(self.error(&e)),
+        };
+        let args = JsArray::from_iter([request, scheduled], ctx);
         let global = ctx.global_object();
         global
             .set(js_string!("__outpostArgs"), args, false, ctx)

@@ -644,15 +644,12 @@
   });
   Object.defineProperty(globalThis, "__outpostDispatch", {
     value(args) {
+      // args: [the Request (request.rs made it), a cron trigger's [cron, time] or undefined]
       let result;
-      if (args[5] !== undefined) {
-        result = scheduled(args[5][0], args[5][1]);
+      if (args[1] !== undefined) {
+        result = scheduled(args[1][0], args[1][1]);
       } else {
-        const source = typeof args[3] === "number" ? new HostBody(args[3]) : args[3];
-        // As in Workers: the request a handler receives has redirect "manual", so
-        // `fetch(request)` hands a redirect back to the client instead of following it.
-        const request = requests.make(requestRecord(source, args[0], args[1], args[2], "manual", args[4], undefined));
-        result = call(request);
+        result = call(args[0]);
       }
       // (The host watches a promise that is still pending after this run: instance.rs.)
       return result;

@@ -1,14 +1,18 @@
 //! The `Request` class's native shell: the object and its readers in Rust over the
 //! record the prelude keeps a request's state in (the Fetch standard's checks of
-//! `new Request(input, init)` stay in the prelude, which makes that record).
+//! `new Request(input, init)` stay in the prelude, which makes that record; the record
+//! of the request a handler receives is made here).
 //!
 //! Every hooked request gets a `Request`; built as a JS class (a derived-class
 //! construction and two private fields) that cost ~7 µs in boa before the handler ran.
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
 use boa_engine::{
     Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
+    js_string,
 };
 
 /// What a `Request` object holds: the prelude's record `{ source, used, stream, url,
@@ -52,27 +56,55 @@ fn construct(
     Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
 }
 
-/// `make(record)`: a request the runtime makes (the one a handler receives), its
-/// record already valid.
-fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, _: &mut Context) -> JsResult<JsValue> {
-    let record = arg(args, 0)
-        .as_object()
-        .ok_or_else(|| type_error("make: expected a record"))?;
-    Ok(
-        JsObject::from_proto_and_data(Some(helpers.prototype.clone()), RequestState { record })
-            .into(),
-    )
-}
-
 /// `recordOf(x)`: the record of a `Request`, or undefined.
 fn record(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(record_of(&arg(args, 0)).map_or_else(JsValue::undefined, JsValue::from))
 }
 
+/// `Request.prototype`, kept in the realm for [`incoming`].
+#[derive(Trace, Finalize, JsData)]
+struct Prototype(JsObject);
+
+/// The `Request` a handler receives: the record `{ source, used, stream, url, method,
+/// headers, redirect: "manual", cf, signal }` made here rather than by the prelude (a
+/// literal and two calls fewer per request). As in Workers, its redirects come back
+/// to the script, so `fetch(request)` hands a redirect to the client.
+pub(crate) fn incoming(
+    source: JsValue,
+    url: JsString,
+    method: JsString,
+    headers: JsValue,
+    cf: JsValue,
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    let prototype = ctx
+        .realm()
+        .host_defined()
+        .get::<Prototype>()
+        .map(|p| p.0.clone())
+        .ok_or_else(|| type_error("the Request class is not set up"))?;
+    let record = ObjectInitializer::new(ctx)
+        .property(js_string!("source"), source, Attribute::all())
+        .property(js_string!("used"), false, Attribute::all())
+        .property(js_string!("stream"), JsValue::null(), Attribute::all())
+        .property(js_string!("url"), url, Attribute::all())
+        .property(js_string!("method"), method, Attribute::all())
+        .property(js_string!("headers"), headers, Attribute::all())
+        .property(
+            js_string!("redirect"),
+            js_string!("manual"),
+            Attribute::all(),
+        )
+        .property(js_string!("cf"), cf, Attribute::all())
+        .property(js_string!("signal"), JsValue::undefined(), Attribute::all())
+        .build();
+    Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
+}
+
 /// The readers on `Request.prototype`: fields of the record.
 const FIELDS: [&str; 5] = ["url", "method", "headers", "redirect", "cf"];
 
-/// `host.requestClass({ init })` → `{ Request, make, recordOf }`: the class (its
+/// `host.requestClass({ init })` → `{ Request, recordOf }`: the class (its
 /// prototype has the readers; the prelude adds the rest) and the prelude's ways into it.
 pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let init = native_class::helper(args, "init", ctx)?;
@@ -81,6 +113,9 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         init,
         prototype: prototype.clone(),
     };
+    ctx.realm()
+        .host_defined_mut()
+        .insert(Prototype(prototype.clone()));
     let class = native_class::class(
         "Request",
         1,
@@ -105,13 +140,7 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
     }
     Ok(native_class::ways_in(
         ("Request", class),
-        vec![
-            (
-                "make",
-                NativeFunction::from_copy_closure_with_captures(make, helpers),
-            ),
-            ("recordOf", NativeFunction::from_fn_ptr(record)),
-        ],
+        vec![("recordOf", NativeFunction::from_fn_ptr(record))],
         ctx,
     ))
 }
