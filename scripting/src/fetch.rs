@@ -153,6 +153,10 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     {
         return Ok(None);
     }
+    let Some(headers) = crate::headers::header_map(&field(js_string!("headers"), ctx)?) else {
+        return Ok(None);
+    };
+    // Last of the checks, since it takes a host body out.
     let source = field(js_string!("source"), ctx)?;
     let body = if source.is_null() {
         None
@@ -173,9 +177,6 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
             return Ok(None);
         }
     } else {
-        return Ok(None);
-    };
-    let Some(headers) = crate::headers::header_map(&field(js_string!("headers"), ctx)?) else {
         return Ok(None);
     };
     // The body is used up, as Body.take leaves it.
@@ -226,14 +227,14 @@ fn has_cache_options(cf: &JsValue, ctx: &mut Context) -> JsResult<bool> {
         return Ok(false);
     };
     for key in [
-        "cacheTtl",
-        "cacheEverything",
-        "cacheKey",
-        "cacheTtlByStatus",
-        "cacheTags",
-        "image",
+        js_string!("cacheTtl"),
+        js_string!("cacheEverything"),
+        js_string!("cacheKey"),
+        js_string!("cacheTtlByStatus"),
+        js_string!("cacheTags"),
+        js_string!("image"),
     ] {
-        if !cf.get(JsString::from(key), ctx)?.is_undefined() {
+        if !cf.get(key, ctx)?.is_undefined() {
             return Ok(true);
         }
     }
