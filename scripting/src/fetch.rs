@@ -11,7 +11,7 @@ use crate::convert::{arg, type_error};
 use crate::error::Result;
 use crate::exchange::{Body, FetchResponse};
 use boa_engine::object::FunctionObjectBuilder;
-use boa_engine::object::builtins::{JsFunction, JsPromise, JsUint8Array};
+use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_string,
@@ -111,8 +111,13 @@ pub(crate) fn host_body(id: u64, ctx: &mut Context) -> JsResult<JsValue> {
         .get::<InFlight>()
         .map(|f| f.helpers.host_body.clone())
         .ok_or_else(|| type_error("fetch() is not set up"))?;
+    host_body_with(&prototype, id, ctx)
+}
+
+/// [`host_body`] with `HostBody.prototype` at hand.
+fn host_body_with(prototype: &JsObject, id: u64, ctx: &mut Context) -> JsResult<JsValue> {
     let body = JsObject::with_object_proto(ctx.intrinsics());
-    body.set_prototype(Some(prototype));
+    body.set_prototype(Some(prototype.clone()));
     body.set(js_string!("id"), id as f64, false, ctx)?;
     body.set(js_string!("signal"), JsValue::undefined(), false, ctx)?;
     Ok(body.into())
@@ -147,8 +152,6 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
         .as_string()
         .is_none_or(|r| r != js_string!("manual"))
         || !field(js_string!("signal"), ctx)?.is_null_or_undefined()
-        || !field(js_string!("stream"), ctx)?.is_null()
-        || field(js_string!("used"), ctx)?.to_boolean()
         || has_cache_options(&field(js_string!("cf"), ctx)?, ctx)?
     {
         return Ok(None);
@@ -156,34 +159,29 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     let Some(headers) = crate::headers::header_map(&field(js_string!("headers"), ctx)?) else {
         return Ok(None);
     };
+    let Some(source) = crate::response::untouched_source(&record, ctx)? else {
+        return Ok(None);
+    };
     // Last of the checks, since it takes a host body out.
-    let source = field(js_string!("source"), ctx)?;
+    let host_body = source.as_object().filter(|o| {
+        o.prototype()
+            .is_some_and(|p| JsObject::equals(&p, &helpers.host_body))
+    });
     let body = if source.is_null() {
         None
-    } else if let Some(o) = source.as_object() {
-        if o.prototype()
-            .is_some_and(|p| JsObject::equals(&p, &helpers.host_body))
-        {
-            let id = o.get(js_string!("id"), ctx)?.to_length(ctx)?;
-            Some(Body::Stream(
-                crate::host::take_body(id)
-                    .ok_or_else(|| type_error("Body has already been used"))?,
-            ))
-        } else if JsUint8Array::from_object(o.clone()).is_ok() {
-            Some(Body::Bytes(Bytes::from(crate::convert::bytes_of(
-                &source, ctx,
-            )?)))
-        } else {
-            return Ok(None);
-        }
+    } else if let Some(o) = host_body {
+        let id = o.get(js_string!("id"), ctx)?.to_length(ctx)?;
+        Some(Body::Stream(
+            crate::host::take_body(id).ok_or_else(|| type_error("Body has already been used"))?,
+        ))
+    } else if crate::response::is_bytes(&source) {
+        Some(Body::Bytes(Bytes::from(crate::convert::bytes_of(
+            &source, ctx,
+        )?)))
     } else {
         return Ok(None);
     };
-    // The body is used up, as Body.take leaves it.
-    if body.is_some() {
-        record.set(js_string!("used"), true, false, ctx)?;
-    }
-    record.set(js_string!("source"), JsValue::null(), false, ctx)?;
+    crate::response::mark_taken(&record, &source, ctx)?;
     let url = field(js_string!("url"), ctx)?.to_string(ctx)?;
     let method = field(js_string!("method"), ctx)?
         .to_string(ctx)?
@@ -267,7 +265,7 @@ pub(crate) fn settle(
                 .as_object()
                 .ok_or_else(|| type_error("headers: not an object"))?;
             let id = crate::host::store_body(request, response.body);
-            let body = host_body(id, ctx)?;
+            let body = host_body_with(&helpers.host_body, id, ctx)?;
             let response = crate::response::from_host(
                 &helpers.response,
                 body,

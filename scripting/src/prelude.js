@@ -327,10 +327,6 @@
     }
     return METHODS.includes(upper) ? upper : m;
   }
-  // A Request's state (see Body).
-  function requestRecord(source, url, method, headers, redirect, cf, signal) {
-    return { source, used: false, stream: null, url, method, headers, redirect, cf, signal };
-  }
   // The Fetch standard's `new Request(input, init)` steps: the native constructor
   // (request.rs) wraps the record this returns.
   function requestInit(input, init = {}) {
@@ -372,13 +368,15 @@
     if ((method === "GET" || method === "HEAD") && source !== null) {
       throw new TypeError("Request with GET/HEAD method cannot have body");
     }
-    const r = requestRecord(source, url, method, headers, redirect, cf, signal);
+    // A Request's state (see Body), made by request.rs.
+    const r = newRequestRecord(source, url, method, headers, redirect, cf, signal);
     if (isStream(source)) r.stream = source;
     return r;
   }
   const requests = host.requestClass({ init: requestInit });
   const Request = requests.Request;
   requestRecordOf = requests.recordOf;
+  const newRequestRecord = requests.newRecord;
   Object.setPrototypeOf(Request.prototype, Body.prototype);
   const method = (value) => ({ value, writable: true, configurable: true });
   const getter = (o, name) => ({ get: Object.getOwnPropertyDescriptor(o, name).get, configurable: true });

@@ -65,10 +65,34 @@ fn record(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
 #[derive(Trace, Finalize, JsData)]
 struct Prototype(JsObject);
 
-/// The `Request` a handler receives: the record `{ source, used, stream, url, method,
-/// headers, redirect: "manual", cf, signal }` made here rather than by the prelude (a
-/// literal and two calls fewer per request). As in Workers, its redirects come back
-/// to the script, so `fetch(request)` hands a redirect to the client.
+/// A request's record: `{ source, used, stream, url, method, headers, redirect, cf,
+/// signal }`, the state a `Request` and the prelude's body methods share. One maker
+/// for both the prelude's `new Request` and [`incoming`], so both have one shape.
+fn new_record(fields: [JsValue; 7], ctx: &mut Context) -> JsObject {
+    let [source, url, method, headers, redirect, cf, signal] = fields;
+    ObjectInitializer::new(ctx)
+        .property(js_string!("source"), source, Attribute::all())
+        .property(js_string!("used"), false, Attribute::all())
+        .property(js_string!("stream"), JsValue::null(), Attribute::all())
+        .property(js_string!("url"), url, Attribute::all())
+        .property(js_string!("method"), method, Attribute::all())
+        .property(js_string!("headers"), headers, Attribute::all())
+        .property(js_string!("redirect"), redirect, Attribute::all())
+        .property(js_string!("cf"), cf, Attribute::all())
+        .property(js_string!("signal"), signal, Attribute::all())
+        .build()
+}
+
+/// `newRecord(source, url, method, headers, redirect, cf, signal)`: a record for the
+/// prelude's `new Request` steps.
+fn new_record_way(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let fields = std::array::from_fn(|i| arg(args, i));
+    Ok(new_record(fields, ctx).into())
+}
+
+/// The `Request` a handler receives, made here rather than by the prelude (a literal
+/// and two calls fewer per request). As in Workers, its redirects come back to the
+/// script (`redirect: "manual"`), so `fetch(request)` hands a redirect to the client.
 pub(crate) fn incoming(
     source: JsValue,
     url: JsString,
@@ -83,28 +107,25 @@ pub(crate) fn incoming(
         .get::<Prototype>()
         .map(|p| p.0.clone())
         .ok_or_else(|| type_error("the Request class is not set up"))?;
-    let record = ObjectInitializer::new(ctx)
-        .property(js_string!("source"), source, Attribute::all())
-        .property(js_string!("used"), false, Attribute::all())
-        .property(js_string!("stream"), JsValue::null(), Attribute::all())
-        .property(js_string!("url"), url, Attribute::all())
-        .property(js_string!("method"), method, Attribute::all())
-        .property(js_string!("headers"), headers, Attribute::all())
-        .property(
-            js_string!("redirect"),
-            js_string!("manual"),
-            Attribute::all(),
-        )
-        .property(js_string!("cf"), cf, Attribute::all())
-        .property(js_string!("signal"), JsValue::undefined(), Attribute::all())
-        .build();
+    let record = new_record(
+        [
+            source,
+            url.into(),
+            method.into(),
+            headers,
+            js_string!("manual").into(),
+            cf,
+            JsValue::undefined(),
+        ],
+        ctx,
+    );
     Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
 }
 
 /// The readers on `Request.prototype`: fields of the record.
 const FIELDS: [&str; 5] = ["url", "method", "headers", "redirect", "cf"];
 
-/// `host.requestClass({ init })` → `{ Request, recordOf }`: the class (its
+/// `host.requestClass({ init })` → `{ Request, recordOf, newRecord }`: the class (its
 /// prototype has the readers; the prelude adds the rest) and the prelude's ways into it.
 pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let init = native_class::helper(args, "init", ctx)?;
@@ -119,7 +140,7 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
     let class = native_class::class(
         "Request",
         1,
-        NativeFunction::from_copy_closure_with_captures(construct, helpers.clone()),
+        NativeFunction::from_copy_closure_with_captures(construct, helpers),
         &prototype,
         ctx,
     )?;
@@ -140,7 +161,10 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
     }
     Ok(native_class::ways_in(
         ("Request", class),
-        vec![("recordOf", NativeFunction::from_fn_ptr(record))],
+        vec![
+            ("recordOf", NativeFunction::from_fn_ptr(record)),
+            ("newRecord", NativeFunction::from_fn_ptr(new_record_way)),
+        ],
         ctx,
     ))
 }

@@ -400,6 +400,35 @@ pub(crate) fn is_response(value: &JsValue) -> bool {
     value.as_object().is_some_and(|o| o.is::<ResponseState>())
 }
 
+/// The source of body record `record` (a `Request`'s or a `Response`'s) if it can
+/// still be taken as it is: no stream made over it, not used. `None` otherwise (the
+/// prelude's `Body.take` decides those, or throws).
+pub(crate) fn untouched_source(record: &JsObject, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    if !record.get(js_string!("stream"), ctx)?.is_null()
+        || record.get(js_string!("used"), ctx)?.to_boolean()
+    {
+        return Ok(None);
+    }
+    record.get(js_string!("source"), ctx).map(Some)
+}
+
+/// Marks `source`, taken from body record `record`, as gone: the record is used (if
+/// there was a body) and holds no source, as the prelude's `Body.take` leaves it.
+pub(crate) fn mark_taken(record: &JsObject, source: &JsValue, ctx: &mut Context) -> JsResult<()> {
+    if !source.is_null() {
+        record.set(js_string!("used"), true, false, ctx)?;
+    }
+    record.set(js_string!("source"), JsValue::null(), false, ctx)?;
+    Ok(())
+}
+
+/// Whether `value` is a `Uint8Array` (bytes the host copies as they are).
+pub(crate) fn is_bytes(value: &JsValue) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| JsUint8Array::from_object(o.clone()).is_ok())
+}
+
 /// Takes the body of `value` (a `Response`) out for the host when it is one the host
 /// reads without the prelude: none, a string or a `Uint8Array`, not yet used. `None`
 /// for every other body (the prelude's `__outpostExport` takes those).
@@ -410,25 +439,13 @@ pub(crate) fn take_plain_body(value: &JsValue, ctx: &mut Context) -> JsResult<Op
     else {
         return Ok(None);
     };
-    if !record.get(js_string!("stream"), ctx)?.is_null()
-        || record.get(js_string!("used"), ctx)?.to_boolean()
-    {
+    let Some(source) = untouched_source(&record, ctx)? else {
+        return Ok(None);
+    };
+    if !(source.is_null() || source.is_string() || is_bytes(&source)) {
         return Ok(None);
     }
-    let source = record.get(js_string!("source"), ctx)?;
-    let plain = source.is_null()
-        || source.is_string()
-        || source
-            .as_object()
-            .is_some_and(|o| JsUint8Array::from_object(o.clone()).is_ok());
-    if !plain {
-        return Ok(None);
-    }
-    // Used up, as the prelude's Body.take leaves it.
-    if !source.is_null() {
-        record.set(js_string!("used"), true, false, ctx)?;
-    }
-    record.set(js_string!("source"), JsValue::null(), false, ctx)?;
+    mark_taken(&record, &source, ctx)?;
     Ok(Some(source))
 }
 
