@@ -30,6 +30,7 @@ mod raw;
 mod resolver;
 mod rule;
 mod rule_file;
+mod script_file;
 mod server;
 mod site;
 mod template;
@@ -51,6 +52,7 @@ pub use images::Images;
 pub use model::*;
 pub use resolver::ResolverConfig;
 pub use rule::*;
+pub use script_file::ScriptFile;
 pub use template::{Context as TemplateContext, Template, ValueSource, html_escape};
 pub use triggers::CronTrigger;
 

@@ -5,8 +5,8 @@
 //! kept in file order (files in the order the site lists them): the first rule that
 //! matches a request is the only one that applies.
 
-use crate::model::CacheKeyPolicy;
-use std::path::PathBuf;
+use crate::cache::CacheKeyPolicy;
+use crate::script_file::ScriptFile;
 use std::time::Duration;
 
 /// One page rule.
@@ -277,38 +277,6 @@ impl HeaderEdits {
     /// Whether there is nothing to change.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
-    }
-}
-
-/// A JS hook file, read when the configuration is loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptFile {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// Its source text (an ES module).
-    pub code: std::sync::Arc<str>,
-    /// A hash of the code: a changed file is a new version.
-    pub version: u64,
-}
-
-impl ScriptFile {
-    /// Reads a script file.
-    pub fn read(path: &std::path::Path) -> std::io::Result<ScriptFile> {
-        let code = std::fs::read_to_string(path)?;
-        Ok(ScriptFile::from_code(path, &code))
-    }
-
-    /// A script with this source, as if read from `path` (a deploy checks one before
-    /// writing it there).
-    pub fn from_code(path: &std::path::Path, code: &str) -> ScriptFile {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        code.hash(&mut h);
-        ScriptFile {
-            path: path.to_path_buf(),
-            code: code.into(),
-            version: h.finish(),
-        }
     }
 }
 

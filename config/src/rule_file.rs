@@ -6,9 +6,8 @@
 //! fully shadowed by an earlier unconditional rule, or one whose host matches none of
 //! the site's hosts.
 
-use crate::cache::cache_key_policy;
+use crate::cache::{CacheKeyPolicy, QueryKey, cache_key_policy};
 use crate::locate::Seg::{self, Index, Key, Name};
-use crate::model::{CacheKeyPolicy, QueryKey};
 use crate::pattern::{covers, globs_intersect, parse_pattern};
 use crate::raw;
 use crate::rule::*;
@@ -768,20 +767,6 @@ fn conflicts(rv: &mut Validator<'_>, a: &Actions, idx: usize) {
             "the rule binds an html_rewrite profile and also disables HTML rewriting",
         );
     }
-}
-
-/// The globs a rule host must intersect for a site: its exact names and wildcards.
-pub(crate) fn site_host_globs(hosts: &[crate::model::HostPattern], default: bool) -> Vec<String> {
-    if default {
-        return Vec::new();
-    }
-    hosts
-        .iter()
-        .map(|h| match h {
-            crate::model::HostPattern::Exact(n) => n.clone(),
-            crate::model::HostPattern::Wildcard(p) => format!("*.{p}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

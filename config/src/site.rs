@@ -2,9 +2,8 @@
 //! sections it names (rules, HTML profiles, compression, ACME, bindings).
 
 use crate::bindings::{site_env, site_kv};
-use crate::cache::cache_key_policy;
+use crate::cache::{CacheKeyPolicy, cache_key_policy};
 use crate::locate::Seg;
-use crate::model::*;
 use crate::raw;
 use crate::validator::Validator;
 use std::collections::HashMap;
@@ -169,7 +168,7 @@ pub struct SiteConfig {
     /// Page rules from the site's rules files, in order: the first match applies.
     pub rules: Vec<crate::rule::Rule>,
     /// JS hook run for every request of the site (a rule can replace or disable it).
-    pub script: Option<crate::rule::ScriptFile>,
+    pub script: Option<crate::script_file::ScriptFile>,
     /// Bindings the site's hooks see as `env` (values resolved at load; secrets may
     /// come from files or the process environment so they stay out of the YAML).
     pub env: Vec<(String, String)>,
@@ -460,7 +459,7 @@ pub(crate) fn validate(
     let view = crate::rule_file::SiteView {
         pools: &pool_names,
         html_profiles: &profile_names,
-        host_globs: crate::rule_file::site_host_globs(&hosts, default),
+        host_globs: site_host_globs(&hosts, default),
     };
     let rules = crate::rule_file::load_site_rules(v, s.rules.as_ref(), i, &view);
 
@@ -619,6 +618,20 @@ pub(crate) fn parse_origin(o: &str, base: &Path) -> std::result::Result<Origin, 
         .port_or_known_default()
         .unwrap_or(if tls { 443 } else { 80 });
     Ok(Origin::Http { tls, host, port })
+}
+
+/// The globs a rule host must intersect for a site: its exact names and wildcards.
+fn site_host_globs(hosts: &[HostPattern], default: bool) -> Vec<String> {
+    if default {
+        return Vec::new();
+    }
+    hosts
+        .iter()
+        .map(|h| match h {
+            HostPattern::Exact(n) => n.clone(),
+            HostPattern::Wildcard(p) => format!("*.{p}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::error::Diagnostic;
 use crate::locate::{Seg, display_path, locate};
-use crate::rule::ScriptFile;
+use crate::script_file::ScriptFile;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

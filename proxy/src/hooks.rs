@@ -365,12 +365,6 @@ async fn write(
     write_head_and(session, resp, body).await
 }
 
-/// The absolute URL a hook sees as `request.url`.
-pub(crate) fn request_url(tls: bool, host_header: Option<&str>, host: &str, pq: &str) -> String {
-    let scheme = if tls { "https" } else { "http" };
-    format!("{scheme}://{}{pq}", host_header.unwrap_or(host))
-}
-
 /// Logs refusals of an overloaded JS runtime at most once a second, with how many
 /// there were: a flood must not turn into a flood of log lines.
 fn overloaded_log(e: &ScriptError) {

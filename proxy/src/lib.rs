@@ -12,12 +12,14 @@
 //! YAML itself (that is `outpost-config`'s job) or choose certificates (that is
 //! `outpost-tls`'s).
 
+mod access_log;
 mod acme_alpn;
 mod admin;
 pub mod admission;
 pub mod bundle;
 mod cache_api;
 pub mod caching;
+mod client_limits;
 pub mod compress;
 pub mod connection;
 mod control;
@@ -25,6 +27,7 @@ mod egress;
 mod error;
 mod fetch_cache;
 pub mod freshness;
+mod header_policy;
 pub mod hit_path;
 mod hooks;
 pub mod html;
@@ -47,11 +50,12 @@ pub mod site;
 pub mod snapshot;
 mod static_origin;
 mod subrequest;
+mod upstream;
 
 pub use control::ServeOptions;
 pub use error::{ProxyError, Result};
-pub use images::check_rule_options as check_image_rules;
 pub use server::run;
 pub use service::EdgeProxy;
+pub use snapshot::check_image_rules;
 pub use snapshot::{Live, Snapshot};
 pub use static_origin::ensure_static_origin;

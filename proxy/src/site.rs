@@ -252,6 +252,12 @@ pub fn normalize_host(raw: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
+/// The absolute URL of a request to a site (what a hook sees as `request.url`).
+pub(crate) fn request_url(tls: bool, host_header: Option<&str>, host: &str, pq: &str) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}{pq}", host_header.unwrap_or(host))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

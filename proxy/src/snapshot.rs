@@ -226,7 +226,7 @@ fn acme_orders(config: &Config) -> Vec<outpost_tls::acme::AcmeOrder> {
 /// a bad one fails the load (a reload keeps the old generation) before anything is bound.
 pub fn check_compiled_parts(config: &Config) -> Result<()> {
     crate::html::check_selectors(config)?;
-    crate::images::check_rule_options(config)?;
+    check_image_rules(config)?;
     for script in scripts(config) {
         outpost_scripting::ScriptEngine::compile_check(
             script,
@@ -234,6 +234,31 @@ pub fn check_compiled_parts(config: &Config) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Checks every page rule's `image` options at load (the config crate holds no
+/// image code): each bad one is reported at its `file:line:col`.
+pub fn check_image_rules(
+    config: &outpost_config::Config,
+) -> std::result::Result<(), outpost_config::ConfigError> {
+    let problems: Vec<outpost_config::Diagnostic> = config
+        .sites
+        .iter()
+        .flat_map(|s| &s.rules)
+        .filter_map(|r| r.actions.image.as_ref())
+        .filter_map(|image| {
+            let err = outpost_images::Options::parse(&image.options).err()?;
+            Some(outpost_config::Diagnostic {
+                message: err.to_string(),
+                ..image.at.clone()
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(outpost_config::ConfigError::Invalid(problems))
+    }
 }
 
 /// A short hash of the configuration's files as they are on disk now (main file,

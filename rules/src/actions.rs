@@ -1,7 +1,8 @@
 //! The pure parts of applying a matched rule: redirect targets, URL rewrites, the
 //! cache-bypass cookie test and the `Cache-Control` a client receives.
 
-use crate::matcher::{Match, RequestView};
+use crate::matcher::Match;
+use crate::request::RequestView;
 use crate::{Result, RulesError};
 use std::time::Duration;
 

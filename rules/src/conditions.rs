@@ -1,6 +1,6 @@
 //! Evaluation of a rule's `when:` conditions.
 
-use crate::matcher::RequestView;
+use crate::request::RequestView;
 use outpost_config::{Conditions, ValueTest};
 
 /// Whether every condition holds for `req`.

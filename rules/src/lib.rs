@@ -13,10 +13,12 @@ mod actions;
 mod conditions;
 mod glob;
 mod matcher;
+mod request;
 
 pub use actions::{Redirect, browser_cache_control};
 pub use conditions::cookies;
-pub use matcher::{Match, RequestView, RuleSet};
+pub use matcher::{Match, RuleSet};
+pub use request::RequestView;
 
 /// Result alias for applying rules.
 pub type Result<T> = std::result::Result<T, RulesError>;

@@ -349,6 +349,6 @@ pub trait Fetcher: Send + Sync + 'static {
 
     /// How many subrequests one request may make.
     fn max_subrequests(&self) -> u32 {
-        crate::engine::MAX_SUBREQUESTS
+        crate::limits::MAX_SUBREQUESTS
     }
 }

@@ -3,9 +3,9 @@
 
 use crate::clock::CpuClock;
 use crate::console::TracingLogger;
-use crate::engine::Limits;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Body, Cf, HookResponse};
+use crate::limits::Limits;
 use boa_engine::JsString;
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::object::builtins::JsArray;
@@ -205,7 +205,7 @@ impl Instance {
     pub(crate) fn compile(
         name: &str,
         code: &str,
-        env: &crate::engine::Env,
+        env: &crate::env::Env,
         limits: &Limits,
     ) -> Result<Instance> {
         let runtime = Runtime::new(limits).map_err(|message| ScriptError::Compile {
@@ -220,7 +220,7 @@ impl Instance {
         runtime: Runtime,
         name: &str,
         code: &str,
-        env: &crate::engine::Env,
+        env: &crate::env::Env,
     ) -> Result<Instance> {
         let name: Arc<str> = Arc::from(name);
         let fail = |message: String| ScriptError::Compile {

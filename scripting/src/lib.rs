@@ -20,6 +20,7 @@ mod console;
 mod convert;
 mod crypto;
 mod engine;
+mod env;
 mod error;
 mod exchange;
 mod fetch;
@@ -28,6 +29,7 @@ mod host;
 mod instance;
 mod key_export;
 mod kv;
+mod limits;
 pub mod memory;
 mod native_class;
 mod private_keys;
@@ -40,10 +42,8 @@ mod sources;
 mod url_pattern;
 mod urlencoded;
 
-pub use engine::{
-    ASYNC_TIMEOUT, Env, KvSlot, Limits, MAX_READ, MAX_SUBREQUESTS, QueueLimits, ScriptEngine,
-    ScriptSource,
-};
+pub use engine::{KvSlot, QueueLimits, ScriptEngine, ScriptSource};
+pub use env::Env;
 pub use error::{Result, ScriptError};
 pub use exchange::{
     Answer, Body, BodyStream, CACHE_MISS_HEADER, CacheOp, Cf, FetchCf, FetchRequest, FetchResponse,
@@ -53,3 +53,4 @@ pub use kv::{
     KvBackend, KvFuture, KvKey, KvList, KvStore, MAX_KEY as KV_MAX_KEY, MAX_VALUE as KV_MAX_VALUE,
     check_key as kv_check_key,
 };
+pub use limits::{ASYNC_TIMEOUT, Limits, MAX_READ, MAX_SUBREQUESTS};

@@ -10,9 +10,9 @@
 //! record edits; they stop working once their handler has finished, as in Workers.
 
 use crate::codec::{Codec, Coding};
-use crate::engine::ASYNC_TIMEOUT;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Body, BodyStream};
+use crate::limits::ASYNC_TIMEOUT;
 use bytes::Bytes;
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HtmlRewriter, Settings};
@@ -174,7 +174,7 @@ fn ask(
         })
         .map_err(|_| Boxed::from("the script is gone"))?;
     // Most handlers answer within microseconds: poll briefly before sleeping.
-    let until = std::time::Instant::now() + crate::engine::spin();
+    let until = std::time::Instant::now() + spin();
     let answer = loop {
         match answer.try_recv() {
             Ok(a) => break Ok(a),
@@ -440,4 +440,19 @@ fn text(
         }
     }
     Ok(())
+}
+
+/// How long a thread polls for the other side of a rewriter hand-off before it
+/// sleeps (a sleep and wake-up costs tens of microseconds). Zero when the process
+/// has one CPU: polling would only keep the other side from running.
+pub(crate) fn spin() -> std::time::Duration {
+    static SPIN: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        if cpus > 1 {
+            std::time::Duration::from_micros(40)
+        } else {
+            std::time::Duration::ZERO
+        }
+    })
 }

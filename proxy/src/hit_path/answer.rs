@@ -188,7 +188,7 @@ fn head_only(method: &str) -> Option<bool> {
 /// Whether the fast path reads a request target: origin-form, and no longer than
 /// the full path accepts (which answers 414 beyond it).
 fn target_taken(path: &str) -> bool {
-    path.starts_with('/') && path.len() <= crate::service::MAX_URI
+    path.starts_with('/') && path.len() <= crate::client_limits::MAX_URI
 }
 
 /// Request fields that send a request down pingora's path: a body
@@ -411,7 +411,7 @@ fn rule_applies(
             &owned
         }
     };
-    let port = crate::service::headers::request_port(Some(req.raw_host), tls);
+    let port = crate::header_policy::request_port(Some(req.raw_host), tls);
     let view = outpost_rules::RequestView {
         tls,
         host,

@@ -101,10 +101,10 @@ pub(crate) fn answer(
 /// The prepared head (made for HTTP/1.1 clients) as pingora's path gives it to an
 /// HTTP/3 client: our `Via` hop with protocol 3, `Cache-Status` naming it.
 fn for_http3(head: &mut pingora::http::ResponseHeader) -> Option<()> {
-    let ours = format!("1.1 {}", crate::service::headers::VIA);
+    let ours = format!("1.1 {}", crate::header_policy::VIA);
     let via = head.headers.get(http::header::VIA)?.to_str().ok()?;
     let earlier = via.strip_suffix(ours.as_str())?;
-    let via = format!("{earlier}3 {}", crate::service::headers::VIA);
+    let via = format!("{earlier}3 {}", crate::header_policy::VIA);
     head.insert_header(http::header::VIA, via).ok()?;
     let status = head.headers.get("cache-status")?.to_str().ok()?;
     let status = format!("{status}{}", crate::caching::HTTP3_PARAM);

@@ -162,7 +162,7 @@ impl Prepared {
                 !no_body
             }
         };
-        for h in crate::service::headers::strip_hop_by_hop(&resp.headers, false) {
+        for h in crate::header_policy::strip_hop_by_hop(&resp.headers, false) {
             resp.remove_header(h.as_str());
         }
         let stored_date = resp.headers.get(header::DATE).cloned();
@@ -170,7 +170,7 @@ impl Prepared {
             resp.remove_header(&h);
         }
         resp.remove_header("cache-status");
-        let via = crate::service::headers::append_via(&resp.headers, http::Version::HTTP_11);
+        let via = crate::header_policy::append_via(&resp.headers, http::Version::HTTP_11);
         resp.insert_header(header::VIA, via).ok()?;
 
         let vary = Some(crate::caching::vary_names(&resp.headers)).filter(|n| !n.is_empty());

@@ -90,7 +90,7 @@ pub(crate) async fn serve_rule(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let url = crate::hooks::request_url(asked.tls, asked.raw_host, asked.host, &pq);
+    let url = crate::site::request_url(asked.tls, asked.raw_host, asked.host, &pq);
     let answer = match (Options::parse(options), url::Url::parse(&url)) {
         (Ok(options), Ok(url)) => answer(live, session, site, images, (options, url), &asked).await,
         (Err(e), _) => Err(e.into()),
@@ -107,31 +107,6 @@ pub(crate) async fn serve_rule(
 /// source a transform makes (which carries the transform's marker).
 pub(crate) fn rule_applies(scripts_seen: &[std::path::PathBuf]) -> bool {
     !scripts_seen.iter().any(|p| p.as_os_str() == PREFIX)
-}
-
-/// Checks every page rule's `image` options at load (the config crate holds no
-/// image code): each bad one is reported at its `file:line:col`.
-pub fn check_rule_options(
-    config: &outpost_config::Config,
-) -> Result<(), outpost_config::ConfigError> {
-    let problems: Vec<outpost_config::Diagnostic> = config
-        .sites
-        .iter()
-        .flat_map(|s| &s.rules)
-        .filter_map(|r| r.actions.image.as_ref())
-        .filter_map(|image| {
-            let err = Options::parse(&image.options).err()?;
-            Some(outpost_config::Diagnostic {
-                message: err.to_string(),
-                ..image.at.clone()
-            })
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(outpost_config::ConfigError::Invalid(problems))
-    }
 }
 
 /// Sends the answer (or the refusal), counting it.
@@ -224,7 +199,7 @@ fn url_form(
         }
         _ => {
             let path = format!("/{source}{query}");
-            let text = crate::hooks::request_url(asked.tls, asked.raw_host, asked.host, &path);
+            let text = crate::site::request_url(asked.tls, asked.raw_host, asked.host, &path);
             (path, url::Url::parse(&text).ok())
         }
     };

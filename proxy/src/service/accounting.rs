@@ -1,10 +1,9 @@
 //! What a finished request leaves behind: its metrics and its access-log line.
 
 use super::ctx::{RequestCtx, compression_outcome};
-use crate::site::Site;
+use crate::access_log::AccessLine;
 use crate::snapshot::Live;
 use pingora::proxy::Session;
-use std::time::Instant;
 
 /// Counts a finished request in the metrics.
 pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
@@ -134,89 +133,4 @@ pub(crate) fn log_access(session: &Session, e: Option<&pingora::Error>, ctx: &Re
         error: e.map(|e| e.to_string()),
     }
     .write();
-}
-
-/// One access-log line, whichever path answered (pingora's, or the memory-hit fast
-/// path's): the fields are defined here once.
-pub(crate) struct AccessLine<'a> {
-    pub(crate) client: Option<std::net::IpAddr>,
-    pub(crate) request_id: &'a dyn std::fmt::Display,
-    pub(crate) method: &'a str,
-    pub(crate) host: &'a str,
-    pub(crate) path: &'a str,
-    pub(crate) version: http::Version,
-    pub(crate) status: u16,
-    pub(crate) bytes: usize,
-    /// When the request arrived (the line gives the duration since).
-    pub(crate) start: Instant,
-    pub(crate) site: &'a str,
-    pub(crate) origin: &'a str,
-    pub(crate) attempts: usize,
-    pub(crate) cache: &'a str,
-    pub(crate) subrequest: bool,
-    pub(crate) rule: Option<String>,
-    pub(crate) script: Option<String>,
-    pub(crate) html: Option<&'a str>,
-    pub(crate) compression: Option<&'a str>,
-    pub(crate) error: Option<String>,
-}
-
-impl AccessLine<'_> {
-    /// Emits the line (target `outpost::access`).
-    pub(crate) fn write(self) {
-        let client = self
-            .client
-            .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-        tracing::info!(
-            target: "outpost::access",
-            client = %client,
-            request_id = %self.request_id,
-            method = %self.method,
-            host = %self.host,
-            path = %self.path,
-            version = ?self.version,
-            status = self.status,
-            bytes = self.bytes,
-            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
-            site = self.site,
-            origin = %self.origin,
-            attempts = self.attempts,
-            cache = self.cache,
-            subrequest = self.subrequest,
-            rule = self.rule,
-            script = self.script,
-            html = self.html,
-            compression = self.compression,
-            error = self.error,
-            "access"
-        );
-    }
-}
-
-/// Counts a request the memory-hit fast path answered, in the same series as
-/// [`record`] would.
-pub(crate) fn record_fast_hit(
-    live: &Live,
-    site: &Site,
-    (status, version): (u16, Option<http::Version>),
-    body_bytes: usize,
-    start: Instant,
-) {
-    let m = &live.metrics;
-    m.fast_hits.inc();
-    if let Some(version) = version {
-        m.by_protocol.count(version);
-    }
-    let meters = site.meters(m);
-    if (200..300).contains(&status) {
-        meters.hits_2xx.inc();
-    } else {
-        m.requests
-            .with_label_values(&[&site.name, crate::metrics::status_class(status), "hit"])
-            .inc();
-    }
-    meters.duration.observe(start.elapsed().as_secs_f64());
-    meters
-        .bytes_out
-        .inc_by(u64::try_from(body_bytes).unwrap_or(u64::MAX));
 }

@@ -20,24 +20,20 @@
 mod accounting;
 mod answers;
 mod ctx;
-pub(crate) mod headers;
-mod limits;
 mod not_modified;
 mod page_rules;
 mod request;
 mod request_directives;
 mod response;
 mod slices;
-mod upstream;
 
-pub(crate) use accounting::{AccessLine, record_fast_hit};
+use crate::header_policy::{
+    self as headers, UNTRUSTED_OVERRIDES, VIA, append_via, strip_hop_by_hop,
+};
+use crate::upstream::{hash_key, peer_for, upper_peer, upper_tier_key};
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
 use ctx::{InFlight, locked};
-use headers::{UNTRUSTED_OVERRIDES, VIA, append_via, strip_hop_by_hop};
-pub(crate) use limits::MAX_URI;
-pub(crate) use upstream::{hash_key, peer_for};
-use upstream::{upper_peer, upper_tier_key};
 
 use crate::caching::{cache_key, cacheability, variance};
 use crate::pool::OriginPool;

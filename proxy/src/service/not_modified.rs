@@ -2,7 +2,7 @@
 //! §4.3.4): every field the 304 carries replaces the stored one, with the exceptions
 //! the RFC makes.
 
-use super::headers::strip_hop_by_hop;
+use crate::header_policy::strip_hop_by_hop;
 use http::header;
 use pingora::http::ResponseHeader;
 

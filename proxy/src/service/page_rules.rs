@@ -3,7 +3,7 @@
 
 use super::answers::{respond_with, rule_failed, status_text};
 use super::ctx::RequestCtx;
-use super::headers::{EditHeaders, request_port};
+use crate::header_policy::{EditHeaders, request_port};
 use crate::site::Site;
 use crate::snapshot::Snapshot;
 use outpost_rules::{Match, RequestView};

@@ -4,9 +4,9 @@
 //! cache and the origin see the request), and the requests answered without an origin.
 
 use super::answers::respond;
-use super::headers::seen_by;
-use super::limits::{apply_client_timeouts, oversized_head};
 use super::{EdgeProxy, RequestCtx, page_rules, slices};
+use crate::client_limits::{apply_client_timeouts, oversized_head};
+use crate::header_policy::seen_by;
 use crate::site::normalize_host;
 use http::header;
 use pingora::Result;
@@ -213,7 +213,7 @@ pub(super) async fn request_filter(
             .uri
             .path_and_query()
             .map_or("/", |p| p.as_str());
-        let url = crate::hooks::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
+        let url = crate::site::request_url(ctx.tls, raw_host.as_deref(), &ctx.host, pq);
         let fetcher = session.subrequest_spawner.take().map(|spawner| {
             let images = site.images.clone().map(|i| (site.name.clone(), i));
             Arc::new(

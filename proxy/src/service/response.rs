@@ -3,9 +3,9 @@
 //! `Cache-Status`, the page rule's response edits, the start of an HTML rewrite), the
 //! `Range` decision, and the body's rewrite chunk by chunk.
 
-use super::headers::{EditHeaders, append_via, strip_hop_by_hop};
 use super::{EdgeProxy, RequestCtx, locked};
 use crate::caching::cache_status;
+use crate::header_policy::{EditHeaders, append_via, strip_hop_by_hop};
 use bytes::Bytes;
 use http::header;
 use pingora::http::ResponseHeader;

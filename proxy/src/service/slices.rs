@@ -76,7 +76,7 @@ pub(super) fn plan(
         .and_then(|v| v.to_str().ok())
         .unwrap_or(&ctx.host);
     let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = url::Url::parse(&crate::hooks::request_url(
+    let url = url::Url::parse(&crate::site::request_url(
         ctx.tls,
         Some(host),
         &ctx.host,

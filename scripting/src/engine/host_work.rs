@@ -2,13 +2,15 @@
 //! (subrequests, body reads, timers, KV, a rewriter's hand-offs), each under its
 //! timeout, and the JS value each settles its call with when it finishes.
 
-use super::{ASYNC_TIMEOUT, KvSlot, MAX_READ, MAX_SUBREQUESTS};
+use super::KvSlot;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{FetchResponse, Fetcher};
 use crate::host::{self, HostCall};
 use crate::instance::Instance;
 use crate::kv::KvResult;
+use crate::limits::{ASYNC_TIMEOUT, MAX_READ, MAX_SUBREQUESTS};
 use crate::rewriter::HandlerCall;
+use crate::rewriter::spin;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
 use futures_util::future::BoxFuture;
@@ -50,22 +52,7 @@ pub(super) enum Done {
     },
 }
 
-/// How long a thread polls for the other side of a rewriter hand-off before it
-/// sleeps (a sleep and wake-up costs tens of microseconds). Zero when the process
-/// has one CPU: polling would only keep the other side from running.
-pub(crate) fn spin() -> Duration {
-    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *SPIN.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        if cpus > 1 {
-            Duration::from_micros(40)
-        } else {
-            Duration::ZERO
-        }
-    })
-}
-
-/// The next handler call if one arrives within [`spin`]; `None` if the channel is
+/// The next handler call if one arrives within [`spin`](crate::rewriter::spin); `None` if the channel is
 /// still empty (or closed: the future that waits will see that).
 pub(super) fn spin_recv(calls: &mut mpsc::UnboundedReceiver<HandlerCall>) -> Option<HandlerCall> {
     let until = std::time::Instant::now() + spin();

@@ -9,9 +9,11 @@
 //! Each thread runs an event loop, so one script serves many requests at once, as a
 //! Workers isolate does: while one request waits on a subrequest, others run.
 
+use crate::env::Env;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Answer, HookRequest};
 use crate::instance::Instance;
+use crate::limits::{ASYNC_TIMEOUT, Limits};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,70 +23,14 @@ use tokio::sync::{mpsc, oneshot};
 mod host_work;
 mod worker;
 
-pub(crate) use host_work::spin;
 use worker::worker;
-
-/// Per-request sandbox limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// CPU time for the synchronous part of a request's handler (checked every few
-    /// thousand VM instructions).
-    pub cpu_time: Duration,
-    /// Iterations of any single loop; also bounds async continuations, which run
-    /// outside the CPU-time check.
-    pub loop_iterations: u64,
-    /// Nested calls.
-    pub recursion: usize,
-    /// Bytes one run of a request's JavaScript may allocate and keep (enforced when the
-    /// process reports allocations, see [`crate::memory`]).
-    pub memory: usize,
-    /// Whether scripts may compile code from strings (`eval`, `new Function`). Off, as
-    /// in Workers; the web-platform-tests harness turns it on to load the test files.
-    pub code_from_strings: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            cpu_time: Duration::from_millis(50),
-            // ~100 ms of a tight loop on this class of machine.
-            loop_iterations: 10_000_000,
-            recursion: 512,
-            memory: 128 << 20,
-            code_from_strings: false,
-        }
-    }
-}
 
 /// A script as deployed: its path (its name in errors and logs), its code, and a
 /// version that changes whenever the code does. The config's script file is one.
 pub use outpost_config::ScriptFile as ScriptSource;
 
-/// The bindings a hook sees: `env` in module form, globals in service-worker form.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
-pub struct Env {
-    /// Name and value of each variable or secret.
-    pub vars: Vec<(String, String)>,
-    /// KV bindings: the name the script sees and the namespace it stands for.
-    pub kv: Vec<(String, String)>,
-}
-
-impl Env {
-    fn fingerprint(&self) -> u64 {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
-    }
-}
-
 /// Where the engine finds the node's KV store once one is opened.
 pub type KvSlot = std::sync::OnceLock<Arc<dyn crate::kv::KvBackend>>;
-
-/// Subrequests one request may make (Workers' default on the free plan).
-pub const MAX_SUBREQUESTS: u32 = 50;
-/// How long a subrequest, a body read, a timer or `waitUntil` work may take.
-pub const ASYNC_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most a script may read of one body into memory.
-pub const MAX_READ: usize = 128 << 20;
 
 struct Job {
     /// This thread's count of jobs sent but not yet started (for least-loaded dispatch).

@@ -3,12 +3,14 @@
 //! started, the scripts it keeps warm, and the requests it is serving.
 
 use super::host_work::{self, Done, Event, Work};
-use super::{Env, Job, KvSlot, Limits, QUEUED, STARTED, ScriptSource, name_of, now_ms};
+use super::{Job, KvSlot, QUEUED, STARTED, ScriptSource, name_of, now_ms};
 use crate::clock::CpuClock;
+use crate::env::Env;
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Answer, Fetcher};
 use crate::host::{self, HostCall};
 use crate::instance::{Instance, Outcome, Runtime};
+use crate::limits::Limits;
 use crate::rewriter::HandlerCall;
 use boa_engine::JsValue;
 use futures_util::StreamExt;

@@ -4,7 +4,7 @@
 
 use super::super::answer::Request;
 use super::super::framing::{Chunks, Framing};
-use crate::service::headers::{HOP_BY_HOP, UNTRUSTED_OVERRIDES, VIA};
+use crate::header_policy::{HOP_BY_HOP, UNTRUSTED_OVERRIDES, VIA};
 use crate::site::Site;
 use outpost_config::OriginHost;
 use std::io::Write;

@@ -77,7 +77,7 @@ impl Plan {
         let pool: &OriginPool = &site.pool;
         let hash = if pool.is_hashed() {
             let target = req.target.as_str();
-            crate::service::hash_key(&site, target, client_ip, |n| {
+            crate::upstream::hash_key(&site, target, client_ip, |n| {
                 req.field(&n.to_ascii_lowercase())
             })
         } else {
@@ -88,7 +88,7 @@ impl Plan {
         if o.tls || matches!(o.origin, Origin::Static { .. }) {
             return None;
         }
-        let peer = crate::service::peer_for(pool, origin);
+        let peer = crate::upstream::peer_for(pool, origin);
         Some(Plan {
             addr: peer._address.as_inet().copied()?,
             reuse: peer.reuse_hash(),
@@ -343,7 +343,7 @@ fn record(
         return;
     }
     let origin = plan.site.pool.origins()[plan.origin].label();
-    crate::service::AccessLine {
+    crate::access_log::AccessLine {
         client: client_ip,
         request_id: &format_args!("{}-{:x}", live.node_id, seq),
         method: if req.head_only { "HEAD" } else { "GET" },
