@@ -467,19 +467,17 @@ fn root_exports(root: &str) -> RootExports {
             continue;
         }
         // The leaf names: identifiers followed by `,`, `}` or the end, or after `as`.
-        let leaves = tail
-            .split([',', '{', '}'])
-            .filter_map(|part| {
-                let part = part.trim();
-                if part.is_empty() || part.ends_with("::") {
-                    return None;
-                }
-                let name = match part.rsplit_once(" as ") {
-                    Some((_, alias)) => alias.trim(),
-                    None => part.rsplit("::").next().unwrap_or(part).trim(),
-                };
-                (!name.is_empty() && name != "*" && name != "self").then_some(name)
-            });
+        let leaves = tail.split([',', '{', '}']).filter_map(|part| {
+            let part = part.trim();
+            if part.is_empty() || part.ends_with("::") {
+                return None;
+            }
+            let name = match part.rsplit_once(" as ") {
+                Some((_, alias)) => alias.trim(),
+                None => part.rsplit("::").next().unwrap_or(part).trim(),
+            };
+            (!name.is_empty() && name != "*" && name != "self").then_some(name)
+        });
         for leaf in leaves {
             named.insert(leaf.to_string(), module.clone());
         }

@@ -283,6 +283,7 @@ async fn subrequests_behave_as_in_workerd() {
             "/none",
             "/abort",
             "/asis",
+            "/bodystream",
         ]);
         let extra = ["--cache-memory", "0"];
         let diffs = differ("fetcher.js", false, &extra, &common::client(), &cases, true).await;

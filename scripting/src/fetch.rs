@@ -123,6 +123,35 @@ fn host_body_with(prototype: &JsObject, id: u64, ctx: &mut Context) -> JsResult<
     Ok(body.into())
 }
 
+/// Takes the body of `value` (a `Response`) out for the host when it is a host body
+/// not yet used (a fetched response's, handed on by `new Response(r.body, r)`): its
+/// id, as the prelude's `__outpostExport` would give it. `None` for every other body.
+pub(crate) fn take_host_body(value: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    let Some(record) = crate::response::record_of(value) else {
+        return Ok(None);
+    };
+    let Some(source) = crate::response::untouched_source(&record, ctx)? else {
+        return Ok(None);
+    };
+    let Some(prototype) = ctx
+        .realm()
+        .host_defined()
+        .get::<InFlight>()
+        .map(|f| f.helpers.host_body.clone())
+    else {
+        return Ok(None);
+    };
+    let Some(body) = source.as_object().filter(|o| {
+        o.prototype()
+            .is_some_and(|p| JsObject::equals(&p, &prototype))
+    }) else {
+        return Ok(None);
+    };
+    let id = body.get(js_string!("id"), ctx)?;
+    crate::response::mark_taken(&record, &source, ctx)?;
+    Ok(Some(id))
+}
+
 /// `fetch(input, init)`.
 fn fetch(
     this: &JsValue,

@@ -610,8 +610,11 @@ impl Instance {
             return Err(not_response(describe(value)));
         }
         // The body first: handing on a FixedLengthStream sets a header.
-        let plain = crate::response::take_plain_body(value, &mut self.context)
-            .map_err(|e| self.error(&e))?;
+        let plain = match crate::response::take_plain_body(value, &mut self.context) {
+            Ok(None) => crate::fetch::take_host_body(value, &mut self.context),
+            taken => taken,
+        }
+        .map_err(|e| self.error(&e))?;
         let body = match plain {
             Some(body) => body,
             None => {

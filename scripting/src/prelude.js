@@ -111,38 +111,33 @@
 
   // The stream a host body is read through, chunk by chunk as the host receives it.
   // `body` of a fetched response is one; handing it on untouched (`new Response(r.body)`)
-  // gives the host body back, so the bytes never enter JavaScript.
-  const hostStreams = new WeakMap();
+  // gives the host body back, so the bytes never enter JavaScript. Its HostBody is the
+  // stream's tag; `id` becomes null once the host body has been read to its end.
+  let makeHostStream = null;
   function hostStream(hb) {
-    let handle = hb.id;
-    const stream = streams().byteStream(async (controller) => {
-      const chunk = await abortable(hb.signal, (id) => host.readChunk(id, handle));
-      if (chunk === null) {
-        handle = null;
-        controller.close();
-        const req = controller.byobRequest;
-        if (req !== null) req.respond(0);
-      } else {
-        controller.enqueue(chunk);
-      }
-    }, () => {
-      if (handle !== null) host.dropBody(handle);
-      handle = null;
-    });
-    hostStreams.set(stream, hb);
-    return stream;
+    if (makeHostStream === null) {
+      makeHostStream = streams().hostStreams(async (hb, controller) => {
+        const chunk = hb.id === null ? null : await abortable(hb.signal, (id) => host.readChunk(id, hb.id));
+        if (chunk === null) {
+          hb.id = null;
+          controller.close();
+          const req = controller.byobRequest;
+          if (req !== null) req.respond(0);
+        } else {
+          controller.enqueue(chunk);
+        }
+      }, (hb) => {
+        if (hb.id !== null) host.dropBody(hb.id);
+        hb.id = null;
+      });
+    }
+    return makeHostStream(hb);
   }
   // What a stream a script hands over as a body becomes: the host body it wraps, if it
   // is an untouched host stream, or the stream itself.
   function streamSource(stream) {
-    if (streams().isLocked(stream) || streams().isDisturbed(stream)) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
-    const hb = hostStreams.get(stream);
-    if (hb !== undefined) {
-      hostStreams.delete(stream);
-      streams().take(stream);
-      return hb;
-    }
-    return stream;
+    const hb = streams().handOn(stream);
+    return hb === undefined ? stream : hb;
   }
   // Reads a script's stream to its end (Uint8Array).
   async function readAll(stream) {
@@ -275,9 +270,9 @@
       if (b.stream !== null) {
         if (streams().isLocked(b.stream) || streams().isDisturbed(b.stream)) throw new TypeError("Body has already been used");
         const s = b.source;
-        if (isStream(s) && hostStreams.has(s)) {
+        const hb = isStream(s) ? streams().handOn(s) : undefined;
+        if (hb !== undefined) {
           // Untouched host stream: read the host body in one go.
-          const hb = streamSource(s);
           streams().disturb(s);
           return abortable(hb.signal, (id) => host.readBody(id, hb.id));
         }
@@ -410,8 +405,12 @@
   // Its objects inherit the body methods from Body.
   const responses = host.responseClass({
     extract(body) {
+      if (isStream(body)) {
+        const hb = streams().handOn(body);
+        return hb === undefined ? [body, null, true] : [hb, null, false];
+      }
       const parts = extractBody(body);
-      return [parts[0], parts[1], isStream(parts[0])];
+      return [parts[0], parts[1], false];
     },
     Headers: globalThis.Headers,
   });

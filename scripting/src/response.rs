@@ -433,10 +433,7 @@ pub(crate) fn is_bytes(value: &JsValue) -> bool {
 /// reads without the prelude: none, a string or a `Uint8Array`, not yet used. `None`
 /// for every other body (the prelude's `__outpostExport` takes those).
 pub(crate) fn take_plain_body(value: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
-    let Some(record) = value
-        .as_object()
-        .and_then(|o| o.downcast_ref::<ResponseState>().map(|s| s.body.clone()))
-    else {
+    let Some(record) = record_of(value) else {
         return Ok(None);
     };
     let Some(source) = untouched_source(&record, ctx)? else {
@@ -447,6 +444,13 @@ pub(crate) fn take_plain_body(value: &JsValue, ctx: &mut Context) -> JsResult<Op
     }
     mark_taken(&record, &source, ctx)?;
     Ok(Some(source))
+}
+
+/// The body record (`source`, `used`, `stream`) of `value` if it is a `Response`.
+pub(crate) fn record_of(value: &JsValue) -> Option<JsObject> {
+    let object = value.as_object()?;
+    let state = object.downcast_ref::<ResponseState>()?;
+    Some(state.body.clone())
 }
 
 /// Status and headers of `value` if it is a `Response` (see [`ResponseState::head`]).

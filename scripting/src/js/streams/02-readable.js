@@ -113,7 +113,7 @@
   }
 
   function initializeReadableStream() {
-    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy: undefined };
+    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy: undefined, tag: undefined };
   }
   // A stream the runtime makes for every fetched body (js/streams-loader.js) sets up its
   // controller when first used: most such bodies are handed on untouched

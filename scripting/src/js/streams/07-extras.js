@@ -231,6 +231,38 @@
       newRS(s);
       return s.obj;
     },
+    // Streams over bodies the host holds (a fetch's answer): `make(tag)` makes one whose
+    // chunks come from `pull(tag, controller)` (a byte stream with a high-water mark of
+    // 0, its controller set up on first use) and whose cancel calls `cancel(tag)`. The
+    // steps are shared by every such stream, so one costs a record and an object;
+    // `handOn` gives the tag back while the stream is untouched.
+    hostStreams(pull, cancel) {
+      const setUp = (s) => {
+        const c = newByteControllerRecord();
+        const tag = s.tag;
+        setUpReadableByteStreamController(s, c, noop, () => promiseCall(pull, undefined, [tag, c.obj]), (r) => promiseCall(cancel, undefined, [tag, r]), 0, undefined);
+      };
+      return (tag) => {
+        const s = initializeReadableStream();
+        s.tag = tag;
+        s.lazy = setUp;
+        newRS(s);
+        return s.obj;
+      };
+    },
+    // What a stream handed over as a body gives: a host stream's tag (the stream is
+    // then locked for good, as getReader() would), or undefined for any other stream.
+    // Throws for a stream already locked or read from.
+    handOn(stream) {
+      const s = rsRaw(stream);
+      if (s.reader !== undefined || s.disturbed) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
+      const tag = s.tag;
+      if (tag === undefined) return undefined;
+      s.tag = undefined;
+      if (s.lazy !== undefined) s.reader = HANDED_ON;
+      else acquireReadableStreamDefaultReader(rs(stream));
+      return tag;
+    },
     // A stream over bytes already held (a string or buffer body, a Blob): one chunk.
     bytesStream(bytes) {
       let left = bytes;
@@ -252,7 +284,7 @@
     isReadable: isRS,
     isDisturbed(stream) { return rsRaw(stream).disturbed; },
     isLocked(stream) { return rsRaw(stream).reader !== undefined; },
-    disturb(stream) { rs(stream).disturbed = true; },
+    disturb(stream) { rsRaw(stream).disturbed = true; },
     fixedLength(stream) { return fixedLengths.get(stream); },
   });
 
