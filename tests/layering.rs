@@ -27,21 +27,40 @@ const CRATES: &[&str] = &[
 fn no_crate_has_a_cycle_between_its_modules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut report = String::new();
+    let mut folders = 0;
     for dir in CRATES {
-        let graph = Graph::read(&root.join(dir));
+        let src = root.join(dir);
+        let graph = Graph::read(&src);
         assert!(
             graph.modules.len() > 1,
             "{dir}: found no modules; has the crate moved?"
         );
-        for cycle in graph.cycles() {
-            report.push_str(&format!("{dir}: modules {cycle:?} depend on each other:\n"));
-            for (from, to, at) in &graph.edges {
-                if cycle.contains(from) && cycle.contains(to) {
-                    report.push_str(&format!("  {from} -> {to}   ({at})\n"));
+        let mut graphs = vec![(dir.to_string(), graph)];
+        // And the modules inside each folder module (`service/`, `engine/`, …).
+        let mut dirs = Vec::new();
+        folders_under(&src, &mut dirs);
+        for folder in dirs {
+            let name = format!(
+                "{dir}/{}",
+                folder.strip_prefix(&src).unwrap_or(&folder).display()
+            );
+            graphs.push((name, Graph::read_folder(&src, &folder)));
+            folders += 1;
+        }
+        for (name, graph) in graphs {
+            for cycle in graph.cycles() {
+                report.push_str(&format!(
+                    "{name}: modules {cycle:?} depend on each other:\n"
+                ));
+                for (from, to, at) in &graph.edges {
+                    if cycle.contains(from) && cycle.contains(to) {
+                        report.push_str(&format!("  {from} -> {to}   ({at})\n"));
+                    }
                 }
             }
         }
     }
+    assert!(folders > 5, "found only {folders} folder modules");
     assert!(report.is_empty(), "module cycles:\n{report}");
 }
 
@@ -58,6 +77,21 @@ fn the_reader_sees_grouped_uses_root_names_and_skips_tests_and_comments() {
     assert_eq!(exports.named.get("Root").map(String::as_str), Some("a"));
     assert_eq!(exports.named.get("Renamed").map(String::as_str), Some("a"));
     assert_eq!(exports.globs, ["g"]);
+    let chain = "use super::a; use super::super::b::C; use super::{d, e::F};";
+    let sibling: Vec<String> = segments_after(chain, "super::")
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(
+        sibling,
+        ["a", "d", "e"],
+        "one super:: is the folder's sibling"
+    );
+    let up: Vec<String> = segments_after(chain, "super::super::")
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(up, ["b"]);
 }
 
 struct Graph {
@@ -110,6 +144,78 @@ impl Graph {
                         .named
                         .get(&name)
                         .or_else(|| defined_in.get(&name))
+                        .cloned()
+                };
+                let Some(to) = to.filter(|to| *to != from) else {
+                    continue;
+                };
+                let line = text[..offset].matches('\n').count() + 1;
+                let at = format!(
+                    "{}:{line}",
+                    file.strip_prefix(src).unwrap_or(file).display()
+                );
+                edges.push((from.clone(), to, at));
+            }
+        }
+        Graph { modules, edges }
+    }
+
+    /// The modules directly inside folder module `dir` and their dependencies on each
+    /// other: `crate::<dir's path>::x` from anywhere inside it, `super::x` from a
+    /// direct child (`super::super::x` from a grandchild…), and names the folder's
+    /// `mod.rs` brings in with `use x::…`.
+    fn read_folder(src: &Path, dir: &Path) -> Graph {
+        let mut files = Vec::new();
+        walk(dir, &mut files);
+        let path: Vec<String> = dir
+            .strip_prefix(src)
+            .unwrap_or(dir)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let prefix = format!("crate::{}::", path.join("::"));
+        // A file's child of `dir` and its depth (the length of its module path from
+        // `dir`: `x.rs` and `x/mod.rs` 1, `x/z.rs` 2).
+        let place = |file: &Path| -> Option<(String, usize)> {
+            let rel = file.strip_prefix(dir).ok()?;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if parts.len() == 1 && parts[0] == "mod.rs" {
+                return None;
+            }
+            let child = parts[0]
+                .strip_suffix(".rs")
+                .unwrap_or(&parts[0])
+                .to_string();
+            let depth = parts.len() - usize::from(parts.last().is_some_and(|p| p == "mod.rs"));
+            Some((child, depth))
+        };
+        let modules: BTreeSet<String> =
+            files.iter().filter_map(|f| place(f).map(|p| p.0)).collect();
+        let folder_file = dir.join("mod.rs");
+        let exports = if folder_file.exists() {
+            root_exports(&strip(&read(&folder_file)))
+        } else {
+            root_exports("")
+        };
+        let mut edges = Vec::new();
+        for file in &files {
+            let Some((from, depth)) = place(file) else {
+                continue;
+            };
+            let text = strip(&read(file));
+            let mut named = segments_after(&text, &prefix);
+            named.extend(segments_after(&text, &"super::".repeat(depth)));
+            for (name, offset) in named {
+                let to = if modules.contains(&name) {
+                    Some(name)
+                } else {
+                    exports
+                        .named
+                        .get(&name)
+                        .filter(|m| modules.contains(*m))
                         .cloned()
                 };
                 let Some(to) = to.filter(|to| *to != from) else {
@@ -213,6 +319,28 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
         }
+    }
+}
+
+/// Every folder module under `dir`, at any depth.
+fn folders_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let has_rust = std::fs::read_dir(&path)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "rs"))
+            })
+            .unwrap_or(false);
+        if has_rust {
+            out.push(path.clone());
+        }
+        folders_under(&path, out);
     }
 }
 
@@ -369,13 +497,22 @@ fn ident_byte(b: &[u8], i: usize) -> bool {
 /// The first segment after each `crate::` (each member of a `crate::{…}` group),
 /// with its offset.
 fn first_segments(text: &str) -> Vec<(String, usize)> {
+    segments_after(text, "crate::")
+}
+
+/// The first segment after each whole occurrence of `path` (a run of `super::` is
+/// only counted whole: `super::` does not match inside `super::super::`).
+fn segments_after(text: &str, path: &str) -> Vec<(String, usize)> {
     let mut found = Vec::new();
     let b = text.as_bytes();
     let mut from = 0;
-    while let Some(p) = text[from..].find("crate::") {
+    while let Some(p) = text[from..].find(path) {
         let at = from + p;
-        from = at + "crate::".len();
-        if ident_byte(b, at) {
+        from = at + path.len();
+        if ident_byte(b, at)
+            || (at >= 2 && &text[at - 2..at] == "::")
+            || text[from..].starts_with("super::")
+        {
             continue;
         }
         if b.get(from) == Some(&b'{') {
@@ -384,7 +521,7 @@ fn first_segments(text: &str) -> Vec<(String, usize)> {
             };
             for member in split_top_level(&text[from + 1..close]) {
                 let name = ident_at(member.trim_start());
-                if !name.is_empty() && name != "self" {
+                if !name.is_empty() && name != "self" && name != "super" {
                     found.push((name.to_string(), at));
                 }
             }
@@ -447,13 +584,17 @@ struct RootExports {
     globs: Vec<String>,
 }
 
-/// The crate root's `pub use module::…;` re-exports.
+/// The names a crate root (or a folder's `mod.rs`) brings in with `use module::…;`
+/// (public or not: its child modules see them all).
 fn root_exports(root: &str) -> RootExports {
     let mut named = BTreeMap::new();
     let mut globs = Vec::new();
     for statement in root.split(';') {
         let s = statement.trim();
-        let Some(rest) = s.strip_prefix("pub use ") else {
+        let Some(rest) = ["pub use ", "pub(crate) use ", "pub(super) use ", "use "]
+            .iter()
+            .find_map(|p| s.strip_prefix(p))
+        else {
             continue;
         };
         let rest = rest
