@@ -220,7 +220,7 @@
   const api = Object.freeze({
     // A readable stream whose chunks come from `pull(controller)` (a byte stream with a
     // high-water mark of 0): what the public constructor makes from such a source,
-    // without its argument conversions (every fetched body gets one).
+    // without its argument conversions (what bytesStream below builds on).
     // Its controller is set up on first use (see materialize()).
     byteStream(pull, cancel) {
       const s = initializeReadableStream();
@@ -251,8 +251,9 @@
       };
     },
     // What a stream handed over as a body gives: a host stream's tag (the stream is
-    // then locked for good, as getReader() would), or undefined for any other stream.
-    // Throws for a stream already locked or read from.
+    // then locked for good, as getReader() would; one never used needs no reader and
+    // gets no controller), or undefined for any other stream. Throws for a stream
+    // already locked or read from.
     handOn(stream) {
       const s = rsRaw(stream);
       if (s.reader !== undefined || s.disturbed) throw new TypeError("This ReadableStream is disturbed (has already been read from), and cannot be used as a body.");
@@ -273,13 +274,6 @@
         const req = controller.byobRequest;
         if (req !== null) req.respond(0);
       }, () => { left = null; });
-    },
-    // Locks a stream as a body handed on (what getReader() does); one never used
-    // needs no reader and gets no controller.
-    take(stream) {
-      const s = rsRaw(stream);
-      if (s.lazy !== undefined && s.reader === undefined) s.reader = HANDED_ON;
-      else acquireReadableStreamDefaultReader(rs(stream));
     },
     isReadable: isRS,
     isDisturbed(stream) { return rsRaw(stream).disturbed; },
