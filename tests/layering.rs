@@ -1,5 +1,6 @@
 //! Data flows one way inside every crate of the workspace: no top-level module of a
-//! crate reaches (directly or through others) back to a module that reaches it. A
+//! crate, and no module inside a folder module, reaches (directly or through others)
+//! back to a sibling that reaches it. A
 //! cycle is reported with the `use` lines that make it, so whoever adds one sees
 //! which dependency to move down a layer.
 //!
@@ -11,7 +12,7 @@
 #[path = "layering/source.rs"]
 mod source;
 
-use source::{first_segments, public_items, root_exports, segments_after, strip};
+use source::{public_items, root_exports, segments_after, strip};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,7 @@ fn no_crate_has_a_cycle_between_its_modules() {
     let mut folders = 0;
     for dir in CRATES {
         let src = root.join(dir);
-        let graph = Graph::read(&src);
+        let graph = Graph::read(&src, &src);
         assert!(
             graph.modules.len() > 1,
             "{dir}: found no modules; has the crate moved?"
@@ -48,7 +49,7 @@ fn no_crate_has_a_cycle_between_its_modules() {
                 "{dir}/{}",
                 folder.strip_prefix(&src).unwrap_or(&folder).display()
             );
-            graphs.push((name, Graph::read_folder(&src, &folder)));
+            graphs.push((name, Graph::read(&src, &folder)));
             folders += 1;
         }
         for (name, graph) in graphs {
@@ -74,7 +75,7 @@ fn the_reader_sees_grouped_uses_root_names_and_skips_tests_and_comments() {
                fn f() { crate::Root; crate::Glob; }\n#[cfg(test)]\nmod tests { use crate::g; }\n";
     let strip = strip(src);
     assert_eq!(strip.lines().count(), src.lines().count(), "lines are kept");
-    let named = first_segments(&strip);
+    let named = segments_after(&strip, "crate::");
     let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["a", "b", "Root", "Glob"]);
     let exports = root_exports("pub use a::{x::Root, Other as Renamed};\npub use g::*;\n");
@@ -105,88 +106,40 @@ struct Graph {
 }
 
 impl Graph {
-    fn read(src: &Path) -> Graph {
-        let mut files = Vec::new();
-        walk(src, &mut files);
-        let module_of = |file: &Path| -> Option<String> {
-            let rel = file.strip_prefix(src).ok()?;
-            let first = rel.components().next()?.as_os_str().to_str()?;
-            let name = first.strip_suffix(".rs").unwrap_or(first);
-            (!matches!(name, "lib" | "main")).then(|| name.to_string())
-        };
-        let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
-        let root_file = ["lib.rs", "main.rs"]
-            .iter()
-            .map(|f| src.join(f))
-            .find(|p| p.exists())
-            .expect("a crate root");
-        let exports = root_exports(&strip(&read(&root_file)));
-        // Where each name a glob re-export brings to the root is defined.
-        let mut defined_in: BTreeMap<String, String> = BTreeMap::new();
-        for file in &files {
-            let Some(module) = module_of(file) else {
-                continue;
-            };
-            if !exports.globs.contains(&module) {
-                continue;
-            }
-            for name in public_items(&strip(&read(file))) {
-                defined_in.entry(name).or_insert_with(|| module.clone());
-            }
-        }
-        let mut edges = Vec::new();
-        for file in &files {
-            let Some(from) = module_of(file) else {
-                continue;
-            };
-            let text = strip(&read(file));
-            for (name, offset) in first_segments(&text) {
-                let to = if modules.contains(&name) {
-                    Some(name)
-                } else {
-                    exports
-                        .named
-                        .get(&name)
-                        .or_else(|| defined_in.get(&name))
-                        .cloned()
-                };
-                let Some(to) = to.filter(|to| *to != from) else {
-                    continue;
-                };
-                let line = text[..offset].matches('\n').count() + 1;
-                let at = format!(
-                    "{}:{line}",
-                    file.strip_prefix(src).unwrap_or(file).display()
-                );
-                edges.push((from.clone(), to, at));
-            }
-        }
-        Graph { modules, edges }
-    }
-
-    /// The modules directly inside folder module `dir` and their dependencies on each
-    /// other: `crate::<dir's path>::x` from anywhere inside it, `super::x` from a
-    /// direct child (`super::super::x` from a grandchild…), and names the folder's
-    /// `mod.rs` brings in with `use x::…`.
-    fn read_folder(src: &Path, dir: &Path) -> Graph {
+    /// The modules directly inside folder module `dir` (the crate's own `src` for its
+    /// top-level modules) and their dependencies on each other: `crate::<dir's
+    /// path>::x` from anywhere inside it, `super::x` from a direct child
+    /// (`super::super::x` from a grandchild…), and names the folder's own file
+    /// (`lib.rs`, `main.rs` or `mod.rs`) brings in with `use x::…`, a glob's resolved
+    /// to the module that defines them.
+    fn read(src: &Path, dir: &Path) -> Graph {
         let mut files = Vec::new();
         walk(dir, &mut files);
+        let own_names: &[&str] = if dir == src {
+            &["lib.rs", "main.rs"]
+        } else {
+            &["mod.rs"]
+        };
         let path: Vec<String> = dir
             .strip_prefix(src)
             .unwrap_or(dir)
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        let prefix = format!("crate::{}::", path.join("::"));
+        let prefix = if path.is_empty() {
+            "crate::".to_string()
+        } else {
+            format!("crate::{}::", path.join("::"))
+        };
         // A file's child of `dir` and its depth (the length of its module path from
-        // `dir`: `x.rs` and `x/mod.rs` 1, `x/z.rs` 2).
+        // `dir`: `x.rs` and `x/mod.rs` 1, `x/z.rs` 2); `None` for the folder's own file.
         let place = |file: &Path| -> Option<(String, usize)> {
             let rel = file.strip_prefix(dir).ok()?;
             let parts: Vec<String> = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            if parts.len() == 1 && parts[0] == "mod.rs" {
+            if parts.len() == 1 && own_names.contains(&parts[0].as_str()) {
                 return None;
             }
             let child = parts[0]
@@ -198,12 +151,21 @@ impl Graph {
         };
         let modules: BTreeSet<String> =
             files.iter().filter_map(|f| place(f).map(|p| p.0)).collect();
-        let folder_file = dir.join("mod.rs");
-        let exports = if folder_file.exists() {
-            root_exports(&strip(&read(&folder_file)))
-        } else {
-            root_exports("")
-        };
+        let exports = own_names
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .map_or_else(|| root_exports(""), |f| root_exports(&strip(&read(&f))));
+        // Where each name a glob re-export brings in is defined.
+        let mut defined_in: BTreeMap<String, String> = BTreeMap::new();
+        for file in &files {
+            let Some((module, _)) = place(file).filter(|(m, _)| exports.globs.contains(m)) else {
+                continue;
+            };
+            for name in public_items(&strip(&read(file))) {
+                defined_in.entry(name).or_insert_with(|| module.clone());
+            }
+        }
         let mut edges = Vec::new();
         for file in &files {
             let Some((from, depth)) = place(file) else {
@@ -219,6 +181,7 @@ impl Graph {
                     exports
                         .named
                         .get(&name)
+                        .or_else(|| defined_in.get(&name))
                         .filter(|m| modules.contains(*m))
                         .cloned()
                 };

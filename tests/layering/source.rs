@@ -149,12 +149,6 @@ pub(crate) fn ident_byte(b: &[u8], i: usize) -> bool {
     i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
 }
 
-/// The first segment after each `crate::` (each member of a `crate::{…}` group),
-/// with its offset.
-pub(crate) fn first_segments(text: &str) -> Vec<(String, usize)> {
-    segments_after(text, "crate::")
-}
-
 /// The first segment after each whole occurrence of `path` (a run of `super::` is
 /// only counted whole: `super::` does not match inside `super::super::`).
 pub(crate) fn segments_after(text: &str, path: &str) -> Vec<(String, usize)> {
