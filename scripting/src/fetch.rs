@@ -105,13 +105,24 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 /// A `HostBody` (`{ id, signal }`) for host body `id`: what the prelude's body
 /// methods read a body the host holds through.
 pub(crate) fn host_body(id: u64, ctx: &mut Context) -> JsResult<JsValue> {
-    let prototype = ctx
-        .realm()
+    let prototype = host_body_prototype(ctx).ok_or_else(|| type_error("fetch() is not set up"))?;
+    host_body_with(&prototype, id, ctx)
+}
+
+/// This realm's `HostBody.prototype`, once `fetch()` is set up.
+fn host_body_prototype(ctx: &Context) -> Option<JsObject> {
+    ctx.realm()
         .host_defined()
         .get::<InFlight>()
         .map(|f| f.helpers.host_body.clone())
-        .ok_or_else(|| type_error("fetch() is not set up"))?;
-    host_body_with(&prototype, id, ctx)
+}
+
+/// `value` if it is a `HostBody` (its prototype is `prototype`).
+fn as_host_body(value: &JsValue, prototype: &JsObject) -> Option<JsObject> {
+    value.as_object().filter(|o| {
+        o.prototype()
+            .is_some_and(|p| JsObject::equals(&p, prototype))
+    })
 }
 
 /// [`host_body`] with `HostBody.prototype` at hand.
@@ -133,18 +144,7 @@ pub(crate) fn take_host_body(value: &JsValue, ctx: &mut Context) -> JsResult<Opt
     let Some(source) = crate::response::untouched_source(&record, ctx)? else {
         return Ok(None);
     };
-    let Some(prototype) = ctx
-        .realm()
-        .host_defined()
-        .get::<InFlight>()
-        .map(|f| f.helpers.host_body.clone())
-    else {
-        return Ok(None);
-    };
-    let Some(body) = source.as_object().filter(|o| {
-        o.prototype()
-            .is_some_and(|p| JsObject::equals(&p, &prototype))
-    }) else {
+    let Some(body) = host_body_prototype(ctx).and_then(|p| as_host_body(&source, &p)) else {
         return Ok(None);
     };
     let id = body.get(js_string!("id"), ctx)?;
@@ -192,10 +192,7 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
         return Ok(None);
     };
     // Last of the checks, since it takes a host body out.
-    let host_body = source.as_object().filter(|o| {
-        o.prototype()
-            .is_some_and(|p| JsObject::equals(&p, &helpers.host_body))
-    });
+    let host_body = as_host_body(&source, &helpers.host_body);
     let body = if source.is_null() {
         None
     } else if let Some(o) = host_body {
