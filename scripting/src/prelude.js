@@ -406,8 +406,8 @@
   const responses = host.responseClass({
     extract(body) {
       if (isStream(body)) {
-        const hb = streams().handOn(body);
-        return hb === undefined ? [body, null, true] : [hb, null, false];
+        const s = streamSource(body);
+        return [s, null, s === body];
       }
       const parts = extractBody(body);
       return [parts[0], parts[1], false];
