@@ -16,8 +16,19 @@ pub struct Dns {
 }
 
 impl Dns {
-    /// Starts one.
+    /// Starts one. Its two ports are picked free but bound only by the child, so
+    /// another process may take one first (the child then exits): such a start is
+    /// retried on fresh ports. Ready means a management request was answered.
     pub async fn start() -> Dns {
+        for _ in 0..5 {
+            if let Some(dns) = Self::try_start().await {
+                return dns;
+            }
+        }
+        panic!("pebble-challtestsrv did not start (5 tries on fresh ports)");
+    }
+
+    async fn try_start() -> Option<Dns> {
         let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let management: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let child = Command::new("pebble-challtestsrv")
@@ -33,20 +44,32 @@ impl Dns {
             .stderr(Stdio::null())
             .spawn()
             .expect("pebble-challtestsrv (Debian package pebble)");
-        let me = Dns {
+        let mut me = Dns {
             child,
             dns,
             management,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(management).is_err() {
+        let probe = format!("http://{management}/clear-a");
+        loop {
+            if me.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            let answered = client()
+                .post(&probe)
+                .body("{\"host\":\"probe.invalid.\"}")
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return Some(me);
+            }
             assert!(
                 Instant::now() < deadline,
                 "pebble-challtestsrv did not start"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        me
     }
 
     /// Makes `host` resolve to `ip` only.
