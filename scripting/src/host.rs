@@ -60,6 +60,16 @@ pub(crate) enum HostCall {
         rewriter: u32,
         calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter::HandlerCall>,
     },
+    /// `HTMLRewriter.transform()` with only synchronous handlers: the JS thread parses
+    /// `source` itself, calling them directly, and sends the page on through `out`
+    /// (see `rewriter::output`).
+    RewriteHere {
+        rewriter: u32,
+        source: Body,
+        plan: crate::rewriter::Plan,
+        coding: Option<crate::codec::Coding>,
+        out: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
+    },
 }
 
 /// Where a rewriter handler's edits go: the parser thread waiting for them.
@@ -442,9 +452,10 @@ fn check_selector(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
     Ok(JsValue::undefined())
 }
 
-/// `rewrite(rewriter, bodyId, bytes, plan, coding) -> bodyId`: starts an
+/// `rewrite(rewriter, bodyId, bytes, plan, coding, here) -> bodyId`: starts an
 /// `HTMLRewriter` transform of a host body or of bytes (decoded first if `coding` names
-/// a content coding); returns the rewritten body.
+/// a content coding); returns the rewritten body. With `here` (no handler is `async`)
+/// the JS thread parses the page itself; otherwise a parser thread does.
 /// `plan` is `[[[selector, element, comments, text]…], [[doctype, comments, text, end]…]]`.
 fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let rewriter = call_arg(args, 0, ctx)?;
@@ -490,6 +501,19 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         let token = coding.to_string(ctx)?.to_std_string_escaped();
         crate::codec::Coding::from_content_encoding(Some(&token)).flatten()
     };
+    if arg(args, 5).to_boolean() {
+        crate::rewriter::check_plan(&plan).map_err(|e| type_error(e.to_string()))?;
+        let (out, body) = crate::rewriter::output();
+        let id = store_body(CURRENT.get(), body);
+        push(HostCall::RewriteHere {
+            rewriter,
+            source,
+            plan,
+            coding,
+            out,
+        });
+        return Ok(JsValue::from(id as f64));
+    }
     let (calls_tx, calls) = tokio::sync::mpsc::unbounded_channel();
     let out = crate::rewriter::start(source, coding, plan, calls_tx)
         .map_err(|e| type_error(e.to_string()))?;
@@ -595,7 +619,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("headerSet", crate::headers::set, 3),
         ("headerDelete", crate::headers::delete, 2),
         ("checkSelector", check_selector, 1),
-        ("rewrite", rewrite, 5),
+        ("rewrite", rewrite, 6),
         ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 7),
         ("readBody", read_body, 2),

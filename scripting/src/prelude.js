@@ -12,7 +12,7 @@
 //   passThrough()                                    passThroughOnException()
 //   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
 //   kv(call, ns, op, key, value, options)            KV namespaces
-//   checkSelector(s), rewrite(id, handle, bytes, plan, coding) -> handle, rewriteReply(token, ops, error)
+//   checkSelector(s), rewrite(id, handle, bytes, plan, coding, here) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
 //   requestClass(helpers), responseClass(helpers)    the native Request and Response classes
 //                                                    (request.rs, response.rs)
@@ -453,6 +453,7 @@
   // a script's first transform(); most scripts never rewrite.
   const rewriters = new Map();
   let nextRewriter = 1;
+  const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});
   let dispatch = null;
   // "Name: message" and the script's own frames (the prelude's have no file name).
   function errorText(e) {
@@ -502,13 +503,19 @@
         this.#element.map(([s, h]) => [s, fn(h, "element"), fn(h, "comments"), fn(h, "text")]),
         this.#document.map((h) => [fn(h, "doctype"), fn(h, "comments"), fn(h, "text"), fn(h, "end")]),
       ];
+      // With no `async` handler the JS thread parses the page itself and calls each
+      // handler directly; an `async` one may wait on I/O mid-page, so the parser then
+      // runs on a thread of its own and waits for it.
+      const sync = (h, k) => typeof h[k] !== "function" || Object.getPrototypeOf(h[k]) !== AsyncFunctionPrototype;
+      const here = this.#element.every(([, h]) => sync(h, "element") && sync(h, "comments") && sync(h, "text")) &&
+        this.#document.every((h) => sync(h, "doctype") && sync(h, "comments") && sync(h, "text") && sync(h, "end"));
       dispatch ??= host.loadPart("rewriter")({ host, rewriters, errorText });
       const id = nextRewriter++;
       rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
       let body;
-      if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding);
-      else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding);
-      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding);
+      if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding, here);
+      else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding, here);
+      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding, here);
       return new Response(new HostBody(body), init);
     }
   }

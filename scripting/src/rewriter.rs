@@ -1,13 +1,18 @@
-//! The native half of `HTMLRewriter`: lol_html runs on a blocking thread of its own
-//! and asks the JS thread to run each handler.
+//! The native half of `HTMLRewriter`: a page's lol_html run ([`Document`]), whose
+//! handlers ask the script for their edits, and the parser thread that drives it when
+//! a handler is `async`.
 //!
-//! lol_html calls handlers synchronously, while a Workers handler may be `async`. So
-//! the parser does not run on the JS thread: every match becomes a [`HandlerCall`]
-//! sent to the JS thread's event loop, and the parser thread waits for the edits the
-//! handler made ([`Op`]s) before it goes on. The JS thread never blocks, async
-//! handlers are awaited like any other promise, and handler time counts against the
-//! request's CPU limit there. Element and text objects in JS are snapshots that
-//! record edits; they stop working once their handler has finished, as in Workers.
+//! lol_html calls handlers synchronously, while a Workers handler may be `async`.
+//! Each match becomes a snapshot of its token ([`Unit`]) handed to the script, which
+//! runs the handler and gives back the edits it made ([`Op`]s); lol_html applies them
+//! before it goes on. When no handler is `async`, the JS thread drives the
+//! [`Document`] itself and calls each handler directly (`engine::inline_rewrite`).
+//! Otherwise the page is parsed on a blocking thread of its own ([`start`]): every
+//! match becomes a [`HandlerCall`] sent to the JS thread's event loop, and the parser
+//! thread waits for the edits, so the JS thread never blocks and async handlers are
+//! awaited like any other promise. Either way handler time counts against the
+//! request's CPU limit. Element and text objects in JS stop working once their
+//! handler has finished, as in Workers.
 
 use crate::codec::{Codec, Coding};
 use crate::error::{Result, ScriptError};
@@ -17,6 +22,8 @@ use bytes::Bytes;
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HtmlRewriter, Settings};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
@@ -120,27 +127,23 @@ pub(crate) fn check_selector(s: &str) -> std::result::Result<(), String> {
         .map_err(|e| format!("invalid selector {s:?}: {e}"))
 }
 
-/// Output chunks buffered between the parser thread and the client.
-const OUT_CHANNEL: usize = 8;
+/// Output chunks buffered between the parser and the client.
+pub(crate) const OUT_CHANNEL: usize = 8;
 
-/// Starts rewriting `source` per `plan`; returns the rewritten body. Handler calls
-/// arrive on `calls`; the stream ends when the rewrite does (or errs if it failed).
+/// Starts rewriting `source` per `plan` on a parser thread of its own; returns the
+/// rewritten body. Handler calls arrive on `calls`; the stream ends when the rewrite
+/// does (or errs if it failed).
 pub(crate) fn start(
     source: Body,
     coding: Option<Coding>,
     plan: Plan,
     calls: mpsc::UnboundedSender<HandlerCall>,
 ) -> Result<BodyStream> {
-    let selectors = plan
-        .selectors
-        .iter()
-        .map(|(s, _)| lol_html::Selector::from_str(s).map_err(|e| e.to_string()))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|message| ScriptError::Rewriter { message })?;
+    check_plan(&plan)?;
     let (out_tx, mut out_rx) = mpsc::channel::<Result<Bytes>>(OUT_CHANNEL);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let result = run(&handle, source, coding, &plan, selectors, &calls, &out_tx);
+        let result = run(&handle, source, coding, &plan, calls, &out_tx);
         if let Err(e) = result {
             tracing::warn!(error = %e, "HTMLRewriter stopped; the response is cut short");
             let _ = handle.block_on(out_tx.send(Err(e)));
@@ -151,16 +154,61 @@ pub(crate) fn start(
     })))
 }
 
-fn failed(message: impl Into<String>) -> ScriptError {
+/// The output side of a rewrite the JS thread runs itself: chunks go in on the sender,
+/// an empty chunk marks the page's end, and the stream errs if the sender goes away
+/// without that mark (the script stopped mid-page: the client must not take a cut
+/// page for a whole one).
+pub(crate) fn output() -> (mpsc::Sender<Result<Bytes>>, BodyStream) {
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes>>(OUT_CHANNEL);
+    let mut ended = false;
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        if ended {
+            return std::task::Poll::Ready(None);
+        }
+        match std::task::ready!(rx.poll_recv(cx)) {
+            Some(Ok(b)) if b.is_empty() => {
+                ended = true;
+                std::task::Poll::Ready(None)
+            }
+            Some(Err(e)) => {
+                ended = true;
+                std::task::Poll::Ready(Some(Err(e)))
+            }
+            Some(chunk) => std::task::Poll::Ready(Some(chunk)),
+            None => {
+                ended = true;
+                std::task::Poll::Ready(Some(Err(failed(
+                    "the script stopped before the page's end",
+                ))))
+            }
+        }
+    });
+    (tx, BodyStream::new(stream))
+}
+
+/// Checks that every selector of `plan` parses (they were checked by `on()`).
+pub(crate) fn check_plan(plan: &Plan) -> Result<()> {
+    for (s, _) in &plan.selectors {
+        check_selector(s).map_err(|message| ScriptError::Rewriter { message })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn failed(message: impl Into<String>) -> ScriptError {
     ScriptError::Rewriter {
         message: message.into(),
     }
 }
 
-type Boxed = Box<dyn std::error::Error + Send + Sync>;
+/// A handler's failure, as lol_html takes it from a handler.
+pub(crate) type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a document's handlers reach the script: runs handler `target` for `unit` and
+/// returns its edits.
+pub(crate) type Ask = Rc<dyn Fn(Target, Unit) -> std::result::Result<Vec<Op>, Boxed>>;
 
 /// Runs handler `target` for `unit` on the JS thread and waits for its edits.
-fn ask(
+fn ask_thread(
     calls: &mpsc::UnboundedSender<HandlerCall>,
     target: Target,
     unit: Unit,
@@ -221,129 +269,158 @@ fn apply_end_tag(end: &mut EndTag<'_>, ops: Vec<Op>) {
     }
 }
 
-fn end_tag_handler(
-    calls: mpsc::UnboundedSender<HandlerCall>,
-    token: u32,
-) -> lol_html::EndTagHandler<'static> {
+fn end_tag_handler(ask: Ask, token: u32) -> lol_html::EndTagHandler<'static> {
     Box::new(move |end: &mut EndTag<'_>| {
-        let ops = ask(
-            &calls,
-            Target::EndTag(token),
-            Unit::EndTag { name: end.name() },
-        )?;
+        let ops = ask(Target::EndTag(token), Unit::EndTag { name: end.name() })?;
         apply_end_tag(end, ops);
         Ok(())
     })
 }
 
+/// Where lol_html's output collects until the caller takes it.
+struct Sink(Rc<RefCell<Vec<u8>>>);
+
+impl lol_html::OutputSink for Sink {
+    fn handle_chunk(&mut self, chunk: &[u8]) {
+        self.0.borrow_mut().extend_from_slice(chunk);
+    }
+}
+
+/// One page being rewritten: lol_html with the plan's handlers, each asking the
+/// script through an [`Ask`], and the decoder of a compressed page. Fed chunk by chunk
+/// by whichever side drives it (a parser thread, or the JS thread itself).
+pub(crate) struct Document {
+    rewriter: HtmlRewriter<'static, Sink>,
+    out: Rc<RefCell<Vec<u8>>>,
+    decoder: Option<Codec>,
+}
+
+impl Document {
+    pub(crate) fn new(plan: &Plan, coding: Option<Coding>, ask: Ask) -> Result<Self> {
+        let selectors = plan
+            .selectors
+            .iter()
+            .map(|(s, _)| lol_html::Selector::from_str(s).map_err(|e| failed(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut settings = Settings::new();
+        for (i, ((_, has), sel)) in plan.selectors.iter().zip(&selectors).enumerate() {
+            let mut h = ElementContentHandlers::default();
+            if has[0] {
+                let ask = ask.clone();
+                h = h.element(move |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    element(&ask, Target::Element(i), el)
+                });
+            }
+            if has[1] {
+                let ask = ask.clone();
+                h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
+                    comment(&ask, Target::Comments(i), c)
+                });
+            }
+            if has[2] {
+                let ask = ask.clone();
+                h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
+                    text(&ask, Target::Text(i), t)
+                });
+            }
+            settings = settings.append_element_content_handler((Cow::Borrowed(sel), h));
+        }
+        for (i, has) in plan.documents.iter().enumerate() {
+            let mut h = DocumentContentHandlers::default();
+            if has[0] {
+                let ask = ask.clone();
+                h = h.doctype(move |d: &mut lol_html::html_content::Doctype<'_>| {
+                    let unit = Unit::Doctype {
+                        name: d.name(),
+                        public_id: d.public_id(),
+                        system_id: d.system_id(),
+                    };
+                    ask(Target::Doctype(i), unit).map(|_| ())
+                });
+            }
+            if has[1] {
+                let ask = ask.clone();
+                h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
+                    comment(&ask, Target::DocComments(i), c)
+                });
+            }
+            if has[2] {
+                let ask = ask.clone();
+                h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
+                    text(&ask, Target::DocText(i), t)
+                });
+            }
+            if has[3] {
+                let ask = ask.clone();
+                h = h.end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+                    for op in ask(Target::DocEnd(i), Unit::End)? {
+                        if let Op::Append(s, h) = op {
+                            end.append(&s, kind(h));
+                        }
+                    }
+                    Ok(())
+                });
+            }
+            settings = settings.append_document_content_handler(h);
+        }
+        let out = Rc::new(RefCell::new(Vec::new()));
+        // A compressed page is decoded first (fetch() hands bodies over as the origin
+        // sent them); the rewritten page goes out uncompressed.
+        let decoder = coding
+            .map(Codec::decoder)
+            .transpose()
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Document {
+            rewriter: HtmlRewriter::new(settings, Sink(out.clone())),
+            out,
+            decoder,
+        })
+    }
+
+    /// Rewrites the next chunk of the page; returns the output it made.
+    pub(crate) fn write(&mut self, chunk: &[u8]) -> Result<Vec<u8>> {
+        let decoded;
+        let html = match &mut self.decoder {
+            Some(d) => {
+                decoded = d
+                    .push(chunk)
+                    .map_err(|e| failed(format!("the page does not decode: {e}")))?;
+                &decoded[..]
+            }
+            None => chunk,
+        };
+        self.rewriter
+            .write(html)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(std::mem::take(&mut *self.out.borrow_mut()))
+    }
+
+    /// Ends the page (running the document `end` handlers); returns the last output.
+    pub(crate) fn end(mut self) -> Result<Vec<u8>> {
+        if let Some(d) = self.decoder.take() {
+            let rest = d
+                .finish()
+                .map_err(|e| failed(format!("the page does not decode: {e}")))?;
+            self.rewriter
+                .write(&rest)
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        self.rewriter.end().map_err(|e| failed(e.to_string()))?;
+        Ok(std::mem::take(&mut *self.out.borrow_mut()))
+    }
+}
+
+/// The parser thread's loop: reads `source`, rewrites it and sends the output on.
 fn run(
     handle: &tokio::runtime::Handle,
     source: Body,
     coding: Option<Coding>,
     plan: &Plan,
-    selectors: Vec<lol_html::Selector>,
-    calls: &mpsc::UnboundedSender<HandlerCall>,
+    calls: mpsc::UnboundedSender<HandlerCall>,
     out_tx: &mpsc::Sender<Result<Bytes>>,
 ) -> Result<()> {
-    let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::<u8>::new()));
-    let sink = {
-        let out = out.clone();
-        move |c: &[u8]| out.borrow_mut().extend_from_slice(c)
-    };
-    let mut settings = Settings::new();
-    for (i, ((_, has), sel)) in plan.selectors.iter().zip(&selectors).enumerate() {
-        let mut h = ElementContentHandlers::default();
-        if has[0] {
-            let calls = calls.clone();
-            h = h.element(move |el: &mut lol_html::html_content::Element<'_, '_>| {
-                let unit = Unit::Element {
-                    tag: el.tag_name(),
-                    attributes: el
-                        .attributes()
-                        .iter()
-                        .map(|a| (a.name(), a.value()))
-                        .collect(),
-                    namespace: el.namespace_uri(),
-                    self_closing: el.is_self_closing(),
-                    can_have_content: el.can_have_content(),
-                };
-                for op in ask(&calls, Target::Element(i), unit)? {
-                    match op {
-                        Op::SetAttribute(n, v) => el.set_attribute(&n, &v)?,
-                        Op::RemoveAttribute(n) => el.remove_attribute(&n),
-                        Op::TagName(n) => el.set_tag_name(&n)?,
-                        Op::Before(s, h) => el.before(&s, kind(h)),
-                        Op::After(s, h) => el.after(&s, kind(h)),
-                        Op::Prepend(s, h) => el.prepend(&s, kind(h)),
-                        Op::Append(s, h) => el.append(&s, kind(h)),
-                        Op::SetInnerContent(s, h) => el.set_inner_content(&s, kind(h)),
-                        Op::Replace(s, h) => el.replace(&s, kind(h)),
-                        Op::Remove => el.remove(),
-                        Op::RemoveAndKeepContent => el.remove_and_keep_content(),
-                        Op::OnEndTag(token) => {
-                            if let Some(handlers) = el.end_tag_handlers() {
-                                handlers.push(end_tag_handler(calls.clone(), token));
-                            }
-                        }
-                        Op::Text(_) => {}
-                    }
-                }
-                Ok(())
-            });
-        }
-        if has[1] {
-            let calls = calls.clone();
-            h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
-                comment(&calls, Target::Comments(i), c)
-            });
-        }
-        if has[2] {
-            let calls = calls.clone();
-            h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
-                text(&calls, Target::Text(i), t)
-            });
-        }
-        settings = settings.append_element_content_handler((Cow::Borrowed(sel), h));
-    }
-    for (i, has) in plan.documents.iter().enumerate() {
-        let mut h = DocumentContentHandlers::default();
-        if has[0] {
-            let calls = calls.clone();
-            h = h.doctype(move |d: &mut lol_html::html_content::Doctype<'_>| {
-                let unit = Unit::Doctype {
-                    name: d.name(),
-                    public_id: d.public_id(),
-                    system_id: d.system_id(),
-                };
-                ask(&calls, Target::Doctype(i), unit).map(|_| ())
-            });
-        }
-        if has[1] {
-            let calls = calls.clone();
-            h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
-                comment(&calls, Target::DocComments(i), c)
-            });
-        }
-        if has[2] {
-            let calls = calls.clone();
-            h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
-                text(&calls, Target::DocText(i), t)
-            });
-        }
-        if has[3] {
-            let calls = calls.clone();
-            h = h.end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
-                for op in ask(&calls, Target::DocEnd(i), Unit::End)? {
-                    if let Op::Append(s, h) = op {
-                        end.append(&s, kind(h));
-                    }
-                }
-                Ok(())
-            });
-        }
-        settings = settings.append_document_content_handler(h);
-    }
-    let mut rewriter = HtmlRewriter::new(settings, sink);
+    let ask: Ask = Rc::new(move |target, unit| ask_thread(&calls, target, unit));
+    let mut doc = Document::new(plan, coding, ask)?;
     let send = |bytes: Vec<u8>| -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
@@ -357,58 +434,67 @@ fn run(
             Err(_) => Err(failed("the rewritten body was not read")),
         }
     };
-    // A compressed page is decoded first (fetch() hands bodies over as the origin
-    // sent them); the rewritten page goes out uncompressed.
-    let mut decoder = coding
-        .map(Codec::decoder)
-        .transpose()
-        .map_err(|e| failed(e.to_string()))?;
-    let mut feed = |rewriter: &mut HtmlRewriter<'_, _>, chunk: &[u8]| -> Result<()> {
-        let decoded;
-        let html = match &mut decoder {
-            Some(d) => {
-                decoded = d
-                    .push(chunk)
-                    .map_err(|e| failed(format!("the page does not decode: {e}")))?;
-                &decoded[..]
-            }
-            None => chunk,
-        };
-        rewriter.write(html).map_err(|e| failed(e.to_string()))
-    };
     match source {
-        Body::Bytes(b) => feed(&mut rewriter, &b)?,
+        Body::Bytes(b) => send(doc.write(&b)?)?,
         Body::Stream(mut s) => loop {
             let next = handle
                 .block_on(tokio::time::timeout(ASYNC_TIMEOUT, s.next()))
                 .map_err(|_| failed("the source body stalled"))?;
             match next {
                 None => break,
-                Some(chunk) => {
-                    feed(&mut rewriter, &chunk?)?;
-                    let bytes = std::mem::take(&mut *out.borrow_mut());
-                    send(bytes)?;
-                }
+                Some(chunk) => send(doc.write(&chunk?)?)?,
             }
         },
     }
-    if let Some(d) = decoder.take() {
-        let rest = d
-            .finish()
-            .map_err(|e| failed(format!("the page does not decode: {e}")))?;
-        rewriter.write(&rest).map_err(|e| failed(e.to_string()))?;
+    send(doc.end()?)
+}
+
+fn element(
+    ask: &Ask,
+    target: Target,
+    el: &mut lol_html::html_content::Element<'_, '_>,
+) -> lol_html::HandlerResult {
+    let unit = Unit::Element {
+        tag: el.tag_name(),
+        attributes: el
+            .attributes()
+            .iter()
+            .map(|a| (a.name(), a.value()))
+            .collect(),
+        namespace: el.namespace_uri(),
+        self_closing: el.is_self_closing(),
+        can_have_content: el.can_have_content(),
+    };
+    for op in ask(target, unit)? {
+        match op {
+            Op::SetAttribute(n, v) => el.set_attribute(&n, &v)?,
+            Op::RemoveAttribute(n) => el.remove_attribute(&n),
+            Op::TagName(n) => el.set_tag_name(&n)?,
+            Op::Before(s, h) => el.before(&s, kind(h)),
+            Op::After(s, h) => el.after(&s, kind(h)),
+            Op::Prepend(s, h) => el.prepend(&s, kind(h)),
+            Op::Append(s, h) => el.append(&s, kind(h)),
+            Op::SetInnerContent(s, h) => el.set_inner_content(&s, kind(h)),
+            Op::Replace(s, h) => el.replace(&s, kind(h)),
+            Op::Remove => el.remove(),
+            Op::RemoveAndKeepContent => el.remove_and_keep_content(),
+            Op::OnEndTag(token) => {
+                if let Some(handlers) = el.end_tag_handlers() {
+                    handlers.push(end_tag_handler(ask.clone(), token));
+                }
+            }
+            Op::Text(_) => {}
+        }
     }
-    rewriter.end().map_err(|e| failed(e.to_string()))?;
-    let bytes = std::mem::take(&mut *out.borrow_mut());
-    send(bytes)
+    Ok(())
 }
 
 fn comment(
-    calls: &mpsc::UnboundedSender<HandlerCall>,
+    ask: &Ask,
     target: Target,
     c: &mut lol_html::html_content::Comment<'_>,
 ) -> lol_html::HandlerResult {
-    for op in ask(calls, target, Unit::Comment { text: c.text() })? {
+    for op in ask(target, Unit::Comment { text: c.text() })? {
         match op {
             Op::Text(t) => c.set_text(&t)?,
             Op::Before(s, h) => c.before(&s, kind(h)),
@@ -422,7 +508,7 @@ fn comment(
 }
 
 fn text(
-    calls: &mpsc::UnboundedSender<HandlerCall>,
+    ask: &Ask,
     target: Target,
     t: &mut lol_html::html_content::TextChunk<'_>,
 ) -> lol_html::HandlerResult {
@@ -430,7 +516,7 @@ fn text(
         text: t.as_str().to_string(),
         last: t.last_in_text_node(),
     };
-    for op in ask(calls, target, unit)? {
+    for op in ask(target, unit)? {
         match op {
             Op::Before(s, h) => t.before(&s, kind(h)),
             Op::After(s, h) => t.after(&s, kind(h)),

@@ -238,3 +238,64 @@ fn patient(engine: outpost_scripting::ScriptEngine) -> outpost_scripting::Script
     let wait = std::time::Duration::from_secs(60);
     engine.with_queue_limits(outpost_scripting::QueueLimits::new(1, 128, None, wait))
 }
+
+/// With no `async` handler the JS thread parses the page itself: a plain handler that
+/// returns a promise settled by microtasks is still awaited, in order, and a page
+/// that arrives in many chunks (a JS stream) comes out whole.
+#[tokio::test]
+async fn plain_handlers_returning_settled_promises_are_awaited() {
+    let code = r#"
+        export default {
+          async fetch() {
+            const parts = ["<ul>", "<li>1</li>", "<li>2", "</li><li>3</li>", "</ul>"];
+            const page = new ReadableStream({
+              pull(c) { const p = parts.shift(); if (p === undefined) c.close(); else c.enqueue(new TextEncoder().encode(p)); },
+            });
+            let n = 0;
+            return new HTMLRewriter()
+              .on("li", {
+                element(el) {
+                  return Promise.resolve().then(() => el.setAttribute("data-n", String(++n)));
+                },
+              })
+              .onDocument({ end(end) { end.append("<!-- " + n + " -->", { html: true }); } })
+              .transform(new Response(page));
+          },
+        };
+    "#;
+    let (_, body) = run(code).await.expect("rewrite");
+    assert_eq!(
+        body,
+        r#"<ul><li data-n="1">1</li><li data-n="2">2</li><li data-n="3">3</li></ul><!-- 3 -->"#
+    );
+}
+
+/// A plain (not `async`) handler whose promise waits on I/O cannot hold a page parsed
+/// on the JS thread: the body fails with an error that says what to change, and the
+/// same handler declared `async` works.
+#[tokio::test]
+async fn a_plain_handler_waiting_on_io_fails_clearly_and_async_works() {
+    let handler = |decl: &str| {
+        module(
+            "<p>a</p><p>b</p>",
+            &format!(
+                r#"new HTMLRewriter().on("p", {{
+                    {decl}(el) {{ return new Promise((r) => setTimeout(r, 5)).then(() => el.setAttribute("late", "1")); }},
+                  }})"#
+            ),
+        )
+    };
+    let e = patient(ScriptEngine::new(1, Limits::default()).expect("engine"));
+    let err = run_with(&e, &handler("element"))
+        .await
+        .expect_err("the body fails");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("waits on I/O") && msg.contains("async"),
+        "{msg}"
+    );
+    let (_, body) = run_with(&e, &handler("async element"))
+        .await
+        .expect("async handler");
+    assert_eq!(body, r#"<p late="1">a</p><p late="1">b</p>"#);
+}

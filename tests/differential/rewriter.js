@@ -64,6 +64,23 @@ export default {
         })
         .transform(page());
     }
+    if (path === "/promises") {
+      // No handler is declared async (Outpost parses this page on the JS thread):
+      // promises that microtasks settle are awaited, in document order, and the page
+      // comes in small chunks from a JS stream.
+      const bytes = new TextEncoder().encode(PAGE);
+      let at = 0;
+      const chunked = new ReadableStream({
+        pull(c) { if (at >= bytes.length) c.close(); else { c.enqueue(bytes.slice(at, at + 17)); at += 17; } },
+      });
+      const order = [];
+      return new HTMLRewriter()
+        .on("li", { element(el) { return Promise.resolve().then(() => { order.push(el.tagName); el.setAttribute("data-i", String(order.length)); }); } })
+        .on("b", { element(el) { el.onEndTag(async (end) => { await null; end.after("[b]"); }); } })
+        .on("a", { text(t) { if (t.lastInTextNode) t.after("+"); } })
+        .onDocument({ end(end) { end.append(`<!-- ${order.join(",")} -->`, { html: true }); } })
+        .transform(new Response(chunked, { headers: { "content-type": "text/html" } }));
+    }
     if (path === "/fetched") {
       const origin = request.headers.get("x-origin-url");
       const r = await fetch(`${origin}/echo`);

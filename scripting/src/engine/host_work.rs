@@ -50,6 +50,102 @@ pub(super) enum Done {
         call: Option<HandlerCall>,
         calls: mpsc::UnboundedReceiver<HandlerCall>,
     },
+    /// The next piece of a page the JS thread rewrites itself (`Ok(None)`: the page
+    /// ended), or, once `io.ended`, its last output went out.
+    RewriteInput {
+        io: RewriteIo,
+        input: Result<Option<bytes::Bytes>>,
+    },
+}
+
+/// Where a page the JS thread rewrites itself comes from and where it goes.
+pub(super) struct RewriteIo {
+    pub(super) rewriter: u32,
+    /// The rest of the page (`None` once it has all been read).
+    pub(super) source: Option<crate::exchange::Body>,
+    pub(super) out: mpsc::Sender<Result<bytes::Bytes>>,
+    /// The last output (or the error) has been sent: nothing is left to do.
+    pub(super) ended: bool,
+}
+
+/// The most of a page given whole that one step of a rewrite on the JS thread feeds.
+const REWRITE_SLICE: usize = 64 << 10;
+
+/// Sends a rewrite's `output` on (the last one, or an error, ends the page), then
+/// reads the next piece of the page.
+pub(super) fn rewrite_step(
+    request: u64,
+    mut io: RewriteIo,
+    output: Result<Vec<u8>>,
+    last: bool,
+) -> BoxFuture<'static, Event> {
+    Box::pin(async move {
+        let input = async {
+            let (chunk, last) = match output {
+                Ok(bytes) => (Ok(bytes::Bytes::from(bytes)), last),
+                Err(e) => (Err(e), true),
+            };
+            let failed = chunk.is_err();
+            let send = |c| tokio::time::timeout(ASYNC_TIMEOUT, io.out.send(c));
+            let gone = || ScriptError::Rewriter {
+                message: "the rewritten page was not read".into(),
+            };
+            if failed || chunk.as_ref().is_ok_and(|b| !b.is_empty()) {
+                send(chunk)
+                    .await
+                    .ok()
+                    .and_then(|r| r.ok())
+                    .ok_or_else(gone)?;
+            }
+            if last {
+                io.ended = true;
+                if !failed {
+                    // The end mark: the page is whole.
+                    send(Ok(bytes::Bytes::new()))
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                        .ok_or_else(gone)?;
+                }
+                return Ok(None);
+            }
+            match io.source.take() {
+                None => Ok(None),
+                // A page given whole is fed in slices, as a streamed one arrives: the
+                // thread serves other requests between them.
+                Some(crate::exchange::Body::Bytes(mut b)) => {
+                    if b.len() > REWRITE_SLICE {
+                        let first = b.split_to(REWRITE_SLICE);
+                        io.source = Some(crate::exchange::Body::Bytes(b));
+                        Ok(Some(first))
+                    } else {
+                        Ok(Some(b))
+                    }
+                }
+                Some(crate::exchange::Body::Stream(mut s)) => {
+                    let next = tokio::time::timeout(ASYNC_TIMEOUT, s.next())
+                        .await
+                        .map_err(|_| ScriptError::Rewriter {
+                            message: "the source body stalled".into(),
+                        })?;
+                    match next {
+                        None => Ok(None),
+                        Some(chunk) => {
+                            io.source = Some(crate::exchange::Body::Stream(s));
+                            chunk.map(Some)
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        Event {
+            request,
+            // Host calls are numbered from 1: 0 is never cancelled.
+            call: 0,
+            done: Done::RewriteInput { io, input },
+        }
+    })
 }
 
 /// The next handler call if one arrives within [`spin`](crate::rewriter::spin); `None` if the channel is
@@ -99,6 +195,15 @@ pub(super) enum Work {
     CancelTimer(u32),
     /// The handler of request `.0` settled.
     Settled(u64),
+    /// A rewrite the JS thread runs itself (`HostCall::RewriteHere`): the worker sets
+    /// it up.
+    RewriteHere {
+        rewriter: u32,
+        source: crate::exchange::Body,
+        plan: crate::rewriter::Plan,
+        coding: Option<crate::codec::Coding>,
+        out: mpsc::Sender<Result<bytes::Bytes>>,
+    },
 }
 
 /// Starts the work host call `call` of request `request` asks for (`fetcher` and
@@ -113,6 +218,21 @@ pub(super) fn start(
     Work::Started(match call {
         HostCall::PassThrough => return Work::PassThrough,
         HostCall::Settled { request } => return Work::Settled(request),
+        HostCall::RewriteHere {
+            rewriter,
+            source,
+            plan,
+            coding,
+            out,
+        } => {
+            return Work::RewriteHere {
+                rewriter,
+                source,
+                plan,
+                coding,
+                out,
+            };
+        }
         HostCall::Rewrite { rewriter, calls } => {
             // Not timed as a whole (a big page takes as long as it takes);
             // each handler and each body read has its own timeout.
@@ -329,6 +449,8 @@ pub(super) fn to_js(inst: &mut Instance, request: u64, done: Done) -> JsResult<(
         Done::Fetched(Err(e)) | Done::Read(Err(e)) | Done::Kv(Err(e)) | Done::Written(Err(e)) => {
             fail(e)
         }
-        Done::Rewrite { .. } | Done::SinkEnded { .. } => (true, JsValue::undefined()),
+        Done::Rewrite { .. } | Done::RewriteInput { .. } | Done::SinkEnded { .. } => {
+            (true, JsValue::undefined())
+        }
     })
 }

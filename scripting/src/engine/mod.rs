@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 mod host_work;
+mod inline_rewrite;
 mod worker;
 
 use worker::worker;

@@ -2,6 +2,8 @@
 //! work (subrequests, body reads, timers, KV, `HTMLRewriter` calls) that scripts
 //! started, the scripts it keeps warm, and the requests it is serving.
 
+mod rewrites;
+
 use super::host_work::{self, Done, Event, Work};
 use super::{Job, KvSlot, QUEUED, STARTED, ScriptSource, name_of, now_ms};
 use crate::clock::CpuClock;
@@ -11,7 +13,7 @@ use crate::exchange::{Answer, Fetcher};
 use crate::host::{self, HostCall};
 use crate::instance::{Instance, Outcome, Runtime};
 use crate::limits::Limits;
-use crate::rewriter::HandlerCall;
+use crate::rewriter::Document;
 use boa_engine::JsValue;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -53,6 +55,7 @@ pub(super) fn worker(
         next_request: 1,
         events: FuturesUnordered::new(),
         settled: Vec::new(),
+        documents: HashMap::new(),
     };
     rt.block_on(w.run(rx, &busy_since, &preparing));
 }
@@ -95,6 +98,8 @@ struct Worker {
     events: FuturesUnordered<BoxFuture<'static, Event>>,
     /// Requests whose handler promise settled since the last check.
     settled: Vec<u64>,
+    /// Pages this thread parses itself, by request and rewriter.
+    documents: HashMap<(u64, u32), Document>,
 }
 
 impl Worker {
@@ -308,6 +313,7 @@ impl Worker {
                     let _ = reply.send(answer);
                 }
                 host::drop_bodies(r);
+                self.documents.retain(|(of, _), _| *of != r);
             }
         }
         self.instances.remove(&id);
@@ -365,6 +371,16 @@ impl Worker {
                     }
                 }
                 Work::Settled(done) => self.settled.push(done),
+                Work::RewriteHere {
+                    rewriter,
+                    source,
+                    plan,
+                    coding,
+                    out,
+                } => {
+                    r.outstanding += 1;
+                    self.start_rewrite_here(request, rewriter, (source, plan, coding, out));
+                }
             }
         }
     }
@@ -380,6 +396,7 @@ impl Worker {
         r.outstanding = r.outstanding.saturating_sub(1);
         let request = event.request;
         match event.done {
+            Done::RewriteInput { io, input } => self.rewrite_input(request, io, input),
             Done::Rewrite {
                 rewriter,
                 call,
@@ -452,69 +469,6 @@ impl Worker {
             self.fail(request, e);
         }
         self.check(id, &[request]);
-    }
-
-    /// Runs an `HTMLRewriter` handler for `request`, or forgets the rewriter once its
-    /// parser thread is done.
-    fn rewrite_call(
-        &mut self,
-        request: u64,
-        rewriter: u32,
-        call: Option<HandlerCall>,
-        calls: mpsc::UnboundedReceiver<HandlerCall>,
-    ) {
-        let Some(mut call) = call else {
-            self.run_js(request, CpuClock::wall_only, |inst| {
-                inst.rewrite(rewriter, 0, None)
-            });
-            return;
-        };
-        let mut calls = calls;
-        // The rewrite is still going: it counts as outstanding work of the request
-        // (so the request is not forgotten while its handlers run).
-        match self.requests.get_mut(&request) {
-            Some(r) => r.outstanding += 1,
-            None => return,
-        }
-        loop {
-            self.handler_call(request, rewriter, call);
-            if !self.requests.contains_key(&request) {
-                return;
-            }
-            // The parser thread usually asks again within microseconds: catching that
-            // here saves two thread wake-ups per handler, most of a call's cost.
-            match host_work::spin_recv(&mut calls) {
-                Some(next) => call = next,
-                None => break,
-            }
-        }
-        self.events
-            .push(host_work::next_handler_call(request, rewriter, calls));
-    }
-
-    fn handler_call(&mut self, request: u64, rewriter: u32, call: HandlerCall) {
-        let Some(r) = self.requests.get(&request) else {
-            return;
-        };
-        // Handlers run after the response has started, so the CPU limit is enforced
-        // here: over it, the rewrite stops and the response is cut short.
-        if r.cpu > self.limits.cpu_time {
-            let _ = call.reply.send(Err(format!(
-                "the script exceeded its CPU limit of {} ms",
-                self.limits.cpu_time.as_millis()
-            )));
-            return;
-        }
-        let token = host::store_reply(request, call.reply);
-        let target = call.target;
-        let unit = call.unit;
-        self.run_js(request, CpuClock::wall_only, move |inst| {
-            let result = inst.rewrite(rewriter, token, Some((target, unit)));
-            if let Err(e) = &result {
-                host::fail_reply(token, e.to_string());
-            }
-            result
-        });
     }
 
     /// Answers the requests on `instance` whose handler finished, and forgets the ones
@@ -607,6 +561,7 @@ impl Worker {
             if r.reply.is_none() && r.outstanding == 0 {
                 self.requests.remove(&request);
                 host::drop_bodies(request);
+                self.documents.retain(|(of, _), _| *of != request);
                 if let Some(live) = self.instances.get_mut(&instance) {
                     live.in_flight -= 1;
                     if live.retired && live.in_flight == 0 {
