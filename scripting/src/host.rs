@@ -63,13 +63,17 @@ pub(crate) enum HostCall {
     /// `HTMLRewriter.transform()` with only synchronous handlers: the JS thread parses
     /// `source` itself, calling them directly, and sends the page on through `out`
     /// (see `rewriter::output`).
-    RewriteHere {
-        rewriter: u32,
-        source: Body,
-        plan: crate::rewriter::Plan,
-        coding: Option<crate::codec::Coding>,
-        out: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
-    },
+    RewriteHere(RewriteHere),
+}
+
+/// A page the JS thread rewrites itself: rewriter `rewriter` of the script, the page,
+/// what the handlers want, the page's content coding, and where the result goes.
+pub(crate) struct RewriteHere {
+    pub(crate) rewriter: u32,
+    pub(crate) source: Body,
+    pub(crate) plan: crate::rewriter::Plan,
+    pub(crate) coding: Option<crate::codec::Coding>,
+    pub(crate) out: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
 }
 
 /// Where a rewriter handler's edits go: the parser thread waiting for them.
@@ -505,13 +509,13 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         crate::rewriter::check_plan(&plan).map_err(|e| type_error(e.to_string()))?;
         let (out, body) = crate::rewriter::output();
         let id = store_body(CURRENT.get(), body);
-        push(HostCall::RewriteHere {
+        push(HostCall::RewriteHere(RewriteHere {
             rewriter,
             source,
             plan,
             coding,
             out,
-        });
+        }));
         return Ok(JsValue::from(id as f64));
     }
     let (calls_tx, calls) = tokio::sync::mpsc::unbounded_channel();

@@ -195,15 +195,8 @@ pub(super) enum Work {
     CancelTimer(u32),
     /// The handler of request `.0` settled.
     Settled(u64),
-    /// A rewrite the JS thread runs itself (`HostCall::RewriteHere`): the worker sets
-    /// it up.
-    RewriteHere {
-        rewriter: u32,
-        source: crate::exchange::Body,
-        plan: crate::rewriter::Plan,
-        coding: Option<crate::codec::Coding>,
-        out: mpsc::Sender<Result<bytes::Bytes>>,
-    },
+    /// A page the JS thread rewrites itself: the worker sets it up.
+    RewriteHere(host::RewriteHere),
 }
 
 /// Starts the work host call `call` of request `request` asks for (`fetcher` and
@@ -218,21 +211,7 @@ pub(super) fn start(
     Work::Started(match call {
         HostCall::PassThrough => return Work::PassThrough,
         HostCall::Settled { request } => return Work::Settled(request),
-        HostCall::RewriteHere {
-            rewriter,
-            source,
-            plan,
-            coding,
-            out,
-        } => {
-            return Work::RewriteHere {
-                rewriter,
-                source,
-                plan,
-                coding,
-                out,
-            };
-        }
+        HostCall::RewriteHere(page) => return Work::RewriteHere(page),
         HostCall::Rewrite { rewriter, calls } => {
             // Not timed as a whole (a big page takes as long as it takes);
             // each handler and each body read has its own timeout.

@@ -371,15 +371,9 @@ impl Worker {
                     }
                 }
                 Work::Settled(done) => self.settled.push(done),
-                Work::RewriteHere {
-                    rewriter,
-                    source,
-                    plan,
-                    coding,
-                    out,
-                } => {
+                Work::RewriteHere(page) => {
                     r.outstanding += 1;
-                    self.start_rewrite_here(request, rewriter, (source, plan, coding, out));
+                    self.start_rewrite_here(request, page);
                 }
             }
         }

@@ -6,7 +6,6 @@ use crate::clock::CpuClock;
 use crate::engine::host_work::{self, RewriteIo};
 use crate::engine::inline_rewrite;
 use crate::error::Result;
-use crate::exchange::Body;
 use crate::host;
 use crate::rewriter::HandlerCall;
 use tokio::sync::mpsc;
@@ -14,17 +13,14 @@ use tokio::sync::mpsc;
 impl Worker {
     /// Sets up a page this thread rewrites itself (`HostCall::RewriteHere`); the
     /// caller has counted its first step as outstanding work of `request`.
-    pub(super) fn start_rewrite_here(
-        &mut self,
-        request: u64,
-        rewriter: u32,
-        (source, plan, coding, out): (
-            Body,
-            crate::rewriter::Plan,
-            Option<crate::codec::Coding>,
-            mpsc::Sender<Result<bytes::Bytes>>,
-        ),
-    ) {
+    pub(super) fn start_rewrite_here(&mut self, request: u64, page: host::RewriteHere) {
+        let host::RewriteHere {
+            rewriter,
+            source,
+            plan,
+            coding,
+            out,
+        } = page;
         let io = RewriteIo {
             rewriter,
             source: Some(source),
