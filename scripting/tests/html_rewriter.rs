@@ -299,3 +299,39 @@ async fn a_plain_handler_waiting_on_io_fails_clearly_and_async_works() {
         .expect("async handler");
     assert_eq!(body, r#"<p late="1">a</p><p late="1">b</p>"#);
 }
+
+/// A page over the JS thread's slice size (64 KiB), given whole or as one big stream
+/// chunk, is rewritten across the slices' boundaries (tags cut in two included).
+#[tokio::test]
+async fn pages_larger_than_a_slice_are_rewritten_whole() {
+    let code = r#"
+        export default {
+          async fetch(request) {
+            const page = ('<a href="http://x/">' + "link ".repeat(60) + "</a>").repeat(600); // ~196 KB
+            const rewriter = () => new HTMLRewriter().on("a", {
+              element(el) { el.setAttribute("href", el.getAttribute("href").replace("http:", "https:")); },
+            });
+            const whole = await rewriter().transform(new Response(page)).text();
+            const big = new TextEncoder().encode(page);
+            const streamed = await rewriter().transform(new Response(new ReadableStream({
+              start(c) { c.enqueue(big); c.close(); },
+            }))).text();
+            const count = (s) => s.split('href="https://x/"').length - 1;
+            return Response.json({ whole: count(whole), streamed: count(streamed), len: whole.length, same: whole === streamed });
+          },
+        };
+    "#;
+    // (A debug build runs the 1 200 handler calls slower than the default limit allows.)
+    let limits = Limits {
+        cpu_time: std::time::Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let e = patient(ScriptEngine::new(1, limits).expect("engine"));
+    let (_, body) = run_with(&e, code).await.expect("rewrite");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["whole"], 600, "{v}");
+    assert_eq!(v["streamed"], 600, "{v}");
+    assert_eq!(v["same"], true, "{v}");
+    let one = format!(r#"<a href="https://x/">{}</a>"#, "link ".repeat(60));
+    assert_eq!(v["len"], 600 * one.len(), "{v}");
+}

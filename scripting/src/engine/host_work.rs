@@ -63,12 +63,14 @@ pub(super) struct RewriteIo {
     pub(super) rewriter: u32,
     /// The rest of the page (`None` once it has all been read).
     pub(super) source: Option<crate::exchange::Body>,
+    /// What is left of the last piece read, fed before the source is read again.
+    pub(super) rest: Option<bytes::Bytes>,
     pub(super) out: mpsc::Sender<Result<bytes::Bytes>>,
     /// The last output (or the error) has been sent: nothing is left to do.
     pub(super) ended: bool,
 }
 
-/// The most of a page given whole that one step of a rewrite on the JS thread feeds.
+/// The most of a page one step of a rewrite on the JS thread feeds.
 const REWRITE_SLICE: usize = 64 << 10;
 
 /// Sends a rewrite's `output` on (the last one, or an error, ends the page), then
@@ -109,19 +111,20 @@ pub(super) fn rewrite_step(
                 }
                 return Ok(None);
             }
-            match io.source.take() {
-                None => Ok(None),
-                // A page given whole is fed in slices, as a streamed one arrives: the
-                // thread serves other requests between them.
-                Some(crate::exchange::Body::Bytes(mut b)) => {
-                    if b.len() > REWRITE_SLICE {
-                        let first = b.split_to(REWRITE_SLICE);
-                        io.source = Some(crate::exchange::Body::Bytes(b));
-                        Ok(Some(first))
-                    } else {
-                        Ok(Some(b))
-                    }
+            // A page is fed in slices of at most REWRITE_SLICE, however it arrives (a
+            // script may hand over a page whole, or a stream chunk of any size): the
+            // thread serves other requests between slices.
+            if let Some(mut rest) = io.rest.take() {
+                if rest.len() > REWRITE_SLICE {
+                    let first = rest.split_to(REWRITE_SLICE);
+                    io.rest = Some(rest);
+                    return Ok(Some(first));
                 }
+                return Ok(Some(rest));
+            }
+            let chunk = match io.source.take() {
+                None => return Ok(None),
+                Some(crate::exchange::Body::Bytes(b)) => b,
                 Some(crate::exchange::Body::Stream(mut s)) => {
                     let next = tokio::time::timeout(ASYNC_TIMEOUT, s.next())
                         .await
@@ -129,14 +132,19 @@ pub(super) fn rewrite_step(
                             message: "the source body stalled".into(),
                         })?;
                     match next {
-                        None => Ok(None),
+                        None => return Ok(None),
                         Some(chunk) => {
                             io.source = Some(crate::exchange::Body::Stream(s));
-                            chunk.map(Some)
+                            chunk?
                         }
                     }
                 }
+            };
+            let mut chunk = chunk;
+            if chunk.len() > REWRITE_SLICE {
+                io.rest = Some(chunk.split_off(REWRITE_SLICE));
             }
+            Ok(Some(chunk))
         }
         .await;
         Event {

@@ -24,6 +24,7 @@ impl Worker {
         let io = RewriteIo {
             rewriter,
             source: Some(source),
+            rest: None,
             out,
             ended: false,
         };
@@ -165,6 +166,7 @@ impl Worker {
         if !self.requests.contains_key(&request) {
             // The script is gone (a limit): the page still ends, with the error.
             io.source = None;
+            io.rest = None;
         }
         self.events
             .push(host_work::rewrite_step(request, io, output, last));
