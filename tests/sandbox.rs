@@ -85,6 +85,50 @@ async fn a_memory_bomb_is_stopped_and_the_process_serves_on() {
     .expect("timed out");
 }
 
+// An HTMLRewriter handler that keeps 24 MiB per element: the page is parsed on the JS
+// thread (no async handler), where the limit is checked before each handler.
+const REWRITE_BOMB: &str = "export default { fetch(r) { if (new URL(r.url).pathname === '/ok') return new Response('fine'); return new HTMLRewriter().on('p', { element() { let s = 'x'; for (let i = 0; i < 20; i++) s = s + s; const kept = (globalThis.kept ??= []); for (let i = 0; i < 24; i++) kept.push(s + i); } }).transform(new Response('<p>x</p>'.repeat(50))); } };";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_html_rewriter_handler_over_the_memory_limit_errors_its_page() {
+    let _serial = SERIAL.lock().await;
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let op = start(
+            &origin,
+            "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
+            &[
+                ("bomb.js", REWRITE_BOMB),
+                ("spin.js", SPIN),
+                ("calm.js", CALM),
+            ],
+            &[],
+        );
+        let c = common::client();
+        let before = op.peak_rss();
+        let r = c
+            .get(op.url("/page"))
+            .header("host", "bomb.test")
+            .send()
+            .await
+            .expect("response head");
+        // The head went out before the handlers ran: the body must fail, not end as if
+        // the page were whole.
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.bytes().await.is_err(), "the page's body must fail");
+        assert_eq!(get(&c, &op, "bomb.test", "/ok").await.1, "fine");
+        assert_eq!(get(&c, &op, "calm.test", "/").await.1, "v1");
+        let grown = op.peak_rss().saturating_sub(before);
+        assert!(grown < 512 << 20, "RSS grew by {grown} bytes");
+        assert!(
+            op.log_text()
+                .contains("exceeded its memory limit of 32 MiB")
+        );
+    })
+    .await
+    .expect("timed out");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runaway_tenant_does_not_hold_up_another() {
     let _serial = SERIAL.lock().await;

@@ -22,9 +22,17 @@ use std::time::Duration;
 
 scoped_tls_hkt::scoped_thread_local!(static mut RUNNING: Instance);
 
+/// What the request whose page is being fed may still use: CPU time (since the
+/// clock's start) and memory (over the thread's heap when the feed began).
+struct Budget {
+    clock: CpuClock,
+    cpu_left: Duration,
+    heap_base: Option<isize>,
+    memory: usize,
+}
+
 thread_local! {
-    /// The CPU time the request whose page is being fed may still use, and since when.
-    static BUDGET: RefCell<Option<(CpuClock, Duration)>> = const { RefCell::new(None) };
+    static BUDGET: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
 /// What a handler that waited on I/O is told.
@@ -44,26 +52,57 @@ pub(super) fn document(
 }
 
 /// Rewrites the next chunk of `doc` with `inst` lent to its handlers; `left` is the
-/// CPU time the request may still use. Returns the output.
+/// CPU time the request may still use, `memory` the most its run may allocate and
+/// keep (checked before each handler, as the worker checks after each run). Returns
+/// the output.
 pub(super) fn feed(
     inst: &mut Instance,
     doc: &mut Document,
     chunk: &[u8],
-    left: Duration,
+    (left, memory): (Duration, usize),
 ) -> Result<Vec<u8>> {
-    lend(inst, left, || doc.write(chunk))
+    lend(inst, (left, memory), || doc.write(chunk))
 }
 
 /// Ends `doc` (its document `end` handlers run) with `inst` lent to its handlers.
-pub(super) fn finish(inst: &mut Instance, doc: Document, left: Duration) -> Result<Vec<u8>> {
-    lend(inst, left, || doc.end())
+pub(super) fn finish(
+    inst: &mut Instance,
+    doc: Document,
+    (left, memory): (Duration, usize),
+) -> Result<Vec<u8>> {
+    lend(inst, (left, memory), || doc.end())
 }
 
-fn lend<T>(inst: &mut Instance, left: Duration, f: impl FnOnce() -> T) -> T {
-    BUDGET.with_borrow_mut(|b| *b = Some((CpuClock::start(), left)));
+fn lend<T>(inst: &mut Instance, (left, memory): (Duration, usize), f: impl FnOnce() -> T) -> T {
+    let budget = Budget {
+        clock: CpuClock::start(),
+        cpu_left: left,
+        heap_base: crate::memory::live(),
+        memory,
+    };
+    BUDGET.with_borrow_mut(|b| *b = Some(budget));
     let out = RUNNING.set(inst, f);
     BUDGET.with_borrow_mut(|b| *b = None);
     out
+}
+
+/// Why the request may not run another handler, if it may not.
+fn spent() -> Option<String> {
+    BUDGET.with_borrow(|b| {
+        let b = b.as_ref()?;
+        if b.clock.over(b.cpu_left) {
+            return Some("the script exceeded its CPU limit".into());
+        }
+        match (b.heap_base, crate::memory::live()) {
+            (Some(base), Some(now)) if now.saturating_sub(base) > b.memory as isize => {
+                Some(format!(
+                    "the script exceeded its memory limit of {} MiB",
+                    b.memory >> 20
+                ))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Runs one handler in the lent context and takes its edits.
@@ -73,12 +112,8 @@ fn ask(
     target: Target,
     unit: Unit,
 ) -> std::result::Result<Vec<Op>, Boxed> {
-    let over = BUDGET.with_borrow(|b| match b {
-        Some((clock, left)) => clock.over(*left),
-        None => false,
-    });
-    if over {
-        return Err("the script exceeded its CPU limit".into());
+    if let Some(why) = spent() {
+        return Err(why.into());
     }
     if !RUNNING.is_set() {
         return Err("the script's context is not available to the rewriter".into());

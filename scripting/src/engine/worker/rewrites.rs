@@ -127,7 +127,10 @@ impl Worker {
         // The step that follows is outstanding work from now: the handlers' run below
         // ends with a check that forgets a request with none.
         r.outstanding += 1;
-        let left = self.limits.cpu_time.saturating_sub(r.cpu);
+        let left = (
+            self.limits.cpu_time.saturating_sub(r.cpu),
+            self.limits.memory,
+        );
         let (output, last) = match (input, self.documents.remove(&key)) {
             (_, None) => (
                 Err(crate::rewriter::failed("the rewrite was stopped")),
@@ -142,7 +145,9 @@ impl Worker {
                 });
                 let output =
                     output.unwrap_or_else(|| Err(crate::rewriter::failed("the script stopped")));
-                if output.is_ok() {
+                // (A limit may have ended the request during the run: then the page
+                // is dropped here, not kept for a request that is gone.)
+                if output.is_ok() && self.requests.contains_key(&request) {
                     self.documents.insert(key, doc);
                 }
                 let failed = output.is_err();
