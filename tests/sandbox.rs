@@ -85,6 +85,44 @@ async fn a_memory_bomb_is_stopped_and_the_process_serves_on() {
     .expect("timed out");
 }
 
+// The same 1 MiB string, 1 500 copies kept after an `await` (of nothing, or of a
+// timer): that code runs as a promise job, which does not yield to the worker between
+// slices as the handler's first part does; the loop's own check stops it.
+const LATE_BOMB: &str = "export default { async fetch(r) { const path = new URL(r.url).pathname; if (path === '/ok') return new Response('fine'); if (path === '/timer') await new Promise((done) => setTimeout(done, 1)); else await null; let s = 'x'; for (let i = 0; i < 20; i++) s = s + s; const a = []; for (let i = 0; i < 1500; i++) a.push(s + i); return new Response('kept ' + a.length); } };";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_bomb_after_an_await_is_stopped_too() {
+    let _serial = SERIAL.lock().await;
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("origin").await;
+        let op = start(
+            &origin,
+            "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
+            &[("bomb.js", LATE_BOMB), ("spin.js", SPIN), ("calm.js", CALM)],
+            &[],
+        );
+        let c = common::client();
+        let before = op.peak_rss();
+        // Run by the handler's own start (`await null`), and by the worker when a timer
+        // fires.
+        for path in ["/boom", "/timer"] {
+            let (status, _, kind) = get(&c, &op, "bomb.test", path).await;
+            assert_eq!(
+                (status, kind.as_deref()),
+                (500, Some("memory-limit")),
+                "{path}"
+            );
+        }
+        // Stopped within a few dozen MiB of its 32 MiB, not after 1.5 GB.
+        let grown = op.peak_rss().saturating_sub(before);
+        assert!(grown < 256 << 20, "RSS grew by {grown} bytes");
+        assert_eq!(get(&c, &op, "bomb.test", "/ok").await.1, "fine");
+        assert_eq!(get(&c, &op, "calm.test", "/").await.1, "v1");
+    })
+    .await
+    .expect("timed out");
+}
+
 // An HTMLRewriter handler that keeps 24 MiB per element: the page is parsed on the JS
 // thread (no async handler), where the limit is checked before each handler.
 const REWRITE_BOMB: &str = "export default { fetch(r) { if (new URL(r.url).pathname === '/ok') return new Response('fine'); return new HTMLRewriter().on('p', { element() { let s = 'x'; for (let i = 0; i < 20; i++) s = s + s; const kept = (globalThis.kept ??= []); for (let i = 0; i < 24; i++) kept.push(s + i); } }).transform(new Response('<p>x</p>'.repeat(50))); } };";

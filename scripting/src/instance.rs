@@ -150,6 +150,7 @@ impl Runtime {
     /// and the JS sources (see `sources.rs`). Fails only on a defect in those.
     pub(crate) fn new(limits: &Limits) -> std::result::Result<Runtime, String> {
         crate::clock::leave_collections_uncharged();
+        crate::budget::install();
         let mut context = if limits.code_from_strings {
             Context::default()
         } else {
@@ -468,7 +469,26 @@ impl Instance {
             }),
             Ok(r) => {
                 let value = r.map_err(|e| self.error(&e))?;
-                self.run_jobs()?;
+                // The promise jobs the handler queued (its code after an `await`) run
+                // to their end, not in slices: a loop's check stops one that keeps more
+                // than the memory limit (see `budget`).
+                let jobs = {
+                    let _budget = crate::budget::enter(
+                        limits.cpu_time.saturating_sub(started.elapsed()),
+                        limits.memory,
+                    );
+                    let ran = self.run_jobs();
+                    (ran, crate::budget::over())
+                };
+                match jobs {
+                    (_, Some(crate::budget::Over::Memory)) => {
+                        return Err(ScriptError::MemoryLimit {
+                            script: self.name.to_string(),
+                            limit_mb: (limits.memory >> 20) as u64,
+                        });
+                    }
+                    (ran, _) => ran?,
+                }
                 // A handler promise still pending: the worker hears when it settles.
                 if let Some(p) = value
                     .as_object()

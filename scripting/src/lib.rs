@@ -12,6 +12,7 @@
 //! with subrequests through Outpost's own pipeline. It knows nothing of pingora, rules
 //! or the cache.
 
+mod budget;
 mod ciphers;
 mod clock;
 pub mod codec;

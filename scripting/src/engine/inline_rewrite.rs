@@ -11,29 +11,13 @@
 //! saying so, since the page cannot wait mid-token here (declared `async` on the
 //! handlers object, it runs on a parser thread instead).
 
-use crate::clock::CpuClock;
 use crate::error::Result;
 use crate::host;
 use crate::instance::Instance;
 use crate::rewriter::{Ask, Boxed, Document, Op, Plan, Target, Unit};
-use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
 scoped_tls_hkt::scoped_thread_local!(static mut RUNNING: Instance);
-
-/// What the request whose page is being fed may still use: CPU time (since the
-/// clock's start) and memory (over the thread's heap when the feed began).
-struct Budget {
-    clock: CpuClock,
-    cpu_left: Duration,
-    heap_base: Option<isize>,
-    memory: usize,
-}
-
-thread_local! {
-    static BUDGET: RefCell<Option<Budget>> = const { RefCell::new(None) };
-}
 
 /// What a handler that waited on I/O is told.
 const WAITED: &str = "an HTMLRewriter handler returned a promise that waits on I/O, which a \
@@ -51,58 +35,16 @@ pub(super) fn document(
     Document::new(plan, coding, ask)
 }
 
-/// Rewrites the next chunk of `doc` with `inst` lent to its handlers; `left` is the
-/// CPU time the request may still use, `memory` the most its run may allocate and
-/// keep (checked before each handler, as the worker checks after each run). Returns
-/// the output.
-pub(super) fn feed(
-    inst: &mut Instance,
-    doc: &mut Document,
-    chunk: &[u8],
-    (left, memory): (Duration, usize),
-) -> Result<Vec<u8>> {
-    lend(inst, (left, memory), || doc.write(chunk))
+/// Rewrites the next chunk of `doc` with `inst` lent to its handlers; returns the
+/// output. (The worker runs this under the request's budget, which each handler
+/// checks first.)
+pub(super) fn feed(inst: &mut Instance, doc: &mut Document, chunk: &[u8]) -> Result<Vec<u8>> {
+    RUNNING.set(inst, || doc.write(chunk))
 }
 
 /// Ends `doc` (its document `end` handlers run) with `inst` lent to its handlers.
-pub(super) fn finish(
-    inst: &mut Instance,
-    doc: Document,
-    (left, memory): (Duration, usize),
-) -> Result<Vec<u8>> {
-    lend(inst, (left, memory), || doc.end())
-}
-
-fn lend<T>(inst: &mut Instance, (left, memory): (Duration, usize), f: impl FnOnce() -> T) -> T {
-    let budget = Budget {
-        clock: CpuClock::start(),
-        cpu_left: left,
-        heap_base: crate::memory::live(),
-        memory,
-    };
-    BUDGET.with_borrow_mut(|b| *b = Some(budget));
-    let out = RUNNING.set(inst, f);
-    BUDGET.with_borrow_mut(|b| *b = None);
-    out
-}
-
-/// Why the request may not run another handler, if it may not.
-fn spent() -> Option<String> {
-    BUDGET.with_borrow(|b| {
-        let b = b.as_ref()?;
-        if b.clock.over(b.cpu_left) {
-            return Some("the script exceeded its CPU limit".into());
-        }
-        match (b.heap_base, crate::memory::live()) {
-            (Some(base), Some(now)) if now.saturating_sub(base) > b.memory as isize => {
-                Some(format!(
-                    "the script exceeded its memory limit of {} MiB",
-                    b.memory >> 20
-                ))
-            }
-            _ => None,
-        }
-    })
+pub(super) fn finish(inst: &mut Instance, doc: Document) -> Result<Vec<u8>> {
+    RUNNING.set(inst, || doc.end())
 }
 
 /// Runs one handler in the lent context and takes its edits.
@@ -112,7 +54,7 @@ fn ask(
     target: Target,
     unit: Unit,
 ) -> std::result::Result<Vec<Op>, Boxed> {
-    if let Some(why) = spent() {
+    if let Some(why) = crate::budget::exceeded() {
         return Err(why.into());
     }
     if !RUNNING.is_set() {
@@ -123,7 +65,10 @@ fn ask(
         let token = host::store_reply(request, reply);
         if let Err(e) = inst.rewrite(rewriter, token, Some((target, unit))) {
             host::fail_reply(token, String::new());
-            return Err(e.to_string().into());
+            // (A loop stopped for the limits says which.)
+            return Err(crate::budget::exceeded()
+                .unwrap_or_else(|| e.to_string())
+                .into());
         }
         match answer.try_recv() {
             Ok(Ok(ops)) => Ok(ops),

@@ -443,7 +443,12 @@ impl Worker {
         host::set_current(request, &log_id);
         let started = clock();
         let base = crate::memory::live();
+        let budget = crate::budget::enter(
+            self.limits.cpu_time.saturating_sub(r.cpu),
+            self.limits.memory,
+        );
         let result = f(inst);
+        drop(budget);
         if let (Some(base), Some(now)) = (base, crate::memory::live())
             && now.saturating_sub(base) > self.limits.memory as isize
         {

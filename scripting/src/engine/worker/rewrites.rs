@@ -97,7 +97,9 @@ impl Worker {
         self.run_js(request, CpuClock::wall_only, move |inst| {
             let result = inst.rewrite(rewriter, token, Some((target, unit)));
             if let Err(e) = &result {
-                host::fail_reply(token, e.to_string());
+                // (A loop stopped for the limits says which.)
+                let why = crate::budget::exceeded().unwrap_or_else(|| e.to_string());
+                host::fail_reply(token, why);
             }
             result
         });
@@ -127,10 +129,6 @@ impl Worker {
         // The step that follows is outstanding work from now: the handlers' run below
         // ends with a check that forgets a request with none.
         r.outstanding += 1;
-        let left = (
-            self.limits.cpu_time.saturating_sub(r.cpu),
-            self.limits.memory,
-        );
         let (output, last) = match (input, self.documents.remove(&key)) {
             (_, None) => (
                 Err(crate::rewriter::failed("the rewrite was stopped")),
@@ -140,7 +138,7 @@ impl Worker {
             (Ok(Some(chunk)), Some(mut doc)) => {
                 let mut output = None;
                 self.run_js(request, CpuClock::start, |inst| {
-                    output = Some(inline_rewrite::feed(inst, &mut doc, &chunk, left));
+                    output = Some(inline_rewrite::feed(inst, &mut doc, &chunk));
                     Ok(())
                 });
                 let output =
@@ -156,7 +154,7 @@ impl Worker {
             (Ok(None), Some(doc)) => {
                 let mut output = None;
                 self.run_js(request, CpuClock::start, |inst| {
-                    output = Some(inline_rewrite::finish(inst, doc, left));
+                    output = Some(inline_rewrite::finish(inst, doc));
                     Ok(())
                 });
                 (

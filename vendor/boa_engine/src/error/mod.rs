@@ -314,6 +314,10 @@ pub enum RuntimeLimitError {
     /// Error for reaching the maximum stack size
     #[error("reached the maximum stack size on this execution")]
     StackSize,
+    /// Outpost patch: the embedder's interrupt check (see
+    /// [`crate::vm::set_interrupt_check`]) asked the run to stop.
+    #[error("stopped: the run went over its limits")]
+    Interrupted,
 }
 
 /// Internal panic error.

@@ -34,7 +34,7 @@ pub(crate) use {
     inline_cache::InlineCache,
 };
 
-pub use runtime_limits::RuntimeLimits;
+pub use runtime_limits::{RuntimeLimits, set_interrupt_check};
 pub use {
     call_frame::{CallFrame, GeneratorResumeKind},
     code_block::CodeBlock,

@@ -95,3 +95,22 @@ impl RuntimeLimits {
         self.recursion = value;
     }
 }
+
+/// Outpost patch: a check the embedder runs every 64 iterations of a loop, wherever
+/// the loop runs (a promise job, a host's call into a function, a script). When it
+/// returns `true` the loop stops with an uncatchable
+/// [`RuntimeLimitError::Interrupted`](crate::error::RuntimeLimitError::Interrupted).
+/// Only [`Script::evaluate_async_with_budget`](crate::Script::evaluate_async_with_budget)
+/// yields to its caller mid-run; this reaches the runs that do not. Set once per
+/// process; later calls are ignored. It runs often: it must be cheap.
+pub fn set_interrupt_check(check: fn() -> bool) {
+    let _ = INTERRUPT_CHECK.set(check);
+}
+
+static INTERRUPT_CHECK: std::sync::OnceLock<fn() -> bool> = std::sync::OnceLock::new();
+
+/// Whether the embedder's interrupt check asks the run to stop.
+#[inline]
+pub(crate) fn interrupted() -> bool {
+    INTERRUPT_CHECK.get().is_some_and(|check| check())
+}

@@ -18,6 +18,12 @@ impl IncrementLoopIteration {
         if previous_iteration_count > max {
             return Err(RuntimeLimitError::LoopIteration.into());
         }
+        // Outpost patch: every 64 iterations, ask the embedder whether to go on.
+        if previous_iteration_count & 0x3F == 0x3F
+            && crate::vm::runtime_limits::interrupted()
+        {
+            return Err(RuntimeLimitError::Interrupted.into());
+        }
 
         frame.loop_iteration_count = previous_iteration_count.wrapping_add(1);
         Ok(())
