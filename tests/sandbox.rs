@@ -22,6 +22,17 @@ fn start(origin: &TestOrigin, server: &str, scripts: &[(&str, &str)], extra: &[&
     Outpost::start_in(dir, &yaml, extra)
 }
 
+/// One JS thread, a 20 s CPU limit and a 32 MiB memory limit; `bomb` is bomb.test's
+/// script.
+fn start_with_bomb(origin: &TestOrigin, bomb: &str) -> Outpost {
+    start(
+        origin,
+        "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
+        &[("bomb.js", bomb), ("spin.js", SPIN), ("calm.js", CALM)],
+        &[],
+    )
+}
+
 // A 1 MiB string, then ever more copies of it (string concatenation does not count
 // toward the loop limit, so the memory limit is what stops this).
 /// These tests load the machine on purpose (a memory bomb, a spinning tenant, a
@@ -57,12 +68,7 @@ async fn a_memory_bomb_is_stopped_and_the_process_serves_on() {
     let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
-        let op = start(
-            &origin,
-            "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
-            &[("bomb.js", BOMB), ("spin.js", SPIN), ("calm.js", CALM)],
-            &[],
-        );
+        let op = start_with_bomb(&origin, BOMB);
         let c = common::client();
         let before = op.peak_rss();
         let (status, _, kind) = get(&c, &op, "bomb.test", "/boom").await;
@@ -95,12 +101,7 @@ async fn a_memory_bomb_after_an_await_is_stopped_too() {
     let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
-        let op = start(
-            &origin,
-            "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
-            &[("bomb.js", LATE_BOMB), ("spin.js", SPIN), ("calm.js", CALM)],
-            &[],
-        );
+        let op = start_with_bomb(&origin, LATE_BOMB);
         let c = common::client();
         let before = op.peak_rss();
         // Run by the handler's own start (`await null`), and by the worker when a timer
@@ -132,16 +133,7 @@ async fn an_html_rewriter_handler_over_the_memory_limit_errors_its_page() {
     let _serial = SERIAL.lock().await;
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("origin").await;
-        let op = start(
-            &origin,
-            "threads: 1, script_cpu_limit: 20s, script_memory_limit: 32MiB",
-            &[
-                ("bomb.js", REWRITE_BOMB),
-                ("spin.js", SPIN),
-                ("calm.js", CALM),
-            ],
-            &[],
-        );
+        let op = start_with_bomb(&origin, REWRITE_BOMB);
         let c = common::client();
         let before = op.peak_rss();
         let r = c
