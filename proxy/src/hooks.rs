@@ -101,34 +101,17 @@ pub(crate) async fn answer(
             e
         }
         Ok(Answer::PassThrough(e)) => {
-            tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
-            let original = FetchRequest {
-                method: session.req_header().method.clone(),
-                url: url::Url::parse(&run.url).map_err(|e| {
-                    Error::because(
-                        ErrorType::InvalidHTTPHeader,
-                        "request URL for the script",
-                        e,
-                    )
-                })?,
-                headers: session.req_header().headers.clone(),
-                body: Some(outpost_scripting::Body::Bytes(body)),
-                cache: None,
-                cf: None,
-            };
-            match &run.fetcher {
-                Some(f) => match f.fetch(original).await {
-                    Ok(r) => {
-                        let resp = HookResponse {
-                            head: r.head,
-                            body: outpost_scripting::Body::Stream(r.body),
-                        };
-                        write_hook_response(session, resp, None).await?;
-                        return Ok("pass-through");
-                    }
-                    Err(e) => e,
-                },
-                None => e,
+            let original = (
+                session.req_header().method.clone(),
+                session.req_header().headers.clone(),
+                body,
+            );
+            match pass_through(&name, run.fetcher.as_ref(), &run.url, original, e).await {
+                Ok(resp) => {
+                    write_hook_response(session, resp, None).await?;
+                    return Ok("pass-through");
+                }
+                Err(e) => e,
             }
         }
         Err(e) => e,
@@ -140,33 +123,78 @@ pub(crate) async fn answer(
         tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed on a request body over max_request_body");
         return too_large(session).await;
     }
-    if let ScriptError::Overloaded { .. } = &e {
-        overloaded_log(&e);
-        let headers = vec![
-            ("outpost-error".to_string(), e.kind().as_bytes().to_vec()),
-            ("retry-after".to_string(), b"1".to_vec()),
-        ];
+    let (resp, body) = failure_answer(&name, &e, run.debug)?;
+    write_head_and(session, resp, body).await?;
+    Ok(e.kind())
+}
+
+/// After a failed script that called `passThroughOnException()`: the request as it
+/// came (`method`, `headers`, a body read whole) through the site's pipeline, as if
+/// there were no script. The failure back when that is not possible.
+pub(crate) async fn pass_through(
+    name: &str,
+    fetcher: Option<&Arc<PipelineFetcher>>,
+    url: &str,
+    (method, headers, body): (http::Method, http::HeaderMap, Bytes),
+    e: ScriptError,
+) -> std::result::Result<HookResponse, ScriptError> {
+    tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed; passing the request through (passThroughOnException)");
+    let Some(fetcher) = fetcher else {
+        return Err(e);
+    };
+    let url = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(_) => return Err(e),
+    };
+    let original = FetchRequest {
+        method,
+        url,
+        headers,
+        body: Some(outpost_scripting::Body::Bytes(body)),
+        cache: None,
+        cf: None,
+    };
+    let r = fetcher.fetch(original).await?;
+    Ok(HookResponse {
+        head: r.head,
+        body: outpost_scripting::Body::Stream(r.body),
+    })
+}
+
+/// The answer to a request whose script failed with `e` (logged here): 503 with
+/// `Retry-After` when the JS threads are overloaded, else a 500 that says a script
+/// failed (with the failure itself when `debug`). Both name the failure's kind in
+/// `Outpost-Error`.
+pub(crate) fn failure_answer(
+    name: &str,
+    e: &ScriptError,
+    debug: bool,
+) -> Result<(ResponseHeader, Bytes)> {
+    if let ScriptError::Overloaded { .. } = e {
+        overloaded_log(e);
+        let mut resp = ResponseHeader::build(503, Some(3))?;
+        resp.append_header("outpost-error", e.kind())?;
+        resp.append_header("retry-after", "1")?;
         let body =
             "503 Service Unavailable\nThe site's edge script is overloaded; retry in a moment.\n";
-        write(session, 503, &headers, Bytes::from_static(body.as_bytes())).await?;
-        return Ok(e.kind());
+        return Ok((resp, Bytes::from_static(body.as_bytes())));
     }
     tracing::warn!(script = %name, kind = e.kind(), error = %e, "script failed");
     let mut body = String::from(
         "500 Internal Server Error\nThe site's edge script could not handle this request.\n",
     );
-    if run.debug {
+    if debug {
         body.push_str(&format!("\n{e}\n"));
     }
-    let kind = vec![("outpost-error".to_string(), e.kind().as_bytes().to_vec())];
-    write(session, 500, &kind, Bytes::from(body)).await?;
-    Ok(e.kind())
+    let mut resp = ResponseHeader::build(500, Some(2))?;
+    resp.append_header("outpost-error", e.kind())?;
+    Ok((resp, Bytes::from(body)))
 }
 
 /// Answers a request whose body is over the site's `max_request_body`.
 async fn too_large(session: &mut Session) -> Result<&'static str> {
     let body = Bytes::from_static(b"413 Payload Too Large\n");
-    write(session, 413, &[], body).await?;
+    write_head_and(session, ResponseHeader::build(413, Some(1))?, body).await?;
     Ok("body-too-large")
 }
 
@@ -179,27 +207,12 @@ pub(crate) async fn write_hook_response(
     mut pump: Option<&mut Pump>,
 ) -> Result<()> {
     let HookResponse { head, body } = resp;
-    let mut resp = ResponseHeader::build(head.status.as_u16(), Some(head.headers.len() + 1))?;
-    for (k, v) in head.headers.iter() {
-        if !matches!(
-            *k,
-            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION
-        ) {
-            resp.append_header(k.clone(), v.clone())?;
-        }
-    }
+    let mut resp = client_head(&head)?;
     let mut stream = match body {
         outpost_scripting::Body::Bytes(b) => return write_head_and(session, resp, b).await,
         outpost_scripting::Body::Stream(s) => s,
     };
-    // The fetched response's length still holds: its bytes pass through unchanged.
-    match head.headers.get(header::CONTENT_LENGTH) {
-        Some(len) => resp.insert_header(header::CONTENT_LENGTH, len.clone())?,
-        None if session.req_header().version == http::Version::HTTP_11 => {
-            resp.insert_header(header::TRANSFER_ENCODING, "chunked")?
-        }
-        None => {}
-    }
+    streamed_framing(&mut resp, &head, session.req_header().version)?;
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(resp), head_only)
@@ -214,6 +227,38 @@ pub(crate) async fn write_hook_response(
         session.write_response_body(Some(chunk), false).await?;
     }
     session.write_response_body(None, true).await?;
+    Ok(())
+}
+
+/// A script's response head as the client gets it, before framing: its status and
+/// fields, without the framing and connection fields (the writer sets those).
+pub(crate) fn client_head(head: &http::response::Parts) -> Result<ResponseHeader> {
+    let mut resp = ResponseHeader::build(head.status.as_u16(), Some(head.headers.len() + 1))?;
+    for (k, v) in head.headers.iter() {
+        if !matches!(
+            *k,
+            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION
+        ) {
+            resp.append_header(k.clone(), v.clone())?;
+        }
+    }
+    Ok(resp)
+}
+
+/// The framing of a streamed body: a fetched response's length still holds (its
+/// bytes pass through unchanged); otherwise chunks, where the client speaks HTTP/1.1.
+pub(crate) fn streamed_framing(
+    resp: &mut ResponseHeader,
+    head: &http::response::Parts,
+    version: http::Version,
+) -> Result<()> {
+    match head.headers.get(header::CONTENT_LENGTH) {
+        Some(len) => resp.insert_header(header::CONTENT_LENGTH, len.clone())?,
+        None if version == http::Version::HTTP_11 => {
+            resp.insert_header(header::TRANSFER_ENCODING, "chunked")?
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -350,19 +395,6 @@ async fn request_for(
         too_large: false,
     };
     Ok(Some((req, Some(stream), Some(pump))))
-}
-
-async fn write(
-    session: &mut Session,
-    status: u16,
-    headers: &[(String, Vec<u8>)],
-    body: Bytes,
-) -> Result<()> {
-    let mut resp = ResponseHeader::build(status, Some(headers.len() + 1))?;
-    for (k, v) in headers {
-        resp.append_header(k.clone(), v.as_slice())?;
-    }
-    write_head_and(session, resp, body).await
 }
 
 /// Logs refusals of an overloaded JS runtime at most once a second, with how many

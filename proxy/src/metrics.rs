@@ -63,6 +63,9 @@ pub struct Metrics {
     /// `outpost_cache_fast_passes_total`: hit-for-pass requests the fast path sent to
     /// the origin itself.
     pub fast_passes: prometheus::IntCounter,
+    /// `outpost_script_lane_requests_total`: hooked requests whose script ran without
+    /// pingora's session (the hook lane).
+    pub lane_hooks: prometheus::IntCounter,
     connections_open: IntGauge,
     config_info: IntGaugeVec,
     config_loaded: IntGauge,
@@ -361,6 +364,16 @@ impl Metrics {
                 let c = prometheus::IntCounter::new(
                     "outpost_cache_fast_passes_total",
                     "Requests for a key whose origin said not to store it (hit-for-pass) that the fast path relayed from the origin itself (HTTP/1.1 GET/HEAD that no rule, hook or conditional touches).",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            lane_hooks: {
+                let c = prometheus::IntCounter::new(
+                    "outpost_script_lane_requests_total",
+                    "Hooked requests whose script ran in the hook lane (HTTP/1.1 GET/HEAD without a body, rule or conditional) instead of through pingora's session.",
                 )
                 .expect("valid metric definition");
                 r.register(Box::new(c.clone()))

@@ -387,7 +387,7 @@ fn prepare(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Opti
 /// Whether one of the site's page rules applies to `req` (then pingora's path runs
 /// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page). A rule
 /// that only binds a script already on a subrequest's path changes nothing for it.
-fn rule_applies(
+pub(crate) fn rule_applies(
     site: &Site,
     req: &Request<'_>,
     host: &str,

@@ -3,13 +3,13 @@
 //! runs the cache state machine or rebuilds header maps; every other request (and
 //! every other state of the cache) goes on to pingora's full path.
 //!
-//! A connection's HTTP/1 requests are read here one head at a time ([`serve`]). A
-//! head the fast path takes ([`answer::Request::read`], [`answer::find`]) is answered
-//! with the object's prepared head ([`prepared::Prepared`], built once per stored
-//! object) plus the per-request fields, and the body, in one write when small.
-//! Anything else (rules, hooks, conditionals, ranges, stale objects, `Vary`
-//! mismatches, a draining node…) hands the connection to pingora for that request,
-//! with the bytes already read, and the next request comes back here. HTTP/2 streams
+//! A connection's HTTP/1 requests are read one head at a time by `http1_loop`, which
+//! offers each to [`try_serve`] first. A head the fast path takes
+//! ([`answer::Request::read`], [`answer::find`]) is answered with the object's
+//! prepared head ([`prepared::Prepared`], built once per stored object) plus the
+//! per-request fields, and the body, in one write when small. Anything else (rules,
+//! hooks, conditionals, ranges, stale objects, `Vary` mismatches, a draining node…)
+//! goes on to the hook lane or pingora's full path for that request. HTTP/2 streams
 //! arrive already parsed by pingora and get the same check in [`FastPath`]; their
 //! answer goes through pingora's HTTP/2 writer.
 //!
@@ -24,8 +24,9 @@ pub mod origin_conns;
 mod pass;
 mod prepared;
 
+pub(crate) use answer::{Asker, Fields, Request, rule_applies};
+
 use crate::snapshot::Live;
-use bytes::BytesMut;
 use pingora::apps::HttpServerApp;
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
@@ -35,120 +36,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Largest request head the fast path reads; a longer one goes to pingora's path.
-const MAX_HEAD: usize = 16 * 1024;
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
 /// Bodies up to this size go out in the same write as the head.
 const COALESCE: usize = 16 * 1024;
 /// Request fields read at most (pingora's path takes heads with more).
-const MAX_FIELDS: usize = 64;
+pub(crate) const MAX_FIELDS: usize = 64;
 
-/// Serves one HTTP/1 connection: fast hits here, everything else through `app`
-/// (pingora's proxy) one request at a time.
-pub(crate) async fn serve<A>(
-    app: &Arc<A>,
-    live: &Arc<Live>,
-    mut stream: Stream,
-    shutdown: &ShutdownWatch,
-) where
-    A: HttpServerApp + Send + Sync + 'static,
-{
-    let tls = stream.get_ssl_digest().is_some();
-    let client_ip: Option<IpAddr> = stream
-        .get_socket_digest()
-        .and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut out = Vec::with_capacity(4096);
-    let mut shutdown = shutdown.clone();
-    // One keep-alive timer for the connection's life, moved forward per request: a
-    // timer created and dropped per request takes the runtime's timer-wheel lock
-    // twice, while moving a registered deadline later is an atomic store.
-    let mut idle_timer = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
-    loop {
-        if *shutdown.borrow() && buf.is_empty() {
-            return;
-        }
-        // Wait for a whole head, as long as keep-alive allows (the first head's own
-        // deadline is `server.header_timeout`, kept by the guarded stream).
-        let idle = live.snapshot().config.server.idle_timeout;
-        idle_timer
-            .as_mut()
-            .reset(tokio::time::Instant::now() + idle);
-        let len = loop {
-            if let Some(len) = head_len(&buf) {
-                break Some(len);
-            }
-            if buf.len() > MAX_HEAD {
-                break None;
-            }
-            let read = tokio::select! {
-                biased;
-                r = stream.read_buf(&mut buf) => Some(r),
-                _ = &mut idle_timer => None,
-                _ = shutdown.changed(), if buf.is_empty() => return,
-            };
-            match read {
-                Some(Ok(0)) | Some(Err(_)) => {
-                    // Closed (or broken) before a whole head: nothing to answer.
-                    return;
-                }
-                Some(Ok(_)) => {}
-                None if buf.is_empty() => return, // idle keep-alive ended
-                None => break None,               // let pingora's path answer it
-            }
-        };
-        let served = match len {
-            Some(len) => {
-                match try_serve(live, &mut stream, &buf[..len], &mut out, tls, client_ip).await {
-                    Served::Yes { keepalive } => {
-                        let _ = buf.split_to(len);
-                        if !keepalive {
-                            pingora::protocols::Shutdown::shutdown(&mut *stream).await;
-                            return;
-                        }
-                        true
-                    }
-                    Served::Failed => return,
-                    Served::No => false,
-                }
-            }
-            None => false,
-        };
-        if served {
-            continue;
-        }
-        // pingora's path, for this request, from the bytes read so far.
-        let mut session = ServerSession::new_http1(stream);
-        session.set_pipelined_prefix(buf.split());
-        session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
-        session.set_keepalive_reuses_remaining(
-            app.server_options().and_then(|o| o.keepalive_request_limit),
-        );
-        match app.process_new_http(session, &shutdown).await {
-            Some(reused) => stream = reused.consume().0,
-            None => return,
-        }
-    }
-}
-
-/// The length of the complete request head at the start of `buf`, if there is one
-/// (a head ends at the first empty line).
-fn head_len(buf: &[u8]) -> Option<usize> {
-    // `\n\n` and `\n\r\n` both end a head (pingora's parser judges bare LFs).
-    let mut i = 0;
-    while let Some(at) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
-        let end = i + at;
-        match (buf.get(end + 1), buf.get(end + 2)) {
-            (Some(b'\n'), _) => return Some(end + 2),
-            (Some(b'\r'), Some(b'\n')) => return Some(end + 3),
-            _ => i = end + 1,
-        }
-    }
-    None
-}
-
-enum Served {
+/// Whether a path answered an HTTP/1 request.
+pub(crate) enum Served {
     /// Answered; whether the connection stays open.
     Yes { keepalive: bool },
     /// Not for the fast path: pingora's path answers it.
@@ -318,7 +216,7 @@ pub fn answer_bytes(live: &Live, head: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// `head` (a whole request head) as the fast path reads it, or `None` when it is not
 /// for the fast path (or does not parse: pingora's path answers that).
-fn parse_head<'a>(
+pub(crate) fn parse_head<'a>(
     head: &'a [u8],
     fields: &'a mut [httparse::Header<'a>],
 ) -> Option<answer::Request<'a>> {
@@ -377,23 +275,19 @@ fn chunk_tail(prepared: &prepared::Prepared, body_len: usize) -> &'static [u8] {
     }
 }
 
-async fn try_serve(
+/// Answers `req` from the memory tier (or relays it, for a key marked hit-for-pass);
+/// [`Served::No`] when pingora's path or the hook lane must answer it.
+pub(crate) async fn try_serve(
     live: &Live,
     stream: &mut Stream,
-    head: &[u8],
+    req: &Request<'_>,
     out: &mut Vec<u8>,
-    tls: bool,
-    client_ip: Option<IpAddr>,
+    (tls, client_ip, start): (bool, Option<IpAddr>, Instant),
 ) -> Served {
-    let start = Instant::now();
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let Some(req) = parse_head(head, &mut fields) else {
-        return Served::No;
-    };
-    let (hit, body_after, body_bytes) = match answer_h1(live, &req, out, tls, client_ip, start) {
+    let (hit, body_after, body_bytes) = match answer_h1(live, req, out, tls, client_ip, start) {
         Ok(hit) => hit,
         Err(Some(admitted)) => {
-            return pass::serve(live, stream, &req, admitted, (tls, client_ip, start)).await;
+            return pass::serve(live, stream, req, admitted, (tls, client_ip, start)).await;
         }
         Err(None) => return Served::No,
     };
@@ -532,7 +426,7 @@ async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
 /// Writes `head` (and then a large body and what follows it) and flushes, within the
 /// client send limits of `server:` (`send_timeout`, `min_send_rate`), as pingora's
 /// writer does.
-async fn send(
+pub(crate) async fn send(
     stream: &mut Stream,
     head: &[u8],
     body_after: Option<(&bytes::Bytes, &[u8])>,

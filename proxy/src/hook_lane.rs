@@ -1,0 +1,474 @@
+//! The hook lane: a body-less HTTP/1.1 GET or HEAD whose site runs a hook (and that
+//! no page rule or built-in answer claims) goes to its script from here, without
+//! pingora's session, proxy context or downstream modules; the answer is written as
+//! pingora's path writes it (the same fields, compression, request id, `Date`,
+//! `Connection`), counted and logged the same way.
+//!
+//! pingora's per-request machinery cost more than half of a hook's CPU on the proxy
+//! thread (a hook answering by itself: ~70 % of the process was the proxy thread).
+//! Anything this lane does not take — another method, a body, a rule, HTTP/2, a
+//! draining node, fields pingora judges (the fast path's [`hit_path::Request`]
+//! filter) — goes to pingora's path, which runs the same hook (`hooks::answer`).
+
+use crate::access_log::AccessLine;
+use crate::compress::{Encoder, encoded_head, plan};
+use crate::hit_path::{self, Asker, Request, Served};
+use crate::hooks::{client_head, failure_answer, pass_through, streamed_framing};
+use crate::site::{Site, normalize_host};
+use crate::snapshot::{Live, Snapshot};
+use crate::subrequest::PipelineFetcher;
+use bytes::Bytes;
+use http::header;
+use outpost_config::ScriptFile;
+use outpost_scripting::{Answer, Body, BodyStream, Cf, HookRequest};
+use pingora::http::ResponseHeader;
+use pingora::protocols::Stream;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Bytes of a streamed body gathered before a write (what is ready at once goes out
+/// with the head in one write).
+const GATHER: usize = 64 << 10;
+
+/// A request the lane takes: its site, host and hook.
+struct Lane {
+    snapshot: Arc<Snapshot>,
+    site: Arc<Site>,
+    host: String,
+    script: ScriptFile,
+}
+
+/// Whether `req` is for the lane: its site has a hook and nothing that pingora's
+/// `request_filter` does before a hook (ACME challenges, `outpost dev`'s cron
+/// trigger, IP lists, image transforms, a page rule) applies.
+fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>)) -> Option<Lane> {
+    if live.draining.load(Ordering::Relaxed) {
+        return None;
+    }
+    let snapshot = live.snapshot();
+    let host = normalize_host(req.raw_host)?;
+    let site = snapshot.sites.lookup(&host)?.clone();
+    let script = site.script.clone()?;
+    let path = req.target.path();
+    if path.starts_with(outpost_tls::acme::HTTP01_PREFIX)
+        || (live.dev() && path == crate::scheduled::DEV_TRIGGER_PATH)
+        || !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, client_ip)
+        || (site.images.is_some() && path.starts_with(crate::images::PREFIX))
+        || (site.rules.has_candidates(&host, req.target.as_str())
+            && hit_path::rule_applies(&site, req, &host, (tls, client_ip, Asker::Client)))
+    {
+        return None;
+    }
+    Some(Lane {
+        snapshot,
+        site,
+        host,
+        script,
+    })
+}
+
+/// Runs the hook for `req` and writes its answer; [`Served::No`] when the request is
+/// not for the lane (nothing has been written then).
+pub(crate) async fn try_serve(
+    live: &Arc<Live>,
+    stream: &mut Stream,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+    (tls, client_ip, start): (bool, Option<IpAddr>, Instant),
+) -> Served {
+    let Some(lane) = admit(live, req, (tls, client_ip)) else {
+        return Served::No;
+    };
+    let Ok(engine) = live.script_engine() else {
+        // pingora's path answers (and logs) a runtime that cannot start.
+        return Served::No;
+    };
+    let Some(headers) = field_map(req) else {
+        return Served::No;
+    };
+    let url = crate::site::request_url(tls, Some(req.raw_host), &lane.host, req.target.as_str());
+    let Ok(uri) = http::Uri::try_from(url.as_str()) else {
+        return Served::No;
+    };
+    live.in_flight.fetch_add(1, Ordering::SeqCst);
+    let id: Arc<str> = format!("{}-{:x}", live.node_id, live.next_request_seq()).into();
+    let method = if req.head_only {
+        http::Method::HEAD
+    } else {
+        http::Method::GET
+    };
+    let mut request = http::Request::new(Bytes::new());
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    // Kept only in case the script calls passThroughOnException() and fails.
+    let original_headers = request.headers().clone();
+    let fetcher = live.subrequest_spawner().map(|spawner| {
+        let site = &lane.site;
+        let images = site.images.clone().map(|i| (site.name.clone(), i));
+        Arc::new(
+            PipelineFetcher::new(
+                live.clone(),
+                spawner,
+                (
+                    client_ip,
+                    (
+                        lane.host.clone(),
+                        crate::header_policy::request_port(Some(req.raw_host), tls),
+                    ),
+                ),
+                Vec::new(),
+                lane.script.path.clone(),
+                (id.clone(), site.egress.clone(), site.pool.clone()),
+            )
+            .with_images(images),
+        )
+    });
+    let cf = Cf {
+        client_ip,
+        tls_version: stream.get_ssl_digest().map(|d| d.version.to_string()),
+        http_protocol: "HTTP/1.1".to_string(),
+        rule: None,
+        scheduled: None,
+    };
+    let hook_request = HookRequest {
+        request,
+        stream: None,
+        id: id.clone(),
+        cf,
+        fetcher: fetcher
+            .clone()
+            .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
+    };
+    let name = lane.script.path.display().to_string();
+    let outcome = engine
+        .run(lane.script.clone(), lane.site.env.clone(), hook_request)
+        .await;
+    let debug = lane.snapshot.config.server.debug_headers;
+    let answered = match outcome {
+        Ok(Answer::Respond(resp)) => Ok((resp, "ok")),
+        Ok(Answer::PassThrough(e)) => {
+            let original = (method, original_headers, Bytes::new());
+            pass_through(&name, fetcher.as_ref(), &url, original, e)
+                .await
+                .map(|r| (r, "pass-through"))
+        }
+        Err(e) => Err(e),
+    };
+    let answer = match answered {
+        Ok((resp, kind)) => match client_head(&resp.head) {
+            Ok(mut head) => match resp.body {
+                Body::Stream(s) => match streamed_framing(&mut head, &resp.head, req.version) {
+                    Ok(()) => Some((head, Body::Stream(s), kind)),
+                    Err(e) => error_answer(&name, e, debug),
+                },
+                b => Some((head, b, kind)),
+            },
+            Err(e) => error_answer(&name, e, debug),
+        },
+        Err(e) => match failure_answer(&name, &e, debug) {
+            Ok((head, body)) => Some((head, Body::Bytes(body), e.kind())),
+            Err(e) => error_answer(&name, e, debug),
+        },
+    };
+    let Some((head, body, kind)) = answer else {
+        live.in_flight.fetch_sub(1, Ordering::SeqCst);
+        return Served::Failed;
+    };
+    let sent = write(stream, out, (head, body), req, (&lane, &id)).await;
+    live.metrics.scripts.with_label_values(&[&name, kind]).inc();
+    live.metrics.lane_hooks.inc();
+    let served = match &sent.error {
+        None => Served::Yes {
+            keepalive: !req.close,
+        },
+        Some(_) => Served::Failed,
+    };
+    record(live, &lane, req, client_ip, (&id, start), sent);
+    live.in_flight.fetch_sub(1, Ordering::SeqCst);
+    served
+}
+
+/// The request's fields as the script sees them; `None` for a field the map does not
+/// take (pingora's path judges it).
+fn field_map(req: &Request<'_>) -> Option<http::HeaderMap> {
+    let hit_path::Fields::Wire(fields) = req.fields else {
+        return None;
+    };
+    let mut map = http::HeaderMap::with_capacity(fields.len());
+    for f in fields {
+        map.append(
+            http::HeaderName::from_bytes(f.name.as_bytes()).ok()?,
+            http::HeaderValue::from_bytes(f.value).ok()?,
+        );
+    }
+    Some(map)
+}
+
+/// The failure page for a script's answer that could not be put in a head (a field
+/// pingora's head refuses), or `None` when even that fails.
+fn error_answer(
+    name: &str,
+    e: Box<pingora::Error>,
+    debug: bool,
+) -> Option<(ResponseHeader, Body, &'static str)> {
+    let e = outpost_scripting::ScriptError::Exception {
+        script: name.to_string(),
+        message: format!("its response could not be sent: {e}"),
+    };
+    let (head, body) = failure_answer(name, &e, debug).ok()?;
+    Some((head, Body::Bytes(body), e.kind()))
+}
+
+/// What was sent, for the log and metrics.
+struct Sent {
+    status: u16,
+    /// Body bytes written (after compression).
+    bytes: usize,
+    compression: Option<crate::compress::Outcome>,
+    error: Option<String>,
+}
+
+/// Writes the answer as pingora's path does for a hook's response: the head through
+/// the compressor's and request id's steps and pingora's `Date` and `Connection`,
+/// then the body framed by its length or in chunks.
+async fn write(
+    stream: &mut Stream,
+    out: &mut Vec<u8>,
+    (mut head, body): (ResponseHeader, Body),
+    req: &Request<'_>,
+    (lane, id): (&Lane, &Arc<str>),
+) -> Sent {
+    let status = head.status.as_u16();
+    let mut sent = Sent {
+        status,
+        bytes: 0,
+        compression: None,
+        error: None,
+    };
+    let server = &lane.snapshot.config.server;
+    // As `write_head_and`: bytes go with their length, and an empty body ends with
+    // the head.
+    let end_of_stream = match &body {
+        Body::Bytes(b) => {
+            if let Err(e) = head.insert_header(header::CONTENT_LENGTH, b.len()) {
+                sent.error = Some(e.to_string());
+                return sent;
+            }
+            req.head_only || b.is_empty()
+        }
+        Body::Stream(_) => req.head_only,
+    };
+    let mut encoder = None;
+    if !end_of_stream
+        && let Some(coding) = plan(
+            &mut head,
+            &lane.site.compression,
+            req.field("accept-encoding")
+                .and_then(|v| std::str::from_utf8(v).ok()),
+        )
+    {
+        match Encoder::new(coding, &lane.site.compression) {
+            Ok(e) => {
+                if let Err(e) = encoded_head(&mut head, coding) {
+                    sent.error = Some(e.to_string());
+                    return sent;
+                }
+                encoder = Some(e);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, coding = coding.token(), "compressor set-up failed; sending uncompressed");
+            }
+        }
+    }
+    let fields = (|| {
+        if let Some(name) = &server.request_id_header {
+            head.insert_header(name.clone(), crate::request_id::per_response_value(id)?)?;
+        }
+        head.insert_header(
+            header::DATE,
+            pingora::protocols::http::date::get_cached_date(),
+        )?;
+        head.insert_header(
+            header::CONNECTION,
+            if req.close { "close" } else { "keep-alive" },
+        )
+    })();
+    if let Err(e) = fields {
+        sent.error = Some(e.to_string());
+        return sent;
+    }
+    let chunked = head
+        .headers
+        .get(header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    out.clear();
+    let reason = head
+        .get_reason_phrase()
+        .or(head.status.canonical_reason())
+        .unwrap_or("");
+    // (Writing into a Vec cannot fail.)
+    let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
+    head.header_to_h1_wire(out);
+    out.extend_from_slice(b"\r\n");
+    let mut body_out = BodyOut {
+        chunked,
+        encoder,
+        bytes: 0,
+    };
+    let result = match body {
+        _ if req.head_only => hit_path::send(stream, out, None, server).await,
+        Body::Bytes(b) => match body_out.put(out, &b, true) {
+            Ok(()) => hit_path::send(stream, out, None, server).await,
+            Err(e) => Err(e),
+        },
+        Body::Stream(s) => stream_body(stream, out, s, &mut body_out, server).await,
+    };
+    sent.bytes = body_out.bytes;
+    sent.compression = body_out.encoder.as_ref().map(Encoder::outcome);
+    sent.error = result.err().map(|e| e.to_string());
+    sent
+}
+
+/// The body on its way out: compressed (when the head says so) and framed.
+struct BodyOut {
+    chunked: bool,
+    encoder: Option<Encoder>,
+    /// Body bytes put out so far (after compression, before framing).
+    bytes: usize,
+}
+
+impl BodyOut {
+    /// Adds `data` (the last of the body when `end`) to `out`.
+    fn put(&mut self, out: &mut Vec<u8>, data: &[u8], end: bool) -> std::io::Result<()> {
+        let encoded;
+        let data = match self.encoder.as_mut() {
+            Some(e) => {
+                encoded = e.encode(data, end)?;
+                &encoded[..]
+            }
+            None => data,
+        };
+        self.bytes += data.len();
+        if !self.chunked {
+            out.extend_from_slice(data);
+            return Ok(());
+        }
+        if !data.is_empty() {
+            let _ = write!(out, "{:X}\r\n", data.len());
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        if end {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        Ok(())
+    }
+}
+
+/// Sends the head in `out` and a streamed body after it: what is ready at once is
+/// gathered with the head into one write (a fetched 1 KiB body is one chunk).
+async fn stream_body(
+    stream: &mut Stream,
+    out: &mut Vec<u8>,
+    mut body: BodyStream,
+    body_out: &mut BodyOut,
+    server: &outpost_config::ServerSettings,
+) -> std::io::Result<()> {
+    use futures_util::FutureExt;
+    loop {
+        let next = match body.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                if !out.is_empty() {
+                    hit_path::send(stream, out, None, server).await?;
+                    out.clear();
+                }
+                body.next().await
+            }
+        };
+        match next {
+            Some(Ok(chunk)) => body_out.put(out, &chunk, false)?,
+            Some(Err(e)) => {
+                return Err(std::io::Error::other(format!(
+                    "subrequest body for the client: {e}"
+                )));
+            }
+            None => {
+                body_out.put(out, &[], true)?;
+                return hit_path::send(stream, out, None, server).await;
+            }
+        }
+        if out.len() >= GATHER {
+            hit_path::send(stream, out, None, server).await?;
+            out.clear();
+        }
+    }
+}
+
+/// Counts the request and writes its access-log line, as pingora's `logging` phase
+/// does for a hooked request.
+fn record(
+    live: &Live,
+    lane: &Lane,
+    req: &Request<'_>,
+    client_ip: Option<IpAddr>,
+    (id, start): (&Arc<str>, Instant),
+    sent: Sent,
+) {
+    let m = &live.metrics;
+    let site = &lane.site;
+    m.requests
+        .with_label_values(&[
+            site.name.as_str(),
+            crate::metrics::status_class(sent.status),
+            "script",
+        ])
+        .inc();
+    m.by_protocol.count(req.version);
+    let meters = site.meters(m);
+    meters.duration.observe(start.elapsed().as_secs_f64());
+    meters
+        .bytes_out
+        .inc_by(u64::try_from(sent.bytes).unwrap_or(u64::MAX));
+    let coding = sent.compression.and_then(|c| c.coding.map(|k| (k, c)));
+    if let Some((coding, c)) = coding {
+        let token = coding.token();
+        m.compressed.with_label_values(&[token]).inc();
+        m.compression_bytes
+            .with_label_values(&[token, "in"])
+            .inc_by(c.bytes_in);
+        m.compression_bytes
+            .with_label_values(&[token, "out"])
+            .inc_by(c.bytes_out);
+    }
+    if !lane.snapshot.config.log.access_log {
+        return;
+    }
+    AccessLine {
+        client: client_ip,
+        request_id: id,
+        method: if req.head_only { "HEAD" } else { "GET" },
+        host: &lane.host,
+        path: req.target.as_str(),
+        version: req.version,
+        status: sent.status,
+        bytes: sent.bytes,
+        start,
+        site: &site.name,
+        origin: "-",
+        attempts: 0,
+        // What pingora's path logs for a hooked request: its cache never started.
+        cache: "disabled",
+        subrequest: false,
+        rule: None,
+        script: Some(lane.script.path.display().to_string()),
+        html: None,
+        compression: coding.map(|(k, _)| k.token()),
+        error: sent.error,
+    }
+    .write();
+}

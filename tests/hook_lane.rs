@@ -1,0 +1,206 @@
+//! The hook lane (proxy/src/hook_lane.rs) through the real binary: a hooked GET or
+//! HEAD it takes gets the same answer — status, fields in order and body bytes, all
+//! but `Date` and the request id — as the same script bound by a page rule, which
+//! sends the request down pingora's path. `outpost_script_lane_requests_total` shows
+//! which path ran each request.
+
+mod common;
+
+use common::origin::TestOrigin;
+use common::{Outpost, TEST_TIMEOUT, metric, raw_exchange, scrape};
+use std::time::Duration;
+
+/// One script for both paths: under `/ruled/` a page rule binds it (pingora's path),
+/// elsewhere the site does (the lane). It strips the prefix, so both see one route.
+const HOOK: &str = r#"
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const path = url.pathname.replace(/^\/ruled/, "");
+    switch (path) {
+      case "/text": {
+        const h = new Headers({ "x-hook": "yes" });
+        h.append("set-cookie", "a=1");
+        h.append("set-cookie", "b=2");
+        return new Response(`hello ${request.headers.get("x-who")} ${request.method}\n`, { headers: h });
+      }
+      case "/empty": return new Response(null, { status: 204 });
+      case "/gone": return new Response("gone\n", { status: 410, statusText: "Gone Away" });
+      case "/big": return new Response("<p>abc</p>".repeat(3000), { headers: { "content-type": "text/html" } });
+      case "/throw": throw new Error("boom");
+      case "/pass": ctx.passThroughOnException(); throw new Error("pass me on");
+      case "/stream": {
+        const { readable, writable } = new TransformStream();
+        const w = writable.getWriter();
+        ctx.waitUntil((async () => {
+          for (let i = 0; i < 3; i++) {
+            await w.write(new TextEncoder().encode(`part ${i}\n`));
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await w.close();
+        })());
+        return new Response(readable, { headers: { "content-type": "text/plain" } });
+      }
+      default: return fetch(request);
+    }
+  },
+};
+"#;
+
+fn start(origin: &TestOrigin, admin: u16) -> Outpost {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("hook.js"), HOOK).expect("write");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "- match: \"/ruled/*\"\n  actions: { script: hook.js }\n",
+    )
+    .expect("write");
+    let yaml = format!(
+        "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"127.0.0.1:{admin}\" }}\nserver: {{ threads: 1 }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: hook.js\n    rules: rules.yaml\n    compression: {{ enabled: true, min_size: 100 }}\n",
+        origin.url()
+    );
+    Outpost::start_in(dir, &yaml, &[])
+}
+
+/// The answer to one request on its own connection, without the lines that differ on
+/// every response (`Date`, the request id).
+fn exchange(op: &Outpost, method: &str, path: &str, extra: &str) -> String {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nX-Who: ada\r\n{extra}Connection: close\r\n\r\n"
+    );
+    let raw = raw_exchange(op.http, request.as_bytes(), Duration::from_secs(10));
+    raw.split("\r\n")
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            !l.starts_with("date:") && !l.starts_with("outpost-request-id:")
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+async fn lane_runs(admin: &str) -> f64 {
+    metric(&scrape(admin).await, "outpost_script_lane_requests_total")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lane_answers_as_pingoras_path_does() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let op = start(&origin, admin_port);
+        let cases = [
+            ("GET", "/text", ""),
+            ("HEAD", "/text", ""),
+            ("GET", "/empty", ""),
+            ("GET", "/gone", ""),
+            ("GET", "/big", ""),
+            ("GET", "/big", "Accept-Encoding: gzip\r\n"),
+            ("HEAD", "/big", "Accept-Encoding: gzip\r\n"),
+            ("GET", "/throw", ""),
+            ("HEAD", "/throw", ""),
+            ("GET", "/pass", ""),
+            ("GET", "/stream", ""),
+            ("GET", "/plain", ""),
+            ("HEAD", "/plain", ""),
+        ];
+        for (method, path, extra) in cases {
+            let before = lane_runs(&admin).await;
+            let lane = exchange(&op, method, path, extra);
+            let after =
+                common::series_reaching(&admin, "outpost_script_lane_requests_total", before + 1.0)
+                    .await;
+            assert_eq!(after, before + 1.0, "{method} {path}: not run by the lane");
+            let pingora = exchange(&op, method, &format!("/ruled{path}"), extra);
+            assert_eq!(
+                lane_runs(&admin).await,
+                after,
+                "{method} /ruled{path}: a rule's hook must take pingora's path"
+            );
+            assert!(lane.starts_with("HTTP/1.1 "), "{method} {path}: {lane}");
+            assert_eq!(lane, pingora, "{method} {path}: the two paths differ");
+        }
+        // What the cases above must have covered.
+        let text = exchange(&op, "GET", "/text", "");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("hello ada GET\n"), "{text}");
+        let gone = exchange(&op, "GET", "/gone", "");
+        assert!(gone.starts_with("HTTP/1.1 410 "), "{gone}");
+        let gz = exchange(&op, "GET", "/big", "Accept-Encoding: gzip\r\n");
+        assert!(
+            gz.to_ascii_lowercase().contains("content-encoding: gzip"),
+            "{gz}"
+        );
+        let failed = exchange(&op, "GET", "/throw", "");
+        assert!(failed.starts_with("HTTP/1.1 500 "), "{failed}");
+        assert!(
+            failed.contains("outpost-error: script-exception"),
+            "{failed}"
+        );
+        let passed = exchange(&op, "GET", "/pass", "");
+        assert!(passed.ends_with("hello from o"), "{passed}");
+        let streamed = exchange(&op, "GET", "/stream", "");
+        assert!(
+            streamed.contains("part 0\n") && streamed.contains("part 2\n"),
+            "{streamed}"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_moves_between_the_lane_and_pingoras_path() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let op = start(&origin, admin_port);
+        // Pipelined: the lane twice, then pingora's path (a body) and a close. (pingora
+        // itself closes a connection whose next request arrived with the last one's
+        // body: clients retry, RFC 9112 §9.3.2; so its request comes last.)
+        let requests = "GET /text HTTP/1.1\r\nHost: localhost\r\nX-Who: one\r\n\r\n\
+             GET /text HTTP/1.1\r\nHost: localhost\r\nX-Who: two\r\n\r\n\
+             POST /text HTTP/1.1\r\nHost: localhost\r\nX-Who: three\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
+        let raw = raw_exchange(op.http, requests.as_bytes(), Duration::from_secs(10));
+        assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{raw}");
+        let one = raw.find("hello one GET").expect("first answer");
+        let two = raw.find("hello two GET").expect("second answer");
+        let three = raw.find("hello three POST").expect("third answer");
+        assert!(one < two && two < three, "{raw}");
+        assert!(raw.ends_with("hello three POST\n"), "{raw}");
+        let ran = common::series_reaching(&admin, "outpost_script_lane_requests_total", 2.0).await;
+        assert_eq!(ran, 2.0, "the POST went through pingora's path");
+
+        // One kept-alive connection, one request at a time: the lane, pingora's path,
+        // the lane again.
+        let c = reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("client");
+        for (method, who, want) in [
+            (reqwest::Method::GET, "four", "hello four GET\n"),
+            (reqwest::Method::POST, "five", "hello five POST\n"),
+            (reqwest::Method::GET, "six", "hello six GET\n"),
+        ] {
+            let r = c
+                .request(method, op.url("/text"))
+                .header("x-who", who)
+                .body(if who == "five" { "x" } else { "" })
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.text().await.expect("body"), want);
+        }
+        let ran = common::series_reaching(&admin, "outpost_script_lane_requests_total", 4.0).await;
+        assert_eq!(ran, 4.0);
+    })
+    .await
+    .expect("test timed out");
+}
