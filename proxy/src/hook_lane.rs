@@ -104,8 +104,6 @@ pub(crate) async fn try_serve(
     *request.method_mut() = method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    // Kept only in case the script calls passThroughOnException() and fails.
-    let original_headers = request.headers().clone();
     let fetcher = live.subrequest_spawner().map(|spawner| {
         let site = &lane.site;
         let images = site.images.clone().map(|i| (site.name.clone(), i));
@@ -151,7 +149,8 @@ pub(crate) async fn try_serve(
     let answered = match outcome {
         Ok(Answer::Respond(resp)) => Ok((resp, "ok")),
         Ok(Answer::PassThrough(e)) => {
-            let original = (method, original_headers, Bytes::new());
+            // The request as it came, again from its head (it parsed once already).
+            let original = (method, field_map(req).unwrap_or_default(), Bytes::new());
             pass_through(&name, fetcher.as_ref(), &url, original, e)
                 .await
                 .map(|r| (r, "pass-through"))
