@@ -2,7 +2,8 @@
 //! HEAD it takes gets the same answer — status, fields in order and body bytes, all
 //! but `Date` and the request id — as the same script bound by a page rule, which
 //! sends the request down pingora's path. `outpost_script_lane_requests_total` shows
-//! which path ran each request.
+//! which path ran each request. Over HTTP/2 (h2c here) the same holds for what a
+//! client sees: status, fields and body.
 
 mod common;
 
@@ -48,6 +49,11 @@ export default {
 "#;
 
 fn start(origin: &TestOrigin, admin: u16) -> Outpost {
+    start_with(origin, admin, "")
+}
+
+/// [`start`] with more `listen:` keys (`h2c: true`).
+fn start_with(origin: &TestOrigin, admin: u16, listen: &str) -> Outpost {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("hook.js"), HOOK).expect("write");
     std::fs::write(
@@ -56,7 +62,7 @@ fn start(origin: &TestOrigin, admin: u16) -> Outpost {
     )
     .expect("write");
     let yaml = format!(
-        "listen: {{ http: \"{{http}}\" }}\nadmin: {{ listen: \"127.0.0.1:{admin}\" }}\nserver: {{ threads: 1 }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: hook.js\n    rules: rules.yaml\n    compression: {{ enabled: true, min_size: 100 }}\n",
+        "listen: {{ http: \"{{http}}\"{listen} }}\nadmin: {{ listen: \"127.0.0.1:{admin}\" }}\nserver: {{ threads: 1 }}\nsites:\n  - default: true\n    origins: [\"{}\"]\n    script: hook.js\n    rules: rules.yaml\n    compression: {{ enabled: true, min_size: 100 }}\n",
         origin.url()
     );
     Outpost::start_in(dir, &yaml, &[])
@@ -200,6 +206,102 @@ async fn a_connection_moves_between_the_lane_and_pingoras_path() {
         }
         let ran = common::series_reaching(&admin, "outpost_script_lane_requests_total", 4.0).await;
         assert_eq!(ran, 4.0);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// What an HTTP/2 answer says, without the fields that differ on every response.
+async fn seen(r: reqwest::Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let status = r.status().as_u16();
+    let fields = r
+        .headers()
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "date" | "outpost-request-id"))
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (status, fields, r.bytes().await.expect("body").to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_streams_take_the_lane_with_the_same_answers() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let op = start_with(&origin, admin_port, ", h2c: true");
+        let h2 = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .expect("client");
+        let cases = [
+            ("GET", "/text", None),
+            ("HEAD", "/text", None),
+            ("GET", "/empty", None),
+            ("GET", "/gone", None),
+            ("GET", "/big", Some("gzip")),
+            ("GET", "/big", None),
+            ("GET", "/throw", None),
+            ("GET", "/pass", None),
+            ("GET", "/stream", None),
+            ("GET", "/plain", None),
+        ];
+        for (method, path, accept) in cases {
+            let ask = |p: String| {
+                let mut r = h2
+                    .request(method.parse().expect("method"), op.url(&p))
+                    .header("x-who", "ada");
+                if let Some(a) = accept {
+                    r = r.header("accept-encoding", a);
+                }
+                r.send()
+            };
+            let before = lane_runs(&admin).await;
+            let lane = ask(path.to_string()).await.expect("lane");
+            assert_eq!(lane.version(), reqwest::Version::HTTP_2);
+            let lane = seen(lane).await;
+            let after =
+                common::series_reaching(&admin, "outpost_script_lane_requests_total", before + 1.0)
+                    .await;
+            assert_eq!(after, before + 1.0, "{method} {path}: not run by the lane");
+            let pingora = seen(ask(format!("/ruled{path}")).await.expect("pingora")).await;
+            assert_eq!(lane_runs(&admin).await, after, "{method} /ruled{path}");
+            assert_eq!(lane, pingora, "{method} {path}: the two paths differ");
+        }
+        let text = seen(
+            h2.get(op.url("/text"))
+                .header("x-who", "ada")
+                .send()
+                .await
+                .expect("text"),
+        )
+        .await;
+        assert_eq!(text.2, b"hello ada GET\n");
+        assert!(
+            text.1.iter().all(|(n, _)| n != "connection"),
+            "{:?}",
+            text.1
+        );
+        let gz = seen(
+            h2.get(op.url("/big"))
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .expect("gz"),
+        )
+        .await;
+        assert!(
+            gz.1.contains(&("content-encoding".to_string(), "gzip".to_string())),
+            "{:?}",
+            gz.1
+        );
+        let streamed = seen(h2.get(op.url("/stream")).send().await.expect("stream")).await;
+        assert_eq!(streamed.2, b"part 0\npart 1\npart 2\n");
     })
     .await
     .expect("test timed out");

@@ -104,7 +104,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         if http1 {
             // HTTP/1: memory hits are answered before pingora's session; the rest
             // goes to pingora request by request.
-            crate::http1_loop::serve(&self.inner, &self.live, Box::new(guarded), shutdown).await;
+            crate::front::serve(&self.inner, &self.live, Box::new(guarded), shutdown).await;
             return None;
         }
         self.inner.process_new(Box::new(guarded), shutdown).await

@@ -1,14 +1,15 @@
-//! The hook lane: a body-less HTTP/1.1 GET or HEAD whose site runs a hook (and that
-//! no page rule or built-in answer claims) goes to its script from here, without
-//! pingora's session, proxy context or downstream modules; the answer is written as
-//! pingora's path writes it (the same fields, compression, request id, `Date`,
-//! `Connection`), counted and logged the same way.
+//! The hook lane: a body-less GET or HEAD (an HTTP/1.1 request or an HTTP/2 stream)
+//! whose site runs a hook, and that no page rule or built-in answer claims, goes to
+//! its script from here, without pingora's proxy session, context or downstream
+//! modules; the answer is written as pingora's path writes it (the same fields,
+//! compression, request id, `Date`, `Connection`), counted and logged the same way.
 //!
 //! pingora's per-request machinery cost more than half of a hook's CPU on the proxy
 //! thread (a hook answering by itself: ~70 % of the process was the proxy thread).
-//! Anything this lane does not take — another method, a body, a rule, HTTP/2, a
+//! Anything this lane does not take — another method, a body, a rule, a
 //! draining node, fields pingora judges (the fast path's [`hit_path::Request`]
-//! filter) — goes to pingora's path, which runs the same hook (`hooks::answer`).
+//! filter), HTTP/3 — goes to pingora's path, which runs the same hook
+//! (`hooks::answer`).
 
 use crate::access_log::AccessLine;
 use crate::compress::{Encoder, encoded_head, plan};
@@ -23,11 +24,12 @@ use outpost_config::ScriptFile;
 use outpost_scripting::{Answer, Body, BodyStream, Cf, HookRequest};
 use pingora::http::ResponseHeader;
 use pingora::protocols::Stream;
+use pingora::protocols::http::ServerSession;
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Bytes of a streamed body gathered before a write (what is ready at once goes out
 /// with the head in one write).
@@ -70,8 +72,8 @@ fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>
     })
 }
 
-/// Runs the hook for `req` and writes its answer; [`Served::No`] when the request is
-/// not for the lane (nothing has been written then).
+/// Runs the hook for an HTTP/1.1 `req` and writes its answer; [`Served::No`] when the
+/// request is not for the lane (nothing has been written then).
 pub(crate) async fn try_serve(
     live: &Arc<Live>,
     stream: &mut Stream,
@@ -82,17 +84,131 @@ pub(crate) async fn try_serve(
     let Some(lane) = admit(live, req, (tls, client_ip)) else {
         return Served::No;
     };
-    let Ok(engine) = live.script_engine() else {
-        // pingora's path answers (and logs) a runtime that cannot start.
+    let tls_version = stream.get_ssl_digest().map(|d| d.version.to_string());
+    let Some(mut ran) = run(live, &lane, req, (tls, client_ip, tls_version)).await else {
         return Served::No;
     };
-    let Some(headers) = field_map(req) else {
-        return Served::No;
+    let Some((head, body, kind)) = ran.answer.take() else {
+        ran.done(live);
+        return Served::Failed;
     };
+    let accept = req
+        .field("accept-encoding")
+        .and_then(|v| std::str::from_utf8(v).ok());
+    let sent = write_h1(stream, out, (head, body), (req, accept), (&lane, &ran.id)).await;
+    let served = match &sent.error {
+        None => Served::Yes {
+            keepalive: !req.close,
+        },
+        Some(_) => Served::Failed,
+    };
+    record(
+        live,
+        &lane,
+        &req.logged(),
+        client_ip,
+        (&ran, kind, start),
+        sent,
+    );
+    ran.done(live);
+    served
+}
+
+/// The same for an HTTP/2 stream pingora has read; the answer goes through pingora's
+/// HTTP/2 writer.
+pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) -> Served {
+    let start = Instant::now();
+    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+    let client_ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let tls_version = session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .map(|t| t.version.to_string());
+    if !session.is_body_empty() {
+        return Served::No;
+    }
+    // What the writes need of the request, owned: they borrow the session.
+    let (lane, mut ran, head_only, version, target, accept) = {
+        let Some(req) = Request::from_header(session.req_header()) else {
+            return Served::No;
+        };
+        let Some(lane) = admit(live, &req, (tls, client_ip)) else {
+            return Served::No;
+        };
+        let Some(ran) = run(live, &lane, &req, (tls, client_ip, tls_version)).await else {
+            return Served::No;
+        };
+        let accept = req
+            .field("accept-encoding")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned);
+        (
+            lane,
+            ran,
+            req.head_only,
+            req.version,
+            req.target.clone(),
+            accept,
+        )
+    };
+    let Some((head, body, kind)) = ran.answer.take() else {
+        ran.done(live);
+        return Served::Failed;
+    };
+    let sent = write_h2(
+        session,
+        (head, body),
+        (head_only, accept.as_deref()),
+        (&lane, &ran.id),
+    )
+    .await;
+    let served = match &sent.error {
+        None => Served::Yes { keepalive: true },
+        Some(_) => Served::Failed,
+    };
+    let logged = hit_path::Logged {
+        head_only,
+        version,
+        path: target.as_str(),
+    };
+    record(live, &lane, &logged, client_ip, (&ran, kind, start), sent);
+    ran.done(live);
+    served
+}
+
+/// A hook run for a request the lane took (counted in flight until [`Ran::done`]).
+struct Ran {
+    id: Arc<str>,
+    /// The script's name, as metrics and logs give it.
+    name: String,
+    /// The answer to write: a head without framing, the body and how the run went
+    /// (`ok`, `pass-through`, or the failure's kind); `None` when not even a failure
+    /// page could be made.
+    answer: Option<(ResponseHeader, Body, &'static str)>,
+}
+
+impl Ran {
+    fn done(self, live: &Live) {
+        live.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs the hook for `req`; `None` when it cannot start here (pingora's path then
+/// answers: a runtime that does not start, fields the script's map does not take).
+async fn run(
+    live: &Arc<Live>,
+    lane: &Lane,
+    req: &Request<'_>,
+    (tls, client_ip, tls_version): (bool, Option<IpAddr>, Option<String>),
+) -> Option<Ran> {
+    // pingora's path answers (and logs) a runtime that cannot start.
+    let engine = live.script_engine().ok()?;
+    let headers = field_map(req)?;
     let url = crate::site::request_url(tls, Some(req.raw_host), &lane.host, req.target.as_str());
-    let Ok(uri) = http::Uri::try_from(url.as_str()) else {
-        return Served::No;
-    };
+    let uri = http::Uri::try_from(url.as_str()).ok()?;
     live.in_flight.fetch_add(1, Ordering::SeqCst);
     let id: Arc<str> = format!("{}-{:x}", live.node_id, live.next_request_seq()).into();
     let method = if req.head_only {
@@ -127,8 +243,8 @@ pub(crate) async fn try_serve(
     });
     let cf = Cf {
         client_ip,
-        tls_version: stream.get_ssl_digest().map(|d| d.version.to_string()),
-        http_protocol: "HTTP/1.1".to_string(),
+        tls_version,
+        http_protocol: format!("{:?}", req.version),
         rule: None,
         scheduled: None,
     };
@@ -173,29 +289,15 @@ pub(crate) async fn try_serve(
             Err(e) => error_answer(&name, e, debug),
         },
     };
-    let Some((head, body, kind)) = answer else {
-        live.in_flight.fetch_sub(1, Ordering::SeqCst);
-        return Served::Failed;
-    };
-    let sent = write(stream, out, (head, body), req, (&lane, &id)).await;
-    live.metrics.scripts.with_label_values(&[&name, kind]).inc();
-    live.metrics.lane_hooks.inc();
-    let served = match &sent.error {
-        None => Served::Yes {
-            keepalive: !req.close,
-        },
-        Some(_) => Served::Failed,
-    };
-    record(live, &lane, req, client_ip, (&id, start), sent);
-    live.in_flight.fetch_sub(1, Ordering::SeqCst);
-    served
+    Some(Ran { id, name, answer })
 }
 
 /// The request's fields as the script sees them; `None` for a field the map does not
 /// take (pingora's path judges it).
 fn field_map(req: &Request<'_>) -> Option<http::HeaderMap> {
-    let hit_path::Fields::Wire(fields) = req.fields else {
-        return None;
+    let fields = match req.fields {
+        hit_path::Fields::Wire(fields) => fields,
+        hit_path::Fields::Map(map) => return Some(map.clone()),
     };
     let mut map = http::HeaderMap::with_capacity(fields.len());
     for f in fields {
@@ -231,14 +333,49 @@ struct Sent {
     error: Option<String>,
 }
 
-/// Writes the answer as pingora's path does for a hook's response: the head through
-/// the compressor's and request id's steps and pingora's `Date` and `Connection`,
-/// then the body framed by its length or in chunks.
-async fn write(
+/// The head as pingora's path finishes it before its writer: the body's length (bytes
+/// go with theirs), the compressor's decision (for a client whose `Accept-Encoding`
+/// is `accept`; none when the head ends the answer), the request id. Returns the
+/// encoder, if the body is to be compressed.
+fn finish_head(
+    head: &mut ResponseHeader,
+    body: &Body,
+    (head_only, accept): (bool, Option<&str>),
+    (lane, id): (&Lane, &Arc<str>),
+) -> pingora::Result<Option<Encoder>> {
+    let end_of_stream = match body {
+        Body::Bytes(b) => {
+            head.insert_header(header::CONTENT_LENGTH, b.len())?;
+            head_only || b.is_empty()
+        }
+        Body::Stream(_) => head_only,
+    };
+    let mut encoder = None;
+    if !end_of_stream && let Some(coding) = plan(head, &lane.site.compression, accept) {
+        match Encoder::new(coding, &lane.site.compression) {
+            Ok(e) => {
+                encoded_head(head, coding)?;
+                encoder = Some(e);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, coding = coding.token(), "compressor set-up failed; sending uncompressed");
+            }
+        }
+    }
+    if let Some(name) = &lane.snapshot.config.server.request_id_header {
+        head.insert_header(name.clone(), crate::request_id::per_response_value(id)?)?;
+    }
+    Ok(encoder)
+}
+
+/// Writes the answer to an HTTP/1.1 request as pingora's path does: the head as
+/// [`finish_head`] leaves it plus pingora's `Date` and `Connection`, then the body
+/// framed by its length or in chunks.
+async fn write_h1(
     stream: &mut Stream,
     out: &mut Vec<u8>,
     (mut head, body): (ResponseHeader, Body),
-    req: &Request<'_>,
+    (req, accept): (&Request<'_>, Option<&str>),
     (lane, id): (&Lane, &Arc<str>),
 ) -> Sent {
     let status = head.status.as_u16();
@@ -249,57 +386,25 @@ async fn write(
         error: None,
     };
     let server = &lane.snapshot.config.server;
-    // As `write_head_and`: bytes go with their length, and an empty body ends with
-    // the head.
-    let end_of_stream = match &body {
-        Body::Bytes(b) => {
-            if let Err(e) = head.insert_header(header::CONTENT_LENGTH, b.len()) {
-                sent.error = Some(e.to_string());
-                return sent;
-            }
-            req.head_only || b.is_empty()
+    let finished =
+        finish_head(&mut head, &body, (req.head_only, accept), (lane, id)).and_then(|encoder| {
+            head.insert_header(
+                header::DATE,
+                pingora::protocols::http::date::get_cached_date(),
+            )?;
+            head.insert_header(
+                header::CONNECTION,
+                if req.close { "close" } else { "keep-alive" },
+            )?;
+            Ok(encoder)
+        });
+    let encoder = match finished {
+        Ok(e) => e,
+        Err(e) => {
+            sent.error = Some(e.to_string());
+            return sent;
         }
-        Body::Stream(_) => req.head_only,
     };
-    let mut encoder = None;
-    if !end_of_stream
-        && let Some(coding) = plan(
-            &mut head,
-            &lane.site.compression,
-            req.field("accept-encoding")
-                .and_then(|v| std::str::from_utf8(v).ok()),
-        )
-    {
-        match Encoder::new(coding, &lane.site.compression) {
-            Ok(e) => {
-                if let Err(e) = encoded_head(&mut head, coding) {
-                    sent.error = Some(e.to_string());
-                    return sent;
-                }
-                encoder = Some(e);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, coding = coding.token(), "compressor set-up failed; sending uncompressed");
-            }
-        }
-    }
-    let fields = (|| {
-        if let Some(name) = &server.request_id_header {
-            head.insert_header(name.clone(), crate::request_id::per_response_value(id)?)?;
-        }
-        head.insert_header(
-            header::DATE,
-            pingora::protocols::http::date::get_cached_date(),
-        )?;
-        head.insert_header(
-            header::CONNECTION,
-            if req.close { "close" } else { "keep-alive" },
-        )
-    })();
-    if let Err(e) = fields {
-        sent.error = Some(e.to_string());
-        return sent;
-    }
     let chunked = head
         .headers
         .get(header::TRANSFER_ENCODING)
@@ -330,6 +435,94 @@ async fn write(
     sent.compression = body_out.encoder.as_ref().map(Encoder::outcome);
     sent.error = result.err().map(|e| e.to_string());
     sent
+}
+
+/// Writes the answer to an HTTP/2 stream through pingora's writer (which adds `Date`
+/// and drops the HTTP/1 framing fields), within `server.send_timeout`.
+async fn write_h2(
+    session: &mut ServerSession,
+    (mut head, body): (ResponseHeader, Body),
+    (head_only, accept): (bool, Option<&str>),
+    (lane, id): (&Lane, &Arc<str>),
+) -> Sent {
+    let mut sent = Sent {
+        status: head.status.as_u16(),
+        bytes: 0,
+        compression: None,
+        error: None,
+    };
+    let encoder = match finish_head(&mut head, &body, (head_only, accept), (lane, id)) {
+        Ok(e) => e,
+        Err(e) => {
+            sent.error = Some(e.to_string());
+            return sent;
+        }
+    };
+    let mut body_out = BodyOut {
+        chunked: false,
+        encoder,
+        bytes: 0,
+    };
+    let limit = lane.snapshot.config.server.send_timeout;
+    let write = async {
+        timed(limit, session.write_response_header(Box::new(head))).await?;
+        let mut data = Vec::new();
+        match body {
+            _ if head_only => timed(limit, session.write_response_body(Bytes::new(), true)).await,
+            Body::Bytes(b) => {
+                body_out.put(&mut data, &b, true).map_err(io_error)?;
+                timed(limit, session.write_response_body(Bytes::from(data), true)).await
+            }
+            Body::Stream(mut s) => loop {
+                let next = s.next().await;
+                let end = !matches!(next, Some(Ok(_)));
+                match next {
+                    Some(Ok(chunk)) => body_out.put(&mut data, &chunk, false),
+                    Some(Err(e)) => {
+                        return Err(pingora::Error::explain(
+                            pingora::ErrorType::ReadError,
+                            format!("subrequest body for the client: {e}"),
+                        ));
+                    }
+                    None => body_out.put(&mut data, &[], true),
+                }
+                .map_err(io_error)?;
+                let chunk = Bytes::from(std::mem::take(&mut data));
+                timed(limit, session.write_response_body(chunk, end)).await?;
+                if end {
+                    return Ok(());
+                }
+            },
+        }
+    };
+    let result: pingora::Result<()> = write.await;
+    sent.bytes = body_out.bytes;
+    sent.compression = body_out.encoder.as_ref().map(Encoder::outcome);
+    sent.error = result.err().map(|e| e.to_string());
+    sent
+}
+
+/// One write to an HTTP/2 stream, failed when the client has not taken it within
+/// `limit` (`server.send_timeout`; a stream's own pace between writes is the
+/// script's, as on pingora's path).
+async fn timed(
+    limit: Duration,
+    write: impl std::future::Future<Output = pingora::Result<()>>,
+) -> pingora::Result<()> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(pingora::Error::explain(
+            pingora::ErrorType::WriteTimedout,
+            "client did not read the response in time",
+        )),
+    }
+}
+
+fn io_error(e: std::io::Error) -> Box<pingora::Error> {
+    pingora::Error::explain(
+        pingora::ErrorType::InternalError,
+        format!("compression failed: {e}"),
+    )
 }
 
 /// The body on its way out: compressed (when the head says so) and framed.
@@ -413,12 +606,14 @@ async fn stream_body(
 fn record(
     live: &Live,
     lane: &Lane,
-    req: &Request<'_>,
+    req: &hit_path::Logged<'_>,
     client_ip: Option<IpAddr>,
-    (id, start): (&Arc<str>, Instant),
+    (ran, kind, start): (&Ran, &'static str, Instant),
     sent: Sent,
 ) {
     let m = &live.metrics;
+    m.scripts.with_label_values(&[&ran.name, kind]).inc();
+    m.lane_hooks.inc();
     let site = &lane.site;
     m.requests
         .with_label_values(&[
@@ -449,10 +644,10 @@ fn record(
     }
     AccessLine {
         client: client_ip,
-        request_id: id,
+        request_id: &ran.id,
         method: if req.head_only { "HEAD" } else { "GET" },
         host: &lane.host,
-        path: req.target.as_str(),
+        path: req.path,
         version: req.version,
         status: sent.status,
         bytes: sent.bytes,

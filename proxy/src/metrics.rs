@@ -373,7 +373,7 @@ impl Metrics {
             lane_hooks: {
                 let c = prometheus::IntCounter::new(
                     "outpost_script_lane_requests_total",
-                    "Hooked requests whose script ran in the hook lane (HTTP/1.1 GET/HEAD without a body, rule or conditional) instead of through pingora's session.",
+                    "Hooked requests whose script ran in the hook lane (HTTP/1.1 or HTTP/2 GET/HEAD without a body, rule or conditional) instead of through pingora's session.",
                 )
                 .expect("valid metric definition");
                 r.register(Box::new(c.clone()))

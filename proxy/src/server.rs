@@ -91,7 +91,7 @@ pub fn run(config: Config, opts: ServeOptions) -> Result<()> {
     let mut service = pingora::services::listening::Service::new(
         "outpost".to_string(),
         crate::connection::Guarded::new(
-            crate::hit_path::FastPath::new(proxy, live.clone()),
+            crate::front::FastPath::new(proxy, live.clone()),
             live.clone(),
         ),
     );

@@ -3,7 +3,7 @@
 //! runs the cache state machine or rebuilds header maps; every other request (and
 //! every other state of the cache) goes on to pingora's full path.
 //!
-//! A connection's HTTP/1 requests are read one head at a time by `http1_loop`, which
+//! A connection's HTTP/1 requests are read one head at a time by `front`, which
 //! offers each to [`try_serve`] first. A head the fast path takes
 //! ([`answer::Request::read`], [`answer::find`]) is answered with the object's
 //! prepared head ([`prepared::Prepared`], built once per stored object) plus the
@@ -24,13 +24,11 @@ pub mod origin_conns;
 mod pass;
 mod prepared;
 
-pub(crate) use answer::{Asker, Fields, Request, rule_applies};
+pub(crate) use answer::{Asker, Fields, Logged, Request, rule_applies};
 
 use crate::snapshot::Live;
-use pingora::apps::HttpServerApp;
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
-use pingora::server::ShutdownWatch;
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -304,70 +302,9 @@ pub(crate) async fn try_serve(
     }
 }
 
-/// pingora's HTTP app with the fast path in front of each HTTP/2 stream (HTTP/1
-/// connections come through [`serve`], which calls this for what it does not
-/// answer).
-pub struct FastPath<A> {
-    inner: Arc<A>,
-    live: Arc<Live>,
-}
-
-impl<A> FastPath<A> {
-    /// Wraps pingora's proxy app (and gives the process one pool of idle origin
-    /// connections, which the pass and pingora's proxy share).
-    pub fn new(inner: Arc<A>, live: Arc<Live>) -> Self {
-        origin_conns::install();
-        FastPath { inner, live }
-    }
-}
-
-#[async_trait::async_trait]
-impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for FastPath<A> {
-    async fn process_new_http(
-        self: &Arc<Self>,
-        mut session: ServerSession,
-        shutdown: &ShutdownWatch,
-    ) -> Option<pingora::apps::ReusedHttpStream> {
-        if session.is_http2() {
-            match try_serve_h2(&self.live, &mut session).await {
-                Served::Yes { .. } => {
-                    let _ = session.finish().await;
-                    return None;
-                }
-                Served::Failed => return None,
-                Served::No => {}
-            }
-        }
-        self.inner.process_new_http(session, shutdown).await
-    }
-
-    fn h2_options(&self) -> Option<pingora::protocols::http::v2::server::H2Options> {
-        self.inner.h2_options()
-    }
-
-    fn server_options(&self) -> Option<&pingora::apps::HttpServerOptions> {
-        self.inner.server_options()
-    }
-
-    async fn http_cleanup(&self) {
-        self.inner.http_cleanup().await
-    }
-
-    async fn process_custom_session(
-        self: Arc<Self>,
-        stream: Stream,
-        shutdown: &ShutdownWatch,
-    ) -> Option<Stream> {
-        self.inner
-            .clone()
-            .process_custom_session(stream, shutdown)
-            .await
-    }
-}
-
 /// The fast path for one HTTP/2 stream: the head goes through pingora's HTTP/2
 /// writer (HPACK), built from the prepared head.
-async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
+pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
     let start = Instant::now();
     let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
     let client_ip = session

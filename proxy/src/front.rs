@@ -1,7 +1,9 @@
-//! An HTTP/1 connection's requests, one head at a time: each goes to the first path
-//! that takes it — the memory-hit fast path (`hit_path`), the hook lane
-//! (`hook_lane`: a hooked GET or HEAD), or pingora's full path for that one request,
-//! with the bytes already read — and the next request starts here again.
+//! What answers a client's request before pingora's proxy does: each request of an
+//! HTTP/1 connection, read here one head at a time ([`serve`]), and each HTTP/2
+//! stream ([`FastPath`]) goes to the first path that takes it — the memory-hit fast
+//! path (`hit_path`), the hook lane (`hook_lane`: a hooked GET or HEAD) — or else to
+//! pingora's full path for that one request (over HTTP/1 with the bytes already read;
+//! the next request starts here again).
 
 use crate::hit_path::{self, MAX_FIELDS, MAX_HEAD, Served};
 use crate::snapshot::Live;
@@ -138,5 +140,70 @@ async fn answer(
             crate::hook_lane::try_serve(live, stream, &req, out, (tls, client_ip, start)).await
         }
         served => served,
+    }
+}
+
+/// pingora's HTTP app with the fast path and the hook lane in front of each HTTP/2
+/// stream (HTTP/1 connections come through [`serve`], which calls this for what
+/// neither answers).
+pub struct FastPath<A> {
+    inner: Arc<A>,
+    live: Arc<Live>,
+}
+
+impl<A> FastPath<A> {
+    /// Wraps pingora's proxy app (and gives the process one pool of idle origin
+    /// connections, which the pass and pingora's proxy share).
+    pub fn new(inner: Arc<A>, live: Arc<Live>) -> Self {
+        hit_path::origin_conns::install();
+        FastPath { inner, live }
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for FastPath<A> {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<pingora::apps::ReusedHttpStream> {
+        if session.is_http2() {
+            let served = match hit_path::try_serve_h2(&self.live, &mut session).await {
+                Served::No => crate::hook_lane::try_serve_h2(&self.live, &mut session).await,
+                served => served,
+            };
+            match served {
+                Served::Yes { .. } => {
+                    let _ = session.finish().await;
+                    return None;
+                }
+                Served::Failed => return None,
+                Served::No => {}
+            }
+        }
+        self.inner.process_new_http(session, shutdown).await
+    }
+
+    fn h2_options(&self) -> Option<pingora::protocols::http::v2::server::H2Options> {
+        self.inner.h2_options()
+    }
+
+    fn server_options(&self) -> Option<&pingora::apps::HttpServerOptions> {
+        self.inner.server_options()
+    }
+
+    async fn http_cleanup(&self) {
+        self.inner.http_cleanup().await
+    }
+
+    async fn process_custom_session(
+        self: Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        self.inner
+            .clone()
+            .process_custom_session(stream, shutdown)
+            .await
     }
 }
