@@ -10,7 +10,8 @@
 //! per-request fields, and the body, in one write when small. Anything else (rules,
 //! hooks, conditionals, ranges, stale objects, `Vary` mismatches, a draining node…)
 //! goes on to the hook lane or pingora's full path for that request. HTTP/2 streams
-//! arrive already parsed by pingora and get the same check in [`FastPath`]; their
+//! arrive already parsed by pingora and get the same check ([`try_serve_h2`], from
+//! `front::FastPath`); their
 //! answer goes through pingora's HTTP/2 writer.
 //!
 //! An HTTP/1 request the fast path admits but has no object for may still be its
