@@ -73,9 +73,7 @@ pub(crate) fn exceeded() -> Option<String> {
 pub(crate) fn over() -> Option<Over> {
     CURRENT.with_borrow(|c| {
         let b = c.as_ref()?;
-        if let (Some(base), Some(now)) = (b.heap_base, crate::memory::live())
-            && now.saturating_sub(base) > b.memory as isize
-        {
+        if b.over_memory() {
             return Some(Over::Memory);
         }
         b.clock.over(b.cpu_left).then_some(Over::Cpu)
@@ -91,11 +89,18 @@ pub(crate) fn install() {
     boa_engine::vm::set_interrupt_check(loop_check);
 }
 
+/// Whether the running JavaScript keeps more memory than its limit.
+pub(crate) fn over_memory() -> bool {
+    CURRENT.with_borrow(|c| c.as_ref().is_some_and(Budget::over_memory))
+}
+
 fn loop_check() -> bool {
-    CURRENT.with_borrow(|c| {
-        c.as_ref().is_some_and(|b| {
-            matches!((b.heap_base, crate::memory::live()),
-                (Some(base), Some(now)) if now.saturating_sub(base) > b.memory as isize)
-        })
-    })
+    over_memory()
+}
+
+impl Budget {
+    fn over_memory(&self) -> bool {
+        matches!((self.heap_base, crate::memory::live()),
+            (Some(base), Some(now)) if now.saturating_sub(base) > self.memory as isize)
+    }
 }

@@ -312,8 +312,7 @@ impl Worker {
                     };
                     let _ = reply.send(answer);
                 }
-                host::drop_bodies(r);
-                self.documents.retain(|(of, _), _| *of != r);
+                self.forget_bodies(r);
             }
         }
         self.instances.remove(&id);
@@ -423,6 +422,13 @@ impl Worker {
         }
     }
 
+    /// Lets go of what a finished request still holds: its host bodies and the pages
+    /// its `HTMLRewriter`s were parsing.
+    fn forget_bodies(&mut self, request: u64) {
+        host::drop_bodies(request);
+        self.documents.retain(|(of, _), _| *of != request);
+    }
+
     /// Runs `f` (a piece of `request`'s JavaScript) under the request's CPU and
     /// memory accounting, then turns its host calls into work and answers what finished.
     fn run_js(
@@ -442,16 +448,14 @@ impl Worker {
         let inst = &mut live.inst;
         host::set_current(request, &log_id);
         let started = clock();
-        let base = crate::memory::live();
         let budget = crate::budget::enter(
             self.limits.cpu_time.saturating_sub(r.cpu),
             self.limits.memory,
         );
         let result = f(inst);
+        let over_memory = crate::budget::over_memory();
         drop(budget);
-        if let (Some(base), Some(now)) = (base, crate::memory::live())
-            && now.saturating_sub(base) > self.limits.memory as isize
-        {
+        if over_memory {
             let e = ScriptError::MemoryLimit {
                 script: inst.name().to_string(),
                 limit_mb: (self.limits.memory >> 20) as u64,
@@ -559,8 +563,7 @@ impl Worker {
             };
             if r.reply.is_none() && r.outstanding == 0 {
                 self.requests.remove(&request);
-                host::drop_bodies(request);
-                self.documents.retain(|(of, _), _| *of != request);
+                self.forget_bodies(request);
                 if let Some(live) = self.instances.get_mut(&instance) {
                     live.in_flight -= 1;
                     if live.retired && live.in_flight == 0 {
