@@ -8,6 +8,7 @@
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{
@@ -70,7 +71,9 @@ struct Prototype(JsObject);
 /// for both the prelude's `new Request` and [`incoming`], so both have one shape.
 fn new_record(fields: [JsValue; 7], ctx: &mut Context) -> JsObject {
     let [source, url, method, headers, redirect, cf, signal] = fields;
-    ObjectInitializer::new(ctx)
+    // A shared shape: records of one kind reuse its property layout, where a
+    // fresh object's own layout costs a hash-table insert per property.
+    ObjectInitializer::with_native_data(OrdinaryObject, ctx)
         .property(js_string!("source"), source, Attribute::all())
         .property(js_string!("used"), false, Attribute::all())
         .property(js_string!("stream"), JsValue::null(), Attribute::all())

@@ -10,6 +10,7 @@
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::JsUint8Array;
 use boa_engine::property::Attribute;
@@ -95,7 +96,9 @@ fn body_record(source: JsValue, stream: bool, ctx: &mut Context) -> JsObject {
     } else {
         JsValue::null()
     };
-    ObjectInitializer::new(ctx)
+    // A shared shape: records of one kind reuse its property layout, where a
+    // fresh object's own layout costs a hash-table insert per property.
+    ObjectInitializer::with_native_data(OrdinaryObject, ctx)
         .property(js_string!("source"), source, Attribute::all())
         .property(js_string!("used"), false, Attribute::all())
         .property(js_string!("stream"), stream, Attribute::all())
