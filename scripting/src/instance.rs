@@ -7,9 +7,12 @@ use crate::error::{Result, ScriptError};
 use crate::exchange::{Body, Cf, HookResponse};
 use crate::limits::Limits;
 use boa_engine::JsString;
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::builtins::promise::PromiseState;
+use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::builtins::JsPromise;
+use boa_engine::property::Attribute;
 use boa_engine::{
     Context, Finalize, JsData, JsError, JsObject, JsResult, JsValue, Module, Script, Source, Trace,
     js_error, js_string,
@@ -398,7 +401,6 @@ impl Instance {
             }
         };
         let ctx = &mut self.context;
-        let cf_obj = JsObject::with_object_proto(ctx.intrinsics());
         let mut facts: Vec<(JsString, JsValue)> = vec![(
             js_string!("httpProtocol"),
             JsString::from(cf.http_protocol.as_str()).into(),
@@ -415,11 +417,12 @@ impl Instance {
         if let Some(r) = &cf.rule {
             facts.push((js_string!("rule"), JsString::from(r.as_str()).into()));
         }
+        // A shared shape, as the request's record (`request::new_record`).
+        let mut cf_obj = ObjectInitializer::with_native_data(OrdinaryObject, ctx);
         for (k, v) in facts {
-            if let Err(e) = cf_obj.set(k, v, false, ctx) {
-                return Err(self.error(&e));
-            }
+            cf_obj.property(k, v, Attribute::all());
         }
+        let cf_obj = cf_obj.build();
         let ctx = &mut self.context;
         let scheduled = match &cf.scheduled {
             Some(s) => JsArray::from_iter(
