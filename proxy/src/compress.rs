@@ -189,6 +189,23 @@ pub fn encoded_head(resp: &mut ResponseHeader, coding: Coding) -> pingora::Resul
     Ok(())
 }
 
+impl Outcome {
+    /// Counts a response compressed on the fly in `m` (nothing when it was not).
+    pub(crate) fn count(&self, m: &crate::metrics::Metrics) {
+        let Some(coding) = self.coding else {
+            return;
+        };
+        let token = coding.token();
+        m.compressed.with_label_values(&[token]).inc();
+        m.compression_bytes
+            .with_label_values(&[token, "in"])
+            .inc_by(self.bytes_in);
+        m.compression_bytes
+            .with_label_values(&[token, "out"])
+            .inc_by(self.bytes_out);
+    }
+}
+
 /// One response body's compressor, counting bytes in and out.
 pub struct Encoder {
     codec: Option<Codec>,

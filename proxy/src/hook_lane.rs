@@ -118,11 +118,7 @@ pub(crate) async fn try_serve(
 /// HTTP/2 writer.
 pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) -> Served {
     let start = Instant::now();
-    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-    let client_ip = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    let (tls, client_ip) = hit_path::client_of(session);
     let tls_version = session
         .digest()
         .and_then(|d| d.ssl_digest.as_ref())
@@ -628,16 +624,8 @@ fn record(
     meters
         .bytes_out
         .inc_by(u64::try_from(sent.bytes).unwrap_or(u64::MAX));
-    let coding = sent.compression.and_then(|c| c.coding.map(|k| (k, c)));
-    if let Some((coding, c)) = coding {
-        let token = coding.token();
-        m.compressed.with_label_values(&[token]).inc();
-        m.compression_bytes
-            .with_label_values(&[token, "in"])
-            .inc_by(c.bytes_in);
-        m.compression_bytes
-            .with_label_values(&[token, "out"])
-            .inc_by(c.bytes_out);
+    if let Some(c) = &sent.compression {
+        c.count(m);
     }
     if !lane.snapshot.config.log.access_log {
         return;
@@ -661,7 +649,7 @@ fn record(
         rule: None,
         script: Some(lane.script.path.display().to_string()),
         html: None,
-        compression: coding.map(|(k, _)| k.token()),
+        compression: sent.compression.and_then(|c| c.coding).map(|k| k.token()),
         error: sent.error,
     }
     .write();

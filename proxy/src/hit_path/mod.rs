@@ -303,15 +303,21 @@ pub(crate) async fn try_serve(
     }
 }
 
-/// The fast path for one HTTP/2 stream: the head goes through pingora's HTTP/2
-/// writer (HPACK), built from the prepared head.
-pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
-    let start = Instant::now();
+/// Whether an HTTP/2 stream came over TLS, and from which address.
+pub(crate) fn client_of(session: &ServerSession) -> (bool, Option<IpAddr>) {
     let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
     let client_ip = session
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
+    (tls, client_ip)
+}
+
+/// The fast path for one HTTP/2 stream: the head goes through pingora's HTTP/2
+/// writer (HPACK), built from the prepared head.
+pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Served {
+    let start = Instant::now();
+    let (tls, client_ip) = client_of(session);
     // What the log needs of the request, owned: the writes below borrow the session.
     let (hit, head_only, version, target, resp) = {
         let Some(req) = answer::Request::from_header(session.req_header()) else {

@@ -55,17 +55,8 @@ pub(crate) fn record(live: &Live, session: &Session, ctx: &RequestCtx) {
             m.html_kept.with_label_values(&[p.name()]).inc();
         }
     }
-    if let Some(c) = compression_outcome(session, ctx)
-        && let Some(coding) = c.coding
-    {
-        let token = coding.token();
-        m.compressed.with_label_values(&[token]).inc();
-        m.compression_bytes
-            .with_label_values(&[token, "in"])
-            .inc_by(c.bytes_in);
-        m.compression_bytes
-            .with_label_values(&[token, "out"])
-            .inc_by(c.bytes_out);
+    if let Some(c) = compression_outcome(session, ctx) {
+        c.count(m);
     }
 }
 
