@@ -1,4 +1,4 @@
-//! The hook lane (proxy/src/hook_lane.rs) through the real binary: a hooked GET or
+//! The hook lane (proxy/src/hook_lane/) through the real binary: a hooked GET or
 //! HEAD it takes gets the same answer — status, fields in order and body bytes, all
 //! but `Date` and the request id — as the same script bound by a page rule, which
 //! sends the request down pingora's path. `outpost_script_lane_requests_total` shows
