@@ -28,6 +28,11 @@ export default {
       case "/empty": return new Response(null, { status: 204 });
       case "/gone": return new Response("gone\n", { status: 410, statusText: "Gone Away" });
       case "/big": return new Response("<p>abc</p>".repeat(3000), { headers: { "content-type": "text/html" } });
+      case "/cf": {
+        // (A rule that binds the script is named in `cf.rule`; the rest must agree.)
+        const { rule, ...facts } = request.cf;
+        return Response.json(facts);
+      }
       case "/throw": throw new Error("boom");
       case "/pass": ctx.passThroughOnException(); throw new Error("pass me on");
       case "/stream": {
@@ -103,6 +108,7 @@ async fn the_lane_answers_as_pingoras_path_does() {
             ("GET", "/big", ""),
             ("GET", "/big", "Accept-Encoding: gzip\r\n"),
             ("HEAD", "/big", "Accept-Encoding: gzip\r\n"),
+            ("GET", "/cf", ""),
             ("GET", "/throw", ""),
             ("HEAD", "/throw", ""),
             ("GET", "/pass", ""),
@@ -146,6 +152,11 @@ async fn the_lane_answers_as_pingoras_path_does() {
         assert!(
             failed.contains("outpost-error: script-exception"),
             "{failed}"
+        );
+        let cf = exchange(&op, "GET", "/cf", "");
+        assert!(
+            cf.ends_with(r#"{"httpProtocol":"HTTP/1.1","clientIp":"127.0.0.1"}"#),
+            "{cf}"
         );
         let passed = exchange(&op, "GET", "/pass", "");
         assert!(passed.ends_with("hello from o"), "{passed}");
@@ -246,6 +257,7 @@ async fn http2_streams_take_the_lane_with_the_same_answers() {
             ("GET", "/gone", None),
             ("GET", "/big", Some("gzip")),
             ("GET", "/big", None),
+            ("GET", "/cf", None),
             ("GET", "/throw", None),
             ("GET", "/pass", None),
             ("GET", "/stream", None),
@@ -300,6 +312,8 @@ async fn http2_streams_take_the_lane_with_the_same_answers() {
             "{:?}",
             gz.1
         );
+        let cf = seen(h2.get(op.url("/cf")).send().await.expect("cf")).await;
+        assert_eq!(cf.2, br#"{"httpProtocol":"HTTP/2","clientIp":"127.0.0.1"}"#);
         let streamed = seen(h2.get(op.url("/stream")).send().await.expect("stream")).await;
         assert_eq!(streamed.2, b"part 0\npart 1\npart 2\n");
     })

@@ -197,6 +197,8 @@ async fn requests_over_http3_take_the_same_pipeline() {
         assert_eq!(hooked.status(), 200);
         let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(json["hooked"], "/hook/y");
+        // As Workers name it (not `HTTP/3.0`).
+        assert_eq!(json["protocol"], "HTTP/3");
 
         // A POST body reaches the origin; a 10 MiB body streams back whole.
         let upload = Bytes::from(vec![b'u'; 3 << 20]);

@@ -39,6 +39,18 @@ pub(crate) fn hook_for(site: &Site, rule: Option<&Match>) -> Option<ScriptFile> 
     }
 }
 
+/// `request.cf.httpProtocol` for a request that came over `version`, as Workers give
+/// it (`HTTP/1.1`, `HTTP/2`, `HTTP/3`).
+pub(crate) fn protocol_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
 /// Everything a hook run needs besides the session.
 pub(crate) struct HookRun {
     /// The request's id in logs.

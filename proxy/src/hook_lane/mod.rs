@@ -236,7 +236,7 @@ async fn run(
     let cf = Cf {
         client_ip,
         tls_version,
-        http_protocol: format!("{:?}", req.version),
+        http_protocol: crate::hooks::protocol_name(req.version).to_string(),
         rule: None,
         scheduled: None,
     };

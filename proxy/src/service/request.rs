@@ -234,7 +234,7 @@ pub(super) async fn request_filter(
                 .digest()
                 .and_then(|d| d.ssl_digest.as_ref())
                 .map(|t| t.version.to_string()),
-            http_protocol: format!("{:?}", session.req_header().version),
+            http_protocol: crate::hooks::protocol_name(session.req_header().version).to_string(),
             rule: ctx.rule.as_ref().map(|m| m.rule.source.to_string()),
             scheduled: None,
         };
