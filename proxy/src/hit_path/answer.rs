@@ -158,6 +158,23 @@ impl<'a> Request<'a> {
         found
     }
 
+    /// The request's fields as a map (a copy of pingora's); `None` for a field the map
+    /// does not take (pingora's path judges it).
+    pub(crate) fn field_map(&self) -> Option<http::HeaderMap> {
+        let fields = match self.fields {
+            Fields::Wire(fields) => fields,
+            Fields::Map(map) => return Some(map.clone()),
+        };
+        let mut map = http::HeaderMap::with_capacity(fields.len());
+        for f in fields {
+            map.append(
+                http::HeaderName::from_bytes(f.name.as_bytes()).ok()?,
+                http::HeaderValue::from_bytes(f.value).ok()?,
+            );
+        }
+        Some(map)
+    }
+
     /// The first value of field `name` (lowercase).
     pub(crate) fn field(&self, name: &str) -> Option<&'a [u8]> {
         match self.fields {
@@ -396,20 +413,13 @@ pub(crate) fn rule_applies(
     let owned;
     let headers = match req.fields {
         Fields::Map(m) => m,
-        Fields::Wire(fields) => {
-            let mut map = http::HeaderMap::with_capacity(fields.len());
-            for h in fields {
-                let (Ok(name), Ok(value)) = (
-                    http::HeaderName::from_bytes(h.name.as_bytes()),
-                    http::HeaderValue::from_bytes(h.value),
-                ) else {
-                    return true;
-                };
-                map.append(name, value);
+        Fields::Wire(_) => match req.field_map() {
+            Some(map) => {
+                owned = map;
+                &owned
             }
-            owned = map;
-            &owned
-        }
+            None => return true,
+        },
     };
     let port = crate::header_policy::request_port(Some(req.raw_host), tls);
     let view = outpost_rules::RequestView {

@@ -25,7 +25,7 @@ pub mod origin_conns;
 mod pass;
 mod prepared;
 
-pub(crate) use answer::{Asker, Fields, Logged, Request, rule_applies};
+pub(crate) use answer::{Asker, Logged, Request, rule_applies};
 
 use crate::snapshot::Live;
 use pingora::protocols::Stream;

@@ -198,7 +198,7 @@ async fn run(
 ) -> Option<Ran> {
     // pingora's path answers (and logs) a runtime that cannot start.
     let engine = live.script_engine().ok()?;
-    let headers = field_map(req)?;
+    let headers = req.field_map()?;
     let url = crate::site::request_url(tls, Some(req.raw_host), &lane.host, req.target.as_str());
     let uri = http::Uri::try_from(url.as_str()).ok()?;
     live.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -258,7 +258,7 @@ async fn run(
         Ok(Answer::Respond(resp)) => Ok((resp, "ok")),
         Ok(Answer::PassThrough(e)) => {
             // The request as it came, again from its head (it parsed once already).
-            let original = (method, field_map(req).unwrap_or_default(), Bytes::new());
+            let original = (method, req.field_map().unwrap_or_default(), Bytes::new());
             pass_through(&name, fetcher.as_ref(), &url, original, e)
                 .await
                 .map(|r| (r, "pass-through"))
@@ -282,23 +282,6 @@ async fn run(
         },
     };
     Some(Ran { id, name, answer })
-}
-
-/// The request's fields as the script sees them; `None` for a field the map does not
-/// take (pingora's path judges it).
-fn field_map(req: &Request<'_>) -> Option<http::HeaderMap> {
-    let fields = match req.fields {
-        hit_path::Fields::Wire(fields) => fields,
-        hit_path::Fields::Map(map) => return Some(map.clone()),
-    };
-    let mut map = http::HeaderMap::with_capacity(fields.len());
-    for f in fields {
-        map.append(
-            http::HeaderName::from_bytes(f.name.as_bytes()).ok()?,
-            http::HeaderValue::from_bytes(f.value).ok()?,
-        );
-    }
-    Some(map)
 }
 
 /// The failure page for a script's answer that could not be put in a head (a field
