@@ -579,29 +579,38 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
     Ok(JsValue::undefined())
 }
 
-/// `loadStreams()`: compiles the Streams standard into this context and returns its
-/// factory function (called once, by `js/streams-loader.js`). The runtime's work, not
-/// the script's: not charged to the request's CPU limit.
-fn load_streams(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+/// `loadStreams(intrinsics)`: compiles the Streams standard into this context and
+/// calls its factory with `intrinsics` (once, from `js/streams-loader.js`). The
+/// runtime's work, not the script's: not charged to the request's CPU limit.
+fn load_streams(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     STREAMS_USED.set(true);
-    run_part("streams", ctx)
+    run_part("streams", args.first().cloned().unwrap_or_default(), ctx)
 }
 
-/// `loadPart(name)`: compiles one of the runtime's lazily compiled parts (Web Crypto's
-/// key operations, HTMLRewriter's handler side, FormData's multipart codecs: see
-/// `sources`) into this context, or runs the thread's compiled copy of it, and
-/// returns its factory function (called once, by the code that asked). Not charged to
-/// the request's CPU limit, as for Streams.
+/// `loadPart(name, arg)`: compiles one of the runtime's lazily compiled parts (Web
+/// Crypto's key operations, HTMLRewriter's handler side, FormData's multipart codecs:
+/// see `sources`) into this context, or runs the thread's compiled copy of it, and
+/// returns what its factory makes of `arg` (once, from the code that asked). Not
+/// charged to the request's CPU limit, as for Streams.
 fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = string_arg(args, 0, ctx)?;
-    run_part(&name, ctx)
+    run_part(&name, args.get(1).cloned().unwrap_or_default(), ctx)
 }
 
-/// Runs the lazily compiled part `name` in `ctx`, uncharged (see `sources::run`).
-fn run_part(name: &str, ctx: &mut Context) -> JsResult<JsValue> {
+/// Runs the lazily compiled part `name` in `ctx` and calls its factory with `arg`,
+/// uncharged (see `sources::run`). The call is part of the loading: a factory sets up
+/// a part's classes and tables, which took most of a debug build's first
+/// `HTMLRewriter` request when it was charged (past a 50 ms limit on a loaded machine).
+fn run_part(name: &str, arg: JsValue, ctx: &mut Context) -> JsResult<JsValue> {
     let source = crate::sources::part(name)
         .ok_or_else(|| type_error(format!("no runtime part {name:?}")))?;
-    crate::clock::uncharged(|| crate::sources::run(source, ctx))
+    crate::clock::uncharged(|| {
+        let factory = crate::sources::run(source, ctx)?;
+        let factory = factory
+            .as_callable()
+            .ok_or_else(|| type_error(format!("runtime part {name:?} is not a function")))?;
+        factory.call(&JsValue::undefined(), &[arg], ctx)
+    })
 }
 
 /// Whether a script on this thread has used streams (then the spare runtimes the thread
@@ -615,8 +624,8 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
     let functions: [(&str, Native, usize); 56] = [
         ("ioTime", crate::clock::io_time, 0),
-        ("loadStreams", load_streams, 0),
-        ("loadPart", load_part, 1),
+        ("loadStreams", load_streams, 1),
+        ("loadPart", load_part, 2),
         ("headerGet", crate::headers::get, 2),
         ("headerList", crate::headers::list, 1),
         ("headerAppend", crate::headers::append, 3),

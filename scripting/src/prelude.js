@@ -509,7 +509,7 @@
       const sync = (h, k) => typeof h[k] !== "function" || Object.getPrototypeOf(h[k]) !== AsyncFunctionPrototype;
       const here = this.#element.every(([, h]) => sync(h, "element") && sync(h, "comments") && sync(h, "text")) &&
         this.#document.every((h) => sync(h, "doctype") && sync(h, "comments") && sync(h, "text") && sync(h, "end"));
-      dispatch ??= host.loadPart("rewriter")({ host, rewriters, errorText });
+      dispatch ??= host.loadPart("rewriter", { host, rewriters, errorText });
       const id = nextRewriter++;
       rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
       let body;

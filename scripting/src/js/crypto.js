@@ -44,7 +44,7 @@
   let operations = null;
   function loaded() {
     if (operations === null) {
-      operations = host.loadPart("subtle")({ host, ILLEGAL, encoder, keys, keyRecord, CryptoKey });
+      operations = host.loadPart("subtle", { host, ILLEGAL, encoder, keys, keyRecord, CryptoKey });
     }
     return operations;
   }

@@ -97,7 +97,7 @@
   // `formData()`; most scripts use neither.
   const host = globalThis.__outpostHost;
   let codecs = null;
-  const loaded = () => (codecs ??= host.loadPart("multipart")({ FormData, File, list, encoder, decoder, blobParts }));
+  const loaded = () => (codecs ??= host.loadPart("multipart", { FormData, File, list, encoder, decoder, blobParts }));
   const serialize = (fd) => loaded().serialize(fd);
   const parse = (bytes, contentType) => loaded().parse(bytes, contentType);
   Object.defineProperty(globalThis, "__outpostFormData", {

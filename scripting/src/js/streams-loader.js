@@ -45,7 +45,7 @@
   let classes = null;
   function load() {
     if (api === null) {
-      const made = host.loadStreams()(intrinsics);
+      const made = host.loadStreams(intrinsics);
       api = made.api;
       classes = made.classes;
     }
