@@ -386,14 +386,26 @@ fn init_logging(format: outpost_config::LogFormat, level: &str, file: Option<&Pa
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ),
     };
+    let out = writer.clone();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(writer);
-    let _ = match format {
+    let installed = match format {
         outpost_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
         outpost_config::LogFormat::Text => builder.try_init(),
     };
+    if installed.is_ok() && !ansi {
+        // Access-log lines skip `tracing`'s formatter (the same line, made cheaply; see
+        // `outpost_proxy::access_log`) into the same writer as every other line.
+        let format = match format {
+            outpost_config::LogFormat::Json => outpost_proxy::access_log::LineFormat::Json,
+            outpost_config::LogFormat::Text => outpost_proxy::access_log::LineFormat::Text,
+        };
+        outpost_proxy::access_log::write_directly(format, move |line| {
+            let _ = std::io::Write::write_all(&mut out.clone(), line);
+        });
+    }
 }
 
 fn log_format(

@@ -226,6 +226,16 @@ async fn h2c_and_json_access_log() {
         for field in ["\"method\":\"GET\"", "\"path\":\"/echo\"", "\"status\":200", "\"site\":\"default\""] {
             assert!(line.contains(field), "{field} in {line}");
         }
+        // The line is written directly, not by `tracing`'s formatter: it is still
+        // one JSON object, in the entries' order `tracing`'s JSON lines use.
+        let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
+        let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+        assert!(line.starts_with("{\"timestamp\":\"") && line.ends_with(",\"target\":\"outpost::access\"}"), "{line}");
+        assert_eq!(v["level"], "INFO", "{line}");
+        assert_eq!(v["message"], "access", "{line}");
+        assert_eq!(v["version"], "HTTP/2.0", "{line}");
+        assert!(v["duration_ms"].is_f64(), "{line}");
+        assert!(keys.len() >= 18, "{keys:?}");
     })
     .await
     .expect("test timed out");

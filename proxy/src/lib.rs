@@ -12,7 +12,7 @@
 //! YAML itself (that is `outpost-config`'s job) or choose certificates (that is
 //! `outpost-tls`'s).
 
-mod access_log;
+pub mod access_log;
 mod acme_alpn;
 mod admin;
 pub mod admission;
