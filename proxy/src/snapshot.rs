@@ -137,6 +137,16 @@ fn random_node_id() -> String {
     )
 }
 
+/// A request counted in [`Live::in_flight`] until this is dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The live state shared by every request: the current snapshot and certificates.
 #[derive(Debug)]
 pub struct Live {
@@ -452,6 +462,13 @@ impl Live {
         )?
         .with_queue_limits(queue);
         Ok(self.scripts.get_or_init(|| engine))
+    }
+
+    /// Counts a request as in flight (what a drain waits for) until the guard is
+    /// dropped: whichever path answers, and however its future ends.
+    pub(crate) fn enter_request(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.in_flight.clone())
     }
 
     /// The next request's number (its id is `NODE-N`, N in hex).

@@ -62,6 +62,7 @@ struct Hit {
     seq: u64,
     now: SystemTime,
     start: Instant,
+    _in_flight: crate::snapshot::InFlight,
 }
 
 impl Hit {
@@ -85,7 +86,6 @@ impl Hit {
         let admitted = answer::admit(live, &snapshot, req, who).ok_or(None)?;
         let (found, prepared) =
             answer::lookup(live, &snapshot, req, admitted, who.2, now).map_err(Some)?;
-        live.in_flight.fetch_add(1, Ordering::SeqCst);
         Ok(Hit {
             found,
             prepared,
@@ -93,12 +93,8 @@ impl Hit {
             seq: live.next_request_seq(),
             now,
             start,
+            _in_flight: live.enter_request(),
         })
-    }
-
-    /// Gives up on an answer found but not sent (pingora's path takes the request).
-    fn abandon(self, live: &Live) {
-        live.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn request_id<'l>(&self, live: &'l Live) -> Option<(http::HeaderName, &'l str, u64)> {
@@ -119,7 +115,6 @@ impl Hit {
         body_bytes: usize,
         error: Option<String>,
     ) {
-        live.in_flight.fetch_sub(1, Ordering::SeqCst);
         record_answer(
             live,
             &self.snapshot,
@@ -337,7 +332,9 @@ pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Se
         (hit, req.head_only, req.version, req.target.clone(), resp)
     };
     let Some(resp) = resp else {
-        hit.abandon(live);
+        // An answer found but not sent: pingora's path takes the request (and counts
+        // it in flight itself).
+        drop(hit);
         return Served::No;
     };
     let body = hit.found.entry.body().clone();

@@ -85,7 +85,6 @@ pub(crate) async fn try_serve(
         return Served::No;
     };
     let Some((head, body, kind)) = ran.answer.take() else {
-        ran.done(live);
         return Served::Failed;
     };
     let accept = req
@@ -106,7 +105,6 @@ pub(crate) async fn try_serve(
         (&ran, kind, start),
         sent,
     );
-    ran.done(live);
     served
 }
 
@@ -147,7 +145,6 @@ pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) 
         )
     };
     let Some((head, body, kind)) = ran.answer.take() else {
-        ran.done(live);
         return Served::Failed;
     };
     let sent = write_h2(
@@ -167,7 +164,6 @@ pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) 
         path: target.as_str(),
     };
     record(live, &lane, &logged, client_ip, (&ran, kind, start), sent);
-    ran.done(live);
     served
 }
 
@@ -180,12 +176,8 @@ struct Ran {
     /// (`ok`, `pass-through`, or the failure's kind); `None` when not even a failure
     /// page could be made.
     answer: Option<(ResponseHeader, Body, &'static str)>,
-}
-
-impl Ran {
-    fn done(self, live: &Live) {
-        live.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Counted in flight until the answer is written (or the future is dropped).
+    _in_flight: crate::snapshot::InFlight,
 }
 
 /// Runs the hook for `req`; `None` when it cannot start here (pingora's path then
@@ -201,7 +193,7 @@ async fn run(
     let headers = req.field_map()?;
     let url = crate::site::request_url(tls, Some(req.raw_host), &lane.host, req.target.as_str());
     let uri = http::Uri::try_from(url.as_str()).ok()?;
-    live.in_flight.fetch_add(1, Ordering::SeqCst);
+    let in_flight = live.enter_request();
     let id: Arc<str> = format!("{}-{:x}", live.node_id, live.next_request_seq()).into();
     let method = if req.head_only {
         http::Method::HEAD
@@ -281,7 +273,12 @@ async fn run(
             Err(e) => error_answer(&name, e, debug),
         },
     };
-    Some(Ran { id, name, answer })
+    Some(Ran {
+        id,
+        name,
+        answer,
+        _in_flight: in_flight,
+    })
 }
 
 /// The failure page for a script's answer that could not be put in a head (a field

@@ -9,7 +9,6 @@ use outpost_rules::Match;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Per-request state.
@@ -76,7 +75,8 @@ pub struct RequestCtx {
     pub(crate) upstream_encoder: Option<std::sync::Mutex<crate::compress::Encoder>>,
     /// The origin's 304 to a revalidation, until its fields update the stored head.
     pub(crate) not_modified: Option<Box<pingora::http::ResponseHeader>>,
-    pub(crate) _in_flight: InFlight,
+    /// Counted in flight from `new_ctx` until the context is dropped.
+    pub(crate) _in_flight: crate::snapshot::InFlight,
 }
 
 impl RequestCtx {
@@ -112,23 +112,6 @@ impl RequestCtx {
                 ..RuleCaching::default()
             },
         }
-    }
-}
-
-/// Counts a request as in flight from `new_ctx` until its context is dropped.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    pub(crate) fn enter(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        InFlight(counter.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -33,7 +33,7 @@ use crate::header_policy::{
 use crate::upstream::{hash_key, peer_for, upper_peer, upper_tier_key};
 use answers::{respond, status_text};
 pub use ctx::RequestCtx;
-use ctx::{InFlight, locked};
+use ctx::locked;
 
 use crate::caching::{cache_key, cacheability, variance};
 use crate::pool::OriginPool;
@@ -216,7 +216,7 @@ impl ProxyHttp for EdgeProxy {
                 self.live.node_id,
                 self.live.next_request_seq()
             )),
-            _in_flight: InFlight::enter(&self.live.in_flight),
+            _in_flight: self.live.enter_request(),
         }
     }
 

@@ -150,7 +150,7 @@ pub(super) async fn serve(
         return Served::No;
     };
     // From here the client gets this answer.
-    live.in_flight.fetch_add(1, Ordering::SeqCst);
+    let in_flight = live.enter_request();
     if let Some(cache) = live.cache
         && !answer.keep_mark
     {
@@ -189,7 +189,7 @@ pub(super) async fn serve(
         }
         Err((bytes, e)) => (bytes, Some(e)),
     };
-    live.in_flight.fetch_sub(1, Ordering::SeqCst);
+    drop(in_flight);
     record(
         live,
         &plan,
