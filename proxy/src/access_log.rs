@@ -125,18 +125,26 @@ impl AccessLine<'_> {
         };
         match self.client {
             Some(ip) => line.shown("client", ip),
-            None => line.shown("client", "-"),
+            None => line.text_of("client", "-"),
         }
         line.shown("request_id", self.request_id);
-        line.shown("method", self.method);
-        line.shown("host", self.host);
-        line.shown("path", self.path);
-        line.shown("version", format_args!("{:?}", self.version));
+        line.text_of("method", self.method);
+        line.text_of("host", self.host);
+        line.text_of("path", self.path);
+        // (`http::Version`'s `Debug` names, which the line has always used.)
+        match self.version {
+            http::Version::HTTP_09 => line.text_of("version", "HTTP/0.9"),
+            http::Version::HTTP_10 => line.text_of("version", "HTTP/1.0"),
+            http::Version::HTTP_11 => line.text_of("version", "HTTP/1.1"),
+            http::Version::HTTP_2 => line.text_of("version", "HTTP/2.0"),
+            http::Version::HTTP_3 => line.text_of("version", "HTTP/3.0"),
+            other => line.shown("version", format_args!("{other:?}")),
+        }
         line.number("status", u64::from(self.status));
         line.number("bytes", self.bytes as u64);
         line.float("duration_ms", duration_ms);
         line.string("site", self.site);
-        line.shown("origin", self.origin);
+        line.text_of("origin", self.origin);
         line.number("attempts", self.attempts as u64);
         line.string("cache", self.cache);
         line.flag("subrequest", self.subrequest);
@@ -254,6 +262,17 @@ impl<'b> Line<'b> {
                 // serde_json's escaping, as `tracing`'s JSON formatter uses.
                 let _ = serde_json::to_writer(&mut *self.buf, &format_args!("{value}"));
             }
+        }
+    }
+
+    /// A string field given with `%`: [`Line::shown`] without `core::fmt`.
+    fn text_of(&mut self, name: &str, value: &str) {
+        match self.format {
+            LineFormat::Text => {
+                self.name(name);
+                self.buf.extend_from_slice(value.as_bytes());
+            }
+            LineFormat::Json => self.string(name, value),
         }
     }
 

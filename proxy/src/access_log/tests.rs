@@ -120,6 +120,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             duration_ms: 0.0,
+            version: http::Version::HTTP_09,
             ..cases_base()
         },
     ]
