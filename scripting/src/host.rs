@@ -390,7 +390,7 @@ pub(crate) fn tell_when_settled(
     promise: &boa_engine::object::builtins::JsPromise,
     request: u64,
     ctx: &mut Context,
-) -> JsResult<()> {
+) {
     let done = FunctionObjectBuilder::new(
         ctx.realm(),
         NativeFunction::from_copy_closure(move |_, _, _| {
@@ -399,8 +399,8 @@ pub(crate) fn tell_when_settled(
         }),
     )
     .build();
-    promise.then(Some(done.clone()), Some(done), ctx)?;
-    Ok(())
+    // (A reaction, not `then`: no derived promise, no species lookup.)
+    promise.when_settled(Some(done.clone()), Some(done), ctx);
 }
 
 /// `passThrough()`.

@@ -498,8 +498,7 @@ impl Instance {
                     .and_then(|o| JsPromise::from_object(o).ok())
                     && matches!(p.state(), PromiseState::Pending)
                 {
-                    crate::host::tell_when_settled(&p, id, &mut self.context)
-                        .map_err(|e| self.error(&e))?;
+                    crate::host::tell_when_settled(&p, id, &mut self.context);
                 }
                 Ok(value)
             }

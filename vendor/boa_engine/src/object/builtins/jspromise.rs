@@ -571,6 +571,21 @@ impl JsPromise {
             .map_err(Into::into)
     }
 
+    /// Outpost patch: registers `on_fulfilled` and `on_rejected` as reactions to this
+    /// promise, as [`JsPromise::then`] does, without the derived promise `then`
+    /// returns (the spec's PerformPromiseThen with no result capability, which
+    /// `await` uses). For an embedder that only needs to learn when a promise
+    /// settles: `then` looks up the species constructor (observable by scripts) and
+    /// constructs a promise with its resolving functions, most of its cost.
+    pub fn when_settled(
+        &self,
+        on_fulfilled: Option<JsFunction>,
+        on_rejected: Option<JsFunction>,
+        context: &mut Context,
+    ) {
+        Promise::perform_promise_then(&self.inner, on_fulfilled, on_rejected, None, context);
+    }
+
     /// Schedules a callback to run when the promise is rejected.
     ///
     /// Equivalent to the [`Promise.prototype.catch`] method.
