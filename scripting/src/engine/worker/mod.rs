@@ -477,27 +477,30 @@ impl Worker {
     /// Answers the requests on `instance` whose handler finished, and forgets the ones
     /// with nothing left to do.
     fn check(&mut self, instance: u64, focus: &[u64]) {
-        let ids: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, r)| r.instance == instance)
-            .map(|(k, _)| *k)
-            .collect();
+        let on_instance = |r: &InFlight| r.instance == instance;
         // A pending handler may be waiting on another request's work (a promise the
         // module shares between requests): it can only be declared stuck once nothing
         // on the instance is outstanding.
-        let instance_busy = ids
-            .iter()
-            .any(|id| self.requests.get(id).is_some_and(|r| r.outstanding > 0));
+        let instance_busy = self
+            .requests
+            .values()
+            .any(|r| on_instance(r) && r.outstanding > 0);
         // Looking at a handler's promise costs a VM call: while the instance is busy,
         // only the requests that just had work done, or whose handler just settled
-        // (the prelude reports that), can have changed.
-        let mut targets = if instance_busy {
-            ids.into_iter()
-                .filter(|id| focus.contains(id))
-                .collect::<Vec<_>>()
+        // (the prelude reports that), can have changed. (Then the thread's other
+        // requests are not listed at all: this runs after every slice of JavaScript.)
+        let mut targets: Vec<u64> = if instance_busy {
+            focus
+                .iter()
+                .copied()
+                .filter(|id| self.requests.get(id).is_some_and(on_instance))
+                .collect()
         } else {
-            ids
+            self.requests
+                .iter()
+                .filter(|(_, r)| on_instance(r))
+                .map(|(k, _)| *k)
+                .collect()
         };
         targets.extend(std::mem::take(&mut self.settled).into_iter().filter(|id| {
             !focus.contains(id)
