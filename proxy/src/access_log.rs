@@ -124,6 +124,7 @@ impl AccessLine<'_> {
             LineFormat::Json => Line::json(buf, now),
         };
         match self.client {
+            Some(std::net::IpAddr::V4(ip)) => line.ipv4("client", ip),
             Some(ip) => line.shown("client", ip),
             None => line.text_of("client", "-"),
         }
@@ -296,6 +297,24 @@ impl<'b> Line<'b> {
                 let _ = serde_json::to_writer(&mut *self.buf, value);
             }
         }
+    }
+
+    /// An IPv4 address given with `%` (its dotted form), without `core::fmt`.
+    fn ipv4(&mut self, name: &str, ip: std::net::Ipv4Addr) {
+        let mut text = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                text[len] = b'.';
+                len += 1;
+            }
+            let mut digits = itoa::Buffer::new();
+            let d = digits.format(octet).as_bytes();
+            text[len..len + d.len()].copy_from_slice(d);
+            len += d.len();
+        }
+        // (Always ASCII digits and dots.)
+        self.text_of(name, std::str::from_utf8(&text[..len]).unwrap_or("-"));
     }
 
     fn number(&mut self, name: &str, value: u64) {

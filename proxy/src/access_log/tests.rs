@@ -116,6 +116,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             duration_ms: 1e-7,
+            client: Some("255.0.10.100".parse().expect("ip")),
             ..cases_base()
         },
         Case {
