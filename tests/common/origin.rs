@@ -292,8 +292,8 @@ where
     serve_counting(handler).await.0
 }
 
-/// [`serve`], also counting the TCP connections it accepts (to check connection
-/// reuse).
+/// [`serve`], also counting the TCP connections that carried a request (to check
+/// connection reuse).
 pub async fn serve_counting<F, Fut>(handler: F) -> (SocketAddr, Arc<AtomicUsize>)
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
@@ -341,10 +341,17 @@ where
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            counted.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
+            let counted = counted.clone();
             tokio::spawn(async move {
+                // Counted when it carries its first request: a connection that never
+                // does (another test's stray connect to a port this listener now
+                // holds) is not one the proxy under test opened for its requests.
+                let first = std::sync::atomic::AtomicBool::new(true);
                 let svc = hyper::service::service_fn(move |req| {
+                    if first.swap(false, Ordering::SeqCst) {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    }
                     let response = handler(req);
                     async move { Ok::<_, Infallible>(response.await) }
                 });
