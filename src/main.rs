@@ -398,10 +398,6 @@ fn init_logging(format: outpost_config::LogFormat, level: &str, file: Option<&Pa
     if installed.is_ok() && !ansi {
         // Access-log lines skip `tracing`'s formatter (the same line, made cheaply; see
         // `outpost_proxy::access_log`) into the same writer as every other line.
-        let format = match format {
-            outpost_config::LogFormat::Json => outpost_proxy::access_log::LineFormat::Json,
-            outpost_config::LogFormat::Text => outpost_proxy::access_log::LineFormat::Text,
-        };
         outpost_proxy::access_log::write_directly(format, move |line| {
             let _ = std::io::Write::write_all(&mut out.clone(), line);
         });

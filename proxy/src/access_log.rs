@@ -14,6 +14,10 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+// `log.format`: `Text` is `tracing_subscriber::fmt()`'s default (full) format without
+// ANSI colours, `Json` its `json().flatten_event(true)`, as the binary sets them up.
+use outpost_config::LogFormat;
+
 /// One access-log line, whichever path answered (pingora's, or the memory-hit fast
 /// path's): the fields are defined here once.
 pub(crate) struct AccessLine<'a> {
@@ -39,20 +43,11 @@ pub(crate) struct AccessLine<'a> {
     pub(crate) error: Option<String>,
 }
 
-/// How the process's log lines are rendered (the formatter `tracing` was set up with).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineFormat {
-    /// `tracing_subscriber::fmt()`'s default (full) text format, without ANSI colours.
-    Text,
-    /// `tracing_subscriber::fmt().json().flatten_event(true)`.
-    Json,
-}
-
 /// Where a finished line goes (the log's writer).
 type Out = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 struct Direct {
-    format: LineFormat,
+    format: LogFormat,
     out: Out,
 }
 
@@ -62,7 +57,7 @@ static DIRECT: OnceLock<Direct> = OnceLock::new();
 /// `tracing`'s formatter was set up with) and handed whole to `out` (the log's writer),
 /// instead of going through `tracing`'s formatter. Whether a line is written at all is
 /// still `tracing`'s filter's decision. Once per process; later calls change nothing.
-pub fn write_directly(format: LineFormat, out: impl Fn(&[u8]) + Send + Sync + 'static) {
+pub fn write_directly(format: LogFormat, out: impl Fn(&[u8]) + Send + Sync + 'static) {
     let _ = DIRECT.set(Direct {
         format,
         out: Box::new(out),
@@ -118,10 +113,10 @@ impl AccessLine<'_> {
 
     /// The whole line, newline included, as `tracing`'s formatter in `format` writes
     /// it at `now` for a request that took `duration_ms`.
-    fn render(&self, format: LineFormat, now: SystemTime, duration_ms: f64, buf: &mut Vec<u8>) {
+    fn render(&self, format: LogFormat, now: SystemTime, duration_ms: f64, buf: &mut Vec<u8>) {
         let mut line = match format {
-            LineFormat::Text => Line::text(buf, now),
-            LineFormat::Json => Line::json(buf, now),
+            LogFormat::Text => Line::text(buf, now),
+            LogFormat::Json => Line::json(buf, now),
         };
         match self.client {
             Some(std::net::IpAddr::V4(ip)) => line.ipv4("client", ip),
@@ -210,7 +205,7 @@ fn timestamp(now: SystemTime, buf: &mut Vec<u8>) {
 /// A line being written field by field, in one of the two formats.
 struct Line<'b> {
     buf: &'b mut Vec<u8>,
-    format: LineFormat,
+    format: LogFormat,
 }
 
 impl<'b> Line<'b> {
@@ -221,7 +216,7 @@ impl<'b> Line<'b> {
         buf.extend_from_slice(b"  INFO outpost::access: access");
         Line {
             buf,
-            format: LineFormat::Text,
+            format: LogFormat::Text,
         }
     }
 
@@ -233,18 +228,18 @@ impl<'b> Line<'b> {
         buf.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"access\"");
         Line {
             buf,
-            format: LineFormat::Json,
+            format: LogFormat::Json,
         }
     }
 
     fn name(&mut self, name: &str) {
         match self.format {
-            LineFormat::Text => {
+            LogFormat::Text => {
                 self.buf.push(b' ');
                 self.buf.extend_from_slice(name.as_bytes());
                 self.buf.push(b'=');
             }
-            LineFormat::Json => {
+            LogFormat::Json => {
                 self.buf.extend_from_slice(b",\"");
                 self.buf.extend_from_slice(name.as_bytes());
                 self.buf.extend_from_slice(b"\":");
@@ -256,10 +251,10 @@ impl<'b> Line<'b> {
     fn shown(&mut self, name: &str, value: impl std::fmt::Display) {
         self.name(name);
         match self.format {
-            LineFormat::Text => {
+            LogFormat::Text => {
                 let _ = write!(self.buf, "{value}");
             }
-            LineFormat::Json => {
+            LogFormat::Json => {
                 // serde_json's escaping, as `tracing`'s JSON formatter uses.
                 let _ = serde_json::to_writer(&mut *self.buf, &format_args!("{value}"));
             }
@@ -269,11 +264,11 @@ impl<'b> Line<'b> {
     /// A string field given with `%`: [`Line::shown`] without `core::fmt`.
     fn text_of(&mut self, name: &str, value: &str) {
         match self.format {
-            LineFormat::Text => {
+            LogFormat::Text => {
                 self.name(name);
                 self.buf.extend_from_slice(value.as_bytes());
             }
-            LineFormat::Json => self.string(name, value),
+            LogFormat::Json => self.string(name, value),
         }
     }
 
@@ -281,7 +276,7 @@ impl<'b> Line<'b> {
     fn string(&mut self, name: &str, value: &str) {
         self.name(name);
         match self.format {
-            LineFormat::Text => {
+            LogFormat::Text => {
                 let plain = value
                     .bytes()
                     .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
@@ -293,7 +288,7 @@ impl<'b> Line<'b> {
                     let _ = write!(self.buf, "{value:?}");
                 }
             }
-            LineFormat::Json => {
+            LogFormat::Json => {
                 let _ = serde_json::to_writer(&mut *self.buf, value);
             }
         }
@@ -326,10 +321,10 @@ impl<'b> Line<'b> {
     fn float(&mut self, name: &str, value: f64) {
         self.name(name);
         match self.format {
-            LineFormat::Text => {
+            LogFormat::Text => {
                 let _ = write!(self.buf, "{value:?}");
             }
-            LineFormat::Json => {
+            LogFormat::Json => {
                 let _ = serde_json::to_writer(&mut *self.buf, &value);
             }
         }
@@ -342,7 +337,7 @@ impl<'b> Line<'b> {
     }
 
     fn end(self) {
-        if self.format == LineFormat::Json {
+        if self.format == LogFormat::Json {
             self.buf
                 .extend_from_slice(b",\"target\":\"outpost::access\"}");
         }

@@ -1,7 +1,8 @@
 //! The direct writer's lines against `tracing`'s formatter's, set up as the binary
 //! sets it up (text, and JSON with flattened events; no ANSI colours).
 
-use super::{AccessLine, LineFormat, timestamp};
+use super::{AccessLine, timestamp};
+use outpost_config::LogFormat;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,22 +21,22 @@ impl Write for Captured {
 }
 
 /// The line `tracing` writes for `line` (with `duration_ms`), in `format`.
-fn through_tracing(format: LineFormat, line: AccessLine<'_>, duration_ms: f64) -> String {
+fn through_tracing(format: LogFormat, line: AccessLine<'_>, duration_ms: f64) -> String {
     let out = Captured::default();
     let writer = out.clone();
     let builder = tracing_subscriber::fmt()
         .with_ansi(false)
         .with_writer(move || writer.clone());
     let dispatch = match format {
-        LineFormat::Text => tracing::Dispatch::new(builder.finish()),
-        LineFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
+        LogFormat::Text => tracing::Dispatch::new(builder.finish()),
+        LogFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
     };
     tracing::dispatcher::with_default(&dispatch, || line.write_through_tracing(duration_ms));
     let bytes = out.0.lock().expect("lock").clone();
     String::from_utf8(bytes).expect("utf-8")
 }
 
-fn direct(format: LineFormat, line: &AccessLine<'_>, now: SystemTime, duration_ms: f64) -> String {
+fn direct(format: LogFormat, line: &AccessLine<'_>, now: SystemTime, duration_ms: f64) -> String {
     let mut buf = Vec::new();
     line.render(format, now, duration_ms, &mut buf);
     String::from_utf8(buf).expect("utf-8")
@@ -43,10 +44,10 @@ fn direct(format: LineFormat, line: &AccessLine<'_>, now: SystemTime, duration_m
 
 /// The line without its timestamp (tested on its own below: `tracing` reads the clock
 /// itself).
-fn untimed(format: LineFormat, line: &str) -> String {
+fn untimed(format: LogFormat, line: &str) -> String {
     match format {
-        LineFormat::Text => line.split_once(' ').expect("timestamp").1.to_string(),
-        LineFormat::Json => {
+        LogFormat::Text => line.split_once(' ').expect("timestamp").1.to_string(),
+        LogFormat::Json => {
             let mut v: serde_json::Value = serde_json::from_str(line).expect("json");
             v.as_object_mut().expect("object").remove("timestamp");
             // (Compared as text too, below: the order of entries is part of the line.)
@@ -169,7 +170,7 @@ fn line(c: &Case) -> AccessLine<'_> {
 #[test]
 fn direct_lines_are_tracings_lines() {
     let now = SystemTime::now();
-    for format in [LineFormat::Text, LineFormat::Json] {
+    for format in [LogFormat::Text, LogFormat::Json] {
         for c in cases() {
             let ours = direct(format, &line(&c), now, c.duration_ms);
             let theirs = through_tracing(format, line(&c), c.duration_ms);
@@ -182,7 +183,7 @@ fn direct_lines_are_tracings_lines() {
                 untimed(format, &theirs),
                 "{format:?}"
             );
-            if format == LineFormat::Json {
+            if format == LogFormat::Json {
                 assert_eq!(
                     json_without_timestamp_text(&ours),
                     json_without_timestamp_text(&theirs)
