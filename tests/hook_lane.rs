@@ -218,16 +218,8 @@ async fn a_connection_moves_between_the_lane_and_pingoras_path() {
         let ran = common::series_reaching(&admin, "outpost_script_lane_requests_total", 4.0).await;
         assert_eq!(ran, 4.0);
         // Every request, whichever path answered, leaves the in-flight count (what a
-        // drain waits for) once it ends, a moment after its last byte is sent.
-        let mut in_flight = f64::NAN;
-        for _ in 0..100 {
-            in_flight = metric(&scrape(&admin).await, "outpost_requests_in_flight");
-            if in_flight == 0.0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(in_flight, 0.0);
+        // drain waits for) once it ends.
+        assert_eq!(common::in_flight_settled(&admin).await, 0.0);
     })
     .await
     .expect("test timed out");

@@ -6,7 +6,7 @@
 mod common;
 
 use common::origin::TestOrigin;
-use common::{Outpost, TEST_TIMEOUT, client, free_port, metric, scrape};
+use common::{Outpost, TEST_TIMEOUT, client, free_port, scrape};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -76,15 +76,8 @@ async fn cron_triggers_run_the_scheduled_handler_on_time() {
             text.contains("outpost_scheduled_runs_total{cron=\"* * * * * *\",outcome=\"script-exception\""),
             "{text}"
         );
-        // Nothing a scheduled run did stays in flight. (Polled: the request above is
-        // counted until its logging phase ends, just after the client has the body.)
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut in_flight = metric(&text, "outpost_requests_in_flight");
-        while in_flight != 0.0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            in_flight = metric(&scrape(&admin).await, "outpost_requests_in_flight");
-        }
-        assert_eq!(in_flight, 0.0);
+        // Nothing a scheduled run did stays in flight.
+        assert_eq!(common::in_flight_settled(&admin).await, 0.0);
     })
     .await
     .expect("test timed out");

@@ -390,6 +390,17 @@ pub fn metric(text: &str, series: &str) -> f64 {
 /// response is counted just after its last byte is sent, so a scrape right after a
 /// request may come a moment early.
 pub async fn series_reaching(admin: &str, series: &str, want: f64) -> f64 {
+    series_until(admin, series, |v| v >= want).await
+}
+
+/// `outpost_requests_in_flight` once it is back to 0, or after 5 s: a request is
+/// counted until its logging phase ends, just after the client has the body.
+pub async fn in_flight_settled(admin: &str) -> f64 {
+    series_until(admin, "outpost_requests_in_flight", |v| v == 0.0).await
+}
+
+/// The value of `series` (0 while absent) once `done` says so, or after 5 s.
+async fn series_until(admin: &str, series: &str, done: impl Fn(f64) -> bool) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let text = scrape(admin).await;
@@ -398,7 +409,7 @@ pub async fn series_reaching(admin: &str, series: &str, want: f64) -> f64 {
         } else {
             0.0
         };
-        if v >= want || Instant::now() > deadline {
+        if done(v) || Instant::now() > deadline {
             return v;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
