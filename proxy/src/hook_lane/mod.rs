@@ -167,7 +167,7 @@ pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) 
     served
 }
 
-/// A hook run for a request the lane took (counted in flight until [`Ran::done`]).
+/// A hook run for a request the lane took (counted in flight while this lives).
 struct Ran {
     id: Arc<str>,
     /// The script's name, as metrics and logs give it.
