@@ -10,8 +10,8 @@
 use crate::convert::{arg, type_error};
 use crate::error::Result;
 use crate::exchange::{Body, FetchResponse};
-use boa_engine::object::FunctionObjectBuilder;
 use boa_engine::object::builtins::{JsFunction, JsPromise};
+use boa_engine::object::{FunctionObjectBuilder, RecordTemplate};
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_string,
@@ -29,6 +29,8 @@ struct Helpers {
     slow: JsObject,
     /// `HostBody.prototype`: a body the host holds (`{ id, signal }`).
     host_body: JsObject,
+    /// The layout of a `HostBody`, as its constructor makes it.
+    host_body_record: RecordTemplate,
     /// `Response.prototype`.
     response: JsObject,
 }
@@ -82,9 +84,16 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
             .as_object()
             .ok_or_else(|| type_error(format!("{name}.prototype is missing")))
     };
+    let host_body = prototype_of("HostBody", ctx)?;
+    let host_body_record = RecordTemplate::with_prototype(
+        host_body.clone(),
+        &[js_string!("id"), js_string!("signal")],
+        ctx,
+    );
     let helpers = Helpers {
         slow,
-        host_body: prototype_of("HostBody", ctx)?,
+        host_body,
+        host_body_record,
         response: prototype_of("Response", ctx)?,
     };
     ctx.realm().host_defined_mut().insert(InFlight {
@@ -105,8 +114,13 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 /// A `HostBody` (`{ id, signal }`) for host body `id`: what the prelude's body
 /// methods read a body the host holds through.
 pub(crate) fn host_body(id: u64, ctx: &mut Context) -> JsResult<JsValue> {
-    let prototype = host_body_prototype(ctx).ok_or_else(|| type_error("fetch() is not set up"))?;
-    host_body_with(&prototype, id, ctx)
+    let template = ctx
+        .realm()
+        .host_defined()
+        .get::<InFlight>()
+        .map(|f| f.helpers.host_body_record.clone())
+        .ok_or_else(|| type_error("fetch() is not set up"))?;
+    Ok(host_body_with(&template, id))
 }
 
 /// This realm's `HostBody.prototype`, once `fetch()` is set up.
@@ -125,13 +139,11 @@ fn as_host_body(value: &JsValue, prototype: &JsObject) -> Option<JsObject> {
     })
 }
 
-/// [`host_body`] with `HostBody.prototype` at hand.
-fn host_body_with(prototype: &JsObject, id: u64, ctx: &mut Context) -> JsResult<JsValue> {
-    let body = JsObject::with_object_proto(ctx.intrinsics());
-    body.set_prototype(Some(prototype.clone()));
-    body.set(js_string!("id"), id as f64, false, ctx)?;
-    body.set(js_string!("signal"), JsValue::undefined(), false, ctx)?;
-    Ok(body.into())
+/// [`host_body`] with the realm's `HostBody` layout at hand.
+fn host_body_with(template: &RecordTemplate, id: u64) -> JsValue {
+    template
+        .create(vec![(id as f64).into(), JsValue::undefined()])
+        .into()
 }
 
 /// Takes the body of `value` (a `Response`) out for the host when it is a host body
@@ -291,7 +303,7 @@ pub(crate) fn settle(
                 .as_object()
                 .ok_or_else(|| type_error("headers: not an object"))?;
             let id = crate::host::store_body(request, response.body);
-            let body = host_body_with(&helpers.host_body, id, ctx)?;
+            let body = host_body_with(&helpers.host_body_record, id);
             let response = crate::response::from_host(
                 &helpers.response,
                 body,
@@ -300,7 +312,7 @@ pub(crate) fn settle(
                 headers,
                 waiting.url.clone(),
                 ctx,
-            );
+            )?;
             waiting
                 .resolve
                 .call(&JsValue::undefined(), &[response.into()], ctx)?;

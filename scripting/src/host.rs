@@ -584,7 +584,9 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 /// runtime's work, not the script's: not charged to the request's CPU limit.
 fn load_streams(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     STREAMS_USED.set(true);
-    run_part("streams", args.first().cloned().unwrap_or_default(), ctx)
+    let made = run_part("streams", args.first().cloned().unwrap_or_default(), ctx)?;
+    crate::response::streams_loaded(&made, ctx)?;
+    Ok(made)
 }
 
 /// `loadPart(name, arg)`: compiles one of the runtime's lazily compiled parts (Web

@@ -212,8 +212,8 @@
   // request.rs and response.rs, whose prototypes inherit from Body's). Each object
   // keeps its body's state in one record (`source`, `used` and `stream`): a Request's
   // is its whole record, a Response's is held by its native state.
-  let requestRecordOf, nativeBodyOf;
-  const bodyOf = (o) => requestRecordOf(o) ?? nativeBodyOf(o);
+  // (`bodyOf(o)`: the record of a Request or a Response, a TypeError for anything else.)
+  let requestRecordOf, bodyOf;
   class Body {
     get bodyUsed() {
       const b = bodyOf(this);
@@ -401,22 +401,16 @@
   const givenSignal = (r) => requestRecordOf(r).signal;
 
   // Response is a native class (response.rs): its constructor asks this for what it
-  // cannot decide alone (`extract`) and for `Headers` given as a record or sequence.
+  // cannot decide alone (`extract`; a stream it hands to the Streams part itself) and
+  // for `Headers` given as a record or sequence.
   // Its objects inherit the body methods from Body.
   const responses = host.responseClass({
-    extract(body) {
-      if (isStream(body)) {
-        const s = streamSource(body);
-        return [s, null, s === body];
-      }
-      const parts = extractBody(body);
-      return [parts[0], parts[1], false];
-    },
+    extract: extractBody,
     Headers: globalThis.Headers,
   });
   const Response = responses.Response;
   const makeResponse = responses.make;
-  nativeBodyOf = responses.bodyOf;
+  bodyOf = responses.bodyOf;
   Object.setPrototypeOf(Response.prototype, Body.prototype);
   // A response the host made (a fetch's or the cache's answer): its body stays with
   // the host until read.

@@ -8,9 +8,7 @@
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
-use boa_engine::builtins::object::OrdinaryObject;
-use boa_engine::object::ObjectInitializer;
-use boa_engine::property::Attribute;
+use boa_engine::object::RecordTemplate;
 use boa_engine::{
     Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
     js_string,
@@ -62,35 +60,48 @@ fn record(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(record_of(&arg(args, 0)).map_or_else(JsValue::undefined, JsValue::from))
 }
 
-/// `Request.prototype`, kept in the realm for [`incoming`].
-#[derive(Trace, Finalize, JsData)]
-struct Prototype(JsObject);
+/// `Request.prototype` and the layout of request records, kept in the realm for
+/// [`incoming`] and [`new_record`].
+#[derive(Trace, Finalize, JsData, Clone)]
+struct Made {
+    prototype: JsObject,
+    record: RecordTemplate,
+}
 
 /// A request's record: `{ source, used, stream, url, method, headers, redirect, cf,
 /// signal }`, the state a `Request` and the prelude's body methods share. One maker
 /// for both the prelude's `new Request` and [`incoming`], so both have one shape.
-fn new_record(fields: [JsValue; 7], ctx: &mut Context) -> JsObject {
+fn new_record(template: &RecordTemplate, fields: [JsValue; 7]) -> JsObject {
     let [source, url, method, headers, redirect, cf, signal] = fields;
-    // A shared shape: records of one kind reuse its property layout, where a
-    // fresh object's own layout costs a hash-table insert per property.
-    ObjectInitializer::with_native_data(OrdinaryObject, ctx)
-        .property(js_string!("source"), source, Attribute::all())
-        .property(js_string!("used"), false, Attribute::all())
-        .property(js_string!("stream"), JsValue::null(), Attribute::all())
-        .property(js_string!("url"), url, Attribute::all())
-        .property(js_string!("method"), method, Attribute::all())
-        .property(js_string!("headers"), headers, Attribute::all())
-        .property(js_string!("redirect"), redirect, Attribute::all())
-        .property(js_string!("cf"), cf, Attribute::all())
-        .property(js_string!("signal"), signal, Attribute::all())
-        .build()
+    // One layout for every record, kept whole: made property by property, each
+    // record cost a transition lookup per property.
+    template.create(vec![
+        source,
+        false.into(),
+        JsValue::null(),
+        url,
+        method,
+        headers,
+        redirect,
+        cf,
+        signal,
+    ])
+}
+
+/// What [`request_class`] kept in the current realm.
+fn made(ctx: &Context) -> JsResult<Made> {
+    ctx.realm()
+        .host_defined()
+        .get::<Made>()
+        .cloned()
+        .ok_or_else(|| type_error("the Request class is not set up"))
 }
 
 /// `newRecord(source, url, method, headers, redirect, cf, signal)`: a record for the
 /// prelude's `new Request` steps.
 fn new_record_way(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let fields = std::array::from_fn(|i| arg(args, i));
-    Ok(new_record(fields, ctx).into())
+    Ok(new_record(&made(ctx)?.record, fields).into())
 }
 
 /// The `Request` a handler receives, made here rather than by the prelude (a literal
@@ -104,13 +115,9 @@ pub(crate) fn incoming(
     cf: JsValue,
     ctx: &mut Context,
 ) -> JsResult<JsValue> {
-    let prototype = ctx
-        .realm()
-        .host_defined()
-        .get::<Prototype>()
-        .map(|p| p.0.clone())
-        .ok_or_else(|| type_error("the Request class is not set up"))?;
+    let made = made(ctx)?;
     let record = new_record(
+        &made.record,
         [
             source,
             url.into(),
@@ -120,8 +127,8 @@ pub(crate) fn incoming(
             cf,
             JsValue::undefined(),
         ],
-        ctx,
     );
+    let prototype = made.prototype.clone();
     Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
 }
 
@@ -137,9 +144,24 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         init,
         prototype: prototype.clone(),
     };
-    ctx.realm()
-        .host_defined_mut()
-        .insert(Prototype(prototype.clone()));
+    let layout = RecordTemplate::new(
+        &[
+            js_string!("source"),
+            js_string!("used"),
+            js_string!("stream"),
+            js_string!("url"),
+            js_string!("method"),
+            js_string!("headers"),
+            js_string!("redirect"),
+            js_string!("cf"),
+            js_string!("signal"),
+        ],
+        ctx,
+    );
+    ctx.realm().host_defined_mut().insert(Made {
+        prototype: prototype.clone(),
+        record: layout,
+    });
     let class = native_class::class(
         "Request",
         1,

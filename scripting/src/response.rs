@@ -10,10 +10,8 @@
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
-use boa_engine::builtins::object::OrdinaryObject;
-use boa_engine::object::ObjectInitializer;
+use boa_engine::object::RecordTemplate;
 use boa_engine::object::builtins::JsUint8Array;
-use boa_engine::property::Attribute;
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_string,
@@ -70,8 +68,8 @@ fn content_type_map(content_type: Option<&JsString>) -> http::HeaderMap {
 /// What the constructor asks of the prelude, and the prototype it makes objects with.
 #[derive(Trace, Finalize, Clone)]
 struct Helpers {
-    /// `extract(body) -> [source, content type or null, is a stream]`: the Fetch
-    /// standard's "extract a body" for everything but null and strings.
+    /// `extract(body) -> [source, content type or null]`: the Fetch standard's
+    /// "extract a body" for everything but null, strings and streams.
     extract: JsObject,
     /// The `Headers` constructor (for `init.headers` that is not a `Headers` object).
     headers: JsObject,
@@ -89,20 +87,25 @@ fn null_body_status(status: u16) -> bool {
     matches!(status, 101 | 204 | 205 | 304)
 }
 
+/// The layout of body records, kept in the realm by [`response_class`].
+#[derive(Trace, Finalize, JsData)]
+struct BodyRecord(RecordTemplate);
+
 /// `{ source, used: false, stream }`.
-fn body_record(source: JsValue, stream: bool, ctx: &mut Context) -> JsObject {
+fn body_record(source: JsValue, stream: bool, ctx: &mut Context) -> JsResult<JsObject> {
     let stream = if stream {
         source.clone()
     } else {
         JsValue::null()
     };
-    // A shared shape: records of one kind reuse its property layout, where a
-    // fresh object's own layout costs a hash-table insert per property.
-    ObjectInitializer::with_native_data(OrdinaryObject, ctx)
-        .property(js_string!("source"), source, Attribute::all())
-        .property(js_string!("used"), false, Attribute::all())
-        .property(js_string!("stream"), stream, Attribute::all())
-        .build()
+    // One layout for every record, kept whole (see request.rs).
+    let template = ctx
+        .realm()
+        .host_defined()
+        .get::<BodyRecord>()
+        .map(|t| t.0.clone())
+        .ok_or_else(|| type_error("the Response class is not set up"))?;
+    Ok(template.create(vec![source, false.into(), stream]))
 }
 
 /// Runs `f` on the state of `this` (a TypeError if it is not a `Response`).
@@ -178,6 +181,12 @@ fn construct(
         (JsValue::null(), None, false)
     } else if body.is_string() {
         (body, Some(js_string!("text/plain;charset=UTF-8")), false)
+    } else if let Some(source) = stream_source(&body, ctx)? {
+        let stream = source
+            .as_object()
+            .zip(body.as_object())
+            .is_some_and(|(s, b)| JsObject::equals(&s, &b));
+        (source, None, stream)
     } else {
         let parts = helpers.extract.call(&JsValue::undefined(), &[body], ctx)?;
         let parts = parts
@@ -185,8 +194,7 @@ fn construct(
             .ok_or_else(|| type_error("extract: not an array"))?;
         let source = parts.get(0, ctx)?;
         let content_type = parts.get(1, ctx)?.as_string();
-        let stream = parts.get(2, ctx)?.to_boolean();
-        (source, content_type, stream)
+        (source, content_type, false)
     };
     if !source.is_null() && null_body_status(status) {
         return Err(type_error(format!(
@@ -212,7 +220,7 @@ fn construct(
     }
     let prototype = native_class::prototype_for(&target, &helpers.prototype, ctx)?;
     let state = ResponseState {
-        body: body_record(source, stream, ctx),
+        body: body_record(source, stream, ctx)?,
         headers: headers.and_then(|h: JsValue| h.as_object()),
         status,
         status_text,
@@ -230,7 +238,7 @@ fn construct(
 fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResult<JsValue> {
     let text = |i: usize| arg(args, i).as_string().unwrap_or_default();
     let state = ResponseState {
-        body: body_record(arg(args, 0), arg(args, 1).to_boolean(), ctx),
+        body: body_record(arg(args, 0), arg(args, 1).to_boolean(), ctx)?,
         status: arg(args, 2).as_number().unwrap_or(0.0) as u16,
         status_text: text(3),
         headers: arg(args, 4).as_object(),
@@ -252,9 +260,9 @@ pub(crate) fn from_host(
     headers: JsObject,
     url: JsString,
     ctx: &mut Context,
-) -> JsObject {
+) -> JsResult<JsObject> {
     let state = ResponseState {
-        body: body_record(source, false, ctx),
+        body: body_record(source, false, ctx)?,
         status,
         status_text,
         headers: Some(headers),
@@ -263,12 +271,62 @@ pub(crate) fn from_host(
         error: false,
         content_type: None,
     };
-    JsObject::from_proto_and_data(Some(prototype.clone()), state)
+    Ok(JsObject::from_proto_and_data(
+        Some(prototype.clone()),
+        state,
+    ))
 }
 
-/// `bodyOf(response)`: its body record (a TypeError for anything else).
+/// `bodyOf(x)`: the body record of a `Response` or a `Request` (a request's record is
+/// its body's), a TypeError for anything else. One native call for the prelude's body
+/// readers, which asked `Request` and `Response` in turn.
 fn body_of(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
-    with_state(&arg(args, 0), |s| s.body.clone().into())
+    let x = arg(args, 0);
+    record_of(&x)
+        .or_else(|| crate::request::record_of(&x))
+        .map(JsValue::from)
+        .ok_or_else(|| type_error("Illegal invocation: not a Response"))
+}
+
+/// The Streams part's `bodySource(x)` (see js/streams/07-extras.js), kept in the realm
+/// once the part is loaded there: before that no stream exists.
+#[derive(Trace, Finalize, JsData)]
+struct StreamBodySource(JsObject);
+
+/// Keeps the `bodySource` of the Streams part just loaded (`made`: its factory's
+/// `{ api, classes }`) for the constructor.
+pub(crate) fn streams_loaded(made: &JsValue, ctx: &mut Context) -> JsResult<()> {
+    let api = made
+        .as_object()
+        .ok_or_else(|| type_error("the Streams part made no API"))?
+        .get(js_string!("api"), ctx)?;
+    let body_source = api
+        .as_object()
+        .ok_or_else(|| type_error("the Streams part made no API"))?
+        .get(js_string!("bodySource"), ctx)?
+        .as_object()
+        .ok_or_else(|| type_error("the Streams part has no bodySource"))?;
+    ctx.realm()
+        .host_defined_mut()
+        .insert(StreamBodySource(body_source));
+    Ok(())
+}
+
+/// What `body` becomes as a response's body if it is a `ReadableStream`: the host body
+/// of an untouched host stream (`new Response(r.body, r)`; the stream is then locked),
+/// or the stream itself. `None` for anything else. One call into the Streams part
+/// instead of the prelude's `extract` and the array it answers with.
+fn stream_source(body: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    let Some(body_source) = ctx
+        .realm()
+        .host_defined()
+        .get::<StreamBodySource>()
+        .map(|f| f.0.clone())
+    else {
+        return Ok(None);
+    };
+    let source = body_source.call(&JsValue::undefined(), std::slice::from_ref(body), ctx)?;
+    Ok((!source.is_undefined()).then_some(source))
 }
 
 /// `cloneOf(response, source, isStream)`: a copy of `response` (headers copied) with
@@ -299,7 +357,7 @@ fn clone_of(
         None => None,
     };
     let state = ResponseState {
-        body: body_record(arg(args, 1), arg(args, 2).to_boolean(), ctx),
+        body: body_record(arg(args, 1), arg(args, 2).to_boolean(), ctx)?,
         headers,
         status,
         status_text,
@@ -352,6 +410,15 @@ pub(crate) fn response_class(
     let extract = native_class::helper(args, "extract", ctx)?;
     let headers_ctor = native_class::helper(args, "Headers", ctx)?;
     let prototype = JsObject::with_object_proto(ctx.intrinsics());
+    let record = RecordTemplate::new(
+        &[
+            js_string!("source"),
+            js_string!("used"),
+            js_string!("stream"),
+        ],
+        ctx,
+    );
+    ctx.realm().host_defined_mut().insert(BodyRecord(record));
     let helpers = Helpers {
         extract,
         headers: headers_ctor,

@@ -3,7 +3,7 @@
   // =====================================================================
   // Readable streams
   // =====================================================================
-  let rs, rsMaybe, newRS, isRS, rsRaw;
+  let rs, rsMaybe, newRS, isRS, rsRaw, rsRawIfAny;
   class ReadableStream {
     #s;
     constructor(underlyingSource = undefined, strategy = undefined) {
@@ -42,6 +42,8 @@
       isRS = (o) => typeof o === "object" && o !== null && #s in o;
       rs = (o) => { let s; try { s = o.#s; } catch { throw new TypeError("not a ReadableStream"); } if (s.lazy !== undefined) materialize(s); return s; };
       rsRaw = (o) => o.#s;
+      // A stream's record without materialising it, or undefined for anything else.
+      rsRawIfAny = (o) => (typeof o === "object" && o !== null && #s in o ? o.#s : undefined);
     }
     static from(asyncIterable) { return readableStreamFromIterable(asyncIterable).obj; }
     get locked() { return isReadableStreamLocked(rs(this)); }
@@ -112,8 +114,10 @@
     return { preventAbort, preventCancel, preventClose, signal };
   }
 
-  function initializeReadableStream() {
-    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy: undefined, tag: undefined };
+  // (`lazy` and `tag`: see materialize() and the host streams in 07-extras.js;
+  // undefined for every other stream.)
+  function initializeReadableStream(lazy, tag) {
+    return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy, tag };
   }
   // A stream the runtime makes for every fetched body (js/streams-loader.js) sets up its
   // controller when first used: most such bodies are handed on untouched

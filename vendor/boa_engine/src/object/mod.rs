@@ -39,6 +39,10 @@ mod property_map;
 
 pub mod shape;
 
+// Outpost patch: see record_template.rs.
+mod record_template;
+pub use record_template::RecordTemplate;
+
 pub(crate) use builtins::*;
 
 pub use datatypes::JsData;
