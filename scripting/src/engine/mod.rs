@@ -92,6 +92,13 @@ impl QueueLimits {
 /// (boa's regex engine backtracks without a step limit: `/^(a+)+$/` on 40
 /// characters runs for hours). The watchdog gives its slot a fresh thread.
 const WEDGED_AFTER: Duration = Duration::from_secs(5);
+/// After this many dropped script contexts (old versions of redeployed scripts,
+/// scripts restarted after a limit) a JS thread is replaced by a fresh one: a boa
+/// context leaves ~0.9 MiB of itself in its thread's heap when dropped, and that
+/// stays in every later collection's live set, so collections grew from ~35 ms after
+/// 75 versions to ~0.5 s after 1 000. A thread's exit frees its whole heap. The
+/// replaced thread finishes the requests it has first.
+pub const RECYCLE_AFTER: usize = 32;
 /// The longest a request waits for its script's answer; beyond it the JS thread is
 /// stuck and the request gets an error instead of hanging.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(2 * ASYNC_TIMEOUT.as_secs());
@@ -112,6 +119,8 @@ struct Slot {
     /// Set, and waiters woken, when the watchdog gives up on this thread: the
     /// requests sent to it fail at once instead of at [`ANSWER_DEADLINE`].
     stuck: Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
+    /// Script contexts the thread has dropped (see [`RECYCLE_AFTER`]).
+    dropped: Arc<AtomicUsize>,
     name: String,
 }
 
@@ -123,6 +132,15 @@ pub struct ScriptEngine {
     queue: QueueLimits,
     /// Jobs waiting to start, per script path.
     per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<AtomicUsize>>>,
+    /// When the watchdog replaces a thread for the contexts it dropped.
+    recycling: Arc<Recycling>,
+}
+
+/// The watchdog's threshold for replacing a thread that dropped many script contexts,
+/// and how often it did.
+struct Recycling {
+    after: AtomicUsize,
+    done: AtomicUsize,
 }
 
 static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -140,15 +158,18 @@ fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Resul
     let busy = busy_since.clone();
     let preparing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let prep = preparing.clone();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let drops = dropped.clone();
     std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || worker(rx, limits, kv, busy, prep))?;
+        .spawn(move || worker(rx, limits, kv, busy, prep, drops))?;
     Ok(Slot {
         tx,
         queued: Arc::new(AtomicUsize::new(0)),
         busy_since,
         preparing,
         stuck: Arc::default(),
+        dropped,
         name,
     })
 }
@@ -157,7 +178,14 @@ fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Resul
 /// [`WEDGED_AFTER`] (or four CPU limits, if that is longer) gets a new thread. The old
 /// one keeps the jobs it had (they fail at [`ANSWER_DEADLINE`]) and exits when its
 /// call returns, if it ever does; until then it holds a CPU, which the log says.
-fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits, kv: Arc<KvSlot>) {
+/// A slot whose thread has dropped [`RECYCLE_AFTER`] script contexts gets a new
+/// thread too; the old one finishes its requests and exits.
+fn watchdog(
+    slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>,
+    limits: Limits,
+    kv: Arc<KvSlot>,
+    recycling: Arc<Recycling>,
+) {
     let wedged = WEDGED_AFTER.max(limits.cpu_time * 4);
     let mut replaced = 0usize;
     loop {
@@ -168,13 +196,19 @@ fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits
             let since = slot.busy_since.load(Ordering::Relaxed);
             since != 0 && now.saturating_sub(since) >= wedged.as_millis() as u64
         };
-        // Scan under the read lock: dispatch is never blocked unless a thread is stuck.
-        if !slots.read().is_ok_and(|s| s.iter().any(stuck_for)) {
+        let after = recycling.after.load(Ordering::Relaxed);
+        let worn = |slot: &Slot| slot.dropped.load(Ordering::Relaxed) >= after;
+        // Scan under the read lock: dispatch is blocked only while a slot changes.
+        if !slots
+            .read()
+            .is_ok_and(|s| s.iter().any(|slot| stuck_for(slot) || worn(slot)))
+        {
             continue;
         }
         let Ok(mut slots) = slots.write() else { return };
         for slot in slots.iter_mut() {
-            if !stuck_for(slot) {
+            let stuck = stuck_for(slot);
+            if !stuck && !worn(slot) {
                 continue;
             }
             let since = slot.busy_since.load(Ordering::Relaxed);
@@ -184,7 +218,7 @@ fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits
                 slot.name.split("-r").next().unwrap_or("outpost-js")
             );
             match spawn_worker(name.clone(), limits, kv.clone()) {
-                Ok(fresh) => {
+                Ok(fresh) if stuck => {
                     tracing::error!(
                         stuck = %slot.name,
                         replacement = %name,
@@ -193,6 +227,16 @@ fn watchdog(slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>, limits: Limits
                     );
                     slot.stuck.0.store(true, Ordering::SeqCst);
                     slot.stuck.1.notify_waiters();
+                    *slot = fresh;
+                }
+                Ok(fresh) => {
+                    tracing::info!(
+                        old = %slot.name,
+                        replacement = %name,
+                        dropped_contexts = slot.dropped.load(Ordering::Relaxed),
+                        "a JS thread that dropped many script versions is replaced by a fresh one (its heap is freed once it finishes its requests)"
+                    );
+                    recycling.done.fetch_add(1, Ordering::Relaxed);
                     *slot = fresh;
                 }
                 Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
@@ -224,16 +268,37 @@ impl ScriptEngine {
         }
         let slots = Arc::new(std::sync::RwLock::new(slots));
         let weak = Arc::downgrade(&slots);
+        let recycling = Arc::new(Recycling {
+            after: AtomicUsize::new(RECYCLE_AFTER),
+            done: AtomicUsize::new(0),
+        });
+        let watched = recycling.clone();
         std::thread::Builder::new()
             .name("outpost-js-watchdog".into())
-            .spawn(move || watchdog(weak, limits, kv))?;
+            .spawn(move || watchdog(weak, limits, kv, watched))?;
         let threads = threads.max(1);
         Ok(ScriptEngine {
             slots,
             next: AtomicUsize::new(0),
             queue: QueueLimits::for_threads(threads),
             per_script: Default::default(),
+            recycling,
         })
+    }
+
+    /// How many JS threads have been replaced by fresh ones after dropping
+    /// [`RECYCLE_AFTER`] script contexts.
+    pub fn threads_recycled(&self) -> usize {
+        self.recycling.done.load(Ordering::Relaxed)
+    }
+
+    /// The same engine, replacing a JS thread after it dropped `contexts` script
+    /// contexts instead of [`RECYCLE_AFTER`] (at least 1).
+    pub fn with_recycling_after(self, contexts: usize) -> Self {
+        self.recycling
+            .after
+            .store(contexts.max(1), Ordering::Relaxed);
+        self
     }
 
     /// The same engine with these queue bounds.

@@ -32,6 +32,7 @@ pub(super) fn worker(
     kv: Arc<KvSlot>,
     busy_since: Arc<std::sync::atomic::AtomicU64>,
     preparing: Arc<std::sync::atomic::AtomicBool>,
+    dropped: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -56,6 +57,7 @@ pub(super) fn worker(
         events: FuturesUnordered::new(),
         settled: Vec::new(),
         documents: HashMap::new(),
+        dropped,
     };
     rt.block_on(w.run(rx, &busy_since, &preparing));
 }
@@ -100,6 +102,10 @@ struct Worker {
     settled: Vec<u64>,
     /// Pages this thread parses itself, by request and rewriter.
     documents: HashMap<(u64, u32), Document>,
+    /// How many script contexts this thread has dropped (old versions, restarted
+    /// scripts): each leaves part of itself in the thread's heap, so the pool gives
+    /// the thread's slot a fresh thread after enough of them (`RECYCLE_AFTER`).
+    dropped: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Worker {
@@ -109,28 +115,36 @@ impl Worker {
         busy_since: &std::sync::atomic::AtomicU64,
         preparing: &std::sync::atomic::AtomicBool,
     ) {
+        // Closed when the pool gave this thread's slot to a fresh thread: the requests
+        // already here are finished, then the thread exits (freeing its heap).
+        let mut closed = false;
         loop {
+            if closed && self.requests.is_empty() && self.events.is_empty() {
+                break;
+            }
             tokio::select! {
                 // Requests and their completions first; the spare only when neither waits.
                 biased;
-                job = rx.recv() => match job {
+                job = rx.recv(), if !closed => match job {
                     Some(job) => {
                         busy_since.store(now_ms(), Ordering::Relaxed);
                         self.start(job).await;
                         busy_since.store(0, Ordering::Relaxed);
                     }
-                    None => break,
+                    None => closed = true,
                 },
                 Some(event) = self.events.next(), if !self.events.is_empty() => {
                     busy_since.store(now_ms(), Ordering::Relaxed);
                     self.settle(event);
                     busy_since.store(0, Ordering::Relaxed);
                 }
-                () = std::future::ready(()), if self.spare_wanted() => {
+                () = std::future::ready(()), if !closed && self.spare_wanted() => {
                     preparing.store(true, Ordering::Relaxed);
                     self.make_spare();
                     preparing.store(false, Ordering::Relaxed);
                 }
+                // Only once closed: requests left with nothing that could move them.
+                else => break,
             }
         }
     }
@@ -192,8 +206,15 @@ impl Worker {
         if let Some(live) = self.instances.get_mut(&id) {
             live.retired = true;
             if live.in_flight == 0 {
-                self.instances.remove(&id);
+                self.drop_instance(id);
             }
+        }
+    }
+
+    /// Drops a compiled script's context (counted: see `dropped`).
+    fn drop_instance(&mut self, id: u64) {
+        if self.instances.remove(&id).is_some() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -315,7 +336,7 @@ impl Worker {
                 self.forget_bodies(r);
             }
         }
-        self.instances.remove(&id);
+        self.drop_instance(id);
         self.warm.retain(|_, (_, i)| *i != id);
         // Give the dropped context's heap back now, not at the next collection.
         boa_gc::force_collect();
@@ -570,7 +591,7 @@ impl Worker {
                 if let Some(live) = self.instances.get_mut(&instance) {
                     live.in_flight -= 1;
                     if live.retired && live.in_flight == 0 {
-                        self.instances.remove(&instance);
+                        self.drop_instance(instance);
                     }
                 }
             }
