@@ -621,6 +621,12 @@ pub(crate) fn streams_used() -> bool {
     STREAMS_USED.get()
 }
 
+/// Marks this thread's scripts as users of streams before any ran here: a thread
+/// replacing one whose scripts used them prepares its spare runtime with them.
+pub(crate) fn expect_streams() {
+    STREAMS_USED.set(true);
+}
+
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;

@@ -103,24 +103,37 @@ pub const RECYCLE_AFTER: usize = 32;
 /// stuck and the request gets an error instead of hanging.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(2 * ASYNC_TIMEOUT.as_secs());
 
+/// What a JS thread reports about itself, read by the dispatcher and the watchdog.
+#[derive(Default)]
+struct Gauges {
+    /// Milliseconds since `EPOCH` when the thread entered the call it is in now;
+    /// 0 while it waits for work.
+    busy_since: std::sync::atomic::AtomicU64,
+    /// True while the idle thread prepares a spare runtime: a step it cannot leave
+    /// midway (~10 ms in release builds, ~0.5 s in debug ones). Requests that arrive
+    /// meanwhile wait for it, and that wait is not held against the queue's bound,
+    /// which is about waiting behind other requests.
+    preparing: std::sync::atomic::AtomicBool,
+    /// Set once the thread has prepared its spare runtime (with the Streams code if
+    /// its scripts use streams), or found it cannot: a thread replacing a worn one
+    /// takes over only then, so the first request it gets does not wait for that.
+    ready: std::sync::atomic::AtomicBool,
+    /// Script contexts the thread has dropped (see [`RECYCLE_AFTER`]).
+    dropped: AtomicUsize,
+    /// Whether the thread's scripts have used streams (its spare runtimes then come
+    /// with the Streams code, and so do a replacement's).
+    streams: std::sync::atomic::AtomicBool,
+}
+
 /// One JS thread as the dispatcher sees it.
 struct Slot {
     tx: mpsc::UnboundedSender<Job>,
     /// Jobs sent but not yet started (for least-loaded dispatch).
     queued: Arc<AtomicUsize>,
-    /// Milliseconds since `EPOCH` when the thread entered the call it is in now;
-    /// 0 while it waits for work.
-    busy_since: Arc<std::sync::atomic::AtomicU64>,
-    /// True while the idle thread prepares a spare runtime: a step it cannot leave
-    /// midway (~10 ms in release builds, ~0.5 s in debug ones). Requests that arrive
-    /// meanwhile wait for it, and that wait is not held against the queue's bound,
-    /// which is about waiting behind other requests.
-    preparing: Arc<std::sync::atomic::AtomicBool>,
+    gauges: Arc<Gauges>,
     /// Set, and waiters woken, when the watchdog gives up on this thread: the
     /// requests sent to it fail at once instead of at [`ANSWER_DEADLINE`].
     stuck: Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
-    /// Script contexts the thread has dropped (see [`RECYCLE_AFTER`]).
-    dropped: Arc<AtomicUsize>,
     name: String,
 }
 
@@ -152,24 +165,26 @@ fn now_ms() -> u64 {
         .max(1)
 }
 
-fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Slot> {
+/// Starts a JS thread; `streams`: its scripts are expected to use streams (it
+/// replaces a thread whose scripts did).
+fn spawn_worker(
+    name: String,
+    limits: Limits,
+    kv: Arc<KvSlot>,
+    streams: bool,
+) -> std::io::Result<Slot> {
     let (tx, rx) = mpsc::unbounded_channel::<Job>();
-    let busy_since = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let busy = busy_since.clone();
-    let preparing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let prep = preparing.clone();
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let drops = dropped.clone();
+    let gauges = Arc::new(Gauges::default());
+    gauges.streams.store(streams, Ordering::Relaxed);
+    let reports = gauges.clone();
     std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || worker(rx, limits, kv, busy, prep, drops))?;
+        .spawn(move || worker(rx, limits, kv, reports))?;
     Ok(Slot {
         tx,
         queued: Arc::new(AtomicUsize::new(0)),
-        busy_since,
-        preparing,
+        gauges,
         stuck: Arc::default(),
-        dropped,
         name,
     })
 }
@@ -179,7 +194,8 @@ fn spawn_worker(name: String, limits: Limits, kv: Arc<KvSlot>) -> std::io::Resul
 /// one keeps the jobs it had (they fail at [`ANSWER_DEADLINE`]) and exits when its
 /// call returns, if it ever does; until then it holds a CPU, which the log says.
 /// A slot whose thread has dropped [`RECYCLE_AFTER`] script contexts gets a new
-/// thread too; the old one finishes its requests and exits.
+/// thread too, once that one has its spare runtime ready; the old one finishes its
+/// requests and exits.
 fn watchdog(
     slots: std::sync::Weak<std::sync::RwLock<Vec<Slot>>>,
     limits: Limits,
@@ -188,58 +204,89 @@ fn watchdog(
 ) {
     let wedged = WEDGED_AFTER.max(limits.cpu_time * 4);
     let mut replaced = 0usize;
+    // Threads started for worn slots, by slot, until they are ready to take over.
+    let mut waiting: Vec<Option<Slot>> = Vec::new();
     loop {
         std::thread::sleep(Duration::from_millis(250));
         let Some(slots) = slots.upgrade() else { return };
         let now = now_ms();
         let stuck_for = |slot: &Slot| {
-            let since = slot.busy_since.load(Ordering::Relaxed);
+            let since = slot.gauges.busy_since.load(Ordering::Relaxed);
             since != 0 && now.saturating_sub(since) >= wedged.as_millis() as u64
         };
         let after = recycling.after.load(Ordering::Relaxed);
-        let worn = |slot: &Slot| slot.dropped.load(Ordering::Relaxed) >= after;
-        // Scan under the read lock: dispatch is blocked only while a slot changes.
-        if !slots
-            .read()
-            .is_ok_and(|s| s.iter().any(|slot| stuck_for(slot) || worn(slot)))
-        {
+        let worn = |slot: &Slot| slot.gauges.dropped.load(Ordering::Relaxed) >= after;
+        let mut fresh_name = |slot: &Slot| {
+            replaced += 1;
+            format!(
+                "{}-r{replaced}",
+                slot.name.split("-r").next().unwrap_or("outpost-js")
+            )
+        };
+        // Start replacements for worn slots (without the write lock: dispatch goes on).
+        let mut stuck_any = false;
+        let mut ready_any = false;
+        if let Ok(read) = slots.read() {
+            waiting.resize_with(read.len(), || None);
+            for (slot, pending) in read.iter().zip(waiting.iter_mut()) {
+                stuck_any |= stuck_for(slot);
+                if worn(slot) && pending.is_none() {
+                    let streams = slot.gauges.streams.load(Ordering::Relaxed);
+                    match spawn_worker(fresh_name(slot), limits, kv.clone(), streams) {
+                        Ok(fresh) => *pending = Some(fresh),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot start a replacement JS thread");
+                        }
+                    }
+                }
+                ready_any |= pending
+                    .as_ref()
+                    .is_some_and(|p| p.gauges.ready.load(Ordering::Relaxed));
+            }
+        }
+        if !stuck_any && !ready_any {
             continue;
         }
         let Ok(mut slots) = slots.write() else { return };
-        for slot in slots.iter_mut() {
-            let stuck = stuck_for(slot);
-            if !stuck && !worn(slot) {
-                continue;
-            }
-            let since = slot.busy_since.load(Ordering::Relaxed);
-            replaced += 1;
-            let name = format!(
-                "{}-r{replaced}",
-                slot.name.split("-r").next().unwrap_or("outpost-js")
-            );
-            match spawn_worker(name.clone(), limits, kv.clone()) {
-                Ok(fresh) if stuck => {
-                    tracing::error!(
-                        stuck = %slot.name,
-                        replacement = %name,
-                        stuck_for_ms = now.saturating_sub(since),
-                        "a JS thread is stuck in one call the CPU limit cannot interrupt (a catastrophic regex?); new requests go to a fresh thread, the stuck one holds a CPU until its call returns"
-                    );
-                    slot.stuck.0.store(true, Ordering::SeqCst);
-                    slot.stuck.1.notify_waiters();
-                    *slot = fresh;
+        for (slot, pending) in slots.iter_mut().zip(waiting.iter_mut()) {
+            if stuck_for(slot) {
+                let since = slot.gauges.busy_since.load(Ordering::Relaxed);
+                let fresh = match pending.take() {
+                    Some(fresh) => Ok(fresh),
+                    None => spawn_worker(
+                        fresh_name(slot),
+                        limits,
+                        kv.clone(),
+                        slot.gauges.streams.load(Ordering::Relaxed),
+                    ),
+                };
+                match fresh {
+                    Ok(fresh) => {
+                        tracing::error!(
+                            stuck = %slot.name,
+                            replacement = %fresh.name,
+                            stuck_for_ms = now.saturating_sub(since),
+                            "a JS thread is stuck in one call the CPU limit cannot interrupt (a catastrophic regex?); new requests go to a fresh thread, the stuck one holds a CPU until its call returns"
+                        );
+                        slot.stuck.0.store(true, Ordering::SeqCst);
+                        slot.stuck.1.notify_waiters();
+                        *slot = fresh;
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
                 }
-                Ok(fresh) => {
-                    tracing::info!(
-                        old = %slot.name,
-                        replacement = %name,
-                        dropped_contexts = slot.dropped.load(Ordering::Relaxed),
-                        "a JS thread that dropped many script versions is replaced by a fresh one (its heap is freed once it finishes its requests)"
-                    );
-                    recycling.done.fetch_add(1, Ordering::Relaxed);
-                    *slot = fresh;
-                }
-                Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
+            } else if pending
+                .as_ref()
+                .is_some_and(|p| p.gauges.ready.load(Ordering::Relaxed))
+                && let Some(fresh) = pending.take()
+            {
+                tracing::info!(
+                    old = %slot.name,
+                    replacement = %fresh.name,
+                    dropped_contexts = slot.gauges.dropped.load(Ordering::Relaxed),
+                    "a JS thread that dropped many script versions is replaced by a fresh one (its heap is freed once it finishes its requests)"
+                );
+                recycling.done.fetch_add(1, Ordering::Relaxed);
+                *slot = fresh;
             }
         }
     }
@@ -264,7 +311,12 @@ impl ScriptEngine {
     pub fn with_kv(threads: usize, limits: Limits, kv: Arc<KvSlot>) -> std::io::Result<Self> {
         let mut slots = Vec::new();
         for i in 0..threads.max(1) {
-            slots.push(spawn_worker(format!("outpost-js-{i}"), limits, kv.clone())?);
+            slots.push(spawn_worker(
+                format!("outpost-js-{i}"),
+                limits,
+                kv.clone(),
+                false,
+            )?);
         }
         let slots = Arc::new(std::sync::RwLock::new(slots));
         let weak = Arc::downgrade(&slots);
@@ -349,7 +401,7 @@ impl ScriptEngine {
             )));
         }
         let state = Arc::new(std::sync::atomic::AtomicU8::new(QUEUED));
-        let (stuck, preparing);
+        let (stuck, gauges);
         {
             let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
             let n = slots.len();
@@ -366,7 +418,7 @@ impl ScriptEngine {
                 )));
             }
             stuck = slot.stuck.clone();
-            preparing = slot.preparing.clone();
+            gauges = slot.gauges.clone();
             slot.queued.fetch_add(1, Ordering::Relaxed);
             script_queued.fetch_add(1, Ordering::Relaxed);
             slot.tx
@@ -404,7 +456,7 @@ impl ScriptEngine {
                     a = &mut answer => return Some(a),
                     _ = &mut given_up => return None,
                     _ = &mut queue_deadline, if state.load(Ordering::Relaxed) == QUEUED => {
-                        if preparing.load(Ordering::Relaxed) {
+                        if gauges.preparing.load(Ordering::Relaxed) {
                             queue_deadline.as_mut().reset(tokio::time::Instant::now() + wait);
                             continue;
                         }

@@ -5,7 +5,7 @@
 mod rewrites;
 
 use super::host_work::{self, Done, Event, Work};
-use super::{Job, KvSlot, QUEUED, STARTED, ScriptSource, name_of, now_ms};
+use super::{Gauges, Job, KvSlot, QUEUED, STARTED, ScriptSource, name_of, now_ms};
 use crate::clock::CpuClock;
 use crate::env::Env;
 use crate::error::{Result, ScriptError};
@@ -30,9 +30,7 @@ pub(super) fn worker(
     rx: mpsc::UnboundedReceiver<Job>,
     limits: Limits,
     kv: Arc<KvSlot>,
-    busy_since: Arc<std::sync::atomic::AtomicU64>,
-    preparing: Arc<std::sync::atomic::AtomicBool>,
-    dropped: Arc<std::sync::atomic::AtomicUsize>,
+    gauges: Arc<Gauges>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -44,6 +42,9 @@ pub(super) fn worker(
             return;
         }
     };
+    if gauges.streams.load(Ordering::Relaxed) {
+        host::expect_streams();
+    }
     let mut w = Worker {
         limits,
         kv,
@@ -57,9 +58,9 @@ pub(super) fn worker(
         events: FuturesUnordered::new(),
         settled: Vec::new(),
         documents: HashMap::new(),
-        dropped,
+        gauges,
     };
-    rt.block_on(w.run(rx, &busy_since, &preparing));
+    rt.block_on(w.run(rx));
 }
 
 /// A compiled script on this thread, with the requests it is serving.
@@ -102,25 +103,28 @@ struct Worker {
     settled: Vec<u64>,
     /// Pages this thread parses itself, by request and rewriter.
     documents: HashMap<(u64, u32), Document>,
-    /// How many script contexts this thread has dropped (old versions, restarted
-    /// scripts): each leaves part of itself in the thread's heap, so the pool gives
-    /// the thread's slot a fresh thread after enough of them (`RECYCLE_AFTER`).
-    dropped: Arc<std::sync::atomic::AtomicUsize>,
+    /// What the pool reads about this thread. Its count of dropped script contexts
+    /// (old versions, restarted scripts) matters because each leaves part of itself
+    /// in the thread's heap: the pool gives the slot a fresh thread after enough of
+    /// them (`RECYCLE_AFTER`).
+    gauges: Arc<Gauges>,
 }
 
 impl Worker {
-    async fn run(
-        &mut self,
-        mut rx: mpsc::UnboundedReceiver<Job>,
-        busy_since: &std::sync::atomic::AtomicU64,
-        preparing: &std::sync::atomic::AtomicBool,
-    ) {
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        let gauges = self.gauges.clone();
+        let (busy_since, preparing) = (&gauges.busy_since, &gauges.preparing);
         // Closed when the pool gave this thread's slot to a fresh thread: the requests
         // already here are finished, then the thread exits (freeing its heap).
         let mut closed = false;
+        let mut streams_seen = false;
         loop {
             if closed && self.requests.is_empty() && self.events.is_empty() {
                 break;
+            }
+            if !streams_seen && host::streams_used() {
+                streams_seen = true;
+                gauges.streams.store(true, Ordering::Relaxed);
             }
             tokio::select! {
                 // Requests and their completions first; the spare only when neither waits.
@@ -142,6 +146,9 @@ impl Worker {
                     preparing.store(true, Ordering::Relaxed);
                     self.make_spare();
                     preparing.store(false, Ordering::Relaxed);
+                    if !self.spare_wanted() {
+                        gauges.ready.store(true, Ordering::Relaxed);
+                    }
                 }
                 // Only once closed: requests left with nothing that could move them.
                 else => break,
@@ -214,7 +221,7 @@ impl Worker {
     /// Drops a compiled script's context (counted: see `dropped`).
     fn drop_instance(&mut self, id: u64) {
         if self.instances.remove(&id).is_some() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.gauges.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
