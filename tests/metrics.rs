@@ -68,6 +68,8 @@ async fn metrics_count_what_was_sent() {
         assert!(value(&text, r#"outpost_response_body_bytes_total{site="shop"}"#) > 0.0);
         assert_eq!(value(&text, r#"outpost_cache_lookups{result="memory_hit"}"#), 2.0);
         assert_eq!(value(&text, "outpost_requests_in_flight"), 0.0);
+        assert_eq!(value(&text, r#"outpost_js_threads_replaced{reason="stuck"}"#), 0.0);
+        assert_eq!(value(&text, r#"outpost_js_threads_replaced{reason="worn"}"#), 0.0);
     })
     .await
     .expect("test timed out");

@@ -84,6 +84,7 @@ pub struct Metrics {
     origin_up: IntGaugeVec,
     cert_expiry: IntGaugeVec,
     acme_orders: IntGaugeVec,
+    js_threads_replaced: IntGaugeVec,
     acme_failing: IntGaugeVec,
 }
 
@@ -169,6 +170,8 @@ pub struct State<'a> {
     pub acme: Vec<outpost_tls::acme::OrderStatusReport>,
     /// ACME order outcomes since start: (issued, failed, loaded from storage).
     pub acme_counts: (u64, u64, u64),
+    /// JS threads replaced since start: (stuck in a call, worn by dropped contexts).
+    pub js_threads_replaced: (u64, u64),
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -463,6 +466,12 @@ impl Metrics {
                 "ACME orders since start, by result (issued, failed, loaded = taken from storage at start).",
                 &["result"],
             ),
+            js_threads_replaced: gauge(
+                &r,
+                "outpost_js_threads_replaced",
+                "JS threads replaced by fresh ones since start, by reason (stuck = in a call the CPU limit cannot interrupt; worn = after dropping many script versions' contexts).",
+                &["reason"],
+            ),
             acme_failing: gauge(
                 &r,
                 "outpost_acme_failures",
@@ -596,6 +605,12 @@ impl Metrics {
         let (issued, failed, loaded) = state.acme_counts;
         for (result, n) in [("issued", issued), ("failed", failed), ("loaded", loaded)] {
             self.acme_orders.with_label_values(&[result]).set(to_i64(n));
+        }
+        let (stuck, worn) = state.js_threads_replaced;
+        for (reason, n) in [("stuck", stuck), ("worn", worn)] {
+            self.js_threads_replaced
+                .with_label_values(&[reason])
+                .set(to_i64(n));
         }
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail; an empty page is the fallback.

@@ -443,6 +443,11 @@ impl Live {
         self.dev
     }
 
+    /// The JS runtime if it has started (without starting it).
+    pub fn started_script_engine(&self) -> Option<&outpost_scripting::ScriptEngine> {
+        self.scripts.get()
+    }
+
     /// The JS runtime (its threads start on first use).
     pub fn script_engine(&self) -> std::io::Result<&outpost_scripting::ScriptEngine> {
         if let Some(e) = self.scripts.get() {

@@ -86,4 +86,5 @@ async fn redeploys_recycle_the_thread_without_losing_requests() {
         "a script the old thread had warm is compiled again on the fresh one"
     );
     assert_eq!(e.threads_recycled(), 1, "one replacement, not one per tick");
+    assert_eq!(e.threads_replaced_stuck(), 0, "nothing was stuck");
 }

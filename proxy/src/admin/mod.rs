@@ -167,7 +167,14 @@ fn metrics(live: &Live) -> Response<Full<Bytes>> {
         .filter(|(_, pool, _, _)| pool != "parent")
         .map(|(site, _, origin, up)| (site.as_str(), origin.clone(), *up))
         .collect();
+    let js_threads_replaced = live.started_script_engine().map_or((0, 0), |e| {
+        (
+            e.threads_replaced_stuck() as u64,
+            e.threads_recycled() as u64,
+        )
+    });
     let state = crate::metrics::State {
+        js_threads_replaced,
         in_flight: live.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         connections_open: live.admission.open(),
         cluster: live.cluster().map(|c| c.status()),

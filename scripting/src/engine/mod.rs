@@ -150,10 +150,11 @@ pub struct ScriptEngine {
 }
 
 /// The watchdog's threshold for replacing a thread that dropped many script contexts,
-/// and how often it did.
+/// and how often it replaced a thread for that (`done`) or because it was stuck.
 struct Recycling {
     after: AtomicUsize,
     done: AtomicUsize,
+    stuck: AtomicUsize,
 }
 
 static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -270,6 +271,7 @@ fn watchdog(
                         );
                         slot.stuck.0.store(true, Ordering::SeqCst);
                         slot.stuck.1.notify_waiters();
+                        recycling.stuck.fetch_add(1, Ordering::Relaxed);
                         *slot = fresh;
                     }
                     Err(e) => tracing::error!(error = %e, "cannot start a replacement JS thread"),
@@ -323,6 +325,7 @@ impl ScriptEngine {
         let recycling = Arc::new(Recycling {
             after: AtomicUsize::new(RECYCLE_AFTER),
             done: AtomicUsize::new(0),
+            stuck: AtomicUsize::new(0),
         });
         let watched = recycling.clone();
         std::thread::Builder::new()
@@ -342,6 +345,12 @@ impl ScriptEngine {
     /// [`RECYCLE_AFTER`] script contexts.
     pub fn threads_recycled(&self) -> usize {
         self.recycling.done.load(Ordering::Relaxed)
+    }
+
+    /// How many JS threads have been replaced because they were stuck in a call the
+    /// CPU limit cannot interrupt.
+    pub fn threads_replaced_stuck(&self) -> usize {
+        self.recycling.stuck.load(Ordering::Relaxed)
     }
 
     /// The same engine, replacing a JS thread after it dropped `contexts` script
