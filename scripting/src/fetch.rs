@@ -10,6 +10,7 @@
 use crate::convert::{arg, type_error};
 use crate::error::Result;
 use crate::exchange::{Body, FetchResponse};
+use crate::native_class::kept;
 use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::object::{FunctionObjectBuilder, RecordTemplate};
 use boa_engine::{
@@ -114,21 +115,14 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 /// A `HostBody` (`{ id, signal }`) for host body `id`: what the prelude's body
 /// methods read a body the host holds through.
 pub(crate) fn host_body(id: u64, ctx: &mut Context) -> JsResult<JsValue> {
-    let template = ctx
-        .realm()
-        .host_defined()
-        .get::<InFlight>()
-        .map(|f| f.helpers.host_body_record.clone())
+    let template = kept(ctx, |f: &InFlight| f.helpers.host_body_record.clone())
         .ok_or_else(|| type_error("fetch() is not set up"))?;
     Ok(host_body_with(&template, id))
 }
 
 /// This realm's `HostBody.prototype`, once `fetch()` is set up.
 fn host_body_prototype(ctx: &Context) -> Option<JsObject> {
-    ctx.realm()
-        .host_defined()
-        .get::<InFlight>()
-        .map(|f| f.helpers.host_body.clone())
+    kept(ctx, |f: &InFlight| f.helpers.host_body.clone())
 }
 
 /// `value` if it is a `HostBody` (its prototype is `prototype`).

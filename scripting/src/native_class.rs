@@ -1,11 +1,19 @@
 //! Building a Web API class whose constructor and readers are native (`Request`,
 //! `Response`): the constructor with its `prototype`, WebIDL-style readers, the
-//! prototype a construction uses, and the prelude's object of ways into the class.
+//! prototype a construction uses, the prelude's object of ways into the class, and
+//! what a class keeps in its realm.
 
+use boa_engine::object::NativeObject;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::property::{Attribute, PropertyDescriptor};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+
+/// What the current realm keeps of type `T` (a class's prototype, helpers or record
+/// layouts, stored when the class was set up), read through `f`; `None` before that.
+pub(crate) fn kept<T: NativeObject, R>(ctx: &Context, f: impl FnOnce(&T) -> R) -> Option<R> {
+    ctx.realm().host_defined().get::<T>().map(f)
+}
 
 /// The constructor `name` (`length` required arguments) running `construct`, with
 /// `prototype` as its `prototype` and the prototype's `constructor` pointing back.

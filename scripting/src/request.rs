@@ -90,10 +90,7 @@ fn new_record(template: &RecordTemplate, fields: [JsValue; 7]) -> JsObject {
 
 /// What [`request_class`] kept in the current realm.
 fn made(ctx: &Context) -> JsResult<Made> {
-    ctx.realm()
-        .host_defined()
-        .get::<Made>()
-        .cloned()
+    native_class::kept(ctx, Made::clone)
         .ok_or_else(|| type_error("the Request class is not set up"))
 }
 
@@ -128,8 +125,7 @@ pub(crate) fn incoming(
             JsValue::undefined(),
         ],
     );
-    let prototype = made.prototype.clone();
-    Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
+    Ok(JsObject::from_proto_and_data(Some(made.prototype.clone()), RequestState { record }).into())
 }
 
 /// The readers on `Request.prototype`: fields of the record.

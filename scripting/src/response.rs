@@ -99,11 +99,7 @@ fn body_record(source: JsValue, stream: bool, ctx: &mut Context) -> JsResult<JsO
         JsValue::null()
     };
     // One layout for every record, kept whole (see request.rs).
-    let template = ctx
-        .realm()
-        .host_defined()
-        .get::<BodyRecord>()
-        .map(|t| t.0.clone())
+    let template = native_class::kept(ctx, |t: &BodyRecord| t.0.clone())
         .ok_or_else(|| type_error("the Response class is not set up"))?;
     Ok(template.create(vec![source, false.into(), stream]))
 }
@@ -317,12 +313,7 @@ pub(crate) fn streams_loaded(made: &JsValue, ctx: &mut Context) -> JsResult<()> 
 /// or the stream itself. `None` for anything else. One call into the Streams part
 /// instead of the prelude's `extract` and the array it answers with.
 fn stream_source(body: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
-    let Some(body_source) = ctx
-        .realm()
-        .host_defined()
-        .get::<StreamBodySource>()
-        .map(|f| f.0.clone())
-    else {
+    let Some(body_source) = native_class::kept(ctx, |f: &StreamBodySource| f.0.clone()) else {
         return Ok(None);
     };
     let source = body_source.call(&JsValue::undefined(), std::slice::from_ref(body), ctx)?;
