@@ -10,7 +10,7 @@
 use crate::convert::{arg, bytes_of, call_arg, string_arg, type_error};
 use crate::crypto::{aes_gcm, digest, hkdf, hmac_sign, hmac_verify, pbkdf2, random, uuid};
 use crate::exchange::{Body, BodyStream, FetchRequest};
-use crate::rewriter::Op;
+use crate::tokens::Op;
 use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
@@ -67,11 +67,13 @@ pub(crate) enum HostCall {
 }
 
 /// A page the JS thread rewrites itself: rewriter `rewriter` of the script, the page,
-/// what the handlers want, the page's content coding, and where the result goes.
+/// what the handlers want and the handlers, the page's content coding, and where the
+/// result goes.
 pub(crate) struct RewriteHere {
     pub(crate) rewriter: u32,
     pub(crate) source: Body,
     pub(crate) plan: crate::rewriter::Plan,
+    pub(crate) handlers: crate::token_objects::Handlers,
     pub(crate) coding: Option<crate::codec::Coding>,
     pub(crate) out: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
 }
@@ -456,10 +458,12 @@ fn check_selector(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
     Ok(JsValue::undefined())
 }
 
-/// `rewrite(rewriter, bodyId, bytes, plan, coding, here) -> bodyId`: starts an
+/// `rewrite(rewriter, bodyId, bytes, plan, coding, here, handlers) -> bodyId`: starts an
 /// `HTMLRewriter` transform of a host body or of bytes (decoded first if `coding` names
 /// a content coding); returns the rewritten body. With `here` (no handler is `async`)
-/// the JS thread parses the page itself; otherwise a parser thread does.
+/// the JS thread parses the page itself and calls `handlers`
+/// (`[[elementHandlers…], [documentHandlers…]]`) directly; otherwise a parser thread
+/// does, asking the prelude's dispatcher.
 /// `plan` is `[[[selector, element, comments, text]…], [[doctype, comments, text, end]…]]`.
 fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let rewriter = call_arg(args, 0, ctx)?;
@@ -507,12 +511,14 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     };
     if arg(args, 5).to_boolean() {
         crate::rewriter::check_plan(&plan).map_err(|e| type_error(e.to_string()))?;
+        let handlers = crate::token_objects::Handlers::from_js(&arg(args, 6), ctx)?;
         let (out, body) = crate::rewriter::output();
         let id = store_body(CURRENT.get(), body);
         push(HostCall::RewriteHere(RewriteHere {
             rewriter,
             source,
             plan,
+            handlers,
             coding,
             out,
         }));
@@ -554,7 +560,7 @@ fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
             Ok(a.to_string(ctx)?.to_std_string_escaped())
         };
         let html = op.get(2, ctx)?.to_boolean();
-        use crate::rewriter::Op;
+        use crate::tokens::Op;
         ops.push(match name.as_str() {
             "setAttribute" => {
                 let v = op.get(2, ctx)?.to_string(ctx)?.to_std_string_escaped();
@@ -640,7 +646,7 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("headerSet", crate::headers::set, 3),
         ("headerDelete", crate::headers::delete, 2),
         ("checkSelector", check_selector, 1),
-        ("rewrite", rewrite, 6),
+        ("rewrite", rewrite, 7),
         ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 7),
         ("readBody", read_body, 2),

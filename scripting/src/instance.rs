@@ -351,6 +351,11 @@ impl Instance {
         &mut self.context
     }
 
+    /// `e` as JavaScript prints it, with the script's own frames.
+    pub(crate) fn error_text(&mut self, e: &JsError) -> String {
+        message(e, &mut self.context)
+    }
+
     pub(crate) fn error(&mut self, e: &JsError) -> ScriptError {
         let message = message(e, &mut self.context);
         // A RuntimeLimit error is not catchable by the script and names the limit.
@@ -545,9 +550,9 @@ impl Instance {
         &mut self,
         rewriter: u32,
         token: u64,
-        call: Option<(crate::rewriter::Target, crate::rewriter::Unit)>,
+        call: Option<(crate::rewriter::Target, crate::tokens::Unit)>,
     ) -> Result<()> {
-        use crate::rewriter::Unit;
+        use crate::tokens::Unit;
         crate::clock::io_happened();
         let ctx = &mut self.context;
         let s = |v: &str| JsValue::from(JsString::from(v));

@@ -38,6 +38,8 @@ mod public_keys;
 mod request;
 mod response;
 mod rewriter;
+mod token_objects;
+mod tokens;
 mod sink;
 mod sources;
 mod url_pattern;

@@ -12,7 +12,7 @@
 //   passThrough()                                    passThroughOnException()
 //   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
 //   kv(call, ns, op, key, value, options)            KV namespaces
-//   checkSelector(s), rewrite(id, handle, bytes, plan, coding, here) -> handle, rewriteReply(token, ops, error)
+//   checkSelector(s), rewrite(id, handle, bytes, plan, coding, here, handlers) -> handle, rewriteReply(token, ops, error)
 //                                                    HTMLRewriter
 //   requestClass(helpers), responseClass(helpers)    the native Request and Response classes
 //                                                    (request.rs, response.rs)
@@ -503,13 +503,18 @@
       const sync = (h, k) => typeof h[k] !== "function" || Object.getPrototypeOf(h[k]) !== AsyncFunctionPrototype;
       const here = this.#element.every(([, h]) => sync(h, "element") && sync(h, "comments") && sync(h, "text")) &&
         this.#document.every((h) => sync(h, "doctype") && sync(h, "comments") && sync(h, "text") && sync(h, "end"));
-      dispatch ??= host.loadPart("rewriter", { host, rewriters, errorText });
       const id = nextRewriter++;
-      rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
+      // Parsed here, the host calls the handlers itself; a parser thread asks the
+      // dispatcher (js/rewriter.js) instead.
+      const handlers = here ? [this.#element.map(([, h]) => h), this.#document.slice()] : null;
+      if (!here) {
+        dispatch ??= host.loadPart("rewriter", { host, rewriters, errorText });
+        rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
+      }
       let body;
-      if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding, here);
-      else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding, here);
-      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding, here);
+      if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding, here, handlers);
+      else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding, here, handlers);
+      else body = host.rewrite(id, null, typeof source === "string" ? encoder.encode(source) : source, plan, coding, here, handlers);
       return new Response(new HostBody(body), init);
     }
   }

@@ -18,6 +18,7 @@ use crate::codec::{Codec, Coding};
 use crate::error::{Result, ScriptError};
 use crate::exchange::{Body, BodyStream};
 use crate::limits::ASYNC_TIMEOUT;
+use crate::tokens::{Field, Op, Token, Unit, Value};
 use bytes::Bytes;
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HtmlRewriter, Settings};
@@ -64,52 +65,6 @@ impl Target {
             Target::EndTag(t) => (7, t),
         }
     }
-}
-
-/// What a handler sees of the token it was called for.
-#[derive(Debug, Clone)]
-pub(crate) enum Unit {
-    /// Tag name, attributes, namespace, self-closing, can have content.
-    Element {
-        tag: String,
-        attributes: Vec<(String, String)>,
-        namespace: &'static str,
-        self_closing: bool,
-        can_have_content: bool,
-    },
-    /// A text chunk and whether it ends its text node.
-    Text { text: String, last: bool },
-    /// A comment's text.
-    Comment { text: String },
-    /// The doctype's name, public id and system id.
-    Doctype {
-        name: Option<String>,
-        public_id: Option<String>,
-        system_id: Option<String>,
-    },
-    /// The end of the document.
-    End,
-    /// An end tag's name.
-    EndTag { name: String },
-}
-
-/// An edit a handler made.
-#[derive(Debug, Clone)]
-pub(crate) enum Op {
-    SetAttribute(String, String),
-    RemoveAttribute(String),
-    TagName(String),
-    Before(String, bool),
-    After(String, bool),
-    Prepend(String, bool),
-    Append(String, bool),
-    SetInnerContent(String, bool),
-    Replace(String, bool),
-    Remove,
-    RemoveAndKeepContent,
-    OnEndTag(u32),
-    /// A comment's new text.
-    Text(String),
 }
 
 /// One handler to run on the JS thread; the edits (or the handler's error) go back
@@ -203,16 +158,18 @@ pub(crate) fn failed(message: impl Into<String>) -> ScriptError {
 /// A handler's failure, as lol_html takes it from a handler.
 pub(crate) type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
-/// How a document's handlers reach the script: runs handler `target` for `unit` and
-/// returns its edits.
-pub(crate) type Ask = Rc<dyn Fn(Target, Unit) -> std::result::Result<Vec<Op>, Boxed>>;
+/// How a document's handlers reach the script: runs handler `target` on `token`, which
+/// the handler reads and edits.
+pub(crate) type Ask = Rc<dyn Fn(Target, &mut dyn Token) -> std::result::Result<(), Boxed>>;
 
-/// Runs handler `target` for `unit` on the JS thread and waits for its edits.
+/// Runs handler `target` on the JS thread with a snapshot of `token`, waits for its
+/// edits and applies them.
 fn ask_thread(
     calls: &mpsc::UnboundedSender<HandlerCall>,
     target: Target,
-    unit: Unit,
-) -> std::result::Result<Vec<Op>, Boxed> {
+    token: &mut dyn Token,
+) -> std::result::Result<(), Boxed> {
+    let unit = token.unit();
     let (reply, answer) = std_mpsc::sync_channel(1);
     calls
         .send(HandlerCall {
@@ -236,7 +193,12 @@ fn ask_thread(
         }
     };
     match answer {
-        Ok(Ok(ops)) => Ok(ops),
+        Ok(Ok(ops)) => {
+            for op in ops {
+                token.edit(op)?;
+            }
+            Ok(())
+        }
         Ok(Err(message)) => Err(message.into()),
         Err(std_mpsc::RecvTimeoutError::Timeout) => Err(format!(
             "a handler did not finish within {} s",
@@ -257,24 +219,8 @@ fn kind(html: bool) -> ContentType {
     }
 }
 
-fn apply_end_tag(end: &mut EndTag<'_>, ops: Vec<Op>) {
-    for op in ops {
-        match op {
-            Op::Before(s, h) => end.before(&s, kind(h)),
-            Op::After(s, h) => end.after(&s, kind(h)),
-            Op::Remove => end.remove(),
-            Op::TagName(n) => end.set_name_str(n),
-            _ => {}
-        }
-    }
-}
-
 fn end_tag_handler(ask: Ask, token: u32) -> lol_html::EndTagHandler<'static> {
-    Box::new(move |end: &mut EndTag<'_>| {
-        let ops = ask(Target::EndTag(token), Unit::EndTag { name: end.name() })?;
-        apply_end_tag(end, ops);
-        Ok(())
-    })
+    Box::new(move |end: &mut EndTag<'_>| ask(Target::EndTag(token), end))
 }
 
 /// Where lol_html's output collects until the caller takes it.
@@ -308,19 +254,20 @@ impl Document {
             if has[0] {
                 let ask = ask.clone();
                 h = h.element(move |el: &mut lol_html::html_content::Element<'_, '_>| {
-                    element(&ask, Target::Element(i), el)
+                    let mut token = ElementToken { el, ask: &ask };
+                    ask(Target::Element(i), &mut token)
                 });
             }
             if has[1] {
                 let ask = ask.clone();
                 h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
-                    comment(&ask, Target::Comments(i), c)
+                    ask(Target::Comments(i), c)
                 });
             }
             if has[2] {
                 let ask = ask.clone();
                 h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
-                    text(&ask, Target::Text(i), t)
+                    ask(Target::Text(i), t)
                 });
             }
             settings = settings.append_element_content_handler((Cow::Borrowed(sel), h));
@@ -330,35 +277,25 @@ impl Document {
             if has[0] {
                 let ask = ask.clone();
                 h = h.doctype(move |d: &mut lol_html::html_content::Doctype<'_>| {
-                    let unit = Unit::Doctype {
-                        name: d.name(),
-                        public_id: d.public_id(),
-                        system_id: d.system_id(),
-                    };
-                    ask(Target::Doctype(i), unit).map(|_| ())
+                    ask(Target::Doctype(i), d)
                 });
             }
             if has[1] {
                 let ask = ask.clone();
                 h = h.comments(move |c: &mut lol_html::html_content::Comment<'_>| {
-                    comment(&ask, Target::DocComments(i), c)
+                    ask(Target::DocComments(i), c)
                 });
             }
             if has[2] {
                 let ask = ask.clone();
                 h = h.text(move |t: &mut lol_html::html_content::TextChunk<'_>| {
-                    text(&ask, Target::DocText(i), t)
+                    ask(Target::DocText(i), t)
                 });
             }
             if has[3] {
                 let ask = ask.clone();
                 h = h.end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
-                    for op in ask(Target::DocEnd(i), Unit::End)? {
-                        if let Op::Append(s, h) = op {
-                            end.append(&s, kind(h));
-                        }
-                    }
-                    Ok(())
+                    ask(Target::DocEnd(i), end)
                 });
             }
             settings = settings.append_document_content_handler(h);
@@ -419,7 +356,7 @@ fn run(
     calls: mpsc::UnboundedSender<HandlerCall>,
     out_tx: &mpsc::Sender<Result<Bytes>>,
 ) -> Result<()> {
-    let ask: Ask = Rc::new(move |target, unit| ask_thread(&calls, target, unit));
+    let ask: Ask = Rc::new(move |target, token| ask_thread(&calls, target, token));
     let mut doc = Document::new(plan, coding, ask)?;
     let send = |bytes: Vec<u8>| -> Result<()> {
         if bytes.is_empty() {
@@ -449,27 +386,44 @@ fn run(
     send(doc.end()?)
 }
 
-fn element(
-    ask: &Ask,
-    target: Target,
-    el: &mut lol_html::html_content::Element<'_, '_>,
-) -> lol_html::HandlerResult {
-    let unit = Unit::Element {
-        tag: el.tag_name(),
-        attributes: el
-            .attributes()
-            .iter()
-            .map(|a| (a.name(), a.value()))
-            .collect(),
-        namespace: el.namespace_uri(),
-        self_closing: el.is_self_closing(),
-        can_have_content: el.can_have_content(),
-    };
-    for op in ask(target, unit)? {
+/// An element as its handler sees it, with the ask that its `onEndTag` handlers go
+/// through.
+struct ElementToken<'a, 'r, 't> {
+    el: &'a mut lol_html::html_content::Element<'r, 't>,
+    ask: &'a Ask,
+}
+
+fn refused(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Token for ElementToken<'_, '_, '_> {
+    fn read(&self, field: Field<'_>) -> Value {
+        let el = &self.el;
+        match field {
+            Field::TagName => Value::Str(el.tag_name()),
+            Field::Attribute(name) => Value::Maybe(el.get_attribute(name)),
+            Field::HasAttribute(name) => Value::Bool(el.has_attribute(name)),
+            Field::Attributes => Value::Pairs(
+                el.attributes()
+                    .iter()
+                    .map(|a| (a.name(), a.value()))
+                    .collect(),
+            ),
+            Field::Namespace => Value::Str(el.namespace_uri().to_owned()),
+            Field::SelfClosing => Value::Bool(el.is_self_closing()),
+            Field::CanHaveContent => Value::Bool(el.can_have_content()),
+            Field::Removed => Value::Bool(el.removed()),
+            _ => Value::Maybe(None),
+        }
+    }
+
+    fn edit(&mut self, op: Op) -> std::result::Result<(), String> {
+        let el = &mut self.el;
         match op {
-            Op::SetAttribute(n, v) => el.set_attribute(&n, &v)?,
+            Op::SetAttribute(n, v) => el.set_attribute(&n, &v).map_err(refused)?,
             Op::RemoveAttribute(n) => el.remove_attribute(&n),
-            Op::TagName(n) => el.set_tag_name(&n)?,
+            Op::TagName(n) => el.set_tag_name(&n).map_err(refused)?,
             Op::Before(s, h) => el.before(&s, kind(h)),
             Op::After(s, h) => el.after(&s, kind(h)),
             Op::Prepend(s, h) => el.prepend(&s, kind(h)),
@@ -480,52 +434,147 @@ fn element(
             Op::RemoveAndKeepContent => el.remove_and_keep_content(),
             Op::OnEndTag(token) => {
                 if let Some(handlers) = el.end_tag_handlers() {
-                    handlers.push(end_tag_handler(ask.clone(), token));
+                    handlers.push(end_tag_handler(self.ask.clone(), token));
                 }
             }
             Op::Text(_) => {}
         }
+        Ok(())
     }
-    Ok(())
-}
 
-fn comment(
-    ask: &Ask,
-    target: Target,
-    c: &mut lol_html::html_content::Comment<'_>,
-) -> lol_html::HandlerResult {
-    for op in ask(target, Unit::Comment { text: c.text() })? {
-        match op {
-            Op::Text(t) => c.set_text(&t)?,
-            Op::Before(s, h) => c.before(&s, kind(h)),
-            Op::After(s, h) => c.after(&s, kind(h)),
-            Op::Replace(s, h) => c.replace(&s, kind(h)),
-            Op::Remove => c.remove(),
-            _ => {}
+    fn unit(&self) -> Unit {
+        let el = &self.el;
+        Unit::Element {
+            tag: el.tag_name(),
+            attributes: el
+                .attributes()
+                .iter()
+                .map(|a| (a.name(), a.value()))
+                .collect(),
+            namespace: el.namespace_uri(),
+            self_closing: el.is_self_closing(),
+            can_have_content: el.can_have_content(),
         }
     }
-    Ok(())
 }
 
-fn text(
-    ask: &Ask,
-    target: Target,
-    t: &mut lol_html::html_content::TextChunk<'_>,
-) -> lol_html::HandlerResult {
-    let unit = Unit::Text {
-        text: t.as_str().to_string(),
-        last: t.last_in_text_node(),
-    };
-    for op in ask(target, unit)? {
-        match op {
-            Op::Before(s, h) => t.before(&s, kind(h)),
-            Op::After(s, h) => t.after(&s, kind(h)),
-            Op::Replace(s, h) => t.replace(&s, kind(h)),
-            Op::Remove => t.remove(),
-            _ => {}
+impl Token for lol_html::html_content::Comment<'_> {
+    fn read(&self, field: Field<'_>) -> Value {
+        match field {
+            Field::Text => Value::Str(self.text()),
+            Field::Removed => Value::Bool(self.removed()),
+            _ => Value::Maybe(None),
         }
     }
-    Ok(())
+
+    fn edit(&mut self, op: Op) -> std::result::Result<(), String> {
+        match op {
+            Op::Text(t) => self.set_text(&t).map_err(refused)?,
+            Op::Before(s, h) => self.before(&s, kind(h)),
+            Op::After(s, h) => self.after(&s, kind(h)),
+            Op::Replace(s, h) => self.replace(&s, kind(h)),
+            Op::Remove => self.remove(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Comment { text: self.text() }
+    }
+}
+
+impl Token for lol_html::html_content::TextChunk<'_> {
+    fn read(&self, field: Field<'_>) -> Value {
+        match field {
+            Field::Text => Value::Str(self.as_str().to_owned()),
+            Field::LastInTextNode => Value::Bool(self.last_in_text_node()),
+            Field::Removed => Value::Bool(self.removed()),
+            _ => Value::Maybe(None),
+        }
+    }
+
+    fn edit(&mut self, op: Op) -> std::result::Result<(), String> {
+        match op {
+            Op::Before(s, h) => self.before(&s, kind(h)),
+            Op::After(s, h) => self.after(&s, kind(h)),
+            Op::Replace(s, h) => self.replace(&s, kind(h)),
+            Op::Remove => self.remove(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Text {
+            text: self.as_str().to_owned(),
+            last: self.last_in_text_node(),
+        }
+    }
+}
+
+impl Token for EndTag<'_> {
+    fn read(&self, field: Field<'_>) -> Value {
+        match field {
+            Field::TagName => Value::Str(self.name()),
+            _ => Value::Maybe(None),
+        }
+    }
+
+    fn edit(&mut self, op: Op) -> std::result::Result<(), String> {
+        match op {
+            Op::Before(s, h) => self.before(&s, kind(h)),
+            Op::After(s, h) => self.after(&s, kind(h)),
+            Op::Remove => self.remove(),
+            Op::TagName(n) => self.set_name_str(n),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::EndTag { name: self.name() }
+    }
+}
+
+impl Token for lol_html::html_content::Doctype<'_> {
+    fn read(&self, field: Field<'_>) -> Value {
+        match field {
+            Field::DoctypeName => Value::Maybe(self.name()),
+            Field::PublicId => Value::Maybe(self.public_id()),
+            Field::SystemId => Value::Maybe(self.system_id()),
+            _ => Value::Maybe(None),
+        }
+    }
+
+    fn edit(&mut self, _: Op) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Doctype {
+            name: self.name(),
+            public_id: self.public_id(),
+            system_id: self.system_id(),
+        }
+    }
+}
+
+impl Token for lol_html::html_content::DocumentEnd<'_> {
+    fn read(&self, _: Field<'_>) -> Value {
+        Value::Maybe(None)
+    }
+
+    fn edit(&mut self, op: Op) -> std::result::Result<(), String> {
+        if let Op::Append(s, h) = op {
+            self.append(&s, kind(h));
+        }
+        Ok(())
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::End
+    }
 }
 
 /// How long a thread polls for the other side of a rewriter hand-off before it

@@ -1,6 +1,7 @@
 //! `HTMLRewriter` pages the JS thread parses itself: when no handler is `async`, each
 //! chunk of the page goes through lol_html on this thread and every match calls its
-//! handler directly, without the parser thread's two hand-offs per match.
+//! handler directly, with lol_html's token behind the handler's object
+//! (`token_objects`), without the parser thread's two hand-offs per match.
 //!
 //! A handler runs while lol_html holds the matched token, so it needs the script's
 //! context in the middle of a `write`: the worker lends it for that one call
@@ -12,9 +13,10 @@
 //! handlers object, it runs on a parser thread instead).
 
 use crate::error::Result;
-use crate::host;
 use crate::instance::Instance;
-use crate::rewriter::{Ask, Boxed, Document, Op, Plan, Target, Unit};
+use crate::rewriter::{Ask, Boxed, Document, Plan, Target};
+use crate::token_objects::Handlers;
+use crate::tokens::Token;
 use std::rc::Rc;
 
 scoped_tls_hkt::scoped_thread_local!(static mut RUNNING: Instance);
@@ -24,14 +26,13 @@ const WAITED: &str = "an HTMLRewriter handler returned a promise that waits on I
     page parsed on the JS thread cannot wait for; declare the handler `async` on the \
     handlers object passed to on() or onDocument() (its page is then parsed on a thread of its own)";
 
-/// A document for rewriter `rewriter` of `request` whose handlers run here.
+/// A document whose `handlers` run here.
 pub(super) fn document(
-    request: u64,
-    rewriter: u32,
+    handlers: Handlers,
     plan: &Plan,
     coding: Option<crate::codec::Coding>,
 ) -> Result<Document> {
-    let ask: Ask = Rc::new(move |target, unit| ask(request, rewriter, target, unit));
+    let ask: Ask = Rc::new(move |target, token| ask(&handlers, target, token));
     Document::new(plan, coding, ask)
 }
 
@@ -47,13 +48,12 @@ pub(super) fn finish(inst: &mut Instance, doc: Document) -> Result<Vec<u8>> {
     RUNNING.set(inst, || doc.end())
 }
 
-/// Runs one handler in the lent context and takes its edits.
+/// Runs one handler on `token` in the lent context.
 fn ask(
-    request: u64,
-    rewriter: u32,
+    handlers: &Handlers,
     target: Target,
-    unit: Unit,
-) -> std::result::Result<Vec<Op>, Boxed> {
+    token: &mut dyn Token,
+) -> std::result::Result<(), Boxed> {
     if let Some(why) = crate::budget::exceeded() {
         return Err(why.into());
     }
@@ -61,23 +61,13 @@ fn ask(
         return Err("the script's context is not available to the rewriter".into());
     }
     RUNNING.with(|inst| {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        let token = host::store_reply(request, reply);
-        if let Err(e) = inst.rewrite(rewriter, token, Some((target, unit))) {
-            host::fail_reply(token, String::new());
+        match crate::token_objects::run(handlers, target, token, inst.context()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(WAITED.into()),
             // (A loop stopped for the limits says which.)
-            return Err(crate::budget::exceeded()
-                .unwrap_or_else(|| e.to_string())
-                .into());
-        }
-        match answer.try_recv() {
-            Ok(Ok(ops)) => Ok(ops),
-            Ok(Err(message)) => Err(message.into()),
-            Err(_) => {
-                // (Its late edits go nowhere.)
-                host::fail_reply(token, String::new());
-                Err(WAITED.into())
-            }
+            Err(e) => Err(crate::budget::exceeded()
+                .unwrap_or_else(|| inst.error_text(&e))
+                .into()),
         }
     })
 }

@@ -18,6 +18,7 @@ impl Worker {
             rewriter,
             source,
             plan,
+            handlers,
             coding,
             out,
         } = page;
@@ -28,7 +29,7 @@ impl Worker {
             out,
             ended: false,
         };
-        let first = match inline_rewrite::document(request, rewriter, &plan, coding) {
+        let first = match inline_rewrite::document(handlers, &plan, coding) {
             Ok(doc) => {
                 self.documents.insert((request, rewriter), doc);
                 Ok(Vec::new())
@@ -115,12 +116,8 @@ impl Worker {
         input: Result<Option<bytes::Bytes>>,
     ) {
         let key = (request, io.rewriter);
-        let rewriter = io.rewriter;
         if io.ended {
             self.documents.remove(&key);
-            self.run_js(request, CpuClock::wall_only, |inst| {
-                inst.rewrite(rewriter, 0, None)
-            });
             return;
         }
         let Some(r) = self.requests.get_mut(&request) else {

@@ -1,0 +1,489 @@
+//! The objects an `HTMLRewriter` handler gets (`Element`, `EndTag`, `Text`, `Comment`,
+//! `Doctype`, `DocumentEnd`) as native objects over a [`Token`], the handlers a
+//! `transform()` was given ([`Handlers`]), and running one of them on a token ([`run`]).
+//!
+//! A token is lent to its object for the handler's run only: the object carries a
+//! serial number, the lent token the same one, and any call once the run is over
+//! throws, as in Workers. Reads and edits go straight to lol_html's token, so a
+//! handler costs a native call per method instead of a snapshot, a JS object per
+//! token and an edit list read back afterwards.
+
+use crate::convert::{arg, type_error};
+use crate::native_class;
+use crate::rewriter::Target;
+use crate::tokens::{Field, Op, Token, Value};
+use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::builtins::promise::PromiseState;
+use boa_engine::object::FunctionObjectBuilder;
+use boa_engine::property::PropertyDescriptor;
+use boa_engine::{
+    Context, Finalize, JsData, JsError, JsObject, JsResult, JsString, JsValue, NativeFunction,
+    Trace, js_string,
+};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// What a token call after its handler's run throws (Workers' words).
+const DEAD: &str = "This content token is no longer valid. Content tokens are only valid during the execution of the relevant content handler.";
+
+/// The functions `onEndTag()` registered, by number, until their end tag comes.
+#[derive(Default)]
+pub(crate) struct EndTags {
+    next: Cell<u32>,
+    waiting: RefCell<HashMap<u32, JsObject>>,
+}
+
+impl EndTags {
+    fn add(&self, f: JsObject) -> u32 {
+        let n = self.next.get().wrapping_add(1);
+        self.next.set(n);
+        self.waiting.borrow_mut().insert(n, f);
+        n
+    }
+
+    fn take(&self, n: u32) -> Option<JsObject> {
+        self.waiting.borrow_mut().remove(&n)
+    }
+}
+
+/// The handlers of one `transform()`: per `on(selector, …)` the handlers object with
+/// its `element`, `comments` and `text` functions, per `onDocument(…)` the object with
+/// its `doctype`, `comments`, `text` and `end`, and the end-tag handlers registered
+/// so far.
+pub(crate) struct Handlers {
+    elements: Vec<(JsObject, [Option<JsObject>; 3])>,
+    documents: Vec<(JsObject, [Option<JsObject>; 4])>,
+    end_tags: EndTags,
+}
+
+impl Handlers {
+    /// From `[[elementHandlers…], [documentHandlers…]]`, as `transform()` got them.
+    pub(crate) fn from_js(value: &JsValue, ctx: &mut Context) -> JsResult<Handlers> {
+        let lists = value
+            .as_object()
+            .ok_or_else(|| type_error("bad rewriter handlers"))?;
+        let objects = |v: JsValue, ctx: &mut Context| -> JsResult<Vec<JsObject>> {
+            let list = v
+                .as_object()
+                .ok_or_else(|| type_error("bad rewriter handlers"))?;
+            let n = list.get(js_string!("length"), ctx)?.to_length(ctx)?;
+            (0..n)
+                .map(|i| {
+                    list.get(i, ctx)?
+                        .as_object()
+                        .ok_or_else(|| type_error("bad rewriter handlers"))
+                })
+                .collect()
+        };
+        fn functions<const N: usize>(
+            o: JsObject,
+            names: [&str; N],
+            ctx: &mut Context,
+        ) -> JsResult<(JsObject, [Option<JsObject>; N])> {
+            let mut fs: [Option<JsObject>; N] = std::array::from_fn(|_| None);
+            for (slot, name) in fs.iter_mut().zip(names) {
+                *slot = o
+                    .get(JsString::from(name), ctx)?
+                    .as_object()
+                    .filter(JsObject::is_callable);
+            }
+            Ok((o, fs))
+        }
+        let elements = objects(lists.get(0, ctx)?, ctx)?
+            .into_iter()
+            .map(|o| functions(o, ["element", "comments", "text"], ctx))
+            .collect::<JsResult<_>>()?;
+        let documents = objects(lists.get(1, ctx)?, ctx)?
+            .into_iter()
+            .map(|o| functions(o, ["doctype", "comments", "text", "end"], ctx))
+            .collect::<JsResult<_>>()?;
+        Ok(Handlers {
+            elements,
+            documents,
+            end_tags: EndTags::default(),
+        })
+    }
+
+    /// The function for `target`, what it is called on, and the kind of token object
+    /// it gets.
+    fn for_target(&self, target: Target) -> Option<(JsValue, JsObject, Kind)> {
+        let element = |i: usize, slot: usize, kind| {
+            let (this, fs) = self.elements.get(i)?;
+            Some((this.clone().into(), fs[slot].clone()?, kind))
+        };
+        let document = |i: usize, slot: usize, kind| {
+            let (this, fs) = self.documents.get(i)?;
+            Some((this.clone().into(), fs[slot].clone()?, kind))
+        };
+        match target {
+            Target::Element(i) => element(i, 0, Kind::Element),
+            Target::Comments(i) => element(i, 1, Kind::Comment),
+            Target::Text(i) => element(i, 2, Kind::Text),
+            Target::Doctype(i) => document(i, 0, Kind::Doctype),
+            Target::DocComments(i) => document(i, 1, Kind::Comment),
+            Target::DocText(i) => document(i, 2, Kind::Text),
+            Target::DocEnd(i) => document(i, 3, Kind::DocumentEnd),
+            Target::EndTag(t) => Some((
+                JsValue::undefined(),
+                self.end_tags.take(t)?,
+                Kind::EndTag,
+            )),
+        }
+    }
+}
+
+/// The token being handled, its serial, and where `onEndTag()` registers.
+struct Loan<'a> {
+    token: &'a mut (dyn Token + 'a),
+    serial: u64,
+    end_tags: &'a EndTags,
+}
+
+impl<'a, 'b: 'a> scoped_tls_hkt::ReborrowMut<'a> for Loan<'b> {
+    type Result = Loan<'a>;
+    fn reborrow_mut(&'a mut self) -> Loan<'a> {
+        Loan {
+            token: &mut *self.token,
+            serial: self.serial,
+            end_tags: self.end_tags,
+        }
+    }
+}
+
+scoped_tls_hkt::scoped_thread_local!(static mut LENT: for<'a> Loan<'a>);
+
+thread_local! {
+    static NEXT_SERIAL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `target`'s handler of `handlers` on `token`: the token is lent to the
+/// handler's object while the handler runs and, if it returned a promise, while the
+/// microtasks run that may settle it. `Ok(false)`: the promise still waits (on I/O),
+/// which a token cannot.
+pub(crate) fn run(
+    handlers: &Handlers,
+    target: Target,
+    token: &mut dyn Token,
+    ctx: &mut Context,
+) -> JsResult<bool> {
+    let Some((this, f, kind)) = handlers.for_target(target) else {
+        return Ok(true);
+    };
+    let serial = NEXT_SERIAL.with(|s| {
+        s.set(s.get() + 1);
+        s.get()
+    });
+    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { serial });
+    let loan = Loan {
+        token,
+        serial,
+        end_tags: &handlers.end_tags,
+    };
+    let promise = LENT.set(loan, || -> JsResult<Option<JsPromise>> {
+        let value = f.call(&this, &[object.into()], ctx)?;
+        let Some(o) = value.as_object() else {
+            return Ok(None);
+        };
+        let promise = match JsPromise::from_object(o.clone()) {
+            Ok(p) => p,
+            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
+                JsPromise::resolve(value, ctx)?
+            }
+            Err(_) => return Ok(None),
+        };
+        ctx.run_jobs()?;
+        Ok(Some(promise))
+    })?;
+    match promise.map(|p| p.state()) {
+        // (Microtasks a plain handler queued run once its token is gone, as before.)
+        None => ctx.run_jobs().map(|()| true),
+        Some(PromiseState::Fulfilled(_)) => Ok(true),
+        Some(PromiseState::Rejected(e)) => Err(JsError::from_opaque(e)),
+        Some(PromiseState::Pending) => Ok(false),
+    }
+}
+
+/// A token object's data: which lent token it is for.
+#[derive(Trace, Finalize, JsData)]
+struct Lent {
+    serial: u64,
+}
+
+/// Runs `f` on the token `this` is for, if its handler is still running.
+fn with_token<R>(this: &JsValue, f: impl FnOnce(&mut dyn Token, &EndTags) -> R) -> JsResult<R> {
+    let serial = this
+        .as_object()
+        .and_then(|o| o.downcast_ref::<Lent>().map(|l| l.serial))
+        .ok_or_else(|| type_error("Illegal invocation"))?;
+    if !LENT.is_set() {
+        return Err(type_error(DEAD));
+    }
+    LENT.with(|loan| {
+        if loan.serial == serial {
+            Ok(f(loan.token, loan.end_tags))
+        } else {
+            Err(type_error(DEAD))
+        }
+    })
+}
+
+fn to_js(value: Value, ctx: &mut Context) -> JsResult<JsValue> {
+    Ok(match value {
+        Value::Str(s) => JsString::from(s.as_str()).into(),
+        Value::Maybe(s) => s.map_or_else(JsValue::null, |s| JsString::from(s.as_str()).into()),
+        Value::Bool(b) => b.into(),
+        Value::Pairs(pairs) => {
+            let items: Vec<JsValue> = pairs
+                .into_iter()
+                .map(|(n, v)| {
+                    let pair = [JsString::from(n.as_str()), JsString::from(v.as_str())];
+                    JsArray::from_iter(pair.map(JsValue::from), ctx).into()
+                })
+                .collect();
+            JsArray::from_iter(items, ctx).values(ctx)?
+        }
+    })
+}
+
+fn read(this: &JsValue, field: Field<'_>, ctx: &mut Context) -> JsResult<JsValue> {
+    let value = with_token(this, |t, _| t.read(field))?;
+    to_js(value, ctx)
+}
+
+fn edit(this: &JsValue, op: Op) -> JsResult<JsValue> {
+    with_token(this, |t, _| t.edit(op))?.map_err(type_error)?;
+    Ok(this.clone())
+}
+
+fn string(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
+    Ok(arg(args, i).to_string(ctx)?.to_std_string_escaped())
+}
+
+fn lower(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<String> {
+    Ok(string(args, i, ctx)?.to_lowercase())
+}
+
+/// `(content, options)` of the content methods: the text, and `options.html === true`.
+fn content(args: &[JsValue], ctx: &mut Context) -> JsResult<(String, bool)> {
+    let text = string(args, 0, ctx)?;
+    let html = match arg(args, 1).as_object() {
+        Some(o) => o.get(js_string!("html"), ctx)? == JsValue::from(true),
+        None => false,
+    };
+    Ok((text, html))
+}
+
+/// The kinds of token object, in the order of [`Prototypes`].
+#[derive(Clone, Copy)]
+enum Kind {
+    Element = 0,
+    EndTag,
+    Text,
+    Comment,
+    Doctype,
+    DocumentEnd,
+}
+
+/// A reader of a token object, by name.
+type Reader = (&'static str, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>);
+
+type Method = (
+    &'static str,
+    usize,
+    fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>,
+);
+
+macro_rules! reader {
+    ($field:expr) => {
+        |this, _, ctx| read(this, $field, ctx)
+    };
+}
+
+macro_rules! content_op {
+    ($op:path) => {
+        |this, args, ctx| {
+            let (text, html) = content(args, ctx)?;
+            edit(this, $op(text, html))
+        }
+    };
+}
+
+const ELEMENT_READERS: &[Reader] = &[
+    ("tagName", reader!(Field::TagName)),
+    ("namespaceURI", reader!(Field::Namespace)),
+    ("selfClosing", reader!(Field::SelfClosing)),
+    ("canHaveContent", reader!(Field::CanHaveContent)),
+    ("removed", reader!(Field::Removed)),
+    ("attributes", reader!(Field::Attributes)),
+];
+
+const ELEMENT_METHODS: &[Method] = &[
+    ("getAttribute", 1, |this, args, ctx| {
+        let name = lower(args, 0, ctx)?;
+        read(this, Field::Attribute(&name), ctx)
+    }),
+    ("hasAttribute", 1, |this, args, ctx| {
+        let name = lower(args, 0, ctx)?;
+        read(this, Field::HasAttribute(&name), ctx)
+    }),
+    ("setAttribute", 2, |this, args, ctx| {
+        let name = lower(args, 0, ctx)?;
+        let value = string(args, 1, ctx)?;
+        edit(this, Op::SetAttribute(name, value))
+    }),
+    ("removeAttribute", 1, |this, args, ctx| {
+        let name = lower(args, 0, ctx)?;
+        edit(this, Op::RemoveAttribute(name))
+    }),
+    ("before", 1, content_op!(Op::Before)),
+    ("after", 1, content_op!(Op::After)),
+    ("prepend", 1, content_op!(Op::Prepend)),
+    ("append", 1, content_op!(Op::Append)),
+    ("setInnerContent", 1, content_op!(Op::SetInnerContent)),
+    ("replace", 1, content_op!(Op::Replace)),
+    ("remove", 0, |this, _, _| edit(this, Op::Remove)),
+    ("removeAndKeepContent", 0, |this, _, _| {
+        edit(this, Op::RemoveAndKeepContent)
+    }),
+    ("onEndTag", 1, on_end_tag),
+];
+
+/// `element.onEndTag(handler)`.
+fn on_end_tag(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let f = arg(args, 0)
+        .as_object()
+        .filter(JsObject::is_callable)
+        .ok_or_else(|| type_error("onEndTag expects a function"))?;
+    with_token(this, |t, end_tags| {
+        if let Value::Bool(false) = t.read(Field::CanHaveContent) {
+            let tag = match t.read(Field::TagName) {
+                Value::Str(s) => s,
+                _ => String::new(),
+            };
+            return Err(format!("<{tag}> has no end tag"));
+        }
+        t.edit(Op::OnEndTag(end_tags.add(f)))
+    })?
+    .map_err(type_error)?;
+    Ok(JsValue::undefined())
+}
+
+const TEXT_READERS: &[Reader] = &[
+    ("text", reader!(Field::Text)),
+    ("lastInTextNode", reader!(Field::LastInTextNode)),
+    ("removed", reader!(Field::Removed)),
+];
+
+const COMMENT_READERS: &[Reader] = &[
+    ("text", reader!(Field::Text)),
+    ("removed", reader!(Field::Removed)),
+];
+
+const TEXT_METHODS: &[Method] = &[
+    ("before", 1, content_op!(Op::Before)),
+    ("after", 1, content_op!(Op::After)),
+    ("replace", 1, content_op!(Op::Replace)),
+    ("remove", 0, |this, _, _| edit(this, Op::Remove)),
+];
+
+const END_TAG_READERS: &[Reader] = &[("name", reader!(Field::TagName))];
+
+const END_TAG_METHODS: &[Method] = &[
+    ("before", 1, content_op!(Op::Before)),
+    ("after", 1, content_op!(Op::After)),
+    ("remove", 0, |this, _, _| edit(this, Op::Remove)),
+];
+
+const DOCTYPE_READERS: &[Reader] = &[
+    ("name", reader!(Field::DoctypeName)),
+    ("publicId", reader!(Field::PublicId)),
+    ("systemId", reader!(Field::SystemId)),
+];
+
+const DOCUMENT_END_METHODS: &[Method] = &[("append", 1, content_op!(Op::Append))];
+
+/// The writable readers: `element.tagName`, `endTag.name`, `comment.text`.
+type Writer = (&'static str, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>);
+
+const ELEMENT_WRITERS: &[Writer] = &[("tagName", |this, args, ctx| {
+    let name = lower(args, 0, ctx)?;
+    edit(this, Op::TagName(name)).map(|_| JsValue::undefined())
+})];
+
+const END_TAG_WRITERS: &[Writer] = &[("name", |this, args, ctx| {
+    let name = string(args, 0, ctx)?;
+    edit(this, Op::TagName(name)).map(|_| JsValue::undefined())
+})];
+
+const COMMENT_WRITERS: &[Writer] = &[("text", |this, args, ctx| {
+    let text = string(args, 0, ctx)?;
+    edit(this, Op::Text(text)).map(|_| JsValue::undefined())
+})];
+
+/// The six classes' prototypes, made once per realm on its first rewrite.
+#[derive(Trace, Finalize, JsData)]
+struct Prototypes([JsObject; 6]);
+
+fn prototype(kind: Kind, ctx: &mut Context) -> JsResult<JsObject> {
+    if let Some(p) = native_class::kept::<Prototypes, _>(ctx, |p| p.0[kind as usize].clone()) {
+        return Ok(p);
+    }
+    let made = Prototypes([
+        class(ctx, ELEMENT_READERS, ELEMENT_WRITERS, ELEMENT_METHODS)?,
+        class(ctx, END_TAG_READERS, END_TAG_WRITERS, END_TAG_METHODS)?,
+        class(ctx, TEXT_READERS, &[], TEXT_METHODS)?,
+        class(ctx, COMMENT_READERS, COMMENT_WRITERS, TEXT_METHODS)?,
+        class(ctx, DOCTYPE_READERS, &[], &[])?,
+        class(ctx, &[], &[], DOCUMENT_END_METHODS)?,
+    ]);
+    let p = made.0[kind as usize].clone();
+    ctx.realm().host_defined_mut().insert(made);
+    Ok(p)
+}
+
+/// A prototype with `readers` (accessors, with a setter where `writers` has one) and
+/// `methods`.
+fn class(
+    ctx: &mut Context,
+    readers: &[Reader],
+    writers: &[Writer],
+    methods: &[Method],
+) -> JsResult<JsObject> {
+    let prototype = JsObject::with_object_proto(ctx.intrinsics());
+    let function = |name: String, f, ctx: &mut Context| -> JsFunction {
+        FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(f))
+            .name(JsString::from(name.as_str()))
+            .build()
+    };
+    for &(name, get) in readers {
+        let getter = function(format!("get {name}"), get, ctx);
+        let setter = writers
+            .iter()
+            .find(|(w, _)| *w == name)
+            .map(|&(_, set)| function(format!("set {name}"), set, ctx));
+        let mut descriptor = PropertyDescriptor::builder()
+            .get(getter)
+            .enumerable(true)
+            .configurable(true);
+        if let Some(setter) = setter {
+            descriptor = descriptor.set(setter);
+        }
+        prototype.define_property_or_throw(JsString::from(name), descriptor, ctx)?;
+    }
+    for &(name, length, f) in methods {
+        let method = FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(f))
+            .name(JsString::from(name))
+            .length(length)
+            .build();
+        prototype.define_property_or_throw(
+            JsString::from(name),
+            PropertyDescriptor::builder()
+                .value(method)
+                .writable(true)
+                .enumerable(true)
+                .configurable(true),
+            ctx,
+        )?;
+    }
+    Ok(prototype)
+}
