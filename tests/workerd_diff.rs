@@ -296,7 +296,14 @@ async fn subrequests_behave_as_in_workerd() {
 #[tokio::test(flavor = "multi_thread")]
 async fn html_rewriter_behaves_as_in_workerd() {
     tokio::time::timeout(TEST_TIMEOUT, async {
-        let cases = gets(&["/elements", "/text", "/async", "/promises", "/fetched"]);
+        let cases = gets(&[
+            "/elements",
+            "/text",
+            "/async",
+            "/promises",
+            "/tokens",
+            "/fetched",
+        ]);
         let diffs = differ("rewriter.js", true, &[], &common::client(), &cases, true).await;
         assert!(diffs.is_empty(), "Outpost differs from workerd:\n{diffs}");
     })

@@ -2,7 +2,7 @@
 //! byte arrays in and out of the VM, and the errors they raise.
 
 use boa_engine::object::builtins::{AlignedVec, JsArrayBuffer, JsTypedArray, JsUint8Array};
-use boa_engine::{Context, JsNativeError, JsResult, JsValue};
+use boa_engine::{Context, JsError, JsNativeError, JsResult, JsValue, js_string};
 
 pub(crate) fn type_error(msg: impl Into<String>) -> boa_engine::JsError {
     JsNativeError::typ().with_message(msg.into()).into()
@@ -50,4 +50,39 @@ pub(crate) fn array_buffer(bytes: &[u8], ctx: &mut Context) -> JsResult<JsArrayB
 pub(crate) fn uint8_array(bytes: &[u8], ctx: &mut Context) -> JsResult<JsValue> {
     let buffer = array_buffer(bytes, ctx)?;
     Ok(JsUint8Array::from_array_buffer(buffer, ctx)?.into())
+}
+
+/// The error as JavaScript prints it, with at most a few stack frames (a runaway
+/// recursion would otherwise log hundreds of identical lines).
+pub(crate) fn error_text(e: &JsError, context: &mut Context) -> String {
+    // A thrown Error object carries the script's own stack (file:line:col per frame);
+    // frames in Outpost's prelude and dispatcher (no file name) are left out.
+    let stack = e.as_opaque().and_then(|v| v.as_object()).and_then(|o| {
+        let stack = o.get(js_string!("stack"), context).ok()?;
+        let stack = stack.as_string()?.to_std_string_escaped();
+        let head = JsValue::from(o.clone())
+            .to_string(context)
+            .ok()?
+            .to_std_string_escaped();
+        let frames: Vec<&str> = stack
+            .lines()
+            .filter(|l| !l.contains("(unknown at "))
+            .collect();
+        Some(format!("{head}\n{}", frames.join("\n")))
+    });
+    let full = match stack {
+        Some(s) => s,
+        None => match e.try_native(context) {
+            Ok(native) => native.to_string(),
+            Err(_) => e.to_string(),
+        },
+    };
+    let mut lines = full.lines();
+    let mut out: Vec<&str> = lines.by_ref().take(6).collect();
+    let rest = lines.count();
+    let more = format!("    ... {rest} more frames");
+    if rest > 0 {
+        out.push(&more);
+    }
+    out.join("\n")
 }

@@ -59,6 +59,7 @@ pub(crate) enum HostCall {
     Rewrite {
         rewriter: u32,
         calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter::HandlerCall>,
+        handlers: crate::token_objects::Handlers,
     },
     /// `HTMLRewriter.transform()` with only synchronous handlers: the JS thread parses
     /// `source` itself, calling them directly, and sends the page on through `out`
@@ -92,8 +93,8 @@ thread_local! {
     static REPLIES: RefCell<HashMap<u64, (u64, Reply)>> = RefCell::new(HashMap::new());
 }
 
-/// Keeps the reply channel of a rewriter handler call made for `request`; the
-/// handler's JavaScript answers through `rewriteReply(token, …)`.
+/// Keeps the reply channel of a rewriter handler call made for `request` until the
+/// handler (maybe `async`) has finished: see [`reply`].
 pub(crate) fn store_reply(request: u64, reply: Reply) -> u64 {
     let token = NEXT_REPLY.get();
     NEXT_REPLY.set(token + 1);
@@ -101,10 +102,10 @@ pub(crate) fn store_reply(request: u64, reply: Reply) -> u64 {
     token
 }
 
-/// Answers a rewriter handler call with an error (its JavaScript could not run).
-pub(crate) fn fail_reply(token: u64, message: String) {
+/// Answers a rewriter handler call: its edits, or why it failed.
+pub(crate) fn reply(token: u64, answer: std::result::Result<Vec<Op>, String>) {
     if let Some((_, reply)) = REPLIES.with_borrow_mut(|r| r.remove(&token)) {
-        let _ = reply.send(Err(message));
+        let _ = reply.send(answer);
     }
 }
 
@@ -460,10 +461,9 @@ fn check_selector(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
 
 /// `rewrite(rewriter, bodyId, bytes, plan, coding, here, handlers) -> bodyId`: starts an
 /// `HTMLRewriter` transform of a host body or of bytes (decoded first if `coding` names
-/// a content coding); returns the rewritten body. With `here` (no handler is `async`)
-/// the JS thread parses the page itself and calls `handlers`
-/// (`[[elementHandlers…], [documentHandlers…]]`) directly; otherwise a parser thread
-/// does, asking the prelude's dispatcher.
+/// a content coding) with `handlers` (`[[elementHandlers…], [documentHandlers…]]`);
+/// returns the rewritten body. With `here` (no handler is `async`) the JS thread
+/// parses the page itself; otherwise a parser thread does.
 /// `plan` is `[[[selector, element, comments, text]…], [[doctype, comments, text, end]…]]`.
 fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let rewriter = call_arg(args, 0, ctx)?;
@@ -509,9 +509,9 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         let token = coding.to_string(ctx)?.to_std_string_escaped();
         crate::codec::Coding::from_content_encoding(Some(&token)).flatten()
     };
+    let handlers = crate::token_objects::Handlers::from_js(&arg(args, 6), ctx)?;
     if arg(args, 5).to_boolean() {
         crate::rewriter::check_plan(&plan).map_err(|e| type_error(e.to_string()))?;
-        let handlers = crate::token_objects::Handlers::from_js(&arg(args, 6), ctx)?;
         let (out, body) = crate::rewriter::output();
         let id = store_body(CURRENT.get(), body);
         push(HostCall::RewriteHere(RewriteHere {
@@ -528,61 +528,12 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     let out = crate::rewriter::start(source, coding, plan, calls_tx)
         .map_err(|e| type_error(e.to_string()))?;
     let id = store_body(CURRENT.get(), out);
-    push(HostCall::Rewrite { rewriter, calls });
+    push(HostCall::Rewrite {
+        rewriter,
+        calls,
+        handlers,
+    });
     Ok(JsValue::from(id as f64))
-}
-
-/// `rewriteReply(token, ops, error)`: a handler finished (`ops`: `[[name, a, b]…]`)
-/// or threw (`error`).
-fn rewrite_reply(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let token = arg(args, 0).to_length(ctx)?;
-    let Some((_, reply)) = REPLIES.with_borrow_mut(|r| r.remove(&token)) else {
-        return Ok(JsValue::undefined());
-    };
-    let error = arg(args, 2);
-    if !error.is_null_or_undefined() {
-        let _ = reply.send(Err(error.to_string(ctx)?.to_std_string_escaped()));
-        return Ok(JsValue::undefined());
-    }
-    let ops_value = arg(args, 1);
-    let Some(ops_obj) = ops_value.as_object() else {
-        let _ = reply.send(Ok(Vec::new()));
-        return Ok(JsValue::undefined());
-    };
-    let n = ops_obj.get(js_string!("length"), ctx)?.to_length(ctx)?;
-    let mut ops = Vec::new();
-    for i in 0..n {
-        let op = ops_obj.get(i, ctx)?;
-        let Some(op) = op.as_object() else { continue };
-        let name = op.get(0, ctx)?.to_string(ctx)?.to_std_string_escaped();
-        let a = op.get(1, ctx)?;
-        let a_str = |ctx: &mut Context| -> JsResult<String> {
-            Ok(a.to_string(ctx)?.to_std_string_escaped())
-        };
-        let html = op.get(2, ctx)?.to_boolean();
-        use crate::tokens::Op;
-        ops.push(match name.as_str() {
-            "setAttribute" => {
-                let v = op.get(2, ctx)?.to_string(ctx)?.to_std_string_escaped();
-                Op::SetAttribute(a_str(ctx)?, v)
-            }
-            "removeAttribute" => Op::RemoveAttribute(a_str(ctx)?),
-            "tagName" => Op::TagName(a_str(ctx)?),
-            "before" => Op::Before(a_str(ctx)?, html),
-            "after" => Op::After(a_str(ctx)?, html),
-            "prepend" => Op::Prepend(a_str(ctx)?, html),
-            "append" => Op::Append(a_str(ctx)?, html),
-            "setInnerContent" => Op::SetInnerContent(a_str(ctx)?, html),
-            "replace" => Op::Replace(a_str(ctx)?, html),
-            "remove" => Op::Remove,
-            "removeAndKeepContent" => Op::RemoveAndKeepContent,
-            "onEndTag" => Op::OnEndTag(a.to_u32(ctx)?),
-            "text" => Op::Text(a_str(ctx)?),
-            _ => continue,
-        });
-    }
-    let _ = reply.send(Ok(ops));
-    Ok(JsValue::undefined())
 }
 
 /// `loadStreams(intrinsics)`: compiles the Streams standard into this context and
@@ -636,7 +587,7 @@ pub(crate) fn expect_streams() {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 56] = [
+    let functions: [(&str, Native, usize); 55] = [
         ("ioTime", crate::clock::io_time, 0),
         ("loadStreams", load_streams, 1),
         ("loadPart", load_part, 2),
@@ -647,7 +598,6 @@ pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
         ("headerDelete", crate::headers::delete, 2),
         ("checkSelector", check_selector, 1),
         ("rewrite", rewrite, 7),
-        ("rewriteReply", rewrite_reply, 3),
         ("fetch", fetch, 7),
         ("readBody", read_body, 2),
         ("readChunk", read_chunk, 2),

@@ -64,7 +64,6 @@ pub(crate) struct Instance {
     dispatch: Script,
     settle: JsObject,
     export: JsObject,
-    rewrite: JsObject,
 }
 
 /// Where a handler's result stands.
@@ -75,41 +74,6 @@ pub(crate) enum Outcome {
     Done(JsValue),
     /// The handler threw or its promise was rejected.
     Failed(ScriptError),
-}
-
-/// The error as JavaScript prints it, with at most a few stack frames (a runaway
-/// recursion would otherwise log hundreds of identical lines).
-fn message(e: &JsError, context: &mut Context) -> String {
-    // A thrown Error object carries the script's own stack (file:line:col per frame);
-    // frames in Outpost's prelude and dispatcher (no file name) are left out.
-    let stack = e.as_opaque().and_then(|v| v.as_object()).and_then(|o| {
-        let stack = o.get(js_string!("stack"), context).ok()?;
-        let stack = stack.as_string()?.to_std_string_escaped();
-        let head = JsValue::from(o.clone())
-            .to_string(context)
-            .ok()?
-            .to_std_string_escaped();
-        let frames: Vec<&str> = stack
-            .lines()
-            .filter(|l| !l.contains("(unknown at "))
-            .collect();
-        Some(format!("{head}\n{}", frames.join("\n")))
-    });
-    let full = match stack {
-        Some(s) => s,
-        None => match e.try_native(context) {
-            Ok(native) => native.to_string(),
-            Err(_) => e.to_string(),
-        },
-    };
-    let mut lines = full.lines();
-    let mut out: Vec<&str> = lines.by_ref().take(6).collect();
-    let rest = lines.count();
-    let more = format!("    ... {rest} more frames");
-    if rest > 0 {
-        out.push(&more);
-    }
-    out.join("\n")
 }
 
 fn global_function(context: &mut Context, name: JsString) -> JsResult<JsObject> {
@@ -184,7 +148,8 @@ impl Runtime {
         set_up(crate::host::install(&mut context), "host")?;
         set_up(crate::fetch::install(&mut context), "fetch()")?;
         for src in crate::sources::eager() {
-            crate::sources::run(src, &mut context).map_err(|e| message(&e, &mut context))?;
+            crate::sources::run(src, &mut context)
+                .map_err(|e| crate::convert::error_text(&e, &mut context))?;
         }
         Ok(Runtime {
             context,
@@ -200,7 +165,7 @@ impl Runtime {
         self.context
             .eval(Source::from_bytes("void ReadableStream"))
             .map(|_| ())
-            .map_err(|e| message(&e, &mut self.context))
+            .map_err(|e| crate::convert::error_text(&e, &mut self.context))
     }
 }
 
@@ -245,17 +210,17 @@ impl Instance {
             None,
             &mut context,
         )
-        .map_err(|e| fail(message(&e, &mut context)))?;
+        .map_err(|e| fail(crate::convert::error_text(&e, &mut context)))?;
         crate::clock::io_happened();
         let done = module.load_link_evaluate(&mut context);
         context
             .run_jobs()
-            .map_err(|e| fail(message(&e, &mut context)))?;
+            .map_err(|e| fail(crate::convert::error_text(&e, &mut context)))?;
         match done.state() {
             PromiseState::Fulfilled(_) => {}
             PromiseState::Rejected(v) => {
                 let e = JsError::from_opaque(v);
-                return Err(fail(message(&e, &mut context)));
+                return Err(fail(crate::convert::error_text(&e, &mut context)));
             }
             PromiseState::Pending => {
                 return Err(fail("the module's top-level code did not finish".into()));
@@ -265,7 +230,7 @@ impl Instance {
         let namespace = module.namespace(&mut context);
         let default = namespace
             .get(js_string!("default"), &mut context)
-            .map_err(|e| fail(message(&e, &mut context)))?;
+            .map_err(|e| fail(crate::convert::error_text(&e, &mut context)))?;
         // A module Worker: `export default { fetch, scheduled }` (either or both).
         let has_fetch = match default.as_object() {
             Some(obj) => ["fetch", "scheduled"].iter().any(|name| {
@@ -329,15 +294,12 @@ impl Instance {
             .map_err(|e| fail(e.to_string()))?;
         let export = global_function(&mut context, js_string!("__outpostExport"))
             .map_err(|e| fail(e.to_string()))?;
-        let rewrite = global_function(&mut context, js_string!("__outpostRewrite"))
-            .map_err(|e| fail(e.to_string()))?;
         Ok(Instance {
             name,
             context,
             dispatch,
             settle,
             export,
-            rewrite,
         })
     }
 
@@ -351,13 +313,8 @@ impl Instance {
         &mut self.context
     }
 
-    /// `e` as JavaScript prints it, with the script's own frames.
-    pub(crate) fn error_text(&mut self, e: &JsError) -> String {
-        message(e, &mut self.context)
-    }
-
     pub(crate) fn error(&mut self, e: &JsError) -> ScriptError {
-        let message = message(e, &mut self.context);
+        let message = crate::convert::error_text(e, &mut self.context);
         // A RuntimeLimit error is not catchable by the script and names the limit.
         if message.starts_with("RuntimeLimit") {
             ScriptError::RuntimeLimit {
@@ -541,72 +498,6 @@ impl Instance {
         crate::clock::io_happened();
         crate::fetch::settle(call, request, answer, &mut self.context)
             .map_err(|e| self.error(&e))?;
-        self.run_jobs()
-    }
-
-    /// Runs rewriter `rewriter`'s handler for `call` (its edits come back through the
-    /// host's `rewriteReply(token, …)`), or, with no call, forgets the rewriter.
-    pub(crate) fn rewrite(
-        &mut self,
-        rewriter: u32,
-        token: u64,
-        call: Option<(crate::rewriter::Target, crate::tokens::Unit)>,
-    ) -> Result<()> {
-        use crate::tokens::Unit;
-        crate::clock::io_happened();
-        let ctx = &mut self.context;
-        let s = |v: &str| JsValue::from(JsString::from(v));
-        let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::null(), s);
-        let (kind, index, data) = match call {
-            None => (8, 0, JsValue::undefined()),
-            Some((target, unit)) => {
-                let (kind, index) = target.code();
-                let items: Vec<JsValue> = match unit {
-                    Unit::Element {
-                        tag,
-                        attributes,
-                        namespace,
-                        self_closing,
-                        can_have_content,
-                    } => {
-                        // Flat (name, value, name, value…): one array, not one per
-                        // attribute; the prelude reads it as such.
-                        let attrs: Vec<JsValue> =
-                            attributes.iter().flat_map(|(n, v)| [s(n), s(v)]).collect();
-                        vec![
-                            s(&tag),
-                            JsArray::from_iter(attrs, ctx).into(),
-                            s(namespace),
-                            self_closing.into(),
-                            can_have_content.into(),
-                        ]
-                    }
-                    Unit::Text { text, last } => vec![s(&text), last.into()],
-                    Unit::Comment { text } => vec![s(&text)],
-                    Unit::Doctype {
-                        name,
-                        public_id,
-                        system_id,
-                    } => vec![opt(&name), opt(&public_id), opt(&system_id)],
-                    Unit::End => vec![],
-                    Unit::EndTag { name } => vec![s(&name)],
-                };
-                (kind, index, JsArray::from_iter(items, ctx).into())
-            }
-        };
-        let f = self.rewrite.clone();
-        f.call(
-            &JsValue::undefined(),
-            &[
-                JsValue::from(rewriter),
-                JsValue::from(token as f64),
-                JsValue::from(kind),
-                JsValue::from(index),
-                data,
-            ],
-            &mut self.context,
-        )
-        .map_err(|e| self.error(&e))?;
         self.run_jobs()
     }
 

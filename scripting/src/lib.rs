@@ -38,10 +38,10 @@ mod public_keys;
 mod request;
 mod response;
 mod rewriter;
-mod token_objects;
-mod tokens;
 mod sink;
 mod sources;
+mod token_objects;
+mod tokens;
 mod url_pattern;
 mod urlencoded;
 

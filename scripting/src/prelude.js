@@ -12,7 +12,7 @@
 //   passThrough()                                    passThroughOnException()
 //   random(n) -> Uint8Array, uuid() -> string, digest(alg, bytes) -> ArrayBuffer
 //   kv(call, ns, op, key, value, options)            KV namespaces
-//   checkSelector(s), rewrite(id, handle, bytes, plan, coding, here, handlers) -> handle, rewriteReply(token, ops, error)
+//   checkSelector(s), rewrite(id, handle, bytes, plan, coding, here, handlers) -> handle
 //                                                    HTMLRewriter
 //   requestClass(helpers), responseClass(helpers)    the native Request and Response classes
 //                                                    (request.rs, response.rs)
@@ -441,27 +441,16 @@
     return responses.cloneOf(this, s, isStream(s));
   }));
 
-  // HTMLRewriter (Workers API). The parser runs on a host thread; each match comes
-  // here through __outpostRewrite(rewriter, token, kind, index, data). The handler side
-  // (js/rewriter.js: the objects handlers get, which record their edits) is compiled on
-  // a script's first transform(); most scripts never rewrite.
-  const rewriters = new Map();
+  // HTMLRewriter (Workers API). lol_html runs in the host, which calls the handlers
+  // with native token objects (token_objects.rs).
   let nextRewriter = 1;
   const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});
-  let dispatch = null;
   // "Name: message" and the script's own frames (the prelude's have no file name).
   function errorText(e) {
     if (!(e instanceof Error)) return `Uncaught ${String(e)}`;
     const frames = String(e.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at ") && !l.includes("unknown at"));
     return [`${e.name}: ${e.message}`, ...frames].join("\n");
   }
-  Object.defineProperty(globalThis, "__outpostRewrite", {
-    value(id, token, kind, index, data) {
-      if (kind === 8) { rewriters.delete(id); return; }
-      if (dispatch === null) { host.rewriteReply(token, null, "unknown rewriter"); return; }
-      dispatch(id, token, kind, index, data);
-    },
-  });
   class HTMLRewriter {
     #element; #document;
     constructor() { this.#element = []; this.#document = []; }
@@ -504,13 +493,7 @@
       const here = this.#element.every(([, h]) => sync(h, "element") && sync(h, "comments") && sync(h, "text")) &&
         this.#document.every((h) => sync(h, "doctype") && sync(h, "comments") && sync(h, "text") && sync(h, "end"));
       const id = nextRewriter++;
-      // Parsed here, the host calls the handlers itself; a parser thread asks the
-      // dispatcher (js/rewriter.js) instead.
-      const handlers = here ? [this.#element.map(([, h]) => h), this.#document.slice()] : null;
-      if (!here) {
-        dispatch ??= host.loadPart("rewriter", { host, rewriters, errorText });
-        rewriters.set(id, { element: this.#element.slice(), document: this.#document.slice(), endTags: new Map(), nextEndTag: 1 });
-      }
+      const handlers = [this.#element.map(([, h]) => h), this.#document.slice()];
       let body;
       if (isStream(source)) body = host.rewrite(id, pumpToHost(source), null, plan, coding, here, handlers);
       else if (source instanceof HostBody) body = host.rewrite(id, source.id, null, plan, coding, here, handlers);

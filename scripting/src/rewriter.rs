@@ -38,7 +38,7 @@ pub(crate) struct Plan {
     pub documents: Vec<[bool; 4]>,
 }
 
-/// The handler a call is for (the numbers are the prelude's `kind`s).
+/// The handler a call is for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Target {
     Element(usize),
@@ -49,22 +49,6 @@ pub(crate) enum Target {
     DocText(usize),
     DocEnd(usize),
     EndTag(u32),
-}
-
-impl Target {
-    /// `(kind, index)` as the prelude's dispatcher takes them.
-    pub(crate) fn code(self) -> (u32, u32) {
-        match self {
-            Target::Element(i) => (0, i as u32),
-            Target::Comments(i) => (1, i as u32),
-            Target::Text(i) => (2, i as u32),
-            Target::Doctype(i) => (3, i as u32),
-            Target::DocComments(i) => (4, i as u32),
-            Target::DocText(i) => (5, i as u32),
-            Target::DocEnd(i) => (6, i as u32),
-            Target::EndTag(t) => (7, t),
-        }
-    }
 }
 
 /// One handler to run on the JS thread; the edits (or the handler's error) go back

@@ -32,7 +32,7 @@ const EAGER: [&str; 10] = [
 /// parts concatenated in order (see `js/streams-loader.js`), Web Crypto's key
 /// operations (see `js/crypto.js`), HTMLRewriter's handler side (see `HTMLRewriter` in
 /// the prelude), FormData's body encoding and parsing (see `js/formdata.js`).
-const PARTS: [(&str, &str); 4] = [
+const PARTS: [(&str, &str); 3] = [
     (
         "streams",
         concat!(
@@ -46,7 +46,6 @@ const PARTS: [(&str, &str); 4] = [
         ),
     ),
     ("subtle", include_str!("js/subtle.js")),
-    ("rewriter", include_str!("js/rewriter.js")),
     ("multipart", include_str!("js/multipart.js")),
 ];
 

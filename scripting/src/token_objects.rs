@@ -11,10 +11,10 @@
 use crate::convert::{arg, type_error};
 use crate::native_class;
 use crate::rewriter::Target;
-use crate::tokens::{Field, Op, Token, Value};
-use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use crate::tokens::{Field, Op, Recorded, Token, Unit, Value};
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::object::FunctionObjectBuilder;
+use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
     Context, Finalize, JsData, JsError, JsObject, JsResult, JsString, JsValue, NativeFunction,
@@ -22,6 +22,7 @@ use boa_engine::{
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// What a token call after its handler's run throws (Workers' words).
 const DEAD: &str = "This content token is no longer valid. Content tokens are only valid during the execution of the relevant content handler.";
@@ -123,11 +124,7 @@ impl Handlers {
             Target::DocComments(i) => document(i, 1, Kind::Comment),
             Target::DocText(i) => document(i, 2, Kind::Text),
             Target::DocEnd(i) => document(i, 3, Kind::DocumentEnd),
-            Target::EndTag(t) => Some((
-                JsValue::undefined(),
-                self.end_tags.take(t)?,
-                Kind::EndTag,
-            )),
+            Target::EndTag(t) => Some((JsValue::undefined(), self.end_tags.take(t)?, Kind::EndTag)),
         }
     }
 }
@@ -173,7 +170,8 @@ pub(crate) fn run(
         s.set(s.get() + 1);
         s.get()
     });
-    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { serial });
+    let backing = Backing::Live(serial);
+    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
     let loan = Loan {
         token,
         serial,
@@ -203,28 +201,198 @@ pub(crate) fn run(
     }
 }
 
-/// A token object's data: which lent token it is for.
+/// Where a parser thread's token's edits (or its handler's error) go once the handler
+/// has finished; called once.
+pub(crate) type Finished = Box<dyn FnOnce(std::result::Result<Vec<Op>, String>)>;
+
+/// Runs `target`'s handler of `handlers` on `unit`, a parser thread's snapshot of its
+/// token. The handler may be `async`: its edits go to `finished` when it (or its
+/// promise) is done, and the token stops working then. `Err` only for what stops the
+/// script (a limit), which the handler cannot catch.
+pub(crate) fn run_kept(
+    handlers: &Rc<Handlers>,
+    target: Target,
+    unit: Unit,
+    finished: Finished,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    let Some((this, f, kind)) = handlers.for_target(target) else {
+        finished(Ok(Vec::new()));
+        return Ok(());
+    };
+    let kept = Rc::new(RefCell::new(Some(Kept {
+        token: Recorded::new(unit),
+        end_tags: Vec::new(),
+    })));
+    let backing = Backing::Kept(kept.clone());
+    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
+    let outcome = Outcome {
+        kept,
+        handlers: handlers.clone(),
+        finished: Rc::new(RefCell::new(Some(finished))),
+    };
+    let value = match f.call(&this, &[object.into()], ctx) {
+        Ok(v) => v,
+        Err(e) => return outcome.failed(e, ctx),
+    };
+    let promise = match value.as_object() {
+        Some(o) => match JsPromise::from_object(o.clone()) {
+            Ok(p) => Some(p),
+            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
+                Some(JsPromise::resolve(value, ctx)?)
+            }
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let Some(promise) = promise else {
+        outcome.done(Ok(()));
+        return Ok(());
+    };
+    let on_ok = NativeFunction::from_copy_closure_with_captures(
+        |_, _, o: &Outcome, _| {
+            o.done(Ok(()));
+            Ok(JsValue::undefined())
+        },
+        outcome.clone(),
+    );
+    let on_err = NativeFunction::from_copy_closure_with_captures(
+        |_, args, o: &Outcome, ctx| {
+            o.failed(JsError::from_opaque(arg(args, 0)), ctx)?;
+            Ok(JsValue::undefined())
+        },
+        outcome,
+    );
+    let on_ok = FunctionObjectBuilder::new(ctx.realm(), on_ok).build();
+    let on_err = FunctionObjectBuilder::new(ctx.realm(), on_err).build();
+    promise.then(Some(on_ok), Some(on_err), ctx)?;
+    Ok(())
+}
+
+/// A kept token's handler and where its outcome goes.
+#[derive(Clone, Trace, Finalize)]
+struct Outcome {
+    #[unsafe_ignore_trace]
+    kept: Rc<RefCell<Option<Kept>>>,
+    #[unsafe_ignore_trace]
+    handlers: Rc<Handlers>,
+    #[unsafe_ignore_trace]
+    finished: Rc<RefCell<Option<Finished>>>,
+}
+
+impl Outcome {
+    /// The handler finished (`Err`: it threw): the token stops working, its
+    /// `onEndTag()` functions join the rewriter's, and its edits go to the parser.
+    fn done(&self, result: std::result::Result<(), String>) {
+        let Some(kept) = self.kept.borrow_mut().take() else {
+            return;
+        };
+        let Some(finished) = self.finished.borrow_mut().take() else {
+            return;
+        };
+        let numbers: Vec<u32> = kept
+            .end_tags
+            .into_iter()
+            .map(|f| self.handlers.end_tags.add(f))
+            .collect();
+        let ops = kept
+            .token
+            .into_ops()
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::OnEndTag(i) => numbers.get(i as usize).map(|&n| Op::OnEndTag(n)),
+                op => Some(op),
+            })
+            .collect();
+        finished(result.map(|()| ops));
+    }
+
+    /// The handler threw `e`: the rewrite fails with it, unless it is a limit
+    /// stopping the script, which goes on up.
+    fn failed(&self, e: JsError, ctx: &mut Context) -> JsResult<()> {
+        let text = crate::convert::error_text(&e, ctx);
+        if crate::budget::exceeded().is_some() || text.starts_with("RuntimeLimit") {
+            return Err(e);
+        }
+        self.done(Err(text));
+        Ok(())
+    }
+}
+
+/// A token object's data: which token it is for.
 #[derive(Trace, Finalize, JsData)]
 struct Lent {
-    serial: u64,
+    #[unsafe_ignore_trace]
+    backing: Backing,
+}
+
+enum Backing {
+    /// lol_html's token, lent while the handler with this serial runs.
+    Live(u64),
+    /// A parser thread's snapshot, kept until the handler (maybe `async`) finishes.
+    Kept(Rc<RefCell<Option<Kept>>>),
+}
+
+/// A snapshot of a token a parser thread sent and what the handler did to it, taken
+/// when the handler finishes.
+struct Kept {
+    token: Recorded,
+    /// `onEndTag()`'s functions, numbered in the `OnEndTag` edits by their place
+    /// here until the handler finishes and they join the rewriter's.
+    end_tags: Vec<JsObject>,
 }
 
 /// Runs `f` on the token `this` is for, if its handler is still running.
-fn with_token<R>(this: &JsValue, f: impl FnOnce(&mut dyn Token, &EndTags) -> R) -> JsResult<R> {
-    let serial = this
+fn with_token<R>(
+    this: &JsValue,
+    f: impl FnOnce(&mut dyn Token, &mut dyn AddEndTag) -> R,
+) -> JsResult<R> {
+    let lent = this
         .as_object()
-        .and_then(|o| o.downcast_ref::<Lent>().map(|l| l.serial))
+        .and_then(|o| {
+            o.downcast_ref::<Lent>().map(|l| match &l.backing {
+                Backing::Live(serial) => Backing::Live(*serial),
+                Backing::Kept(k) => Backing::Kept(k.clone()),
+            })
+        })
         .ok_or_else(|| type_error("Illegal invocation"))?;
-    if !LENT.is_set() {
-        return Err(type_error(DEAD));
-    }
-    LENT.with(|loan| {
-        if loan.serial == serial {
-            Ok(f(loan.token, loan.end_tags))
-        } else {
-            Err(type_error(DEAD))
+    match lent {
+        Backing::Live(serial) => {
+            if !LENT.is_set() {
+                return Err(type_error(DEAD));
+            }
+            LENT.with(|loan| {
+                if loan.serial == serial {
+                    let mut end_tags = loan.end_tags;
+                    Ok(f(loan.token, &mut end_tags))
+                } else {
+                    Err(type_error(DEAD))
+                }
+            })
         }
-    })
+        Backing::Kept(kept) => match kept.borrow_mut().as_mut() {
+            Some(k) => Ok(f(&mut k.token, &mut k.end_tags)),
+            None => Err(type_error(DEAD)),
+        },
+    }
+}
+
+/// Where `onEndTag()` puts a function: its number for the `OnEndTag` edit.
+trait AddEndTag {
+    fn add(&mut self, f: JsObject) -> u32;
+}
+
+impl AddEndTag for &EndTags {
+    fn add(&mut self, f: JsObject) -> u32 {
+        EndTags::add(self, f)
+    }
+}
+
+impl AddEndTag for Vec<JsObject> {
+    fn add(&mut self, f: JsObject) -> u32 {
+        self.push(f);
+        (self.len() - 1) as u32
+    }
 }
 
 fn to_js(value: Value, ctx: &mut Context) -> JsResult<JsValue> {
@@ -285,7 +453,10 @@ enum Kind {
 }
 
 /// A reader of a token object, by name.
-type Reader = (&'static str, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>);
+type Reader = (
+    &'static str,
+    fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>,
+);
 
 type Method = (
     &'static str,
@@ -403,7 +574,10 @@ const DOCTYPE_READERS: &[Reader] = &[
 const DOCUMENT_END_METHODS: &[Method] = &[("append", 1, content_op!(Op::Append))];
 
 /// The writable readers: `element.tagName`, `endTag.name`, `comment.text`.
-type Writer = (&'static str, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>);
+type Writer = (
+    &'static str,
+    fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>,
+);
 
 const ELEMENT_WRITERS: &[Writer] = &[("tagName", |this, args, ctx| {
     let name = lower(args, 0, ctx)?;

@@ -347,3 +347,48 @@ async fn pages_larger_than_a_slice_are_rewritten_whole() {
     let one = format!(r#"<a href="https://x/">{}</a>"#, "link ".repeat(60));
     assert_eq!(v["len"], 600 * one.len(), "{v}");
 }
+
+/// A token object works only for its own handler's run: one kept from the previous
+/// match throws while the next handler runs (on a page parsed on the JS thread and on
+/// a parser thread), and a method called on something that is not a token throws.
+#[tokio::test]
+async fn a_token_kept_from_an_earlier_match_throws_in_the_next() {
+    let code = |decl: &str| {
+        format!(
+            r#"
+            export default {{
+              async fetch() {{
+                const seen = [];
+                let last = null;
+                const body = await new HTMLRewriter().on("p", {{
+                  {decl}(el) {{
+                    if (last !== null) {{
+                      try {{ last.setAttribute("late", "1"); seen.push("no error"); }} catch (e) {{ seen.push(e.name); }}
+                    }}
+                    el.setAttribute("n", String(seen.length));
+                    last = el;
+                  }},
+                }}).transform(new Response("<p>a</p><p>b</p><p>c</p>")).text();
+                let illegal = "no error";
+                try {{ Object.getPrototypeOf(last).getAttribute.call({{}}, "n"); }} catch (e) {{ illegal = e.name + ": " + e.message; }}
+                return Response.json({{ body, seen, illegal }});
+              }},
+            }};
+            "#
+        )
+    };
+    for decl in ["element", "async element"] {
+        let (_, body) = run(&code(decl)).await.expect("run");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            v["body"], r#"<p n="0">a</p><p n="1">b</p><p n="2">c</p>"#,
+            "{decl}: {v}"
+        );
+        assert_eq!(
+            v["seen"],
+            serde_json::json!(["TypeError", "TypeError"]),
+            "{decl}: {v}"
+        );
+        assert_eq!(v["illegal"], "TypeError: Illegal invocation", "{decl}: {v}");
+    }
+}

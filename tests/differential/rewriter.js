@@ -81,6 +81,39 @@ export default {
         .onDocument({ end(end) { end.append(`<!-- ${order.join(",")} -->`, { html: true }); } })
         .transform(new Response(chunked, { headers: { "content-type": "text/html" } }));
     }
+    if (path === "/tokens") {
+      // What a token does after its handler, and async handlers that register end-tag
+      // handlers, edit comments and text, and read what they wrote.
+      const kept = {};
+      const tryIt = (f) => { try { return String(f()); } catch (e) { return e.name; } };
+      const body = await new HTMLRewriter()
+        .on("a", { element(el) { kept.sync ??= el; } })
+        .on("li", {
+          async element(el) {
+            await null;
+            el.setAttribute("data-tag", el.tagName);
+            el.onEndTag(async (end) => { await null; end.before(`[${end.name}]`); });
+            kept.async ??= el;
+          },
+        })
+        .on("head", { async comments(c) { await null; c.text = c.text + "!"; } })
+        .on("h1", { async text(t) { await null; if (t.text) t.replace(t.text.replace("Hello", "Bye")); } })
+        .on("nav", {
+          element(el) {
+            el.setAttribute("data-first", el.getAttribute("DATA-FIRST") ?? "none");
+            el.setAttribute("data-attr", String(el.hasAttribute("data-first")));
+            el.setAttribute("data-removed", String(el.removed));
+            el.setAttribute("data-ns", el.namespaceURI);
+          },
+        })
+        .transform(page())
+        .text();
+      const late = [];
+      for (const el of [kept.sync, kept.async]) {
+        late.push(tryIt(() => el.tagName), tryIt(() => el.getAttribute("href")), tryIt(() => el.setAttribute("x", "y")), tryIt(() => el.removed));
+      }
+      return new Response(`${body}\n${late.join(",")}`);
+    }
     if (path === "/fetched") {
       const origin = request.headers.get("x-origin-url");
       const r = await fetch(`${origin}/echo`);

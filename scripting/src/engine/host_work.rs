@@ -205,6 +205,13 @@ pub(super) enum Work {
     Settled(u64),
     /// A page the JS thread rewrites itself: the worker sets it up.
     RewriteHere(host::RewriteHere),
+    /// A page a parser thread rewrites: the worker keeps rewriter `rewriter`'s
+    /// handlers and waits for the first handler call (`first`).
+    Rewrite {
+        rewriter: u32,
+        handlers: crate::token_objects::Handlers,
+        first: BoxFuture<'static, Event>,
+    },
 }
 
 /// Starts the work host call `call` of request `request` asks for (`fetcher` and
@@ -220,10 +227,18 @@ pub(super) fn start(
         HostCall::PassThrough => return Work::PassThrough,
         HostCall::Settled { request } => return Work::Settled(request),
         HostCall::RewriteHere(page) => return Work::RewriteHere(page),
-        HostCall::Rewrite { rewriter, calls } => {
-            // Not timed as a whole (a big page takes as long as it takes);
-            // each handler and each body read has its own timeout.
-            next_handler_call(request, rewriter, calls)
+        HostCall::Rewrite {
+            rewriter,
+            calls,
+            handlers,
+        } => {
+            return Work::Rewrite {
+                rewriter,
+                handlers,
+                // Not timed as a whole (a big page takes as long as it takes);
+                // each handler and each body read has its own timeout.
+                first: next_handler_call(request, rewriter, calls),
+            };
         }
         HostCall::CancelTimer { call } => return Work::CancelTimer(call),
         HostCall::Fetch {

@@ -61,12 +61,13 @@ fn ask(
         return Err("the script's context is not available to the rewriter".into());
     }
     RUNNING.with(|inst| {
-        match crate::token_objects::run(handlers, target, token, inst.context()) {
+        let ctx = inst.context();
+        match crate::token_objects::run(handlers, target, token, ctx) {
             Ok(true) => Ok(()),
             Ok(false) => Err(WAITED.into()),
             // (A loop stopped for the limits says which.)
             Err(e) => Err(crate::budget::exceeded()
-                .unwrap_or_else(|| inst.error_text(&e))
+                .unwrap_or_else(|| crate::convert::error_text(&e, ctx))
                 .into()),
         }
     })

@@ -58,6 +58,7 @@ pub(super) fn worker(
         events: FuturesUnordered::new(),
         settled: Vec::new(),
         documents: HashMap::new(),
+        rewriters: HashMap::new(),
         gauges,
     };
     rt.block_on(w.run(rx));
@@ -103,6 +104,8 @@ struct Worker {
     settled: Vec<u64>,
     /// Pages this thread parses itself, by request and rewriter.
     documents: HashMap<(u64, u32), Document>,
+    /// The handlers of pages parser threads parse, by request and rewriter.
+    rewriters: HashMap<(u64, u32), std::rc::Rc<crate::token_objects::Handlers>>,
     /// What the pool reads about this thread. Its count of dropped script contexts
     /// (old versions, restarted scripts) matters because each leaves part of itself
     /// in the thread's heap: the pool gives the slot a fresh thread after enough of
@@ -402,6 +405,16 @@ impl Worker {
                     r.outstanding += 1;
                     self.start_rewrite_here(request, page);
                 }
+                Work::Rewrite {
+                    rewriter,
+                    handlers,
+                    first,
+                } => {
+                    r.outstanding += 1;
+                    self.events.push(first);
+                    self.rewriters
+                        .insert((request, rewriter), std::rc::Rc::new(handlers));
+                }
             }
         }
     }
@@ -455,6 +468,7 @@ impl Worker {
     fn forget_bodies(&mut self, request: u64) {
         host::drop_bodies(request);
         self.documents.retain(|(of, _), _| *of != request);
+        self.rewriters.retain(|(of, _), _| *of != request);
     }
 
     /// Runs `f` (a piece of `request`'s JavaScript) under the request's CPU and

@@ -8,6 +8,7 @@ use crate::engine::inline_rewrite;
 use crate::error::Result;
 use crate::host;
 use crate::rewriter::HandlerCall;
+use crate::token_objects::{self, Finished};
 use tokio::sync::mpsc;
 
 impl Worker {
@@ -51,9 +52,7 @@ impl Worker {
         calls: mpsc::UnboundedReceiver<HandlerCall>,
     ) {
         let Some(mut call) = call else {
-            self.run_js(request, CpuClock::wall_only, |inst| {
-                inst.rewrite(rewriter, 0, None)
-            });
+            self.rewriters.remove(&(request, rewriter));
             return;
         };
         let mut calls = calls;
@@ -92,15 +91,24 @@ impl Worker {
             )));
             return;
         }
+        let Some(handlers) = self.rewriters.get(&(request, rewriter)).cloned() else {
+            let _ = call.reply.send(Err("unknown rewriter".to_owned()));
+            return;
+        };
         let token = host::store_reply(request, call.reply);
         let target = call.target;
         let unit = call.unit;
         self.run_js(request, CpuClock::wall_only, move |inst| {
-            let result = inst.rewrite(rewriter, token, Some((target, unit)));
+            crate::clock::io_happened();
+            let finished: Finished = Box::new(move |answer| host::reply(token, answer));
+            let ran = token_objects::run_kept(&handlers, target, unit, finished, inst.context());
+            let result = ran
+                .map_err(|e| inst.error(&e))
+                .and_then(|()| inst.run_jobs());
             if let Err(e) = &result {
                 // (A loop stopped for the limits says which.)
                 let why = crate::budget::exceeded().unwrap_or_else(|| e.to_string());
-                host::fail_reply(token, why);
+                host::reply(token, Err(why));
             }
             result
         });
