@@ -163,6 +163,12 @@
     if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     throw new TypeError("This ReadableStream did not return bytes.");
   }
+  // "Name: message" and the script's own frames (the prelude's have no file name).
+  function errorText(e) {
+    if (!(e instanceof Error)) return `Uncaught ${String(e)}`;
+    const frames = String(e.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at ") && !l.includes("unknown at"));
+    return [`${e.name}: ${e.message}`, ...frames].join("\n");
+  }
   // Hands a script's stream to the host as a body: a pump (running as the request's
   // own work) writes each chunk into a bounded channel the host reads, so a slow
   // client slows the script's writes instead of growing a buffer. Returns the host
@@ -445,12 +451,6 @@
   // with native token objects (token_objects.rs).
   let nextRewriter = 1;
   const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});
-  // "Name: message" and the script's own frames (the prelude's have no file name).
-  function errorText(e) {
-    if (!(e instanceof Error)) return `Uncaught ${String(e)}`;
-    const frames = String(e.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at ") && !l.includes("unknown at"));
-    return [`${e.name}: ${e.message}`, ...frames].join("\n");
-  }
   class HTMLRewriter {
     #element; #document;
     constructor() { this.#element = []; this.#document = []; }
