@@ -58,7 +58,7 @@ pub(crate) enum HostCall {
     /// arrive on `calls`.
     Rewrite {
         rewriter: u32,
-        calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter::HandlerCall>,
+        calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter_thread::HandlerCall>,
         handlers: crate::token_objects::Handlers,
     },
     /// `HTMLRewriter.transform()` with only synchronous handlers: the JS thread parses
@@ -525,7 +525,7 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         return Ok(JsValue::from(id as f64));
     }
     let (calls_tx, calls) = tokio::sync::mpsc::unbounded_channel();
-    let out = crate::rewriter::start(source, coding, plan, calls_tx)
+    let out = crate::rewriter_thread::start(source, coding, plan, calls_tx)
         .map_err(|e| type_error(e.to_string()))?;
     let id = store_body(CURRENT.get(), out);
     push(HostCall::Rewrite {

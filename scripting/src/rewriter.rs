@@ -1,23 +1,17 @@
 //! The native half of `HTMLRewriter`: a page's lol_html run ([`Document`]), whose
-//! handlers ask the script for their edits, and the parser thread that drives it when
-//! a handler is `async`.
+//! handlers hand each matched token to the script through an [`Ask`], and the
+//! [`Token`] view of lol_html's token types.
 //!
-//! lol_html calls handlers synchronously, while a Workers handler may be `async`.
-//! Each match becomes a snapshot of its token ([`Unit`]) handed to the script, which
-//! runs the handler and gives back the edits it made ([`Op`]s); lol_html applies them
-//! before it goes on. When no handler is `async`, the JS thread drives the
-//! [`Document`] itself and calls each handler directly (`engine::inline_rewrite`).
-//! Otherwise the page is parsed on a blocking thread of its own ([`start`]): every
-//! match becomes a [`HandlerCall`] sent to the JS thread's event loop, and the parser
-//! thread waits for the edits, so the JS thread never blocks and async handlers are
-//! awaited like any other promise. Either way handler time counts against the
-//! request's CPU limit. Element and text objects in JS stop working once their
-//! handler has finished, as in Workers.
+//! lol_html calls handlers synchronously, while a Workers handler may be `async`. When
+//! no handler is `async`, the JS thread drives the [`Document`] itself and each handler
+//! works on lol_html's token directly (`engine::inline_rewrite`). Otherwise the page
+//! is parsed on a thread of its own (`rewriter_thread`), which sends a snapshot of
+//! each token ([`Unit`]) to the JS thread and applies the edits ([`Op`]s) that come
+//! back. Either way handler time counts against the request's CPU limit.
 
 use crate::codec::{Codec, Coding};
 use crate::error::{Result, ScriptError};
-use crate::exchange::{Body, BodyStream};
-use crate::limits::ASYNC_TIMEOUT;
+use crate::exchange::BodyStream;
 use crate::tokens::{Field, Op, Token, Unit, Value};
 use bytes::Bytes;
 use lol_html::html_content::{ContentType, EndTag};
@@ -26,7 +20,6 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::str::FromStr;
-use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
 
 /// Which handlers one `on(selector, handlers)` or `onDocument(handlers)` has.
@@ -51,14 +44,6 @@ pub(crate) enum Target {
     EndTag(u32),
 }
 
-/// One handler to run on the JS thread; the edits (or the handler's error) go back
-/// through `reply`.
-pub(crate) struct HandlerCall {
-    pub target: Target,
-    pub unit: Unit,
-    pub reply: std_mpsc::SyncSender<std::result::Result<Vec<Op>, String>>,
-}
-
 /// Checks a selector as `HTMLRewriter.on()` gets it.
 pub(crate) fn check_selector(s: &str) -> std::result::Result<(), String> {
     lol_html::Selector::from_str(s)
@@ -68,30 +53,6 @@ pub(crate) fn check_selector(s: &str) -> std::result::Result<(), String> {
 
 /// Output chunks buffered between the parser and the client.
 pub(crate) const OUT_CHANNEL: usize = 8;
-
-/// Starts rewriting `source` per `plan` on a parser thread of its own; returns the
-/// rewritten body. Handler calls arrive on `calls`; the stream ends when the rewrite
-/// does (or errs if it failed).
-pub(crate) fn start(
-    source: Body,
-    coding: Option<Coding>,
-    plan: Plan,
-    calls: mpsc::UnboundedSender<HandlerCall>,
-) -> Result<BodyStream> {
-    check_plan(&plan)?;
-    let (out_tx, mut out_rx) = mpsc::channel::<Result<Bytes>>(OUT_CHANNEL);
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let result = run(&handle, source, coding, &plan, calls, &out_tx);
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "HTMLRewriter stopped; the response is cut short");
-            let _ = handle.block_on(out_tx.send(Err(e)));
-        }
-    });
-    Ok(BodyStream::new(futures_util::stream::poll_fn(move |cx| {
-        out_rx.poll_recv(cx)
-    })))
-}
 
 /// The output side of a rewrite the JS thread runs itself: chunks go in on the sender,
 /// an empty chunk marks the page's end, and the stream errs if the sender goes away
@@ -145,55 +106,6 @@ pub(crate) type Boxed = Box<dyn std::error::Error + Send + Sync>;
 /// How a document's handlers reach the script: runs handler `target` on `token`, which
 /// the handler reads and edits.
 pub(crate) type Ask = Rc<dyn Fn(Target, &mut dyn Token) -> std::result::Result<(), Boxed>>;
-
-/// Runs handler `target` on the JS thread with a snapshot of `token`, waits for its
-/// edits and applies them.
-fn ask_thread(
-    calls: &mpsc::UnboundedSender<HandlerCall>,
-    target: Target,
-    token: &mut dyn Token,
-) -> std::result::Result<(), Boxed> {
-    let unit = token.unit();
-    let (reply, answer) = std_mpsc::sync_channel(1);
-    calls
-        .send(HandlerCall {
-            target,
-            unit,
-            reply,
-        })
-        .map_err(|_| Boxed::from("the script is gone"))?;
-    // Most handlers answer within microseconds: poll briefly before sleeping.
-    let until = std::time::Instant::now() + spin();
-    let answer = loop {
-        match answer.try_recv() {
-            Ok(a) => break Ok(a),
-            Err(std_mpsc::TryRecvError::Disconnected) => {
-                break Err(std_mpsc::RecvTimeoutError::Disconnected);
-            }
-            Err(std_mpsc::TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::hint::spin_loop();
-            }
-            Err(std_mpsc::TryRecvError::Empty) => break answer.recv_timeout(ASYNC_TIMEOUT),
-        }
-    };
-    match answer {
-        Ok(Ok(ops)) => {
-            for op in ops {
-                token.edit(op)?;
-            }
-            Ok(())
-        }
-        Ok(Err(message)) => Err(message.into()),
-        Err(std_mpsc::RecvTimeoutError::Timeout) => Err(format!(
-            "a handler did not finish within {} s",
-            ASYNC_TIMEOUT.as_secs()
-        )
-        .into()),
-        Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-            Err("the script stopped (an error, or a CPU or memory limit)".into())
-        }
-    }
-}
 
 fn kind(html: bool) -> ContentType {
     if html {
@@ -329,45 +241,6 @@ impl Document {
         self.rewriter.end().map_err(|e| failed(e.to_string()))?;
         Ok(std::mem::take(&mut *self.out.borrow_mut()))
     }
-}
-
-/// The parser thread's loop: reads `source`, rewrites it and sends the output on.
-fn run(
-    handle: &tokio::runtime::Handle,
-    source: Body,
-    coding: Option<Coding>,
-    plan: &Plan,
-    calls: mpsc::UnboundedSender<HandlerCall>,
-    out_tx: &mpsc::Sender<Result<Bytes>>,
-) -> Result<()> {
-    let ask: Ask = Rc::new(move |target, token| ask_thread(&calls, target, token));
-    let mut doc = Document::new(plan, coding, ask)?;
-    let send = |bytes: Vec<u8>| -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        match handle.block_on(tokio::time::timeout(
-            ASYNC_TIMEOUT,
-            out_tx.send(Ok(Bytes::from(bytes))),
-        )) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(failed("the response was dropped")),
-            Err(_) => Err(failed("the rewritten body was not read")),
-        }
-    };
-    match source {
-        Body::Bytes(b) => send(doc.write(&b)?)?,
-        Body::Stream(mut s) => loop {
-            let next = handle
-                .block_on(tokio::time::timeout(ASYNC_TIMEOUT, s.next()))
-                .map_err(|_| failed("the source body stalled"))?;
-            match next {
-                None => break,
-                Some(chunk) => send(doc.write(&chunk?)?)?,
-            }
-        },
-    }
-    send(doc.end()?)
 }
 
 /// An element as its handler sees it, with the ask that its `onEndTag` handlers go
@@ -559,19 +432,4 @@ impl Token for lol_html::html_content::DocumentEnd<'_> {
     fn unit(&self) -> Unit {
         Unit::End
     }
-}
-
-/// How long a thread polls for the other side of a rewriter hand-off before it
-/// sleeps (a sleep and wake-up costs tens of microseconds). Zero when the process
-/// has one CPU: polling would only keep the other side from running.
-pub(crate) fn spin() -> std::time::Duration {
-    static SPIN: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
-    *SPIN.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        if cpus > 1 {
-            std::time::Duration::from_micros(40)
-        } else {
-            std::time::Duration::ZERO
-        }
-    })
 }

@@ -9,8 +9,8 @@ use crate::host::{self, HostCall};
 use crate::instance::Instance;
 use crate::kv::KvResult;
 use crate::limits::{ASYNC_TIMEOUT, MAX_READ, MAX_SUBREQUESTS};
-use crate::rewriter::HandlerCall;
-use crate::rewriter::spin;
+use crate::rewriter_thread::HandlerCall;
+use crate::rewriter_thread::spin;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{JsObject, JsResult, JsString, JsValue, js_string};
 use futures_util::future::BoxFuture;
@@ -156,7 +156,7 @@ pub(super) fn rewrite_step(
     })
 }
 
-/// The next handler call if one arrives within [`spin`](crate::rewriter::spin); `None` if the channel is
+/// The next handler call if one arrives within [`spin`](crate::rewriter_thread::spin); `None` if the channel is
 /// still empty (or closed: the future that waits will see that).
 pub(super) fn spin_recv(calls: &mut mpsc::UnboundedReceiver<HandlerCall>) -> Option<HandlerCall> {
     let until = std::time::Instant::now() + spin();

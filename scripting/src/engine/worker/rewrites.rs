@@ -7,7 +7,7 @@ use crate::engine::host_work::{self, RewriteIo};
 use crate::engine::inline_rewrite;
 use crate::error::Result;
 use crate::host;
-use crate::rewriter::HandlerCall;
+use crate::rewriter_thread::HandlerCall;
 use crate::token_objects::{self, Finished};
 use tokio::sync::mpsc;
 
