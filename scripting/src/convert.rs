@@ -20,6 +20,16 @@ pub(crate) fn call_arg(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResul
     arg(args, i).to_u32(ctx)
 }
 
+/// The elements of an array-like `v` (a `TypeError` saying `what` if it is not an
+/// object).
+pub(crate) fn elements(v: &JsValue, what: &str, ctx: &mut Context) -> JsResult<Vec<JsValue>> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| type_error(format!("bad {what}")))?;
+    let n = o.get(js_string!("length"), ctx)?.to_length(ctx)?;
+    (0..n).map(|i| o.get(i, ctx)).collect()
+}
+
 /// The bytes of a typed array (copied out of the VM).
 pub(crate) fn bytes_of(v: &JsValue, ctx: &mut Context) -> JsResult<Vec<u8>> {
     let obj = v

@@ -478,13 +478,7 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     let plan_obj = plan_value
         .as_object()
         .ok_or_else(|| type_error("bad rewriter plan"))?;
-    let list = |v: JsValue, ctx: &mut Context| -> JsResult<Vec<JsValue>> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| type_error("bad rewriter plan"))?;
-        let n = o.get(js_string!("length"), ctx)?.to_length(ctx)?;
-        (0..n).map(|i| o.get(i, ctx)).collect()
-    };
+    let list = |v: JsValue, ctx: &mut Context| crate::convert::elements(&v, "rewriter plan", ctx);
     let mut plan = crate::rewriter::Plan::default();
     for entry in list(plan_obj.get(0, ctx)?, ctx)? {
         let e = list(entry, ctx)?;

@@ -64,14 +64,10 @@ impl Handlers {
             .as_object()
             .ok_or_else(|| type_error("bad rewriter handlers"))?;
         let objects = |v: JsValue, ctx: &mut Context| -> JsResult<Vec<JsObject>> {
-            let list = v
-                .as_object()
-                .ok_or_else(|| type_error("bad rewriter handlers"))?;
-            let n = list.get(js_string!("length"), ctx)?.to_length(ctx)?;
-            (0..n)
-                .map(|i| {
-                    list.get(i, ctx)?
-                        .as_object()
+            crate::convert::elements(&v, "rewriter handlers", ctx)?
+                .into_iter()
+                .map(|h| {
+                    h.as_object()
                         .ok_or_else(|| type_error("bad rewriter handlers"))
                 })
                 .collect()
