@@ -22,7 +22,7 @@ use boa_engine::{
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// What a token call after its handler's run throws (Workers' words).
 const DEAD: &str = "This content token is no longer valid. Content tokens are only valid during the execution of the relevant content handler.";
@@ -218,13 +218,12 @@ pub(crate) fn run_kept(
     };
     let kept = Rc::new(RefCell::new(Some(Kept {
         token: Recorded::new(unit),
-        end_tags: Vec::new(),
+        handlers: Rc::downgrade(handlers),
     })));
     let backing = Backing::Kept(kept.clone());
     let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
     let outcome = Outcome {
         kept,
-        handlers: handlers.clone(),
         finished: Rc::new(RefCell::new(Some(finished))),
     };
     let value = match f.call(&this, &[object.into()], ctx) {
@@ -271,14 +270,12 @@ struct Outcome {
     #[unsafe_ignore_trace]
     kept: Rc<RefCell<Option<Kept>>>,
     #[unsafe_ignore_trace]
-    handlers: Rc<Handlers>,
-    #[unsafe_ignore_trace]
     finished: Rc<RefCell<Option<Finished>>>,
 }
 
 impl Outcome {
-    /// The handler finished (`Err`: it threw): the token stops working, its
-    /// `onEndTag()` functions join the rewriter's, and its edits go to the parser.
+    /// The handler finished (`Err`: it threw): the token stops working and its edits
+    /// go to the parser.
     fn done(&self, result: std::result::Result<(), String>) {
         let Some(kept) = self.kept.borrow_mut().take() else {
             return;
@@ -286,20 +283,7 @@ impl Outcome {
         let Some(finished) = self.finished.borrow_mut().take() else {
             return;
         };
-        let numbers: Vec<u32> = kept
-            .end_tags
-            .into_iter()
-            .map(|f| self.handlers.end_tags.add(f))
-            .collect();
-        let ops = kept
-            .token
-            .into_ops()
-            .into_iter()
-            .filter_map(|op| match op {
-                Op::OnEndTag(i) => numbers.get(i as usize).map(|&n| Op::OnEndTag(n)),
-                op => Some(op),
-            })
-            .collect();
+        let ops = kept.token.into_ops();
         finished(result.map(|()| ops));
     }
 
@@ -330,18 +314,18 @@ enum Backing {
 }
 
 /// A snapshot of a token a parser thread sent and what the handler did to it, taken
-/// when the handler finishes.
+/// when the handler finishes, and the rewriter's handlers, where `onEndTag()` adds
+/// (weak: a token object the script keeps must not keep the handlers, which hold
+/// functions that may hold the token object, beyond the rewrite).
 struct Kept {
     token: Recorded,
-    /// `onEndTag()`'s functions, numbered in the `OnEndTag` edits by their place
-    /// here until the handler finishes and they join the rewriter's.
-    end_tags: Vec<JsObject>,
+    handlers: Weak<Handlers>,
 }
 
 /// Runs `f` on the token `this` is for, if its handler is still running.
 fn with_token<R>(
     this: &JsValue,
-    f: impl FnOnce(&mut dyn Token, &mut dyn AddEndTag) -> R,
+    f: impl FnOnce(&mut dyn Token, Option<&EndTags>) -> R,
 ) -> JsResult<R> {
     let lent = this
         .as_object()
@@ -359,35 +343,19 @@ fn with_token<R>(
             }
             LENT.with(|loan| {
                 if loan.serial == serial {
-                    let mut end_tags = loan.end_tags;
-                    Ok(f(loan.token, &mut end_tags))
+                    Ok(f(loan.token, Some(loan.end_tags)))
                 } else {
                     Err(type_error(DEAD))
                 }
             })
         }
         Backing::Kept(kept) => match kept.borrow_mut().as_mut() {
-            Some(k) => Ok(f(&mut k.token, &mut k.end_tags)),
+            Some(k) => {
+                let handlers = k.handlers.upgrade();
+                Ok(f(&mut k.token, handlers.as_deref().map(|h| &h.end_tags)))
+            }
             None => Err(type_error(DEAD)),
         },
-    }
-}
-
-/// Where `onEndTag()` puts a function: its number for the `OnEndTag` edit.
-trait AddEndTag {
-    fn add(&mut self, f: JsObject) -> u32;
-}
-
-impl AddEndTag for &EndTags {
-    fn add(&mut self, f: JsObject) -> u32 {
-        EndTags::add(self, f)
-    }
-}
-
-impl AddEndTag for Vec<JsObject> {
-    fn add(&mut self, f: JsObject) -> u32 {
-        self.push(f);
-        (self.len() - 1) as u32
     }
 }
 
@@ -533,6 +501,7 @@ fn on_end_tag(this: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsV
             };
             return Err(format!("<{tag}> has no end tag"));
         }
+        let end_tags = end_tags.ok_or_else(|| "the rewrite has ended".to_owned())?;
         t.edit(Op::OnEndTag(end_tags.add(f)))
     })?
     .map_err(type_error)?;
