@@ -37,7 +37,7 @@ struct Job {
     /// This thread's count of jobs sent but not yet started (for least-loaded dispatch).
     queued: Arc<AtomicUsize>,
     /// The script's count of jobs sent but not yet started, on every thread.
-    script_queued: Arc<AtomicUsize>,
+    script_queued: Arc<ScriptQueue>,
     /// [`QUEUED`], then [`STARTED`] by the thread or [`ABANDONED`] by the request
     /// that stopped waiting: whoever moves it first decides.
     state: Arc<std::sync::atomic::AtomicU8>,
@@ -45,6 +45,12 @@ struct Job {
     env: Arc<Env>,
     request: HookRequest,
     reply: oneshot::Sender<Result<Answer>>,
+}
+
+/// A script's jobs sent but not yet started, on every thread, and its name for errors.
+struct ScriptQueue {
+    waiting: AtomicUsize,
+    name: Box<str>,
 }
 
 const QUEUED: u8 = 0;
@@ -144,7 +150,7 @@ pub struct ScriptEngine {
     next: AtomicUsize,
     queue: QueueLimits,
     /// Jobs waiting to start, per script path.
-    per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<AtomicUsize>>>,
+    per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<ScriptQueue>>>,
     /// When the watchdog replaces a thread for the contexts it dropped.
     recycling: Arc<Recycling>,
 }
@@ -369,7 +375,7 @@ impl ScriptEngine {
     }
 
     /// The counter of `script`'s waiting jobs.
-    fn script_counter(&self, script: &ScriptSource) -> Arc<AtomicUsize> {
+    fn script_counter(&self, script: &ScriptSource) -> Arc<ScriptQueue> {
         if let Some(c) = self
             .per_script
             .read()
@@ -381,9 +387,16 @@ impl ScriptEngine {
         let mut map = self.per_script.write().unwrap_or_else(|p| p.into_inner());
         // Scripts removed from the config leave idle counters; drop them now and then.
         if map.len() > 4096 {
-            map.retain(|_, c| c.load(Ordering::Relaxed) > 0);
+            map.retain(|_, c| c.waiting.load(Ordering::Relaxed) > 0);
         }
-        map.entry(script.path.clone()).or_default().clone()
+        map.entry(script.path.clone())
+            .or_insert_with(|| {
+                Arc::new(ScriptQueue {
+                    waiting: AtomicUsize::new(0),
+                    name: name_of(script).into(),
+                })
+            })
+            .clone()
     }
 
     /// Runs `script`'s fetch handler for `request`.
@@ -397,13 +410,15 @@ impl ScriptEngine {
         // a thread busy with a runaway script gets no new work while another is free,
         // so one tenant's loop does not delay the others beyond its own limit.
         let (reply, answer) = oneshot::channel();
-        let name = name_of(&script);
+        // (The script's name, for errors only, is kept with its counter: formatting
+        // its path per request was ~1 % of a hooked request.)
+        let script_queued = self.script_counter(&script);
+        let name = || script_queued.name.to_string();
         let overloaded = |reason: String| ScriptError::Overloaded {
-            script: name.clone(),
+            script: name(),
             reason,
         };
-        let script_queued = self.script_counter(&script);
-        if script_queued.load(Ordering::Relaxed) >= self.queue.per_script {
+        if script_queued.waiting.load(Ordering::Relaxed) >= self.queue.per_script {
             return Err(overloaded(format!(
                 "{} of its requests already wait for a JS thread",
                 self.queue.per_script
@@ -429,11 +444,11 @@ impl ScriptEngine {
             stuck = slot.stuck.clone();
             gauges = slot.gauges.clone();
             slot.queued.fetch_add(1, Ordering::Relaxed);
-            script_queued.fetch_add(1, Ordering::Relaxed);
+            script_queued.waiting.fetch_add(1, Ordering::Relaxed);
             slot.tx
                 .send(Job {
                     queued: slot.queued.clone(),
-                    script_queued,
+                    script_queued: script_queued.clone(),
                     state: state.clone(),
                     script,
                     env,
@@ -447,51 +462,62 @@ impl ScriptEngine {
         given_up.as_mut().enable();
         let stuck_error = || {
             ScriptError::RuntimeLimit {
-            script: name.clone(),
+            script: name(),
             message: "the JS thread serving this request got stuck in a call the CPU limit cannot interrupt (a catastrophic regular expression?) and was replaced".into(),
         }
         };
         if stuck.0.load(Ordering::SeqCst) {
             return Err(stuck_error());
         }
-        // Not started within the queue's wait: give up on it (the thread skips it).
+        // One timer for both deadlines (a timer per request is a registration in
+        // tokio's wheel): first the queue's wait (a job not started by then is given
+        // up; the thread skips it), then, once the job has started, the answer's.
         let wait = self.queue.wait;
-        let queue_deadline = tokio::time::sleep(wait);
-        tokio::pin!(queue_deadline);
+        let sent = tokio::time::Instant::now();
+        let answer_by = sent + ANSWER_DEADLINE;
+        let deadline = tokio::time::sleep_until((sent + wait).min(answer_by));
+        tokio::pin!(deadline);
         let mut answer = answer;
-        let answer = async {
-            loop {
-                tokio::select! {
-                    a = &mut answer => return Some(a),
-                    _ = &mut given_up => return None,
-                    _ = &mut queue_deadline, if state.load(Ordering::Relaxed) == QUEUED => {
-                        if gauges.preparing.load(Ordering::Relaxed) {
-                            queue_deadline.as_mut().reset(tokio::time::Instant::now() + wait);
-                            continue;
-                        }
-                        if state
-                            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-                            .is_ok()
-                        {
-                            return Some(Ok(Err(overloaded(format!(
-                                "waited {} ms for a JS thread",
-                                wait.as_millis()
-                            )))));
-                        }
+        let answer = loop {
+            tokio::select! {
+                a = &mut answer => break Some(a),
+                _ = &mut given_up => break None,
+                _ = &mut deadline => {
+                    let now = tokio::time::Instant::now();
+                    if now >= answer_by {
+                        return Err(ScriptError::RuntimeLimit {
+                            script: name(),
+                            message: format!(
+                                "no answer within {} s: the JS thread serving it was stuck in a call the CPU limit cannot interrupt",
+                                ANSWER_DEADLINE.as_secs()
+                            ),
+                        });
                     }
+                    if state.load(Ordering::Relaxed) != QUEUED {
+                        deadline.as_mut().reset(answer_by);
+                        continue;
+                    }
+                    if gauges.preparing.load(Ordering::Relaxed) {
+                        deadline.as_mut().reset((now + wait).min(answer_by));
+                        continue;
+                    }
+                    if state
+                        .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        return Err(overloaded(format!(
+                            "waited {} ms for a JS thread",
+                            wait.as_millis()
+                        )));
+                    }
+                    // (Started just now.)
+                    deadline.as_mut().reset(answer_by);
                 }
             }
         };
-        match tokio::time::timeout(ANSWER_DEADLINE, answer).await {
-            Ok(Some(answer)) => answer.map_err(|_| ScriptError::Unavailable)?,
-            Ok(None) => Err(stuck_error()),
-            Err(_) => Err(ScriptError::RuntimeLimit {
-                script: name,
-                message: format!(
-                    "no answer within {} s: the JS thread serving it was stuck in a call the CPU limit cannot interrupt",
-                    ANSWER_DEADLINE.as_secs()
-                ),
-            }),
+        match answer {
+            Some(answer) => answer.map_err(|_| ScriptError::Unavailable)?,
+            None => Err(stuck_error()),
         }
     }
 

@@ -230,7 +230,7 @@ impl Worker {
 
     async fn start(&mut self, job: Job) {
         let queued = job.queued.clone();
-        job.script_queued.fetch_sub(1, Ordering::Relaxed);
+        job.script_queued.waiting.fetch_sub(1, Ordering::Relaxed);
         // A request that stopped waiting has been answered already.
         if job
             .state
