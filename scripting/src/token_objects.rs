@@ -2,11 +2,13 @@
 //! `Doctype`, `DocumentEnd`) as native objects over a [`Token`], the handlers a
 //! `transform()` was given ([`Handlers`]), and running one of them on a token ([`run`]).
 //!
-//! A token is lent to its object for the handler's run only: the object carries a
-//! serial number, the lent token the same one, and any call once the run is over
-//! throws, as in Workers. Reads and edits go straight to lol_html's token, so a
-//! handler costs a native call per method instead of a snapshot, a JS object per
-//! token and an edit list read back afterwards.
+//! On a page the JS thread parses, lol_html's token is lent to its object for the
+//! handler's run only ([`run`]): the object carries a serial number, the lent token
+//! the same one, and any call once the run is over throws, as in Workers. Reads and
+//! edits go straight to lol_html's token, so a handler costs a native call per method
+//! instead of a snapshot, a JS object per token and an edit list read back afterwards.
+//! On a page a parser thread parses, the object holds the thread's snapshot until its
+//! handler (maybe `async`) has finished, then sends the edits back ([`run_kept`]).
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
