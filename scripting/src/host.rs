@@ -59,7 +59,7 @@ pub(crate) enum HostCall {
     Rewrite {
         rewriter: u32,
         calls: tokio::sync::mpsc::UnboundedReceiver<crate::rewriter_thread::HandlerCall>,
-        handlers: crate::token_objects::Handlers,
+        handlers: crate::rewriter_handlers::Handlers,
     },
     /// `HTMLRewriter.transform()` with only synchronous handlers: the JS thread parses
     /// `source` itself, calling them directly, and sends the page on through `out`
@@ -74,7 +74,7 @@ pub(crate) struct RewriteHere {
     pub(crate) rewriter: u32,
     pub(crate) source: Body,
     pub(crate) plan: crate::rewriter::Plan,
-    pub(crate) handlers: crate::token_objects::Handlers,
+    pub(crate) handlers: crate::rewriter_handlers::Handlers,
     pub(crate) coding: Option<crate::codec::Coding>,
     pub(crate) out: tokio::sync::mpsc::Sender<crate::error::Result<Bytes>>,
 }
@@ -503,7 +503,7 @@ fn rewrite(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
         let token = coding.to_string(ctx)?.to_std_string_escaped();
         crate::codec::Coding::from_content_encoding(Some(&token)).flatten()
     };
-    let handlers = crate::token_objects::Handlers::from_js(&arg(args, 6), ctx)?;
+    let handlers = crate::rewriter_handlers::Handlers::from_js(&arg(args, 6), ctx)?;
     if arg(args, 5).to_boolean() {
         crate::rewriter::check_plan(&plan).map_err(|e| type_error(e.to_string()))?;
         let (out, body) = crate::rewriter::output();

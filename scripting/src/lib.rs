@@ -38,6 +38,7 @@ mod public_keys;
 mod request;
 mod response;
 mod rewriter;
+mod rewriter_handlers;
 mod rewriter_thread;
 mod sink;
 mod sources;

@@ -1,26 +1,23 @@
 //! The objects an `HTMLRewriter` handler gets (`Element`, `EndTag`, `Text`, `Comment`,
-//! `Doctype`, `DocumentEnd`) as native objects over a [`Token`], the handlers a
-//! `transform()` was given ([`Handlers`]), and running one of them on a token ([`run`]).
+//! `Doctype`, `DocumentEnd`): native objects over a [`Token`].
 //!
 //! On a page the JS thread parses, lol_html's token is lent to its object for the
-//! handler's run only ([`run`]): the object carries a serial number, the lent token
+//! handler's run only ([`lend`]): the object carries a serial number, the lent token
 //! the same one, and any call once the run is over throws, as in Workers. Reads and
 //! edits go straight to lol_html's token, so a handler costs a native call per method
 //! instead of a snapshot, a JS object per token and an edit list read back afterwards.
 //! On a page a parser thread parses, the object holds the thread's snapshot until its
-//! handler (maybe `async`) has finished, then sends the edits back ([`run_kept`]).
+//! handler (maybe `async`) has finished ([`keep`]), which takes the edits.
 
 use crate::convert::{arg, type_error};
 use crate::native_class;
-use crate::rewriter::Target;
 use crate::tokens::{Field, Op, Recorded, Token, Unit, Value};
-use boa_engine::builtins::promise::PromiseState;
 use boa_engine::object::FunctionObjectBuilder;
-use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{
-    Context, Finalize, JsData, JsError, JsObject, JsResult, JsString, JsValue, NativeFunction,
-    Trace, js_string,
+    Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
+    js_string,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -37,93 +34,15 @@ pub(crate) struct EndTags {
 }
 
 impl EndTags {
-    fn add(&self, f: JsObject) -> u32 {
+    pub(crate) fn add(&self, f: JsObject) -> u32 {
         let n = self.next.get().wrapping_add(1);
         self.next.set(n);
         self.waiting.borrow_mut().insert(n, f);
         n
     }
 
-    fn take(&self, n: u32) -> Option<JsObject> {
+    pub(crate) fn take(&self, n: u32) -> Option<JsObject> {
         self.waiting.borrow_mut().remove(&n)
-    }
-}
-
-/// The handlers of one `transform()`: per `on(selector, …)` the handlers object with
-/// its `element`, `comments` and `text` functions, per `onDocument(…)` the object with
-/// its `doctype`, `comments`, `text` and `end`, and the end-tag handlers registered
-/// so far.
-pub(crate) struct Handlers {
-    elements: Vec<(JsObject, [Option<JsObject>; 3])>,
-    documents: Vec<(JsObject, [Option<JsObject>; 4])>,
-    end_tags: EndTags,
-}
-
-impl Handlers {
-    /// From `[[elementHandlers…], [documentHandlers…]]`, as `transform()` got them.
-    pub(crate) fn from_js(value: &JsValue, ctx: &mut Context) -> JsResult<Handlers> {
-        let lists = value
-            .as_object()
-            .ok_or_else(|| type_error("bad rewriter handlers"))?;
-        let objects = |v: JsValue, ctx: &mut Context| -> JsResult<Vec<JsObject>> {
-            crate::convert::elements(&v, "rewriter handlers", ctx)?
-                .into_iter()
-                .map(|h| {
-                    h.as_object()
-                        .ok_or_else(|| type_error("bad rewriter handlers"))
-                })
-                .collect()
-        };
-        fn functions<const N: usize>(
-            o: JsObject,
-            names: [&str; N],
-            ctx: &mut Context,
-        ) -> JsResult<(JsObject, [Option<JsObject>; N])> {
-            let mut fs: [Option<JsObject>; N] = std::array::from_fn(|_| None);
-            for (slot, name) in fs.iter_mut().zip(names) {
-                *slot = o
-                    .get(JsString::from(name), ctx)?
-                    .as_object()
-                    .filter(JsObject::is_callable);
-            }
-            Ok((o, fs))
-        }
-        let elements = objects(lists.get(0, ctx)?, ctx)?
-            .into_iter()
-            .map(|o| functions(o, ["element", "comments", "text"], ctx))
-            .collect::<JsResult<_>>()?;
-        let documents = objects(lists.get(1, ctx)?, ctx)?
-            .into_iter()
-            .map(|o| functions(o, ["doctype", "comments", "text", "end"], ctx))
-            .collect::<JsResult<_>>()?;
-        Ok(Handlers {
-            elements,
-            documents,
-            end_tags: EndTags::default(),
-        })
-    }
-
-    /// The function for `target`, what it is called on, and the kind of token object
-    /// it gets.
-    fn for_target(&self, target: Target) -> Option<(JsValue, JsObject, Kind)> {
-        let element = |i: usize, slot: usize, kind| {
-            let (this, fs) = self.elements.get(i)?;
-            Some((this.clone().into(), fs[slot].clone()?, kind))
-        };
-        let document = |i: usize, slot: usize, kind| {
-            let (this, fs) = self.documents.get(i)?;
-            Some((this.clone().into(), fs[slot].clone()?, kind))
-        };
-        match target {
-            Target::Element(i) => element(i, 0, Kind::Element),
-            Target::Comments(i) => element(i, 1, Kind::Comment),
-            Target::Text(i) => element(i, 2, Kind::Text),
-            Target::Doctype(i) => document(i, 0, Kind::Doctype),
-            Target::DocComments(i) => document(i, 1, Kind::Comment),
-            Target::DocText(i) => document(i, 2, Kind::Text),
-            Target::DocEnd(i) => document(i, 3, Kind::DocumentEnd),
-            Target::EndTag(t) => Some((JsValue::undefined(), self.end_tags.take(t)?, Kind::EndTag)),
-        }
     }
 }
 
@@ -151,19 +70,15 @@ thread_local! {
     static NEXT_SERIAL: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Runs `target`'s handler of `handlers` on `token`: the token is lent to the
-/// handler's object while the handler runs and, if it returned a promise, while the
-/// microtasks run that may settle it. `Ok(false)`: the promise still waits (on I/O),
-/// which a token cannot.
-pub(crate) fn run(
-    handlers: &Handlers,
-    target: Target,
+/// Runs `f` with a new `kind` object over `token`, which the object may use until `f`
+/// returns (`onEndTag()` adds to `end_tags`).
+pub(crate) fn lend<R>(
+    kind: Kind,
     token: &mut dyn Token,
+    end_tags: &EndTags,
     ctx: &mut Context,
-) -> JsResult<bool> {
-    let Some((this, f, kind)) = handlers.for_target(target) else {
-        return Ok(true);
-    };
+    f: impl FnOnce(JsValue, &mut Context) -> JsResult<R>,
+) -> JsResult<R> {
     let serial = NEXT_SERIAL.with(|s| {
         s.set(s.get() + 1);
         s.get()
@@ -173,131 +88,37 @@ pub(crate) fn run(
     let loan = Loan {
         token,
         serial,
-        end_tags: &handlers.end_tags,
+        end_tags,
     };
-    let promise = LENT.set(loan, || -> JsResult<Option<JsPromise>> {
-        let value = f.call(&this, &[object.into()], ctx)?;
-        let Some(o) = value.as_object() else {
-            return Ok(None);
-        };
-        let promise = match JsPromise::from_object(o.clone()) {
-            Ok(p) => p,
-            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
-                JsPromise::resolve(value, ctx)?
-            }
-            Err(_) => return Ok(None),
-        };
-        ctx.run_jobs()?;
-        Ok(Some(promise))
-    })?;
-    match promise.map(|p| p.state()) {
-        // (Microtasks a plain handler queued run once its token is gone, as before.)
-        None => ctx.run_jobs().map(|()| true),
-        Some(PromiseState::Fulfilled(_)) => Ok(true),
-        Some(PromiseState::Rejected(e)) => Err(JsError::from_opaque(e)),
-        Some(PromiseState::Pending) => Ok(false),
-    }
+    LENT.set(loan, || f(object.into(), ctx))
 }
 
-/// Where a parser thread's token's edits (or its handler's error) go once the handler
-/// has finished; called once.
-pub(crate) type Finished = Box<dyn FnOnce(std::result::Result<Vec<Op>, String>)>;
-
-/// Runs `target`'s handler of `handlers` on `unit`, a parser thread's snapshot of its
-/// token. The handler may be `async`: its edits go to `finished` when it (or its
-/// promise) is done, and the token stops working then. `Err` only for what stops the
-/// script (a limit), which the handler cannot catch.
-pub(crate) fn run_kept(
-    handlers: &Rc<Handlers>,
-    target: Target,
+/// A `kind` object over `unit`, a parser thread's snapshot, that records the
+/// handler's edits until [`KeptToken::finish`] (`onEndTag()` adds to `end_tags` while
+/// the rewrite lasts).
+pub(crate) fn keep(
+    kind: Kind,
     unit: Unit,
-    finished: Finished,
+    end_tags: Weak<EndTags>,
     ctx: &mut Context,
-) -> JsResult<()> {
-    let Some((this, f, kind)) = handlers.for_target(target) else {
-        finished(Ok(Vec::new()));
-        return Ok(());
-    };
+) -> JsResult<(JsValue, KeptToken)> {
     let kept = Rc::new(RefCell::new(Some(Kept {
         token: Recorded::new(unit),
-        handlers: Rc::downgrade(handlers),
+        end_tags,
     })));
     let backing = Backing::Kept(kept.clone());
     let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
-    let outcome = Outcome {
-        kept,
-        finished: Rc::new(RefCell::new(Some(finished))),
-    };
-    let value = match f.call(&this, &[object.into()], ctx) {
-        Ok(v) => v,
-        Err(e) => return outcome.failed(e, ctx),
-    };
-    let promise = match value.as_object() {
-        Some(o) => match JsPromise::from_object(o.clone()) {
-            Ok(p) => Some(p),
-            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
-                Some(JsPromise::resolve(value, ctx)?)
-            }
-            Err(_) => None,
-        },
-        None => None,
-    };
-    let Some(promise) = promise else {
-        outcome.done(Ok(()));
-        return Ok(());
-    };
-    let on_ok = NativeFunction::from_copy_closure_with_captures(
-        |_, _, o: &Outcome, _| {
-            o.done(Ok(()));
-            Ok(JsValue::undefined())
-        },
-        outcome.clone(),
-    );
-    let on_err = NativeFunction::from_copy_closure_with_captures(
-        |_, args, o: &Outcome, ctx| {
-            o.failed(JsError::from_opaque(arg(args, 0)), ctx)?;
-            Ok(JsValue::undefined())
-        },
-        outcome,
-    );
-    let on_ok = FunctionObjectBuilder::new(ctx.realm(), on_ok).build();
-    let on_err = FunctionObjectBuilder::new(ctx.realm(), on_err).build();
-    promise.then(Some(on_ok), Some(on_err), ctx)?;
-    Ok(())
+    Ok((object.into(), KeptToken(kept)))
 }
 
-/// A kept token's handler and where its outcome goes.
-#[derive(Clone, Trace, Finalize)]
-struct Outcome {
-    #[unsafe_ignore_trace]
-    kept: Rc<RefCell<Option<Kept>>>,
-    #[unsafe_ignore_trace]
-    finished: Rc<RefCell<Option<Finished>>>,
-}
+/// The edits side of a kept token's object.
+#[derive(Clone)]
+pub(crate) struct KeptToken(Rc<RefCell<Option<Kept>>>);
 
-impl Outcome {
-    /// The handler finished (`Err`: it threw): the token stops working and its edits
-    /// go to the parser.
-    fn done(&self, result: std::result::Result<(), String>) {
-        let Some(kept) = self.kept.borrow_mut().take() else {
-            return;
-        };
-        let Some(finished) = self.finished.borrow_mut().take() else {
-            return;
-        };
-        let ops = kept.token.into_ops();
-        finished(result.map(|()| ops));
-    }
-
-    /// The handler threw `e`: the rewrite fails with it, unless it is a limit
-    /// stopping the script, which goes on up.
-    fn failed(&self, e: JsError, ctx: &mut Context) -> JsResult<()> {
-        let text = crate::convert::error_text(&e, ctx);
-        if crate::budget::exceeded().is_some() || text.starts_with("RuntimeLimit") {
-            return Err(e);
-        }
-        self.done(Err(text));
-        Ok(())
+impl KeptToken {
+    /// The handler has finished: the object stops working; its edits, the first time.
+    pub(crate) fn finish(&self) -> Option<Vec<Op>> {
+        Some(self.0.borrow_mut().take()?.token.into_ops())
     }
 }
 
@@ -316,12 +137,12 @@ enum Backing {
 }
 
 /// A snapshot of a token a parser thread sent and what the handler did to it, taken
-/// when the handler finishes, and the rewriter's handlers, where `onEndTag()` adds
-/// (weak: a token object the script keeps must not keep the handlers, which hold
-/// functions that may hold the token object, beyond the rewrite).
+/// when the handler finishes, and the rewriter's end-tag handlers, where `onEndTag()`
+/// adds (weak: a token object the script keeps must not keep them, functions that may
+/// hold the token object, beyond the rewrite).
 struct Kept {
     token: Recorded,
-    handlers: Weak<Handlers>,
+    end_tags: Weak<EndTags>,
 }
 
 /// Runs `f` on the token `this` is for, if its handler is still running.
@@ -353,8 +174,8 @@ fn with_token<R>(
         }
         Backing::Kept(kept) => match kept.borrow_mut().as_mut() {
             Some(k) => {
-                let handlers = k.handlers.upgrade();
-                Ok(f(&mut k.token, handlers.as_deref().map(|h| &h.end_tags)))
+                let end_tags = k.end_tags.upgrade();
+                Ok(f(&mut k.token, end_tags.as_deref()))
             }
             None => Err(type_error(DEAD)),
         },
@@ -413,7 +234,7 @@ fn content(args: &[JsValue], ctx: &mut Context) -> JsResult<(String, bool)> {
 
 /// The kinds of token object, in the order of [`Prototypes`].
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Element = 0,
     EndTag,
     Text,

@@ -209,7 +209,7 @@ pub(super) enum Work {
     /// handlers and waits for the first handler call (`first`).
     Rewrite {
         rewriter: u32,
-        handlers: crate::token_objects::Handlers,
+        handlers: crate::rewriter_handlers::Handlers,
         first: BoxFuture<'static, Event>,
     },
 }

@@ -1,7 +1,7 @@
 //! `HTMLRewriter` pages the JS thread parses itself: when no handler is `async`, each
 //! chunk of the page goes through lol_html on this thread and every match calls its
 //! handler directly, with lol_html's token behind the handler's object
-//! (`token_objects`), without the parser thread's two hand-offs per match.
+//! (`token_objects`, `rewriter_handlers`), without the parser thread's two hand-offs per match.
 //!
 //! A handler runs while lol_html holds the matched token, so it needs the script's
 //! context in the middle of a `write`: the worker lends it for that one call
@@ -15,7 +15,7 @@
 use crate::error::Result;
 use crate::instance::Instance;
 use crate::rewriter::{Ask, Boxed, Document, Plan, Target};
-use crate::token_objects::Handlers;
+use crate::rewriter_handlers::Handlers;
 use crate::tokens::Token;
 use std::rc::Rc;
 
@@ -62,7 +62,7 @@ fn ask(
     }
     RUNNING.with(|inst| {
         let ctx = inst.context();
-        match crate::token_objects::run(handlers, target, token, ctx) {
+        match crate::rewriter_handlers::run(handlers, target, token, ctx) {
             Ok(true) => Ok(()),
             Ok(false) => Err(WAITED.into()),
             // (A loop stopped for the limits says which.)

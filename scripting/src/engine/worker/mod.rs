@@ -105,7 +105,7 @@ struct Worker {
     /// Pages this thread parses itself, by request and rewriter.
     documents: HashMap<(u64, u32), Document>,
     /// The handlers of pages parser threads parse, by request and rewriter.
-    rewriters: HashMap<(u64, u32), std::rc::Rc<crate::token_objects::Handlers>>,
+    rewriters: HashMap<(u64, u32), std::rc::Rc<crate::rewriter_handlers::Handlers>>,
     /// What the pool reads about this thread. Its count of dropped script contexts
     /// (old versions, restarted scripts) matters because each leaves part of itself
     /// in the thread's heap: the pool gives the slot a fresh thread after enough of

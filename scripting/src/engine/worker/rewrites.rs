@@ -7,8 +7,8 @@ use crate::engine::host_work::{self, RewriteIo};
 use crate::engine::inline_rewrite;
 use crate::error::Result;
 use crate::host;
+use crate::rewriter_handlers::{self, Finished};
 use crate::rewriter_thread::HandlerCall;
-use crate::token_objects::{self, Finished};
 use tokio::sync::mpsc;
 
 impl Worker {
@@ -101,7 +101,8 @@ impl Worker {
         self.run_js(request, CpuClock::wall_only, move |inst| {
             crate::clock::io_happened();
             let finished: Finished = Box::new(move |answer| host::reply(token, answer));
-            let ran = token_objects::run_kept(&handlers, target, unit, finished, inst.context());
+            let ran =
+                rewriter_handlers::run_kept(&handlers, target, unit, finished, inst.context());
             let result = ran
                 .map_err(|e| inst.error(&e))
                 .and_then(|()| inst.run_jobs());
