@@ -430,9 +430,18 @@ impl ScriptEngine {
             let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
             let n = slots.len();
             let first = self.next.fetch_add(1, Ordering::Relaxed);
+            // A thread preparing a spare runtime (tens of ms in release, up to a
+            // second in a loaded debug build) starts a job only after that step: among
+            // threads with as many jobs waiting, an idle one goes first.
             let i = (0..n)
                 .map(|k| (first + k) % n)
-                .min_by_key(|&i| slots[i].queued.load(Ordering::Relaxed))
+                .min_by_key(|&i| {
+                    let slot = &slots[i];
+                    (
+                        slot.queued.load(Ordering::Relaxed),
+                        slot.gauges.preparing.load(Ordering::Relaxed),
+                    )
+                })
                 .unwrap_or(0);
             let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
             if slot.queued.load(Ordering::Relaxed) >= self.queue.per_thread {
