@@ -541,8 +541,7 @@ fn load_streams(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
 }
 
 /// `loadPart(name, arg)`: compiles one of the runtime's lazily compiled parts (Web
-/// Crypto's key operations, HTMLRewriter's handler side, FormData's multipart codecs:
-/// see `sources`) into this context, or runs the thread's compiled copy of it, and
+/// Crypto's key operations, FormData's multipart codecs: see `sources`) into this context, or runs the thread's compiled copy of it, and
 /// returns what its factory makes of `arg` (once, from the code that asked). Not
 /// charged to the request's CPU limit, as for Streams.
 fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {

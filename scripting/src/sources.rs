@@ -30,8 +30,8 @@ const EAGER: [&str; 10] = [
 /// The parts compiled on a script's first use of one, by name: each is one function
 /// expression (its header says what it takes and returns). The Streams standard, in
 /// parts concatenated in order (see `js/streams-loader.js`), Web Crypto's key
-/// operations (see `js/crypto.js`), HTMLRewriter's handler side (see `HTMLRewriter` in
-/// the prelude), FormData's body encoding and parsing (see `js/formdata.js`).
+/// operations (see `js/crypto.js`), FormData's body encoding and parsing (see
+/// `js/formdata.js`).
 const PARTS: [(&str, &str); 3] = [
     (
         "streams",
