@@ -429,30 +429,43 @@ impl ScriptEngine {
         {
             let slots = self.slots.read().map_err(|_| ScriptError::Unavailable)?;
             let n = slots.len();
-            let first = self.next.fetch_add(1, Ordering::Relaxed);
             // A thread preparing a spare runtime (tens of ms in release, up to a
             // second in a loaded debug build) starts a job only after that step: among
-            // threads with as many jobs waiting, an idle one goes first.
-            let i = (0..n)
-                .map(|k| (first + k) % n)
-                .min_by_key(|&i| {
-                    let slot = &slots[i];
-                    (
-                        slot.queued.load(Ordering::Relaxed),
-                        slot.gauges.preparing.load(Ordering::Relaxed),
-                    )
-                })
-                .unwrap_or(0);
-            let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
-            if slot.queued.load(Ordering::Relaxed) >= self.queue.per_thread {
-                return Err(overloaded(format!(
-                    "every JS thread has {} requests waiting",
-                    self.queue.per_thread
-                )));
-            }
+            // threads with as many jobs waiting, an idle one goes first. The count is
+            // taken only if no other request took that thread meanwhile (else choose
+            // again), so two requests arriving together cannot both pick one thread
+            // as the least loaded.
+            let slot = loop {
+                let first = self.next.fetch_add(1, Ordering::Relaxed);
+                let (i, (seen, _)) = (0..n)
+                    .map(|k| (first + k) % n)
+                    .map(|i| {
+                        let slot = &slots[i];
+                        let load = (
+                            slot.queued.load(Ordering::Relaxed),
+                            slot.gauges.preparing.load(Ordering::Relaxed),
+                        );
+                        (i, load)
+                    })
+                    .min_by_key(|&(_, load)| load)
+                    .ok_or(ScriptError::Unavailable)?;
+                let slot = slots.get(i).ok_or(ScriptError::Unavailable)?;
+                if seen >= self.queue.per_thread {
+                    return Err(overloaded(format!(
+                        "every JS thread has {} requests waiting",
+                        self.queue.per_thread
+                    )));
+                }
+                if slot
+                    .queued
+                    .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break slot;
+                }
+            };
             stuck = slot.stuck.clone();
             gauges = slot.gauges.clone();
-            slot.queued.fetch_add(1, Ordering::Relaxed);
             script_queued.waiting.fetch_add(1, Ordering::Relaxed);
             slot.tx
                 .send(Job {
