@@ -1,7 +1,7 @@
 //! Building a Web API class whose constructor and readers are native (`Request`,
 //! `Response`): the constructor with its `prototype`, WebIDL-style readers, the
-//! prototype a construction uses, the prelude's object of ways into the class, and
-//! what a class keeps in its realm.
+//! prototype a construction uses, its objects, the prelude's object of ways into the
+//! class, and what a class keeps in its realm.
 
 use boa_engine::object::NativeObject;
 use boa_engine::object::builtins::JsFunction;
@@ -13,6 +13,14 @@ use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction,
 /// layouts, stored when the class was set up), read through `f`; `None` before that.
 pub(crate) fn kept<T: NativeObject, R>(ctx: &Context, f: impl FnOnce(&T) -> R) -> Option<R> {
     ctx.realm().host_defined().get::<T>().map(f)
+}
+
+/// A new object of `prototype` holding `data`, sharing its shape with every other
+/// object of that prototype (boa's `from_proto_and_data` would make each a unique
+/// shape: an allocation per object).
+pub(crate) fn object<T: NativeObject>(prototype: JsObject, data: T, ctx: &Context) -> JsObject {
+    JsObject::from_proto_and_data_with_shared_shape(ctx.root_shape(), Some(prototype), data)
+        .upcast()
 }
 
 /// The constructor `name` (`length` required arguments) running `construct`, with

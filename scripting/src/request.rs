@@ -52,7 +52,7 @@ fn construct(
         .as_object()
         .ok_or_else(|| type_error("Request init: not a record"))?;
     let prototype = native_class::prototype_for(&target, &helpers.prototype, ctx)?;
-    Ok(JsObject::from_proto_and_data(Some(prototype), RequestState { record }).into())
+    Ok(native_class::object(prototype, RequestState { record }, ctx).into())
 }
 
 /// `recordOf(x)`: the record of a `Request`, or undefined.
@@ -125,7 +125,7 @@ pub(crate) fn incoming(
             JsValue::undefined(),
         ],
     );
-    Ok(JsObject::from_proto_and_data(Some(made.prototype.clone()), RequestState { record }).into())
+    Ok(native_class::object(made.prototype.clone(), RequestState { record }, ctx).into())
 }
 
 /// The readers on `Request.prototype`: fields of the record.

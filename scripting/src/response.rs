@@ -225,7 +225,7 @@ fn construct(
         error: false,
         content_type: own_type,
     };
-    Ok(JsObject::from_proto_and_data(Some(prototype), state).into())
+    Ok(native_class::object(prototype, state, ctx).into())
 }
 
 /// `make(source, isStream, status, statusText, headers|null, url, redirected, isError,
@@ -243,7 +243,7 @@ fn make(_: &JsValue, args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> 
         error: arg(args, 7).to_boolean(),
         content_type: arg(args, 8).as_string(),
     };
-    Ok(JsObject::from_proto_and_data(Some(helpers.prototype.clone()), state).into())
+    Ok(native_class::object(helpers.prototype.clone(), state, ctx).into())
 }
 
 /// A response the host made (a subrequest's answer), with `Response.prototype`
@@ -267,10 +267,7 @@ pub(crate) fn from_host(
         error: false,
         content_type: None,
     };
-    Ok(JsObject::from_proto_and_data(
-        Some(prototype.clone()),
-        state,
-    ))
+    Ok(native_class::object(prototype.clone(), state, ctx))
 }
 
 /// `bodyOf(x)`: the body record of a `Response` or a `Request` (a request's record is
@@ -357,7 +354,7 @@ fn clone_of(
         error,
         content_type,
     };
-    Ok(JsObject::from_proto_and_data(Some(helpers.prototype.clone()), state).into())
+    Ok(native_class::object(helpers.prototype.clone(), state, ctx).into())
 }
 
 type Getter = fn(&ResponseState) -> JsValue;

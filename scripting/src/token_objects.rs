@@ -84,7 +84,7 @@ pub(crate) fn lend<R>(
         s.get()
     });
     let backing = Backing::Live(serial);
-    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
+    let object = native_class::object(prototype(kind, ctx)?, Lent { backing }, ctx);
     let loan = Loan {
         token,
         serial,
@@ -107,7 +107,7 @@ pub(crate) fn keep(
         end_tags,
     })));
     let backing = Backing::Kept(kept.clone());
-    let object = JsObject::from_proto_and_data(Some(prototype(kind, ctx)?), Lent { backing });
+    let object = native_class::object(prototype(kind, ctx)?, Lent { backing }, ctx);
     Ok((object.into(), KeptToken(kept)))
 }
 

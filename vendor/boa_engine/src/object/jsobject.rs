@@ -233,7 +233,11 @@ impl JsObject {
     /// the provided `data`.
     ///
     /// [`OrdinaryObjectCreate`]: https://tc39.es/ecma262/#sec-ordinaryobjectcreate
-    pub(crate) fn from_proto_and_data_with_shared_shape<O: Into<Option<Self>>, T: NativeObject>(
+    ///
+    /// Outpost patch: public, so that a host's native objects share the root shape's
+    /// prototype transition (as boa's own built-ins do) instead of each getting a
+    /// unique shape of its own.
+    pub fn from_proto_and_data_with_shared_shape<O: Into<Option<Self>>, T: NativeObject>(
         root_shape: &RootShape,
         prototype: O,
         data: T,
