@@ -110,15 +110,8 @@ pub(crate) fn run(
     };
     let promise = token_objects::lend(kind, token, &handlers.end_tags, ctx, |object, ctx| {
         let value = f.call(&this, &[object], ctx)?;
-        let Some(o) = value.as_object() else {
+        let Some(promise) = promise_of(value, ctx)? else {
             return Ok(None);
-        };
-        let promise = match JsPromise::from_object(o.clone()) {
-            Ok(p) => p,
-            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
-                JsPromise::resolve(value, ctx)?
-            }
-            Err(_) => return Ok(None),
         };
         ctx.run_jobs()?;
         Ok(Some(promise))
@@ -160,17 +153,7 @@ pub(crate) fn run_kept(
         Ok(v) => v,
         Err(e) => return outcome.failed(e, ctx),
     };
-    let promise = match value.as_object() {
-        Some(o) => match JsPromise::from_object(o.clone()) {
-            Ok(p) => Some(p),
-            Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
-                Some(JsPromise::resolve(value, ctx)?)
-            }
-            Err(_) => None,
-        },
-        None => None,
-    };
-    let Some(promise) = promise else {
+    let Some(promise) = promise_of(value, ctx)? else {
         outcome.done(Ok(()));
         return Ok(());
     };
@@ -190,8 +173,25 @@ pub(crate) fn run_kept(
     );
     let on_ok = FunctionObjectBuilder::new(ctx.realm(), on_ok).build();
     let on_err = FunctionObjectBuilder::new(ctx.realm(), on_err).build();
-    promise.then(Some(on_ok), Some(on_err), ctx)?;
+    // (No derived promise: nothing waits on one, and `then` would look up the species
+    // constructor and build a promise per match.)
+    promise.when_settled(Some(on_ok), Some(on_err), ctx);
     Ok(())
+}
+
+/// What a handler returned, as a promise if it is one or a thenable (which a promise
+/// then follows); `None` for anything else.
+fn promise_of(value: JsValue, ctx: &mut Context) -> JsResult<Option<JsPromise>> {
+    let Some(o) = value.as_object() else {
+        return Ok(None);
+    };
+    match JsPromise::from_object(o.clone()) {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if o.get(js_string!("then"), ctx)?.is_callable() => {
+            Ok(Some(JsPromise::resolve(value, ctx)?))
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// A kept token's handler and where its outcome goes.
