@@ -541,9 +541,10 @@ fn load_streams(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
 }
 
 /// `loadPart(name, arg)`: compiles one of the runtime's lazily compiled parts (Web
-/// Crypto's key operations, FormData's multipart codecs: see `sources`) into this context, or runs the thread's compiled copy of it, and
-/// returns what its factory makes of `arg` (once, from the code that asked). Not
-/// charged to the request's CPU limit, as for Streams.
+/// Crypto's key operations, FormData's multipart codecs: see `sources`) into this
+/// context, or runs the thread's compiled copy of it, and returns what its factory
+/// makes of `arg` (once, from the code that asked). Not charged to the request's CPU
+/// limit, as for Streams.
 fn load_part(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = string_arg(args, 0, ctx)?;
     run_part(&name, args.get(1).cloned().unwrap_or_default(), ctx)
