@@ -27,6 +27,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Cache keys as stored: pingora's 128-bit combined hash.
 pub(crate) type Key = [u8; 16];
+/// How maps keyed by [`Key`] hash it: keys are Blake2 hashes already, so a fast
+/// hasher with a per-process seed does (SipHash was most of a lookup).
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
 const MAGIC: &[u8; 4] = b"OPC2";
 const PREFIX: usize = 32;
@@ -36,7 +39,7 @@ const MAX_META: u32 = 1 << 20;
 /// The disk tier.
 pub(crate) struct DiskTier {
     root: PathBuf,
-    index: moka::sync::Cache<Key, u64>,
+    index: moka::sync::Cache<Key, u64, KeyHasher>,
     /// Deletes files on its own thread (purges and evictions must not block requests).
     janitor: Janitor,
     next_tmp: AtomicU64,
@@ -88,7 +91,7 @@ impl DiskTier {
                     on_evict(&k);
                 }
             })
-            .build();
+            .build_with_hasher(KeyHasher::default());
         janitor.run(chores, index.clone())?;
         let tier = DiskTier {
             root: root.to_path_buf(),

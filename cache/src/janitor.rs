@@ -47,7 +47,7 @@ impl Janitor {
     pub(crate) fn run(
         &self,
         rx: Receiver<Chore>,
-        index: moka::sync::Cache<Key, u64>,
+        index: moka::sync::Cache<Key, u64, foldhash::fast::RandomState>,
     ) -> std::io::Result<()> {
         let path_of = self.path_of.clone();
         std::thread::Builder::new()

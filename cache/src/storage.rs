@@ -1,7 +1,7 @@
 //! [`TieredStorage`]: the pingora-cache `Storage` over the memory and disk tiers.
 
 use crate::catalog::{Catalog, ObjectInfo};
-use crate::disk::{DiskEntry, DiskTier, DiskWriter, Key};
+use crate::disk::{DiskEntry, DiskTier, DiskWriter, Key, KeyHasher};
 use crate::error::{CacheError, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -125,7 +125,7 @@ impl MemEntry {
 
 /// Memory tier (moka, TinyLFU, weighed in bytes) in front of an optional disk tier.
 pub struct TieredStorage {
-    memory: moka::sync::Cache<Key, Arc<MemEntry>>,
+    memory: moka::sync::Cache<Key, Arc<MemEntry>, KeyHasher>,
     disk: Option<DiskTier>,
     max_memory_object: u64,
     memory_hits: AtomicU64,
@@ -139,7 +139,7 @@ pub struct TieredStorage {
     /// invalidating a URL removes every variant, not only the primary slot. Bounded:
     /// the primaries used least lose their lists first (their variants then outlive an
     /// invalidation until they expire, as before the index).
-    variants: moka::sync::Cache<Key, Arc<std::sync::Mutex<Vec<Key>>>>,
+    variants: moka::sync::Cache<Key, Arc<std::sync::Mutex<Vec<Key>>>, KeyHasher>,
 }
 
 /// Primary keys whose variants [`TieredStorage`] remembers, and variants per primary.
@@ -217,7 +217,7 @@ impl TieredStorage {
                     }
                 },
             )
-            .build();
+            .build_with_hasher(KeyHasher::default());
         let disk = match &config.disk {
             Some((path, size)) => {
                 let rebuild_catalog = catalog.clone();
@@ -252,7 +252,9 @@ impl TieredStorage {
             disk_errors: DiskErrors::default(),
             memory_evictions,
             catalog,
-            variants: moka::sync::Cache::new(VARIANT_PRIMARIES),
+            variants: moka::sync::Cache::builder()
+                .max_capacity(VARIANT_PRIMARIES)
+                .build_with_hasher(KeyHasher::default()),
         })
     }
 

@@ -179,6 +179,23 @@ pub fn key_from_parts(scheme: &str, host: &str, pq: &str) -> CacheKey {
     CacheKey::new(framed(scheme, host, pq), "")
 }
 
+/// The primary hash (`CacheKey::primary_bin`) of [`key_from_parts`]'s key, made
+/// without the key's text: the memory-hit fast path needs only the hash, and
+/// formatting the text was ~4 % of a pass's CPU.
+pub fn primary_bin_from_parts(scheme: &str, host: &str, pq: &str) -> [u8; 16] {
+    use blake2::Digest;
+    // pingora-cache's own hash of a primary key (Blake2b, 128 bits), fed the bytes
+    // `framed` would have made.
+    let mut hasher = blake2::Blake2b::<blake2::digest::consts::U16>::new();
+    let mut digits = itoa::Buffer::new();
+    for part in [scheme, host, pq] {
+        hasher.update(digits.format(part.len()).as_bytes());
+        hasher.update(b":");
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().into()
+}
+
 /// Splits a primary key made by [`key_from_parts`] back into (scheme, host, path+query).
 pub fn parse_key_text(text: &str) -> Option<(&str, &str, &str)> {
     fn part(s: &str) -> Option<(&str, &str)> {
@@ -673,6 +690,23 @@ mod tests {
             None,
             "length runs past the end"
         );
+    }
+
+    #[test]
+    fn the_hash_from_parts_is_the_keys_own() {
+        use pingora::cache::key::CacheHashKey;
+        for (scheme, host, pq) in [
+            ("http", "a.test", "/"),
+            ("https", "a:b.test", "/x:1?y=2"),
+            ("http", "", ""),
+            ("https", "h.test", &"/long".repeat(100)),
+        ] {
+            assert_eq!(
+                primary_bin_from_parts(scheme, host, pq),
+                key_from_parts(scheme, host, pq).primary_bin(),
+                "{scheme} {host} {pq}"
+            );
+        }
     }
 
     #[test]

@@ -193,16 +193,8 @@ impl GuardedStream {
         if self.phase != Phase::Head {
             return;
         }
-        for &b in bytes {
-            self.eol = match (self.eol, b) {
-                (1 | 2, b'\n') => {
-                    self.phase = Phase::Message;
-                    return;
-                }
-                (_, b'\n') => 1,
-                (1, b'\r') => 2,
-                _ => 0,
-            };
+        if head_ends(&mut self.eol, bytes) {
+            self.phase = Phase::Message;
         }
     }
 
@@ -221,6 +213,32 @@ impl GuardedStream {
             _ => self.phase = Phase::Idle,
         }
     }
+}
+
+/// Whether a request head ends in `bytes`, read after those `eol` summarises (0:
+/// nothing, 1: after `\n`, 2: after `\n\r`; a head ends at `\n\n` or `\n\r\n`, so
+/// bare-LF heads, which pingora rejects, end too); `eol` is updated for the next read.
+fn head_ends(eol: &mut u8, bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if *eol == 0 {
+            // Only a `\n` starts a line end: skip to the next one.
+            let Some(at) = memchr::memchr(b'\n', rest) else {
+                return false;
+            };
+            *eol = 1;
+            rest = &rest[at + 1..];
+            continue;
+        }
+        let (&b, tail) = rest.split_first().unwrap_or((&0, &[]));
+        rest = tail;
+        *eol = match (*eol, b) {
+            (_, b'\n') => return true,
+            (1, b'\r') => 2,
+            _ => 0,
+        };
+    }
+    false
 }
 
 impl AsyncRead for GuardedStream {
@@ -368,5 +386,52 @@ impl GetSocketDigest for GuardedStream {
 impl Peek for GuardedStream {
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_ends;
+
+    /// The scanner as first written: one byte at a time.
+    fn by_byte(eol: &mut u8, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            *eol = match (*eol, b) {
+                (1 | 2, b'\n') => return true,
+                (_, b'\n') => 1,
+                (1, b'\r') => 2,
+                _ => 0,
+            };
+        }
+        false
+    }
+
+    #[test]
+    fn a_head_ends_where_the_byte_scanner_says_in_any_split() {
+        let heads: [&[u8]; 6] = [
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET",
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nX: \r\r\n\r\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n",
+            b"\n\r\r\n\n",
+            b"x\r\n\r\r\n",
+        ];
+        for head in heads {
+            for cut in 0..=head.len() {
+                let (a, b) = head.split_at(cut);
+                let (mut e1, mut e2) = (0, 0);
+                let want = by_byte(&mut e1, a) || by_byte(&mut e1, b);
+                let got = head_ends(&mut e2, a) || head_ends(&mut e2, b);
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} cut at {cut}",
+                    String::from_utf8_lossy(head)
+                );
+                if !want {
+                    assert_eq!(e1, e2, "state after {:?}", String::from_utf8_lossy(head));
+                }
+            }
+        }
     }
 }

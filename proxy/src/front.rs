@@ -5,7 +5,7 @@
 //! pingora's full path for that one request (over HTTP/1 with the bytes already read;
 //! the next request starts here again).
 
-use crate::hit_path::{self, MAX_FIELDS, MAX_HEAD, Served};
+use crate::hit_path::{self, MAX_HEAD, Served};
 use crate::snapshot::Live;
 use bytes::BytesMut;
 use pingora::apps::HttpServerApp;
@@ -110,7 +110,7 @@ pub(crate) async fn serve<A>(
 fn head_len(buf: &[u8]) -> Option<usize> {
     // `\n\n` and `\n\r\n` both end a head (pingora's parser judges bare LFs).
     let mut i = 0;
-    while let Some(at) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
+    while let Some(at) = memchr::memchr(b'\n', buf.get(i..)?) {
         let end = i + at;
         match (buf.get(end + 1), buf.get(end + 2)) {
             (Some(b'\n'), _) => return Some(end + 2),
@@ -131,7 +131,7 @@ async fn answer(
     (tls, client_ip): (bool, Option<IpAddr>),
 ) -> Served {
     let start = Instant::now();
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let mut fields = hit_path::field_room();
     let Some(req) = hit_path::parse_head(head, &mut fields) else {
         return Served::No;
     };

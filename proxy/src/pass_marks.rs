@@ -17,7 +17,8 @@ const MAX_MARKS: u64 = 100_000;
 
 /// The marked keys (pingora's primary-key hash).
 pub struct PassMarks {
-    marks: moka::sync::Cache<[u8; 16], ()>,
+    // (Keys are cache-key hashes: a seeded fast hasher is enough.)
+    marks: moka::sync::Cache<[u8; 16], (), foldhash::fast::RandomState>,
 }
 
 impl std::fmt::Debug for PassMarks {
@@ -34,7 +35,7 @@ impl Default for PassMarks {
             marks: moka::sync::Cache::builder()
                 .max_capacity(MAX_MARKS)
                 .time_to_live(TTL)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }

@@ -187,25 +187,34 @@ impl OriginPool {
     /// Whether `i` is in rotation (active probes say up and not passively marked out).
     pub fn is_available(&self, i: usize) -> bool {
         let o = &self.origins[i];
-        o.active_up.load(Ordering::Relaxed)
-            && self.now_ms() >= o.down_until_ms.load(Ordering::Relaxed)
+        // (An origin never marked down needs no clock read: most requests.)
+        let down_until = o.down_until_ms.load(Ordering::Relaxed);
+        o.active_up.load(Ordering::Relaxed) && (down_until == 0 || self.now_ms() >= down_until)
     }
 
     /// Picks an origin not in `exclude`: a healthy one if any, else any untried one.
     /// `key` is the consistent-hash input (ignored for round robin).
     pub fn select(&self, key: &[u8], exclude: &[usize]) -> Option<usize> {
         let n = self.origins.len();
-        let order: Box<dyn Iterator<Item = usize> + '_> = match (&self.ring, self.balance) {
-            (Some(ring), Balance::ConsistentHash) => Box::new(
-                ring.node_iter(key)
-                    .filter_map(|addr| self.origins.iter().position(|o| o.ring_key == *addr))
-                    .take(n * 200),
+        // (Either order, without boxing an iterator per request.)
+        let (hashed, round) = match (&self.ring, self.balance) {
+            (Some(ring), Balance::ConsistentHash) => (
+                Some(
+                    ring.node_iter(key)
+                        .filter_map(|addr| self.origins.iter().position(|o| o.ring_key == *addr))
+                        .take(n * 200),
+                ),
+                None,
             ),
             _ => {
                 let start = self.next.fetch_add(1, Ordering::Relaxed);
-                Box::new((0..n).map(move |k| (start + k) % n))
+                (None, Some((0..n).map(move |k| (start + k) % n)))
             }
         };
+        let order = hashed
+            .into_iter()
+            .flatten()
+            .chain(round.into_iter().flatten());
         let mut fallback = None;
         for i in order {
             if exclude.contains(&i) {

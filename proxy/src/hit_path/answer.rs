@@ -1,12 +1,12 @@
 //! One HTTP/1.1 request head: whether the fast path may answer it, and the answer.
 
 use super::prepared::Prepared;
-use crate::caching::{key_from_parts, keyed_path_and_query, variance_of};
+use super::wire::{put, put_dec, put_request_id};
+use crate::caching::{keyed_path_and_query, primary_bin_from_parts, variance_of};
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
 use outpost_cache::MemEntry;
 use pingora::cache::key::{CacheHashKey, CacheKey};
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -252,13 +252,12 @@ pub(crate) enum Asker<'a> {
 }
 
 /// A request the fast path may answer for its site (no rule, hook or per-request
-/// policy of the site asks for more), with its cache key.
+/// policy of the site asks for more), with its cache key's hash.
 pub(crate) struct Admitted {
     pub(crate) site: Arc<Site>,
     pub(crate) host: String,
-    /// The primary key (no variance).
-    pub(crate) key: CacheKey,
-    /// Its hash (the memory tier's key, and a pass mark's), computed once.
+    /// The primary key's hash (no variance: the memory tier's key, and a pass
+    /// mark's), computed once.
     pub(crate) key_bin: [u8; 16],
 }
 
@@ -322,12 +321,11 @@ pub(crate) fn admit(
         Some(req.target.as_str()),
         &site.cache_key.query,
     );
-    let key = key_from_parts(if tls { "https" } else { "http" }, &host, &pq);
+    let key_bin = primary_bin_from_parts(if tls { "https" } else { "http" }, &host, &pq);
     Some(Admitted {
         site: site.clone(),
         host,
-        key_bin: key.primary_bin(),
-        key,
+        key_bin,
     })
 }
 
@@ -339,7 +337,7 @@ pub(crate) fn lookup(
     live: &Live,
     snapshot: &Snapshot,
     req: &Request<'_>,
-    mut admitted: Admitted,
+    admitted: Admitted,
     asker: Asker<'_>,
     now: SystemTime,
 ) -> Result<(Answer, Arc<Prepared>), Admitted> {
@@ -362,7 +360,8 @@ pub(crate) fn lookup(
                 return Err(admitted);
             };
             // (The primary key stays as it was: a pass goes by that.)
-            let key = &mut admitted.key;
+            let mut key = CacheKey::new(Vec::new(), "");
+            key.set_primary_bin_override(admitted.key_bin);
             key.set_variance_key(wanted);
             let found = cache
                 .storage
@@ -456,14 +455,13 @@ pub(crate) fn write_head(
 ) {
     let (age, ttl) = age_and_ttl(prepared, now);
     out.extend_from_slice(prepared.head());
-    // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "Age: {age}\r\ncache-status: outpost; hit; ttl={ttl}{}\r\n",
-        detail(prepared)
-    );
+    out.extend_from_slice(b"Age: ");
+    put_dec(out, age);
+    out.extend_from_slice(b"\r\ncache-status: outpost; hit; ttl=");
+    put_dec(out, ttl);
+    put(out, &[detail(prepared).as_bytes(), b"\r\n"]);
     if let Some((name, node, n)) = request_id {
-        let _ = write!(out, "{name}: {node}-{n:x}\r\n");
+        put_request_id(out, name, node, n);
     }
     if let Some(alt) = alt_svc {
         out.extend_from_slice(b"Alt-Svc: ");

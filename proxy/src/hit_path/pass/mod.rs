@@ -22,7 +22,7 @@ use crate::pool::OriginPool;
 use crate::site::Site;
 use crate::snapshot::{Live, Snapshot};
 use bytes::{Buf, BytesMut};
-use heads::{Head, head_end, upstream_head};
+use heads::{Head, Parsed, upstream_head};
 use outpost_config::Origin;
 use pingora::protocols::Stream;
 use pingora::upstreams::peer::Peer;
@@ -102,11 +102,13 @@ impl Plan {
 }
 
 /// Serves `req` as a pass if its key is marked; `Served::No` leaves it (untouched
-/// on the client side) to pingora's path.
+/// on the client side) to pingora's path. `out` is the connection's buffer for what
+/// is written (the origin's request, then the client's head).
 pub(super) async fn serve(
     live: &Live,
     stream: &mut Stream,
     req: &Request<'_>,
+    out: &mut Vec<u8>,
     admitted: answer::Admitted,
     (tls, client_ip, start): (bool, Option<IpAddr>, Instant),
 ) -> Served {
@@ -118,36 +120,46 @@ pub(super) async fn serve(
         return Served::No;
     };
     let timeouts = &plan.site.pool.timeouts;
-    let mut up = Vec::with_capacity(512);
+    out.clear();
     upstream_head(
-        &mut up,
+        out,
         req,
         fields,
         (&plan.site, plan.origin, &plan.host),
         &live.node_id,
         (tls, client_ip),
     );
-    let Some((mut conn, mut rbuf)) = ask(&plan, &up, timeouts).await else {
+    let Some((mut conn, mut rbuf)) = ask(&plan, out, timeouts).await else {
         return Served::No;
     };
     let seq = live.next_request_seq();
     let server = &plan.snapshot.config.server;
     let request_id = server.request_id_header.as_ref();
-    let mut out = Vec::with_capacity(1024);
-    let Some(answer) = Head::read(
-        &rbuf,
-        req,
-        &plan.site,
-        request_id,
-        (&live.node_id, seq),
-        &mut out,
-    ) else {
-        // Asked again by the full path, which marks the key again only if its
-        // answers are ones this path relays.
-        if let Some(cache) = live.cache {
-            cache.passes.unmark(&plan.key);
+    let answer = loop {
+        match Head::read(
+            &rbuf,
+            req,
+            &plan.site,
+            request_id,
+            (&live.node_id, seq),
+            out,
+        ) {
+            Parsed::Head(head) => break head,
+            Parsed::Partial if rbuf.len() <= MAX_HEAD => {}
+            Parsed::Partial => return Served::No,
+            Parsed::Refused => {
+                // Asked again by the full path, which marks the key again only if its
+                // answers are ones this path relays.
+                if let Some(cache) = live.cache {
+                    cache.passes.unmark(&plan.key);
+                }
+                return Served::No;
+            }
         }
-        return Served::No;
+        match tokio::time::timeout(timeouts.read, conn.read_buf(&mut rbuf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Served::No,
+        }
     };
     // From here the client gets this answer.
     let in_flight = live.enter_request();
@@ -206,8 +218,9 @@ pub(super) async fn serve(
     }
 }
 
-/// Sends the request head and reads the origin's response head: the connection and
-/// what was read, or `None` on any failure (nothing has reached the client).
+/// Sends the request head and reads the first bytes of the origin's answer: the
+/// connection and what was read, or `None` on any failure (nothing has reached the
+/// client).
 async fn ask(
     plan: &Plan,
     up: &[u8],
@@ -236,18 +249,11 @@ async fn ask(
             return None;
         }
         let mut rbuf = BytesMut::with_capacity(8 * 1024);
-        loop {
-            match tokio::time::timeout(timeouts.read, conn.read_buf(&mut rbuf)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                // Closed or reset before a byte of the answer: a stale kept connection.
-                Ok(Ok(_)) | Ok(Err(_)) if reused && rbuf.is_empty() => break,
-                _ => return None,
-            }
-            match head_end(&rbuf) {
-                Some(_) => return Some((conn, rbuf)),
-                None if rbuf.len() > MAX_HEAD => return None,
-                None => {}
-            }
+        match tokio::time::timeout(timeouts.read, conn.read_buf(&mut rbuf)).await {
+            Ok(Ok(n)) if n > 0 => return Some((conn, rbuf)),
+            // Closed or reset before a byte of the answer: a stale kept connection.
+            Ok(Ok(_)) | Ok(Err(_)) if reused => {}
+            _ => return None,
         }
     }
     None
@@ -261,7 +267,7 @@ async fn relay(
     client: &mut Stream,
     origin: &mut Stream,
     mut rbuf: BytesMut,
-    mut out: Vec<u8>,
+    out: &mut Vec<u8>,
     mut framing: Framing,
     timeouts: &outpost_config::Timeouts,
     server: &outpost_config::ServerSettings,
@@ -273,7 +279,7 @@ async fn relay(
     let mut extra = rbuf.len() > n;
     out.extend_from_slice(&rbuf[..n]);
     let mut sent = n;
-    send(client, &out, None, server)
+    send(client, out, None, server)
         .await
         .map_err(|e| (0, e.to_string()))?;
     while !done {
