@@ -66,11 +66,8 @@ impl Head {
                 Ok(httparse::Status::Partial) => return Parsed::Partial,
                 Err(_) => return Parsed::Refused,
             };
-            match Self::rewrite(&resp, req, site, request_id, (node, seq), out) {
-                Some(Some(mut head)) => {
-                    head.head_len = at + n;
-                    return Parsed::Head(head);
-                }
+            match Self::rewrite(&resp, at + n, req, site, request_id, (node, seq), out) {
+                Some(Some(head)) => return Parsed::Head(head),
                 // An interim head: the final one follows.
                 Some(None) => at += n,
                 None => return Parsed::Refused,
@@ -78,11 +75,12 @@ impl Head {
         }
     }
 
-    /// The client's head for the origin's head `resp` (`Some(None)` for an interim
-    /// `1xx`, `None` for an answer this path does not relay); `head_len` is the
-    /// caller's to set.
+    /// The client's head for the origin's head `resp`, which ends `head_len` bytes
+    /// into what was read (`Some(None)` for an interim `1xx`, `None` for an answer
+    /// this path does not relay).
     fn rewrite(
         resp: &httparse::Response<'_, '_>,
+        head_len: usize,
         req: &Request<'_>,
         site: &Site,
         request_id: Option<&http::HeaderName>,
@@ -190,7 +188,7 @@ impl Head {
         }
         Some(Some(Head {
             status,
-            head_len: 0,
+            head_len,
             framing,
             origin_keepalive,
             keep_mark: refused || !lifetime,
