@@ -131,6 +131,22 @@ struct Gauges {
     streams: std::sync::atomic::AtomicBool,
 }
 
+/// Among threads with as many jobs waiting, which is likely to start a new one first:
+/// an idle thread (0), then the one whose current call began earliest, then one with
+/// a job it has not picked up yet (`u64::MAX`). A call's remaining time is bounded by
+/// the CPU limit less what it has run, so the older call ends sooner at worst: a
+/// runaway script at its limit is about to be stopped, while one that began just now
+/// may run for the whole limit. Without this, a thread finishing a stopped script's
+/// clean-up and a thread that had just started a runaway one looked alike, and a
+/// calm tenant's request could wait out the second one's limit.
+fn in_call_since(queued: usize, gauges: &Gauges) -> u64 {
+    match gauges.busy_since.load(Ordering::Relaxed) {
+        0 if queued == 0 => 0,
+        0 => u64::MAX,
+        since => since,
+    }
+}
+
 /// One JS thread as the dispatcher sees it.
 struct Slot {
     tx: mpsc::UnboundedSender<Job>,
@@ -406,9 +422,10 @@ impl ScriptEngine {
         env: Arc<Env>,
         request: HookRequest,
     ) -> Result<Answer> {
-        // The thread with the fewest jobs waiting to start (round robin among equals):
-        // a thread busy with a runaway script gets no new work while another is free,
-        // so one tenant's loop does not delay the others beyond its own limit.
+        // The thread with the fewest jobs waiting to start (then see `in_call_since`;
+        // round robin among equals): a thread busy with a runaway script gets no new
+        // work while another is free, so one tenant's loop does not delay the others
+        // beyond its own limit.
         let (reply, answer) = oneshot::channel();
         // (The script's name, for errors only, is kept with its counter: formatting
         // its path per request was ~1 % of a hooked request.)
@@ -437,13 +454,15 @@ impl ScriptEngine {
             // as the least loaded.
             let slot = loop {
                 let first = self.next.fetch_add(1, Ordering::Relaxed);
-                let (i, (seen, _)) = (0..n)
+                let (i, (seen, _, _)) = (0..n)
                     .map(|k| (first + k) % n)
                     .map(|i| {
                         let slot = &slots[i];
+                        let queued = slot.queued.load(Ordering::Relaxed);
                         let load = (
-                            slot.queued.load(Ordering::Relaxed),
+                            queued,
                             slot.gauges.preparing.load(Ordering::Relaxed),
+                            in_call_since(queued, &slot.gauges),
                         );
                         (i, load)
                     })
@@ -589,4 +608,26 @@ impl ScriptEngine {
 /// How a script is named in errors and logs: its path as configured.
 fn name_of(script: &ScriptSource) -> String {
     script.path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Gauges, in_call_since};
+    use std::sync::atomic::Ordering;
+
+    /// Among threads with one job each, one finishing a call begun long ago (a runaway
+    /// script at its CPU limit) is chosen before one whose call began just now.
+    #[test]
+    fn an_older_call_ranks_before_a_newer_one() {
+        let at = |queued: usize, since: u64| {
+            let g = Gauges::default();
+            g.busy_since.store(since, Ordering::Relaxed);
+            in_call_since(queued, &g)
+        };
+        let idle = at(0, 0);
+        let old = at(1, 346);
+        let new = at(1, 1351);
+        let not_picked_up = at(1, 0);
+        assert!(idle < old && old < new && new < not_picked_up);
+    }
 }
