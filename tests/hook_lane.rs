@@ -11,8 +11,10 @@ use common::origin::TestOrigin;
 use common::{Outpost, TEST_TIMEOUT, metric, raw_exchange, scrape};
 use std::time::Duration;
 
-/// One script for both paths: under `/ruled/` a page rule binds it (pingora's path),
-/// elsewhere the site does (the lane). It strips the prefix, so both see one route.
+/// One script for both paths: under `/ruled/` a page rule binds it and sets one more
+/// action (pingora's path: the lane takes only rules that do nothing but bind a
+/// script), elsewhere the site does (the lane). It strips the prefix, so both see one
+/// route.
 const HOOK: &str = r#"
 export default {
   async fetch(request, env, ctx) {
@@ -53,6 +55,22 @@ export default {
 };
 "#;
 
+/// The script of a rule that does nothing but bind it (`/only/*`): the lane runs it
+/// instead of the site's, and tells it the rule.
+const ONLY: &str = r#"
+export default {
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/only/rule") {
+      return new Response(`only ${request.cf.rule}\n`);
+    }
+    const r = await fetch(request);
+    const out = new Response(r.body, r);
+    out.headers.set("x-only", "yes");
+    return out;
+  },
+};
+"#;
+
 fn start(origin: &TestOrigin, admin: u16) -> Outpost {
     start_with(origin, admin, "")
 }
@@ -61,9 +79,11 @@ fn start(origin: &TestOrigin, admin: u16) -> Outpost {
 fn start_with(origin: &TestOrigin, admin: u16, listen: &str) -> Outpost {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("hook.js"), HOOK).expect("write");
+    std::fs::write(dir.path().join("only.js"), ONLY).expect("write");
     std::fs::write(
         dir.path().join("rules.yaml"),
-        "- match: \"/ruled/*\"\n  actions: { script: hook.js }\n",
+        // (`origin_cache_control: true` is the default: it changes nothing but the path.)
+        "- match: \"/ruled/*\"\n  actions: { script: hook.js, origin_cache_control: true }\n- match: \"/only/*\"\n  actions: { script: only.js }\n",
     )
     .expect("write");
     let yaml = format!(
@@ -319,6 +339,49 @@ async fn http2_streams_take_the_lane_with_the_same_answers() {
         assert_eq!(cf.2, br#"{"httpProtocol":"HTTP/2","clientIp":"127.0.0.1"}"#);
         let streamed = seen(h2.get(op.url("/stream")).send().await.expect("stream")).await;
         assert_eq!(streamed.2, b"part 0\npart 1\npart 2\n");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_that_only_binds_a_script_takes_the_lane() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let origin = TestOrigin::start("o").await;
+        let admin_port = common::free_port();
+        let admin = format!("127.0.0.1:{admin_port}");
+        let op = start(&origin, admin_port);
+        let rule_hits = |text: &str| {
+            text.lines()
+                .filter(|l| l.starts_with("outpost_rule_hits_total{") && l.contains("rules.yaml:"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>()
+        };
+        let before = scrape(&admin).await;
+        let (runs, hits) = (
+            metric(&before, "outpost_script_lane_requests_total"),
+            rule_hits(&before),
+        );
+        // The rule's script, not the site's, and the rule named in `cf.rule`.
+        let told = exchange(&op, "GET", "/only/rule", "");
+        assert!(told.starts_with("HTTP/1.1 200 "), "{told}");
+        assert!(told.ends_with("only rules.yaml:3\n"), "{told}");
+        // Its `fetch(request)` goes to the origin: the rule does not run the script
+        // again on its own subrequest.
+        let fetched = exchange(&op, "GET", "/only/page", "");
+        assert!(fetched.starts_with("HTTP/1.1 200 "), "{fetched}");
+        assert!(
+            fetched.to_ascii_lowercase().contains("x-only: yes\r\n"),
+            "{fetched}"
+        );
+        assert!(fetched.ends_with("hello from o"), "{fetched}");
+        let after =
+            common::series_reaching(&admin, "outpost_script_lane_requests_total", runs + 2.0).await;
+        assert_eq!(after, runs + 2.0, "both requests run by the lane");
+        // Counted as the rule's hits, as pingora's path counts them (the page's
+        // subrequest, if pingora's path serves it, counts once more).
+        let counted = rule_hits(&scrape(&admin).await);
+        assert!(counted >= hits + 2.0, "rule hits {hits} -> {counted}");
     })
     .await
     .expect("test timed out");

@@ -400,15 +400,17 @@ fn prepare(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Opti
         .cloned()
 }
 
-/// Whether one of the site's page rules applies to `req` (then pingora's path runs
-/// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page). A rule
-/// that only binds a script already on a subrequest's path changes nothing for it.
-pub(crate) fn rule_applies(
+/// A request whose fields this module cannot judge a rule's conditions on (pingora's
+/// path then finds the rule).
+pub(crate) struct Unjudged;
+
+/// The site's page rule for `req`, if one matches.
+pub(crate) fn find_rule(
     site: &Site,
     req: &Request<'_>,
     host: &str,
-    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
-) -> bool {
+    (tls, client_ip): (bool, Option<IpAddr>),
+) -> Result<Option<outpost_rules::Match>, Unjudged> {
     let owned;
     let headers = match req.fields {
         Fields::Map(m) => m,
@@ -417,7 +419,7 @@ pub(crate) fn rule_applies(
                 owned = map;
                 &owned
             }
-            None => return true,
+            None => return Err(Unjudged),
         },
     };
     let port = crate::header_policy::request_port(Some(req.raw_host), tls);
@@ -430,13 +432,34 @@ pub(crate) fn rule_applies(
         headers,
         client_ip,
     };
-    let Some(found) = site.rules.find(&view) else {
+    Ok(site.rules.find(&view))
+}
+
+/// Whether `actions` do nothing but bind a script: the hook then runs as the site's
+/// would, and on the hook's own subrequests the rule changes nothing.
+pub(crate) fn only_binds_script(actions: &outpost_config::Actions) -> bool {
+    actions.script.is_some() && actions.names() == ["script"]
+}
+
+/// Whether one of the site's page rules applies to `req` (then pingora's path runs
+/// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page). A rule
+/// that only binds a script already on a subrequest's path changes nothing for it.
+pub(crate) fn rule_applies(
+    site: &Site,
+    req: &Request<'_>,
+    host: &str,
+    (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
+) -> bool {
+    let Ok(found) = find_rule(site, req, host, (tls, client_ip)) else {
+        return true;
+    };
+    let Some(found) = found else {
         return false;
     };
     let actions = &found.rule.actions;
     match (asker, &actions.script) {
         (Asker::Script { ran }, Some(script)) => {
-            !(ran.contains(&script.path) && actions.names() == ["script"])
+            !(ran.contains(&script.path) && only_binds_script(actions))
         }
         _ => true,
     }

@@ -26,7 +26,7 @@ mod pass;
 mod prepared;
 mod wire;
 
-pub(crate) use answer::{Asker, Logged, Request, rule_applies};
+pub(crate) use answer::{Logged, Request, find_rule, only_binds_script};
 
 use crate::snapshot::Live;
 use pingora::protocols::Stream;

@@ -1,26 +1,28 @@
 //! The hook lane: a body-less GET or HEAD (an HTTP/1.1 request or an HTTP/2 stream)
-//! whose site runs a hook, and that no page rule or built-in answer claims, goes to
-//! its script from here, without pingora's proxy session, context or downstream
-//! modules; the answer is written as pingora's path writes it (the same fields,
-//! compression, request id, `Date`, `Connection`), counted and logged the same way.
+//! whose site runs a hook, or whose page rule does nothing but bind one, and that no
+//! other rule or built-in answer claims, goes to its script from here, without
+//! pingora's proxy session, context or downstream modules; the answer is written as
+//! pingora's path writes it (the same fields, compression, request id, `Date`,
+//! `Connection`), counted and logged the same way.
 //!
 //! pingora's per-request machinery cost more than half of a hook's CPU on the proxy
 //! thread (a hook answering by itself: ~70 % of the process was the proxy thread).
-//! Anything this lane does not take — another method, a body, a rule, a
-//! draining node, fields pingora judges (the fast path's [`hit_path::Request`]
+//! Anything this lane does not take — another method, a body, a rule that does more
+//! than bind a script, a draining node, fields pingora judges (the fast path's [`hit_path::Request`]
 //! filter), HTTP/3 — goes to pingora's path, which runs the same hook
 //! (`hooks::answer`).
 
 mod write;
 
 use crate::access_log::AccessLine;
-use crate::hit_path::{self, Asker, Request, Served};
+use crate::hit_path::{self, Request, Served};
 use crate::hooks::{client_head, failure_answer, pass_through, streamed_framing};
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
 use crate::subrequest::PipelineFetcher;
 use bytes::Bytes;
 use outpost_config::ScriptFile;
+use outpost_rules::Match;
 use outpost_scripting::{Answer, Body, Cf, HookRequest};
 use pingora::http::ResponseHeader;
 use pingora::protocols::Stream;
@@ -31,17 +33,20 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 use write::{Sent, write_h1, write_h2};
 
-/// A request the lane takes: its site, host and hook.
+/// A request the lane takes: its site, host and hook, and the page rule that bound
+/// the hook, if one did.
 struct Lane {
     snapshot: Arc<Snapshot>,
     site: Arc<Site>,
     host: String,
     script: ScriptFile,
+    rule: Option<Match>,
 }
 
-/// Whether `req` is for the lane: its site has a hook and nothing that pingora's
+/// Whether `req` is for the lane: a hook runs for it (the site's, or one a page rule
+/// binds and that rule does nothing else) and nothing else that pingora's
 /// `request_filter` does before a hook (ACME challenges, `outpost dev`'s cron
-/// trigger, IP lists, image transforms, a page rule) applies.
+/// trigger, IP lists, image transforms, another page rule) applies.
 fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>)) -> Option<Lane> {
     if live.draining.load(Ordering::Relaxed) {
         return None;
@@ -49,22 +54,30 @@ fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>
     let snapshot = live.snapshot();
     let host = normalize_host(req.raw_host)?;
     let site = snapshot.sites.lookup(&host)?.clone();
-    let script = site.script.clone()?;
     let path = req.target.path();
     if path.starts_with(outpost_tls::acme::HTTP01_PREFIX)
         || (live.dev() && path == crate::scheduled::DEV_TRIGGER_PATH)
         || !outpost_config::ip_admitted(&site.ip_allow, &site.ip_deny, client_ip)
         || (site.images.is_some() && path.starts_with(crate::images::PREFIX))
-        || (site.rules.has_candidates(&host, req.target.as_str())
-            && hit_path::rule_applies(&site, req, &host, (tls, client_ip, Asker::Client)))
     {
         return None;
     }
+    let rule = if site.rules.has_candidates(&host, req.target.as_str()) {
+        hit_path::find_rule(&site, req, &host, (tls, client_ip)).ok()?
+    } else {
+        None
+    };
+    let script = match &rule {
+        None => site.script.clone()?,
+        Some(m) if hit_path::only_binds_script(&m.rule.actions) => m.rule.actions.script.clone()?,
+        Some(_) => return None,
+    };
     Some(Lane {
         snapshot,
         site,
         host,
         script,
+        rule,
     })
 }
 
@@ -229,7 +242,7 @@ async fn run(
         client_ip,
         tls_version,
         http_protocol: crate::hooks::protocol_name(req.version).to_string(),
-        rule: None,
+        rule: lane.rule.as_ref().map(|m| m.rule.source.to_string()),
         scheduled: None,
     };
     let hook_request = HookRequest {
@@ -318,6 +331,11 @@ fn record(
         ])
         .inc();
     m.by_protocol.count(req.version);
+    if let Some(r) = &lane.rule {
+        m.rule_hits
+            .with_label_values(&[&r.rule.source.to_string()])
+            .inc();
+    }
     let meters = site.meters(m);
     meters.duration.observe(start.elapsed().as_secs_f64());
     meters
@@ -345,7 +363,7 @@ fn record(
         // What pingora's path logs for a hooked request: its cache never started.
         cache: "disabled",
         subrequest: false,
-        rule: None,
+        rule: lane.rule.as_ref().map(|m| m.rule.source.to_string()),
         script: Some(lane.script.path.display().to_string()),
         html: None,
         compression: sent.compression.and_then(|c| c.coding).map(|k| k.token()),
