@@ -292,8 +292,7 @@ async fn serve_request(
     let answer = match to_fetch(request, recv) {
         Ok(fetch) => match live.subrequest_spawner() {
             Some(spawner) => {
-                let id: Arc<str> =
-                    Arc::from(format!("{}-{:x}", live.node_id, live.next_request_seq()));
+                let id: Arc<str> = live.new_request_id();
                 // A fresh memory hit is answered here, as TCP clients' are, with no
                 // pipeline session.
                 if let Some(hit) = crate::hit_path::in_process::answer(

@@ -53,6 +53,7 @@ pub mod snapshot;
 mod static_origin;
 mod subrequest;
 mod upstream;
+mod wire;
 
 pub use control::ServeOptions;
 pub use error::{ProxyError, Result};

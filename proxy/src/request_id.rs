@@ -1,12 +1,54 @@
-//! The request-id response header (`Outpost-Request-Id` by default), as a pingora
-//! downstream module so that every response carries it: proxied and cached ones, a
-//! hook's, redirects and error pages alike. `request_filter` hands the module the id
-//! (the same one the access log and the scripts' console lines carry).
+//! A request's id (`RequestId`: its one spelling) and the request-id response header
+//! (`Outpost-Request-Id` by default), as a pingora downstream module so that every
+//! response carries it: proxied and cached ones, a hook's, redirects and error pages
+//! alike. `request_filter` hands the module the id (the same one the access log and
+//! the scripts' console lines carry).
 
+use crate::wire::{put, put_hex};
 use async_trait::async_trait;
 use pingora::http::ResponseHeader;
 use pingora::modules::http::{HttpModule, HttpModuleBuilder, Module};
 use std::sync::Arc;
+
+/// One request's id as logs, scripts and the request-id field give it: the node's
+/// id, `-`, and the request's number on the node in hex (`3fa9c2-1b`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestId<'a> {
+    pub(crate) node: &'a str,
+    pub(crate) seq: u64,
+}
+
+impl RequestId<'_> {
+    /// Appends the id (no formatter: the fast paths write one per request).
+    pub(crate) fn put(self, out: &mut Vec<u8>) {
+        put(out, &[self.node.as_bytes(), b"-"]);
+        put_hex(out, self.seq);
+    }
+
+    /// Appends a field `name: id` and its line end.
+    pub(crate) fn put_field(self, out: &mut Vec<u8>, name: &http::HeaderName) {
+        put(out, &[name.as_str().as_bytes(), b": "]);
+        self.put(out);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The id as text the request keeps (logs, scripts, the module below).
+    pub(crate) fn shared(self) -> Arc<str> {
+        let mut out = Vec::with_capacity(self.node.len() + 17);
+        self.put(&mut out);
+        // (A `&str` and ASCII digits: always UTF-8.)
+        match String::from_utf8(out) {
+            Ok(text) => text.into(),
+            Err(_) => self.to_string().into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RequestId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{:x}", self.node, self.seq)
+    }
+}
 
 /// Per-request state of the module: the header to set and the id.
 #[derive(Debug, Default)]
@@ -61,5 +103,23 @@ pub struct RequestIdBuilder;
 impl HttpModuleBuilder for RequestIdBuilder {
     fn init(&self) -> Module {
         Box::<RequestIdModule>::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn every_spelling_of_an_id_agrees() {
+        for (node, seq) in [("node1", 0x2a), ("3fa9c2", 0), ("n", u64::MAX)] {
+            let id = RequestId { node, seq };
+            let text = format!("{node}-{seq:x}");
+            assert_eq!(id.to_string(), text);
+            assert_eq!(&*id.shared(), text);
+            let mut out = Vec::new();
+            id.put_field(&mut out, &http::HeaderName::from_static("x-request-id"));
+            assert_eq!(out, format!("x-request-id: {text}\r\n").into_bytes());
+        }
     }
 }

@@ -116,7 +116,7 @@ async fn run_handler(
     let engine = live
         .script_engine()
         .map_err(|_| outpost_scripting::ScriptError::Unavailable)?;
-    let id: Arc<str> = Arc::from(format!("{}-{:x}", live.node_id, live.next_request_seq()));
+    let id: Arc<str> = live.new_request_id();
     let url = format!("http://{host}/cdn-cgi/handler/scheduled");
     let mut request = http::Request::new(bytes::Bytes::new());
     // (Site hosts were validated with the config: the URL parses.)

@@ -481,6 +481,15 @@ impl Live {
         self.request_seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The next request's id, as the request keeps it.
+    pub(crate) fn new_request_id(&self) -> Arc<str> {
+        crate::request_id::RequestId {
+            node: &self.node_id,
+            seq: self.next_request_seq(),
+        }
+        .shared()
+    }
+
     /// The snapshot for a new request.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()

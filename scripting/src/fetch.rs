@@ -215,9 +215,8 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     };
     crate::response::mark_taken(&record, &source, ctx)?;
     let url = field(js_string!("url"), ctx)?.to_string(ctx)?;
-    let method = field(js_string!("method"), ctx)?
-        .to_string(ctx)?
-        .to_std_string_escaped();
+    let method = field(js_string!("method"), ctx)?.to_string(ctx)?;
+    let method = crate::convert::utf8(&method);
     let call = {
         let mut host_defined = ctx.realm().host_defined_mut();
         let Some(in_flight) = host_defined.get_mut::<InFlight>() else {
@@ -229,7 +228,7 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     };
     crate::host::push_fetch(
         call,
-        &url.to_std_string_escaped(),
+        &crate::convert::utf8(&url),
         &method,
         headers,
         body,

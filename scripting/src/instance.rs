@@ -370,7 +370,7 @@ impl Instance {
         if let Some(ip) = cf.client_ip {
             facts.push((
                 js_string!("clientIp"),
-                JsString::from(ip.to_string().as_str()).into(),
+                JsString::from(crate::convert::ip_text(ip).as_str()).into(),
             ));
         }
         if let Some(v) = &cf.tls_version {
@@ -554,7 +554,7 @@ impl Instance {
         let body = if body.is_null_or_undefined() {
             Body::Bytes(bytes::Bytes::new())
         } else if let Some(s) = body.as_string() {
-            Body::Bytes(bytes::Bytes::from(s.to_std_string_escaped()))
+            Body::Bytes(bytes::Bytes::from(crate::convert::utf8(&s)))
         } else if let Some(id) = body.as_number() {
             match crate::host::take_body(id as u64) {
                 Some(stream) => Body::Stream(stream),

@@ -58,7 +58,7 @@ impl ResponseState {
 fn content_type_map(content_type: Option<&JsString>) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     if let Some(t) = content_type
-        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+        && let Ok(v) = http::HeaderValue::from_str(&crate::convert::utf8(t))
     {
         map.insert(http::header::CONTENT_TYPE, v);
     }
@@ -206,7 +206,7 @@ fn construct(
                     let map = h.as_header_map();
                     let mut map = map.borrow_mut();
                     if !map.contains_key(http::header::CONTENT_TYPE)
-                        && let Ok(v) = http::HeaderValue::from_str(&t.to_std_string_escaped())
+                        && let Ok(v) = http::HeaderValue::from_str(&crate::convert::utf8(&t))
                     {
                         map.insert(http::header::CONTENT_TYPE, v);
                     }

@@ -1,10 +1,11 @@
 //! One HTTP/1.1 request head: whether the fast path may answer it, and the answer.
 
 use super::prepared::Prepared;
-use super::wire::{put, put_dec, put_request_id};
 use crate::caching::{keyed_path_and_query, primary_bin_from_parts, variance_of};
+use crate::request_id::RequestId;
 use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
+use crate::wire::{put, put_dec};
 use outpost_cache::MemEntry;
 use pingora::cache::key::{CacheHashKey, CacheKey};
 use std::net::IpAddr;
@@ -484,7 +485,7 @@ pub(crate) fn write_head(
     put_dec(out, ttl);
     put(out, &[detail(prepared).as_bytes(), b"\r\n"]);
     if let Some((name, node, n)) = request_id {
-        put_request_id(out, name, node, n);
+        RequestId { node, seq: n }.put_field(out, name);
     }
     if let Some(alt) = alt_svc {
         out.extend_from_slice(b"Alt-Svc: ");

@@ -24,10 +24,10 @@ pub(crate) mod in_process;
 pub mod origin_conns;
 mod pass;
 mod prepared;
-mod wire;
 
 pub(crate) use answer::{Logged, Request, find_rule, only_binds_script};
 
+use crate::request_id::RequestId;
 use crate::snapshot::Live;
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
@@ -122,7 +122,10 @@ impl Hit {
             (&self.found, self.prepared.status, self.start),
             Asked {
                 client: client_ip,
-                request_id: &format_args!("{}-{:x}", live.node_id, self.seq),
+                request_id: &RequestId {
+                    node: &live.node_id,
+                    seq: self.seq,
+                },
                 logged: req,
                 subrequest: false,
             },
@@ -256,7 +259,7 @@ fn answer_h1(
     let body = hit.found.entry.body();
     let send_body = !req.head_only;
     if send_body && hit.prepared.chunked && !body.is_empty() {
-        wire::put_hex(out, body.len() as u64);
+        crate::wire::put_hex(out, body.len() as u64);
         out.extend_from_slice(b"\r\n");
     }
     let body_after = send_body && body.len() > COALESCE;
@@ -332,11 +335,11 @@ pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Se
         };
         let request_id = hit
             .request_id(live)
-            .map(|(name, node, seq)| (name, format!("{node}-{seq:x}")));
+            .map(|(name, node, seq)| (name, RequestId { node, seq }.shared()));
         let resp = answer::response_header(
             &hit.prepared,
             hit.now,
-            request_id.as_ref().map(|(n, id)| (n, id.as_str())),
+            request_id.as_ref().map(|(n, id)| (n, &**id)),
         );
         (hit, req.head_only, req.version, req.target.clone(), resp)
     };

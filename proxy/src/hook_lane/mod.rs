@@ -207,7 +207,7 @@ async fn run(
     let url = crate::site::request_url(tls, Some(req.raw_host), &lane.host, req.target.as_str());
     let uri = http::Uri::try_from(url.as_str()).ok()?;
     let in_flight = live.enter_request();
-    let id: Arc<str> = format!("{}-{:x}", live.node_id, live.next_request_seq()).into();
+    let id: Arc<str> = live.new_request_id();
     let method = if req.head_only {
         http::Method::HEAD
     } else {

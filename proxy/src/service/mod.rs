@@ -211,11 +211,7 @@ impl ProxyHttp for EdgeProxy {
             authorized: false,
             origin_started: None,
             origin_body_deadline: None,
-            request_id: Arc::from(format!(
-                "{}-{:x}",
-                self.live.node_id,
-                self.live.next_request_seq()
-            )),
+            request_id: self.live.new_request_id(),
             _in_flight: self.live.enter_request(),
         }
     }

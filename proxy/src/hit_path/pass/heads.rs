@@ -4,9 +4,10 @@
 
 use super::super::answer::Request;
 use super::super::framing::{Chunks, Framing};
-use super::super::wire::{put, put_ip, put_request_id};
 use crate::header_policy::{HOP_BY_HOP, UNTRUSTED_OVERRIDES, VIA};
+use crate::request_id::RequestId;
 use crate::site::Site;
+use crate::wire::{put, put_ip};
 use outpost_config::OriginHost;
 use std::io::Write;
 use std::net::IpAddr;
@@ -184,7 +185,7 @@ impl Head {
             out.extend_from_slice(b"accept-ranges: bytes\r\n");
         }
         if let Some(name) = request_id {
-            put_request_id(out, name, node, seq);
+            RequestId { node, seq }.put_field(out, name);
         }
         Some(Some(Head {
             status,

@@ -351,7 +351,10 @@ fn record(
     let origin = plan.site.pool.origins()[plan.origin].label();
     crate::access_log::AccessLine {
         client: client_ip,
-        request_id: &format_args!("{}-{:x}", live.node_id, seq),
+        request_id: &crate::request_id::RequestId {
+            node: &live.node_id,
+            seq,
+        },
         method: if req.head_only { "HEAD" } else { "GET" },
         host: &plan.host,
         path: req.target.as_str(),

@@ -6,19 +6,19 @@ use std::io::Write;
 use std::net::IpAddr;
 
 /// Appends each of `parts`.
-pub(super) fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
+pub(crate) fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for p in parts {
         out.extend_from_slice(p);
     }
 }
 
 /// Appends `n` in decimal.
-pub(super) fn put_dec(out: &mut Vec<u8>, n: impl itoa::Integer) {
+pub(crate) fn put_dec(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends `n` in lower-case hexadecimal, as `{:x}` writes it.
-pub(super) fn put_hex(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn put_hex(out: &mut Vec<u8>, n: u64) {
     let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
     for i in (0..digits).rev() {
         out.push(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]);
@@ -26,7 +26,7 @@ pub(super) fn put_hex(out: &mut Vec<u8>, n: u64) {
 }
 
 /// Appends `ip` as its `Display` writes it.
-pub(super) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
+pub(crate) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
@@ -41,16 +41,6 @@ pub(super) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
             let _ = write!(out, "{ip}");
         }
     }
-}
-
-/// Appends a request-id field: `name: node-seq` (seq in hex) and its line end.
-pub(super) fn put_request_id(out: &mut Vec<u8>, name: &http::HeaderName, node: &str, seq: u64) {
-    put(
-        out,
-        &[name.as_str().as_bytes(), b": ", node.as_bytes(), b"-"],
-    );
-    put_hex(out, seq);
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -80,9 +70,5 @@ mod tests {
             put_ip(&mut out, ip);
             assert_eq!(out, ip.to_string().into_bytes());
         }
-        let mut out = Vec::new();
-        let name = http::HeaderName::from_static("x-request-id");
-        put_request_id(&mut out, &name, "node1", 0x2a);
-        assert_eq!(out, b"x-request-id: node1-2a\r\n");
     }
 }
