@@ -284,6 +284,7 @@ async fn subrequests_behave_as_in_workerd() {
             "/abort",
             "/asis",
             "/bodystream",
+            "/hoststream",
         ]);
         let extra = ["--cache-memory", "0"];
         let diffs = differ("fetcher.js", false, &extra, &common::client(), &cases, true).await;

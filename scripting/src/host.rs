@@ -537,6 +537,7 @@ fn load_streams(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
     STREAMS_USED.set(true);
     let made = run_part("streams", args.first().cloned().unwrap_or_default(), ctx)?;
     crate::response::streams_loaded(&made, ctx)?;
+    crate::host_streams::streams_loaded(&made, ctx)?;
     Ok(made)
 }
 
@@ -581,9 +582,13 @@ pub(crate) fn expect_streams() {
 /// Defines `__outpostHost` (the prelude takes it and deletes it).
 pub(crate) fn install(ctx: &mut Context) -> JsResult<()> {
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>;
-    let functions: [(&str, Native, usize); 55] = [
+    let functions: [(&str, Native, usize); 59] = [
         ("ioTime", crate::clock::io_time, 0),
         ("loadStreams", load_streams, 1),
+        ("makeHostStream", crate::host_streams::make, 1),
+        ("isHostStream", crate::host_streams::is, 1),
+        ("recordHostStream", crate::host_streams::record_tag, 1),
+        ("handOnHostStream", crate::host_streams::hand_on_js, 1),
         ("loadPart", load_part, 2),
         ("headerGet", crate::headers::get, 2),
         ("headerList", crate::headers::list, 1),

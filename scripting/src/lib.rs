@@ -27,6 +27,7 @@ mod exchange;
 mod fetch;
 mod headers;
 mod host;
+mod host_streams;
 mod instance;
 mod key_export;
 mod kv;

@@ -310,6 +310,9 @@ pub(crate) fn streams_loaded(made: &JsValue, ctx: &mut Context) -> JsResult<()> 
 /// or the stream itself. `None` for anything else. One call into the Streams part
 /// instead of the prelude's `extract` and the array it answers with.
 fn stream_source(body: &JsValue, ctx: &mut Context) -> JsResult<Option<JsValue>> {
+    if let Some(host_body) = crate::host_streams::hand_on(body) {
+        return Ok(Some(host_body));
+    }
     let Some(body_source) = native_class::kept(ctx, |f: &StreamBodySource| f.0.clone()) else {
         return Ok(None);
     };

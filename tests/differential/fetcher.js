@@ -103,5 +103,47 @@ async function handle(request) {
     out.handed = [handed.bodyUsed, again.bodyUsed, again.status, (await again.text()).length, again.bodyUsed];
     return Response.json(out);
   }
+  if (path === "/hoststream") {
+    // A fetched body's stream as a ReadableStream: its class and brand, then used
+    // each way without a reader first (tee, pipeThrough, async iteration, cancel,
+    // handed on), and the brand check refusing an object that is not a stream.
+    const out = {};
+    const attempt = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
+    const a = await fetch(`${origin}/big?bytes=4000`);
+    const b = a.body;
+    // (Not compared: `Object.prototype.toString` of it, "[object ReadableStream]" here
+    // as WebIDL has it, "[object Object]" in workerd.)
+    out.kind = [b instanceof ReadableStream, b.constructor === ReadableStream,
+      Object.getPrototypeOf(b) === ReadableStream.prototype, b.locked, a.bodyUsed, Object.keys(b).length];
+    const [one, two] = b.tee();
+    out.tee = [b.locked, (await new Response(one).arrayBuffer()).byteLength, (await new Response(two).text()).length];
+    const c = await fetch(`${origin}/big?bytes=3000`);
+    const decoded = c.body.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    for (;;) {
+      const { done, value } = await decoded.read();
+      if (done) break;
+      text += value;
+    }
+    // (The pipe lets go of its source some microtasks after the last read here, at
+    // once in workerd: its lock is read after a timer.)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    out.piped = [text.length, c.body.locked, c.bodyUsed];
+    const d = await fetch(`${origin}/big?bytes=2500`);
+    let n = 0;
+    for await (const chunk of d.body) n += chunk.byteLength;
+    out.iterated = [n, d.bodyUsed];
+    const e = await fetch(`${origin}/big?bytes=2000`);
+    await e.body.cancel();
+    out.cancelled = [e.bodyUsed, e.body.locked];
+    const f = await fetch(`${origin}/big?bytes=1500`);
+    const g = new Response(f.body);
+    // (A second hand-on is left out: Outpost locks a stream handed on, workerd does
+    // not; see /bodystream.)
+    out.handed = [f.bodyUsed, (await g.text()).length, g.bodyUsed];
+    out.brand = [attempt(() => ReadableStream.prototype.getReader.call({})),
+      attempt(() => Object.getOwnPropertyDescriptor(ReadableStream.prototype, "locked").get.call({}))];
+    return Response.json(out);
+  }
   return new Response("no route", { status: 404 });
 }

@@ -37,13 +37,25 @@
         setUpReadableStreamDefaultControllerFromUnderlyingSource(s, underlyingSource, dict, hwm, size);
       }
     }
+    // (Streams the host makes over its bodies have no `#s`: their record comes from
+    // hostRecord(), below.)
     static {
-      rsMaybe = (o) => { let s; try { s = o.#s; } catch { return undefined; } if (s.lazy !== undefined) materialize(s); return s; };
-      isRS = (o) => typeof o === "object" && o !== null && #s in o;
-      rs = (o) => { let s; try { s = o.#s; } catch { throw new TypeError("not a ReadableStream"); } if (s.lazy !== undefined) materialize(s); return s; };
-      rsRaw = (o) => o.#s;
+      rsMaybe = (o) => {
+        let s;
+        try { s = o.#s; } catch { s = hostRecord(o); if (s === undefined) return undefined; }
+        if (s.lazy !== undefined) materialize(s);
+        return s;
+      };
+      isRS = (o) => typeof o === "object" && o !== null && (#s in o || nativeHost.isHostStream(o));
+      rs = (o) => {
+        let s;
+        try { s = o.#s; } catch { s = hostRecord(o); if (s === undefined) throw new TypeError("not a ReadableStream"); }
+        if (s.lazy !== undefined) materialize(s);
+        return s;
+      };
+      rsRaw = (o) => { try { return o.#s; } catch { return hostRecord(o); } };
       // A stream's record without materialising it, or undefined for anything else.
-      rsRawIfAny = (o) => (typeof o === "object" && o !== null && #s in o ? o.#s : undefined);
+      rsRawIfAny = (o) => (typeof o === "object" && o !== null ? (#s in o ? o.#s : hostRecord(o)) : undefined);
     }
     static from(asyncIterable) { return readableStreamFromIterable(asyncIterable).obj; }
     get locked() { return isReadableStreamLocked(rs(this)); }
@@ -118,6 +130,30 @@
   // undefined for every other stream.)
   function initializeReadableStream(lazy, tag) {
     return { state: "readable", reader: undefined, storedError: undefined, disturbed: false, controller: undefined, obj: undefined, lazy, tag };
+  }
+  // Streams over bodies the host holds are objects of this class made by the host
+  // (host_streams.rs: `r.body` of a fetched response), without a record until one is
+  // first used as a stream; handed on untouched as a body they never get one. Their
+  // records are kept here; `hostSetUp` is their controllers' set-up (07-extras.js).
+  const hostRecords = new WeakMap();
+  let hostSetUp;
+  // The record of `o` if it is such a stream (made now if it has none), else undefined.
+  function hostRecord(o) {
+    if (typeof o !== "object" || o === null) return undefined;
+    let s = hostRecords.get(o);
+    if (s !== undefined) return s;
+    const tag = nativeHost.recordHostStream(o);
+    if (tag === undefined) return undefined;
+    if (tag === null) {
+      // Handed on before it had a record: locked for good, never read here.
+      s = initializeReadableStream(hostSetUp, undefined);
+      s.reader = HANDED_ON;
+    } else {
+      s = initializeReadableStream(hostSetUp, tag);
+    }
+    s.obj = o;
+    hostRecords.set(o, s);
+    return s;
   }
   // A stream the runtime makes for every fetched body (js/streams-loader.js) sets up its
   // controller when first used: most such bodies are handed on untouched

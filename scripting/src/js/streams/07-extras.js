@@ -247,21 +247,23 @@
     // 0, its controller set up on first use) and whose cancel calls `cancel(tag)`. The
     // steps are shared by every such stream, so one costs a record and an object;
     // `handOn` gives the tag back while the stream is untouched.
+    // (Called once, by the prelude. The streams are made by the host: see hostRecord()
+    // in 02-readable.js.)
     hostStreams(pull, cancel) {
-      const setUp = (s) => {
+      hostSetUp = (s) => {
         const c = newByteControllerRecord();
         const tag = s.tag;
         setUpReadableByteStreamController(s, c, noop, () => promiseCall(pull, undefined, [tag, c.obj]), (r) => promiseCall(cancel, undefined, [tag, r]), 0, undefined);
       };
-      // (One call fewer per stream than `newRS`: every fetched body that a script
-      // reads as `r.body` makes one.)
-      return (tag) => new ReadableStream(INTERNAL, initializeReadableStream(setUp, tag));
+      return nativeHost.makeHostStream;
     },
     // What a stream handed over as a body gives: a host stream's tag (the stream is
     // then locked for good, as getReader() would; one never used needs no reader and
     // gets no controller), or undefined for any other stream. Throws for a stream
     // already locked or read from.
     handOn(stream) {
+      const tag = nativeHost.handOnHostStream(stream);
+      if (tag !== undefined) return tag;
       return handOnRecord(stream, rsRaw(stream));
     },
     // What `x` given as a body becomes if it is a stream: its host body if it is an
@@ -269,6 +271,8 @@
     // undefined if `x` is not a stream. (One call from the native `Response`
     // constructor, where isReadable() and handOn() were two and their callers more.)
     bodySource(x) {
+      const tag = nativeHost.handOnHostStream(x);
+      if (tag !== undefined) return tag;
       const s = rsRawIfAny(x);
       if (s === undefined) return undefined;
       return handOnRecord(x, s) ?? x;
