@@ -8,7 +8,8 @@
 # raised: callgrind runs code ~50x slower). Paths of the compare
 # origin: /1k.txt (a memory HIT after the warm-up), /nocache/1k.txt (no-store: the
 # hit-for-pass relay) and /hook/1k.txt (the HIT through compare.sh's header-rewrite
-# hook). OUT keeps callgrind's file for `callgrind_annotate`.
+# hook). OUT keeps callgrind's file for `callgrind_annotate`. HOOK_JS=FILE runs FILE as
+# that hook instead (the step table in docs/performance.md was made so).
 # Bounded: 200 + N requests on 127.0.0.1 only (about 10 s for N=2000).
 #   usage: benches/load/instructions.sh [PATH] [N] [OUT]
 path=${1:-/1k.txt}; n=${2:-2000}; out=${3:-}
@@ -26,7 +27,7 @@ cp "$work/www/1k.txt" "$work/www/nocache/1k.txt"; cp "$work/www/1k.txt" "$work/w
 sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN@#$origin#g" -e "s#@HTTP@#$o_http#g" -e "s#@HTTPS@#$o_https#g" \
   -e "s#server: { threads: 1 }#server: { threads: 1, script_cpu_limit: 60s, script_queue_timeout: 60s }#" \
   "$here/compare-outpost.yaml" > "$work/outpost.yaml"
-cp "$here/compare-rules.yaml" "$work/rules.yaml"; cp "$here/compare-hook.js" "$work/hook.js"
+cp "$here/compare-rules.yaml" "$work/rules.yaml"; cp "${HOOK_JS:-$here/compare-hook.js}" "$work/hook.js"
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
   "$bin" run --config "$work/outpost.yaml" >"$work/outpost.log" 2>&1 &
 pid=$!; echo $pid > "$work/outpost.pid"
