@@ -22,7 +22,6 @@ use crate::snapshot::{Live, Snapshot};
 use crate::subrequest::PipelineFetcher;
 use bytes::Bytes;
 use outpost_config::ScriptFile;
-use outpost_rules::Match;
 use outpost_scripting::{Answer, Body, Cf, HookRequest};
 use pingora::http::ResponseHeader;
 use pingora::protocols::Stream;
@@ -34,13 +33,13 @@ use std::time::Instant;
 use write::{Sent, write_h1, write_h2};
 
 /// A request the lane takes: its site, host and hook, and the page rule that bound
-/// the hook, if one did.
+/// the hook, if one did (as logs, metrics and `cf.rule` name it: `rules.yaml:3`).
 struct Lane {
     snapshot: Arc<Snapshot>,
     site: Arc<Site>,
     host: String,
     script: ScriptFile,
-    rule: Option<Match>,
+    rule: Option<String>,
 }
 
 /// Whether `req` is for the lane: a hook runs for it (the site's, or one a page rule
@@ -77,7 +76,7 @@ fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>
         site,
         host,
         script,
-        rule,
+        rule: rule.map(|m| m.rule.source.to_string()),
     })
 }
 
@@ -242,7 +241,7 @@ async fn run(
         client_ip,
         tls_version,
         http_protocol: crate::hooks::protocol_name(req.version).to_string(),
-        rule: lane.rule.as_ref().map(|m| m.rule.source.to_string()),
+        rule: lane.rule.clone(),
         scheduled: None,
     };
     let hook_request = HookRequest {
@@ -332,9 +331,7 @@ fn record(
         .inc();
     m.by_protocol.count(req.version);
     if let Some(r) = &lane.rule {
-        m.rule_hits
-            .with_label_values(&[&r.rule.source.to_string()])
-            .inc();
+        m.rule_hits.with_label_values(&[r]).inc();
     }
     let meters = site.meters(m);
     meters.duration.observe(start.elapsed().as_secs_f64());
@@ -363,7 +360,7 @@ fn record(
         // What pingora's path logs for a hooked request: its cache never started.
         cache: "disabled",
         subrequest: false,
-        rule: lane.rule.as_ref().map(|m| m.rule.source.to_string()),
+        rule: lane.rule.clone(),
         script: Some(lane.script.path.display().to_string()),
         html: None,
         compression: sent.compression.and_then(|c| c.coding).map(|k| k.token()),

@@ -245,10 +245,9 @@
     // Streams over bodies the host holds (a fetch's answer): `make(tag)` makes one whose
     // chunks come from `pull(tag, controller)` (a byte stream with a high-water mark of
     // 0, its controller set up on first use) and whose cancel calls `cancel(tag)`. The
-    // steps are shared by every such stream, so one costs a record and an object;
-    // `handOn` gives the tag back while the stream is untouched.
-    // (Called once, by the prelude. The streams are made by the host: see hostRecord()
-    // in 02-readable.js.)
+    // steps are shared by every such stream; the host makes each one, an object without
+    // a record until it is used (see hostRecord() in 02-readable.js), and `handOn`
+    // gives the tag back while the stream is untouched. (Called once, by the prelude.)
     hostStreams(pull, cancel) {
       hostSetUp = (s) => {
         const c = newByteControllerRecord();
@@ -270,9 +269,8 @@
     // untouched host stream (handed on as handOn() does), else the stream itself;
     // undefined if `x` is not a stream. (One call from the native `Response`
     // constructor, where isReadable() and handOn() were two and their callers more.)
+    // (The constructor hands on an untouched host stream itself, host_streams.rs.)
     bodySource(x) {
-      const tag = nativeHost.handOnHostStream(x);
-      if (tag !== undefined) return tag;
       const s = rsRawIfAny(x);
       if (s === undefined) return undefined;
       return handOnRecord(x, s) ?? x;
