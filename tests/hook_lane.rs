@@ -30,6 +30,14 @@ export default {
       case "/empty": return new Response(null, { status: 204 });
       case "/gone": return new Response("gone\n", { status: 410, statusText: "Gone Away" });
       case "/big": return new Response("<p>abc</p>".repeat(3000), { headers: { "content-type": "text/html" } });
+      // Fields the writer sets itself, given by the script too, between others.
+      case "/fields": return new Response("<p>f</p>".repeat(40), {
+        headers: { "x-a": "1", "date": "Mon, 01 Jan 2024 00:00:00 GMT", "content-type": "text/html",
+                   "content-length": "5", "outpost-request-id": "mine", "connection": "close", "x-b": "2" },
+      });
+      case "/varied": return new Response("<p>v</p>".repeat(40), {
+        headers: { "content-type": "text/html", "vary": "Origin" },
+      });
       case "/cf": {
         // (A rule that binds the script is named in `cf.rule`; the rest must agree.)
         const { rule, ...facts } = request.cf;
@@ -128,6 +136,10 @@ async fn the_lane_answers_as_pingoras_path_does() {
             ("GET", "/big", ""),
             ("GET", "/big", "Accept-Encoding: gzip\r\n"),
             ("HEAD", "/big", "Accept-Encoding: gzip\r\n"),
+            ("GET", "/fields", ""),
+            ("GET", "/fields", "Accept-Encoding: gzip\r\n"),
+            ("GET", "/varied", ""),
+            ("GET", "/varied", "Accept-Encoding: br\r\n"),
             ("GET", "/cf", ""),
             ("GET", "/throw", ""),
             ("HEAD", "/throw", ""),
@@ -185,6 +197,27 @@ async fn the_lane_answers_as_pingoras_path_does() {
             streamed.contains("part 0\n") && streamed.contains("part 2\n"),
             "{streamed}"
         );
+        // The fields the writer sets come once each, with its values (a second
+        // request closes the connection).
+        let raw = raw_exchange(
+            op.http,
+            b"GET /fields HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /text HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .to_ascii_lowercase();
+        let head = raw.split("\r\n\r\n").next().unwrap_or_default().to_string();
+        for (field, wrong) in [
+            ("date: ", "2024"),
+            ("outpost-request-id: ", "mine"),
+            ("content-length: ", "content-length: 5\r"),
+            ("connection: ", "close"),
+        ] {
+            assert_eq!(head.matches(field).count(), 1, "{field} in {head}");
+            assert!(!head.contains(wrong), "{wrong} in {head}");
+        }
+        assert!(head.contains("content-length: 320\r"), "{head}");
+        assert!(head.contains("\r\nvary: accept-encoding"), "{head}");
     })
     .await
     .expect("test timed out");

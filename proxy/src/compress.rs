@@ -84,6 +84,40 @@ pub fn plan(
     Coding::negotiate(accept, &offered)
 }
 
+/// What [`plan`] would do to a head that is not pingora's yet (a hook's answer, written
+/// straight to an HTTP/1 client when [`plan`] changes nothing but `Vary`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Planned {
+    /// Nothing: the body is not compressible with these settings.
+    Nothing,
+    /// Only `Vary: Accept-Encoding` added (the head has no `Vary`, the client accepts
+    /// none of the offered codings).
+    Vary,
+    /// More than that: [`plan`] must run on pingora's head.
+    More,
+}
+
+/// [`Planned`] for a head with `facts` (`has_vary`: it has a `Vary` field), for a
+/// client whose `Accept-Encoding` is `accept`.
+pub(crate) fn planned(
+    facts: &Facts<'_>,
+    has_vary: bool,
+    settings: &Compression,
+    accept: Option<&str>,
+) -> Planned {
+    if !facts.compressible(settings) {
+        return Planned::Nothing;
+    }
+    if has_vary {
+        return Planned::More;
+    }
+    let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
+    match Coding::negotiate(accept, &offered) {
+        None => Planned::Vary,
+        Some(_) => Planned::More,
+    }
+}
+
 /// The parts of a response head that decide whether it is compressed, read from
 /// pingora's map or from the fields as they came off the wire.
 pub(crate) struct Facts<'a> {
@@ -139,6 +173,13 @@ impl<'a> Facts<'a> {
             }
         }
         f
+    }
+
+    /// The same with the body's length known (a length field among the fields, if
+    /// any, is the one that is replaced).
+    pub(crate) fn with_length(mut self, length: u64) -> Self {
+        self.length = Some(length);
+        self
     }
 
     /// Left as it is whatever the settings and the client: partial or bodiless,

@@ -4,8 +4,8 @@
 
 use crate::codec::{Codec, Coding};
 use boa_engine::{Context, JsNativeError, JsResult, JsValue};
+use foldhash::{HashMap, HashMapExt};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 thread_local! {
     static NEXT: Cell<u64> = const { Cell::new(1) };

@@ -11,8 +11,10 @@ pub struct Env {
 }
 
 impl Env {
+    /// What the engine keys a script's warm instance by, with its path (per request:
+    /// foldhash, as its maps; one process's keys only).
     pub(crate) fn fingerprint(&self) -> u64 {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::default().hash_one(self)
     }
 }

@@ -18,7 +18,7 @@ use boa_engine::{
     NativeFunction, Trace, js_string,
 };
 use bytes::Bytes;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// Ids of native calls have the top bit set; the prelude's stay below it.
 const NATIVE: u32 = 0x8000_0000;

@@ -15,8 +15,8 @@ use boa_engine::object::builtins::{JsArray, JsArrayBuffer};
 use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// Work a script asked for, to be done by the JS thread's event loop.
 pub(crate) enum HostCall {

@@ -5,8 +5,8 @@
 use crate::error::ScriptError;
 use crate::exchange::BodyStream;
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use tokio::sync::mpsc;

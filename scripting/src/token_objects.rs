@@ -19,8 +19,8 @@ use boa_engine::{
     Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
     js_string,
 };
+use foldhash::HashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 /// What a token call after its handler's run throws (Workers' words).

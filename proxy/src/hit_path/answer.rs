@@ -9,7 +9,7 @@ use crate::wire::{put, put_dec};
 use outpost_cache::MemEntry;
 use pingora::cache::key::{CacheHashKey, CacheKey};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 /// A parsed request head the fast path may answer: nothing in it asks for more than
@@ -22,6 +22,17 @@ pub(crate) struct Request<'a> {
     pub(crate) fields: Fields<'a>,
     /// The client asked to close after this response (`Connection: close`).
     pub(crate) close: bool,
+    /// What judging the request once left for the next look at it.
+    pub(crate) memo: Memo,
+}
+
+/// The fast path and then the hook lane both look at a request for a hooked site: the
+/// page rule found (for the site it was found on) and the field map built to find it
+/// are kept for the second look instead of being made again.
+#[derive(Default)]
+pub(crate) struct Memo {
+    rule: OnceLock<(usize, Result<Option<outpost_rules::Match>, Unjudged>)>,
+    fields: Mutex<Option<http::HeaderMap>>,
 }
 
 /// The request's fields: as HTTP/1 bytes (read here) or pingora's map (HTTP/2).
@@ -75,6 +86,7 @@ impl<'a> Request<'a> {
             raw_host: raw_host?,
             fields: Fields::Wire(req.headers),
             close,
+            memo: Memo::default(),
         })
     }
 
@@ -99,6 +111,7 @@ impl<'a> Request<'a> {
             raw_host,
             fields: Fields::Map(&req.headers),
             close: false,
+            memo: Memo::default(),
         })
     }
 
@@ -124,6 +137,7 @@ impl<'a> Request<'a> {
             raw_host: &url[url::Position::BeforeHost..url::Position::AfterPort],
             fields: Fields::Map(headers),
             close: false,
+            memo: Memo::default(),
         })
     }
 
@@ -160,8 +174,16 @@ impl<'a> Request<'a> {
     }
 
     /// The request's fields as a map (a copy of pingora's); `None` for a field the map
-    /// does not take (pingora's path judges it).
+    /// does not take (pingora's path judges it). The map [`find_rule`] built, if it
+    /// built one, is handed over rather than made again.
     pub(crate) fn field_map(&self) -> Option<http::HeaderMap> {
+        if let Some(map) = self.memo.fields.lock().ok().and_then(|mut m| m.take()) {
+            return Some(map);
+        }
+        self.build_field_map()
+    }
+
+    fn build_field_map(&self) -> Option<http::HeaderMap> {
         let fields = match self.fields {
             Fields::Wire(fields) => fields,
             Fields::Map(map) => return Some(map.clone()),
@@ -403,37 +425,58 @@ fn prepare(entry: &MemEntry, heuristic_max: Option<std::time::Duration>) -> Opti
 
 /// A request whose fields this module cannot judge a rule's conditions on (pingora's
 /// path then finds the rule).
+#[derive(Clone, Copy)]
 pub(crate) struct Unjudged;
 
-/// The site's page rule for `req`, if one matches.
+/// The site's page rule for `req`, if one matches (found once per request and site:
+/// see [`Memo`]).
 pub(crate) fn find_rule(
+    site: &Arc<Site>,
+    req: &Request<'_>,
+    host: &str,
+    who: (bool, Option<IpAddr>),
+) -> Result<Option<outpost_rules::Match>, Unjudged> {
+    let key = Arc::as_ptr(site) as usize;
+    if let Some((k, found)) = req.memo.rule.get()
+        && *k == key
+    {
+        return found.clone();
+    }
+    let found = match_rule(site, req, host, who);
+    let _ = req.memo.rule.set((key, found.clone()));
+    found
+}
+
+fn match_rule(
     site: &Site,
     req: &Request<'_>,
     host: &str,
     (tls, client_ip): (bool, Option<IpAddr>),
 ) -> Result<Option<outpost_rules::Match>, Unjudged> {
-    let owned;
-    let headers = match req.fields {
-        Fields::Map(m) => m,
-        Fields::Wire(_) => match req.field_map() {
-            Some(map) => {
-                owned = map;
-                &owned
-            }
-            None => return Err(Unjudged),
-        },
-    };
     let port = crate::header_policy::request_port(Some(req.raw_host), tls);
-    let view = outpost_rules::RequestView {
-        tls,
-        host,
-        port,
-        path_and_query: req.target.as_str(),
-        method: if req.head_only { "HEAD" } else { "GET" },
-        headers,
-        client_ip,
+    let find = |headers: &http::HeaderMap| {
+        site.rules.find(&outpost_rules::RequestView {
+            tls,
+            host,
+            port,
+            path_and_query: req.target.as_str(),
+            method: if req.head_only { "HEAD" } else { "GET" },
+            headers,
+            client_ip,
+        })
     };
-    Ok(site.rules.find(&view))
+    match req.fields {
+        Fields::Map(m) => Ok(find(m)),
+        Fields::Wire(_) => {
+            let map = req.build_field_map().ok_or(Unjudged)?;
+            let found = find(&map);
+            // Kept for the hook lane, which hands the script these fields.
+            if let Ok(mut kept) = req.memo.fields.lock() {
+                *kept = Some(map);
+            }
+            Ok(found)
+        }
+    }
 }
 
 /// Whether `actions` do nothing but bind a script: the hook then runs as the site's
@@ -446,7 +489,7 @@ pub(crate) fn only_binds_script(actions: &outpost_config::Actions) -> bool {
 /// it: rules may redirect, rewrite, bypass, run a hook or rewrite the page). A rule
 /// that only binds a script already on a subrequest's path changes nothing for it.
 pub(crate) fn rule_applies(
-    site: &Site,
+    site: &Arc<Site>,
     req: &Request<'_>,
     host: &str,
     (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),

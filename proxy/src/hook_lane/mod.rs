@@ -30,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-use write::{Sent, write_h1, write_h2};
+use write::{Sent, plain_h1_head, send_h1, write_h1, write_h2};
 
 /// A request the lane takes: its site, host and hook, and the page rule that bound
 /// the hook, if one did (as logs, metrics and `cf.rule` name it: `rules.yaml:3`).
@@ -102,7 +102,31 @@ pub(crate) async fn try_serve(
     let accept = req
         .field("accept-encoding")
         .and_then(|v| std::str::from_utf8(v).ok());
-    let sent = write_h1(stream, out, (head, body), (req, accept), (&lane, &ran.id)).await;
+    let chunked = match &head {
+        Head::Script(parts) => plain_h1_head(out, parts, &body, (req, accept), (&lane, &ran.id)),
+        Head::Built(_) => None,
+    };
+    let (sent, kind) = match chunked {
+        Some(chunked) => {
+            let body_out = write::BodyOut {
+                chunked,
+                encoder: None,
+                bytes: 0,
+            };
+            let status = head.status();
+            let sent = send_h1(stream, out, (body, body_out), (req, &lane), status).await;
+            (sent, kind)
+        }
+        None => {
+            let debug = lane.snapshot.config.server.debug_headers;
+            let Some((head, body, kind)) = built((head, body, kind), req.version, &ran.name, debug)
+            else {
+                return Served::Failed;
+            };
+            let sent = write_h1(stream, out, (head, body), (req, accept), (&lane, &ran.id)).await;
+            (sent, kind)
+        }
+    };
     let served = match &sent.error {
         None => Served::Yes {
             keepalive: !req.close,
@@ -156,7 +180,12 @@ pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) 
             accept,
         )
     };
-    let Some((head, body, kind)) = ran.answer.take() else {
+    let debug = lane.snapshot.config.server.debug_headers;
+    let Some((head, body, kind)) = ran
+        .answer
+        .take()
+        .and_then(|answer| built(answer, version, &ran.name, debug))
+    else {
         return Served::Failed;
     };
     let sent = write_h2(
@@ -187,7 +216,7 @@ struct Ran {
     /// The answer to write: a head without framing, the body and how the run went
     /// (`ok`, `pass-through`, or the failure's kind); `None` when not even a failure
     /// page could be made.
-    answer: Option<(ResponseHeader, Body, &'static str)>,
+    answer: Option<(Head, Body, &'static str)>,
     /// Counted in flight until the answer is written (or the future is dropped).
     _in_flight: crate::snapshot::InFlight,
 }
@@ -270,18 +299,9 @@ async fn run(
         Err(e) => Err(e),
     };
     let answer = match answered {
-        Ok((resp, kind)) => match client_head(&resp.head) {
-            Ok(mut head) => match resp.body {
-                Body::Stream(s) => match streamed_framing(&mut head, &resp.head, req.version) {
-                    Ok(()) => Some((head, Body::Stream(s), kind)),
-                    Err(e) => error_answer(&name, e, debug),
-                },
-                b => Some((head, b, kind)),
-            },
-            Err(e) => error_answer(&name, e, debug),
-        },
+        Ok((resp, kind)) => Some((Head::Script(resp.head), resp.body, kind)),
         Err(e) => match failure_answer(&name, &e, debug) {
-            Ok((head, body)) => Some((head, Body::Bytes(body), e.kind())),
+            Ok((head, body)) => Some((Head::Built(head), Body::Bytes(body), e.kind())),
             Err(e) => error_answer(&name, e, debug),
         },
     };
@@ -293,19 +313,62 @@ async fn run(
     })
 }
 
+/// A hook's answer head: the script's own, or pingora's (a failure page).
+enum Head {
+    Script(http::response::Parts),
+    Built(ResponseHeader),
+}
+
+impl Head {
+    fn status(&self) -> u16 {
+        match self {
+            Head::Script(parts) => parts.status.as_u16(),
+            Head::Built(head) => head.status.as_u16(),
+        }
+    }
+}
+
+/// `answer` with pingora's head, framed for a client speaking `version` (what
+/// HTTP/2's writer and the compressor take); the script's name and `debug` make the
+/// failure page for a head pingora refuses. `None` when not even that can be made.
+fn built(
+    (head, body, kind): (Head, Body, &'static str),
+    version: http::Version,
+    name: &str,
+    debug: bool,
+) -> Option<(ResponseHeader, Body, &'static str)> {
+    let parts = match head {
+        Head::Built(head) => return Some((head, body, kind)),
+        Head::Script(parts) => parts,
+    };
+    let framed = client_head(&parts).and_then(|mut head| {
+        if let Body::Stream(_) = body {
+            streamed_framing(&mut head, &parts, version)?;
+        }
+        Ok(head)
+    });
+    match framed {
+        Ok(head) => Some((head, body, kind)),
+        Err(e) => {
+            let (head, body, kind) = error_answer(name, e, debug)?;
+            built((head, body, kind), version, name, debug)
+        }
+    }
+}
+
 /// The failure page for a script's answer that could not be put in a head (a field
 /// pingora's head refuses), or `None` when even that fails.
 fn error_answer(
     name: &str,
     e: Box<pingora::Error>,
     debug: bool,
-) -> Option<(ResponseHeader, Body, &'static str)> {
+) -> Option<(Head, Body, &'static str)> {
     let e = outpost_scripting::ScriptError::Exception {
         script: name.to_string(),
         message: format!("its response could not be sent: {e}"),
     };
     let (head, body) = failure_answer(name, &e, debug).ok()?;
-    Some((head, Body::Bytes(body), e.kind()))
+    Some((Head::Built(head), Body::Bytes(body), e.kind()))
 }
 
 /// Counts the request and writes its access-log line, as pingora's `logging` phase

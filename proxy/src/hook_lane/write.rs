@@ -3,8 +3,9 @@
 //! socket) or HTTP/2 (through pingora's stream writer).
 
 use super::Lane;
-use crate::compress::{Encoder, encoded_head, plan};
+use crate::compress::{Encoder, Planned, encoded_head, plan};
 use crate::hit_path::{self, Request};
+use crate::wire::put;
 use bytes::Bytes;
 use http::header;
 use outpost_scripting::{Body, BodyStream};
@@ -74,13 +75,6 @@ pub(super) async fn write_h1(
     (lane, id): (&Lane, &Arc<str>),
 ) -> Sent {
     let status = head.status.as_u16();
-    let mut sent = Sent {
-        status,
-        bytes: 0,
-        compression: None,
-        error: None,
-    };
-    let server = &lane.snapshot.config.server;
     let finished =
         finish_head(&mut head, &body, (req.head_only, accept), (lane, id)).and_then(|encoder| {
             head.insert_header(
@@ -96,8 +90,12 @@ pub(super) async fn write_h1(
     let encoder = match finished {
         Ok(e) => e,
         Err(e) => {
-            sent.error = Some(e.to_string());
-            return sent;
+            return Sent {
+                status,
+                bytes: 0,
+                compression: None,
+                error: Some(e.to_string()),
+            };
         }
     };
     let chunked = head
@@ -113,11 +111,165 @@ pub(super) async fn write_h1(
     let _ = write!(out, "HTTP/1.1 {status} {reason}\r\n");
     head.header_to_h1_wire(out);
     out.extend_from_slice(b"\r\n");
-    let mut body_out = BodyOut {
+    let body_out = BodyOut {
         chunked,
         encoder,
         bytes: 0,
     };
+    send_h1(stream, out, (body, body_out), (req, lane), status).await
+}
+
+/// Writes a script's own head for an HTTP/1.1 request into `out`, byte for byte as
+/// [`write_h1`] writes it once `hooks::client_head` has made it pingora's, without
+/// making it so (that and finishing it were a tenth of a hook answering by itself).
+/// Returns whether the body goes in chunks, or `None` (nothing written) when the
+/// compressor would change more than add `Vary: Accept-Encoding`: [`write_h1`] then
+/// writes it.
+pub(super) fn plain_h1_head(
+    out: &mut Vec<u8>,
+    head: &http::response::Parts,
+    body: &Body,
+    (req, accept): (&Request<'_>, Option<&str>),
+    (lane, id): (&Lane, &Arc<str>),
+) -> Option<bool> {
+    let fields = &head.headers;
+    // The framing fields as `client_head` and `streamed_framing` leave them: a whole
+    // body's own length; a stream keeps the script's length, or goes in chunks.
+    let (length, chunked) = match body {
+        Body::Bytes(b) => (Some(Length::Count(b.len())), false),
+        Body::Stream(_) => match fields.get(header::CONTENT_LENGTH) {
+            Some(v) => (Some(Length::Field(v)), false),
+            None => (None, req.version == http::Version::HTTP_11),
+        },
+    };
+    let end_of_stream = match body {
+        Body::Bytes(b) => req.head_only || b.is_empty(),
+        Body::Stream(_) => req.head_only,
+    };
+    let vary = if end_of_stream {
+        false
+    } else {
+        let counted = matches!(body, Body::Bytes(_));
+        let kept = fields.iter().filter(|(n, _)| {
+            !(matches!(**n, header::TRANSFER_ENCODING | header::CONNECTION)
+                || (counted && **n == header::CONTENT_LENGTH))
+        });
+        let mut facts = crate::compress::Facts::of_fields(
+            head.status.as_u16(),
+            kept.map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+        );
+        if let Body::Bytes(b) = body {
+            facts = facts.with_length(b.len() as u64);
+        }
+        let has_vary = fields.contains_key(header::VARY);
+        match crate::compress::planned(&facts, has_vary, &lane.site.compression, accept) {
+            Planned::Nothing => false,
+            Planned::Vary => true,
+            Planned::More => return None,
+        }
+    };
+    let request_id = lane.snapshot.config.server.request_id_header.as_ref();
+    out.clear();
+    let reason = head.status.canonical_reason().unwrap_or("");
+    put(
+        out,
+        &[
+            b"HTTP/1.1 ",
+            head.status.as_str().as_bytes(),
+            b" ",
+            reason.as_bytes(),
+            b"\r\n",
+        ],
+    );
+    // pingora's head replaces a field it sets where the script had it: `Date` and the
+    // request id keep the script's place, with pingora's value, once.
+    let date = pingora::protocols::http::date::get_cached_date();
+    let (mut dated, mut identified) = (false, false);
+    for (name, value) in fields {
+        let value = match *name {
+            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION => continue,
+            header::DATE if dated => continue,
+            header::DATE => {
+                dated = true;
+                date.as_bytes()
+            }
+            _ if request_id == Some(name) => {
+                if identified {
+                    continue;
+                }
+                identified = true;
+                id.as_bytes()
+            }
+            _ => value.as_bytes(),
+        };
+        put(out, &[titled(name), b": ", value, b"\r\n"]);
+    }
+    match length {
+        Some(Length::Count(n)) => {
+            out.extend_from_slice(b"Content-Length: ");
+            crate::wire::put_dec(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Some(Length::Field(v)) => put(out, &[b"Content-Length: ", v.as_bytes(), b"\r\n"]),
+        None if chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        None => {}
+    }
+    if vary {
+        out.extend_from_slice(b"vary: Accept-Encoding\r\n");
+    }
+    if let Some(name) = request_id
+        && !identified
+    {
+        put(out, &[titled(name), b": ", id.as_bytes(), b"\r\n"]);
+    }
+    if !dated {
+        put(out, &[b"Date: ", date.as_bytes(), b"\r\n"]);
+    }
+    out.extend_from_slice(if req.close {
+        b"Connection: close\r\n\r\n"
+    } else {
+        b"Connection: keep-alive\r\n\r\n"
+    });
+    Some(chunked)
+}
+
+/// A whole body's length, or the script's own field for a stream's.
+enum Length<'a> {
+    Count(usize),
+    Field(&'a http::HeaderValue),
+}
+
+/// A field name as pingora's HTTP/1 writer spells one it was given as a
+/// `HeaderName`: a dozen common names title-cased, any other as the map keeps it
+/// (lowercase).
+fn titled(name: &http::HeaderName) -> &[u8] {
+    let titled: &'static str = match *name {
+        header::ACCEPT_RANGES => "Accept-Ranges",
+        header::AGE => "Age",
+        header::CACHE_CONTROL => "Cache-Control",
+        header::CONNECTION => "Connection",
+        header::CONTENT_TYPE => "Content-Type",
+        header::CONTENT_ENCODING => "Content-Encoding",
+        header::CONTENT_LENGTH => "Content-Length",
+        header::DATE => "Date",
+        header::TRANSFER_ENCODING => "Transfer-Encoding",
+        header::HOST => "Host",
+        header::SERVER => "Server",
+        header::SET_COOKIE => "Set-Cookie",
+        _ => return name.as_str().as_bytes(),
+    };
+    titled.as_bytes()
+}
+
+/// Sends the head in `out` and then the body, framed as `body_out` says.
+pub(super) async fn send_h1(
+    stream: &mut Stream,
+    out: &mut Vec<u8>,
+    (body, mut body_out): (Body, BodyOut),
+    (req, lane): (&Request<'_>, &Lane),
+    status: u16,
+) -> Sent {
+    let server = &lane.snapshot.config.server;
     let result = match body {
         _ if req.head_only => hit_path::send(stream, out, None, server).await,
         Body::Bytes(b) => match body_out.put(out, &b, true) {
@@ -126,10 +278,12 @@ pub(super) async fn write_h1(
         },
         Body::Stream(s) => stream_body(stream, out, s, &mut body_out, server).await,
     };
-    sent.bytes = body_out.bytes;
-    sent.compression = body_out.encoder.as_ref().map(Encoder::outcome);
-    sent.error = result.err().map(|e| e.to_string());
-    sent
+    Sent {
+        status,
+        bytes: body_out.bytes,
+        compression: body_out.encoder.as_ref().map(Encoder::outcome),
+        error: result.err().map(|e| e.to_string()),
+    }
 }
 
 /// Writes the answer to an HTTP/2 stream through pingora's writer (which adds `Date`
@@ -221,11 +375,11 @@ fn io_error(e: std::io::Error) -> Box<pingora::Error> {
 }
 
 /// The body on its way out: compressed (when the head says so) and framed.
-struct BodyOut {
-    chunked: bool,
-    encoder: Option<Encoder>,
+pub(super) struct BodyOut {
+    pub(super) chunked: bool,
+    pub(super) encoder: Option<Encoder>,
     /// Body bytes put out so far (after compression, before framing).
-    bytes: usize,
+    pub(super) bytes: usize,
 }
 
 impl BodyOut {

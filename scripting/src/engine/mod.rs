@@ -166,7 +166,7 @@ pub struct ScriptEngine {
     next: AtomicUsize,
     queue: QueueLimits,
     /// Jobs waiting to start, per script path.
-    per_script: std::sync::RwLock<std::collections::HashMap<std::path::PathBuf, Arc<ScriptQueue>>>,
+    per_script: std::sync::RwLock<foldhash::HashMap<std::path::PathBuf, Arc<ScriptQueue>>>,
     /// When the watchdog replaces a thread for the contexts it dropped.
     recycling: Arc<Recycling>,
 }

@@ -895,6 +895,31 @@ pub(crate) fn ordinary_set(
                 return Ok(false);
             }
 
+            // Outpost patch: an ordinary object's own writable data property, found
+            // just above (its slot is in `context`), takes the value in place:
+            // OrdinaryDefineOwnProperty with { [[Value]]: V } would look the key up
+            // twice more to do only that (~1 µs a set from native code, which has no
+            // inline cache).
+            let slot = *context.slot();
+            if obj_is_receiver
+                && !matches!(key, PropertyKey::Index(_))
+                && slot.attributes.contains(SlotAttributes::FOUND)
+                && !slot.attributes.contains(SlotAttributes::PROTOTYPE)
+                && slot.attributes.contains(SlotAttributes::WRITABLE)
+                && !slot.attributes.is_accessor_descriptor()
+                && receiver.vtable().__get_own_property__ as usize
+                    == ordinary_get_own_property as *const () as usize
+                && receiver.vtable().__define_own_property__ as usize
+                    == ordinary_define_own_property as *const () as usize
+            {
+                let mut object = receiver.borrow_mut();
+                let storage = &mut object.properties_mut().storage;
+                if let Some(place) = storage.get_mut(slot.index as usize) {
+                    *place = value;
+                    return Ok(true);
+                }
+            }
+
             // iii. Let valueDesc be the PropertyDescriptor { [[Value]]: V }.
             // iv. Return ? Receiver.[[DefineOwnProperty]](P, valueDesc).
             return receiver.__define_own_property__(
