@@ -38,6 +38,7 @@ export default {
 fn benches(c: &mut Criterion) {
     let script = ScriptSource {
         path: "bench.js".into(),
+        name: "bench.js".into(),
         code: HOOK.into(),
         version: 1,
     };
@@ -75,6 +76,7 @@ fn benches(c: &mut Criterion) {
     // used streams before, the spare has the Streams code compiled too.
     let streaming = ScriptSource {
         path: "bench-streams.js".into(),
+        name: "bench-streams.js".into(),
         code: STREAMING_HOOK.into(),
         version: 1,
     };

@@ -159,6 +159,7 @@ sites:
     let engine = ScriptEngine::new(1, limits).expect("engine");
     let script = ScriptSource {
         path: "rewrite.js".into(),
+        name: "rewrite.js".into(),
         code: HOOK.into(),
         version: 1,
     };

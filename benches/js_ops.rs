@@ -153,6 +153,7 @@ fn main() {
         let engine = ScriptEngine::new(1, limits).expect("engine");
         let script = ScriptSource {
             path: "js_ops.js".into(),
+            name: "js_ops.js".into(),
             code: code.into(),
             version: 1,
         };

@@ -33,11 +33,14 @@ pub struct RuleSource {
     pub line: usize,
     /// Position of the rule in its file (0-based).
     pub index: usize,
+    /// `file:line`, as `cf.rule`, metrics and logs name the rule (made once: a
+    /// request the rule takes names it several times).
+    pub label: std::sync::Arc<str>,
 }
 
 impl std::fmt::Display for RuleSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        f.write_str(&self.label)
     }
 }
 

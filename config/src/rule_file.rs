@@ -206,6 +206,7 @@ fn validate_rule(
         file: file_name.to_string(),
         line,
         index: idx,
+        label: format!("{file_name}:{line}").into(),
     };
     Some(Rule {
         source,

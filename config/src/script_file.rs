@@ -7,6 +7,9 @@ use std::path::PathBuf;
 pub struct ScriptFile {
     /// Where it was read from.
     pub path: PathBuf,
+    /// The path as logs, metrics and errors name the script (made once: a hooked
+    /// request names it several times).
+    pub name: std::sync::Arc<str>,
     /// Its source text (an ES module).
     pub code: std::sync::Arc<str>,
     /// A hash of the code: a changed file is a new version.
@@ -28,6 +31,7 @@ impl ScriptFile {
         code.hash(&mut h);
         ScriptFile {
             path: path.to_path_buf(),
+            name: path.display().to_string().into(),
             code: code.into(),
             version: h.finish(),
         }

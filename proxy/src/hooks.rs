@@ -77,7 +77,7 @@ pub(crate) async fn answer(
     engine: &ScriptEngine,
     run: HookRun,
 ) -> Result<&'static str> {
-    let name = run.script.path.display().to_string();
+    let name = run.script.name.to_string();
     let (request, stream, mut pump) = match request_for(session, &run.url, run.max_body).await? {
         Some(r) => r,
         None => return too_large(session).await,

@@ -110,6 +110,7 @@ fn headers_engine() -> &'static (tokio::runtime::Runtime, ScriptEngine, ScriptSo
         let engine = ScriptEngine::new(1, Limits::default()).expect("engine");
         let script = ScriptSource {
             path: "headers.js".into(),
+            name: "headers.js".into(),
             code: r#"export default { fetch(request) {
                 const p = new URL(request.url).searchParams;
                 const n = p.get("n"), v = p.get("v"), how = p.get("how");

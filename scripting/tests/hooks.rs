@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 fn script(name: &str, code: &str) -> ScriptSource {
     ScriptSource {
         path: name.into(),
+        name: name.into(),
         code: code.into(),
         version: 1,
     }

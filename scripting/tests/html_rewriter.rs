@@ -6,6 +6,7 @@ use outpost_scripting::{Answer, HookRequest, Limits, ScriptEngine, ScriptError, 
 fn script(name: &str, code: &str) -> ScriptSource {
     ScriptSource {
         path: name.into(),
+        name: name.into(),
         code: code.into(),
         version: 1,
     }

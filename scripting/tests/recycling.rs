@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 fn version(path: &str, version: u64, code: &str) -> ScriptSource {
     ScriptSource {
         path: path.into(),
+        name: path.into(),
         code: code.into(),
         version,
     }

@@ -13,6 +13,7 @@ async fn failures(name: &str, code: &str) -> Vec<String> {
     let engine = patient(ScriptEngine::new(1, limits).expect("engine"));
     let source = ScriptSource {
         path: name.into(),
+        name: name.into(),
         code: code.into(),
         version: 1,
     };

@@ -95,6 +95,7 @@ struct FileResult {
 async fn run_file(engine: &ScriptEngine, test: &str, deps: &[String]) -> FileResult {
     let script = ScriptSource {
         path: PathBuf::from(test),
+        name: PathBuf::from(test).display().to_string().into(),
         code: build(test, deps).into(),
         version: 1,
     };

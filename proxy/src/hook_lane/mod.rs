@@ -39,7 +39,7 @@ struct Lane {
     site: Arc<Site>,
     host: String,
     script: ScriptFile,
-    rule: Option<String>,
+    rule: Option<Arc<str>>,
 }
 
 /// Whether `req` is for the lane: a hook runs for it (the site's, or one a page rule
@@ -76,7 +76,7 @@ fn admit(live: &Live, req: &Request<'_>, (tls, client_ip): (bool, Option<IpAddr>
         site,
         host,
         script,
-        rule: rule.map(|m| m.rule.source.to_string()),
+        rule: rule.map(|m| m.rule.source.label.clone()),
     })
 }
 
@@ -212,7 +212,7 @@ pub(crate) async fn try_serve_h2(live: &Arc<Live>, session: &mut ServerSession) 
 struct Ran {
     id: Arc<str>,
     /// The script's name, as metrics and logs give it.
-    name: String,
+    name: Arc<str>,
     /// The answer to write: a head without framing, the body and how the run went
     /// (`ok`, `pass-through`, or the failure's kind); `None` when not even a failure
     /// page could be made.
@@ -270,7 +270,7 @@ async fn run(
         client_ip,
         tls_version,
         http_protocol: crate::hooks::protocol_name(req.version).to_string(),
-        rule: lane.rule.clone(),
+        rule: lane.rule.as_deref().map(str::to_owned),
         scheduled: None,
     };
     let hook_request = HookRequest {
@@ -282,7 +282,7 @@ async fn run(
             .clone()
             .map(|f| f as Arc<dyn outpost_scripting::Fetcher>),
     };
-    let name = lane.script.path.display().to_string();
+    let name = lane.script.name.clone();
     let outcome = engine
         .run(lane.script.clone(), lane.site.env.clone(), hook_request)
         .await;
@@ -423,8 +423,8 @@ fn record(
         // What pingora's path logs for a hooked request: its cache never started.
         cache: "disabled",
         subrequest: false,
-        rule: lane.rule.clone(),
-        script: Some(lane.script.path.display().to_string()),
+        rule: lane.rule.as_deref().map(str::to_owned),
+        script: Some(lane.script.name.to_string()),
         html: None,
         compression: sent.compression.and_then(|c| c.coding).map(|k| k.token()),
         error: sent.error,

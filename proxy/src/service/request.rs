@@ -239,7 +239,7 @@ pub(super) async fn request_filter(
             scheduled: None,
         };
         ctx.hook = Some(script.path.clone());
-        let script_name = script.path.display().to_string();
+        let script_name = script.name.to_string();
         let run = crate::hooks::HookRun {
             id: ctx.request_id.clone(),
             script,
