@@ -574,29 +574,43 @@ pub(crate) fn response_header(
     now: SystemTime,
     request_id: Option<(&http::HeaderName, &str)>,
 ) -> Option<pingora::http::ResponseHeader> {
+    response_parts(prepared, now, request_id).map(pingora::http::ResponseHeader::from)
+}
+
+/// The same head as `http`'s parts (an in-process answer's). The fields are set on
+/// the map itself, as pingora's map without a case map sets them, without its
+/// per-field name conversion (~800 instructions a field).
+pub(crate) fn response_parts(
+    prepared: &Prepared,
+    now: SystemTime,
+    request_id: Option<(&http::HeaderName, &str)>,
+) -> Option<http::response::Parts> {
     let (age, ttl) = age_and_ttl(prepared, now);
     // Parsing the stored head and hashing its names was ~14 % of an HTTP/2 hit; a
     // clone of the parsed map is a few allocations and reference counts.
-    let mut resp = prepared
+    let mut parts = prepared
         .fields
         .get_or_init(|| stored_fields(prepared).map(Box::new))
         .as_deref()?
-        .clone();
-    resp.insert_header(http::header::AGE, age).ok()?;
+        .as_owned_parts();
+    let fields = &mut parts.headers;
+    fields.insert(http::header::AGE, http::HeaderValue::from(age));
     // (Unlike the id, this value repeats for a second: HPACK may index it.)
-    resp.insert_header(
-        "cache-status",
-        format!("outpost; hit; ttl={ttl}{}", detail(prepared)),
-    )
-    .ok()?;
+    let mut status = Vec::with_capacity(48);
+    put(&mut status, &[b"outpost; hit; ttl="]);
+    put_dec(&mut status, ttl);
+    put(&mut status, &[detail(prepared).as_bytes()]);
+    fields.insert(
+        http::HeaderName::from_static("cache-status"),
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(status)).ok()?,
+    );
     if let Some((name, id)) = request_id {
-        resp.insert_header(
+        fields.insert(
             name.clone(),
             crate::request_id::per_response_value(id).ok()?,
-        )
-        .ok()?;
+        );
     }
-    Some(resp)
+    Some(parts)
 }
 
 /// `prepared`'s stored fields as pingora's map (without a case map: HTTP/2 and

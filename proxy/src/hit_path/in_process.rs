@@ -60,17 +60,20 @@ pub(crate) fn answer(
         return None;
     }
     let id_field = snapshot.config.server.request_id_header.as_ref();
-    let mut head = answer::response_header(&prepared, now, id_field.map(|n| (n, id)))?;
+    let mut head = answer::response_parts(&prepared, now, id_field.map(|n| (n, id)))?;
     match prepared.date() {
-        Some(date) => head.insert_header(http::header::DATE, date).ok()?,
+        Some(date) => {
+            head.headers.insert(http::header::DATE, date);
+        }
         // A client gets a Date as from pingora's path (a script's fetch does not).
-        None if matches!(fed, Fed::Http3) => head
-            .insert_header(http::header::DATE, httpdate::fmt_http_date(now))
-            .ok()?,
+        None if matches!(fed, Fed::Http3) => {
+            let date = http::HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok()?;
+            head.headers.insert(http::header::DATE, date);
+        }
         None => {}
     }
     if matches!(fed, Fed::Http3) {
-        for_http3(&mut head)?;
+        for_http3(&mut head.headers)?;
     }
     let body = found.entry.body().clone();
     let body_bytes = if wanted.head_only { 0 } else { body.len() };
@@ -92,23 +95,22 @@ pub(crate) fn answer(
     } else {
         BodyStream::new(futures_util::stream::once(std::future::ready(Ok(body))))
     };
-    Some(FetchResponse {
-        // (Moved out, not copied: a copy of the map was ~1 k instructions.)
-        head: head.into(),
-        body,
-    })
+    Some(FetchResponse { head, body })
 }
 
 /// The prepared head (made for HTTP/1.1 clients) as pingora's path gives it to an
 /// HTTP/3 client: our `Via` hop with protocol 3, `Cache-Status` naming it.
-fn for_http3(head: &mut pingora::http::ResponseHeader) -> Option<()> {
+fn for_http3(fields: &mut http::HeaderMap) -> Option<()> {
     let ours = format!("1.1 {}", crate::header_policy::VIA);
-    let via = head.headers.get(http::header::VIA)?.to_str().ok()?;
+    let via = fields.get(http::header::VIA)?.to_str().ok()?;
     let earlier = via.strip_suffix(ours.as_str())?;
     let via = format!("{earlier}3 {}", crate::header_policy::VIA);
-    head.insert_header(http::header::VIA, via).ok()?;
-    let status = head.headers.get("cache-status")?.to_str().ok()?;
+    fields.insert(http::header::VIA, http::HeaderValue::from_str(&via).ok()?);
+    let status = fields.get("cache-status")?.to_str().ok()?;
     let status = format!("{status}{}", crate::caching::HTTP3_PARAM);
-    head.insert_header("cache-status", status).ok()?;
+    fields.insert(
+        http::HeaderName::from_static("cache-status"),
+        http::HeaderValue::from_str(&status).ok()?,
+    );
     Some(())
 }
