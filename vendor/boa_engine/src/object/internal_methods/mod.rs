@@ -709,24 +709,33 @@ pub(crate) fn ordinary_get(
     receiver: JsValue,
     context: &mut InternalMethodPropertyContext<'_>,
 ) -> JsResult<JsValue> {
+    // Outpost patch: an ordinary object's named property is read from its slot, without
+    // a property descriptor (OrdinaryGetOwnProperty's, built and dropped at once).
+    if !matches!(key, PropertyKey::Index(_))
+        && obj.vtable().__get_own_property__ as usize
+            == ordinary_get_own_property as *const () as usize
+    {
+        let own = obj
+            .borrow()
+            .properties()
+            .own_value_with_slot(key, context.slot());
+        match own {
+            Some(crate::object::property_map::OwnValue::Value(value)) => return Ok(value),
+            Some(crate::object::property_map::OwnValue::Getter(get)) => {
+                return if get.is_undefined() {
+                    Ok(JsValue::undefined())
+                } else {
+                    get.call(&receiver, &[], context)
+                };
+            }
+            None => return ordinary_get_from_parent(obj, key, receiver, context),
+        }
+    }
     // 1. Assert: IsPropertyKey(P) is true.
     // 2. Let desc be ? O.[[GetOwnProperty]](P).
     match obj.__get_own_property__(key, context)? {
         // If desc is undefined, then
-        None => {
-            // a. Let parent be ? O.[[GetPrototypeOf]]().
-            if let Some(parent) = obj.__get_prototype_of__(context)? {
-                context.slot().set_not_cacheable_if_already_prototype();
-                context.slot().attributes |= SlotAttributes::PROTOTYPE;
-
-                // c. Return ? parent.[[Get]](P, Receiver).
-                parent.__get__(key, receiver, context)
-            }
-            // b. If parent is null, return undefined.
-            else {
-                Ok(JsValue::undefined())
-            }
-        }
+        None => ordinary_get_from_parent(obj, key, receiver, context),
         Some(ref desc) => {
             match desc.kind() {
                 // 4. If IsDataDescriptor(desc) is true, return desc.[[Value]].
@@ -743,6 +752,27 @@ pub(crate) fn ordinary_get(
                 _ => Ok(JsValue::undefined()),
             }
         }
+    }
+}
+
+/// OrdinaryGet's step 3, for `obj` without an own property `key`.
+fn ordinary_get_from_parent(
+    obj: &JsObject,
+    key: &PropertyKey,
+    receiver: JsValue,
+    context: &mut InternalMethodPropertyContext<'_>,
+) -> JsResult<JsValue> {
+    // a. Let parent be ? O.[[GetPrototypeOf]]().
+    if let Some(parent) = obj.__get_prototype_of__(context)? {
+        context.slot().set_not_cacheable_if_already_prototype();
+        context.slot().attributes |= SlotAttributes::PROTOTYPE;
+
+        // c. Return ? parent.[[Get]](P, Receiver).
+        parent.__get__(key, receiver, context)
+    }
+    // b. If parent is null, return undefined.
+    else {
+        Ok(JsValue::undefined())
     }
 }
 
