@@ -60,7 +60,7 @@ pub(crate) fn answer(
         return None;
     }
     let id_field = snapshot.config.server.request_id_header.as_ref();
-    let mut head = answer::response_parts(&prepared, now, id_field.map(|n| (n, id)))?;
+    let mut head = super::head::response_parts(&prepared, now, id_field.map(|n| (n, id)))?;
     match prepared.date() {
         Some(date) => {
             head.headers.insert(http::header::DATE, date);

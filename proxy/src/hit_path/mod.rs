@@ -20,6 +20,7 @@
 
 mod answer;
 mod framing;
+mod head;
 pub(crate) mod in_process;
 pub mod origin_conns;
 mod pass;
@@ -248,7 +249,7 @@ fn answer_h1(
     let hit = Hit::find(live, req, tls, client_ip, start)?;
     out.clear();
     let request_id = hit.request_id(live);
-    answer::write_head(
+    head::write_head(
         out,
         &hit.prepared,
         hit.now,
@@ -336,7 +337,7 @@ pub(crate) async fn try_serve_h2(live: &Live, session: &mut ServerSession) -> Se
         let request_id = hit
             .request_id(live)
             .map(|(name, node, seq)| (name, RequestId { node, seq }.shared()));
-        let resp = answer::response_header(
+        let resp = head::response_header(
             &hit.prepared,
             hit.now,
             request_id.as_ref().map(|(n, id)| (n, &**id)),
