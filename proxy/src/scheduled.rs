@@ -82,7 +82,7 @@ pub(crate) async fn run_one(
     let Some(script) = site.script.clone() else {
         return ("no-script", Some("the site has no script".into()));
     };
-    let name = script.path.display().to_string();
+    let name = script.name.to_string();
     let started = std::time::Instant::now();
     let result = run_handler(&live, &site, &host, script, &trigger, at).await;
     let (outcome, error) = match &result {

@@ -50,7 +50,7 @@ struct Job {
 /// A script's jobs sent but not yet started, on every thread, and its name for errors.
 struct ScriptQueue {
     waiting: AtomicUsize,
-    name: Box<str>,
+    name: Arc<str>,
 }
 
 const QUEUED: u8 = 0;
@@ -409,7 +409,7 @@ impl ScriptEngine {
             .or_insert_with(|| {
                 Arc::new(ScriptQueue {
                     waiting: AtomicUsize::new(0),
-                    name: name_of(script).into(),
+                    name: script.name.clone(),
                 })
             })
             .clone()
@@ -580,11 +580,11 @@ impl ScriptEngine {
         {
             return Ok(());
         }
-        let name = name_of(script);
+        let name = script.name.clone();
         let code = script.code.clone();
         let limits = *limits;
         let failed = |message: String| ScriptError::Compile {
-            script: name_of(script),
+            script: script.name.to_string(),
             message,
         };
         std::thread::Builder::new()
@@ -603,11 +603,6 @@ impl ScriptEngine {
         }
         Ok(())
     }
-}
-
-/// How a script is named in errors and logs: its path as configured.
-fn name_of(script: &ScriptSource) -> String {
-    script.path.display().to_string()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 mod rewrites;
 
 use super::host_work::{self, Done, Event, Work};
-use super::{Gauges, Job, KvSlot, QUEUED, STARTED, ScriptSource, name_of, now_ms};
+use super::{Gauges, Job, KvSlot, QUEUED, STARTED, ScriptSource, now_ms};
 use crate::clock::CpuClock;
 use crate::env::Env;
 use crate::error::{Result, ScriptError};
@@ -198,8 +198,8 @@ impl Worker {
             return Ok(*id);
         }
         let inst = match self.spare.take() {
-            Some(runtime) => Instance::load(runtime, &name_of(script), &script.code, env)?,
-            None => Instance::compile(&name_of(script), &script.code, env, &self.limits)?,
+            Some(runtime) => Instance::load(runtime, &script.name, &script.code, env)?,
+            None => Instance::compile(&script.name, &script.code, env, &self.limits)?,
         };
         let id = self.next_instance;
         self.next_instance += 1;
