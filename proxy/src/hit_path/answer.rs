@@ -7,6 +7,7 @@ use crate::site::{Site, normalize_host};
 use crate::snapshot::{Live, Snapshot};
 use outpost_cache::MemEntry;
 use pingora::cache::key::{CacheHashKey, CacheKey};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
@@ -429,21 +430,25 @@ pub(crate) struct Unjudged;
 
 /// The site's page rule for `req`, if one matches (found once per request and site:
 /// see [`Memo`]).
-pub(crate) fn find_rule(
+pub(crate) fn find_rule<'r>(
     site: &Arc<Site>,
-    req: &Request<'_>,
+    req: &'r Request<'_>,
     host: &str,
     who: (bool, Option<IpAddr>),
-) -> Result<Option<outpost_rules::Match>, Unjudged> {
+) -> Result<Option<Cow<'r, outpost_rules::Match>>, Unjudged> {
     let key = Arc::as_ptr(site) as usize;
-    if let Some((k, found)) = req.memo.rule.get()
-        && *k == key
-    {
-        return found.clone();
+    let (k, found) = req
+        .memo
+        .rule
+        .get_or_init(|| (key, match_rule(site, req, host, who)));
+    if *k == key {
+        return found
+            .as_ref()
+            .map(|m| m.as_ref().map(Cow::Borrowed))
+            .map_err(|u| *u);
     }
-    let found = match_rule(site, req, host, who);
-    let _ = req.memo.rule.set((key, found.clone()));
-    found
+    // (Another site: the configuration was reloaded between the two looks.)
+    match_rule(site, req, host, who).map(|m| m.map(Cow::Owned))
 }
 
 fn match_rule(
