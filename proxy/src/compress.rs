@@ -80,6 +80,11 @@ pub fn plan(
     // From here on the representation depends on Accept-Encoding, whatever this
     // client sent: caches (ours included) must keep the variants apart.
     vary_on_accept_encoding(resp);
+    negotiate(settings, accept)
+}
+
+/// The coding of `settings` that a client whose `Accept-Encoding` is `accept` takes.
+fn negotiate(settings: &Compression, accept: Option<&str>) -> Option<Coding> {
     let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
     Coding::negotiate(accept, &offered)
 }
@@ -111,8 +116,7 @@ pub(crate) fn planned(
     if has_vary {
         return Planned::More;
     }
-    let offered: Vec<Coding> = settings.codings.iter().map(|&c| c.into()).collect();
-    match Coding::negotiate(accept, &offered) {
+    match negotiate(settings, accept) {
         None => Planned::Vary,
         Some(_) => Planned::More,
     }

@@ -39,13 +39,10 @@ fn finish_head(
     (head_only, accept): (bool, Option<&str>),
     (lane, id): (&Lane, &Arc<str>),
 ) -> pingora::Result<Option<Encoder>> {
-    let end_of_stream = match body {
-        Body::Bytes(b) => {
-            head.insert_header(header::CONTENT_LENGTH, b.len())?;
-            head_only || b.is_empty()
-        }
-        Body::Stream(_) => head_only,
-    };
+    if let Body::Bytes(b) = body {
+        head.insert_header(header::CONTENT_LENGTH, b.len())?;
+    }
+    let end_of_stream = ends_with_head(body, head_only);
     let mut encoder = None;
     if !end_of_stream && let Some(coding) = plan(head, &lane.site.compression, accept) {
         match Encoder::new(coding, &lane.site.compression) {
@@ -142,11 +139,7 @@ pub(super) fn plain_h1_head(
             None => (None, req.version == http::Version::HTTP_11),
         },
     };
-    let end_of_stream = match body {
-        Body::Bytes(b) => req.head_only || b.is_empty(),
-        Body::Stream(_) => req.head_only,
-    };
-    let vary = if end_of_stream {
+    let vary = if ends_with_head(body, req.head_only) {
         false
     } else {
         let counted = matches!(body, Body::Bytes(_));
@@ -231,6 +224,14 @@ pub(super) fn plain_h1_head(
         b"Connection: keep-alive\r\n\r\n"
     });
     Some(chunked)
+}
+
+/// Whether the answer ends with its head (the compressor then leaves it alone).
+fn ends_with_head(body: &Body, head_only: bool) -> bool {
+    match body {
+        Body::Bytes(b) => head_only || b.is_empty(),
+        Body::Stream(_) => head_only,
+    }
 }
 
 /// A whole body's length, or the script's own field for a stream's.
