@@ -83,9 +83,11 @@ async fn hit(
 fn benches(c: &mut Criterion) {
     let req = RequestHeader::build("GET", b"/assets/app.js?v=12&lang=en", None).expect("req");
     let policy = outpost_config::CacheKeyPolicy::default();
+    let names = outpost_cache::KeyHash::random();
     c.bench_function("cache_key/compute_and_hash", |b| {
         b.iter(|| {
             let key = outpost_proxy::caching::cache_key(
+                &names,
                 false,
                 "www.example.com",
                 black_box(&req),
@@ -95,7 +97,7 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let key = outpost_proxy::caching::cache_key(false, "www.example.com", &req, &policy);
+    let key = outpost_proxy::caching::cache_key(&names, false, "www.example.com", &req, &policy);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -122,6 +124,7 @@ fn fast_path(c: &mut Criterion) {
     let storage = live.cache.expect("cache").storage;
     let req = RequestHeader::build("GET", b"/assets/app.js?v=12&lang=en", None).expect("req");
     let key = outpost_proxy::caching::cache_key(
+        storage.key_hash(),
         false,
         "www.example.com",
         &req,

@@ -84,7 +84,8 @@ fn main() {
     rt.block_on(async {
         for i in 0..entries {
             let req = RequestHeader::build("GET", path(i).as_bytes(), None).expect("req");
-            let key = outpost_proxy::caching::cache_key(false, HOST, &req, &policy);
+            let key =
+                outpost_proxy::caching::cache_key(storage.key_hash(), false, HOST, &req, &policy);
             let mut head = ResponseHeader::build(200, None).expect("head");
             for (k, v) in [
                 ("server", "nginx/1.22.1"),

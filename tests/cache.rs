@@ -248,7 +248,7 @@ async fn get_owned(c: reqwest::Client, url: String) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn disk_tier_survives_restart_and_drops_corrupt_objects() {
+async fn disk_tier_survives_restart_drops_corrupt_objects_and_an_older_versions_files() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let origin = TestOrigin::start("o").await;
         let cache_dir = tempfile::tempdir().expect("tempdir");
@@ -299,6 +299,20 @@ async fn disk_tier_survives_restart_and_drops_corrupt_objects() {
         assert!(d.cache_status.contains("fwd=miss"), "{}", d.cache_status);
         assert_eq!(origin.hits.load(Ordering::SeqCst), 2);
         op.wait_log("fails its checksum", 1);
+        drop(op);
+
+        // A directory without the secret that names keys (one an earlier version
+        // filled, under pingora's Blake2b names) is emptied at start: nothing would
+        // find its objects.
+        let secret = cache_dir.path().join("key-hash.secret");
+        assert_eq!(std::fs::metadata(&secret).expect("secret").len(), 16);
+        std::fs::remove_file(&secret).expect("remove");
+        let op = Outpost::start(&yaml);
+        op.wait_log("written by an earlier version", 1);
+        let e = get(&c, op.url("/c?cc=max-age%3D600&size=5000"), &[]).await;
+        assert!(e.cache_status.contains("fwd=miss"), "{}", e.cache_status);
+        assert_eq!(origin.hits.load(Ordering::SeqCst), 3);
+        assert!(secret.exists(), "a new secret is kept");
     })
     .await
     .expect("test timed out");

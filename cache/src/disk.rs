@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// Cache keys as stored: pingora's 128-bit combined hash.
+/// Cache keys as stored: pingora's 128-bit combined hash of the key's name
+/// ([`crate::KeyHash`]).
 pub(crate) type Key = [u8; 16];
-/// How maps keyed by [`Key`] hash it: keys are Blake2 hashes already, so a fast
+/// How maps keyed by [`Key`] hash it: keys are keyed hashes already, so a fast
 /// hasher with a per-process seed does (SipHash was most of a lookup).
 pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
@@ -63,10 +64,12 @@ fn hex_key(key: &Key) -> String {
 
 impl DiskTier {
     /// Opens (creating if needed) the tier at `root`, bounded to `capacity` bytes, and
-    /// rebuilds its index from the files present.
+    /// rebuilds its index from the files present (or, without `keep`, deletes them:
+    /// they were named under another scheme).
     pub(crate) fn open(
         root: &Path,
         capacity: u64,
+        keep: bool,
         on_entry: &mut dyn FnMut(Key, Vec<u8>),
         on_evict: Box<dyn Fn(&Key) + Send + Sync>,
     ) -> std::io::Result<Self> {
@@ -100,13 +103,18 @@ impl DiskTier {
             next_tmp: AtomicU64::new(0),
             evictions,
         };
-        tier.rebuild_index(on_entry)?;
+        tier.rebuild_index(keep, on_entry)?;
         Ok(tier)
     }
 
     /// Indexes every object file and hands each one's catalog record to `on_entry`.
     /// Only the head of each file is read (the body is checked when it is served).
-    fn rebuild_index(&self, on_entry: &mut dyn FnMut(Key, Vec<u8>)) -> std::io::Result<()> {
+    fn rebuild_index(
+        &self,
+        keep: bool,
+        on_entry: &mut dyn FnMut(Key, Vec<u8>),
+    ) -> std::io::Result<()> {
+        let mut dropped = 0u64;
         for shard in std::fs::read_dir(&self.root)? {
             let shard = shard?;
             let name = shard.file_name();
@@ -123,6 +131,11 @@ impl DiskTier {
                 if hex::decode_to_slice(stem, &mut key).is_err() {
                     continue;
                 }
+                if !keep {
+                    std::fs::remove_file(obj.path())?;
+                    dropped += 1;
+                    continue;
+                }
                 let size = obj.metadata()?.len();
                 match read_info_sync(&obj.path(), size) {
                     Ok(info) => {
@@ -135,6 +148,13 @@ impl DiskTier {
                     }
                 }
             }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                dir = %self.root.display(),
+                dropped,
+                "disk cache written by an earlier version (other key names): its objects were dropped"
+            );
         }
         self.index.run_pending_tasks();
         Ok(())
@@ -506,8 +526,8 @@ mod janitor_tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn purged_files_are_deleted_by_the_janitor_and_recached_ones_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let tier =
-            DiskTier::open(dir.path(), 1 << 30, &mut |_, _| {}, Box::new(|_| {})).expect("open");
+        let tier = DiskTier::open(dir.path(), 1 << 30, true, &mut |_, _| {}, Box::new(|_| {}))
+            .expect("open");
         let keys: Vec<Key> = (0..200u8).map(|i| [i; 16]).collect();
         for k in &keys {
             store(&tier, k, b"body").await;

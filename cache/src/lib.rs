@@ -13,8 +13,10 @@ mod catalog;
 mod disk;
 mod error;
 mod janitor;
+mod key_hash;
 mod storage;
 
 pub use catalog::ObjectInfo;
 pub use error::{CacheError, Result};
+pub use key_hash::{KeyHash, Naming};
 pub use storage::{CacheStats, MemEntry, TieredStorage, TieredStorageConfig};

@@ -3,6 +3,7 @@
 use crate::catalog::{Catalog, ObjectInfo};
 use crate::disk::{DiskEntry, DiskTier, DiskWriter, Key, KeyHasher};
 use crate::error::{CacheError, Result};
+use crate::key_hash::KeyHash;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_cache::key::{CacheHashKey, CacheKey};
@@ -127,6 +128,9 @@ impl MemEntry {
 pub struct TieredStorage {
     memory: moka::sync::Cache<Key, Arc<MemEntry>, KeyHasher>,
     disk: Option<DiskTier>,
+    /// Names keys: whoever makes a `CacheKey` for this storage sets its primary hash
+    /// with this (`CacheKey::set_primary_bin_override`).
+    key_hash: KeyHash,
     max_memory_object: u64,
     memory_hits: AtomicU64,
     disk_hits: AtomicU64,
@@ -193,6 +197,11 @@ impl std::fmt::Debug for TieredStorage {
 }
 
 impl TieredStorage {
+    /// How keys for this storage are named (see [`KeyHash`]).
+    pub fn key_hash(&self) -> &KeyHash {
+        &self.key_hash
+    }
+
     /// Builds the tiers; with a disk tier, its index is rebuilt from the directory.
     pub fn new(config: &TieredStorageConfig) -> Result<Self> {
         let memory_evictions = Arc::new(AtomicU64::new(0));
@@ -218,13 +227,23 @@ impl TieredStorage {
                 },
             )
             .build_with_hasher(KeyHasher::default());
-        let disk = match &config.disk {
+        let io = |path: &PathBuf| {
+            let path = path.clone();
+            move |source| CacheError::Io { path, source }
+        };
+        let (disk, key_hash) = match &config.disk {
             Some((path, size)) => {
+                std::fs::create_dir_all(path.join("tmp")).map_err(io(path))?;
+                let kept = KeyHash::load(path).map_err(io(path))?;
+                // A disk tier without a secret was filled under other names (pingora's
+                // Blake2b, before keyed names) or is new: nothing would ever find what
+                // it holds, so that goes, before a secret makes the names stick.
                 let rebuild_catalog = catalog.clone();
                 let (evict_catalog, evict_memory) = (catalog.clone(), memory.clone());
                 let tier = DiskTier::open(
                     path,
                     *size,
+                    kept.is_some(),
                     &mut |k, info| rebuild_catalog.insert(k, ObjectInfo::decode(&info)),
                     // Leaving the disk tier is leaving the cache: a memory copy must not
                     // outlive its catalog record, or a purge by tag could miss it.
@@ -233,17 +252,19 @@ impl TieredStorage {
                         evict_catalog.remove(k);
                     }),
                 )
-                .map_err(|source| CacheError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                Some(tier)
+                .map_err(io(path))?;
+                let key_hash = match kept {
+                    Some(k) => k,
+                    None => KeyHash::create(path).map_err(io(path))?,
+                };
+                (Some(tier), key_hash)
             }
-            None => None,
+            None => (None, KeyHash::random()),
         };
         Ok(TieredStorage {
             memory,
             disk,
+            key_hash,
             max_memory_object: config.max_memory_object,
             memory_hits: AtomicU64::new(0),
             disk_hits: AtomicU64::new(0),

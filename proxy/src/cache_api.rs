@@ -18,7 +18,12 @@ use std::time::SystemTime;
 
 /// The entry's key: for `default`, the key a request for the URL has (the site's
 /// query policy applied); for a named cache, a key no request can have.
-pub(crate) fn key_of(live: &Live, cache: &str, url: &url::Url) -> Result<CacheKey, ScriptError> {
+pub(crate) fn key_of(
+    live: &Live,
+    names: &outpost_cache::KeyHash,
+    cache: &str,
+    url: &url::Url,
+) -> Result<CacheKey, ScriptError> {
     let host = url
         .host_str()
         .and_then(crate::site::normalize_host)
@@ -33,10 +38,11 @@ pub(crate) fn key_of(live: &Live, cache: &str, url: &url::Url) -> Result<CacheKe
         .map_or(&default_policy, |s| &s.cache_key.query);
     let pq = keyed_path_and_query(url.path(), url.query(), Some(target), policy);
     Ok(if cache == "default" {
-        key_from_parts(scheme, &host, &pq)
+        key_from_parts(names, scheme, &host, &pq)
     } else {
         // (A scheme no request has: named caches never meet requests' entries.)
         key_from_parts(
+            names,
             &format!("cache:{}:{scheme}", cache.len()),
             &format!("{cache}/{host}"),
             &pq,
@@ -55,14 +61,14 @@ pub(crate) async fn run(
     })?;
     match op {
         CacheOp::Match { cache: name } => {
-            let key = key_of(live, &name, &request.url)?;
+            let key = key_of(live, cache.storage.key_hash(), &name, &request.url)?;
             matched(cache, &key).await
         }
         CacheOp::Put {
             cache: name,
             status,
         } => {
-            let key = key_of(live, &name, &request.url)?;
+            let key = key_of(live, cache.storage.key_hash(), &name, &request.url)?;
             let body = match request.body {
                 None => Bytes::new(),
                 Some(Body::Bytes(b)) => b,
@@ -83,7 +89,7 @@ pub(crate) async fn run(
             Ok(answer(204, http::HeaderMap::new(), Bytes::new()))
         }
         CacheOp::Delete { cache: name } => {
-            let key = key_of(live, &name, &request.url)?;
+            let key = key_of(live, cache.storage.key_hash(), &name, &request.url)?;
             let removed = cache.invalidate(&key).await;
             Ok(answer(
                 if removed { 200 } else { 404 },

@@ -28,7 +28,7 @@ pub(crate) async fn through_cache(
         Some(c) if matches!(request.method, http::Method::GET | http::Method::HEAD) => c,
         _ => return send(request).await,
     };
-    let key = entry_key(&live, &cf, &request.url)?;
+    let key = entry_key(&live, cache.storage.key_hash(), &cf, &request.url)?;
     let stored = matched(cache, &key).await?;
     if !stored.head.headers.contains_key(CACHE_MISS_HEADER) {
         return Ok(stored);
@@ -93,12 +93,18 @@ pub(crate) async fn through_cache(
 /// The entry's key: `cacheKey` when given (a URL's own key when it is one; otherwise
 /// a key of its own under the request's host, so a purge by host still reaches it),
 /// else the URL's key as a request for it has.
-fn entry_key(live: &Live, cf: &FetchCf, url: &url::Url) -> Result<CacheKey, ScriptError> {
+fn entry_key(
+    live: &Live,
+    names: &outpost_cache::KeyHash,
+    cf: &FetchCf,
+    url: &url::Url,
+) -> Result<CacheKey, ScriptError> {
     match &cf.cache_key {
-        None => key_of(live, "default", url),
+        None => key_of(live, names, "default", url),
         Some(k) => match url::Url::parse(k) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => key_of(live, "default", &u),
+            Ok(u) if matches!(u.scheme(), "http" | "https") => key_of(live, names, "default", &u),
             _ => Ok(crate::caching::key_from_parts(
+                names,
                 "cachekey",
                 url.host_str().unwrap_or(""),
                 k,

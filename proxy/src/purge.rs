@@ -83,7 +83,12 @@ pub async fn apply(cache: EdgeCache, p: &PurgeRequest) -> Result<usize, PurgeFai
             };
             let pq = uri.path_and_query().map_or("/", |p| p.as_str());
             if cache
-                .invalidate(&key_from_parts(scheme, &host.to_ascii_lowercase(), pq))
+                .invalidate(&key_from_parts(
+                    storage.key_hash(),
+                    scheme,
+                    &host.to_ascii_lowercase(),
+                    pq,
+                ))
                 .await
             {
                 n += 1;

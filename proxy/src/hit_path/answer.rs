@@ -306,7 +306,7 @@ pub(crate) fn admit(
     req: &Request<'_>,
     (tls, client_ip, asker): (bool, Option<IpAddr>, Asker<'_>),
 ) -> Option<Admitted> {
-    live.cache?;
+    let cache = live.cache?;
     let host = normalize_host(req.raw_host)?;
     let site = snapshot.sites.lookup(&host)?;
     let path = req.target.path();
@@ -344,7 +344,8 @@ pub(crate) fn admit(
         Some(req.target.as_str()),
         &site.cache_key.query,
     );
-    let key_bin = primary_bin_from_parts(if tls { "https" } else { "http" }, &host, &pq);
+    let scheme = if tls { "https" } else { "http" };
+    let key_bin = primary_bin_from_parts(cache.storage.key_hash(), scheme, &host, &pq);
     Some(Admitted {
         site: site.clone(),
         host,

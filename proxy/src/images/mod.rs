@@ -350,10 +350,10 @@ fn variant_key(
     options: &Options,
     wanted: Option<Output>,
 ) -> Result<Option<CacheKey>, Refusal> {
-    if live.cache.is_none() {
+    let Some(cache) = live.cache else {
         return Ok(None);
-    }
-    let mut key = crate::cache_api::key_of(live, "default", url)
+    };
+    let mut key = crate::cache_api::key_of(live, cache.storage.key_hash(), "default", url)
         .map_err(|e| refuse(400, "bad-option", format!("400 {e}")))?;
     key.set_variance_key(variant(options, wanted));
     Ok(Some(key))

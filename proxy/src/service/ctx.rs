@@ -81,8 +81,12 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     /// The cache key of the request's URL (no variance), under the site's or the
-    /// matching rule's key policy.
-    pub(crate) fn url_key(&self, req: &pingora::http::RequestHeader) -> pingora::cache::CacheKey {
+    /// matching rule's key policy, named as the storage names keys.
+    pub(crate) fn url_key(
+        &self,
+        names: &outpost_cache::KeyHash,
+        req: &pingora::http::RequestHeader,
+    ) -> pingora::cache::CacheKey {
         let ctx = self;
         let default = outpost_config::CacheKeyPolicy::default();
         let actions = ctx.rule.as_ref().map(|m| &m.rule.actions);
@@ -100,7 +104,7 @@ impl RequestCtx {
             };
             policy = &ignore_query;
         }
-        crate::caching::cache_key(ctx.tls, &ctx.host, req, policy)
+        crate::caching::cache_key(names, ctx.tls, &ctx.host, req, policy)
     }
 
     pub(crate) fn caching(&self) -> RuleCaching {

@@ -132,7 +132,14 @@ impl EdgeProxy {
         let Some(policy) = ctx.site.as_ref().map(|s| &s.cache_key) else {
             return;
         };
-        let mut targets = vec![cache_key(ctx.tls, &ctx.host, session.req_header(), policy)];
+        let names = cache.storage.key_hash();
+        let mut targets = vec![cache_key(
+            names,
+            ctx.tls,
+            &ctx.host,
+            session.req_header(),
+            policy,
+        )];
         // RFC 9111 §4.4: also `Location` and `Content-Location`, resolved against the
         // request's URI, when they name this same origin.
         let scheme = if ctx.tls { "https" } else { "http" };
@@ -163,7 +170,7 @@ impl EdgeProxy {
                 None => url.path().to_string(),
             };
             if let Ok(req) = RequestHeader::build("GET", pq.as_bytes(), None) {
-                targets.push(cache_key(ctx.tls, &ctx.host, &req, policy));
+                targets.push(cache_key(names, ctx.tls, &ctx.host, &req, policy));
             }
         }
         for key in &targets {
@@ -266,7 +273,11 @@ impl ProxyHttp for EdgeProxy {
     }
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut Self::CTX) -> Result<CacheKey> {
-        let mut key = ctx.url_key(session.req_header());
+        // (Only asked of a request whose cache is enabled.)
+        let cache = self.live.cache.ok_or_else(|| {
+            pingora::Error::explain(pingora::ErrorType::InternalError, "no cache to key for")
+        })?;
+        let mut key = ctx.url_key(cache.storage.key_hash(), session.req_header());
         if let Some(n) = ctx.slice {
             // A slice is a variant of its URL: its own slot, and a purge or
             // invalidation of the URL takes it too.

@@ -303,7 +303,7 @@ pub(super) async fn serve(
             // slices go, so the client's retry starts afresh; this response, whose
             // head is sent, is cut short.
             plan.cache
-                .invalidate(&ctx.url_key(session.req_header()))
+                .invalidate(&ctx.url_key(plan.cache.storage.key_hash(), session.req_header()))
                 .await;
             tracing::warn!(
                 url = %plan.url,
