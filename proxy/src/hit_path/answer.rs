@@ -282,6 +282,9 @@ pub(crate) struct Admitted {
     /// The primary key's hash (no variance: the memory tier's key, and a pass
     /// mark's), computed once.
     pub(crate) key_bin: [u8; 16],
+    /// Whether [`lookup`] found the memory tier holding nothing under `key_bin` (a
+    /// pass then need not look again).
+    pub(crate) none_stored: bool,
 }
 
 /// Finds the stored object that answers `req` on its own, or `None`: the request
@@ -350,6 +353,7 @@ pub(crate) fn admit(
         site: site.clone(),
         host,
         key_bin,
+        none_stored: false,
     })
 }
 
@@ -369,7 +373,10 @@ pub(crate) fn lookup(
         return Err(admitted);
     };
     let Some(mut entry) = cache.storage.memory_entry(&admitted.key_bin) else {
-        return Err(admitted);
+        return Err(Admitted {
+            none_stored: true,
+            ..admitted
+        });
     };
     let heuristic_max = admitted.site.heuristic_max;
     let Some(mut prepared) = prepare(&entry, heuristic_max) else {

@@ -66,7 +66,7 @@ impl Plan {
         // A stored copy (stale, or one another variant needs) is pingora's to judge.
         if !cache.passes.marked(&key)
             || live.draining.load(Ordering::Relaxed)
-            || cache.storage.memory_entry(&key).is_some()
+            || (!admitted.none_stored && cache.storage.memory_entry(&key).is_some())
         {
             return None;
         }
