@@ -5,8 +5,9 @@
 //! Why not pingora-cache's own Blake2b: objects are found by this name alone, so it
 //! must resist chosen collisions, but a keyed PRF does that as well as a hash that is
 //! collision-resistant with no key, for a tenth of the instructions on a key of a URL's
-//! size (Blake2b was ~15 % of a memory hit). The key's text never leaves the process,
-//! and neither does a name: there is nothing to search a collision against.
+//! size (Blake2b was ~15 % of a memory hit). No client ever sees a name (only the
+//! node's logs and file names do), so without the secret there is nothing to search a
+//! collision against.
 
 use siphasher::sip128::{Hasher128, SipHasher24};
 use std::hash::Hasher;
