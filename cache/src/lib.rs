@@ -3,7 +3,8 @@
 //!
 //! This crate owns where cached bytes live: admission and eviction in each tier
 //! (moka's TinyLFU, weighed in bytes), promotion of disk hits to memory, the on-disk
-//! format and its integrity checks, rebuilding the disk index at start, and purge.
+//! format and its integrity checks, rebuilding the disk index at start, purge, and the
+//! keyed hash that names keys (its secret lives with the disk tier).
 //! File deletions (purge, eviction, abandoned writes) run on a janitor thread of its
 //! own, never on the caller's.
 //! It must know nothing of rules, scripts or sites: what is cacheable, for how long
