@@ -72,8 +72,9 @@ impl KeyHash {
         }
     }
 
-    /// Makes a secret and keeps it in the disk tier at `root` (written whole, then
-    /// renamed into place: a crash leaves either no secret or this one).
+    /// Makes a secret and keeps it in the disk tier at `root` (written whole in the
+    /// tier's `tmp/`, which opening the tier made, then renamed into place: a crash
+    /// leaves either no secret or this one).
     pub(crate) fn create(root: &Path) -> std::io::Result<Self> {
         let made = Self::random();
         let tmp = root.join("tmp").join(FILE);

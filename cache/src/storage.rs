@@ -233,7 +233,7 @@ impl TieredStorage {
         };
         let (disk, key_hash) = match &config.disk {
             Some((path, size)) => {
-                std::fs::create_dir_all(path.join("tmp")).map_err(io(path))?;
+                // (A missing directory has no secret; `DiskTier::open` makes it.)
                 let kept = KeyHash::load(path).map_err(io(path))?;
                 // A disk tier without a secret was filled under other names (pingora's
                 // Blake2b, before keyed names) or is new: nothing would ever find what
