@@ -11,7 +11,7 @@ use crate::convert::{arg, type_error};
 use crate::error::Result;
 use crate::exchange::{Body, FetchResponse};
 use crate::native_class::kept;
-use boa_engine::object::builtins::{JsFunction, JsPromise};
+use boa_engine::object::builtins::JsPromise;
 use boa_engine::object::{FunctionObjectBuilder, RecordTemplate};
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
@@ -36,12 +36,11 @@ struct Helpers {
     response: JsObject,
 }
 
-/// A native fetch waiting for its answer: how to settle its promise, and the URL its
-/// response reports.
+/// A native fetch waiting for its answer: its promise (settled from here: it has no
+/// resolving functions), and the URL its response reports.
 #[derive(Trace, Finalize)]
 struct Waiting {
-    resolve: JsFunction,
-    reject: JsFunction,
+    promise: JsPromise,
     #[unsafe_ignore_trace]
     url: JsString,
 }
@@ -147,14 +146,15 @@ pub(crate) fn take_host_body(value: &JsValue, ctx: &mut Context) -> JsResult<Opt
     let Some(record) = crate::response::record_of(value) else {
         return Ok(None);
     };
-    let Some(source) = crate::response::untouched_source(&record, ctx)? else {
+    let layout = crate::response::body_layout(ctx);
+    let Some(source) = crate::response::untouched_source(&record, layout.as_ref(), ctx)? else {
         return Ok(None);
     };
     let Some(body) = host_body_prototype(ctx).and_then(|p| as_host_body(&source, &p)) else {
         return Ok(None);
     };
     let id = body.get(js_string!("id"), ctx)?;
-    crate::response::mark_taken(&record, &source, ctx)?;
+    crate::response::mark_taken(&record, layout.as_ref(), &source, ctx)?;
     Ok(Some(id))
 }
 
@@ -182,19 +182,23 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     let Some(record) = crate::request::record_of(&arg(args, 0)) else {
         return Ok(None);
     };
-    let field = |name: JsString, ctx: &mut Context| record.get(name, ctx);
-    if field(js_string!("redirect"), ctx)?
+    // The request record's layout (request.rs): the body's three fields, then these.
+    let layout = crate::request::layout(ctx);
+    let field = |field: (usize, JsString), ctx: &mut Context| {
+        crate::native_class::field(&record, layout.as_ref(), field, ctx)
+    };
+    if field((6, js_string!("redirect")), ctx)?
         .as_string()
         .is_none_or(|r| r != js_string!("manual"))
-        || !field(js_string!("signal"), ctx)?.is_null_or_undefined()
-        || has_cache_options(&field(js_string!("cf"), ctx)?, ctx)?
+        || !field((8, js_string!("signal")), ctx)?.is_null_or_undefined()
+        || has_cache_options(&field((7, js_string!("cf")), ctx)?, ctx)?
     {
         return Ok(None);
     }
-    let Some(headers) = crate::headers::header_map(&field(js_string!("headers"), ctx)?) else {
+    let Some(headers) = crate::headers::header_map(&field((5, js_string!("headers")), ctx)?) else {
         return Ok(None);
     };
-    let Some(source) = crate::response::untouched_source(&record, ctx)? else {
+    let Some(source) = crate::response::untouched_source(&record, layout.as_ref(), ctx)? else {
         return Ok(None);
     };
     // Last of the checks, since it takes a host body out.
@@ -213,9 +217,9 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     } else {
         return Ok(None);
     };
-    crate::response::mark_taken(&record, &source, ctx)?;
-    let url = field(js_string!("url"), ctx)?.to_string(ctx)?;
-    let method = field(js_string!("method"), ctx)?.to_string(ctx)?;
+    crate::response::mark_taken(&record, layout.as_ref(), &source, ctx)?;
+    let url = field((3, js_string!("url")), ctx)?.to_string(ctx)?;
+    let method = field((4, js_string!("method")), ctx)?.to_string(ctx)?;
     let method = crate::convert::utf8(&method);
     let call = {
         let mut host_defined = ctx.realm().host_defined_mut();
@@ -235,13 +239,12 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
         None,
         None,
     )?;
-    let (promise, resolvers) = JsPromise::new_pending(ctx);
+    let promise = JsPromise::new_unsettled(ctx);
     if let Some(in_flight) = ctx.realm().host_defined_mut().get_mut::<InFlight>() {
         in_flight.waiting.insert(
             call,
             Waiting {
-                resolve: resolvers.resolve,
-                reject: resolvers.reject,
+                promise: promise.clone(),
                 url,
             },
         );
@@ -306,17 +309,13 @@ pub(crate) fn settle(
                 waiting.url.clone(),
                 ctx,
             )?;
-            waiting
-                .resolve
-                .call(&JsValue::undefined(), &[response.into()], ctx)?;
+            waiting.promise.settle(Ok(response.into()), ctx)?;
         }
         Err(e) => {
             let error = JsNativeError::typ()
                 .with_message(e.to_string())
                 .into_opaque(ctx);
-            waiting
-                .reject
-                .call(&JsValue::undefined(), &[error.into()], ctx)?;
+            waiting.promise.settle(Err(error.into()), ctx)?;
         }
     }
     Ok(())

@@ -1,11 +1,11 @@
 //! Building a Web API class whose constructor and readers are native (`Request`,
 //! `Response`): the constructor with its `prototype`, WebIDL-style readers, the
 //! prototype a construction uses, its objects, the prelude's object of ways into the
-//! class, and what a class keeps in its realm.
+//! class, what a class keeps in its realm, and the fields of its records.
 
 use boa_engine::object::NativeObject;
 use boa_engine::object::builtins::JsFunction;
-use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer, RecordTemplate};
 use boa_engine::property::{Attribute, PropertyDescriptor};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 
@@ -13,6 +13,35 @@ use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, NativeFunction,
 /// layouts, stored when the class was set up), read through `f`; `None` before that.
 pub(crate) fn kept<T: NativeObject, R>(ctx: &Context, f: impl FnOnce(&T) -> R) -> Option<R> {
     ctx.realm().host_defined().get::<T>().map(f)
+}
+
+/// Property `index`, named `name`, of `record` (an object `layout` made): read from its
+/// slot while the object keeps that layout, by [[Get]] otherwise (or without a layout).
+pub(crate) fn field(
+    record: &JsObject,
+    layout: Option<&RecordTemplate>,
+    (index, name): (usize, JsString),
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
+    match layout.and_then(|l| l.read(record, index)) {
+        Some(value) => Ok(value),
+        None => record.get(name, ctx),
+    }
+}
+
+/// Sets property `index`, named `name`, of `record` as [`field`] reads it (a script's
+/// [[Set]] with no throw, when the object no longer has its layout).
+pub(crate) fn set_field(
+    record: &JsObject,
+    layout: Option<&RecordTemplate>,
+    (index, name): (usize, JsString),
+    value: JsValue,
+    ctx: &mut Context,
+) -> JsResult<()> {
+    match layout {
+        Some(l) if l.write(record, index, value.clone()) => Ok(()),
+        _ => record.set(name, value, false, ctx).map(drop),
+    }
 }
 
 /// A new object of `prototype` holding `data`, sharing its shape with every other

@@ -55,6 +55,11 @@ fn construct(
     Ok(native_class::object(prototype, RequestState { record }, ctx).into())
 }
 
+/// The layout of request records, once the class is set up.
+pub(crate) fn layout(ctx: &Context) -> Option<RecordTemplate> {
+    native_class::kept(ctx, |m: &Made| m.record.clone())
+}
+
 /// `recordOf(x)`: the record of a `Request`, or undefined.
 fn record(_: &JsValue, args: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
     Ok(record_of(&arg(args, 0)).map_or_else(JsValue::undefined, JsValue::from))
@@ -173,7 +178,11 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
                 |this, _, i: &usize, ctx| {
                     let record = record_of(this)
                         .ok_or_else(|| type_error("Illegal invocation: not a Request"))?;
-                    record.get(JsString::from(FIELDS[*i]), ctx)
+                    // (The record's fields begin with the body's three.)
+                    match crate::request::layout(ctx).and_then(|l| l.read(&record, 3 + *i)) {
+                        Some(value) => Ok(value),
+                        None => record.get(JsString::from(FIELDS[*i]), ctx),
+                    }
                 },
                 i,
             ),

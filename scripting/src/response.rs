@@ -461,26 +461,47 @@ pub(crate) fn is_response(value: &JsValue) -> bool {
     value.as_object().is_some_and(|o| o.is::<ResponseState>())
 }
 
-/// The source of body record `record` (a `Request`'s or a `Response`'s) if it can
-/// still be taken as it is: no stream made over it, not used. `None` otherwise (the
-/// prelude's `Body.take` decides those, or throws).
-pub(crate) fn untouched_source(record: &JsObject, ctx: &mut Context) -> JsResult<Option<JsValue>> {
-    if !record.get(js_string!("stream"), ctx)?.is_null()
-        || record.get(js_string!("used"), ctx)?.to_boolean()
+/// A body record's first three fields, as both layouts (a response's and a request's)
+/// begin: `source`, `used`, `stream`.
+const SOURCE: (usize, JsString) = (0, js_string!("source"));
+const USED: (usize, JsString) = (1, js_string!("used"));
+const STREAM: (usize, JsString) = (2, js_string!("stream"));
+
+/// The layout of a response's body record (`{ source, used, stream }`), once the class
+/// is set up.
+pub(crate) fn body_layout(ctx: &Context) -> Option<RecordTemplate> {
+    native_class::kept(ctx, |t: &BodyRecord| t.0.clone())
+}
+
+/// The source of body record `record` (a `Request`'s or a `Response`'s, made with
+/// `layout`) if it can still be taken as it is: no stream made over it, not used.
+/// `None` otherwise (the prelude's `Body.take` decides those, or throws).
+pub(crate) fn untouched_source(
+    record: &JsObject,
+    layout: Option<&RecordTemplate>,
+    ctx: &mut Context,
+) -> JsResult<Option<JsValue>> {
+    if !native_class::field(record, layout, STREAM, ctx)?.is_null()
+        || native_class::field(record, layout, USED, ctx)?.to_boolean()
     {
         return Ok(None);
     }
-    record.get(js_string!("source"), ctx).map(Some)
+    native_class::field(record, layout, SOURCE, ctx).map(Some)
 }
 
-/// Marks `source`, taken from body record `record`, as gone: the record is used (if
-/// there was a body) and holds no source, as the prelude's `Body.take` leaves it.
-pub(crate) fn mark_taken(record: &JsObject, source: &JsValue, ctx: &mut Context) -> JsResult<()> {
+/// Marks `source`, taken from body record `record` (made with `layout`), as gone: the
+/// record is used (if there was a body) and holds no source, as the prelude's
+/// `Body.take` leaves it.
+pub(crate) fn mark_taken(
+    record: &JsObject,
+    layout: Option<&RecordTemplate>,
+    source: &JsValue,
+    ctx: &mut Context,
+) -> JsResult<()> {
     if !source.is_null() {
-        record.set(js_string!("used"), true, false, ctx)?;
+        native_class::set_field(record, layout, USED, true.into(), ctx)?;
     }
-    record.set(js_string!("source"), JsValue::null(), false, ctx)?;
-    Ok(())
+    native_class::set_field(record, layout, SOURCE, JsValue::null(), ctx)
 }
 
 /// Whether `value` is a `Uint8Array` (bytes the host copies as they are).
@@ -497,13 +518,14 @@ pub(crate) fn take_plain_body(value: &JsValue, ctx: &mut Context) -> JsResult<Op
     let Some(record) = record_of(value) else {
         return Ok(None);
     };
-    let Some(source) = untouched_source(&record, ctx)? else {
+    let layout = body_layout(ctx);
+    let Some(source) = untouched_source(&record, layout.as_ref(), ctx)? else {
         return Ok(None);
     };
     if !(source.is_null() || source.is_string() || is_bytes(&source)) {
         return Ok(None);
     }
-    mark_taken(&record, &source, ctx)?;
+    mark_taken(&record, layout.as_ref(), &source, ctx)?;
     Ok(Some(source))
 }
 

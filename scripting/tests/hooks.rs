@@ -1077,3 +1077,57 @@ async fn then_makes_promises_of_the_species() {
         serde_json::json!(["function", "function", 1])
     );
 }
+
+/// An async function settles its own promise, and `await` resumes it, without the
+/// resolving functions and closures the standard describes (boa patches: the realm's
+/// async settlers, `Await`'s resume reactions): the order of every step, a thenable
+/// returned, a throw, an `await` that throws, async generators and a function
+/// resolving its promise with itself, as Node runs the same code.
+#[tokio::test]
+async fn async_functions_settle_and_resume_in_the_standards_order() {
+    let e = engine();
+    let s = script(
+        "async.js",
+        r#"
+        export default {
+          async fetch() {
+            const out = {};
+            const log = [];
+            async function a() { log.push("a start"); await null; log.push("a after await"); return "a"; }
+            async function b() { log.push("b start"); const v = await Promise.resolve("bv"); log.push("b got " + v); throw new Error("b threw"); }
+            const thenable = { then(res) { log.push("thenable.then"); res("from thenable"); } };
+            async function c() { return thenable; }
+            async function d() { try { await Promise.reject(new Error("r")); } catch (e) { log.push("d caught " + e.message); } return 4; }
+            async function* g() { yield 1; await null; yield 2; }
+            const pa = a(), pb = b(), pc = c(), pd = d();
+            log.push("sync end");
+            Promise.resolve().then(() => log.push("t1")).then(() => log.push("t2")).then(() => log.push("t3"));
+            out.a = await pa;
+            out.b = await pb.catch((e) => e.message);
+            out.c = await pc;
+            out.d = await pd;
+            const it = g();
+            out.g = [(await it.next()).value, (await it.next()).value, (await it.next()).done];
+            out.kinds = [pa instanceof Promise, Object.getPrototypeOf(pa) === Promise.prototype, pa !== pb];
+            let self;
+            async function e() { await null; return self; }
+            self = e();
+            out.self = await self.then(() => "resolved", (err) => err instanceof TypeError);
+            async function f() { return 1; }
+            out.twice = [await f(), await f()];
+            out.log = log;
+            return Response.json(out);
+          },
+        };
+        "#,
+    );
+    let (status, body, _) = run(&e, &s, "https://example.com/").await.expect("runs");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    // Node 20 printed this for the same code.
+    let node: serde_json::Value = serde_json::from_str(
+        r#"{"a":"a","b":"b threw","c":"from thenable","d":4,"g":[1,2,true],"kinds":[true,true,true],"self":true,"twice":[1,1],"log":["a start","b start","sync end","a after await","b got bv","thenable.then","d caught r","t1","t2","t3"]}"#,
+    )
+    .expect("json");
+    assert_eq!(v, node);
+}

@@ -72,6 +72,10 @@ struct Inner {
     host_classes: GcRefCell<FxHashMap<TypeId, StandardConstructor>>,
 
     host_defined: GcRefCell<HostDefined>,
+
+    /// Outpost patch: the functions an async function's body calls to settle its own
+    /// promise (see [`crate::builtins::promise::async_settlers`]), made on first use.
+    async_settlers: GcRefCell<Option<crate::builtins::promise::ResolvingFunctions>>,
 }
 
 impl Realm {
@@ -100,12 +104,23 @@ impl Realm {
                 loaded_modules: GcRefCell::default(),
                 host_classes: GcRefCell::default(),
                 host_defined: GcRefCell::default(),
+                async_settlers: GcRefCell::default(),
             }),
         };
 
         realm.initialize();
 
         Ok(realm)
+    }
+
+    /// Outpost patch: the realm's async settlers, if made yet.
+    pub(crate) fn async_settlers(&self) -> Option<crate::builtins::promise::ResolvingFunctions> {
+        self.inner.async_settlers.borrow().clone()
+    }
+
+    /// Outpost patch: keeps the realm's async settlers.
+    pub(crate) fn set_async_settlers(&self, settlers: crate::builtins::promise::ResolvingFunctions) {
+        *self.inner.async_settlers.borrow_mut() = Some(settlers);
     }
 
     /// Gets the intrinsics of this `Realm`.

@@ -164,9 +164,11 @@ impl JumpRecord {
                             .bytecode
                             .emit_maybe_exception(has_exception.variable(), exception.variable());
 
-                        // Pushes `undefined` to the stack, which acts as the
-                        // `this` value of the call.
-                        compiler.push_from_register(&CallFrame::undefined_register());
+                        // Outpost patch: pushes the function's own promise as the
+                        // `this` value of the call: the realm's async settlers find
+                        // the promise to settle there (resolving functions ignore it).
+                        compiler
+                            .push_from_register(&CallFrame::promise_capability_promise_register());
 
                         compiler.if_else_with_dealloc(
                             has_exception,

@@ -9,6 +9,8 @@ use super::{
 };
 #[cfg(feature = "experimental")]
 use crate::object::internal_methods::InternalMethodPropertyContext;
+use crate::builtins::{async_generator::AsyncGenerator, generator::GeneratorContext};
+use crate::vm::GeneratorResumeKind;
 #[cfg(feature = "experimental")]
 use crate::property::PropertyKey;
 use crate::{
@@ -205,7 +207,29 @@ pub(crate) struct ReactionRecord {
     reaction_type: ReactionType,
 
     /// The `[[Handler]]` field.
-    handler: Option<JobCallback>,
+    handler: Option<Handler>,
+}
+
+/// Outpost patch: what a reaction's `[[Handler]]` runs.
+#[derive(Trace, Finalize)]
+pub(crate) enum Handler {
+    /// A function, as `PerformPromiseThen` is given it.
+    Callback(JobCallback),
+    /// `Await`'s continuation: resumes the suspended async function or generator with
+    /// the value (a fulfil reaction) or throws it there (a reject reaction). The spec's
+    /// fulfilledClosure and rejectedClosure, without their two function objects and
+    /// their captures per `await`: they cannot be observed by code, and each `await`
+    /// made them only for the collector to trace and drop.
+    Resume(Gc<Cell<Option<GeneratorContext>>>, Realm),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Callback(_) => f.write_str("Callback"),
+            Self::Resume(..) => f.write_str("Resume"),
+        }
+    }
 }
 
 /// The `[[Type]]` field values of a `PromiseReaction` record.
@@ -2211,7 +2235,7 @@ impl Promise {
         let on_fulfilled_job_callback = on_fulfilled
             // 4. Else,
             //   a. Let onFulfilledJobCallback be HostMakeJobCallback(onFulfilled).
-            .map(|f| context.host_hooks().make_job_callback(f, context));
+            .map(|f| Handler::Callback(context.host_hooks().make_job_callback(f, context)));
 
         // 5. If IsCallable(onRejected) is false, then
         //   a. Let onRejectedJobCallback be empty.
@@ -2219,7 +2243,43 @@ impl Promise {
         let on_rejected_job_callback = on_rejected
             // 6. Else,
             //   a. Let onRejectedJobCallback be HostMakeJobCallback(onRejected).
-            .map(|f| context.host_hooks().make_job_callback(f, context));
+            .map(|f| Handler::Callback(context.host_hooks().make_job_callback(f, context)));
+
+        Self::perform_then_with(
+            promise,
+            on_fulfilled_job_callback,
+            on_rejected_job_callback,
+            result_capability,
+            context,
+        );
+    }
+
+    /// Outpost patch: `Await`'s `PerformPromiseThen(promise, onFulfilled, onRejected)`,
+    /// with the suspended function's context as both handlers (see [`Handler::Resume`]).
+    pub(crate) fn perform_await(
+        promise: &JsObject<Promise>,
+        suspended: GeneratorContext,
+        context: &mut Context,
+    ) {
+        let suspended = Gc::new(Cell::new(Some(suspended)));
+        let realm = context.realm().clone();
+        Self::perform_then_with(
+            promise,
+            Some(Handler::Resume(suspended.clone(), realm.clone())),
+            Some(Handler::Resume(suspended, realm)),
+            None,
+            context,
+        );
+    }
+
+    /// Outpost patch: `PerformPromiseThen` from step 7, with the handlers made.
+    fn perform_then_with(
+        promise: &JsObject<Promise>,
+        on_fulfilled_job_callback: Option<Handler>,
+        on_rejected_job_callback: Option<Handler>,
+        result_capability: Option<PromiseCapability>,
+        context: &mut Context,
+    ) {
 
         // 7. Let fulfillReaction be the PromiseReaction { [[Capability]]: resultCapability, [[Type]]: Fulfill, [[Handler]]: onFulfilledJobCallback }.
         let fulfill_reaction = ReactionRecord {
@@ -2334,132 +2394,6 @@ impl Promise {
         promise: &JsObject<Promise>,
         context: &mut Context,
     ) -> ResolvingFunctions {
-        /// `TriggerPromiseReactions ( reactions, argument )`
-        ///
-        /// The abstract operation `TriggerPromiseReactions` takes arguments `reactions` (a `List` of
-        /// `PromiseReaction` Records) and `argument` and returns unused. It enqueues a new `Job` for
-        /// each record in `reactions`. Each such `Job` processes the `[[Type]]` and `[[Handler]]` of
-        /// the `PromiseReaction` Record, and if the `[[Handler]]` is not `empty`, calls it passing the
-        /// given argument. If the `[[Handler]]` is `empty`, the behaviour is determined by the
-        /// `[[Type]]`.
-        ///
-        /// More information:
-        ///  - [ECMAScript reference][spec]
-        ///
-        /// [spec]: https://tc39.es/ecma262/#sec-triggerpromisereactions
-        fn trigger_promise_reactions(
-            reactions: Vec<ReactionRecord>,
-            argument: &JsValue,
-            context: &mut Context,
-        ) {
-            // 1. For each element reaction of reactions, do
-            for reaction in reactions {
-                // a. Let job be NewPromiseReactionJob(reaction, argument).
-                let job = new_promise_reaction_job(reaction, argument.clone(), context);
-
-                // b. Perform HostEnqueuePromiseJob(job.[[Job]], job.[[Realm]]).
-                context.job_executor().enqueue_job(job.into(), context);
-            }
-            // 2. Return unused.
-        }
-
-        /// `FulfillPromise ( promise, value )`
-        ///
-        /// The abstract operation `FulfillPromise` takes arguments `promise` and `value` and returns
-        /// `unused`.
-        ///
-        /// More information:
-        ///  - [ECMAScript reference][spec]
-        ///
-        /// [spec]: https://tc39.es/ecma262/#sec-fulfillpromise
-        ///
-        /// # Panics
-        ///
-        /// Panics if `Promise` is not pending.
-        fn fulfill_promise(promise: &JsObject<Promise>, value: JsValue, context: &mut Context) {
-            let mut promise = promise.borrow_mut();
-            let promise = promise.data_mut();
-
-            // 1. Assert: The value of promise.[[PromiseState]] is pending.
-            assert!(
-                matches!(promise.state, PromiseState::Pending),
-                "promise was not pending"
-            );
-
-            // reordering these statements does not affect the semantics
-
-            // 2. Let reactions be promise.[[PromiseFulfillReactions]].
-            // 4. Set promise.[[PromiseFulfillReactions]] to undefined.
-            let reactions = std::mem::take(&mut promise.fulfill_reactions);
-
-            // 5. Set promise.[[PromiseRejectReactions]] to undefined.
-            promise.reject_reactions.clear();
-
-            // 7. Perform TriggerPromiseReactions(reactions, value).
-            trigger_promise_reactions(reactions, &value, context);
-
-            // 3. Set promise.[[PromiseResult]] to value.
-            // 6. Set promise.[[PromiseState]] to fulfilled.
-            promise.state = PromiseState::Fulfilled(value);
-
-            // 8. Return unused.
-        }
-
-        /// `RejectPromise ( promise, reason )`
-        ///
-        /// The abstract operation `RejectPromise` takes arguments `promise` and `reason` and returns
-        /// `unused`.
-        ///
-        /// More information:
-        ///  - [ECMAScript reference][spec]
-        ///
-        /// [spec]: https://tc39.es/ecma262/#sec-rejectpromise
-        ///
-        /// # Panics
-        ///
-        /// Panics if `Promise` is not pending.
-        fn reject_promise(promise: &JsObject<Promise>, reason: JsValue, context: &mut Context) {
-            let handled = {
-                let mut promise = promise.borrow_mut();
-                let promise = promise.data_mut();
-
-                // 1. Assert: The value of promise.[[PromiseState]] is pending.
-                assert!(
-                    matches!(promise.state, PromiseState::Pending),
-                    "Expected promise.[[PromiseState]] to be pending"
-                );
-
-                // reordering these statements does not affect the semantics
-
-                // 2. Let reactions be promise.[[PromiseRejectReactions]].
-                // 5. Set promise.[[PromiseRejectReactions]] to undefined.
-                let reactions = std::mem::take(&mut promise.reject_reactions);
-
-                // 4. Set promise.[[PromiseFulfillReactions]] to undefined.
-                promise.fulfill_reactions.clear();
-
-                // 8. Perform TriggerPromiseReactions(reactions, reason).
-                trigger_promise_reactions(reactions, &reason, context);
-
-                // 3. Set promise.[[PromiseResult]] to reason.
-                // 6. Set promise.[[PromiseState]] to rejected.
-                promise.state = PromiseState::Rejected(reason);
-
-                promise.handled
-            };
-
-            // 7. If promise.[[PromiseIsHandled]] is false, perform HostPromiseRejectionTracker(promise, "reject").
-            if !handled {
-                context.host_hooks().promise_rejection_tracker(
-                    promise,
-                    OperationType::Reject,
-                    context,
-                );
-            }
-
-            // 9. Return unused.
-        }
-
         // 1. Let alreadyResolved be the Record { [[Value]]: false }.
         // 5. Set resolve.[[Promise]] to promise.
         // 6. Set resolve.[[AlreadyResolved]] to alreadyResolved.
@@ -2484,70 +2418,8 @@ impl Promise {
                         return Ok(JsValue::undefined());
                     };
 
-                    let resolution = args.get_or_undefined(0);
-
-                    // 7. If SameValue(resolution, promise) is true, then
-                    if JsValue::same_value(resolution, &promise.clone().into()) {
-                        //   a. Let selfResolutionError be a newly created TypeError object.
-                        let self_resolution_error = JsNativeError::typ()
-                            .with_message("SameValue(resolution, promise) is true")
-                            .into_opaque(context);
-
-                        //   b. Perform RejectPromise(promise, selfResolutionError).
-                        reject_promise(&promise, self_resolution_error.into(), context);
-
-                        //   c. Return undefined.
-                        return Ok(JsValue::undefined());
-                    }
-
-                    let Some(then) = resolution.as_object() else {
-                        // 8. If Type(resolution) is not Object, then
-                        //   a. Perform FulfillPromise(promise, resolution).
-                        fulfill_promise(&promise, resolution.clone(), context);
-
-                        //   b. Return undefined.
-                        return Ok(JsValue::undefined());
-                    };
-
-                    // 9. Let then be Completion(Get(resolution, "then")).
-                    let then_action = match then.get(js_string!("then"), context) {
-                        // 10. If then is an abrupt completion, then
-                        Err(e) => {
-                            //   a. Perform RejectPromise(promise, then.[[Value]]).
-                            reject_promise(&promise, e.into_opaque(context)?, context);
-
-                            //   b. Return undefined.
-                            return Ok(JsValue::undefined());
-                        }
-                        // 11. Let thenAction be then.[[Value]].
-                        Ok(then) => then,
-                    };
-
-                    // 12. If IsCallable(thenAction) is false, then
-                    let Some(then_action) =
-                        then_action.as_object().and_then(JsFunction::from_object)
-                    else {
-                        // a. Perform FulfillPromise(promise, resolution).
-                        fulfill_promise(&promise, resolution.clone(), context);
-
-                        //   b. Return undefined.
-                        return Ok(JsValue::undefined());
-                    };
-
-                    // 13. Let thenJobCallback be HostMakeJobCallback(thenAction).
-                    let then_job_callback =
-                        context.host_hooks().make_job_callback(then_action, context);
-
-                    // 14. Let job be NewPromiseResolveThenableJob(promise, resolution, thenJobCallback).
-                    let job = new_promise_resolve_thenable_job(
-                        promise.clone(),
-                        resolution.clone(),
-                        then_job_callback,
-                        context,
-                    );
-
-                    // 15. Perform HostEnqueuePromiseJob(job.[[Job]], job.[[Realm]]).
-                    context.job_executor().enqueue_job(job.into(), context);
+                    // 7.-15.
+                    resolve_promise(&promise, args.get_or_undefined(0), context)?;
 
                     // 16. Return undefined.
                     Ok(JsValue::undefined())
@@ -2600,6 +2472,284 @@ impl Promise {
     }
 }
 
+/// `TriggerPromiseReactions ( reactions, argument )`
+///
+/// The abstract operation `TriggerPromiseReactions` takes arguments `reactions` (a `List` of
+/// `PromiseReaction` Records) and `argument` and returns unused. It enqueues a new `Job` for
+/// each record in `reactions`. Each such `Job` processes the `[[Type]]` and `[[Handler]]` of
+/// the `PromiseReaction` Record, and if the `[[Handler]]` is not `empty`, calls it passing the
+/// given argument. If the `[[Handler]]` is `empty`, the behaviour is determined by the
+/// `[[Type]]`.
+///
+/// More information:
+///  - [ECMAScript reference][spec]
+///
+/// [spec]: https://tc39.es/ecma262/#sec-triggerpromisereactions
+pub(crate) fn trigger_promise_reactions(
+    reactions: Vec<ReactionRecord>,
+    argument: &JsValue,
+    context: &mut Context,
+) {
+    // 1. For each element reaction of reactions, do
+    for reaction in reactions {
+        // a. Let job be NewPromiseReactionJob(reaction, argument).
+        let job = new_promise_reaction_job(reaction, argument.clone(), context);
+
+        // b. Perform HostEnqueuePromiseJob(job.[[Job]], job.[[Realm]]).
+        context.job_executor().enqueue_job(job.into(), context);
+    }
+    // 2. Return unused.
+}
+
+/// `FulfillPromise ( promise, value )`
+///
+/// The abstract operation `FulfillPromise` takes arguments `promise` and `value` and returns
+/// `unused`.
+///
+/// More information:
+///  - [ECMAScript reference][spec]
+///
+/// [spec]: https://tc39.es/ecma262/#sec-fulfillpromise
+///
+/// # Panics
+///
+/// Panics if `Promise` is not pending.
+pub(crate) fn fulfill_promise(promise: &JsObject<Promise>, value: JsValue, context: &mut Context) {
+    let mut promise = promise.borrow_mut();
+    let promise = promise.data_mut();
+
+    // 1. Assert: The value of promise.[[PromiseState]] is pending.
+    assert!(
+        matches!(promise.state, PromiseState::Pending),
+        "promise was not pending"
+    );
+
+    // reordering these statements does not affect the semantics
+
+    // 2. Let reactions be promise.[[PromiseFulfillReactions]].
+    // 4. Set promise.[[PromiseFulfillReactions]] to undefined.
+    let reactions = std::mem::take(&mut promise.fulfill_reactions);
+
+    // 5. Set promise.[[PromiseRejectReactions]] to undefined.
+    promise.reject_reactions.clear();
+
+    // 7. Perform TriggerPromiseReactions(reactions, value).
+    trigger_promise_reactions(reactions, &value, context);
+
+    // 3. Set promise.[[PromiseResult]] to value.
+    // 6. Set promise.[[PromiseState]] to fulfilled.
+    promise.state = PromiseState::Fulfilled(value);
+
+    // 8. Return unused.
+}
+
+/// `RejectPromise ( promise, reason )`
+///
+/// The abstract operation `RejectPromise` takes arguments `promise` and `reason` and returns
+/// `unused`.
+///
+/// More information:
+///  - [ECMAScript reference][spec]
+///
+/// [spec]: https://tc39.es/ecma262/#sec-rejectpromise
+///
+/// # Panics
+///
+/// Panics if `Promise` is not pending.
+pub(crate) fn reject_promise(promise: &JsObject<Promise>, reason: JsValue, context: &mut Context) {
+    let handled = {
+        let mut promise = promise.borrow_mut();
+        let promise = promise.data_mut();
+
+        // 1. Assert: The value of promise.[[PromiseState]] is pending.
+        assert!(
+            matches!(promise.state, PromiseState::Pending),
+            "Expected promise.[[PromiseState]] to be pending"
+        );
+
+        // reordering these statements does not affect the semantics
+
+        // 2. Let reactions be promise.[[PromiseRejectReactions]].
+        // 5. Set promise.[[PromiseRejectReactions]] to undefined.
+        let reactions = std::mem::take(&mut promise.reject_reactions);
+
+        // 4. Set promise.[[PromiseFulfillReactions]] to undefined.
+        promise.fulfill_reactions.clear();
+
+        // 8. Perform TriggerPromiseReactions(reactions, reason).
+        trigger_promise_reactions(reactions, &reason, context);
+
+        // 3. Set promise.[[PromiseResult]] to reason.
+        // 6. Set promise.[[PromiseState]] to rejected.
+        promise.state = PromiseState::Rejected(reason);
+
+        promise.handled
+    };
+
+    // 7. If promise.[[PromiseIsHandled]] is false, perform HostPromiseRejectionTracker(promise, "reject").
+    if !handled {
+        context.host_hooks().promise_rejection_tracker(
+            promise,
+            OperationType::Reject,
+            context,
+        );
+    }
+
+    // 9. Return unused.
+}
+
+/// Outpost patch: the steps of a promise resolve function after its `[[AlreadyResolved]]`
+/// check (7.-15.), so that the engine can settle a promise nobody else can resolve (an
+/// async function's own, a host's) without making resolving functions: two function
+/// objects and their captures per promise, which a `fetch()` hook made several times
+/// per request and the collector then traced and dropped.
+///
+/// [spec]: https://tc39.es/ecma262/#sec-promise-resolve-functions
+pub(crate) fn resolve_promise(
+    promise: &JsObject<Promise>,
+    resolution: &JsValue,
+    context: &mut Context,
+) -> JsResult<()> {
+    // 7. If SameValue(resolution, promise) is true, then
+    if JsValue::same_value(resolution, &promise.clone().into()) {
+        //   a. Let selfResolutionError be a newly created TypeError object.
+        let self_resolution_error = JsNativeError::typ()
+            .with_message("SameValue(resolution, promise) is true")
+            .into_opaque(context);
+
+        //   b. Perform RejectPromise(promise, selfResolutionError).
+        reject_promise(promise, self_resolution_error.into(), context);
+
+        //   c. Return undefined.
+        return Ok(());
+    }
+
+    let Some(then) = resolution.as_object() else {
+        // 8. If Type(resolution) is not Object, then
+        //   a. Perform FulfillPromise(promise, resolution).
+        fulfill_promise(promise, resolution.clone(), context);
+
+        //   b. Return undefined.
+        return Ok(());
+    };
+
+    // 9. Let then be Completion(Get(resolution, "then")).
+    let then_action = match then.get(js_string!("then"), context) {
+        // 10. If then is an abrupt completion, then
+        Err(e) => {
+            //   a. Perform RejectPromise(promise, then.[[Value]]).
+            reject_promise(promise, e.into_opaque(context)?, context);
+
+            //   b. Return undefined.
+            return Ok(());
+        }
+        // 11. Let thenAction be then.[[Value]].
+        Ok(then) => then,
+    };
+
+    // 12. If IsCallable(thenAction) is false, then
+    let Some(then_action) =
+        then_action.as_object().and_then(JsFunction::from_object)
+    else {
+        // a. Perform FulfillPromise(promise, resolution).
+        fulfill_promise(promise, resolution.clone(), context);
+
+        //   b. Return undefined.
+        return Ok(());
+    };
+
+    // 13. Let thenJobCallback be HostMakeJobCallback(thenAction).
+    let then_job_callback =
+        context.host_hooks().make_job_callback(then_action, context);
+
+    // 14. Let job be NewPromiseResolveThenableJob(promise, resolution, thenJobCallback).
+    let job = new_promise_resolve_thenable_job(
+        promise.clone(),
+        resolution.clone(),
+        then_job_callback,
+        context,
+    );
+
+    // 15. Perform HostEnqueuePromiseJob(job.[[Job]], job.[[Realm]]).
+    context.job_executor().enqueue_job(job.into(), context);
+    Ok(())
+}
+
+/// Outpost patch: the realm's resolve and reject an async function's body calls when it
+/// completes (`AsyncBlockStart`), one pair per realm instead of `CreateResolvingFunctions`
+/// per call. The body passes its own promise as `this`; nothing else can reach these
+/// functions (they live only in the frame's capability registers), and a body
+/// completes once, so the `[[AlreadyResolved]]` record has nothing to guard.
+pub(crate) fn async_settlers(context: &mut Context) -> ResolvingFunctions {
+    if let Some(settlers) = context.realm().async_settlers() {
+        return settlers;
+    }
+    fn own_promise(this: &JsValue) -> Option<JsObject<Promise>> {
+        let promise = this.as_object()?.clone().downcast::<Promise>().ok()?;
+        let pending = matches!(promise.borrow().data().state, PromiseState::Pending);
+        pending.then_some(promise)
+    }
+    let resolve = FunctionObjectBuilder::new(
+        context.realm(),
+        NativeFunction::from_fn_ptr(|this, args, context| {
+            if let Some(promise) = own_promise(this) {
+                resolve_promise(&promise, args.get_or_undefined(0), context)?;
+            }
+            Ok(JsValue::undefined())
+        }),
+    )
+    .name("")
+    .length(1)
+    .constructor(false)
+    .build();
+    let reject = FunctionObjectBuilder::new(
+        context.realm(),
+        NativeFunction::from_fn_ptr(|this, args, context| {
+            if let Some(promise) = own_promise(this) {
+                reject_promise(&promise, args.get_or_undefined(0).clone(), context);
+            }
+            Ok(JsValue::undefined())
+        }),
+    )
+    .name("")
+    .length(1)
+    .constructor(false)
+    .build();
+    let settlers = ResolvingFunctions { resolve, reject };
+    context.realm().set_async_settlers(settlers.clone());
+    settlers
+}
+
+/// Outpost patch: `Await`'s fulfilledClosure (a fulfil reaction) or rejectedClosure (a
+/// reject reaction), steps a.-f.: resume the suspended context with the value as a
+/// normal completion, or as a throw completion.
+fn resume_await(
+    suspended: &Gc<Cell<Option<GeneratorContext>>>,
+    reaction_type: ReactionType,
+    argument: JsValue,
+    context: &mut Context,
+) -> JsResult<JsValue> {
+    let mut r#gen = suspended.take().js_expect("should only run once")?;
+
+    // NOTE: We need to get the object before resuming, since it could clear the stack.
+    let async_generator = r#gen.async_generator_object()?;
+
+    let kind = match reaction_type {
+        ReactionType::Fulfill => GeneratorResumeKind::Normal,
+        ReactionType::Reject => GeneratorResumeKind::Throw,
+    };
+    r#gen.resume(Some(argument), kind, context);
+
+    if let Some(async_generator) = async_generator {
+        async_generator
+            .downcast_mut::<AsyncGenerator>()
+            .js_expect("must be async generator")?
+            .context = Some(r#gen);
+    }
+
+    Ok(JsValue::undefined())
+}
+
 /// More information:
 ///  - [ECMAScript reference][spec]
 ///
@@ -2618,11 +2768,13 @@ fn new_promise_reaction_job(
     //   c. Else, set handlerRealm to the current Realm Record.
     //   d. NOTE: handlerRealm is never null unless the handler is undefined. When the handler is a
     // revoked Proxy and no ECMAScript code runs, handlerRealm is used to create error objects.
-    let realm = reaction
-        .handler
-        .as_ref()
-        .and_then(|handler| handler.callback().get_function_realm(context).ok())
-        .unwrap_or_else(|| context.realm().clone());
+    let realm = match &reaction.handler {
+        Some(Handler::Callback(handler)) => handler.callback().get_function_realm(context).ok(),
+        // (The realm the spec's closures would have been made in.)
+        Some(Handler::Resume(_, realm)) => Some(realm.clone()),
+        None => None,
+    }
+    .unwrap_or_else(|| context.realm().clone());
 
     // 1. Let job be a new Job Abstract Closure with no parameters that captures reaction and argument and performs the following steps when called:
     let job = move |context: &mut Context| {
@@ -2633,7 +2785,7 @@ fn new_promise_reaction_job(
         //   c. Let handler be reaction.[[Handler]].
         let handler = reaction.handler.take();
 
-        let handler_result = match handler {
+        let handler_result = match &handler {
             // d. If handler is empty, then
             None => match reaction_type {
                 // i. If type is Fulfill, let handlerResult be NormalCompletion(argument).
@@ -2646,8 +2798,8 @@ fn new_promise_reaction_job(
                 }
             },
             //   e. Else, let handlerResult be Completion(HostCallJobCallback(handler, undefined, « argument »)).
-            Some(handler) => match context.host_hooks().call_job_callback(
-                &handler,
+            Some(Handler::Callback(handler)) => match context.host_hooks().call_job_callback(
+                handler,
                 &JsValue::undefined(),
                 std::slice::from_ref(&argument),
                 context,
@@ -2655,6 +2807,12 @@ fn new_promise_reaction_job(
                 Ok(v) => Ok(v),
                 Err(e) => Err(e.into_opaque(context)?),
             },
+            Some(Handler::Resume(suspended, _)) => {
+                match resume_await(suspended, reaction_type, argument.clone(), context) {
+                    Ok(v) => Ok(v),
+                    Err(e) => Err(e.into_opaque(context)?),
+                }
+            }
         };
 
         match promise_capability {

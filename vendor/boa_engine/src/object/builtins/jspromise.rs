@@ -227,6 +227,43 @@ impl JsPromise {
         (promise.into(), resolvers)
     }
 
+    /// Outpost patch: a pending promise without resolving functions, for a host that
+    /// settles it itself with [`JsPromise::settle`]. [`JsPromise::new_pending`] makes two
+    /// function objects and their captures per promise, which the collector then traces
+    /// and drops; a host that keeps the promise until its answer needs none of them.
+    #[inline]
+    pub fn new_unsettled(context: &mut Context) -> Self {
+        JsObject::from_proto_and_data_with_shared_shape(
+            context.root_shape(),
+            context.intrinsics().constructors().promise().prototype(),
+            Promise::new(),
+        )
+        .into()
+    }
+
+    /// Outpost patch: settles this promise as its resolving functions would: `Ok`
+    /// resolves it (following a thenable), `Err` rejects it. Does nothing to a promise
+    /// that is no longer pending. Meant for a promise from [`JsPromise::new_unsettled`],
+    /// settled once: a promise resolved with a thenable is pending until the thenable
+    /// settles, and a second call would resolve it again, which resolving functions
+    /// refuse.
+    ///
+    /// # Errors
+    ///
+    /// An error reading `then` that cannot be turned into a rejection (a runtime limit).
+    pub fn settle(&self, outcome: Result<JsValue, JsValue>, context: &mut Context) -> JsResult<()> {
+        if !matches!(self.inner.borrow().data().state(), PromiseState::Pending) {
+            return Ok(());
+        }
+        match outcome {
+            Ok(value) => crate::builtins::promise::resolve_promise(&self.inner, &value, context),
+            Err(reason) => {
+                crate::builtins::promise::reject_promise(&self.inner, reason, context);
+                Ok(())
+            }
+        }
+    }
+
     /// Wraps an existing object with the `JsPromise` interface, returning `Err` if the object
     /// is not a valid promise.
     ///

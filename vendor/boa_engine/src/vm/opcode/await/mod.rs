@@ -1,18 +1,11 @@
 use super::RegisterOperand;
 use crate::{
-    Context, JsArgs, JsExpect, JsResult, JsValue,
-    builtins::{
-        Promise, async_generator::AsyncGenerator, generator::GeneratorContext,
-        promise::PromiseCapability,
-    },
+    Context, JsObject, JsResult, JsValue,
+    builtins::{Promise, generator::GeneratorContext, promise::PromiseCapability},
     error::PanicError,
-    js_string,
-    native_function::NativeFunction,
-    object::FunctionObjectBuilder,
-    vm::{CompletionRecord, GeneratorResumeKind, opcode::Operation},
+    vm::{CompletionRecord, opcode::Operation},
 };
-use boa_gc::Gc;
-use std::{cell::Cell, ops::ControlFlow};
+use std::ops::ControlFlow;
 
 /// `Await` implements the Opcode Operation for `Opcode::Await`
 ///
@@ -56,94 +49,10 @@ impl Await {
 
         let r#gen = GeneratorContext::from_current(context, None);
 
-        let captures = Gc::new(Cell::new(Some(r#gen)));
-
-        // 3. Let fulfilledClosure be a new Abstract Closure with parameters (value) that captures asyncContext and performs the following steps when called:
-        // 4. Let onFulfilled be CreateBuiltinFunction(fulfilledClosure, 1, "", « »).
-        let on_fulfilled = FunctionObjectBuilder::new(
-            context.realm(),
-            NativeFunction::from_copy_closure_with_captures(
-                |_this, args, captures, context| {
-                    // a. Let prevContext be the running execution context.
-                    // b. Suspend prevContext.
-                    // c. Push asyncContext onto the execution context stack; asyncContext is now the running execution context.
-                    // d. Resume the suspended evaluation of asyncContext using NormalCompletion(value) as the result of the operation that suspended it.
-                    let mut r#gen = captures.take().js_expect("should only run once")?;
-
-                    // NOTE: We need to get the object before resuming, since it could clear the stack.
-                    let async_generator = r#gen.async_generator_object()?;
-
-                    r#gen.resume(
-                        Some(args.get_or_undefined(0).clone()),
-                        GeneratorResumeKind::Normal,
-                        context,
-                    );
-
-                    if let Some(async_generator) = async_generator {
-                        async_generator
-                            .downcast_mut::<AsyncGenerator>()
-                            .js_expect("must be async generator")?
-                            .context = Some(r#gen);
-                    }
-
-                    // e. Assert: When we reach this step, asyncContext has already been removed from the execution context stack and prevContext is the currently running execution context.
-                    // f. Return undefined.
-                    Ok(JsValue::undefined())
-                },
-                captures.clone(),
-            ),
-        )
-        .name(js_string!())
-        .length(1)
-        .build();
-
-        // 5. Let rejectedClosure be a new Abstract Closure with parameters (reason) that captures asyncContext and performs the following steps when called:
-        // 6. Let onRejected be CreateBuiltinFunction(rejectedClosure, 1, "", « »).
-        let on_rejected = FunctionObjectBuilder::new(
-            context.realm(),
-            NativeFunction::from_copy_closure_with_captures(
-                |_this, args, captures, context| {
-                    // a. Let prevContext be the running execution context.
-                    // b. Suspend prevContext.
-                    // c. Push asyncContext onto the execution context stack; asyncContext is now the running execution context.
-                    // d. Resume the suspended evaluation of asyncContext using ThrowCompletion(reason) as the result of the operation that suspended it.
-                    // e. Assert: When we reach this step, asyncContext has already been removed from the execution context stack and prevContext is the currently running execution context.
-                    // f. Return undefined.
-                    let mut r#gen = captures.take().js_expect("should only run once")?;
-
-                    // NOTE: We need to get the object before resuming, since it could clear the stack.
-                    let async_generator = r#gen.async_generator_object()?;
-
-                    r#gen.resume(
-                        Some(args.get_or_undefined(0).clone()),
-                        GeneratorResumeKind::Throw,
-                        context,
-                    );
-
-                    if let Some(async_generator) = async_generator {
-                        async_generator
-                            .downcast_mut::<AsyncGenerator>()
-                            .js_expect("must be async generator")?
-                            .context = Some(r#gen);
-                    }
-
-                    Ok(JsValue::undefined())
-                },
-                captures,
-            ),
-        )
-        .name(js_string!())
-        .length(1)
-        .build();
-
-        // 7. Perform PerformPromiseThen(promise, onFulfilled, onRejected).
-        Promise::perform_promise_then(
-            &promise,
-            Some(on_fulfilled),
-            Some(on_rejected),
-            None,
-            context,
-        );
+        // 3.-7. Perform PerformPromiseThen(promise, onFulfilled, onRejected), whose
+        // closures resume this context with the value or throw it here. Outpost patch:
+        // the reactions resume the context themselves (no function objects).
+        Promise::perform_await(&promise, r#gen, context);
 
         context.vm.set_return_value(return_value);
         context.handle_yield()
@@ -166,13 +75,21 @@ pub(crate) struct CreatePromiseCapability;
 impl CreatePromiseCapability {
     #[inline(always)]
     pub(super) fn operation((): (), context: &mut Context) -> JsResult<()> {
-        let promise_capability = PromiseCapability::new(
-            &context.intrinsics().constructors().promise().constructor(),
-            context,
-        )
-        .js_expect("cannot fail per spec")?;
-
-        context.vm.set_promise_capability(promise_capability)
+        // Outpost patch: NewPromiseCapability(%Promise%) without its resolving
+        // functions. The body settles its promise through the realm's async settlers
+        // (it passes the promise as `this`: see the bytecompiler's `AsyncBlockStart`),
+        // so each call makes one object instead of five (the promise, two functions
+        // and their captures), which the collector traced and dropped again.
+        let promise = JsObject::from_proto_and_data_with_shared_shape(
+            context.root_shape(),
+            context.intrinsics().constructors().promise().prototype(),
+            Promise::new(),
+        );
+        let functions = crate::builtins::promise::async_settlers(context);
+        context.vm.set_promise_capability(PromiseCapability {
+            promise: promise.upcast(),
+            functions,
+        })
     }
 }
 
