@@ -16,7 +16,12 @@ const HOOK: &str = r#"export default {
     const u = new URL(request.url);
     const cf = JSON.parse(u.searchParams.get("cf") || "null");
     const init = cf === null ? {} : { cf };
-    const r = await fetch(env.ORIGIN + "/c?" + (u.searchParams.get("q") || ""), init);
+    const target = env.ORIGIN + "/c?" + (u.searchParams.get("q") || "");
+    // req=1: the options ride on a Request's cf, sent on by fetch(request) (with
+    // redirect "manual", as the request a hook receives: Outpost's native fetch).
+    const r = u.searchParams.has("req")
+      ? await fetch(new Request(target, { ...init, redirect: "manual" }))
+      : await fetch(target, init);
     const out = new Response(r.body, r);
     out.headers.set("x-fetch-cache", r.headers.get("cf-cache-status") ?? "none");
     return out;
@@ -51,7 +56,12 @@ async fn setup() -> Setup {
 
 /// The body and `x-fetch-cache` of one request through the hook.
 async fn through(s: &Setup, q: &str, cf: Option<&str>) -> (String, String) {
-    let mut url = format!("{}?q={}", s.outpost.url("/go"), urlencode(q));
+    through_as(s, q, cf, "").await
+}
+
+/// [`through`], the hook's query string ending with `extra`.
+async fn through_as(s: &Setup, q: &str, cf: Option<&str>, extra: &str) -> (String, String) {
+    let mut url = format!("{}?q={}{extra}", s.outpost.url("/go"), urlencode(q));
     if let Some(cf) = cf {
         url.push_str(&format!("&cf={}", urlencode(cf)));
     }
@@ -90,29 +100,42 @@ async fn cf_cache_options_store_and_reuse_fetch_answers() {
         assert_eq!(second, first);
         assert_eq!(hits(), 3);
 
+        // The same options on a Request's cf, sent by fetch(request) (the native
+        // fetch, which must see them and hand the request to the cache path).
+        let (first, status) = through_as(&s, "cc=no-store&k=req", Some(ttl), "&req=1").await;
+        assert_eq!(status, "MISS");
+        let (second, status) = through_as(&s, "cc=no-store&k=req", Some(ttl), "&req=1").await;
+        assert_eq!(status, "HIT");
+        assert_eq!(second, first);
+        assert_eq!(hits(), 4);
+        // Without options, fetch(request) to another host stores nothing.
+        through_as(&s, "cc=no-store&k=req-plain", None, "&req=1").await;
+        through_as(&s, "cc=no-store&k=req-plain", None, "&req=1").await;
+        assert_eq!(hits(), 6);
+
         // cacheTtlByStatus wins for the statuses it names: -1 is "do not store".
         let by_status = r#"{"cacheTtl":60,"cacheTtlByStatus":{"200-299":-1}}"#;
         through(&s, "cc=max-age%3D60&k=status", Some(by_status)).await;
         through(&s, "cc=max-age%3D60&k=status", Some(by_status)).await;
-        assert_eq!(hits(), 5);
+        assert_eq!(hits(), 8);
 
         // cacheEverything stores a response that gives no lifetime at all.
         let everything = r#"{"cacheEverything":true}"#;
         through(&s, "k=everything", Some(everything)).await;
         let (_, status) = through(&s, "k=everything", Some(everything)).await;
         assert_eq!(status, "HIT");
-        assert_eq!(hits(), 6);
+        assert_eq!(hits(), 9);
         // ... but not a Set-Cookie response, whatever the TTL.
         through(&s, "cookie=1&k=cookie", Some(ttl)).await;
         through(&s, "cookie=1&k=cookie", Some(ttl)).await;
-        assert_eq!(hits(), 8);
+        assert_eq!(hits(), 11);
 
         // cacheKey: two URLs, one entry.
         let keyed = r#"{"cacheTtl":60,"cacheKey":"catalogue"}"#;
         let (a, _) = through(&s, "k=one", Some(keyed)).await;
         let (b, status) = through(&s, "k=two", Some(keyed)).await;
         assert_eq!((b.as_str(), status.as_str()), (a.as_str(), "HIT"));
-        assert_eq!(hits(), 9);
+        assert_eq!(hits(), 12);
 
         // cacheTags: a purge by tag removes the entry.
         let tagged = r#"{"cacheTtl":60,"cacheTags":["prices"]}"#;
@@ -128,7 +151,7 @@ async fn cf_cache_options_store_and_reuse_fetch_answers() {
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
         let (_, status) = through(&s, "k=tagged", Some(tagged)).await;
         assert_eq!(status, "MISS");
-        assert_eq!(hits(), 11);
+        assert_eq!(hits(), 14);
     })
     .await
     .expect("test timed out");

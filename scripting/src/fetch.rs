@@ -13,6 +13,7 @@ use crate::exchange::{Body, FetchResponse};
 use crate::native_class::kept;
 use boa_engine::object::builtins::JsPromise;
 use boa_engine::object::{FunctionObjectBuilder, RecordTemplate};
+use boa_engine::property::PropertyKey;
 use boa_engine::{
     Context, Finalize, JsData, JsNativeError, JsObject, JsResult, JsString, JsValue,
     NativeFunction, Trace, js_string,
@@ -22,6 +23,17 @@ use foldhash::{HashMap, HashMapExt};
 
 /// Ids of native calls have the top bit set; the prelude's stay below it.
 const NATIVE: u32 = 0x8000_0000;
+
+/// Workers' cache and image options a request's `cf` may carry (the prelude's
+/// `fetch` sends those on).
+const CACHE_OPTIONS: [JsString; 6] = [
+    js_string!("cacheTtl"),
+    js_string!("cacheEverything"),
+    js_string!("cacheKey"),
+    js_string!("cacheTtlByStatus"),
+    js_string!("cacheTags"),
+    js_string!("image"),
+];
 
 /// What the native path needs from the prelude.
 #[derive(Trace, Finalize, Clone)]
@@ -50,6 +62,10 @@ struct Waiting {
 #[derive(Trace, Finalize, JsData)]
 struct InFlight {
     helpers: Helpers,
+    /// [`CACHE_OPTIONS`] as property keys, made once (a key made from a string is
+    /// checked for being an array index each time).
+    #[unsafe_ignore_trace]
+    cache_options: std::rc::Rc<[PropertyKey]>,
     #[unsafe_ignore_trace]
     next: u32,
     waiting: HashMap<u32, Waiting>,
@@ -98,6 +114,7 @@ fn function(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     };
     ctx.realm().host_defined_mut().insert(InFlight {
         helpers: helpers.clone(),
+        cache_options: CACHE_OPTIONS.into_iter().map(PropertyKey::from).collect(),
         next: 0,
         waiting: HashMap::new(),
     });
@@ -253,19 +270,18 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
 }
 
 /// Whether a request's `cf` carries Workers' cache or image options (the prelude's
-/// `fetch` sends those on).
+/// `fetch` sends those on). Each may be inherited, so each is a `[[Get]]`, unless the
+/// object and its prototypes are ordinary and none of them has any of the names (the
+/// common case, a request's own `cf`): then every `[[Get]]` would answer `undefined`.
 fn has_cache_options(cf: &JsValue, ctx: &mut Context) -> JsResult<bool> {
     let Some(cf) = cf.as_object() else {
         return Ok(false);
     };
-    for key in [
-        js_string!("cacheTtl"),
-        js_string!("cacheEverything"),
-        js_string!("cacheKey"),
-        js_string!("cacheTtlByStatus"),
-        js_string!("cacheTags"),
-        js_string!("image"),
-    ] {
+    let keys = kept(ctx, |f: &InFlight| f.cache_options.clone()).unwrap_or_default();
+    if !keys.is_empty() && cf.has_none_of(&keys) == Some(true) {
+        return Ok(false);
+    }
+    for key in CACHE_OPTIONS {
         if !cf.get(key, ctx)?.is_undefined() {
             return Ok(true);
         }

@@ -433,6 +433,35 @@ impl JsObject {
         self.is::<OrdinaryObject>()
     }
 
+    /// Outpost patch: `Some(true)` when none of `keys` (names, not array indices) is a
+    /// property of this object or of an object on its prototype chain, every object on
+    /// the chain being ordinary; `Some(false)` when one is; `None` when an object on
+    /// the chain is not ordinary (a proxy…): then only `[[Get]]` can say. When it says
+    /// `Some(true)`, `[[Get]]` of each key would answer `undefined` without running
+    /// code; this finds that with one shape lookup per key and object, without
+    /// `[[Get]]`'s steps per key.
+    #[must_use]
+    pub fn has_none_of(&self, keys: &[PropertyKey]) -> Option<bool> {
+        let mut current = self.clone();
+        loop {
+            if !current.is_ordinary() {
+                return None;
+            }
+            let next = {
+                let object = current.borrow();
+                let properties = object.properties();
+                if keys.iter().any(|k| properties.shape.lookup(k).is_some()) {
+                    return Some(false);
+                }
+                object.prototype()
+            };
+            match next {
+                Some(prototype) => current = prototype,
+                None => return Some(true),
+            }
+        }
+    }
+
     /// Checks if it's an `Array` object.
     ///
     /// # Examples
