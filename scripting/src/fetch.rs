@@ -199,20 +199,21 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
     let Some(record) = crate::request::record_of(&arg(args, 0)) else {
         return Ok(None);
     };
-    // The request record's layout (request.rs): the body's three fields, then these.
+    use crate::request::{CF, HEADERS, METHOD, REDIRECT, SIGNAL, URL};
     let layout = crate::request::layout(ctx);
-    let field = |field: (usize, JsString), ctx: &mut Context| {
+    let field = |index: usize, ctx: &mut Context| {
+        let field = crate::request::record_field(index);
         crate::native_class::field(&record, layout.as_ref(), field, ctx)
     };
-    if field((6, js_string!("redirect")), ctx)?
+    if field(REDIRECT, ctx)?
         .as_string()
         .is_none_or(|r| r != js_string!("manual"))
-        || !field((8, js_string!("signal")), ctx)?.is_null_or_undefined()
-        || has_cache_options(&field((7, js_string!("cf")), ctx)?, ctx)?
+        || !field(SIGNAL, ctx)?.is_null_or_undefined()
+        || has_cache_options(&field(CF, ctx)?, ctx)?
     {
         return Ok(None);
     }
-    let Some(headers) = crate::headers::header_map(&field((5, js_string!("headers")), ctx)?) else {
+    let Some(headers) = crate::headers::header_map(&field(HEADERS, ctx)?) else {
         return Ok(None);
     };
     let Some(source) = crate::response::untouched_source(&record, layout.as_ref(), ctx)? else {
@@ -235,8 +236,8 @@ fn sent_as_is(args: &[JsValue], helpers: &Helpers, ctx: &mut Context) -> JsResul
         return Ok(None);
     };
     crate::response::mark_taken(&record, layout.as_ref(), &source, ctx)?;
-    let url = field((3, js_string!("url")), ctx)?.to_string(ctx)?;
-    let method = field((4, js_string!("method")), ctx)?.to_string(ctx)?;
+    let url = field(URL, ctx)?.to_string(ctx)?;
+    let method = field(METHOD, ctx)?.to_string(ctx)?;
     let method = crate::convert::utf8(&method);
     let call = {
         let mut host_defined = ctx.realm().host_defined_mut();

@@ -133,8 +133,36 @@ pub(crate) fn incoming(
     Ok(native_class::object(made.prototype.clone(), RequestState { record }, ctx).into())
 }
 
+/// The keys of a request's record, in its layout's order: the body's three (as a
+/// response's body record begins), then the request's. Native code reads a field by
+/// its position here while the record keeps this layout (`native_class::field`).
+const RECORD_KEYS: [JsString; 9] = [
+    js_string!("source"),
+    js_string!("used"),
+    js_string!("stream"),
+    js_string!("url"),
+    js_string!("method"),
+    js_string!("headers"),
+    js_string!("redirect"),
+    js_string!("cf"),
+    js_string!("signal"),
+];
+
+/// Positions in [`RECORD_KEYS`].
+pub(crate) const URL: usize = 3;
+pub(crate) const METHOD: usize = 4;
+pub(crate) const HEADERS: usize = 5;
+pub(crate) const REDIRECT: usize = 6;
+pub(crate) const CF: usize = 7;
+pub(crate) const SIGNAL: usize = 8;
+
+/// Field `index` of a request's record, as [`native_class::field`] takes it.
+pub(crate) fn record_field(index: usize) -> (usize, JsString) {
+    (index, RECORD_KEYS[index].clone())
+}
+
 /// The readers on `Request.prototype`: fields of the record.
-const FIELDS: [&str; 5] = ["url", "method", "headers", "redirect", "cf"];
+const FIELDS: [usize; 5] = [URL, METHOD, HEADERS, REDIRECT, CF];
 
 /// `host.requestClass({ init })` → `{ Request, recordOf, newRecord }`: the class (its
 /// prototype has the readers; the prelude adds the rest) and the prelude's ways into it.
@@ -145,20 +173,7 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         init,
         prototype: prototype.clone(),
     };
-    let layout = RecordTemplate::new(
-        &[
-            js_string!("source"),
-            js_string!("used"),
-            js_string!("stream"),
-            js_string!("url"),
-            js_string!("method"),
-            js_string!("headers"),
-            js_string!("redirect"),
-            js_string!("cf"),
-            js_string!("signal"),
-        ],
-        ctx,
-    );
+    let layout = RecordTemplate::new(&RECORD_KEYS, ctx);
     ctx.realm().host_defined_mut().insert(Made {
         prototype: prototype.clone(),
         record: layout,
@@ -170,21 +185,19 @@ pub(crate) fn request_class(_: &JsValue, args: &[JsValue], ctx: &mut Context) ->
         &prototype,
         ctx,
     )?;
-    for (i, name) in FIELDS.iter().enumerate() {
+    for index in FIELDS {
+        let name = RECORD_KEYS[index].to_std_string_escaped();
         native_class::reader(
             &prototype,
-            name,
+            &name,
             NativeFunction::from_copy_closure_with_captures(
-                |this, _, i: &usize, ctx| {
+                |this, _, index: &usize, ctx| {
                     let record = record_of(this)
                         .ok_or_else(|| type_error("Illegal invocation: not a Request"))?;
-                    // (The record's fields begin with the body's three.)
-                    match crate::request::layout(ctx).and_then(|l| l.read(&record, 3 + *i)) {
-                        Some(value) => Ok(value),
-                        None => record.get(JsString::from(FIELDS[*i]), ctx),
-                    }
+                    let layout = crate::request::layout(ctx);
+                    native_class::field(&record, layout.as_ref(), record_field(*index), ctx)
                 },
-                i,
+                index,
             ),
             ctx,
         )?;
