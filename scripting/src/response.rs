@@ -401,14 +401,7 @@ pub(crate) fn response_class(
     let extract = native_class::helper(args, "extract", ctx)?;
     let headers_ctor = native_class::helper(args, "Headers", ctx)?;
     let prototype = JsObject::with_object_proto(ctx.intrinsics());
-    let record = RecordTemplate::new(
-        &[
-            js_string!("source"),
-            js_string!("used"),
-            js_string!("stream"),
-        ],
-        ctx,
-    );
+    let record = RecordTemplate::new(&[SOURCE.1, USED.1, STREAM.1], ctx);
     ctx.realm().host_defined_mut().insert(BodyRecord(record));
     let helpers = Helpers {
         extract,
